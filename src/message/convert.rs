@@ -1,0 +1,343 @@
+//! Conversions between the body's protobuf form and the domain model.
+//!
+//! Decoding checks structure only (required fields present, enum values known, byte lengths);
+//! limits and times are `validate`'s. Encoding is used by authors, once, when they sign.
+
+use prost::Message as _;
+
+use super::model::*;
+use super::{AuthorKey, Id, Reason, Rejection, Timestamp};
+use crate::proto;
+use crate::proto::message_body::Content as PContent;
+
+fn missing(field: &str) -> Rejection {
+    Rejection::new(Reason::MissingField, format!("{field} is required"))
+}
+
+/// Decodes body bytes into the domain model.
+pub(super) fn decode_body(bytes: &[u8]) -> Result<Body, Rejection> {
+    let wire = proto::MessageBody::decode(bytes)
+        .map_err(|e| Rejection::new(Reason::Malformed, format!("the body does not decode: {e}")))?;
+    Body::try_from(wire)
+}
+
+/// Encodes a body. Protobuf encoding is not canonical, so this runs once, at signing; the
+/// bytes it returns are what travels forever after.
+pub(super) fn encode_body(body: &Body) -> Vec<u8> {
+    proto::MessageBody::from(body).encode_to_vec()
+}
+
+fn key(bytes: &[u8], field: &str) -> Result<AuthorKey, Rejection> {
+    if bytes.is_empty() {
+        return Err(missing(field));
+    }
+    AuthorKey::from_slice(bytes)
+        .map_err(|r| Rejection::new(r.reason, format!("{field}: {}", r.detail)))
+}
+
+fn reference(bytes: &[u8], field: &str) -> Result<Id, Rejection> {
+    if bytes.is_empty() {
+        return Err(missing(field));
+    }
+    Id::from_slice(bytes).ok_or_else(|| {
+        Rejection::new(
+            Reason::BadReference,
+            format!(
+                "{field} must be a 32-byte message id, not {} bytes",
+                bytes.len()
+            ),
+        )
+    })
+}
+
+fn time(ms: u64, field: &str) -> Result<Timestamp, Rejection> {
+    if ms == 0 {
+        return Err(missing(field));
+    }
+    Ok(Timestamp(ms))
+}
+
+/// A required enum of a closed set: zero is missing, an unknown number is malformed.
+fn closed<T>(n: i32, field: &str, from: fn(i32) -> Option<T>) -> Result<T, Rejection> {
+    if n == 0 {
+        return Err(missing(field));
+    }
+    from(n).ok_or_else(|| Rejection::new(Reason::Malformed, format!("{field}: unknown value {n}")))
+}
+
+impl TryFrom<proto::MessageBody> for Body {
+    type Error = Rejection;
+
+    fn try_from(p: proto::MessageBody) -> Result<Self, Rejection> {
+        let author = key(&p.author, "author")?;
+        let created_at = time(p.created_at, "created_at")?;
+        let content = match p.content {
+            None => return Err(missing("content (the message kind)")),
+            Some(c) => Content::try_from(c)?,
+        };
+        let expires_at = match (&content, p.expires_at) {
+            (Content::Revocation(_), 0) => None,
+            (Content::Revocation(_), _) => {
+                return Err(Rejection::new(
+                    Reason::BadLifetime,
+                    "a revocation never expires; leave expires_at unset",
+                ));
+            }
+            (_, ms) => Some(time(ms, "expires_at")?),
+        };
+        let effective_at = match p.effective_at {
+            None => None,
+            Some(ms) => Some(time(ms, "effective_at")?),
+        };
+        Ok(Body {
+            author,
+            created_at,
+            expires_at,
+            topics: p.topics,
+            countries: p.countries,
+            effective_at,
+            content,
+        })
+    }
+}
+
+impl TryFrom<PContent> for Content {
+    type Error = Rejection;
+
+    fn try_from(c: PContent) -> Result<Self, Rejection> {
+        Ok(match c {
+            PContent::Alert(a) => Content::Alert(Alert::try_from(a)?),
+            PContent::Call(c) => Content::Call(ActionCall::try_from(c)?),
+            PContent::Update(u) => Content::Update(Update {
+                supersedes: reference(&u.supersedes, "update.supersedes")?,
+                content: match u.content {
+                    None => return Err(missing("update.content")),
+                    Some(proto::update::Content::Alert(a)) => {
+                        UpdateContent::Alert(Alert::try_from(a)?)
+                    }
+                    Some(proto::update::Content::Call(c)) => {
+                        UpdateContent::Call(ActionCall::try_from(c)?)
+                    }
+                },
+            }),
+            PContent::Cancel(c) => Content::Cancel(Cancel {
+                target: reference(&c.target, "cancel.target")?,
+                reason: c.reason,
+            }),
+            PContent::Endorsement(e) => Content::Endorsement(Endorsement {
+                target: reference(&e.target, "endorsement.target")?,
+                statement: e.statement,
+            }),
+            PContent::Translation(t) => {
+                if t.info.is_empty() {
+                    return Err(missing("translation.info"));
+                }
+                Content::Translation(Translation {
+                    target: reference(&t.target, "translation.target")?,
+                    info: t.info.into_iter().map(Info::from).collect(),
+                })
+            }
+            PContent::Profile(p) => {
+                if p.name.is_empty() {
+                    return Err(missing("profile.name"));
+                }
+                Content::Profile(Profile {
+                    name: p.name,
+                    country: p.country,
+                    website: p.website,
+                    description: p.description,
+                })
+            }
+            PContent::Roster(r) => Content::Roster(Roster {
+                members: r
+                    .members
+                    .into_iter()
+                    .map(|m| {
+                        Ok(RosterMember {
+                            key: key(&m.key, "roster.members.key")?,
+                            name: m.name,
+                            country: m.country,
+                        })
+                    })
+                    .collect::<Result<_, Rejection>>()?,
+            }),
+            PContent::Revocation(r) => Content::Revocation(Revocation {
+                revoked_from: time(r.revoked_from, "revocation.revoked_from")?,
+                successor: if r.successor.is_empty() {
+                    None
+                } else {
+                    Some(key(&r.successor, "revocation.successor")?)
+                },
+                reason: r.reason,
+            }),
+        })
+    }
+}
+
+impl TryFrom<proto::Alert> for Alert {
+    type Error = Rejection;
+
+    fn try_from(a: proto::Alert) -> Result<Self, Rejection> {
+        if a.info.is_empty() {
+            return Err(missing("info (at least one language)"));
+        }
+        Ok(Alert {
+            status: closed(a.status, "status", Status::from_number)?,
+            // An open set: a category from a later version reads as Other.
+            category: match a.category {
+                0 => return Err(missing("category")),
+                n => Category::from_number(n).unwrap_or(Category::Other),
+            },
+            urgency: closed(a.urgency, "urgency", Urgency::from_number)?,
+            severity: closed(a.severity, "severity", Severity::from_number)?,
+            certainty: closed(a.certainty, "certainty", Certainty::from_number)?,
+            info: a.info.into_iter().map(Info::from).collect(),
+        })
+    }
+}
+
+impl TryFrom<proto::ActionCall> for ActionCall {
+    type Error = Rejection;
+
+    fn try_from(c: proto::ActionCall) -> Result<Self, Rejection> {
+        let base = Alert::try_from(c.base.ok_or_else(|| missing("call.base"))?)?;
+        if c.actions.is_empty() {
+            return Err(missing("call.actions (what is asked)"));
+        }
+        let actions = c
+            .actions
+            .into_iter()
+            .map(|n| match n {
+                0 => Err(missing("call.actions")),
+                n => Ok(ActionType::from_number(n).unwrap_or(ActionType::Other)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ActionCall {
+            base,
+            actions,
+            target: c.target,
+            window_starts_at: c.window_starts_at.map(Timestamp),
+            window_ends_at: c.window_ends_at.map(Timestamp),
+            deadline: c.deadline.map(Timestamp),
+            ilo_conventions: c.ilo_conventions,
+            supervisory_body: match c.supervisory_body {
+                0 => None,
+                n => Some(SupervisoryBody::from_number(n).unwrap_or(SupervisoryBody::Other)),
+            },
+        })
+    }
+}
+
+impl From<proto::Info> for Info {
+    fn from(i: proto::Info) -> Self {
+        Info {
+            language: i.language,
+            headline: i.headline,
+            description: i.description,
+            instruction: i.instruction,
+            link: i.link,
+        }
+    }
+}
+
+impl From<&Info> for proto::Info {
+    fn from(i: &Info) -> Self {
+        proto::Info {
+            language: i.language.clone(),
+            headline: i.headline.clone(),
+            description: i.description.clone(),
+            instruction: i.instruction.clone(),
+            link: i.link.clone(),
+        }
+    }
+}
+
+impl From<&Alert> for proto::Alert {
+    fn from(a: &Alert) -> Self {
+        proto::Alert {
+            status: a.status.number(),
+            category: a.category.number(),
+            urgency: a.urgency.number(),
+            severity: a.severity.number(),
+            certainty: a.certainty.number(),
+            info: a.info.iter().map(proto::Info::from).collect(),
+        }
+    }
+}
+
+impl From<&ActionCall> for proto::ActionCall {
+    fn from(c: &ActionCall) -> Self {
+        proto::ActionCall {
+            base: Some(proto::Alert::from(&c.base)),
+            actions: c.actions.iter().map(|a| a.number()).collect(),
+            target: c.target.clone(),
+            window_starts_at: c.window_starts_at.map(|t| t.0),
+            window_ends_at: c.window_ends_at.map(|t| t.0),
+            deadline: c.deadline.map(|t| t.0),
+            ilo_conventions: c.ilo_conventions.clone(),
+            supervisory_body: c.supervisory_body.map_or(0, |s| s.number()),
+        }
+    }
+}
+
+impl From<&Body> for proto::MessageBody {
+    fn from(b: &Body) -> Self {
+        let content = match &b.content {
+            Content::Alert(a) => PContent::Alert(a.into()),
+            Content::Call(c) => PContent::Call(c.into()),
+            Content::Update(u) => PContent::Update(proto::Update {
+                supersedes: u.supersedes.0.to_vec(),
+                content: Some(match &u.content {
+                    UpdateContent::Alert(a) => proto::update::Content::Alert(a.into()),
+                    UpdateContent::Call(c) => proto::update::Content::Call(c.into()),
+                }),
+            }),
+            Content::Cancel(c) => PContent::Cancel(proto::Cancel {
+                target: c.target.0.to_vec(),
+                reason: c.reason.clone(),
+            }),
+            Content::Endorsement(e) => PContent::Endorsement(proto::Endorsement {
+                target: e.target.0.to_vec(),
+                statement: e.statement.clone(),
+            }),
+            Content::Translation(t) => PContent::Translation(proto::Translation {
+                target: t.target.0.to_vec(),
+                info: t.info.iter().map(proto::Info::from).collect(),
+            }),
+            Content::Profile(p) => PContent::Profile(proto::Profile {
+                name: p.name.clone(),
+                country: p.country.clone(),
+                website: p.website.clone(),
+                description: p.description.clone(),
+            }),
+            Content::Roster(r) => PContent::Roster(proto::Roster {
+                members: r
+                    .members
+                    .iter()
+                    .map(|m| proto::RosterMember {
+                        key: m.key.as_bytes().to_vec(),
+                        name: m.name.clone(),
+                        country: m.country.clone(),
+                    })
+                    .collect(),
+            }),
+            Content::Revocation(r) => PContent::Revocation(proto::Revocation {
+                revoked_from: r.revoked_from.0,
+                successor: r
+                    .successor
+                    .map(|k| k.as_bytes().to_vec())
+                    .unwrap_or_default(),
+                reason: r.reason.clone(),
+            }),
+        };
+        proto::MessageBody {
+            author: b.author.as_bytes().to_vec(),
+            created_at: b.created_at.0,
+            expires_at: b.expires_at.map_or(0, |t| t.0),
+            topics: b.topics.clone(),
+            countries: b.countries.clone(),
+            effective_at: b.effective_at.map(|t| t.0),
+            content: Some(content),
+        }
+    }
+}

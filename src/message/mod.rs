@@ -1,0 +1,31 @@
+//! The signed message: domain model, wire bytes, id, signing and verification, validation.
+//!
+//! Architecture Invariant: nothing in this module does I/O or reads the clock. Time comes in
+//! as a [`Timestamp`] argument, so every rule here is a plain function of its inputs.
+
+mod convert;
+mod country;
+mod crypto;
+mod id;
+mod lang;
+mod model;
+mod rejection;
+mod signed;
+mod time;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use crypto::{AuthorKey, SIGNING_DOMAIN, SecretKey};
+pub use id::Id;
+pub use lang::{language_matches, normalize_language};
+pub use model::{
+    ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Info,
+    Kind, Profile, Revocation, Roster, RosterMember, Severity, Status, SupervisoryBody,
+    Translation, Update, UpdateContent, Urgency,
+};
+pub use rejection::{Reason, Rejection};
+pub use signed::{Checked, Message, SignedMessage};
+pub use time::Timestamp;
+pub use validate::{limits, max_lifetime, validate};

@@ -1,0 +1,489 @@
+//! The domain model of a message body: what the rest of the program reads instead of protobuf.
+
+use std::fmt;
+
+use super::{AuthorKey, Id, Timestamp};
+
+/// What an author signed, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    /// The author's public key: the author's identity.
+    pub author: AuthorKey,
+    /// When the author made it.
+    pub created_at: Timestamp,
+    /// When relays stop serving it; `None` only for a revocation, which never expires.
+    pub expires_at: Option<Timestamp>,
+    /// Lower-case slugs.
+    pub topics: Vec<String>,
+    /// ISO 3166-1 alpha-2 codes.
+    pub countries: Vec<String>,
+    /// Embargo: shown to readers only from this time.
+    pub effective_at: Option<Timestamp>,
+    /// The one content kind.
+    pub content: Content,
+}
+
+impl Body {
+    /// The kind of content this body carries.
+    pub fn kind(&self) -> Kind {
+        self.content.kind()
+    }
+
+    /// The message this one refers to (update, cancel, endorsement, translation), if any.
+    pub fn target(&self) -> Option<Id> {
+        match &self.content {
+            Content::Update(u) => Some(u.supersedes),
+            Content::Cancel(c) => Some(c.target),
+            Content::Endorsement(e) => Some(e.target),
+            Content::Translation(t) => Some(t.target),
+            _ => None,
+        }
+    }
+
+    /// The info blocks that this message itself carries (alert, call, their updates, translations).
+    pub fn info(&self) -> &[Info] {
+        match &self.content {
+            Content::Alert(a) => &a.info,
+            Content::Call(c) => &c.base.info,
+            Content::Update(u) => match &u.content {
+                UpdateContent::Alert(a) => &a.info,
+                UpdateContent::Call(c) => &c.base.info,
+            },
+            Content::Translation(t) => &t.info,
+            _ => &[],
+        }
+    }
+
+    /// Whether the message is under embargo at `now`.
+    pub fn embargoed_at(&self, now: Timestamp) -> bool {
+        self.effective_at.is_some_and(|t| t > now)
+    }
+}
+
+/// The kind of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A solidarity alert.
+    Alert,
+    /// A coordinated-action call.
+    Call,
+    /// A new version of an alert or call.
+    Update,
+    /// A withdrawal of an alert or call.
+    Cancel,
+    /// Support for an alert or call.
+    Endorsement,
+    /// Another author's translation.
+    Translation,
+    /// An author's profile.
+    Profile,
+    /// A federation's roster.
+    Roster,
+    /// A key revocation.
+    Revocation,
+}
+
+impl Kind {
+    /// Every kind, in wire order.
+    pub const ALL: [Kind; 9] = [
+        Kind::Alert,
+        Kind::Call,
+        Kind::Update,
+        Kind::Cancel,
+        Kind::Endorsement,
+        Kind::Translation,
+        Kind::Profile,
+        Kind::Roster,
+        Kind::Revocation,
+    ];
+
+    /// The kind's name in text forms ("alert", "call", …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Alert => "alert",
+            Kind::Call => "call",
+            Kind::Update => "update",
+            Kind::Cancel => "cancel",
+            Kind::Endorsement => "endorsement",
+            Kind::Translation => "translation",
+            Kind::Profile => "profile",
+            Kind::Roster => "roster",
+            Kind::Revocation => "revocation",
+        }
+    }
+
+    /// The kind named `s`, if any.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// A stable one-byte tag, for indexes.
+    pub fn tag(self) -> u8 {
+        self as u8 + 1
+    }
+
+    /// The kind with this tag.
+    pub fn from_tag(tag: u8) -> Option<Kind> {
+        Kind::ALL.get(usize::from(tag).checked_sub(1)?).copied()
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The content of a message, one kind per message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// A solidarity alert.
+    Alert(Alert),
+    /// A coordinated-action call.
+    Call(ActionCall),
+    /// A new version of an alert or call.
+    Update(Update),
+    /// A withdrawal.
+    Cancel(Cancel),
+    /// An endorsement.
+    Endorsement(Endorsement),
+    /// A translation.
+    Translation(Translation),
+    /// A profile.
+    Profile(Profile),
+    /// A roster.
+    Roster(Roster),
+    /// A revocation.
+    Revocation(Revocation),
+}
+
+impl Content {
+    /// The kind of this content.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Content::Alert(_) => Kind::Alert,
+            Content::Call(_) => Kind::Call,
+            Content::Update(_) => Kind::Update,
+            Content::Cancel(_) => Kind::Cancel,
+            Content::Endorsement(_) => Kind::Endorsement,
+            Content::Translation(_) => Kind::Translation,
+            Content::Profile(_) => Kind::Profile,
+            Content::Roster(_) => Kind::Roster,
+            Content::Revocation(_) => Kind::Revocation,
+        }
+    }
+}
+
+/// Declares a closed enum with its wire number and its text name.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $num:literal => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The protobuf number.
+            pub fn number(self) -> i32 {
+                match self { $($name::$variant => $num),+ }
+            }
+
+            /// The value with this protobuf number, if known.
+            pub fn from_number(n: i32) -> Option<Self> {
+                match n { $($num => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The value's name in text forms (CLI flags, JSON).
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// The value named `s` (case-insensitive), if any.
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// CAP status.
+    Status {
+        /// A real event.
+        Actual = 1 => "actual",
+        /// A drill.
+        Exercise = 2 => "exercise",
+        /// A technical test, to be ignored by readers.
+        Test = 3 => "test",
+    }
+}
+
+wire_enum! {
+    /// What happened.
+    Category {
+        /// Arrest or detention of trade unionists.
+        Arrest = 1 => "arrest",
+        /// Dismissal for union activity.
+        Dismissal = 2 => "dismissal",
+        /// A strike.
+        Strike = 3 => "strike",
+        /// A lockout.
+        Lockout = 4 => "lockout",
+        /// Violence against workers or unionists.
+        Violence = 5 => "violence",
+        /// Occupational safety and health.
+        Safety = 6 => "safety",
+        /// Legislation affecting workers' rights.
+        Legislation = 7 => "legislation",
+        /// Union busting.
+        UnionBusting = 8 => "union-busting",
+        /// None of the above (also what a later version's new category reads as).
+        Other = 9 => "other",
+    }
+}
+
+wire_enum! {
+    /// CAP urgency.
+    Urgency {
+        /// Act now.
+        Immediate = 1 => "immediate",
+        /// Act soon.
+        Expected = 2 => "expected",
+        /// Act in the near future.
+        Future = 3 => "future",
+        /// No longer required.
+        Past = 4 => "past",
+        /// Unknown.
+        Unknown = 5 => "unknown",
+    }
+}
+
+wire_enum! {
+    /// CAP severity.
+    Severity {
+        /// Extraordinary threat to life or liberty.
+        Extreme = 1 => "extreme",
+        /// Significant threat.
+        Severe = 2 => "severe",
+        /// Possible threat.
+        Moderate = 3 => "moderate",
+        /// Minimal threat.
+        Minor = 4 => "minor",
+        /// Unknown.
+        Unknown = 5 => "unknown",
+    }
+}
+
+wire_enum! {
+    /// CAP certainty.
+    Certainty {
+        /// Determined to have occurred.
+        Observed = 1 => "observed",
+        /// Likely (p > ~50%).
+        Likely = 2 => "likely",
+        /// Possible but not likely.
+        Possible = 3 => "possible",
+        /// Not expected to occur.
+        Unlikely = 4 => "unlikely",
+        /// Unknown.
+        Unknown = 5 => "unknown",
+    }
+}
+
+wire_enum! {
+    /// What a call asks people to do.
+    ActionType {
+        /// Sign a petition.
+        Petition = 1 => "petition",
+        /// Write a letter.
+        Letter = 2 => "letter",
+        /// Protest.
+        Protest = 3 => "protest",
+        /// Strike in solidarity.
+        Strike = 4 => "strike",
+        /// Boycott.
+        Boycott = 5 => "boycott",
+        /// Donate to a strike or legal fund.
+        Donation = 6 => "donation",
+        /// File observations with the ILO.
+        IloObservation = 7 => "ilo-observation",
+        /// Send a message of solidarity.
+        SolidarityMessage = 8 => "solidarity-message",
+        /// None of the above (also what a later version's new action reads as).
+        Other = 9 => "other",
+    }
+}
+
+wire_enum! {
+    /// The ILO supervisory body a call is aimed at.
+    SupervisoryBody {
+        /// Committee of Experts on the Application of Conventions and Recommendations.
+        Ceacr = 1 => "ceacr",
+        /// Conference Committee on the Application of Standards.
+        Cas = 2 => "cas",
+        /// Committee on Freedom of Association.
+        Cfa = 3 => "cfa",
+        /// Another body.
+        Other = 4 => "other",
+    }
+}
+
+/// The text of an alert or call in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Info {
+    /// BCP-47 tag.
+    pub language: String,
+    /// One line.
+    pub headline: String,
+    /// What happened.
+    pub description: String,
+    /// What readers are asked to do (may be empty).
+    pub instruction: String,
+    /// An https:// link (may be empty).
+    pub link: String,
+}
+
+/// A solidarity alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// CAP status.
+    pub status: Status,
+    /// What happened.
+    pub category: Category,
+    /// CAP urgency.
+    pub urgency: Urgency,
+    /// CAP severity.
+    pub severity: Severity,
+    /// CAP certainty.
+    pub certainty: Certainty,
+    /// One or more, each in its own language.
+    pub info: Vec<Info>,
+}
+
+/// A coordinated-action call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionCall {
+    /// The alert fields.
+    pub base: Alert,
+    /// What is asked, at least one.
+    pub actions: Vec<ActionType>,
+    /// Who the pressure is on.
+    pub target: String,
+    /// The action window's start.
+    pub window_starts_at: Option<Timestamp>,
+    /// The action window's end.
+    pub window_ends_at: Option<Timestamp>,
+    /// The deadline.
+    pub deadline: Option<Timestamp>,
+    /// ILO conventions cited ("C087").
+    pub ilo_conventions: Vec<String>,
+    /// The ILO supervisory body concerned, if any.
+    pub supervisory_body: Option<SupervisoryBody>,
+}
+
+/// A new version of an alert or call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The original's id.
+    pub supersedes: Id,
+    /// The new content.
+    pub content: UpdateContent,
+}
+
+/// What an update carries: the same kind as the original.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateContent {
+    /// A new version of an alert.
+    Alert(Alert),
+    /// A new version of a call.
+    Call(ActionCall),
+}
+
+impl UpdateContent {
+    /// The kind of the original this can update.
+    pub fn kind(&self) -> Kind {
+        match self {
+            UpdateContent::Alert(_) => Kind::Alert,
+            UpdateContent::Call(_) => Kind::Call,
+        }
+    }
+}
+
+/// A withdrawal of an alert or call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancel {
+    /// The original's id.
+    pub target: Id,
+    /// Why (may be empty).
+    pub reason: String,
+}
+
+/// Support for an alert or call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endorsement {
+    /// The endorsed message's id.
+    pub target: Id,
+    /// An optional statement.
+    pub statement: String,
+}
+
+/// A translation by another author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Translation {
+    /// The translated message's id.
+    pub target: Id,
+    /// The added languages.
+    pub info: Vec<Info>,
+}
+
+/// Who an author is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Profile {
+    /// The organisation's name.
+    pub name: String,
+    /// ISO 3166-1 alpha-2 (may be empty).
+    pub country: String,
+    /// https:// link (may be empty).
+    pub website: String,
+    /// A description (may be empty).
+    pub description: String,
+}
+
+/// A member of a federation's roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterMember {
+    /// The member's key.
+    pub key: AuthorKey,
+    /// The member's name.
+    pub name: String,
+    /// ISO 3166-1 alpha-2 (may be empty).
+    pub country: String,
+}
+
+/// A federation's list of member authors.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Roster {
+    /// The members.
+    pub members: Vec<RosterMember>,
+}
+
+/// A self-signed key revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    /// Messages created at or after this time are refused.
+    pub revoked_from: Timestamp,
+    /// The key that carries on for the author.
+    pub successor: Option<AuthorKey>,
+    /// Why (may be empty).
+    pub reason: String,
+}

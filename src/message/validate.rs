@@ -1,0 +1,396 @@
+//! Validation: the limits and time rules every node applies, as a function of the body and a time.
+//!
+//! All nodes must apply exactly the same rules, or their stores diverge: change a limit only
+//! with a new protocol version.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::country::is_country;
+use super::lang::is_well_formed;
+use super::model::*;
+use super::{Reason, Rejection, Timestamp};
+
+/// The protocol's limits. Lengths are in bytes of UTF-8.
+pub mod limits {
+    use std::time::Duration;
+
+    /// The largest body accepted.
+    pub const MAX_BODY_BYTES: usize = 64 * 1024;
+    /// How far in the future of the receiver's clock created_at may be.
+    pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(10 * 60);
+    /// Info blocks per message (languages).
+    pub const MAX_INFO: usize = 24;
+    /// Topics per message.
+    pub const MAX_TOPICS: usize = 16;
+    /// Length of one topic slug.
+    pub const MAX_TOPIC_LEN: usize = 64;
+    /// Countries per message.
+    pub const MAX_COUNTRIES: usize = 64;
+    /// A headline.
+    pub const MAX_HEADLINE: usize = 256;
+    /// A description.
+    pub const MAX_DESCRIPTION: usize = 16 * 1024;
+    /// An instruction.
+    pub const MAX_INSTRUCTION: usize = 4 * 1024;
+    /// A link.
+    pub const MAX_LINK: usize = 2 * 1024;
+    /// A name (profile, roster member) or a call's target.
+    pub const MAX_NAME: usize = 512;
+    /// A reason, statement or profile description.
+    pub const MAX_STATEMENT: usize = 4 * 1024;
+    /// Requested actions per call.
+    pub const MAX_ACTIONS: usize = 12;
+    /// ILO conventions cited per call.
+    pub const MAX_CONVENTIONS: usize = 32;
+    /// Members per roster (the body limit bounds it too).
+    pub const MAX_ROSTER_MEMBERS: usize = 1000;
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The longest a message of this kind may live (expires_at - created_at). `None` for a
+/// revocation, which never expires.
+pub fn max_lifetime(kind: Kind) -> Option<Duration> {
+    Some(match kind {
+        Kind::Alert => 180 * DAY,
+        // ILO supervisory cycles run a year: a call must outlive one.
+        Kind::Call => 400 * DAY,
+        // An update may be of either; it is held to the longer limit and to its own content's
+        // by `validate`.
+        Kind::Update => 400 * DAY,
+        Kind::Cancel | Kind::Endorsement | Kind::Translation => 400 * DAY,
+        Kind::Profile | Kind::Roster => 730 * DAY,
+        Kind::Revocation => return None,
+    })
+}
+
+fn reject(reason: Reason, detail: impl Into<String>) -> Rejection {
+    Rejection::new(reason, detail)
+}
+
+/// Checks a decoded body against the protocol's limits and time rules at `now`.
+pub fn validate(body: &Body, now: Timestamp) -> Result<(), Rejection> {
+    check_times(body, now)?;
+    check_list(&body.topics, limits::MAX_TOPICS, "topics")?;
+    let mut seen = HashSet::new();
+    for t in &body.topics {
+        if !is_slug(t) {
+            return Err(reject(
+                Reason::BadTopic,
+                format!("topic {t:?} is not a lower-case slug like \"union-rights\""),
+            ));
+        }
+        if !seen.insert(t.as_str()) {
+            return Err(reject(Reason::BadTopic, format!("topic {t:?} is repeated")));
+        }
+    }
+    check_list(&body.countries, limits::MAX_COUNTRIES, "countries")?;
+    let mut seen = HashSet::new();
+    for c in &body.countries {
+        check_country(c, "countries")?;
+        if !seen.insert(c.as_str()) {
+            return Err(reject(
+                Reason::BadCountry,
+                format!("country {c} is repeated"),
+            ));
+        }
+    }
+    match &body.content {
+        Content::Alert(a) => check_alert(a),
+        Content::Call(c) => check_call(c),
+        Content::Update(u) => {
+            if let UpdateContent::Alert(_) = u.content {
+                check_lifetime(body, Kind::Alert)?;
+            }
+            match &u.content {
+                UpdateContent::Alert(a) => check_alert(a),
+                UpdateContent::Call(c) => check_call(c),
+            }
+        }
+        Content::Cancel(c) => check_text(&c.reason, limits::MAX_STATEMENT, "cancel.reason", true),
+        Content::Endorsement(e) => check_text(
+            &e.statement,
+            limits::MAX_STATEMENT,
+            "endorsement.statement",
+            true,
+        ),
+        Content::Translation(t) => check_info(&t.info),
+        Content::Profile(p) => {
+            check_required(&p.name, limits::MAX_NAME, "profile.name")?;
+            if !p.country.is_empty() {
+                check_country(&p.country, "profile.country")?;
+            }
+            if !p.website.is_empty() {
+                check_link(&p.website, "profile.website")?;
+            }
+            check_text(
+                &p.description,
+                limits::MAX_STATEMENT,
+                "profile.description",
+                true,
+            )
+        }
+        Content::Roster(r) => {
+            check_list(&r.members, limits::MAX_ROSTER_MEMBERS, "roster.members")?;
+            let mut seen = HashSet::new();
+            for m in &r.members {
+                if !seen.insert(m.key) {
+                    return Err(reject(
+                        Reason::BadValue,
+                        format!("roster member {} is listed twice", m.key.short()),
+                    ));
+                }
+                check_text(&m.name, limits::MAX_NAME, "roster.members.name", false)?;
+                if !m.country.is_empty() {
+                    check_country(&m.country, "roster.members.country")?;
+                }
+            }
+            Ok(())
+        }
+        Content::Revocation(r) => {
+            if r.successor == Some(body.author) {
+                return Err(reject(
+                    Reason::BadValue,
+                    "a revoked key cannot be its own successor",
+                ));
+            }
+            check_text(&r.reason, limits::MAX_STATEMENT, "revocation.reason", true)
+        }
+    }
+}
+
+fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
+    let latest = now.plus(limits::MAX_FUTURE_SKEW);
+    if body.created_at > latest {
+        return Err(reject(
+            Reason::FromFuture,
+            format!(
+                "created_at {} is more than 10 minutes ahead of this node's clock ({})",
+                body.created_at, now
+            ),
+        ));
+    }
+    let Some(expires_at) = body.expires_at else {
+        // Only a revocation decodes without an expiry; it never expires.
+        return Ok(());
+    };
+    check_lifetime(body, body.kind())?;
+    if expires_at <= now {
+        return Err(reject(
+            Reason::Expired,
+            format!("expired at {expires_at}; it is now {now}"),
+        ));
+    }
+    if let Some(eff) = body.effective_at
+        && eff >= expires_at
+    {
+        return Err(reject(
+            Reason::BadTime,
+            "effective_at is not before expires_at: the message would never be shown",
+        ));
+    }
+    Ok(())
+}
+
+fn check_lifetime(body: &Body, kind: Kind) -> Result<(), Rejection> {
+    let (Some(expires_at), Some(max)) = (body.expires_at, max_lifetime(kind)) else {
+        return Ok(());
+    };
+    if expires_at <= body.created_at {
+        return Err(reject(
+            Reason::BadLifetime,
+            "expires_at must be after created_at",
+        ));
+    }
+    if expires_at.since(body.created_at) > max {
+        return Err(reject(
+            Reason::BadLifetime,
+            format!(
+                "a {kind} may live at most {} days",
+                max.as_secs() / DAY.as_secs()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_alert(a: &Alert) -> Result<(), Rejection> {
+    check_info(&a.info)
+}
+
+fn check_call(c: &ActionCall) -> Result<(), Rejection> {
+    check_alert(&c.base)?;
+    check_list(&c.actions, limits::MAX_ACTIONS, "call.actions")?;
+    check_text(&c.target, limits::MAX_NAME, "call.target", false)?;
+    if let (Some(s), Some(e)) = (c.window_starts_at, c.window_ends_at)
+        && e < s
+    {
+        return Err(reject(
+            Reason::BadTime,
+            "the action window ends before it starts",
+        ));
+    }
+    check_list(
+        &c.ilo_conventions,
+        limits::MAX_CONVENTIONS,
+        "call.ilo_conventions",
+    )?;
+    let mut seen = HashSet::new();
+    for conv in &c.ilo_conventions {
+        let b = conv.as_bytes();
+        let shaped =
+            b.len() == 4 && (b[0] == b'C' || b[0] == b'P') && b[1..].iter().all(u8::is_ascii_digit);
+        if !shaped {
+            return Err(reject(
+                Reason::BadValue,
+                format!(
+                    "ILO convention {conv:?} should look like \"C087\" (or \"P029\" for a protocol)"
+                ),
+            ));
+        }
+        if !seen.insert(conv.as_str()) {
+            return Err(reject(Reason::BadValue, format!("{conv} is cited twice")));
+        }
+    }
+    Ok(())
+}
+
+fn check_info(info: &[Info]) -> Result<(), Rejection> {
+    if info.is_empty() {
+        return Err(reject(
+            Reason::MissingField,
+            "info (at least one language) is required",
+        ));
+    }
+    check_list(info, limits::MAX_INFO, "info")?;
+    let mut langs = HashSet::new();
+    for i in info {
+        if i.language.is_empty() {
+            return Err(reject(Reason::MissingField, "info.language is required"));
+        }
+        if !is_well_formed(&i.language) {
+            return Err(reject(
+                Reason::BadLanguage,
+                format!(
+                    "{:?} is not a BCP-47 language tag like \"en\" or \"pt-BR\"",
+                    i.language
+                ),
+            ));
+        }
+        if !langs.insert(i.language.to_ascii_lowercase()) {
+            return Err(reject(
+                Reason::BadLanguage,
+                format!("two info blocks are in {}", i.language),
+            ));
+        }
+        check_required(&i.headline, limits::MAX_HEADLINE, "info.headline")?;
+        if i.headline.contains(['\n', '\r', '\t']) {
+            return Err(reject(Reason::BadValue, "a headline is one line"));
+        }
+        check_required(&i.description, limits::MAX_DESCRIPTION, "info.description")?;
+        check_text(
+            &i.instruction,
+            limits::MAX_INSTRUCTION,
+            "info.instruction",
+            true,
+        )?;
+        if !i.link.is_empty() {
+            check_link(&i.link, "info.link")?;
+        }
+    }
+    Ok(())
+}
+
+fn check_list<T>(items: &[T], max: usize, field: &str) -> Result<(), Rejection> {
+    if items.len() > max {
+        return Err(reject(
+            Reason::TooMany,
+            format!("{field} has {} items; the limit is {max}", items.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_required(s: &str, max: usize, field: &str) -> Result<(), Rejection> {
+    if s.trim().is_empty() {
+        return Err(reject(Reason::MissingField, format!("{field} is required")));
+    }
+    check_text(s, max, field, true)
+}
+
+/// Length and character checks: no control characters except line breaks and tabs where
+/// `multiline`, and no bidirectional overrides that could make a headline read differently
+/// from what was signed.
+fn check_text(s: &str, max: usize, field: &str, multiline: bool) -> Result<(), Rejection> {
+    if s.len() > max {
+        return Err(reject(
+            Reason::TooLong,
+            format!("{field} is {} bytes; the limit is {max}", s.len()),
+        ));
+    }
+    let bad = s.chars().find(|&c| {
+        let allowed_ws = multiline && matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !allowed_ws)
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    });
+    if let Some(c) = bad {
+        return Err(reject(
+            Reason::BadValue,
+            format!(
+                "{field} contains the control character U+{:04X}",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_country(c: &str, field: &str) -> Result<(), Rejection> {
+    if !is_country(c) {
+        return Err(reject(
+            Reason::BadCountry,
+            format!("{field}: {c:?} is not an ISO 3166-1 alpha-2 code in upper case, like \"AZ\""),
+        ));
+    }
+    Ok(())
+}
+
+fn check_link(link: &str, field: &str) -> Result<(), Rejection> {
+    if link.len() > limits::MAX_LINK {
+        return Err(reject(
+            Reason::TooLong,
+            format!(
+                "{field} is {} bytes; the limit is {}",
+                link.len(),
+                limits::MAX_LINK
+            ),
+        ));
+    }
+    let rest = link
+        .strip_prefix("https://")
+        .ok_or_else(|| reject(Reason::BadLink, format!("{field} must start with https://")))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_ok = !host.is_empty()
+        && !host.contains('@')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !host_ok || !link.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(reject(
+            Reason::BadLink,
+            format!("{field} is not a plain https:// URL (percent-encode spaces and non-ASCII)"),
+        ));
+    }
+    Ok(())
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= limits::MAX_TOPIC_LEN
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
