@@ -89,7 +89,7 @@ mod tests {
         for t in [
             "",
             "e",
-            "english-language",
+            "englishlanguage",
             "en_GB",
             "en--GB",
             "en-",
