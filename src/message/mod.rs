@@ -6,6 +6,7 @@
 mod convert;
 mod country;
 mod crypto;
+mod filter;
 mod id;
 mod lang;
 mod model;
@@ -18,6 +19,7 @@ mod validate;
 mod tests;
 
 pub use crypto::{AuthorKey, SIGNING_DOMAIN, SecretKey};
+pub use filter::Filter;
 pub use id::Id;
 pub use lang::{language_matches, normalize_language};
 pub use model::{
