@@ -8,6 +8,7 @@
     unreachable_pub
 )]
 
+pub mod cli;
 pub mod keyfile;
 pub mod message;
 pub mod proto;

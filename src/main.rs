@@ -1,1 +1,10 @@
-fn main() {}
+//! The `tocsin` command: parse arguments, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = tocsin::cli::Cli::parse();
+    tocsin::cli::exit(tocsin::cli::run(cli))
+}

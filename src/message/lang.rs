@@ -13,9 +13,10 @@ pub(super) fn is_well_formed(tag: &str) -> bool {
     let Some(primary) = parts.next() else {
         return false;
     };
-    // The language subtag (2-3 letters, or 4-8 for registered/reserved forms), or a private-use tag.
+    // The language subtag: 2-3 letters (ISO 639). RFC 5646 reserves 4-8 letter subtags, but
+    // none is registered, and refusing them catches "english" for "en".
     let private_only = primary.eq_ignore_ascii_case("x");
-    if !private_only && !(2..=8).contains(&primary.len()) {
+    if !private_only && !(2..=3).contains(&primary.len()) {
         return false;
     }
     if !primary.bytes().all(|b| b.is_ascii_alphabetic()) {

@@ -1,0 +1,164 @@
+//! The `tocsin` command line: keys, signing, inspecting, posting, following, node operation.
+//!
+//! Exit codes: 0 success; 1 refused or failed (a refusal prints its reason code); 2 usage error.
+
+mod compose;
+mod keys;
+mod render;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::message::{Checked, Message, SignedMessage, Timestamp};
+
+pub use compose::{AlertArgs, CallArgs};
+pub use render::{message_json, message_text};
+
+/// Tocsin: sign, relay and follow solidarity alerts and coordinated-action calls.
+#[derive(Debug, Parser)]
+#[command(name = "tocsin", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new organisation key (and a pre-signed revocation to keep offline).
+    #[command(after_help = "Example:\n  tocsin keygen --out eastland.key\n\n\
+        Writes eastland.key (mode 0600) and eastland.key.revocation. Give the revocation to\n\
+        trusted people abroad: if the key is seized, any of them can publish it with\n\
+        `tocsin revoke`.")]
+    Keygen(keys::KeygenArgs),
+    /// Sign a message into a file without sending it.
+    #[command(subcommand)]
+    Sign(Box<SignCommand>),
+    /// Verify a signed message file and print it.
+    #[command(
+        after_help = "Example:\n  tocsin inspect arrest.msg\n  tocsin inspect --json arrest.msg"
+    )]
+    Inspect(InspectArgs),
+}
+
+/// `tocsin sign …`
+#[derive(Debug, Subcommand)]
+pub enum SignCommand {
+    /// Sign a solidarity alert.
+    #[command(after_help = compose::ALERT_EXAMPLE)]
+    Alert(compose::SignAlertArgs),
+    /// Sign a coordinated-action call.
+    #[command(after_help = compose::CALL_EXAMPLE)]
+    Call(compose::SignCallArgs),
+}
+
+/// `tocsin inspect`
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The signed message file (as written by `tocsin sign`).
+    pub file: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Check the time rules at this RFC 3339 time instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// A failure that carries its exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// What to tell the user.
+    pub message: String,
+    /// 1 refused/failed, 2 usage.
+    pub code: u8,
+}
+
+impl Failure {
+    /// A usage error (exit 2).
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        Failure {
+            message: message.into(),
+            code: 2,
+        }
+        .into()
+    }
+}
+
+/// Runs a parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Keygen(args) => keys::keygen(&args),
+        Command::Sign(sign) => match *sign {
+            SignCommand::Alert(args) => compose::sign_alert(&args),
+            SignCommand::Call(args) => compose::sign_call(&args),
+        },
+        Command::Inspect(args) => inspect(&args),
+    }
+}
+
+/// Maps the outcome to an exit code, printing the error chain. A closed stdout (`| head`) is a
+/// graceful end.
+pub fn exit(result: anyhow::Result<()>) -> ExitCode {
+    let Err(err) = result else {
+        return ExitCode::SUCCESS;
+    };
+    if err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    {
+        return ExitCode::SUCCESS;
+    }
+    let code = err.downcast_ref::<Failure>().map_or(1, |f| f.code);
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "error: {err}");
+    for cause in err.chain().skip(1) {
+        let _ = write!(stderr, "\n  caused by: {cause}");
+    }
+    let _ = writeln!(stderr);
+    ExitCode::from(code)
+}
+
+/// Parses an RFC 3339 time or says what to type instead.
+pub(crate) fn parse_time(s: &str, flag: &str) -> anyhow::Result<Timestamp> {
+    Timestamp::parse_rfc3339(s).ok_or_else(|| {
+        Failure::usage(format!(
+            "{flag} {s:?} is not a time; write it like 2026-12-01T09:00:00Z"
+        ))
+    })
+}
+
+fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let now = match &args.at {
+        Some(t) => parse_time(t, "--at")?,
+        None => Timestamp::now(),
+    };
+    let message = SignedMessage::decode(&bytes)
+        .and_then(|s| Checked::open(s, now))
+        .and_then(Checked::verify)
+        .map_err(|r| {
+            anyhow::Error::new(r).context(format!("{} is refused", args.file.display()))
+        })?;
+    print_message(&message, args.json)
+}
+
+fn print_message(message: &Message, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer(&mut out, &message_json(message, None))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", render::message_text(message))?;
+    }
+    out.flush()?;
+    Ok(())
+}
