@@ -9,6 +9,11 @@
 )]
 
 pub mod cli;
+pub mod config;
+pub mod federation;
 pub mod keyfile;
+pub mod node;
 pub mod message;
 pub mod proto;
+pub mod rpc;
+pub mod server;

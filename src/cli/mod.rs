@@ -2,8 +2,11 @@
 //!
 //! Exit codes: 0 success; 1 refused or failed (a refusal prints its reason code); 2 usage error.
 
+mod client;
 mod compose;
 mod keys;
+mod node;
+mod peer;
 mod render;
 
 use std::io::Write;
@@ -100,7 +103,23 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             SignCommand::Call(args) => compose::sign_call(&args),
         },
         Command::Inspect(args) => inspect(&args),
+        Command::Post(cmd) => block_on(client::post(*cmd)),
+        Command::Send(args) => block_on(client::send(args)),
+        Command::Revoke(args) => block_on(client::revoke(args)),
+        Command::Follow(args) => block_on(client::follow(args)),
+        Command::Show(args) => block_on(client::show(args)),
+        Command::Node(NodeCommand::Run(args)) => block_on(node::run(args)),
+        Command::Node(NodeCommand::Status(args)) => block_on(node::status(args)),
+        Command::Peer(cmd) => peer::run(cmd),
     }
+}
+
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(fut: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(fut)
 }
 
 /// Maps the outcome to an exit code, printing the error chain. A closed stdout (`| head`) is a

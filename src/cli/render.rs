@@ -6,7 +6,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::message::{ActionCall, Alert, Content, Info, Message, Timestamp, UpdateContent};
+use crate::message::{
+    language_matches, ActionCall, Alert, Content, Info, Message, Timestamp, UpdateContent,
+};
 
 fn time(t: Option<Timestamp>) -> Value {
     t.map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
@@ -104,8 +106,31 @@ pub fn message_json(message: &Message, seq: Option<u64>) -> Value {
     v
 }
 
-fn write_info(out: &mut String, info: &[Info]) {
-    for i in info {
+/// The info block to show for a reader's language preferences (RFC 4647 lookup order): the
+/// first preference that matches, else English, else the author's first block.
+pub(crate) fn pick_info<'a>(info: &'a [Info], langs: &[String]) -> Option<&'a Info> {
+    langs
+        .iter()
+        .find_map(|l| info.iter().find(|i| language_matches(l, &i.language)))
+        .or_else(|| info.iter().find(|i| language_matches("en", &i.language)))
+        .or_else(|| info.first())
+}
+
+fn write_info(out: &mut String, info: &[Info], langs: &[String]) {
+    let shown: Vec<&Info> = if langs.is_empty() {
+        info.iter().collect()
+    } else {
+        pick_info(info, langs).into_iter().collect()
+    };
+    if shown.len() < info.len() {
+        let others: Vec<_> = info
+            .iter()
+            .filter(|i| !shown.iter().any(|s| s.language == i.language))
+            .map(|i| i.language.as_str())
+            .collect();
+        let _ = writeln!(out, "  (also in: {})", others.join(", "));
+    }
+    for i in shown {
         let _ = writeln!(out, "  [{}] {}", i.language, i.headline);
         for line in i.description.lines() {
             let _ = writeln!(out, "      {line}");
@@ -119,17 +144,17 @@ fn write_info(out: &mut String, info: &[Info]) {
     }
 }
 
-fn write_alert(out: &mut String, a: &Alert) {
+fn write_alert(out: &mut String, a: &Alert, langs: &[String]) {
     let _ = writeln!(
         out,
         "  {} · {} · urgency {} · severity {} · certainty {}",
         a.category, a.status, a.urgency, a.severity, a.certainty
     );
-    write_info(out, &a.info);
+    write_info(out, &a.info, langs);
 }
 
-fn write_call(out: &mut String, c: &ActionCall) {
-    write_alert(out, &c.base);
+fn write_call(out: &mut String, c: &ActionCall, langs: &[String]) {
+    write_alert(out, &c.base, langs);
     let actions: Vec<_> = c.actions.iter().map(|a| a.as_str()).collect();
     let _ = writeln!(out, "  Actions: {}", actions.join(", "));
     if !c.target.is_empty() {
@@ -155,8 +180,13 @@ fn write_call(out: &mut String, c: &ActionCall) {
     }
 }
 
-/// A message for people: a header line, then the content.
+/// A message for people: a header line, then the content in every language.
 pub fn message_text(message: &Message) -> String {
+    message_text_lang(message, &[])
+}
+
+/// A message for people, showing the info block that best matches `langs` (all when empty).
+pub fn message_text_lang(message: &Message, langs: &[String]) -> String {
     let b = message.body();
     let mut out = String::new();
     let _ = writeln!(out, "{} {} (signature verified)", b.kind(), message.id());
@@ -176,13 +206,13 @@ pub fn message_text(message: &Message) -> String {
         );
     }
     match &b.content {
-        Content::Alert(a) => write_alert(&mut out, a),
-        Content::Call(c) => write_call(&mut out, c),
+        Content::Alert(a) => write_alert(&mut out, a, langs),
+        Content::Call(c) => write_call(&mut out, c, langs),
         Content::Update(u) => {
             let _ = writeln!(out, "  supersedes {}", u.supersedes);
             match &u.content {
-                UpdateContent::Alert(a) => write_alert(&mut out, a),
-                UpdateContent::Call(c) => write_call(&mut out, c),
+                UpdateContent::Alert(a) => write_alert(&mut out, a, langs),
+                UpdateContent::Call(c) => write_call(&mut out, c, langs),
             }
         }
         Content::Cancel(c) => {
@@ -193,7 +223,7 @@ pub fn message_text(message: &Message) -> String {
         }
         Content::Translation(t) => {
             let _ = writeln!(out, "  translates {}", t.target);
-            write_info(&mut out, &t.info);
+            write_info(&mut out, &t.info, langs);
         }
         Content::Profile(p) => {
             let _ = writeln!(out, "  {} ({}) {}", p.name, p.country, p.website);

@@ -1,0 +1,310 @@
+//! The node's TOML configuration, with embedded defaults: a node runs with no file at all.
+//!
+//! Unknown keys and bad values are refused at start, naming the key. Every setting and its
+//! default is documented in config/node.example.toml, which a test parses.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The node itself.
+    pub node: NodeSection,
+    /// The store.
+    pub store: StoreSection,
+    /// Hardening limits.
+    pub limits: LimitsSection,
+    /// How followers reconnect to peers.
+    pub federation: FederationSection,
+    /// Peers this node follows.
+    #[serde(rename = "peer")]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// `[node]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSection {
+    /// Where the store and the node's identity live.
+    pub data_dir: PathBuf,
+    /// The gRPC listen address.
+    pub listen: SocketAddr,
+    /// A name for this node in logs and status output.
+    pub name: String,
+}
+
+impl Default for NodeSection {
+    fn default() -> Self {
+        NodeSection {
+            data_dir: PathBuf::from("./tocsin-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
+            name: "tocsin".into(),
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// sled's page cache, in MiB: the bound on the store's memory.
+    pub cache_mb: u64,
+    /// How long past its expiry a removed message's id is remembered, so a replay is refused.
+    #[serde(deserialize_with = "duration")]
+    pub tombstone_keep: Duration,
+    /// How often the retention task removes expired messages.
+    #[serde(deserialize_with = "duration")]
+    pub retention_interval: Duration,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            cache_mb: 64,
+            tombstone_keep: Duration::from_secs(30 * 24 * 3600),
+            retention_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// The largest gRPC message accepted, in bytes (a signed message plus framing).
+    pub max_grpc_message_bytes: usize,
+    /// HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// How often an idle connection is pinged.
+    #[serde(deserialize_with = "duration")]
+    pub keepalive_interval: Duration,
+    /// How long a ping may go unanswered before the connection is closed.
+    #[serde(deserialize_with = "duration")]
+    pub keepalive_timeout: Duration,
+    /// The time limit of a unary call (Publish, Get, NodeInfo).
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// Subscriptions open at once, readers and peers together.
+    pub max_subscribers: usize,
+    /// Events queued per subscriber before it is made to wait (it then reads from the store).
+    pub subscriber_queue: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_grpc_message_bytes: 96 * 1024,
+            max_concurrent_streams: 64,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            max_subscribers: 2048,
+            subscriber_queue: 256,
+        }
+    }
+}
+
+/// `[federation]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationSection {
+    /// The first delay before reconnecting to a peer that went away.
+    #[serde(deserialize_with = "duration")]
+    pub reconnect_min: Duration,
+    /// The longest delay between reconnection attempts (delays double, with jitter, up to it).
+    #[serde(deserialize_with = "duration")]
+    pub reconnect_max: Duration,
+}
+
+impl Default for FederationSection {
+    fn default() -> Self {
+        FederationSection {
+            reconnect_min: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// `[[peer]]`: a node this node follows.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// A short name, unique in this file; it keys the peer's durable cursor.
+    pub name: String,
+    /// The peer's gRPC URL (http://127.0.0.1:7701).
+    pub address: String,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid (unknown key, bad value); the message names the key.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the key's name and position.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads a file, or the embedded defaults when `path` is `None`.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses TOML text and checks values that types alone do not.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let l = &self.limits;
+        let positive = [
+            ("store.cache_mb", self.store.cache_mb as usize),
+            (
+                "limits.max_concurrent_streams",
+                l.max_concurrent_streams as usize,
+            ),
+            ("limits.max_subscribers", l.max_subscribers),
+            ("limits.subscriber_queue", l.subscriber_queue),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err(format!("{key} must be at least 1"));
+            }
+        }
+        let floor = crate::message::limits::MAX_BODY_BYTES + 1024;
+        if l.max_grpc_message_bytes < floor {
+            return Err(format!(
+                "limits.max_grpc_message_bytes must be at least {floor} so that any valid message fits"
+            ));
+        }
+        let f = &self.federation;
+        if f.reconnect_min.is_zero() || f.reconnect_max < f.reconnect_min {
+            return Err(
+                "federation.reconnect_min must be above zero and at most federation.reconnect_max"
+                    .into(),
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.peers {
+            if p.name.is_empty()
+                || !p
+                    .name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return Err(format!(
+                    "peer.name {:?} must be letters, digits, '-' or '_'",
+                    p.name
+                ));
+            }
+            if !names.insert(p.name.as_str()) {
+                return Err(format!("peer.name {:?} is used twice", p.name));
+            }
+            if !(p.address.starts_with("http://") || p.address.starts_with("https://")) {
+                return Err(format!(
+                    "peer {:?}: address {:?} must be a URL like http://127.0.0.1:7701",
+                    p.name, p.address
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration written as "30s", "5m", "30d".
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{s:?} is not a duration like \"30s\" or \"7d\": {e}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let text = include_str!("../config/node.example.toml");
+        let parsed = Config::parse(text).unwrap();
+        let d = Config::default();
+        assert_eq!(parsed.node.data_dir, d.node.data_dir);
+        assert_eq!(parsed.node.listen, d.node.listen);
+        assert_eq!(parsed.store.cache_mb, d.store.cache_mb);
+        assert_eq!(parsed.store.tombstone_keep, d.store.tombstone_keep);
+        assert_eq!(parsed.store.retention_interval, d.store.retention_interval);
+        assert_eq!(
+            parsed.limits.max_grpc_message_bytes,
+            d.limits.max_grpc_message_bytes
+        );
+        assert_eq!(
+            parsed.limits.max_concurrent_streams,
+            d.limits.max_concurrent_streams
+        );
+        assert_eq!(
+            parsed.limits.keepalive_interval,
+            d.limits.keepalive_interval
+        );
+        assert_eq!(parsed.limits.keepalive_timeout, d.limits.keepalive_timeout);
+        assert_eq!(parsed.limits.request_timeout, d.limits.request_timeout);
+        assert_eq!(parsed.limits.max_subscribers, d.limits.max_subscribers);
+        assert_eq!(parsed.limits.subscriber_queue, d.limits.subscriber_queue);
+        assert_eq!(parsed.federation.reconnect_min, d.federation.reconnect_min);
+        assert_eq!(parsed.federation.reconnect_max, d.federation.reconnect_max);
+        assert!(parsed.peers.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse("[node]\nlisten = \"127.0.0.1:1\"\nlsiten = 3\n").unwrap_err();
+        assert!(err.contains("lsiten"), "{err}");
+        let err = Config::parse("[nodes]\n").unwrap_err();
+        assert!(err.contains("nodes"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::parse("[store]\nretention_interval = \"soon\"\n").unwrap_err();
+        assert!(
+            err.contains("retention_interval") && err.contains("soon"),
+            "{err}"
+        );
+        let err = Config::parse("[limits]\nmax_subscribers = 0\n").unwrap_err();
+        assert!(err.contains("limits.max_subscribers"), "{err}");
+        let err = Config::parse("[node]\nlisten = \"localhost\"\n").unwrap_err();
+        assert!(err.contains("listen"), "{err}");
+        let err = Config::parse("[[peer]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(err.contains("http://"), "{err}");
+    }
+}

@@ -1,0 +1,219 @@
+//! Federation: for each configured peer, a follower that subscribes to the peer's log exactly
+//! as a client does, from a durable cursor, and runs every message through the node's own
+//! ingest pipeline.
+//!
+//! The cursor is stored in the same transaction as the messages it brought (the store's
+//! `Origin::Peer`), so after a crash a follower resumes exactly where what it stored ends:
+//! nothing lost, nothing applied twice. Entries the node refused or already had move the
+//! cursor too, once the batch they came in is settled.
+//!
+//! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
+//! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
+
+mod backoff;
+
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use tracing::{debug, info, warn};
+
+pub use backoff::Backoff;
+
+use crate::config::PeerConfig;
+use crate::message::{AuthorKey, Filter, Kind};
+use crate::node::{Node, NodeError, PeerStatus};
+use crate::rpc::{Client, ClientError, ClientEvent};
+use crate::store::Origin;
+
+/// Messages ingested together: they share one durable flush.
+const BATCH: usize = 256;
+
+/// A connection that stays healthy this long resets the backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// Starts one follower task per configured peer.
+pub fn start(node: &Node) {
+    for peer in node.config().peers.clone() {
+        let follower = Follower::new(node.clone(), peer);
+        node.spawn(follower.run());
+    }
+}
+
+/// Why one connection to a peer ended.
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("the peer at this address is this node itself")]
+    Myself,
+    #[error("the peer closed the subscription")]
+    Closed,
+}
+
+/// Follows one peer until shutdown.
+struct Follower {
+    node: Node,
+    peer: PeerConfig,
+    status: PeerStatus,
+}
+
+impl Follower {
+    fn new(node: Node, peer: PeerConfig) -> Self {
+        let status = PeerStatus {
+            name: peer.name.clone(),
+            address: peer.address.clone(),
+            ..PeerStatus::default()
+        };
+        node.set_peer_status(status.clone());
+        Follower { node, peer, status }
+    }
+
+    fn report(&self) {
+        self.node.set_peer_status(self.status.clone());
+    }
+
+    async fn run(mut self) {
+        let fed = &self.node.config().federation;
+        let mut backoff = Backoff::new(fed.reconnect_min, fed.reconnect_max);
+        let mut shutdown = self.node.shutdown_signal();
+        loop {
+            let started = Instant::now();
+            let result = tokio::select! {
+                r = self.follow_once() => r,
+                _ = shutdown.wait_for(|s| *s) => return,
+            };
+            self.status.connected = false;
+            if let Err(e) = &result {
+                self.status.last_error = e.to_string();
+                warn!(peer = %self.peer.name, error = %e, "lost the peer");
+            }
+            self.report();
+            if started.elapsed() >= HEALTHY_AFTER {
+                backoff.reset();
+            }
+            let wait = backoff.next_delay();
+            debug!(peer = %self.peer.name, ?wait, "reconnecting later");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// One connection: connect, identify the peer, pull its revocations, then follow its log.
+    async fn follow_once(&mut self) -> Result<(), FollowError> {
+        let mut client = Client::connect(&self.peer.address).await?;
+        let info = client.info().await?;
+        if info.node_key == self.node.node_key() {
+            return Err(FollowError::Myself);
+        }
+        let peer_key = info.node_key;
+        let origin_key = peer_key.to_hex();
+        let store = self.node.store().clone();
+        let cursor = store.cursor(&origin_key).map_err(NodeError::from)?;
+        self.status.head = info.head_seq;
+        self.status.cursor = cursor;
+        self.status.connected = true;
+        self.status.last_error.clear();
+        self.report();
+        info!(peer = %self.peer.name, cursor, head = info.head_seq, "following the peer");
+
+        self.pull_revocations(&mut client, peer_key).await?;
+
+        let me = Some(self.node.node_key());
+        let mut events = client.subscribe(&Filter::default(), cursor, me).await?;
+        let mut cursor = cursor;
+        while let Some(first) = events.next().await {
+            // Take whatever else has already arrived, up to a batch.
+            let mut batch = vec![first?];
+            while batch.len() < BATCH {
+                match events.next().now_or_never() {
+                    Some(Some(e)) => batch.push(e?),
+                    _ => break,
+                }
+            }
+            let mut messages = Vec::with_capacity(batch.len());
+            let mut last = cursor;
+            for event in batch {
+                match event {
+                    ClientEvent::Delivery { seq, message } => {
+                        last = last.max(seq);
+                        self.status.received += 1;
+                        messages.push((
+                            message,
+                            Origin::Peer {
+                                peer: origin_key.clone(),
+                                cursor: seq,
+                            },
+                        ));
+                    }
+                    ClientEvent::CaughtUp(seq) => {
+                        last = last.max(seq);
+                        self.status.head = self.status.head.max(seq);
+                    }
+                }
+            }
+            if !messages.is_empty() {
+                for outcome in self.node.publish_many(messages).await {
+                    match outcome {
+                        Ok(_) | Err(NodeError::Refused(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            // Everything up to `last` is settled: stored (with its cursor), already here, or
+            // refused with a counted reason. Move past it.
+            if last > cursor {
+                store.advance_cursor(&origin_key, last).await.map_err(NodeError::from)?;
+                cursor = last;
+            }
+            self.status.cursor = cursor;
+            self.status.head = self.status.head.max(cursor);
+            self.report();
+        }
+        Err(FollowError::Closed)
+    }
+
+    /// Pulls every revocation the peer has, before anything else.
+    async fn pull_revocations(
+        &mut self,
+        client: &mut Client,
+        peer_key: AuthorKey,
+    ) -> Result<(), FollowError> {
+        let filter = Filter {
+            kinds: vec![Kind::Revocation],
+            ..Filter::default()
+        };
+        let mut events = client
+            .subscribe(&filter, 0, Some(self.node.node_key()))
+            .await?;
+        let mut revocations = Vec::new();
+        while let Some(event) = events.next().await {
+            match event? {
+                // Marked as the peer's, so they are not sent back to it; cursor 0 leaves the
+                // durable cursor where it is (the store only ever moves a cursor forward).
+                ClientEvent::Delivery { message, .. } => revocations.push((
+                    message,
+                    Origin::Peer {
+                        peer: peer_key.to_hex(),
+                        cursor: 0,
+                    },
+                )),
+                ClientEvent::CaughtUp(_) => break,
+            }
+        }
+        drop(events);
+        if !revocations.is_empty() {
+            debug!(peer = %peer_key.short(), n = revocations.len(), "revocations pulled first");
+            for outcome in self.node.publish_many(revocations).await {
+                match outcome {
+                    Ok(_) | Err(NodeError::Refused(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+}

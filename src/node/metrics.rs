@@ -1,0 +1,133 @@
+//! The node's counters: what the HTTP gateway exposes and `node status` shows.
+//!
+//! Architecture Invariant: every refusal is counted under its reason code; nothing is dropped
+//! silently.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::message::Reason;
+
+/// Upper bounds of the ingest latency histogram's buckets, in microseconds.
+pub const LATENCY_BUCKETS_US: [u64; 14] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 5_000_000,
+];
+
+/// Lock-free counters, shared by every task of the node.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    accepted: AtomicU64,
+    duplicate: AtomicU64,
+    refused: [AtomicU64; Reason::ALL.len()],
+    subscribers: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    latency_sum_us: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// Messages stored.
+    pub accepted: u64,
+    /// Messages that were already stored.
+    pub duplicate: u64,
+    /// Refusals by reason, in [`Reason::ALL`] order.
+    pub refused: Vec<(Reason, u64)>,
+    /// Subscriptions open now.
+    pub subscribers: u64,
+    /// Cumulative counts per latency bucket (the last is +Inf), Prometheus style.
+    pub latency_cumulative: Vec<u64>,
+    /// Sum of all ingest latencies in microseconds.
+    pub latency_sum_us: u64,
+}
+
+impl Metrics {
+    /// Counts an accepted message and how long its ingest took.
+    pub fn accepted(&self, took: Duration) {
+        self.accepted.fetch_add(1, Relaxed);
+        self.observe(took);
+    }
+
+    /// Counts a duplicate.
+    pub fn duplicate(&self) {
+        self.duplicate.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a refusal.
+    pub fn refused(&self, reason: Reason) {
+        self.refused[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    /// How many refusals with this reason so far.
+    pub fn refused_count(&self, reason: Reason) -> u64 {
+        self.refused[reason.index()].load(Relaxed)
+    }
+
+    /// A subscription opened.
+    pub fn subscriber_opened(&self) {
+        self.subscribers.fetch_add(1, Relaxed);
+    }
+
+    /// A subscription closed.
+    pub fn subscriber_closed(&self) {
+        self.subscribers.fetch_sub(1, Relaxed);
+    }
+
+    fn observe(&self, took: Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency_buckets[bucket].fetch_add(1, Relaxed);
+        self.latency_sum_us.fetch_add(us, Relaxed);
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let mut running = 0;
+        let latency_cumulative = self
+            .latency_buckets
+            .iter()
+            .map(|b| {
+                running += b.load(Relaxed);
+                running
+            })
+            .collect();
+        MetricsSnapshot {
+            accepted: self.accepted.load(Relaxed),
+            duplicate: self.duplicate.load(Relaxed),
+            refused: Reason::ALL
+                .iter()
+                .map(|r| (*r, self.refused[r.index()].load(Relaxed)))
+                .collect(),
+            subscribers: self.subscribers.load(Relaxed),
+            latency_cumulative,
+            latency_sum_us: self.latency_sum_us.load(Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_buckets() {
+        let m = Metrics::default();
+        m.accepted(Duration::from_micros(90));
+        m.accepted(Duration::from_millis(3));
+        m.accepted(Duration::from_secs(60));
+        m.duplicate();
+        m.refused(Reason::Expired);
+        m.refused(Reason::Expired);
+        let s = m.snapshot();
+        assert_eq!(s.accepted, 3);
+        assert_eq!(s.duplicate, 1);
+        assert_eq!(s.refused[Reason::Expired.index()], (Reason::Expired, 2));
+        assert_eq!(s.latency_cumulative[0], 1);
+        assert_eq!(s.latency_cumulative[5], 2); // <= 5 ms
+        assert_eq!(*s.latency_cumulative.last().unwrap(), 3);
+    }
+}

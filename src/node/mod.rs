@@ -1,0 +1,484 @@
+//! The runtime: the ingest pipeline, subscriptions, background tasks and shutdown.
+//!
+//! The life of a message here: [`Node::publish`] takes a [`SignedMessage`] (size-checked by
+//! the caller's decoding), validates it against the clock ([`Checked::open`]), dedups by id
+//! before paying for the signature, verifies strictly, admits it, and stores it; the store
+//! answers only once the message is on disk. Subscribers are never pushed to: each
+//! subscription task reads the store from its own cursor whenever the durable head moves, so a
+//! slow subscriber cannot slow ingest and cannot miss anything.
+
+mod identity;
+pub mod metrics;
+mod subscribe;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch, Semaphore};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::message::{
+    AuthorKey, Checked, Id, Message, Reason, Rejection, SecretKey, SignedMessage, Timestamp,
+};
+use crate::store::{Inserted, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
+
+pub use identity::IdentityError;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use subscribe::{SubEvent, SubscribeSpec, Subscription};
+
+/// What happened to a published message that was not refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishStatus {
+    /// Stored durably under a new seq.
+    Accepted,
+    /// Already stored.
+    Duplicate,
+}
+
+/// The answer to a publish that was not refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The message id.
+    pub id: Id,
+    /// Its seq in this node's log.
+    pub seq: u64,
+    /// Accepted or duplicate.
+    pub status: PublishStatus,
+}
+
+/// Errors of the node layer.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The message is refused, with a reason code.
+    #[error(transparent)]
+    Refused(#[from] Rejection),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The node's identity could not be loaded or created.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The cap on subscriptions is reached.
+    #[error("this node serves {0} subscriptions already; try again later")]
+    TooManySubscribers(usize),
+    /// The node is shutting down.
+    #[error("the node is shutting down")]
+    ShuttingDown,
+    /// A failure shared by several requests (one store error answering a whole batch).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A peer's state as federation sees it, for `node status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// The name in the config.
+    pub name: String,
+    /// Its URL.
+    pub address: String,
+    /// Whether a subscription to it is open.
+    pub connected: bool,
+    /// Its last seq stored here.
+    pub cursor: u64,
+    /// Its head seq as last seen.
+    pub head: u64,
+    /// The last error, if any.
+    pub last_error: String,
+    /// Messages delivered over this link since the node started.
+    pub received: u64,
+}
+
+/// The node's identity and counters.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// The node's public key.
+    pub node_key: AuthorKey,
+    /// The software version.
+    pub version: String,
+    /// The durable head of the log.
+    pub head_seq: u64,
+    /// Messages stored now.
+    pub messages: u64,
+    /// Seconds since start.
+    pub uptime: Duration,
+    /// Subscriptions open now.
+    pub subscribers: u64,
+    /// Peers followed.
+    pub peers: Vec<PeerStatus>,
+}
+
+/// A running node. Cheap to clone; every clone is the same node.
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// The log: the only durable state.
+    store: Store,
+    /// Counters, shared with the HTTP gateway.
+    metrics: Metrics,
+    /// The configuration the node started with.
+    config: Config,
+    /// The node's own key: its identity to peers.
+    key: SecretKey,
+    /// When the node started, for uptime.
+    started: Instant,
+    /// One permit per open subscription: the cap on subscribers.
+    subscriber_slots: Arc<Semaphore>,
+    /// Set to true once to tell every task to stop.
+    shutdown_tx: watch::Sender<bool>,
+    /// Cloned into every task the node spawns; when every clone is dropped, all have stopped.
+    tasks_tx: Mutex<Option<mpsc::Sender<()>>>,
+    /// Receives `None` once every task has stopped.
+    tasks_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
+    /// What federation reports about each peer.
+    peers: Mutex<Vec<PeerStatus>>,
+}
+
+impl Node {
+    /// Opens the store and the node's identity under the config's data directory.
+    pub fn open(config: Config) -> Result<Node, NodeError> {
+        let data = config.node.data_dir.clone();
+        identity::prepare_dir(&data)?;
+        let key = identity::load_or_create(&data.join("node.key"))?;
+        let store = Store::open(&StoreConfig {
+            path: data.join("store"),
+            cache_bytes: config.store.cache_mb * 1024 * 1024,
+            tombstone_keep: config.store.tombstone_keep,
+            ..StoreConfig::default()
+        })?;
+        let (shutdown_tx, _) = watch::channel(false);
+        let (tasks_tx, tasks_rx) = mpsc::channel(1);
+        Ok(Node {
+            inner: Arc::new(Inner {
+                store,
+                metrics: Metrics::default(),
+                subscriber_slots: Arc::new(Semaphore::new(config.limits.max_subscribers)),
+                config,
+                key,
+                started: Instant::now(),
+                shutdown_tx,
+                tasks_tx: Mutex::new(Some(tasks_tx)),
+                tasks_rx: tokio::sync::Mutex::new(tasks_rx),
+                peers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The store (read access for the gateway and federation).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The node's public key.
+    pub fn node_key(&self) -> AuthorKey {
+        self.inner.key.public()
+    }
+
+    /// The node's secret key (for federation handshakes).
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.inner.key
+    }
+
+    /// A receiver that turns true when the node starts shutting down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown_tx.subscribe()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown_tx.borrow()
+    }
+
+    /// A token to hold while a task runs; shutdown waits until every token is dropped.
+    /// `None` once shutdown has begun.
+    pub fn task_token(&self) -> Option<mpsc::Sender<()>> {
+        self.inner
+            .tasks_tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs one message through the ingest pipeline: validate → dedup → verify → admit →
+    /// store (durable) → visible to subscribers.
+    pub async fn publish(
+        &self,
+        signed: SignedMessage,
+        origin: Origin,
+    ) -> Result<Published, NodeError> {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let outcome = match self.check(signed, now) {
+            Ok(Prepared::Ready(msg)) => {
+                let result = self.inner.store.insert(&msg, origin, now).await;
+                self.settle(msg.id(), result)
+            }
+            Ok(Prepared::Done(p)) => Ok(p),
+            Err(e) => Err(e),
+        };
+        self.count(&outcome, started);
+        outcome
+    }
+
+    /// Runs many messages through the pipeline with one durable flush for all; answers in
+    /// order, each with its own outcome.
+    pub async fn publish_many(
+        &self,
+        batch: Vec<(SignedMessage, Origin)>,
+    ) -> Vec<Result<Published, NodeError>> {
+        let started = Instant::now();
+        let now = Timestamp::now();
+        let mut outcomes: Vec<Option<Result<Published, NodeError>>> = Vec::with_capacity(batch.len());
+        let mut to_store = Vec::new();
+        let mut slots = Vec::new();
+        for (signed, origin) in batch {
+            match self.check(signed, now) {
+                Ok(Prepared::Ready(msg)) => {
+                    slots.push((outcomes.len(), msg.id()));
+                    outcomes.push(None);
+                    to_store.push((msg, origin));
+                }
+                Ok(Prepared::Done(p)) => outcomes.push(Some(Ok(p))),
+                Err(e) => outcomes.push(Some(Err(e))),
+            }
+        }
+        if !to_store.is_empty() {
+            match self.inner.store.insert_many(to_store, now).await {
+                Ok(results) => {
+                    for ((slot, id), inserted) in slots.into_iter().zip(results) {
+                        outcomes[slot] = Some(self.settle(id, Ok(inserted)));
+                    }
+                }
+                Err(e) => {
+                    warn!(error = %e, "store failed during a batch");
+                    for (slot, _) in slots {
+                        outcomes[slot] = Some(Err(NodeError::Internal(e.to_string())));
+                    }
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                // Every slot was filled above: directly, or from the store's answer.
+                let o = o.unwrap_or(Err(NodeError::ShuttingDown));
+                self.count(&o, started);
+                o
+            })
+            .collect()
+    }
+
+    /// The cheap checks, dedup, then verification and admission.
+    fn check(&self, signed: SignedMessage, now: Timestamp) -> Result<Prepared, NodeError> {
+        if self.is_shutting_down() {
+            return Err(NodeError::ShuttingDown);
+        }
+        let checked = Checked::open(signed, now)?;
+        match self.inner.store.seen(&checked.id())? {
+            Some(Seen::Stored { seq }) => {
+                return Ok(Prepared::Done(Published {
+                    id: checked.id(),
+                    seq,
+                    status: PublishStatus::Duplicate,
+                }));
+            }
+            Some(Seen::Tombstone) => {
+                return Err(Rejection::new(
+                    Reason::Replayed,
+                    "this message was withdrawn or has expired here and may not come back",
+                )
+                .into());
+            }
+            None => {}
+        }
+        let msg = checked.verify()?;
+        self.admit(&msg)?;
+        Ok(Prepared::Ready(msg))
+    }
+
+    /// The trust policy. Every valid author is admitted for now; the security work adds
+    /// roster mode and the deny list here.
+    fn admit(&self, _msg: &Message) -> Result<(), Rejection> {
+        Ok(())
+    }
+
+    fn settle(&self, id: Id, result: Result<Inserted, StoreError>) -> Result<Published, NodeError> {
+        match result? {
+            Inserted::Accepted { seq } => Ok(Published {
+                id,
+                seq,
+                status: PublishStatus::Accepted,
+            }),
+            Inserted::Duplicate { seq } => Ok(Published {
+                id,
+                seq,
+                status: PublishStatus::Duplicate,
+            }),
+            Inserted::Refused(r) => Err(r.into()),
+        }
+    }
+
+    fn count(&self, outcome: &Result<Published, NodeError>, started: Instant) {
+        let m = &self.inner.metrics;
+        match outcome {
+            Ok(p) if p.status == PublishStatus::Accepted => m.accepted(started.elapsed()),
+            Ok(_) => m.duplicate(),
+            Err(NodeError::Refused(r)) => {
+                debug!(code = r.code(), "refused");
+                m.refused(r.reason);
+            }
+            Err(NodeError::ShuttingDown) => m.refused(Reason::Unavailable),
+            Err(_) => {}
+        }
+    }
+
+    /// Opens a subscription: backfill from `since`, a caught-up marker, then live entries.
+    pub fn subscribe(&self, spec: SubscribeSpec) -> Result<Subscription, NodeError> {
+        subscribe::open(self, spec)
+    }
+
+    /// One message and its state.
+    pub fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
+        Ok(self.inner.store.get(id)?)
+    }
+
+    /// Identity and counters.
+    pub fn info(&self) -> Result<NodeInfo, NodeError> {
+        let counts = self.inner.store.counts()?;
+        Ok(NodeInfo {
+            node_key: self.node_key(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            head_seq: self.inner.store.head(),
+            messages: counts.messages,
+            uptime: self.inner.started.elapsed(),
+            subscribers: self.inner.metrics.snapshot().subscribers,
+            peers: self.peers(),
+        })
+    }
+
+    /// What federation last reported about each peer.
+    pub fn peers(&self) -> Vec<PeerStatus> {
+        self.inner
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces one peer's status (federation calls this).
+    pub fn set_peer_status(&self, status: PeerStatus) {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        match peers.iter_mut().find(|p| p.name == status.name) {
+            Some(p) => *p = status,
+            None => peers.push(status),
+        }
+    }
+
+    /// Starts the background tasks: embargo release (every second) and retention.
+    pub fn start_background(&self) {
+        let release = self.clone();
+        self.spawn(async move {
+            release
+                .every(Duration::from_secs(1), |node| async move {
+                    match node.inner.store.release_due(Timestamp::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => info!(released = n, "embargoed messages released to readers"),
+                        Err(e) => warn!(error = %e, "embargo release failed"),
+                    }
+                })
+                .await;
+        });
+        let retention = self.clone();
+        let interval = self.inner.config.store.retention_interval;
+        self.spawn(async move {
+            retention
+                .every(interval, |node| async move {
+                    match node.inner.store.expire(Timestamp::now()).await {
+                        Ok(stats) => debug!(?stats, "retention pass"),
+                        Err(e) => warn!(error = %e, "retention pass failed"),
+                    }
+                })
+                .await;
+        });
+    }
+
+    /// Spawns a task that shutdown waits for.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let Some(token) = self.task_token() else {
+            return;
+        };
+        tokio::spawn(async move {
+            fut.await;
+            drop(token);
+        });
+    }
+
+    /// Runs `f` every `period` until shutdown.
+    async fn every<F, Fut>(&self, period: Duration, f: F)
+    where
+        F: Fn(Node) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let mut shutdown = self.shutdown_signal();
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => f(self.clone()).await,
+                _ = shutdown.wait_for(|s| *s) => return,
+            }
+        }
+    }
+
+    /// Tells every task to stop and refuses new work; in-flight publishes finish.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown_tx.send_replace(true);
+    }
+
+    /// Graceful shutdown: tell every task to stop, wait for them (bounded), flush the store.
+    pub async fn shutdown(&self, grace: Duration) -> Result<(), NodeError> {
+        self.begin_shutdown();
+        self.inner
+            .tasks_tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let mut rx = self.inner.tasks_rx.lock().await;
+        if tokio::time::timeout(grace, rx.recv()).await.is_err() {
+            warn!("some tasks did not stop within {grace:?}; flushing anyway");
+        }
+        self.inner.store.flush().await?;
+        Ok(())
+    }
+
+    /// The data directory (for messages to operators).
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.config.node.data_dir
+    }
+}
+
+/// The outcome of the checks before storing.
+enum Prepared {
+    /// Verified and admitted: store it.
+    Ready(Message),
+    /// Answered without storing (a duplicate).
+    Done(Published),
+}

@@ -1,0 +1,130 @@
+//! Subscriptions: backfill from a cursor, a caught-up marker, then live, all read from the store.
+//!
+//! Each subscription is a task that reads the store from its own cursor and sends into a
+//! bounded queue. When the queue is full the task waits; the store keeps everything, so
+//! nothing is skipped and ingest never waits for a reader. New entries are noticed through the
+//! store's durable-head watch, so a subscriber never sees an entry that is not yet on disk.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+
+use super::{Node, NodeError};
+use crate::message::{AuthorKey, Filter};
+use crate::store::{Entry, View};
+
+/// Entries read from the store per batch.
+const READ_BATCH: usize = 256;
+
+/// What a subscriber asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SubscribeSpec {
+    /// Which messages.
+    pub filter: Filter,
+    /// Deliver entries with seq > since.
+    pub since: u64,
+    /// Set when the subscriber is a peer node following for federation: it then gets
+    /// embargoed messages at once and nothing that came from itself.
+    pub peer: Option<AuthorKey>,
+}
+
+/// One item of a subscription.
+#[derive(Debug, Clone)]
+pub enum SubEvent {
+    /// A stored message at its seq.
+    Delivery(Entry),
+    /// Everything stored up to this seq has been sent; what follows is live.
+    CaughtUp(u64),
+    /// The node is shutting down; resume from this seq elsewhere or later.
+    Closing(u64),
+}
+
+/// The receiving end of a subscription. Dropping it ends the subscription's task.
+pub type Subscription = mpsc::Receiver<Result<SubEvent, NodeError>>;
+
+pub(super) fn open(node: &Node, spec: SubscribeSpec) -> Result<Subscription, NodeError> {
+    if node.is_shutting_down() {
+        return Err(NodeError::ShuttingDown);
+    }
+    let permit = Arc::clone(&node.inner.subscriber_slots)
+        .try_acquire_owned()
+        .map_err(|_| NodeError::TooManySubscribers(node.config().limits.max_subscribers))?;
+    let (tx, rx) = mpsc::channel(node.config().limits.subscriber_queue);
+    let task_node = node.clone();
+    node.metrics().subscriber_opened();
+    node.spawn(async move {
+        run(&task_node, spec, tx, permit).await;
+        task_node.metrics().subscriber_closed();
+    });
+    Ok(rx)
+}
+
+async fn run(
+    node: &Node,
+    spec: SubscribeSpec,
+    tx: mpsc::Sender<Result<SubEvent, NodeError>>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let store = node.store().clone();
+    let view = match spec.peer {
+        Some(peer) => View::Peer {
+            exclude_origin: Some(peer.to_hex()),
+        },
+        None => View::Reader,
+    };
+    let mut head_rx = store.watch_head();
+    let mut shutdown = node.shutdown_signal();
+    let mut cursor = spec.since;
+    let mut announced = false;
+    loop {
+        let head = *head_rx.borrow_and_update();
+        // Drain everything up to the head we saw.
+        while cursor < head {
+            let (entries, scanned_to) = match store.read(cursor, &spec.filter, &view, READ_BATCH) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            for entry in entries {
+                let seq = entry.seq;
+                tokio::select! {
+                    sent = tx.send(Ok(SubEvent::Delivery(entry))) => {
+                        if sent.is_err() {
+                            return; // the subscriber went away
+                        }
+                    }
+                    _ = shutdown.wait_for(|s| *s) => {
+                        let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
+                        return;
+                    }
+                }
+                cursor = seq;
+            }
+            if scanned_to <= cursor && scanned_to < head {
+                // The store made no progress below the head it announced; wait for more.
+                break;
+            }
+            cursor = cursor.max(scanned_to);
+        }
+        if !announced {
+            announced = true;
+            if tx.send(Ok(SubEvent::CaughtUp(cursor))).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            changed = head_rx.changed() => {
+                if changed.is_err() {
+                    return; // the store closed
+                }
+            }
+            _ = shutdown.wait_for(|s| *s) => {
+                let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
+                return;
+            }
+            _ = tx.closed() => return,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! A typed client of the relay service, used by the CLI and by federation followers.
+
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Code;
+
+use super::convert::{filter_to_proto, signed_from_proto};
+use super::status::rejection_of;
+use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Timestamp};
+use crate::node::{NodeInfo, PeerStatus};
+use crate::proto;
+use crate::proto::relay_client::RelayClient;
+
+/// What a client can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The node could not be reached.
+    #[error("cannot reach the node at {url}: {detail}")]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The node refused the message, with a reason code.
+    #[error("refused: {0}")]
+    Refused(Rejection),
+    /// Any other gRPC status.
+    #[error("the node answered {code:?}: {message}")]
+    Status {
+        /// The gRPC code.
+        code: Code,
+        /// The status message.
+        message: String,
+    },
+    /// The node's answer did not make sense.
+    #[error("the node sent a reply that does not decode: {0}")]
+    BadReply(String),
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(s: tonic::Status) -> Self {
+        match rejection_of(&s) {
+            Some(r) => ClientError::Refused(r),
+            None => ClientError::Status {
+                code: s.code(),
+                message: s.message().to_string(),
+            },
+        }
+    }
+}
+
+impl ClientError {
+    /// Whether retrying later (or elsewhere) may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } => true,
+            ClientError::Status { code, .. } => matches!(
+                code,
+                Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Unknown
+            ),
+            ClientError::Refused(r) => r.reason == crate::message::Reason::Unavailable,
+            ClientError::BadReply(_) => false,
+        }
+    }
+}
+
+/// The answer to one published message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Stored under a new seq.
+    Accepted {
+        /// The id.
+        id: Id,
+        /// The seq on that node.
+        seq: u64,
+    },
+    /// Already there.
+    Duplicate {
+        /// The id.
+        id: Id,
+        /// The seq on that node.
+        seq: u64,
+    },
+    /// Refused (streaming publish answers refusals in line).
+    Refused(Rejection),
+}
+
+/// One item of a subscription.
+#[derive(Debug, Clone)]
+pub enum ClientEvent {
+    /// A message at its seq on the node.
+    Delivery {
+        /// Resume with since = seq.
+        seq: u64,
+        /// The message as signed.
+        message: SignedMessage,
+    },
+    /// The backfill is done up to this seq; what follows is live.
+    CaughtUp(u64),
+}
+
+/// A message's state as a node reports it.
+#[derive(Debug, Clone)]
+pub struct GetState {
+    /// The message (absent when withdrawn).
+    pub message: Option<SignedMessage>,
+    /// Its seq on that node.
+    pub seq: u64,
+    /// The current version.
+    pub current: Option<SignedMessage>,
+    /// Ids of its updates, oldest first.
+    pub updates: Vec<Id>,
+    /// Whether it was cancelled.
+    pub cancelled: bool,
+    /// The cancel's reason.
+    pub cancel_reason: String,
+    /// Who endorsed it.
+    pub endorsers: Vec<(AuthorKey, String, Timestamp)>,
+    /// Translations by others.
+    pub translations: Vec<SignedMessage>,
+}
+
+/// A connection to one node.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: RelayClient<Channel>,
+    url: String,
+}
+
+fn bad(e: impl std::fmt::Display) -> ClientError {
+    ClientError::BadReply(e.to_string())
+}
+
+fn opt_signed(m: Option<proto::SignedMessage>) -> Result<Option<SignedMessage>, ClientError> {
+    m.map(signed_from_proto).transpose().map_err(bad)
+}
+
+impl Client {
+    /// Connects to a node by URL (http://127.0.0.1:7700).
+    pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        let connect_err = |detail: String| ClientError::Connect {
+            url: url.to_string(),
+            detail,
+        };
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| connect_err(format!("not a URL: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10));
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| connect_err(source_chain(&e)))?;
+        let limit = crate::message::limits::MAX_BODY_BYTES * 2;
+        Ok(Client {
+            inner: RelayClient::new(channel)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            url: url.to_string(),
+        })
+    }
+
+    /// The URL this client talks to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Publishes one message.
+    pub async fn publish(&mut self, m: &SignedMessage) -> Result<PublishOutcome, ClientError> {
+        let reply = self.inner.publish(m.to_proto()).await?.into_inner();
+        reply_outcome(reply)
+    }
+
+    /// Publishes a stream of messages; the answers come back in order.
+    pub async fn publish_stream(
+        &mut self,
+        messages: impl Stream<Item = SignedMessage> + Send + 'static,
+    ) -> Result<impl Stream<Item = Result<PublishOutcome, ClientError>>, ClientError> {
+        let replies = self
+            .inner
+            .publish_stream(messages.map(|m| m.to_proto()))
+            .await?
+            .into_inner();
+        Ok(replies.map(|r| reply_outcome(r?)))
+    }
+
+    /// Follows the node's log from `since`. `peer` is set by a node following for federation.
+    pub async fn subscribe(
+        &mut self,
+        filter: &Filter,
+        since: u64,
+        peer: Option<AuthorKey>,
+    ) -> Result<impl Stream<Item = Result<ClientEvent, ClientError>> + Send + 'static, ClientError>
+    {
+        let req = proto::SubscribeRequest {
+            filter: Some(filter_to_proto(filter)),
+            since,
+            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
+        };
+        let events = self.inner.subscribe(req).await?.into_inner();
+        Ok(events.map(|e| {
+            use proto::subscribe_event::Event;
+            match e?.event {
+                Some(Event::Delivery(d)) => {
+                    let message = d
+                        .message
+                        .ok_or_else(|| bad("a delivery without a message"))
+                        .and_then(|m| signed_from_proto(m).map_err(bad))?;
+                    Ok(ClientEvent::Delivery { seq: d.seq, message })
+                }
+                Some(Event::CaughtUp(c)) => Ok(ClientEvent::CaughtUp(c.seq)),
+                None => Err(bad("an empty event")),
+            }
+        }))
+    }
+
+    /// A message and its state; `None` if the node does not have it.
+    pub async fn get(&mut self, id: Id) -> Result<Option<GetState>, ClientError> {
+        let reply = match self.inner.get(proto::GetRequest { id: id.0.to_vec() }).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == Code::NotFound => return Ok(None),
+            Err(s) => return Err(s.into()),
+        };
+        Ok(Some(GetState {
+            message: opt_signed(reply.message)?,
+            seq: reply.seq,
+            current: opt_signed(reply.current)?,
+            updates: reply
+                .updates
+                .iter()
+                .map(|u| Id::from_slice(u).ok_or_else(|| bad("an update id is not 32 bytes")))
+                .collect::<Result<_, _>>()?,
+            cancelled: reply.cancelled,
+            cancel_reason: reply.cancel_reason,
+            endorsers: reply
+                .endorsers
+                .into_iter()
+                .map(|e| {
+                    Ok((
+                        AuthorKey::from_slice(&e.author).map_err(bad)?,
+                        e.statement,
+                        Timestamp(e.created_at),
+                    ))
+                })
+                .collect::<Result<_, ClientError>>()?,
+            translations: reply
+                .translations
+                .into_iter()
+                .map(|m| signed_from_proto(m).map_err(bad))
+                .collect::<Result<_, _>>()?,
+        }))
+    }
+
+    /// The node's identity and counters.
+    pub async fn info(&mut self) -> Result<NodeInfo, ClientError> {
+        let r = self
+            .inner
+            .node_info(proto::NodeInfoRequest {})
+            .await?
+            .into_inner();
+        Ok(NodeInfo {
+            node_key: AuthorKey::from_slice(&r.node_key).map_err(bad)?,
+            version: r.version,
+            head_seq: r.head_seq,
+            messages: r.messages,
+            uptime: Duration::from_secs(r.uptime_seconds),
+            subscribers: r.subscribers,
+            peers: r
+                .peers
+                .into_iter()
+                .map(|p| PeerStatus {
+                    name: p.name,
+                    address: p.address,
+                    connected: p.connected,
+                    cursor: p.cursor,
+                    head: p.head,
+                    last_error: p.last_error,
+                    received: p.received,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn reply_outcome(r: proto::PublishReply) -> Result<PublishOutcome, ClientError> {
+    let status = proto::PublishStatus::try_from(r.status).map_err(bad)?;
+    if status == proto::PublishStatus::Refused {
+        let reason = crate::message::Reason::from_code(&r.reason)
+            .ok_or_else(|| bad(format!("unknown reason code {:?}", r.reason)))?;
+        return Ok(PublishOutcome::Refused(Rejection::new(reason, r.detail)));
+    }
+    let id = Id::from_slice(&r.id).ok_or_else(|| bad("the id is not 32 bytes"))?;
+    match status {
+        proto::PublishStatus::Accepted => Ok(PublishOutcome::Accepted { id, seq: r.seq }),
+        proto::PublishStatus::Duplicate => Ok(PublishOutcome::Duplicate { id, seq: r.seq }),
+        _ => Err(bad("a publish reply without a status")),
+    }
+}
+
+/// The error and its causes on one line: transport errors hide the useful part in a source.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

@@ -1,0 +1,167 @@
+//! Conversions between protobuf service types and domain types, both ways, so that protobuf
+//! types never leak past this module.
+
+use tonic::Status;
+
+use crate::message::{AuthorKey, Filter, Kind, Rejection, SignedMessage};
+use crate::node::{NodeInfo, PublishStatus, Published, SubEvent};
+use crate::proto;
+use crate::store::MessageState;
+
+pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
+    match k {
+        Kind::Alert => proto::Kind::Alert,
+        Kind::Call => proto::Kind::Call,
+        Kind::Update => proto::Kind::Update,
+        Kind::Cancel => proto::Kind::Cancel,
+        Kind::Endorsement => proto::Kind::Endorsement,
+        Kind::Translation => proto::Kind::Translation,
+        Kind::Profile => proto::Kind::Profile,
+        Kind::Roster => proto::Kind::Roster,
+        Kind::Revocation => proto::Kind::Revocation,
+    }
+}
+
+fn kind_from_proto(n: i32) -> Result<Kind, Status> {
+    let k = match proto::Kind::try_from(n) {
+        Ok(proto::Kind::Alert) => Kind::Alert,
+        Ok(proto::Kind::Call) => Kind::Call,
+        Ok(proto::Kind::Update) => Kind::Update,
+        Ok(proto::Kind::Cancel) => Kind::Cancel,
+        Ok(proto::Kind::Endorsement) => Kind::Endorsement,
+        Ok(proto::Kind::Translation) => Kind::Translation,
+        Ok(proto::Kind::Profile) => Kind::Profile,
+        Ok(proto::Kind::Roster) => Kind::Roster,
+        Ok(proto::Kind::Revocation) => Kind::Revocation,
+        Ok(proto::Kind::Unspecified) | Err(_) => {
+            return Err(Status::invalid_argument(format!("filter: unknown kind {n}")));
+        }
+    };
+    Ok(k)
+}
+
+/// Bounds on a filter, so one request cannot make the node do unbounded work.
+const MAX_FILTER_VALUES: usize = 64;
+
+pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Status> {
+    let Some(f) = f else {
+        return Ok(Filter::default());
+    };
+    let total = f.authors.len() + f.kinds.len() + f.topics.len() + f.countries.len() + f.languages.len();
+    if total > MAX_FILTER_VALUES {
+        return Err(Status::invalid_argument(format!(
+            "a filter may name at most {MAX_FILTER_VALUES} values"
+        )));
+    }
+    Ok(Filter {
+        authors: f
+            .authors
+            .iter()
+            .map(|a| AuthorKey::from_slice(a))
+            .collect::<Result<_, Rejection>>()
+            .map_err(|r| Status::invalid_argument(format!("filter author: {r}")))?,
+        kinds: f
+            .kinds
+            .into_iter()
+            .map(kind_from_proto)
+            .collect::<Result<_, _>>()?,
+        topics: f.topics,
+        countries: f.countries,
+        languages: f.languages,
+    })
+}
+
+pub(crate) fn filter_to_proto(f: &Filter) -> proto::Filter {
+    proto::Filter {
+        authors: f.authors.iter().map(|a| a.as_bytes().to_vec()).collect(),
+        kinds: f.kinds.iter().map(|k| kind_to_proto(*k) as i32).collect(),
+        topics: f.topics.clone(),
+        countries: f.countries.clone(),
+        languages: f.languages.clone(),
+    }
+}
+
+pub(crate) fn signed_from_proto(m: proto::SignedMessage) -> Result<SignedMessage, Rejection> {
+    SignedMessage::new(m.body, &m.signature)
+}
+
+pub(crate) fn published_to_proto(p: &Published) -> proto::PublishReply {
+    proto::PublishReply {
+        id: p.id.0.to_vec(),
+        status: match p.status {
+            PublishStatus::Accepted => proto::PublishStatus::Accepted,
+            PublishStatus::Duplicate => proto::PublishStatus::Duplicate,
+        } as i32,
+        seq: p.seq,
+        reason: String::new(),
+        detail: String::new(),
+    }
+}
+
+pub(crate) fn refused_to_proto(id: Option<crate::message::Id>, r: &Rejection) -> proto::PublishReply {
+    proto::PublishReply {
+        id: id.map(|i| i.0.to_vec()).unwrap_or_default(),
+        status: proto::PublishStatus::Refused as i32,
+        seq: 0,
+        reason: r.code().to_string(),
+        detail: r.detail.clone(),
+    }
+}
+
+pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
+    use proto::subscribe_event::Event;
+    let event = match e {
+        SubEvent::Delivery(entry) => Event::Delivery(proto::Delivery {
+            seq: entry.seq,
+            message: Some(entry.message.signed().to_proto()),
+        }),
+        SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) => Event::CaughtUp(proto::CaughtUp { seq }),
+    };
+    proto::SubscribeEvent { event: Some(event) }
+}
+
+pub(crate) fn state_to_proto(s: &MessageState) -> proto::GetReply {
+    proto::GetReply {
+        message: s.message.as_ref().map(|m| m.signed().to_proto()),
+        seq: s.seq,
+        current: s.current.as_ref().map(|m| m.signed().to_proto()),
+        updates: s.updates.iter().map(|i| i.0.to_vec()).collect(),
+        cancelled: s.cancelled,
+        cancel_reason: s.cancel_reason.clone(),
+        endorsements: s.endorsers.len() as u64,
+        endorsers: s
+            .endorsers
+            .iter()
+            .map(|e| proto::Endorser {
+                author: e.author.as_bytes().to_vec(),
+                statement: e.statement.clone(),
+                created_at: e.created_at.as_millis(),
+            })
+            .collect(),
+        translations: s.translations.iter().map(|m| m.signed().to_proto()).collect(),
+    }
+}
+
+pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
+    proto::NodeInfoReply {
+        node_key: i.node_key.as_bytes().to_vec(),
+        version: i.version.to_string(),
+        head_seq: i.head_seq,
+        messages: i.messages,
+        uptime_seconds: i.uptime.as_secs(),
+        subscribers: i.subscribers,
+        peers: i
+            .peers
+            .iter()
+            .map(|p| proto::PeerStatus {
+                name: p.name.clone(),
+                address: p.address.clone(),
+                connected: p.connected,
+                cursor: p.cursor,
+                head: p.head,
+                last_error: p.last_error.clone(),
+                received: p.received,
+            })
+            .collect(),
+    }
+}

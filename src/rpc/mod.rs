@@ -1,0 +1,84 @@
+//! The gRPC layer: the relay service, health and reflection, the server's hardening, and a
+//! typed client. Architecture Invariant: the only module that names tonic (besides the
+//! generated code fenced in `proto`).
+
+mod client;
+mod convert;
+mod service;
+pub mod status;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::Server;
+use tracing::info;
+
+use crate::node::Node;
+use crate::proto;
+use crate::proto::relay_server::RelayServer;
+
+pub use client::{Client, ClientError, ClientEvent, GetState, PublishOutcome};
+pub use service::RelayService;
+
+/// Why the server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The transport failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// Reflection could not be built from the descriptor set.
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves the relay, health and reflection services on `listener` until `shutdown` resolves,
+/// then stops accepting and lets in-flight calls finish.
+///
+/// Hardening, all from the config and none left to library defaults: the maximum gRPC
+/// message size, HTTP/2 streams per connection, keepalive pings with a timeout, TCP nodelay,
+/// and (in the handlers) a timeout on every unary call. Compressed requests are not accepted
+/// (no decompression is enabled), so a compression bomb is refused before it is inflated.
+pub async fn serve(
+    node: Node,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let limits = node.config().limits.clone();
+    let relay = RelayServer::new(RelayService::new(node.clone()))
+        .max_decoding_message_size(limits.max_grpc_message_bytes)
+        .max_encoding_message_size(limits.max_grpc_message_bytes);
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<RelayServer<RelayService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "gRPC listening");
+    }
+    // Nagle off: a relay answers small messages and latency matters more than packets.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let reporter = health_reporter.clone();
+    Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .http2_max_pending_accept_reset_streams(Some(64))
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(reflection_alpha)
+        .add_service(relay)
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            reporter
+                .set_not_serving::<RelayServer<RelayService>>()
+                .await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! The `tocsin.v1.Relay` service: thin handlers that convert, call the node, and convert back.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::*;
+use super::status::refusal;
+use crate::message::{AuthorKey, Id};
+use crate::node::{Node, NodeError, SubEvent, SubscribeSpec};
+use crate::proto;
+use crate::proto::relay_server::Relay;
+use crate::store::Origin;
+
+/// Messages answered together on a publish stream: they share one durable flush.
+const STREAM_BATCH: usize = 128;
+
+/// The relay service, over one node.
+#[derive(Debug, Clone)]
+pub struct RelayService {
+    node: Node,
+    request_timeout: Duration,
+}
+
+impl RelayService {
+    /// A service over `node`.
+    pub fn new(node: Node) -> Self {
+        let request_timeout = node.config().limits.request_timeout;
+        RelayService {
+            node,
+            request_timeout,
+        }
+    }
+
+    async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        tokio::time::timeout(self.request_timeout, fut)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("the node took too long to answer")))
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Relay for RelayService {
+    async fn publish(
+        &self,
+        request: Request<proto::SignedMessage>,
+    ) -> Result<Response<proto::PublishReply>, Status> {
+        let signed = signed_from_proto(request.into_inner()).map_err(|r| {
+            self.node.metrics().refused(r.reason);
+            refusal(&r)
+        })?;
+        let published = self
+            .timed(async { Ok(self.node.publish(signed, Origin::Local).await?) })
+            .await?;
+        Ok(Response::new(published_to_proto(&published)))
+    }
+
+    type PublishStreamStream = BoxStream<proto::PublishReply>;
+
+    async fn publish_stream(
+        &self,
+        request: Request<Streaming<proto::SignedMessage>>,
+    ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        let mut incoming = request.into_inner();
+        let node = self.node.clone();
+        let (tx, rx) = mpsc::channel(STREAM_BATCH * 2);
+        let mut shutdown = node.shutdown_signal();
+        node.clone().spawn(async move {
+            loop {
+                // Wait for one message, then take whatever else has already arrived.
+                let first = tokio::select! {
+                    m = incoming.next() => m,
+                    _ = shutdown.wait_for(|s| *s) => {
+                        let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
+                        return;
+                    }
+                };
+                let mut batch = match first {
+                    None => return,
+                    Some(Err(status)) => {
+                        let _ = tx.send(Err(status)).await;
+                        return;
+                    }
+                    Some(Ok(m)) => vec![m],
+                };
+                let mut ended = false;
+                while batch.len() < STREAM_BATCH {
+                    match incoming.next().now_or_never() {
+                        Some(Some(Ok(m))) => batch.push(m),
+                        Some(Some(Err(_))) | Some(None) => {
+                            ended = true;
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                let mut replies = Vec::with_capacity(batch.len());
+                let mut to_publish = Vec::with_capacity(batch.len());
+                for m in batch {
+                    match signed_from_proto(m) {
+                        Ok(signed) => {
+                            replies.push(None);
+                            to_publish.push((signed, Origin::Local));
+                        }
+                        Err(r) => {
+                            node.metrics().refused(r.reason);
+                            replies.push(Some(refused_to_proto(None, &r)));
+                        }
+                    }
+                }
+                let mut outcomes = node.publish_many(to_publish).await.into_iter();
+                for reply in replies {
+                    let reply = match reply {
+                        Some(r) => Ok(r),
+                        None => match outcomes.next() {
+                            Some(Ok(p)) => Ok(published_to_proto(&p)),
+                            Some(Err(NodeError::Refused(r))) => Ok(refused_to_proto(None, &r)),
+                            Some(Err(e)) => Err(Status::from(e)),
+                            None => Err(Status::internal("internal error")),
+                        },
+                    };
+                    let fatal = reply.is_err();
+                    if tx.send(reply).await.is_err() || fatal {
+                        return;
+                    }
+                }
+                if ended {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    type SubscribeStream = BoxStream<proto::SubscribeEvent>;
+
+    async fn subscribe(
+        &self,
+        request: Request<proto::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let req = request.into_inner();
+        let peer = if req.peer_node_key.is_empty() {
+            None
+        } else {
+            Some(
+                AuthorKey::from_slice(&req.peer_node_key)
+                    .map_err(|r| Status::invalid_argument(format!("peer_node_key: {r}")))?,
+            )
+        };
+        let spec = SubscribeSpec {
+            filter: filter_from_proto(req.filter)?,
+            since: req.since,
+            peer,
+        };
+        let events = self.node.subscribe(spec)?;
+        let stream = ReceiverStream::new(events).map(|e| match e {
+            Ok(SubEvent::Closing(seq)) => Err(Status::unavailable(format!(
+                "the node is shutting down; resume with since={seq}"
+            ))),
+            Ok(event) => Ok(event_to_proto(event)),
+            Err(e) => Err(Status::from(e)),
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get(
+        &self,
+        request: Request<proto::GetRequest>,
+    ) -> Result<Response<proto::GetReply>, Status> {
+        let id = Id::from_slice(&request.get_ref().id)
+            .ok_or_else(|| Status::invalid_argument("id must be 32 bytes"))?;
+        let state = self
+            .timed(async { Ok(self.node.get(&id)?) })
+            .await?
+            .ok_or_else(|| Status::not_found(format!("no message {id} on this node")))?;
+        Ok(Response::new(state_to_proto(&state)))
+    }
+
+    async fn node_info(
+        &self,
+        _request: Request<proto::NodeInfoRequest>,
+    ) -> Result<Response<proto::NodeInfoReply>, Status> {
+        let info = self.node.info()?;
+        Ok(Response::new(info_to_proto(&info)))
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""A Tocsin client written from proto/ alone, with an independent Ed25519 implementation.
+
+Starts a real node (the binary named on the command line) on a loopback port, publishes an
+alert signed with `cryptography`'s Ed25519, checks the refusal of a tampered copy and of a
+duplicate, subscribes and receives the alert byte for byte, then stops the node with SIGTERM
+and expects a clean exit. Prints one line per check and `N passed, M failed`.
+"""
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOMAIN = b"tocsin/v1/message\x00"
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + (f" ({detail})" if detail and not ok else ""))
+
+
+def generate_stubs(out):
+    from grpc_tools import protoc
+    import grpc_tools
+
+    include = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
+    args = [
+        "protoc", f"-I{os.path.join(ROOT, 'proto')}", f"-I{include}",
+        f"--python_out={out}", f"--grpc_python_out={out}",
+        "tocsin/v1/message.proto", "tocsin/v1/relay.proto",
+    ]
+    if protoc.main(args) != 0:
+        sys.exit("protoc failed")
+    sys.path.insert(0, out)
+
+
+def start_node(binary, data):
+    proc = subprocess.Popen(
+        [binary, "node", "run", "--data", data, "--listen", "127.0.0.1:0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
+    )
+    found = {}
+    ready = threading.Event()
+
+    def read():
+        for line in proc.stderr:
+            m = re.search(r"ready on http://(127\.0\.0\.1:\d+)", line)
+            if m and not ready.is_set():
+                found["addr"] = m.group(1)
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(60) or "addr" not in found:
+        proc.kill()
+        sys.exit("the node did not start")
+    return proc, found["addr"]
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "target/debug/tocsin")
+    with tempfile.TemporaryDirectory() as tmp:
+        stubs = os.path.join(tmp, "stubs")
+        os.makedirs(stubs)
+        generate_stubs(stubs)
+        import grpc
+        from tocsin.v1 import message_pb2 as m
+        from tocsin.v1 import relay_pb2 as r
+        from tocsin.v1 import relay_pb2_grpc as rg
+
+        proc, addr = start_node(binary, os.path.join(tmp, "data"))
+        try:
+            key = Ed25519PrivateKey.generate()
+            public = key.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            now = int(time.time() * 1000)
+            body = m.MessageBody(
+                author=public, created_at=now, expires_at=now + 86_400_000,
+                topics=["union-rights"], countries=["AZ"],
+                alert=m.Alert(
+                    status=m.STATUS_ACTUAL, category=m.CATEGORY_ARREST,
+                    urgency=m.URGENCY_IMMEDIATE, severity=m.SEVERITY_SEVERE,
+                    certainty=m.CERTAINTY_OBSERVED,
+                    info=[m.Info(language="en", headline="Four dockworkers' leaders detained in Eastport",
+                                 description="The Eastland Dockworkers' Union reports four arrests at dawn.")],
+                ),
+            ).SerializeToString()
+            signature = key.sign(DOMAIN + body)
+            msg_id = hashlib.sha256(body).digest()
+
+            channel = grpc.insecure_channel(addr)
+            grpc.channel_ready_future(channel).result(timeout=30)
+            stub = rg.RelayStub(channel)
+
+            reply = stub.Publish(m.SignedMessage(body=body, signature=signature), timeout=10)
+            check("publish is accepted", reply.status == r.PUBLISH_STATUS_ACCEPTED and reply.seq >= 1,
+                  str(reply))
+            check("the id is SHA-256 of the body", reply.id == msg_id)
+
+            again = stub.Publish(m.SignedMessage(body=body, signature=signature), timeout=10)
+            check("a second publish is a duplicate", again.status == r.PUBLISH_STATUS_DUPLICATE
+                  and again.seq == reply.seq, str(again))
+
+            tampered = bytearray(body)
+            tampered[-1] ^= 0x01
+            try:
+                stub.Publish(m.SignedMessage(body=bytes(tampered), signature=signature), timeout=10)
+                check("a tampered body is refused", False, "it was accepted")
+            except grpc.RpcError as e:
+                reason = dict(e.trailing_metadata() or ()).get("tocsin-reason")
+                check("a tampered body is refused with bad-signature",
+                      e.code() == grpc.StatusCode.INVALID_ARGUMENT and reason == "bad-signature",
+                      f"{e.code()} {reason}")
+
+            events = stub.Subscribe(r.SubscribeRequest(since=0), timeout=20)
+            delivered, caught_up = None, None
+            for ev in events:
+                which = ev.WhichOneof("event")
+                if which == "delivery" and delivered is None:
+                    delivered = ev.delivery
+                elif which == "caught_up":
+                    caught_up = ev.caught_up.seq
+                    break
+            events.cancel()
+            check("subscribe delivers the alert", delivered is not None
+                  and delivered.seq == reply.seq)
+            check("the delivered body is byte for byte what was signed",
+                  delivered is not None and delivered.message.body == body
+                  and delivered.message.signature == signature)
+            check("a caught-up marker follows the backfill", caught_up == reply.seq, str(caught_up))
+            channel.close()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                code = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = None
+        check("SIGTERM stops the node cleanly (exit 0)", code == 0, str(code))
+
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
