@@ -11,3 +11,4 @@
 pub mod keyfile;
 pub mod message;
 pub mod proto;
+pub mod store;
