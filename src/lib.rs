@@ -17,3 +17,4 @@ pub mod message;
 pub mod proto;
 pub mod rpc;
 pub mod server;
+pub mod store;

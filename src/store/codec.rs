@@ -1,0 +1,374 @@
+//! The on-disk layout: tree names, key shapes and record encodings (format 1).
+//!
+//! Every integer is big-endian so that keys sort numerically. Changing anything here is a new
+//! store format: bump [`FORMAT`] and teach `open` to refuse (or migrate) the old one.
+
+use bytes::Bytes;
+
+use crate::message::{Id, Kind, Message, SignedMessage};
+
+/// The store format this code reads and writes.
+pub(super) const FORMAT: u32 = 1;
+
+/// The trees of the store. The discriminant is the position in `Trees::all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum T {
+    /// `format`, `store_id`, `last_seq`, counters.
+    Meta,
+    /// id → [`Record`].
+    Msgs,
+    /// seq → [`LogEntry`].
+    Log,
+    /// id → drop_at: ids remembered after their message was removed.
+    Tombs,
+    /// drop_at ‖ id → (): when each tombstone may go.
+    TombGc,
+    /// expires_at ‖ id → (): retention's work list.
+    Expiry,
+    /// effective_at ‖ id → (): embargoed messages not yet released to readers.
+    Embargo,
+    /// author(32) ‖ seq → ().
+    IAuthor,
+    /// kind tag ‖ seq → ().
+    IKind,
+    /// topic ‖ 0 ‖ seq → ().
+    ITopic,
+    /// country ‖ 0 ‖ seq → ().
+    ICountry,
+    /// language (lower case) ‖ 0 ‖ seq → ().
+    ILang,
+    /// target ‖ kind tag ‖ id → author(32) ‖ created_at: everything that names a message,
+    /// whether or not that message is here yet (pending references are just these rows).
+    Refs,
+    /// target ‖ author → endorsement id: the one endorsement per author that counts.
+    Endorse,
+    /// target → count (u64).
+    Tally,
+    /// kind tag ‖ author ‖ created_at ‖ id → (): profiles and rosters by age.
+    Latest,
+    /// author → revoked_from ‖ revocation id ‖ [successor(32)]: the revocation in force.
+    Revoked,
+    /// peer name → the peer's seq up to which we hold its log.
+    Cursors,
+}
+
+impl T {
+    /// Every tree, in discriminant order.
+    pub(super) const ALL: [T; 18] = [
+        T::Meta,
+        T::Msgs,
+        T::Log,
+        T::Tombs,
+        T::TombGc,
+        T::Expiry,
+        T::Embargo,
+        T::IAuthor,
+        T::IKind,
+        T::ITopic,
+        T::ICountry,
+        T::ILang,
+        T::Refs,
+        T::Endorse,
+        T::Tally,
+        T::Latest,
+        T::Revoked,
+        T::Cursors,
+    ];
+
+    /// The sled tree name.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            T::Meta => "meta",
+            T::Msgs => "msgs",
+            T::Log => "log",
+            T::Tombs => "tombs",
+            T::TombGc => "tomb_gc",
+            T::Expiry => "expiry",
+            T::Embargo => "embargo",
+            T::IAuthor => "i_author",
+            T::IKind => "i_kind",
+            T::ITopic => "i_topic",
+            T::ICountry => "i_country",
+            T::ILang => "i_lang",
+            T::Refs => "refs",
+            T::Endorse => "endorse",
+            T::Tally => "tally",
+            T::Latest => "latest",
+            T::Revoked => "revoked",
+            T::Cursors => "cursors",
+        }
+    }
+
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Meta keys.
+pub(super) mod meta {
+    pub(in crate::store) const FORMAT: &[u8] = b"format";
+    pub(in crate::store) const STORE_ID: &[u8] = b"store_id";
+    pub(in crate::store) const LAST_SEQ: &[u8] = b"last_seq";
+    pub(in crate::store) const N_MESSAGES: &[u8] = b"n_messages";
+    pub(in crate::store) const N_TOMBSTONES: &[u8] = b"n_tombstones";
+}
+
+pub(super) fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// Reads a big-endian u64 from exactly 8 bytes.
+pub(super) fn read_u64(b: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(b.try_into().ok()?))
+}
+
+/// The last 8 bytes of an index key: the seq.
+pub(super) fn seq_suffix(key: &[u8]) -> Option<u64> {
+    key.len().checked_sub(8).and_then(|at| read_u64(&key[at..]))
+}
+
+/// `a ‖ b`.
+pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+/// `time ‖ id`, for the time-ordered work lists (expiry, embargo, tombstone collection).
+pub(super) fn time_id(t: u64, id: &Id) -> Vec<u8> {
+    cat(&[&be(t), id.as_bytes()])
+}
+
+/// Splits a `time ‖ id` key.
+pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
+    if k.len() != 40 {
+        return None;
+    }
+    Some((read_u64(&k[..8])?, Id::from_slice(&k[8..])?))
+}
+
+/// The index keys of a message at a log seq: one per (tree, key).
+pub(super) fn index_keys(msg: &Message, seq: u64) -> Vec<(T, Vec<u8>)> {
+    let body = msg.body();
+    let s = be(seq);
+    let mut out = vec![
+        (T::IAuthor, cat(&[body.author.as_bytes(), &s])),
+        (T::IKind, cat(&[&[body.kind().tag()], &s])),
+    ];
+    for t in &body.topics {
+        out.push((T::ITopic, cat(&[t.as_bytes(), &[0], &s])));
+    }
+    for c in &body.countries {
+        out.push((T::ICountry, cat(&[c.as_bytes(), &[0], &s])));
+    }
+    let mut langs: Vec<String> = body
+        .info()
+        .iter()
+        .map(|i| i.language.to_ascii_lowercase())
+        .collect();
+    langs.sort();
+    langs.dedup();
+    for l in langs {
+        out.push((T::ILang, cat(&[l.as_bytes(), &[0], &s])));
+    }
+    out
+}
+
+/// Record flag: an authorised cancel withdrew the content.
+pub(super) const CANCELLED: u8 = 1;
+/// Record flag: the author's key was revoked from before this message was made.
+pub(super) const WITHHELD: u8 = 2;
+
+/// Fixed part of a record: flags, kind, seq, release seq, created_at, expires_at, author.
+const HEADER: usize = 1 + 1 + 8 + 8 + 8 + 8 + 32;
+
+/// What the store keeps per id in `msgs`.
+///
+/// A record with content carries the signature and the body bytes exactly as received. A
+/// cancelled or withheld record has lost them (the content may have exposed someone) but keeps
+/// the header, so the id stays known, its author can still be checked, and retention still
+/// knows when to forget it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Record {
+    pub(super) flags: u8,
+    pub(super) kind: Kind,
+    /// The log seq it was accepted at.
+    pub(super) seq: u64,
+    /// The log seq of its embargo release entry, 0 if none.
+    pub(super) release: u64,
+    pub(super) created_at: u64,
+    /// 0: never (a revocation).
+    pub(super) expires_at: u64,
+    pub(super) author: [u8; 32],
+    /// The signature and body, while the content is held.
+    pub(super) content: Option<([u8; 64], Bytes)>,
+    /// The cancel that withdrew it (when `CANCELLED`).
+    pub(super) cancel: Option<Id>,
+}
+
+impl Record {
+    /// A fresh record for an accepted message.
+    pub(super) fn new(msg: &Message, seq: u64) -> Self {
+        let body = msg.body();
+        Record {
+            flags: 0,
+            kind: body.kind(),
+            seq,
+            release: 0,
+            created_at: body.created_at.0,
+            expires_at: body.expires_at.map_or(0, |t| t.0),
+            author: *body.author.as_bytes(),
+            content: Some((*msg.signed().signature(), msg.signed().body().clone())),
+            cancel: None,
+        }
+    }
+
+    pub(super) fn has_content(&self) -> bool {
+        self.content.is_some()
+    }
+
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let mut v =
+            Vec::with_capacity(HEADER + self.content.as_ref().map_or(32, |(_, b)| 64 + b.len()));
+        v.push(self.flags);
+        v.push(self.kind.tag());
+        v.extend_from_slice(&be(self.seq));
+        v.extend_from_slice(&be(self.release));
+        v.extend_from_slice(&be(self.created_at));
+        v.extend_from_slice(&be(self.expires_at));
+        v.extend_from_slice(&self.author);
+        if let Some((sig, body)) = &self.content {
+            v.extend_from_slice(sig);
+            v.extend_from_slice(body);
+        } else if let Some(c) = &self.cancel {
+            v.extend_from_slice(c.as_bytes());
+        }
+        v
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() < HEADER {
+            return None;
+        }
+        let flags = b[0];
+        let kind = Kind::from_tag(b[1])?;
+        let u = |at: usize| read_u64(&b[at..at + 8]);
+        let author: [u8; 32] = b[42..74].try_into().ok()?;
+        let tail = &b[HEADER..];
+        let stripped = flags & (CANCELLED | WITHHELD) != 0;
+        let (content, cancel) = if !stripped {
+            if tail.len() < 64 {
+                return None;
+            }
+            let sig: [u8; 64] = tail[..64].try_into().ok()?;
+            (Some((sig, Bytes::copy_from_slice(&tail[64..]))), None)
+        } else if flags & CANCELLED != 0 && tail.len() == 32 {
+            (None, Id::from_slice(tail))
+        } else {
+            (None, None)
+        };
+        Some(Record {
+            flags,
+            kind,
+            seq: u(2)?,
+            release: u(10)?,
+            created_at: u(18)?,
+            expires_at: u(26)?,
+            author,
+            content,
+            cancel,
+        })
+    }
+
+    /// The message, when the content is held. The store holds only verified messages, so
+    /// nothing is verified or hashed again.
+    pub(super) fn message(&self, id: Id) -> Option<Result<Message, String>> {
+        let (sig, body) = self.content.as_ref()?;
+        let signed = SignedMessage::from_trusted_parts(body.clone(), *sig, id);
+        Some(Message::from_store(signed).map_err(|r| r.to_string()))
+    }
+
+    /// This record with its content withdrawn.
+    pub(super) fn stripped(&self, flag: u8, cancel: Option<Id>) -> Self {
+        Record {
+            flags: self.flags | flag,
+            content: None,
+            cancel: if flag == CANCELLED { cancel } else { None },
+            ..self.clone()
+        }
+    }
+}
+
+/// Log entry type: the message as accepted.
+pub(super) const ACCEPTED: u8 = 1;
+/// Log entry type: an embargoed message's release to readers.
+pub(super) const RELEASED: u8 = 2;
+
+/// One log seq: which message, why it is here, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LogEntry {
+    /// [`ACCEPTED`] or [`RELEASED`].
+    pub(super) what: u8,
+    /// Under embargo when accepted: readers see it only at its release entry.
+    pub(super) embargoed: bool,
+    pub(super) id: Id,
+    /// The peer it came from; empty when local (or for a release entry).
+    pub(super) origin: Vec<u8>,
+}
+
+impl LogEntry {
+    pub(super) fn encode(&self) -> Vec<u8> {
+        cat(&[
+            &[self.what, u8::from(self.embargoed)],
+            self.id.as_bytes(),
+            &self.origin,
+        ])
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() < 34 || !matches!(b[0], ACCEPTED | RELEASED) || b[1] > 1 {
+            return None;
+        }
+        Some(LogEntry {
+            what: b[0],
+            embargoed: b[1] == 1,
+            id: Id::from_slice(&b[2..34])?,
+            origin: b[34..].to_vec(),
+        })
+    }
+}
+
+/// The revocation in force for an author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Revoked {
+    pub(super) from: u64,
+    pub(super) id: Id,
+    pub(super) successor: Option<[u8; 32]>,
+}
+
+impl Revoked {
+    pub(super) fn encode(&self) -> Vec<u8> {
+        let mut v = cat(&[&be(self.from), self.id.as_bytes()]);
+        if let Some(s) = &self.successor {
+            v.extend_from_slice(s);
+        }
+        v
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 40 && b.len() != 72 {
+            return None;
+        }
+        Some(Revoked {
+            from: read_u64(&b[..8])?,
+            id: Id::from_slice(&b[8..40])?,
+            successor: if b.len() == 72 {
+                Some(b[40..72].try_into().ok()?)
+            } else {
+                None
+            },
+        })
+    }
+}

@@ -1,0 +1,253 @@
+//! Group commit: one flusher thread turns many committed transactions into one fsync.
+//!
+//! Writers run their (short) sled transaction under the writer lock, which hands out seqs and
+//! a *generation* (one per committed transaction). Each then asks the flusher for its
+//! generation and waits on a watch. The flusher sleeps until some generation is asked for,
+//! snapshots the last committed (generation, seq), calls `Db::flush` once, and publishes that
+//! snapshot as durable: every writer whose transaction committed before the flush began is
+//! woken together, and the durable head advances to the highest seq they hold. Writers that
+//! commit while a flush runs are taken by the next one, so the fsync rate adapts to the load
+//! with no timer.
+//!
+//! Architecture Invariant: the durable head never passes a seq whose transaction was not
+//! flushed, and readers never read past the durable head (a seq not yet flushed could be
+//! handed out again after a crash).
+
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+
+use tokio::sync::watch;
+
+use super::StoreError;
+
+/// What the flusher has made durable.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Durable {
+    /// Every transaction with a generation up to this one is on disk.
+    pub(super) gen_: u64,
+    /// Set when a flush failed: nothing more will become durable.
+    pub(super) failed: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Requests {
+    /// The highest generation a writer waits for.
+    wanted: u64,
+    /// Set by `close` (or the store's drop): flush what is wanted, then stop.
+    stop: bool,
+}
+
+/// The state shared by writers and the flusher thread.
+#[derive(Debug)]
+pub(super) struct Committer {
+    dir: PathBuf,
+    /// The last committed (generation, seq), written by writers under the writer lock.
+    committed: Mutex<(u64, u64)>,
+    requests: Mutex<Requests>,
+    /// Wakes the flusher.
+    wake: Condvar,
+    /// What is durable; writers wait on it.
+    durable: watch::Sender<Durable>,
+    /// The durable head seq; readers and subscribers watch it.
+    head: watch::Sender<u64>,
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (plain counters).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Committer {
+    pub(super) fn new(dir: PathBuf, gen_: u64, head: u64) -> Arc<Self> {
+        Arc::new(Committer {
+            dir,
+            committed: Mutex::new((gen_, head)),
+            requests: Mutex::new(Requests::default()),
+            wake: Condvar::new(),
+            durable: watch::Sender::new(Durable { gen_, failed: None }),
+            head: watch::Sender::new(head),
+        })
+    }
+
+    /// Records a committed transaction. Called under the writer lock, so the pair only grows.
+    pub(super) fn committed(&self, gen_: u64, seq: u64) {
+        *lock(&self.committed) = (gen_, seq);
+    }
+
+    /// The durable head.
+    pub(super) fn head(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    pub(super) fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// The error a writer gets once a flush has failed or the store is closed.
+    pub(super) fn failure(&self) -> Option<StoreError> {
+        self.durable
+            .borrow()
+            .failed
+            .clone()
+            .map(|detail| StoreError::Closed {
+                dir: self.dir.clone(),
+                detail,
+            })
+    }
+
+    /// Waits until generation `g` is durable (group commit). Returns at once if it already is.
+    pub(super) async fn wait(&self, g: u64) -> Result<(), StoreError> {
+        {
+            let d = self.durable.borrow();
+            if d.gen_ >= g {
+                return Ok(());
+            }
+        }
+        {
+            let mut r = lock(&self.requests);
+            r.wanted = r.wanted.max(g);
+        }
+        self.wake.notify_one();
+        let mut rx = self.durable.subscribe();
+        let d = rx
+            .wait_for(|d| d.gen_ >= g || d.failed.is_some())
+            .await
+            .map_err(|_| self.closed("the flusher stopped"))?
+            .clone();
+        if d.gen_ >= g {
+            Ok(())
+        } else {
+            Err(StoreError::Closed {
+                dir: self.dir.clone(),
+                detail: d.failed.unwrap_or_default(),
+            })
+        }
+    }
+
+    fn closed(&self, detail: &str) -> StoreError {
+        StoreError::Closed {
+            dir: self.dir.clone(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Publishes a durable (generation, seq), after a flush that began after they committed.
+    fn publish(&self, gen_: u64, seq: u64) {
+        self.durable.send_modify(|d| d.gen_ = d.gen_.max(gen_));
+        self.head.send_if_modified(|h| {
+            let moved = seq > *h;
+            *h = (*h).max(seq);
+            moved
+        });
+    }
+
+    fn fail(&self, detail: String) {
+        self.durable.send_modify(|d| {
+            d.failed.get_or_insert(detail);
+        });
+    }
+
+    /// Flushes now, on the caller's thread (flush-per-message mode, release and expiry
+    /// batches), and publishes what that flush covered.
+    pub(super) fn flush_now(&self, db: &sled::Db, marker: &Marker) -> Result<(), StoreError> {
+        let (g, seq) = *lock(&self.committed);
+        match db.flush() {
+            Ok(_) => {
+                marker.record(seq);
+                self.publish(g, seq);
+                Ok(())
+            }
+            Err(e) => {
+                let err = StoreError::sled(&self.dir, e);
+                self.fail(err.to_string());
+                Err(err)
+            }
+        }
+    }
+
+    /// Asks the flusher to flush what is wanted and stop.
+    pub(super) fn stop(&self) {
+        lock(&self.requests).stop = true;
+        self.wake.notify_one();
+    }
+
+    /// The flusher thread's loop.
+    pub(super) fn run(self: Arc<Self>, db: sled::Db, marker: Arc<Marker>) {
+        loop {
+            let stopping = {
+                let mut r = lock(&self.requests);
+                loop {
+                    let durable = self.durable.borrow().gen_;
+                    if r.wanted > durable || r.stop {
+                        break;
+                    }
+                    r = self.wake.wait(r).unwrap_or_else(|p| p.into_inner());
+                }
+                r.stop
+            };
+            let failed = self.flush_now(&db, &marker).is_err();
+            if failed {
+                tracing::error!(dir = %self.dir.display(), "flush failed; the store accepts no more writes");
+                return;
+            }
+            if stopping {
+                self.fail("closed".to_string());
+                return;
+            }
+        }
+    }
+}
+
+/// The file `tocsin-store` beside sled's files: the store's id and the highest seq ever made
+/// durable. On open, a database that recovers to a lower seq has lost acknowledged messages
+/// (sled treats a damaged log tail as a torn write and silently stops there), and is refused.
+///
+/// It is rewritten in place after each flush, without an fsync of its own: after a crash of
+/// the process the kernel still has it, and after a power cut it can only be older (lower),
+/// which is safe.
+#[derive(Debug)]
+pub(super) struct Marker {
+    file: Mutex<File>,
+    store_id: String,
+}
+
+/// `tocsin-store v1 id=<32 hex> head=<20 digits>\n`: fixed length, so in-place rewrites
+/// never leave a tail behind.
+pub(super) const MARKER_FILE: &str = "tocsin-store";
+
+impl Marker {
+    pub(super) fn line(store_id: &str, head: u64) -> String {
+        format!("tocsin-store v1 id={store_id} head={head:020}\n")
+    }
+
+    /// Parses a marker: (store id, head).
+    pub(super) fn parse(text: &str) -> Option<(String, u64)> {
+        let rest = text.strip_prefix("tocsin-store v1 id=")?;
+        let (id, rest) = rest.split_once(" head=")?;
+        let head = rest.trim_end().parse().ok()?;
+        (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then_some((id.to_string(), head))
+    }
+
+    pub(super) fn new(file: File, store_id: String) -> Self {
+        Marker {
+            file: Mutex::new(file),
+            store_id,
+        }
+    }
+
+    /// Rewrites the marker with a new durable head. A failure is logged, not fatal: the
+    /// marker is a check, the data is in sled.
+    pub(super) fn record(&self, head: u64) {
+        let line = Marker::line(&self.store_id, head);
+        let mut f = lock(&self.file);
+        let r = f
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| f.write_all(line.as_bytes()));
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "could not update the store marker");
+        }
+    }
+}

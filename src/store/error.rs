@@ -1,0 +1,97 @@
+//! The store's errors: each names the data directory, in words an operator can act on.
+
+use std::path::{Path, PathBuf};
+
+/// Why the store could not do what was asked. Refusals of a message are not errors: they are
+/// [`Inserted::Refused`](super::Inserted::Refused).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (or another open store in this one) holds the directory.
+    #[error(
+        "the data directory {} is in use by another tocsin process; stop it, or give this one another directory",
+        dir.display()
+    )]
+    Locked {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// The directory holds a store that cannot be read back faithfully.
+    #[error(
+        "the data directory {} is damaged: {detail}; restore it from a backup or move it aside and start empty",
+        dir.display()
+    )]
+    Corrupt {
+        /// The data directory.
+        dir: PathBuf,
+        /// What was found.
+        detail: String,
+    },
+    /// The directory holds other files and no store: refusing to write into it.
+    #[error(
+        "the data directory {} is not empty and holds no tocsin store; point the node at a new or empty directory",
+        dir.display()
+    )]
+    NotAStore {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// Reading or writing the directory failed.
+    #[error("i/o error on the data directory {}: {source}", dir.display())]
+    Io {
+        /// The data directory.
+        dir: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The store was closed, or an earlier flush failed and it no longer accepts writes.
+    #[error("the store at {} is closed{}", dir.display(), if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    Closed {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why, when it closed because of an error.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    pub(super) fn corrupt(dir: &Path, detail: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            dir: dir.to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+
+    pub(super) fn io(dir: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Maps a sled error. sled 0.34 reports a held file lock as an `Io` error of kind `Other`
+    /// whose text starts "could not acquire lock"; the version is pinned, so the text is stable.
+    pub(super) fn sled(dir: &Path, e: sled::Error) -> Self {
+        match e {
+            sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+                StoreError::Locked {
+                    dir: dir.to_path_buf(),
+                }
+            }
+            sled::Error::Io(io) => StoreError::io(dir, io),
+            sled::Error::Corruption { at, .. } => StoreError::corrupt(
+                dir,
+                match at {
+                    Some(at) => format!("the database file is corrupt at {at:?}"),
+                    None => "the database file is corrupt".to_string(),
+                },
+            ),
+            sled::Error::Unsupported(s) => StoreError::corrupt(dir, s),
+            sled::Error::ReportableBug(s) => {
+                StoreError::corrupt(dir, format!("the database failed unexpectedly: {s}"))
+            }
+            sled::Error::CollectionNotFound(_) => {
+                StoreError::corrupt(dir, "a collection of the database is missing")
+            }
+        }
+    }
+}

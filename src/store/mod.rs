@@ -1,0 +1,532 @@
+//! The node's log on sled: durable, deduplicated, indexed storage of verified messages (the only module that names sled).
+//!
+//! # What is kept
+//!
+//! Every accepted message gets the next `seq` of the node's log. Beside the log the store keeps
+//! the message records by id, indexes by author, kind, topic, country and language (keyed by
+//! seq, so a filtered read walks an index in log order), the references between messages,
+//! endorsement tallies, the latest profile and roster per author, the revocation in force per
+//! author, tombstones, and one cursor per peer. The layout is in `codec.rs`.
+//!
+//! # Atomicity and durability
+//!
+//! All writes go through one writer lock, which plans a message's effects (reading the trees)
+//! and applies them as **one sled transaction across every tree it touches**: the record, its
+//! log entry, its index rows, tallies, and the peer cursor when it came from a peer. A crash
+//! leaves all of it or none of it. The caller is told *accepted* only when the transaction is
+//! on disk: see `commit.rs` for group commit and the durable head.
+//!
+//! # Semantics (DESIGN.md, "Kinds and their semantics")
+//!
+//! - **Dedup**: an id stored with its content is a `Duplicate`; an id cancelled, withheld or
+//!   expired here is `Refused(replayed)` (withheld: `revoked-author`) for as long as it is
+//!   remembered.
+//! - **Update / cancel**: only the original's author, or the successor named in that
+//!   author's revocation, may update or cancel. When the original is here, anyone else is
+//!   refused `not-author`; when it is not (yet), the update or cancel is stored and stays a
+//!   *pending reference*: when the original arrives, the references by its author take effect
+//!   (a pending cancel withdraws it on arrival) and the others are ignored. An update must be
+//!   of the original's kind (`bad-reference` otherwise); an update or translation of a
+//!   withdrawn message is refused `replayed`.
+//! - **Cancel** withdraws the content of the original, of its author's updates and of every
+//!   translation of it (translations repeat the text), keeping their ids.
+//! - **Endorsement**: one per endorsing author per target. The first stored counts in the
+//!   tally; later ones by the same author are stored and relayed but not counted. If the
+//!   counted one goes (expiry, revocation), the author's others do not take its place.
+//!   Endorsements count as soon as they arrive, whether or not the target is here yet.
+//! - **Profile / roster**: the latest by created_at (ties: the larger id) is served.
+//! - **Revocation**: kept forever. When several exist for one key, the earliest
+//!   `revoked_from` is in force (the most protective: a thief with the key cannot move it
+//!   later). Messages by that author created at or after it are refused `revoked-author`, and
+//!   those already here are withheld: content dropped, id kept. Revocations themselves are
+//!   never refused for being revoked.
+//!
+//! # Views
+//!
+//! A message under embargo (effective_at in the future when accepted) gets its log entry at
+//! once, marked embargoed. Peers see it there ([`View::Peer`]), so it spreads before the hour;
+//! readers do not. [`Store::release_due`] later appends a *release entry* with a new seq, which
+//! is where readers ([`View::Reader`]) see it: a reader resuming from any cursor meets it, since
+//! it is newer than every cursor handed out before it was durable. Index rows exist for both
+//! seqs. Cancelled and withheld content appears in no view.
+//!
+//! # Retention
+//!
+//! [`Store::expire`] removes messages whose expires_at has passed, with all their rows, and
+//! leaves a tombstone (id → drop time) until `tombstone_keep` after the expiry, after which the
+//! tombstone goes too. By then the message is refused as `expired` by validation anyway. Disk
+//! use thus follows the live set, not the history.
+
+mod codec;
+mod commit;
+mod error;
+mod read;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::message::{AuthorKey, Id, Message, Rejection, Timestamp};
+use codec::{T, meta};
+use commit::{Committer, MARKER_FILE, Marker};
+pub use error::StoreError;
+
+/// Where and how the store keeps its data.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The data directory (created if absent).
+    pub path: PathBuf,
+    /// sled's page cache, in bytes: the bound on the store's memory for data.
+    pub cache_bytes: u64,
+    /// How long after a message's expiry its id is still remembered, so replays are refused.
+    pub tombstone_keep: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("./tocsin-data"),
+            cache_bytes: 64 * 1024 * 1024,
+            tombstone_keep: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// How accepted messages are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// Concurrent writers share flushes (the default, and what a node runs).
+    #[default]
+    Group,
+    /// One flush per message, under the writer lock: the baseline the benchmark compares with.
+    PerMessage,
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A client of this node published it.
+    Local,
+    /// A peer's log brought it.
+    Peer {
+        /// The peer's name, as configured.
+        peer: String,
+        /// The peer's seq for this message: the follower's cursor advances to it in the same
+        /// transaction.
+        cursor: u64,
+    },
+}
+
+/// What became of an insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored at this seq, durably.
+    Accepted {
+        /// The new log seq.
+        seq: u64,
+    },
+    /// Already stored at this seq (durably, by the time this is returned).
+    Duplicate {
+        /// The seq it was first accepted at.
+        seq: u64,
+    },
+    /// Refused: `not-author`, `revoked-author`, `replayed`, `bad-reference` or `expired`.
+    Refused(Rejection),
+}
+
+/// What the store knows of an id, before any signature is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Stored with its content, at this seq.
+    Stored {
+        /// The seq it was accepted at.
+        seq: u64,
+    },
+    /// Cancelled, withheld or expired here: its id is remembered so it cannot come back.
+    Tombstone,
+}
+
+/// Who reads the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// Clients, the web page, feeds: embargoed messages only from their release.
+    Reader,
+    /// A peer's follower: embargoed messages at once.
+    Peer {
+        /// Skip what came from this peer (do not echo its own messages back to it).
+        exclude_origin: Option<String>,
+    },
+}
+
+/// One entry of a read.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The log seq.
+    pub seq: u64,
+    /// The message.
+    pub message: Message,
+}
+
+/// Everything the store knows about one alert or call (or any message, with empty lists).
+#[derive(Debug, Clone)]
+pub struct MessageState {
+    /// The message; `None` when cancelled or withheld.
+    pub message: Option<Message>,
+    /// The seq it was accepted at.
+    pub seq: u64,
+    /// The latest valid update, or the original; `None` when cancelled or withheld.
+    pub current: Option<Message>,
+    /// Valid updates (by the author or its successor), oldest first.
+    pub updates: Vec<Id>,
+    /// Whether an authorised cancel withdrew it.
+    pub cancelled: bool,
+    /// The cancel's reason (empty if none was given, or the cancel is gone).
+    pub cancel_reason: String,
+    /// Who endorsed it, one per author, oldest first.
+    pub endorsers: Vec<Endorser>,
+    /// Translations by other authors, oldest first.
+    pub translations: Vec<Message>,
+}
+
+/// One endorsing author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endorser {
+    /// The endorsing author.
+    pub author: AuthorKey,
+    /// Their statement (may be empty).
+    pub statement: String,
+    /// When they endorsed.
+    pub created_at: Timestamp,
+}
+
+/// Sizes, for status and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// The durable head seq.
+    pub head_seq: u64,
+    /// Messages held with their content.
+    pub messages: u64,
+    /// Ids remembered without content (cancelled, withheld, expired).
+    pub tombstones: u64,
+    /// sled's files, in bytes.
+    pub disk_bytes: u64,
+}
+
+/// What a retention pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ExpireStats {
+    /// Messages removed (tombstones left in their place).
+    pub expired: usize,
+    /// Tombstones forgotten.
+    pub tombstones_dropped: usize,
+}
+
+/// The node's log. Cheap to clone: every clone is the same store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// The sled trees, by [`T`].
+#[derive(Debug)]
+struct Trees {
+    all: Vec<sled::Tree>,
+}
+
+impl Trees {
+    fn get(&self, t: T) -> &sled::Tree {
+        &self.all[t.index()]
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    tombstone_keep: Duration,
+    mode: CommitMode,
+    /// The writer lock: seq and generation assignment, and every write, go through it.
+    writer: Mutex<write::WriterState>,
+    /// Group commit and the durable head.
+    commit: Arc<Committer>,
+    /// The marker holding the durable head (see [`Marker`]).
+    marker: Arc<Marker>,
+    /// The flusher thread; joined on close or drop.
+    flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Stop the flusher (it flushes what is wanted first) so its clone of the database, and
+        // with it the directory lock, is released before this returns.
+        self.commit.stop();
+        let handle = self.flusher.get_mut().map(Option::take).unwrap_or(None);
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The files sled keeps in its directory.
+fn is_sled_file(name: &str) -> bool {
+    matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.")
+}
+
+impl Store {
+    /// Opens (or creates) the store in `cfg.path` with group commit.
+    pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
+        Store::open_with(cfg, CommitMode::Group)
+    }
+
+    /// Opens with an explicit commit mode (the benchmark's flush-per-message baseline).
+    pub fn open_with(cfg: &StoreConfig, mode: CommitMode) -> Result<Store, StoreError> {
+        let dir = cfg.path.clone();
+        let io = |e| StoreError::io(&dir, e);
+        match fs::metadata(&dir) {
+            Ok(m) if !m.is_dir() => {
+                return Err(StoreError::io(
+                    &dir,
+                    std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(&dir).map_err(io)?
+            }
+            Err(e) => return Err(io(e)),
+        }
+        let marker_path = dir.join(MARKER_FILE);
+        let marker_text = match fs::File::open(&marker_path) {
+            Ok(mut f) => {
+                let mut s = String::new();
+                f.read_to_string(&mut s).map_err(|e| {
+                    StoreError::corrupt(
+                        &dir,
+                        format!("the marker {MARKER_FILE} is unreadable: {e}"),
+                    )
+                })?;
+                Some(s)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io(e)),
+        };
+        let marker = match &marker_text {
+            None => None,
+            Some(t) => Some(Marker::parse(t).ok_or_else(|| {
+                StoreError::corrupt(
+                    &dir,
+                    format!("the marker {MARKER_FILE} is not a store marker"),
+                )
+            })?),
+        };
+        if marker.is_none() {
+            for entry in fs::read_dir(&dir).map_err(io)? {
+                let name = entry.map_err(io)?.file_name();
+                if !is_sled_file(&name.to_string_lossy()) {
+                    return Err(StoreError::NotAStore { dir });
+                }
+            }
+        }
+
+        let db = open_sled(&dir, cfg.cache_bytes)?;
+        let sled_err = |e| StoreError::sled(&dir, e);
+        let all = T::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sled_err)?;
+        let trees = Trees { all };
+        let meta_tree = trees.get(T::Meta);
+
+        let format = meta_tree.get(meta::FORMAT).map_err(sled_err)?;
+        let store_id = match (format, &marker) {
+            (None, Some(_)) => {
+                return Err(StoreError::corrupt(
+                    &dir,
+                    "a store was created here but the database file holds none of it",
+                ));
+            }
+            (None, None) => {
+                // A new store.
+                let mut raw = [0u8; 16];
+                getrandom::fill(&mut raw).map_err(|e| {
+                    StoreError::io(&dir, std::io::Error::other(format!("no randomness: {e}")))
+                })?;
+                let id = hex::encode(raw);
+                meta_tree
+                    .insert(meta::STORE_ID, id.as_bytes())
+                    .map_err(sled_err)?;
+                meta_tree
+                    .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+                id
+            }
+            (Some(f), _) => {
+                let f = <[u8; 4]>::try_from(f.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::corrupt(&dir, "the store format is unreadable"))?;
+                if f != codec::FORMAT {
+                    return Err(StoreError::corrupt(
+                        &dir,
+                        format!(
+                            "store format {f} is not format {} that this program reads",
+                            codec::FORMAT
+                        ),
+                    ));
+                }
+                let id = meta_tree
+                    .get(meta::STORE_ID)
+                    .map_err(sled_err)?
+                    .and_then(|v| String::from_utf8(v.to_vec()).ok())
+                    .ok_or_else(|| StoreError::corrupt(&dir, "the store id is missing"))?;
+                id
+            }
+        };
+
+        let get_u64 = |k: &[u8]| -> Result<u64, StoreError> {
+            match meta_tree.get(k).map_err(sled_err)? {
+                None => Ok(0),
+                Some(v) => codec::read_u64(&v)
+                    .ok_or_else(|| StoreError::corrupt(&dir, "a store counter is unreadable")),
+            }
+        };
+        let mut last_seq = get_u64(meta::LAST_SEQ)?;
+        if let Some((k, _)) = trees.get(T::Log).last().map_err(sled_err)? {
+            last_seq = last_seq.max(codec::read_u64(&k).unwrap_or(0));
+        }
+        if let Some((marker_id, marker_head)) = &marker {
+            if *marker_id != store_id {
+                return Err(StoreError::corrupt(
+                    &dir,
+                    format!(
+                        "the marker belongs to store {marker_id}, the database to store {store_id}"
+                    ),
+                ));
+            }
+            if *marker_head > last_seq {
+                return Err(StoreError::corrupt(
+                    &dir,
+                    format!(
+                        "the database recovered up to seq {last_seq} but seq {marker_head} had been made durable: acknowledged messages are missing"
+                    ),
+                ));
+            }
+        } else {
+            tracing::info!(dir = %dir.display(), "new store");
+        }
+        // What sled recovered may be in the kernel's cache only (after a killed process):
+        // make it durable before anyone reads it as durable.
+        db.flush().map_err(sled_err)?;
+
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&marker_path)
+            .map_err(io)?;
+        let marker = Arc::new(Marker::new(file, store_id));
+        marker.record(last_seq);
+
+        let commit = Committer::new(dir.clone(), 0, last_seq);
+        let flusher = {
+            let commit = commit.clone();
+            let db = db.clone();
+            let marker = marker.clone();
+            std::thread::Builder::new()
+                .name("tocsin-store-flush".into())
+                .spawn(move || commit.run(db, marker))
+                .map_err(io)?
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dir,
+                db,
+                trees,
+                tombstone_keep: cfg.tombstone_keep,
+                mode,
+                writer: Mutex::new(write::WriterState {
+                    last_seq,
+                    gen_: 0,
+                    closed: false,
+                }),
+                commit,
+                marker,
+                flusher: Mutex::new(Some(flusher)),
+            }),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The durable head seq: every entry up to it is on disk.
+    pub fn head(&self) -> u64 {
+        self.inner.commit.head()
+    }
+
+    /// A watch of the durable head; it changes whenever the head advances.
+    pub fn watch_head(&self) -> watch::Receiver<u64> {
+        self.inner.commit.watch_head()
+    }
+
+    /// Flushes and stops the group-commit worker. Other clones of this store fail their
+    /// writes with [`StoreError::Closed`] from then on; the directory is released when the
+    /// last clone is dropped.
+    pub async fn close(self) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        drop(self);
+        tokio::task::spawn_blocking(move || {
+            if let Ok(mut w) = inner.writer.lock() {
+                w.closed = true;
+            }
+            let r = inner.db.flush().map(|_| ());
+            inner.commit.stop();
+            let handle = inner.flusher.lock().ok().and_then(|mut h| h.take());
+            if let Some(h) = handle {
+                let _ = h.join();
+            }
+            r.map_err(|e| StoreError::sled(&inner.dir, e))
+        })
+        .await
+        .map_err(|e| StoreError::Closed {
+            dir: PathBuf::new(),
+            detail: e.to_string(),
+        })?
+    }
+}
+
+/// Opens sled, turning a panic during recovery into an error naming the directory.
+fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let cfg = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        // Durability is ours (group commit); no timer-driven flushes on the side.
+        .flush_every_ms(None);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(StoreError::sled(dir, e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".to_string());
+            Err(StoreError::corrupt(
+                dir,
+                format!("the database could not be recovered ({what})"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! The read path: ordered, filtered reads of the log in a view, and lookups by id and author.
+//!
+//! Reads never take the writer lock and never look past the durable head.
+
+use std::collections::BTreeMap;
+
+use super::codec::{self, ACCEPTED, LogEntry, RELEASED, Record, Revoked, T, be, cat, meta};
+use super::write::authorized;
+use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
+use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
+
+type R<X> = Result<X, StoreError>;
+
+/// At most this many candidate entries are examined per read beyond `limit`, so a read that
+/// skips much (another origin, a filter the index cannot serve) returns in bounded time; the
+/// caller goes on from `scanned_to`.
+const SCAN_BUDGET: usize = 4096;
+
+/// Counting stops here when estimating an index's selectivity.
+const ESTIMATE_CAP: usize = 1024;
+
+impl Inner {
+    pub(super) fn revoked(&self, author: &[u8; 32]) -> R<Option<Revoked>> {
+        match self
+            .trees
+            .get(T::Revoked)
+            .get(author)
+            .map_err(|e| StoreError::sled(&self.dir, e))?
+        {
+            None => Ok(None),
+            Some(v) => Revoked::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::corrupt(&self.dir, "a revocation row is unreadable")),
+        }
+    }
+
+    pub(super) fn log_entry(&self, seq: u64) -> R<Option<LogEntry>> {
+        match self
+            .trees
+            .get(T::Log)
+            .get(be(seq))
+            .map_err(|e| StoreError::sled(&self.dir, e))?
+        {
+            None => Ok(None),
+            Some(v) => LogEntry::decode(&v).map(Some).ok_or_else(|| {
+                StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"))
+            }),
+        }
+    }
+
+    pub(super) fn record(&self, id: &Id) -> R<Option<Record>> {
+        match self
+            .trees
+            .get(T::Msgs)
+            .get(id.as_bytes())
+            .map_err(|e| StoreError::sled(&self.dir, e))?
+        {
+            None => Ok(None),
+            Some(v) => Record::decode(&v).map(Some).ok_or_else(|| {
+                StoreError::corrupt(&self.dir, format!("the record of {id} is unreadable"))
+            }),
+        }
+    }
+
+    /// The message with its content, if held.
+    fn message(&self, id: &Id) -> R<Option<Message>> {
+        match self.record(id)? {
+            None => Ok(None),
+            Some(rec) => self.decode(id, &rec),
+        }
+    }
+
+    fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
+        rec.message(*id).transpose().map_err(|e| {
+            StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
+        })
+    }
+
+    fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
+        |e| StoreError::sled(&self.dir, e)
+    }
+
+    /// The seqs in `(since, head]` that one index prefix lists, in order.
+    fn index_range(
+        &self,
+        t: T,
+        prefix: Vec<u8>,
+        since: u64,
+        head: u64,
+    ) -> impl Iterator<Item = R<u64>> + '_ {
+        let lo = cat(&[&prefix, &be(since.saturating_add(1))]);
+        let hi = cat(&[&prefix, &be(head)]);
+        self.trees.get(t).range(lo..=hi).map(move |kv| {
+            let (k, _) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+            codec::seq_suffix(&k).ok_or_else(|| StoreError::corrupt(&self.dir, "bad index row"))
+        })
+    }
+
+    /// The index prefixes that together list every seq a filter dimension can match, or
+    /// `None` when this dimension cannot be served by an index (a `*` language range).
+    fn prefixes(&self, filter: &Filter, t: T) -> R<Option<Vec<Vec<u8>>>> {
+        Ok(Some(match t {
+            T::IAuthor => filter
+                .authors
+                .iter()
+                .map(|a| a.as_bytes().to_vec())
+                .collect(),
+            T::IKind => filter.kinds.iter().map(|k| vec![k.tag()]).collect(),
+            T::ITopic => filter
+                .topics
+                .iter()
+                .map(|s| cat(&[s.as_bytes(), &[0]]))
+                .collect(),
+            T::ICountry => filter
+                .countries
+                .iter()
+                .map(|s| cat(&[s.as_bytes(), &[0]]))
+                .collect(),
+            T::ILang => {
+                let mut out = Vec::new();
+                for range in &filter.languages {
+                    let range = range.trim().to_ascii_lowercase();
+                    if range == "*" {
+                        return Ok(None);
+                    }
+                    out.push(cat(&[range.as_bytes(), &[0]]));
+                    // RFC 4647 basic filtering: "pt" also matches "pt-br": walk the distinct
+                    // longer tags, skipping from one to the next.
+                    let sub = format!("{range}-");
+                    let tree = self.trees.get(T::ILang);
+                    let mut from = sub.as_bytes().to_vec();
+                    while let Some((k, _)) = tree
+                        .range(from.clone()..)
+                        .next()
+                        .transpose()
+                        .map_err(self.sled_e())?
+                    {
+                        if !k.starts_with(sub.as_bytes()) {
+                            break;
+                        }
+                        let Some(nul) = k.iter().position(|&b| b == 0) else {
+                            return Err(StoreError::corrupt(&self.dir, "bad language index row"));
+                        };
+                        let tag = &k[..nul];
+                        out.push(cat(&[tag, &[0]]));
+                        from = cat(&[tag, &[1]]);
+                    }
+                }
+                out
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Picks the most selective usable index for a filter, by counting (up to a cap) the rows
+    /// each would walk. `None`: walk the log itself.
+    fn choose_index(&self, filter: &Filter, since: u64, head: u64) -> R<Option<(T, Vec<Vec<u8>>)>> {
+        let dims = [
+            (T::IAuthor, filter.authors.is_empty()),
+            (T::ITopic, filter.topics.is_empty()),
+            (T::ICountry, filter.countries.is_empty()),
+            (T::ILang, filter.languages.is_empty()),
+            (T::IKind, filter.kinds.is_empty()),
+        ];
+        let mut best: Option<(usize, T, Vec<Vec<u8>>)> = None;
+        for (t, empty) in dims {
+            if empty {
+                continue;
+            }
+            let Some(prefixes) = self.prefixes(filter, t)? else {
+                continue;
+            };
+            let cap = best.as_ref().map_or(ESTIMATE_CAP, |b| b.0);
+            let mut n = 0;
+            'count: for p in &prefixes {
+                for s in self.index_range(t, p.clone(), since, head) {
+                    s?;
+                    n += 1;
+                    if n >= cap {
+                        break 'count;
+                    }
+                }
+            }
+            if best.as_ref().is_none_or(|b| n < b.0) {
+                best = Some((n, t, prefixes));
+            }
+        }
+        Ok(best.map(|(_, t, p)| (t, p)))
+    }
+
+    /// Decides whether the entry at `seq` belongs in a view; returns its message if so.
+    fn in_view(&self, seq: u64, view: &View) -> R<Option<Message>> {
+        let Some(e) = self.log_entry(seq)? else {
+            return Ok(None);
+        };
+        let show = match view {
+            View::Reader => e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed),
+            View::Peer { exclude_origin } => {
+                e.what == ACCEPTED
+                    && exclude_origin
+                        .as_ref()
+                        .is_none_or(|o| o.as_bytes() != e.origin.as_slice())
+            }
+        };
+        if !show {
+            return Ok(None);
+        }
+        self.message(&e.id)
+    }
+
+    fn read(
+        &self,
+        since: u64,
+        filter: &Filter,
+        view: &View,
+        limit: usize,
+        head: u64,
+    ) -> R<(Vec<Entry>, u64)> {
+        if since >= head || limit == 0 {
+            return Ok((Vec::new(), since));
+        }
+        let candidates: Box<dyn Iterator<Item = R<u64>> + '_> =
+            match self.choose_index(filter, since, head)? {
+                None => Box::new(self.trees.get(T::Log).range(be(since + 1)..=be(head)).map(
+                    |kv| {
+                        let (k, _) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+                        codec::read_u64(&k)
+                            .ok_or_else(|| StoreError::corrupt(&self.dir, "bad log key"))
+                    },
+                )),
+                Some((t, prefixes)) => {
+                    let iters = prefixes
+                        .into_iter()
+                        .map(|p| {
+                            Box::new(self.index_range(t, p, since, head))
+                                as Box<dyn Iterator<Item = R<u64>>>
+                        })
+                        .collect();
+                    Box::new(Merge::new(iters))
+                }
+            };
+        let budget = limit.saturating_add(SCAN_BUDGET);
+        let mut out = Vec::new();
+        let mut scanned_to = since;
+        for (n, seq) in candidates.enumerate() {
+            let seq = seq?;
+            if n >= budget {
+                return Ok((out, scanned_to));
+            }
+            scanned_to = seq;
+            if let Some(message) = self.in_view(seq, view)?
+                && filter.matches(message.body())
+            {
+                out.push(Entry { seq, message });
+                if out.len() >= limit {
+                    return Ok((out, seq));
+                }
+            }
+        }
+        Ok((out, head))
+    }
+
+    fn latest(&self, kind: Kind, author: &AuthorKey) -> R<Option<Message>> {
+        let prefix = cat(&[&[kind.tag()], author.as_bytes()]);
+        let Some((k, _)) = self
+            .trees
+            .get(T::Latest)
+            .scan_prefix(&prefix)
+            .next_back()
+            .transpose()
+            .map_err(self.sled_e())?
+        else {
+            return Ok(None);
+        };
+        let id = k
+            .get(k.len().saturating_sub(32)..)
+            .and_then(Id::from_slice)
+            .ok_or_else(|| StoreError::corrupt(&self.dir, "bad latest row"))?;
+        self.message(&id)
+    }
+
+    fn get(&self, id: &Id) -> R<Option<MessageState>> {
+        let Some(rec) = self.record(id)? else {
+            return Ok(None);
+        };
+        let message = self.decode(id, &rec)?;
+        let cancelled = rec.flags & codec::CANCELLED != 0;
+        let cancel_reason = match rec.cancel {
+            Some(c) => match self.message(&c)? {
+                Some(m) => match &m.body().content {
+                    Content::Cancel(c) => c.reason.clone(),
+                    _ => String::new(),
+                },
+                None => String::new(),
+            },
+            None => String::new(),
+        };
+
+        let mut updates: Vec<(u64, Id)> = Vec::new();
+        let mut translations: Vec<(u64, Message)> = Vec::new();
+        for kind in [Kind::Update, Kind::Translation] {
+            let prefix = cat(&[id.as_bytes(), &[kind.tag()]]);
+            for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
+                let (k, v) = kv.map_err(self.sled_e())?;
+                let (Some(rid), Some(by), Some(created)) = (
+                    Id::from_slice(&k[33..]),
+                    v.get(..32).and_then(|b| <[u8; 32]>::try_from(b).ok()),
+                    v.get(32..).and_then(codec::read_u64),
+                ) else {
+                    return Err(StoreError::corrupt(&self.dir, "bad reference row"));
+                };
+                if kind == Kind::Update {
+                    if authorized(self, &by, &rec.author)? {
+                        updates.push((created, rid));
+                    }
+                } else if let Some(m) = self.message(&rid)? {
+                    translations.push((created, m));
+                }
+            }
+        }
+        updates.sort();
+        translations.sort_by_key(|(c, m)| (*c, m.id()));
+
+        let current = match &message {
+            None => None,
+            Some(original) => {
+                let mut cur = original.clone();
+                for (_, u) in updates.iter().rev() {
+                    if let Some(m) = self.message(u)? {
+                        cur = m;
+                        break;
+                    }
+                }
+                Some(cur)
+            }
+        };
+
+        let mut endorsers = Vec::new();
+        for kv in self.trees.get(T::Endorse).scan_prefix(id.as_bytes()) {
+            let (_, v) = kv.map_err(self.sled_e())?;
+            let eid = Id::from_slice(&v)
+                .ok_or_else(|| StoreError::corrupt(&self.dir, "bad endorsement row"))?;
+            if let Some(m) = self.message(&eid)?
+                && let Content::Endorsement(e) = &m.body().content
+            {
+                endorsers.push(Endorser {
+                    author: m.body().author,
+                    statement: e.statement.clone(),
+                    created_at: m.body().created_at,
+                });
+            }
+        }
+        endorsers.sort_by_key(|e| (e.created_at, *e.author.as_bytes()));
+
+        Ok(Some(MessageState {
+            message,
+            seq: rec.seq,
+            current,
+            updates: updates.into_iter().map(|(_, id)| id).collect(),
+            cancelled,
+            cancel_reason,
+            endorsers,
+            translations: translations.into_iter().map(|(_, m)| m).collect(),
+        }))
+    }
+
+    fn counter(&self, k: &[u8]) -> R<u64> {
+        match self.trees.get(T::Meta).get(k).map_err(self.sled_e())? {
+            None => Ok(0),
+            Some(v) => {
+                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&self.dir, "bad counter"))
+            }
+        }
+    }
+}
+
+/// Merges ascending seq streams into one ascending stream without repeats.
+struct Merge<'a> {
+    heads: BTreeMap<u64, Vec<usize>>,
+    iters: Vec<Box<dyn Iterator<Item = R<u64>> + 'a>>,
+    failed: Option<StoreError>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(iters: Vec<Box<dyn Iterator<Item = R<u64>> + 'a>>) -> Self {
+        let mut m = Merge {
+            heads: BTreeMap::new(),
+            iters,
+            failed: None,
+        };
+        for i in 0..m.iters.len() {
+            m.advance(i);
+        }
+        m
+    }
+
+    fn advance(&mut self, i: usize) {
+        match self.iters[i].next() {
+            Some(Ok(s)) => self.heads.entry(s).or_default().push(i),
+            Some(Err(e)) => {
+                self.failed.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = R<u64>;
+
+    fn next(&mut self) -> Option<R<u64>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let (seq, from) = self.heads.pop_first()?;
+        for i in from {
+            self.advance(i);
+        }
+        Some(Ok(seq))
+    }
+}
+
+impl Store {
+    /// What the store knows of an id, for dedup before the signature is checked.
+    pub fn seen(&self, id: &Id) -> Result<Option<Seen>, StoreError> {
+        if let Some(rec) = self.inner.record(id)? {
+            return Ok(Some(if rec.has_content() {
+                Seen::Stored { seq: rec.seq }
+            } else {
+                Seen::Tombstone
+            }));
+        }
+        let tomb = self
+            .inner
+            .trees
+            .get(T::Tombs)
+            .contains_key(id.as_bytes())
+            .map_err(self.inner.sled_e())?;
+        Ok(tomb.then_some(Seen::Tombstone))
+    }
+
+    /// Entries with seq > `since`, at most `limit`, in seq order, never beyond the durable
+    /// head. Returns them and the seq up to which the log was examined: a caller resumes from
+    /// there even when every examined entry was skipped.
+    ///
+    /// Reader view: an embargoed message appears at its release entry only. Peer view: at its
+    /// original entry, skipping entries that came from `exclude_origin`. Withdrawn content
+    /// appears in neither. A filter is served from the most selective index it names and
+    /// re-checked with [`Filter::matches`], so the index choice never changes the result.
+    pub fn read(
+        &self,
+        since: u64,
+        filter: &Filter,
+        view: &View,
+        limit: usize,
+    ) -> Result<(Vec<Entry>, u64), StoreError> {
+        let head = self.head();
+        self.inner.read(since, filter, view, limit, head)
+    }
+
+    /// Everything known about a message: its content (unless withdrawn), current version,
+    /// updates, cancellation, endorsers and translations.
+    pub fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
+        self.inner.get(id)
+    }
+
+    /// The author's latest profile.
+    pub fn profile(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
+        self.inner.latest(Kind::Profile, author)
+    }
+
+    /// The author's latest roster.
+    pub fn roster(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
+        self.inner.latest(Kind::Roster, author)
+    }
+
+    /// The revocation in force for the author, if any.
+    pub fn revocation(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
+        match self.inner.revoked(author.as_bytes())? {
+            None => Ok(None),
+            Some(r) => self.inner.message(&r.id),
+        }
+    }
+
+    /// The number of endorsing authors of a message (counted even before it arrives).
+    pub fn tally(&self, target: &Id) -> Result<u64, StoreError> {
+        match self
+            .inner
+            .trees
+            .get(T::Tally)
+            .get(target.as_bytes())
+            .map_err(self.inner.sled_e())?
+        {
+            None => Ok(0),
+            Some(v) => {
+                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&self.inner.dir, "bad tally"))
+            }
+        }
+    }
+
+    /// The peer's seq up to which this node holds its log (0 if never followed).
+    pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        match self
+            .inner
+            .trees
+            .get(T::Cursors)
+            .get(peer.as_bytes())
+            .map_err(self.inner.sled_e())?
+        {
+            None => Ok(0),
+            Some(v) => codec::read_u64(&v)
+                .ok_or_else(|| StoreError::corrupt(&self.inner.dir, "bad cursor")),
+        }
+    }
+
+    /// When the next embargoed message is due for release, if any (to sleep until then).
+    pub fn next_release(&self) -> Result<Option<Timestamp>, StoreError> {
+        let first = self
+            .inner
+            .trees
+            .get(T::Embargo)
+            .first()
+            .map_err(self.inner.sled_e())?;
+        Ok(first
+            .and_then(|(k, _)| codec::split_time_id(&k))
+            .map(|(t, _)| Timestamp(t)))
+    }
+
+    /// Sizes, for status and metrics.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        Ok(Counts {
+            head_seq: self.head(),
+            messages: self.inner.counter(meta::N_MESSAGES)?,
+            tombstones: self.inner.counter(meta::N_TOMBSTONES)?,
+            disk_bytes: self.inner.db.size_on_disk().map_err(self.inner.sled_e())?,
+        })
+    }
+}

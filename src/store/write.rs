@@ -1,0 +1,702 @@
+//! The write path: planning a message's effects, applying them in one transaction, waiting for
+//! the flush. Also embargo release and retention, which write the same way.
+
+use std::collections::BTreeMap;
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::codec::{
+    self, ACCEPTED, CANCELLED, LogEntry, RELEASED, Record, Revoked, T, WITHHELD, be, cat, meta,
+};
+use super::{CommitMode, ExpireStats, Inner, Inserted, Origin, Store, StoreError};
+use crate::message::{Content, Id, Kind, Message, Reason, Rejection, Timestamp};
+
+/// What the writer lock protects.
+#[derive(Debug)]
+pub(super) struct WriterState {
+    /// The last seq handed out (committed).
+    pub(super) last_seq: u64,
+    /// The last generation committed (one per write transaction).
+    pub(super) gen_: u64,
+    /// Set by `close`: no more writes.
+    pub(super) closed: bool,
+}
+
+/// How many expiries or releases go into one transaction (the writer lock is released
+/// between batches so inserts are not held up by a long retention pass).
+const BATCH: usize = 512;
+
+/// A planned set of writes, read back through by the planner (an overlay on the trees).
+#[derive(Debug, Default)]
+struct Ops {
+    writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
+}
+
+type R<X> = Result<X, StoreError>;
+
+impl Ops {
+    fn put(&mut self, t: T, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
+        self.writes.insert((t, k.into()), Some(v.into()));
+    }
+
+    fn del(&mut self, t: T, k: impl Into<Vec<u8>>) {
+        self.writes.insert((t, k.into()), None);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+/// Whether `author` may update or cancel a message by `original`: the author itself or the
+/// successor named in its revocation (followed a few hops, for a key revoked twice).
+pub(super) fn authorized(inner: &Inner, author: &[u8; 32], original: &[u8; 32]) -> R<bool> {
+    let mut k = *original;
+    for _ in 0..8 {
+        if &k == author {
+            return Ok(true);
+        }
+        match inner.revoked(&k)?.and_then(|r| r.successor) {
+            Some(s) => k = s,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+fn refused(reason: Reason, detail: impl Into<String>) -> Inserted {
+    Inserted::Refused(Rejection::new(reason, detail))
+}
+
+impl Inner {
+    fn sled_err(&self, e: sled::Error) -> StoreError {
+        StoreError::sled(&self.dir, e)
+    }
+
+    fn corrupt(&self, what: impl Into<String>) -> StoreError {
+        StoreError::corrupt(&self.dir, what)
+    }
+
+    /// Reads a key through the planned writes.
+    fn oget(&self, ops: &Ops, t: T, k: &[u8]) -> R<Option<Vec<u8>>> {
+        if let Some(v) = ops.writes.get(&(t, k.to_vec())) {
+            return Ok(v.clone());
+        }
+        Ok(self
+            .trees
+            .get(t)
+            .get(k)
+            .map_err(|e| self.sled_err(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
+        match self.oget(ops, T::Msgs, id.as_bytes())? {
+            None => Ok(None),
+            Some(v) => Record::decode(&v)
+                .map(Some)
+                .ok_or_else(|| self.corrupt(format!("the record of {id} is unreadable"))),
+        }
+    }
+
+    fn add(&self, ops: &mut Ops, t: T, k: &[u8], delta: i64) -> R<()> {
+        let cur = match self.oget(ops, t, k)? {
+            None => 0,
+            Some(v) => {
+                codec::read_u64(&v).ok_or_else(|| self.corrupt("a counter is unreadable"))?
+            }
+        };
+        let new = cur.saturating_add_signed(delta);
+        if new == 0 && t != T::Meta {
+            ops.del(t, k);
+        } else {
+            ops.put(t, k, be(new));
+        }
+        Ok(())
+    }
+
+    /// Applies planned writes as one transaction over the trees they touch.
+    fn apply(&self, ops: &Ops) -> R<()> {
+        let mut touched: Vec<T> = ops.writes.keys().map(|(t, _)| *t).collect();
+        touched.dedup();
+        let trees: Vec<sled::Tree> = touched.iter().map(|t| self.trees.get(*t).clone()).collect();
+        let planned: Vec<(usize, &[u8], Option<&[u8]>)> = ops
+            .writes
+            .iter()
+            .map(|((t, k), v)| {
+                let at = touched.binary_search(t).unwrap_or(0);
+                (at, k.as_slice(), v.as_deref())
+            })
+            .collect();
+        let r: Result<(), TransactionError<()>> = trees[..].transaction(|txs| {
+            for (at, k, v) in &planned {
+                match v {
+                    Some(v) => {
+                        txs[*at].insert(*k, *v)?;
+                    }
+                    None => {
+                        txs[*at].remove(*k)?;
+                    }
+                }
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        });
+        match r {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
+            Err(TransactionError::Abort(())) => Err(self.corrupt("a transaction aborted")),
+        }
+    }
+
+    /// Commits planned writes under the writer lock: one more generation.
+    fn commit(&self, w: &mut WriterState, ops: &Ops, new_last_seq: u64) -> R<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.apply(ops)?;
+        w.gen_ += 1;
+        w.last_seq = new_last_seq;
+        self.commit.committed(w.gen_, w.last_seq);
+        if self.mode == CommitMode::PerMessage {
+            self.commit.flush_now(&self.db, &self.marker)?;
+        }
+        Ok(())
+    }
+
+    fn lock_writer(&self) -> R<std::sync::MutexGuard<'_, WriterState>> {
+        let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if w.closed {
+            return Err(StoreError::Closed {
+                dir: self.dir.clone(),
+                detail: String::new(),
+            });
+        }
+        if let Some(e) = self.commit.failure() {
+            return Err(e);
+        }
+        Ok(w)
+    }
+
+    /// Inserts messages one transaction each, under one hold of the writer lock. Returns the
+    /// outcomes and the generation to wait for.
+    pub(super) fn insert_batch(
+        &self,
+        msgs: &[(Message, Origin)],
+        now: Timestamp,
+    ) -> R<(Vec<Inserted>, u64)> {
+        let mut w = self.lock_writer()?;
+        let mut out = Vec::with_capacity(msgs.len());
+        for (msg, origin) in msgs {
+            let mut ops = Ops::default();
+            let seq = w.last_seq + 1;
+            let outcome = self.plan_insert(&mut ops, msg, seq, now)?;
+            if let Origin::Peer { peer, cursor } = origin {
+                let k = peer.as_bytes();
+                let old = match self.oget(&ops, T::Cursors, k)? {
+                    Some(v) => codec::read_u64(&v).unwrap_or(0),
+                    None => 0,
+                };
+                if *cursor > old {
+                    ops.put(T::Cursors, k, be(*cursor));
+                }
+            }
+            let last = match outcome {
+                Inserted::Accepted { seq } => seq,
+                _ => w.last_seq,
+            };
+            self.commit(&mut w, &ops, last)?;
+            out.push(outcome);
+        }
+        Ok((out, w.gen_))
+    }
+
+    /// Plans the effects of one message; `seq` is the seq it gets if accepted.
+    fn plan_insert(&self, ops: &mut Ops, msg: &Message, seq: u64, now: Timestamp) -> R<Inserted> {
+        let id = msg.id();
+        let body = msg.body();
+        if let Some(rec) = self.orecord(ops, &id)? {
+            return Ok(if rec.has_content() {
+                Inserted::Duplicate { seq: rec.seq }
+            } else if rec.flags & WITHHELD != 0 {
+                refused(
+                    Reason::RevokedAuthor,
+                    "this message was withheld here: its author's key is revoked",
+                )
+            } else {
+                refused(Reason::Replayed, "this message was cancelled by its author")
+            });
+        }
+        if self.oget(ops, T::Tombs, id.as_bytes())?.is_some() {
+            return Ok(refused(
+                Reason::Replayed,
+                "this message expired or was removed here and may not come back",
+            ));
+        }
+        if let Some(exp) = body.expires_at
+            && exp <= now
+        {
+            return Ok(refused(Reason::Expired, format!("expired at {exp}")));
+        }
+        let author = *body.author.as_bytes();
+        if body.kind() != Kind::Revocation
+            && let Some(r) = self.revoked(&author)?
+            && body.created_at.0 >= r.from
+        {
+            return Ok(refused(
+                Reason::RevokedAuthor,
+                format!("the author's key is revoked from {}", Timestamp(r.from)),
+            ));
+        }
+
+        // References: checked against the target when it is here, pending otherwise.
+        if let Some(target) = body.target() {
+            if let Some(t) = self.orecord(ops, &target)? {
+                if !matches!(t.kind, Kind::Alert | Kind::Call) {
+                    return Ok(refused(
+                        Reason::BadReference,
+                        format!("{} names a {}, not an alert or call", body.kind(), t.kind),
+                    ));
+                }
+                let by_author = authorized(self, &author, &t.author)?;
+                match &body.content {
+                    Content::Update(u) => {
+                        if !by_author {
+                            return Ok(refused(
+                                Reason::NotAuthor,
+                                "only the original author (or its successor) may update it",
+                            ));
+                        }
+                        if u.content.kind() != t.kind {
+                            return Ok(refused(
+                                Reason::BadReference,
+                                format!("an update of a {} must carry a {}", t.kind, t.kind),
+                            ));
+                        }
+                        if !t.has_content() {
+                            return Ok(refused(
+                                Reason::Replayed,
+                                "the message it updates was withdrawn",
+                            ));
+                        }
+                    }
+                    Content::Cancel(_) if !by_author => {
+                        return Ok(refused(
+                            Reason::NotAuthor,
+                            "only the original author (or its successor) may cancel it",
+                        ));
+                    }
+                    Content::Translation(_) if !t.has_content() => {
+                        return Ok(refused(
+                            Reason::Replayed,
+                            "the message it translates was withdrawn",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // Accepted.
+        let rec = Record::new(msg, seq);
+        let embargoed = body.embargoed_at(now);
+        ops.put(T::Meta, meta::LAST_SEQ, be(seq));
+
+        // A cancel that came before this original withdraws it on arrival.
+        let pending_cancel = if matches!(body.kind(), Kind::Alert | Kind::Call) {
+            self.pending_cancel(&id, &author)?
+        } else {
+            None
+        };
+        if let Some(cancel) = pending_cancel {
+            let rec = rec.stripped(CANCELLED, Some(cancel));
+            ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+            if let Some(exp) = body.expires_at {
+                ops.put(T::Expiry, codec::time_id(exp.0, &id), []);
+            }
+            self.add(ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+            self.withdraw_dependents(ops, &id, &author, cancel)?;
+            return Ok(Inserted::Accepted { seq });
+        }
+
+        ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+        self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
+        ops.put(
+            T::Log,
+            be(seq),
+            LogEntry {
+                what: ACCEPTED,
+                embargoed,
+                id,
+                origin: Vec::new(),
+            }
+            .encode(),
+        );
+        for (t, k) in codec::index_keys(msg, seq) {
+            ops.put(t, k, []);
+        }
+        if let Some(exp) = body.expires_at {
+            ops.put(T::Expiry, codec::time_id(exp.0, &id), []);
+        }
+        if embargoed && let Some(eff) = body.effective_at {
+            ops.put(T::Embargo, codec::time_id(eff.0, &id), []);
+        }
+        if let Some(target) = body.target() {
+            ops.put(
+                T::Refs,
+                cat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
+                cat(&[&author, &be(body.created_at.0)]),
+            );
+        }
+        match &body.content {
+            Content::Endorsement(e) => {
+                let k = cat(&[e.target.as_bytes(), &author]);
+                if self.oget(ops, T::Endorse, &k)?.is_none() {
+                    ops.put(T::Endorse, k, id.as_bytes().as_slice());
+                    self.add(ops, T::Tally, e.target.as_bytes(), 1)?;
+                }
+            }
+            Content::Profile(_) | Content::Roster(_) => {
+                ops.put(T::Latest, latest_key(msg), []);
+            }
+            Content::Cancel(c) => {
+                if let Some(t) = self.orecord(ops, &c.target)?
+                    && t.has_content()
+                    && authorized(self, &author, &t.author)?
+                {
+                    self.strip(ops, &c.target, &t, CANCELLED, Some(id))?;
+                    self.withdraw_dependents(ops, &c.target, &t.author, id)?;
+                }
+            }
+            Content::Revocation(r) => {
+                let in_force = self.revoked(&author)?;
+                if in_force.as_ref().is_none_or(|f| r.revoked_from.0 < f.from) {
+                    let rev = Revoked {
+                        from: r.revoked_from.0,
+                        id,
+                        successor: r.successor.map(|s| *s.as_bytes()),
+                    };
+                    ops.put(T::Revoked, author.as_slice(), rev.encode());
+                    self.withhold(ops, &author, r.revoked_from.0)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(Inserted::Accepted { seq })
+    }
+
+    /// The id of a stored cancel of `target` by its author (or successor), if any.
+    fn pending_cancel(&self, target: &Id, author: &[u8; 32]) -> R<Option<Id>> {
+        let prefix = cat(&[target.as_bytes(), &[Kind::Cancel.tag()]]);
+        for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let (Some(cancel), Some(by)) = (Id::from_slice(&k[33..]), v.get(..32)) else {
+                return Err(self.corrupt("a reference row is unreadable"));
+            };
+            let by: [u8; 32] = by
+                .try_into()
+                .map_err(|_| self.corrupt("bad reference row"))?;
+            if authorized(self, &by, author)? {
+                return Ok(Some(cancel));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Withdraws the content that repeats a cancelled message: its author's updates and all
+    /// translations.
+    fn withdraw_dependents(
+        &self,
+        ops: &mut Ops,
+        target: &Id,
+        author: &[u8; 32],
+        cancel: Id,
+    ) -> R<()> {
+        for kind in [Kind::Update, Kind::Translation] {
+            let prefix = cat(&[target.as_bytes(), &[kind.tag()]]);
+            for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
+                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+                let id =
+                    Id::from_slice(&k[33..]).ok_or_else(|| self.corrupt("bad reference row"))?;
+                let by: [u8; 32] = v
+                    .get(..32)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| self.corrupt("bad reference row"))?;
+                if kind == Kind::Update && !authorized(self, &by, author)? {
+                    continue;
+                }
+                if let Some(rec) = self.orecord(ops, &id)?
+                    && rec.has_content()
+                {
+                    self.strip(ops, &id, &rec, CANCELLED, Some(cancel))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Withholds the messages by a revoked author made at or after `from`.
+    fn withhold(&self, ops: &mut Ops, author: &[u8; 32], from: u64) -> R<()> {
+        let mut ids = Vec::new();
+        for kv in self.trees.get(T::IAuthor).scan_prefix(author) {
+            let (k, _) = kv.map_err(|e| self.sled_err(e))?;
+            let seq = codec::seq_suffix(&k).ok_or_else(|| self.corrupt("bad index row"))?;
+            if let Some(e) = self.log_entry(seq)?
+                && e.what == ACCEPTED
+            {
+                ids.push(e.id);
+            }
+        }
+        for id in ids {
+            if let Some(rec) = self.orecord(ops, &id)?
+                && rec.has_content()
+                && rec.kind != Kind::Revocation
+                && rec.created_at >= from
+            {
+                self.strip(ops, &id, &rec, WITHHELD, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every row that serves a message's content: its log entries, index rows,
+    /// embargo row, latest row, reference row and tally contribution. The record itself and
+    /// its expiry row are the caller's.
+    fn unindex(&self, ops: &mut Ops, id: &Id, rec: &Record) -> R<()> {
+        let msg = match rec.message(*id) {
+            None => return Ok(()),
+            Some(m) => {
+                m.map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))?
+            }
+        };
+        let body = msg.body();
+        for seq in [rec.seq, rec.release] {
+            if seq == 0 {
+                continue;
+            }
+            if self.oget(ops, T::Log, &be(seq))?.is_some() {
+                ops.del(T::Log, be(seq));
+            }
+            for (t, k) in codec::index_keys(&msg, seq) {
+                ops.del(t, k);
+            }
+        }
+        if let Some(eff) = body.effective_at {
+            ops.del(T::Embargo, codec::time_id(eff.0, id));
+        }
+        if let Some(target) = body.target() {
+            ops.del(
+                T::Refs,
+                cat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
+            );
+        }
+        match &body.content {
+            Content::Profile(_) | Content::Roster(_) => ops.del(T::Latest, latest_key(&msg)),
+            Content::Endorsement(e) => {
+                let k = cat(&[e.target.as_bytes(), body.author.as_bytes()]);
+                if self.oget(ops, T::Endorse, &k)?.as_deref() == Some(id.as_bytes().as_slice()) {
+                    ops.del(T::Endorse, k);
+                    self.add(ops, T::Tally, e.target.as_bytes(), -1)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Withdraws a message's content, keeping its id (cancel, revocation).
+    fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
+        self.unindex(ops, id, rec)?;
+        ops.put(
+            T::Msgs,
+            id.as_bytes().as_slice(),
+            rec.stripped(flag, cancel).encode(),
+        );
+        self.add(ops, T::Meta, meta::N_MESSAGES, -1)?;
+        self.add(ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+        Ok(())
+    }
+
+    /// One batch of embargo releases due at `now`. Returns how many, and the generation.
+    pub(super) fn release_batch(&self, now: Timestamp) -> R<(usize, u64)> {
+        let mut w = self.lock_writer()?;
+        let mut ops = Ops::default();
+        let mut seq = w.last_seq;
+        let mut n = 0;
+        let end = codec::time_id(now.0, &Id([0xff; 32]));
+        for kv in self.trees.get(T::Embargo).range(..=end).take(BATCH) {
+            let (k, _) = kv.map_err(|e| self.sled_err(e))?;
+            let (_, id) =
+                codec::split_time_id(&k).ok_or_else(|| self.corrupt("bad embargo row"))?;
+            ops.del(T::Embargo, k.to_vec());
+            let Some(mut rec) = self.orecord(&ops, &id)? else {
+                continue;
+            };
+            let Some(msg) = rec.message(id) else {
+                continue;
+            };
+            let msg =
+                msg.map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))?;
+            seq += 1;
+            n += 1;
+            ops.put(
+                T::Log,
+                be(seq),
+                LogEntry {
+                    what: RELEASED,
+                    embargoed: false,
+                    id,
+                    origin: Vec::new(),
+                }
+                .encode(),
+            );
+            for (t, k) in codec::index_keys(&msg, seq) {
+                ops.put(t, k, []);
+            }
+            rec.release = seq;
+            ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+        }
+        if seq > w.last_seq {
+            ops.put(T::Meta, meta::LAST_SEQ, be(seq));
+        }
+        self.commit(&mut w, &ops, seq)?;
+        Ok((n, w.gen_))
+    }
+
+    /// One batch of retention at `now`. Returns what it did, whether more is due, and the
+    /// generation.
+    pub(super) fn expire_batch(&self, now: Timestamp) -> R<(ExpireStats, bool, u64)> {
+        let mut w = self.lock_writer()?;
+        let mut ops = Ops::default();
+        let mut stats = ExpireStats::default();
+        let end = codec::time_id(now.0, &Id([0xff; 32]));
+        let due: Vec<_> = self
+            .trees
+            .get(T::Expiry)
+            .range(..=end.clone())
+            .take(BATCH)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sled_err(e))?;
+        let more_expiry = due.len() == BATCH;
+        for (k, _) in &due {
+            let (exp, id) =
+                codec::split_time_id(k).ok_or_else(|| self.corrupt("bad expiry row"))?;
+            ops.del(T::Expiry, k.to_vec());
+            let Some(rec) = self.orecord(&ops, &id)? else {
+                continue;
+            };
+            if rec.has_content() {
+                self.unindex(&mut ops, &id, &rec)?;
+                self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
+            } else {
+                // Already a tombstone in all but name.
+                self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, -1)?;
+            }
+            ops.del(T::Msgs, id.as_bytes().as_slice());
+            let drop_at = Timestamp(exp).plus(self.tombstone_keep).0;
+            ops.put(T::Tombs, id.as_bytes().as_slice(), be(drop_at));
+            ops.put(T::TombGc, codec::time_id(drop_at, &id), []);
+            self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+            stats.expired += 1;
+        }
+        let gone: Vec<_> = self
+            .trees
+            .get(T::TombGc)
+            .range(..=end)
+            .take(BATCH)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sled_err(e))?;
+        let more_gc = gone.len() == BATCH;
+        for (k, _) in &gone {
+            let (_, id) =
+                codec::split_time_id(k).ok_or_else(|| self.corrupt("bad tombstone row"))?;
+            ops.del(T::TombGc, k.to_vec());
+            ops.del(T::Tombs, id.as_bytes().as_slice());
+            self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, -1)?;
+            stats.tombstones_dropped += 1;
+        }
+        let last = w.last_seq;
+        self.commit(&mut w, &ops, last)?;
+        Ok((stats, more_expiry || more_gc, w.gen_))
+    }
+}
+
+/// `kind tag ‖ author ‖ created_at ‖ id`.
+fn latest_key(msg: &Message) -> Vec<u8> {
+    let body = msg.body();
+    cat(&[
+        &[body.kind().tag()],
+        body.author.as_bytes(),
+        &be(body.created_at.0),
+        msg.id().as_bytes(),
+    ])
+}
+
+impl Store {
+    /// Inserts a message if its id is not known, atomically across every tree (record, log
+    /// entry, indexes, tallies, and the peer's cursor when it came from a peer). Resolves only
+    /// when the result is durable; concurrent inserts share one flush (group commit).
+    ///
+    /// The message must be verified and validated already: the store checks only what needs
+    /// its state (duplicates, tombstones, revocations, authorship of updates and cancels).
+    pub async fn insert(
+        &self,
+        msg: &Message,
+        origin: Origin,
+        now: Timestamp,
+    ) -> Result<Inserted, StoreError> {
+        let mut v = self.insert_many(vec![(msg.clone(), origin)], now).await?;
+        v.pop()
+            .ok_or_else(|| self.inner.corrupt("an insert produced no outcome"))
+    }
+
+    /// Inserts many messages (a follower's batch, a streaming publisher): one transaction per
+    /// message, one flush for all. Outcomes are in the order of `msgs`.
+    pub async fn insert_many(
+        &self,
+        msgs: Vec<(Message, Origin)>,
+        now: Timestamp,
+    ) -> Result<Vec<Inserted>, StoreError> {
+        let inner = self.inner.clone();
+        let (out, g) = tokio::task::spawn_blocking(move || inner.insert_batch(&msgs, now))
+            .await
+            .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+        self.inner.commit.wait(g).await?;
+        Ok(out)
+    }
+
+    /// Embargo release: appends a reader-view entry (a new seq) for each message whose
+    /// effective_at is at or before `now`. Durable before it returns.
+    pub async fn release_due(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let inner = self.inner.clone();
+            let (n, g) = tokio::task::spawn_blocking(move || inner.release_batch(now))
+                .await
+                .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+            self.inner.commit.wait(g).await?;
+            total += n;
+            if n < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Retention: removes messages expired at `now` with all their rows, leaving tombstones,
+    /// and forgets tombstones whose time is up. Durable before it returns.
+    pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
+        let mut total = ExpireStats::default();
+        loop {
+            let inner = self.inner.clone();
+            let (s, more, g) = tokio::task::spawn_blocking(move || inner.expire_batch(now))
+                .await
+                .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+            self.inner.commit.wait(g).await?;
+            total.expired += s.expired;
+            total.tombstones_dropped += s.tombstones_dropped;
+            if !more {
+                return Ok(total);
+            }
+        }
+    }
+}
