@@ -1,1 +1,3 @@
+//! Integration tests, in one binary: one module per area, using only the crate's public API.
 
+mod vectors;
