@@ -43,10 +43,7 @@ impl Server {
         let grpc_addr = listener.local_addr()?;
         node.start_background();
         federation::start(&node);
-        let mut shutdown = node.shutdown_signal();
-        let grpc = tokio::spawn(rpc::serve(node.clone(), listener, async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        }));
+        let grpc = tokio::spawn(rpc::serve(node.clone(), listener, node.stopped()));
         info!(
             node_key = %node.node_key(),
             data = %node.data_dir().display(),

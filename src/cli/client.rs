@@ -17,15 +17,19 @@ use crate::rpc::{ClientError, ClientEvent, PublishOutcome};
 #[derive(Debug, clap::Subcommand)]
 pub enum PostCommand {
     /// Sign and publish a solidarity alert.
-    #[command(after_help = "Example:\n  tocsin post alert --key eastland.key --lang en \\\n    \
+    #[command(
+        after_help = "Example:\n  tocsin post alert --key eastland.key --lang en \\\n    \
         --headline \"Four union leaders arrested in Eastport\" \\\n    \
         --description \"Police detained four leaders of the Eastland Dockworkers' Union.\" \\\n    \
-        --category arrest --severity severe --country AZ")]
+        --category arrest --severity severe --country AZ"
+    )]
     Alert(PostAlertArgs),
     /// Sign and publish a coordinated-action call.
-    #[command(after_help = "Example:\n  tocsin post call --key eastland.key --lang en \\\n    \
+    #[command(
+        after_help = "Example:\n  tocsin post call --key eastland.key --lang en \\\n    \
         --headline \"Write to the President of Eastland\" --description \"Demand their release.\" \\\n    \
-        --action letter --target \"President of Eastland\" --deadline 2026-12-10T00:00:00Z")]
+        --action letter --target \"President of Eastland\" --deadline 2026-12-10T00:00:00Z"
+    )]
     Call(PostCallArgs),
 }
 
@@ -152,7 +156,11 @@ fn report(outcome: PublishOutcome, url: &str, json: bool) -> anyhow::Result<()> 
                 "duplicate"
             };
             if json {
-                writeln!(out, "{}", serde_json::json!({"id": id.to_hex(), "seq": seq, "status": status}))?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"id": id.to_hex(), "seq": seq, "status": status})
+                )?;
             } else {
                 writeln!(out, "{status} {id} as #{seq} at {url}")?;
             }
@@ -182,19 +190,22 @@ async fn publish(node: &NodeUrl, message: &SignedMessage, json: bool) -> anyhow:
 }
 
 pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
-    let (opts, sign): (&PostOptions, Box<dyn Fn(&crate::message::SecretKey) -> anyhow::Result<Message>>) =
-        match &cmd {
-            PostCommand::Alert(a) => (&a.opts, Box::new(|k| a.alert.sign(k, Timestamp::now()))),
-            PostCommand::Call(c) => (&c.opts, Box::new(|k| c.call.sign(k, Timestamp::now()))),
-        };
+    let opts = match &cmd {
+        PostCommand::Alert(a) => &a.opts,
+        PostCommand::Call(c) => &c.opts,
+    };
     let key = keyfile::load(&opts.key).context("loading the key")?;
-    let message = sign(&key)?;
+    let message = match &cmd {
+        PostCommand::Alert(a) => a.alert.sign(&key, Timestamp::now())?,
+        PostCommand::Call(c) => c.call.sign(&key, Timestamp::now())?,
+    };
     publish(&opts.node, message.signed(), opts.json).await
 }
 
 fn read_signed(path: &PathBuf) -> anyhow::Result<SignedMessage> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    SignedMessage::decode(&bytes).with_context(|| format!("{} is not a signed message", path.display()))
+    SignedMessage::decode(&bytes)
+        .with_context(|| format!("{} is not a signed message", path.display()))
 }
 
 pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
@@ -205,7 +216,9 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         let outcome = match client.publish(&signed).await {
             Ok(o) => o,
             Err(ClientError::Refused(r)) => PublishOutcome::Refused(r),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("sending {}", path.display()))),
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("sending {}", path.display())));
+            }
         };
         if let Err(e) = report(outcome, client.url(), args.json) {
             eprintln!("{}: {e}", path.display());
@@ -241,7 +254,9 @@ impl FollowArgs {
                 .iter()
                 .map(|a| {
                     a.parse::<AuthorKey>().map_err(|e| {
-                        Failure::usage(format!("--author {a:?}: {e} (a public key is 64 hex digits)"))
+                        Failure::usage(format!(
+                            "--author {a:?}: {e} (a public key is 64 hex digits)"
+                        ))
                     })
                 })
                 .collect::<Result<_, _>>()?,
@@ -251,12 +266,19 @@ impl FollowArgs {
                 .map(|k| {
                     Kind::parse(k).ok_or_else(|| {
                         let all: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                        Failure::usage(format!("--kind {k:?} is not a kind; use one of: {}", all.join(", ")))
+                        Failure::usage(format!(
+                            "--kind {k:?} is not a kind; use one of: {}",
+                            all.join(", ")
+                        ))
                     })
                 })
                 .collect::<Result<_, _>>()?,
             topics: self.topics.clone(),
-            countries: self.countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
+            countries: self
+                .countries
+                .iter()
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
             languages: self.only_langs.clone(),
         })
     }
@@ -285,7 +307,11 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
                     serde_json::to_writer(&mut stdout, &message_json(&message, Some(seq)))?;
                     writeln!(stdout)?;
                 } else {
-                    writeln!(stdout, "#{seq} {}", message_text_lang(&message, &args.langs))?;
+                    writeln!(
+                        stdout,
+                        "#{seq} {}",
+                        message_text_lang(&message, &args.langs)
+                    )?;
                 }
                 stdout.flush()?;
             }
@@ -303,10 +329,9 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
-    let id: Id = args
-        .id
-        .parse()
-        .map_err(|_| Failure::usage(format!("{:?} is not a message id (64 hex digits)", args.id)))?;
+    let id: Id = args.id.parse().map_err(|_| {
+        Failure::usage(format!("{:?} is not a message id (64 hex digits)", args.id))
+    })?;
     let mut client = args.node.connect().await?;
     let state = client
         .get(id)
@@ -336,7 +361,11 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if state.cancelled {
-        writeln!(out, "{id} was cancelled by its author: {}", state.cancel_reason)?;
+        writeln!(
+            out,
+            "{id} was cancelled by its author: {}",
+            state.cancel_reason
+        )?;
         writeln!(out, "(its content is withdrawn and no longer served)")?;
         return Ok(());
     }

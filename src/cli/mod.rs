@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 use crate::message::{Checked, Message, SignedMessage, Timestamp};
 
 pub use compose::{AlertArgs, CallArgs};
-pub use render::{message_json, message_text};
+pub use render::{message_json, message_text, message_text_lang};
 
 /// Tocsin: sign, relay and follow solidarity alerts and coordinated-action calls.
 #[derive(Debug, Parser)]
@@ -47,6 +47,74 @@ pub enum Command {
         after_help = "Example:\n  tocsin inspect arrest.msg\n  tocsin inspect --json arrest.msg"
     )]
     Inspect(InspectArgs),
+    /// Sign and publish an alert or call to a node.
+    #[command(subcommand)]
+    Post(Box<client::PostCommand>),
+    /// Publish signed message files (from `tocsin sign`) to a node.
+    #[command(after_help = "Example:\n  tocsin send arrest.msg --node http://127.0.0.1:7700")]
+    Send(client::SendArgs),
+    /// Publish a key's pre-signed revocation: from its time on, the key's messages are refused.
+    #[command(
+        after_help = "Example:\n  tocsin revoke --revocation eastland.key.revocation --node http://127.0.0.1:7700"
+    )]
+    Revoke(client::RevokeArgs),
+    /// Follow a node's feed: the backlog, then live messages.
+    #[command(
+        after_help = "Examples:\n  tocsin follow\n  tocsin follow --country AZ --kind alert --kind call --lang fr\n  tocsin follow --json --since 120 --until-caught-up"
+    )]
+    Follow(client::FollowArgs),
+    /// Show one message with its current version, cancellation and endorsements.
+    #[command(
+        after_help = "Example:\n  tocsin show 70ed23b9b6e0bd24b5ac7bc6e2cd34377851a067ac17e1092629d7d69abf57d5"
+    )]
+    Show(client::ShowArgs),
+    /// Run a node, or ask one how it is.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Add, list or remove the peers a node follows (edits its config file).
+    #[command(subcommand)]
+    Peer(peer::PeerCommand),
+}
+
+/// `tocsin node …`
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Run a node (embedded defaults: data in ./tocsin-data, gRPC on 127.0.0.1:7700).
+    #[command(
+        after_help = "Examples:\n  tocsin node run\n  tocsin node run --config config/node.example.toml\n  tocsin node run --data ./geneva-data --listen 127.0.0.1:7701"
+    )]
+    Run(node::RunArgs),
+    /// Show a node's identity, log head, counts and peers.
+    #[command(after_help = "Example:\n  tocsin node status --node http://127.0.0.1:7700")]
+    Status(node::StatusArgs),
+}
+
+/// The node a client command talks to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NodeUrl {
+    /// The node's gRPC URL.
+    #[arg(
+        long = "node",
+        value_name = "URL",
+        env = "TOCSIN_NODE",
+        default_value = "http://127.0.0.1:7700"
+    )]
+    pub url: String,
+}
+
+impl NodeUrl {
+    /// Connects, with a message that says what to check when it fails.
+    pub async fn connect(&self) -> anyhow::Result<crate::rpc::Client> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(Failure::usage(format!(
+                "--node {:?} must be a URL like http://127.0.0.1:7700",
+                self.url
+            )));
+        }
+        crate::rpc::Client::connect(&self.url)
+            .await
+            .context("is the node running? start one with: tocsin node run")
+    }
 }
 
 /// `tocsin sign …`

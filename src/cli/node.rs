@@ -49,7 +49,10 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .try_init();
 }
 
@@ -73,7 +76,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
@@ -116,7 +119,11 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         writeln!(out, "node        {}", client.url())?;
         writeln!(out, "node key    {}", info.node_key)?;
         writeln!(out, "version     {}", info.version)?;
-        writeln!(out, "uptime      {}", humantime::format_duration(info.uptime))?;
+        writeln!(
+            out,
+            "uptime      {}",
+            humantime::format_duration(info.uptime)
+        )?;
         writeln!(out, "log head    {}", info.head_seq)?;
         writeln!(out, "messages    {}", info.messages)?;
         writeln!(out, "subscribers {}", info.subscribers)?;
@@ -124,7 +131,11 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             writeln!(out, "peers       none")?;
         }
         for p in &info.peers {
-            let state = if p.connected { "connected" } else { "disconnected" };
+            let state = if p.connected {
+                "connected"
+            } else {
+                "disconnected"
+            };
             writeln!(
                 out,
                 "peer {:<12} {:<12} cursor {} lag {} {}{}",

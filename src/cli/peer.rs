@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use toml_edit::{value, ArrayOfTables, DocumentMut, Item, Table};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
 use super::Failure;
 use crate::config::Config;
@@ -21,8 +21,10 @@ pub struct ConfigFile {
 #[derive(Debug, clap::Subcommand)]
 pub enum PeerCommand {
     /// Follow another node: add it to the config's peers.
-    #[command(after_help = "Example:\n  tocsin peer add geneva http://127.0.0.1:7701 --config tocsin.toml\n  \
-        tocsin node run --config tocsin.toml")]
+    #[command(
+        after_help = "Example:\n  tocsin peer add geneva http://127.0.0.1:7701 --config tocsin.toml\n  \
+        tocsin node run --config tocsin.toml"
+    )]
     Add {
         /// A short name for the peer (letters, digits, '-', '_').
         name: String,
@@ -52,7 +54,8 @@ fn load(path: &Path) -> anyhow::Result<DocumentMut> {
     if !path.exists() {
         return Ok(DocumentMut::new());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.parse::<DocumentMut>()
         .with_context(|| format!("{} is not valid TOML", path.display()))
 }
@@ -60,7 +63,8 @@ fn load(path: &Path) -> anyhow::Result<DocumentMut> {
 fn save(path: &Path, doc: &DocumentMut) -> anyhow::Result<()> {
     let text = doc.to_string();
     // Never write a file the node would refuse at start.
-    Config::parse(&text).map_err(|e| Failure::usage(format!("the result would be refused: {e}")))?;
+    Config::parse(&text)
+        .map_err(|e| Failure::usage(format!("the result would be refused: {e}")))?;
     let tmp = path.with_extension("toml.tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
@@ -71,8 +75,9 @@ fn peers(doc: &mut DocumentMut) -> anyhow::Result<&mut ArrayOfTables> {
     let item = doc
         .entry("peer")
         .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
-    item.as_array_of_tables_mut()
-        .ok_or_else(|| Failure::usage("`peer` in the config file must be a list of [[peer]] tables"))
+    item.as_array_of_tables_mut().ok_or_else(|| {
+        Failure::usage("`peer` in the config file must be a list of [[peer]] tables")
+    })
 }
 
 fn name_of(t: &Table) -> &str {
@@ -96,8 +101,16 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
             t["address"] = value(url.as_str());
             list.push(t);
             save(&file.config, &doc)?;
-            writeln!(out, "added peer {name} at {url} to {}", file.config.display())?;
-            writeln!(out, "(re)start the node with: tocsin node run --config {}", file.config.display())?;
+            writeln!(
+                out,
+                "added peer {name} at {url} to {}",
+                file.config.display()
+            )?;
+            writeln!(
+                out,
+                "(re)start the node with: tocsin node run --config {}",
+                file.config.display()
+            )?;
         }
         PeerCommand::List { file } => {
             let config = Config::load(Some(&file.config))?;
@@ -110,7 +123,10 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
         }
         PeerCommand::Remove { name, file } => {
             if !file.config.exists() {
-                return Err(Failure::usage(format!("{} does not exist", file.config.display())));
+                return Err(Failure::usage(format!(
+                    "{} does not exist",
+                    file.config.display()
+                )));
             }
             let mut doc = load(&file.config)?;
             let list = peers(&mut doc)?;

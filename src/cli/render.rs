@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
 use crate::message::{
-    language_matches, ActionCall, Alert, Content, Info, Message, Timestamp, UpdateContent,
+    ActionCall, Alert, Content, Info, Message, Timestamp, UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {

@@ -59,7 +59,8 @@ mod tests {
         let mut prev_ceiling = Duration::ZERO;
         for n in 0..30 {
             let d = b.next_delay();
-            let ceiling = (Duration::from_millis(100) * 2u32.pow(n.min(20))).min(Duration::from_secs(60));
+            let ceiling =
+                (Duration::from_millis(100) * 2u32.pow(n.min(20))).min(Duration::from_secs(60));
             assert!(d >= Duration::from_millis(50) && d <= ceiling, "{n}: {d:?}");
             assert!(ceiling >= prev_ceiling);
             prev_ceiling = ceiling;

@@ -77,12 +77,12 @@ impl Follower {
     async fn run(mut self) {
         let fed = &self.node.config().federation;
         let mut backoff = Backoff::new(fed.reconnect_min, fed.reconnect_max);
-        let mut shutdown = self.node.shutdown_signal();
         loop {
             let started = Instant::now();
+            let stopped = self.node.stopped();
             let result = tokio::select! {
                 r = self.follow_once() => r,
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = stopped => return,
             };
             self.status.connected = false;
             if let Err(e) = &result {
@@ -97,7 +97,7 @@ impl Follower {
             debug!(peer = %self.peer.name, ?wait, "reconnecting later");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = self.node.stopped() => return,
             }
         }
     }
@@ -166,7 +166,10 @@ impl Follower {
             // Everything up to `last` is settled: stored (with its cursor), already here, or
             // refused with a counted reason. Move past it.
             if last > cursor {
-                store.advance_cursor(&origin_key, last).await.map_err(NodeError::from)?;
+                store
+                    .advance_cursor(&origin_key, last)
+                    .await
+                    .map_err(NodeError::from)?;
                 cursor = last;
             }
             self.status.cursor = cursor;

@@ -149,6 +149,12 @@ pub fn validate(body: &Body, now: Timestamp) -> Result<(), Rejection> {
             Ok(())
         }
         Content::Revocation(r) => {
+            if r.revoked_from.0 == 0 {
+                return Err(reject(
+                    Reason::MissingField,
+                    "revocation.revoked_from is required",
+                ));
+            }
             if r.successor == Some(body.author) {
                 return Err(reject(
                     Reason::BadValue,
@@ -161,6 +167,27 @@ pub fn validate(body: &Body, now: Timestamp) -> Result<(), Rejection> {
 }
 
 fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
+    // Zero times and a missing expiry never come out of the decoder, but a body an author
+    // builds by hand can hold them: refuse here what every node's decoder refuses.
+    if body.created_at.0 == 0 {
+        return Err(reject(Reason::MissingField, "created_at is required"));
+    }
+    if body.effective_at == Some(Timestamp(0)) {
+        return Err(reject(Reason::MissingField, "effective_at is required"));
+    }
+    match (body.kind(), body.expires_at) {
+        (Kind::Revocation, Some(_)) => {
+            return Err(reject(
+                Reason::BadLifetime,
+                "a revocation never expires; leave expires_at unset",
+            ));
+        }
+        (Kind::Revocation, None) => {}
+        (_, None) | (_, Some(Timestamp(0))) => {
+            return Err(reject(Reason::MissingField, "expires_at is required"));
+        }
+        (_, Some(_)) => {}
+    }
     let latest = now.plus(limits::MAX_FUTURE_SKEW);
     if body.created_at > latest {
         return Err(reject(
@@ -172,7 +199,7 @@ fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
         ));
     }
     let Some(expires_at) = body.expires_at else {
-        // Only a revocation decodes without an expiry; it never expires.
+        // A revocation (checked above: only it has no expiry) never expires.
         return Ok(());
     };
     check_lifetime(body, body.kind())?;
@@ -221,6 +248,12 @@ fn check_alert(a: &Alert) -> Result<(), Rejection> {
 
 fn check_call(c: &ActionCall) -> Result<(), Rejection> {
     check_alert(&c.base)?;
+    if c.actions.is_empty() {
+        return Err(reject(
+            Reason::MissingField,
+            "call.actions (what is asked) is required",
+        ));
+    }
     check_list(&c.actions, limits::MAX_ACTIONS, "call.actions")?;
     check_text(&c.target, limits::MAX_NAME, "call.target", false)?;
     if let (Some(s), Some(e)) = (c.window_starts_at, c.window_ends_at)

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
@@ -149,7 +149,6 @@ impl Node {
             path: data.join("store"),
             cache_bytes: config.store.cache_mb * 1024 * 1024,
             tombstone_keep: config.store.tombstone_keep,
-            ..StoreConfig::default()
         })?;
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
@@ -199,6 +198,19 @@ impl Node {
         self.inner.shutdown_tx.subscribe()
     }
 
+    /// Resolves once shutdown has begun. `Send`, unlike a held `watch::Ref`, so it can sit in
+    /// a `select!` inside a spawned task.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown_signal();
+        async move {
+            while !*rx.borrow_and_update() {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         *self.inner.shutdown_tx.borrow()
@@ -243,7 +255,8 @@ impl Node {
     ) -> Vec<Result<Published, NodeError>> {
         let started = Instant::now();
         let now = Timestamp::now();
-        let mut outcomes: Vec<Option<Result<Published, NodeError>>> = Vec::with_capacity(batch.len());
+        let mut outcomes: Vec<Option<Result<Published, NodeError>>> =
+            Vec::with_capacity(batch.len());
         let mut to_store = Vec::new();
         let mut slots = Vec::new();
         for (signed, origin) in batch {
@@ -437,13 +450,12 @@ impl Node {
         F: Fn(Node) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
-        let mut shutdown = self.shutdown_signal();
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = ticker.tick() => f(self.clone()).await,
-                _ = shutdown.wait_for(|s| *s) => return,
+                _ = self.stopped() => return,
             }
         }
     }
@@ -465,7 +477,7 @@ impl Node {
         if tokio::time::timeout(grace, rx.recv()).await.is_err() {
             warn!("some tasks did not stop within {grace:?}; flushing anyway");
         }
-        self.inner.store.flush().await?;
+        self.inner.store.clone().close().await?;
         Ok(())
     }
 

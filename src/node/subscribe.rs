@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::{Node, NodeError};
 use crate::message::{AuthorKey, Filter};
@@ -73,7 +73,6 @@ async fn run(
         None => View::Reader,
     };
     let mut head_rx = store.watch_head();
-    let mut shutdown = node.shutdown_signal();
     let mut cursor = spec.since;
     let mut announced = false;
     loop {
@@ -95,7 +94,7 @@ async fn run(
                             return; // the subscriber went away
                         }
                     }
-                    _ = shutdown.wait_for(|s| *s) => {
+                    _ = node.stopped() => {
                         let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
                         return;
                     }
@@ -120,7 +119,7 @@ async fn run(
                     return; // the store closed
                 }
             }
-            _ = shutdown.wait_for(|s| *s) => {
+            _ = node.stopped() => {
                 let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
                 return;
             }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
+use tonic::transport::{Channel, Endpoint};
 
 use super::convert::{filter_to_proto, signed_from_proto};
 use super::status::rejection_of;
@@ -59,7 +59,10 @@ impl ClientError {
             ClientError::Connect { .. } => true,
             ClientError::Status { code, .. } => matches!(
                 code,
-                Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Unknown
+                Code::Unavailable
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Unknown
             ),
             ClientError::Refused(r) => r.reason == crate::message::Reason::Unavailable,
             ClientError::BadReply(_) => false,
@@ -210,7 +213,10 @@ impl Client {
                         .message
                         .ok_or_else(|| bad("a delivery without a message"))
                         .and_then(|m| signed_from_proto(m).map_err(bad))?;
-                    Ok(ClientEvent::Delivery { seq: d.seq, message })
+                    Ok(ClientEvent::Delivery {
+                        seq: d.seq,
+                        message,
+                    })
                 }
                 Some(Event::CaughtUp(c)) => Ok(ClientEvent::CaughtUp(c.seq)),
                 None => Err(bad("an empty event")),
@@ -220,7 +226,11 @@ impl Client {
 
     /// A message and its state; `None` if the node does not have it.
     pub async fn get(&mut self, id: Id) -> Result<Option<GetState>, ClientError> {
-        let reply = match self.inner.get(proto::GetRequest { id: id.0.to_vec() }).await {
+        let reply = match self
+            .inner
+            .get(proto::GetRequest { id: id.0.to_vec() })
+            .await
+        {
             Ok(r) => r.into_inner(),
             Err(s) if s.code() == Code::NotFound => return Ok(None),
             Err(s) => return Err(s.into()),

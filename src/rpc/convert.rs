@@ -34,7 +34,9 @@ fn kind_from_proto(n: i32) -> Result<Kind, Status> {
         Ok(proto::Kind::Roster) => Kind::Roster,
         Ok(proto::Kind::Revocation) => Kind::Revocation,
         Ok(proto::Kind::Unspecified) | Err(_) => {
-            return Err(Status::invalid_argument(format!("filter: unknown kind {n}")));
+            return Err(Status::invalid_argument(format!(
+                "filter: unknown kind {n}"
+            )));
         }
     };
     Ok(k)
@@ -47,7 +49,8 @@ pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Stat
     let Some(f) = f else {
         return Ok(Filter::default());
     };
-    let total = f.authors.len() + f.kinds.len() + f.topics.len() + f.countries.len() + f.languages.len();
+    let total =
+        f.authors.len() + f.kinds.len() + f.topics.len() + f.countries.len() + f.languages.len();
     if total > MAX_FILTER_VALUES {
         return Err(Status::invalid_argument(format!(
             "a filter may name at most {MAX_FILTER_VALUES} values"
@@ -98,7 +101,10 @@ pub(crate) fn published_to_proto(p: &Published) -> proto::PublishReply {
     }
 }
 
-pub(crate) fn refused_to_proto(id: Option<crate::message::Id>, r: &Rejection) -> proto::PublishReply {
+pub(crate) fn refused_to_proto(
+    id: Option<crate::message::Id>,
+    r: &Rejection,
+) -> proto::PublishReply {
     proto::PublishReply {
         id: id.map(|i| i.0.to_vec()).unwrap_or_default(),
         status: proto::PublishStatus::Refused as i32,
@@ -115,7 +121,9 @@ pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
             seq: entry.seq,
             message: Some(entry.message.signed().to_proto()),
         }),
-        SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) => Event::CaughtUp(proto::CaughtUp { seq }),
+        SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) => {
+            Event::CaughtUp(proto::CaughtUp { seq })
+        }
     };
     proto::SubscribeEvent { event: Some(event) }
 }
@@ -138,7 +146,11 @@ pub(crate) fn state_to_proto(s: &MessageState) -> proto::GetReply {
                 created_at: e.created_at.as_millis(),
             })
             .collect(),
-        translations: s.translations.iter().map(|m| m.signed().to_proto()).collect(),
+        translations: s
+            .translations
+            .iter()
+            .map(|m| m.signed().to_proto())
+            .collect(),
     }
 }
 

@@ -10,8 +10,8 @@ pub mod status;
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 use crate::node::Node;

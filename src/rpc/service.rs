@@ -39,7 +39,11 @@ impl RelayService {
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
         tokio::time::timeout(self.request_timeout, fut)
             .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("the node took too long to answer")))
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(
+                    "the node took too long to answer",
+                ))
+            })
     }
 }
 
@@ -70,13 +74,12 @@ impl Relay for RelayService {
         let mut incoming = request.into_inner();
         let node = self.node.clone();
         let (tx, rx) = mpsc::channel(STREAM_BATCH * 2);
-        let mut shutdown = node.shutdown_signal();
         node.clone().spawn(async move {
             loop {
                 // Wait for one message, then take whatever else has already arrived.
                 let first = tokio::select! {
                     m = incoming.next() => m,
-                    _ = shutdown.wait_for(|s| *s) => {
+                    _ = node.stopped() => {
                         let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
                         return;
                     }

@@ -47,7 +47,9 @@ impl From<NodeError> for Status {
             other => {
                 // Details (paths, database errors) stay in the node's log, not on the wire.
                 error!(error = %other, "internal error");
-                Status::internal("internal error; the node's operator can see the details in its log")
+                Status::internal(
+                    "internal error; the node's operator can see the details in its log",
+                )
             }
         }
     }

@@ -700,3 +700,35 @@ impl Store {
         }
     }
 }
+
+impl Inner {
+    /// Moves a peer's cursor forward (never back) without storing a message.
+    fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> R<u64> {
+        let mut w = self.lock_writer()?;
+        let mut ops = Ops::default();
+        let k = peer.as_bytes();
+        let old = match self.oget(&ops, T::Cursors, k)? {
+            Some(v) => codec::read_u64(&v).unwrap_or(0),
+            None => 0,
+        };
+        if cursor > old {
+            ops.put(T::Cursors, k, be(cursor));
+        }
+        let last = w.last_seq;
+        self.commit(&mut w, &ops, last)?;
+        Ok(w.gen_)
+    }
+}
+
+impl Store {
+    /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
+    /// refusals, entries filtered out), durably. A cursor never moves back.
+    pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        let peer = peer.to_string();
+        let g = tokio::task::spawn_blocking(move || inner.advance_cursor_batch(&peer, cursor))
+            .await
+            .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+        self.inner.commit.wait(g).await
+    }
+}

@@ -53,8 +53,18 @@ fn ring_with_chords() -> Vec<(usize, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_of_five_carries_a_message_end_to_end_once() {
     let mesh = Mesh::start(5, &[(0, 1), (1, 2), (2, 3), (3, 4)]).await;
-    let from_baku = post(&mesh.nodes[0], &org(20), "Four leaders arrested in Eastport").await;
-    let from_geneva = post(&mesh.nodes[4], &org(21), "Global union federation calls for release").await;
+    let from_baku = post(
+        &mesh.nodes[0],
+        &org(20),
+        "Four leaders arrested in Eastport",
+    )
+    .await;
+    let from_geneva = post(
+        &mesh.nodes[4],
+        &org(21),
+        "Global union federation calls for release",
+    )
+    .await;
     mesh.wait_all_have(2).await;
     for node in &mesh.nodes {
         let mut c = node.client().await;
@@ -71,7 +81,12 @@ async fn a_mesh_of_ten_with_cycles_stores_every_message_exactly_once() {
     let total = 100u64;
     for i in 0..total {
         let at = (i as usize * 7) % 10;
-        post(&mesh.nodes[at], &org(30 + (i % 5) as u8), &format!("Mesh message {i}")).await;
+        post(
+            &mesh.nodes[at],
+            &org(30 + (i % 5) as u8),
+            &format!("Mesh message {i}"),
+        )
+        .await;
     }
     mesh.wait_all_have(total).await;
     let (n0, d0) = digest(&mesh.nodes[0]).await;
@@ -82,13 +97,26 @@ async fn a_mesh_of_ten_with_cycles_stores_every_message_exactly_once() {
         assert_eq!(info.head_seq, total, "no duplicate, no gap");
         for peer in info.peers {
             // Each message crosses each link at most once per direction.
-            assert!(peer.received <= total, "{} received {} over one link", peer.name, peer.received);
+            assert!(
+                peer.received <= total,
+                "{} received {} over one link",
+                peer.name,
+                peer.received
+            );
         }
     }
     // Nothing was sent back over the link it came from: a node's deliveries to its followers
     // add up to less than every message over every link.
     let received: u64 = futures::future::join_all(mesh.nodes.iter().map(|n| async {
-        n.client().await.info().await.unwrap().peers.iter().map(|p| p.received).sum::<u64>()
+        n.client()
+            .await
+            .info()
+            .await
+            .unwrap()
+            .peers
+            .iter()
+            .map(|p| p.received)
+            .sum::<u64>()
     }))
     .await
     .into_iter()
@@ -113,8 +141,18 @@ async fn a_partition_heals_and_all_ten_converge() {
     }
     let per_side = 150u64;
     for i in 0..per_side {
-        post(&mesh.nodes[(i % 7) as usize], &org(40), &format!("Mainland {i}")).await;
-        post(&mesh.nodes[7 + (i % 3) as usize], &org(41), &format!("Island {i}")).await;
+        post(
+            &mesh.nodes[(i % 7) as usize],
+            &org(40),
+            &format!("Mainland {i}"),
+        )
+        .await;
+        post(
+            &mesh.nodes[7 + (i % 3) as usize],
+            &org(41),
+            &format!("Island {i}"),
+        )
+        .await;
     }
     // Each side converges on its own half while cut off.
     for i in 0..10 {
@@ -124,7 +162,11 @@ async fn a_partition_heals_and_all_ten_converge() {
             async move { c >= per_side }
         })
         .await;
-        assert_eq!(store.counts().unwrap().messages, per_side, "node {i} saw across the cut");
+        assert_eq!(
+            store.counts().unwrap().messages,
+            per_side,
+            "node {i} saw across the cut"
+        );
     }
     for k in &crossing {
         mesh.links[k].heal();
@@ -143,11 +185,24 @@ async fn a_node_killed_mid_catch_up_resumes_from_its_cursor() {
     let key = org(50);
     let total = 3000u64;
     let msgs: Vec<SignedMessage> = (0..total)
-        .map(|i| sign(alert(&key, &format!("Backlog {i}")), &key).signed().clone())
+        .map(|i| {
+            sign(alert(&key, &format!("Backlog {i}")), &key)
+                .signed()
+                .clone()
+        })
         .collect();
     let mut c = source.client().await;
-    let replies: Vec<_> = c.publish_stream(futures::stream::iter(msgs)).await.unwrap().collect().await;
-    assert!(replies.iter().all(|r| matches!(r, Ok(PublishOutcome::Accepted { .. }))));
+    let replies: Vec<_> = c
+        .publish_stream(futures::stream::iter(msgs))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        replies
+            .iter()
+            .all(|r| matches!(r, Ok(PublishOutcome::Accepted { .. })))
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("follower.toml");
@@ -171,7 +226,10 @@ async fn a_node_killed_mid_catch_up_resumes_from_its_cursor() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     follower.kill();
-    assert!(progress > 0, "the follower made no progress before the kill");
+    assert!(
+        progress > 0,
+        "the follower made no progress before the kill"
+    );
 
     let follower = ChildNode::start(&config);
     let mut fc = tocsin::rpc::Client::connect(&follower.url).await.unwrap();
@@ -195,52 +253,84 @@ async fn updates_cancels_and_revocations_take_effect_at_the_far_end() {
     let (near, far) = (&mesh.nodes[0], &mesh.nodes[3]);
     let author = org(60);
     let original = sign(alert(&author, "Lockout at Northland Mills"), &author);
-    near.client().await.publish(original.signed()).await.unwrap();
+    near.client()
+        .await
+        .publish(original.signed())
+        .await
+        .unwrap();
     let update = sign(
-        body(&author, Content::Update(Update {
-            supersedes: original.id(),
-            content: UpdateContent::Alert(alert_content("Lockout at Northland Mills: day 2", &["en"])),
-        })),
+        body(
+            &author,
+            Content::Update(Update {
+                supersedes: original.id(),
+                content: UpdateContent::Alert(alert_content(
+                    "Lockout at Northland Mills: day 2",
+                    &["en"],
+                )),
+            }),
+        ),
         &author,
     );
     near.client().await.publish(update.signed()).await.unwrap();
     mesh.wait_all_have(2).await;
     let mut fc = far.client().await;
+    let (oid, uid) = (original.id(), update.id());
     wait_until("the update to be current at the far end", || {
         let mut fc = fc.clone();
         async move {
-            let s = fc.get(original.id()).await.unwrap();
-            s.and_then(|s| s.current).map(|m| m.id()) == Some(update.id())
+            let s = fc.get(oid).await.unwrap();
+            s.and_then(|s| s.current).map(|m| m.id()) == Some(uid)
         }
     })
     .await;
 
     let cancel = sign(
-        body(&author, Content::Cancel(Cancel { target: original.id(), reason: "resolved".into() })),
+        body(
+            &author,
+            Content::Cancel(Cancel {
+                target: original.id(),
+                reason: "resolved".into(),
+            }),
+        ),
         &author,
     );
     near.client().await.publish(cancel.signed()).await.unwrap();
     wait_until("the cancel to reach the far end", || {
         let mut fc = fc.clone();
-        async move { fc.get(original.id()).await.unwrap().is_some_and(|s| s.cancelled) }
+        async move {
+            fc.get(oid)
+                .await
+                .unwrap()
+                .is_some_and(|s| s.cancelled)
+        }
     })
     .await;
     let s = fc.get(original.id()).await.unwrap().unwrap();
-    assert!(s.message.is_none(), "withdrawn content is not served at the far end");
+    assert!(
+        s.message.is_none(),
+        "withdrawn content is not served at the far end"
+    );
 
     let seized = org(61);
     let before = sign(alert(&seized, "Solidarity with the dockers"), &seized);
     near.client().await.publish(before.signed()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await; // revoked_from is after `before`
     let revocation = sign(
-        body(&seized, Content::Revocation(Revocation {
-            revoked_from: Timestamp::now(),
-            successor: Some(org(62).public()),
-            reason: "laptop seized at the border".into(),
-        })),
+        body(
+            &seized,
+            Content::Revocation(Revocation {
+                revoked_from: Timestamp::now(),
+                successor: Some(org(62).public()),
+                reason: "laptop seized at the border".into(),
+            }),
+        ),
         &seized,
     );
-    near.client().await.publish(revocation.signed()).await.unwrap();
+    near.client()
+        .await
+        .publish(revocation.signed())
+        .await
+        .unwrap();
     wait_until("the revocation to reach the far end", || {
         let store = far.server().node().store().clone();
         let key = seized.public();
@@ -253,5 +343,10 @@ async fn updates_cancels_and_revocations_take_effect_at_the_far_end() {
         other => panic!("a forgery after the revocation was not refused: {other:?}"),
     }
     // What the key signed before its revocation time stands.
-    assert!(fc.get(before.id()).await.unwrap().is_some_and(|s| s.message.is_some()));
+    assert!(
+        fc.get(before.id())
+            .await
+            .unwrap()
+            .is_some_and(|s| s.message.is_some())
+    );
 }

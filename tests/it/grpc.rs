@@ -63,7 +63,10 @@ async fn every_refusal_class_is_answered_with_its_code_and_counted() {
 
     // malformed: not protobuf at all, and a short signature
     let s = publish_raw(&url, vec![0xff, 0xff, 0xff], vec![0; 64]).await;
-    assert_eq!((s.code(), reason_of(&s).as_str()), (tonic::Code::InvalidArgument, "malformed"));
+    assert_eq!(
+        (s.code(), reason_of(&s).as_str()),
+        (tonic::Code::InvalidArgument, "malformed")
+    );
     let good = sign(alert(&key, "A"), &key);
     let s = publish_raw(&url, good.signed().body().to_vec(), vec![1; 10]).await;
     assert_eq!(reason_of(&s), "malformed");
@@ -80,10 +83,19 @@ async fn every_refusal_class_is_answered_with_its_code_and_counted() {
     assert_eq!(reason_of(&s), "bad-signature");
 
     // expired and from-future
-    let old = sign(alert_at(&key, "B", now.minus(Duration::from_secs(8 * 24 * 3600))), &key);
+    let old = sign(
+        alert_at(&key, "B", now.minus(Duration::from_secs(8 * 24 * 3600))),
+        &key,
+    );
     assert_eq!(refused(c.publish(old.signed()).await), Reason::Expired);
-    let future = sign(alert_at(&key, "C", now.plus(Duration::from_secs(3600))), &key);
-    assert_eq!(refused(c.publish(future.signed()).await), Reason::FromFuture);
+    let future = sign(
+        alert_at(&key, "C", now.plus(Duration::from_secs(3600))),
+        &key,
+    );
+    assert_eq!(
+        refused(c.publish(future.signed()).await),
+        Reason::FromFuture
+    );
 
     // missing-field: a body without content
     let bare = proto::MessageBody {
@@ -101,10 +113,13 @@ async fn every_refusal_class_is_answered_with_its_code_and_counted() {
     c.publish(good.signed()).await.unwrap();
     let intruder = org(3);
     let forged_update = sign(
-        body_with(&intruder, Content::Update(Update {
-            supersedes: good.id(),
-            content: UpdateContent::Alert(alert_content("Retracted", &["en"])),
-        })),
+        body_with(
+            &intruder,
+            Content::Update(Update {
+                supersedes: good.id(),
+                content: UpdateContent::Alert(alert_content("Retracted", &["en"])),
+            }),
+        ),
         &intruder,
     );
     let r = c.publish(forged_update.signed()).await;
@@ -112,25 +127,40 @@ async fn every_refusal_class_is_answered_with_its_code_and_counted() {
 
     // replayed: the original after its author cancelled it
     let cancel = sign(
-        body_with(&key, Content::Cancel(Cancel { target: good.id(), reason: "exposes a source".into() })),
+        body_with(
+            &key,
+            Content::Cancel(Cancel {
+                target: good.id(),
+                reason: "exposes a source".into(),
+            }),
+        ),
         &key,
     );
-    assert!(matches!(c.publish(cancel.signed()).await.unwrap(), PublishOutcome::Accepted { .. }));
+    assert!(matches!(
+        c.publish(cancel.signed()).await.unwrap(),
+        PublishOutcome::Accepted { .. }
+    ));
     assert_eq!(refused(c.publish(good.signed()).await), Reason::Replayed);
 
     // revoked-author: a message created after its author's revocation
     let seized = org(4);
     let rev = sign(
-        body_with(&seized, Content::Revocation(Revocation {
-            revoked_from: now.minus(Duration::from_secs(60)),
-            successor: Some(org(5).public()),
-            reason: "phone seized".into(),
-        })),
+        body_with(
+            &seized,
+            Content::Revocation(Revocation {
+                revoked_from: now.minus(Duration::from_secs(60)),
+                successor: Some(org(5).public()),
+                reason: "phone seized".into(),
+            }),
+        ),
         &seized,
     );
     c.publish(rev.signed()).await.unwrap();
     let forged = sign(alert(&seized, "Strike is called off"), &seized);
-    assert_eq!(refused(c.publish(forged.signed()).await), Reason::RevokedAuthor);
+    assert_eq!(
+        refused(c.publish(forged.signed()).await),
+        Reason::RevokedAuthor
+    );
 
     let m = node.server().node().metrics();
     for (reason, n) in [
@@ -198,7 +228,11 @@ async fn backfill_caught_up_then_live_without_gap_or_duplicate() {
     let (got, caught_up) = collect(&mut events, 100).await;
     ids.extend(publisher.await.unwrap());
     let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
-    assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "no gap, no duplicate, in order");
+    assert_eq!(
+        seqs,
+        (1..=100).collect::<Vec<_>>(),
+        "no gap, no duplicate, in order"
+    );
     let got_ids: HashSet<Id> = got.iter().map(|(_, i)| *i).collect();
     assert_eq!(got_ids, ids.iter().copied().collect::<HashSet<_>>());
     let caught_up = caught_up.expect("a caught-up marker");
@@ -211,11 +245,16 @@ async fn resume_from_a_seq() {
     let mut c = node.client().await;
     let key = org(7);
     for i in 0..20 {
-        c.publish(sign(alert(&key, &format!("Item {i}")), &key).signed()).await.unwrap();
+        c.publish(sign(alert(&key, &format!("Item {i}")), &key).signed())
+            .await
+            .unwrap();
     }
     let mut events = c.subscribe(&Filter::default(), 12, None).await.unwrap();
     let (got, _) = collect(&mut events, 8).await;
-    assert_eq!(got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (13..=20).collect::<Vec<_>>());
+    assert_eq!(
+        got.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (13..=20).collect::<Vec<_>>()
+    );
     match within("caught up", events.next()).await {
         Some(Ok(ClientEvent::CaughtUp(20))) => {}
         other => panic!("expected caught-up at 20, got {other:?}"),
@@ -244,20 +283,60 @@ async fn each_filter_selects_what_it_names() {
     let alert_a = sign(alert(&a, "Arrests"), &a);
     let call_b = sign(call_body, &b);
     let endorse = sign(
-        body(&a, Content::Endorsement(Endorsement { target: call_b.id(), statement: "We support this call.".into() })),
+        body(
+            &a,
+            Content::Endorsement(Endorsement {
+                target: call_b.id(),
+                statement: "We support this call.".into(),
+            }),
+        ),
         &a,
     );
     for m in [&alert_a, &call_b, &endorse] {
         c.publish(m.signed()).await.unwrap();
     }
     let cases: Vec<(Filter, Vec<Id>)> = vec![
-        (Filter { authors: vec![a.public()], ..Default::default() }, vec![alert_a.id(), endorse.id()]),
-        (Filter { kinds: vec![Kind::Call], ..Default::default() }, vec![call_b.id()]),
-        (Filter { topics: vec!["ilo-ceacr".into()], ..Default::default() }, vec![call_b.id()]),
-        (Filter { countries: vec!["AZ".into()], ..Default::default() }, vec![alert_a.id()]),
-        (Filter { languages: vec!["pt".into()], ..Default::default() }, vec![call_b.id()]),
         (
-            Filter { authors: vec![a.public()], kinds: vec![Kind::Endorsement], ..Default::default() },
+            Filter {
+                authors: vec![a.public()],
+                ..Default::default()
+            },
+            vec![alert_a.id(), endorse.id()],
+        ),
+        (
+            Filter {
+                kinds: vec![Kind::Call],
+                ..Default::default()
+            },
+            vec![call_b.id()],
+        ),
+        (
+            Filter {
+                topics: vec!["ilo-ceacr".into()],
+                ..Default::default()
+            },
+            vec![call_b.id()],
+        ),
+        (
+            Filter {
+                countries: vec!["AZ".into()],
+                ..Default::default()
+            },
+            vec![alert_a.id()],
+        ),
+        (
+            Filter {
+                languages: vec!["pt".into()],
+                ..Default::default()
+            },
+            vec![call_b.id()],
+        ),
+        (
+            Filter {
+                authors: vec![a.public()],
+                kinds: vec![Kind::Endorsement],
+                ..Default::default()
+            },
             vec![endorse.id()],
         ),
     ];
@@ -281,9 +360,15 @@ async fn a_slow_subscriber_gets_everything_and_does_not_slow_ingest() {
     let key = org(10);
     let mut slow_client = node.client().await;
     // The slow subscriber opens its stream and then reads nothing until ingest is done.
-    let mut slow = slow_client.subscribe(&Filter::default(), 0, None).await.unwrap();
+    let mut slow = slow_client
+        .subscribe(&Filter::default(), 0, None)
+        .await
+        .unwrap();
     let mut fast_client = node.client().await;
-    let mut fast = fast_client.subscribe(&Filter::default(), 0, None).await.unwrap();
+    let mut fast = fast_client
+        .subscribe(&Filter::default(), 0, None)
+        .await
+        .unwrap();
     let total = 300;
     let fast_task = tokio::spawn(async move { collect(&mut fast, total).await.0 });
     let mut c = node.client().await;
@@ -298,7 +383,10 @@ async fn a_slow_subscriber_gets_everything_and_does_not_slow_ingest() {
     assert_eq!(fast_got.len(), total);
     // Now the slow one drains: everything, in order, nothing skipped.
     let (slow_got, _) = collect(&mut slow, total).await;
-    assert_eq!(slow_got.iter().map(|(s, _)| *s).collect::<Vec<_>>(), (1..=total as u64).collect::<Vec<_>>());
+    assert_eq!(
+        slow_got.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        (1..=total as u64).collect::<Vec<_>>()
+    );
     assert_eq!(slow_got.iter().map(|(_, i)| *i).collect::<Vec<_>>(), ids);
 }
 
@@ -310,16 +398,28 @@ async fn get_reports_current_version_cancel_and_endorsements() {
     let original = sign(alert(&author, "Strike at Northland Mills"), &author);
     c.publish(original.signed()).await.unwrap();
     let update = sign(
-        body(&author, Content::Update(Update {
-            supersedes: original.id(),
-            content: UpdateContent::Alert(alert_content("Strike at Northland Mills: day 3", &["en"])),
-        })),
+        body(
+            &author,
+            Content::Update(Update {
+                supersedes: original.id(),
+                content: UpdateContent::Alert(alert_content(
+                    "Strike at Northland Mills: day 3",
+                    &["en"],
+                )),
+            }),
+        ),
         &author,
     );
     c.publish(update.signed()).await.unwrap();
     for f in [&friend1, &friend2, &friend1] {
         let e = sign(
-            body(f, Content::Endorsement(Endorsement { target: original.id(), statement: "Solidarity.".into() })),
+            body(
+                f,
+                Content::Endorsement(Endorsement {
+                    target: original.id(),
+                    statement: "Solidarity.".into(),
+                }),
+            ),
             f,
         );
         c.publish(e.signed()).await.unwrap();
@@ -332,7 +432,13 @@ async fn get_reports_current_version_cancel_and_endorsements() {
     assert!(!state.cancelled);
 
     let cancel = sign(
-        body(&author, Content::Cancel(Cancel { target: original.id(), reason: "names a worker at risk".into() })),
+        body(
+            &author,
+            Content::Cancel(Cancel {
+                target: original.id(),
+                reason: "names a worker at risk".into(),
+            }),
+        ),
         &author,
     );
     c.publish(cancel.signed()).await.unwrap();
@@ -353,10 +459,18 @@ async fn streaming_publish_answers_each_in_order() {
     let mut c = node.client().await;
     let key = org(14);
     let mut msgs: Vec<SignedMessage> = (0..40)
-        .map(|i| sign(alert(&key, &format!("Bulk {i}")), &key).signed().clone())
+        .map(|i| {
+            sign(alert(&key, &format!("Bulk {i}")), &key)
+                .signed()
+                .clone()
+        })
         .collect();
     let expired = sign(
-        alert_at(&key, "Old", Timestamp::now().minus(Duration::from_secs(30 * 24 * 3600))),
+        alert_at(
+            &key,
+            "Old",
+            Timestamp::now().minus(Duration::from_secs(30 * 24 * 3600)),
+        ),
         &key,
     );
     msgs.insert(10, expired.signed().clone());
@@ -371,10 +485,14 @@ async fn streaming_publish_answers_each_in_order() {
     for (i, r) in replies.iter().enumerate() {
         let r = r.as_ref().unwrap();
         match i {
-            10 => assert!(matches!(r, PublishOutcome::Refused(rej) if rej.reason == Reason::Expired)),
+            10 => {
+                assert!(matches!(r, PublishOutcome::Refused(rej) if rej.reason == Reason::Expired))
+            }
             20 => assert!(matches!(r, PublishOutcome::Duplicate { .. })),
             _ => {
-                let PublishOutcome::Accepted { id, .. } = r else { panic!("{i}: {r:?}") };
+                let PublishOutcome::Accepted { id, .. } = r else {
+                    panic!("{i}: {r:?}")
+                };
                 assert_eq!(*id, msgs[i].id());
             }
         }
@@ -391,16 +509,21 @@ async fn health_and_reflection_are_served() {
         .unwrap();
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let reply = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "tocsin.v1.Relay".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "tocsin.v1.Relay".into(),
+        })
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(reply.status(), tonic_health::pb::health_check_response::ServingStatus::Serving);
+    assert_eq!(
+        reply.status(),
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
 
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut reflection = ServerReflectionClient::new(channel);
     let req = ServerReflectionRequest {
         host: String::new(),
@@ -458,7 +581,10 @@ async fn graceful_shutdown_loses_no_acknowledged_message() {
     node.restart().await;
     let mut c = node.client().await;
     for id in &acked {
-        assert!(c.get(*id).await.unwrap().is_some(), "acknowledged {id} was lost");
+        assert!(
+            c.get(*id).await.unwrap().is_some(),
+            "acknowledged {id} was lost"
+        );
     }
 }
 
@@ -467,7 +593,9 @@ async fn subscriptions_end_with_a_resume_point_on_shutdown() {
     let mut node = TestNode::start().await;
     let mut c = node.client().await;
     let key = org(15);
-    c.publish(sign(alert(&key, "Before shutdown"), &key).signed()).await.unwrap();
+    c.publish(sign(alert(&key, "Before shutdown"), &key).signed())
+        .await
+        .unwrap();
     let mut events = c.subscribe(&Filter::default(), 0, None).await.unwrap();
     let (_, _) = collect(&mut events, 1).await;
     node.stop().await;
@@ -480,5 +608,8 @@ async fn subscriptions_end_with_a_resume_point_on_shutdown() {
             break;
         }
     }
-    assert!(ended, "the subscription ended with a status naming where to resume");
+    assert!(
+        ended,
+        "the subscription ended with a status naming where to resume"
+    );
 }

@@ -98,7 +98,9 @@ impl TestNode {
         config.node.data_dir = dir.path().join("data");
         config.node.listen = "127.0.0.1:0".parse().unwrap();
         tune(&mut config);
-        let server = Server::start(config.clone()).await.expect("starting a node");
+        let server = Server::start(config.clone())
+            .await
+            .expect("starting a node");
         TestNode {
             server: Some(server),
             dir,
@@ -121,14 +123,18 @@ impl TestNode {
     /// Stops the node gracefully, keeping its directory.
     pub async fn stop(&mut self) {
         if let Some(s) = self.server.take() {
-            s.shutdown(Duration::from_secs(10)).await.expect("clean shutdown");
+            s.shutdown(Duration::from_secs(10))
+                .await
+                .expect("clean shutdown");
         }
     }
 
     /// Starts the node again on the same directory (on a new port).
     pub async fn restart(&mut self) {
         self.stop().await;
-        let server = Server::start(self.config.clone()).await.expect("restarting");
+        let server = Server::start(self.config.clone())
+            .await
+            .expect("restarting");
         self.server = Some(server);
     }
 }
@@ -172,13 +178,17 @@ impl Proxy {
         let (cut, cut_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 if *cut_rx.borrow() {
                     continue; // dropped: the link is down
                 }
                 let mut cut_rx = cut_rx.clone();
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut_rx.wait_for(|c| *c) => {}
@@ -237,7 +247,9 @@ impl Mesh {
             config.peers = peers[i].clone();
             config.federation.reconnect_min = Duration::from_millis(50);
             config.federation.reconnect_max = Duration::from_millis(500);
-            let server = Server::start_on(config.clone(), listener).await.expect("starting");
+            let server = Server::start_on(config.clone(), listener)
+                .await
+                .expect("starting");
             nodes.push(TestNode {
                 server: Some(server),
                 dir,
@@ -283,7 +295,10 @@ impl ChildNode {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut sent = false;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if !sent && let Some(i) = line.find("ready on http://") {
                     let url = line[i + "ready on ".len()..]
                         .split_whitespace()
@@ -295,7 +310,9 @@ impl ChildNode {
                 }
             }
         });
-        let url = rx.recv_timeout(PATIENCE).expect("the child node did not start");
+        let url = rx
+            .recv_timeout(PATIENCE)
+            .expect("the child node did not start");
         ChildNode { child, url }
     }
 

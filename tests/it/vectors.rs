@@ -1,0 +1,431 @@
+//! Golden vectors for the wire format (`tests/vectors/v1.json`): fixed keys and fixed content
+//! give exactly these body bytes, ids and signatures. They are a contract between
+//! implementations; a change that breaks them is a new protocol version.
+//!
+//! The file was written once by `write_vectors` below (ignored; it writes only when
+//! `TOCSIN_WRITE_VECTORS=1`) and checked in. `tests/vectors/check_vectors.py` checks it
+//! independently of this crate. All organisations are fictional; the country codes are those
+//! of uninhabited territories.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tocsin::message::{
+    ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Id, Info, Message,
+    Revocation, SIGNING_DOMAIN, SecretKey, Severity, SignedMessage, Status, SupervisoryBody,
+    Timestamp, Urgency,
+};
+
+const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/v1.json");
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The file as stored.
+#[derive(Debug, Serialize, Deserialize)]
+struct VectorFile {
+    /// What the file is, for a reader who finds it.
+    about: String,
+    /// `"tocsin/v1/message" || 0x00`, hex: what every signature covers before the body.
+    signing_domain: String,
+    vectors: Vec<Vector>,
+}
+
+/// One vector. Hex is lower case.
+#[derive(Debug, Serialize, Deserialize)]
+struct Vector {
+    name: String,
+    /// The content, for people.
+    description: String,
+    /// The 32-byte Ed25519 seed (RFC 8032 secret key).
+    seed: String,
+    /// The author's public key, derived from the seed.
+    public_key: String,
+    /// A time (ms since the epoch) within the message's lifetime, at which it must open.
+    valid_at: u64,
+    /// The `MessageBody` protobuf bytes.
+    body: String,
+    /// SHA-256 of `body`.
+    id: String,
+    /// Ed25519 over `signing_domain || body`.
+    signature: String,
+    /// The `SignedMessage` protobuf bytes.
+    signed_message: String,
+}
+
+/// A vector's inputs, built through the public API.
+struct Case {
+    name: &'static str,
+    description: &'static str,
+    seed: [u8; 32],
+    body: Body,
+    valid_at: Timestamp,
+}
+
+/// 2026-11-20T08:00:00Z: when the first vector was made.
+const T0: Timestamp = Timestamp(1_795_161_600_000);
+
+/// Seeds are counting bytes, so anyone can type them: 00 01 … 1f, 20 21 … 3f, and so on.
+fn seed(first: u8) -> [u8; 32] {
+    std::array::from_fn(|i| first + i as u8)
+}
+
+fn eastland_seed() -> [u8; 32] {
+    seed(0x00)
+}
+
+fn northland_seed() -> [u8; 32] {
+    seed(0x20)
+}
+
+fn northland_successor_seed() -> [u8; 32] {
+    seed(0x40)
+}
+
+fn public(seed: [u8; 32]) -> tocsin::message::AuthorKey {
+    SecretKey::from_seed(&seed).public()
+}
+
+fn alert_two_languages() -> Case {
+    let created_at = T0;
+    Case {
+        name: "alert-two-languages",
+        description: "An alert by the Confederation of Eastland Workers (fictional): status \
+                      actual, category arrest, urgency immediate, severity severe, certainty \
+                      observed; info in English and Spanish with headline, description, \
+                      instruction and link; topics union-rights and arrests; country AQ; \
+                      created 2026-11-20T08:00:00Z, expires 30 days later; no embargo.",
+        seed: eastland_seed(),
+        body: Body {
+            author: public(eastland_seed()),
+            created_at,
+            expires_at: Some(created_at.plus(30 * DAY)),
+            topics: vec!["union-rights".into(), "arrests".into()],
+            countries: vec!["AQ".into()],
+            effective_at: None,
+            content: Content::Alert(Alert {
+                status: Status::Actual,
+                category: Category::Arrest,
+                urgency: Urgency::Immediate,
+                severity: Severity::Severe,
+                certainty: Certainty::Observed,
+                info: vec![
+                    Info {
+                        language: "en".into(),
+                        headline: "Four members of the Confederation of Eastland Workers \
+                                   arrested"
+                            .into(),
+                        description: "Police detained four shop stewards at the Eastport \
+                                      docks at dawn on 20 November.\nThey have not been \
+                                      charged and have not seen a lawyer."
+                            .into(),
+                        instruction: "Write to the Minister of the Interior of Eastland and \
+                                      ask for their immediate release."
+                            .into(),
+                        link: "https://eastland-workers.example/news/eastport-four".into(),
+                    },
+                    Info {
+                        language: "es".into(),
+                        headline: "Detenidos cuatro miembros de la Confederación de \
+                                   Trabajadores de Eastland"
+                            .into(),
+                        description: "La policía detuvo al amanecer del 20 de noviembre a \
+                                      cuatro delegados sindicales en el puerto de Eastport.\n\
+                                      No han sido acusados ni han visto a un abogado."
+                            .into(),
+                        instruction: "Escriban al Ministro del Interior de Eastland y pidan \
+                                      su liberación inmediata."
+                            .into(),
+                        link: "https://eastland-workers.example/es/noticias/eastport-cuatro".into(),
+                    },
+                ],
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+    }
+}
+
+fn call_ilo() -> Case {
+    let created_at = T0.plus(2 * HOUR);
+    Case {
+        name: "call-ilo-c087-c098",
+        description: "An action call by the Northland Transport Union (fictional): status \
+                      actual, category union-busting, urgency expected, severity severe, \
+                      certainty observed; info in English; actions letter and \
+                      ilo-observation; target the Minister of Labour of the Republic of \
+                      Eastland; action window 2026-11-21T08:00:00Z to 2027-08-20T08:00:00Z; \
+                      deadline 2027-09-01T00:00:00Z; ILO conventions C087 and C098; \
+                      supervisory body CEACR; topics freedom-of-association and ilo; \
+                      countries AQ and BV; created 2026-11-20T10:00:00Z, embargoed until \
+                      2026-11-20T12:00:00Z, expires 365 days after creation.",
+        seed: northland_seed(),
+        body: Body {
+            author: public(northland_seed()),
+            created_at,
+            expires_at: Some(created_at.plus(365 * DAY)),
+            topics: vec!["freedom-of-association".into(), "ilo".into()],
+            countries: vec!["AQ".into(), "BV".into()],
+            effective_at: Some(T0.plus(4 * HOUR)),
+            content: Content::Call(ActionCall {
+                base: Alert {
+                    status: Status::Actual,
+                    category: Category::UnionBusting,
+                    urgency: Urgency::Expected,
+                    severity: Severity::Severe,
+                    certainty: Certainty::Observed,
+                    info: vec![Info {
+                        language: "en".into(),
+                        headline: "File observations with the CEACR on Eastland's breaches \
+                                   of C087 and C098"
+                            .into(),
+                        description: "Eastland ratified Conventions 87 and 98 but has \
+                                      dissolved three dockers' unions this year.\nThe \
+                                      Committee of Experts examines Eastland's report at its \
+                                      next session."
+                            .into(),
+                        instruction: "Send your union's observations to the ILO before 1 \
+                                      September, and a copy of your letter to the Minister \
+                                      of Labour."
+                            .into(),
+                        link: "https://northland-transport.example/campaigns/eastland-ceacr".into(),
+                    }],
+                },
+                actions: vec![ActionType::Letter, ActionType::IloObservation],
+                target: "the Minister of Labour of the Republic of Eastland".into(),
+                window_starts_at: Some(T0.plus(DAY)),
+                window_ends_at: Some(T0.plus(273 * DAY)),
+                deadline: Some(Timestamp::parse_rfc3339("2027-09-01T00:00:00Z").unwrap()),
+                ilo_conventions: vec!["C087".into(), "C098".into()],
+                supervisory_body: Some(SupervisoryBody::Ceacr),
+            }),
+        },
+        valid_at: T0.plus(5 * HOUR),
+    }
+}
+
+fn cancel_of_the_alert() -> Case {
+    let created_at = T0.plus(DAY);
+    let alert = Message::sign(
+        alert_two_languages().body,
+        &SecretKey::from_seed(&eastland_seed()),
+    )
+    .unwrap();
+    Case {
+        name: "cancel",
+        description: "The Confederation of Eastland Workers (fictional) withdraws its alert \
+                      (the vector alert-two-languages, named by its id) with a reason; topic \
+                      union-rights; country AQ; created 2026-11-21T08:00:00Z, expires 30 days \
+                      later.",
+        seed: eastland_seed(),
+        body: Body {
+            author: public(eastland_seed()),
+            created_at,
+            expires_at: Some(created_at.plus(30 * DAY)),
+            topics: vec!["union-rights".into()],
+            countries: vec!["AQ".into()],
+            effective_at: None,
+            content: Content::Cancel(Cancel {
+                target: alert.id(),
+                reason: "The four shop stewards were released without charge. Thank you for \
+                         your letters."
+                    .into(),
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+    }
+}
+
+fn revocation_with_successor() -> Case {
+    let created_at = T0.plus(2 * DAY);
+    Case {
+        name: "revocation-with-successor",
+        description: "The Northland Transport Union (fictional) revokes its key from \
+                      2026-11-22T06:00:00Z and names its successor key (seed 40 41 … 5f), \
+                      with a reason; no topics or countries; created 2026-11-22T08:00:00Z; no \
+                      expiry (a revocation never expires).",
+        seed: northland_seed(),
+        body: Body {
+            author: public(northland_seed()),
+            created_at,
+            expires_at: None,
+            topics: Vec::new(),
+            countries: Vec::new(),
+            effective_at: None,
+            content: Content::Revocation(Revocation {
+                revoked_from: created_at.minus(2 * HOUR),
+                successor: Some(public(northland_successor_seed())),
+                reason: "The union's office was raided and the laptop holding this key was \
+                         seized."
+                    .into(),
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+    }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        alert_two_languages(),
+        call_ilo(),
+        cancel_of_the_alert(),
+        revocation_with_successor(),
+    ]
+}
+
+/// Signs a case through the public API, as an author would.
+fn sign(case: &Case) -> Message {
+    let key = SecretKey::from_seed(&case.seed);
+    assert_eq!(key.seed(), case.seed);
+    Message::sign(case.body.clone(), &key).expect("the body names the key's author")
+}
+
+fn vector(case: &Case) -> Vector {
+    let msg = sign(case);
+    Vector {
+        name: case.name.into(),
+        description: case.description.into(),
+        seed: hex::encode(case.seed),
+        public_key: msg.author().to_hex(),
+        valid_at: case.valid_at.as_millis(),
+        body: hex::encode(msg.signed().body()),
+        id: msg.id().to_hex(),
+        signature: hex::encode(msg.signed().signature()),
+        signed_message: hex::encode(msg.signed().encode_to_vec()),
+    }
+}
+
+fn read() -> VectorFile {
+    let text = std::fs::read_to_string(PATH).unwrap_or_else(|e| panic!("{PATH}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{PATH}: {e}"))
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    hex::decode(s).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+
+#[test]
+fn the_file_holds_every_vector_and_the_domain() {
+    let file = read();
+    assert_eq!(unhex(&file.signing_domain), SIGNING_DOMAIN);
+    let names: Vec<_> = file.vectors.iter().map(|v| v.name.as_str()).collect();
+    let expected: Vec<_> = cases().iter().map(|c| c.name).collect();
+    assert_eq!(names, expected);
+}
+
+#[test]
+fn rebuilt_vectors_have_the_exact_bytes_id_and_signature() {
+    let file = read();
+    for (stored, case) in file.vectors.iter().zip(cases()) {
+        let msg = sign(&case);
+        let name = case.name;
+        assert_eq!(stored.seed, hex::encode(case.seed), "{name}: seed");
+        assert_eq!(
+            stored.public_key,
+            msg.author().to_hex(),
+            "{name}: public key"
+        );
+        assert_eq!(
+            stored.body,
+            hex::encode(msg.signed().body()),
+            "{name}: body bytes"
+        );
+        assert_eq!(stored.id, msg.id().to_hex(), "{name}: id");
+        assert_eq!(
+            Id::of(&unhex(&stored.body)).to_hex(),
+            stored.id,
+            "{name}: id is SHA-256 of the stored body"
+        );
+        assert_eq!(
+            stored.signature,
+            hex::encode(msg.signed().signature()),
+            "{name}: signature"
+        );
+        assert_eq!(
+            stored.signed_message,
+            hex::encode(msg.signed().encode_to_vec()),
+            "{name}: signed message"
+        );
+        assert_eq!(
+            stored.valid_at,
+            case.valid_at.as_millis(),
+            "{name}: valid_at"
+        );
+        assert_eq!(stored.description, case.description, "{name}: description");
+    }
+}
+
+#[test]
+fn every_vector_opens_within_its_lifetime() {
+    for (stored, case) in read().vectors.iter().zip(cases()) {
+        let name = case.name;
+        let signed = SignedMessage::decode(&unhex(&stored.signed_message))
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+        assert_eq!(signed.body().as_ref(), unhex(&stored.body).as_slice());
+        assert_eq!(signed.signature().as_slice(), unhex(&stored.signature));
+        let valid_at = Timestamp(stored.valid_at);
+        let msg = Message::open(signed.clone(), valid_at).unwrap_or_else(|r| panic!("{name}: {r}"));
+        assert_eq!(msg.body(), &case.body, "{name}");
+        assert_eq!(msg.id().to_hex(), stored.id);
+        assert_eq!(msg.author().to_hex(), stored.public_key);
+        match msg.body().expires_at {
+            Some(expires_at) => {
+                assert!(
+                    Message::open(signed, expires_at).is_err(),
+                    "{name}: expired"
+                );
+            }
+            None => {
+                Message::open(signed, valid_at.plus(20 * 365 * DAY)).expect("never expires");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cancel_names_the_alert_and_the_revocation_its_successor() {
+    let file = read();
+    let by_name = |n: &str| file.vectors.iter().find(|v| v.name == n).unwrap();
+    let alert = by_name("alert-two-languages");
+    let cancel = Message::from_store(
+        SignedMessage::decode(&unhex(&by_name("cancel").signed_message)).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cancel.body().target().unwrap().to_hex(), alert.id);
+    let revocation = Message::from_store(
+        SignedMessage::decode(&unhex(&by_name("revocation-with-successor").signed_message))
+            .unwrap(),
+    )
+    .unwrap();
+    let Content::Revocation(r) = &revocation.body().content else {
+        panic!("not a revocation")
+    };
+    assert_eq!(r.successor, Some(public(northland_successor_seed())));
+    assert_eq!(
+        revocation.author().to_hex(),
+        by_name("call-ilo-c087-c098").public_key
+    );
+}
+
+/// Writes tests/vectors/v1.json. Run it alone, once, when adding a vector:
+/// `TOCSIN_WRITE_VECTORS=1 cargo test --test it -- --ignored --exact vectors::write_vectors`.
+/// Never run it to "fix" a failing comparison: that means the wire format changed.
+#[test]
+#[ignore = "writes tests/vectors/v1.json when TOCSIN_WRITE_VECTORS=1"]
+fn write_vectors() {
+    if std::env::var_os("TOCSIN_WRITE_VECTORS").is_none_or(|v| v != "1") {
+        eprintln!("set TOCSIN_WRITE_VECTORS=1 to write {PATH}");
+        return;
+    }
+    let file = VectorFile {
+        about: "Tocsin wire format v1 golden vectors. For each: a fixed Ed25519 seed, the \
+                MessageBody protobuf bytes (body), id = SHA-256(body), signature = \
+                Ed25519(seed, signing_domain || body), and the SignedMessage protobuf \
+                (field 1 body, field 2 signature). All hex. Fictional organisations."
+            .into(),
+        signing_domain: hex::encode(SIGNING_DOMAIN),
+        vectors: cases().iter().map(vector).collect(),
+    };
+    let mut text = serde_json::to_string_pretty(&file).unwrap();
+    text.push('\n');
+    std::fs::write(PATH, text).unwrap();
+}
