@@ -255,7 +255,7 @@ impl Record {
         let flags = b[0];
         let kind = Kind::from_tag(b[1])?;
         let u = |at: usize| read_u64(&b[at..at + 8]);
-        let author: [u8; 32] = b[42..74].try_into().ok()?;
+        let author: [u8; 32] = b[34..66].try_into().ok()?;
         let tail = &b[HEADER..];
         let stripped = flags & (CANCELLED | WITHHELD) != 0;
         let (content, cancel) = if !stripped {

@@ -16,6 +16,7 @@
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
@@ -52,6 +53,8 @@ pub(super) struct Committer {
     durable: watch::Sender<Durable>,
     /// The durable head seq; readers and subscribers watch it.
     head: watch::Sender<u64>,
+    /// Flushes done, for tests and metrics.
+    flushes: AtomicU64,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked (plain counters).
@@ -68,12 +71,18 @@ impl Committer {
             wake: Condvar::new(),
             durable: watch::Sender::new(Durable { gen_, failed: None }),
             head: watch::Sender::new(head),
+            flushes: AtomicU64::new(0),
         })
     }
 
     /// Records a committed transaction. Called under the writer lock, so the pair only grows.
     pub(super) fn committed(&self, gen_: u64, seq: u64) {
         *lock(&self.committed) = (gen_, seq);
+    }
+
+    /// How many flushes the store has done.
+    pub(super) fn flushes(&self) -> u64 {
+        self.flushes.load(Ordering::Relaxed)
     }
 
     /// The durable head.
@@ -134,13 +143,14 @@ impl Committer {
     }
 
     /// Publishes a durable (generation, seq), after a flush that began after they committed.
+    /// The head moves first: a writer woken by the generation must find its seq readable.
     fn publish(&self, gen_: u64, seq: u64) {
-        self.durable.send_modify(|d| d.gen_ = d.gen_.max(gen_));
         self.head.send_if_modified(|h| {
             let moved = seq > *h;
             *h = (*h).max(seq);
             moved
         });
+        self.durable.send_modify(|d| d.gen_ = d.gen_.max(gen_));
     }
 
     fn fail(&self, detail: String) {
@@ -153,6 +163,7 @@ impl Committer {
     /// batches), and publishes what that flush covered.
     pub(super) fn flush_now(&self, db: &sled::Db, marker: &Marker) -> Result<(), StoreError> {
         let (g, seq) = *lock(&self.committed);
+        self.flushes.fetch_add(1, Ordering::Relaxed);
         match db.flush() {
             Ok(_) => {
                 marker.record(seq);

@@ -384,12 +384,11 @@ impl Store {
                         ),
                     ));
                 }
-                let id = meta_tree
+                meta_tree
                     .get(meta::STORE_ID)
                     .map_err(sled_err)?
                     .and_then(|v| String::from_utf8(v.to_vec()).ok())
-                    .ok_or_else(|| StoreError::corrupt(&dir, "the store id is missing"))?;
-                id
+                    .ok_or_else(|| StoreError::corrupt(&dir, "the store id is missing"))?
             }
         };
 
@@ -474,6 +473,11 @@ impl Store {
     /// The durable head seq: every entry up to it is on disk.
     pub fn head(&self) -> u64 {
         self.inner.commit.head()
+    }
+
+    /// How many flushes (fsyncs) the store has done since it opened, for metrics.
+    pub fn flushes(&self) -> u64 {
+        self.inner.commit.flushes()
     }
 
     /// A watch of the durable head; it changes whenever the head advances.

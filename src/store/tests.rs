@@ -1,1 +1,1128 @@
-//! Unit tests of the store.
+//! Unit tests of the store: every semantic of DESIGN.md that the store carries, and its
+//! failure modes (locked, corrupt, closed).
+
+use std::time::Duration;
+
+use super::*;
+use crate::message::{
+    ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Filter,
+    Info, Kind, Profile, Reason, Revocation, Roster, RosterMember, SecretKey, Severity, Status,
+    Translation, Update, UpdateContent, Urgency,
+};
+
+const T0: Timestamp = Timestamp(1_800_000_000_000);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+fn key(n: u8) -> SecretKey {
+    SecretKey::from_seed(&[n; 32])
+}
+
+fn info(lang: &str, headline: &str) -> Info {
+    Info {
+        language: lang.into(),
+        headline: headline.into(),
+        description: format!("{headline}: four members of the Fictional Dockers' Union detained"),
+        ..Info::default()
+    }
+}
+
+fn alert_content(langs: &[&str], headline: &str) -> Alert {
+    Alert {
+        status: Status::Actual,
+        category: Category::Arrest,
+        urgency: Urgency::Immediate,
+        severity: Severity::Severe,
+        certainty: Certainty::Observed,
+        info: langs.iter().map(|l| info(l, headline)).collect(),
+    }
+}
+
+/// A body with the common fields filled in.
+fn body(k: &SecretKey, created: Timestamp, content: Content) -> Body {
+    Body {
+        author: k.public(),
+        created_at: created,
+        expires_at: match content {
+            Content::Revocation(_) => None,
+            _ => Some(created.plus(DAY)),
+        },
+        topics: vec![],
+        countries: vec![],
+        effective_at: None,
+        content,
+    }
+}
+
+fn sign(b: Body, k: &SecretKey) -> Message {
+    Message::sign(b, k).expect("sign")
+}
+
+fn alert(
+    k: &SecretKey,
+    created: Timestamp,
+    topics: &[&str],
+    countries: &[&str],
+    langs: &[&str],
+) -> Message {
+    let mut b = body(
+        k,
+        created,
+        Content::Alert(alert_content(langs, "Dockers detained")),
+    );
+    b.topics = topics.iter().map(|s| s.to_string()).collect();
+    b.countries = countries.iter().map(|s| s.to_string()).collect();
+    sign(b, k)
+}
+
+fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
+    alert(k, created, &["union-rights"], &["AZ"], &["en"])
+}
+
+fn call(k: &SecretKey, created: Timestamp) -> Message {
+    let c = ActionCall {
+        base: alert_content(&["en"], "Write to the Minister"),
+        actions: vec![ActionType::Letter],
+        target: "The Minister of Labour of Fictionland".into(),
+        window_starts_at: None,
+        window_ends_at: None,
+        deadline: None,
+        ilo_conventions: vec!["C087".into()],
+        supervisory_body: None,
+    };
+    sign(body(k, created, Content::Call(c)), k)
+}
+
+fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Message {
+    let u = Update {
+        supersedes: target,
+        content: UpdateContent::Alert(alert_content(&["en"], headline)),
+    };
+    sign(body(k, created, Content::Update(u)), k)
+}
+
+fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Message {
+    let c = Cancel {
+        target,
+        reason: reason.into(),
+    };
+    sign(body(k, created, Content::Cancel(c)), k)
+}
+
+fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Message {
+    let e = Endorsement {
+        target,
+        statement: statement.into(),
+    };
+    sign(body(k, created, Content::Endorsement(e)), k)
+}
+
+fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Message {
+    let t = Translation {
+        target,
+        info: vec![info(lang, "Estivadores detidos")],
+    };
+    sign(body(k, created, Content::Translation(t)), k)
+}
+
+fn profile(k: &SecretKey, created: Timestamp, name: &str) -> Message {
+    let p = Profile {
+        name: name.into(),
+        ..Profile::default()
+    };
+    sign(body(k, created, Content::Profile(p)), k)
+}
+
+fn roster(k: &SecretKey, created: Timestamp, members: &[&SecretKey]) -> Message {
+    let r = Roster {
+        members: members
+            .iter()
+            .map(|m| RosterMember {
+                key: m.public(),
+                name: "Fictional Union".into(),
+                country: String::new(),
+            })
+            .collect(),
+    };
+    sign(body(k, created, Content::Roster(r)), k)
+}
+
+fn revoke(
+    k: &SecretKey,
+    created: Timestamp,
+    from: Timestamp,
+    successor: Option<&SecretKey>,
+) -> Message {
+    let r = Revocation {
+        revoked_from: from,
+        successor: successor.map(|s| s.public()),
+        reason: "laptop seized".into(),
+    };
+    sign(body(k, created, Content::Revocation(r)), k)
+}
+
+fn cfg(dir: &std::path::Path) -> StoreConfig {
+    StoreConfig {
+        path: dir.join("data"),
+        cache_bytes: 8 * 1024 * 1024,
+        tombstone_keep: 10 * DAY,
+    }
+}
+
+async fn put(s: &Store, m: &Message) -> Inserted {
+    s.insert(m, Origin::Local, T0).await.expect("insert")
+}
+
+async fn accept(s: &Store, m: &Message) -> u64 {
+    match put(s, m).await {
+        Inserted::Accepted { seq } => seq,
+        other => panic!("expected Accepted, got {other:?}"),
+    }
+}
+
+fn refused_with(i: Inserted) -> Reason {
+    match i {
+        Inserted::Refused(r) => r.reason,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn ids(entries: &[Entry]) -> Vec<Id> {
+    entries.iter().map(|e| e.message.id()).collect()
+}
+
+fn read_all(s: &Store, filter: &Filter, view: &View) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut since = 0;
+    loop {
+        let (mut batch, to) = s.read(since, filter, view, 1000).expect("read");
+        let done = batch.is_empty() && to >= s.head();
+        out.append(&mut batch);
+        if done || to == since && to >= s.head() {
+            return out;
+        }
+        since = to;
+    }
+}
+
+const PEER: View = View::Peer {
+    exclude_origin: None,
+};
+
+#[tokio::test]
+async fn accepts_in_seq_order_and_dedups() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let b = simple_alert(&k, T0.plus(HOUR));
+    assert_eq!(s.seen(&a.id()).unwrap(), None);
+    assert_eq!(accept(&s, &a).await, 1);
+    assert_eq!(accept(&s, &b).await, 2);
+    assert_eq!(s.head(), 2);
+    assert_eq!(put(&s, &a).await, Inserted::Duplicate { seq: 1 });
+    assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Stored { seq: 1 }));
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.seq, 1);
+    assert_eq!(st.message.unwrap().signed(), a.signed());
+    assert_eq!(st.current.unwrap().id(), a.id());
+    let (entries, to) = s.read(0, &Filter::default(), &View::Reader, 10).unwrap();
+    assert_eq!(ids(&entries), vec![a.id(), b.id()]);
+    assert_eq!(to, 2);
+    let c = s.counts().unwrap();
+    assert_eq!((c.head_seq, c.messages, c.tombstones), (2, 2, 0));
+    assert!(c.disk_bytes > 0);
+}
+
+#[tokio::test]
+async fn everything_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let e = endorse(&key(2), T0, a.id(), "solidarity");
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        accept(&s, &a).await;
+        s.insert(
+            &e,
+            Origin::Peer {
+                peer: "geneva".into(),
+                cursor: 41,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.head(), 2);
+    assert_eq!(s.cursor("geneva").unwrap(), 41);
+    assert_eq!(s.cursor("baku").unwrap(), 0);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.endorsers.len(), 1);
+    // The signature still verifies over the bytes read back.
+    let m = st.message.unwrap();
+    m.author()
+        .verify(m.signed().body(), m.signed().signature())
+        .unwrap();
+    let b = simple_alert(&k, T0.plus(HOUR));
+    assert_eq!(accept(&s, &b).await, 3);
+}
+
+#[tokio::test]
+async fn indexed_reads_match_a_full_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let keys = [key(1), key(2), key(3)];
+    let topics = ["union-rights", "strike", "safety"];
+    let countries = ["AZ", "BR", "PT"];
+    let langs = [
+        &["en"][..],
+        &["pt-BR"][..],
+        &["pt", "az"][..],
+        &["ptx-test"][..],
+    ];
+    let mut all = Vec::new();
+    for i in 0..60usize {
+        let k = &keys[i % 3];
+        let t = T0.plus(Duration::from_secs(i as u64));
+        let m = if i % 7 == 0 {
+            call(k, t)
+        } else if i % 11 == 0 {
+            profile(k, t, "Fictional Union")
+        } else {
+            alert(
+                k,
+                t,
+                &[topics[i % 3], topics[(i / 3) % 3]]
+                    .iter()
+                    .copied()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                &[countries[(i / 2) % 3]],
+                langs[i % 4],
+            )
+        };
+        accept(&s, &m).await;
+        all.push(m);
+    }
+    let filters = vec![
+        Filter {
+            authors: vec![keys[1].public()],
+            ..Filter::default()
+        },
+        Filter {
+            kinds: vec![Kind::Call, Kind::Profile],
+            ..Filter::default()
+        },
+        Filter {
+            topics: vec!["strike".into()],
+            ..Filter::default()
+        },
+        Filter {
+            topics: vec!["strike".into(), "safety".into()],
+            countries: vec!["BR".into()],
+            ..Filter::default()
+        },
+        Filter {
+            languages: vec!["pt".into()],
+            ..Filter::default()
+        },
+        Filter {
+            languages: vec!["PT-br".into()],
+            ..Filter::default()
+        },
+        Filter {
+            languages: vec!["*".into()],
+            ..Filter::default()
+        },
+        Filter {
+            languages: vec!["az".into(), "en".into()],
+            authors: vec![keys[0].public(), keys[2].public()],
+            ..Filter::default()
+        },
+        Filter {
+            countries: vec!["ZZ".into()],
+            ..Filter::default()
+        },
+    ];
+    for f in &filters {
+        let want: Vec<Id> = all
+            .iter()
+            .filter(|m| f.matches(m.body()))
+            .map(|m| m.id())
+            .collect();
+        let got = ids(&read_all(&s, f, &View::Reader));
+        assert_eq!(got, want, "filter {f:?}");
+        // Paged reads give the same.
+        let mut paged = Vec::new();
+        let mut since = 0;
+        loop {
+            let (batch, to) = s.read(since, f, &View::Reader, 3).unwrap();
+            if batch.is_empty() {
+                assert_eq!(to, s.head());
+                break;
+            }
+            assert!(batch.iter().all(|e| e.seq > since && e.seq <= to));
+            paged.extend(ids(&batch));
+            since = to;
+        }
+        assert_eq!(paged, want, "paged, filter {f:?}");
+    }
+    // "pt" matches pt and pt-BR but not ptx-test.
+    let pt = read_all(
+        &s,
+        &Filter {
+            languages: vec!["pt".into()],
+            ..Filter::default()
+        },
+        &View::Reader,
+    );
+    assert!(!pt.is_empty());
+    assert!(pt.iter().all(|e| {
+        e.message
+            .body()
+            .info()
+            .iter()
+            .any(|i| i.language.starts_with("pt") && !i.language.starts_with("ptx"))
+    }));
+}
+
+#[tokio::test]
+async fn peer_view_skips_the_peers_own_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let mut from_geneva = Vec::new();
+    for i in 0..5u64 {
+        let m = simple_alert(&k, T0.plus(Duration::from_secs(i)));
+        let o = Origin::Peer {
+            peer: "geneva".into(),
+            cursor: 10 + i,
+        };
+        assert!(matches!(
+            s.insert(&m, o, T0).await.unwrap(),
+            Inserted::Accepted { .. }
+        ));
+        from_geneva.push(m.id());
+    }
+    let local = simple_alert(&k, T0.plus(HOUR));
+    accept(&s, &local).await;
+    assert_eq!(s.cursor("geneva").unwrap(), 14);
+    let to_geneva = View::Peer {
+        exclude_origin: Some("geneva".into()),
+    };
+    let (entries, to) = s.read(0, &Filter::default(), &to_geneva, 10).unwrap();
+    assert_eq!(ids(&entries), vec![local.id()]);
+    assert_eq!(to, 6);
+    let (entries, to) = s.read(0, &Filter::default(), &PEER, 10).unwrap();
+    assert_eq!(entries.len(), 6);
+    assert_eq!(to, 6);
+    // Nothing past the head; nothing to read from the head on.
+    assert_eq!(s.read(6, &Filter::default(), &PEER, 10).unwrap().0.len(), 0);
+    // A duplicate brought by a peer still moves that peer's cursor.
+    let dup = s
+        .insert(
+            &local,
+            Origin::Peer {
+                peer: "baku".into(),
+                cursor: 99,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dup, Inserted::Duplicate { seq: 6 });
+    assert_eq!(s.cursor("baku").unwrap(), 99);
+    // A cursor never goes back.
+    let m = simple_alert(&k, T0.plus(2 * HOUR));
+    s.insert(
+        &m,
+        Origin::Peer {
+            peer: "baku".into(),
+            cursor: 5,
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.cursor("baku").unwrap(), 99);
+}
+
+#[tokio::test]
+async fn updates_give_the_current_version_and_only_the_author_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, other) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    let u1 = update(&k, T0.plus(HOUR), a.id(), "Two released");
+    let u2 = update(&k, T0.plus(2 * HOUR), a.id(), "All released");
+    // Arrival order differs from creation order: the latest by created_at is current.
+    accept(&s, &u2).await;
+    accept(&s, &u1).await;
+    let forged = update(&other, T0.plus(3 * HOUR), a.id(), "Forged");
+    assert_eq!(refused_with(put(&s, &forged).await), Reason::NotAuthor);
+    let forged_cancel = cancel(&other, T0.plus(3 * HOUR), a.id(), "forged");
+    assert_eq!(
+        refused_with(put(&s, &forged_cancel).await),
+        Reason::NotAuthor
+    );
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.updates, vec![u1.id(), u2.id()]);
+    assert_eq!(st.current.unwrap().id(), u2.id());
+    assert_eq!(st.message.unwrap().id(), a.id());
+    // An update must be of the original's kind, and must name an alert or call.
+    let c = call(&k, T0);
+    accept(&s, &c).await;
+    let wrong_kind = update(&k, T0.plus(HOUR), c.id(), "not a call");
+    assert_eq!(
+        refused_with(put(&s, &wrong_kind).await),
+        Reason::BadReference
+    );
+    let p = profile(&k, T0, "Fictional Union");
+    accept(&s, &p).await;
+    assert_eq!(
+        refused_with(put(&s, &endorse(&other, T0, p.id(), "")).await),
+        Reason::BadReference
+    );
+}
+
+#[tokio::test]
+async fn an_update_before_its_original_takes_effect_when_it_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, other) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    let u = update(&k, T0.plus(HOUR), a.id(), "Two released");
+    let forged = update(&other, T0.plus(2 * HOUR), a.id(), "Forged");
+    accept(&s, &u).await;
+    // Before the original is here, nobody can tell the forgery: it is kept, pending.
+    accept(&s, &forged).await;
+    assert!(s.get(&a.id()).unwrap().is_none());
+    accept(&s, &a).await;
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.updates, vec![u.id()]);
+    assert_eq!(st.current.unwrap().id(), u.id());
+}
+
+#[tokio::test]
+async fn a_cancel_withdraws_content_and_keeps_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, other) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    let u = update(&k, T0.plus(HOUR), a.id(), "Names of the detained");
+    accept(&s, &u).await;
+    let tr = translate(&other, T0.plus(HOUR), a.id(), "pt");
+    accept(&s, &tr).await;
+    let e = endorse(&other, T0.plus(HOUR), a.id(), "solidarity");
+    accept(&s, &e).await;
+    let c = cancel(&k, T0.plus(2 * HOUR), a.id(), "it exposed a member");
+    accept(&s, &c).await;
+
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled);
+    assert_eq!(st.cancel_reason, "it exposed a member");
+    assert!(st.message.is_none() && st.current.is_none());
+    assert!(st.translations.is_empty());
+    assert_eq!(st.endorsers.len(), 1);
+    // Neither the original, its update nor its translation is served in any view.
+    for view in [View::Reader, PEER] {
+        let got = ids(&read_all(&s, &Filter::default(), &view));
+        assert_eq!(got, vec![e.id(), c.id()], "{view:?}");
+        let by_topic = Filter {
+            topics: vec!["union-rights".into()],
+            ..Filter::default()
+        };
+        assert!(read_all(&s, &by_topic, &view).is_empty());
+    }
+    for id in [a.id(), u.id(), tr.id()] {
+        assert_eq!(s.seen(&id).unwrap(), Some(Seen::Tombstone));
+    }
+    // The withdrawn messages cannot be brought back, nor updated or translated.
+    assert_eq!(refused_with(put(&s, &a).await), Reason::Replayed);
+    assert_eq!(refused_with(put(&s, &u).await), Reason::Replayed);
+    let u2 = update(&k, T0.plus(3 * HOUR), a.id(), "again");
+    assert_eq!(refused_with(put(&s, &u2).await), Reason::Replayed);
+    let tr2 = translate(&other, T0.plus(3 * HOUR), a.id(), "az");
+    assert_eq!(refused_with(put(&s, &tr2).await), Reason::Replayed);
+    let cnt = s.counts().unwrap();
+    assert_eq!((cnt.messages, cnt.tombstones), (2, 3));
+}
+
+#[tokio::test]
+async fn a_cancel_before_its_original_withdraws_it_on_arrival() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, other) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    let b = simple_alert(&k, T0.plus(HOUR));
+    let c = cancel(&k, T0.plus(2 * HOUR), a.id(), "mistake");
+    let forged = cancel(&other, T0.plus(2 * HOUR), b.id(), "forged");
+    accept(&s, &c).await;
+    accept(&s, &forged).await;
+    accept(&s, &a).await;
+    accept(&s, &b).await;
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none());
+    assert_eq!(st.cancel_reason, "mistake");
+    // The forged cancel had no effect.
+    let st = s.get(&b.id()).unwrap().unwrap();
+    assert!(!st.cancelled && st.message.is_some());
+    let got = ids(&read_all(&s, &Filter::default(), &PEER));
+    assert_eq!(got, vec![c.id(), forged.id(), b.id()]);
+    assert_eq!(refused_with(put(&s, &a).await), Reason::Replayed);
+}
+
+#[tokio::test]
+async fn endorsements_are_tallied_once_per_author_even_before_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, e1, e2) = (key(1), key(2), key(3));
+    let a = call(&k, T0);
+    let early = endorse(&e1, T0.plus(HOUR), a.id(), "first");
+    accept(&s, &early).await;
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+    accept(&s, &a).await;
+    accept(&s, &endorse(&e2, T0.plus(2 * HOUR), a.id(), "second")).await;
+    // The same author again: stored and relayed, not counted.
+    let again = endorse(&e1, T0.plus(3 * HOUR), a.id(), "first, again");
+    accept(&s, &again).await;
+    assert_eq!(s.tally(&a.id()).unwrap(), 2);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    let who: Vec<_> = st
+        .endorsers
+        .iter()
+        .map(|e| (e.author, e.statement.as_str()))
+        .collect();
+    assert_eq!(who, vec![(e1.public(), "first"), (e2.public(), "second")]);
+}
+
+#[tokio::test]
+async fn translations_are_shown_with_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, t) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    let tr = translate(&t, T0.plus(HOUR), a.id(), "pt-BR");
+    accept(&s, &tr).await; // before the original, too
+    accept(&s, &a).await;
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(
+        ids(&st
+            .translations
+            .iter()
+            .map(|m| Entry {
+                seq: 0,
+                message: m.clone()
+            })
+            .collect::<Vec<_>>()),
+        vec![tr.id()]
+    );
+    assert_eq!(st.current.unwrap().id(), a.id());
+}
+
+#[tokio::test]
+async fn the_latest_profile_and_roster_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, m1, m2) = (key(1), key(2), key(3));
+    let newer = profile(&k, T0.plus(HOUR), "Fictional Confederation (new name)");
+    let older = profile(&k, T0, "Fictional Confederation");
+    accept(&s, &newer).await;
+    accept(&s, &older).await;
+    assert_eq!(s.profile(&k.public()).unwrap().unwrap().id(), newer.id());
+    assert!(s.profile(&m1.public()).unwrap().is_none());
+    let r1 = roster(&k, T0, &[&m1]);
+    let r2 = roster(&k, T0.plus(HOUR), &[&m1, &m2]);
+    accept(&s, &r1).await;
+    accept(&s, &r2).await;
+    assert_eq!(s.roster(&k.public()).unwrap().unwrap().id(), r2.id());
+    // When the latest expires, the store serves none rather than an older one it removed.
+    s.expire(T0.plus(DAY).plus(HOUR)).await.unwrap();
+    assert!(s.profile(&k.public()).unwrap().is_none());
+    assert!(s.roster(&k.public()).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_revocation_refuses_and_withholds_later_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, succ, other) = (key(1), key(2), key(3));
+    let before = simple_alert(&k, T0);
+    let after = simple_alert(&k, T0.plus(2 * HOUR));
+    let endorsement_after = endorse(&k, T0.plus(2 * HOUR), before.id(), "");
+    accept(&s, &before).await;
+    accept(&s, &after).await;
+    accept(&s, &endorsement_after).await;
+    assert_eq!(s.tally(&before.id()).unwrap(), 1);
+    let rev = revoke(&k, T0.plus(3 * HOUR), T0.plus(HOUR), Some(&succ));
+    accept(&s, &rev).await;
+    assert_eq!(s.revocation(&k.public()).unwrap().unwrap().id(), rev.id());
+    assert!(s.revocation(&other.public()).unwrap().is_none());
+
+    // Made after the revocation time: withheld (not served, id kept), and refused.
+    let st = s.get(&after.id()).unwrap().unwrap();
+    assert!(st.message.is_none() && !st.cancelled);
+    assert_eq!(s.seen(&after.id()).unwrap(), Some(Seen::Tombstone));
+    assert_eq!(refused_with(put(&s, &after).await), Reason::RevokedAuthor);
+    assert_eq!(s.tally(&before.id()).unwrap(), 0);
+    let late = simple_alert(&k, T0.plus(4 * HOUR));
+    assert_eq!(refused_with(put(&s, &late).await), Reason::RevokedAuthor);
+    // Made before: still served.
+    assert!(s.get(&before.id()).unwrap().unwrap().message.is_some());
+    let served = ids(&read_all(&s, &Filter::default(), &View::Reader));
+    assert_eq!(served, vec![before.id(), rev.id()]);
+    let by_author = Filter {
+        authors: vec![k.public()],
+        ..Filter::default()
+    };
+    assert_eq!(
+        ids(&read_all(&s, &by_author, &PEER)),
+        vec![before.id(), rev.id()]
+    );
+    // A revocation is kept forever: retention never removes it.
+    s.expire(T0.plus(1000 * DAY)).await.unwrap();
+    assert_eq!(s.revocation(&k.public()).unwrap().unwrap().id(), rev.id());
+
+    // The successor may update and cancel what the revoked key published.
+    let s2 = {
+        drop(s);
+        let dir2 = tempfile::tempdir().unwrap();
+        let s2 = Store::open(&cfg(dir2.path())).unwrap();
+        accept(&s2, &before).await;
+        accept(&s2, &rev).await;
+        let u = update(&succ, T0.plus(5 * HOUR), before.id(), "from the new key");
+        accept(&s2, &u).await;
+        assert_eq!(
+            s2.get(&before.id()).unwrap().unwrap().current.unwrap().id(),
+            u.id()
+        );
+        let forged = update(&other, T0.plus(5 * HOUR), before.id(), "forged");
+        assert_eq!(refused_with(put(&s2, &forged).await), Reason::NotAuthor);
+        (s2, dir2)
+    };
+    drop(s2);
+}
+
+#[tokio::test]
+async fn the_earliest_revocation_is_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let m = simple_alert(&k, T0.plus(2 * HOUR));
+    accept(&s, &m).await;
+    let late = revoke(&k, T0.plus(6 * HOUR), T0.plus(5 * HOUR), None);
+    let early = revoke(&k, T0.plus(7 * HOUR), T0.plus(HOUR), None);
+    accept(&s, &late).await;
+    assert!(s.get(&m.id()).unwrap().unwrap().message.is_some());
+    accept(&s, &early).await;
+    assert!(s.get(&m.id()).unwrap().unwrap().message.is_none());
+    assert_eq!(s.revocation(&k.public()).unwrap().unwrap().id(), early.id());
+    // A thief's later revocation does not move it back.
+    let later = revoke(&k, T0.plus(8 * HOUR), T0.plus(7 * HOUR), None);
+    accept(&s, &later).await;
+    assert_eq!(s.revocation(&k.public()).unwrap().unwrap().id(), early.id());
+}
+
+#[tokio::test]
+async fn embargoed_messages_reach_peers_at_once_and_readers_at_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let open = simple_alert(&k, T0);
+    let mut b = body(
+        &k,
+        T0,
+        Content::Alert(alert_content(&["en"], "Strike at dawn")),
+    );
+    b.topics = vec!["strike".into()];
+    b.effective_at = Some(T0.plus(3 * HOUR));
+    let embargoed = sign(b, &k);
+    accept(&s, &open).await;
+    let seq = accept(&s, &embargoed).await;
+    assert_eq!(s.next_release().unwrap(), Some(T0.plus(3 * HOUR)));
+
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &PEER)),
+        vec![open.id(), embargoed.id()]
+    );
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![open.id()]
+    );
+    // A reader that has caught up holds cursor = head.
+    let reader_cursor = s.head();
+    assert_eq!(s.release_due(T0.plus(2 * HOUR)).await.unwrap(), 0);
+    assert_eq!(s.release_due(T0.plus(3 * HOUR)).await.unwrap(), 1);
+    assert_eq!(s.next_release().unwrap(), None);
+    let (entries, _) = s
+        .read(reader_cursor, &Filter::default(), &View::Reader, 10)
+        .unwrap();
+    assert_eq!(ids(&entries), vec![embargoed.id()]);
+    assert!(entries[0].seq > seq);
+    // Through an index as well, and peers do not see it twice.
+    let strike = Filter {
+        topics: vec!["strike".into()],
+        ..Filter::default()
+    };
+    let got = read_all(&s, &strike, &View::Reader);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].seq, entries[0].seq);
+    assert_eq!(read_all(&s, &Filter::default(), &PEER).len(), 2);
+    // Releasing again does nothing; and the release survives a reopen.
+    assert_eq!(s.release_due(T0.plus(4 * HOUR)).await.unwrap(), 0);
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![open.id(), embargoed.id()]
+    );
+}
+
+#[tokio::test]
+async fn an_embargo_already_past_on_arrival_is_no_embargo() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let mut b = body(
+        &k,
+        T0,
+        Content::Alert(alert_content(&["en"], "Strike at dawn")),
+    );
+    b.effective_at = Some(T0);
+    let m = sign(b, &k);
+    accept(&s, &m).await;
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![m.id()]
+    );
+    assert_eq!(s.next_release().unwrap(), None);
+}
+
+#[tokio::test]
+async fn expiry_removes_messages_and_refuses_replays_until_the_tombstone_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, e) = (key(1), key(2));
+    let a = simple_alert(&k, T0);
+    let long = {
+        let mut b = body(
+            &k,
+            T0,
+            Content::Alert(alert_content(&["en"], "Long campaign")),
+        );
+        b.expires_at = Some(T0.plus(30 * DAY));
+        b.topics = vec!["union-rights".into()];
+        b.countries = vec!["AZ".into()];
+        sign(b, &k)
+    };
+    accept(&s, &a).await;
+    accept(&s, &long).await;
+    accept(&s, &endorse(&e, T0, a.id(), "")).await;
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+
+    let after = T0.plus(DAY).plus(HOUR);
+    let st = s.expire(after).await.unwrap();
+    assert_eq!(
+        st,
+        ExpireStats {
+            expired: 2,
+            tombstones_dropped: 0
+        }
+    );
+    assert!(s.get(&a.id()).unwrap().is_none());
+    assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Tombstone));
+    assert_eq!(s.tally(&a.id()).unwrap(), 0);
+    // Index rows went with them.
+    for f in [
+        Filter::default(),
+        Filter {
+            authors: vec![k.public()],
+            ..Filter::default()
+        },
+        Filter {
+            topics: vec!["union-rights".into()],
+            ..Filter::default()
+        },
+        Filter {
+            countries: vec!["AZ".into()],
+            ..Filter::default()
+        },
+        Filter {
+            languages: vec!["en".into()],
+            ..Filter::default()
+        },
+        Filter {
+            kinds: vec![Kind::Alert],
+            ..Filter::default()
+        },
+    ] {
+        assert_eq!(
+            ids(&read_all(&s, &f, &View::Reader)),
+            vec![long.id()],
+            "{f:?}"
+        );
+    }
+    let c = s.counts().unwrap();
+    assert_eq!((c.messages, c.tombstones), (1, 2));
+    // A replay is refused, even with a clock that would still take it.
+    assert_eq!(
+        refused_with(s.insert(&a, Origin::Local, T0).await.unwrap()),
+        Reason::Replayed
+    );
+    // Seqs are never handed out twice, even when the newest entries are gone.
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.head(), 3);
+    let b = simple_alert(&k, T0.plus(HOUR));
+    assert_eq!(accept(&s, &b).await, 4);
+    // Tombstones go tombstone_keep after expiry.
+    let st = s.expire(T0.plus(11 * DAY).plus(HOUR)).await.unwrap();
+    assert_eq!(
+        st,
+        ExpireStats {
+            expired: 1,
+            tombstones_dropped: 2
+        }
+    );
+    assert_eq!(s.seen(&a.id()).unwrap(), None);
+    assert_eq!(s.counts().unwrap().tombstones, 1);
+}
+
+#[tokio::test]
+async fn cancelled_ids_become_tombstones_at_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    accept(&s, &cancel(&k, T0, a.id(), "")).await;
+    let st = s.expire(T0.plus(DAY).plus(HOUR)).await.unwrap();
+    assert_eq!(st.expired, 2);
+    assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Tombstone));
+    assert_eq!(refused_with(put(&s, &a).await), Reason::Replayed);
+    assert_eq!(
+        s.counts().unwrap(),
+        Counts {
+            messages: 0,
+            tombstones: 2,
+            ..s.counts().unwrap()
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_expired_message_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let a = simple_alert(&key(1), T0);
+    let r = s.insert(&a, Origin::Local, T0.plus(2 * DAY)).await.unwrap();
+    assert_eq!(refused_with(r), Reason::Expired);
+    assert_eq!(s.head(), 0);
+}
+
+#[tokio::test]
+async fn many_inserts_share_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let msgs: Vec<_> = (0..100u64)
+        .map(|i| {
+            (
+                simple_alert(&k, T0.plus(Duration::from_secs(i))),
+                Origin::Local,
+            )
+        })
+        .collect();
+    let before = s.inner.commit.flushes();
+    let out = s.insert_many(msgs, T0).await.unwrap();
+    assert!(out.iter().all(|o| matches!(o, Inserted::Accepted { .. })));
+    assert_eq!(s.inner.commit.flushes() - before, 1);
+    assert_eq!(s.head(), 100);
+
+    // Concurrent single inserts: every one acknowledged, durable, in the log once.
+    let mut rx = s.watch_head();
+    let tasks: Vec<_> = (0..64u64)
+        .map(|i| {
+            let s = s.clone();
+            let m = simple_alert(&key(2), T0.plus(Duration::from_secs(i)));
+            tokio::spawn(async move { s.insert(&m, Origin::Local, T0).await })
+        })
+        .collect();
+    for t in tasks {
+        assert!(matches!(
+            t.await.unwrap().unwrap(),
+            Inserted::Accepted { .. }
+        ));
+    }
+    assert_eq!(s.head(), 164);
+    assert!(rx.has_changed().unwrap());
+    assert_eq!(*rx.borrow_and_update(), 164);
+    assert_eq!(read_all(&s, &Filter::default(), &PEER).len(), 164);
+}
+
+#[tokio::test]
+async fn flush_per_message_mode_flushes_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open_with(&cfg(dir.path()), CommitMode::PerMessage).unwrap();
+    let k = key(1);
+    let msgs: Vec<_> = (0..10u64)
+        .map(|i| {
+            (
+                simple_alert(&k, T0.plus(Duration::from_secs(i))),
+                Origin::Local,
+            )
+        })
+        .collect();
+    let before = s.inner.commit.flushes();
+    s.insert_many(msgs, T0).await.unwrap();
+    assert!(s.inner.commit.flushes() - before >= 10);
+    assert_eq!(s.head(), 10);
+}
+
+#[tokio::test]
+async fn a_closed_store_refuses_writes_and_releases_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let other = s.clone();
+    s.close().await.unwrap();
+    let e = other
+        .insert(&simple_alert(&key(1), T0), Origin::Local, T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Closed { .. }), "{e}");
+    drop(other);
+    Store::open(&cfg(dir.path())).unwrap();
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let s = Store::open(&c).unwrap();
+    let e = Store::open(&c).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Locked { dir } if *dir == c.path),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains(&c.path.display().to_string()), "{e}");
+    drop(s);
+    // Dropping the last handle releases the directory.
+    Store::open(&c).unwrap();
+}
+
+#[tokio::test]
+async fn damaged_directories_are_refused_with_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    {
+        let s = Store::open(&c).unwrap();
+        for i in 0..50u64 {
+            accept(&s, &simple_alert(&key(1), T0.plus(Duration::from_secs(i)))).await;
+        }
+        s.close().await.unwrap();
+    }
+    let named = |e: &StoreError| e.to_string().contains(&c.path.display().to_string());
+
+    // Garbage over the start of sled's log: sled would come up empty; the marker says no.
+    let db = c.path.join("db");
+    let saved = std::fs::read(&db).unwrap();
+    let mut bad = saved.clone();
+    for (i, b) in bad.iter_mut().take(64 * 1024).enumerate() {
+        *b = (i * 131 % 251) as u8;
+    }
+    std::fs::write(&db, &bad).unwrap();
+    let e = Store::open(&c).unwrap_err();
+    assert!(
+        matches!(e, StoreError::Corrupt { .. }) && named(&e),
+        "{e:?}"
+    );
+    // Every later open says so too.
+    assert!(matches!(
+        Store::open(&c).unwrap_err(),
+        StoreError::Corrupt { .. }
+    ));
+
+    // An unreadable marker.
+    std::fs::write(c.path.join(MARKER_FILE), b"\x00\x01garbage").unwrap();
+    let e = Store::open(&c).unwrap_err();
+    assert!(
+        matches!(e, StoreError::Corrupt { .. }) && named(&e),
+        "{e:?}"
+    );
+
+    // A directory of other files is not taken over.
+    let foreign = dir.path().join("home");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "hello").unwrap();
+    let e = Store::open(&StoreConfig {
+        path: foreign.clone(),
+        ..c.clone()
+    })
+    .unwrap_err();
+    assert!(matches!(e, StoreError::NotAStore { .. }), "{e:?}");
+    assert!(e.to_string().contains(&foreign.display().to_string()));
+
+    // A file where the directory should be.
+    let file = dir.path().join("file");
+    std::fs::write(&file, "x").unwrap();
+    let e = Store::open(&StoreConfig {
+        path: file.clone(),
+        ..c.clone()
+    })
+    .unwrap_err();
+    assert!(matches!(e, StoreError::Io { .. }), "{e:?}");
+    assert!(e.to_string().contains(&file.display().to_string()));
+
+    // sled's own config file damaged.
+    let d2 = dir.path().join("d2");
+    let c2 = StoreConfig {
+        path: d2.clone(),
+        ..c.clone()
+    };
+    Store::open(&c2).unwrap().close().await.unwrap();
+    std::fs::write(d2.join("conf"), [0xffu8; 100]).unwrap();
+    let e = Store::open(&c2).unwrap_err();
+    assert!(
+        matches!(e, StoreError::Corrupt { .. })
+            && e.to_string().contains(&d2.display().to_string()),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn codec_round_trips() {
+    use super::codec::*;
+    let m = simple_alert(&key(1), T0);
+    let mut r = Record::new(&m, 7);
+    r.release = 9;
+    assert_eq!(Record::decode(&r.encode()), Some(r.clone()));
+    let c = r.stripped(CANCELLED, Some(Id([3; 32])));
+    assert_eq!(Record::decode(&c.encode()), Some(c));
+    let w = r.stripped(WITHHELD, None);
+    assert_eq!(Record::decode(&w.encode()), Some(w));
+    assert_eq!(Record::decode(&[1, 2, 3]), None);
+    let e = LogEntry {
+        what: RELEASED,
+        embargoed: false,
+        id: Id([5; 32]),
+        origin: b"geneva".to_vec(),
+    };
+    assert_eq!(LogEntry::decode(&e.encode()), Some(e));
+    let v = Revoked {
+        from: 5,
+        id: Id([1; 32]),
+        successor: Some([2; 32]),
+    };
+    assert_eq!(Revoked::decode(&v.encode()), Some(v));
+    assert_eq!(
+        Marker::parse(&Marker::line("0123456789abcdef0123456789abcdef", 42)),
+        Some(("0123456789abcdef0123456789abcdef".into(), 42))
+    );
+    assert_eq!(Marker::parse("tocsin-store v1 id=zz head=1"), None);
+}

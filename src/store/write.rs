@@ -121,7 +121,8 @@ impl Inner {
         let mut touched: Vec<T> = ops.writes.keys().map(|(t, _)| *t).collect();
         touched.dedup();
         let trees: Vec<sled::Tree> = touched.iter().map(|t| self.trees.get(*t).clone()).collect();
-        let planned: Vec<(usize, &[u8], Option<&[u8]>)> = ops
+        type Planned<'a> = (usize, &'a [u8], Option<&'a [u8]>);
+        let planned: Vec<Planned<'_>> = ops
             .writes
             .iter()
             .map(|((t, k), v)| {
@@ -190,7 +191,7 @@ impl Inner {
         for (msg, origin) in msgs {
             let mut ops = Ops::default();
             let seq = w.last_seq + 1;
-            let outcome = self.plan_insert(&mut ops, msg, seq, now)?;
+            let outcome = self.plan_insert(&mut ops, msg, origin, seq, now)?;
             if let Origin::Peer { peer, cursor } = origin {
                 let k = peer.as_bytes();
                 let old = match self.oget(&ops, T::Cursors, k)? {
@@ -212,7 +213,14 @@ impl Inner {
     }
 
     /// Plans the effects of one message; `seq` is the seq it gets if accepted.
-    fn plan_insert(&self, ops: &mut Ops, msg: &Message, seq: u64, now: Timestamp) -> R<Inserted> {
+    fn plan_insert(
+        &self,
+        ops: &mut Ops,
+        msg: &Message,
+        origin: &Origin,
+        seq: u64,
+        now: Timestamp,
+    ) -> R<Inserted> {
         let id = msg.id();
         let body = msg.body();
         if let Some(rec) = self.orecord(ops, &id)? {
@@ -250,50 +258,50 @@ impl Inner {
         }
 
         // References: checked against the target when it is here, pending otherwise.
-        if let Some(target) = body.target() {
-            if let Some(t) = self.orecord(ops, &target)? {
-                if !matches!(t.kind, Kind::Alert | Kind::Call) {
-                    return Ok(refused(
-                        Reason::BadReference,
-                        format!("{} names a {}, not an alert or call", body.kind(), t.kind),
-                    ));
-                }
-                let by_author = authorized(self, &author, &t.author)?;
-                match &body.content {
-                    Content::Update(u) => {
-                        if !by_author {
-                            return Ok(refused(
-                                Reason::NotAuthor,
-                                "only the original author (or its successor) may update it",
-                            ));
-                        }
-                        if u.content.kind() != t.kind {
-                            return Ok(refused(
-                                Reason::BadReference,
-                                format!("an update of a {} must carry a {}", t.kind, t.kind),
-                            ));
-                        }
-                        if !t.has_content() {
-                            return Ok(refused(
-                                Reason::Replayed,
-                                "the message it updates was withdrawn",
-                            ));
-                        }
-                    }
-                    Content::Cancel(_) if !by_author => {
+        if let Some(target) = body.target()
+            && let Some(t) = self.orecord(ops, &target)?
+        {
+            if !matches!(t.kind, Kind::Alert | Kind::Call) {
+                return Ok(refused(
+                    Reason::BadReference,
+                    format!("{} names a {}, not an alert or call", body.kind(), t.kind),
+                ));
+            }
+            let by_author = authorized(self, &author, &t.author)?;
+            match &body.content {
+                Content::Update(u) => {
+                    if !by_author {
                         return Ok(refused(
                             Reason::NotAuthor,
-                            "only the original author (or its successor) may cancel it",
+                            "only the original author (or its successor) may update it",
                         ));
                     }
-                    Content::Translation(_) if !t.has_content() => {
+                    if u.content.kind() != t.kind {
+                        return Ok(refused(
+                            Reason::BadReference,
+                            format!("an update of a {} must carry a {}", t.kind, t.kind),
+                        ));
+                    }
+                    if !t.has_content() {
                         return Ok(refused(
                             Reason::Replayed,
-                            "the message it translates was withdrawn",
+                            "the message it updates was withdrawn",
                         ));
                     }
-                    _ => {}
                 }
+                Content::Cancel(_) if !by_author => {
+                    return Ok(refused(
+                        Reason::NotAuthor,
+                        "only the original author (or its successor) may cancel it",
+                    ));
+                }
+                Content::Translation(_) if !t.has_content() => {
+                    return Ok(refused(
+                        Reason::Replayed,
+                        "the message it translates was withdrawn",
+                    ));
+                }
+                _ => {}
             }
         }
 
@@ -328,7 +336,10 @@ impl Inner {
                 what: ACCEPTED,
                 embargoed,
                 id,
-                origin: Vec::new(),
+                origin: match origin {
+                    Origin::Local => Vec::new(),
+                    Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
+                },
             }
             .encode(),
         );
