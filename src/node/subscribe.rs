@@ -79,6 +79,7 @@ async fn run(
         let head = *head_rx.borrow_and_update();
         // Drain everything up to the head we saw.
         while cursor < head {
+            let before = cursor;
             let (entries, scanned_to) = match store.read(cursor, &spec.filter, &view, READ_BATCH) {
                 Ok(r) => r,
                 Err(e) => {
@@ -101,11 +102,11 @@ async fn run(
                 }
                 cursor = seq;
             }
-            if scanned_to <= cursor && scanned_to < head {
+            cursor = cursor.max(scanned_to);
+            if cursor == before {
                 // The store made no progress below the head it announced; wait for more.
                 break;
             }
-            cursor = cursor.max(scanned_to);
         }
         if !announced {
             announced = true;

@@ -297,12 +297,7 @@ async fn updates_cancels_and_revocations_take_effect_at_the_far_end() {
     near.client().await.publish(cancel.signed()).await.unwrap();
     wait_until("the cancel to reach the far end", || {
         let mut fc = fc.clone();
-        async move {
-            fc.get(oid)
-                .await
-                .unwrap()
-                .is_some_and(|s| s.cancelled)
-        }
+        async move { fc.get(oid).await.unwrap().is_some_and(|s| s.cancelled) }
     })
     .await;
     let s = fc.get(original.id()).await.unwrap().unwrap();
