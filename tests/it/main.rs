@@ -3,5 +3,6 @@
 
 mod federation;
 mod grpc;
+mod peers;
 mod support;
 mod vectors;
