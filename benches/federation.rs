@@ -15,7 +15,10 @@ use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
 use tocsin::server::Server;
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A realistic ~1 KiB alert in three languages.
@@ -102,7 +105,11 @@ async fn propagation(msgs: u64, rate: u64) -> (Duration, Duration) {
     let net = chain(5).await;
     // Wait until every follower is connected.
     for s in &net.servers {
-        let want = if s.url() == net.servers[0].url() || s.url() == net.servers[4].url() { 1 } else { 2 };
+        let want = if s.url() == net.servers[0].url() || s.url() == net.servers[4].url() {
+            1
+        } else {
+            2
+        };
         loop {
             let peers = s.node().peers();
             if peers.iter().filter(|p| p.connected).count() >= want {
@@ -119,8 +126,11 @@ async fn propagation(msgs: u64, rate: u64) -> (Duration, Duration) {
         Some(Ok(ClientEvent::CaughtUp(_))) => {}
         other => panic!("{other:?}"),
     }
-    let ids: std::collections::HashMap<Id, usize> =
-        prepared.iter().enumerate().map(|(i, m)| (m.id(), i)).collect();
+    let ids: std::collections::HashMap<Id, usize> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id(), i))
+        .collect();
     let sent_at = std::sync::Arc::new(std::sync::Mutex::new(vec![None::<Instant>; msgs as usize]));
     let publisher = {
         let url = net.servers[0].url();
@@ -167,10 +177,21 @@ async fn catch_up(backlog: u64) -> f64 {
     config.node.listen = "127.0.0.1:0".parse().unwrap();
     let source = Server::start(config).await.unwrap();
     let key = SecretKey::from_seed(&[9; 32]);
-    let msgs: Vec<SignedMessage> = (0..backlog).map(|i| message(&key, i).signed().clone()).collect();
+    let msgs: Vec<SignedMessage> = (0..backlog)
+        .map(|i| message(&key, i).signed().clone())
+        .collect();
     let mut c = Client::connect(&source.url()).await.unwrap();
-    let replies: Vec<_> = c.publish_stream(futures::stream::iter(msgs)).await.unwrap().collect().await;
-    assert!(replies.iter().all(|r| matches!(r, Ok(PublishOutcome::Accepted { .. }))));
+    let replies: Vec<_> = c
+        .publish_stream(futures::stream::iter(msgs))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert!(
+        replies
+            .iter()
+            .all(|r| matches!(r, Ok(PublishOutcome::Accepted { .. })))
+    );
 
     let mut config = Config::default();
     config.node.data_dir = dir.path().join("follower");
@@ -201,7 +222,10 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let runs = env_or("TOCSIN_BENCH_RUNS", 3);
     let msgs = env_or("TOCSIN_BENCH_CHAIN_MSGS", 300);
     let rate = env_or("TOCSIN_BENCH_RATE", 50);

@@ -21,6 +21,8 @@ pub struct Config {
     pub limits: LimitsSection,
     /// How followers reconnect to peers.
     pub federation: FederationSection,
+    /// Which authors the node admits.
+    pub trust: TrustSection,
     /// Peers this node follows.
     #[serde(rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -130,6 +132,31 @@ impl Default for FederationSection {
     }
 }
 
+/// Which authors a node admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustPolicy {
+    /// Any author with a valid signature (rate-limited).
+    #[default]
+    Open,
+    /// Only the allow list, the trusted federations and their rosters' members.
+    Roster,
+}
+
+/// `[trust]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustSection {
+    /// `open` or `roster`.
+    pub policy: TrustPolicy,
+    /// Author keys (hex) always admitted in roster mode.
+    pub allow: Vec<String>,
+    /// Federation keys (hex) whose latest roster's members are admitted in roster mode.
+    pub federations: Vec<String>,
+    /// Author keys (hex) never admitted, whatever the policy.
+    pub deny: Vec<String>,
+}
+
 /// `[[peer]]`: a node this node follows.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -205,6 +232,16 @@ impl Config {
             return Err(format!(
                 "limits.max_grpc_message_bytes must be at least {floor} so that any valid message fits"
             ));
+        }
+        for (key, list) in [
+            ("trust.allow", &self.trust.allow),
+            ("trust.federations", &self.trust.federations),
+            ("trust.deny", &self.trust.deny),
+        ] {
+            for k in list {
+                k.parse::<crate::message::AuthorKey>()
+                    .map_err(|e| format!("{key}: {k:?}: {}", e.detail))?;
+            }
         }
         let f = &self.federation;
         if f.reconnect_min.is_zero() || f.reconnect_max < f.reconnect_min {
@@ -282,6 +319,9 @@ mod tests {
         assert_eq!(parsed.limits.subscriber_queue, d.limits.subscriber_queue);
         assert_eq!(parsed.federation.reconnect_min, d.federation.reconnect_min);
         assert_eq!(parsed.federation.reconnect_max, d.federation.reconnect_max);
+        assert_eq!(parsed.trust.policy, d.trust.policy);
+        assert!(parsed.trust.allow.is_empty() && parsed.trust.deny.is_empty());
+        assert!(parsed.trust.federations.is_empty());
         assert!(parsed.peers.is_empty());
     }
 
@@ -304,6 +344,10 @@ mod tests {
         assert!(err.contains("limits.max_subscribers"), "{err}");
         let err = Config::parse("[node]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(err.contains("listen"), "{err}");
+        let err = Config::parse("[trust]\npolicy = \"closed\"\n").unwrap_err();
+        assert!(err.contains("closed"), "{err}");
+        let err = Config::parse("[trust]\ndeny = [\"abc\"]\n").unwrap_err();
+        assert!(err.contains("trust.deny"), "{err}");
         let err = Config::parse("[[peer]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(err.contains("http://"), "{err}");
     }

@@ -10,6 +10,7 @@
 mod identity;
 pub mod metrics;
 mod subscribe;
+mod trust;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,9 @@ pub enum NodeError {
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
+    /// The configuration is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// A failure shared by several requests (one store error answering a whole batch).
     #[error("internal error: {0}")]
     Internal(String),
@@ -137,6 +141,8 @@ struct Inner {
     tasks_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
     /// What federation reports about each peer.
     peers: Mutex<Vec<PeerStatus>>,
+    /// The trust policy.
+    trust: trust::Trust,
 }
 
 impl Node {
@@ -150,6 +156,7 @@ impl Node {
             cache_bytes: config.store.cache_mb * 1024 * 1024,
             tombstone_keep: config.store.tombstone_keep,
         })?;
+        let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         Ok(Node {
@@ -164,6 +171,7 @@ impl Node {
                 tasks_tx: Mutex::new(Some(tasks_tx)),
                 tasks_rx: tokio::sync::Mutex::new(tasks_rx),
                 peers: Mutex::new(Vec::new()),
+                trust,
             }),
         })
     }
@@ -324,10 +332,13 @@ impl Node {
         Ok(Prepared::Ready(msg))
     }
 
-    /// The trust policy. Every valid author is admitted for now; the security work adds
-    /// roster mode and the deny list here.
-    fn admit(&self, _msg: &Message) -> Result<(), Rejection> {
-        Ok(())
+    /// The trust policy: deny list, then open or roster admission.
+    fn admit(&self, msg: &Message) -> Result<(), NodeError> {
+        match self.inner.trust.admit(msg, &self.inner.store) {
+            Ok(()) => Ok(()),
+            Err(trust::AdmitError::Refused(r)) => Err(r.into()),
+            Err(trust::AdmitError::Store(e)) => Err(e.into()),
+        }
     }
 
     fn settle(&self, id: Id, result: Result<Inserted, StoreError>) -> Result<Published, NodeError> {

@@ -4,5 +4,6 @@
 mod federation;
 mod grpc;
 mod peers;
+mod security;
 mod support;
 mod vectors;

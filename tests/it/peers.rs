@@ -12,22 +12,53 @@ fn tocsin() -> Command {
 fn peer_add_list_remove_edit_the_config_and_keep_it_valid() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("tocsin.toml");
-    std::fs::write(&file, "# Eastland Workers' node\n[node]\nname = \"eastland\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "# Eastland Workers' node\n[node]\nname = \"eastland\"\n",
+    )
+    .unwrap();
     let cfg = file.to_str().unwrap();
     tocsin()
-        .args(["peer", "add", "geneva", "http://127.0.0.1:7701", "--config", cfg])
+        .args([
+            "peer",
+            "add",
+            "geneva",
+            "http://127.0.0.1:7701",
+            "--config",
+            cfg,
+        ])
         .assert()
         .success();
     tocsin()
-        .args(["peer", "add", "brussels", "http://127.0.0.1:7702", "--config", cfg])
+        .args([
+            "peer",
+            "add",
+            "brussels",
+            "http://127.0.0.1:7702",
+            "--config",
+            cfg,
+        ])
         .assert()
         .success();
-    let out = tocsin().args(["peer", "list", "--config", cfg]).output().unwrap();
+    let out = tocsin()
+        .args(["peer", "list", "--config", cfg])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("geneva") && text.contains("http://127.0.0.1:7702"), "{text}");
+    assert!(
+        text.contains("geneva") && text.contains("http://127.0.0.1:7702"),
+        "{text}"
+    );
     // A duplicate name, a bad URL and an unknown peer are usage errors.
     tocsin()
-        .args(["peer", "add", "geneva", "http://127.0.0.1:7709", "--config", cfg])
+        .args([
+            "peer",
+            "add",
+            "geneva",
+            "http://127.0.0.1:7709",
+            "--config",
+            cfg,
+        ])
         .assert()
         .code(2);
     tocsin()
@@ -43,7 +74,10 @@ fn peer_add_list_remove_edit_the_config_and_keep_it_valid() {
         .assert()
         .success();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("# Eastland Workers' node"), "comments kept: {text}");
+    assert!(
+        text.starts_with("# Eastland Workers' node"),
+        "comments kept: {text}"
+    );
     let config = tocsin::config::Config::load(Some(&file)).unwrap();
     assert_eq!(config.node.name, "eastland");
     assert_eq!(config.peers.len(), 1);
@@ -55,7 +89,12 @@ async fn node_status_shows_each_peer_with_cursor_and_lag() {
     let mesh = Mesh::start(2, &[(0, 1)]).await;
     let key = org(70);
     let m = sign(alert(&key, "Status check"), &key);
-    mesh.nodes[1].client().await.publish(m.signed()).await.unwrap();
+    mesh.nodes[1]
+        .client()
+        .await
+        .publish(m.signed())
+        .await
+        .unwrap();
     mesh.wait_all_have(1).await;
     let url = mesh.nodes[0].url();
     let out = tokio::task::spawn_blocking(move || {
@@ -66,7 +105,11 @@ async fn node_status_shows_each_peer_with_cursor_and_lag() {
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let peer = &v["peers"][0];
     assert_eq!(peer["name"], "n1");

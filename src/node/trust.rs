@@ -1,0 +1,121 @@
+//! The trust policy: which authors a node admits. Fail closed.
+//!
+//! `open` admits any author with a valid signature; `roster` admits only the allow list, the
+//! trusted federations themselves, and the members on each trusted federation's latest
+//! roster. The deny list is refused under either policy. A revocation is always admitted: it
+//! can only take power away from the key that signed it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use crate::config::{TrustPolicy, TrustSection};
+use crate::message::{AuthorKey, Content, Id, Kind, Message, Reason, Rejection};
+use crate::store::{Store, StoreError};
+
+/// The policy with its lists parsed, and a cache of roster memberships.
+#[derive(Debug)]
+pub(super) struct Trust {
+    policy: TrustPolicy,
+    allow: HashSet<AuthorKey>,
+    deny: HashSet<AuthorKey>,
+    federations: Vec<AuthorKey>,
+    /// Per federation: the roster message the set was read from, and its members.
+    rosters: Mutex<HashMap<AuthorKey, (Id, HashSet<AuthorKey>)>>,
+}
+
+/// Parses a list of hex keys, naming the config key on error.
+fn keys(list: &[String], key: &str) -> Result<Vec<AuthorKey>, String> {
+    list.iter()
+        .map(|k| {
+            k.parse::<AuthorKey>()
+                .map_err(|e| format!("{key}: {k:?}: {}", e.detail))
+        })
+        .collect()
+}
+
+impl Trust {
+    pub(super) fn new(section: &TrustSection) -> Result<Trust, String> {
+        Ok(Trust {
+            policy: section.policy,
+            allow: keys(&section.allow, "trust.allow")?.into_iter().collect(),
+            deny: keys(&section.deny, "trust.deny")?.into_iter().collect(),
+            federations: keys(&section.federations, "trust.federations")?,
+            rosters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Admits or refuses a verified message's author.
+    pub(super) fn admit(&self, msg: &Message, store: &Store) -> Result<(), AdmitError> {
+        if msg.kind() == Kind::Revocation {
+            return Ok(());
+        }
+        let author = msg.author();
+        if self.deny.contains(author) {
+            return Err(Rejection::new(
+                Reason::DeniedAuthor,
+                "this node does not relay this author",
+            )
+            .into());
+        }
+        match self.policy {
+            TrustPolicy::Open => Ok(()),
+            TrustPolicy::Roster => {
+                if self.allow.contains(author)
+                    || self.federations.contains(author)
+                    || self.on_a_roster(author, store)?
+                {
+                    Ok(())
+                } else {
+                    Err(Rejection::new(
+                        Reason::NotAdmitted,
+                        "this node admits only authors on its allow list or on a trusted federation's roster",
+                    )
+                    .into())
+                }
+            }
+        }
+    }
+
+    fn on_a_roster(&self, author: &AuthorKey, store: &Store) -> Result<bool, StoreError> {
+        let mut cache = self.rosters.lock().unwrap_or_else(|e| e.into_inner());
+        for fed in &self.federations {
+            let Some(roster) = store.roster(fed)? else {
+                cache.remove(fed);
+                continue;
+            };
+            let fresh = cache.get(fed).is_some_and(|(id, _)| *id == roster.id());
+            if !fresh {
+                let members = match &roster.body().content {
+                    Content::Roster(r) => r.members.iter().map(|m| m.key).collect(),
+                    _ => HashSet::new(),
+                };
+                cache.insert(*fed, (roster.id(), members));
+            }
+            if cache.get(fed).is_some_and(|(_, m)| m.contains(author)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Why admission failed.
+#[derive(Debug)]
+pub(super) enum AdmitError {
+    /// The author is refused.
+    Refused(Rejection),
+    /// The store could not be read.
+    Store(StoreError),
+}
+
+impl From<Rejection> for AdmitError {
+    fn from(r: Rejection) -> Self {
+        AdmitError::Refused(r)
+    }
+}
+
+impl From<StoreError> for AdmitError {
+    fn from(e: StoreError) -> Self {
+        AdmitError::Store(e)
+    }
+}
