@@ -73,6 +73,7 @@ async fn chain(n: usize) -> Net {
         config.node.listen = addrs[i];
         config.federation.reconnect_min = Duration::from_millis(20);
         config.federation.reconnect_max = Duration::from_millis(200);
+        unlimited(&mut config);
         for j in [i.wrapping_sub(1), i + 1] {
             if j < n {
                 config.peers.push(PeerConfig {
@@ -88,6 +89,15 @@ async fn chain(n: usize) -> Net {
         servers,
         _dirs: dirs,
     }
+}
+
+/// Benchmarks measure the hardware, not the abuse limits.
+fn unlimited(config: &mut Config) {
+    let l = &mut config.limits;
+    l.publish_per_connection_per_second = u32::MAX;
+    l.publish_per_connection_burst = u32::MAX;
+    l.publish_per_author_per_second = u32::MAX;
+    l.publish_per_author_burst = u32::MAX;
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -175,6 +185,7 @@ async fn catch_up(backlog: u64) -> f64 {
     let mut config = Config::default();
     config.node.data_dir = dir.path().join("source");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
+    unlimited(&mut config);
     let source = Server::start(config).await.unwrap();
     let key = SecretKey::from_seed(&[9; 32]);
     let msgs: Vec<SignedMessage> = (0..backlog)
@@ -196,6 +207,7 @@ async fn catch_up(backlog: u64) -> f64 {
     let mut config = Config::default();
     config.node.data_dir = dir.path().join("follower");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
+    unlimited(&mut config);
     config.peers.push(PeerConfig {
         name: "source".into(),
         address: source.url(),

@@ -95,6 +95,17 @@ pub struct LimitsSection {
     pub max_subscribers: usize,
     /// Events queued per subscriber before it is made to wait (it then reads from the store).
     pub subscriber_queue: usize,
+    /// TCP connections open at once; more are closed on arrival.
+    pub max_connections: usize,
+    /// Messages one connection may publish per second, sustained.
+    pub publish_per_connection_per_second: u32,
+    /// Messages one connection may publish at once before the sustained rate applies.
+    pub publish_per_connection_burst: u32,
+    /// Messages one author may publish per second through this node's clients (not counting
+    /// what peers relay), sustained.
+    pub publish_per_author_per_second: u32,
+    /// Messages one author may publish at once before the sustained rate applies.
+    pub publish_per_author_burst: u32,
 }
 
 impl Default for LimitsSection {
@@ -107,6 +118,11 @@ impl Default for LimitsSection {
             request_timeout: Duration::from_secs(15),
             max_subscribers: 2048,
             subscriber_queue: 256,
+            max_connections: 512,
+            publish_per_connection_per_second: 200,
+            publish_per_connection_burst: 1000,
+            publish_per_author_per_second: 20,
+            publish_per_author_burst: 200,
         }
     }
 }
@@ -221,6 +237,23 @@ impl Config {
             ),
             ("limits.max_subscribers", l.max_subscribers),
             ("limits.subscriber_queue", l.subscriber_queue),
+            ("limits.max_connections", l.max_connections),
+            (
+                "limits.publish_per_connection_per_second",
+                l.publish_per_connection_per_second as usize,
+            ),
+            (
+                "limits.publish_per_connection_burst",
+                l.publish_per_connection_burst as usize,
+            ),
+            (
+                "limits.publish_per_author_per_second",
+                l.publish_per_author_per_second as usize,
+            ),
+            (
+                "limits.publish_per_author_burst",
+                l.publish_per_author_burst as usize,
+            ),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -317,6 +350,23 @@ mod tests {
         assert_eq!(parsed.limits.request_timeout, d.limits.request_timeout);
         assert_eq!(parsed.limits.max_subscribers, d.limits.max_subscribers);
         assert_eq!(parsed.limits.subscriber_queue, d.limits.subscriber_queue);
+        assert_eq!(parsed.limits.max_connections, d.limits.max_connections);
+        assert_eq!(
+            parsed.limits.publish_per_connection_per_second,
+            d.limits.publish_per_connection_per_second
+        );
+        assert_eq!(
+            parsed.limits.publish_per_connection_burst,
+            d.limits.publish_per_connection_burst
+        );
+        assert_eq!(
+            parsed.limits.publish_per_author_per_second,
+            d.limits.publish_per_author_per_second
+        );
+        assert_eq!(
+            parsed.limits.publish_per_author_burst,
+            d.limits.publish_per_author_burst
+        );
         assert_eq!(parsed.federation.reconnect_min, d.federation.reconnect_min);
         assert_eq!(parsed.federation.reconnect_max, d.federation.reconnect_max);
         assert_eq!(parsed.trust.policy, d.trust.policy);

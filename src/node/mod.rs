@@ -143,6 +143,8 @@ struct Inner {
     peers: Mutex<Vec<PeerStatus>>,
     /// The trust policy.
     trust: trust::Trust,
+    /// Publishing token buckets per author, for this node's own clients.
+    author_limits: governor::DefaultKeyedRateLimiter<AuthorKey>,
 }
 
 impl Node {
@@ -157,6 +159,7 @@ impl Node {
             tombstone_keep: config.store.tombstone_keep,
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
+        let config_limits = config.limits.clone();
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         Ok(Node {
@@ -172,6 +175,12 @@ impl Node {
                 tasks_rx: tokio::sync::Mutex::new(tasks_rx),
                 peers: Mutex::new(Vec::new()),
                 trust,
+                author_limits: governor::RateLimiter::keyed(
+                    governor::Quota::per_second(nonzero(
+                        config_limits.publish_per_author_per_second,
+                    ))
+                    .allow_burst(nonzero(config_limits.publish_per_author_burst)),
+                ),
             }),
         })
     }
@@ -243,7 +252,7 @@ impl Node {
     ) -> Result<Published, NodeError> {
         let started = Instant::now();
         let now = Timestamp::now();
-        let outcome = match self.check(signed, now) {
+        let outcome = match self.check(signed, &origin, now) {
             Ok(Prepared::Ready(msg)) => {
                 let result = self.inner.store.insert(&msg, origin, now).await;
                 self.settle(msg.id(), result)
@@ -268,7 +277,7 @@ impl Node {
         let mut to_store = Vec::new();
         let mut slots = Vec::new();
         for (signed, origin) in batch {
-            match self.check(signed, now) {
+            match self.check(signed, &origin, now) {
                 Ok(Prepared::Ready(msg)) => {
                     slots.push((outcomes.len(), msg.id()));
                     outcomes.push(None);
@@ -305,7 +314,12 @@ impl Node {
     }
 
     /// The cheap checks, dedup, then verification and admission.
-    fn check(&self, signed: SignedMessage, now: Timestamp) -> Result<Prepared, NodeError> {
+    fn check(
+        &self,
+        signed: SignedMessage,
+        origin: &Origin,
+        now: Timestamp,
+    ) -> Result<Prepared, NodeError> {
         if self.is_shutting_down() {
             return Err(NodeError::ShuttingDown);
         }
@@ -329,6 +343,15 @@ impl Node {
         }
         let msg = checked.verify()?;
         self.admit(&msg)?;
+        // Per author, after verification: forging messages in someone's name cannot use up
+        // their budget. Relayed messages are not counted (a peer's backlog is not a flood).
+        if *origin == Origin::Local && self.inner.author_limits.check_key(msg.author()).is_err() {
+            return Err(Rejection::new(
+                Reason::RateLimited,
+                "this author is publishing faster than the node allows; slow down",
+            )
+            .into());
+        }
         Ok(Prepared::Ready(msg))
     }
 
@@ -432,6 +455,7 @@ impl Node {
         self.spawn(async move {
             retention
                 .every(interval, |node| async move {
+                    node.inner.author_limits.retain_recent();
                     match node.inner.store.expire(Timestamp::now()).await {
                         Ok(stats) => debug!(?stats, "retention pass"),
                         Err(e) => warn!(error = %e, "retention pass failed"),
@@ -496,6 +520,10 @@ impl Node {
     pub fn data_dir(&self) -> &Path {
         &self.inner.config.node.data_dir
     }
+}
+
+fn nonzero(n: u32) -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
 }
 
 /// The outcome of the checks before storing.

@@ -4,6 +4,7 @@
 
 mod client;
 mod convert;
+pub mod limits;
 mod service;
 pub mod status;
 
@@ -11,7 +12,6 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 use crate::node::Node;
@@ -36,8 +36,9 @@ pub enum ServeError {
 /// then stops accepting and lets in-flight calls finish.
 ///
 /// Hardening, all from the config and none left to library defaults: the maximum gRPC
-/// message size, HTTP/2 streams per connection, keepalive pings with a timeout, TCP nodelay,
-/// and (in the handlers) a timeout on every unary call. Compressed requests are not accepted
+/// message size, HTTP/2 streams per connection, keepalive pings with a timeout, a cap on open
+/// connections, a publishing token bucket per connection, TCP nodelay, and (in the handlers)
+/// a timeout on every unary call. Compressed requests are not accepted
 /// (no decompression is enabled), so a compression bomb is refused before it is inflated.
 pub async fn serve(
     node: Node,
@@ -45,7 +46,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let limits = node.config().limits.clone();
-    let relay = RelayServer::new(RelayService::new(node.clone()))
+    let conn_limits = limits::ConnectionLimits::new(
+        limits.publish_per_connection_per_second,
+        limits.publish_per_connection_burst,
+    );
+    {
+        let conn_limits = conn_limits.clone();
+        let stopped = node.stopped();
+        node.spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tokio::pin!(stopped);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => conn_limits.forget_idle(),
+                    _ = &mut stopped => return,
+                }
+            }
+        });
+    }
+    let relay = RelayServer::new(RelayService::new(node.clone(), conn_limits))
         .max_decoding_message_size(limits.max_grpc_message_bytes)
         .max_encoding_message_size(limits.max_grpc_message_bytes);
     let (health_reporter, health) = tonic_health::server::health_reporter();
@@ -61,8 +80,8 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "gRPC listening");
     }
-    // Nagle off: a relay answers small messages and latency matters more than packets.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    // A cap on open connections; Nagle off (a relay answers small messages).
+    let incoming = limits::capped_incoming(listener, limits.max_connections);
     let reporter = health_reporter.clone();
     Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)

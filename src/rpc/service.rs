@@ -1,6 +1,7 @@
 //! The `tocsin.v1.Relay` service: thin handlers that convert, call the node, and convert back.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{FutureExt, Stream, StreamExt};
@@ -9,8 +10,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::*;
+use super::limits::ConnectionLimits;
 use super::status::refusal;
-use crate::message::{AuthorKey, Id};
+use crate::message::{AuthorKey, Id, Reason, Rejection};
 use crate::node::{Node, NodeError, SubEvent, SubscribeSpec};
 use crate::proto;
 use crate::proto::relay_server::Relay;
@@ -24,16 +26,26 @@ const STREAM_BATCH: usize = 128;
 pub struct RelayService {
     node: Node,
     request_timeout: Duration,
+    limits: Arc<ConnectionLimits>,
 }
 
 impl RelayService {
     /// A service over `node`.
-    pub fn new(node: Node) -> Self {
+    pub fn new(node: Node, limits: Arc<ConnectionLimits>) -> Self {
         let request_timeout = node.config().limits.request_timeout;
         RelayService {
             node,
             request_timeout,
+            limits,
         }
+    }
+
+    fn rate_limited(&self) -> Rejection {
+        self.node.metrics().refused(Reason::RateLimited);
+        Rejection::new(
+            Reason::RateLimited,
+            "this connection is publishing faster than the node allows; slow down",
+        )
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
@@ -55,6 +67,9 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SignedMessage>,
     ) -> Result<Response<proto::PublishReply>, Status> {
+        if !self.limits.allow(request.remote_addr()) {
+            return Err(refusal(&self.rate_limited()));
+        }
         let signed = signed_from_proto(request.into_inner()).map_err(|r| {
             self.node.metrics().refused(r.reason);
             refusal(&r)
@@ -71,8 +86,10 @@ impl Relay for RelayService {
         &self,
         request: Request<Streaming<proto::SignedMessage>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        let conn = request.remote_addr();
         let mut incoming = request.into_inner();
         let node = self.node.clone();
+        let service = self.clone();
         let (tx, rx) = mpsc::channel(STREAM_BATCH * 2);
         node.clone().spawn(async move {
             loop {
@@ -106,6 +123,10 @@ impl Relay for RelayService {
                 let mut replies = Vec::with_capacity(batch.len());
                 let mut to_publish = Vec::with_capacity(batch.len());
                 for m in batch {
+                    if !service.limits.allow(conn) {
+                        replies.push(Some(refused_to_proto(None, &service.rate_limited())));
+                        continue;
+                    }
                     match signed_from_proto(m) {
                         Ok(signed) => {
                             replies.push(None);

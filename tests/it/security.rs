@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tocsin::config::TrustPolicy;
 use tocsin::message::*;
-use tocsin::rpc::{ClientError, PublishOutcome};
+use tocsin::rpc::{Client, ClientError, PublishOutcome};
 
 use crate::support::*;
 
@@ -137,4 +137,190 @@ async fn a_bad_trust_list_is_refused_at_start_naming_the_key() {
     config.trust.deny = vec!["not-a-key".into()];
     let err = tocsin::server::Server::start(config).await.unwrap_err();
     assert!(format!("{err:#}").contains("trust.deny"), "{err:#}");
+}
+
+#[tokio::test]
+async fn one_connection_over_its_rate_is_refused_while_another_is_served() {
+    let node = TestNode::start_with(|c| {
+        c.limits.publish_per_connection_per_second = 20;
+        c.limits.publish_per_connection_burst = 20;
+    })
+    .await;
+    let mut flood = node.client().await;
+    let mut limited = 0;
+    for i in 0..100u8 {
+        // A different author each time: only the connection's bucket applies.
+        let key = SecretKey::from_seed(&[i.wrapping_add(1); 32]);
+        match flood
+            .publish(sign(alert(&key, "Flood"), &key).signed())
+            .await
+        {
+            Err(ClientError::Refused(r)) if r.reason == Reason::RateLimited => limited += 1,
+            Ok(PublishOutcome::Accepted { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(limited >= 50, "only {limited} of 100 were limited");
+    // Another connection is not affected.
+    let mut honest = node.client().await;
+    accepted(
+        honest
+            .publish(sign(alert(&org(90), "Honest"), &org(90)).signed())
+            .await,
+    );
+    assert_eq!(
+        node.server()
+            .node()
+            .metrics()
+            .refused_count(Reason::RateLimited),
+        limited
+    );
+}
+
+#[tokio::test]
+async fn one_author_over_its_rate_is_refused_while_another_is_served() {
+    let node = TestNode::start_with(|c| {
+        c.limits.publish_per_author_per_second = 2;
+        c.limits.publish_per_author_burst = 5;
+    })
+    .await;
+    let mut c = node.client().await;
+    let noisy = org(91);
+    let mut limited = 0;
+    for i in 0..20 {
+        match c
+            .publish(sign(alert(&noisy, &format!("Noisy {i}")), &noisy).signed())
+            .await
+        {
+            Err(ClientError::Refused(r)) if r.reason == Reason::RateLimited => limited += 1,
+            Ok(PublishOutcome::Accepted { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(limited >= 10, "only {limited} of 20 were limited");
+    accepted(
+        c.publish(sign(alert(&org(92), "Quiet"), &org(92)).signed())
+            .await,
+    );
+    // A forger cannot use up an author's budget: forgeries fail verification first.
+    let victim = org(93);
+    let mut forged = sign(alert(&victim, "Forged"), &victim).signed().to_proto();
+    forged.signature = bytes::Bytes::from(vec![7u8; 64]);
+    let forged = SignedMessage::new(forged.body, &forged.signature).unwrap();
+    for _ in 0..10 {
+        assert_eq!(refused(c.publish(&forged).await), Reason::BadSignature);
+    }
+    accepted(
+        c.publish(sign(alert(&victim, "Genuine"), &victim).signed())
+            .await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_client_does_not_stop_honest_publishers_and_readers() {
+    let node = TestNode::start_with(|c| {
+        let l = &mut c.limits;
+        l.publish_per_connection_per_second = 200;
+        l.publish_per_connection_burst = 400;
+        l.publish_per_author_per_second = 200;
+        l.publish_per_author_burst = 400;
+    })
+    .await;
+    let url = node.url();
+    // The honest reader follows everything by the honest author.
+    let honest_key = org(94);
+    let mut reader = node.client().await;
+    let filter = Filter {
+        authors: vec![honest_key.public()],
+        ..Filter::default()
+    };
+    let mut feed = reader.subscribe(&filter, 0, None).await.unwrap();
+    // The flooder: 100 times the honest rate, from one connection, as fast as it can, for a
+    // bounded number of messages.
+    let flood_url = url.clone();
+    let flooder = tokio::spawn(async move {
+        let mut c = Client::connect(&flood_url).await.unwrap();
+        let keys: Vec<SecretKey> = (0..50u8)
+            .map(|i| SecretKey::from_seed(&[200 - i; 32]))
+            .collect();
+        let mut limited = 0u32;
+        for i in 0..10_000u32 {
+            let k = &keys[i as usize % keys.len()];
+            if let Err(ClientError::Refused(r)) =
+                c.publish(sign(alert(k, "Flood"), k).signed()).await
+                && r.reason == Reason::RateLimited
+            {
+                limited += 1;
+            }
+        }
+        limited
+    });
+    // The honest publisher: 100 messages at about 100 per second.
+    let mut honest = Client::connect(&url).await.unwrap();
+    let mut ids = std::collections::HashSet::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut accepted_n = 0;
+    for i in 0..100 {
+        tick.tick().await;
+        let m = sign(alert(&honest_key, &format!("Honest {i}")), &honest_key);
+        if matches!(
+            honest.publish(m.signed()).await,
+            Ok(PublishOutcome::Accepted { .. })
+        ) {
+            accepted_n += 1;
+            ids.insert(m.id());
+        }
+    }
+    assert!(
+        accepted_n >= 99,
+        "only {accepted_n} of 100 honest messages accepted"
+    );
+    let mut delivered = 0;
+    while delivered < accepted_n {
+        match within("honest deliveries", futures::StreamExt::next(&mut feed)).await {
+            Some(Ok(tocsin::rpc::ClientEvent::Delivery { message, .. })) => {
+                assert!(ids.contains(&message.id()));
+                delivered += 1;
+            }
+            Some(Ok(tocsin::rpc::ClientEvent::CaughtUp(_))) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let limited = within("the flood ends", flooder).await.unwrap();
+    assert!(limited > 5_000, "the flood was not limited: {limited}");
+    assert_eq!(
+        node.server()
+            .node()
+            .metrics()
+            .refused_count(Reason::RateLimited),
+        u64::from(limited)
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed() {
+    let node = TestNode::start_with(|c| c.limits.max_connections = 3).await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut c = node.client().await;
+        c.info().await.unwrap();
+        open.push(c);
+    }
+    let extra = match Client::connect(&node.url()).await {
+        Ok(mut c) => c.info().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(extra, "a fourth connection was served");
+    drop(open.pop());
+    let mut ok = false;
+    for _ in 0..50 {
+        if let Ok(mut c) = Client::connect(&node.url()).await
+            && c.info().await.is_ok()
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "a slot freed by a closed connection is served again");
 }

@@ -80,6 +80,16 @@ pub fn sign(body: Body, key: &SecretKey) -> Message {
     Message::sign(body, key).expect("signing a test body")
 }
 
+/// Lifts the publishing rate limits, for tests that publish in bulk (the abuse tests set
+/// their own).
+pub fn unlimited(config: &mut Config) {
+    let l = &mut config.limits;
+    l.publish_per_connection_per_second = 1_000_000;
+    l.publish_per_connection_burst = 1_000_000;
+    l.publish_per_author_per_second = 1_000_000;
+    l.publish_per_author_burst = 1_000_000;
+}
+
 /// A node on 127.0.0.1:0 in a temporary directory.
 pub struct TestNode {
     pub server: Option<Server>,
@@ -97,6 +107,7 @@ impl TestNode {
         let mut config = Config::default();
         config.node.data_dir = dir.path().join("data");
         config.node.listen = "127.0.0.1:0".parse().unwrap();
+        unlimited(&mut config);
         tune(&mut config);
         let server = Server::start(config.clone())
             .await
@@ -247,6 +258,7 @@ impl Mesh {
             config.peers = peers[i].clone();
             config.federation.reconnect_min = Duration::from_millis(50);
             config.federation.reconnect_max = Duration::from_millis(500);
+            unlimited(&mut config);
             let server = Server::start_on(config.clone(), listener)
                 .await
                 .expect("starting");
