@@ -204,7 +204,8 @@ impl Committer {
                 return;
             }
             if stopping {
-                self.fail("closed".to_string());
+                // An empty detail: closed on purpose, not by an error.
+                self.fail(String::new());
                 return;
             }
         }

@@ -490,6 +490,7 @@ impl Store {
     /// last clone is dropped.
     pub async fn close(self) -> Result<(), StoreError> {
         let inner = self.inner.clone();
+        let dir = inner.dir.clone();
         drop(self);
         tokio::task::spawn_blocking(move || {
             if let Ok(mut w) = inner.writer.lock() {
@@ -505,8 +506,8 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Closed {
-            dir: PathBuf::new(),
-            detail: e.to_string(),
+            dir,
+            detail: format!("closing failed: {e}"),
         })?
     }
 }
