@@ -79,6 +79,7 @@ async fn chain(n: usize) -> Net {
                 config.peers.push(PeerConfig {
                     name: format!("n{j}"),
                     address: format!("http://{}", addrs[j]),
+                    ca: None,
                 });
             }
         }
@@ -93,6 +94,7 @@ async fn chain(n: usize) -> Net {
 
 /// Benchmarks measure the hardware, not the abuse limits.
 fn unlimited(config: &mut Config) {
+    config.tls.mode = tocsin::config::TlsMode::Off;
     let l = &mut config.limits;
     l.publish_per_connection_per_second = u32::MAX;
     l.publish_per_connection_burst = u32::MAX;
@@ -211,6 +213,7 @@ async fn catch_up(backlog: u64) -> f64 {
     config.peers.push(PeerConfig {
         name: "source".into(),
         address: source.url(),
+        ca: None,
     });
     let started = Instant::now();
     let follower = Server::start(config).await.unwrap();

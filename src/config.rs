@@ -23,6 +23,8 @@ pub struct Config {
     pub federation: FederationSection,
     /// Which authors the node admits.
     pub trust: TrustSection,
+    /// TLS on the gRPC listener and towards peers.
+    pub tls: TlsSection,
     /// Peers this node follows.
     #[serde(rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -173,14 +175,48 @@ pub struct TrustSection {
     pub deny: Vec<String>,
 }
 
+/// Where the node's TLS identity comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// The node makes its own CA and certificate under data_dir/tls on first start.
+    #[default]
+    Auto,
+    /// `cert` and `key` files: issued by a federation CA (`tocsin ca`) or a public CA.
+    Files,
+    /// Plaintext: allowed only on a loopback listen address.
+    Off,
+}
+
+/// `[tls]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// auto, files or off.
+    pub mode: TlsMode,
+    /// The certificate chain (PEM), in `files` mode.
+    pub cert: Option<PathBuf>,
+    /// Its secret key (PEM, 0600), in `files` mode.
+    pub key: Option<PathBuf>,
+    /// CA certificates (PEM) whose client certificates mark authenticated peers: they may
+    /// follow embargoed messages before their time. Empty: no peer is authenticated.
+    pub client_ca: Vec<PathBuf>,
+    /// Extra DNS names or addresses for the `auto` certificate (loopback names and the listen
+    /// address are always in it).
+    pub names: Vec<String>,
+}
+
 /// `[[peer]]`: a node this node follows.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PeerConfig {
     /// A short name, unique in this file; it keys the peer's durable cursor.
     pub name: String,
-    /// The peer's gRPC URL (http://127.0.0.1:7701).
+    /// The peer's gRPC URL (https://geneva.example:7700).
     pub address: String,
+    /// The CA certificate (PEM) to trust for this peer; absent: the system's roots.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
 }
 
 /// Why a configuration could not be loaded.
@@ -276,6 +312,18 @@ impl Config {
                     .map_err(|e| format!("{key}: {k:?}: {}", e.detail))?;
             }
         }
+        match self.tls.mode {
+            TlsMode::Off if !self.node.listen.ip().is_loopback() => {
+                return Err(format!(
+                    "tls.mode = \"off\" (plaintext) is allowed only on a loopback address, and node.listen is {}; use TLS (mode \"auto\" or \"files\") or listen on 127.0.0.1",
+                    self.node.listen
+                ));
+            }
+            TlsMode::Files if self.tls.cert.is_none() || self.tls.key.is_none() => {
+                return Err("tls.mode = \"files\" needs tls.cert and tls.key".into());
+            }
+            _ => {}
+        }
         let f = &self.federation;
         if f.reconnect_min.is_zero() || f.reconnect_max < f.reconnect_min {
             return Err(
@@ -301,13 +349,34 @@ impl Config {
             }
             if !(p.address.starts_with("http://") || p.address.starts_with("https://")) {
                 return Err(format!(
-                    "peer {:?}: address {:?} must be a URL like http://127.0.0.1:7701",
+                    "peer {:?}: address {:?} must be a URL like https://geneva.example:7700",
                     p.name, p.address
+                ));
+            }
+            if p.address.starts_with("http://") && !is_loopback_url(&p.address) {
+                return Err(format!(
+                    "peer {:?}: plaintext (http://) is allowed only to a loopback address; use https://",
+                    p.name
                 ));
             }
         }
         Ok(())
     }
+}
+
+/// Whether a URL's host is a loopback address or localhost.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = if let Some(h) = host_port.strip_prefix('[') {
+        h.split(']').next().unwrap_or("")
+    } else {
+        host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A duration written as "30s", "5m", "30d".
@@ -372,6 +441,8 @@ mod tests {
         assert_eq!(parsed.trust.policy, d.trust.policy);
         assert!(parsed.trust.allow.is_empty() && parsed.trust.deny.is_empty());
         assert!(parsed.trust.federations.is_empty());
+        assert_eq!(parsed.tls.mode, d.tls.mode);
+        assert!(parsed.tls.cert.is_none() && parsed.tls.client_ca.is_empty());
         assert!(parsed.peers.is_empty());
     }
 
@@ -394,11 +465,19 @@ mod tests {
         assert!(err.contains("limits.max_subscribers"), "{err}");
         let err = Config::parse("[node]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(err.contains("listen"), "{err}");
+        let err = Config::parse("[node]\nlisten = \"0.0.0.0:7700\"\n[tls]\nmode = \"off\"\n").unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        let err = Config::parse("[tls]\nmode = \"files\"\n").unwrap_err();
+        assert!(err.contains("tls.cert"), "{err}");
         let err = Config::parse("[trust]\npolicy = \"closed\"\n").unwrap_err();
         assert!(err.contains("closed"), "{err}");
         let err = Config::parse("[trust]\ndeny = [\"abc\"]\n").unwrap_err();
         assert!(err.contains("trust.deny"), "{err}");
         let err = Config::parse("[[peer]]\nname = \"a\"\naddress = \"127.0.0.1:1\"\n").unwrap_err();
-        assert!(err.contains("http://"), "{err}");
+        assert!(err.contains("https://"), "{err}");
+        let err = Config::parse("[[peer]]\nname = \"a\"\naddress = \"http://192.0.2.7:7700\"\n")
+            .unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        assert!(Config::parse("[[peer]]\nname = \"a\"\naddress = \"http://[::1]:7700\"\n").is_ok());
     }
 }

@@ -44,10 +44,24 @@ impl Server {
         node.start_background();
         federation::start(&node);
         let grpc = tokio::spawn(rpc::serve(node.clone(), listener, node.stopped()));
+        let scheme = if node.tls().is_some() { "https" } else { "http" };
+        if let Some(tls) = node.tls() {
+            info!(
+                fingerprint = %crate::tls::fingerprint(&tls.identity.cert_pem).unwrap_or_default(),
+                "TLS certificate (SHA-256 fingerprint)"
+            );
+            if let Some(ca) = &tls.own_ca {
+                info!(
+                    ca = %ca.display(),
+                    ca_fingerprint = %std::fs::read(ca).ok().and_then(|p| crate::tls::fingerprint(&p)).unwrap_or_default(),
+                    "clients on this machine trust it by themselves; elsewhere: tocsin --ca <a copy of this file> (check the fingerprint)"
+                );
+            }
+        }
         info!(
             node_key = %node.node_key(),
             data = %node.data_dir().display(),
-            "Tocsin node ready on http://{grpc_addr}"
+            "Tocsin node ready on {scheme}://{grpc_addr}"
         );
         Ok(Server {
             node,
@@ -66,9 +80,10 @@ impl Server {
         self.grpc_addr
     }
 
-    /// The gRPC URL for clients.
+    /// The gRPC URL for clients (https:// unless the node runs plaintext).
     pub fn url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
+        let scheme = if self.node.tls().is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.grpc_addr)
     }
 
     /// Graceful shutdown: refuse new work, let in-flight calls finish (up to `grace`), close

@@ -22,7 +22,7 @@ pub use backoff::Backoff;
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind};
 use crate::node::{Node, NodeError, PeerStatus};
-use crate::rpc::{Client, ClientError, ClientEvent};
+use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::Origin;
 
 /// Messages ingested together: they share one durable flush.
@@ -50,6 +50,8 @@ enum FollowError {
     Myself,
     #[error("the peer closed the subscription")]
     Closed,
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// Follows one peer until shutdown.
@@ -102,9 +104,22 @@ impl Follower {
         }
     }
 
+    /// TLS towards this peer: its CA (or the system roots), and this node's certificate as
+    /// the client identity, so a peer that trusts our CA authenticates us.
+    fn tls(&self) -> Result<ClientTls, FollowError> {
+        let ca_pem = match &self.peer.ca {
+            Some(path) => Some(std::fs::read(path).map_err(|e| FollowError::Setup(format!("peer.ca {}: {e}", path.display())))?),
+            None => None,
+        };
+        Ok(ClientTls {
+            ca_pem,
+            identity: self.node.tls().map(|t| t.identity.clone()),
+        })
+    }
+
     /// One connection: connect, identify the peer, pull its revocations, then follow its log.
     async fn follow_once(&mut self) -> Result<(), FollowError> {
-        let mut client = Client::connect(&self.peer.address).await?;
+        let mut client = Client::connect_with(&self.peer.address, &self.tls()?).await?;
         let info = client.info().await?;
         if info.node_key == self.node.node_key() {
             return Err(FollowError::Myself);

@@ -12,14 +12,15 @@ pub mod metrics;
 mod subscribe;
 mod trust;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{debug, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, TlsMode};
+use crate::tls;
 use crate::message::{
     AuthorKey, Checked, Id, Message, Reason, Rejection, SecretKey, SignedMessage, Timestamp,
 };
@@ -61,6 +62,9 @@ pub enum NodeError {
     /// The node's identity could not be loaded or created.
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    /// The node's TLS identity could not be loaded or created.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
     /// The cap on subscriptions is reached.
     #[error("this node serves {0} subscriptions already; try again later")]
     TooManySubscribers(usize),
@@ -113,6 +117,51 @@ pub struct NodeInfo {
     pub peers: Vec<PeerStatus>,
 }
 
+/// The node's TLS material (PEM), when TLS is on.
+#[derive(Debug, Clone)]
+pub struct TlsMaterial {
+    /// The node's certificate chain and key: served to clients, presented to peers.
+    pub identity: tls::Identity,
+    /// The CAs whose client certificates mark authenticated peers.
+    pub client_ca: Option<Vec<u8>>,
+    /// In auto mode, the node's own CA certificate file (what remote clients trust).
+    pub own_ca: Option<PathBuf>,
+}
+
+impl TlsMaterial {
+    fn load(config: &Config) -> Result<Option<TlsMaterial>, NodeError> {
+        let t = &config.tls;
+        let (identity, own_ca) = match t.mode {
+            TlsMode::Off => return Ok(None),
+            TlsMode::Auto => {
+                let names = tls::default_names(config.node.listen.ip(), &t.names);
+                let node_tls = tls::ensure_node_tls(
+                    &config.node.data_dir.join("tls"),
+                    &config.node.name,
+                    &names,
+                )?;
+                (node_tls.identity, Some(node_tls.ca_path))
+            }
+            TlsMode::Files => {
+                let (Some(cert), Some(key)) = (&t.cert, &t.key) else {
+                    return Err(NodeError::Config("tls.mode = \"files\" needs tls.cert and tls.key".into()));
+                };
+                (tls::Identity::load(cert, key)?, None)
+            }
+        };
+        let client_ca = if t.client_ca.is_empty() {
+            None
+        } else {
+            Some(tls::read_bundle(&t.client_ca)?)
+        };
+        Ok(Some(TlsMaterial {
+            identity,
+            client_ca,
+            own_ca,
+        }))
+    }
+}
+
 /// A running node. Cheap to clone; every clone is the same node.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -143,6 +192,8 @@ struct Inner {
     peers: Mutex<Vec<PeerStatus>>,
     /// The trust policy.
     trust: trust::Trust,
+    /// The TLS material, when TLS is on.
+    tls: Option<TlsMaterial>,
     /// Publishing token buckets per author, for this node's own clients.
     author_limits: governor::DefaultKeyedRateLimiter<AuthorKey>,
 }
@@ -159,6 +210,7 @@ impl Node {
             tombstone_keep: config.store.tombstone_keep,
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
+        let tls = TlsMaterial::load(&config)?;
         let config_limits = config.limits.clone();
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
@@ -175,6 +227,7 @@ impl Node {
                 tasks_rx: tokio::sync::Mutex::new(tasks_rx),
                 peers: Mutex::new(Vec::new()),
                 trust,
+                tls,
                 author_limits: governor::RateLimiter::keyed(
                     governor::Quota::per_second(nonzero(
                         config_limits.publish_per_author_per_second,
@@ -183,6 +236,11 @@ impl Node {
                 ),
             }),
         })
+    }
+
+    /// The TLS material, or `None` when the node runs plaintext (loopback only).
+    pub fn tls(&self) -> Option<&TlsMaterial> {
+        self.inner.tls.as_ref()
     }
 
     /// The configuration.

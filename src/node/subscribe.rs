@@ -23,9 +23,13 @@ pub struct SubscribeSpec {
     pub filter: Filter,
     /// Deliver entries with seq > since.
     pub since: u64,
-    /// Set when the subscriber is a peer node following for federation: it then gets
-    /// embargoed messages at once and nothing that came from itself.
+    /// Set when the subscriber is a peer node following for federation: it gets nothing
+    /// that came from itself.
     pub peer: Option<AuthorKey>,
+    /// Whether the peer proved who it is (a client certificate from a CA this node trusts,
+    /// or a plaintext node on loopback, where the operator trusts the machine). Only then
+    /// does it get embargoed messages before their time.
+    pub authenticated: bool,
 }
 
 /// One item of a subscription.
@@ -66,11 +70,14 @@ async fn run(
     _permit: OwnedSemaphorePermit,
 ) {
     let store = node.store().clone();
-    let view = match spec.peer {
-        Some(peer) => View::Peer {
+    let view = match (spec.peer, spec.authenticated) {
+        (Some(peer), true) => View::Peer {
             exclude_origin: Some(peer.to_hex()),
         },
-        None => View::Reader,
+        (Some(peer), false) => View::UnauthenticatedPeer {
+            exclude_origin: peer.to_hex(),
+        },
+        (None, _) => View::Reader,
     };
     let mut head_rx = store.watch_head();
     let mut cursor = spec.since;

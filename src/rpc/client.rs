@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use super::convert::{filter_to_proto, signed_from_proto};
 use super::status::rejection_of;
@@ -126,6 +126,15 @@ pub struct GetState {
     pub translations: Vec<SignedMessage>,
 }
 
+/// How a client checks the node's certificate, and what it presents (peers).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTls {
+    /// CA certificates (PEM) to trust; `None`: the system's roots.
+    pub ca_pem: Option<Vec<u8>>,
+    /// A client certificate and key, for a node following a peer (mutual TLS).
+    pub identity: Option<crate::tls::Identity>,
+}
+
 /// A connection to one node.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -142,8 +151,14 @@ fn opt_signed(m: Option<proto::SignedMessage>) -> Result<Option<SignedMessage>, 
 }
 
 impl Client {
-    /// Connects to a node by URL (http://127.0.0.1:7700).
+    /// Connects to a node by URL, plaintext (http://, loopback) or with the system's roots
+    /// (https://).
     pub async fn connect(url: &str) -> Result<Client, ClientError> {
+        Client::connect_with(url, &ClientTls::default()).await
+    }
+
+    /// Connects with explicit TLS settings (used for https:// URLs).
+    pub async fn connect_with(url: &str, tls: &ClientTls) -> Result<Client, ClientError> {
         let connect_err = |detail: String| ClientError::Connect {
             url: url.to_string(),
             detail,
@@ -154,6 +169,21 @@ impl Client {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
+        let endpoint = if url.starts_with("https://") {
+            let mut config = ClientTlsConfig::new();
+            config = match &tls.ca_pem {
+                Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
+                None => config.with_native_roots(),
+            };
+            if let Some(id) = &tls.identity {
+                config = config.identity(Identity::from_pem(&id.cert_pem, &id.key_pem));
+            }
+            endpoint
+                .tls_config(config)
+                .map_err(|e| connect_err(format!("TLS settings: {}", source_chain(&e))))?
+        } else {
+            endpoint
+        };
         let channel = endpoint
             .connect()
             .await

@@ -11,14 +11,14 @@ pub mod status;
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tonic::transport::Server;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tracing::info;
 
 use crate::node::Node;
 use crate::proto;
 use crate::proto::relay_server::RelayServer;
 
-pub use client::{Client, ClientError, ClientEvent, GetState, PublishOutcome};
+pub use client::{Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome};
 pub use service::RelayService;
 
 /// Why the server stopped with an error.
@@ -83,7 +83,22 @@ pub async fn serve(
     // A cap on open connections; Nagle off (a relay answers small messages).
     let incoming = limits::capped_incoming(listener, limits.max_connections);
     let reporter = health_reporter.clone();
-    Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = node.tls() {
+        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+            &tls.identity.cert_pem,
+            &tls.identity.key_pem,
+        ));
+        if let Some(ca) = &tls.client_ca {
+            // Optional: readers need no certificate; a peer that presents one from these CAs
+            // is authenticated, and one from any other CA fails the handshake.
+            config = config
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(true);
+        }
+        builder = builder.tls_config(config)?;
+    }
+    builder
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))

@@ -168,6 +168,11 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
+        // A peer is authenticated by a client certificate from a CA this node trusts (rustls
+        // has verified it against tls.client_ca); a plaintext node listens on loopback only,
+        // where the operator trusts the machine.
+        let authenticated = self.node.tls().is_none()
+            || request.peer_certs().is_some_and(|certs| !certs.is_empty());
         let req = request.into_inner();
         let peer = if req.peer_node_key.is_empty() {
             None
@@ -181,6 +186,7 @@ impl Relay for RelayService {
             filter: filter_from_proto(req.filter)?,
             since: req.since,
             peer,
+            authenticated,
         };
         let events = self.node.subscribe(spec)?;
         let stream = ReceiverStream::new(events).map(|e| match e {

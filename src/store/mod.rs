@@ -159,6 +159,12 @@ pub enum Seen {
 pub enum View {
     /// Clients, the web page, feeds: embargoed messages only from their release.
     Reader,
+    /// A node that says it is a peer but has not proved it (no client certificate): what a
+    /// reader sees, less what came from that node.
+    UnauthenticatedPeer {
+        /// Skip what came from this peer.
+        exclude_origin: String,
+    },
     /// A peer's follower: embargoed messages at once.
     Peer {
         /// Skip what came from this peer (do not echo its own messages back to it).

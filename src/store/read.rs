@@ -195,6 +195,10 @@ impl Inner {
         };
         let show = match view {
             View::Reader => e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed),
+            View::UnauthenticatedPeer { exclude_origin } => {
+                (e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed))
+                    && exclude_origin.as_bytes() != e.origin.as_slice()
+            }
             View::Peer { exclude_origin } => {
                 e.what == ACCEPTED
                     && exclude_origin

@@ -108,6 +108,8 @@ impl TestNode {
         config.node.data_dir = dir.path().join("data");
         config.node.listen = "127.0.0.1:0".parse().unwrap();
         unlimited(&mut config);
+        // Plaintext on loopback unless a test asks for TLS (tests/it/tls.rs).
+        config.tls.mode = tocsin::config::TlsMode::Off;
         tune(&mut config);
         let server = Server::start(config.clone())
             .await
@@ -244,6 +246,7 @@ impl Mesh {
                 peers[from].push(tocsin::config::PeerConfig {
                     name: format!("n{to}"),
                     address: format!("http://{}", proxy.addr),
+                    ca: None,
                 });
                 links.insert((from, to), proxy);
             }
@@ -259,6 +262,7 @@ impl Mesh {
             config.federation.reconnect_min = Duration::from_millis(50);
             config.federation.reconnect_max = Duration::from_millis(500);
             unlimited(&mut config);
+            config.tls.mode = tocsin::config::TlsMode::Off;
             let server = Server::start_on(config.clone(), listener)
                 .await
                 .expect("starting");
@@ -276,8 +280,10 @@ impl Mesh {
         for (i, node) in self.nodes.iter().enumerate() {
             let store = node.server().node().store().clone();
             wait_until(&format!("node {i} to hold {n} messages"), || {
+                // Stored and durable: the count sees a commit before its flush, the head after.
                 let count = store.counts().map(|c| c.messages).unwrap_or(0);
-                async move { count >= n }
+                let head = store.head();
+                async move { count >= n && head >= n }
             })
             .await;
         }
