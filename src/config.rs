@@ -465,7 +465,8 @@ mod tests {
         assert!(err.contains("limits.max_subscribers"), "{err}");
         let err = Config::parse("[node]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(err.contains("listen"), "{err}");
-        let err = Config::parse("[node]\nlisten = \"0.0.0.0:7700\"\n[tls]\nmode = \"off\"\n").unwrap_err();
+        let err = Config::parse("[node]\nlisten = \"0.0.0.0:7700\"\n[tls]\nmode = \"off\"\n")
+            .unwrap_err();
         assert!(err.contains("loopback"), "{err}");
         let err = Config::parse("[tls]\nmode = \"files\"\n").unwrap_err();
         assert!(err.contains("tls.cert"), "{err}");

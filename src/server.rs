@@ -44,7 +44,11 @@ impl Server {
         node.start_background();
         federation::start(&node);
         let grpc = tokio::spawn(rpc::serve(node.clone(), listener, node.stopped()));
-        let scheme = if node.tls().is_some() { "https" } else { "http" };
+        let scheme = if node.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         if let Some(tls) = node.tls() {
             info!(
                 fingerprint = %crate::tls::fingerprint(&tls.identity.cert_pem).unwrap_or_default(),
@@ -82,7 +86,11 @@ impl Server {
 
     /// The gRPC URL for clients (https:// unless the node runs plaintext).
     pub fn url(&self) -> String {
-        let scheme = if self.node.tls().is_some() { "https" } else { "http" };
+        let scheme = if self.node.tls().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         format!("{scheme}://{}", self.grpc_addr)
     }
 

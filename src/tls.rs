@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use sha2::{Digest, Sha256};
 
@@ -72,7 +72,11 @@ pub struct Identity {
 
 impl std::fmt::Debug for Identity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Identity(cert {})", fingerprint(&self.cert_pem).unwrap_or_default())
+        write!(
+            f,
+            "Identity(cert {})",
+            fingerprint(&self.cert_pem).unwrap_or_default()
+        )
     }
 }
 
@@ -193,7 +197,11 @@ fn issue(ca: &Ca, node_name: &str, names: &[String]) -> Result<Identity, TlsErro
 
 /// The names a node certificate carries: loopback names, the listen address, and any extra.
 pub fn default_names(listen: IpAddr, extra: &[String]) -> Vec<String> {
-    let mut names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     if !listen.is_unspecified() {
         names.push(listen.to_string());
     }
@@ -221,7 +229,10 @@ pub fn ensure_node_tls(dir: &Path, node_name: &str, names: &[String]) -> Result<
         // The CA key is not kept: this CA signs this one certificate, once.
         write_public(&ca_path, &ca.cert_pem)?;
         keyfile::write_private(&key_path, &id.key_pem)?;
-        write_public(&cert_path, std::str::from_utf8(&id.cert_pem).unwrap_or_default())?;
+        write_public(
+            &cert_path,
+            std::str::from_utf8(&id.cert_pem).unwrap_or_default(),
+        )?;
     }
     Ok(NodeTls {
         identity: Identity::load(&cert_path, &key_path)?,
@@ -267,7 +278,10 @@ pub fn issue_from_ca(
     let cert_out = out.join(format!("{node_name}.crt"));
     let key_out = out.join(format!("{node_name}.key"));
     keyfile::write_private(&key_out, &id.key_pem)?;
-    write_public(&cert_out, std::str::from_utf8(&id.cert_pem).unwrap_or_default())?;
+    write_public(
+        &cert_out,
+        std::str::from_utf8(&id.cert_pem).unwrap_or_default(),
+    )?;
     Ok((cert_out, key_out))
 }
 
@@ -294,7 +308,10 @@ mod tests {
         let names = default_names("127.0.0.1".parse().unwrap(), &[]);
         let a = ensure_node_tls(&dir.path().join("tls"), "eastland", &names).unwrap();
         let b = ensure_node_tls(&dir.path().join("tls"), "eastland", &names).unwrap();
-        assert_eq!(fingerprint(&a.identity.cert_pem), fingerprint(&b.identity.cert_pem));
+        assert_eq!(
+            fingerprint(&a.identity.cert_pem),
+            fingerprint(&b.identity.cert_pem)
+        );
         assert!(fingerprint(&a.ca_pem).unwrap().len() == 95);
     }
 
@@ -311,6 +328,14 @@ mod tests {
         )
         .unwrap();
         Identity::load(&crt, &key).unwrap();
-        assert!(issue_from_ca(&dir.path().join("ca"), "geneva", &[], &dir.path().join("out")).is_err());
+        assert!(
+            issue_from_ca(
+                &dir.path().join("ca"),
+                "geneva",
+                &[],
+                &dir.path().join("out")
+            )
+            .is_err()
+        );
     }
 }

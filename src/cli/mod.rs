@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 refused or failed (a refusal prints its reason code); 2 usage error.
 
+mod ca;
 mod client;
 mod compose;
 mod keys;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Add, list or remove the peers a node follows (edits its config file).
     #[command(subcommand)]
     Peer(peer::PeerCommand),
+    /// A federation's certificate authority: create it, issue node certificates.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
 }
 
 /// `tocsin node …`
@@ -84,6 +88,9 @@ pub enum NodeCommand {
         after_help = "Examples:\n  tocsin node run\n  tocsin node run --config config/node.example.toml\n  tocsin node run --data ./geneva-data --listen 127.0.0.1:7701"
     )]
     Run(node::RunArgs),
+    /// Create a node's identity (data directory, node key, TLS certificate) without running it.
+    #[command(after_help = "Example:\n  tocsin node init --data ./geneva-data")]
+    Init(node::InitArgs),
     /// Show a node's identity, log head, counts and peers.
     #[command(after_help = "Example:\n  tocsin node status --node http://127.0.0.1:7700")]
     Status(node::StatusArgs),
@@ -97,25 +104,49 @@ pub struct NodeUrl {
         long = "node",
         value_name = "URL",
         env = "TOCSIN_NODE",
-        default_value = "http://127.0.0.1:7700"
+        default_value = "https://127.0.0.1:7700"
     )]
     pub url: String,
+    /// The CA certificate that signed the node's certificate (for https://) [default: the
+    /// CA of a node in ./tocsin-data, else the system's roots].
+    #[arg(long = "ca", value_name = "FILE", env = "TOCSIN_CA")]
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl NodeUrl {
-    /// Connects, with a message that says what to check when it fails.
+    /// Connects, with a message that says what to check when it fails. For https:// the
+    /// node's certificate is checked against `--ca`, else `$TOCSIN_CA`, else the CA of a node
+    /// in ./tocsin-data on this machine, else the system's roots.
     pub async fn connect(&self) -> anyhow::Result<crate::rpc::Client> {
         if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
             return Err(Failure::usage(format!(
-                "--node {:?} must be a URL like http://127.0.0.1:7700",
+                "--node {:?} must be a URL like https://127.0.0.1:7700",
                 self.url
             )));
         }
-        crate::rpc::Client::connect(&self.url)
+        let ca_path = self.ca.clone().or_else(|| {
+            let local = std::path::Path::new(LOCAL_CA);
+            local.exists().then(|| local.to_path_buf())
+        });
+        let ca_pem = match &ca_path {
+            Some(p) => Some(
+                std::fs::read(p)
+                    .with_context(|| format!("reading the CA certificate {}", p.display()))?,
+            ),
+            None => None,
+        };
+        let tls = crate::rpc::ClientTls {
+            ca_pem,
+            identity: None,
+        };
+        crate::rpc::Client::connect_with(&self.url, &tls)
             .await
-            .context("is the node running? start one with: tocsin node run")
+            .context("is the node running (tocsin node run)? for a node on another machine, pass its CA with --ca FILE")
     }
 }
+
+/// Where a node started with the defaults in this directory keeps its CA certificate.
+const LOCAL_CA: &str = "tocsin-data/tls/ca.crt";
 
 /// `tocsin sign …`
 #[derive(Debug, Subcommand)]
@@ -179,6 +210,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(NodeCommand::Run(args)) => block_on(node::run(args)),
         Command::Node(NodeCommand::Status(args)) => block_on(node::status(args)),
         Command::Peer(cmd) => peer::run(cmd),
+        Command::Ca(cmd) => ca::run(cmd),
+        Command::Node(NodeCommand::Init(args)) => node::init(args),
     }
 }
 

@@ -29,6 +29,55 @@ pub struct RunArgs {
     pub listen: Option<SocketAddr>,
 }
 
+/// `tocsin node init`
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The configuration file [default: none; embedded defaults].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ./tocsin-data] (overrides node.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+pub(crate) fn init(args: InitArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(d) = args.data {
+        config.node.data_dir = d;
+    }
+    let (key, tls) = crate::node::Node::init(&config).context("creating the node's identity")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "data directory  {} (0700)",
+        config.node.data_dir.display()
+    )?;
+    writeln!(out, "node key        {}", key.public())?;
+    match tls {
+        Some(t) => {
+            writeln!(
+                out,
+                "TLS certificate {}",
+                crate::tls::fingerprint(&t.identity.cert_pem).unwrap_or_default()
+            )?;
+            if let Some(ca) = t.own_ca {
+                let fp = std::fs::read(&ca)
+                    .ok()
+                    .and_then(|p| crate::tls::fingerprint(&p))
+                    .unwrap_or_default();
+                writeln!(out, "node CA         {} ({fp})", ca.display())?;
+                writeln!(
+                    out,
+                    "clients elsewhere trust it with: tocsin --ca {}",
+                    ca.display()
+                )?;
+            }
+        }
+        None => writeln!(out, "TLS             off (plaintext on loopback)")?,
+    }
+    Ok(())
+}
+
 /// `tocsin node status`
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {

@@ -108,7 +108,10 @@ impl Follower {
     /// the client identity, so a peer that trusts our CA authenticates us.
     fn tls(&self) -> Result<ClientTls, FollowError> {
         let ca_pem = match &self.peer.ca {
-            Some(path) => Some(std::fs::read(path).map_err(|e| FollowError::Setup(format!("peer.ca {}: {e}", path.display())))?),
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| FollowError::Setup(format!("peer.ca {}: {e}", path.display())))?,
+            ),
             None => None,
         };
         Ok(ClientTls {

@@ -20,11 +20,11 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
-use crate::tls;
 use crate::message::{
     AuthorKey, Checked, Id, Message, Reason, Rejection, SecretKey, SignedMessage, Timestamp,
 };
 use crate::store::{Inserted, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
+use crate::tls;
 
 pub use identity::IdentityError;
 pub use metrics::{Metrics, MetricsSnapshot};
@@ -144,7 +144,9 @@ impl TlsMaterial {
             }
             TlsMode::Files => {
                 let (Some(cert), Some(key)) = (&t.cert, &t.key) else {
-                    return Err(NodeError::Config("tls.mode = \"files\" needs tls.cert and tls.key".into()));
+                    return Err(NodeError::Config(
+                        "tls.mode = \"files\" needs tls.cert and tls.key".into(),
+                    ));
                 };
                 (tls::Identity::load(cert, key)?, None)
             }
@@ -202,15 +204,13 @@ impl Node {
     /// Opens the store and the node's identity under the config's data directory.
     pub fn open(config: Config) -> Result<Node, NodeError> {
         let data = config.node.data_dir.clone();
-        identity::prepare_dir(&data)?;
-        let key = identity::load_or_create(&data.join("node.key"))?;
+        let (key, tls) = Node::init(&config)?;
         let store = Store::open(&StoreConfig {
             path: data.join("store"),
             cache_bytes: config.store.cache_mb * 1024 * 1024,
             tombstone_keep: config.store.tombstone_keep,
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
-        let tls = TlsMaterial::load(&config)?;
         let config_limits = config.limits.clone();
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
@@ -236,6 +236,17 @@ impl Node {
                 ),
             }),
         })
+    }
+
+    /// Creates (or loads) the node's identity without starting it: the data directory (0700),
+    /// the node key (0600) and, with TLS on, its certificate. `tocsin node init` and
+    /// [`Node::open`] both come through here.
+    pub fn init(config: &Config) -> Result<(SecretKey, Option<TlsMaterial>), NodeError> {
+        let data = &config.node.data_dir;
+        identity::prepare_dir(data)?;
+        let key = identity::load_or_create(&data.join("node.key"))?;
+        let tls = TlsMaterial::load(config)?;
+        Ok((key, tls))
     }
 
     /// The TLS material, or `None` when the node runs plaintext (loopback only).

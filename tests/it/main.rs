@@ -7,4 +7,5 @@ mod grpc;
 mod peers;
 mod security;
 mod support;
+mod tls;
 mod vectors;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A Tocsin client written from proto/ alone, with an independent Ed25519 implementation.
 
-Starts a real node (the binary named on the command line) on a loopback port, publishes an
+Starts a real node (the binary named on the command line) on a loopback port with its
+default TLS, connects trusting the CA the node made for itself, publishes an
 alert signed with `cryptography`'s Ed25519, checks the refusal of a tampered copy and of a
 duplicate, subscribes and receives the alert byte for byte, then stops the node with SIGTERM
 and expects a clean exit. Prints one line per check and `N passed, M failed`.
@@ -55,9 +56,10 @@ def start_node(binary, data):
 
     def read():
         for line in proc.stderr:
-            m = re.search(r"ready on http://(127\.0\.0\.1:\d+)", line)
+            m = re.search(r"ready on (https?)://(127\.0\.0\.1:\d+)", line)
             if m and not ready.is_set():
-                found["addr"] = m.group(1)
+                found["tls"] = m.group(1) == "https"
+                found["addr"] = m.group(2)
                 ready.set()
         ready.set()
 
@@ -65,7 +67,7 @@ def start_node(binary, data):
     if not ready.wait(60) or "addr" not in found:
         proc.kill()
         sys.exit("the node did not start")
-    return proc, found["addr"]
+    return proc, found["addr"], found["tls"]
 
 
 def main():
@@ -79,7 +81,8 @@ def main():
         from tocsin.v1 import relay_pb2 as r
         from tocsin.v1 import relay_pb2_grpc as rg
 
-        proc, addr = start_node(binary, os.path.join(tmp, "data"))
+        data = os.path.join(tmp, "data")
+        proc, addr, tls = start_node(binary, data)
         try:
             key = Ed25519PrivateKey.generate()
             public = key.public_key().public_bytes(
@@ -99,7 +102,11 @@ def main():
             signature = key.sign(DOMAIN + body)
             msg_id = hashlib.sha256(body).digest()
 
-            channel = grpc.insecure_channel(addr)
+            # TLS by default: trust the CA the node made for itself, as a local client does.
+            check("the node serves TLS by default", tls)
+            with open(os.path.join(data, "tls", "ca.crt"), "rb") as f:
+                creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+            channel = grpc.secure_channel(addr, creds)
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rg.RelayStub(channel)
 
