@@ -3,5 +3,6 @@
 
 mod federation;
 mod grpc;
+mod http;
 mod support;
 mod vectors;

@@ -97,6 +97,7 @@ impl TestNode {
         let mut config = Config::default();
         config.node.data_dir = dir.path().join("data");
         config.node.listen = "127.0.0.1:0".parse().unwrap();
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
         tune(&mut config);
         let server = Server::start(config.clone())
             .await
@@ -243,6 +244,7 @@ impl Mesh {
             let mut config = Config::default();
             config.node.data_dir = dir.path().join("data");
             config.node.listen = addrs[i];
+            config.http.listen = "127.0.0.1:0".parse().unwrap();
             config.node.name = format!("n{i}");
             config.peers = peers[i].clone();
             config.federation.reconnect_min = Duration::from_millis(50);
