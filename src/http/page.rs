@@ -27,9 +27,10 @@ a:focus-visible,button:focus-visible,select:focus-visible{outline:3px solid #f0a
 .skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:1}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 header.site{border-bottom:4px solid #a40000;padding:1rem 0 .5rem;margin-bottom:1rem}
-header.site h1{margin:0;font-size:1.6rem}
-header.site h1 a{color:inherit;text-decoration:none}
-header.site p{margin:.25rem 0 0;color:var(--muted)}
+header.site .brand{margin:0;font-size:1.6rem;font-weight:700}
+header.site .brand a{color:inherit;text-decoration:none}
+article,.desc,q{overflow-wrap:anywhere}
+header.site p.tagline{margin:.25rem 0 0;color:var(--muted)}
 nav.langs{margin:.5rem 0;font-size:.95rem}
 nav.langs ul{display:inline;list-style:none;padding:0;margin:0}
 nav.langs li{display:inline-block;margin:0 .6rem .3rem 0}
@@ -157,15 +158,22 @@ fn excerpt(s: &str, n: usize) -> String {
     }
 }
 
-fn layout(title: &str, alternates: &str, main: &str) -> String {
+/// A whole page. `brand_heading`: the site's name is the page's heading (the front page);
+/// elsewhere the page's own subject is its one `h1`.
+fn layout(title: &str, alternates: &str, main: &str, brand_heading: bool) -> String {
+    let (open, close) = if brand_heading {
+        ("<h1 class=\"brand\">", "</h1>")
+    } else {
+        ("<p class=\"brand\">", "</p>")
+    };
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n{alternates}</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">Skip to content</a>\n\
-         <header class=\"site\"><h1><a href=\"/\">Tocsin</a></h1>\
-         <p>Solidarity alerts and action calls, signed by the unions that wrote them.</p></header>\n\
+         <header class=\"site\">{open}<a href=\"/\">Tocsin</a>{close}\
+         <p class=\"tagline\">Solidarity alerts and action calls, signed by the unions that wrote them.</p></header>\n\
          {main}\n</body>\n</html>\n"
     )
 }
@@ -398,7 +406,12 @@ pub(super) fn index(
         "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Tocsin: current alerts and calls\" href=\"{}\">\n",
         Esc(&sel.href("/feed.atom"))
     );
-    layout("Tocsin: current alerts and action calls", &alternates, &m)
+    layout(
+        "Tocsin: current alerts and action calls",
+        &alternates,
+        &m,
+        true,
+    )
 }
 
 /// One item of the list.
@@ -717,7 +730,7 @@ pub(super) fn detail(
     m.push_str("</ol>\n");
 
     // Endorsers.
-    let _ = writeln!(m, "<h2>Endorsed by {}</h2>", item.endorsers.len());
+    let _ = writeln!(m, "<h2>Endorsements ({})</h2>", item.endorsers.len());
     if item.endorsers.is_empty() {
         m.push_str("<p>No endorsements yet.</p>\n");
     } else {
@@ -780,7 +793,7 @@ pub(super) fn detail(
         "<footer><p>This node: <span class=\"mono\">{}</span></p></footer>",
         gw.node().node_key().to_hex()
     );
-    layout(&format!("{} — Tocsin", esc(&title)), "", &m)
+    layout(&format!("{} — Tocsin", esc(&title)), "", &m, false)
 }
 
 /// The page of a withdrawn message.
@@ -796,7 +809,7 @@ pub(super) fn withdrawn(id: &Id, reason: &str) -> String {
         );
     }
     m.push_str("<p><a href=\"/\">All current alerts and calls</a></p></main>");
-    layout("Withdrawn — Tocsin", "", &m)
+    layout("Withdrawn — Tocsin", "", &m, false)
 }
 
 /// A short page for errors.
@@ -809,5 +822,6 @@ pub(super) fn error_page(title: &str, detail: &str) -> String {
             Esc(title),
             Esc(detail)
         ),
+        false,
     )
 }
