@@ -22,7 +22,8 @@ use super::query::Selection;
 /// Entries read from the log per batch.
 const READ_BATCH: usize = 1024;
 /// Cancels whose target is not (yet) here are remembered up to this many.
-const MAX_PENDING_CANCELS: usize = 10_000;
+/// (Each is looked up again whenever the head moves.)
+const MAX_PENDING_CANCELS: usize = 1_000;
 
 /// Whether `m` is gone at `now`.
 fn expired(m: &Message, now: Timestamp) -> bool {

@@ -726,4 +726,31 @@ async fn embargoed_messages_appear_only_from_their_time() {
     assert_eq!(get(addr, &format!("/m/{}", m.id())).await.status, 200);
     let after = get_with(addr, "/", &[("if-none-match", &early)]).await;
     assert_eq!(after.status, 200, "the release changed the validator");
+
+    // An embargoed update: the original stays current until the update's time.
+    let now = Timestamp::now();
+    let mut u = alert_at(&key, "Release postponed", now);
+    u.effective_at = Some(now.plus(Duration::from_secs(3)));
+    u.content = Content::Update(Update {
+        supersedes: m.id(),
+        content: UpdateContent::Alert(alert_content("Release postponed", &["en"])),
+    });
+    let u = sign(u, &key);
+    publish(&node, &u).await;
+    let page = get(addr, "/").await;
+    assert!(page.body.contains("Coordinated release [en]"));
+    assert!(!page.body.contains("Release postponed"));
+    assert_eq!(get(addr, &format!("/cap/{}.xml", u.id())).await.status, 404);
+    let detail = get(addr, &format!("/m/{}", m.id())).await;
+    assert!(!detail.body.contains("Release postponed"));
+    assert!(!detail.body.contains(&u.id().to_hex()));
+    wait_until("the embargoed update to replace the original", || {
+        let fut = get(addr, "/");
+        async {
+            let body = fut.await.body;
+            body.contains("Release postponed [en]") && !body.contains("Coordinated release")
+        }
+    })
+    .await;
+    assert_eq!(get(addr, &format!("/cap/{}.xml", u.id())).await.status, 200);
 }
