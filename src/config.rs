@@ -25,6 +25,8 @@ pub struct Config {
     pub trust: TrustSection,
     /// TLS on the gRPC listener and towards peers.
     pub tls: TlsSection,
+    /// The web gateway.
+    pub http: HttpSection,
     /// Peers this node follows.
     #[serde(rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -206,6 +208,43 @@ pub struct TlsSection {
     pub names: Vec<String>,
 }
 
+/// `[http]`: the web gateway (the page, Atom and CAP feeds, metrics, health).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Whether the node serves HTTP at all.
+    pub enabled: bool,
+    /// The HTTP listen address.
+    pub listen: SocketAddr,
+    /// The gateway's public address as readers reach it (`https://alerts.example.org`), for
+    /// the absolute links in feeds and CAP documents. Empty: `http://` + the bound address.
+    pub public_url: String,
+    /// How long browsers and caches may reuse the page (`Cache-Control: max-age`).
+    #[serde(deserialize_with = "duration")]
+    pub page_max_age: Duration,
+    /// How long feed readers and caches may reuse a feed or a CAP document.
+    #[serde(deserialize_with = "duration")]
+    pub feed_max_age: Duration,
+    /// The most items on the page and in a feed (the newest).
+    pub max_items: usize,
+    /// Connections served at once; more are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 7780)),
+            public_url: String::new(),
+            page_max_age: Duration::from_secs(15),
+            feed_max_age: Duration::from_secs(60),
+            max_items: 200,
+            max_connections: 1024,
+        }
+    }
+}
+
 /// `[[peer]]`: a node this node follows.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -290,6 +329,8 @@ impl Config {
                 "limits.publish_per_author_burst",
                 l.publish_per_author_burst as usize,
             ),
+            ("http.max_items", self.http.max_items),
+            ("http.max_connections", self.http.max_connections),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -330,6 +371,16 @@ impl Config {
                 "federation.reconnect_min must be above zero and at most federation.reconnect_max"
                     .into(),
             );
+        }
+        let url = &self.http.public_url;
+        if !url.is_empty()
+            && (!(url.starts_with("http://") || url.starts_with("https://"))
+                || url.ends_with('/')
+                || url.contains(['?', '#', '"', '<', '>', '\'', '&', ' ']))
+        {
+            return Err(format!(
+                "http.public_url {url:?} must be a URL like https://alerts.example.org, without a trailing slash"
+            ));
         }
         let mut names = std::collections::HashSet::new();
         for p in &self.peers {
@@ -443,6 +494,13 @@ mod tests {
         assert!(parsed.trust.federations.is_empty());
         assert_eq!(parsed.tls.mode, d.tls.mode);
         assert!(parsed.tls.cert.is_none() && parsed.tls.client_ca.is_empty());
+        assert_eq!(parsed.http.enabled, d.http.enabled);
+        assert_eq!(parsed.http.listen, d.http.listen);
+        assert_eq!(parsed.http.public_url, d.http.public_url);
+        assert_eq!(parsed.http.page_max_age, d.http.page_max_age);
+        assert_eq!(parsed.http.feed_max_age, d.http.feed_max_age);
+        assert_eq!(parsed.http.max_items, d.http.max_items);
+        assert_eq!(parsed.http.max_connections, d.http.max_connections);
         assert!(parsed.peers.is_empty());
     }
 
@@ -480,5 +538,16 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("loopback"), "{err}");
         assert!(Config::parse("[[peer]]\nname = \"a\"\naddress = \"http://[::1]:7700\"\n").is_ok());
+        assert!(err.contains("http://"), "{err}");
+        let err = Config::parse("[http]\npublic_url = \"alerts.example.org\"\n").unwrap_err();
+        assert!(err.contains("http.public_url"), "{err}");
+        let err = Config::parse("[http]\npublic_url = \"https://a.example.org/\"\n").unwrap_err();
+        assert!(err.contains("trailing slash"), "{err}");
+        let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
+        assert!(err.contains("http.max_items"), "{err}");
+        let ok =
+            Config::parse("[http]\nenabled = false\npublic_url = \"https://alerts.example.org\"\n")
+                .unwrap();
+        assert!(!ok.http.enabled);
     }
 }

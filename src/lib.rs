@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod config;
 pub mod federation;
+pub mod http;
 pub mod keyfile;
 pub mod message;
 pub mod node;

@@ -1,5 +1,5 @@
-//! Assembles a running node: the node runtime, its gRPC listener, its background tasks and
-//! its federation followers.
+//! Assembles a running node: the node runtime, its gRPC listener, its web gateway, its
+//! background tasks and its federation followers.
 //! `tocsin node run` and the integration tests start nodes through this one path.
 
 use std::net::SocketAddr;
@@ -12,6 +12,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::federation;
+use crate::http;
 use crate::node::Node;
 use crate::rpc;
 
@@ -24,6 +25,9 @@ pub struct Server {
     grpc_addr: SocketAddr,
     /// The gRPC server task; it ends once shutdown begins and in-flight calls are done.
     grpc: JoinHandle<Result<(), rpc::ServeError>>,
+    /// The web gateway's address and task (none when `http.enabled` is false); the task ends
+    /// once shutdown begins and open requests are done.
+    http: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
 impl Server {
@@ -39,6 +43,15 @@ impl Server {
     /// Like [`Server::start`] on a listener bound already (`node.listen` is then ignored), so
     /// that a set of nodes can know each other's addresses before any starts.
     pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+        let http_listener = if config.http.enabled {
+            let listen = config.http.listen;
+            let l = TcpListener::bind(listen).await.with_context(|| {
+                format!("listening for HTTP on {listen} (is another node running there? see http.listen)")
+            })?;
+            Some(l)
+        } else {
+            None
+        };
         let node = Node::open(config).context("starting the node")?;
         let grpc_addr = listener.local_addr()?;
         node.start_background();
@@ -62,6 +75,14 @@ impl Server {
                 );
             }
         }
+        let http = match http_listener {
+            Some(l) => {
+                let addr = l.local_addr()?;
+                info!("web gateway on http://{addr}");
+                Some((addr, tokio::spawn(http::serve(node.clone(), l))))
+            }
+            None => None,
+        };
         info!(
             node_key = %node.node_key(),
             data = %node.data_dir().display(),
@@ -71,6 +92,7 @@ impl Server {
             node,
             grpc_addr,
             grpc,
+            http,
         })
     }
 
@@ -82,6 +104,12 @@ impl Server {
     /// The gRPC address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// The web gateway's address (the real port when the config asked for port 0); `None`
+    /// when `http.enabled` is false.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(addr, _)| *addr)
     }
 
     /// The gRPC URL for clients (https:// unless the node runs plaintext).
@@ -103,6 +131,13 @@ impl Server {
             Ok(Ok(Err(e))) => warn!(error = %e, "the gRPC server stopped with an error"),
             Ok(Err(e)) => warn!(error = %e, "the gRPC server task failed"),
             Err(_) => warn!("calls still open after {grace:?}; closing them"),
+        }
+        if let Some((_, task)) = self.http {
+            match tokio::time::timeout(grace, task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "the web gateway task failed"),
+                Err(_) => warn!("HTTP requests still open after {grace:?}; closing them"),
+            }
         }
         self.node
             .shutdown(grace)

@@ -74,7 +74,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::message::{AuthorKey, Id, Message, Rejection, Timestamp};
+use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
 use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use error::StoreError;
@@ -188,6 +188,12 @@ pub struct MessageState {
     pub message: Option<Message>,
     /// The seq it was accepted at.
     pub seq: u64,
+    /// Its kind, known even when the content is withdrawn.
+    pub kind: Kind,
+    /// Its author, known even when the content is withdrawn.
+    pub author: AuthorKey,
+    /// Its created_at, known even when the content is withdrawn (a CAP cancel cites it).
+    pub created_at: Timestamp,
     /// The latest valid update, or the original; `None` when cancelled or withheld.
     pub current: Option<Message>,
     /// Valid updates (by the author or its successor), oldest first.

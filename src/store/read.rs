@@ -359,6 +359,10 @@ impl Inner {
         Ok(Some(MessageState {
             message,
             seq: rec.seq,
+            kind: rec.kind,
+            author: AuthorKey::from_slice(&rec.author)
+                .map_err(|_| StoreError::corrupt(&self.dir, "bad author in a record"))?,
+            created_at: Timestamp(rec.created_at),
             current,
             updates: updates.into_iter().map(|(_, id)| id).collect(),
             cancelled,

@@ -209,7 +209,7 @@ async fn a_node_killed_mid_catch_up_resumes_from_its_cursor() {
     std::fs::write(
         &config,
         format!(
-            "[node]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\n[tls]\nmode = \"off\"\n\n[federation]\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[[peer]]\nname = \"source\"\naddress = \"{}\"\n",
+            "[node]\ndata_dir = {:?}\nlisten = \"127.0.0.1:0\"\n\n[tls]\nmode = \"off\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[federation]\nreconnect_min = \"50ms\"\nreconnect_max = \"500ms\"\n\n[[peer]]\nname = \"source\"\naddress = \"{}\"\n",
             dir.path().join("data"),
             source.url()
         ),

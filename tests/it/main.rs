@@ -4,6 +4,7 @@
 mod crash;
 mod federation;
 mod grpc;
+mod http;
 mod peers;
 mod security;
 mod support;

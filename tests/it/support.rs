@@ -110,6 +110,7 @@ impl TestNode {
         unlimited(&mut config);
         // Plaintext on loopback unless a test asks for TLS (tests/it/tls.rs).
         config.tls.mode = tocsin::config::TlsMode::Off;
+        config.http.listen = "127.0.0.1:0".parse().unwrap();
         tune(&mut config);
         let server = Server::start(config.clone())
             .await
@@ -257,6 +258,7 @@ impl Mesh {
             let mut config = Config::default();
             config.node.data_dir = dir.path().join("data");
             config.node.listen = addrs[i];
+            config.http.listen = "127.0.0.1:0".parse().unwrap();
             config.node.name = format!("n{i}");
             config.peers = peers[i].clone();
             config.federation.reconnect_min = Duration::from_millis(50);

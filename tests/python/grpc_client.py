@@ -46,8 +46,12 @@ def generate_stubs(out):
 
 
 def start_node(binary, data):
+    # The web gateway on a port the kernel picks too, so that runs side by side do not collide.
+    config = data + ".toml"
+    with open(config, "w") as f:
+        f.write("[http]\nlisten = \"127.0.0.1:0\"\n")
     proc = subprocess.Popen(
-        [binary, "node", "run", "--data", data, "--listen", "127.0.0.1:0"],
+        [binary, "node", "run", "--config", config, "--data", data, "--listen", "127.0.0.1:0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
     )

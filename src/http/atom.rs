@@ -1,0 +1,349 @@
+//! Atom 1.0 (RFC 4287): `/feed.atom`, one entry per current alert or call, and `/cap.atom`,
+//! the index of CAP documents that CAP aggregators poll.
+//!
+//! Entry ids are stable: `urn:tocsin:message:<original id>` for a message (it keeps its id
+//! through updates; `updated` is its latest version's time), `urn:tocsin:cap:<id>` for a CAP
+//! document (each version and each cancel is a CAP message of its own).
+
+use std::fmt::Write as _;
+
+use crate::message::Timestamp;
+
+use super::Gateway;
+use super::escape::Esc;
+use super::page::{alert_of, call_of, category_label, kind_label};
+use super::query::{Selection, pick_language};
+use super::snapshot::{CancelNote, Item, Snapshot, Text};
+
+fn header(
+    out: &mut String,
+    gw: &Gateway,
+    title: &str,
+    self_url: &str,
+    html_url: &str,
+    sel: &Selection,
+    updated: Timestamp,
+) {
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n\
+         <id>{self}</id>\n<title type=\"text\">{title}</title>\n",
+        self = Esc(self_url),
+        title = Esc(title),
+    );
+    if sel.is_filtered() {
+        let mut parts = Vec::new();
+        if !sel.kinds.is_empty() {
+            parts.push(format!(
+                "kind {}",
+                sel.kinds
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ));
+        }
+        if !sel.countries.is_empty() {
+            parts.push(format!("country {}", sel.countries.join(" or ")));
+        }
+        if !sel.topics.is_empty() {
+            parts.push(format!("topic {}", sel.topics.join(" or ")));
+        }
+        if !sel.languages.is_empty() {
+            parts.push(format!("available in {}", sel.languages.join(" or ")));
+        }
+        let _ = writeln!(
+            out,
+            "<subtitle type=\"text\">Filtered: {}</subtitle>",
+            Esc(&parts.join("; "))
+        );
+    }
+    let _ = write!(
+        out,
+        "<updated>{}</updated>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"{}\"/>\n\
+         <link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>\n\
+         <generator version=\"{}\">Tocsin</generator>\n\
+         <author><name>Tocsin node {}</name></author>\n",
+        updated.to_rfc3339(),
+        Esc(self_url),
+        Esc(html_url),
+        env!("CARGO_PKG_VERSION"),
+        gw.node().node_key().short(),
+    );
+}
+
+fn chosen<'a>(texts: &'a [Text<'a>], prefs: &[String]) -> Option<&'a Text<'a>> {
+    let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
+    pick_language(&tags, prefs).and_then(|i| texts.get(i))
+}
+
+/// `/feed.atom`.
+pub(super) fn feed(
+    gw: &Gateway,
+    snap: &Snapshot,
+    sel: &Selection,
+    prefs: &[String],
+    now: Timestamp,
+) -> String {
+    let (items, _) = snap.selected(sel, now, gw.max_items());
+    let base = gw.base();
+    let updated = items
+        .iter()
+        .map(|i| i.updated(now))
+        .max()
+        .unwrap_or_default();
+    let mut out = String::new();
+    header(
+        &mut out,
+        gw,
+        "Tocsin: current alerts and action calls",
+        &format!("{base}{}", sel.href("/feed.atom")),
+        &format!("{base}{}", sel.href("/")),
+        sel,
+        updated,
+    );
+    for item in items {
+        entry(&mut out, gw, snap, item, prefs, now);
+    }
+    out.push_str("</feed>\n");
+    out
+}
+
+fn entry(
+    out: &mut String,
+    gw: &Gateway,
+    snap: &Snapshot,
+    item: &Item,
+    prefs: &[String],
+    now: Timestamp,
+) {
+    let base = gw.base();
+    let current = item.current(now);
+    let body = current.body();
+    let texts = item.texts(now);
+    let text = chosen(&texts, prefs);
+    let _ = write!(
+        out,
+        "<entry>\n<id>urn:tocsin:message:{id}</id>\n",
+        id = item.id()
+    );
+    match text {
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "<title type=\"text\" xml:lang=\"{}\">{}</title>",
+                Esc(&t.info.language),
+                Esc(&t.info.headline)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "<title type=\"text\">{}</title>",
+                kind_label(item.kind())
+            );
+        }
+    }
+    let _ = write!(
+        out,
+        "<updated>{}</updated>\n<published>{}</published>\n<author><name>{}</name><uri>urn:tocsin:author:{}</uri></author>\n\
+         <link rel=\"alternate\" type=\"text/html\" href=\"{base}/m/{id}\"/>\n\
+         <link rel=\"related\" type=\"application/cap+xml\" href=\"{base}/cap/{cur}.xml\"/>\n",
+        body.created_at.to_rfc3339(),
+        item.original.body().created_at.to_rfc3339(),
+        Esc(&snap.names.name(item.original.author())),
+        item.original.author().to_hex(),
+        base = Esc(base),
+        id = item.id(),
+        cur = current.id(),
+    );
+    let _ = writeln!(
+        out,
+        "<category term=\"{}\" scheme=\"urn:tocsin:kind\" label=\"{}\"/>",
+        item.kind(),
+        kind_label(item.kind())
+    );
+    if let Some(a) = alert_of(current) {
+        let _ = writeln!(
+            out,
+            "<category term=\"{}\" scheme=\"urn:tocsin:category\" label=\"{}\"/>\n<category term=\"{}\" scheme=\"urn:tocsin:severity\"/>",
+            a.category,
+            category_label(a.category),
+            a.severity
+        );
+    }
+    for c in &body.countries {
+        let _ = writeln!(
+            out,
+            "<category term=\"{}\" scheme=\"urn:iso:std:iso:3166:-1\"/>",
+            Esc(c)
+        );
+    }
+    for t in &body.topics {
+        let _ = writeln!(
+            out,
+            "<category term=\"{}\" scheme=\"urn:tocsin:topic\"/>",
+            Esc(t)
+        );
+    }
+    if let Some(t) = text {
+        let _ = writeln!(
+            out,
+            "<summary type=\"text\" xml:lang=\"{}\">{}</summary>",
+            Esc(&t.info.language),
+            Esc(&t.info.description)
+        );
+        let mut content = t.info.description.clone();
+        if !t.info.instruction.is_empty() {
+            content.push_str("\n\n");
+            content.push_str(&t.info.instruction);
+        }
+        if let Some(call) = call_of(current) {
+            if let Some(d) = call.deadline {
+                let _ = write!(content, "\n\nDeadline: {}", d.to_rfc3339());
+            }
+            if let (Some(s), Some(e)) = (call.window_starts_at, call.window_ends_at) {
+                let _ = write!(
+                    content,
+                    "\nAction window: {} to {}",
+                    s.to_rfc3339(),
+                    e.to_rfc3339()
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "<content type=\"text\" xml:lang=\"{}\">{}</content>",
+            Esc(&t.info.language),
+            Esc(&content)
+        );
+    }
+    out.push_str("</entry>\n");
+}
+
+/// Whether a cancel belongs in a filtered CAP index: only when its original was shown here
+/// and matched (the content, and so the languages, are gone: a language filter drops it).
+fn cancel_matches(note: &CancelNote, sel: &Selection) -> bool {
+    if !sel.is_filtered() {
+        return true;
+    }
+    match &note.shown_as {
+        Some((kind, countries, topics)) => {
+            sel.languages.is_empty()
+                && (sel.kinds.is_empty() || sel.kinds.contains(kind))
+                && (sel.countries.is_empty() || countries.iter().any(|c| sel.countries.contains(c)))
+                && (sel.topics.is_empty() || topics.iter().any(|t| sel.topics.contains(t)))
+        }
+        None => false,
+    }
+}
+
+/// `/cap.atom`: the CAP document of each current alert or call (its latest version), and of
+/// each recent cancel, newest first.
+pub(super) fn cap_index(
+    gw: &Gateway,
+    snap: &Snapshot,
+    sel: &Selection,
+    prefs: &[String],
+    now: Timestamp,
+) -> String {
+    let base = gw.base();
+    let limit = gw.max_items();
+    let (items, _) = snap.selected(sel, now, limit);
+    enum E<'a> {
+        Item(&'a Item),
+        Cancel(&'a CancelNote),
+    }
+    let mut entries: Vec<(Timestamp, String, E<'_>)> = items
+        .iter()
+        .map(|i| {
+            (
+                i.updated(now),
+                i.current(now).id().to_hex(),
+                E::Item(i.as_ref()),
+            )
+        })
+        .collect();
+    entries.extend(
+        snap.cancels
+            .values()
+            .filter(|c| cancel_matches(c, sel))
+            .map(|c| {
+                (
+                    c.cancel.body().created_at,
+                    c.cancel.id().to_hex(),
+                    E::Cancel(c.as_ref()),
+                )
+            }),
+    );
+    entries.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    entries.truncate(limit);
+    let updated = entries.iter().map(|e| e.0).max().unwrap_or_default();
+    let mut out = String::new();
+    header(
+        &mut out,
+        gw,
+        "Tocsin: CAP 1.2 alerts",
+        &format!("{base}{}", sel.href("/cap.atom")),
+        &format!("{base}{}", sel.href("/")),
+        sel,
+        updated,
+    );
+    for (when, cap_id, e) in entries {
+        let (title, lang, author, summary, msg_type) = match e {
+            E::Item(item) => {
+                let texts = item.texts(now);
+                let text = chosen(&texts, prefs);
+                let current = item.current(now);
+                (
+                    text.map_or_else(
+                        || kind_label(item.kind()).to_string(),
+                        |t| t.info.headline.clone(),
+                    ),
+                    text.map(|t| t.info.language.clone()),
+                    snap.names.name(current.author()),
+                    text.map(|t| t.info.description.clone()).unwrap_or_default(),
+                    if current.id() == item.id() {
+                        "Alert"
+                    } else {
+                        "Update"
+                    },
+                )
+            }
+            E::Cancel(note) => (
+                format!("Withdrawn by its author: {}", note.target.short()),
+                None,
+                snap.names.name(note.cancel.author()),
+                match &note.cancel.body().content {
+                    crate::message::Content::Cancel(c) => c.reason.clone(),
+                    _ => String::new(),
+                },
+                "Cancel",
+            ),
+        };
+        let lang_attr = lang
+            .map(|l| format!(" xml:lang=\"{}\"", Esc(&l)))
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<entry>\n<id>urn:tocsin:cap:{cap_id}</id>\n<title type=\"text\"{lang_attr}>{}</title>\n\
+             <updated>{}</updated>\n<author><name>{}</name></author>\n\
+             <link rel=\"alternate\" type=\"application/cap+xml\" href=\"{}/cap/{cap_id}.xml\"/>\n\
+             <category term=\"{msg_type}\" scheme=\"urn:oasis:names:tc:emergency:cap:1.2:msgType\"/>\n",
+            Esc(&title),
+            when.to_rfc3339(),
+            Esc(&author),
+            Esc(base),
+        );
+        if !summary.is_empty() {
+            let _ = writeln!(
+                out,
+                "<summary type=\"text\"{lang_attr}>{}</summary>",
+                Esc(&summary)
+            );
+        }
+        out.push_str("</entry>\n");
+    }
+    out.push_str("</feed>\n");
+    out
+}

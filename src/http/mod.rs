@@ -1,0 +1,618 @@
+//! The web gateway: the page people read, Atom and CAP feeds other systems consume, the
+//! Prometheus metrics operators watch, and `/healthz` (the only module that names axum).
+//!
+//! | path | what |
+//! |---|---|
+//! | `/` | current alerts and calls, newest first, filtered by `country`, `topic`, `kind`, `language`; read in `lang` or the `Accept-Language` choice |
+//! | `/m/{id}` | one message in full: every language, history, endorsers, signatures |
+//! | `/feed.atom` | Atom 1.0, one entry per current message, same filters |
+//! | `/cap/{id}.xml` | an alert, call, update or cancel as an OASIS CAP 1.2 document |
+//! | `/cap.atom` | the Atom index of CAP documents |
+//! | `/metrics` | Prometheus text format |
+//! | `/healthz` | `ok` while the node serves |
+//!
+//! Reads go through a [`snapshot::Snapshot`] made once per durable head; every page and feed
+//! carries validators derived from that head (see `cache`), so a reverse proxy or CDN can
+//! serve the readers while the node answers its revalidations with 304.
+//!
+//! Architecture Invariant: readers' view only. Nothing embargoed appears before its time and
+//! withdrawn content never appears; client addresses are never read, logged or shown.
+
+mod atom;
+mod cache;
+mod cap;
+mod escape;
+mod metrics;
+mod page;
+mod query;
+mod snapshot;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, warn};
+
+use crate::message::{Id, Timestamp};
+use crate::node::Node;
+use crate::store::StoreError;
+use cache::{Clock, Validators};
+use query::{BadQuery, Selection};
+use snapshot::{Builder, Snapshot};
+
+/// How long a client may take to send a request's headers (slow clients hold a connection).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the gateway on `listener` until the node begins shutting down, then lets open
+/// requests finish (the caller bounds how long it waits).
+pub async fn serve(node: Node, listener: TcpListener) {
+    let max_connections = node.config().http.max_connections;
+    let base = public_base(&node, &listener);
+    let router = router(Gateway::new(node.clone(), base));
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(max_connections));
+    let stopped = node.stopped();
+    tokio::pin!(stopped);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => match accepted {
+                // The client's address is not looked at: it is never logged or stored.
+                Ok((stream, _)) => {
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        debug!("HTTP connection limit reached; closing a new connection");
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    builder
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT);
+                    let conn = builder.serve_connection(
+                        TokioIo::new(stream),
+                        TowerToHyperService::new(router.clone()),
+                    );
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    // Out of file descriptors, usually: wait a little rather than spin.
+                    warn!(error = %e, "the web gateway could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// The gateway's public base URL, without a trailing slash.
+fn public_base(node: &Node, listener: &TcpListener) -> String {
+    let configured = &node.config().http.public_url;
+    if !configured.is_empty() {
+        return configured.clone();
+    }
+    match listener.local_addr() {
+        Ok(addr) => format!("http://{addr}"),
+        Err(_) => format!("http://{}", node.config().http.listen),
+    }
+}
+
+fn router(gw: Gateway) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/m/{id}", get(detail))
+        .route("/feed.atom", get(feed))
+        .route("/cap.atom", get(cap_index))
+        .route("/cap/{file}", get(cap_document))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/style.css", get(style))
+        .fallback(not_found)
+        .with_state(gw)
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+struct Gateway {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    node: Node,
+    /// The public base URL for absolute links.
+    base: String,
+    /// The incremental state; locked on a blocking thread while the head moves.
+    builder: Mutex<Builder>,
+    /// The latest snapshot.
+    current: RwLock<Arc<Snapshot>>,
+    /// When each state was first served, for `Last-Modified`.
+    clock: Clock,
+}
+
+/// Why a request failed on the node's side.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a blocking task failed: {0}")]
+    Task(String),
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        // Logged for the operator; the reader gets no paths or database details.
+        warn!(error = %self, "the web gateway could not answer");
+        let mut r = plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; try again later\n",
+        );
+        no_store(&mut r);
+        r
+    }
+}
+
+/// What a response is, for its caching headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Freshness {
+    /// The HTML page.
+    Page,
+    /// Feeds, CAP documents and message pages.
+    Feed,
+}
+
+/// One response to a reader: status, body, and the validators it carries.
+struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    body: String,
+    validators: Validators,
+    freshness: Freshness,
+    /// The response depended on `Accept-Language`.
+    vary_language: bool,
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+const ATOM: &str = "application/atom+xml; charset=utf-8";
+const CAP: &str = "application/cap+xml; charset=utf-8";
+
+/// Headers every response carries: no sniffing, no referrer to the sites readers follow
+/// links to, and a policy under which even an escaping bug could not run a script.
+fn harden(headers: &mut HeaderMap) {
+    let set = |h: &mut HeaderMap, k: HeaderName, v: &'static str| {
+        h.insert(k, HeaderValue::from_static(v));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    );
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = (status, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    harden(r.headers_mut());
+    r
+}
+
+fn no_store(r: &mut Response) {
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+impl Gateway {
+    fn new(node: Node, base: String) -> Gateway {
+        Gateway {
+            inner: Arc::new(Shared {
+                node,
+                base,
+                builder: Mutex::new(Builder::default()),
+                current: RwLock::new(Arc::new(Snapshot::default())),
+                clock: Clock::default(),
+            }),
+        }
+    }
+
+    fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    fn base(&self) -> &str {
+        &self.inner.base
+    }
+
+    fn max_items(&self) -> usize {
+        self.node().config().http.max_items
+    }
+
+    /// The snapshot for the store's durable head now (made on a blocking thread if the head
+    /// moved; concurrent requests wait for the one that makes it).
+    async fn snapshot(&self) -> Result<Arc<Snapshot>, Failure> {
+        let head = self.node().store().head();
+        if let Some(s) = self.fresh_snapshot(head) {
+            return Ok(s);
+        }
+        let gw = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut builder = gw.inner.builder.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(s) = gw.fresh_snapshot(head) {
+                return Ok(s);
+            }
+            let snap = builder.advance(gw.node().store(), Timestamp::now())?;
+            *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
+            Ok(snap)
+        })
+        .await
+        .map_err(|e| Failure::Task(e.to_string()))?
+    }
+
+    fn fresh_snapshot(&self, head: u64) -> Option<Arc<Snapshot>> {
+        let current = self.inner.current.read().unwrap_or_else(|e| e.into_inner());
+        (current.head >= head).then(|| current.clone())
+    }
+
+    /// The validators of a response showing `snap` at `now` for `path` with `key` (the
+    /// canonical query and language preferences).
+    fn validators(&self, snap: &Snapshot, now: Timestamp, path: &str, key: &str) -> Validators {
+        let epoch = snap.epoch(now);
+        let state = format!("{}:{}", snap.head, epoch);
+        Validators {
+            etag: cache::etag(&[
+                self.node().node_key().as_bytes(),
+                env!("CARGO_PKG_VERSION").as_bytes(),
+                self.base().as_bytes(),
+                state.as_bytes(),
+                path.as_bytes(),
+                key.as_bytes(),
+            ]),
+            last_modified: self
+                .inner
+                .clock
+                .last_modified((snap.head, epoch), SystemTime::now()),
+        }
+    }
+
+    /// Turns a reply into a response: 304 when the request's validators match, else the body,
+    /// with validators and caching headers either way.
+    fn respond(&self, req_headers: &HeaderMap, method: &Method, reply: Reply) -> Response {
+        let ok = reply.status == StatusCode::OK;
+        let unchanged = ok && cache::not_modified(req_headers, &reply.validators);
+        let mut r = if unchanged {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let body = if method == Method::HEAD {
+                Body::empty()
+            } else {
+                Body::from(reply.body)
+            };
+            let mut r = Response::new(body);
+            *r.status_mut() = reply.status;
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(reply.content_type),
+            );
+            r
+        };
+        let h = r.headers_mut();
+        harden(h);
+        let max_age = match reply.freshness {
+            Freshness::Page => self.node().config().http.page_max_age,
+            Freshness::Feed => self.node().config().http.feed_max_age,
+        };
+        let cache_control = if ok || unchanged {
+            format!("public, max-age={}", max_age.as_secs())
+        } else {
+            // Errors are not kept: a 404 for an embargoed message must not outlive the embargo.
+            "no-cache".to_string()
+        };
+        if let Ok(v) = HeaderValue::from_str(&cache_control) {
+            h.insert(header::CACHE_CONTROL, v);
+        }
+        if ok {
+            if let Ok(v) = HeaderValue::from_str(&reply.validators.etag) {
+                h.insert(header::ETAG, v);
+            }
+            if let Some(lm) = reply.validators.last_modified
+                && let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(lm))
+            {
+                h.insert(header::LAST_MODIFIED, v);
+            }
+        }
+        if reply.vary_language {
+            h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+        }
+        r
+    }
+}
+
+fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn bad_query(e: BadQuery) -> Response {
+    let mut r = (
+        StatusCode::BAD_REQUEST,
+        page::error_page("Bad request", &e.0),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    harden(r.headers_mut());
+    no_store(&mut r);
+    r
+}
+
+async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
+    let sel = match Selection::parse(req.uri().query()) {
+        Ok(s) => s,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let prefs = sel.preferences(accept_language(req.headers()));
+    let snap = gw.snapshot().await?;
+    let now = Timestamp::now();
+    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    let validators = gw.validators(&snap, now, "/", &key);
+    let body = if cache::not_modified(req.headers(), &validators) {
+        String::new()
+    } else {
+        page::index(&gw, &snap, &sel, &prefs, now)
+    };
+    Ok(gw.respond(
+        req.headers(),
+        req.method(),
+        Reply {
+            status: StatusCode::OK,
+            content_type: HTML,
+            body,
+            validators,
+            freshness: Freshness::Page,
+            vary_language: sel.lang.is_none(),
+        },
+    ))
+}
+
+async fn detail(
+    State(gw): State<Gateway>,
+    Path(id): Path<String>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let Ok(id) = id.parse::<Id>() else {
+        return Ok(not_found().await);
+    };
+    let sel = match Selection::parse(req.uri().query()) {
+        Ok(s) => s.lang_only(),
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let prefs = sel.preferences(accept_language(req.headers()));
+    let snap = gw.snapshot().await?;
+    let now = Timestamp::now();
+    if let Some(item) = snap.item_for(&id)
+        && item.id() != id
+    {
+        // An update's page is its original's, where the whole history is.
+        return Ok(redirect(&sel.href(&format!("/m/{}", item.id()))));
+    }
+    if let Some(note) = snap.cancels.get(&id) {
+        return Ok(redirect(&sel.href(&format!("/m/{}", note.target))));
+    }
+    let key = format!("{}|{}", id, prefs.join(","));
+    let validators = gw.validators(&snap, now, "/m", &key);
+    let (status, body) = match snap.items.get(&id).filter(|i| i.live(now)) {
+        Some(item) => (
+            StatusCode::OK,
+            page::detail(&gw, &snap, item, &sel, &prefs, now),
+        ),
+        None => {
+            let node = gw.node().clone();
+            let state = tokio::task::spawn_blocking(move || node.store().get(&id))
+                .await
+                .map_err(|e| Failure::Task(e.to_string()))??;
+            match state {
+                Some(s) if s.cancelled && s.message.is_none() => {
+                    (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
+                }
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    page::error_page(
+                        "Not found",
+                        "This node shows no current alert or call with this id.",
+                    ),
+                ),
+            }
+        }
+    };
+    Ok(gw.respond(
+        req.headers(),
+        req.method(),
+        Reply {
+            status,
+            content_type: HTML,
+            body,
+            validators,
+            freshness: Freshness::Feed,
+            vary_language: sel.lang.is_none(),
+        },
+    ))
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    harden(r.headers_mut());
+    r
+}
+
+async fn feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
+    atom_response(gw, req, false).await
+}
+
+async fn cap_index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
+    atom_response(gw, req, true).await
+}
+
+async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response, Failure> {
+    let sel = match Selection::parse(req.uri().query()) {
+        Ok(s) => s,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let prefs = sel.preferences(accept_language(req.headers()));
+    let snap = gw.snapshot().await?;
+    let now = Timestamp::now();
+    let path = if cap { "/cap.atom" } else { "/feed.atom" };
+    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    let validators = gw.validators(&snap, now, path, &key);
+    let body = if cache::not_modified(req.headers(), &validators) {
+        String::new()
+    } else if cap {
+        atom::cap_index(&gw, &snap, &sel, &prefs, now)
+    } else {
+        atom::feed(&gw, &snap, &sel, &prefs, now)
+    };
+    Ok(gw.respond(
+        req.headers(),
+        req.method(),
+        Reply {
+            status: StatusCode::OK,
+            content_type: ATOM,
+            body,
+            validators,
+            freshness: Freshness::Feed,
+            vary_language: sel.lang.is_none(),
+        },
+    ))
+}
+
+async fn cap_document(
+    State(gw): State<Gateway>,
+    Path(file): Path<String>,
+    req: Request,
+) -> Result<Response, Failure> {
+    let Some(id) = file.strip_suffix(".xml").and_then(|s| s.parse::<Id>().ok()) else {
+        return Ok(not_found().await);
+    };
+    let snap = gw.snapshot().await?;
+    let now = Timestamp::now();
+    let validators = gw.validators(&snap, now, "/cap", &id.to_hex());
+    let doc = match (snap.item_for(&id), snap.cancels.get(&id)) {
+        (Some(item), _) if item.live(now) => cap::document(&gw, &snap, item, &id, now),
+        (_, Some(note)) => Some(cap::cancel_document(note)),
+        _ => None,
+    };
+    let (status, body) = match doc {
+        Some(d) => (StatusCode::OK, d),
+        None => {
+            let node = gw.node().clone();
+            let state = tokio::task::spawn_blocking(move || node.store().get(&id))
+                .await
+                .map_err(|e| Failure::Task(e.to_string()))??;
+            let gone = state.is_some_and(|s| s.message.is_none());
+            let status = if gone {
+                StatusCode::GONE
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            let mut r = plain(
+                status,
+                if gone {
+                    "withdrawn by its author\n"
+                } else {
+                    "no current alert or call with this id\n"
+                },
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            return Ok(r);
+        }
+    };
+    Ok(gw.respond(
+        req.headers(),
+        req.method(),
+        Reply {
+            status,
+            content_type: CAP,
+            body,
+            validators,
+            freshness: Freshness::Feed,
+            vary_language: false,
+        },
+    ))
+}
+
+async fn metrics_text(State(gw): State<Gateway>) -> Result<Response, Failure> {
+    let node = gw.node().clone();
+    let text = tokio::task::spawn_blocking(move || metrics::render(&node))
+        .await
+        .map_err(|e| Failure::Task(e.to_string()))??;
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    harden(r.headers_mut());
+    no_store(&mut r);
+    Ok(r)
+}
+
+async fn healthz(State(gw): State<Gateway>) -> Response {
+    let mut r = if gw.node().is_shutting_down() {
+        plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        plain(StatusCode::OK, "ok\n")
+    };
+    no_store(&mut r);
+    r
+}
+
+async fn style() -> Response {
+    let mut r = page::STYLE.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    harden(r.headers_mut());
+    r
+}
+
+async fn not_found() -> Response {
+    let mut r = (
+        StatusCode::NOT_FOUND,
+        page::error_page("Not found", "There is nothing at this address."),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    harden(r.headers_mut());
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r
+}

@@ -1,0 +1,535 @@
+//! The readers' state of the store, kept up to date incrementally: the current alerts and
+//! calls with their versions, translations and endorsers, recent cancels, authors' names.
+//!
+//! A snapshot is made once per durable head, by the first request that sees the head move,
+//! from the log entries added since the previous one (readers' view only): a burst of readers
+//! costs one small read of the store, not one scan each. Everything that depends on the clock
+//! (embargoed updates, expiry) is decided per request from the times kept here, and
+//! [`Snapshot::epoch`] counts the times passed, so validators change when the clock does.
+//!
+//! Architecture Invariant: nothing here shows what the readers' view of the store does not:
+//! an original enters only through the readers' view (so after its embargo); versions and
+//! translations are shown only from their `effective_at`; withdrawn content is never held.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
+use crate::store::{Endorser, Store, StoreError, View};
+
+use super::query::Selection;
+
+/// Entries read from the log per batch.
+const READ_BATCH: usize = 1024;
+/// Cancels whose target is not (yet) here are remembered up to this many.
+/// (Each is looked up again whenever the head moves.)
+const MAX_PENDING_CANCELS: usize = 1_000;
+
+/// Whether `m` is gone at `now`.
+fn expired(m: &Message, now: Timestamp) -> bool {
+    m.body().expires_at.is_some_and(|t| t <= now)
+}
+
+/// Whether readers may see `m` at `now`: past its embargo, before its expiry.
+fn showable(m: &Message, now: Timestamp) -> bool {
+    !m.body().embargoed_at(now) && !expired(m, now)
+}
+
+/// One alert or call with what belongs to it.
+#[derive(Debug)]
+pub(super) struct Item {
+    /// Its seq in this node's log.
+    pub(super) seq: u64,
+    /// The original alert or call.
+    pub(super) original: Message,
+    /// Valid updates with their content, oldest first.
+    pub(super) updates: Vec<Message>,
+    /// Translations by other authors, oldest first.
+    pub(super) translations: Vec<Message>,
+    /// One per endorsing author, oldest first.
+    pub(super) endorsers: Vec<Endorser>,
+}
+
+/// One block of text to show, with who translated it (if not the author).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Text<'a> {
+    /// The text.
+    pub(super) info: &'a Info,
+    /// The translator, for a translation.
+    pub(super) translator: Option<&'a Message>,
+}
+
+impl Item {
+    /// The original's id.
+    pub(super) fn id(&self) -> Id {
+        self.original.id()
+    }
+
+    /// The original's kind (alert or call).
+    pub(super) fn kind(&self) -> Kind {
+        self.original.kind()
+    }
+
+    /// Whether readers see it at `now` (the original has not expired).
+    pub(super) fn live(&self, now: Timestamp) -> bool {
+        !expired(&self.original, now)
+    }
+
+    /// The versions readers may see at `now`, oldest first: the original and the updates
+    /// past their embargo and not expired.
+    pub(super) fn versions(&self, now: Timestamp) -> impl Iterator<Item = &Message> {
+        std::iter::once(&self.original).chain(self.updates.iter().filter(move |u| showable(u, now)))
+    }
+
+    /// The latest version readers may see at `now`.
+    pub(super) fn current(&self, now: Timestamp) -> &Message {
+        self.updates
+            .iter()
+            .rev()
+            .find(|u| showable(u, now))
+            .unwrap_or(&self.original)
+    }
+
+    /// The translations readers may see at `now`.
+    pub(super) fn translations(&self, now: Timestamp) -> impl Iterator<Item = &Message> {
+        self.translations.iter().filter(move |t| showable(t, now))
+    }
+
+    /// Every language it can be read in at `now`: the current version's own blocks, then
+    /// translations into languages the author did not write (the first translation of a
+    /// language wins; a translation never replaces the author's own text).
+    pub(super) fn texts(&self, now: Timestamp) -> Vec<Text<'_>> {
+        self.texts_of(self.current(now), now)
+    }
+
+    /// Like [`Item::texts`], for one version.
+    pub(super) fn texts_of<'a>(&'a self, version: &'a Message, now: Timestamp) -> Vec<Text<'a>> {
+        let mut out: Vec<Text<'a>> = version
+            .body()
+            .info()
+            .iter()
+            .map(|info| Text {
+                info,
+                translator: None,
+            })
+            .collect();
+        for t in self.translations(now) {
+            for info in t.body().info() {
+                if !out
+                    .iter()
+                    .any(|o| o.info.language.eq_ignore_ascii_case(&info.language))
+                {
+                    out.push(Text {
+                        info,
+                        translator: Some(t),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The version with this id, if readers may see it at `now`.
+    pub(super) fn version(&self, id: &Id, now: Timestamp) -> Option<&Message> {
+        self.versions(now).find(|v| v.id() == *id)
+    }
+
+    /// When it last changed: the current version's created_at.
+    pub(super) fn updated(&self, now: Timestamp) -> Timestamp {
+        self.current(now).body().created_at
+    }
+}
+
+/// An authorised cancel of an alert or call, for CAP consumers (content is gone; ids stay).
+#[derive(Debug)]
+pub(super) struct CancelNote {
+    /// The cancel.
+    pub(super) cancel: Message,
+    /// The withdrawn original.
+    pub(super) target: Id,
+    /// Its author.
+    pub(super) target_author: AuthorKey,
+    /// Its created_at.
+    pub(super) target_sent: Timestamp,
+    /// Its updates: id, author, created_at.
+    pub(super) updates: Vec<(Id, AuthorKey, Timestamp)>,
+    /// The kind, countries and topics of the original when this node showed it before the
+    /// cancel (for filtered feeds); `None` when it never did.
+    pub(super) shown_as: Option<(Kind, Vec<String>, Vec<String>)>,
+}
+
+/// How an author is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum NameSource {
+    /// The author's own signed profile.
+    Profile,
+    /// A federation's roster (the federation's key).
+    Roster(AuthorKey),
+    /// Nothing names it: the key's short hex.
+    Key,
+}
+
+/// Authors' names: the latest profile, else a roster entry, else the key's short hex.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    profiles: HashMap<[u8; 32], String>,
+    rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+}
+
+impl Names {
+    /// The name to show for `key`, and where it comes from.
+    pub(super) fn get(&self, key: &AuthorKey) -> (String, NameSource) {
+        if let Some(n) = self.profiles.get(key.as_bytes()) {
+            return (n.clone(), NameSource::Profile);
+        }
+        if let Some((n, by)) = self.rosters.get(key.as_bytes()) {
+            return (n.clone(), NameSource::Roster(*by));
+        }
+        (key.short(), NameSource::Key)
+    }
+
+    /// The name only.
+    pub(super) fn name(&self, key: &AuthorKey) -> String {
+        self.get(key).0
+    }
+}
+
+/// What readers can see, as of one durable head. Immutable; shared by requests.
+#[derive(Debug, Default)]
+pub(super) struct Snapshot {
+    /// Everything up to this seq is reflected.
+    pub(super) head: u64,
+    /// Current alerts and calls by original id.
+    pub(super) items: HashMap<Id, Arc<Item>>,
+    /// Update id → original id.
+    pub(super) versions: HashMap<Id, Id>,
+    /// Authorised cancels by the cancel's id.
+    pub(super) cancels: HashMap<Id, Arc<CancelNote>>,
+    /// Authors' names.
+    pub(super) names: Arc<Names>,
+    /// Every time at which what readers see changes without a new log entry (embargoes
+    /// ending, expiries), sorted.
+    boundaries: Vec<u64>,
+}
+
+impl Snapshot {
+    /// How many of the snapshot's time boundaries have passed at `now`: with the head, it
+    /// identifies what a request at `now` sees, and it only grows.
+    pub(super) fn epoch(&self, now: Timestamp) -> usize {
+        self.boundaries.partition_point(|&t| t <= now.0)
+    }
+
+    /// The items live at `now`.
+    pub(super) fn live(&self, now: Timestamp) -> impl Iterator<Item = &Arc<Item>> {
+        self.items.values().filter(move |i| i.live(now))
+    }
+
+    /// The live items that pass `sel`, newest first (by their latest version; ties: the later
+    /// seq), with how many there are in all before `limit` cuts the list.
+    pub(super) fn selected(
+        &self,
+        sel: &Selection,
+        now: Timestamp,
+        limit: usize,
+    ) -> (Vec<&Arc<Item>>, usize) {
+        let mut out: Vec<&Arc<Item>> = self
+            .live(now)
+            .filter(|item| {
+                let texts = item.texts(now);
+                let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
+                sel.matches(item.kind(), item.current(now).body(), &tags)
+            })
+            .collect();
+        out.sort_by(|a, b| b.updated(now).cmp(&a.updated(now)).then(b.seq.cmp(&a.seq)));
+        let total = out.len();
+        out.truncate(limit);
+        (out, total)
+    }
+
+    /// The item an id names: the original's, or an update's.
+    pub(super) fn item_for(&self, id: &Id) -> Option<&Arc<Item>> {
+        let original = self.versions.get(id).unwrap_or(id);
+        self.items.get(original)
+    }
+}
+
+/// What a batch of log entries changes.
+#[derive(Debug, Default)]
+struct Changes {
+    originals: BTreeSet<Id>,
+    touched: BTreeSet<Id>,
+    cancels: Vec<Message>,
+    profiles: BTreeSet<[u8; 32]>,
+    rosters: bool,
+    revoked: bool,
+}
+
+/// Keeps the state between heads and makes snapshots. Used under a lock, on a blocking thread.
+#[derive(Debug, Default)]
+pub(super) struct Builder {
+    head: u64,
+    items: HashMap<Id, Arc<Item>>,
+    cancels: HashMap<Id, Arc<CancelNote>>,
+    pending_cancels: HashMap<Id, Message>,
+    profiles: HashMap<[u8; 32], Option<String>>,
+    roster_authors: BTreeSet<[u8; 32]>,
+    rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+    snapshot: Arc<Snapshot>,
+}
+
+impl Builder {
+    /// Brings the state up to the store's durable head and returns the snapshot for it.
+    pub(super) fn advance(
+        &mut self,
+        store: &Store,
+        now: Timestamp,
+    ) -> Result<Arc<Snapshot>, StoreError> {
+        let target = store.head();
+        if target <= self.head {
+            return Ok(self.snapshot.clone());
+        }
+        let fresh = self.head == 0;
+        let mut changes = Changes::default();
+        let mut since = self.head;
+        while since < target {
+            let (entries, scanned) =
+                store.read(since, &Filter::default(), &View::Reader, READ_BATCH)?;
+            for e in &entries {
+                self.note(&e.message, &mut changes);
+            }
+            if scanned <= since {
+                break;
+            }
+            since = scanned;
+        }
+        if changes.revoked && !fresh {
+            // A revocation withholds content of every kind, everywhere: start from the log
+            // again rather than chase it (revocations are rare).
+            *self = Builder::default();
+            return self.advance(store, now);
+        }
+
+        // Cancels first, while the items they withdraw are still here to describe them.
+        let mut cancels = std::mem::take(&mut self.pending_cancels);
+        for c in changes.cancels {
+            cancels.insert(c.id(), c);
+        }
+        for (id, c) in cancels {
+            self.resolve_cancel(store, id, c, now)?;
+        }
+        for id in &changes.originals {
+            self.refresh(store, id, true)?;
+        }
+        for id in changes.touched.difference(&changes.originals) {
+            self.refresh(store, id, false)?;
+        }
+
+        self.items.retain(|_, i| i.live(now));
+        self.cancels.retain(|_, c| !expired(&c.cancel, now));
+        self.pending_cancels.retain(|_, c| !expired(c, now));
+
+        for key in changes.profiles {
+            self.profiles.remove(&key);
+        }
+        let mut authors = BTreeSet::new();
+        for item in self.items.values() {
+            authors.insert(*item.original.author().as_bytes());
+            authors.extend(item.updates.iter().map(|m| *m.author().as_bytes()));
+            authors.extend(item.translations.iter().map(|m| *m.author().as_bytes()));
+            authors.extend(item.endorsers.iter().map(|e| *e.author.as_bytes()));
+        }
+        for key in authors {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.profiles.entry(key) {
+                let name = match AuthorKey::from_slice(&key) {
+                    Ok(k) => store.profile(&k)?.and_then(|m| match &m.body().content {
+                        Content::Profile(p) if !p.name.trim().is_empty() => Some(p.name.clone()),
+                        _ => None,
+                    }),
+                    Err(_) => None,
+                };
+                slot.insert(name);
+            }
+        }
+        if changes.rosters {
+            self.rosters.clear();
+            // The first roster (in key order) to name a member wins: deterministic, and a
+            // profile, which the member signs itself, always comes first anyway.
+            for fed in &self.roster_authors {
+                let Ok(fed) = AuthorKey::from_slice(fed) else {
+                    continue;
+                };
+                if let Some(m) = store.roster(&fed)?
+                    && let Content::Roster(r) = &m.body().content
+                {
+                    for member in &r.members {
+                        self.rosters
+                            .entry(*member.key.as_bytes())
+                            .or_insert_with(|| (member.name.clone(), fed));
+                    }
+                }
+            }
+        }
+
+        self.head = since;
+        self.snapshot = Arc::new(self.make_snapshot());
+        Ok(self.snapshot.clone())
+    }
+
+    fn note(&mut self, m: &Message, changes: &mut Changes) {
+        match &m.body().content {
+            Content::Alert(_) | Content::Call(_) => {
+                changes.originals.insert(m.id());
+            }
+            Content::Update(u) => {
+                changes.touched.insert(u.supersedes);
+            }
+            Content::Endorsement(e) => {
+                changes.touched.insert(e.target);
+            }
+            Content::Translation(t) => {
+                changes.touched.insert(t.target);
+            }
+            Content::Cancel(c) => {
+                changes.touched.insert(c.target);
+                changes.cancels.push(m.clone());
+            }
+            Content::Profile(_) => {
+                changes.profiles.insert(*m.author().as_bytes());
+            }
+            Content::Roster(_) => {
+                self.roster_authors.insert(*m.author().as_bytes());
+                changes.rosters = true;
+            }
+            Content::Revocation(_) => changes.revoked = true,
+        }
+    }
+
+    /// Records a cancel that withdrew its target, or keeps it pending while the target is
+    /// not here.
+    fn resolve_cancel(
+        &mut self,
+        store: &Store,
+        id: Id,
+        cancel: Message,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let Content::Cancel(c) = &cancel.body().content else {
+            return Ok(());
+        };
+        let target = c.target;
+        let Some(state) = store.get(&target)? else {
+            if self.pending_cancels.len() < MAX_PENDING_CANCELS && !expired(&cancel, now) {
+                self.pending_cancels.insert(id, cancel);
+            }
+            return Ok(());
+        };
+        if !state.cancelled || !matches!(state.kind, Kind::Alert | Kind::Call) {
+            return Ok(());
+        }
+        let by_author = cancel.author() == &state.author;
+        let by_successor = !by_author
+            && store.revocation(&state.author)?.is_some_and(|r| {
+                matches!(&r.body().content, Content::Revocation(rv) if rv.successor.as_ref() == Some(cancel.author()))
+            });
+        if !(by_author || by_successor) {
+            return Ok(());
+        }
+        let mut updates = Vec::new();
+        for u in &state.updates {
+            if let Some(us) = store.get(u)? {
+                updates.push((*u, us.author, us.created_at));
+            }
+        }
+        let shown_as = self.items.get(&target).map(|item| {
+            let b = item.current(now).body();
+            (item.kind(), b.countries.clone(), b.topics.clone())
+        });
+        self.cancels.insert(
+            id,
+            Arc::new(CancelNote {
+                cancel,
+                target,
+                target_author: state.author,
+                target_sent: state.created_at,
+                updates,
+                shown_as,
+            }),
+        );
+        Ok(())
+    }
+
+    /// Reloads one original from the store; `create`: it came through the readers' view, so
+    /// it may be added.
+    fn refresh(&mut self, store: &Store, id: &Id, create: bool) -> Result<(), StoreError> {
+        if !create && !self.items.contains_key(id) {
+            return Ok(());
+        }
+        let state = store.get(id)?;
+        let Some(state) = state else {
+            self.items.remove(id);
+            return Ok(());
+        };
+        let original = match (&state.message, state.cancelled) {
+            (Some(m), false) if matches!(m.kind(), Kind::Alert | Kind::Call) => m.clone(),
+            _ => {
+                self.items.remove(id);
+                return Ok(());
+            }
+        };
+        let mut updates = Vec::with_capacity(state.updates.len());
+        for u in &state.updates {
+            if let Some(m) = store.get(u)?.and_then(|s| s.message) {
+                updates.push(m);
+            }
+        }
+        self.items.insert(
+            *id,
+            Arc::new(Item {
+                seq: state.seq,
+                original,
+                updates,
+                translations: state.translations,
+                endorsers: state.endorsers,
+            }),
+        );
+        Ok(())
+    }
+
+    fn make_snapshot(&self) -> Snapshot {
+        let mut versions = HashMap::new();
+        let mut boundaries = Vec::new();
+        let mut times = |m: &Message| {
+            boundaries.extend(m.body().effective_at.map(|t| t.0));
+            boundaries.extend(m.body().expires_at.map(|t| t.0));
+        };
+        for item in self.items.values() {
+            times(&item.original);
+            for u in &item.updates {
+                versions.insert(u.id(), item.id());
+                times(u);
+            }
+            item.translations.iter().for_each(&mut times);
+        }
+        for c in self.cancels.values() {
+            times(&c.cancel);
+        }
+        boundaries.sort_unstable();
+        boundaries.dedup();
+        let names = Names {
+            profiles: self
+                .profiles
+                .iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
+                .collect(),
+            rosters: self.rosters.clone(),
+        };
+        Snapshot {
+            head: self.head,
+            items: self.items.clone(),
+            versions,
+            cancels: self.cancels.clone(),
+            names: Arc::new(names),
+            boundaries,
+        }
+    }
+}
