@@ -358,11 +358,6 @@ impl Draft {
         })
     }
 
-    /// Alert or call.
-    pub(crate) fn kind(&self) -> Kind {
-        self.kind
-    }
-
     /// Reads a post file and applies it.
     pub(crate) fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path)
@@ -581,8 +576,9 @@ impl Draft {
                 .map(|(_, f)| *f)
                 .collect();
             if !given.is_empty() {
+                let verb = if given.len() == 1 { "applies" } else { "apply" };
                 return Err(Failure::usage(format!(
-                    "{} only apply to a call, and this is an alert",
+                    "{} only {verb} to a call, and this message is an alert",
                     given.join(", ")
                 )));
             }

@@ -29,7 +29,21 @@ pub use render::{message_json, message_text, message_text_lang};
 
 /// Tocsin: sign, relay and follow solidarity alerts and coordinated-action calls.
 #[derive(Debug, Parser)]
-#[command(name = "tocsin", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "tocsin",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  tocsin demo                                  three nodes, sample alerts crossing them\n  \
+        tocsin node run                              a node on 127.0.0.1:7700, data in ./tocsin-data\n  \
+        tocsin keygen --out eastland.key             your organisation's key\n  \
+        tocsin post alert --key eastland.key --file config/alert.example.toml\n  \
+        tocsin follow --lang fr                      the feed, in French where there is French\n\n\
+        Client commands talk to --node URL (default $TOCSIN_NODE, else http://127.0.0.1:7700).\n\n\
+        Exit codes: 0 success; 1 refused or failed (a refusal names its reason code, like\n\
+        `refused: expired: …`); 2 usage error (a wrong flag or value). A closed pipe ends quietly."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

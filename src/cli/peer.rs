@@ -35,12 +35,17 @@ pub enum PeerCommand {
         file: ConfigFile,
     },
     /// List the configured peers.
+    #[command(after_help = "Example:\n  tocsin peer list --config tocsin.toml")]
     List {
         /// The file.
         #[command(flatten)]
         file: ConfigFile,
     },
     /// Stop following a peer.
+    #[command(
+        after_help = "Example:\n  tocsin peer remove geneva --config tocsin.toml\n  \
+        tocsin node run --config tocsin.toml"
+    )]
     Remove {
         /// The peer's name.
         name: String,

@@ -227,7 +227,7 @@ async fn deliver(
 }
 
 pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
-    let (opts, mut draft) = match &cmd {
+    let (opts, draft) = match &cmd {
         PostCommand::Alert(a) => {
             let mut d = Draft::new(Kind::Alert);
             d.apply_alert_args(&a.alert)?;
@@ -241,13 +241,9 @@ pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
     };
     let key = load_key(opts)?;
     // Everything the user typed is checked before the node is contacted.
-    let message = draft_sign(&mut draft, &key)?;
+    let message = draft.sign(&key, Timestamp::now())?;
     let mut client = opts.node.connect().await?;
     deliver(opts, &mut client, &message, &Facts::default()).await
-}
-
-fn draft_sign(draft: &mut Draft, key: &SecretKey) -> anyhow::Result<Message> {
-    draft.sign(key, Timestamp::now())
 }
 
 /// The alert or call an id names, following an update to its original.
@@ -375,10 +371,7 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
         code: 1,
     })?;
     let before = draft.clone();
-    draft.apply_call_args(&args.call).map_err(|e| {
-        // Say which kind the original is, when a call flag was given for an alert.
-        e.context(format!("{} is {}", orig.id.short(), a_kind(before.kind())))
-    })?;
+    draft.apply_call_args(&args.call)?;
     if draft == before {
         return Err(Failure::usage(
             "the update changes nothing; give the fields that change \
@@ -392,14 +385,6 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
         ..Facts::default()
     };
     deliver(&args.opts, &mut client, &message, &facts).await
-}
-
-fn a_kind(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Alert => "an alert",
-        Kind::Call => "a call",
-        _ => "a message",
-    }
 }
 
 pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
@@ -457,9 +442,9 @@ pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
     {
         return Err(Failure {
             message: format!(
-                "this key endorsed {} already, on {}; one endorsement per organisation counts",
+                "this key endorsed {} already, {}; one endorsement per organisation counts",
                 orig.id.short(),
-                at
+                Clock::system().when(*at)
             ),
             code: 1,
         }

@@ -393,7 +393,8 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
         if let Some(m) = &message {
             writeln!(
                 out,
-                "  original  {}  {}  {}",
+                "  {:<9} {}  {}  {}",
+                "original",
                 m.id().short(),
                 clock.when(m.body().created_at),
                 headline_of(m, &langs).unwrap_or_default()
@@ -410,13 +411,13 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             match update {
                 Some(m) => writeln!(
                     out,
-                    "  update {} {}  {}  {}",
-                    n + 1,
+                    "  {:<9} {}  {}  {}",
+                    format!("update {}", n + 1),
                     m.id().short(),
                     clock.when(m.body().created_at),
                     headline_of(&m, &langs).unwrap_or_default()
                 )?,
-                None => writeln!(out, "  update {} {}", n + 1, u.short())?,
+                None => writeln!(out, "  {:<9} {}", format!("update {}", n + 1), u.short())?,
             }
         }
     }
