@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::names::Names;
 use super::term::{Clock, Style};
 use crate::message::{
-    ActionCall, Alert, Content, Id, Info, Message, Severity, Status, Timestamp, UpdateContent,
-    language_matches,
+    ActionCall, Alert, Content, Id, Info, Kind, Message, Severity, Status, Timestamp,
+    UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -424,7 +424,12 @@ impl Reader<'_> {
                 }
             }
         }
-        let _ = writeln!(out, "    by {}", self.names.describe(&b.author));
+        if b.kind() == Kind::Profile {
+            // The key this name is claimed for, in full: what others put on their rosters.
+            let _ = writeln!(out, "    key {}", b.author);
+        } else {
+            let _ = writeln!(out, "    by {}", self.names.describe(&b.author));
+        }
         let mut meta = vec![self.clock.when(b.created_at)];
         if !b.countries.is_empty() {
             meta.push(b.countries.join(" "));

@@ -169,7 +169,7 @@ fn span(d: Duration) -> String {
         (round(3600), "hour")
     } else if s < 120 * 86400 {
         (round(86400), "day")
-    } else if s < 2 * 365 * 86400 {
+    } else if s < 18 * 30 * 86400 {
         (round(30 * 86400), "month")
     } else {
         (round(365 * 86400), "year")
@@ -297,6 +297,7 @@ mod tests {
         assert_eq!(span(Duration::from_secs(200 * 86400)), "7 months");
         assert_eq!(span(Duration::from_secs(10 * 86400 - 5)), "10 days");
         assert_eq!(span(Duration::from_secs(3599)), "1 hour");
+        assert_eq!(span(Duration::from_secs(730 * 86400 - 60)), "2 years");
     }
 
     #[test]

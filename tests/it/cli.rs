@@ -271,6 +271,29 @@ async fn post_in_two_languages_then_follow_with_a_language_preference() {
     .await);
     assert_eq!(mine.lines().count(), 1, "{mine}");
 
+    // Signed offline from the same file, inspected, then sent: the same kind of message.
+    let msg = desk.p("arrest.msg");
+    ok(run(&[
+        "sign",
+        "alert",
+        "--file",
+        &file,
+        "--key",
+        &key,
+        "--out",
+        &msg,
+        "--severity",
+        "extreme",
+    ])
+    .await);
+    let inspected = ok(run(&["inspect", &msg]).await);
+    assert!(
+        inspected.contains("[fr] Quatre dirigeants") && inspected.contains("severity extreme"),
+        "{inspected}"
+    );
+    let sent = ok(run(&["send", &msg, "--node", &url]).await);
+    assert!(sent.starts_with("accepted alert "), "{sent}");
+
     // show: every language, with the details.
     let shown = ok(run(&["show", &id, "--node", &url]).await);
     assert!(
