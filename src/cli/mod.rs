@@ -5,10 +5,16 @@
 mod ca;
 mod client;
 mod compose;
+mod demo;
 mod keys;
+mod names;
 mod node;
 mod peer;
+mod post;
+mod read;
 mod render;
+mod term;
+mod transfer;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,14 +23,28 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::message::{Checked, Message, SignedMessage, Timestamp};
+use crate::message::{Checked, Id, Message, SignedMessage, Timestamp};
 
 pub use compose::{AlertArgs, CallArgs};
 pub use render::{message_json, message_text, message_text_lang};
 
 /// Tocsin: sign, relay and follow solidarity alerts and coordinated-action calls.
 #[derive(Debug, Parser)]
-#[command(name = "tocsin", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "tocsin",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Examples:\n  tocsin demo                                  three nodes, sample alerts crossing them\n  \
+        tocsin node run                              a node on 127.0.0.1:7700, data in ./tocsin-data\n  \
+        tocsin keygen --out eastland.key             your organisation's key\n  \
+        tocsin post alert --key eastland.key --file config/alert.example.toml\n  \
+        tocsin follow --lang fr                      the feed, in French where there is French\n\n\
+        Client commands talk to --node URL (default $TOCSIN_NODE, else http://127.0.0.1:7700).\n\n\
+        Exit codes: 0 success; 1 refused or failed (a refusal names its reason code, like\n\
+        `refused: expired: …`); 2 usage error (a wrong flag or value). A closed pipe ends quietly."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -40,6 +60,49 @@ pub enum Command {
         trusted people abroad: if the key is seized, any of them can publish it with\n\
         `tocsin revoke`.")]
     Keygen(keys::KeygenArgs),
+    /// Sign and publish an alert or call to a node.
+    #[command(subcommand)]
+    Post(Box<post::PostCommand>),
+    /// Publish a new version of one of your alerts or calls (only what you give changes).
+    #[command(
+        after_help = "Examples:\n  tocsin update 70ed23b9…57d5 --key eastland.key --lang en \\\n    \
+        --description \"Two of the four were released this morning; two are still held.\"\n  \
+        tocsin update 70ed23b9…57d5 --key eastland.key --file arrest-v2.toml\n  \
+        tocsin update 70ed23b9…57d5 --key eastland.key --severity moderate --urgency expected\n\n\
+        The update starts from the current version: a file or flags change only what they name."
+    )]
+    Update(Box<post::UpdateArgs>),
+    /// Withdraw one of your alerts or calls; relays stop serving its content.
+    #[command(
+        after_help = "Example:\n  tocsin cancel 70ed23b9…57d5 --key eastland.key \\\n    \
+        --reason \"Names were published by mistake; a corrected alert follows.\""
+    )]
+    Cancel(post::CancelArgs),
+    /// Endorse an alert or call (one endorsement per organisation counts).
+    #[command(
+        after_help = "Example:\n  tocsin endorse 70ed23b9…57d5 --key geneva.key \\\n    \
+        --statement \"The Global Dockers' Federation stands with the Eastport four.\""
+    )]
+    Endorse(post::EndorseArgs),
+    /// Publish your organisation's profile (the name readers see).
+    #[command(subcommand)]
+    Profile(post::ProfileCommand),
+    /// Publish a federation's roster of member organisations.
+    #[command(subcommand)]
+    Roster(post::RosterCommand),
+    /// Follow a node's feed: the backlog, then live messages.
+    #[command(after_help = "Examples:\n  tocsin follow\n  \
+        tocsin follow --country AZ --kind alert --kind call --lang fr --lang en\n  \
+        tocsin follow --json --since 120 --until-caught-up\n  \
+        tocsin follow --until-caught-up | less -R\n\n\
+        Times are shown in your time zone (TZ). Colours only on a terminal, never with NO_COLOR.")]
+    Follow(read::FollowArgs),
+    /// Show one message with its current version, history, translations and endorsers.
+    #[command(after_help = "Examples:\n  \
+        tocsin show 70ed23b9b6e0bd24b5ac7bc6e2cd34377851a067ac17e1092629d7d69abf57d5\n  \
+        tocsin show 70ed23b9…57d5 --lang fr --node http://127.0.0.1:7701\n  \
+        tocsin show 70ed23b9…57d5 --json")]
+    Show(read::ShowArgs),
     /// Sign a message into a file without sending it.
     #[command(subcommand)]
     Sign(Box<SignCommand>),
@@ -48,9 +111,6 @@ pub enum Command {
         after_help = "Example:\n  tocsin inspect arrest.msg\n  tocsin inspect --json arrest.msg"
     )]
     Inspect(InspectArgs),
-    /// Sign and publish an alert or call to a node.
-    #[command(subcommand)]
-    Post(Box<client::PostCommand>),
     /// Publish signed message files (from `tocsin sign`) to a node.
     #[command(after_help = "Example:\n  tocsin send arrest.msg --node http://127.0.0.1:7700")]
     Send(client::SendArgs),
@@ -59,16 +119,21 @@ pub enum Command {
         after_help = "Example:\n  tocsin revoke --revocation eastland.key.revocation --node http://127.0.0.1:7700"
     )]
     Revoke(client::RevokeArgs),
-    /// Follow a node's feed: the backlog, then live messages.
+    /// Save a node's messages to a file, signed bytes untouched.
+    #[command(after_help = "Examples:\n  tocsin export --out eastland.tocsin\n  \
+        tocsin export --node http://127.0.0.1:7701 --country AZ --kind alert --out az.tocsin\n\n\
+        Exports what a reader of the node sees (no embargoed or withdrawn content).")]
+    Export(transfer::ExportArgs),
+    /// Publish the messages of an export file to a node.
     #[command(
-        after_help = "Examples:\n  tocsin follow\n  tocsin follow --country AZ --kind alert --kind call --lang fr\n  tocsin follow --json --since 120 --until-caught-up"
+        after_help = "Example:\n  tocsin import eastland.tocsin --node http://127.0.0.1:7702\n\n\
+        Every message is verified by the node as if it were new; expired ones are refused."
     )]
-    Follow(client::FollowArgs),
-    /// Show one message with its current version, cancellation and endorsements.
-    #[command(
-        after_help = "Example:\n  tocsin show 70ed23b9b6e0bd24b5ac7bc6e2cd34377851a067ac17e1092629d7d69abf57d5"
-    )]
-    Show(client::ShowArgs),
+    Import(transfer::ImportArgs),
+    /// Start three nodes in this process, post sample alerts and calls, watch them cross.
+    #[command(after_help = "Examples:\n  tocsin demo\n  tocsin demo --keep\n\n\
+        Every organisation and person in the demo is fictional.")]
+    Demo(demo::DemoArgs),
     /// Run a node, or ask one how it is.
     #[command(subcommand)]
     Node(NodeCommand),
@@ -141,7 +206,14 @@ impl NodeUrl {
         };
         crate::rpc::Client::connect_with(&self.url, &tls)
             .await
-            .context("is the node running (tocsin node run)? for a node on another machine, pass its CA with --ca FILE")
+            .with_context(|| {
+                format!(
+                    "could not connect to {}; is a node running there? Start one with \
+                 `tocsin node run`, or name another with --node URL or TOCSIN_NODE; for a node \
+                 on another machine, pass its CA certificate with --ca FILE",
+                    self.url
+                )
+            })
     }
 }
 
@@ -202,11 +274,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             SignCommand::Call(args) => compose::sign_call(&args),
         },
         Command::Inspect(args) => inspect(&args),
-        Command::Post(cmd) => block_on(client::post(*cmd)),
+        Command::Post(cmd) => block_on(post::post(*cmd)),
+        Command::Update(args) => block_on(post::update(*args)),
+        Command::Cancel(args) => block_on(post::cancel(args)),
+        Command::Endorse(args) => block_on(post::endorse(args)),
+        Command::Profile(cmd) => block_on(post::profile(cmd)),
+        Command::Roster(cmd) => block_on(post::roster(cmd)),
         Command::Send(args) => block_on(client::send(args)),
         Command::Revoke(args) => block_on(client::revoke(args)),
-        Command::Follow(args) => block_on(client::follow(args)),
-        Command::Show(args) => block_on(client::show(args)),
+        Command::Follow(args) => block_on(read::follow(args)),
+        Command::Show(args) => block_on(read::show(args)),
+        Command::Export(args) => block_on(transfer::export(args)),
+        Command::Import(args) => block_on(transfer::import(args)),
+        Command::Demo(args) => block_on(demo::run(args)),
         Command::Node(NodeCommand::Run(args)) => block_on(node::run(args)),
         Command::Node(NodeCommand::Status(args)) => block_on(node::status(args)),
         Command::Peer(cmd) => peer::run(cmd),
@@ -244,6 +324,16 @@ pub fn exit(result: anyhow::Result<()>) -> ExitCode {
     }
     let _ = writeln!(stderr);
     ExitCode::from(code)
+}
+
+/// Parses a message id or says what one looks like.
+pub(crate) fn parse_id(s: &str) -> anyhow::Result<Id> {
+    s.parse().map_err(|_| {
+        Failure::usage(format!(
+            "{s:?} is not a message id; an id is 64 hex digits, as `tocsin follow` and \
+             `tocsin post` print them"
+        ))
+    })
 }
 
 /// Parses an RFC 3339 time or says what to type instead.

@@ -27,6 +27,9 @@ pub struct RunArgs {
     /// The gRPC address [default: 127.0.0.1:7700] (overrides node.listen).
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<SocketAddr>,
+    /// The web gateway's address [default: 127.0.0.1:7780] (overrides http.listen).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// `tocsin node init`
@@ -113,6 +116,9 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if let Some(l) = args.listen {
         config.node.listen = l;
+    }
+    if let Some(l) = args.http_listen {
+        config.http.listen = l;
     }
     let server = Server::start(config).await?;
     wait_for_signal().await;

@@ -28,19 +28,27 @@ pub enum PeerCommand {
     Add {
         /// A short name for the peer (letters, digits, '-', '_').
         name: String,
-        /// The peer's gRPC URL.
+        /// The peer's gRPC URL (https://…; http:// only to a loopback address).
         url: String,
+        /// The CA certificate that signed the peer's certificate [default: the system's roots].
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
         /// The file.
         #[command(flatten)]
         file: ConfigFile,
     },
     /// List the configured peers.
+    #[command(after_help = "Example:\n  tocsin peer list --config tocsin.toml")]
     List {
         /// The file.
         #[command(flatten)]
         file: ConfigFile,
     },
     /// Stop following a peer.
+    #[command(
+        after_help = "Example:\n  tocsin peer remove geneva --config tocsin.toml\n  \
+        tocsin node run --config tocsin.toml"
+    )]
     Remove {
         /// The peer's name.
         name: String,
@@ -87,7 +95,12 @@ fn name_of(t: &Table) -> &str {
 pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        PeerCommand::Add { name, url, file } => {
+        PeerCommand::Add {
+            name,
+            url,
+            ca,
+            file,
+        } => {
             let mut doc = load(&file.config)?;
             let list = peers(&mut doc)?;
             if list.iter().any(|t| name_of(t) == name) {
@@ -99,6 +112,9 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
             let mut t = Table::new();
             t["name"] = value(name.as_str());
             t["address"] = value(url.as_str());
+            if let Some(ca) = &ca {
+                t["ca"] = value(ca.display().to_string());
+            }
             list.push(t);
             save(&file.config, &doc)?;
             writeln!(

@@ -6,8 +6,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
+use super::names::Names;
+use super::term::{Clock, Style};
 use crate::message::{
-    ActionCall, Alert, Content, Info, Message, Timestamp, UpdateContent, language_matches,
+    ActionCall, Alert, Content, Id, Info, Kind, Message, Severity, Status, Timestamp,
+    UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -106,21 +109,11 @@ pub fn message_json(message: &Message, seq: Option<u64>) -> Value {
     v
 }
 
-/// The info block to show for a reader's language preferences (RFC 4647 lookup order): the
-/// first preference that matches, else English, else the author's first block.
-pub(crate) fn pick_info<'a>(info: &'a [Info], langs: &[String]) -> Option<&'a Info> {
-    langs
-        .iter()
-        .find_map(|l| info.iter().find(|i| language_matches(l, &i.language)))
-        .or_else(|| info.iter().find(|i| language_matches("en", &i.language)))
-        .or_else(|| info.first())
-}
-
 fn write_info(out: &mut String, info: &[Info], langs: &[String]) {
     let shown: Vec<&Info> = if langs.is_empty() {
         info.iter().collect()
     } else {
-        pick_info(info, langs).into_iter().collect()
+        pick_info(info, langs).map(|(i, _)| i).into_iter().collect()
     };
     if shown.len() < info.len() {
         let others: Vec<_> = info
@@ -244,4 +237,443 @@ pub fn message_text_lang(message: &Message, langs: &[String]) -> String {
         }
     }
     out
+}
+
+/// The info block for a reader's language preferences, and whether it matched one of them.
+/// RFC 4647 lookup: each preference in order, then the same with its last subtag dropped
+/// ("pt-BR" finds "pt"), then English, then the author's first block.
+pub(crate) fn pick_info<'a>(info: &'a [Info], langs: &[String]) -> Option<(&'a Info, bool)> {
+    for pref in langs {
+        let mut range = pref.trim();
+        loop {
+            if let Some(i) = info.iter().find(|i| language_matches(range, &i.language)) {
+                return Some((i, true));
+            }
+            match range.rfind('-') {
+                Some(cut) => range = &range[..cut],
+                None => break,
+            }
+        }
+    }
+    info.iter()
+        .find(|i| language_matches("en", &i.language))
+        .or_else(|| info.first())
+        .map(|i| (i, langs.is_empty()))
+}
+
+/// What a node told us about a message beside its own content.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Facts {
+    /// Endorsing authors, when asked.
+    pub endorsements: Option<usize>,
+    /// Updates of it.
+    pub updates: usize,
+    /// The headline of the message this one refers to (update, cancel, endorsement,
+    /// translation), when known.
+    pub target_headline: Option<String>,
+}
+
+/// How to show messages to a person: styled, in local time, with names, in a chosen language.
+#[derive(Debug)]
+pub(crate) struct Reader<'a> {
+    /// Colours (or none).
+    pub style: Style,
+    /// Local time and now.
+    pub clock: &'a Clock,
+    /// Authors' names.
+    pub names: &'a Names,
+    /// Language preferences, best first: the best-matching text is shown. With none, a full
+    /// reader shows every language.
+    pub langs: &'a [String],
+    /// Every detail (show, confirmation), or what a feed needs.
+    pub full: bool,
+}
+
+/// The headline a reader would recognise a message by, in their language.
+pub(crate) fn headline_of(m: &Message, langs: &[String]) -> Option<String> {
+    pick_info(m.body().info(), langs).map(|(i, _)| i.headline.clone())
+}
+
+fn quote(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() > MAX {
+        let cut: String = s.chars().take(MAX - 1).collect();
+        format!("\u{201c}{cut}…\u{201d}")
+    } else {
+        format!("\u{201c}{s}\u{201d}")
+    }
+}
+
+impl Reader<'_> {
+    fn refers(&self, id: &Id, facts: &Facts) -> String {
+        let mut s = self.style.bold(&id.short());
+        if let Some(h) = &facts.target_headline {
+            s.push(' ');
+            s.push_str(&quote(h));
+        }
+        s
+    }
+
+    /// One message for people. `seq` is its place in the node's log, when it came from one.
+    pub(crate) fn entry(&self, seq: Option<u64>, m: &Message, facts: &Facts) -> String {
+        let st = self.style;
+        let b = m.body();
+        let mut out = String::new();
+        let head = match seq {
+            Some(s) => format!("#{s} "),
+            None => String::new(),
+        };
+        let kind = st.label(&b.kind().as_str().to_uppercase());
+        let mut info_line: Option<String> = None;
+        match &b.content {
+            Content::Alert(a) => {
+                let _ = writeln!(out, "{head}{kind} {}", self.alert_tags(a));
+                info_line = self.info(&mut out, &a.info);
+            }
+            Content::Call(c) => {
+                let _ = writeln!(out, "{head}{kind} {}", self.alert_tags(&c.base));
+                info_line = self.info(&mut out, &c.base.info);
+                self.call(&mut out, c);
+            }
+            Content::Update(u) => {
+                let (tags, info) = match &u.content {
+                    UpdateContent::Alert(a) => (self.alert_tags(a), &a.info),
+                    UpdateContent::Call(c) => (self.alert_tags(&c.base), &c.base.info),
+                };
+                let _ = writeln!(
+                    out,
+                    "{head}{kind} of {} · {tags}",
+                    self.refers(&u.supersedes, facts),
+                );
+                info_line = self.info(&mut out, info);
+                if let UpdateContent::Call(c) = &u.content {
+                    self.call(&mut out, c);
+                }
+            }
+            Content::Cancel(c) => {
+                let kind = st.warn("CANCEL");
+                let reason = if c.reason.is_empty() {
+                    "no reason given".to_string()
+                } else {
+                    c.reason.clone()
+                };
+                let _ = writeln!(
+                    out,
+                    "{head}{kind} of {}: withdrawn by its author",
+                    self.refers(&c.target, facts)
+                );
+                let _ = writeln!(out, "    Reason: {reason}");
+            }
+            Content::Endorsement(e) => {
+                let kind = st.good("ENDORSEMENT");
+                let _ = writeln!(out, "{head}{kind} of {}", self.refers(&e.target, facts));
+                if !e.statement.is_empty() {
+                    let _ = writeln!(out, "    {}", quote_long(&e.statement));
+                }
+            }
+            Content::Translation(t) => {
+                let _ = writeln!(out, "{head}{kind} of {}", self.refers(&t.target, facts));
+                info_line = self.info(&mut out, &t.info);
+            }
+            Content::Profile(p) => {
+                let mut line = st.bold(&p.name);
+                if !p.country.is_empty() {
+                    line.push_str(&format!(" ({})", p.country));
+                }
+                if !p.website.is_empty() {
+                    line.push_str(&format!(" {}", p.website));
+                }
+                let _ = writeln!(out, "{head}{kind} {line}");
+                if !p.description.is_empty() {
+                    let _ = writeln!(out, "    {}", p.description);
+                }
+            }
+            Content::Roster(r) => {
+                let _ = writeln!(out, "{head}{kind} with {} member(s)", r.members.len());
+                let limit = if self.full { usize::MAX } else { 8 };
+                for mem in r.members.iter().take(limit) {
+                    let country = if mem.country.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", mem.country)
+                    };
+                    let _ = writeln!(
+                        out,
+                        "    {}{country} {}",
+                        mem.name,
+                        st.dim(&mem.key.short())
+                    );
+                }
+                if r.members.len() > limit {
+                    let _ = writeln!(out, "    … and {} more", r.members.len() - limit);
+                }
+            }
+            Content::Revocation(r) => {
+                let kind = st.alarm("REVOCATION");
+                let _ = writeln!(
+                    out,
+                    "{head}{kind} key {} revoked from {}",
+                    b.author.short(),
+                    self.clock.local(r.revoked_from)
+                );
+                if !r.reason.is_empty() {
+                    let _ = writeln!(out, "    Reason: {}", r.reason);
+                }
+                if let Some(s) = r.successor {
+                    let _ = writeln!(out, "    Successor key: {s}");
+                }
+            }
+        }
+        if b.kind() == Kind::Profile {
+            // The key this name is claimed for, in full: what others put on their rosters.
+            let _ = writeln!(out, "    key {}", b.author);
+        } else {
+            let _ = writeln!(out, "    by {}", self.names.describe(&b.author));
+        }
+        let mut meta = vec![self.clock.when(b.created_at)];
+        if !b.countries.is_empty() {
+            meta.push(b.countries.join(" "));
+        }
+        if !b.topics.is_empty() {
+            meta.push(b.topics.join(" "));
+        }
+        if let Some(l) = info_line {
+            meta.push(l);
+        }
+        if let Some(n) = facts.endorsements {
+            let t = match n {
+                0 => "no endorsements yet".to_string(),
+                1 => "1 endorsement".to_string(),
+                n => format!("{n} endorsements"),
+            };
+            meta.push(if n > 0 { st.good(&t) } else { t });
+        }
+        match facts.updates {
+            0 => {}
+            1 => meta.push("updated once".into()),
+            n => meta.push(format!("updated {n} times")),
+        }
+        let _ = writeln!(out, "    {}", st.dim(&meta.join(" · ")));
+        let now = self.clock.now();
+        if let Some(e) = b.effective_at {
+            let when = self.clock.when(e);
+            if e > now {
+                let _ = writeln!(out, "    {}", st.warn(&format!("embargoed until {when}")));
+            } else if self.full {
+                let _ = writeln!(out, "    {}", st.dim(&format!("embargo lifted {when}")));
+            }
+        }
+        if self.full
+            && let Some(e) = b.expires_at
+        {
+            let verb = if e > now { "expires" } else { "expired" };
+            let _ = writeln!(
+                out,
+                "    {}",
+                st.dim(&format!("{verb} {}", self.clock.when(e)))
+            );
+        }
+        let _ = writeln!(out, "    {}", st.dim(&format!("id {}", m.id())));
+        out
+    }
+
+    fn alert_tags(&self, a: &Alert) -> String {
+        let st = self.style;
+        let severity = format!("severity {}", a.severity);
+        let severity = match a.severity {
+            Severity::Extreme | Severity::Severe => st.alarm(&severity),
+            _ => severity,
+        };
+        let mut tags = format!(
+            "{} · {severity} · urgency {} · certainty {}",
+            st.bold(a.category.as_str()),
+            a.urgency,
+            a.certainty
+        );
+        match a.status {
+            Status::Actual => {}
+            Status::Exercise => tags.push_str(&format!(" · {}", st.warn("EXERCISE (a drill)"))),
+            Status::Test => tags.push_str(&format!(" · {}", st.warn("TEST (ignore)"))),
+        }
+        tags
+    }
+
+    /// Writes the text; returns a note on languages for the meta line.
+    fn info(&self, out: &mut String, info: &[Info]) -> Option<String> {
+        let st = self.style;
+        if self.full && self.langs.is_empty() {
+            for i in info {
+                let _ = writeln!(out, "    [{}] {}", i.language, st.bold(&i.headline));
+                self.info_body(out, i, "         ");
+            }
+            let langs: Vec<&str> = info.iter().map(|i| i.language.as_str()).collect();
+            return (langs.len() > 1).then(|| format!("in {}", langs.join(", ")));
+        }
+        let (shown, matched) = pick_info(info, self.langs)?;
+        let _ = writeln!(out, "    {}", st.bold(&shown.headline));
+        self.info_body(out, shown, "    ");
+        let others: Vec<&str> = info
+            .iter()
+            .filter(|i| i.language != shown.language)
+            .map(|i| i.language.as_str())
+            .collect();
+        let mut note = format!("[{}", shown.language);
+        if !matched && !self.langs.is_empty() {
+            note.push_str(&format!(" — no {} text", self.langs.join("/")));
+        }
+        if !others.is_empty() {
+            note.push_str(&format!("; also {}", others.join(", ")));
+        }
+        note.push(']');
+        Some(note)
+    }
+
+    fn info_body(&self, out: &mut String, i: &Info, indent: &str) {
+        for line in i.description.lines() {
+            let _ = writeln!(out, "{indent}{line}");
+        }
+        if !i.instruction.is_empty() {
+            let _ = writeln!(out, "{indent}What to do: {}", i.instruction);
+        }
+        if !i.link.is_empty() {
+            let _ = writeln!(out, "{indent}More: {}", i.link);
+        }
+    }
+
+    fn call(&self, out: &mut String, c: &ActionCall) {
+        let st = self.style;
+        let actions: Vec<_> = c.actions.iter().map(|a| a.as_str()).collect();
+        let mut asks = format!("    Asks: {}", st.bold(&actions.join(", ")));
+        if !c.target.is_empty() {
+            asks.push_str(&format!(" · Target: {}", c.target));
+        }
+        let _ = writeln!(out, "{asks}");
+        if let Some(d) = c.deadline {
+            let text = self.clock.deadline("deadline", d);
+            let text = if d >= self.clock.now() {
+                st.warn(&text)
+            } else {
+                st.dim(&text)
+            };
+            let _ = writeln!(out, "    {text}");
+        }
+        match (c.window_starts_at, c.window_ends_at) {
+            (None, None) => {}
+            (s, e) => {
+                let show =
+                    |t: Option<Timestamp>| t.map_or("…".to_string(), |t| self.clock.local(t));
+                let _ = writeln!(out, "    Action window: {} to {}", show(s), show(e));
+            }
+        }
+        let mut ilo = Vec::new();
+        if !c.ilo_conventions.is_empty() {
+            ilo.push(format!("ILO conventions {}", c.ilo_conventions.join(", ")));
+        }
+        if let Some(b) = c.supervisory_body {
+            ilo.push(format!("before the {}", b.as_str().to_uppercase()));
+        }
+        if !ilo.is_empty() {
+            let _ = writeln!(out, "    {}", ilo.join(" · "));
+        }
+    }
+}
+
+fn quote_long(s: &str) -> String {
+    format!("\u{201c}{}\u{201d}", s.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Body, Category, Certainty, SecretKey, Urgency};
+    use std::time::Duration;
+
+    #[test]
+    fn a_feed_entry_reads_like_a_bulletin() {
+        let key = SecretKey::from_seed(&[4; 32]);
+        let now = Timestamp::parse_rfc3339("2026-03-04T09:00:00Z").unwrap();
+        let mut en = info("en");
+        en.instruction = "Write to the Ministry.".into();
+        let body = Body {
+            author: key.public(),
+            created_at: now.minus(Duration::from_secs(2 * 3600)),
+            expires_at: Some(now.plus(Duration::from_secs(30 * 86400))),
+            topics: vec!["union-rights".into()],
+            countries: vec!["AZ".into()],
+            effective_at: None,
+            content: Content::Alert(Alert {
+                status: Status::Actual,
+                category: Category::Arrest,
+                urgency: Urgency::Immediate,
+                severity: Severity::Severe,
+                certainty: Certainty::Observed,
+                info: vec![en, info("fr")],
+            }),
+        };
+        let m = Message::sign(body, &key).unwrap();
+        let clock = Clock::fixed(jiff::tz::TimeZone::fixed(jiff::tz::offset(4)), now);
+        let names = Names::default();
+        let langs = vec!["fr".to_string()];
+        let reader = Reader {
+            style: Style::plain(),
+            clock: &clock,
+            names: &names,
+            langs: &langs,
+            full: false,
+        };
+        let facts = Facts {
+            endorsements: Some(3),
+            ..Facts::default()
+        };
+        let text = reader.entry(Some(7), &m, &facts);
+        let expected = format!(
+            "#7 ALERT arrest · severity severe · urgency immediate · certainty observed\n    \
+             h-fr\n    d\n    by {} (no profile)\n    \
+             Wed 2026-03-04 11:00 +04 (2 hours ago) · AZ · union-rights · [fr; also en] · 3 endorsements\n    \
+             id {}\n",
+            key.public().short(),
+            m.id()
+        );
+        assert_eq!(text, expected);
+        // No French: English is shown, and the reader is told.
+        let langs = vec!["de".to_string()];
+        let reader = Reader {
+            langs: &langs,
+            ..reader
+        };
+        let text = reader.entry(None, &m, &Facts::default());
+        assert!(
+            text.contains("What to do: Write to the Ministry."),
+            "{text}"
+        );
+        assert!(text.contains("[en — no de text; also fr]"), "{text}");
+    }
+
+    fn info(lang: &str) -> Info {
+        Info {
+            language: lang.into(),
+            headline: format!("h-{lang}"),
+            description: "d".into(),
+            ..Info::default()
+        }
+    }
+
+    #[test]
+    fn language_lookup_falls_back_sensibly() {
+        let blocks = vec![info("az"), info("en"), info("pt"), info("fr-CA")];
+        let pick = |prefs: &[&str]| {
+            let prefs: Vec<String> = prefs.iter().map(|s| s.to_string()).collect();
+            pick_info(&blocks, &prefs).map(|(i, m)| (i.language.clone(), m))
+        };
+        assert_eq!(pick(&["fr"]), Some(("fr-CA".into(), true)));
+        assert_eq!(pick(&["pt-BR"]), Some(("pt".into(), true)));
+        assert_eq!(pick(&["de", "az"]), Some(("az".into(), true)));
+        assert_eq!(pick(&["de"]), Some(("en".into(), false)));
+        assert_eq!(pick(&[]), Some(("en".into(), true)));
+        let no_en = vec![info("es"), info("az")];
+        assert_eq!(
+            pick_info(&no_en, &["de".to_string()]).map(|(i, _)| i.language.clone()),
+            Some("es".into())
+        );
+    }
 }

@@ -5,7 +5,7 @@ pub(super) const MAX_TAG_LEN: usize = 64;
 
 /// Whether `tag` is a well-formed BCP-47 tag (syntax only; subtags are not looked up in
 /// the IANA registry, so a new language never needs a new node).
-pub(super) fn is_well_formed(tag: &str) -> bool {
+pub fn is_well_formed(tag: &str) -> bool {
     if tag.is_empty() || tag.len() > MAX_TAG_LEN || !tag.is_ascii() {
         return false;
     }

@@ -21,7 +21,7 @@ mod tests;
 pub use crypto::{AuthorKey, SIGNING_DOMAIN, SecretKey};
 pub use filter::Filter;
 pub use id::Id;
-pub use lang::{language_matches, normalize_language};
+pub use lang::{is_well_formed as is_language_tag, language_matches, normalize_language};
 pub use model::{
     ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Info,
     Kind, Profile, Revocation, Roster, RosterMember, Severity, Status, SupervisoryBody,

@@ -96,6 +96,13 @@ async fn node_status_shows_each_peer_with_cursor_and_lag() {
         .await
         .unwrap();
     mesh.wait_all_have(1).await;
+    // The follower reports its cursor once the batch that brought the message is settled.
+    let node = mesh.nodes[0].server().node().clone();
+    wait_until("the follower to report its cursor", || {
+        let peers = node.peers();
+        async move { peers.iter().any(|p| p.cursor == 1) }
+    })
+    .await;
     let url = mesh.nodes[0].url();
     let out = tokio::task::spawn_blocking(move || {
         tocsin()

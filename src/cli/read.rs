@@ -1,0 +1,511 @@
+//! Reading: `follow` (a node's feed, for people or for scripts) and `show` (one message with its
+//! history and endorsers).
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::Context;
+use futures::StreamExt;
+
+use super::names::Names;
+use super::render::{Facts, Reader, headline_of, message_json};
+use super::term::{Clock, Style};
+use super::{Failure, NodeUrl, parse_id};
+use crate::message::{AuthorKey, Filter, Id, Kind, Message, SignedMessage, is_language_tag};
+use crate::rpc::{Client, ClientEvent, GetState};
+
+/// Which messages: the filters of `follow` and `export`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FilterArgs {
+    /// Only messages by this author (public key in hex; repeat for several).
+    #[arg(long = "author", value_name = "KEY")]
+    pub authors: Vec<String>,
+    /// Only these kinds: alert, call, update, cancel, endorsement, translation, profile, roster,
+    /// revocation (repeat for several).
+    #[arg(long = "kind", value_name = "KIND")]
+    pub kinds: Vec<String>,
+    /// Only messages with this topic (repeat for several).
+    #[arg(long = "topic", value_name = "SLUG")]
+    pub topics: Vec<String>,
+    /// Only messages concerning this country, ISO 3166-1 alpha-2 (repeat for several).
+    #[arg(long = "country", value_name = "CC")]
+    pub countries: Vec<String>,
+    /// Only messages with text in this language (repeat for several).
+    #[arg(long = "only-lang", value_name = "TAG")]
+    pub only_langs: Vec<String>,
+}
+
+/// `tocsin follow`
+#[derive(Debug, clap::Args)]
+pub struct FollowArgs {
+    /// The node.
+    #[command(flatten)]
+    pub node: NodeUrl,
+    /// Which messages.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Show each message in this language when it has it (repeat in order of preference)
+    /// [default: the language of your locale, then English].
+    #[arg(long = "lang", value_name = "TAG")]
+    pub langs: Vec<String>,
+    /// Start after this seq of the node's log (0 is the beginning).
+    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    pub since: u64,
+    /// One JSON object per line: seq, id, author, kind, times, content, and body and signature
+    /// in base64.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit once the backlog has been printed, instead of following live.
+    #[arg(long)]
+    pub until_caught_up: bool,
+}
+
+/// `tocsin show`
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The message id (64 hex digits).
+    pub id: String,
+    /// The node.
+    #[command(flatten)]
+    pub node: NodeUrl,
+    /// Show only the text in this language, or the best match (repeat in order of preference)
+    /// [default: every language].
+    #[arg(long = "lang", value_name = "TAG")]
+    pub langs: Vec<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Refuses a language tag that is not BCP-47, saying what to type.
+pub(crate) fn check_lang(tag: &str, flag: &str) -> anyhow::Result<String> {
+    let tag = tag.trim();
+    if tag == "*" || is_language_tag(tag) {
+        Ok(tag.to_string())
+    } else {
+        Err(Failure::usage(format!(
+            "{flag} {tag:?} is not a language tag; use a BCP-47 tag like en, fr, az or pt-BR"
+        )))
+    }
+}
+
+impl FilterArgs {
+    /// The filter, each value checked, with what to type instead when one is wrong.
+    pub(crate) fn filter(&self) -> anyhow::Result<Filter> {
+        Ok(Filter {
+            authors: self
+                .authors
+                .iter()
+                .map(|a| {
+                    a.parse::<AuthorKey>().map_err(|e| {
+                        Failure::usage(format!(
+                            "--author {a:?}: {} (a public key is the 64 hex digits `tocsin keygen` printed)",
+                            e.detail
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            kinds: self
+                .kinds
+                .iter()
+                .map(|k| {
+                    Kind::parse(k.trim()).ok_or_else(|| {
+                        let all: Vec<_> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                        Failure::usage(format!(
+                            "--kind {k:?} is not a kind; use one of: {}",
+                            all.join(", ")
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            topics: self.topics.iter().map(|t| t.trim().to_string()).collect(),
+            countries: self
+                .countries
+                .iter()
+                .map(|c| {
+                    let c = c.trim().to_ascii_uppercase();
+                    if c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()) {
+                        Ok(c)
+                    } else {
+                        Err(Failure::usage(format!(
+                            "--country {c:?} is not a country code; use ISO 3166-1 alpha-2, like AZ or FR"
+                        )))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            languages: self
+                .only_langs
+                .iter()
+                .map(|l| check_lang(l, "--only-lang"))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// The reader's language preferences: the flags, else the locale's language (LC_ALL,
+/// LC_MESSAGES, LANG), else none (English, then the author's first language, is shown).
+fn preferences(flags: &[String]) -> anyhow::Result<Vec<String>> {
+    if !flags.is_empty() {
+        return flags.iter().map(|l| check_lang(l, "--lang")).collect();
+    }
+    let locale = ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|v| !v.is_empty());
+    Ok(locale
+        .and_then(|l| locale_language(&l))
+        .into_iter()
+        .collect())
+}
+
+/// "fr_FR.UTF-8" → "fr-FR"; "C" and "POSIX" name no language.
+fn locale_language(locale: &str) -> Option<String> {
+    let base = locale.split(['.', '@']).next()?.replace('_', "-");
+    if base.is_empty() || base == "C" || base == "POSIX" || !is_language_tag(&base) {
+        return None;
+    }
+    Some(base)
+}
+
+/// What a node says about messages beside their content, asked once per id.
+#[derive(Debug, Default)]
+struct Known {
+    states: HashMap<Id, Option<GetState>>,
+}
+
+impl Known {
+    async fn state(&mut self, client: &mut Client, id: Id) -> Option<&GetState> {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.states.entry(id) {
+            // A reader's extra facts are best effort: the feed goes on without them.
+            slot.insert(client.get(id).await.ok().flatten());
+        }
+        self.states.get(&id).and_then(|s| s.as_ref())
+    }
+
+    async fn facts(&mut self, client: &mut Client, m: &Message, langs: &[String]) -> Facts {
+        match m.kind() {
+            Kind::Alert | Kind::Call => match self.state(client, m.id()).await {
+                Some(s) => Facts {
+                    endorsements: Some(s.endorsers.len()),
+                    updates: s.updates.len(),
+                    target_headline: None,
+                },
+                None => Facts::default(),
+            },
+            _ => {
+                let Some(target) = m.body().target() else {
+                    return Facts::default();
+                };
+                let headline = self.state(client, target).await.and_then(|s| {
+                    let shown = s.current.clone().or_else(|| s.message.clone())?;
+                    Message::from_store(shown)
+                        .ok()
+                        .and_then(|m| headline_of(&m, langs))
+                });
+                Facts {
+                    target_headline: headline,
+                    ..Facts::default()
+                }
+            }
+        }
+    }
+
+    /// A message's state changes as the feed goes on (endorsements, updates): ask again.
+    fn forget(&mut self, id: &Id) {
+        self.states.remove(id);
+    }
+}
+
+pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
+    let langs = preferences(&args.langs)?;
+    let mut client = args.node.connect().await?;
+    let mut events = client
+        .subscribe(&filter, args.since, None)
+        .await
+        .context("subscribing")?;
+    let mut names = if args.json {
+        Names::default()
+    } else {
+        Names::load(&client).await?
+    };
+    let mut known = Known::default();
+    let mut clock = Clock::system();
+    let style = Style::stdout();
+    let mut stdout = std::io::stdout().lock();
+    let mut live = false;
+    while let Some(event) = events.next().await {
+        match event.context("following")? {
+            ClientEvent::Delivery { seq, message } => {
+                // The node verified it, but a reader trusts no relay: verify again here.
+                let message = match Message::open_untimed(message) {
+                    Ok(m) => m,
+                    Err(r) => {
+                        eprintln!("#{seq}: skipped a message that does not verify here ({r})");
+                        continue;
+                    }
+                };
+                if args.json {
+                    serde_json::to_writer(&mut stdout, &message_json(&message, Some(seq)))?;
+                    writeln!(stdout)?;
+                } else {
+                    names.learn(&message);
+                    clock.tick();
+                    if live && let Some(target) = message.body().target() {
+                        known.forget(&target);
+                    }
+                    let facts = known.facts(&mut client, &message, &langs).await;
+                    let reader = Reader {
+                        style,
+                        clock: &clock,
+                        names: &names,
+                        langs: &langs,
+                        full: false,
+                    };
+                    writeln!(stdout, "{}", reader.entry(Some(seq), &message, &facts))?;
+                }
+                stdout.flush()?;
+            }
+            ClientEvent::CaughtUp(seq) => {
+                if args.until_caught_up {
+                    return Ok(());
+                }
+                live = true;
+                if !args.json {
+                    eprintln!("-- caught up at #{seq}; following live (Ctrl-C to stop) --");
+                }
+            }
+        }
+    }
+    Err(anyhow::anyhow!(
+        "the node closed the subscription; resume with --since and the last seq shown"
+    ))
+}
+
+pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
+    let id = parse_id(&args.id)?;
+    let langs = args
+        .langs
+        .iter()
+        .map(|l| check_lang(l, "--lang"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut client = args.node.connect().await?;
+    let state = client.get(id).await.context("asking the node")?.ok_or_else(|| Failure {
+        message: format!(
+            "the node at {} has no message {id}; check the id (tocsin follow shows them), or ask \
+             another node with --node URL",
+            client.url()
+        ),
+        code: 1,
+    })?;
+    let decode = |m: &SignedMessage| Message::from_store(m.clone()).ok();
+    let message = state.message.as_ref().and_then(decode);
+    let current = state.current.as_ref().and_then(decode);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "id": id.to_hex(),
+            "seq": state.seq,
+            "message": message.as_ref().map(|m| message_json(m, Some(state.seq))),
+            "current": current.as_ref().map(|m| message_json(m, None)),
+            "updates": state.updates.iter().map(|u| u.to_hex()).collect::<Vec<_>>(),
+            "cancelled": state.cancelled,
+            "cancel_reason": state.cancel_reason,
+            "endorsements": state.endorsers.len(),
+            "endorsers": state.endorsers.iter().map(|(a, s, t)| serde_json::json!({
+                "author": a.to_hex(), "statement": s, "created_at": t.to_rfc3339(),
+            })).collect::<Vec<_>>(),
+            "translations": state.translations.iter().filter_map(decode)
+                .map(|m| message_json(&m, None)).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let names = Names::load(&client).await?;
+    let clock = Clock::system();
+    let st = Style::stdout();
+    let reader = Reader {
+        style: st,
+        clock: &clock,
+        names: &names,
+        langs: &langs,
+        full: true,
+    };
+    if state.cancelled {
+        let reason = if state.cancel_reason.is_empty() {
+            "no reason given".to_string()
+        } else {
+            state.cancel_reason.clone()
+        };
+        writeln!(
+            out,
+            "{} {id}\n    withdrawn by its author: {reason}\n    Its content is no longer served.",
+            st.warn("CANCELLED")
+        )?;
+    } else {
+        match (&current, &message) {
+            (Some(c), Some(m)) if c.id() != m.id() => {
+                writeln!(
+                    out,
+                    "{}",
+                    st.bold(&format!(
+                        "Current version ({} of {id}, posted {}):",
+                        if state.updates.len() == 1 {
+                            "the update".to_string()
+                        } else {
+                            format!("update {} of {}", state.updates.len(), state.updates.len())
+                        },
+                        clock.relative(c.body().created_at)
+                    ))
+                )?;
+                let facts = Facts {
+                    endorsements: Some(state.endorsers.len()),
+                    updates: state.updates.len(),
+                    target_headline: headline_of(m, &langs),
+                };
+                writeln!(out, "{}", reader.entry(None, c, &facts))?;
+            }
+            (_, Some(m)) => {
+                let facts = Facts {
+                    endorsements: matches!(m.kind(), Kind::Alert | Kind::Call)
+                        .then_some(state.endorsers.len()),
+                    ..Facts::default()
+                };
+                writeln!(out, "{}", reader.entry(Some(state.seq), m, &facts))?;
+                if let Some(target) = m.body().target()
+                    && m.kind() == Kind::Update
+                {
+                    writeln!(
+                        out,
+                        "This is an update; see the whole story with: tocsin show {target}"
+                    )?;
+                }
+            }
+            _ => writeln!(
+                out,
+                "{id} is stored but not shown yet (under embargo until its release time)"
+            )?,
+        }
+    }
+    if !state.updates.is_empty() {
+        writeln!(out, "{}", st.bold("History:"))?;
+        if let Some(m) = &message {
+            writeln!(
+                out,
+                "  {:<9} {}  {}  {}",
+                "original",
+                m.id().short(),
+                clock.when(m.body().created_at),
+                headline_of(m, &langs).unwrap_or_default()
+            )?;
+        }
+        for (n, u) in state.updates.iter().enumerate() {
+            let update = client
+                .get(*u)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|s| s.message)
+                .and_then(|m| Message::from_store(m).ok());
+            match update {
+                Some(m) => writeln!(
+                    out,
+                    "  {:<9} {}  {}  {}",
+                    format!("update {}", n + 1),
+                    m.id().short(),
+                    clock.when(m.body().created_at),
+                    headline_of(&m, &langs).unwrap_or_default()
+                )?,
+                None => writeln!(out, "  {:<9} {}", format!("update {}", n + 1), u.short())?,
+            }
+        }
+    }
+    let translations: Vec<Message> = state.translations.iter().filter_map(decode).collect();
+    if !translations.is_empty() {
+        writeln!(out, "{}", st.bold("Translations by others:"))?;
+        for t in &translations {
+            let langs: Vec<&str> = t
+                .body()
+                .info()
+                .iter()
+                .map(|i| i.language.as_str())
+                .collect();
+            writeln!(
+                out,
+                "  [{}] by {} · {}",
+                langs.join(", "),
+                names.describe(t.author()),
+                clock.when(t.body().created_at)
+            )?;
+        }
+    }
+    if !state.endorsers.is_empty() {
+        writeln!(
+            out,
+            "{}",
+            st.bold(&format!("Endorsed by {}:", state.endorsers.len()))
+        )?;
+        for (author, statement, at) in &state.endorsers {
+            let statement = if statement.is_empty() {
+                String::new()
+            } else {
+                format!(" · \u{201c}{statement}\u{201d}")
+            };
+            writeln!(
+                out,
+                "  {} · {}{statement}",
+                names.describe(author),
+                clock.when(*at)
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locales_name_languages() {
+        assert_eq!(locale_language("fr_FR.UTF-8").as_deref(), Some("fr-FR"));
+        assert_eq!(locale_language("az_AZ@latin").as_deref(), Some("az-AZ"));
+        assert_eq!(locale_language("C.UTF-8"), None);
+        assert_eq!(locale_language("POSIX"), None);
+    }
+
+    #[test]
+    fn filter_values_are_checked() {
+        let bad = |f: FilterArgs| f.filter().unwrap_err().to_string();
+        assert!(
+            bad(FilterArgs {
+                kinds: vec!["alerts".into()],
+                ..Default::default()
+            })
+            .contains("alert, call")
+        );
+        assert!(
+            bad(FilterArgs {
+                countries: vec!["Azerbaijan".into()],
+                ..Default::default()
+            })
+            .contains("alpha-2")
+        );
+        assert!(
+            bad(FilterArgs {
+                only_langs: vec!["english".into()],
+                ..Default::default()
+            })
+            .contains("BCP-47")
+        );
+        let ok = FilterArgs {
+            countries: vec!["az".into()],
+            ..Default::default()
+        }
+        .filter()
+        .unwrap();
+        assert_eq!(ok.countries, vec!["AZ"]);
+    }
+}

@@ -1,0 +1,405 @@
+//! `export` and `import`: a node's messages as a file, with the signed bytes untouched.
+//!
+//! The file format: the line `tocsin-export v1\n`, then one record per message, each the
+//! record's length as a protobuf varint followed by that many bytes of
+//! `tocsin.v1.SignedMessage` (the author's body bytes and signature, as on the wire). This is
+//! protobuf's standard length-delimited framing, so other tools can read it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use futures::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::read::FilterArgs;
+use super::term::Progress;
+use super::{Failure, NodeUrl};
+use crate::message::{Id, Message, SignedMessage, limits};
+use crate::rpc::{ClientEvent, PublishOutcome};
+
+/// The first line of an export file.
+pub(crate) const MAGIC: &[u8] = b"tocsin-export v1\n";
+
+/// The largest record accepted: a body at the limit, its signature and the framing.
+const MAX_RECORD: u64 = limits::MAX_BODY_BYTES as u64 + 128;
+
+/// `tocsin export`
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The node to read from.
+    #[command(flatten)]
+    pub node: NodeUrl,
+    /// Which messages.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Start after this seq of the node's log (0 is the beginning).
+    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    pub since: u64,
+    /// The file to write (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `tocsin import`
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The export file (from `tocsin export`).
+    pub file: PathBuf,
+    /// The node to publish to.
+    #[command(flatten)]
+    pub node: NodeUrl,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Appends one record: the length as a varint, then the message.
+fn write_record(w: &mut impl Write, m: &SignedMessage) -> std::io::Result<()> {
+    let bytes = m.encode_to_vec();
+    let mut len = bytes.len() as u64;
+    let mut varint = Vec::with_capacity(3);
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            varint.push(byte);
+            break;
+        }
+        varint.push(byte | 0x80);
+    }
+    w.write_all(&varint)?;
+    w.write_all(&bytes)
+}
+
+/// Why an export file could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error("it does not start with `tocsin-export v1`: it is not a Tocsin export file")]
+    NotExport,
+    #[error("record {n} at byte {at} is cut short: the file is truncated")]
+    Truncated { n: u64, at: u64 },
+    #[error("record {n} at byte {at} claims {len} bytes, more than any message")]
+    TooLong { n: u64, at: u64, len: u64 },
+    #[error("record {n} at byte {at} is not a signed message: {why}")]
+    Bad { n: u64, at: u64, why: String },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads records one by one, counting the bytes consumed.
+struct RecordReader<R> {
+    inner: R,
+    offset: u64,
+    n: u64,
+}
+
+impl<R: BufRead> RecordReader<R> {
+    fn open(mut inner: R) -> Result<Self, ReadError> {
+        let mut magic = vec![0u8; MAGIC.len()];
+        match inner.read_exact(&mut magic) {
+            Ok(()) if magic == MAGIC => {}
+            Ok(()) => return Err(ReadError::NotExport),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(ReadError::NotExport);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(RecordReader {
+            inner,
+            offset: MAGIC.len() as u64,
+            n: 0,
+        })
+    }
+
+    fn next(&mut self) -> Result<Option<SignedMessage>, ReadError> {
+        let at = self.offset;
+        let n = self.n + 1;
+        let mut len: u64 = 0;
+        for i in 0..10 {
+            let mut b = [0u8; 1];
+            match self.inner.read(&mut b)? {
+                0 if i == 0 => return Ok(None),
+                0 => return Err(ReadError::Truncated { n, at }),
+                _ => {}
+            }
+            self.offset += 1;
+            len |= u64::from(b[0] & 0x7f) << (7 * i);
+            if b[0] < 0x80 {
+                break;
+            }
+        }
+        if len > MAX_RECORD {
+            return Err(ReadError::TooLong { n, at, len });
+        }
+        let mut buf = vec![0u8; len as usize];
+        self.inner.read_exact(&mut buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                ReadError::Truncated { n, at }
+            } else {
+                e.into()
+            }
+        })?;
+        self.offset += len;
+        self.n = n;
+        SignedMessage::decode(&buf)
+            .map(Some)
+            .map_err(|r| ReadError::Bad {
+                n,
+                at,
+                why: r.to_string(),
+            })
+    }
+}
+
+pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let filter = args.filter.filter()?;
+    if args.out.exists() {
+        return Err(Failure {
+            message: format!(
+                "{} exists already; choose another file name or move it away first",
+                args.out.display()
+            ),
+            code: 1,
+        }
+        .into());
+    }
+    let mut client = args.node.connect().await?;
+    let head = client.info().await.ok().map(|i| i.head_seq);
+    let dir = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // Written beside the target and renamed into place at the end: never half a file.
+    let tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("creating a file in {}", dir.display()))?;
+    let mut w = BufWriter::new(tmp.as_file());
+    w.write_all(MAGIC)?;
+    let mut events = client
+        .subscribe(&filter, args.since, None)
+        .await
+        .context("reading the node's log")?;
+    let mut progress = Progress::new("exporting");
+    let (mut count, mut skipped, mut last) = (0u64, 0u64, args.since);
+    while let Some(event) = events.next().await {
+        match event.context("reading the node's log")? {
+            ClientEvent::Delivery { seq, message } => {
+                last = seq;
+                // An export is a record others will trust: only what verifies here goes in.
+                if let Err(r) = Message::open_untimed(message.clone()) {
+                    eprintln!("#{seq}: left out a message that does not verify ({r})");
+                    skipped += 1;
+                    continue;
+                }
+                write_record(&mut w, &message)
+                    .with_context(|| format!("writing {}", args.out.display()))?;
+                count += 1;
+                progress.set(seq, head, &format!("{count} messages"));
+            }
+            ClientEvent::CaughtUp(seq) => {
+                last = last.max(seq);
+                break;
+            }
+        }
+    }
+    progress.finish();
+    w.flush()
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    drop(w);
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(&args.out).map_err(|e| {
+        anyhow::Error::new(e.error).context(format!("moving the export to {}", args.out.display()))
+    })?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"messages": count, "skipped": skipped, "last_seq": last,
+                "file": args.out.display().to_string()})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "exported {count} messages (up to #{last}) from {} to {}",
+            client.url(),
+            args.out.display()
+        )?;
+        if args.since < last {
+            writeln!(
+                out,
+                "next time, export only what is new with --since {last}"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
+    let file = std::fs::File::open(&args.file)
+        .with_context(|| format!("opening {}", args.file.display()))?;
+    let total = file.metadata().map(|m| m.len()).ok();
+    let file_err = |e: ReadError, path: &Path| Failure {
+        message: format!("{}: {e}", path.display()),
+        code: 1,
+    };
+    let reader = RecordReader::open(BufReader::new(file)).map_err(|e| file_err(e, &args.file))?;
+    let mut client = args.node.connect().await?;
+
+    let consumed = Arc::new(AtomicU64::new(0));
+    let sent: Arc<Mutex<VecDeque<Id>>> = Arc::default();
+    let (tx, rx) = tokio::sync::mpsc::channel::<SignedMessage>(256);
+    let reading = {
+        let consumed = consumed.clone();
+        let sent = sent.clone();
+        tokio::task::spawn_blocking(move || -> Result<u64, ReadError> {
+            let mut reader = reader;
+            while let Some(m) = reader.next()? {
+                consumed.store(reader.offset, Ordering::Relaxed);
+                sent.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_back(m.id());
+                if tx.blocking_send(m).is_err() {
+                    break; // the node stopped listening; the reply loop says why
+                }
+            }
+            Ok(reader.n)
+        })
+    };
+    let mut replies = client
+        .publish_stream(ReceiverStream::new(rx))
+        .await
+        .context("publishing")?;
+    let mut progress = Progress::new("importing");
+    let (mut accepted, mut duplicate, mut refused) = (0u64, 0u64, 0u64);
+    let mut reasons: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut stream_error = None;
+    while let Some(reply) = replies.next().await {
+        let id = sent.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+        match reply {
+            Ok(PublishOutcome::Accepted { .. }) => accepted += 1,
+            Ok(PublishOutcome::Duplicate { .. }) => duplicate += 1,
+            Ok(PublishOutcome::Refused(r)) => {
+                refused += 1;
+                *reasons.entry(r.code()).or_default() += 1;
+                if refused <= 10 {
+                    progress.finish();
+                    let id = id.map(|i| i.short()).unwrap_or_default();
+                    eprintln!("refused {id}: {r}");
+                } else if refused == 11 {
+                    eprintln!("(further refusals are only counted)");
+                }
+            }
+            Err(e) => {
+                stream_error = Some(e);
+                break;
+            }
+        }
+        let done = accepted + duplicate + refused;
+        progress.set(
+            consumed.load(Ordering::Relaxed),
+            total,
+            &format!("{done} messages"),
+        );
+    }
+    progress.finish();
+    drop(replies);
+    let read_result = reading.await.context("reading the file")?;
+    let done = accepted + duplicate + refused;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"accepted": accepted, "duplicate": duplicate, "refused": refused,
+                "reasons": reasons})
+        )?;
+    } else {
+        let detail: Vec<String> = reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let detail = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", detail.join(", "))
+        };
+        writeln!(
+            out,
+            "imported {done} messages from {} into {}: {accepted} accepted, {duplicate} duplicate, \
+             {refused} refused{detail}",
+            args.file.display(),
+            client.url()
+        )?;
+    }
+    out.flush()?;
+    if let Some(e) = stream_error {
+        return Err(anyhow::Error::new(e).context(format!(
+            "the node stopped after {done} messages; run the import again (duplicates are harmless)"
+        )));
+    }
+    let read = read_result.map_err(|e| file_err(e, &args.file))?;
+    if done < read {
+        return Err(Failure {
+            message: format!(
+                "the node answered {done} of {read} messages; run the import again \
+                 (duplicates are harmless)"
+            ),
+            code: 1,
+        }
+        .into());
+    }
+    if refused > 0 {
+        return Err(Failure {
+            message: format!("{refused} of {done} messages were refused (reasons above)"),
+            code: 1,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_damage_is_named() {
+        let key = crate::message::SecretKey::from_seed(&[9; 32]);
+        let now = crate::message::Timestamp(1_800_000_000_000);
+        let body = crate::message::Body {
+            author: key.public(),
+            created_at: now,
+            expires_at: Some(now.plus(std::time::Duration::from_secs(86400 * 400))),
+            topics: vec![],
+            countries: vec![],
+            effective_at: None,
+            content: crate::message::Content::Endorsement(crate::message::Endorsement {
+                target: Id([1; 32]),
+                statement: "x".repeat(300), // a length over one varint byte
+            }),
+        };
+        let m = Message::sign(body, &key).unwrap();
+        let mut file = MAGIC.to_vec();
+        write_record(&mut file, m.signed()).unwrap();
+        write_record(&mut file, m.signed()).unwrap();
+        let mut r = RecordReader::open(&file[..]).unwrap();
+        assert_eq!(r.next().unwrap().unwrap(), *m.signed());
+        assert_eq!(r.next().unwrap().unwrap(), *m.signed());
+        assert!(r.next().unwrap().is_none());
+        assert_eq!(r.offset, file.len() as u64);
+
+        let cut = &file[..file.len() - 5];
+        let mut r = RecordReader::open(cut).unwrap();
+        r.next().unwrap();
+        assert!(matches!(r.next(), Err(ReadError::Truncated { n: 2, .. })));
+
+        assert!(matches!(
+            RecordReader::open(&b"not an export"[..]),
+            Err(ReadError::NotExport)
+        ));
+    }
+}
