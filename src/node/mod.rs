@@ -468,9 +468,43 @@ impl Node {
         subscribe::open(self, spec)
     }
 
-    /// One message and its state.
-    pub fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
-        Ok(self.inner.store.get(id)?)
+    /// One message and its state, as a reader may see it at `now`: an embargoed message is
+    /// not there yet, and neither are embargoed updates or translations of a public one.
+    pub fn get(&self, id: &Id, now: Timestamp) -> Result<Option<MessageState>, NodeError> {
+        let store = &self.inner.store;
+        let Some(mut state) = store.get(id)? else {
+            return Ok(None);
+        };
+        let hidden = |m: &Message| m.body().embargoed_at(now);
+        if state.message.as_ref().is_some_and(hidden) {
+            return Ok(None);
+        }
+        state.translations.retain(|m| !hidden(m));
+        if state.current.as_ref().is_some_and(hidden) {
+            let mut visible = Vec::new();
+            for u in &state.updates {
+                if let Some(m) = store.get(u)?.and_then(|s| s.message)
+                    && !hidden(&m)
+                {
+                    visible.push(m);
+                }
+            }
+            state.updates = visible.iter().map(Message::id).collect();
+            state.current = visible.pop().or_else(|| state.message.clone());
+        } else {
+            let mut kept = Vec::new();
+            for u in &state.updates {
+                if store
+                    .get(u)?
+                    .and_then(|s| s.message)
+                    .is_some_and(|m| !hidden(&m))
+                {
+                    kept.push(*u);
+                }
+            }
+            state.updates = kept;
+        }
+        Ok(Some(state))
     }
 
     /// Identity and counters.

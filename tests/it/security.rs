@@ -324,3 +324,32 @@ async fn connections_over_the_cap_are_closed() {
     }
     assert!(ok, "a slot freed by a closed connection is served again");
 }
+
+#[tokio::test]
+async fn get_does_not_reveal_embargoed_content_to_readers() {
+    let node = TestNode::start().await;
+    let mut c = node.client().await;
+    let author = org(95);
+    let later = Timestamp::now().plus(Duration::from_secs(3600));
+    // An embargoed original is not there for readers, even by id.
+    let mut b = alert(&author, "Coordinated release at noon");
+    b.effective_at = Some(later);
+    let embargoed = sign(b, &author);
+    accepted(c.publish(embargoed.signed()).await);
+    assert!(c.get(embargoed.id()).await.unwrap().is_none());
+    // A public alert with an embargoed update: readers see the original as current.
+    let public = sign(alert(&author, "Strike at Northland Mills"), &author);
+    accepted(c.publish(public.signed()).await);
+    let mut u = body(
+        &author,
+        Content::Update(Update {
+            supersedes: public.id(),
+            content: UpdateContent::Alert(alert_content("Strike ends with an agreement", &["en"])),
+        }),
+    );
+    u.effective_at = Some(later);
+    accepted(c.publish(sign(u, &author).signed()).await);
+    let state = c.get(public.id()).await.unwrap().unwrap();
+    assert_eq!(state.current.map(|m| m.id()), Some(public.id()));
+    assert!(state.updates.is_empty());
+}
