@@ -138,3 +138,29 @@ pub fn capped_incoming(
         }
     })
 }
+
+/// A message over the gRPC size limit is refused by tonic before any handler runs, with
+/// `OutOfRange`. This layer gives that refusal the protocol's code (`tocsin-reason:
+/// too-large`) and counts it, like every other refusal.
+pub fn oversized_as_too_large(
+    node: crate::node::Node,
+) -> tower::util::MapResponseLayer<
+    impl Fn(http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> + Clone,
+> {
+    tower::util::MapResponseLayer::new(move |mut res: http::Response<tonic::body::Body>| {
+        let headers = res.headers();
+        let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
+            && headers
+                .get("grpc-message")
+                .and_then(|m| m.to_str().ok())
+                .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
+        if oversized {
+            node.metrics().refused(crate::message::Reason::TooLarge);
+            res.headers_mut().insert(
+                super::status::REASON_KEY,
+                http::HeaderValue::from_static("too-large"),
+            );
+        }
+        res
+    })
+}

@@ -99,6 +99,7 @@ pub async fn serve(
         builder = builder.tls_config(config)?;
     }
     builder
+        .layer(limits::oversized_as_too_large(node.clone()))
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))

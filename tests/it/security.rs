@@ -353,3 +353,38 @@ async fn get_does_not_reveal_embargoed_content_to_readers() {
     assert_eq!(state.current.map(|m| m.id()), Some(public.id()));
     assert!(state.updates.is_empty());
 }
+
+#[tokio::test]
+async fn a_message_over_the_grpc_limit_is_refused_too_large_and_counted() {
+    let node = TestNode::start().await;
+    let mut raw = tocsin::proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap()
+        .max_encoding_message_size(1 << 20);
+    let status = raw
+        .publish(tocsin::proto::SignedMessage {
+            body: bytes::Bytes::from(vec![0u8; 200 * 1024]),
+            signature: bytes::Bytes::from(vec![0u8; 64]),
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(status.code(), tonic::Code::OutOfRange);
+    let reason = status
+        .metadata()
+        .get("tocsin-reason")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(reason.as_deref(), Some("too-large"));
+    assert_eq!(
+        node.server()
+            .node()
+            .metrics()
+            .refused_count(Reason::TooLarge),
+        1
+    );
+    // The node goes on serving.
+    let mut c = node.client().await;
+    accepted(
+        c.publish(sign(alert(&org(96), "After the bomb"), &org(96)).signed())
+            .await,
+    );
+}
