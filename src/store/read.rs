@@ -70,8 +70,20 @@ impl Inner {
         }
     }
 
+    /// The message of a record, when its content is held.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
-        rec.message(*id).transpose().map_err(|e| {
+        if !rec.has_content() {
+            return Ok(None);
+        }
+        let v = self
+            .trees
+            .get(T::Bodies)
+            .get(be(rec.seq))
+            .map_err(|e| StoreError::sled(&self.dir, e))?
+            .ok_or_else(|| {
+                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
+            })?;
+        codec::decode_body(*id, &v).map(Some).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })
     }
