@@ -15,8 +15,12 @@ pub(super) const FORMAT: u32 = 1;
 pub(super) enum T {
     /// `format`, `store_id`, `last_seq`, counters.
     Meta,
-    /// id → [`Record`].
+    /// id → [`Record`] (small: a header).
     Msgs,
+    /// seq → signature ‖ body, exactly as received, while the content is held. Keyed by the
+    /// seq it was accepted at, so the big values are appended at the right edge of the tree
+    /// instead of being scattered by random ids (in sled that is far less rewriting).
+    Bodies,
     /// seq → [`LogEntry`].
     Log,
     /// id → drop_at: ids remembered after their message was removed.
@@ -54,9 +58,10 @@ pub(super) enum T {
 
 impl T {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [T; 18] = [
+    pub(super) const ALL: [T; 19] = [
         T::Meta,
         T::Msgs,
+        T::Bodies,
         T::Log,
         T::Tombs,
         T::TombGc,
@@ -80,6 +85,7 @@ impl T {
         match self {
             T::Meta => "meta",
             T::Msgs => "msgs",
+            T::Bodies => "bodies",
             T::Log => "log",
             T::Tombs => "tombs",
             T::TombGc => "tomb_gc",
@@ -186,15 +192,15 @@ const HEADER: usize = 1 + 1 + 8 + 8 + 8 + 8 + 32;
 
 /// What the store keeps per id in `msgs`.
 ///
-/// A record with content carries the signature and the body bytes exactly as received. A
-/// cancelled or withheld record has lost them (the content may have exposed someone) but keeps
-/// the header, so the id stays known, its author can still be checked, and retention still
-/// knows when to forget it.
+/// While the content is held, the signature and body are in `bodies` under `seq`. A cancelled
+/// or withheld record has lost them (the content may have exposed someone) but keeps this
+/// header, so the id stays known, its author can still be checked, and retention still knows
+/// when to forget it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Record {
     pub(super) flags: u8,
     pub(super) kind: Kind,
-    /// The log seq it was accepted at.
+    /// The log seq it was accepted at (and the key of its body).
     pub(super) seq: u64,
     /// The log seq of its embargo release entry, 0 if none.
     pub(super) release: u64,
@@ -202,8 +208,6 @@ pub(super) struct Record {
     /// 0: never (a revocation).
     pub(super) expires_at: u64,
     pub(super) author: [u8; 32],
-    /// The signature and body, while the content is held.
-    pub(super) content: Option<([u8; 64], Bytes)>,
     /// The cancel that withdrew it (when `CANCELLED`).
     pub(super) cancel: Option<Id>,
 }
@@ -220,18 +224,17 @@ impl Record {
             created_at: body.created_at.0,
             expires_at: body.expires_at.map_or(0, |t| t.0),
             author: *body.author.as_bytes(),
-            content: Some((*msg.signed().signature(), msg.signed().body().clone())),
             cancel: None,
         }
     }
 
+    /// Whether the content is held (in `bodies`).
     pub(super) fn has_content(&self) -> bool {
-        self.content.is_some()
+        self.flags & (CANCELLED | WITHHELD) == 0
     }
 
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut v =
-            Vec::with_capacity(HEADER + self.content.as_ref().map_or(32, |(_, b)| 64 + b.len()));
+        let mut v = Vec::with_capacity(HEADER + 32);
         v.push(self.flags);
         v.push(self.kind.tag());
         v.extend_from_slice(&be(self.seq));
@@ -239,66 +242,60 @@ impl Record {
         v.extend_from_slice(&be(self.created_at));
         v.extend_from_slice(&be(self.expires_at));
         v.extend_from_slice(&self.author);
-        if let Some((sig, body)) = &self.content {
-            v.extend_from_slice(sig);
-            v.extend_from_slice(body);
-        } else if let Some(c) = &self.cancel {
+        if let Some(c) = &self.cancel {
             v.extend_from_slice(c.as_bytes());
         }
         v
     }
 
     pub(super) fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() < HEADER {
+        if b.len() != HEADER && b.len() != HEADER + 32 {
             return None;
         }
-        let flags = b[0];
-        let kind = Kind::from_tag(b[1])?;
         let u = |at: usize| read_u64(&b[at..at + 8]);
-        let author: [u8; 32] = b[34..66].try_into().ok()?;
-        let tail = &b[HEADER..];
-        let stripped = flags & (CANCELLED | WITHHELD) != 0;
-        let (content, cancel) = if !stripped {
-            if tail.len() < 64 {
-                return None;
-            }
-            let sig: [u8; 64] = tail[..64].try_into().ok()?;
-            (Some((sig, Bytes::copy_from_slice(&tail[64..]))), None)
-        } else if flags & CANCELLED != 0 && tail.len() == 32 {
-            (None, Id::from_slice(tail))
-        } else {
-            (None, None)
-        };
         Some(Record {
-            flags,
-            kind,
+            flags: b[0],
+            kind: Kind::from_tag(b[1])?,
             seq: u(2)?,
             release: u(10)?,
             created_at: u(18)?,
             expires_at: u(26)?,
-            author,
-            content,
-            cancel,
+            author: b[34..66].try_into().ok()?,
+            cancel: if b.len() == HEADER + 32 {
+                Some(Id::from_slice(&b[HEADER..])?)
+            } else {
+                None
+            },
         })
     }
 
-    /// The message, when the content is held. The store holds only verified messages, so
-    /// nothing is verified or hashed again.
-    pub(super) fn message(&self, id: Id) -> Option<Result<Message, String>> {
-        let (sig, body) = self.content.as_ref()?;
-        let signed = SignedMessage::from_trusted_parts(body.clone(), *sig, id);
-        Some(Message::from_store(signed).map_err(|r| r.to_string()))
-    }
-
-    /// This record with its content withdrawn.
+    /// This record with its content withdrawn (the caller removes the body).
     pub(super) fn stripped(&self, flag: u8, cancel: Option<Id>) -> Self {
         Record {
             flags: self.flags | flag,
-            content: None,
             cancel: if flag == CANCELLED { cancel } else { None },
             ..self.clone()
         }
     }
+}
+
+/// The `bodies` value of a message: signature ‖ body bytes, verbatim.
+pub(super) fn encode_body(msg: &Message) -> Vec<u8> {
+    cat(&[msg.signed().signature(), msg.signed().body()])
+}
+
+/// Rebuilds a message from its `bodies` value. The store holds only verified messages, so
+/// nothing is verified or hashed again.
+pub(super) fn decode_body(id: Id, v: &[u8]) -> Result<Message, String> {
+    if v.len() < 64 {
+        return Err("the stored signature is cut short".to_string());
+    }
+    let (sig, body) = v.split_at(64);
+    let sig: [u8; 64] = sig
+        .try_into()
+        .map_err(|_| "bad signature length".to_string())?;
+    let signed = SignedMessage::from_trusted_parts(Bytes::copy_from_slice(body), sig, id);
+    Message::from_store(signed).map_err(|r| r.to_string())
 }
 
 /// Log entry type: the message as accepted.

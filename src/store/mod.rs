@@ -3,10 +3,23 @@
 //! # What is kept
 //!
 //! Every accepted message gets the next `seq` of the node's log. Beside the log the store keeps
-//! the message records by id, indexes by author, kind, topic, country and language (keyed by
-//! seq, so a filtered read walks an index in log order), the references between messages,
-//! endorsement tallies, the latest profile and roster per author, the revocation in force per
-//! author, tombstones, and one cursor per peer. The layout is in `codec.rs`.
+//! a small record per id, the signature and body bytes verbatim (by seq, never re-encoded),
+//! indexes by author, kind, topic, country and language (keyed by seq, so a filtered read walks
+//! an index in log order), the references between messages, endorsement tallies, the latest
+//! profile and roster per author, the revocation in force per author, tombstones, and one
+//! cursor per peer. The layout is in `codec.rs`.
+//!
+//! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default).
+//!
+//! # Opening
+//!
+//! A missing directory is created; a directory holding other files is refused
+//! ([`StoreError::NotAStore`]); one held by another process is refused
+//! ([`StoreError::Locked`]). Beside sled's files a marker (`tocsin-store`) keeps the store's id
+//! and the highest seq ever made durable: sled reads a damaged log as a torn tail and silently
+//! comes up with less (or nothing), so a database that recovers below the marker is refused as
+//! [`StoreError::Corrupt`] rather than served with acknowledged messages missing. A panic inside
+//! sled's recovery is caught and reported the same way.
 //!
 //! # Atomicity and durability
 //!

@@ -1,6 +1,15 @@
 //! The read path: ordered, filtered reads of the log in a view, and lookups by id and author.
 //!
 //! Reads never take the writer lock and never look past the durable head.
+//!
+//! A filtered read picks one dimension of the filter (author, topic, country, language or
+//! kind) and walks its index: each alternative of that dimension is a range of `value ‖ seq`
+//! keys, and the ranges are merged in seq order. The dimension chosen is the one whose ranges
+//! hold the fewest rows past `since` (counted up to a cap, so choosing stays cheap). Every
+//! candidate is then checked with [`Filter::matches`], so the choice changes the cost, never
+//! the result. A language range "pt" walks "pt" and every "pt-…" tag present (RFC 4647 basic
+//! filtering), skipping from one tag to the next without reading their rows; "*" cannot be
+//! served by the index. An empty filter walks the log itself.
 
 use std::collections::BTreeMap;
 
@@ -70,8 +79,20 @@ impl Inner {
         }
     }
 
+    /// The message of a record, when its content is held.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
-        rec.message(*id).transpose().map_err(|e| {
+        if !rec.has_content() {
+            return Ok(None);
+        }
+        let v = self
+            .trees
+            .get(T::Bodies)
+            .get(be(rec.seq))
+            .map_err(|e| StoreError::sled(&self.dir, e))?
+            .ok_or_else(|| {
+                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
+            })?;
+        codec::decode_body(*id, &v).map(Some).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })
     }

@@ -1102,11 +1102,16 @@ fn codec_round_trips() {
     let mut r = Record::new(&m, 7);
     r.release = 9;
     assert_eq!(Record::decode(&r.encode()), Some(r.clone()));
+    assert!(r.has_content());
     let c = r.stripped(CANCELLED, Some(Id([3; 32])));
+    assert!(!c.has_content());
     assert_eq!(Record::decode(&c.encode()), Some(c));
     let w = r.stripped(WITHHELD, None);
     assert_eq!(Record::decode(&w.encode()), Some(w));
     assert_eq!(Record::decode(&[1, 2, 3]), None);
+    let back = decode_body(m.id(), &encode_body(&m)).unwrap();
+    assert_eq!(back.signed(), m.signed());
+    assert!(decode_body(m.id(), &[0; 10]).is_err());
     let e = LogEntry {
         what: RELEASED,
         embargoed: false,

@@ -100,6 +100,19 @@ impl Inner {
         }
     }
 
+    /// The message of a record whose content is held, read through the planned writes.
+    fn oload(&self, ops: &Ops, id: &Id, rec: &Record) -> R<Option<Message>> {
+        if !rec.has_content() {
+            return Ok(None);
+        }
+        match self.oget(ops, T::Bodies, &be(rec.seq))? {
+            None => Err(self.corrupt(format!("the body of {id} is missing"))),
+            Some(v) => codec::decode_body(*id, &v)
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}"))),
+        }
+    }
+
     fn add(&self, ops: &mut Ops, t: T, k: &[u8], delta: i64) -> R<()> {
         let cur = match self.oget(ops, t, k)? {
             None => 0,
@@ -328,6 +341,7 @@ impl Inner {
         }
 
         ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+        ops.put(T::Bodies, be(seq), codec::encode_body(msg));
         self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
         ops.put(
             T::Log,
@@ -474,11 +488,8 @@ impl Inner {
     /// embargo row, latest row, reference row and tally contribution. The record itself and
     /// its expiry row are the caller's.
     fn unindex(&self, ops: &mut Ops, id: &Id, rec: &Record) -> R<()> {
-        let msg = match rec.message(*id) {
-            None => return Ok(()),
-            Some(m) => {
-                m.map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))?
-            }
+        let Some(msg) = self.oload(ops, id, rec)? else {
+            return Ok(());
         };
         let body = msg.body();
         for seq in [rec.seq, rec.release] {
@@ -518,6 +529,7 @@ impl Inner {
     /// Withdraws a message's content, keeping its id (cancel, revocation).
     fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
         self.unindex(ops, id, rec)?;
+        ops.del(T::Bodies, be(rec.seq));
         ops.put(
             T::Msgs,
             id.as_bytes().as_slice(),
@@ -543,11 +555,9 @@ impl Inner {
             let Some(mut rec) = self.orecord(&ops, &id)? else {
                 continue;
             };
-            let Some(msg) = rec.message(id) else {
+            let Some(msg) = self.oload(&ops, &id, &rec)? else {
                 continue;
             };
-            let msg =
-                msg.map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))?;
             seq += 1;
             n += 1;
             ops.put(
@@ -598,6 +608,7 @@ impl Inner {
             };
             if rec.has_content() {
                 self.unindex(&mut ops, &id, &rec)?;
+                ops.del(T::Bodies, be(rec.seq));
                 self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
             } else {
                 // Already a tombstone in all but name.

