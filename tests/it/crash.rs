@@ -102,7 +102,19 @@ fn child_process() {
             cache_bytes: 16 * 1024 * 1024,
             ..StoreConfig::default()
         };
-        let store = Store::open(&cfg).expect("child open");
+        // The parent has just closed its own handle on the directory; sled's background
+        // threads can hold the file lock for a moment after the last handle is dropped.
+        let opened = Instant::now();
+        let store = loop {
+            match Store::open(&cfg) {
+                Err(tocsin::store::StoreError::Locked { .. })
+                    if opened.elapsed() < Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                other => break other.expect("child open"),
+            }
+        };
         let mut nonce = [0u8; 8];
         getrandom::fill(&mut nonce).unwrap();
         let nonce = u64::from_le_bytes(nonce);
