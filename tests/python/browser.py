@@ -134,7 +134,7 @@ def main():
         node = Node(binary, tmp)
         browser = None
         try:
-            channel = grpc.insecure_channel(node.grpc_addr)
+            channel = node.channel()
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rg.RelayStub(channel)
 

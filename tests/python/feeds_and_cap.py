@@ -43,7 +43,7 @@ def main():
 
         node = Node(binary, tmp)
         try:
-            channel = grpc.insecure_channel(node.grpc_addr)
+            channel = node.channel()
             grpc.channel_ready_future(channel).result(timeout=30)
             stub = rg.RelayStub(channel)
 

@@ -87,7 +87,7 @@ class Node:
                 m = re.search(r"web gateway on http://(127\.0\.0\.1:\d+)", line)
                 if m:
                     found["http"] = m.group(1)
-                m = re.search(r"ready on http://(127\.0\.0\.1:\d+)", line)
+                m = re.search(r"ready on https?://(127\.0\.0\.1:\d+)", line)
                 if m and not ready.is_set():
                     found["grpc"] = m.group(1)
                     ready.set()
@@ -99,6 +99,14 @@ class Node:
             sys.exit("the node did not start:\n" + "".join(self.log))
         self.grpc_addr = found["grpc"]
         self.http = "http://" + found["http"]
+
+    def channel(self):
+        """A gRPC channel over the node's default TLS, trusting the CA it made for itself."""
+        import grpc
+
+        with open(os.path.join(self.workdir, "data", "tls", "ca.crt"), "rb") as f:
+            creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+        return grpc.secure_channel(self.grpc_addr, creds)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
