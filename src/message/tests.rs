@@ -818,6 +818,31 @@ fn from_future() {
     );
 }
 
+/// Found by the fuzzer (fuzz/, target `open_signed`): a `created_at` after the year 9999 made the
+/// from-future refusal panic while writing its detail, since RFC 3339 has four-digit years.
+/// The first file is the fuzzer's crash, a damaged golden cancel; the second is the same fault
+/// minimised by hand: a revocation created at 10000-01-01T00:00:00Z, with a zero signature
+/// (validation comes before verification).
+#[test]
+fn fuzz_regression_a_created_at_after_the_year_9999_is_refused_without_a_panic() {
+    let crash = "0ab8010a2003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531\
+                 b8108098fae89fa8f5803418bca934220c756e696f6e2d7269676874732a0241516a740a\
+                 2067e9b7b103493ca901ab26091db8d7daa2f3738621c1864a8ce9227aa0646ef8125054\
+                 686520666f75722073686f7020737465776172647320776572652072656c656173656420\
+                 776974686f7574206368617267652e205468616e6b20796f7520666f7220796f7572206c\
+                 6574746572732e12402b1c4a63d9b475320dcbd24020b8ce1b3328731e540484e79ba50d\
+                 5f1ddc8664125531b81080e0e0bf9f3418332143deeeb00821eac750caafc82b5d5fff89\
+                 0f";
+    let minimised = "0a2f0a2003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8\
+                     1080b8ff90fdce3992010208011240000000000000000000000000000000000000000000\
+                     000000000000000000000000000000000000000000000000000000000000000000000000\
+                     00000000000000";
+    for file in [crash, minimised] {
+        let signed = SignedMessage::decode(&hex::decode(file).unwrap()).unwrap();
+        assert_eq!(reason(Message::open(signed, NOW)), Reason::FromFuture);
+    }
+}
+
 #[test]
 fn bad_lifetime() {
     let created = NOW.minus(5 * MINUTE);

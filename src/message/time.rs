@@ -56,8 +56,15 @@ impl Timestamp {
         Duration::from_millis(self.0.saturating_sub(earlier.0))
     }
 
-    /// RFC 3339 in UTC with seconds ("2026-11-25T23:36:30Z").
+    /// RFC 3339 in UTC with seconds ("2026-11-25T23:36:30Z"). A time after the year 9999,
+    /// which RFC 3339 cannot write, is written in milliseconds ("253402300800000 ms since the
+    /// epoch"): any u64 can arrive off the wire, so this must not fail.
     pub fn to_rfc3339(self) -> String {
+        if self.0 > LAST_RFC3339_MS {
+            // humantime's formatter returns an error past 9999-12-31, and `to_string` panics
+            // on a formatting error (found by fuzz/, target open_signed).
+            return format!("{} ms since the epoch", self.0);
+        }
         humantime::format_rfc3339_seconds(self.to_system()).to_string()
     }
 
@@ -69,6 +76,9 @@ impl Timestamp {
             .or_else(|| parse_with_offset(s))
     }
 }
+
+/// 9999-12-31T23:59:59.999Z, the last millisecond with a four-digit year.
+const LAST_RFC3339_MS: u64 = 253_402_300_799_999;
 
 /// humantime reads only "Z" times; accept "+02:00"-style offsets as well.
 fn parse_with_offset(s: &str) -> Option<Timestamp> {
@@ -114,5 +124,21 @@ mod tests {
         let w = Timestamp::parse_rfc3339("2026-12-01T06:30:00-02:30").unwrap();
         assert_eq!(w, t);
         assert!(Timestamp::parse_rfc3339("tomorrow").is_none());
+    }
+
+    #[test]
+    fn times_past_the_year_9999_are_written_in_milliseconds() {
+        assert_eq!(
+            Timestamp(LAST_RFC3339_MS).to_rfc3339(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            Timestamp(LAST_RFC3339_MS + 1).to_string(),
+            "253402300800000 ms since the epoch"
+        );
+        assert_eq!(
+            Timestamp(u64::MAX).to_string(),
+            "18446744073709551615 ms since the epoch"
+        );
     }
 }
