@@ -222,3 +222,73 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     assert!(!peer.connected, "{peer:?}");
     assert_eq!(impostor.server().node().store().head(), 0);
 }
+
+#[test]
+fn node_init_and_the_ca_commands_write_private_keys_and_print_fingerprints() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("tocsin")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let init = run(&["node", "init", "--data", "geneva-data"]);
+    assert!(
+        init.contains("node key") && init.contains("TLS certificate"),
+        "{init}"
+    );
+    assert_eq!(mode("geneva-data"), 0o700);
+    assert_eq!(mode("geneva-data/node.key"), 0o600);
+    assert_eq!(mode("geneva-data/tls/node-tls.key"), 0o600);
+    let ca = run(&[
+        "ca",
+        "init",
+        "--dir",
+        "fed-ca",
+        "--name",
+        "Global Federation CA",
+    ]);
+    assert!(ca.contains("fingerprint (SHA-256)"), "{ca}");
+    assert_eq!(mode("fed-ca/ca.key"), 0o600);
+    let issued = run(&[
+        "ca",
+        "issue",
+        "--dir",
+        "fed-ca",
+        "--name",
+        "baku",
+        "--host",
+        "127.0.0.1",
+        "--out",
+        "baku-tls",
+    ]);
+    assert!(issued.contains("baku.crt"), "{issued}");
+    assert_eq!(mode("baku-tls/baku.key"), 0o600);
+    // No host: a usage error that says what to add.
+    let out = assert_cmd::Command::cargo_bin("tocsin")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "ca", "issue", "--dir", "fed-ca", "--name", "lisbon", "--out", "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--host"));
+}
