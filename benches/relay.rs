@@ -1,0 +1,723 @@
+//! Relay benchmark (issue 9): the signature-verification ceiling, durable ingest through gRPC
+//! (unary and streaming), ack latency at a fixed offered rate, fan-out latency to many
+//! subscribers, resident memory per idle subscriber and disk bytes per stored message, all in
+//! one run, with the targets checked at the end.
+//!
+//! Run: `cargo bench --bench relay` (release build; nodes in-process on 127.0.0.1, plaintext).
+//! The node runs on its own tokio runtime (threads named `node`), the load generator on
+//! another (`load`), so the CPU time of each can be told apart; both share the machine.
+//!
+//! Knobs (defaults in brackets): TOCSIN_BENCH_VERIFY_SECS [2], TOCSIN_BENCH_INGEST_MSGS [20000]
+//! (per mode), TOCSIN_BENCH_PUBLISHERS [8], TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [128]
+//! (messages in flight per stream), TOCSIN_BENCH_FIXED_RATE [2000], TOCSIN_BENCH_SECS [5]
+//! (duration of every fixed-rate phase), TOCSIN_BENCH_FANOUT_RATE_10 [2000],
+//! TOCSIN_BENCH_FANOUT_RATE_100 [100], TOCSIN_BENCH_FANOUT_RATE_1000 [100],
+//! TOCSIN_BENCH_IDLE_SUBS [1000], TOCSIN_BENCH_SUBS_PER_CONN [50], TOCSIN_BENCH_DIR (where the
+//! data goes; default the system temp directory: use a real disk, not tmpfs).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tempfile::TempDir;
+use tocsin::config::Config;
+use tocsin::message::*;
+use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
+use tocsin::server::Server;
+use tokio::runtime::Runtime;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Authors taking turns, as on a real relay.
+fn keys() -> Vec<SecretKey> {
+    (1..=16u8).map(|i| SecretKey::from_seed(&[i; 32])).collect()
+}
+
+/// A realistic ~1 KiB alert in English, French and Spanish.
+fn message(key: &SecretKey, i: u64) -> Message {
+    let now = Timestamp::now();
+    let info = |lang: &str| {
+        let (headline, description, instruction) = match lang {
+            "fr" => (
+                format!("Dirigeants des dockers d'Eastport arrêtés #{i}"),
+                "La police a arrêté à l'aube quatre dirigeants du syndicat des dockers \
+                 d'Eastland après une grève au port d'Eastport. Leurs familles ignorent où ils \
+                 sont détenus.",
+                "Écrivez au ministre du Travail d'Eastland pour exiger leur libération.",
+            ),
+            "es" => (
+                format!("Detenidos los dirigentes portuarios de Eastport #{i}"),
+                "La policía detuvo al amanecer a cuatro dirigentes del sindicato portuario de \
+                 Eastland tras una huelga en el puerto de Eastport. Sus familias no saben dónde \
+                 están.",
+                "Escriba al Ministro de Trabajo de Eastland y exija su liberación.",
+            ),
+            _ => (
+                format!("Eastport dockers' leaders detained #{i}"),
+                "Police detained four leaders of the Eastland Dockworkers' Union at dawn after \
+                 a strike at the port of Eastport. Their families have not been told where they \
+                 are held.",
+                "Write to the Minister of Labour of Eastland and demand their release.",
+            ),
+        };
+        Info {
+            language: lang.into(),
+            headline,
+            description: description.into(),
+            instruction: instruction.into(),
+            link: "https://union.example/eastport".into(),
+        }
+    };
+    let body = Body {
+        author: key.public(),
+        created_at: now,
+        expires_at: Some(now.plus(Duration::from_secs(7 * 24 * 3600))),
+        topics: vec!["union-rights".into(), "ports".into()],
+        countries: vec!["AZ".into()],
+        effective_at: None,
+        content: Content::Alert(Alert {
+            status: Status::Actual,
+            category: Category::Arrest,
+            urgency: Urgency::Immediate,
+            severity: Severity::Severe,
+            certainty: Certainty::Observed,
+            info: vec![info("en"), info("fr"), info("es")],
+        }),
+    };
+    Message::sign(body, key).expect("signing")
+}
+
+/// Signs `count` distinct messages (numbered from `from`) on two threads.
+fn sign_many(keys: &[SecretKey], from: u64, count: u64) -> Vec<SignedMessage> {
+    let half = count / 2;
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            (from..from + half)
+                .map(|i| message(&keys[(i % 16) as usize], i).signed().clone())
+                .collect::<Vec<_>>()
+        });
+        let b: Vec<SignedMessage> = (from + half..from + count)
+            .map(|i| message(&keys[(i % 16) as usize], i).signed().clone())
+            .collect();
+        let mut all = a.join().unwrap();
+        all.extend(b);
+        all
+    })
+}
+
+/// Messages per second through `Message::open` (decode, validate, `verify_strict`).
+fn verify_rate(msgs: &[SignedMessage], threads: usize, dur: Duration) -> f64 {
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let now = Timestamp::now();
+                    let mut n = 0u64;
+                    let mut i = t * 997;
+                    while started.elapsed() < dur {
+                        for _ in 0..64 {
+                            let m = msgs[i % msgs.len()].clone();
+                            std::hint::black_box(Message::open(m, now).expect("valid"));
+                            i += 1;
+                            n += 1;
+                        }
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+struct Node {
+    server: Server,
+    _dir: TempDir,
+}
+
+/// A node on 127.0.0.1:0, plaintext, the publishing limits lifted (benchmarks measure the
+/// hardware, not the abuse limits). Call within the node runtime.
+async fn start_node() -> Node {
+    let dir = match std::env::var("TOCSIN_BENCH_DIR") {
+        Ok(d) => tempfile::tempdir_in(d).expect("bench dir"),
+        Err(_) => tempfile::tempdir().expect("temp dir"),
+    };
+    let mut config = Config::default();
+    config.node.data_dir = dir.path().join("data");
+    config.node.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.tls.mode = tocsin::config::TlsMode::Off;
+    let l = &mut config.limits;
+    l.publish_per_connection_per_second = u32::MAX;
+    l.publish_per_connection_burst = u32::MAX;
+    l.publish_per_author_per_second = u32::MAX;
+    l.publish_per_author_burst = u32::MAX;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = Server::start_on(config, listener).await.expect("node");
+    Node { server, _dir: dir }
+}
+
+fn stop(rts: &Rts, node: Node) {
+    rts.node.block_on(async {
+        node.server
+            .shutdown(Duration::from_secs(10))
+            .await
+            .expect("shutdown")
+    });
+}
+
+struct Rts {
+    node: Runtime,
+    load: Runtime,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn accepted(r: &PublishOutcome) {
+    assert!(
+        matches!(r, PublishOutcome::Accepted { .. }),
+        "not accepted: {r:?}"
+    );
+}
+
+/// CPU seconds per thread group, from /proc/self/task/*/stat (clock ticks of 10 ms).
+fn cpu_by_group() -> HashMap<&'static str, f64> {
+    let mut out = HashMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        let ticks: u64 = fields.get(11).and_then(|f| f.parse().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|f| f.parse().ok()).unwrap_or(0);
+        let group = if comm.starts_with("node") {
+            "node"
+        } else if comm.starts_with("load") {
+            "load"
+        } else if comm.starts_with("tocsin-store") {
+            "store-flush"
+        } else if comm.starts_with("sled") {
+            "sled"
+        } else {
+            "other"
+        };
+        *out.entry(group).or_insert(0.0) += ticks as f64 / 100.0;
+    }
+    out
+}
+
+/// Runs a phase and prints how its CPU time split between the node, the load generator and
+/// the store's threads.
+fn with_cpu<T>(label: &str, f: impl FnOnce() -> T) -> T {
+    let before = cpu_by_group();
+    let started = Instant::now();
+    let out = f();
+    let wall = started.elapsed().as_secs_f64();
+    let after = cpu_by_group();
+    let mut parts = Vec::new();
+    let mut total = 0.0;
+    for g in ["node", "load", "store-flush", "sled", "other"] {
+        let d = after.get(g).unwrap_or(&0.0) - before.get(g).unwrap_or(&0.0);
+        total += d;
+        parts.push(format!("{g} {d:.2}s"));
+    }
+    println!(
+        "  cpu [{label}]: {} over {wall:.2}s wall = {:.0}% of 2 cores",
+        parts.join(", "),
+        total / wall / 2.0 * 100.0
+    );
+    out
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+async fn clients(url: &str, n: usize) -> Vec<Client> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Client::connect(url).await.expect("connect"));
+    }
+    out
+}
+
+/// Closed loop: `publishers` tasks, each on its own connection, publish back to back.
+/// Returns (messages/s, sorted ack latencies).
+async fn unary_ingest(
+    url: &str,
+    msgs: Vec<SignedMessage>,
+    publishers: usize,
+) -> (f64, Vec<Duration>) {
+    let mut parts: Vec<Vec<SignedMessage>> = vec![Vec::new(); publishers];
+    let n = msgs.len();
+    for (i, m) in msgs.into_iter().enumerate() {
+        parts[i % publishers].push(m);
+    }
+    let conns = clients(url, publishers).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(parts)
+        .map(|(mut c, part)| {
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(part.len());
+                for m in &part {
+                    let t = Instant::now();
+                    accepted(&c.publish(m).await.expect("publish"));
+                    lat.push(t.elapsed());
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    lat.sort();
+    (rate, lat)
+}
+
+/// `streams` concurrent `publish_stream` calls, each with at most `window` messages awaiting
+/// their answer. Returns (messages/s, sorted ack latencies).
+async fn stream_ingest(
+    url: &str,
+    msgs: Vec<SignedMessage>,
+    streams: usize,
+    window: usize,
+) -> (f64, Vec<Duration>) {
+    let mut parts: Vec<Vec<SignedMessage>> = vec![Vec::new(); streams];
+    let n = msgs.len();
+    for (i, m) in msgs.into_iter().enumerate() {
+        parts[i % streams].push(m);
+    }
+    let conns = clients(url, streams).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(parts)
+        .map(|(mut c, part)| {
+            tokio::spawn(async move {
+                let count = part.len();
+                let permits = Arc::new(tokio::sync::Semaphore::new(window));
+                let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+                let input = {
+                    let permits = permits.clone();
+                    futures::stream::iter(part).then(move |m| {
+                        let permits = permits.clone();
+                        let sent_tx = sent_tx.clone();
+                        async move {
+                            permits.acquire().await.unwrap().forget();
+                            let _ = sent_tx.send(Instant::now());
+                            m
+                        }
+                    })
+                };
+                let mut replies = c.publish_stream(input).await.expect("publish_stream");
+                let mut lat = Vec::with_capacity(count);
+                while let Some(r) = replies.next().await {
+                    let sent: Instant = sent_rx.recv().await.expect("a send time per reply");
+                    lat.push(sent.elapsed());
+                    accepted(&r.expect("reply"));
+                    permits.add_permits(1);
+                }
+                assert_eq!(lat.len(), count, "every message answered");
+                lat
+            })
+        })
+        .collect();
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    lat.sort();
+    (rate, lat)
+}
+
+/// Open loop: message i is due at start + i/rate whatever happened to the earlier ones, and is
+/// published on one of `conns` connections. Its latency counts from when it was due (so a
+/// stall is not hidden by the publisher waiting). `due` records the due time (ns after
+/// `base`) for subscribers to compare against. Returns (achieved rate, sorted ack latencies).
+async fn open_loop(
+    conns: &[Client],
+    msgs: Vec<SignedMessage>,
+    rate: u64,
+    base: Instant,
+    due: Option<Arc<Vec<AtomicU64>>>,
+) -> (f64, Vec<Duration>) {
+    let n = msgs.len();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for (i, m) in msgs.into_iter().enumerate() {
+        let at = started + Duration::from_nanos(i as u64 * 1_000_000_000 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        if let Some(due) = &due {
+            due[i].store((at - base).as_nanos() as u64, Ordering::Release);
+        }
+        let mut c = conns[i % conns.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            accepted(&c.publish(&m).await.expect("publish"));
+            at.elapsed()
+        }));
+    }
+    let mut lat = Vec::with_capacity(n);
+    for t in tasks {
+        lat.push(t.await.unwrap());
+    }
+    let achieved = n as f64 / started.elapsed().as_secs_f64();
+    lat.sort();
+    (achieved, lat)
+}
+
+type Events = futures::stream::BoxStream<'static, Result<ClientEvent, tocsin::rpc::ClientError>>;
+
+/// Opens `n` subscriptions from the head, `per_conn` on each connection, and waits until all
+/// are caught up. Each returns its events stream.
+async fn open_subscriptions(url: &str, n: usize, per_conn: usize, since: u64) -> Vec<Events> {
+    let conns = clients(url, n.div_ceil(per_conn)).await;
+    let mut subs = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = conns[i / per_conn].clone();
+        let mut events = c
+            .subscribe(&Filter::default(), since, None)
+            .await
+            .expect("subscribe");
+        loop {
+            match events.next().await {
+                Some(Ok(ClientEvent::CaughtUp(_))) => break,
+                Some(Ok(ClientEvent::Delivery { .. })) => {}
+                other => panic!("subscription failed: {other:?}"),
+            }
+        }
+        subs.push(events.boxed());
+    }
+    subs
+}
+
+struct Fanout {
+    p50: Duration,
+    p99: Duration,
+    deliveries_per_s: f64,
+    delivered: usize,
+    expected: usize,
+    ack_p99: Duration,
+}
+
+/// `subs` subscribers on a fresh node; `rate` msg/s published for `secs`; the latency from
+/// when each message was due to be published until each subscriber has it.
+fn fanout(rts: &Rts, keys: &[SecretKey], from: u64, subs: usize, rate: u64, secs: u64) -> Fanout {
+    let per_conn = env_or("TOCSIN_BENCH_SUBS_PER_CONN", 50) as usize;
+    let count = rate * secs;
+    let msgs = sign_many(keys, from, count);
+    let index: Arc<HashMap<Id, usize>> =
+        Arc::new(msgs.iter().enumerate().map(|(i, m)| (m.id(), i)).collect());
+    let node = rts.node.block_on(start_node());
+    let url = node.server.url();
+    let out = with_cpu(&format!("fan-out {subs} subs at {rate}/s"), || {
+        rts.load.block_on(async {
+            let base = Instant::now();
+            let due: Arc<Vec<AtomicU64>> =
+                Arc::new((0..count).map(|_| AtomicU64::new(u64::MAX)).collect());
+            let streams = open_subscriptions(&url, subs, per_conn, 0).await;
+            let last = Arc::new(AtomicU64::new(0));
+            let readers: Vec<_> = streams
+                .into_iter()
+                .map(|mut events| {
+                    let (index, due, last) = (index.clone(), due.clone(), last.clone());
+                    tokio::spawn(async move {
+                        let mut lat = Vec::with_capacity(count as usize);
+                        while lat.len() < count as usize {
+                            match tokio::time::timeout(Duration::from_secs(30), events.next()).await
+                            {
+                                Ok(Some(Ok(ClientEvent::Delivery { message, .. }))) => {
+                                    let now = base.elapsed().as_nanos() as u64;
+                                    if let Some(&i) = index.get(&message.id()) {
+                                        let sent = due[i].load(Ordering::Acquire);
+                                        lat.push(Duration::from_nanos(now.saturating_sub(sent)));
+                                    }
+                                    last.fetch_max(now, Ordering::Relaxed);
+                                }
+                                Ok(Some(Ok(ClientEvent::CaughtUp(_)))) => {}
+                                other => {
+                                    eprintln!("a subscriber stopped early: {other:?}");
+                                    break;
+                                }
+                            }
+                        }
+                        lat
+                    })
+                })
+                .collect();
+            let publishers = clients(&url, 8).await;
+            let first = base.elapsed();
+            let (_, acks) = open_loop(&publishers, msgs, rate, base, Some(due)).await;
+            let mut lat = Vec::new();
+            for r in readers {
+                lat.extend(r.await.unwrap());
+            }
+            let span = Duration::from_nanos(last.load(Ordering::Relaxed)).saturating_sub(first);
+            lat.sort();
+            Fanout {
+                p50: pct(&lat, 0.5),
+                p99: pct(&lat, 0.99),
+                deliveries_per_s: lat.len() as f64 / span.as_secs_f64().max(1e-9),
+                delivered: lat.len(),
+                expected: subs * count as usize,
+                ack_p99: pct(&acks, 0.99),
+            }
+        })
+    });
+    stop(rts, node);
+    out
+}
+
+struct Row {
+    what: String,
+    measured: String,
+    target: String,
+    met: bool,
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful: run only
+    // when asked to benchmark.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let rts = Rts {
+        node: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("node")
+            .enable_all()
+            .build()
+            .unwrap(),
+        load: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("load")
+            .enable_all()
+            .build()
+            .unwrap(),
+    };
+    let keys = keys();
+    let verify_secs = env_or("TOCSIN_BENCH_VERIFY_SECS", 2);
+    let ingest_msgs = env_or("TOCSIN_BENCH_INGEST_MSGS", 20_000);
+    let publishers = env_or("TOCSIN_BENCH_PUBLISHERS", 8) as usize;
+    let streams = env_or("TOCSIN_BENCH_STREAMS", 4) as usize;
+    let window = env_or("TOCSIN_BENCH_WINDOW", 128) as usize;
+    let fixed_rate = env_or("TOCSIN_BENCH_FIXED_RATE", 2000);
+    let secs = env_or("TOCSIN_BENCH_SECS", 5);
+    let idle_subs = env_or("TOCSIN_BENCH_IDLE_SUBS", 1000) as usize;
+    let per_conn = env_or("TOCSIN_BENCH_SUBS_PER_CONN", 50) as usize;
+    let mut rows = Vec::new();
+    let mut next = 0u64; // message numbers already used: every message is distinct
+
+    // 4a. Resident memory per idle subscriber, first, before the heap grows with the other
+    // phases. The load generator's side of each subscription is in the same process: the
+    // figure is client and server together, an upper bound for the node alone.
+    let node = rts.node.block_on(start_node());
+    let url = node.server.url();
+    let idle_kib = rts.load.block_on(async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = rss_kib();
+        let subs = open_subscriptions(&url, idle_subs, per_conn, 0).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_kib();
+        drop(subs);
+        println!(
+            "idle subscribers: {idle_subs} ({per_conn} per connection): VmRSS {before} KiB -> {after} KiB = {:.1} KiB each (client and node in one process)",
+            (after.saturating_sub(before)) as f64 / idle_subs as f64
+        );
+        after.saturating_sub(before) as f64 / idle_subs as f64
+    });
+    stop(&rts, node);
+
+    // 1. The ceiling.
+    let pool = sign_many(&keys, next, 4096);
+    next += 4096;
+    let avg_size =
+        pool.iter().map(|m| m.encode_to_vec().len()).sum::<usize>() as f64 / pool.len() as f64;
+    println!("message: {avg_size:.0} bytes signed and encoded on average (en, fr, es)");
+    let dur = Duration::from_secs(verify_secs);
+    let v1 = verify_rate(&pool, 1, dur);
+    println!(
+        "verify ceiling, 1 thread: {v1:.0} msg/s (Message::open: decode, validate, verify_strict)"
+    );
+    let v2 = verify_rate(&pool, 2, dur);
+    println!("verify ceiling, 2 threads: {v2:.0} msg/s");
+    drop(pool);
+
+    // 2. Durable ingest through gRPC, on one node.
+    let node = rts.node.block_on(start_node());
+    let url = node.server.url();
+    let msgs = sign_many(&keys, next, ingest_msgs);
+    next += ingest_msgs;
+    let (unary, lat) = with_cpu("unary ingest", || {
+        rts.load.block_on(unary_ingest(&url, msgs, publishers))
+    });
+    println!(
+        "unary ingest ({publishers} publishers, own connections, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+        unary / v2 * 100.0,
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
+    );
+    let msgs = sign_many(&keys, next, ingest_msgs);
+    next += ingest_msgs;
+    let (streamed, lat) = with_cpu("streaming ingest", || {
+        rts.load
+            .block_on(stream_ingest(&url, msgs, streams, window))
+    });
+    println!(
+        "streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs): {streamed:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+        streamed / v2 * 100.0,
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
+    );
+    let count = fixed_rate * secs;
+    let msgs = sign_many(&keys, next, count);
+    next += count;
+    let (achieved, lat) = with_cpu("fixed-rate unary", || {
+        rts.load.block_on(async {
+            let conns = clients(&url, publishers).await;
+            open_loop(&conns, msgs, fixed_rate, Instant::now(), None).await
+        })
+    });
+    let fixed_p99 = pct(&lat, 0.99);
+    println!(
+        "unary at a fixed {fixed_rate} msg/s offered ({secs} s, achieved {achieved:.0}/s): ack p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+        ms(pct(&lat, 0.5)),
+        ms(fixed_p99),
+        ms(*lat.last().unwrap_or(&Duration::ZERO))
+    );
+    // 4b. Disk bytes per stored message.
+    let counts = node.server.node().store().counts().expect("counts");
+    let per_msg = counts.disk_bytes as f64 / counts.messages.max(1) as f64;
+    let disk_ratio = per_msg / avg_size;
+    println!(
+        "disk: {} bytes for {} messages = {per_msg:.0} bytes per message = {disk_ratio:.2} bytes per byte of message",
+        counts.disk_bytes, counts.messages
+    );
+    stop(&rts, node);
+
+    // 3. Fan-out.
+    let mut fan = Vec::new();
+    for (subs, default_rate) in [(10usize, 2000u64), (100, 100), (1000, 100)] {
+        let rate = env_or(&format!("TOCSIN_BENCH_FANOUT_RATE_{subs}"), default_rate);
+        let f = fanout(&rts, &keys, next, subs, rate, secs);
+        next += rate * secs;
+        println!(
+            "fan-out {subs} subscribers at {rate} msg/s ({secs} s): publish-to-delivery p50 {:.2} ms p99 {:.2} ms; {:.0} deliveries/s; {} of {} delivered; publisher ack p99 {:.2} ms",
+            ms(f.p50),
+            ms(f.p99),
+            f.deliveries_per_s,
+            f.delivered,
+            f.expected,
+            ms(f.ack_p99)
+        );
+        fan.push((subs, rate, f));
+    }
+
+    // The table.
+    let ceiling = format!("of {v2:.0} msg/s (2-thread ceiling)");
+    rows.push(Row {
+        what: "durable streaming ingest".into(),
+        measured: format!(
+            "{streamed:.0} msg/s = {:.0}% {ceiling}",
+            streamed / v2 * 100.0
+        ),
+        target: "≥ 50% of the ceiling".into(),
+        met: streamed >= 0.5 * v2,
+    });
+    rows.push(Row {
+        what: "durable unary ingest".into(),
+        measured: format!("{unary:.0} msg/s = {:.0}% {ceiling}", unary / v2 * 100.0),
+        target: "≥ 25% of the ceiling".into(),
+        met: unary >= 0.25 * v2,
+    });
+    rows.push(Row {
+        what: format!("p99 ack at {fixed_rate} msg/s (unary)"),
+        measured: format!("{:.2} ms", ms(fixed_p99)),
+        target: "≤ 10 ms at 2,000 msg/s".into(),
+        met: ms(fixed_p99) <= 10.0,
+    });
+    for (subs, rate, f) in &fan {
+        let (target, limit) = match subs {
+            10 => ("≤ 10 ms (10 subs at 2,000 msg/s)", Some(10.0)),
+            1000 => ("≤ 50 ms (1,000 subs at 100 msg/s)", Some(50.0)),
+            _ => ("(no target)", None),
+        };
+        let complete = f.delivered == f.expected;
+        rows.push(Row {
+            what: format!("fan-out p99, {subs} subscribers at {rate} msg/s"),
+            measured: format!(
+                "{:.2} ms (p50 {:.2} ms, {:.0} deliveries/s{})",
+                ms(f.p99),
+                ms(f.p50),
+                f.deliveries_per_s,
+                if complete { "" } else { ", INCOMPLETE" }
+            ),
+            target: target.into(),
+            met: limit.is_none_or(|l| complete && ms(f.p99) <= l),
+        });
+    }
+    rows.push(Row {
+        what: "RSS per idle subscriber".into(),
+        measured: format!("{idle_kib:.1} KiB (client + node)"),
+        target: "≤ 32 KiB".into(),
+        met: idle_kib <= 32.0,
+    });
+    rows.push(Row {
+        what: "disk per byte of message".into(),
+        measured: format!("{disk_ratio:.2} ({per_msg:.0} B per {avg_size:.0} B message)"),
+        target: "≤ 3".into(),
+        met: disk_ratio <= 3.0,
+    });
+    println!();
+    println!("| measurement | result | target | |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let mark = if r.target == "(no target)" {
+            "—"
+        } else if r.met {
+            "met"
+        } else {
+            "not met"
+        };
+        println!("| {} | {} | {} | {mark} |", r.what, r.measured, r.target);
+    }
+    let _ = next;
+}
