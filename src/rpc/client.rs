@@ -227,8 +227,10 @@ impl Client {
         filter: &Filter,
         since: u64,
         peer: Option<AuthorKey>,
-    ) -> Result<impl Stream<Item = Result<ClientEvent, ClientError>> + Send + 'static, ClientError>
-    {
+    ) -> Result<
+        impl Stream<Item = Result<ClientEvent, ClientError>> + Send + 'static + use<>,
+        ClientError,
+    > {
         let req = proto::SubscribeRequest {
             filter: Some(filter_to_proto(filter)),
             since,
