@@ -1,7 +1,7 @@
 //! Group commit: one flusher thread turns many committed transactions into one fsync.
 //!
-//! Writers run their (short) sled transaction under the writer lock, which hands out seqs and
-//! a *generation* (one per committed transaction). Each then asks the flusher for its
+//! One writer thread runs every (short) sled transaction, under the writer lock, handing out
+//! seqs and a *generation* (one per committed transaction). Each caller then asks the flusher for its
 //! generation and waits on a watch. The flusher sleeps until some generation is asked for,
 //! snapshots the last committed (generation, seq), calls `Db::flush` once, and publishes that
 //! snapshot as durable: every writer whose transaction committed before the flush began is

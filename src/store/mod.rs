@@ -132,8 +132,9 @@ pub enum Origin {
     Peer {
         /// The peer's name, as configured.
         peer: String,
-        /// The peer's seq for this message: the follower's cursor advances to it in the same
-        /// transaction.
+        /// The peer's seq for this message: the follower's cursor advances to it (never back)
+        /// in the same transaction, whatever the outcome (a duplicate or a refusal is done
+        /// with too, so a follower does not fetch it again).
         cursor: u64,
     },
 }
@@ -287,6 +288,8 @@ struct Inner {
     marker: Arc<Marker>,
     /// The flusher thread; joined on close or drop.
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Work for the writer thread; dropping it (with the store) ends that thread.
+    jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
 }
 
 impl Drop for Inner {
@@ -471,6 +474,11 @@ impl Store {
                 .spawn(move || commit.run(db, marker))
                 .map_err(io)?
         };
+        let (jobs, queue) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("tocsin-store-write".into())
+            .spawn(move || write::run_writer(queue))
+            .map_err(io)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 dir,
@@ -486,6 +494,7 @@ impl Store {
                 commit,
                 marker,
                 flusher: Mutex::new(Some(flusher)),
+                jobs: Mutex::new(jobs),
             }),
         })
     }

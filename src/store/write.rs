@@ -654,7 +654,44 @@ fn latest_key(msg: &Message) -> Vec<u8> {
     ])
 }
 
+/// A unit of work for the writer thread.
+pub(super) type Job = Box<dyn FnOnce() + Send>;
+
+/// The writer thread's loop: runs jobs in arrival order until every sender is gone.
+///
+/// One thread does every write, so writes never contend for the writer lock (64 tasks each
+/// parking a blocking-pool thread on a mutex cost more in context switches than the writes
+/// themselves), and callers wait asynchronously for its answer and then for the flush.
+pub(super) fn run_writer(jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(job) = jobs.recv() {
+        job();
+    }
+}
+
 impl Store {
+    /// Runs `f` on the writer thread and waits for its answer.
+    async fn on_writer<X: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
+    ) -> R<X> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let inner = self.inner.clone();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f(&inner));
+        });
+        let gone = || StoreError::Closed {
+            dir: self.inner.dir.clone(),
+            detail: "the writer stopped".to_string(),
+        };
+        self.inner
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     /// Inserts a message if its id is not known, atomically across every tree (record, log
     /// entry, indexes, tallies, and the peer's cursor when it came from a peer). Resolves only
     /// when the result is durable; concurrent inserts share one flush (group commit).
@@ -679,10 +716,9 @@ impl Store {
         msgs: Vec<(Message, Origin)>,
         now: Timestamp,
     ) -> Result<Vec<Inserted>, StoreError> {
-        let inner = self.inner.clone();
-        let (out, g) = tokio::task::spawn_blocking(move || inner.insert_batch(&msgs, now))
-            .await
-            .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+        let (out, g) = self
+            .on_writer(move |inner| inner.insert_batch(&msgs, now))
+            .await?;
         self.inner.commit.wait(g).await?;
         Ok(out)
     }
@@ -692,10 +728,9 @@ impl Store {
     pub async fn release_due(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let inner = self.inner.clone();
-            let (n, g) = tokio::task::spawn_blocking(move || inner.release_batch(now))
-                .await
-                .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+            let (n, g) = self
+                .on_writer(move |inner| inner.release_batch(now))
+                .await?;
             self.inner.commit.wait(g).await?;
             total += n;
             if n < BATCH {
@@ -709,10 +744,7 @@ impl Store {
     pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
         let mut total = ExpireStats::default();
         loop {
-            let inner = self.inner.clone();
-            let (s, more, g) = tokio::task::spawn_blocking(move || inner.expire_batch(now))
-                .await
-                .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+            let (s, more, g) = self.on_writer(move |inner| inner.expire_batch(now)).await?;
             self.inner.commit.wait(g).await?;
             total.expired += s.expired;
             total.tombstones_dropped += s.tombstones_dropped;
