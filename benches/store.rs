@@ -1,9 +1,26 @@
 //! Store ingest benchmark: group commit against one flush per message, disk bytes per message
 //! after 100k messages, and disk bytes under a churn of inserts and expiries.
 //!
-//! `cargo bench --bench store` (release). `TOCSIN_BENCH_RUNS=3` repeats and prints medians;
-//! `TOCSIN_BENCH_DIR` chooses where the data goes (default: the system temp directory; use a
-//! real disk, not tmpfs, or the fsyncs cost nothing).
+//! `cargo bench --bench store` (release). `TOCSIN_BENCH_RUNS` sets the repeats (default 3) and
+//! medians are printed; `TOCSIN_BENCH_DIR` chooses where the data goes (default: the system
+//! temp directory; use a real disk, not tmpfs, or the fsyncs cost nothing).
+//!
+//! Last result (2026-11-26, commit "Store: one writer thread fed by a queue", 2-core VM shared
+//! with two other builds, virtio disk whose fsync costs about 0.3 ms; medians of 3 runs, ~1.1 KiB
+//! messages):
+//!
+//! | measure | result |
+//! |---|---|
+//! | group commit, 64 tasks | 3,563 msgs/s (about 4.5 messages per flush) |
+//! | one flush per message, 64 tasks | 2,338 msgs/s (one flush each) |
+//! | disk after 100k messages | 5,716 bytes per message (1,075 bytes signed payload) |
+//! | churn: 30 cycles of 10k inserts living 1 h + retention | 135 MiB after 30 cycles; 131-141 MiB from cycle 5 on (bounded) |
+//!
+//! On this disk fsync is cheap, so the ceiling is the serial write path (one sled transaction
+//! across ~10 trees per message, ~0.3 ms), not the flush; with a disk whose fsync costs
+//! milliseconds, flush-per-message falls to a few hundred messages per second while group
+//! commit stays near that ceiling. sled 0.34 writes whole pages in its log and reclaims
+//! segments lazily, hence ~5x space amplification; it does not grow under churn.
 
 use std::time::{Duration, Instant};
 
