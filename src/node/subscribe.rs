@@ -84,6 +84,8 @@ async fn run(
     let mut announced = false;
     loop {
         let head = *head_rx.borrow_and_update();
+        let round_start = cursor;
+        let mut delivered = false;
         // Drain everything up to the head we saw.
         while cursor < head {
             let before = cursor;
@@ -108,6 +110,7 @@ async fn run(
                     }
                 }
                 cursor = seq;
+                delivered = true;
             }
             cursor = cursor.max(scanned_to);
             if cursor == before {
@@ -117,6 +120,12 @@ async fn run(
         }
         if !announced {
             announced = true;
+            if tx.send(Ok(SubEvent::CaughtUp(cursor))).await.is_err() {
+                return;
+            }
+        } else if spec.peer.is_some() && !delivered && cursor > round_start {
+            // A peer's follower keeps a durable cursor: tell it when the log moved past
+            // entries it does not get (its own, echoed back), so its cursor follows.
             if tx.send(Ok(SubEvent::CaughtUp(cursor))).await.is_err() {
                 return;
             }

@@ -103,6 +103,13 @@ async fn node_status_shows_each_peer_with_cursor_and_lag() {
         async move { peers.iter().any(|p| p.cursor == 1) }
     })
     .await;
+    // The other side's cursor moves past the echo it is not sent (the message came from it).
+    let other = mesh.nodes[1].server().node().clone();
+    wait_until("the origin's cursor to move past its own message", || {
+        let peers = other.peers();
+        async move { peers.iter().any(|p| p.name == "n0" && p.cursor == 1) }
+    })
+    .await;
     let url = mesh.nodes[0].url();
     let out = tokio::task::spawn_blocking(move || {
         tocsin()
