@@ -365,7 +365,7 @@ impl Store {
             }
         }
 
-        let db = open_sled(&dir, cfg.cache_bytes)?;
+        let db = open_sled_waiting(&dir, cfg.cache_bytes)?;
         let sled_err = |e| StoreError::sled(&dir, e);
         let all = T::ALL
             .iter()
@@ -543,6 +543,24 @@ impl Store {
             dir,
             detail: format!("closing failed: {e}"),
         })?
+    }
+}
+
+/// How long an open waits for a directory lock to be let go: a handle of this process closed a
+/// moment ago can still be releasing it (sled's threads drop their clones asynchronously). A
+/// second process holding the directory is still refused, after this grace.
+const LOCK_GRACE: Duration = Duration::from_millis(1500);
+
+/// [`open_sled`], retrying while the directory lock is held, up to [`LOCK_GRACE`].
+fn open_sled_waiting(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_sled(dir, cache_bytes) {
+            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_GRACE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -677,7 +677,11 @@ impl Store {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let inner = self.inner.clone();
         let job: Job = Box::new(move || {
-            let _ = tx.send(f(&inner));
+            let out = f(&inner);
+            // Let go of the store before answering: the caller may drop its last handle and
+            // reopen the directory as soon as it has the answer.
+            drop(inner);
+            let _ = tx.send(out);
         });
         let gone = || StoreError::Closed {
             dir: self.inner.dir.clone(),
