@@ -258,14 +258,9 @@ async fn start_nodes(dir: &std::path::Path) -> anyhow::Result<Vec<Server>> {
 
 /// A client of one demo node, trusting the CA the node made for itself.
 async fn connect(server: &Server) -> anyhow::Result<Client> {
-    let ca_pem = match server.node().tls().and_then(|t| t.own_ca.as_ref()) {
-        Some(path) => Some(std::fs::read(path).context("reading a demo node's CA certificate")?),
-        None => None,
-    };
-    let tls = crate::rpc::ClientTls {
-        ca_pem,
-        identity: None,
-    };
+    let ca = server.node().tls().and_then(|t| t.own_ca.as_deref());
+    let tls =
+        crate::rpc::ClientTls::trusting(ca).context("reading a demo node's CA certificate")?;
     Ok(Client::connect_with(&server.url(), &tls).await?)
 }
 

@@ -193,17 +193,15 @@ impl NodeUrl {
             let local = std::path::Path::new(LOCAL_CA);
             local.exists().then(|| local.to_path_buf())
         });
-        let ca_pem = match &ca_path {
-            Some(p) => Some(
-                std::fs::read(p)
-                    .with_context(|| format!("reading the CA certificate {}", p.display()))?,
-            ),
-            None => None,
-        };
-        let tls = crate::rpc::ClientTls {
-            ca_pem,
-            identity: None,
-        };
+        let tls = crate::rpc::ClientTls::trusting(ca_path.as_deref()).with_context(|| {
+            format!(
+                "reading the CA certificate {}",
+                ca_path
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new(""))
+                    .display()
+            )
+        })?;
         crate::rpc::Client::connect_with(&self.url, &tls)
             .await
             .with_context(|| {

@@ -341,16 +341,22 @@ fn warn_other_author(target: Option<&Message>, key: &SecretKey) {
     }
 }
 
-pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
-    let id = parse_id(&args.id)?;
-    let key = load_key(&args.opts)?;
-    let mut client = args.opts.node.connect().await?;
+/// The common start of update, cancel and endorse: the key, a connection, and the message
+/// named by `id_text`, refused (exit 1) when its author cancelled it, with `why` saying what
+/// that means for this command.
+async fn target(
+    opts: &PostOptions,
+    id_text: &str,
+    why: &str,
+) -> anyhow::Result<(SecretKey, Client, Original)> {
+    let id = parse_id(id_text)?;
+    let key = load_key(opts)?;
+    let mut client = opts.node.connect().await?;
     let orig = original(&mut client, id).await?;
     if orig.state.cancelled {
         return Err(Failure {
             message: format!(
-                "{} was cancelled by its author ({}); a cancelled message cannot be updated — \
-                 post a new one instead",
+                "{} was cancelled by its author ({}); {why}",
                 orig.id.short(),
                 orig.state.cancel_reason
             ),
@@ -358,6 +364,34 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
         }
         .into());
     }
+    Ok((key, client, orig))
+}
+
+/// Signs a message about `orig` (a cancel or an endorsement) and sends it.
+async fn send_about(
+    opts: &PostOptions,
+    client: &mut Client,
+    key: &SecretKey,
+    orig: &Original,
+    content: Content,
+) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let body = about_body(key, orig.message.as_ref(), content, now);
+    let message = finish(body, key, now)?;
+    let facts = Facts {
+        target_headline: orig.current.as_ref().and_then(|m| headline_of(m, &[])),
+        ..Facts::default()
+    };
+    deliver(opts, client, &message, &facts).await
+}
+
+pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
+    let (key, mut client, orig) = target(
+        &args.opts,
+        &args.id,
+        "a cancelled message cannot be updated — post a new one instead",
+    )
+    .await?;
     let now = Timestamp::now();
     let current = orig.current.as_ref().ok_or_else(|| Failure {
         message: format!(
@@ -388,52 +422,27 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
-    let id = parse_id(&args.id)?;
-    let key = load_key(&args.opts)?;
-    let mut client = args.opts.node.connect().await?;
-    let orig = original(&mut client, id).await?;
-    if orig.state.cancelled {
-        return Err(Failure {
-            message: format!(
-                "{} is cancelled already (reason: {}); nothing was sent",
-                orig.id.short(),
-                orig.state.cancel_reason
-            ),
-            code: 1,
-        }
-        .into());
-    }
+    let (key, mut client, orig) = target(
+        &args.opts,
+        &args.id,
+        "it is cancelled already; nothing was sent",
+    )
+    .await?;
     warn_other_author(orig.message.as_ref(), &key);
-    let now = Timestamp::now();
     let content = Content::Cancel(Cancel {
         target: orig.id,
         reason: args.reason.clone(),
     });
-    let body = about_body(&key, orig.message.as_ref(), content, now);
-    let message = finish(body, &key, now)?;
-    let facts = Facts {
-        target_headline: orig.current.as_ref().and_then(|m| headline_of(m, &[])),
-        ..Facts::default()
-    };
-    deliver(&args.opts, &mut client, &message, &facts).await
+    send_about(&args.opts, &mut client, &key, &orig, content).await
 }
 
 pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
-    let id = parse_id(&args.id)?;
-    let key = load_key(&args.opts)?;
-    let mut client = args.opts.node.connect().await?;
-    let orig = original(&mut client, id).await?;
-    if orig.state.cancelled {
-        return Err(Failure {
-            message: format!(
-                "{} was withdrawn by its author ({}); there is nothing to endorse",
-                orig.id.short(),
-                orig.state.cancel_reason
-            ),
-            code: 1,
-        }
-        .into());
-    }
+    let (key, mut client, orig) = target(
+        &args.opts,
+        &args.id,
+        "it was withdrawn; there is nothing to endorse",
+    )
+    .await?;
     if let Some((_, _, at)) = orig
         .state
         .endorsers
@@ -450,18 +459,11 @@ pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
         }
         .into());
     }
-    let now = Timestamp::now();
     let content = Content::Endorsement(Endorsement {
         target: orig.id,
         statement: args.statement.clone().unwrap_or_default(),
     });
-    let body = about_body(&key, orig.message.as_ref(), content, now);
-    let message = finish(body, &key, now)?;
-    let facts = Facts {
-        target_headline: orig.current.as_ref().and_then(|m| headline_of(m, &[])),
-        ..Facts::default()
-    };
-    deliver(&args.opts, &mut client, &message, &facts).await
+    send_about(&args.opts, &mut client, &key, &orig, content).await
 }
 
 /// A body that lives as long as its kind may (profiles and rosters are replaced, not expired).

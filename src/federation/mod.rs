@@ -107,17 +107,15 @@ impl Follower {
     /// TLS towards this peer: its CA (or the system roots), and this node's certificate as
     /// the client identity, so a peer that trusts our CA authenticates us.
     fn tls(&self) -> Result<ClientTls, FollowError> {
-        let ca_pem = match &self.peer.ca {
-            Some(path) => Some(
-                std::fs::read(path)
-                    .map_err(|e| FollowError::Setup(format!("peer.ca {}: {e}", path.display())))?,
-            ),
-            None => None,
-        };
-        Ok(ClientTls {
-            ca_pem,
-            identity: self.node.tls().map(|t| t.identity.clone()),
-        })
+        let ca = self.peer.ca.as_deref();
+        let mut tls = ClientTls::trusting(ca).map_err(|e| {
+            FollowError::Setup(format!(
+                "peer.ca {}: {e}",
+                ca.unwrap_or(std::path::Path::new("")).display()
+            ))
+        })?;
+        tls.identity = self.node.tls().map(|t| t.identity.clone());
+        Ok(tls)
     }
 
     /// One connection: connect, identify the peer, pull its revocations, then follow its log.

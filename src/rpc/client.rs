@@ -135,6 +135,16 @@ pub struct ClientTls {
     pub identity: Option<crate::tls::Identity>,
 }
 
+impl ClientTls {
+    /// Trusting the CA certificate in `ca` (PEM), or the system's roots when `None`.
+    pub fn trusting(ca: Option<&std::path::Path>) -> std::io::Result<ClientTls> {
+        Ok(ClientTls {
+            ca_pem: ca.map(std::fs::read).transpose()?,
+            identity: None,
+        })
+    }
+}
+
 /// A connection to one node.
 #[derive(Debug, Clone)]
 pub struct Client {
