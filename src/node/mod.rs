@@ -164,6 +164,9 @@ impl TlsMaterial {
     }
 }
 
+/// Batches at least this big are verified on all cores.
+const PARALLEL_VERIFY_MIN: usize = 16;
+
 /// A running node. Cheap to clone; every clone is the same node.
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -345,8 +348,12 @@ impl Node {
             Vec::with_capacity(batch.len());
         let mut to_store = Vec::new();
         let mut slots = Vec::new();
-        for (signed, origin) in batch {
-            match self.check(signed, &origin, now) {
+        for (verified, origin) in self.verify_many(batch, now).await {
+            let prepared = verified.and_then(|p| match p {
+                Prepared::Ready(msg) => self.check_admit(msg, &origin),
+                done => Ok(done),
+            });
+            match prepared {
                 Ok(Prepared::Ready(msg)) => {
                     slots.push((outcomes.len(), msg.id()));
                     outcomes.push(None);
@@ -382,6 +389,57 @@ impl Node {
             .collect()
     }
 
+    /// Runs [`Node::check_verify`] over a batch, its messages split among the cores (on the
+    /// blocking pool: signature checks are the costly part of ingest). Answers in order.
+    async fn verify_many(
+        &self,
+        batch: Vec<(SignedMessage, Origin)>,
+        now: Timestamp,
+    ) -> Vec<(Result<Prepared, NodeError>, Origin)> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if batch.len() < PARALLEL_VERIFY_MIN || cores < 2 {
+            return batch
+                .into_iter()
+                .map(|(signed, origin)| (self.check_verify(signed, now), origin))
+                .collect();
+        }
+        let per_chunk = batch.len().div_ceil(cores);
+        let mut chunks = Vec::with_capacity(cores);
+        let mut rest = batch.into_iter();
+        loop {
+            let chunk: Vec<_> = rest.by_ref().take(per_chunk).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let node = self.clone();
+            let n = chunk.len();
+            let handle = tokio::task::spawn_blocking(move || {
+                chunk
+                    .into_iter()
+                    .map(|(signed, origin)| (node.check_verify(signed, now), origin))
+                    .collect::<Vec<_>>()
+            });
+            chunks.push((handle, n));
+        }
+        let mut out = Vec::new();
+        for (handle, n) in chunks {
+            match handle.await {
+                Ok(done) => out.extend(done),
+                Err(e) => {
+                    // A panic in a check: those messages get an internal error, not a loss.
+                    warn!(error = %e, "a verification task failed");
+                    for _ in 0..n {
+                        out.push((
+                            Err(NodeError::Internal("verification failed".into())),
+                            Origin::Local,
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The cheap checks, dedup, then verification and admission.
     fn check(
         &self,
@@ -389,6 +447,15 @@ impl Node {
         origin: &Origin,
         now: Timestamp,
     ) -> Result<Prepared, NodeError> {
+        match self.check_verify(signed, now)? {
+            Prepared::Ready(msg) => self.check_admit(msg, origin),
+            done => Ok(done),
+        }
+    }
+
+    /// The cheap checks, dedup, then strict verification: everything that needs no order
+    /// among the messages of a batch.
+    fn check_verify(&self, signed: SignedMessage, now: Timestamp) -> Result<Prepared, NodeError> {
         if self.is_shutting_down() {
             return Err(NodeError::ShuttingDown);
         }
@@ -410,7 +477,11 @@ impl Node {
             }
             None => {}
         }
-        let msg = checked.verify()?;
+        Ok(Prepared::Ready(checked.verify()?))
+    }
+
+    /// Admission and the per-author rate limit, in the order messages arrived.
+    fn check_admit(&self, msg: Message, origin: &Origin) -> Result<Prepared, NodeError> {
         self.admit(&msg)?;
         // Per author, after verification: forging messages in someone's name cannot use up
         // their budget. Relayed messages are not counted (a peer's backlog is not a flood).

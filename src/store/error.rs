@@ -61,6 +61,23 @@ impl StoreError {
         }
     }
 
+    /// A copy of this error, for every caller whose insert shared the failed transaction (an
+    /// i/o error keeps its kind and text).
+    pub(super) fn copy(&self) -> Self {
+        match self {
+            StoreError::Locked { dir } => StoreError::Locked { dir: dir.clone() },
+            StoreError::Corrupt { dir, detail } => StoreError::corrupt(dir, detail.clone()),
+            StoreError::NotAStore { dir } => StoreError::NotAStore { dir: dir.clone() },
+            StoreError::Io { dir, source } => {
+                StoreError::io(dir, std::io::Error::new(source.kind(), source.to_string()))
+            }
+            StoreError::Closed { dir, detail } => StoreError::Closed {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+        }
+    }
+
     pub(super) fn io(dir: &Path, source: std::io::Error) -> Self {
         StoreError::Io {
             dir: dir.to_path_buf(),

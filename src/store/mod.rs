@@ -290,6 +290,57 @@ struct Inner {
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Work for the writer thread; dropping it (with the store) ends that thread.
     jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
+    /// Recently read messages by seq (see `Inner::decode`).
+    recent: Recent,
+}
+
+/// How many decoded messages [`Recent`] keeps.
+const RECENT: usize = 4096;
+
+/// A small cache of decoded messages by the seq of their body, oldest out first. A body that
+/// is deleted (cancel, revocation, expiry) is dropped from it in the same write.
+#[derive(Debug, Default)]
+struct Recent {
+    map: Mutex<(
+        std::collections::HashMap<u64, Message>,
+        std::collections::VecDeque<u64>,
+    )>,
+}
+
+impl Recent {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        (
+            std::collections::HashMap<u64, Message>,
+            std::collections::VecDeque<u64>,
+        ),
+    > {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, seq: u64) -> Option<Message> {
+        self.lock().0.get(&seq).cloned()
+    }
+
+    fn put(&self, seq: u64, m: Message) {
+        let mut g = self.lock();
+        let (map, order) = &mut *g;
+        if map.insert(seq, m).is_none() {
+            order.push_back(seq);
+            while order.len() > RECENT {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn forget(&self, seq: u64) {
+        // Its place in the order stays until it comes round; the map is what is read.
+        self.lock().0.remove(&seq);
+    }
 }
 
 impl Drop for Inner {
@@ -495,6 +546,7 @@ impl Store {
                 marker,
                 flusher: Mutex::new(Some(flusher)),
                 jobs: Mutex::new(jobs),
+                recent: Recent::default(),
             }),
         })
     }

@@ -80,9 +80,16 @@ impl Inner {
     }
 
     /// The message of a record, when its content is held.
+    ///
+    /// Recently decoded messages are kept in a small cache by seq: every live subscriber asks
+    /// for the same new entries, and only the first pays for reading and decoding the body.
+    /// The record, read before, stays the authority on whether the content is held.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
         if !rec.has_content() {
             return Ok(None);
+        }
+        if let Some(m) = self.recent.get(rec.seq) {
+            return Ok(Some(m));
         }
         let v = self
             .trees
@@ -92,9 +99,11 @@ impl Inner {
             .ok_or_else(|| {
                 StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
             })?;
-        codec::decode_body(*id, &v).map(Some).map_err(|e| {
+        let m = codec::decode_body(*id, &v).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
-        })
+        })?;
+        self.recent.put(rec.seq, m.clone());
+        Ok(Some(m))
     }
 
     fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {

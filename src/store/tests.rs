@@ -1131,3 +1131,109 @@ fn codec_round_trips() {
     );
     assert_eq!(Marker::parse("tocsin-store v1 id=zz head=1"), None);
 }
+
+/// What a store shows of one id, for comparing two stores.
+fn summary(s: &Store, id: &Id) -> String {
+    match s.get(id).unwrap() {
+        None => format!("{:?}", s.seen(id).unwrap()),
+        Some(st) => format!(
+            "seq {} held {:?} current {:?} updates {:?} cancelled {} endorsers {:?} translations {:?} tally {}",
+            st.seq,
+            st.message.map(|m| m.id()),
+            st.current.map(|m| m.id()),
+            st.updates,
+            st.cancelled,
+            st.endorsers.iter().map(|e| e.author).collect::<Vec<_>>(),
+            st.translations.iter().map(|m| m.id()).collect::<Vec<_>>(),
+            s.tally(id).unwrap(),
+        ),
+    }
+}
+
+#[tokio::test]
+async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
+    // Every interaction between messages, in an order where each depends on an earlier one:
+    // stored one at a time in one store and as a single group in the other, the outcomes,
+    // the reads and the state of every id must be the same.
+    let (k1, k2, k3, k4, k5) = (key(1), key(2), key(3), key(4), key(5));
+    let a = simple_alert(&k1, T0);
+    let b = call(&k1, T0.plus(HOUR));
+    let c = simple_alert(&k4, T0);
+    let msgs = vec![
+        a.clone(),
+        update(&k1, T0.plus(HOUR), a.id(), "more arrests"),
+        update(&k2, T0.plus(HOUR), a.id(), "forged"),
+        translate(&k3, T0.plus(HOUR), a.id(), "fr"),
+        endorse(&k3, T0.plus(HOUR), a.id(), "we stand with you"),
+        endorse(&k3, T0.plus(2 * HOUR), a.id(), "again"),
+        endorse(&k2, T0.plus(HOUR), b.id(), "before the call arrives"),
+        cancel(&k1, T0.plus(2 * HOUR), b.id(), "called off"),
+        b.clone(),
+        a.clone(),
+        c.clone(),
+        simple_alert(&k4, T0.plus(3 * HOUR)),
+        revoke(&k4, T0.plus(4 * HOUR), T0.plus(2 * HOUR), Some(&k5)),
+        simple_alert(&k4, T0.plus(5 * HOUR)),
+        update(&k5, T0.plus(5 * HOUR), c.id(), "from the new key"),
+        profile(&k1, T0, "Fictional Dockers' Union"),
+        profile(&k1, T0.plus(HOUR), "Fictional Dockers' Union (renamed)"),
+        roster(&k1, T0, &[&k2, &k3]),
+        cancel(&k1, T0.plus(6 * HOUR), a.id(), "released"),
+        translate(&k2, T0.plus(7 * HOUR), a.id(), "es"),
+        endorse(&k5, T0.plus(7 * HOUR), c.id(), ""),
+    ];
+    let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let one = Store::open(&cfg(d1.path())).unwrap();
+    let many = Store::open(&cfg(d2.path())).unwrap();
+    let mut each = Vec::new();
+    for m in &msgs {
+        each.push(put(&one, m).await);
+    }
+    let grouped = many
+        .insert_many(
+            msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(each, grouped);
+    assert!(
+        each.iter()
+            .any(|i| matches!(i, Inserted::Refused(r) if r.reason == Reason::NotAuthor))
+    );
+    assert!(each.iter().any(|i| matches!(i, Inserted::Duplicate { .. })));
+    for view in [View::Reader, PEER] {
+        let seqs = |s: &Store| {
+            read_all(s, &Filter::default(), &view)
+                .iter()
+                .map(|e| (e.seq, e.message.id()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(&one), seqs(&many));
+    }
+    let by_author = Filter {
+        authors: vec![k4.public()],
+        ..Filter::default()
+    };
+    assert_eq!(
+        ids(&read_all(&one, &by_author, &PEER)),
+        ids(&read_all(&many, &by_author, &PEER))
+    );
+    for m in &msgs {
+        assert_eq!(
+            summary(&one, &m.id()),
+            summary(&many, &m.id()),
+            "{}",
+            m.id()
+        );
+    }
+    for k in [&k1, &k4] {
+        let latest = |s: &Store| s.profile(&k.public()).unwrap().map(|m| m.id());
+        assert_eq!(latest(&one), latest(&many));
+    }
+    let counts = |s: &Store| {
+        let c = s.counts().unwrap();
+        (c.head_seq, c.messages, c.tombstones)
+    };
+    assert_eq!(counts(&one), counts(&many));
+}

@@ -2,6 +2,9 @@
 //! the flush. Also embargo release and retention, which write the same way.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
 
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -52,17 +55,7 @@ impl Ops {
 /// Whether `author` may update or cancel a message by `original`: the author itself or the
 /// successor named in its revocation (followed a few hops, for a key revoked twice).
 pub(super) fn authorized(inner: &Inner, author: &[u8; 32], original: &[u8; 32]) -> R<bool> {
-    let mut k = *original;
-    for _ in 0..8 {
-        if &k == author {
-            return Ok(true);
-        }
-        match inner.revoked(&k)?.and_then(|r| r.successor) {
-            Some(s) => k = s,
-            None => return Ok(false),
-        }
-    }
-    Ok(false)
+    inner.oauthorized(&Ops::default(), author, original)
 }
 
 fn refused(reason: Reason, detail: impl Into<String>) -> Inserted {
@@ -89,6 +82,51 @@ impl Inner {
             .get(k)
             .map_err(|e| self.sled_err(e))?
             .map(|v| v.to_vec()))
+    }
+
+    /// The rows of `t` under `prefix`, in key order, read through the planned writes (a group
+    /// of messages sees what the earlier ones in it will write).
+    fn oscan_prefix(&self, ops: &Ops, t: T, prefix: &[u8]) -> R<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut rows = BTreeMap::new();
+        for kv in self.trees.get(t).scan_prefix(prefix) {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            rows.insert(k.to_vec(), v.to_vec());
+        }
+        for ((wt, k), v) in ops.writes.range((t, prefix.to_vec())..) {
+            if *wt != t || !k.starts_with(prefix) {
+                break;
+            }
+            match v {
+                Some(v) => rows.insert(k.clone(), v.clone()),
+                None => rows.remove(k),
+            };
+        }
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The revocation in force for an author, read through the planned writes.
+    fn orevoked(&self, ops: &Ops, author: &[u8; 32]) -> R<Option<Revoked>> {
+        match self.oget(ops, T::Revoked, author)? {
+            None => Ok(None),
+            Some(v) => Revoked::decode(&v)
+                .map(Some)
+                .ok_or_else(|| self.corrupt("a revocation row is unreadable")),
+        }
+    }
+
+    /// [`authorized`], read through the planned writes.
+    fn oauthorized(&self, ops: &Ops, author: &[u8; 32], original: &[u8; 32]) -> R<bool> {
+        let mut k = *original;
+        for _ in 0..8 {
+            if &k == author {
+                return Ok(true);
+            }
+            match self.orevoked(ops, &k)?.and_then(|r| r.successor) {
+                Some(s) => k = s,
+                None => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
@@ -156,6 +194,14 @@ impl Inner {
             }
             Ok::<(), ConflictableTransactionError<()>>(())
         });
+        for ((t, k), v) in &ops.writes {
+            if *t == T::Bodies
+                && v.is_none()
+                && let Some(seq) = codec::read_u64(k)
+            {
+                self.recent.forget(seq);
+            }
+        }
         match r {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
@@ -192,36 +238,45 @@ impl Inner {
         Ok(w)
     }
 
-    /// Inserts messages one transaction each, under one hold of the writer lock. Returns the
-    /// outcomes and the generation to wait for.
-    pub(super) fn insert_batch(
+    /// Inserts groups of messages (each group with its own clock) under one hold of the writer
+    /// lock, as **one transaction** for all of them (one per message in flush-per-message
+    /// mode). Each message is planned against the trees as the earlier ones in the group
+    /// leave them. Returns the outcomes per group and the generation to wait for.
+    pub(super) fn insert_groups(
         &self,
-        msgs: &[(Message, Origin)],
-        now: Timestamp,
-    ) -> R<(Vec<Inserted>, u64)> {
+        groups: &[(&[(Message, Origin)], Timestamp)],
+    ) -> R<(Vec<Vec<Inserted>>, u64)> {
         let mut w = self.lock_writer()?;
-        let mut out = Vec::with_capacity(msgs.len());
-        for (msg, origin) in msgs {
-            let mut ops = Ops::default();
-            let seq = w.last_seq + 1;
-            let outcome = self.plan_insert(&mut ops, msg, origin, seq, now)?;
-            if let Origin::Peer { peer, cursor } = origin {
-                let k = peer.as_bytes();
-                let old = match self.oget(&ops, T::Cursors, k)? {
-                    Some(v) => codec::read_u64(&v).unwrap_or(0),
-                    None => 0,
-                };
-                if *cursor > old {
-                    ops.put(T::Cursors, k, be(*cursor));
+        let per_message = self.mode == CommitMode::PerMessage;
+        let mut ops = Ops::default();
+        let mut last = w.last_seq;
+        let mut out = Vec::with_capacity(groups.len());
+        for (msgs, now) in groups {
+            let mut outcomes = Vec::with_capacity(msgs.len());
+            for (msg, origin) in msgs.iter() {
+                let outcome = self.plan_insert(&mut ops, msg, origin, last + 1, *now)?;
+                if let Origin::Peer { peer, cursor } = origin {
+                    let k = peer.as_bytes();
+                    let old = match self.oget(&ops, T::Cursors, k)? {
+                        Some(v) => codec::read_u64(&v).unwrap_or(0),
+                        None => 0,
+                    };
+                    if *cursor > old {
+                        ops.put(T::Cursors, k, be(*cursor));
+                    }
                 }
+                if let Inserted::Accepted { seq } = outcome {
+                    last = seq;
+                }
+                if per_message {
+                    self.commit(&mut w, &ops, last)?;
+                    ops = Ops::default();
+                }
+                outcomes.push(outcome);
             }
-            let last = match outcome {
-                Inserted::Accepted { seq } => seq,
-                _ => w.last_seq,
-            };
-            self.commit(&mut w, &ops, last)?;
-            out.push(outcome);
+            out.push(outcomes);
         }
+        self.commit(&mut w, &ops, last)?;
         Ok((out, w.gen_))
     }
 
@@ -261,7 +316,7 @@ impl Inner {
         }
         let author = *body.author.as_bytes();
         if body.kind() != Kind::Revocation
-            && let Some(r) = self.revoked(&author)?
+            && let Some(r) = self.orevoked(ops, &author)?
             && body.created_at.0 >= r.from
         {
             return Ok(refused(
@@ -280,7 +335,7 @@ impl Inner {
                     format!("{} names a {}, not an alert or call", body.kind(), t.kind),
                 ));
             }
-            let by_author = authorized(self, &author, &t.author)?;
+            let by_author = self.oauthorized(ops, &author, &t.author)?;
             match &body.content {
                 Content::Update(u) => {
                     if !by_author {
@@ -325,7 +380,7 @@ impl Inner {
 
         // A cancel that came before this original withdraws it on arrival.
         let pending_cancel = if matches!(body.kind(), Kind::Alert | Kind::Call) {
-            self.pending_cancel(&id, &author)?
+            self.pending_cancel(ops, &id, &author)?
         } else {
             None
         };
@@ -387,14 +442,14 @@ impl Inner {
             Content::Cancel(c) => {
                 if let Some(t) = self.orecord(ops, &c.target)?
                     && t.has_content()
-                    && authorized(self, &author, &t.author)?
+                    && self.oauthorized(ops, &author, &t.author)?
                 {
                     self.strip(ops, &c.target, &t, CANCELLED, Some(id))?;
                     self.withdraw_dependents(ops, &c.target, &t.author, id)?;
                 }
             }
             Content::Revocation(r) => {
-                let in_force = self.revoked(&author)?;
+                let in_force = self.orevoked(ops, &author)?;
                 if in_force.as_ref().is_none_or(|f| r.revoked_from.0 < f.from) {
                     let rev = Revoked {
                         from: r.revoked_from.0,
@@ -411,17 +466,16 @@ impl Inner {
     }
 
     /// The id of a stored cancel of `target` by its author (or successor), if any.
-    fn pending_cancel(&self, target: &Id, author: &[u8; 32]) -> R<Option<Id>> {
+    fn pending_cancel(&self, ops: &Ops, target: &Id, author: &[u8; 32]) -> R<Option<Id>> {
         let prefix = cat(&[target.as_bytes(), &[Kind::Cancel.tag()]]);
-        for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
-            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+        for (k, v) in self.oscan_prefix(ops, T::Refs, &prefix)? {
             let (Some(cancel), Some(by)) = (Id::from_slice(&k[33..]), v.get(..32)) else {
                 return Err(self.corrupt("a reference row is unreadable"));
             };
             let by: [u8; 32] = by
                 .try_into()
                 .map_err(|_| self.corrupt("bad reference row"))?;
-            if authorized(self, &by, author)? {
+            if self.oauthorized(ops, &by, author)? {
                 return Ok(Some(cancel));
             }
         }
@@ -439,15 +493,14 @@ impl Inner {
     ) -> R<()> {
         for kind in [Kind::Update, Kind::Translation] {
             let prefix = cat(&[target.as_bytes(), &[kind.tag()]]);
-            for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
-                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            for (k, v) in self.oscan_prefix(ops, T::Refs, &prefix)? {
                 let id =
                     Id::from_slice(&k[33..]).ok_or_else(|| self.corrupt("bad reference row"))?;
                 let by: [u8; 32] = v
                     .get(..32)
                     .and_then(|b| b.try_into().ok())
                     .ok_or_else(|| self.corrupt("bad reference row"))?;
-                if kind == Kind::Update && !authorized(self, &by, author)? {
+                if kind == Kind::Update && !self.oauthorized(ops, &by, author)? {
                     continue;
                 }
                 if let Some(rec) = self.orecord(ops, &id)?
@@ -463,10 +516,16 @@ impl Inner {
     /// Withholds the messages by a revoked author made at or after `from`.
     fn withhold(&self, ops: &mut Ops, author: &[u8; 32], from: u64) -> R<()> {
         let mut ids = Vec::new();
-        for kv in self.trees.get(T::IAuthor).scan_prefix(author) {
-            let (k, _) = kv.map_err(|e| self.sled_err(e))?;
+        for (k, _) in self.oscan_prefix(ops, T::IAuthor, author)? {
             let seq = codec::seq_suffix(&k).ok_or_else(|| self.corrupt("bad index row"))?;
-            if let Some(e) = self.log_entry(seq)?
+            let entry = match self.oget(ops, T::Log, &be(seq))? {
+                None => None,
+                Some(v) => Some(
+                    LogEntry::decode(&v)
+                        .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable")))?,
+                ),
+            };
+            if let Some(e) = entry
                 && e.what == ACCEPTED
             {
                 ids.push(e.id);
@@ -654,46 +713,126 @@ fn latest_key(msg: &Message) -> Vec<u8> {
     ])
 }
 
+/// Messages to insert, from one caller.
+pub(super) struct InsertJob {
+    /// The caller's handle on the store, let go before the answer is sent.
+    inner: Arc<Inner>,
+    msgs: Vec<(Message, Origin)>,
+    now: Timestamp,
+    reply: oneshot::Sender<R<(Vec<Inserted>, u64)>>,
+}
+
 /// A unit of work for the writer thread.
-pub(super) type Job = Box<dyn FnOnce() + Send>;
+pub(super) enum Job {
+    /// Inserts: the writer joins those waiting in its queue into one transaction.
+    Insert(InsertJob),
+    /// Anything else that writes (release, retention), run alone.
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+/// At most this many messages go into one transaction.
+const GROUP_MAX: usize = 1024;
 
 /// The writer thread's loop: runs jobs in arrival order until every sender is gone.
 ///
-/// One thread does every write, so writes never contend for the writer lock (64 tasks each
-/// parking a blocking-pool thread on a mutex cost more in context switches than the writes
-/// themselves), and callers wait asynchronously for its answer and then for the flush.
+/// One thread does every write, so writes never contend for the writer lock, and callers wait
+/// asynchronously for its answer and then for the flush. Inserts that queued up while it was
+/// busy are done together as one transaction: under load, sled's per-transaction cost is paid
+/// once per group, not once per message.
 pub(super) fn run_writer(jobs: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(job) = jobs.recv() {
-        job();
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::Run(f) => f(),
+            Job::Insert(first) => {
+                let mut n = first.msgs.len();
+                let mut group = vec![first];
+                while n < GROUP_MAX {
+                    match jobs.try_recv() {
+                        Ok(Job::Insert(more)) => {
+                            n += more.msgs.len();
+                            group.push(more);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                insert_group(group);
+            }
+        }
+    }
+}
+
+/// Runs a group of insert jobs as one transaction and answers each.
+fn insert_group(group: Vec<InsertJob>) {
+    let inner = group[0].inner.clone();
+    let batches: Vec<(&[(Message, Origin)], Timestamp)> =
+        group.iter().map(|j| (j.msgs.as_slice(), j.now)).collect();
+    let result = inner.insert_groups(&batches);
+    drop(batches);
+    drop(inner);
+    let mut replies = Vec::with_capacity(group.len());
+    for job in group {
+        // Let go of the store before answering: the caller may drop its last handle and
+        // reopen the directory as soon as it has the answer.
+        drop(job.inner);
+        replies.push(job.reply);
+    }
+    match result {
+        Ok((outcomes, g)) => {
+            for (reply, out) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok((out, g)));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.copy()));
+            }
+        }
     }
 }
 
 impl Store {
-    /// Runs `f` on the writer thread and waits for its answer.
-    async fn on_writer<X: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
-    ) -> R<X> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let inner = self.inner.clone();
-        let job: Job = Box::new(move || {
-            let out = f(&inner);
-            // Let go of the store before answering: the caller may drop its last handle and
-            // reopen the directory as soon as it has the answer.
-            drop(inner);
-            let _ = tx.send(out);
-        });
-        let gone = || StoreError::Closed {
-            dir: self.inner.dir.clone(),
-            detail: "the writer stopped".to_string(),
-        };
+    fn send_job(&self, job: Job) -> R<()> {
         self.inner
             .jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .send(job)
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+            .map_err(|_| self.writer_gone())
+    }
+
+    fn writer_gone(&self) -> StoreError {
+        StoreError::Closed {
+            dir: self.inner.dir.clone(),
+            detail: "the writer stopped".to_string(),
+        }
+    }
+
+    /// Runs `f` on the writer thread and waits for its answer.
+    async fn on_writer<X: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
+    ) -> R<X> {
+        let (tx, rx) = oneshot::channel();
+        let inner = self.inner.clone();
+        self.send_job(Job::Run(Box::new(move || {
+            let out = f(&inner);
+            // Let go of the store before answering (see `insert_group`).
+            drop(inner);
+            let _ = tx.send(out);
+        })))?;
+        rx.await.map_err(|_| self.writer_gone())?
     }
 
     /// Inserts a message if its id is not known, atomically across every tree (record, log
@@ -713,16 +852,22 @@ impl Store {
             .ok_or_else(|| self.inner.corrupt("an insert produced no outcome"))
     }
 
-    /// Inserts many messages (a follower's batch, a streaming publisher): one transaction per
-    /// message, one flush for all. Outcomes are in the order of `msgs`.
+    /// Inserts many messages (a follower's batch, a streaming publisher): one transaction
+    /// for all (shared with other inserts waiting at the same time), one flush. Outcomes are
+    /// in the order of `msgs`.
     pub async fn insert_many(
         &self,
         msgs: Vec<(Message, Origin)>,
         now: Timestamp,
     ) -> Result<Vec<Inserted>, StoreError> {
-        let (out, g) = self
-            .on_writer(move |inner| inner.insert_batch(&msgs, now))
-            .await?;
+        let (reply, rx) = oneshot::channel();
+        self.send_job(Job::Insert(InsertJob {
+            inner: self.inner.clone(),
+            msgs,
+            now,
+            reply,
+        }))?;
+        let (out, g) = rx.await.map_err(|_| self.writer_gone())??;
         self.inner.commit.wait(g).await?;
         Ok(out)
     }
