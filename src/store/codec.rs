@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
 /// The store format this code reads and writes.
-pub(super) const FORMAT: u32 = 1;
+pub(super) const FORMAT: u32 = 2;
 
 /// The trees of the store. The discriminant is the position in `Trees::all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,15 +31,15 @@ pub(super) enum T {
     Expiry,
     /// effective_at ‖ id → (): embargoed messages not yet released to readers.
     Embargo,
-    /// author(32) ‖ seq → ().
+    /// author(32) ‖ first seq → seqs (see [`index_prefixes`]).
     IAuthor,
-    /// kind tag ‖ seq → ().
+    /// kind tag ‖ first seq → seqs.
     IKind,
-    /// topic ‖ 0 ‖ seq → ().
+    /// topic ‖ 0 ‖ first seq → seqs.
     ITopic,
-    /// country ‖ 0 ‖ seq → ().
+    /// country ‖ 0 ‖ first seq → seqs.
     ICountry,
-    /// language (lower case) ‖ 0 ‖ seq → ().
+    /// language (lower case) ‖ 0 ‖ first seq → seqs.
     ILang,
     /// target ‖ kind tag ‖ id → author(32) ‖ created_at: everything that names a message,
     /// whether or not that message is here yet (pending references are just these rows).
@@ -128,9 +128,17 @@ pub(super) fn read_u64(b: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(b.try_into().ok()?))
 }
 
-/// The last 8 bytes of an index key: the seq.
-pub(super) fn seq_suffix(key: &[u8]) -> Option<u64> {
-    key.len().checked_sub(8).and_then(|at| read_u64(&key[at..]))
+/// An index row's value: the seqs it lists, ascending, 8 bytes each. `None` when malformed.
+pub(super) fn postings(v: &[u8]) -> Option<Vec<u64>> {
+    if v.is_empty() || v.len() % 8 != 0 {
+        return None;
+    }
+    v.chunks_exact(8).map(read_u64).collect()
+}
+
+/// Packs seqs into an index row's value.
+pub(super) fn pack_postings(seqs: &[u64]) -> Vec<u8> {
+    seqs.iter().flat_map(|s| s.to_be_bytes()).collect()
 }
 
 /// `a ‖ b`.
@@ -155,19 +163,24 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
     Some((read_u64(&k[..8])?, Id::from_slice(&k[8..])?))
 }
 
-/// The index keys of a message at a log seq: one per (tree, key).
-pub(super) fn index_keys(msg: &Message, seq: u64) -> Vec<(T, Vec<u8>)> {
+/// The index prefixes of a message: one per (tree, value) it is listed under.
+///
+/// An index row is `prefix ‖ seq` → the seqs (8 bytes each, ascending) listed under that
+/// prefix by one write transaction, keyed by the first of them. A group of messages written
+/// together thus costs one row per distinct value, not one per message and value; the rows of
+/// one prefix hold disjoint, ascending runs of seqs, so the row that can hold a seq is the
+/// last one keyed at or before it.
+pub(super) fn index_prefixes(msg: &Message) -> Vec<(T, Vec<u8>)> {
     let body = msg.body();
-    let s = be(seq);
     let mut out = vec![
-        (T::IAuthor, cat(&[body.author.as_bytes(), &s])),
-        (T::IKind, cat(&[&[body.kind().tag()], &s])),
+        (T::IAuthor, body.author.as_bytes().to_vec()),
+        (T::IKind, vec![body.kind().tag()]),
     ];
     for t in &body.topics {
-        out.push((T::ITopic, cat(&[t.as_bytes(), &[0], &s])));
+        out.push((T::ITopic, cat(&[t.as_bytes(), &[0]])));
     }
     for c in &body.countries {
-        out.push((T::ICountry, cat(&[c.as_bytes(), &[0], &s])));
+        out.push((T::ICountry, cat(&[c.as_bytes(), &[0]])));
     }
     let mut langs: Vec<String> = body
         .info()
@@ -177,8 +190,10 @@ pub(super) fn index_keys(msg: &Message, seq: u64) -> Vec<(T, Vec<u8>)> {
     langs.sort();
     langs.dedup();
     for l in langs {
-        out.push((T::ILang, cat(&[l.as_bytes(), &[0], &s])));
+        out.push((T::ILang, cat(&[l.as_bytes(), &[0]])));
     }
+    out.sort();
+    out.dedup();
     out
 }
 

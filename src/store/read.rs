@@ -118,11 +118,26 @@ impl Inner {
         since: u64,
         head: u64,
     ) -> impl Iterator<Item = R<u64>> + '_ {
-        let lo = cat(&[&prefix, &be(since.saturating_add(1))]);
-        let hi = cat(&[&prefix, &be(head)]);
-        self.trees.get(t).range(lo..=hi).map(move |kv| {
-            let (k, _) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-            codec::seq_suffix(&k).ok_or_else(|| StoreError::corrupt(&self.dir, "bad index row"))
+        let tree = self.trees.get(t);
+        // The last row keyed at or before `since` may list seqs after it.
+        let straddling = tree
+            .range(cat(&[&prefix, &be(0)])..=cat(&[&prefix, &be(since)]))
+            .next_back();
+        let after =
+            tree.range(cat(&[&prefix, &be(since.saturating_add(1))])..=cat(&[&prefix, &be(head)]));
+        straddling.into_iter().chain(after).flat_map(move |kv| {
+            let seqs: Vec<R<u64>> = match kv {
+                Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
+                Ok((_, v)) => match codec::postings(&v) {
+                    None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
+                    Some(seqs) => seqs
+                        .into_iter()
+                        .filter(|s| *s > since && *s <= head)
+                        .map(Ok)
+                        .collect(),
+                },
+            };
+            seqs
         })
     }
 

@@ -305,9 +305,40 @@ async fn indexed_reads_match_a_full_scan() {
                 langs[i % 4],
             )
         };
-        accept(&s, &m).await;
         all.push(m);
     }
+    // The first 20 one transaction each, the rest in groups (an index row lists a group).
+    for m in &all[..20] {
+        accept(&s, m).await;
+    }
+    for chunk in all[20..].chunks(7) {
+        let batch = chunk.iter().map(|m| (m.clone(), Origin::Local)).collect();
+        let out = s.insert_many(batch, T0).await.unwrap();
+        assert!(out.iter().all(|i| matches!(i, Inserted::Accepted { .. })));
+    }
+    // Cancels take messages out of the middle of rows, in one group with new messages.
+    let mut group = Vec::new();
+    let targets: Vec<(usize, Message)> = [24usize, 23, 41, 5]
+        .iter()
+        .map(|&i| (i, all[i].clone()))
+        .collect();
+    for (i, m) in targets {
+        let k = &keys[i % 3];
+        group.push(cancel(k, T0.plus(HOUR), m.id(), "withdrawn"));
+        all.retain(|x| x.id() != m.id());
+    }
+    group.push(simple_alert(&keys[1], T0.plus(2 * HOUR)));
+    for m in &group {
+        all.push(m.clone());
+    }
+    let out = s
+        .insert_many(group.into_iter().map(|m| (m, Origin::Local)).collect(), T0)
+        .await
+        .unwrap();
+    assert!(
+        out.iter().all(|i| matches!(i, Inserted::Accepted { .. })),
+        "{out:?}"
+    );
     let filters = vec![
         Filter {
             authors: vec![keys[1].public()],

@@ -34,6 +34,8 @@ const BATCH: usize = 512;
 #[derive(Debug, Default)]
 struct Ops {
     writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
+    /// Seqs to list under each index prefix: one row per prefix when committed.
+    postings: BTreeMap<(T, Vec<u8>), Vec<u64>>,
 }
 
 type R<X> = Result<X, StoreError>;
@@ -47,8 +49,21 @@ impl Ops {
         self.writes.insert((t, k.into()), None);
     }
 
+    fn post(&mut self, t: T, prefix: Vec<u8>, seq: u64) {
+        self.postings.entry((t, prefix)).or_default().push(seq);
+    }
+
+    /// Turns the planned postings into index rows, one per prefix, keyed by its first seq.
+    fn settle_postings(&mut self) {
+        for ((t, prefix), seqs) in std::mem::take(&mut self.postings) {
+            if let Some(first) = seqs.first() {
+                self.put(t, cat(&[&prefix, &be(*first)]), codec::pack_postings(&seqs));
+            }
+        }
+    }
+
     fn is_empty(&self) -> bool {
-        self.writes.is_empty()
+        self.writes.is_empty() && self.postings.is_empty()
     }
 }
 
@@ -127,6 +142,50 @@ impl Inner {
             }
         }
         Ok(false)
+    }
+
+    /// Takes `seq` off the index rows of `prefix` (the row keyed at or before it), read
+    /// through the planned writes.
+    fn unpost(&self, ops: &mut Ops, t: T, prefix: &[u8], seq: u64) -> R<()> {
+        if let Some(planned) = ops.postings.get_mut(&(t, prefix.to_vec()))
+            && let Some(at) = planned.iter().position(|s| *s == seq)
+        {
+            planned.remove(at);
+            return Ok(());
+        }
+        let lo = cat(&[prefix, &be(0)]);
+        let hi = cat(&[prefix, &be(seq)]);
+        let stored = self
+            .trees
+            .get(t)
+            .range(lo.clone()..=hi.clone())
+            .next_back()
+            .transpose()
+            .map_err(|e| self.sled_err(e))?
+            .map(|(k, v)| (k.to_vec(), Some(v.to_vec())));
+        let planned = ops
+            .writes
+            .range((t, lo)..=(t, hi))
+            .next_back()
+            .map(|((_, k), v)| (k.clone(), v.clone()));
+        let row = match (stored, planned) {
+            (Some(s), Some(p)) => Some(if p.0 >= s.0 { p } else { s }),
+            (s, p) => s.or(p),
+        };
+        let Some((key, Some(value))) = row else {
+            return Ok(());
+        };
+        let mut seqs = codec::postings(&value).ok_or_else(|| self.corrupt("bad index row"))?;
+        let Some(at) = seqs.iter().position(|s| *s == seq) else {
+            return Ok(());
+        };
+        seqs.remove(at);
+        if seqs.is_empty() {
+            ops.del(t, key);
+        } else {
+            ops.put(t, key, codec::pack_postings(&seqs));
+        }
+        Ok(())
     }
 
     fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
@@ -210,7 +269,8 @@ impl Inner {
     }
 
     /// Commits planned writes under the writer lock: one more generation.
-    fn commit(&self, w: &mut WriterState, ops: &Ops, new_last_seq: u64) -> R<()> {
+    fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
+        ops.settle_postings();
         if ops.is_empty() {
             return Ok(());
         }
@@ -269,14 +329,14 @@ impl Inner {
                     last = seq;
                 }
                 if per_message {
-                    self.commit(&mut w, &ops, last)?;
+                    self.commit(&mut w, &mut ops, last)?;
                     ops = Ops::default();
                 }
                 outcomes.push(outcome);
             }
             out.push(outcomes);
         }
-        self.commit(&mut w, &ops, last)?;
+        self.commit(&mut w, &mut ops, last)?;
         Ok((out, w.gen_))
     }
 
@@ -412,8 +472,8 @@ impl Inner {
             }
             .encode(),
         );
-        for (t, k) in codec::index_keys(msg, seq) {
-            ops.put(t, k, []);
+        for (t, p) in codec::index_prefixes(msg) {
+            ops.post(t, p, seq);
         }
         if let Some(exp) = body.expires_at {
             ops.put(T::Expiry, codec::time_id(exp.0, &id), []);
@@ -515,9 +575,15 @@ impl Inner {
 
     /// Withholds the messages by a revoked author made at or after `from`.
     fn withhold(&self, ops: &mut Ops, author: &[u8; 32], from: u64) -> R<()> {
+        let mut seqs = Vec::new();
+        for (_, v) in self.oscan_prefix(ops, T::IAuthor, author)? {
+            seqs.extend(codec::postings(&v).ok_or_else(|| self.corrupt("bad index row"))?);
+        }
+        if let Some(planned) = ops.postings.get(&(T::IAuthor, author.to_vec())) {
+            seqs.extend(planned);
+        }
         let mut ids = Vec::new();
-        for (k, _) in self.oscan_prefix(ops, T::IAuthor, author)? {
-            let seq = codec::seq_suffix(&k).ok_or_else(|| self.corrupt("bad index row"))?;
+        for seq in seqs {
             let entry = match self.oget(ops, T::Log, &be(seq))? {
                 None => None,
                 Some(v) => Some(
@@ -558,8 +624,8 @@ impl Inner {
             if self.oget(ops, T::Log, &be(seq))?.is_some() {
                 ops.del(T::Log, be(seq));
             }
-            for (t, k) in codec::index_keys(&msg, seq) {
-                ops.del(t, k);
+            for (t, p) in codec::index_prefixes(&msg) {
+                self.unpost(ops, t, &p, seq)?;
             }
         }
         if let Some(eff) = body.effective_at {
@@ -630,8 +696,8 @@ impl Inner {
                 }
                 .encode(),
             );
-            for (t, k) in codec::index_keys(&msg, seq) {
-                ops.put(t, k, []);
+            for (t, p) in codec::index_prefixes(&msg) {
+                ops.post(t, p, seq);
             }
             rec.release = seq;
             ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
@@ -639,7 +705,7 @@ impl Inner {
         if seq > w.last_seq {
             ops.put(T::Meta, meta::LAST_SEQ, be(seq));
         }
-        self.commit(&mut w, &ops, seq)?;
+        self.commit(&mut w, &mut ops, seq)?;
         Ok((n, w.gen_))
     }
 
@@ -697,7 +763,7 @@ impl Inner {
             stats.tombstones_dropped += 1;
         }
         let last = w.last_seq;
-        self.commit(&mut w, &ops, last)?;
+        self.commit(&mut w, &mut ops, last)?;
         Ok((stats, more_expiry || more_gc, w.gen_))
     }
 }
@@ -918,7 +984,7 @@ impl Inner {
             ops.put(T::Cursors, k, be(cursor));
         }
         let last = w.last_seq;
-        self.commit(&mut w, &ops, last)?;
+        self.commit(&mut w, &mut ops, last)?;
         Ok(w.gen_)
     }
 }
