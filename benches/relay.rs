@@ -543,12 +543,20 @@ fn main() {
     let secs = env_or("TOCSIN_BENCH_SECS", 5);
     let idle_subs = env_or("TOCSIN_BENCH_IDLE_SUBS", 1000) as usize;
     let per_conn = env_or("TOCSIN_BENCH_SUBS_PER_CONN", 50) as usize;
+    // `TOCSIN_BENCH_ONLY=unary,streaming,fixed,fanout,memory` runs only those phases (the
+    // ceiling is always measured: every ratio needs it).
+    let only = std::env::var("TOCSIN_BENCH_ONLY").ok();
+    let want = |phase: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p.trim() == phase))
+    };
     let mut rows = Vec::new();
     let mut next = 0u64; // message numbers already used: every message is distinct
 
     // 4a. Resident memory per idle subscriber, first, before the heap grows with the other
     // phases. The load generator's side of each subscription is in the same process: the
     // figure is client and server together, an upper bound for the node alone.
+    let idle_kib = want("memory").then(|| {
     let node = rts.node.block_on(start_node());
     let url = node.server.url();
     let idle_kib = rts.load.block_on(async {
@@ -565,6 +573,8 @@ fn main() {
         after.saturating_sub(before) as f64 / idle_subs as f64
     });
     stop(&rts, node);
+    idle_kib
+    });
 
     // 1. The ceiling.
     let pool = sign_many(&keys, next, 4096);
@@ -584,58 +594,75 @@ fn main() {
     // 2. Durable ingest through gRPC, on one node.
     let node = rts.node.block_on(start_node());
     let url = node.server.url();
-    let msgs = sign_many(&keys, next, ingest_msgs);
-    next += ingest_msgs;
-    let (unary, lat) = with_cpu("unary ingest", || {
-        rts.load.block_on(unary_ingest(&url, msgs, publishers))
+    let unary = want("unary").then(|| {
+        let msgs = sign_many(&keys, next, ingest_msgs);
+        next += ingest_msgs;
+        let (unary, lat) = with_cpu("unary ingest", || {
+            rts.load.block_on(unary_ingest(&url, msgs, publishers))
+        });
+        println!(
+            "unary ingest ({publishers} publishers, own connections, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+            unary / v2 * 100.0,
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99))
+        );
+        unary
     });
-    println!(
-        "unary ingest ({publishers} publishers, own connections, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
-        unary / v2 * 100.0,
-        ms(pct(&lat, 0.5)),
-        ms(pct(&lat, 0.99))
-    );
-    let msgs = sign_many(&keys, next, ingest_msgs);
-    next += ingest_msgs;
-    let (streamed, lat) = with_cpu("streaming ingest", || {
-        rts.load
-            .block_on(stream_ingest(&url, msgs, streams, window))
+    let streamed = want("streaming").then(|| {
+        let msgs = sign_many(&keys, next, ingest_msgs);
+        next += ingest_msgs;
+        let (streamed, lat) = with_cpu("streaming ingest", || {
+            rts.load
+                .block_on(stream_ingest(&url, msgs, streams, window))
+        });
+        println!(
+            "streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs): {streamed:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+            streamed / v2 * 100.0,
+            ms(pct(&lat, 0.5)),
+            ms(pct(&lat, 0.99))
+        );
+        streamed
     });
-    println!(
-        "streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs): {streamed:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
-        streamed / v2 * 100.0,
-        ms(pct(&lat, 0.5)),
-        ms(pct(&lat, 0.99))
-    );
-    let count = fixed_rate * secs;
-    let msgs = sign_many(&keys, next, count);
-    next += count;
-    let (achieved, lat) = with_cpu("fixed-rate unary", || {
-        rts.load.block_on(async {
-            let conns = clients(&url, publishers).await;
-            open_loop(&conns, msgs, fixed_rate, Instant::now(), None).await
-        })
+    let fixed_p99 = want("fixed").then(|| {
+        let count = fixed_rate * secs;
+        let msgs = sign_many(&keys, next, count);
+        next += count;
+        let (achieved, lat) = with_cpu("fixed-rate unary", || {
+            rts.load.block_on(async {
+                let conns = clients(&url, publishers).await;
+                open_loop(&conns, msgs, fixed_rate, Instant::now(), None).await
+            })
+        });
+        let fixed_p99 = pct(&lat, 0.99);
+        println!(
+            "unary at a fixed {fixed_rate} msg/s offered ({secs} s, achieved {achieved:.0}/s): ack p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
+            ms(pct(&lat, 0.5)),
+            ms(fixed_p99),
+            ms(*lat.last().unwrap_or(&Duration::ZERO))
+        );
+        fixed_p99
     });
-    let fixed_p99 = pct(&lat, 0.99);
-    println!(
-        "unary at a fixed {fixed_rate} msg/s offered ({secs} s, achieved {achieved:.0}/s): ack p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
-        ms(pct(&lat, 0.5)),
-        ms(fixed_p99),
-        ms(*lat.last().unwrap_or(&Duration::ZERO))
-    );
     // 4b. Disk bytes per stored message.
     let counts = node.server.node().store().counts().expect("counts");
-    let per_msg = counts.disk_bytes as f64 / counts.messages.max(1) as f64;
-    let disk_ratio = per_msg / avg_size;
-    println!(
-        "disk: {} bytes for {} messages = {per_msg:.0} bytes per message = {disk_ratio:.2} bytes per byte of message",
-        counts.disk_bytes, counts.messages
-    );
+    let disk = (counts.messages > 0).then(|| {
+        let per_msg = counts.disk_bytes as f64 / counts.messages as f64;
+        let disk_ratio = per_msg / avg_size;
+        println!(
+            "disk: {} bytes for {} messages = {per_msg:.0} bytes per message = {disk_ratio:.2} bytes per byte of message",
+            counts.disk_bytes, counts.messages
+        );
+        (per_msg, disk_ratio)
+    });
     stop(&rts, node);
 
     // 3. Fan-out.
     let mut fan = Vec::new();
-    for (subs, default_rate) in [(10usize, 2000u64), (100, 100), (1000, 100)] {
+    let fan_phases = if want("fanout") {
+        vec![(10usize, 2000u64), (100, 100), (1000, 100)]
+    } else {
+        Vec::new()
+    };
+    for (subs, default_rate) in fan_phases {
         let rate = env_or(&format!("TOCSIN_BENCH_FANOUT_RATE_{subs}"), default_rate);
         let f = fanout(&rts, &keys, next, subs, rate, secs);
         next += rate * secs;
@@ -653,27 +680,33 @@ fn main() {
 
     // The table.
     let ceiling = format!("of {v2:.0} msg/s (2-thread ceiling)");
-    rows.push(Row {
-        what: "durable streaming ingest".into(),
-        measured: format!(
-            "{streamed:.0} msg/s = {:.0}% {ceiling}",
-            streamed / v2 * 100.0
-        ),
-        target: "≥ 50% of the ceiling".into(),
-        met: streamed >= 0.5 * v2,
-    });
-    rows.push(Row {
-        what: "durable unary ingest".into(),
-        measured: format!("{unary:.0} msg/s = {:.0}% {ceiling}", unary / v2 * 100.0),
-        target: "≥ 25% of the ceiling".into(),
-        met: unary >= 0.25 * v2,
-    });
-    rows.push(Row {
-        what: format!("p99 ack at {fixed_rate} msg/s (unary)"),
-        measured: format!("{:.2} ms", ms(fixed_p99)),
-        target: "≤ 10 ms at 2,000 msg/s".into(),
-        met: ms(fixed_p99) <= 10.0,
-    });
+    if let Some(streamed) = streamed {
+        rows.push(Row {
+            what: "durable streaming ingest".into(),
+            measured: format!(
+                "{streamed:.0} msg/s = {:.0}% {ceiling}",
+                streamed / v2 * 100.0
+            ),
+            target: "≥ 50% of the ceiling".into(),
+            met: streamed >= 0.5 * v2,
+        });
+    }
+    if let Some(unary) = unary {
+        rows.push(Row {
+            what: "durable unary ingest".into(),
+            measured: format!("{unary:.0} msg/s = {:.0}% {ceiling}", unary / v2 * 100.0),
+            target: "≥ 25% of the ceiling".into(),
+            met: unary >= 0.25 * v2,
+        });
+    }
+    if let Some(fixed_p99) = fixed_p99 {
+        rows.push(Row {
+            what: format!("p99 ack at {fixed_rate} msg/s (unary)"),
+            measured: format!("{:.2} ms", ms(fixed_p99)),
+            target: "≤ 10 ms at 2,000 msg/s".into(),
+            met: ms(fixed_p99) <= 10.0,
+        });
+    }
     for (subs, rate, f) in &fan {
         let (target, limit) = match subs {
             10 => ("≤ 10 ms (10 subs at 2,000 msg/s)", Some(10.0)),
@@ -694,18 +727,22 @@ fn main() {
             met: limit.is_none_or(|l| complete && ms(f.p99) <= l),
         });
     }
-    rows.push(Row {
-        what: "RSS per idle subscriber".into(),
-        measured: format!("{idle_kib:.1} KiB (client + node)"),
-        target: "≤ 32 KiB".into(),
-        met: idle_kib <= 32.0,
-    });
-    rows.push(Row {
-        what: "disk per byte of message".into(),
-        measured: format!("{disk_ratio:.2} ({per_msg:.0} B per {avg_size:.0} B message)"),
-        target: "≤ 3".into(),
-        met: disk_ratio <= 3.0,
-    });
+    if let Some(idle_kib) = idle_kib {
+        rows.push(Row {
+            what: "RSS per idle subscriber".into(),
+            measured: format!("{idle_kib:.1} KiB (client + node)"),
+            target: "≤ 32 KiB".into(),
+            met: idle_kib <= 32.0,
+        });
+    }
+    if let Some((per_msg, disk_ratio)) = disk {
+        rows.push(Row {
+            what: "disk per byte of message".into(),
+            measured: format!("{disk_ratio:.2} ({per_msg:.0} B per {avg_size:.0} B message)"),
+            target: "≤ 3".into(),
+            met: disk_ratio <= 3.0,
+        });
+    }
     println!();
     println!("| measurement | result | target | |");
     println!("|---|---|---|---|");

@@ -164,6 +164,51 @@ impl TlsMaterial {
     }
 }
 
+/// A batch checked and handed to the store: see [`Node::stage_many`].
+#[derive(Debug)]
+pub struct Staged {
+    node: Node,
+    started: Instant,
+    outcomes: Vec<Option<Result<Published, NodeError>>>,
+    slots: Vec<(usize, Id)>,
+    submitted: Option<Result<crate::store::Submitted, StoreError>>,
+}
+
+impl Staged {
+    /// Waits until the batch is durable; answers in order, each with its own outcome.
+    pub async fn finish(self) -> Vec<Result<Published, NodeError>> {
+        let Staged {
+            node,
+            started,
+            mut outcomes,
+            slots,
+            submitted,
+        } = self;
+        if let Some(submitted) = submitted {
+            match submitted.map(|s| s.durable()) {
+                Ok(durable) => match durable.await {
+                    Ok(results) => {
+                        for ((slot, id), inserted) in slots.into_iter().zip(results) {
+                            outcomes[slot] = Some(node.settle(id, Ok(inserted)));
+                        }
+                    }
+                    Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
+                },
+                Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| {
+                // Every slot was filled above: directly, or from the store's answer.
+                let o = o.unwrap_or(Err(NodeError::ShuttingDown));
+                node.count(&o, started);
+                o
+            })
+            .collect()
+    }
+}
+
 /// Batches at least this big are verified on all cores.
 const PARALLEL_VERIFY_MIN: usize = 16;
 
@@ -342,6 +387,14 @@ impl Node {
         &self,
         batch: Vec<(SignedMessage, Origin)>,
     ) -> Vec<Result<Published, NodeError>> {
+        self.stage_many(batch).await.finish().await
+    }
+
+    /// The first half of [`Node::publish_many`]: checks and verifies a batch (on all cores)
+    /// and hands what passed to the store, in the order of the calls. The returned
+    /// [`Staged`] resolves to the answers once they are durable, so a caller can stage its
+    /// next batch meanwhile.
+    pub async fn stage_many(&self, batch: Vec<(SignedMessage, Origin)>) -> Staged {
         let started = Instant::now();
         let now = Timestamp::now();
         let mut outcomes: Vec<Option<Result<Published, NodeError>>> =
@@ -363,30 +416,18 @@ impl Node {
                 Err(e) => outcomes.push(Some(Err(e))),
             }
         }
-        if !to_store.is_empty() {
-            match self.inner.store.insert_many(to_store, now).await {
-                Ok(results) => {
-                    for ((slot, id), inserted) in slots.into_iter().zip(results) {
-                        outcomes[slot] = Some(self.settle(id, Ok(inserted)));
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "store failed during a batch");
-                    for (slot, _) in slots {
-                        outcomes[slot] = Some(Err(NodeError::Internal(e.to_string())));
-                    }
-                }
-            }
+        let submitted = if to_store.is_empty() {
+            None
+        } else {
+            Some(self.inner.store.submit_many(to_store, now))
+        };
+        Staged {
+            node: self.clone(),
+            started,
+            outcomes,
+            slots,
+            submitted,
         }
-        outcomes
-            .into_iter()
-            .map(|o| {
-                // Every slot was filled above: directly, or from the store's answer.
-                let o = o.unwrap_or(Err(NodeError::ShuttingDown));
-                self.count(&o, started);
-                o
-            })
-            .collect()
     }
 
     /// Runs [`Node::check_verify`] over a batch, its messages split among the cores (on the
@@ -438,6 +479,18 @@ impl Node {
             }
         }
         out
+    }
+
+    fn batch_failed(
+        &self,
+        outcomes: &mut [Option<Result<Published, NodeError>>],
+        slots: &[(usize, Id)],
+        e: &StoreError,
+    ) {
+        warn!(error = %e, "store failed during a batch");
+        for (slot, _) in slots {
+            outcomes[*slot] = Some(Err(NodeError::Internal(e.to_string())));
+        }
     }
 
     /// The cheap checks, dedup, then verification and admission.

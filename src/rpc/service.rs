@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::FuturesOrdered;
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +21,36 @@ use crate::store::Origin;
 
 /// Messages answered together on a publish stream: they share one durable flush.
 const STREAM_BATCH: usize = 128;
+
+/// Batches of one publish stream in flight at once (staged in the store, awaiting the flush).
+const STREAM_PIPELINE: usize = 4;
+
+/// Sends a batch's answers in order: the refusals made before the node saw a message, and the
+/// node's outcomes for the rest. False when the stream is done (the client went away, or an
+/// error ended it).
+async fn send_replies(
+    tx: &mpsc::Sender<Result<proto::PublishReply, Status>>,
+    replies: Vec<Option<proto::PublishReply>>,
+    outcomes: Vec<Result<crate::node::Published, NodeError>>,
+) -> bool {
+    let mut outcomes = outcomes.into_iter();
+    for reply in replies {
+        let reply = match reply {
+            Some(r) => Ok(r),
+            None => match outcomes.next() {
+                Some(Ok(p)) => Ok(published_to_proto(&p)),
+                Some(Err(NodeError::Refused(r))) => Ok(refused_to_proto(None, &r)),
+                Some(Err(e)) => Err(Status::from(e)),
+                None => Err(Status::internal("internal error")),
+            },
+        };
+        let fatal = reply.is_err();
+        if tx.send(reply).await.is_err() || fatal {
+            return false;
+        }
+    }
+    true
+}
 
 /// The relay service, over one node.
 #[derive(Debug, Clone)]
@@ -92,70 +123,80 @@ impl Relay for RelayService {
         let service = self.clone();
         let (tx, rx) = mpsc::channel(STREAM_BATCH * 2);
         node.clone().spawn(async move {
+            // Batches staged (verified, handed to the store in order) and not yet answered:
+            // the next batch is verified while the earlier ones are written and flushed.
+            let mut in_flight = FuturesOrdered::new();
+            let mut ended = false;
             loop {
-                // Wait for one message, then take whatever else has already arrived.
-                let first = tokio::select! {
-                    m = incoming.next() => m,
+                if ended && in_flight.is_empty() {
+                    return;
+                }
+                tokio::select! {
+                    biased;
+                    Some((replies, outcomes)) = in_flight.next(), if !in_flight.is_empty() => {
+                        if !send_replies(&tx, replies, outcomes).await {
+                            return;
+                        }
+                    }
                     _ = node.stopped() => {
+                        // Answer what was staged, then tell the client to resend the rest.
+                        while let Some((replies, outcomes)) = in_flight.next().await {
+                            if !send_replies(&tx, replies, outcomes).await {
+                                return;
+                            }
+                        }
                         let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
                         return;
                     }
-                };
-                let mut batch = match first {
-                    None => return,
-                    Some(Err(status)) => {
-                        let _ = tx.send(Err(status)).await;
-                        return;
-                    }
-                    Some(Ok(m)) => vec![m],
-                };
-                let mut ended = false;
-                while batch.len() < STREAM_BATCH {
-                    match incoming.next().now_or_never() {
-                        Some(Some(Ok(m))) => batch.push(m),
-                        Some(Some(Err(_))) | Some(None) => {
-                            ended = true;
-                            break;
+                    first = incoming.next(), if !ended && in_flight.len() < STREAM_PIPELINE => {
+                        // One message, then whatever else has already arrived.
+                        let mut batch = match first {
+                            None => {
+                                ended = true;
+                                continue;
+                            }
+                            Some(Err(status)) => {
+                                while let Some((replies, outcomes)) = in_flight.next().await {
+                                    if !send_replies(&tx, replies, outcomes).await {
+                                        return;
+                                    }
+                                }
+                                let _ = tx.send(Err(status)).await;
+                                return;
+                            }
+                            Some(Ok(m)) => vec![m],
+                        };
+                        while batch.len() < STREAM_BATCH {
+                            match incoming.next().now_or_never() {
+                                Some(Some(Ok(m))) => batch.push(m),
+                                Some(Some(Err(_))) | Some(None) => {
+                                    ended = true;
+                                    break;
+                                }
+                                None => break,
+                            }
                         }
-                        None => break,
-                    }
-                }
-                let mut replies = Vec::with_capacity(batch.len());
-                let mut to_publish = Vec::with_capacity(batch.len());
-                for m in batch {
-                    if !service.limits.allow(conn) {
-                        replies.push(Some(refused_to_proto(None, &service.rate_limited())));
-                        continue;
-                    }
-                    match signed_from_proto(m) {
-                        Ok(signed) => {
-                            replies.push(None);
-                            to_publish.push((signed, Origin::Local));
+                        let mut replies = Vec::with_capacity(batch.len());
+                        let mut to_publish = Vec::with_capacity(batch.len());
+                        for m in batch {
+                            if !service.limits.allow(conn) {
+                                replies.push(Some(refused_to_proto(None, &service.rate_limited())));
+                                continue;
+                            }
+                            match signed_from_proto(m) {
+                                Ok(signed) => {
+                                    replies.push(None);
+                                    to_publish.push((signed, Origin::Local));
+                                }
+                                Err(r) => {
+                                    node.metrics().refused(r.reason);
+                                    replies.push(Some(refused_to_proto(None, &r)));
+                                }
+                            }
                         }
-                        Err(r) => {
-                            node.metrics().refused(r.reason);
-                            replies.push(Some(refused_to_proto(None, &r)));
-                        }
+                        let staged = node.stage_many(to_publish).await;
+                        in_flight.push_back(async move { (replies, staged.finish().await) });
                     }
-                }
-                let mut outcomes = node.publish_many(to_publish).await.into_iter();
-                for reply in replies {
-                    let reply = match reply {
-                        Some(r) => Ok(r),
-                        None => match outcomes.next() {
-                            Some(Ok(p)) => Ok(published_to_proto(&p)),
-                            Some(Err(NodeError::Refused(r))) => Ok(refused_to_proto(None, &r)),
-                            Some(Err(e)) => Err(Status::from(e)),
-                            None => Err(Status::internal("internal error")),
-                        },
-                    };
-                    let fatal = reply.is_err();
-                    if tx.send(reply).await.is_err() || fatal {
-                        return;
-                    }
-                }
-                if ended {
-                    return;
                 }
             }
         });

@@ -130,7 +130,7 @@ pub(super) fn read_u64(b: &[u8]) -> Option<u64> {
 
 /// An index row's value: the seqs it lists, ascending, 8 bytes each. `None` when malformed.
 pub(super) fn postings(v: &[u8]) -> Option<Vec<u64>> {
-    if v.is_empty() || v.len() % 8 != 0 {
+    if v.is_empty() || !v.len().is_multiple_of(8) {
         return None;
     }
     v.chunks_exact(8).map(read_u64).collect()

@@ -91,6 +91,7 @@ use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
 use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use error::StoreError;
+pub use write::Submitted;
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]

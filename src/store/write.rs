@@ -868,6 +868,22 @@ fn insert_group(group: Vec<InsertJob>) {
     }
 }
 
+/// Messages handed to the writer: see [`Store::submit_many`].
+#[derive(Debug)]
+pub struct Submitted {
+    store: Store,
+    rx: oneshot::Receiver<R<(Vec<Inserted>, u64)>>,
+}
+
+impl Submitted {
+    /// Waits until the messages are written and durable; outcomes in the order given.
+    pub async fn durable(self) -> Result<Vec<Inserted>, StoreError> {
+        let (out, g) = self.rx.await.map_err(|_| self.store.writer_gone())??;
+        self.store.inner.commit.wait(g).await?;
+        Ok(out)
+    }
+}
+
 impl Store {
     fn send_job(&self, job: Job) -> R<()> {
         self.inner
@@ -926,6 +942,17 @@ impl Store {
         msgs: Vec<(Message, Origin)>,
         now: Timestamp,
     ) -> Result<Vec<Inserted>, StoreError> {
+        self.submit_many(msgs, now)?.durable().await
+    }
+
+    /// Hands messages to the writer now, in the order of the calls, and returns what resolves
+    /// as [`Store::insert_many`] does. A caller can verify its next batch while this one is
+    /// written and flushed, and still have its batches stored in the order it submitted them.
+    pub fn submit_many(
+        &self,
+        msgs: Vec<(Message, Origin)>,
+        now: Timestamp,
+    ) -> Result<Submitted, StoreError> {
         let (reply, rx) = oneshot::channel();
         self.send_job(Job::Insert(InsertJob {
             inner: self.inner.clone(),
@@ -933,9 +960,10 @@ impl Store {
             now,
             reply,
         }))?;
-        let (out, g) = rx.await.map_err(|_| self.writer_gone())??;
-        self.inner.commit.wait(g).await?;
-        Ok(out)
+        Ok(Submitted {
+            store: self.clone(),
+            rx,
+        })
     }
 
     /// Embargo release: appends a reader-view entry (a new seq) for each message whose
