@@ -257,6 +257,7 @@ impl Node {
             path: data.join("store"),
             cache_bytes: config.store.cache_mb * 1024 * 1024,
             tombstone_keep: config.store.tombstone_keep,
+            ..StoreConfig::default()
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
         let config_limits = config.limits.clone();

@@ -1,10 +1,11 @@
-//! The on-disk layout: tree names, key shapes and record encodings (format 1).
+//! The on-disk layout: tree names, key shapes and record encodings (format 2).
 //!
 //! Every integer is big-endian so that keys sort numerically. Changing anything here is a new
 //! store format: bump [`FORMAT`] and teach `open` to refuse (or migrate) the old one.
 
 use bytes::Bytes;
 
+use super::bodies::BodyRef;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
 /// The store format this code reads and writes.
@@ -17,10 +18,9 @@ pub(super) enum T {
     Meta,
     /// id → [`Record`] (small: a header).
     Msgs,
-    /// seq → signature ‖ body, exactly as received, while the content is held. Keyed by the
-    /// seq it was accepted at, so the big values are appended at the right edge of the tree
-    /// instead of being scattered by random ids (in sled that is far less rewriting).
-    Bodies,
+    /// body segment → [`SegRow`](super::bodies::SegRow): its live bytes and seq range (the
+    /// bodies themselves are in the body log, see `bodies.rs`).
+    Segs,
     /// seq → [`LogEntry`].
     Log,
     /// id → drop_at: ids remembered after their message was removed.
@@ -61,7 +61,7 @@ impl T {
     pub(super) const ALL: [T; 19] = [
         T::Meta,
         T::Msgs,
-        T::Bodies,
+        T::Segs,
         T::Log,
         T::Tombs,
         T::TombGc,
@@ -85,7 +85,7 @@ impl T {
         match self {
             T::Meta => "meta",
             T::Msgs => "msgs",
-            T::Bodies => "bodies",
+            T::Segs => "segs",
             T::Log => "log",
             T::Tombs => "tombs",
             T::TombGc => "tomb_gc",
@@ -294,12 +294,12 @@ impl Record {
     }
 }
 
-/// The `bodies` value of a message: signature ‖ body bytes, verbatim.
-pub(super) fn encode_body(msg: &Message) -> Vec<u8> {
-    cat(&[msg.signed().signature(), msg.signed().body()])
+/// What the body log holds for a message: signature ‖ body bytes, verbatim.
+pub(super) fn body_parts(msg: &Message) -> [&[u8]; 2] {
+    [msg.signed().signature(), msg.signed().body()]
 }
 
-/// Rebuilds a message from its `bodies` value. The store holds only verified messages, so
+/// Rebuilds a message from what the body log holds for it. The store holds only verified messages, so
 /// nothing is verified or hashed again.
 pub(super) fn decode_body(id: Id, v: &[u8]) -> Result<Message, String> {
     if v.len() < 64 {
@@ -318,7 +318,8 @@ pub(super) const ACCEPTED: u8 = 1;
 /// Log entry type: an embargoed message's release to readers.
 pub(super) const RELEASED: u8 = 2;
 
-/// One log seq: which message, why it is here, and where it came from.
+/// One log seq: which message, why it is here, where it came from, and (for the entry that
+/// accepted it) where its body is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LogEntry {
     /// [`ACCEPTED`] or [`RELEASED`].
@@ -326,15 +327,20 @@ pub(super) struct LogEntry {
     /// Under embargo when accepted: readers see it only at its release entry.
     pub(super) embargoed: bool,
     pub(super) id: Id,
+    /// Where the signature and body are: on every [`ACCEPTED`] entry, on no release entry.
+    pub(super) body: Option<BodyRef>,
     /// The peer it came from; empty when local (or for a release entry).
     pub(super) origin: Vec<u8>,
 }
 
 impl LogEntry {
+    /// `what ‖ embargoed ‖ id ‖ body ref (accepted only) ‖ origin`.
     pub(super) fn encode(&self) -> Vec<u8> {
+        let body = self.body.map(|b| b.encode());
         cat(&[
             &[self.what, u8::from(self.embargoed)],
             self.id.as_bytes(),
+            body.as_ref().map_or(&[][..], |b| &b[..]),
             &self.origin,
         ])
     }
@@ -343,11 +349,18 @@ impl LogEntry {
         if b.len() < 34 || !matches!(b[0], ACCEPTED | RELEASED) || b[1] > 1 {
             return None;
         }
+        let (body, origin) = if b[0] == ACCEPTED {
+            let r = b.get(34..34 + BodyRef::SIZE)?;
+            (Some(BodyRef::decode(r)?), &b[34 + BodyRef::SIZE..])
+        } else {
+            (None, &b[34..])
+        };
         Some(LogEntry {
             what: b[0],
             embargoed: b[1] == 1,
             id: Id::from_slice(&b[2..34])?,
-            origin: b[34..].to_vec(),
+            body,
+            origin: origin.to_vec(),
         })
     }
 }

@@ -70,6 +70,7 @@
 //! tombstone goes too. By then the message is refused as `expired` by validation anyway. Disk
 //! use thus follows the live set, not the history.
 
+mod bodies;
 mod codec;
 mod commit;
 mod error;
@@ -102,6 +103,8 @@ pub struct StoreConfig {
     pub cache_bytes: u64,
     /// How long after a message's expiry its id is still remembered, so replays are refused.
     pub tombstone_keep: Duration,
+    /// The size at which the body log starts a new segment file.
+    pub segment_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -110,6 +113,7 @@ impl Default for StoreConfig {
             path: PathBuf::from("./tocsin-data"),
             cache_bytes: 64 * 1024 * 1024,
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
+            segment_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -293,6 +297,8 @@ struct Inner {
     jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
     /// Recently read messages by seq (see `Inner::decode`).
     recent: Recent,
+    /// Signatures and bodies (see `bodies.rs`).
+    bodies: bodies::BodyLog,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -356,9 +362,9 @@ impl Drop for Inner {
     }
 }
 
-/// The files sled keeps in its directory.
+/// The files sled keeps in its directory, and the body log's directory.
 fn is_sled_file(name: &str) -> bool {
-    matches!(name, "conf" | "db" | "blobs") || name.starts_with("snap.")
+    matches!(name, "conf" | "db" | "blobs" | bodies::BODIES_DIR) || name.starts_with("snap.")
 }
 
 impl Store {
@@ -516,6 +522,32 @@ impl Store {
         let marker = Arc::new(Marker::new(file, store_id));
         marker.record(last_seq);
 
+        let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
+        // Every segment a row counts must be there; a segment no row counts holds no live
+        // body (retention stopped between deleting its row and its file, or a group's bodies
+        // were written and its transaction never applied) and goes, unless it is the one
+        // being appended to.
+        let mut counted = std::collections::BTreeSet::new();
+        for kv in trees.get(T::Segs).iter() {
+            let (k, _) = kv.map_err(sled_err)?;
+            counted
+                .insert(codec::read_u64(&k).ok_or_else(|| {
+                    StoreError::corrupt(&dir, "a body segment row is unreadable")
+                })?);
+        }
+        let on_disk = bodies.segments()?;
+        if let Some(lost) = counted.iter().find(|s| !on_disk.contains(s)) {
+            return Err(StoreError::corrupt(
+                &dir,
+                format!("the body segment {lost:016x}.seg is missing"),
+            ));
+        }
+        for seg in on_disk {
+            if !counted.contains(&seg) {
+                bodies.remove(seg)?;
+            }
+        }
+
         let commit = Committer::new(dir.clone(), 0, last_seq);
         let flusher = {
             let commit = commit.clone();
@@ -548,6 +580,7 @@ impl Store {
                 flusher: Mutex::new(Some(flusher)),
                 jobs: Mutex::new(jobs),
                 recent: Recent::default(),
+                bodies,
             }),
         })
     }

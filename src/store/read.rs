@@ -91,19 +91,27 @@ impl Inner {
         if let Some(m) = self.recent.get(rec.seq) {
             return Ok(Some(m));
         }
-        let v = self
-            .trees
-            .get(T::Bodies)
-            .get(be(rec.seq))
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-            .ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
-            })?;
+        let v = match self.read_body(id, rec) {
+            // Retention may have moved the body (compaction) between the two reads: once more.
+            Err(StoreError::Corrupt { .. }) => self.read_body(id, rec)?,
+            other => other?,
+        };
         let m = codec::decode_body(*id, &v).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })?;
         self.recent.put(rec.seq, m.clone());
         Ok(Some(m))
+    }
+
+    /// Reads the signature and body of a record whose content is held.
+    fn read_body(&self, id: &Id, rec: &Record) -> R<Vec<u8>> {
+        let at = self
+            .log_entry(rec.seq)?
+            .and_then(|e| e.body)
+            .ok_or_else(|| {
+                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
+            })?;
+        self.bodies.read(&at)
     }
 
     fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
@@ -585,7 +593,8 @@ impl Store {
             head_seq: self.head(),
             messages: self.inner.counter(meta::N_MESSAGES)?,
             tombstones: self.inner.counter(meta::N_TOMBSTONES)?,
-            disk_bytes: self.inner.db.size_on_disk().map_err(self.inner.sled_e())?,
+            disk_bytes: self.inner.db.size_on_disk().map_err(self.inner.sled_e())?
+                + self.inner.bodies.disk_bytes()?,
         })
     }
 }

@@ -166,6 +166,8 @@ fn cfg(dir: &std::path::Path) -> StoreConfig {
         path: dir.join("data"),
         cache_bytes: 8 * 1024 * 1024,
         tombstone_keep: 10 * DAY,
+        // Small body segments, so that tests cross from one to the next.
+        segment_bytes: 16 * 1024,
     }
 }
 
@@ -1140,16 +1142,30 @@ fn codec_round_trips() {
     let w = r.stripped(WITHHELD, None);
     assert_eq!(Record::decode(&w.encode()), Some(w));
     assert_eq!(Record::decode(&[1, 2, 3]), None);
-    let back = decode_body(m.id(), &encode_body(&m)).unwrap();
+    let back = decode_body(m.id(), &body_parts(&m).concat()).unwrap();
     assert_eq!(back.signed(), m.signed());
     assert!(decode_body(m.id(), &[0; 10]).is_err());
     let e = LogEntry {
         what: RELEASED,
         embargoed: false,
         id: Id([5; 32]),
+        body: None,
         origin: b"geneva".to_vec(),
     };
     assert_eq!(LogEntry::decode(&e.encode()), Some(e));
+    let e = LogEntry {
+        what: ACCEPTED,
+        embargoed: true,
+        id: Id([6; 32]),
+        body: Some(super::bodies::BodyRef {
+            seg: 3,
+            off: 4096,
+            len: 1140,
+        }),
+        origin: b"geneva".to_vec(),
+    };
+    assert_eq!(LogEntry::decode(&e.encode()), Some(e.clone()));
+    assert_eq!(LogEntry::decode(&e.encode()[..40]), None);
     let v = Revoked {
         from: 5,
         id: Id([1; 32]),
@@ -1267,4 +1283,103 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
         (c.head_seq, c.messages, c.tombstones)
     };
     assert_eq!(counts(&one), counts(&many));
+}
+
+#[tokio::test]
+async fn retention_gives_back_body_segments_and_moves_the_few_live_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let s = Store::open(&c).unwrap();
+    let k = key(1);
+    let segments = || {
+        std::fs::read_dir(c.path.join(bodies::BODIES_DIR))
+            .unwrap()
+            .count()
+    };
+    // 300 alerts that live a day, and every 25th one that lives a year: 7 segments of 16 KiB.
+    let mut keep = Vec::new();
+    let mut batch = Vec::new();
+    for i in 0..300u64 {
+        let mut b = body(
+            &k,
+            T0.plus(Duration::from_secs(i)),
+            Content::Alert(alert_content(
+                &["en", "fr"],
+                &format!("Dockers detained ({i})"),
+            )),
+        );
+        if i % 25 == 0 {
+            b.expires_at = Some(T0.plus(365 * DAY));
+        }
+        let m = sign(b, &k);
+        if i % 25 == 0 {
+            keep.push(m.clone());
+        }
+        batch.push((m, Origin::Local));
+        if batch.len() == 40 {
+            s.insert_many(std::mem::take(&mut batch), T0).await.unwrap();
+        }
+    }
+    s.insert_many(batch, T0).await.unwrap();
+    let before = (segments(), s.counts().unwrap().disk_bytes);
+    assert!(before.0 >= 5, "{before:?}");
+    // A cancel frees its original's body too.
+    let cancelled = &keep[1];
+    accept(&s, &cancel(&k, T0.plus(HOUR), cancelled.id(), "released")).await;
+
+    let st = s.expire(T0.plus(2 * DAY)).await.unwrap();
+    assert_eq!(st.expired, 289, "288 alerts and the cancel");
+    let after = segments();
+    assert!(after <= 3, "{after} segments left of {}", before.0);
+    for m in &keep {
+        let got = s.get(&m.id()).unwrap().unwrap();
+        if m.id() == cancelled.id() {
+            assert!(got.message.is_none());
+        } else {
+            assert_eq!(got.message.unwrap().signed(), m.signed());
+        }
+    }
+    // Reads by the log see the moved bodies; and so does a reopened store.
+    assert_eq!(read_all(&s, &Filter::default(), &View::Reader).len(), 11);
+    s.close().await.unwrap();
+    let s = Store::open(&c).unwrap();
+    let held: Vec<Id> = read_all(&s, &Filter::default(), &View::Reader)
+        .iter()
+        .map(|e| e.message.id())
+        .collect();
+    assert_eq!(held.len(), 11);
+    assert!(
+        keep.iter()
+            .filter(|m| m.id() != cancelled.id())
+            .all(|m| held.contains(&m.id()))
+    );
+    // Once everything has gone, so has every segment but the one being written.
+    s.expire(T0.plus(400 * DAY)).await.unwrap();
+    assert_eq!(segments(), 1);
+    assert!(read_all(&s, &Filter::default(), &View::Reader).is_empty());
+}
+
+#[tokio::test]
+async fn a_body_segment_that_vanished_is_reported_not_served_as_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(dir.path());
+    let s = Store::open(&c).unwrap();
+    let k = key(1);
+    for i in 0..100u64 {
+        accept(&s, &simple_alert(&k, T0.plus(Duration::from_secs(i)))).await;
+    }
+    s.close().await.unwrap();
+    let bodies_dir = c.path.join(bodies::BODIES_DIR);
+    let mut segs: Vec<_> = std::fs::read_dir(&bodies_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segs.sort();
+    assert!(segs.len() >= 2);
+    std::fs::remove_file(&segs[0]).unwrap();
+    let e = Store::open(&c).unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Corrupt { detail, .. } if detail.contains(".seg is missing")),
+        "{e}"
+    );
 }

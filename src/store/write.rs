@@ -9,6 +9,7 @@ use tokio::sync::oneshot;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::bodies::{BodyRef, SegRow};
 use super::codec::{
     self, ACCEPTED, CANCELLED, LogEntry, RELEASED, Record, Revoked, T, WITHHELD, be, cat, meta,
 };
@@ -197,16 +198,60 @@ impl Inner {
         }
     }
 
+    /// The log entry at `seq`, read through the planned writes.
+    fn olog(&self, ops: &Ops, seq: u64) -> R<Option<LogEntry>> {
+        match self.oget(ops, T::Log, &be(seq))? {
+            None => Ok(None),
+            Some(v) => LogEntry::decode(&v)
+                .map(Some)
+                .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable"))),
+        }
+    }
+
+    /// Where the body of a record whose content is held is, read through the planned writes.
+    fn obody_ref(&self, ops: &Ops, id: &Id, rec: &Record) -> R<BodyRef> {
+        self.olog(ops, rec.seq)?
+            .and_then(|e| e.body)
+            .ok_or_else(|| self.corrupt(format!("the body of {id} is missing")))
+    }
+
     /// The message of a record whose content is held, read through the planned writes.
     fn oload(&self, ops: &Ops, id: &Id, rec: &Record) -> R<Option<Message>> {
         if !rec.has_content() {
             return Ok(None);
         }
-        match self.oget(ops, T::Bodies, &be(rec.seq))? {
-            None => Err(self.corrupt(format!("the body of {id} is missing"))),
-            Some(v) => codec::decode_body(*id, &v)
+        let v = self.bodies.read(&self.obody_ref(ops, id, rec)?)?;
+        codec::decode_body(*id, &v)
+            .map(Some)
+            .map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))
+    }
+
+    /// Counts a body written for `seq` in its segment's row.
+    fn seg_add(&self, ops: &mut Ops, r: &BodyRef, seq: u64) -> R<()> {
+        let row = self.oseg(ops, r.seg)?;
+        ops.put(
+            T::Segs,
+            be(r.seg),
+            SegRow::add(row, seq, u64::from(r.len)).encode(),
+        );
+        Ok(())
+    }
+
+    /// Takes a body that is no longer live off its segment's count.
+    fn seg_sub(&self, ops: &mut Ops, r: &BodyRef) -> R<()> {
+        if let Some(mut row) = self.oseg(ops, r.seg)? {
+            row.live = row.live.saturating_sub(u64::from(r.len));
+            ops.put(T::Segs, be(r.seg), row.encode());
+        }
+        Ok(())
+    }
+
+    fn oseg(&self, ops: &Ops, seg: u64) -> R<Option<SegRow>> {
+        match self.oget(ops, T::Segs, &be(seg))? {
+            None => Ok(None),
+            Some(v) => SegRow::decode(&v)
                 .map(Some)
-                .map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}"))),
+                .ok_or_else(|| self.corrupt("a body segment row is unreadable")),
         }
     }
 
@@ -254,7 +299,7 @@ impl Inner {
             Ok::<(), ConflictableTransactionError<()>>(())
         });
         for ((t, k), v) in &ops.writes {
-            if *t == T::Bodies
+            if *t == T::Log
                 && v.is_none()
                 && let Some(seq) = codec::read_u64(k)
             {
@@ -274,6 +319,9 @@ impl Inner {
         if ops.is_empty() {
             return Ok(());
         }
+        // The bodies this transaction points to are on disk before it is applied (see
+        // `bodies.rs`).
+        self.bodies.write_and_sync()?;
         self.apply(ops)?;
         w.gen_ += 1;
         w.last_seq = new_last_seq;
@@ -456,7 +504,8 @@ impl Inner {
         }
 
         ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
-        ops.put(T::Bodies, be(seq), codec::encode_body(msg));
+        let at = self.bodies.append(&codec::body_parts(msg))?;
+        self.seg_add(ops, &at, seq)?;
         self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
         ops.put(
             T::Log,
@@ -465,6 +514,7 @@ impl Inner {
                 what: ACCEPTED,
                 embargoed,
                 id,
+                body: Some(at),
                 origin: match origin {
                     Origin::Local => Vec::new(),
                     Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
@@ -584,14 +634,7 @@ impl Inner {
         }
         let mut ids = Vec::new();
         for seq in seqs {
-            let entry = match self.oget(ops, T::Log, &be(seq))? {
-                None => None,
-                Some(v) => Some(
-                    LogEntry::decode(&v)
-                        .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable")))?,
-                ),
-            };
-            if let Some(e) = entry
+            if let Some(e) = self.olog(ops, seq)?
                 && e.what == ACCEPTED
             {
                 ids.push(e.id);
@@ -653,8 +696,9 @@ impl Inner {
 
     /// Withdraws a message's content, keeping its id (cancel, revocation).
     fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
+        let at = self.obody_ref(ops, id, rec)?;
         self.unindex(ops, id, rec)?;
-        ops.del(T::Bodies, be(rec.seq));
+        self.seg_sub(ops, &at)?;
         ops.put(
             T::Msgs,
             id.as_bytes().as_slice(),
@@ -692,6 +736,7 @@ impl Inner {
                     what: RELEASED,
                     embargoed: false,
                     id,
+                    body: None,
                     origin: Vec::new(),
                 }
                 .encode(),
@@ -732,8 +777,9 @@ impl Inner {
                 continue;
             };
             if rec.has_content() {
+                let at = self.obody_ref(&ops, &id, &rec)?;
                 self.unindex(&mut ops, &id, &rec)?;
-                ops.del(T::Bodies, be(rec.seq));
+                self.seg_sub(&mut ops, &at)?;
                 self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
             } else {
                 // Already a tombstone in all but name.
@@ -845,6 +891,9 @@ fn insert_group(group: Vec<InsertJob>) {
     let batches: Vec<(&[(Message, Origin)], Timestamp)> =
         group.iter().map(|j| (j.msgs.as_slice(), j.now)).collect();
     let result = inner.insert_groups(&batches);
+    if result.is_err() {
+        inner.bodies.discard();
+    }
     drop(batches);
     drop(inner);
     let mut replies = Vec::with_capacity(group.len());
@@ -992,13 +1041,109 @@ impl Store {
             total.expired += s.expired;
             total.tombstones_dropped += s.tombstones_dropped;
             if !more {
-                return Ok(total);
+                break;
+            }
+        }
+        self.reclaim_bodies().await?;
+        Ok(total)
+    }
+
+    /// Gives back the body log's space: segments with no live body are deleted once the
+    /// transaction that says so is durable, and mostly dead ones are compacted first.
+    async fn reclaim_bodies(&self) -> Result<(), StoreError> {
+        loop {
+            let (gone, moved, more, g) = self.on_writer(|inner| inner.reclaim_batch()).await?;
+            self.inner.commit.wait(g).await?;
+            for seg in &gone {
+                self.inner.bodies.remove(*seg)?;
+            }
+            if gone.is_empty() && moved == 0 && !more {
+                return Ok(());
             }
         }
     }
 }
 
+/// A sealed body segment whose live bytes fall below this share of its size is compacted.
+const COMPACT_BELOW: f64 = 0.5;
+
 impl Inner {
+    /// One step of reclaiming body log space: deletes the rows of segments with no live body
+    /// (their files go once that is durable), and moves the live bodies of mostly dead
+    /// segments to the end of the log, at most [`BATCH`] per call. Returns the segments to
+    /// delete, how many bodies moved, whether more is due, and the generation.
+    fn reclaim_batch(&self) -> R<(Vec<u64>, usize, bool, u64)> {
+        let mut w = self.lock_writer()?;
+        let current = self.bodies.current();
+        let mut ops = Ops::default();
+        let mut gone = Vec::new();
+        let mut moved = 0;
+        let mut more = false;
+        let rows: Vec<_> = self
+            .trees
+            .get(T::Segs)
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sled_err(e))?;
+        for (k, v) in rows {
+            let (Some(seg), Some(row)) = (codec::read_u64(&k), SegRow::decode(&v)) else {
+                return Err(self.corrupt("a body segment row is unreadable"));
+            };
+            if seg >= current {
+                continue;
+            }
+            if row.live == 0 {
+                ops.del(T::Segs, k.to_vec());
+                gone.push(seg);
+                continue;
+            }
+            if moved >= BATCH {
+                more = true;
+                continue;
+            }
+            if row.live as f64 >= COMPACT_BELOW * self.bodies.size(seg)? as f64 {
+                continue;
+            }
+            for kv in self
+                .trees
+                .get(T::Log)
+                .range(be(row.min_seq)..=be(row.max_seq))
+            {
+                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+                let seq = codec::read_u64(&k).ok_or_else(|| self.corrupt("bad log key"))?;
+                let e = LogEntry::decode(&v)
+                    .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable")))?;
+                let Some(at) = e.body.filter(|b| b.seg == seg) else {
+                    continue;
+                };
+                let bytes = self.bodies.read(&at)?;
+                let new = self.bodies.append(&[&bytes])?;
+                self.seg_sub(&mut ops, &at)?;
+                self.seg_add(&mut ops, &new, seq)?;
+                ops.put(
+                    T::Log,
+                    k.to_vec(),
+                    LogEntry {
+                        body: Some(new),
+                        ..e
+                    }
+                    .encode(),
+                );
+                moved += 1;
+                if moved >= BATCH {
+                    more = true;
+                    break;
+                }
+            }
+        }
+        let last = w.last_seq;
+        if let Err(e) = self.commit(&mut w, &mut ops, last) {
+            self.bodies.discard();
+            return Err(e);
+        }
+        Ok((gone, moved, more, w.gen_))
+    }
+
     /// Moves a peer's cursor forward (never back) without storing a message.
     fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> R<u64> {
         let mut w = self.lock_writer()?;

@@ -1,0 +1,418 @@
+//! The body log: signatures and bodies, the bulk of the data, kept beside sled in append-only
+//! segment files (`bodies/<16 hex digits>.seg`), with sled holding a small pointer to each.
+//!
+//! sled keeps every value inside its B-tree pages and rewrites whole pages as they change, so
+//! 1 KiB bodies in sled cost several times their size on disk and a copy of their page on every
+//! insert. Here a body is written once, at the end of the current segment, and read with one
+//! `pread`.
+//!
+//! # Durability
+//!
+//! The writer appends a group's bodies and **syncs them before the sled transaction that
+//! points to them is applied**. sled may write its pages to disk at any time after that, so a
+//! pointer on disk always has its body on disk: a crash of the process or a power cut can leave
+//! bodies nothing points to (reclaimed with their segment), never a pointer without its body.
+//!
+//! # Space
+//!
+//! Each segment's row in the `segs` tree counts its live bytes (added when a body is written,
+//! taken off when its message is cancelled, withheld or expires) and the range of seqs whose
+//! bodies it may hold. Retention deletes a segment that no longer holds a live body, after the
+//! transaction that emptied it is durable, and compacts one that is mostly dead by moving its
+//! live bodies to the end of the log. A few long-lived messages therefore cannot pin a segment.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::StoreError;
+use super::codec::{be, read_u64};
+
+type R<X> = Result<X, StoreError>;
+
+/// Where a body is: segment, offset, length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct BodyRef {
+    pub(super) seg: u64,
+    pub(super) off: u64,
+    pub(super) len: u32,
+}
+
+impl BodyRef {
+    pub(super) const SIZE: usize = 20;
+
+    pub(super) fn encode(&self) -> [u8; Self::SIZE] {
+        let mut v = [0u8; Self::SIZE];
+        v[..8].copy_from_slice(&be(self.seg));
+        v[8..16].copy_from_slice(&be(self.off));
+        v[16..].copy_from_slice(&self.len.to_be_bytes());
+        v
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::SIZE {
+            return None;
+        }
+        Some(BodyRef {
+            seg: read_u64(&b[..8])?,
+            off: read_u64(&b[8..16])?,
+            len: u32::from_be_bytes(b[16..].try_into().ok()?),
+        })
+    }
+}
+
+/// A segment's row in the `segs` tree: live bytes, and the seqs whose bodies it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct SegRow {
+    pub(super) live: u64,
+    pub(super) min_seq: u64,
+    pub(super) max_seq: u64,
+}
+
+impl SegRow {
+    pub(super) fn encode(&self) -> Vec<u8> {
+        [be(self.live), be(self.min_seq), be(self.max_seq)].concat()
+    }
+
+    pub(super) fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 24 {
+            return None;
+        }
+        Some(SegRow {
+            live: read_u64(&b[..8])?,
+            min_seq: read_u64(&b[8..16])?,
+            max_seq: read_u64(&b[16..])?,
+        })
+    }
+
+    /// Counts a body of `len` bytes for `seq` in this segment.
+    pub(super) fn add(row: Option<SegRow>, seq: u64, len: u64) -> SegRow {
+        match row {
+            None => SegRow {
+                live: len,
+                min_seq: seq,
+                max_seq: seq,
+            },
+            Some(r) => SegRow {
+                live: r.live + len,
+                min_seq: r.min_seq.min(seq),
+                max_seq: r.max_seq.max(seq),
+            },
+        }
+    }
+}
+
+/// The writer's side: the segment being appended to and the bytes not yet written.
+#[derive(Debug)]
+struct Appender {
+    seg: u64,
+    file: File,
+    /// Bytes of `seg` already written to the file.
+    len: u64,
+    /// Appended since the last write: they follow `len`.
+    pending: Vec<u8>,
+    /// Earlier segments written but not yet synced (a group that crossed into a new one).
+    unsynced: Vec<File>,
+}
+
+/// The body log of one store.
+#[derive(Debug)]
+pub(super) struct BodyLog {
+    dir: PathBuf,
+    store_dir: PathBuf,
+    segment_bytes: u64,
+    appender: Mutex<Appender>,
+    /// Open read handles. A handle stays usable after its segment is deleted, so a reader
+    /// that took one before a deletion still reads the old copy.
+    files: Mutex<HashMap<u64, Arc<File>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `bodies/<16 hex digits>.seg`.
+fn seg_name(seg: u64) -> String {
+    format!("{seg:016x}.seg")
+}
+
+fn parse_seg_name(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".seg")?;
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+}
+
+/// The directory of the body log inside a store's directory.
+pub(super) const BODIES_DIR: &str = "bodies";
+
+impl BodyLog {
+    /// Opens (or creates) the body log of the store in `store_dir`, appending to its last
+    /// segment.
+    pub(super) fn open(store_dir: &Path, segment_bytes: u64) -> R<BodyLog> {
+        let dir = store_dir.join(BODIES_DIR);
+        let io = |e| StoreError::io(store_dir, e);
+        fs::create_dir_all(&dir).map_err(io)?;
+        let seg = list_segments(&dir)
+            .map_err(io)?
+            .into_iter()
+            .max()
+            .unwrap_or(1);
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(seg_name(seg)))
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(BodyLog {
+            dir,
+            store_dir: store_dir.to_path_buf(),
+            segment_bytes: segment_bytes.max(1),
+            appender: Mutex::new(Appender {
+                seg,
+                file,
+                len,
+                pending: Vec::new(),
+                unsynced: Vec::new(),
+            }),
+            files: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn io(&self, e: std::io::Error) -> StoreError {
+        StoreError::io(&self.store_dir, e)
+    }
+
+    /// The segment being appended to.
+    pub(super) fn current(&self) -> u64 {
+        lock(&self.appender).seg
+    }
+
+    /// The segments on disk.
+    pub(super) fn segments(&self) -> R<Vec<u64>> {
+        list_segments(&self.dir).map_err(|e| self.io(e))
+    }
+
+    /// Appends `sig ‖ body` after what is pending (writer only; written by
+    /// [`BodyLog::write_and_sync`]). A body never straddles two segments.
+    pub(super) fn append(&self, parts: &[&[u8]]) -> R<BodyRef> {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        let mut a = lock(&self.appender);
+        let end = a.len + a.pending.len() as u64;
+        if end > 0 && end + n as u64 > self.segment_bytes {
+            self.rotate(&mut a)?;
+        }
+        let r = BodyRef {
+            seg: a.seg,
+            off: a.len + a.pending.len() as u64,
+            len: n as u32,
+        };
+        for p in parts {
+            a.pending.extend_from_slice(p);
+        }
+        Ok(r)
+    }
+
+    /// Writes what is pending and starts the next segment.
+    fn rotate(&self, a: &mut Appender) -> R<()> {
+        let pending = std::mem::take(&mut a.pending);
+        a.file.write_all(&pending).map_err(|e| self.io(e))?;
+        let next = a.seg + 1;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(seg_name(next)))
+            .map_err(|e| self.io(e))?;
+        let old = std::mem::replace(&mut a.file, file);
+        a.unsynced.push(old);
+        a.seg = next;
+        a.len = 0;
+        Ok(())
+    }
+
+    /// Writes what is pending and syncs every segment written since the last sync. Called
+    /// before the transaction that points to these bodies is applied.
+    pub(super) fn write_and_sync(&self) -> R<()> {
+        let mut a = lock(&self.appender);
+        if a.pending.is_empty() && a.unsynced.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut a.pending);
+        a.file.write_all(&pending).map_err(|e| self.io(e))?;
+        a.len += pending.len() as u64;
+        for f in a.unsynced.drain(..) {
+            f.sync_data().map_err(|e| self.io(e))?;
+        }
+        a.file.sync_data().map_err(|e| self.io(e))
+    }
+
+    /// Forgets what was appended since the last write (its group failed to plan).
+    pub(super) fn discard(&self) {
+        lock(&self.appender).pending.clear();
+    }
+
+    /// Reads a body: from what is pending if it is not written yet (a message planned earlier
+    /// in the same group), else from its segment.
+    pub(super) fn read(&self, r: &BodyRef) -> R<Vec<u8>> {
+        {
+            let a = lock(&self.appender);
+            if r.seg == a.seg && r.off >= a.len {
+                let at = (r.off - a.len) as usize;
+                return a
+                    .pending
+                    .get(at..at + r.len as usize)
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| self.missing(r));
+            }
+        }
+        let file = self.handle(r.seg)?;
+        let mut buf = vec![0u8; r.len as usize];
+        file.read_exact_at(&mut buf, r.off).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                self.missing(r)
+            } else {
+                self.io(e)
+            }
+        })?;
+        Ok(buf)
+    }
+
+    fn missing(&self, r: &BodyRef) -> StoreError {
+        StoreError::corrupt(
+            &self.store_dir,
+            format!(
+                "a message body is missing from {}/{} at {}",
+                BODIES_DIR,
+                seg_name(r.seg),
+                r.off
+            ),
+        )
+    }
+
+    fn handle(&self, seg: u64) -> R<Arc<File>> {
+        let mut files = lock(&self.files);
+        if let Some(f) = files.get(&seg) {
+            return Ok(f.clone());
+        }
+        let f = match File::open(self.dir.join(seg_name(seg))) {
+            Ok(f) => Arc::new(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::corrupt(
+                    &self.store_dir,
+                    format!(
+                        "the body segment {}/{} is missing",
+                        BODIES_DIR,
+                        seg_name(seg)
+                    ),
+                ));
+            }
+            Err(e) => return Err(self.io(e)),
+        };
+        files.insert(seg, f.clone());
+        Ok(f)
+    }
+
+    /// Deletes a segment no live body is in (never the one being appended to).
+    pub(super) fn remove(&self, seg: u64) -> R<()> {
+        if seg == self.current() {
+            return Ok(());
+        }
+        lock(&self.files).remove(&seg);
+        match fs::remove_file(self.dir.join(seg_name(seg))) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// A segment's size on disk.
+    pub(super) fn size(&self, seg: u64) -> R<u64> {
+        {
+            let a = lock(&self.appender);
+            if seg == a.seg {
+                return Ok(a.len + a.pending.len() as u64);
+            }
+        }
+        match fs::metadata(self.dir.join(seg_name(seg))) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// The body log's size on disk.
+    pub(super) fn disk_bytes(&self) -> R<u64> {
+        let mut total = 0;
+        for seg in self.segments()? {
+            total += self.size(seg)?;
+        }
+        Ok(total)
+    }
+}
+
+fn list_segments(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        if let Some(seg) = parse_seg_name(&entry?.file_name().to_string_lossy()) {
+            out.push(seg);
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_read_back_across_segments_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BodyLog::open(dir.path(), 100).unwrap();
+        let mut refs = Vec::new();
+        for i in 0..10u8 {
+            let body = vec![i; 30];
+            let r = log.append(&[&[i; 2], &body]).unwrap();
+            // Readable from what is pending, before it is written.
+            assert_eq!(log.read(&r).unwrap()[2..], body[..]);
+            refs.push(r);
+            if i % 3 == 0 {
+                log.write_and_sync().unwrap();
+            }
+        }
+        log.write_and_sync().unwrap();
+        assert!(
+            log.segments().unwrap().len() >= 3,
+            "100-byte segments rotate"
+        );
+        assert!(refs.iter().all(|r| r.off + u64::from(r.len) <= 100));
+        drop(log);
+        let log = BodyLog::open(dir.path(), 100).unwrap();
+        for (i, r) in refs.iter().enumerate() {
+            assert_eq!(
+                log.read(r).unwrap(),
+                [vec![i as u8; 2], vec![i as u8; 30]].concat()
+            );
+        }
+        // Appending goes on in the last segment.
+        let r = log.append(&[b"tail"]).unwrap();
+        assert_eq!(r.seg, *log.segments().unwrap().last().unwrap());
+        // A discarded append is not written; a deleted segment is reported as missing.
+        log.discard();
+        log.write_and_sync().unwrap();
+        let first = refs[0];
+        log.remove(first.seg).unwrap();
+        let fresh = BodyLog::open(dir.path(), 100).unwrap();
+        assert!(matches!(
+            fresh.read(&first),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert_eq!(BodyRef::decode(&first.encode()), Some(first));
+        let row = SegRow::add(SegRow::add(None, 7, 10).into(), 3, 5);
+        assert_eq!(SegRow::decode(&row.encode()), Some(row));
+        assert_eq!((row.live, row.min_seq, row.max_seq), (15, 3, 7));
+    }
+}
