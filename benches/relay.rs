@@ -15,11 +15,14 @@
 //! TOCSIN_BENCH_IDLE_SUBS [1000], TOCSIN_BENCH_SUBS_PER_CONN [50], TOCSIN_BENCH_DIR (where the
 //! data goes; default the system temp directory: use a real disk, not tmpfs).
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::{env_or, verify_rate};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tocsin::config::Config;
@@ -27,13 +30,6 @@ use tocsin::message::*;
 use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
 use tocsin::server::Server;
 use tokio::runtime::Runtime;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Authors taking turns, as on a real relay.
 fn keys() -> Vec<SecretKey> {
@@ -110,33 +106,6 @@ fn sign_many(keys: &[SecretKey], from: u64, count: u64) -> Vec<SignedMessage> {
         all.extend(b);
         all
     })
-}
-
-/// Messages per second through `Message::open` (decode, validate, `verify_strict`).
-fn verify_rate(msgs: &[SignedMessage], threads: usize, dur: Duration) -> f64 {
-    let started = Instant::now();
-    let total: u64 = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let now = Timestamp::now();
-                    let mut n = 0u64;
-                    let mut i = t * 997;
-                    while started.elapsed() < dur {
-                        for _ in 0..64 {
-                            let m = msgs[i % msgs.len()].clone();
-                            std::hint::black_box(Message::open(m, now).expect("valid"));
-                            i += 1;
-                            n += 1;
-                        }
-                    }
-                    n
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).sum()
-    });
-    total as f64 / started.elapsed().as_secs_f64()
 }
 
 struct Node {

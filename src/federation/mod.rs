@@ -14,6 +14,7 @@ mod backoff;
 
 use std::time::{Duration, Instant};
 
+use futures::stream::FuturesOrdered;
 use futures::{FutureExt, StreamExt};
 use tracing::{debug, info, warn};
 
@@ -27,6 +28,9 @@ use crate::store::Origin;
 
 /// Messages ingested together: they share one durable flush.
 const BATCH: usize = 256;
+
+/// Batches of one peer's log in flight at once (staged in the store, awaiting the flush).
+const PIPELINE: usize = 4;
 
 /// A connection that stays healthy this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
@@ -141,56 +145,81 @@ impl Follower {
         let me = Some(self.node.node_key());
         let mut events = client.subscribe(&Filter::default(), cursor, me).await?;
         let mut cursor = cursor;
-        while let Some(first) = events.next().await {
-            // Take whatever else has already arrived, up to a batch.
-            let mut batch = vec![first?];
-            while batch.len() < BATCH {
-                match events.next().now_or_never() {
-                    Some(Some(e)) => batch.push(e?),
-                    _ => break,
+        // Batches staged (verified and handed to the store, in order) and not yet durable:
+        // the next batch is verified while the earlier ones are written and flushed.
+        let mut in_flight = FuturesOrdered::new();
+        let mut open = true;
+        while open || !in_flight.is_empty() {
+            tokio::select! {
+                biased;
+                Some((outcomes, last)) = in_flight.next(), if !in_flight.is_empty() => {
+                    for outcome in outcomes {
+                        match outcome {
+                            Ok(_) | Err(NodeError::Refused(_)) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    // Everything up to `last` is settled: stored (with its cursor), already
+                    // here, or refused with a counted reason. Move past it.
+                    if last > cursor {
+                        store
+                            .advance_cursor(&origin_key, last)
+                            .await
+                            .map_err(NodeError::from)?;
+                        cursor = last;
+                    }
+                    self.status.cursor = cursor;
+                    self.status.head = self.status.head.max(cursor);
+                    self.report();
+                }
+                event = events.next(), if open && in_flight.len() < PIPELINE => {
+                    let Some(first) = event else {
+                        open = false;
+                        continue;
+                    };
+                    // Take whatever else has already arrived, up to a batch.
+                    let mut batch = vec![first?];
+                    while batch.len() < BATCH {
+                        match events.next().now_or_never() {
+                            Some(Some(e)) => batch.push(e?),
+                            _ => break,
+                        }
+                    }
+                    let mut messages = Vec::with_capacity(batch.len());
+                    let mut last = cursor;
+                    for event in batch {
+                        match event {
+                            ClientEvent::Delivery { seq, message } => {
+                                last = last.max(seq);
+                                self.status.received += 1;
+                                messages.push((
+                                    message,
+                                    Origin::Peer {
+                                        peer: origin_key.clone(),
+                                        cursor: seq,
+                                    },
+                                ));
+                            }
+                            ClientEvent::CaughtUp(seq) => {
+                                last = last.max(seq);
+                                self.status.head = self.status.head.max(seq);
+                            }
+                        }
+                    }
+                    let staged = if messages.is_empty() {
+                        None
+                    } else {
+                        Some(self.node.stage_many(messages).await)
+                    };
+                    in_flight.push_back(async move {
+                        let outcomes = match staged {
+                            Some(staged) => staged.finish().await,
+                            None => Vec::new(),
+                        };
+                        (outcomes, last)
+                    });
                 }
             }
-            let mut messages = Vec::with_capacity(batch.len());
-            let mut last = cursor;
-            for event in batch {
-                match event {
-                    ClientEvent::Delivery { seq, message } => {
-                        last = last.max(seq);
-                        self.status.received += 1;
-                        messages.push((
-                            message,
-                            Origin::Peer {
-                                peer: origin_key.clone(),
-                                cursor: seq,
-                            },
-                        ));
-                    }
-                    ClientEvent::CaughtUp(seq) => {
-                        last = last.max(seq);
-                        self.status.head = self.status.head.max(seq);
-                    }
-                }
-            }
-            if !messages.is_empty() {
-                for outcome in self.node.publish_many(messages).await {
-                    match outcome {
-                        Ok(_) | Err(NodeError::Refused(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            // Everything up to `last` is settled: stored (with its cursor), already here, or
-            // refused with a counted reason. Move past it.
-            if last > cursor {
-                store
-                    .advance_cursor(&origin_key, last)
-                    .await
-                    .map_err(NodeError::from)?;
-                cursor = last;
-            }
-            self.status.cursor = cursor;
-            self.status.head = self.status.head.max(cursor);
-            self.report();
         }
         Err(FollowError::Closed)
     }

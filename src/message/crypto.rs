@@ -19,6 +19,40 @@ fn signed_bytes(body: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// Keys already decoded and found valid: decompressing a point costs about a fifth of a
+/// signature check, and every message (and every read of a stored one) names its author, while
+/// a relay sees few distinct authors. Only keys that passed both checks are kept; the cache is
+/// emptied when it fills, so its memory is bounded whatever keys arrive.
+mod known_keys {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use ed25519_dalek::VerifyingKey;
+
+    const MAX: usize = 4096;
+
+    fn cache() -> &'static Mutex<HashMap<[u8; 32], VerifyingKey>> {
+        static CACHE: OnceLock<Mutex<HashMap<[u8; 32], VerifyingKey>>> = OnceLock::new();
+        CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    }
+
+    pub(super) fn get(bytes: &[u8; 32]) -> Option<VerifyingKey> {
+        cache()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bytes)
+            .copied()
+    }
+
+    pub(super) fn put(bytes: [u8; 32], key: VerifyingKey) {
+        let mut c = cache().lock().unwrap_or_else(|p| p.into_inner());
+        if c.len() >= MAX {
+            c.clear();
+        }
+        c.insert(bytes, key);
+    }
+}
+
 /// An author's (or node's) public key: a valid, non-weak Ed25519 point.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct AuthorKey(VerifyingKey);
@@ -33,6 +67,9 @@ impl AuthorKey {
                 format!("a key is 32 bytes, not {}", bytes.len()),
             )
         })?;
+        if let Some(key) = known_keys::get(arr) {
+            return Ok(AuthorKey(key));
+        }
         let key = VerifyingKey::from_bytes(arr)
             .map_err(|_| Rejection::new(Reason::BadKey, "not a valid Ed25519 public key"))?;
         if key.is_weak() {
@@ -41,6 +78,7 @@ impl AuthorKey {
                 "the key is of small order and would accept forged signatures",
             ));
         }
+        known_keys::put(*arr, key);
         Ok(AuthorKey(key))
     }
 

@@ -99,7 +99,11 @@ impl Inner {
         let m = codec::decode_body(*id, &v).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })?;
-        self.recent.put(rec.seq, m.clone());
+        // Live subscribers read near the head; a backfill far behind would only push their
+        // entries out.
+        if rec.seq.saturating_add(super::RECENT as u64) > self.commit.head() {
+            self.recent.put(rec.seq, m.clone());
+        }
         Ok(Some(m))
     }
 
