@@ -1,5 +1,8 @@
 //! What the benchmarks share: the knobs, and the verification ceiling every ratio is taken to.
 
+// Each benchmark is its own crate and uses only part of this.
+#![allow(dead_code)]
+
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
