@@ -505,7 +505,11 @@ fn main() {
     let keys = keys();
     let verify_secs = env_or("TOCSIN_BENCH_VERIFY_SECS", 2);
     let ingest_msgs = env_or("TOCSIN_BENCH_INGEST_MSGS", 20_000);
-    let publishers = env_or("TOCSIN_BENCH_PUBLISHERS", 8) as usize;
+    // Closed-loop unary publishers: enough to keep the node busy (with 8, each waiting for its
+    // flush, the rate is bounded by 8 / ack latency, not by the node).
+    let publishers = env_or("TOCSIN_BENCH_PUBLISHERS", 64) as usize;
+    // Connections of the open-loop (fixed-rate) publisher.
+    let fixed_conns = env_or("TOCSIN_BENCH_FIXED_CONNS", 8) as usize;
     let streams = env_or("TOCSIN_BENCH_STREAMS", 4) as usize;
     let window = env_or("TOCSIN_BENCH_WINDOW", 128) as usize;
     let fixed_rate = env_or("TOCSIN_BENCH_FIXED_RATE", 2000);
@@ -604,7 +608,7 @@ fn main() {
         next += count;
         let (achieved, lat) = with_cpu("fixed-rate unary", || {
             rts.load.block_on(async {
-                let conns = clients(&url, publishers).await;
+                let conns = clients(&url, fixed_conns).await;
                 open_loop(&conns, msgs, fixed_rate, Instant::now(), None).await
             })
         });

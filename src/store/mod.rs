@@ -3,13 +3,15 @@
 //! # What is kept
 //!
 //! Every accepted message gets the next `seq` of the node's log. Beside the log the store keeps
-//! a small record per id, the signature and body bytes verbatim (by seq, never re-encoded),
-//! indexes by author, kind, topic, country and language (keyed by seq, so a filtered read walks
-//! an index in log order), the references between messages, endorsement tallies, the latest
-//! profile and roster per author, the revocation in force per author, tombstones, and one
-//! cursor per peer. The layout is in `codec.rs`.
+//! a small record per id, indexes by author, kind, topic, country and language (rows of seqs,
+//! so a filtered read walks an index in log order), the references between messages,
+//! endorsement tallies, the latest profile and roster per author, the revocation in force per
+//! author, tombstones, and one cursor per peer. The layout is in `codec.rs`. The signature and
+//! body bytes, verbatim and never re-encoded, are in the body log beside sled (`bodies.rs`); each
+//! log entry points to its message's.
 //!
-//! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default).
+//! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default),
+//! and a cache of 4,096 recently read messages.
 //!
 //! # Opening
 //!
@@ -23,10 +25,11 @@
 //!
 //! # Atomicity and durability
 //!
-//! All writes go through one writer lock, which plans a message's effects (reading the trees)
-//! and applies them as **one sled transaction across every tree it touches**: the record, its
-//! log entry, its index rows, tallies, and the peer cursor when it came from a peer. A crash
-//! leaves all of it or none of it. The caller is told *accepted* only when the transaction is
+//! All writes go through one writer thread, which plans a group of messages' effects (reading
+//! the trees through the group's own planned writes), writes and syncs their bodies to the body
+//! log, and applies the group as **one sled transaction across every tree it touches**: the
+//! records, log entries, index rows, tallies, and peer cursors. A crash leaves all of a group or
+//! none of it (and perhaps bodies nothing points to, reclaimed with their segment). The caller is told *accepted* only when the transaction is
 //! on disk: see `commit.rs` for group commit and the durable head.
 //!
 //! # Semantics (DESIGN.md, "Kinds and their semantics")

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use super::bodies::BodyRef;
 use super::codec::{self, ACCEPTED, LogEntry, RELEASED, Record, Revoked, T, be, cat, meta};
 use super::write::authorized;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
@@ -85,13 +86,23 @@ impl Inner {
     /// for the same new entries, and only the first pays for reading and decoding the body.
     /// The record, read before, stays the authority on whether the content is held.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
+        self.decode_at(id, rec, None)
+    }
+
+    /// [`Inner::decode`], given where the body is when the caller has just read the log entry
+    /// that accepted it.
+    fn decode_at(&self, id: &Id, rec: &Record, at: Option<BodyRef>) -> R<Option<Message>> {
         if !rec.has_content() {
             return Ok(None);
         }
         if let Some(m) = self.recent.get(rec.seq) {
             return Ok(Some(m));
         }
-        let v = match self.read_body(id, rec) {
+        let first = match at {
+            Some(at) => self.bodies.read(&at),
+            None => self.read_body(id, rec),
+        };
+        let v = match first {
             // Retention may have moved the body (compaction) between the two reads: once more.
             Err(StoreError::Corrupt { .. }) => self.read_body(id, rec)?,
             other => other?,
@@ -266,7 +277,16 @@ impl Inner {
         if !show {
             return Ok(None);
         }
-        self.message(&e.id)
+        let Some(rec) = self.record(&e.id)? else {
+            return Ok(None);
+        };
+        // The entry that accepted the message says where its body is.
+        let at = if e.what == ACCEPTED && rec.seq == seq {
+            e.body
+        } else {
+            None
+        };
+        self.decode_at(&e.id, &rec, at)
     }
 
     fn read(

@@ -613,3 +613,35 @@ async fn subscriptions_end_with_a_resume_point_on_shutdown() {
         "the subscription ended with a status naming where to resume"
     );
 }
+
+#[tokio::test]
+async fn a_long_stream_is_stored_in_the_order_it_was_sent() {
+    // Enough for several batches to be in flight at once (verified while earlier ones flush):
+    // the answers come in order and the seqs follow the order of the stream.
+    let node = TestNode::start().await;
+    let mut c = node.client().await;
+    let key = org(15);
+    let msgs: Vec<SignedMessage> = (0..700)
+        .map(|i| {
+            sign(alert(&key, &format!("Rolling strike, day {i}")), &key)
+                .signed()
+                .clone()
+        })
+        .collect();
+    let replies: Vec<_> = c
+        .publish_stream(futures::stream::iter(msgs.clone()))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(replies.len(), msgs.len());
+    let mut last = 0;
+    for (i, r) in replies.iter().enumerate() {
+        let PublishOutcome::Accepted { id, seq } = r.as_ref().unwrap() else {
+            panic!("{i}: {r:?}")
+        };
+        assert_eq!(*id, msgs[i].id());
+        assert!(*seq > last, "{i}: seq {seq} after {last}");
+        last = *seq;
+    }
+}
