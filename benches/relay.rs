@@ -190,7 +190,7 @@ fn cpu_by_group() -> HashMap<&'static str, f64> {
         } else if comm.starts_with("load") {
             "load"
         } else if comm.starts_with("tocsin-store") {
-            "store-flush"
+            "store"
         } else if comm.starts_with("sled") {
             "sled"
         } else {
@@ -211,7 +211,7 @@ fn with_cpu<T>(label: &str, f: impl FnOnce() -> T) -> T {
     let after = cpu_by_group();
     let mut parts = Vec::new();
     let mut total = 0.0;
-    for g in ["node", "load", "store-flush", "sled", "other"] {
+    for g in ["node", "load", "store", "sled", "other"] {
         let d = after.get(g).unwrap_or(&0.0) - before.get(g).unwrap_or(&0.0);
         total += d;
         parts.push(format!("{g} {d:.2}s"));

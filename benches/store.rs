@@ -5,22 +5,18 @@
 //! medians are printed; `TOCSIN_BENCH_DIR` chooses where the data goes (default: the system
 //! temp directory; use a real disk, not tmpfs, or the fsyncs cost nothing).
 //!
-//! Last result (2026-11-26, commit "Store: one writer thread fed by a queue", 2-core VM shared
-//! with two other builds, virtio disk whose fsync costs about 0.3 ms; medians of 3 runs, ~1.1 KiB
-//! messages):
+//! Last result (2026-11-26, commit "Node: the core count is read once", 2-core shared VM,
+//! virtio disk whose fdatasync costs about 0.3 ms; medians of 3 runs, ~1.1 KiB messages):
 //!
 //! | measure | result |
 //! |---|---|
-//! | group commit, 64 tasks | 3,563 msgs/s (about 4.5 messages per flush) |
-//! | one flush per message, 64 tasks | 2,338 msgs/s (one flush each) |
-//! | disk after 100k messages | 5,716 bytes per message (1,075 bytes signed payload) |
-//! | churn: 30 cycles of 10k inserts living 1 h + retention | 135 MiB after 30 cycles; 131-141 MiB from cycle 5 on (bounded) |
+//! | group commit, 64 tasks | 20,553 msgs/s (about 30 messages per flush) |
+//! | one flush per message, 64 tasks | 1,594 msgs/s (one body-log sync and one flush each) |
+//! | disk after 100k messages | 2,134 bytes per message (1,075 bytes signed payload) |
+//! | churn: 30 cycles of 10k inserts living 1 h + retention | 118 MiB after 30 cycles (runs: 125 / 115 / 118) |
 //!
-//! On this disk fsync is cheap, so the ceiling is the serial write path (one sled transaction
-//! across ~10 trees per message, ~0.3 ms), not the flush; with a disk whose fsync costs
-//! milliseconds, flush-per-message falls to a few hundred messages per second while group
-//! commit stays near that ceiling. sled 0.34 writes whole pages in its log and reclaims
-//! segments lazily, hence ~5x space amplification; it does not grow under churn.
+//! The session before (same machine, same day, code before the body log and grouped
+//! transactions): 3,745 / 2,415 msgs/s, 5,897 bytes per message, 143.5 MiB. See BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 

@@ -440,8 +440,8 @@ impl Node {
     ) -> Vec<(Result<Prepared, NodeError>, Origin)> {
         // Asked once: the standard library reads cgroup files each time.
         static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores = *CORES
-            .get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         if batch.len() < PARALLEL_VERIFY_MIN || cores < 2 {
             return batch
                 .into_iter()
