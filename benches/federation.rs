@@ -9,45 +9,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{env_or, verify_rate};
+use common::{env_or, message, percentile, sign_many, unlimited, verify_rate};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tocsin::config::{Config, PeerConfig};
 use tocsin::message::*;
 use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
 use tocsin::server::Server;
-
-/// A realistic ~1 KiB alert in three languages.
-fn message(key: &SecretKey, i: u64) -> Message {
-    let now = Timestamp::now();
-    let text = "Police detained four leaders of the Eastland Dockworkers' Union at dawn after \
-                a strike at the port of Eastport. Their families have not been told where they \
-                are held. The union asks for letters to the Ministry of Labour.";
-    let info = |lang: &str| Info {
-        language: lang.into(),
-        headline: format!("Eastport dockers' leaders detained ({lang}) #{i}"),
-        description: text.into(),
-        instruction: "Write to the Minister of Labour of Eastland and demand their release.".into(),
-        link: "https://union.example/eastport".into(),
-    };
-    let body = Body {
-        author: key.public(),
-        created_at: now,
-        expires_at: Some(now.plus(Duration::from_secs(7 * 24 * 3600))),
-        topics: vec!["union-rights".into(), "ports".into()],
-        countries: vec!["AZ".into()],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![info("en"), info("fr"), info("es")],
-        }),
-    };
-    Message::sign(body, key).expect("signing")
-}
 
 struct Net {
     servers: Vec<Server>,
@@ -69,7 +37,7 @@ async fn chain(n: usize) -> Net {
         config.node.listen = addrs[i];
         config.federation.reconnect_min = Duration::from_millis(20);
         config.federation.reconnect_max = Duration::from_millis(200);
-        unlimited(&mut config);
+        bench_config(&mut config);
         for j in [i.wrapping_sub(1), i + 1] {
             if j < n {
                 config.peers.push(PeerConfig {
@@ -88,21 +56,10 @@ async fn chain(n: usize) -> Net {
     }
 }
 
-/// Benchmarks measure the hardware, not the abuse limits.
-fn unlimited(config: &mut Config) {
-    config.tls.mode = tocsin::config::TlsMode::Off;
-    // Several nodes run in one process: no web gateway (it would want one fixed port each).
+/// Several nodes run in one process: no web gateway (it would want one fixed port each).
+fn bench_config(config: &mut Config) {
+    unlimited(config);
     config.http.enabled = false;
-    let l = &mut config.limits;
-    l.publish_per_connection_per_second = u32::MAX;
-    l.publish_per_connection_burst = u32::MAX;
-    l.publish_per_author_per_second = u32::MAX;
-    l.publish_per_author_burst = u32::MAX;
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -185,12 +142,9 @@ async fn catch_up(backlog: u64) -> f64 {
     let mut config = Config::default();
     config.node.data_dir = dir.path().join("source");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
-    unlimited(&mut config);
+    bench_config(&mut config);
     let source = Server::start(config).await.unwrap();
-    let key = SecretKey::from_seed(&[9; 32]);
-    let msgs: Vec<SignedMessage> = (0..backlog)
-        .map(|i| message(&key, i).signed().clone())
-        .collect();
+    let msgs = sign_many(&[SecretKey::from_seed(&[9; 32])], 0, backlog);
     let mut c = Client::connect(&source.url()).await.unwrap();
     let replies: Vec<_> = c
         .publish_stream(futures::stream::iter(msgs))
@@ -207,7 +161,7 @@ async fn catch_up(backlog: u64) -> f64 {
     let mut config = Config::default();
     config.node.data_dir = dir.path().join("follower");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
-    unlimited(&mut config);
+    bench_config(&mut config);
     config.peers.push(PeerConfig {
         name: "source".into(),
         address: source.url(),
@@ -244,10 +198,7 @@ fn main() {
     let rate = env_or("TOCSIN_BENCH_RATE", 50);
     let backlog = env_or("TOCSIN_BENCH_BACKLOG", 100_000);
     // The ceiling, in this run: strict verification of the catch-up's messages on 2 threads.
-    let key = SecretKey::from_seed(&[9; 32]);
-    let pool: Vec<SignedMessage> = (0..2048)
-        .map(|i| message(&key, i).signed().clone())
-        .collect();
+    let pool = sign_many(&[SecretKey::from_seed(&[9; 32])], 0, 2048);
     let ceiling = verify_rate(&pool, 2, Duration::from_secs(2));
     println!("verify ceiling, 2 threads: {ceiling:.0} msg/s");
     let mut p50s = Vec::new();

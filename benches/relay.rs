@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{env_or, verify_batch_rate, verify_rate};
+use common::{env_or, keys, percentile, sign_many, unlimited, verify_batch_rate, verify_rate};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tocsin::config::Config;
@@ -30,83 +30,6 @@ use tocsin::message::*;
 use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
 use tocsin::server::Server;
 use tokio::runtime::Runtime;
-
-/// Authors taking turns, as on a real relay.
-fn keys() -> Vec<SecretKey> {
-    (1..=16u8).map(|i| SecretKey::from_seed(&[i; 32])).collect()
-}
-
-/// A realistic ~1 KiB alert in English, French and Spanish.
-fn message(key: &SecretKey, i: u64) -> Message {
-    let now = Timestamp::now();
-    let info = |lang: &str| {
-        let (headline, description, instruction) = match lang {
-            "fr" => (
-                format!("Dirigeants des dockers d'Eastport arrêtés #{i}"),
-                "La police a arrêté à l'aube quatre dirigeants du syndicat des dockers \
-                 d'Eastland après une grève au port d'Eastport. Leurs familles ignorent où ils \
-                 sont détenus.",
-                "Écrivez au ministre du Travail d'Eastland pour exiger leur libération.",
-            ),
-            "es" => (
-                format!("Detenidos los dirigentes portuarios de Eastport #{i}"),
-                "La policía detuvo al amanecer a cuatro dirigentes del sindicato portuario de \
-                 Eastland tras una huelga en el puerto de Eastport. Sus familias no saben dónde \
-                 están.",
-                "Escriba al Ministro de Trabajo de Eastland y exija su liberación.",
-            ),
-            _ => (
-                format!("Eastport dockers' leaders detained #{i}"),
-                "Police detained four leaders of the Eastland Dockworkers' Union at dawn after \
-                 a strike at the port of Eastport. Their families have not been told where they \
-                 are held.",
-                "Write to the Minister of Labour of Eastland and demand their release.",
-            ),
-        };
-        Info {
-            language: lang.into(),
-            headline,
-            description: description.into(),
-            instruction: instruction.into(),
-            link: "https://union.example/eastport".into(),
-        }
-    };
-    let body = Body {
-        author: key.public(),
-        created_at: now,
-        expires_at: Some(now.plus(Duration::from_secs(7 * 24 * 3600))),
-        topics: vec!["union-rights".into(), "ports".into()],
-        countries: vec!["AZ".into()],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![info("en"), info("fr"), info("es")],
-        }),
-    };
-    Message::sign(body, key).expect("signing")
-}
-
-/// Signs `count` distinct messages (numbered from `from`) on two threads.
-fn sign_many(keys: &[SecretKey], from: u64, count: u64) -> Vec<SignedMessage> {
-    let half = count / 2;
-    std::thread::scope(|s| {
-        let a = s.spawn(|| {
-            (from..from + half)
-                .map(|i| message(&keys[(i % 16) as usize], i).signed().clone())
-                .collect::<Vec<_>>()
-        });
-        let b: Vec<SignedMessage> = (from + half..from + count)
-            .map(|i| message(&keys[(i % 16) as usize], i).signed().clone())
-            .collect();
-        let mut all = a.join().unwrap();
-        all.extend(b);
-        all
-    })
-}
 
 struct Node {
     server: Server,
@@ -124,12 +47,7 @@ async fn start_node() -> Node {
     config.node.data_dir = dir.path().join("data");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
     config.http.listen = "127.0.0.1:0".parse().unwrap();
-    config.tls.mode = tocsin::config::TlsMode::Off;
-    let l = &mut config.limits;
-    l.publish_per_connection_per_second = u32::MAX;
-    l.publish_per_connection_burst = u32::MAX;
-    l.publish_per_author_per_second = u32::MAX;
-    l.publish_per_author_burst = u32::MAX;
+    unlimited(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = Server::start_on(config, listener).await.expect("node");
     Node { server, _dir: dir }
@@ -147,14 +65,6 @@ fn stop(rts: &Rts, node: Node) {
 struct Rts {
     node: Runtime,
     load: Runtime,
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> f64 {
@@ -462,12 +372,12 @@ fn fanout(rts: &Rts, keys: &[SecretKey], from: u64, subs: usize, rate: u64, secs
             let span = Duration::from_nanos(last.load(Ordering::Relaxed)).saturating_sub(first);
             lat.sort();
             Fanout {
-                p50: pct(&lat, 0.5),
-                p99: pct(&lat, 0.99),
+                p50: percentile(&lat, 0.5),
+                p99: percentile(&lat, 0.99),
                 deliveries_per_s: lat.len() as f64 / span.as_secs_f64().max(1e-9),
                 delivered: lat.len(),
                 expected: subs * count as usize,
-                ack_p99: pct(&acks, 0.99),
+                ack_p99: percentile(&acks, 0.99),
             }
         })
     });
@@ -582,8 +492,8 @@ fn main() {
         println!(
             "unary ingest ({publishers} publishers, own connections, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
             unary / v2 * 100.0,
-            ms(pct(&lat, 0.5)),
-            ms(pct(&lat, 0.99))
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99))
         );
         unary
     });
@@ -597,8 +507,8 @@ fn main() {
         println!(
             "streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs): {streamed:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
             streamed / v2 * 100.0,
-            ms(pct(&lat, 0.5)),
-            ms(pct(&lat, 0.99))
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99))
         );
         streamed
     });
@@ -612,10 +522,10 @@ fn main() {
                 open_loop(&conns, msgs, fixed_rate, Instant::now(), None).await
             })
         });
-        let fixed_p99 = pct(&lat, 0.99);
+        let fixed_p99 = percentile(&lat, 0.99);
         println!(
             "unary at a fixed {fixed_rate} msg/s offered ({secs} s, achieved {achieved:.0}/s): ack p50 {:.2} ms p99 {:.2} ms max {:.2} ms",
-            ms(pct(&lat, 0.5)),
+            ms(percentile(&lat, 0.5)),
             ms(fixed_p99),
             ms(*lat.last().unwrap_or(&Duration::ZERO))
         );

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use std::collections::HashMap;
 
 use ed25519_dalek::{Signature, VerifyingKey};
-use tocsin::message::{Checked, Message, SIGNING_DOMAIN, SignedMessage, Timestamp};
+use tocsin::config::Config;
+use tocsin::message::*;
 
 /// A knob from the environment, or its default.
 pub fn env_or(name: &str, default: u64) -> u64 {
@@ -91,4 +92,109 @@ pub fn verify_batch_rate(
         ed25519_dalek::verify_batch(&refs, &sigs, &authors).expect("valid batch");
         batch
     })
+}
+
+/// Authors taking turns, as on a real relay.
+pub fn keys() -> Vec<SecretKey> {
+    (1..=16u8).map(|i| SecretKey::from_seed(&[i; 32])).collect()
+}
+
+/// A realistic ~1 KiB alert in English, French and Spanish.
+pub fn message(key: &SecretKey, i: u64) -> Message {
+    let now = Timestamp::now();
+    let info = |lang: &str| {
+        let (headline, description, instruction) = match lang {
+            "fr" => (
+                format!("Dirigeants des dockers d'Eastport arrêtés #{i}"),
+                "La police a arrêté à l'aube quatre dirigeants du syndicat des dockers \
+                 d'Eastland après une grève au port d'Eastport. Leurs familles ignorent où ils \
+                 sont détenus.",
+                "Écrivez au ministre du Travail d'Eastland pour exiger leur libération.",
+            ),
+            "es" => (
+                format!("Detenidos los dirigentes portuarios de Eastport #{i}"),
+                "La policía detuvo al amanecer a cuatro dirigentes del sindicato portuario de \
+                 Eastland tras una huelga en el puerto de Eastport. Sus familias no saben dónde \
+                 están.",
+                "Escriba al Ministro de Trabajo de Eastland y exija su liberación.",
+            ),
+            _ => (
+                format!("Eastport dockers' leaders detained #{i}"),
+                "Police detained four leaders of the Eastland Dockworkers' Union at dawn after \
+                 a strike at the port of Eastport. Their families have not been told where they \
+                 are held.",
+                "Write to the Minister of Labour of Eastland and demand their release.",
+            ),
+        };
+        Info {
+            language: lang.into(),
+            headline,
+            description: description.into(),
+            instruction: instruction.into(),
+            link: "https://union.example/eastport".into(),
+        }
+    };
+    let body = Body {
+        author: key.public(),
+        created_at: now,
+        expires_at: Some(now.plus(Duration::from_secs(7 * 24 * 3600))),
+        topics: vec!["union-rights".into(), "ports".into()],
+        countries: vec!["AZ".into()],
+        effective_at: None,
+        content: Content::Alert(Alert {
+            status: Status::Actual,
+            category: Category::Arrest,
+            urgency: Urgency::Immediate,
+            severity: Severity::Severe,
+            certainty: Certainty::Observed,
+            info: vec![info("en"), info("fr"), info("es")],
+        }),
+    };
+    Message::sign(body, key).expect("signing")
+}
+
+/// Signs `count` distinct messages (numbered from `from`) on two threads.
+pub fn sign_many(keys: &[SecretKey], from: u64, count: u64) -> Vec<SignedMessage> {
+    let half = count / 2;
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            (from..from + half)
+                .map(|i| {
+                    message(&keys[(i % keys.len() as u64) as usize], i)
+                        .signed()
+                        .clone()
+                })
+                .collect::<Vec<_>>()
+        });
+        let b: Vec<SignedMessage> = (from + half..from + count)
+            .map(|i| {
+                message(&keys[(i % keys.len() as u64) as usize], i)
+                    .signed()
+                    .clone()
+            })
+            .collect();
+        let mut all = a.join().unwrap();
+        all.extend(b);
+        all
+    })
+}
+
+/// Benchmarks measure the hardware, not the abuse limits: plaintext (the nodes are on
+/// loopback) and no publishing rate limits.
+pub fn unlimited(config: &mut Config) {
+    config.tls.mode = tocsin::config::TlsMode::Off;
+    let l = &mut config.limits;
+    l.publish_per_connection_per_second = u32::MAX;
+    l.publish_per_connection_burst = u32::MAX;
+    l.publish_per_author_per_second = u32::MAX;
+    l.publish_per_author_burst = u32::MAX;
+}
+
+/// The `p` quantile of sorted durations (zero when there are none).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -52,6 +52,27 @@ async fn send_replies(
     true
 }
 
+/// Answers every staged batch, in order. False when the stream is done.
+async fn drain<F>(
+    in_flight: &mut FuturesOrdered<F>,
+    tx: &mpsc::Sender<Result<proto::PublishReply, Status>>,
+) -> bool
+where
+    F: std::future::Future<
+            Output = (
+                Vec<Option<proto::PublishReply>>,
+                Vec<Result<crate::node::Published, NodeError>>,
+            ),
+        >,
+{
+    while let Some((replies, outcomes)) = in_flight.next().await {
+        if !send_replies(tx, replies, outcomes).await {
+            return false;
+        }
+    }
+    true
+}
+
 /// The relay service, over one node.
 #[derive(Debug, Clone)]
 pub struct RelayService {
@@ -140,10 +161,8 @@ impl Relay for RelayService {
                     }
                     _ = node.stopped() => {
                         // Answer what was staged, then tell the client to resend the rest.
-                        while let Some((replies, outcomes)) = in_flight.next().await {
-                            if !send_replies(&tx, replies, outcomes).await {
-                                return;
-                            }
+                        if !drain(&mut in_flight, &tx).await {
+                            return;
                         }
                         let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
                         return;
@@ -156,10 +175,8 @@ impl Relay for RelayService {
                                 continue;
                             }
                             Some(Err(status)) => {
-                                while let Some((replies, outcomes)) = in_flight.next().await {
-                                    if !send_replies(&tx, replies, outcomes).await {
-                                        return;
-                                    }
+                                if !drain(&mut in_flight, &tx).await {
+                                    return;
                                 }
                                 let _ = tx.send(Err(status)).await;
                                 return;

@@ -311,37 +311,32 @@ const RECENT: usize = 4096;
 /// is deleted (cancel, revocation, expiry) is dropped from it in the same write.
 #[derive(Debug, Default)]
 struct Recent {
-    map: Mutex<(
-        std::collections::HashMap<u64, Message>,
-        std::collections::VecDeque<u64>,
-    )>,
+    entries: Mutex<RecentEntries>,
+}
+
+#[derive(Debug, Default)]
+struct RecentEntries {
+    by_seq: std::collections::HashMap<u64, Message>,
+    /// Insertion order, for eviction.
+    order: std::collections::VecDeque<u64>,
 }
 
 impl Recent {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        (
-            std::collections::HashMap<u64, Message>,
-            std::collections::VecDeque<u64>,
-        ),
-    > {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecentEntries> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn get(&self, seq: u64) -> Option<Message> {
-        self.lock().0.get(&seq).cloned()
+        self.lock().by_seq.get(&seq).cloned()
     }
 
     fn put(&self, seq: u64, m: Message) {
-        let mut g = self.lock();
-        let (map, order) = &mut *g;
-        if map.insert(seq, m).is_none() {
-            order.push_back(seq);
-            while order.len() > RECENT {
-                if let Some(old) = order.pop_front() {
-                    map.remove(&old);
+        let mut e = self.lock();
+        if e.by_seq.insert(seq, m).is_none() {
+            e.order.push_back(seq);
+            while e.order.len() > RECENT {
+                if let Some(old) = e.order.pop_front() {
+                    e.by_seq.remove(&old);
                 }
             }
         }
@@ -349,7 +344,7 @@ impl Recent {
 
     fn forget(&self, seq: u64) {
         // Its place in the order stays until it comes round; the map is what is read.
-        self.lock().0.remove(&seq);
+        self.lock().by_seq.remove(&seq);
     }
 }
 

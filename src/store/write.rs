@@ -220,9 +220,12 @@ impl Inner {
         if !rec.has_content() {
             return Ok(None);
         }
-        let v = self.bodies.read(&self.obody_ref(ops, id, rec)?)?;
-        codec::decode_body(*id, &v)
-            .map(Some)
+        self.body_at(id, &self.obody_ref(ops, id, rec)?).map(Some)
+    }
+
+    /// The message whose body is at `at` (in the body log, or pending in this group).
+    fn body_at(&self, id: &Id, at: &BodyRef) -> R<Message> {
+        codec::decode_body(*id, &self.bodies.read(at)?)
             .map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))
     }
 
@@ -653,13 +656,17 @@ impl Inner {
     }
 
     /// Removes every row that serves a message's content: its log entries, index rows,
-    /// embargo row, latest row, reference row and tally contribution. The record itself and
-    /// its expiry row are the caller's.
+    /// embargo row, latest row, reference row and tally contribution, and takes its body off its
+    /// segment's count. The record itself and its expiry row are the caller's.
     fn unindex(&self, ops: &mut Ops, id: &Id, rec: &Record) -> R<()> {
-        let Some(msg) = self.oload(ops, id, rec)? else {
+        if !rec.has_content() {
             return Ok(());
-        };
+        }
+        let at = self.obody_ref(ops, id, rec)?;
+        let msg = self.body_at(id, &at)?;
+        self.seg_sub(ops, &at)?;
         let body = msg.body();
+        let prefixes = codec::index_prefixes(&msg);
         for seq in [rec.seq, rec.release] {
             if seq == 0 {
                 continue;
@@ -667,8 +674,8 @@ impl Inner {
             if self.oget(ops, T::Log, &be(seq))?.is_some() {
                 ops.del(T::Log, be(seq));
             }
-            for (t, p) in codec::index_prefixes(&msg) {
-                self.unpost(ops, t, &p, seq)?;
+            for (t, p) in &prefixes {
+                self.unpost(ops, *t, p, seq)?;
             }
         }
         if let Some(eff) = body.effective_at {
@@ -696,9 +703,7 @@ impl Inner {
 
     /// Withdraws a message's content, keeping its id (cancel, revocation).
     fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
-        let at = self.obody_ref(ops, id, rec)?;
         self.unindex(ops, id, rec)?;
-        self.seg_sub(ops, &at)?;
         ops.put(
             T::Msgs,
             id.as_bytes().as_slice(),
@@ -777,9 +782,7 @@ impl Inner {
                 continue;
             };
             if rec.has_content() {
-                let at = self.obody_ref(&ops, &id, &rec)?;
                 self.unindex(&mut ops, &id, &rec)?;
-                self.seg_sub(&mut ops, &at)?;
                 self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
             } else {
                 // Already a tombstone in all but name.
@@ -1166,11 +1169,10 @@ impl Store {
     /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
     /// refusals, entries filtered out), durably. A cursor never moves back.
     pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {
-        let inner = self.inner.clone();
         let peer = peer.to_string();
-        let g = tokio::task::spawn_blocking(move || inner.advance_cursor_batch(&peer, cursor))
-            .await
-            .map_err(|e| self.inner.corrupt(format!("the writer failed: {e}")))??;
+        let g = self
+            .on_writer(move |inner| inner.advance_cursor_batch(&peer, cursor))
+            .await?;
         self.inner.commit.wait(g).await
     }
 }
