@@ -275,10 +275,11 @@ fn ca_flag(server: &Server) -> String {
 }
 
 /// Watches every node's feed and reports (node, id) as each message arrives there.
-async fn watch(servers: &[Server]) -> anyhow::Result<mpsc::UnboundedReceiver<(usize, Id)>> {
+/// The clients share their connections with the demo's (a `Client` clone is the same channel).
+async fn watch(clients: &[Client]) -> anyhow::Result<mpsc::UnboundedReceiver<(usize, Id)>> {
     let (tx, rx) = mpsc::unbounded_channel();
-    for (i, s) in servers.iter().enumerate() {
-        let mut client = connect(s).await?;
+    for (i, c) in clients.iter().enumerate() {
+        let mut client = c.clone();
         let mut events = client.subscribe(&Filter::default(), 0, None).await?;
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -391,7 +392,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for s in &servers {
         clients.push(connect(s).await?);
     }
-    let arrivals = watch(&servers).await?;
+    let arrivals = watch(&clients).await?;
     let mut demo = Demo {
         servers,
         clients,

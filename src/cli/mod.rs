@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::message::{Checked, Id, Message, SignedMessage, Timestamp};
+use crate::message::{Id, Message, SignedMessage, Timestamp};
 
 pub use compose::{AlertArgs, CallArgs};
 pub use render::{message_json, message_text, message_text_lang};
@@ -351,8 +351,7 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<()> {
         None => Timestamp::now(),
     };
     let message = SignedMessage::decode(&bytes)
-        .and_then(|s| Checked::open(s, now))
-        .and_then(Checked::verify)
+        .and_then(|s| Message::open(s, now))
         .map_err(|r| {
             anyhow::Error::new(r).context(format!("{} is refused", args.file.display()))
         })?;

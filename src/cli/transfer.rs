@@ -63,17 +63,8 @@ pub struct ImportArgs {
 /// Appends one record: the length as a varint, then the message.
 fn write_record(w: &mut impl Write, m: &SignedMessage) -> std::io::Result<()> {
     let bytes = m.encode_to_vec();
-    let mut len = bytes.len() as u64;
-    let mut varint = Vec::with_capacity(3);
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            varint.push(byte);
-            break;
-        }
-        varint.push(byte | 0x80);
-    }
+    let mut varint = Vec::with_capacity(10);
+    prost::encoding::encode_varint(bytes.len() as u64, &mut varint);
     w.write_all(&varint)?;
     w.write_all(&bytes)
 }
@@ -192,12 +183,15 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
             ClientEvent::Delivery { seq, message } => {
                 last = seq;
                 // An export is a record others will trust: only what verifies here goes in.
-                if let Err(r) = Message::open_untimed(message.clone()) {
-                    eprintln!("#{seq}: left out a message that does not verify ({r})");
-                    skipped += 1;
-                    continue;
-                }
-                write_record(&mut w, &message)
+                let message = match Message::open_untimed(message) {
+                    Ok(m) => m,
+                    Err(r) => {
+                        eprintln!("#{seq}: left out a message that does not verify ({r})");
+                        skipped += 1;
+                        continue;
+                    }
+                };
+                write_record(&mut w, message.signed())
                     .with_context(|| format!("writing {}", args.out.display()))?;
                 count += 1;
                 progress.set(seq, head, &format!("{count} messages"));

@@ -181,7 +181,6 @@ enum Freshness {
 struct Reply {
     status: StatusCode,
     content_type: &'static str,
-    body: String,
     validators: Validators,
     freshness: Freshness,
     /// The response depended on `Accept-Language`.
@@ -295,8 +294,15 @@ impl Gateway {
     }
 
     /// Turns a reply into a response: 304 when the request's validators match, else the body,
-    /// with validators and caching headers either way.
-    fn respond(&self, req_headers: &HeaderMap, method: &Method, reply: Reply) -> Response {
+    /// with validators and caching headers either way. The body is rendered only when it is
+    /// sent: neither a 304 nor an answer to HEAD renders it.
+    fn respond(
+        &self,
+        req_headers: &HeaderMap,
+        method: &Method,
+        reply: Reply,
+        render: impl FnOnce() -> String,
+    ) -> Response {
         let ok = reply.status == StatusCode::OK;
         let unchanged = ok && cache::not_modified(req_headers, &reply.validators);
         let mut r = if unchanged {
@@ -305,7 +311,7 @@ impl Gateway {
             let body = if method == Method::HEAD {
                 Body::empty()
             } else {
-                Body::from(reply.body)
+                Body::from(render())
             };
             let mut r = Response::new(body);
             *r.status_mut() = reply.status;
@@ -376,22 +382,17 @@ async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Fail
     let now = Timestamp::now();
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, "/", &key);
-    let body = if cache::not_modified(req.headers(), &validators) {
-        String::new()
-    } else {
-        page::index(&gw, &snap, &sel, &prefs, now)
-    };
     Ok(gw.respond(
         req.headers(),
         req.method(),
         Reply {
             status: StatusCode::OK,
             content_type: HTML,
-            body,
             validators,
             freshness: Freshness::Page,
             vary_language: sel.lang.is_none(),
         },
+        || page::index(&gw, &snap, &sel, &prefs, now),
     ))
 }
 
@@ -421,42 +422,37 @@ async fn detail(
     }
     let key = format!("{}|{}", id, prefs.join(","));
     let validators = gw.validators(&snap, now, "/m", &key);
-    let (status, body) = match snap.items.get(&id).filter(|i| i.live(now)) {
-        Some(item) => (
-            StatusCode::OK,
-            page::detail(&gw, &snap, item, &sel, &prefs, now),
-        ),
-        None => {
-            let node = gw.node().clone();
-            let state = tokio::task::spawn_blocking(move || node.store().get(&id))
-                .await
-                .map_err(|e| Failure::Task(e.to_string()))??;
-            match state {
-                Some(s) if s.cancelled && s.message.is_none() => {
-                    (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
-                }
-                _ => (
-                    StatusCode::NOT_FOUND,
-                    page::error_page(
-                        "Not found",
-                        "This node shows no current alert or call with this id.",
-                    ),
-                ),
-            }
-        }
+    let reply = |status| Reply {
+        status,
+        content_type: HTML,
+        validators,
+        freshness: Freshness::Feed,
+        vary_language: sel.lang.is_none(),
     };
-    Ok(gw.respond(
-        req.headers(),
-        req.method(),
-        Reply {
-            status,
-            content_type: HTML,
-            body,
-            validators,
-            freshness: Freshness::Feed,
-            vary_language: sel.lang.is_none(),
-        },
-    ))
+    if let Some(item) = snap.items.get(&id).filter(|i| i.live(now)) {
+        return Ok(
+            gw.respond(req.headers(), req.method(), reply(StatusCode::OK), || {
+                page::detail(&gw, &snap, item, &sel, &prefs, now)
+            }),
+        );
+    }
+    let node = gw.node().clone();
+    let state = tokio::task::spawn_blocking(move || node.store().get(&id))
+        .await
+        .map_err(|e| Failure::Task(e.to_string()))??;
+    let (status, body) = match state {
+        Some(s) if s.cancelled && s.message.is_none() => {
+            (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            page::error_page(
+                "Not found",
+                "This node shows no current alert or call with this id.",
+            ),
+        ),
+    };
+    Ok(gw.respond(req.headers(), req.method(), reply(status), || body))
 }
 
 fn redirect(to: &str) -> Response {
@@ -487,24 +483,18 @@ async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response,
     let path = if cap { "/cap.atom" } else { "/feed.atom" };
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, path, &key);
-    let body = if cache::not_modified(req.headers(), &validators) {
-        String::new()
-    } else if cap {
-        atom::cap_index(&gw, &snap, &sel, &prefs, now)
-    } else {
-        atom::feed(&gw, &snap, &sel, &prefs, now)
-    };
+    let render = if cap { atom::cap_index } else { atom::feed };
     Ok(gw.respond(
         req.headers(),
         req.method(),
         Reply {
             status: StatusCode::OK,
             content_type: ATOM,
-            body,
             validators,
             freshness: Freshness::Feed,
             vary_language: sel.lang.is_none(),
         },
+        || render(&gw, &snap, &sel, &prefs, now),
     ))
 }
 
@@ -556,11 +546,11 @@ async fn cap_document(
         Reply {
             status,
             content_type: CAP,
-            body,
             validators,
             freshness: Freshness::Feed,
             vary_language: false,
         },
+        || body,
     ))
 }
 

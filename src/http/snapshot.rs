@@ -478,7 +478,7 @@ impl Builder {
         };
         let mut updates = Vec::with_capacity(state.updates.len());
         for u in &state.updates {
-            if let Some(m) = store.get(u)?.and_then(|s| s.message) {
+            if let Some(m) = store.message(u)? {
                 updates.push(m);
             }
         }

@@ -549,6 +549,11 @@ impl Store {
         self.inner.get(id)
     }
 
+    /// A message with its content, if held (not withdrawn); none of what [`Store::get`] adds.
+    pub fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
+        self.inner.message(id)
+    }
+
     /// The author's latest profile.
     pub fn profile(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
         self.inner.latest(Kind::Profile, author)
