@@ -114,8 +114,10 @@ async fn ingest_rate(mode: CommitMode, msgs: Vec<Message>) -> (f64, u64) {
     (n as f64 / secs, flushes)
 }
 
-/// Disk bytes per message after ingesting `msgs`.
-async fn bytes_per_message(msgs: Vec<Message>) -> (f64, f64) {
+/// Disk bytes per message after ingesting `msgs`, and the milliseconds a reopen of that store
+/// takes (sled's recovery, the checks against the marker and the body log, and building the
+/// filter of held ids).
+async fn bytes_per_message(msgs: Vec<Message>) -> (f64, f64, f64) {
     let dir = base_dir();
     let store = Store::open(&cfg(dir.path())).expect("open");
     let n = msgs.len();
@@ -131,7 +133,12 @@ async fn bytes_per_message(msgs: Vec<Message>) -> (f64, f64) {
     }
     let disk = store.counts().expect("counts").disk_bytes;
     store.close().await.expect("close");
-    (disk as f64 / n as f64, payload as f64 / n as f64)
+    let start = Instant::now();
+    let store = Store::open(&cfg(dir.path())).expect("reopen");
+    let open_ms = start.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(store.counts().expect("counts").messages, n as u64);
+    store.close().await.expect("close");
+    (disk as f64 / n as f64, payload as f64 / n as f64, open_ms)
 }
 
 /// Disk bytes under churn: each cycle inserts `per_cycle` messages living one simulated hour
@@ -185,6 +192,7 @@ fn main() {
     let mut single = Vec::new();
     let mut per_msg = Vec::new();
     let mut churn_end = Vec::new();
+    let mut reopen = Vec::new();
     for run in 0..runs {
         let (rate, flushes) = rt.block_on(ingest_rate(
             CommitMode::Group,
@@ -202,11 +210,13 @@ fn main() {
             "run {run}: flush per message, {TASKS} tasks: {rate:.0} msgs/s ({flushes} flushes for 2000 messages)"
         );
         single.push(rate);
-        let (bpm, payload) = rt.block_on(bytes_per_message(messages(100_000, 0, T0, life)));
+        let (bpm, payload, open_ms) =
+            rt.block_on(bytes_per_message(messages(100_000, 0, T0, life)));
         println!(
-            "run {run}: 100k messages: {bpm:.0} disk bytes per message (signed payload {payload:.0} bytes)"
+            "run {run}: 100k messages: {bpm:.0} disk bytes per message (signed payload {payload:.0} bytes); reopened in {open_ms:.0} ms"
         );
         per_msg.push(bpm);
+        reopen.push(open_ms);
         let (sizes, live) = rt.block_on(churn(30, 10_000));
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         println!(
@@ -223,6 +233,7 @@ fn main() {
     println!("  group commit:       {:.0} msgs/s", median(group));
     println!("  flush per message:  {:.0} msgs/s", median(single));
     println!("  disk bytes/message after 100k: {:.0}", median(per_msg));
+    println!("  reopen of the 100k store: {:.0} ms", median(reopen));
     println!(
         "  disk MiB after 30 churn cycles (300k inserted, ~10-20k live): {:.1}",
         median(churn_end)

@@ -11,7 +11,8 @@
 //! log entry points to its message's.
 //!
 //! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default),
-//! and a cache of 4,096 recently read messages.
+//! a cache of 4,096 recently read messages, and a filter of the ids held (1.5 MiB per million
+//! ids, at least 1.5 MiB; see `ids.rs`).
 //!
 //! # Opening
 //!
@@ -77,6 +78,7 @@ mod bodies;
 mod codec;
 mod commit;
 mod error;
+mod ids;
 mod read;
 mod write;
 
@@ -302,6 +304,8 @@ struct Inner {
     recent: Recent,
     /// Signatures and bodies (see `bodies.rs`).
     bodies: bodies::BodyLog,
+    /// The ids with a record or tombstone, for lookups of new ids (see `ids.rs`).
+    ids: ids::IdFilter,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -546,6 +550,21 @@ impl Store {
             }
         }
 
+        let ids = ids::IdFilter::with_capacity(
+            get_u64(meta::N_MESSAGES)?
+                .saturating_add(get_u64(meta::N_TOMBSTONES)?)
+                .saturating_mul(2),
+        );
+        for t in [T::Msgs, T::Tombs] {
+            for k in trees.get(t).iter().keys() {
+                let k = k.map_err(sled_err)?;
+                let id = Id::from_slice(&k).ok_or_else(|| {
+                    StoreError::corrupt(&dir, format!("a key of tree {} is not an id", t.name()))
+                })?;
+                ids.add(&id);
+            }
+        }
+
         let commit = Committer::new(dir.clone(), 0, last_seq);
         let flusher = {
             let commit = commit.clone();
@@ -579,6 +598,7 @@ impl Store {
                 jobs: Mutex::new(jobs),
                 recent: Recent::default(),
                 bodies,
+                ids,
             }),
         })
     }

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 
-use super::bodies::BodyRef;
 use super::codec::{self, ACCEPTED, LogEntry, RELEASED, Record, Revoked, T, be, cat, meta};
 use super::write::authorized;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
@@ -59,6 +58,9 @@ impl Inner {
     }
 
     pub(super) fn record(&self, id: &Id) -> R<Option<Record>> {
+        if !self.ids.may_hold(id) {
+            return Ok(None);
+        }
         match self
             .trees
             .get(T::Msgs)
@@ -86,36 +88,32 @@ impl Inner {
     /// for the same new entries, and only the first pays for reading and decoding the body.
     /// The record, read before, stays the authority on whether the content is held.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
-        self.decode_at(id, rec, None)
-    }
-
-    /// [`Inner::decode`], given where the body is when the caller has just read the log entry
-    /// that accepted it.
-    fn decode_at(&self, id: &Id, rec: &Record, at: Option<BodyRef>) -> R<Option<Message>> {
         if !rec.has_content() {
             return Ok(None);
         }
         if let Some(m) = self.recent.get(rec.seq) {
             return Ok(Some(m));
         }
-        let first = match at {
-            Some(at) => self.bodies.read(&at),
-            None => self.read_body(id, rec),
-        };
-        let v = match first {
+        let v = match self.read_body(id, rec) {
             // Retention may have moved the body (compaction) between the two reads: once more.
             Err(StoreError::Corrupt { .. }) => self.read_body(id, rec)?,
             other => other?,
         };
-        let m = codec::decode_body(*id, &v).map_err(|e| {
+        self.decode_read(id, rec.seq, &v).map(Some)
+    }
+
+    /// Decodes a body just read from the log of bodies, keeping it in the cache of recent
+    /// messages when it is near the head.
+    fn decode_read(&self, id: &Id, seq: u64, v: &[u8]) -> R<Message> {
+        let m = codec::decode_body(*id, v).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })?;
         // Live subscribers read near the head; a backfill far behind would only push their
         // entries out.
-        if rec.seq.saturating_add(super::RECENT as u64) > self.commit.head() {
-            self.recent.put(rec.seq, m.clone());
+        if seq.saturating_add(super::RECENT as u64) > self.commit.head() {
+            self.recent.put(seq, m.clone());
         }
-        Ok(Some(m))
+        Ok(m)
     }
 
     /// Reads the signature and body of a record whose content is held.
@@ -256,10 +254,15 @@ impl Inner {
         Ok(best.map(|(_, t, p)| (t, p)))
     }
 
-    /// Decides whether the entry at `seq` belongs in a view; returns its message if so.
-    fn in_view(&self, seq: u64, view: &View) -> R<Option<Message>> {
-        let Some(e) = self.log_entry(seq)? else {
-            return Ok(None);
+    /// Decides whether the entry at `seq` belongs in a view; returns its message if so. `entry`
+    /// is the log entry when the caller has just read it (a walk of the log itself).
+    fn in_view(&self, seq: u64, entry: Option<LogEntry>, view: &View) -> R<Option<Message>> {
+        let e = match entry {
+            Some(e) => e,
+            None => match self.log_entry(seq)? {
+                Some(e) => e,
+                None => return Ok(None),
+            },
         };
         let show = match view {
             View::Reader => e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed),
@@ -277,16 +280,26 @@ impl Inner {
         if !show {
             return Ok(None);
         }
+        // An accepting entry still in the log is a message whose content is held: withdrawing
+        // content deletes its log entries in the same transaction (`unindex`). The entry says
+        // where the body is, so the record need not be read.
+        if e.what == ACCEPTED
+            && let Some(at) = &e.body
+        {
+            if let Some(m) = self.recent.get(seq) {
+                return Ok(Some(m));
+            }
+            match self.bodies.read(at) {
+                Ok(v) => return self.decode_read(&e.id, seq, &v).map(Some),
+                // Moved by compaction since the entry was read: the record knows where.
+                Err(StoreError::Corrupt { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
         let Some(rec) = self.record(&e.id)? else {
             return Ok(None);
         };
-        // The entry that accepted the message says where its body is.
-        let at = if e.what == ACCEPTED && rec.seq == seq {
-            e.body
-        } else {
-            None
-        };
-        self.decode_at(&e.id, &rec, at)
+        self.decode(&e.id, &rec)
     }
 
     fn read(
@@ -300,13 +313,19 @@ impl Inner {
         if since >= head || limit == 0 {
             return Ok((Vec::new(), since));
         }
-        let candidates: Box<dyn Iterator<Item = R<u64>> + '_> =
+        // Seqs to examine, with their log entries when the walk has read them already.
+        type Candidates<'a> = Box<dyn Iterator<Item = R<(u64, Option<LogEntry>)>> + 'a>;
+        let candidates: Candidates<'_> =
             match self.choose_index(filter, since, head)? {
                 None => Box::new(self.trees.get(T::Log).range(be(since + 1)..=be(head)).map(
                     |kv| {
-                        let (k, _) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-                        codec::read_u64(&k)
-                            .ok_or_else(|| StoreError::corrupt(&self.dir, "bad log key"))
+                        let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+                        let seq = codec::read_u64(&k)
+                            .ok_or_else(|| StoreError::corrupt(&self.dir, "bad log key"))?;
+                        let e = LogEntry::decode(&v).ok_or_else(|| {
+                            StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"))
+                        })?;
+                        Ok((seq, Some(e)))
                     },
                 )),
                 Some((t, prefixes)) => {
@@ -317,19 +336,19 @@ impl Inner {
                                 as Box<dyn Iterator<Item = R<u64>>>
                         })
                         .collect();
-                    Box::new(Merge::new(iters))
+                    Box::new(Merge::new(iters).map(|seq| seq.map(|seq| (seq, None))))
                 }
             };
         let budget = limit.saturating_add(SCAN_BUDGET);
         let mut out = Vec::new();
         let mut scanned_to = since;
-        for (n, seq) in candidates.enumerate() {
-            let seq = seq?;
+        for (n, candidate) in candidates.enumerate() {
+            let (seq, entry) = candidate?;
             if n >= budget {
                 return Ok((out, scanned_to));
             }
             scanned_to = seq;
-            if let Some(message) = self.in_view(seq, view)?
+            if let Some(message) = self.in_view(seq, entry, view)?
                 && filter.matches(message.body())
             {
                 out.push(Entry { seq, message });
@@ -514,6 +533,9 @@ impl Store {
             } else {
                 Seen::Tombstone
             }));
+        }
+        if !self.inner.ids.may_hold(id) {
+            return Ok(None);
         }
         let tomb = self
             .inner

@@ -927,6 +927,32 @@ async fn expiry_removes_messages_and_refuses_replays_until_the_tombstone_goes() 
     assert_eq!(s.counts().unwrap().tombstones, 1);
 }
 
+/// The filter of held ids (`ids.rs`) is built again from the trees on open: records and
+/// tombstones are both found after a reopen.
+#[tokio::test]
+async fn held_ids_are_known_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let gone = simple_alert(&k, T0);
+    let live = simple_alert(&k, T0.plus(HOUR));
+    let never = simple_alert(&k, T0.plus(2 * HOUR));
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        accept(&s, &gone).await;
+        accept(&s, &cancel(&k, T0, gone.id(), "")).await;
+        assert_eq!(s.expire(T0.plus(DAY).plus(HOUR)).await.unwrap().expired, 2);
+        accept(&s, &live).await;
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.seen(&gone.id()).unwrap(), Some(Seen::Tombstone));
+    assert_eq!(refused_with(put(&s, &gone).await), Reason::Replayed);
+    assert_eq!(s.seen(&live.id()).unwrap(), Some(Seen::Stored { seq: 3 }));
+    assert_eq!(put(&s, &live).await, Inserted::Duplicate { seq: 3 });
+    assert_eq!(s.seen(&never.id()).unwrap(), None);
+    assert_eq!(accept(&s, &never).await, 4);
+}
+
 #[tokio::test]
 async fn cancelled_ids_become_tombstones_at_expiry() {
     let dir = tempfile::tempdir().unwrap();

@@ -190,6 +190,10 @@ impl Inner {
     }
 
     fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
+        // Every planned record of a new id was added to the filter first.
+        if !self.ids.may_hold(id) {
+            return Ok(None);
+        }
         match self.oget(ops, T::Msgs, id.as_bytes())? {
             None => Ok(None),
             Some(v) => Record::decode(&v)
@@ -414,7 +418,7 @@ impl Inner {
                 refused(Reason::Replayed, "this message was cancelled by its author")
             });
         }
-        if self.oget(ops, T::Tombs, id.as_bytes())?.is_some() {
+        if self.ids.may_hold(&id) && self.oget(ops, T::Tombs, id.as_bytes())?.is_some() {
             return Ok(refused(
                 Reason::Replayed,
                 "this message expired or was removed here and may not come back",
@@ -484,7 +488,8 @@ impl Inner {
             }
         }
 
-        // Accepted.
+        // Accepted: the id has a record from here on (see `ids.rs`).
+        self.ids.add(&id);
         let rec = Record::new(msg, seq);
         let embargoed = body.embargoed_at(now);
         ops.put(T::Meta, meta::LAST_SEQ, be(seq));
