@@ -109,13 +109,13 @@ impl SegRow {
 #[derive(Debug)]
 struct Appender {
     seg: u64,
-    file: File,
+    file: Arc<File>,
     /// Bytes of `seg` already written to the file.
     len: u64,
     /// Appended since the last write: they follow `len`.
     pending: Vec<u8>,
     /// Earlier segments written but not yet synced (a group that crossed into a new one).
-    unsynced: Vec<File>,
+    unsynced: Vec<Arc<File>>,
 }
 
 /// The body log of one store.
@@ -173,7 +173,7 @@ impl BodyLog {
             segment_bytes: segment_bytes.max(1),
             appender: Mutex::new(Appender {
                 seg,
-                file,
+                file: Arc::new(file),
                 len,
                 pending: Vec::new(),
                 unsynced: Vec::new(),
@@ -219,14 +219,14 @@ impl BodyLog {
     /// Writes what is pending and starts the next segment.
     fn rotate(&self, a: &mut Appender) -> R<()> {
         let pending = std::mem::take(&mut a.pending);
-        a.file.write_all(&pending).map_err(|e| self.io(e))?;
+        (&*a.file).write_all(&pending).map_err(|e| self.io(e))?;
         let next = a.seg + 1;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join(seg_name(next)))
             .map_err(|e| self.io(e))?;
-        let old = std::mem::replace(&mut a.file, file);
+        let old = std::mem::replace(&mut a.file, Arc::new(file));
         a.unsynced.push(old);
         a.seg = next;
         a.len = 0;
@@ -236,17 +236,24 @@ impl BodyLog {
     /// Writes what is pending and syncs every segment written since the last sync. Called
     /// before the transaction that points to these bodies is applied.
     pub(super) fn write_and_sync(&self) -> R<()> {
-        let mut a = lock(&self.appender);
-        if a.pending.is_empty() && a.unsynced.is_empty() {
-            return Ok(());
-        }
-        let pending = std::mem::take(&mut a.pending);
-        a.file.write_all(&pending).map_err(|e| self.io(e))?;
-        a.len += pending.len() as u64;
-        for f in a.unsynced.drain(..) {
+        // Written under the lock (readers then find the bytes in the file, not in `pending`),
+        // synced outside it: a reader does not wait for the disk.
+        let to_sync = {
+            let mut a = lock(&self.appender);
+            if a.pending.is_empty() && a.unsynced.is_empty() {
+                return Ok(());
+            }
+            let pending = std::mem::take(&mut a.pending);
+            (&*a.file).write_all(&pending).map_err(|e| self.io(e))?;
+            a.len += pending.len() as u64;
+            let mut files = std::mem::take(&mut a.unsynced);
+            files.push(a.file.clone());
+            files
+        };
+        for f in to_sync {
             f.sync_data().map_err(|e| self.io(e))?;
         }
-        a.file.sync_data().map_err(|e| self.io(e))
+        Ok(())
     }
 
     /// Forgets what was appended since the last write (its group failed to plan).
