@@ -28,8 +28,9 @@
 //!
 //! All writes go through one writer thread, which plans a group of messages' effects (reading
 //! the trees through the group's own planned writes), writes and syncs their bodies to the body
-//! log, and applies the group as **one sled transaction across every tree it touches**: the
-//! records, log entries, index rows, tallies, and peer cursors. A crash leaves all of a group or
+//! log (for a large group, on another thread while the group is planned), and applies the group
+//! as **one sled transaction across every tree it touches**: the records, log entries, index
+//! rows, tallies, and peer cursors. A crash leaves all of a group or
 //! none of it (and perhaps bodies nothing points to, reclaimed with their segment). The caller is told *accepted* only when the transaction is
 //! on disk: see `commit.rs` for group commit and the durable head.
 //!

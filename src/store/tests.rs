@@ -1255,6 +1255,10 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
         translate(&k2, T0.plus(7 * HOUR), a.id(), "es"),
         endorse(&k5, T0.plus(7 * HOUR), c.id(), ""),
     ];
+    // Enough messages for the group to take the path that syncs bodies while planning.
+    let filler = (0..16).map(|i| simple_alert(&k3, T0.plus(Duration::from_secs(60 + i))));
+    let msgs: Vec<Message> = filler.chain(msgs).collect();
+    assert!(msgs.len() >= super::write::OVERLAP_MIN);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let one = Store::open(&cfg(d1.path())).unwrap();
     let many = Store::open(&cfg(d2.path())).unwrap();
@@ -1309,6 +1313,16 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
         (c.head_seq, c.messages, c.tombstones)
     };
     assert_eq!(counts(&one), counts(&many));
+    // And the group's bodies read back the same after a reopen.
+    many.close().await.unwrap();
+    let many = Store::open(&cfg(d2.path())).unwrap();
+    let all = |s: &Store| {
+        read_all(s, &Filter::default(), &PEER)
+            .iter()
+            .map(|e| (e.seq, e.message.signed().clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(&one), all(&many));
 }
 
 #[tokio::test]

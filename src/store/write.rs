@@ -27,6 +27,10 @@ pub(super) struct WriterState {
     pub(super) closed: bool,
 }
 
+/// From this many messages in a group, their bodies are synced while the group is planned
+/// (below it, starting a thread costs more than the overlap saves).
+pub(super) const OVERLAP_MIN: usize = 32;
+
 /// How many expiries or releases go into one transaction (the writer lock is released
 /// between batches so inserts are not held up by a long retention pass).
 const BATCH: usize = 512;
@@ -40,6 +44,9 @@ struct Ops {
 }
 
 type R<X> = Result<X, StoreError>;
+
+/// Planned groups: the outcomes per group, the writes to commit, and the last seq handed out.
+type Planned = (Vec<Vec<Inserted>>, Ops, u64);
 
 impl Ops {
     fn put(&mut self, t: T, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
@@ -363,13 +370,64 @@ impl Inner {
     ) -> R<(Vec<Vec<Inserted>>, u64)> {
         let mut w = self.lock_writer()?;
         let per_message = self.mode == CommitMode::PerMessage;
+        let count: usize = groups.iter().map(|(msgs, _)| msgs.len()).sum();
+        if !per_message && count >= OVERLAP_MIN {
+            // The bodies of the messages new here are appended first and written and synced on
+            // another thread while the group is planned: the disk's round trip overlaps the
+            // planning instead of preceding the transaction. A body whose message the plan
+            // refuses is dead bytes, reclaimed with its segment.
+            let mut placed = Vec::with_capacity(count);
+            for (msgs, _) in groups {
+                for (msg, _) in msgs.iter() {
+                    placed.push(if self.ids.may_hold(&msg.id()) {
+                        None
+                    } else {
+                        Some(self.bodies.append(&codec::body_parts(msg))?)
+                    });
+                }
+            }
+            return std::thread::scope(|s| {
+                let sync = std::thread::Builder::new()
+                    .name("tocsin-store-sync".into())
+                    .spawn_scoped(s, || self.bodies.write_and_sync())
+                    .map_err(|e| StoreError::io(&self.dir, e))?;
+                let planned = self.plan_groups(&mut w, groups, placed);
+                let synced = sync
+                    .join()
+                    .unwrap_or_else(|_| Err(self.corrupt("the body log sync panicked")));
+                let (out, mut ops, last) = planned?;
+                synced?;
+                // Bodies appended while planning (messages that looked held) are written and
+                // synced here, with nothing else left to wait for.
+                self.commit(&mut w, &mut ops, last)?;
+                Ok((out, w.gen_))
+            });
+        }
+        let (out, mut ops, last) = self.plan_groups(&mut w, groups, vec![None; count])?;
+        self.commit(&mut w, &mut ops, last)?;
+        Ok((out, w.gen_))
+    }
+
+    /// Plans groups of messages in order, each against what the earlier ones leave; `placed` has
+    /// the body already appended for each message, if any. Commits after each message in
+    /// flush-per-message mode. Returns the outcomes, the writes still to commit and the last
+    /// seq handed out.
+    fn plan_groups(
+        &self,
+        w: &mut WriterState,
+        groups: &[(&[(Message, Origin)], Timestamp)],
+        placed: Vec<Option<BodyRef>>,
+    ) -> R<Planned> {
+        let per_message = self.mode == CommitMode::PerMessage;
         let mut ops = Ops::default();
         let mut last = w.last_seq;
         let mut out = Vec::with_capacity(groups.len());
+        let mut placed = placed.into_iter();
         for (msgs, now) in groups {
             let mut outcomes = Vec::with_capacity(msgs.len());
             for (msg, origin) in msgs.iter() {
-                let outcome = self.plan_insert(&mut ops, msg, origin, last + 1, *now)?;
+                let at = placed.next().flatten();
+                let outcome = self.plan_insert(&mut ops, msg, origin, last + 1, *now, at)?;
                 if let Origin::Peer { peer, cursor } = origin {
                     let k = peer.as_bytes();
                     let old = match self.oget(&ops, T::Cursors, k)? {
@@ -384,18 +442,18 @@ impl Inner {
                     last = seq;
                 }
                 if per_message {
-                    self.commit(&mut w, &mut ops, last)?;
+                    self.commit(w, &mut ops, last)?;
                     ops = Ops::default();
                 }
                 outcomes.push(outcome);
             }
             out.push(outcomes);
         }
-        self.commit(&mut w, &mut ops, last)?;
-        Ok((out, w.gen_))
+        Ok((out, ops, last))
     }
 
-    /// Plans the effects of one message; `seq` is the seq it gets if accepted.
+    /// Plans the effects of one message; `seq` is the seq it gets if accepted, `placed` where
+    /// its body was appended already, if it was.
     fn plan_insert(
         &self,
         ops: &mut Ops,
@@ -403,6 +461,7 @@ impl Inner {
         origin: &Origin,
         seq: u64,
         now: Timestamp,
+        placed: Option<BodyRef>,
     ) -> R<Inserted> {
         let id = msg.id();
         let body = msg.body();
@@ -512,7 +571,10 @@ impl Inner {
         }
 
         ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
-        let at = self.bodies.append(&codec::body_parts(msg))?;
+        let at = match placed {
+            Some(at) => at,
+            None => self.bodies.append(&codec::body_parts(msg))?,
+        };
         self.seg_add(ops, &at, seq)?;
         self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
         ops.put(
