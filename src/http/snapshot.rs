@@ -426,12 +426,8 @@ impl Builder {
         if !state.cancelled || !matches!(state.kind, Kind::Alert | Kind::Call) {
             return Ok(());
         }
-        let by_author = cancel.author() == &state.author;
-        let by_successor = !by_author
-            && store.revocation(&state.author)?.is_some_and(|r| {
-                matches!(&r.body().content, Content::Revocation(rv) if rv.successor.as_ref() == Some(cancel.author()))
-            });
-        if !(by_author || by_successor) {
+        // The same rule as the store's: the author, or its successor however many keys on.
+        if !store.may_act_for(cancel.author(), &state.author)? {
             return Ok(());
         }
         let mut updates = Vec::new();

@@ -610,6 +610,16 @@ impl Store {
         }
     }
 
+    /// Whether `author` may update or cancel what `original` wrote: the same key, or the
+    /// successor named in its revocation, followed as far as the store follows it.
+    pub fn may_act_for(
+        &self,
+        author: &AuthorKey,
+        original: &AuthorKey,
+    ) -> Result<bool, StoreError> {
+        authorized(&self.inner, author.as_bytes(), original.as_bytes())
+    }
+
     /// The peer's seq up to which this node holds its log (0 if never followed).
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
         match self

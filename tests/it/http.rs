@@ -307,6 +307,68 @@ async fn cancelled_items_go_and_updates_replace_their_originals() {
     assert!(!feed.body.contains(&b.id().to_hex()));
 }
 
+/// A key revoked twice: the second successor may cancel what the first key wrote, and the
+/// gateway honours that cancel the way the store does (following every successor).
+#[tokio::test]
+async fn a_cancel_by_a_successors_successor_is_honoured_like_the_authors() {
+    let node = TestNode::start().await;
+    let addr = http(&node);
+    let (first, second, third) = (org(36), org(37), org(38));
+    let now = Timestamp::now();
+    let b = alert_in(
+        &first,
+        "Names of the detained",
+        &["en"],
+        now.minus(Duration::from_secs(120)),
+    );
+    publish(&node, &b).await;
+    for (key, successor) in [(&first, &second), (&second, &third)] {
+        let rev = sign(
+            body(
+                key,
+                Content::Revocation(Revocation {
+                    revoked_from: now.minus(Duration::from_secs(60)),
+                    successor: Some(successor.public()),
+                    reason: "phone seized at the border".into(),
+                }),
+            ),
+            key,
+        );
+        publish(&node, &rev).await;
+    }
+    let x = sign(
+        body(
+            &third,
+            Content::Cancel(Cancel {
+                target: b.id(),
+                reason: "The list exposed a member's family".into(),
+            }),
+        ),
+        &third,
+    );
+    publish(&node, &x).await;
+    let gone = get(addr, &format!("/m/{}", b.id())).await;
+    assert_eq!(gone.status, 410);
+    assert!(
+        gone.body.contains("The list exposed a member&#39;s family"),
+        "{}",
+        gone.body
+    );
+    assert!(!get(addr, "/").await.body.contains("Names of the detained"));
+    // The cancel is published as CAP and leads to what it withdrew.
+    let cx = get(addr, &format!("/cap/{}.xml", x.id())).await;
+    assert_eq!(cx.status, 200, "{}", cx.body);
+    assert!(cx.body.contains("<msgType>Cancel</msgType>"));
+    assert!(cx.body.contains(&format!(",{},", b.id())));
+    assert!(
+        get(addr, "/cap.atom")
+            .await
+            .body
+            .contains(&format!("/cap/{}.xml", x.id()))
+    );
+    assert_eq!(get(addr, &format!("/m/{}", x.id())).await.status, 301);
+}
+
 #[tokio::test]
 async fn filters_narrow_the_page_and_the_feeds() {
     let node = TestNode::start().await;
