@@ -1,7 +1,11 @@
-//! The on-disk layout: tree names, key shapes and record encodings (format 2).
+//! The on-disk layout: tree names, key shapes and record encodings (format 3).
 //!
 //! Every integer is big-endian so that keys sort numerically. Changing anything here is a new
 //! store format: bump [`FORMAT`] and teach `open` to refuse (or migrate) the old one.
+//!
+//! Format 3 differs from format 2 only in the expiry rows (one per minute per transaction
+//! instead of one per message); it reads format 2's rows as they are, so a format 2 store is
+//! marked 3 when opened and nothing is rewritten.
 
 use bytes::Bytes;
 
@@ -9,7 +13,10 @@ use super::bodies::BodyRef;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
 /// The store format this code reads and writes.
-pub(super) const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 3;
+
+/// The older format this code also reads (see above), upgraded in place on open.
+pub(super) const FORMAT_UPGRADED: u32 = 2;
 
 /// The trees of the store. The discriminant is the position in `Trees::all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -27,7 +34,9 @@ pub(super) enum T {
     Tombs,
     /// drop_at ‖ id → (): when each tombstone may go.
     TombGc,
-    /// expires_at ‖ id → (): retention's work list.
+    /// minute ‖ first seq → (expires_at ‖ id)*: retention's work list, one row per minute of
+    /// expiry per write transaction (see [`expiry_key`]); rows of format 2, expires_at ‖ id →
+    /// (), are read too.
     Expiry,
     /// effective_at ‖ id → (): embargoed messages not yet released to readers.
     Embargo,
@@ -153,6 +162,29 @@ pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
 /// `time ‖ id`, for the time-ordered work lists (expiry, embargo, tombstone collection).
 pub(super) fn time_id(t: u64, id: &Id) -> Vec<u8> {
     cat(&[&be(t), id.as_bytes()])
+}
+
+/// Expiry rows group the messages of one write transaction that expire in the same minute:
+/// the key is the minute's start (in milliseconds, like every time here) and the seq of the first message in the row, the
+/// value `(expires_at ‖ id)*`. Retention takes a row whose minute has begun and puts back
+/// what in it is not due yet.
+pub(super) const EXPIRY_MINUTE: u64 = 60_000;
+
+/// The key of an expiry row (16 bytes; format 2's rows are 40).
+pub(super) fn expiry_key(expires_at: u64, first_seq: u64) -> Vec<u8> {
+    cat(&[&be(expires_at - expires_at % EXPIRY_MINUTE), &be(first_seq)])
+}
+
+/// The `(expires_at, id)` entries of an expiry row (`None` if the row is unreadable); a
+/// format 2 row is one entry, held by its key.
+pub(super) fn expiries(k: &[u8], v: &[u8]) -> Option<Vec<(u64, Id)>> {
+    if k.len() == 40 {
+        return split_time_id(k).map(|e| vec![e]);
+    }
+    if k.len() != 16 || v.is_empty() || !v.len().is_multiple_of(40) {
+        return None;
+    }
+    v.chunks_exact(40).map(split_time_id).collect()
 }
 
 /// Splits a `time ‖ id` key.

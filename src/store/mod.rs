@@ -464,7 +464,14 @@ impl Store {
                 let f = <[u8; 4]>::try_from(f.as_ref())
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::corrupt(&dir, "the store format is unreadable"))?;
-                if f != codec::FORMAT {
+                if f == codec::FORMAT_UPGRADED {
+                    // Read as it is (see `codec.rs`); marked so that older programs refuse it.
+                    meta_tree
+                        .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
+                        .map_err(sled_err)?;
+                    db.flush().map_err(sled_err)?;
+                    tracing::info!(dir = %dir.display(), from = f, to = codec::FORMAT, "store format upgraded");
+                } else if f != codec::FORMAT {
                     return Err(StoreError::corrupt(
                         &dir,
                         format!(

@@ -953,6 +953,92 @@ async fn held_ids_are_known_after_a_reopen() {
     assert_eq!(accept(&s, &never).await, 4);
 }
 
+/// An alert by `k` created at T0 that expires at `at`.
+fn expiring_at(k: &SecretKey, n: u64, at: Timestamp) -> Message {
+    let mut b = body(
+        k,
+        T0.plus(Duration::from_secs(n)),
+        Content::Alert(alert_content(&["en"], "Dockers detained")),
+    );
+    b.expires_at = Some(at);
+    sign(b, k)
+}
+
+/// Messages stored together share an expiry row per minute; retention takes from a row only
+/// what is due and puts the rest back.
+#[tokio::test]
+async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let minute = {
+        let t = T0.plus(DAY).0;
+        Timestamp(t - t % codec::EXPIRY_MINUTE)
+    };
+    let at = |secs: u64| minute.plus(Duration::from_secs(secs));
+    let msgs: Vec<Message> = [10, 20, 50, 70]
+        .iter()
+        .enumerate()
+        .map(|(n, secs)| expiring_at(&k, n as u64, at(*secs)))
+        .collect();
+    s.insert_many(
+        msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
+        T0,
+    )
+    .await
+    .unwrap();
+    // Two rows: one for the first minute (three messages), one for the next.
+    assert_eq!(s.inner.trees.get(T::Expiry).len(), 2);
+    let expired = |r: ExpireStats| r.expired;
+    assert_eq!(expired(s.expire(at(30)).await.unwrap()), 2);
+    assert_eq!(expired(s.expire(at(30)).await.unwrap()), 0);
+    let held = |s: &Store| {
+        msgs.iter()
+            .map(|m| s.message(&m.id()).unwrap().is_some())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(held(&s), [false, false, true, true]);
+    assert_eq!(expired(s.expire(at(55)).await.unwrap()), 1);
+    assert_eq!(held(&s), [false, false, false, true]);
+    assert_eq!(expired(s.expire(at(75)).await.unwrap()), 1);
+    assert_eq!(s.inner.trees.get(T::Expiry).len(), 0);
+    for m in &msgs {
+        assert_eq!(s.seen(&m.id()).unwrap(), Some(Seen::Tombstone));
+    }
+}
+
+/// A format 2 store (one expiry row per message) is opened as it is and marked format 3.
+#[tokio::test]
+async fn a_format_2_store_is_read_and_marked_format_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let exp = a.body().expires_at.unwrap().0;
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        accept(&s, &a).await;
+        // Rewrite what format 3 wrote the way format 2 did.
+        let (expiry, meta_tree) = (s.inner.trees.get(T::Expiry), s.inner.trees.get(T::Meta));
+        expiry.clear().unwrap();
+        expiry.insert(codec::time_id(exp, &a.id()), &[]).unwrap();
+        meta_tree.insert(meta::FORMAT, &2u32.to_be_bytes()).unwrap();
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let format = s
+        .inner
+        .trees
+        .get(T::Meta)
+        .get(meta::FORMAT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(format.as_ref(), codec::FORMAT.to_be_bytes());
+    assert_eq!(s.message(&a.id()).unwrap().unwrap().id(), a.id());
+    let st = s.expire(Timestamp(exp)).await.unwrap();
+    assert_eq!(st.expired, 1);
+    assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Tombstone));
+}
+
 #[tokio::test]
 async fn cancelled_ids_become_tombstones_at_expiry() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,9 @@ struct Ops {
     writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
     /// Seqs to list under each index prefix: one row per prefix when committed.
     postings: BTreeMap<(T, Vec<u8>), Vec<u64>>,
+    /// Messages to expire, by minute: the seq of the first, and `(expires_at ‖ id)*`. One
+    /// expiry row per minute when committed (see `codec::expiry_key`).
+    expiries: BTreeMap<u64, (u64, Vec<u8>)>,
 }
 
 type R<X> = Result<X, StoreError>;
@@ -61,17 +64,31 @@ impl Ops {
         self.postings.entry((t, prefix)).or_default().push(seq);
     }
 
-    /// Turns the planned postings into index rows, one per prefix, keyed by its first seq.
+    /// Plans the expiry of the message `id`, stored at `seq`.
+    fn expire_at(&mut self, expires_at: u64, id: &Id, seq: u64) {
+        let minute = expires_at - expires_at % codec::EXPIRY_MINUTE;
+        let (_, entries) = self
+            .expiries
+            .entry(minute)
+            .or_insert_with(|| (seq, Vec::new()));
+        entries.extend_from_slice(&codec::time_id(expires_at, id));
+    }
+
+    /// Turns the planned postings into index rows, one per prefix, keyed by its first seq; and
+    /// the planned expiries into expiry rows, one per minute.
     fn settle_postings(&mut self) {
         for ((t, prefix), seqs) in std::mem::take(&mut self.postings) {
             if let Some(first) = seqs.first() {
                 self.put(t, cat(&[&prefix, &be(*first)]), codec::pack_postings(&seqs));
             }
         }
+        for (minute, (first, entries)) in std::mem::take(&mut self.expiries) {
+            self.put(T::Expiry, codec::expiry_key(minute, first), entries);
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.postings.is_empty()
+        self.writes.is_empty() && self.postings.is_empty() && self.expiries.is_empty()
     }
 }
 
@@ -563,7 +580,7 @@ impl Inner {
             let rec = rec.stripped(CANCELLED, Some(cancel));
             ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
             if let Some(exp) = body.expires_at {
-                ops.put(T::Expiry, codec::time_id(exp.0, &id), []);
+                ops.expire_at(exp.0, &id, seq);
             }
             self.add(ops, T::Meta, meta::N_TOMBSTONES, 1)?;
             self.withdraw_dependents(ops, &id, &author, cancel)?;
@@ -596,7 +613,7 @@ impl Inner {
             ops.post(t, p, seq);
         }
         if let Some(exp) = body.expires_at {
-            ops.put(T::Expiry, codec::time_id(exp.0, &id), []);
+            ops.expire_at(exp.0, &id, seq);
         }
         if embargoed && let Some(eff) = body.effective_at {
             ops.put(T::Embargo, codec::time_id(eff.0, &id), []);
@@ -833,18 +850,34 @@ impl Inner {
         let mut ops = Ops::default();
         let mut stats = ExpireStats::default();
         let end = codec::time_id(now.0, &Id([0xff; 32]));
-        let due: Vec<_> = self
-            .trees
-            .get(T::Expiry)
-            .range(..=end.clone())
-            .take(BATCH)
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.sled_err(e))?;
-        let more_expiry = due.len() == BATCH;
-        for (k, _) in &due {
-            let (exp, id) =
-                codec::split_time_id(k).ok_or_else(|| self.corrupt("bad expiry row"))?;
-            ops.del(T::Expiry, k.to_vec());
+        // Rows whose minute has begun, until BATCH messages are due; what in them is not due
+        // yet is put back.
+        let mut due = Vec::new();
+        let mut more_expiry = false;
+        for kv in self.trees.get(T::Expiry).range(..=end.clone()) {
+            if due.len() >= BATCH {
+                more_expiry = true;
+                break;
+            }
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let entries = codec::expiries(&k, &v).ok_or_else(|| self.corrupt("bad expiry row"))?;
+            let (now_due, later): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|(exp, _)| *exp <= now.0);
+            if now_due.is_empty() {
+                continue;
+            }
+            if later.is_empty() {
+                ops.del(T::Expiry, k.to_vec());
+            } else {
+                let rest: Vec<u8> = later
+                    .iter()
+                    .flat_map(|(exp, id)| codec::time_id(*exp, id))
+                    .collect();
+                ops.put(T::Expiry, k.to_vec(), rest);
+            }
+            due.extend(now_due);
+        }
+        for (exp, id) in due {
             let Some(rec) = self.orecord(&ops, &id)? else {
                 continue;
             };
