@@ -48,6 +48,22 @@ struct Ops {
 
 type R<X> = Result<X, StoreError>;
 
+/// Messages submitted together: each with its origin, its index prefixes (worked out by the
+/// caller, off the writer thread) and the clock they are judged by.
+type Group<'a> = (&'a [(Message, Origin)], &'a [Prefixes], Timestamp);
+
+/// One message to plan: with its origin, its index prefixes, and where its body was appended
+/// already, if it was.
+struct Arrival<'a> {
+    msg: &'a Message,
+    prefixes: &'a Prefixes,
+    origin: &'a Origin,
+    placed: Option<BodyRef>,
+}
+
+/// The index prefixes of a message (see `codec::index_prefixes`).
+pub(super) type Prefixes = Vec<(T, Vec<u8>)>;
+
 /// Planned groups: the outcomes per group, the writes to commit, and the last seq handed out.
 type Planned = (Vec<Vec<Inserted>>, Ops, u64);
 
@@ -381,20 +397,17 @@ impl Inner {
     /// lock, as **one transaction** for all of them (one per message in flush-per-message
     /// mode). Each message is planned against the trees as the earlier ones in the group
     /// leave them. Returns the outcomes per group and the generation to wait for.
-    pub(super) fn insert_groups(
-        &self,
-        groups: &[(&[(Message, Origin)], Timestamp)],
-    ) -> R<(Vec<Vec<Inserted>>, u64)> {
+    pub(super) fn insert_groups(&self, groups: &[Group<'_>]) -> R<(Vec<Vec<Inserted>>, u64)> {
         let mut w = self.lock_writer()?;
         let per_message = self.mode == CommitMode::PerMessage;
-        let count: usize = groups.iter().map(|(msgs, _)| msgs.len()).sum();
+        let count: usize = groups.iter().map(|(msgs, _, _)| msgs.len()).sum();
         if !per_message && count >= OVERLAP_MIN {
             // The bodies of the messages new here are appended first and written and synced on
             // another thread while the group is planned: the disk's round trip overlaps the
             // planning instead of preceding the transaction. A body whose message the plan
             // refuses is dead bytes, reclaimed with its segment.
             let mut placed = Vec::with_capacity(count);
-            for (msgs, _) in groups {
+            for (msgs, _, _) in groups {
                 for (msg, _) in msgs.iter() {
                     placed.push(if self.ids.may_hold(&msg.id()) {
                         None
@@ -432,7 +445,7 @@ impl Inner {
     fn plan_groups(
         &self,
         w: &mut WriterState,
-        groups: &[(&[(Message, Origin)], Timestamp)],
+        groups: &[Group<'_>],
         placed: Vec<Option<BodyRef>>,
     ) -> R<Planned> {
         let per_message = self.mode == CommitMode::PerMessage;
@@ -440,11 +453,17 @@ impl Inner {
         let mut last = w.last_seq;
         let mut out = Vec::with_capacity(groups.len());
         let mut placed = placed.into_iter();
-        for (msgs, now) in groups {
+        for (msgs, prefixes, now) in groups {
             let mut outcomes = Vec::with_capacity(msgs.len());
-            for (msg, origin) in msgs.iter() {
+            for ((msg, origin), prefixes) in msgs.iter().zip(prefixes.iter()) {
                 let at = placed.next().flatten();
-                let outcome = self.plan_insert(&mut ops, msg, origin, last + 1, *now, at)?;
+                let arrival = Arrival {
+                    msg,
+                    prefixes,
+                    origin,
+                    placed: at,
+                };
+                let outcome = self.plan_insert(&mut ops, arrival, last + 1, *now)?;
                 if let Origin::Peer { peer, cursor } = origin {
                     let k = peer.as_bytes();
                     let old = match self.oget(&ops, T::Cursors, k)? {
@@ -469,17 +488,20 @@ impl Inner {
         Ok((out, ops, last))
     }
 
-    /// Plans the effects of one message; `seq` is the seq it gets if accepted, `placed` where
-    /// its body was appended already, if it was.
+    /// Plans the effects of one message; `seq` is the seq it gets if accepted.
     fn plan_insert(
         &self,
         ops: &mut Ops,
-        msg: &Message,
-        origin: &Origin,
+        arrival: Arrival<'_>,
         seq: u64,
         now: Timestamp,
-        placed: Option<BodyRef>,
     ) -> R<Inserted> {
+        let Arrival {
+            msg,
+            prefixes,
+            origin,
+            placed,
+        } = arrival;
         let id = msg.id();
         let body = msg.body();
         if let Some(rec) = self.orecord(ops, &id)? {
@@ -609,8 +631,8 @@ impl Inner {
             }
             .encode(),
         );
-        for (t, p) in codec::index_prefixes(msg) {
-            ops.post(t, p, seq);
+        for (t, p) in prefixes {
+            ops.post(*t, p.clone(), seq);
         }
         if let Some(exp) = body.expires_at {
             ops.expire_at(exp.0, &id, seq);
@@ -933,6 +955,7 @@ pub(super) struct InsertJob {
     /// The caller's handle on the store, let go before the answer is sent.
     inner: Arc<Inner>,
     msgs: Vec<(Message, Origin)>,
+    prefixes: Vec<Prefixes>,
     now: Timestamp,
     reply: oneshot::Sender<R<(Vec<Inserted>, u64)>>,
 }
@@ -991,8 +1014,10 @@ pub(super) fn run_writer(jobs: std::sync::mpsc::Receiver<Job>) {
 /// Runs a group of insert jobs as one transaction and answers each.
 fn insert_group(group: Vec<InsertJob>) {
     let inner = group[0].inner.clone();
-    let batches: Vec<(&[(Message, Origin)], Timestamp)> =
-        group.iter().map(|j| (j.msgs.as_slice(), j.now)).collect();
+    let batches: Vec<Group<'_>> = group
+        .iter()
+        .map(|j| (j.msgs.as_slice(), j.prefixes.as_slice(), j.now))
+        .collect();
     let result = inner.insert_groups(&batches);
     if result.is_err() {
         inner.bodies.discard();
@@ -1025,6 +1050,9 @@ fn insert_group(group: Vec<InsertJob>) {
 pub struct Submitted {
     store: Store,
     rx: oneshot::Receiver<R<(Vec<Inserted>, u64)>>,
+    /// The messages handed over, held until the answer: the writer then only lets go of its
+    /// references, and the caller's thread frees them.
+    _held: Vec<Message>,
 }
 
 impl Submitted {
@@ -1106,15 +1134,19 @@ impl Store {
         now: Timestamp,
     ) -> Result<Submitted, StoreError> {
         let (reply, rx) = oneshot::channel();
+        let prefixes = msgs.iter().map(|(m, _)| codec::index_prefixes(m)).collect();
+        let held = msgs.iter().map(|(m, _)| m.clone()).collect();
         self.send_job(Job::Insert(InsertJob {
             inner: self.inner.clone(),
             msgs,
+            prefixes,
             now,
             reply,
         }))?;
         Ok(Submitted {
             store: self.clone(),
             rx,
+            _held: held,
         })
     }
 
