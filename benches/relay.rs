@@ -8,7 +8,8 @@
 //! another (`load`), so the CPU time of each can be told apart; both share the machine.
 //!
 //! Knobs (defaults in brackets): TOCSIN_BENCH_VERIFY_SECS [2], TOCSIN_BENCH_INGEST_MSGS [20000]
-//! (per mode), TOCSIN_BENCH_PUBLISHERS [8], TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [128]
+//! (per mode), TOCSIN_BENCH_PUBLISHERS [64], TOCSIN_BENCH_UNARY_CONNS [64] (connections the
+//! unary publishers share; 64 = one each), TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [128]
 //! (messages in flight per stream), TOCSIN_BENCH_FIXED_RATE [2000], TOCSIN_BENCH_SECS [5]
 //! (duration of every fixed-rate phase), TOCSIN_BENCH_FANOUT_RATE_10 [2000],
 //! TOCSIN_BENCH_FANOUT_RATE_100 [100], TOCSIN_BENCH_FANOUT_RATE_1000 [100],
@@ -153,22 +154,25 @@ async fn clients(url: &str, n: usize) -> Vec<Client> {
     out
 }
 
-/// Closed loop: `publishers` tasks, each on its own connection, publish back to back.
-/// Returns (messages/s, sorted ack latencies).
+/// Closed loop: `publishers` tasks over `conns` connections (shared in turn), publishing back
+/// to back. Returns (messages/s, sorted ack latencies).
 async fn unary_ingest(
     url: &str,
     msgs: Vec<SignedMessage>,
     publishers: usize,
+    conns: usize,
 ) -> (f64, Vec<Duration>) {
     let mut parts: Vec<Vec<SignedMessage>> = vec![Vec::new(); publishers];
     let n = msgs.len();
     for (i, m) in msgs.into_iter().enumerate() {
         parts[i % publishers].push(m);
     }
-    let conns = clients(url, publishers).await;
+    let conns = clients(url, conns.clamp(1, publishers)).await;
     let started = Instant::now();
     let tasks: Vec<_> = conns
-        .into_iter()
+        .iter()
+        .cycle()
+        .cloned()
         .zip(parts)
         .map(|(mut c, part)| {
             tokio::spawn(async move {
@@ -418,6 +422,8 @@ fn main() {
     // Closed-loop unary publishers: enough to keep the node busy (with 8, each waiting for its
     // flush, the rate is bounded by 8 / ack latency, not by the node).
     let publishers = env_or("TOCSIN_BENCH_PUBLISHERS", 64) as usize;
+    let unary_conns =
+        (env_or("TOCSIN_BENCH_UNARY_CONNS", publishers as u64) as usize).clamp(1, publishers);
     // Connections of the open-loop (fixed-rate) publisher.
     let fixed_conns = env_or("TOCSIN_BENCH_FIXED_CONNS", 8) as usize;
     let streams = env_or("TOCSIN_BENCH_STREAMS", 4) as usize;
@@ -487,10 +493,16 @@ fn main() {
         let msgs = sign_many(&keys, next, ingest_msgs);
         next += ingest_msgs;
         let (unary, lat) = with_cpu("unary ingest", || {
-            rts.load.block_on(unary_ingest(&url, msgs, publishers))
+            rts.load
+                .block_on(unary_ingest(&url, msgs, publishers, unary_conns))
         });
         println!(
-            "unary ingest ({publishers} publishers, own connections, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+            "unary ingest ({publishers} publishers, {}, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+            if unary_conns == publishers {
+                "own connections".to_string()
+            } else {
+                format!("{unary_conns} connections")
+            },
             unary / v2 * 100.0,
             ms(percentile(&lat, 0.5)),
             ms(percentile(&lat, 0.99))
