@@ -128,10 +128,10 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        return Err(Failure {
-            message: format!("{failed} of {} messages were refused", messages.len()),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "{failed} of {} messages were refused",
+            messages.len()
+        ))
         .into());
     }
     Ok(())
@@ -160,10 +160,9 @@ pub(crate) async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
             clock.when(r.revoked_from)
         );
         if !term::confirm(&summary, &format!("Publish it to {}?", client.url()))? {
-            return Err(Failure {
-                message: "nothing was sent (answer y to publish; --yes skips the question)".into(),
-                code: 1,
-            }
+            return Err(Failure::failed(
+                "nothing was sent (answer y to publish; --yes skips the question)",
+            )
             .into());
         }
     }

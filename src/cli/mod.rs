@@ -26,7 +26,7 @@ use clap::{Parser, Subcommand};
 use crate::message::{Id, Message, SignedMessage, Timestamp};
 
 pub use compose::{AlertArgs, CallArgs};
-pub use render::{message_json, message_text, message_text_lang};
+pub use render::{message_json, message_text};
 
 /// Tocsin: sign, relay and follow solidarity alerts and coordinated-action calls.
 #[derive(Debug, Parser)]
@@ -260,6 +260,14 @@ impl Failure {
             code: 2,
         }
         .into()
+    }
+
+    /// A refusal or failure the user should read as such (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
     }
 }
 

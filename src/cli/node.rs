@@ -102,8 +102,7 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
+            std::io::IsTerminal::is_terminal(&std::io::stderr()) && super::term::colour_allowed(),
         )
         .try_init();
 }

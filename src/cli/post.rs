@@ -215,10 +215,9 @@ async fn deliver(
             reader.entry(None, message, facts)
         );
         if !term::confirm(&summary, "Sign and send?")? {
-            return Err(Failure {
-                message: "nothing was sent (answer y to send; --yes skips the question)".into(),
-                code: 1,
-            }
+            return Err(Failure::failed(
+                "nothing was sent (answer y to send; --yes skips the question)",
+            )
             .into());
         }
     }
@@ -257,12 +256,11 @@ struct Original {
 }
 
 async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
-    let not_here = |id: Id, url: &str| Failure {
-        message: format!(
+    let not_here = |id: Id, url: &str| {
+        Failure::failed(format!(
             "the node at {url} has no message {id}; check the id (tocsin follow shows them), \
              or ask the node it was posted to with --node URL"
-        ),
-        code: 1,
+        ))
     };
     let state = client
         .get(id)
@@ -286,14 +284,11 @@ async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
     if let Some(m) = &message
         && !matches!(m.kind(), Kind::Alert | Kind::Call)
     {
-        return Err(Failure {
-            message: format!(
-                "{} is a {}; only alerts and calls can be updated, cancelled or endorsed",
-                id.short(),
-                m.kind()
-            ),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "{} is a {}; only alerts and calls can be updated, cancelled or endorsed",
+            id.short(),
+            m.kind()
+        ))
         .into());
     }
     let current = decode(&state.current).or_else(|| message.clone());
@@ -354,14 +349,11 @@ async fn target(
     let mut client = opts.node.connect().await?;
     let orig = original(&mut client, id).await?;
     if orig.state.cancelled {
-        return Err(Failure {
-            message: format!(
-                "{} was cancelled by its author ({}); {why}",
-                orig.id.short(),
-                orig.state.cancel_reason
-            ),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "{} was cancelled by its author ({}); {why}",
+            orig.id.short(),
+            orig.state.cancel_reason
+        ))
         .into());
     }
     Ok((key, client, orig))
@@ -393,17 +385,14 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
     )
     .await?;
     let now = Timestamp::now();
-    let current = orig.current.as_ref().ok_or_else(|| Failure {
-        message: format!(
+    let current = orig.current.as_ref().ok_or_else(|| {
+        Failure::failed(format!(
             "the node does not show {} yet (is it under embargo?); update it once it is released",
             orig.id.short()
-        ),
-        code: 1,
+        ))
     })?;
-    let mut draft = Draft::from_current(current.body(), now).ok_or_else(|| Failure {
-        message: format!("{} is not an alert or call", orig.id.short()),
-        code: 1,
-    })?;
+    let mut draft = Draft::from_current(current.body(), now)
+        .ok_or_else(|| Failure::failed(format!("{} is not an alert or call", orig.id.short())))?;
     let before = draft.clone();
     draft.apply_call_args(&args.call)?;
     if draft == before {
@@ -449,14 +438,11 @@ pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
         .iter()
         .find(|(a, _, _)| *a == key.public())
     {
-        return Err(Failure {
-            message: format!(
-                "this key endorsed {} already, {}; one endorsement per organisation counts",
-                orig.id.short(),
-                Clock::system().when(*at)
-            ),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "this key endorsed {} already, {}; one endorsement per organisation counts",
+            orig.id.short(),
+            Clock::system().when(*at)
+        ))
         .into());
     }
     let content = Content::Endorsement(Endorsement {

@@ -290,14 +290,11 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
         .map(|l| check_lang(l, "--lang"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut client = args.node.connect().await?;
-    let state = client.get(id).await.context("asking the node")?.ok_or_else(|| Failure {
-        message: format!(
+    let state = client.get(id).await.context("asking the node")?.ok_or_else(|| Failure::failed(format!(
             "the node at {} has no message {id}; check the id (tocsin follow shows them), or ask \
              another node with --node URL",
             client.url()
-        ),
-        code: 1,
-    })?;
+        )))?;
     let decode = |m: &SignedMessage| Message::from_store(m.clone()).ok();
     let message = state.message.as_ref().and_then(decode);
     let current = state.current.as_ref().and_then(decode);

@@ -109,21 +109,8 @@ pub fn message_json(message: &Message, seq: Option<u64>) -> Value {
     v
 }
 
-fn write_info(out: &mut String, info: &[Info], langs: &[String]) {
-    let shown: Vec<&Info> = if langs.is_empty() {
-        info.iter().collect()
-    } else {
-        pick_info(info, langs).map(|(i, _)| i).into_iter().collect()
-    };
-    if shown.len() < info.len() {
-        let others: Vec<_> = info
-            .iter()
-            .filter(|i| !shown.iter().any(|s| s.language == i.language))
-            .map(|i| i.language.as_str())
-            .collect();
-        let _ = writeln!(out, "  (also in: {})", others.join(", "));
-    }
-    for i in shown {
+fn write_info(out: &mut String, info: &[Info]) {
+    for i in info {
         let _ = writeln!(out, "  [{}] {}", i.language, i.headline);
         for line in i.description.lines() {
             let _ = writeln!(out, "      {line}");
@@ -137,17 +124,17 @@ fn write_info(out: &mut String, info: &[Info], langs: &[String]) {
     }
 }
 
-fn write_alert(out: &mut String, a: &Alert, langs: &[String]) {
+fn write_alert(out: &mut String, a: &Alert) {
     let _ = writeln!(
         out,
         "  {} · {} · urgency {} · severity {} · certainty {}",
         a.category, a.status, a.urgency, a.severity, a.certainty
     );
-    write_info(out, &a.info, langs);
+    write_info(out, &a.info);
 }
 
-fn write_call(out: &mut String, c: &ActionCall, langs: &[String]) {
-    write_alert(out, &c.base, langs);
+fn write_call(out: &mut String, c: &ActionCall) {
+    write_alert(out, &c.base);
     let actions: Vec<_> = c.actions.iter().map(|a| a.as_str()).collect();
     let _ = writeln!(out, "  Actions: {}", actions.join(", "));
     if !c.target.is_empty() {
@@ -175,11 +162,6 @@ fn write_call(out: &mut String, c: &ActionCall, langs: &[String]) {
 
 /// A message for people: a header line, then the content in every language.
 pub fn message_text(message: &Message) -> String {
-    message_text_lang(message, &[])
-}
-
-/// A message for people, showing the info block that best matches `langs` (all when empty).
-pub fn message_text_lang(message: &Message, langs: &[String]) -> String {
     let b = message.body();
     let mut out = String::new();
     let _ = writeln!(out, "{} {} (signature verified)", b.kind(), message.id());
@@ -199,13 +181,13 @@ pub fn message_text_lang(message: &Message, langs: &[String]) -> String {
         );
     }
     match &b.content {
-        Content::Alert(a) => write_alert(&mut out, a, langs),
-        Content::Call(c) => write_call(&mut out, c, langs),
+        Content::Alert(a) => write_alert(&mut out, a),
+        Content::Call(c) => write_call(&mut out, c),
         Content::Update(u) => {
             let _ = writeln!(out, "  supersedes {}", u.supersedes);
             match &u.content {
-                UpdateContent::Alert(a) => write_alert(&mut out, a, langs),
-                UpdateContent::Call(c) => write_call(&mut out, c, langs),
+                UpdateContent::Alert(a) => write_alert(&mut out, a),
+                UpdateContent::Call(c) => write_call(&mut out, c),
             }
         }
         Content::Cancel(c) => {
@@ -216,7 +198,7 @@ pub fn message_text_lang(message: &Message, langs: &[String]) -> String {
         }
         Content::Translation(t) => {
             let _ = writeln!(out, "  translates {}", t.target);
-            write_info(&mut out, &t.info, langs);
+            write_info(&mut out, &t.info);
         }
         Content::Profile(p) => {
             let _ = writeln!(out, "  {} ({}) {}", p.name, p.country, p.website);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::message::Timestamp;
 
 /// Whether the environment allows colour at all (<https://no-color.org>: set and not empty).
-fn colour_allowed() -> bool {
+pub(crate) fn colour_allowed() -> bool {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
     !no_color && !dumb

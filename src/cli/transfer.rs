@@ -152,13 +152,10 @@ impl<R: BufRead> RecordReader<R> {
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let filter = args.filter.filter()?;
     if args.out.exists() {
-        return Err(Failure {
-            message: format!(
-                "{} exists already; choose another file name or move it away first",
-                args.out.display()
-            ),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "{} exists already; choose another file name or move it away first",
+            args.out.display()
+        ))
         .into());
     }
     let mut client = args.node.connect().await?;
@@ -239,10 +236,7 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let file = std::fs::File::open(&args.file)
         .with_context(|| format!("opening {}", args.file.display()))?;
     let total = file.metadata().map(|m| m.len()).ok();
-    let file_err = |e: ReadError, path: &Path| Failure {
-        message: format!("{}: {e}", path.display()),
-        code: 1,
-    };
+    let file_err = |e: ReadError, path: &Path| Failure::failed(format!("{}: {e}", path.display()));
     let reader = RecordReader::open(BufReader::new(file)).map_err(|e| file_err(e, &args.file))?;
     let mut client = args.node.connect().await?;
 
@@ -337,20 +331,16 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
     }
     let read = read_result.map_err(|e| file_err(e, &args.file))?;
     if done < read {
-        return Err(Failure {
-            message: format!(
-                "the node answered {done} of {read} messages; run the import again \
+        return Err(Failure::failed(format!(
+            "the node answered {done} of {read} messages; run the import again \
                  (duplicates are harmless)"
-            ),
-            code: 1,
-        }
+        ))
         .into());
     }
     if refused > 0 {
-        return Err(Failure {
-            message: format!("{refused} of {done} messages were refused (reasons above)"),
-            code: 1,
-        }
+        return Err(Failure::failed(format!(
+            "{refused} of {done} messages were refused (reasons above)"
+        ))
         .into());
     }
     Ok(())
