@@ -55,6 +55,13 @@ fn ok(o: Output) -> String {
     stdout(&o)
 }
 
+/// `tocsin follow --node URL --until-caught-up EXTRA…`, which must succeed: its output.
+async fn follow_caught_up(url: &str, extra: &[&str]) -> String {
+    let mut args = vec!["follow", "--node", url, "--until-caught-up"];
+    args.extend_from_slice(extra);
+    ok(run(&args).await)
+}
+
 /// Asserts exit code `code` and that stderr mentions `fragment`.
 #[track_caller]
 fn fails(o: Output, code: i32, fragment: &str) {
@@ -160,15 +167,7 @@ async fn post_in_two_languages_then_follow_with_a_language_preference() {
 
     // French preferred: the French text, with the other language named, the author's name,
     // local time in the reader's zone.
-    let fr = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--lang",
-        "fr",
-    ])
-    .await);
+    let fr = follow_caught_up(&url, &["--lang", "fr"]).await;
     assert!(
         fr.contains("Quatre dirigeants des dockers d'Eastport arrêtés"),
         "{fr}"
@@ -190,17 +189,7 @@ async fn post_in_two_languages_then_follow_with_a_language_preference() {
     assert!(fr.contains(&format!("id {id}")), "{fr}");
 
     // A language it lacks: English, and the reader is told.
-    let de = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--lang",
-        "de",
-        "--kind",
-        "alert",
-    ])
-    .await);
+    let de = follow_caught_up(&url, &["--lang", "de", "--kind", "alert"]).await;
     assert!(
         de.contains("Four leaders of the Eastport dockworkers arrested"),
         "{de}"
@@ -229,16 +218,7 @@ async fn post_in_two_languages_then_follow_with_a_language_preference() {
     assert!(by_locale.contains("Quatre dirigeants"), "{by_locale}");
 
     // Filters narrow; JSON is one object per line with the signed bytes.
-    let only_fr = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--only-lang",
-        "fr",
-        "--json",
-    ])
-    .await);
+    let only_fr = follow_caught_up(&url, &["--only-lang", "fr", "--json"]).await;
     let lines: Vec<serde_json::Value> = only_fr
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -247,28 +227,9 @@ async fn post_in_two_languages_then_follow_with_a_language_preference() {
     assert_eq!(lines[0]["id"], id.as_str());
     assert_eq!(lines[0]["seq"], 1);
     assert_eq!(lines[0]["content"]["info"].as_array().unwrap().len(), 2);
-    let none = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--country",
-        "BR",
-    ])
-    .await);
+    let none = follow_caught_up(&url, &["--country", "BR"]).await;
     assert!(none.is_empty(), "{none}");
-    let mine = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--author",
-        &public,
-        "--kind",
-        "profile",
-        "--json",
-    ])
-    .await);
+    let mine = follow_caught_up(&url, &["--author", &public, "--kind", "profile", "--json"]).await;
     assert_eq!(mine.lines().count(), 1, "{mine}");
 
     // Signed offline from the same file, inspected, then sent: the same kind of message.
@@ -354,15 +315,7 @@ async fn update_cancel_and_endorse_a_call() {
     ])
     .await);
     let (call, _, _) = posted(&out);
-    let feed = ok(run(&[
-        "follow",
-        "--node",
-        &url,
-        "--until-caught-up",
-        "--kind",
-        "call",
-    ])
-    .await);
+    let feed = follow_caught_up(&url, &["--kind", "call"]).await;
     assert!(feed.contains("deadline in 3 days"), "{feed}");
     assert!(
         feed.contains("Asks: letter, petition · Target: President of Eastland"),
@@ -432,7 +385,7 @@ async fn update_cancel_and_endorse_a_call() {
             && shown.contains("We stand with the Eastport four."),
         "{shown}"
     );
-    let feed = ok(run(&["follow", "--node", &url, "--until-caught-up"]).await);
+    let feed = follow_caught_up(&url, &[]).await;
     assert!(feed.contains("1 endorsement · updated once"), "{feed}");
     assert!(feed.contains("ENDORSEMENT of"), "{feed}");
 
