@@ -154,6 +154,17 @@ async fn clients(url: &str, n: usize) -> Vec<Client> {
     out
 }
 
+/// Prints an ingest phase's line: its rate, the rate's share of the 2-thread ceiling `v2`,
+/// and the ack latencies (`lat` sorted).
+fn print_ingest(what: &str, rate: f64, lat: &[Duration], v2: f64) {
+    println!(
+        "{what}: {rate:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
+        rate / v2 * 100.0,
+        ms(percentile(lat, 0.5)),
+        ms(percentile(lat, 0.99))
+    );
+}
+
 /// Closed loop: `publishers` tasks over `conns` connections (shared in turn), publishing back
 /// to back. Returns (messages/s, sorted ack latencies).
 async fn unary_ingest(
@@ -167,7 +178,7 @@ async fn unary_ingest(
     for (i, m) in msgs.into_iter().enumerate() {
         parts[i % publishers].push(m);
     }
-    let conns = clients(url, conns.clamp(1, publishers)).await;
+    let conns = clients(url, conns).await;
     let started = Instant::now();
     let tasks: Vec<_> = conns
         .iter()
@@ -496,17 +507,13 @@ fn main() {
             rts.load
                 .block_on(unary_ingest(&url, msgs, publishers, unary_conns))
         });
-        println!(
-            "unary ingest ({publishers} publishers, {}, {ingest_msgs} msgs): {unary:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
-            if unary_conns == publishers {
-                "own connections".to_string()
-            } else {
-                format!("{unary_conns} connections")
-            },
-            unary / v2 * 100.0,
-            ms(percentile(&lat, 0.5)),
-            ms(percentile(&lat, 0.99))
-        );
+        let conns = if unary_conns == publishers {
+            "own connections".to_string()
+        } else {
+            format!("{unary_conns} connections")
+        };
+        let what = format!("unary ingest ({publishers} publishers, {conns}, {ingest_msgs} msgs)");
+        print_ingest(&what, unary, &lat, v2);
         unary
     });
     let streamed = want("streaming").then(|| {
@@ -516,12 +523,9 @@ fn main() {
             rts.load
                 .block_on(stream_ingest(&url, msgs, streams, window))
         });
-        println!(
-            "streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs): {streamed:.0} msg/s = {:.0}% of the 2-thread ceiling; ack p50 {:.2} ms p99 {:.2} ms",
-            streamed / v2 * 100.0,
-            ms(percentile(&lat, 0.5)),
-            ms(percentile(&lat, 0.99))
-        );
+        let what =
+            format!("streaming ingest ({streams} streams, window {window}, {ingest_msgs} msgs)");
+        print_ingest(&what, streamed, &lat, v2);
         streamed
     });
     let fixed_p99 = want("fixed").then(|| {

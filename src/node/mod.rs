@@ -185,15 +185,16 @@ impl Staged {
             submitted,
         } = self;
         if let Some(submitted) = submitted {
-            match submitted.map(|s| s.durable()) {
-                Ok(durable) => match durable.await {
-                    Ok(results) => {
-                        for ((slot, id), inserted) in slots.into_iter().zip(results) {
-                            outcomes[slot] = Some(node.settle(id, Ok(inserted)));
-                        }
+            let stored = match submitted {
+                Ok(s) => s.durable().await,
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(results) => {
+                    for ((slot, id), inserted) in slots.into_iter().zip(results) {
+                        outcomes[slot] = Some(node.settle(id, Ok(inserted)));
                     }
-                    Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
-                },
+                }
                 Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
             }
         }

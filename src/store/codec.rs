@@ -165,14 +165,19 @@ pub(super) fn time_id(t: u64, id: &Id) -> Vec<u8> {
 }
 
 /// Expiry rows group the messages of one write transaction that expire in the same minute:
-/// the key is the minute's start (in milliseconds, like every time here) and the seq of the first message in the row, the
-/// value `(expires_at ‖ id)*`. Retention takes a row whose minute has begun and puts back
-/// what in it is not due yet.
+/// the key is the minute's start (in milliseconds, like every time here) and the seq of the
+/// first message in the row, the value `(expires_at ‖ id)*`. Retention takes a row whose
+/// minute has begun and puts back what in it is not due yet.
 pub(super) const EXPIRY_MINUTE: u64 = 60_000;
 
+/// The start of the minute `expires_at` falls in: the expiry row it goes to.
+pub(super) fn expiry_minute(expires_at: u64) -> u64 {
+    expires_at - expires_at % EXPIRY_MINUTE
+}
+
 /// The key of an expiry row (16 bytes; format 2's rows are 40).
-pub(super) fn expiry_key(expires_at: u64, first_seq: u64) -> Vec<u8> {
-    cat(&[&be(expires_at - expires_at % EXPIRY_MINUTE), &be(first_seq)])
+pub(super) fn expiry_key(minute: u64, first_seq: u64) -> Vec<u8> {
+    cat(&[&be(minute), &be(first_seq)])
 }
 
 /// The `(expires_at, id)` entries of an expiry row (`None` if the row is unreadable); a

@@ -30,9 +30,9 @@
 //! the trees through the group's own planned writes), writes and syncs their bodies to the body
 //! log (for a large group, on another thread while the group is planned), and applies the group
 //! as **one sled transaction across every tree it touches**: the records, log entries, index
-//! rows, tallies, and peer cursors. A crash leaves all of a group or
-//! none of it (and perhaps bodies nothing points to, reclaimed with their segment). The caller is told *accepted* only when the transaction is
-//! on disk: see `commit.rs` for group commit and the durable head.
+//! rows, tallies, and peer cursors. A crash leaves all of a group or none of it (and perhaps
+//! bodies nothing points to, reclaimed with their segment). The caller is told *accepted* only
+//! when the transaction is on disk: see `commit.rs` for group commit and the durable head.
 //!
 //! # Semantics (DESIGN.md, "Kinds and their semantics")
 //!

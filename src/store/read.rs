@@ -57,16 +57,20 @@ impl Inner {
         }
     }
 
-    pub(super) fn record(&self, id: &Id) -> R<Option<Record>> {
+    /// A row keyed by id (a record or a tombstone). An id the filter of held ids has never been
+    /// given has none, and costs no lookup.
+    fn get_id(&self, t: T, id: &Id) -> R<Option<sled::IVec>> {
         if !self.ids.may_hold(id) {
             return Ok(None);
         }
-        match self
-            .trees
-            .get(T::Msgs)
+        self.trees
+            .get(t)
             .get(id.as_bytes())
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-        {
+            .map_err(|e| StoreError::sled(&self.dir, e))
+    }
+
+    pub(super) fn record(&self, id: &Id) -> R<Option<Record>> {
+        match self.get_id(T::Msgs, id)? {
             None => Ok(None),
             Some(v) => Record::decode(&v).map(Some).ok_or_else(|| {
                 StoreError::corrupt(&self.dir, format!("the record of {id} is unreadable"))
@@ -91,21 +95,22 @@ impl Inner {
         if !rec.has_content() {
             return Ok(None);
         }
-        if let Some(m) = self.recent.get(rec.seq) {
-            return Ok(Some(m));
-        }
-        let v = match self.read_body(id, rec) {
+        self.load(id, rec.seq, || match self.read_body(id, rec) {
             // Retention may have moved the body (compaction) between the two reads: once more.
-            Err(StoreError::Corrupt { .. }) => self.read_body(id, rec)?,
-            other => other?,
-        };
-        self.decode_read(id, rec.seq, &v).map(Some)
+            Err(StoreError::Corrupt { .. }) => self.read_body(id, rec),
+            other => other,
+        })
+        .map(Some)
     }
 
-    /// Decodes a body just read from the log of bodies, keeping it in the cache of recent
-    /// messages when it is near the head.
-    fn decode_read(&self, id: &Id, seq: u64, v: &[u8]) -> R<Message> {
-        let m = codec::decode_body(*id, v).map_err(|e| {
+    /// The message stored at `seq`: from the cache of recent messages, or decoded from what
+    /// `read` reads from the body log and kept in the cache when it is near the head.
+    fn load(&self, id: &Id, seq: u64, read: impl FnOnce() -> R<Vec<u8>>) -> R<Message> {
+        if let Some(m) = self.recent.get(seq) {
+            return Ok(m);
+        }
+        let v = read()?;
+        let m = codec::decode_body(*id, &v).map_err(|e| {
             StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
         })?;
         // Live subscribers read near the head; a backfill far behind would only push their
@@ -286,11 +291,8 @@ impl Inner {
         if e.what == ACCEPTED
             && let Some(at) = &e.body
         {
-            if let Some(m) = self.recent.get(seq) {
-                return Ok(Some(m));
-            }
-            match self.bodies.read(at) {
-                Ok(v) => return self.decode_read(&e.id, seq, &v).map(Some),
+            match self.load(&e.id, seq, || self.bodies.read(at)) {
+                Ok(m) => return Ok(Some(m)),
                 // Moved by compaction since the entry was read: the record knows where.
                 Err(StoreError::Corrupt { .. }) => {}
                 Err(err) => return Err(err),
@@ -534,15 +536,7 @@ impl Store {
                 Seen::Tombstone
             }));
         }
-        if !self.inner.ids.may_hold(id) {
-            return Ok(None);
-        }
-        let tomb = self
-            .inner
-            .trees
-            .get(T::Tombs)
-            .contains_key(id.as_bytes())
-            .map_err(self.inner.sled_e())?;
+        let tomb = self.inner.get_id(T::Tombs, id)?.is_some();
         Ok(tomb.then_some(Seen::Tombstone))
     }
 

@@ -82,17 +82,16 @@ impl Ops {
 
     /// Plans the expiry of the message `id`, stored at `seq`.
     fn expire_at(&mut self, expires_at: u64, id: &Id, seq: u64) {
-        let minute = expires_at - expires_at % codec::EXPIRY_MINUTE;
         let (_, entries) = self
             .expiries
-            .entry(minute)
+            .entry(codec::expiry_minute(expires_at))
             .or_insert_with(|| (seq, Vec::new()));
         entries.extend_from_slice(&codec::time_id(expires_at, id));
     }
 
     /// Turns the planned postings into index rows, one per prefix, keyed by its first seq; and
     /// the planned expiries into expiry rows, one per minute.
-    fn settle_postings(&mut self) {
+    fn settle(&mut self) {
         for ((t, prefix), seqs) in std::mem::take(&mut self.postings) {
             if let Some(first) = seqs.first() {
                 self.put(t, cat(&[&prefix, &be(*first)]), codec::pack_postings(&seqs));
@@ -229,12 +228,18 @@ impl Inner {
         Ok(())
     }
 
-    fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
-        // Every planned record of a new id was added to the filter first.
+    /// A row keyed by id (a record or a tombstone), read through the planned writes. An id the
+    /// filter of held ids has never been given has none (every planned row's id was added to
+    /// it first), and costs no lookup.
+    fn oget_id(&self, ops: &Ops, t: T, id: &Id) -> R<Option<Vec<u8>>> {
         if !self.ids.may_hold(id) {
             return Ok(None);
         }
-        match self.oget(ops, T::Msgs, id.as_bytes())? {
+        self.oget(ops, t, id.as_bytes())
+    }
+
+    fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
+        match self.oget_id(ops, T::Msgs, id)? {
             None => Ok(None),
             Some(v) => Record::decode(&v)
                 .map(Some)
@@ -362,7 +367,7 @@ impl Inner {
 
     /// Commits planned writes under the writer lock: one more generation.
     fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
-        ops.settle_postings();
+        ops.settle();
         if ops.is_empty() {
             return Ok(());
         }
@@ -401,7 +406,7 @@ impl Inner {
         let mut w = self.lock_writer()?;
         let per_message = self.mode == CommitMode::PerMessage;
         let count: usize = groups.iter().map(|(msgs, _, _)| msgs.len()).sum();
-        if !per_message && count >= OVERLAP_MIN {
+        let (out, mut ops, last) = if !per_message && count >= OVERLAP_MIN {
             // The bodies of the messages new here are appended first and written and synced on
             // another thread while the group is planned: the disk's round trip overlaps the
             // planning instead of preceding the transaction. A body whose message the plan
@@ -416,7 +421,7 @@ impl Inner {
                     });
                 }
             }
-            return std::thread::scope(|s| {
+            std::thread::scope(|s| {
                 let sync = std::thread::Builder::new()
                     .name("tocsin-store-sync".into())
                     .spawn_scoped(s, || self.bodies.write_and_sync())
@@ -425,15 +430,13 @@ impl Inner {
                 let synced = sync
                     .join()
                     .unwrap_or_else(|_| Err(self.corrupt("the body log sync panicked")));
-                let (out, mut ops, last) = planned?;
-                synced?;
-                // Bodies appended while planning (messages that looked held) are written and
-                // synced here, with nothing else left to wait for.
-                self.commit(&mut w, &mut ops, last)?;
-                Ok((out, w.gen_))
-            });
-        }
-        let (out, mut ops, last) = self.plan_groups(&mut w, groups, vec![None; count])?;
+                synced.and(planned)
+            })?
+        } else {
+            self.plan_groups(&mut w, groups, vec![None; count])?
+        };
+        // Bodies appended while planning (messages that looked held, or all of a small group)
+        // are written and synced by the commit, before its transaction.
         self.commit(&mut w, &mut ops, last)?;
         Ok((out, w.gen_))
     }
@@ -516,7 +519,7 @@ impl Inner {
                 refused(Reason::Replayed, "this message was cancelled by its author")
             });
         }
-        if self.ids.may_hold(&id) && self.oget(ops, T::Tombs, id.as_bytes())?.is_some() {
+        if self.oget_id(ops, T::Tombs, &id)?.is_some() {
             return Ok(refused(
                 Reason::Replayed,
                 "this message expired or was removed here and may not come back",

@@ -178,6 +178,21 @@ async fn every_refusal_class_is_answered_with_its_code_and_counted() {
     }
 }
 
+/// Publishes `msgs` on one stream; every answer, in order (one per message).
+async fn stream_all(
+    c: &mut tocsin::rpc::Client,
+    msgs: &[SignedMessage],
+) -> Vec<Result<PublishOutcome, ClientError>> {
+    let replies: Vec<_> = c
+        .publish_stream(futures::stream::iter(msgs.to_vec()))
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(replies.len(), msgs.len());
+    replies
+}
+
 fn body_with(key: &SecretKey, content: Content) -> Body {
     body(key, content)
 }
@@ -475,13 +490,7 @@ async fn streaming_publish_answers_each_in_order() {
     );
     msgs.insert(10, expired.signed().clone());
     msgs.insert(20, msgs[0].clone());
-    let replies: Vec<_> = c
-        .publish_stream(futures::stream::iter(msgs.clone()))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(replies.len(), msgs.len());
+    let replies = stream_all(&mut c, &msgs).await;
     for (i, r) in replies.iter().enumerate() {
         let r = r.as_ref().unwrap();
         match i {
@@ -628,13 +637,7 @@ async fn a_long_stream_is_stored_in_the_order_it_was_sent() {
                 .clone()
         })
         .collect();
-    let replies: Vec<_> = c
-        .publish_stream(futures::stream::iter(msgs.clone()))
-        .await
-        .unwrap()
-        .collect()
-        .await;
-    assert_eq!(replies.len(), msgs.len());
+    let replies = stream_all(&mut c, &msgs).await;
     let mut last = 0;
     for (i, r) in replies.iter().enumerate() {
         let PublishOutcome::Accepted { id, seq } = r.as_ref().unwrap() else {

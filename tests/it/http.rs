@@ -107,6 +107,20 @@ fn call_in(key: &SecretKey, headline: &str, langs: &[&str], at: Timestamp) -> Me
     sign(b, key)
 }
 
+/// A cancel of `target` by `key`, with its reason.
+fn cancel_of(key: &SecretKey, target: &Message, reason: &str) -> Message {
+    sign(
+        body(
+            key,
+            Content::Cancel(Cancel {
+                target: target.id(),
+                reason: reason.into(),
+            }),
+        ),
+        key,
+    )
+}
+
 fn update_of(
     key: &SecretKey,
     original: &Message,
@@ -221,16 +235,7 @@ async fn cancelled_items_go_and_updates_replace_their_originals() {
         now.plus(Duration::from_secs(1)),
     );
     publish(&node, &u).await;
-    let x = sign(
-        body(
-            &key,
-            Content::Cancel(Cancel {
-                target: b.id(),
-                reason: "The list exposed a member's family".into(),
-            }),
-        ),
-        &key,
-    );
+    let x = cancel_of(&key, &b, "The list exposed a member's family");
     publish(&node, &x).await;
     let endorser = org(34);
     publish(
@@ -336,16 +341,7 @@ async fn a_cancel_by_a_successors_successor_is_honoured_like_the_authors() {
         );
         publish(&node, &rev).await;
     }
-    let x = sign(
-        body(
-            &third,
-            Content::Cancel(Cancel {
-                target: b.id(),
-                reason: "The list exposed a member's family".into(),
-            }),
-        ),
-        &third,
-    );
+    let x = cancel_of(&third, &b, "The list exposed a member's family");
     publish(&node, &x).await;
     let gone = get(addr, &format!("/m/{}", b.id())).await;
     assert_eq!(gone.status, 410);
