@@ -115,16 +115,24 @@ fn cpu_by_group() -> HashMap<&'static str, f64> {
 /// Runs a phase and prints how its CPU time split between the node, the load generator and
 /// the store's threads.
 fn with_cpu<T>(label: &str, f: impl FnOnce() -> T) -> T {
+    with_cpu_spent(label, f).0
+}
+
+/// [`with_cpu`], also returning the CPU seconds spent per group (`node`, `load`, `store`,
+/// `sled`, `other`).
+fn with_cpu_spent<T>(label: &str, f: impl FnOnce() -> T) -> (T, HashMap<&'static str, f64>) {
     let before = cpu_by_group();
     let started = Instant::now();
     let out = f();
     let wall = started.elapsed().as_secs_f64();
     let after = cpu_by_group();
     let mut parts = Vec::new();
+    let mut spent = HashMap::new();
     let mut total = 0.0;
     for g in ["node", "load", "store", "sled", "other"] {
         let d = after.get(g).unwrap_or(&0.0) - before.get(g).unwrap_or(&0.0);
         total += d;
+        spent.insert(g, d);
         parts.push(format!("{g} {d:.2}s"));
     }
     println!(
@@ -132,7 +140,7 @@ fn with_cpu<T>(label: &str, f: impl FnOnce() -> T) -> T {
         parts.join(", "),
         total / wall / 2.0 * 100.0
     );
-    out
+    (out, spent)
 }
 
 fn rss_kib() -> u64 {
@@ -204,6 +212,39 @@ async fn unary_ingest(
     let rate = n as f64 / started.elapsed().as_secs_f64();
     lat.sort();
     (rate, lat)
+}
+
+/// The unary transport floor: the same closed loop as [`unary_ingest`], calling `Get` for ids
+/// the node does not hold (no verification, no write, no lookup: the filter of held ids says
+/// "not here"). What a unary call costs before the node does any work. Returns (calls/s, calls
+/// made).
+async fn unary_floor(url: &str, calls: u64, publishers: usize, conns: usize) -> (f64, u64) {
+    let per = calls / publishers as u64;
+    let conns = clients(url, conns).await;
+    let started = Instant::now();
+    let tasks: Vec<_> = conns
+        .iter()
+        .cycle()
+        .take(publishers)
+        .cloned()
+        .enumerate()
+        .map(|(p, mut c)| {
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let mut id = [0xb7u8; 32];
+                    id[..8].copy_from_slice(&(p as u64).to_be_bytes());
+                    id[8..16].copy_from_slice(&i.to_be_bytes());
+                    let got = c.get(Id(id)).await.expect("get");
+                    assert!(got.is_none(), "an id nobody published");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let made = per * publishers as u64;
+    (made as f64 / started.elapsed().as_secs_f64(), made)
 }
 
 /// `streams` concurrent `publish_stream` calls, each with at most `window` messages awaiting
@@ -438,7 +479,7 @@ fn main() {
     // Connections of the open-loop (fixed-rate) publisher.
     let fixed_conns = env_or("TOCSIN_BENCH_FIXED_CONNS", 8) as usize;
     let streams = env_or("TOCSIN_BENCH_STREAMS", 4) as usize;
-    let window = env_or("TOCSIN_BENCH_WINDOW", 128) as usize;
+    let window = env_or("TOCSIN_BENCH_WINDOW", 512) as usize;
     let fixed_rate = env_or("TOCSIN_BENCH_FIXED_RATE", 2000);
     let secs = env_or("TOCSIN_BENCH_SECS", 5);
     let idle_subs = env_or("TOCSIN_BENCH_IDLE_SUBS", 1000) as usize;
@@ -503,7 +544,7 @@ fn main() {
     let unary = want("unary").then(|| {
         let msgs = sign_many(&keys, next, ingest_msgs);
         next += ingest_msgs;
-        let (unary, lat) = with_cpu("unary ingest", || {
+        let ((unary, lat), spent) = with_cpu_spent("unary ingest", || {
             rts.load
                 .block_on(unary_ingest(&url, msgs, publishers, unary_conns))
         });
@@ -514,6 +555,25 @@ fn main() {
         };
         let what = format!("unary ingest ({publishers} publishers, {conns}, {ingest_msgs} msgs)");
         print_ingest(&what, unary, &lat, v2);
+        // What bounds it: the CPU a unary call costs before any work, measured the same way.
+        let ((calls, made), floor) = with_cpu_spent("unary floor", || {
+            rts.load
+                .block_on(unary_floor(&url, ingest_msgs, publishers, unary_conns))
+        });
+        let per_call = |spent: &HashMap<&str, f64>, n: f64| spent.values().sum::<f64>() / n * 1e6;
+        let floor_us = per_call(&floor, made as f64);
+        let write_us = (spent["store"] + spent["sled"]) / ingest_msgs as f64 * 1e6;
+        let verify_us = 1e6 / v1;
+        let least = floor_us + verify_us + write_us;
+        println!(
+            "unary floor (Get of an unknown id, same publishers and connections): {calls:.0} calls/s, {floor_us:.0} µs of CPU per call (node + load)"
+        );
+        println!(
+            "unary bound: a publish costs at least the floor {floor_us:.0} µs + verification {verify_us:.0} µs + the store's writing {write_us:.0} µs = {least:.0} µs of CPU; both cores at 100% give at most {:.0} msg/s = {:.0}% of the ceiling (measured: {:.0} µs per publish)",
+            2e6 / least,
+            2e6 / least / v2 * 100.0,
+            per_call(&spent, ingest_msgs as f64)
+        );
         unary
     });
     let streamed = want("streaming").then(|| {
