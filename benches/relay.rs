@@ -9,7 +9,7 @@
 //!
 //! Knobs (defaults in brackets): TOCSIN_BENCH_VERIFY_SECS [2], TOCSIN_BENCH_INGEST_MSGS [20000]
 //! (per mode), TOCSIN_BENCH_PUBLISHERS [64], TOCSIN_BENCH_UNARY_CONNS [64] (connections the
-//! unary publishers share; 64 = one each), TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [128]
+//! unary publishers share; 64 = one each), TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [512]
 //! (messages in flight per stream), TOCSIN_BENCH_FIXED_RATE [2000], TOCSIN_BENCH_SECS [5]
 //! (duration of every fixed-rate phase), TOCSIN_BENCH_FANOUT_RATE_10 [2000],
 //! TOCSIN_BENCH_FANOUT_RATE_100 [100], TOCSIN_BENCH_FANOUT_RATE_1000 [100],

@@ -1,11 +1,12 @@
-//! The on-disk layout: tree names, key shapes and record encodings (format 3).
+//! The on-disk layout: tree names, key shapes and record encodings (format 4).
 //!
 //! Every integer is big-endian so that keys sort numerically. Changing anything here is a new
 //! store format: bump [`FORMAT`] and teach `open` to refuse (or migrate) the old one.
 //!
 //! Format 3 differs from format 2 only in the expiry rows (one per minute per transaction
-//! instead of one per message); it reads format 2's rows as they are, so a format 2 store is
-//! marked 3 when opened and nothing is rewritten.
+//! instead of one per message); format 4 from format 3 only in the log rows (one per run of
+//! seqs a transaction added, see [`LogRow`], instead of one per seq). Each reads the older rows
+//! as they are, so a format 2 or 3 store is marked 4 when opened and nothing is rewritten.
 
 use bytes::Bytes;
 
@@ -13,10 +14,10 @@ use super::bodies::BodyRef;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
 /// The store format this code reads and writes.
-pub(super) const FORMAT: u32 = 3;
+pub(super) const FORMAT: u32 = 4;
 
-/// The older format this code also reads (see above), upgraded in place on open.
-pub(super) const FORMAT_UPGRADED: u32 = 2;
+/// The older formats this code also reads (see above), upgraded in place on open.
+pub(super) const FORMATS_UPGRADED: [u32; 2] = [2, 3];
 
 /// The trees of the store. The discriminant is the position in `Trees::all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -28,7 +29,8 @@ pub(super) enum T {
     /// body segment → [`SegRow`](super::bodies::SegRow): its live bytes and seq range (the
     /// bodies themselves are in the body log, see `bodies.rs`).
     Segs,
-    /// seq → [`LogEntry`].
+    /// first seq → the [`LogEntry`]s of a run of seqs (see [`LogRow`]); rows of formats 2 and 3,
+    /// seq → one [`LogEntry`], are read too.
     Log,
     /// id → drop_at: ids remembered after their message was removed.
     Tombs,
@@ -399,6 +401,100 @@ impl LogEntry {
             body,
             origin: origin.to_vec(),
         })
+    }
+}
+
+/// The first byte of a log row holding a run of entries (a lone [`LogEntry`] of an older
+/// format starts with [`ACCEPTED`] or [`RELEASED`]).
+const LOG_RUN: u8 = 0xC4;
+
+/// At most this many entries in one log row: rewriting a row to withdraw one entry, or finding
+/// one entry in it, stays cheap.
+pub(super) const LOG_ROW_MAX: usize = 256;
+
+/// A log row: the entries of a run of seqs, keyed by the first. A write transaction adds its
+/// new seqs as one row (or a few, [`LOG_ROW_MAX`] each), so a message costs a share of one row
+/// instead of a row of its own. A row keyed `k` holds seqs from `k` up to the next row's key;
+/// an entry taken out of it (a withdrawal) leaves the key as it is.
+///
+/// `LOG_RUN ‖ (varint seq − k ‖ varint len ‖ entry)*`; a row of format 2 or 3 is one bare
+/// entry, its seq the key.
+pub(super) struct LogRow<'a> {
+    key: u64,
+    /// What is left to read; `None` once done or malformed.
+    rest: Option<&'a [u8]>,
+    /// A bare entry of an older format.
+    bare: bool,
+}
+
+impl<'a> LogRow<'a> {
+    pub(super) fn new(key: u64, v: &'a [u8]) -> Self {
+        match v.split_first() {
+            Some((&LOG_RUN, rest)) => LogRow {
+                key,
+                rest: Some(rest),
+                bare: false,
+            },
+            _ => LogRow {
+                key,
+                rest: Some(v),
+                bare: true,
+            },
+        }
+    }
+
+    /// Encodes entries, seqs ascending from `key`.
+    pub(super) fn encode<E: AsRef<[u8]>>(key: u64, entries: &[(u64, E)]) -> Vec<u8> {
+        let mut v = vec![LOG_RUN];
+        for (seq, e) in entries {
+            let e = e.as_ref();
+            prost::encoding::encode_varint(seq - key, &mut v);
+            prost::encoding::encode_varint(e.len() as u64, &mut v);
+            v.extend_from_slice(e);
+        }
+        v
+    }
+
+    /// The bytes of the entry at `seq`: `Some(None)` if the row does not hold it, `None` if the
+    /// row is unreadable.
+    pub(super) fn find(self, seq: u64) -> Option<Option<&'a [u8]>> {
+        for e in self {
+            let (s, bytes) = e?;
+            if s == seq {
+                return Some(Some(bytes));
+            }
+            if s > seq {
+                break;
+            }
+        }
+        Some(None)
+    }
+}
+
+/// Each entry's seq and bytes; an unreadable row yields one `None` and stops.
+impl<'a> Iterator for LogRow<'a> {
+    type Item = Option<(u64, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut rest = self.rest.take()?;
+        if self.bare {
+            return Some(Some((self.key, rest)));
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let mut entry = || {
+            let delta = prost::encoding::decode_varint(&mut rest).ok()?;
+            let len = usize::try_from(prost::encoding::decode_varint(&mut rest).ok()?).ok()?;
+            let bytes = rest.get(..len)?;
+            rest = &rest[len..];
+            Some((self.key.checked_add(delta)?, bytes))
+        };
+        let e = entry();
+        if e.is_some() {
+            self.rest = Some(rest);
+        }
+        Some(e)
     }
 }
 

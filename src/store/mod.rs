@@ -8,7 +8,9 @@
 //! endorsement tallies, the latest profile and roster per author, the revocation in force per
 //! author, tombstones, and one cursor per peer. The layout is in `codec.rs`. The signature and
 //! body bytes, verbatim and never re-encoded, are in the body log beside sled (`bodies.rs`); each
-//! log entry points to its message's.
+//! log entry points to its message's. The log's entries are stored in runs, one row for the new
+//! seqs of a write transaction (`codec::LogRow`), so a message costs one row of its own (its
+//! record) and a share of the rest.
 //!
 //! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default),
 //! a cache of 4,096 recently read messages, and a filter of the ids held (1.5 MiB per million
@@ -464,7 +466,7 @@ impl Store {
                 let f = <[u8; 4]>::try_from(f.as_ref())
                     .map(u32::from_be_bytes)
                     .map_err(|_| StoreError::corrupt(&dir, "the store format is unreadable"))?;
-                if f == codec::FORMAT_UPGRADED {
+                if codec::FORMATS_UPGRADED.contains(&f) {
                     // Read as it is (see `codec.rs`); marked so that older programs refuse it.
                     meta_tree
                         .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
@@ -496,8 +498,14 @@ impl Store {
             }
         };
         let mut last_seq = get_u64(meta::LAST_SEQ)?;
-        if let Some((k, _)) = trees.get(T::Log).last().map_err(sled_err)? {
-            last_seq = last_seq.max(codec::read_u64(&k).unwrap_or(0));
+        if let Some((k, v)) = trees.get(T::Log).last().map_err(sled_err)? {
+            let key = codec::read_u64(&k)
+                .ok_or_else(|| StoreError::corrupt(&dir, "a log key is unreadable"))?;
+            for e in codec::LogRow::new(key, &v) {
+                let (seq, _) =
+                    e.ok_or_else(|| StoreError::corrupt(&dir, "the last log row is unreadable"))?;
+                last_seq = last_seq.max(seq);
+            }
         }
         if let Some((marker_id, marker_head)) = &marker {
             if *marker_id != store_id {

@@ -43,18 +43,67 @@ impl Inner {
         }
     }
 
+    /// The log entry at `seq`, from the row holding it (the last row keyed at or before it).
     pub(super) fn log_entry(&self, seq: u64) -> R<Option<LogEntry>> {
-        match self
+        let unreadable =
+            || StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"));
+        let Some((k, v)) = self
             .trees
             .get(T::Log)
-            .get(be(seq))
+            .range(..=be(seq))
+            .next_back()
+            .transpose()
             .map_err(|e| StoreError::sled(&self.dir, e))?
+        else {
+            return Ok(None);
+        };
+        let key = codec::read_u64(&k).ok_or_else(unreadable)?;
+        match codec::LogRow::new(key, &v)
+            .find(seq)
+            .ok_or_else(unreadable)?
         {
             None => Ok(None),
-            Some(v) => LogEntry::decode(&v).map(Some).ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"))
-            }),
+            Some(b) => LogEntry::decode(b).map(Some).ok_or_else(unreadable),
         }
+    }
+
+    /// The log entries with seqs in `lo..=hi`, in order, starting with the row that holds `lo`
+    /// (which may be keyed before it).
+    pub(super) fn log_range(
+        &self,
+        lo: u64,
+        hi: u64,
+    ) -> R<impl Iterator<Item = R<(u64, LogEntry)>> + '_> {
+        let sled_err = |e| StoreError::sled(&self.dir, e);
+        let tree = self.trees.get(T::Log);
+        let start = match tree
+            .range(..=be(lo))
+            .next_back()
+            .transpose()
+            .map_err(sled_err)?
+        {
+            Some((k, _)) => k.to_vec(),
+            None => be(lo).to_vec(),
+        };
+        Ok(tree.range(start..=be(hi).to_vec()).flat_map(move |kv| {
+            let row = || -> R<Vec<(u64, LogEntry)>> {
+                let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+                let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
+                let key = codec::read_u64(&k).ok_or_else(bad)?;
+                let mut out = Vec::new();
+                for e in codec::LogRow::new(key, &v) {
+                    let (seq, b) = e.ok_or_else(bad)?;
+                    if (lo..=hi).contains(&seq) {
+                        out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
+                    }
+                }
+                Ok(out)
+            };
+            match row() {
+                Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }
+        }))
     }
 
     /// A row keyed by id (a record or a tombstone). An id the filter of held ids has never been
@@ -317,30 +366,22 @@ impl Inner {
         }
         // Seqs to examine, with their log entries when the walk has read them already.
         type Candidates<'a> = Box<dyn Iterator<Item = R<(u64, Option<LogEntry>)>> + 'a>;
-        let candidates: Candidates<'_> =
-            match self.choose_index(filter, since, head)? {
-                None => Box::new(self.trees.get(T::Log).range(be(since + 1)..=be(head)).map(
-                    |kv| {
-                        let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-                        let seq = codec::read_u64(&k)
-                            .ok_or_else(|| StoreError::corrupt(&self.dir, "bad log key"))?;
-                        let e = LogEntry::decode(&v).ok_or_else(|| {
-                            StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"))
-                        })?;
-                        Ok((seq, Some(e)))
-                    },
-                )),
-                Some((t, prefixes)) => {
-                    let iters = prefixes
-                        .into_iter()
-                        .map(|p| {
-                            Box::new(self.index_range(t, p, since, head))
-                                as Box<dyn Iterator<Item = R<u64>>>
-                        })
-                        .collect();
-                    Box::new(Merge::new(iters).map(|seq| seq.map(|seq| (seq, None))))
-                }
-            };
+        let candidates: Candidates<'_> = match self.choose_index(filter, since, head)? {
+            None => Box::new(
+                self.log_range(since + 1, head)?
+                    .map(|e| e.map(|(seq, e)| (seq, Some(e)))),
+            ),
+            Some((t, prefixes)) => {
+                let iters = prefixes
+                    .into_iter()
+                    .map(|p| {
+                        Box::new(self.index_range(t, p, since, head))
+                            as Box<dyn Iterator<Item = R<u64>>>
+                    })
+                    .collect();
+                Box::new(Merge::new(iters).map(|seq| seq.map(|seq| (seq, None))))
+            }
+        };
         let budget = limit.saturating_add(SCAN_BUDGET);
         let mut out = Vec::new();
         let mut scanned_to = since;

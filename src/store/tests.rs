@@ -1039,6 +1039,104 @@ async fn a_format_2_store_is_read_and_marked_format_3() {
     assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Tombstone));
 }
 
+/// A format 3 store (a log row per seq) is opened as it is and marked format 4: its rows are
+/// read, a withdrawal rewrites the old row it touches, and new seqs go to runs.
+#[tokio::test]
+async fn a_format_3_store_is_read_and_marked_format_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let msgs: Vec<Message> = (0..5)
+        .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
+        .collect();
+    let batch = |ms: &[Message]| ms.iter().map(|m| (m.clone(), Origin::Local)).collect();
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        s.insert_many(batch(&msgs), T0).await.unwrap();
+        let log = s.inner.trees.get(T::Log);
+        assert_eq!(log.len(), 1, "one row for the transaction's five seqs");
+        // Rewrite the log the way format 3 wrote it: one bare entry per seq.
+        let entries: Vec<(u64, Vec<u8>)> = s
+            .inner
+            .log_range(1, 5)
+            .unwrap()
+            .map(|e| e.map(|(seq, e)| (seq, e.encode())).unwrap())
+            .collect();
+        assert_eq!(entries.len(), 5);
+        log.clear().unwrap();
+        for (seq, e) in &entries {
+            log.insert(codec::be(*seq), e.as_slice()).unwrap();
+        }
+        let meta_tree = s.inner.trees.get(T::Meta);
+        meta_tree.insert(meta::FORMAT, &3u32.to_be_bytes()).unwrap();
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let format = s
+        .inner
+        .trees
+        .get(T::Meta)
+        .get(meta::FORMAT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(format.as_ref(), codec::FORMAT.to_be_bytes());
+    assert_eq!(s.head(), 5);
+    let everything = |s: &Store| ids(&read_all(s, &Filter::default(), &PEER));
+    let msg_ids: Vec<Id> = msgs.iter().map(|m| m.id()).collect();
+    assert_eq!(everything(&s), msg_ids);
+    // Cancelling the third takes its entry out: its bare row, left empty, goes.
+    let c = cancel(&k, T0.plus(HOUR), msgs[2].id(), "released");
+    assert_eq!(accept(&s, &c).await, 6);
+    let later: Vec<Message> = (0..2)
+        .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(100 + i))))
+        .collect();
+    s.insert_many(batch(&later), T0).await.unwrap();
+    let mut expected = vec![msg_ids[0], msg_ids[1], msg_ids[3], msg_ids[4], c.id()];
+    expected.extend(later.iter().map(|m| m.id()));
+    assert_eq!(everything(&s), expected);
+    // Rows: the four bare ones left, the cancel's, and one for the two later messages.
+    assert_eq!(s.inner.trees.get(T::Log).len(), 6);
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.head(), 8);
+    assert_eq!(everything(&s), expected);
+    assert!(s.get(&msgs[2].id()).unwrap().unwrap().cancelled);
+}
+
+/// A transaction's new seqs go to rows of at most `LOG_ROW_MAX` entries; reads from any seq,
+/// lookups of single entries and withdrawals work across them.
+#[tokio::test]
+async fn log_rows_hold_runs_of_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let n = codec::LOG_ROW_MAX + 44;
+    let msgs: Vec<Message> = (0..n as u64)
+        .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
+        .collect();
+    s.insert_many(
+        msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
+        T0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.inner.trees.get(T::Log).len(), 2);
+    let since = |from: u64| {
+        let (entries, _) = s.read(from, &Filter::default(), &PEER, 10).unwrap();
+        entries.iter().map(|e| e.seq).collect::<Vec<_>>()
+    };
+    // From inside the first row, across into the second.
+    assert_eq!(since(251), (252..262).collect::<Vec<_>>());
+    assert_eq!(s.inner.log_entry(300).unwrap().unwrap().id, msgs[299].id());
+    assert_eq!(s.inner.log_entry(n as u64 + 1).unwrap(), None);
+    // Withdraw one in each row: the rows stay, without them.
+    for i in [10, 280] {
+        accept(&s, &cancel(&k, T0.plus(HOUR), msgs[i].id(), "")).await;
+        assert_eq!(s.inner.log_entry(i as u64 + 1).unwrap(), None);
+    }
+    assert_eq!(s.inner.trees.get(T::Log).len(), 4);
+    assert_eq!(since(9), vec![10, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+}
+
 #[tokio::test]
 async fn cancelled_ids_become_tombstones_at_expiry() {
     let dir = tempfile::tempdir().unwrap();
@@ -1278,6 +1376,39 @@ fn codec_round_trips() {
     };
     assert_eq!(LogEntry::decode(&e.encode()), Some(e.clone()));
     assert_eq!(LogEntry::decode(&e.encode()[..40]), None);
+    // A log row: a run of entries keyed by the first seq (gaps where entries were taken out).
+    let entries: Vec<(u64, Vec<u8>)> = [100, 101, 103, 356]
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                LogEntry {
+                    id: Id([*s as u8; 32]),
+                    ..e.clone()
+                }
+                .encode(),
+            )
+        })
+        .collect();
+    let row = LogRow::encode(100, &entries);
+    let back: Vec<(u64, Vec<u8>)> = LogRow::new(100, &row)
+        .map(|x| x.map(|(s, b)| (s, b.to_vec())).unwrap())
+        .collect();
+    assert_eq!(back, entries);
+    assert_eq!(
+        LogRow::new(100, &row).find(103),
+        Some(Some(&entries[2].1[..]))
+    );
+    assert_eq!(LogRow::new(100, &row).find(102), Some(None));
+    assert_eq!(LogRow::new(100, &row).find(999), Some(None));
+    // A row of format 2 or 3 is one bare entry, its seq the key.
+    let bare = e.encode();
+    assert_eq!(LogRow::new(7, &bare).find(7), Some(Some(&bare[..])));
+    assert_eq!(LogRow::new(7, &bare).count(), 1);
+    // A cut row is unreadable, not a shorter one.
+    let cut = &row[..row.len() - 3];
+    assert_eq!(LogRow::new(100, cut).last(), Some(None));
+    assert_eq!(LogRow::new(100, cut).find(356), None);
     let v = Revoked {
         from: 5,
         id: Id([1; 32]),

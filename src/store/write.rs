@@ -44,6 +44,12 @@ struct Ops {
     /// Messages to expire, by minute: the seq of the first, and `(expires_at ‖ id)*`. One
     /// expiry row per minute when committed (see `codec::expiry_key`).
     expiries: BTreeMap<u64, (u64, Vec<u8>)>,
+    /// Log entries to write (`None`: to delete), by seq. Made into log rows when committed
+    /// (see [`Inner::settle_log`]).
+    log: BTreeMap<u64, Option<LogEntry>>,
+    /// Seqs whose stored entries the transaction deletes: the cache of recent messages forgets
+    /// them once it is applied.
+    forget: Vec<u64>,
 }
 
 type R<X> = Result<X, StoreError>;
@@ -76,6 +82,14 @@ impl Ops {
         self.writes.insert((t, k.into()), None);
     }
 
+    fn log_put(&mut self, seq: u64, e: LogEntry) {
+        self.log.insert(seq, Some(e));
+    }
+
+    fn log_del(&mut self, seq: u64) {
+        self.log.insert(seq, None);
+    }
+
     fn post(&mut self, t: T, prefix: Vec<u8>, seq: u64) {
         self.postings.entry((t, prefix)).or_default().push(seq);
     }
@@ -103,7 +117,10 @@ impl Ops {
     }
 
     fn is_empty(&self) -> bool {
-        self.writes.is_empty() && self.postings.is_empty() && self.expiries.is_empty()
+        self.writes.is_empty()
+            && self.postings.is_empty()
+            && self.expiries.is_empty()
+            && self.log.is_empty()
     }
 }
 
@@ -249,11 +266,9 @@ impl Inner {
 
     /// The log entry at `seq`, read through the planned writes.
     fn olog(&self, ops: &Ops, seq: u64) -> R<Option<LogEntry>> {
-        match self.oget(ops, T::Log, &be(seq))? {
-            None => Ok(None),
-            Some(v) => LogEntry::decode(&v)
-                .map(Some)
-                .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable"))),
+        match ops.log.get(&seq) {
+            Some(e) => Ok(e.clone()),
+            None => self.log_entry(seq),
         }
     }
 
@@ -323,6 +338,69 @@ impl Inner {
         Ok(())
     }
 
+    /// Turns the planned log entries into log rows (see [`codec::LogRow`]): the entries of seqs
+    /// from `first_new` on (handed out by this transaction) become new rows of up to
+    /// [`codec::LOG_ROW_MAX`]; a change to an older seq rewrites the row holding it (deleting
+    /// the row once it holds nothing).
+    fn settle_log(&self, ops: &mut Ops, first_new: u64) -> R<()> {
+        let planned = std::mem::take(&mut ops.log);
+        let mut new = Vec::new();
+        let mut old: BTreeMap<Vec<u8>, Vec<(u64, Option<LogEntry>)>> = BTreeMap::new();
+        for (seq, e) in planned {
+            if seq >= first_new {
+                new.extend(e.map(|e| (seq, e.encode())));
+                continue;
+            }
+            if e.is_none() {
+                ops.forget.push(seq);
+            }
+            let row = self
+                .trees
+                .get(T::Log)
+                .range(..=be(seq))
+                .next_back()
+                .transpose()
+                .map_err(|e| self.sled_err(e))?;
+            match row {
+                Some((k, _)) => old.entry(k.to_vec()).or_default().push((seq, e)),
+                None if e.is_none() => {}
+                None => return Err(self.corrupt(format!("no log row holds seq {seq}"))),
+            }
+        }
+        for run in new.chunks(codec::LOG_ROW_MAX) {
+            let key = run[0].0;
+            ops.put(T::Log, be(key), codec::LogRow::encode(key, run));
+        }
+        for (k, changes) in old {
+            let bad = || self.corrupt("a log row is unreadable");
+            let key = codec::read_u64(&k).ok_or_else(bad)?;
+            let v = self
+                .trees
+                .get(T::Log)
+                .get(&k)
+                .map_err(|e| self.sled_err(e))?
+                .ok_or_else(bad)?;
+            let mut entries = BTreeMap::new();
+            for e in codec::LogRow::new(key, &v) {
+                let (seq, b) = e.ok_or_else(bad)?;
+                entries.insert(seq, b.to_vec());
+            }
+            for (seq, e) in changes {
+                match e {
+                    Some(e) => entries.insert(seq, e.encode()),
+                    None => entries.remove(&seq),
+                };
+            }
+            if entries.is_empty() {
+                ops.del(T::Log, k);
+            } else {
+                let entries: Vec<(u64, Vec<u8>)> = entries.into_iter().collect();
+                ops.put(T::Log, k, codec::LogRow::encode(key, &entries));
+            }
+        }
+        Ok(())
+    }
+
     /// Applies planned writes as one transaction over the trees they touch.
     fn apply(&self, ops: &Ops) -> R<()> {
         let mut touched: Vec<T> = ops.writes.keys().map(|(t, _)| *t).collect();
@@ -350,13 +428,8 @@ impl Inner {
             }
             Ok::<(), ConflictableTransactionError<()>>(())
         });
-        for ((t, k), v) in &ops.writes {
-            if *t == T::Log
-                && v.is_none()
-                && let Some(seq) = codec::read_u64(k)
-            {
-                self.recent.forget(seq);
-            }
+        for seq in &ops.forget {
+            self.recent.forget(*seq);
         }
         match r {
             Ok(()) => Ok(()),
@@ -368,6 +441,7 @@ impl Inner {
     /// Commits planned writes under the writer lock: one more generation.
     fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
         ops.settle();
+        self.settle_log(ops, w.last_seq + 1)?;
         if ops.is_empty() {
             return Ok(());
         }
@@ -619,9 +693,8 @@ impl Inner {
         };
         self.seg_add(ops, &at, seq)?;
         self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
-        ops.put(
-            T::Log,
-            be(seq),
+        ops.log_put(
+            seq,
             LogEntry {
                 what: ACCEPTED,
                 embargoed,
@@ -631,8 +704,7 @@ impl Inner {
                     Origin::Local => Vec::new(),
                     Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
                 },
-            }
-            .encode(),
+            },
         );
         for (t, p) in prefixes {
             ops.post(*t, p.clone(), seq);
@@ -780,8 +852,8 @@ impl Inner {
             if seq == 0 {
                 continue;
             }
-            if self.oget(ops, T::Log, &be(seq))?.is_some() {
-                ops.del(T::Log, be(seq));
+            if self.olog(ops, seq)?.is_some() {
+                ops.log_del(seq);
             }
             for (t, p) in &prefixes {
                 self.unpost(ops, *t, p, seq)?;
@@ -843,17 +915,15 @@ impl Inner {
             };
             seq += 1;
             n += 1;
-            ops.put(
-                T::Log,
-                be(seq),
+            ops.log_put(
+                seq,
                 LogEntry {
                     what: RELEASED,
                     embargoed: false,
                     id,
                     body: None,
                     origin: Vec::new(),
-                }
-                .encode(),
+                },
             );
             for (t, p) in codec::index_prefixes(&msg) {
                 ops.post(t, p, seq);
@@ -1242,15 +1312,8 @@ impl Inner {
             if row.live as f64 >= COMPACT_BELOW * self.bodies.size(seg)? as f64 {
                 continue;
             }
-            for kv in self
-                .trees
-                .get(T::Log)
-                .range(be(row.min_seq)..=be(row.max_seq))
-            {
-                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
-                let seq = codec::read_u64(&k).ok_or_else(|| self.corrupt("bad log key"))?;
-                let e = LogEntry::decode(&v)
-                    .ok_or_else(|| self.corrupt(format!("log entry {seq} is unreadable")))?;
+            for e in self.log_range(row.min_seq, row.max_seq)? {
+                let (seq, e) = e?;
                 let Some(at) = e.body.filter(|b| b.seg == seg) else {
                     continue;
                 };
@@ -1258,14 +1321,12 @@ impl Inner {
                 let new = self.bodies.append(&[&bytes])?;
                 self.seg_sub(&mut ops, &at)?;
                 self.seg_add(&mut ops, &new, seq)?;
-                ops.put(
-                    T::Log,
-                    k.to_vec(),
+                ops.log_put(
+                    seq,
                     LogEntry {
                         body: Some(new),
                         ..e
-                    }
-                    .encode(),
+                    },
                 );
                 moved += 1;
                 if moved >= BATCH {
