@@ -261,6 +261,13 @@ async fn everything_survives_a_reopen() {
     assert_eq!(s.head(), 2);
     assert_eq!(s.cursor("geneva").unwrap(), 41);
     assert_eq!(s.cursor("baku").unwrap(), 0);
+    // A cursor only moves forward, and an advance past entries that stored nothing is durable.
+    s.advance_cursor("geneva", 40).await.unwrap();
+    s.advance_cursor("baku", 7).await.unwrap();
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.cursor("geneva").unwrap(), 41);
+    assert_eq!(s.cursor("baku").unwrap(), 7);
     let st = s.get(&a.id()).unwrap().unwrap();
     assert_eq!(st.endorsers.len(), 1);
     // The signature still verifies over the bytes read back.

@@ -1365,6 +1365,12 @@ impl Store {
     /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
     /// refusals, entries filtered out), durably. A cursor never moves back.
     pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {
+        // Usually the last message of the follower's batch brought the cursor this far in the
+        // transaction that stored it: nothing to write, and no reason to queue behind the
+        // writer's other work (the follower's next batch waits for this answer).
+        if self.cursor(peer)? >= cursor {
+            return Ok(());
+        }
         let peer = peer.to_string();
         let g = self
             .on_writer(move |inner| inner.advance_cursor_batch(&peer, cursor))
