@@ -7,7 +7,7 @@
 //! The node runs on its own tokio runtime (threads named `node`), the load generator on
 //! another (`load`), so the CPU time of each can be told apart; both share the machine.
 //!
-//! Knobs (defaults in brackets): TOCSIN_BENCH_VERIFY_SECS [2], TOCSIN_BENCH_INGEST_MSGS [20000]
+//! Knobs (defaults in brackets): TOCSIN_BENCH_VERIFY_SECS [2], TOCSIN_BENCH_INGEST_MSGS [40000]
 //! (per mode), TOCSIN_BENCH_PUBLISHERS [64], TOCSIN_BENCH_UNARY_CONNS [64] (connections the
 //! unary publishers share; 64 = one each), TOCSIN_BENCH_STREAMS [4], TOCSIN_BENCH_WINDOW [512]
 //! (messages in flight per stream), TOCSIN_BENCH_FIXED_RATE [2000], TOCSIN_BENCH_SECS [5]
@@ -470,7 +470,7 @@ fn main() {
     };
     let keys = keys();
     let verify_secs = env_or("TOCSIN_BENCH_VERIFY_SECS", 2);
-    let ingest_msgs = env_or("TOCSIN_BENCH_INGEST_MSGS", 20_000);
+    let ingest_msgs = env_or("TOCSIN_BENCH_INGEST_MSGS", 40_000);
     // Closed-loop unary publishers: enough to keep the node busy (with 8, each waiting for its
     // flush, the rate is bounded by 8 / ack latency, not by the node).
     let publishers = env_or("TOCSIN_BENCH_PUBLISHERS", 64) as usize;
