@@ -35,6 +35,20 @@ pub enum StoreError {
         /// The data directory.
         dir: PathBuf,
     },
+    /// The directory holds a store written by a newer program, in a format this one cannot
+    /// read.
+    #[error(
+        "the data directory {} holds a store of format {found}, written by a newer version of tocsin; this one reads formats up to {reads}: run the newer version",
+        dir.display()
+    )]
+    NewerFormat {
+        /// The data directory.
+        dir: PathBuf,
+        /// The store's format.
+        found: u32,
+        /// The newest format this program reads.
+        reads: u32,
+    },
     /// Reading or writing the directory failed.
     #[error("i/o error on the data directory {}: {source}", dir.display())]
     Io {
@@ -68,6 +82,11 @@ impl StoreError {
             StoreError::Locked { dir } => StoreError::Locked { dir: dir.clone() },
             StoreError::Corrupt { dir, detail } => StoreError::corrupt(dir, detail.clone()),
             StoreError::NotAStore { dir } => StoreError::NotAStore { dir: dir.clone() },
+            StoreError::NewerFormat { dir, found, reads } => StoreError::NewerFormat {
+                dir: dir.clone(),
+                found: *found,
+                reads: *reads,
+            },
             StoreError::Io { dir, source } => {
                 StoreError::io(dir, std::io::Error::new(source.kind(), source.to_string()))
             }

@@ -473,6 +473,12 @@ impl Store {
                         .map_err(sled_err)?;
                     db.flush().map_err(sled_err)?;
                     tracing::info!(dir = %dir.display(), from = f, to = codec::FORMAT, "store format upgraded");
+                } else if f > codec::FORMAT {
+                    return Err(StoreError::NewerFormat {
+                        dir,
+                        found: f,
+                        reads: codec::FORMAT,
+                    });
                 } else if f != codec::FORMAT {
                     return Err(StoreError::corrupt(
                         &dir,

@@ -1107,6 +1107,20 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
     assert_eq!(s.head(), 8);
     assert_eq!(everything(&s), expected);
     assert!(s.get(&msgs[2].id()).unwrap().unwrap().cancelled);
+    // A store from a newer program is refused as such, and left as it was.
+    let newer = (codec::FORMAT + 1).to_be_bytes();
+    s.inner
+        .trees
+        .get(T::Meta)
+        .insert(meta::FORMAT, &newer)
+        .unwrap();
+    s.close().await.unwrap();
+    let e = Store::open(&cfg(dir.path())).unwrap_err();
+    assert!(
+        matches!(e, StoreError::NewerFormat { found, .. } if found == codec::FORMAT + 1),
+        "{e}"
+    );
+    assert!(e.to_string().contains("newer version of tocsin"), "{e}");
 }
 
 /// A transaction's new seqs go to rows of at most `LOG_ROW_MAX` entries; reads from any seq,
