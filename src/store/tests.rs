@@ -171,6 +171,11 @@ fn cfg(dir: &std::path::Path) -> StoreConfig {
     }
 }
 
+/// Messages published here (no peer), for `insert_many`.
+fn local(msgs: &[Message]) -> Vec<(Message, Origin)> {
+    msgs.iter().map(|m| (m.clone(), Origin::Local)).collect()
+}
+
 async fn put(s: &Store, m: &Message) -> Inserted {
     s.insert(m, Origin::Local, T0).await.expect("insert")
 }
@@ -321,8 +326,7 @@ async fn indexed_reads_match_a_full_scan() {
         accept(&s, m).await;
     }
     for chunk in all[20..].chunks(7) {
-        let batch = chunk.iter().map(|m| (m.clone(), Origin::Local)).collect();
-        let out = s.insert_many(batch, T0).await.unwrap();
+        let out = s.insert_many(local(chunk), T0).await.unwrap();
         assert!(out.iter().all(|i| matches!(i, Inserted::Accepted { .. })));
     }
     // Cancels take messages out of the middle of rows, in one group with new messages.
@@ -988,12 +992,7 @@ async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
         .enumerate()
         .map(|(n, secs)| expiring_at(&k, n as u64, at(*secs)))
         .collect();
-    s.insert_many(
-        msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
-        T0,
-    )
-    .await
-    .unwrap();
+    s.insert_many(local(&msgs), T0).await.unwrap();
     // Two rows: one for the first minute (three messages), one for the next.
     assert_eq!(s.inner.trees.get(T::Expiry).len(), 2);
     let expired = |r: ExpireStats| r.expired;
@@ -1014,9 +1013,28 @@ async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
     }
 }
 
-/// A format 2 store (one expiry row per message) is opened as it is and marked format 3.
+/// Marks an open store with format `f`, as an older or newer program would have.
+fn mark_format(s: &Store, f: u32) {
+    let meta_tree = s.inner.trees.get(T::Meta);
+    meta_tree.insert(meta::FORMAT, &f.to_be_bytes()).unwrap();
+}
+
+/// The format an open store is marked with.
+fn format_of(s: &Store) -> u32 {
+    let v = s
+        .inner
+        .trees
+        .get(T::Meta)
+        .get(meta::FORMAT)
+        .unwrap()
+        .unwrap();
+    u32::from_be_bytes(v.as_ref().try_into().unwrap())
+}
+
+/// A format 2 store (an expiry row per message, a log row per seq) is opened as it is and marked
+/// with the current format.
 #[tokio::test]
-async fn a_format_2_store_is_read_and_marked_format_3() {
+async fn a_format_2_store_is_read_and_marked_current() {
     let dir = tempfile::tempdir().unwrap();
     let k = key(1);
     let a = simple_alert(&k, T0);
@@ -1025,21 +1043,14 @@ async fn a_format_2_store_is_read_and_marked_format_3() {
         let s = Store::open(&cfg(dir.path())).unwrap();
         accept(&s, &a).await;
         // Rewrite what format 3 wrote the way format 2 did.
-        let (expiry, meta_tree) = (s.inner.trees.get(T::Expiry), s.inner.trees.get(T::Meta));
+        let expiry = s.inner.trees.get(T::Expiry);
         expiry.clear().unwrap();
         expiry.insert(codec::time_id(exp, &a.id()), &[]).unwrap();
-        meta_tree.insert(meta::FORMAT, &2u32.to_be_bytes()).unwrap();
+        mark_format(&s, 2);
         s.close().await.unwrap();
     }
     let s = Store::open(&cfg(dir.path())).unwrap();
-    let format = s
-        .inner
-        .trees
-        .get(T::Meta)
-        .get(meta::FORMAT)
-        .unwrap()
-        .unwrap();
-    assert_eq!(format.as_ref(), codec::FORMAT.to_be_bytes());
+    assert_eq!(format_of(&s), codec::FORMAT);
     assert_eq!(s.message(&a.id()).unwrap().unwrap().id(), a.id());
     let st = s.expire(Timestamp(exp)).await.unwrap();
     assert_eq!(st.expired, 1);
@@ -1055,10 +1066,9 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
     let msgs: Vec<Message> = (0..5)
         .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
         .collect();
-    let batch = |ms: &[Message]| ms.iter().map(|m| (m.clone(), Origin::Local)).collect();
     {
         let s = Store::open(&cfg(dir.path())).unwrap();
-        s.insert_many(batch(&msgs), T0).await.unwrap();
+        s.insert_many(local(&msgs), T0).await.unwrap();
         let log = s.inner.trees.get(T::Log);
         assert_eq!(log.len(), 1, "one row for the transaction's five seqs");
         // Rewrite the log the way format 3 wrote it: one bare entry per seq.
@@ -1073,19 +1083,11 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
         for (seq, e) in &entries {
             log.insert(codec::be(*seq), e.as_slice()).unwrap();
         }
-        let meta_tree = s.inner.trees.get(T::Meta);
-        meta_tree.insert(meta::FORMAT, &3u32.to_be_bytes()).unwrap();
+        mark_format(&s, 3);
         s.close().await.unwrap();
     }
     let s = Store::open(&cfg(dir.path())).unwrap();
-    let format = s
-        .inner
-        .trees
-        .get(T::Meta)
-        .get(meta::FORMAT)
-        .unwrap()
-        .unwrap();
-    assert_eq!(format.as_ref(), codec::FORMAT.to_be_bytes());
+    assert_eq!(format_of(&s), codec::FORMAT);
     assert_eq!(s.head(), 5);
     let everything = |s: &Store| ids(&read_all(s, &Filter::default(), &PEER));
     let msg_ids: Vec<Id> = msgs.iter().map(|m| m.id()).collect();
@@ -1096,7 +1098,7 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
     let later: Vec<Message> = (0..2)
         .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(100 + i))))
         .collect();
-    s.insert_many(batch(&later), T0).await.unwrap();
+    s.insert_many(local(&later), T0).await.unwrap();
     let mut expected = vec![msg_ids[0], msg_ids[1], msg_ids[3], msg_ids[4], c.id()];
     expected.extend(later.iter().map(|m| m.id()));
     assert_eq!(everything(&s), expected);
@@ -1134,12 +1136,7 @@ async fn log_rows_hold_runs_of_seqs() {
     let msgs: Vec<Message> = (0..n as u64)
         .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
         .collect();
-    s.insert_many(
-        msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
-        T0,
-    )
-    .await
-    .unwrap();
+    s.insert_many(local(&msgs), T0).await.unwrap();
     assert_eq!(s.inner.trees.get(T::Log).len(), 2);
     let since = |from: u64| {
         let (entries, _) = s.read(from, &Filter::default(), &PEER, 10).unwrap();
@@ -1504,13 +1501,7 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
     for m in &msgs {
         each.push(put(&one, m).await);
     }
-    let grouped = many
-        .insert_many(
-            msgs.iter().map(|m| (m.clone(), Origin::Local)).collect(),
-            T0,
-        )
-        .await
-        .unwrap();
+    let grouped = many.insert_many(local(&msgs), T0).await.unwrap();
     assert_eq!(each, grouped);
     assert!(
         each.iter()
