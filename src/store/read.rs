@@ -43,10 +43,8 @@ impl Inner {
         }
     }
 
-    /// The log entry at `seq`, from the row holding it (the last row keyed at or before it).
-    pub(super) fn log_entry(&self, seq: u64) -> R<Option<LogEntry>> {
-        let unreadable =
-            || StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"));
+    /// The log row holding `seq` (the last one keyed at or before it): its key and value.
+    pub(super) fn log_row_at(&self, seq: u64) -> R<Option<(u64, sled::IVec)>> {
         let Some((k, v)) = self
             .trees
             .get(T::Log)
@@ -57,7 +55,18 @@ impl Inner {
         else {
             return Ok(None);
         };
-        let key = codec::read_u64(&k).ok_or_else(unreadable)?;
+        let key = codec::read_u64(&k)
+            .ok_or_else(|| StoreError::corrupt(&self.dir, "a log key is unreadable"))?;
+        Ok(Some((key, v)))
+    }
+
+    /// The log entry at `seq`, from the row holding it.
+    pub(super) fn log_entry(&self, seq: u64) -> R<Option<LogEntry>> {
+        let unreadable =
+            || StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"));
+        let Some((key, v)) = self.log_row_at(seq)? else {
+            return Ok(None);
+        };
         match codec::LogRow::new(key, &v)
             .find(seq)
             .ok_or_else(unreadable)?
@@ -74,36 +83,30 @@ impl Inner {
         lo: u64,
         hi: u64,
     ) -> R<impl Iterator<Item = R<(u64, LogEntry)>> + '_> {
-        let sled_err = |e| StoreError::sled(&self.dir, e);
-        let tree = self.trees.get(T::Log);
-        let start = match tree
-            .range(..=be(lo))
-            .next_back()
-            .transpose()
-            .map_err(sled_err)?
-        {
-            Some((k, _)) => k.to_vec(),
-            None => be(lo).to_vec(),
-        };
-        Ok(tree.range(start..=be(hi).to_vec()).flat_map(move |kv| {
-            let row = || -> R<Vec<(u64, LogEntry)>> {
-                let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-                let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
-                let key = codec::read_u64(&k).ok_or_else(bad)?;
-                let mut out = Vec::new();
-                for e in codec::LogRow::new(key, &v) {
-                    let (seq, b) = e.ok_or_else(bad)?;
-                    if (lo..=hi).contains(&seq) {
-                        out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
+        let start = self.log_row_at(lo)?.map_or(lo, |(key, _)| key);
+        Ok(self
+            .trees
+            .get(T::Log)
+            .range(be(start)..=be(hi))
+            .flat_map(move |kv| {
+                let row = || -> R<Vec<(u64, LogEntry)>> {
+                    let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+                    let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
+                    let key = codec::read_u64(&k).ok_or_else(bad)?;
+                    let mut out = Vec::new();
+                    for e in codec::LogRow::new(key, &v) {
+                        let (seq, b) = e.ok_or_else(bad)?;
+                        if (lo..=hi).contains(&seq) {
+                            out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
+                        }
                     }
+                    Ok(out)
+                };
+                match row() {
+                    Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(e) => vec![Err(e)],
                 }
-                Ok(out)
-            };
-            match row() {
-                Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            }
-        }))
+            }))
     }
 
     /// A row keyed by id (a record or a tombstone). An id the filter of held ids has never been

@@ -343,9 +343,15 @@ impl Inner {
     /// [`codec::LOG_ROW_MAX`]; a change to an older seq rewrites the row holding it (deleting
     /// the row once it holds nothing).
     fn settle_log(&self, ops: &mut Ops, first_new: u64) -> R<()> {
+        let bad = || self.corrupt("a log row is unreadable");
         let planned = std::mem::take(&mut ops.log);
         let mut new = Vec::new();
-        let mut old: BTreeMap<Vec<u8>, Vec<(u64, Option<LogEntry>)>> = BTreeMap::new();
+        // Rows to rewrite, by key: as read, and the changes to them.
+        type Rewrite = (sled::IVec, Vec<(u64, Option<LogEntry>)>);
+        let mut old: BTreeMap<u64, Rewrite> = BTreeMap::new();
+        // The last row looked up: its key and last seq. Seqs come in order, so a run of
+        // changes to one row (a retention batch) looks it up once.
+        let mut last_row: Option<(u64, u64)> = None;
         for (seq, e) in planned {
             if seq >= first_new {
                 new.extend(e.map(|e| (seq, e.encode())));
@@ -354,32 +360,31 @@ impl Inner {
             if e.is_none() {
                 ops.forget.push(seq);
             }
-            let row = self
-                .trees
-                .get(T::Log)
-                .range(..=be(seq))
-                .next_back()
-                .transpose()
-                .map_err(|e| self.sled_err(e))?;
-            match row {
-                Some((k, _)) => old.entry(k.to_vec()).or_default().push((seq, e)),
-                None if e.is_none() => {}
-                None => return Err(self.corrupt(format!("no log row holds seq {seq}"))),
+            let key = match last_row {
+                Some((key, end)) if seq <= end => key,
+                _ => match self.log_row_at(seq)? {
+                    Some((key, v)) => {
+                        let mut end = key;
+                        for entry in codec::LogRow::new(key, &v) {
+                            end = entry.ok_or_else(bad)?.0;
+                        }
+                        last_row = Some((key, end));
+                        old.entry(key).or_insert_with(|| (v, Vec::new()));
+                        key
+                    }
+                    None if e.is_none() => continue,
+                    None => return Err(self.corrupt(format!("no log row holds seq {seq}"))),
+                },
+            };
+            if let Some((_, changes)) = old.get_mut(&key) {
+                changes.push((seq, e));
             }
         }
         for run in new.chunks(codec::LOG_ROW_MAX) {
             let key = run[0].0;
             ops.put(T::Log, be(key), codec::LogRow::encode(key, run));
         }
-        for (k, changes) in old {
-            let bad = || self.corrupt("a log row is unreadable");
-            let key = codec::read_u64(&k).ok_or_else(bad)?;
-            let v = self
-                .trees
-                .get(T::Log)
-                .get(&k)
-                .map_err(|e| self.sled_err(e))?
-                .ok_or_else(bad)?;
+        for (key, (v, changes)) in old {
             let mut entries = BTreeMap::new();
             for e in codec::LogRow::new(key, &v) {
                 let (seq, b) = e.ok_or_else(bad)?;
@@ -392,10 +397,10 @@ impl Inner {
                 };
             }
             if entries.is_empty() {
-                ops.del(T::Log, k);
+                ops.del(T::Log, be(key));
             } else {
                 let entries: Vec<(u64, Vec<u8>)> = entries.into_iter().collect();
-                ops.put(T::Log, k, codec::LogRow::encode(key, &entries));
+                ops.put(T::Log, be(key), codec::LogRow::encode(key, &entries));
             }
         }
         Ok(())
