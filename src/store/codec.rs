@@ -147,6 +147,10 @@ pub(super) fn postings(v: &[u8]) -> Option<Vec<u64>> {
     v.chunks_exact(8).map(read_u64).collect()
 }
 
+/// A transaction's new seqs join a prefix's last index row while it then lists at most this
+/// many (128 bytes); more start a row of their own, of any length.
+pub(super) const POSTINGS_JOIN_MAX: usize = 16;
+
 /// Packs seqs into an index row's value.
 pub(super) fn pack_postings(seqs: &[u64]) -> Vec<u8> {
     seqs.iter().flat_map(|s| s.to_be_bytes()).collect()
@@ -204,11 +208,13 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
 
 /// The index prefixes of a message: one per (tree, value) it is listed under.
 ///
-/// An index row is `prefix ‖ seq` → the seqs (8 bytes each, ascending) listed under that
-/// prefix by one write transaction, keyed by the first of them. A group of messages written
-/// together thus costs one row per distinct value, not one per message and value; the rows of
-/// one prefix hold disjoint, ascending runs of seqs, so the row that can hold a seq is the
-/// last one keyed at or before it.
+/// An index row is `prefix ‖ seq` → seqs (8 bytes each, ascending) listed under that prefix,
+/// keyed by the first of them. A write transaction's seqs for one prefix join the prefix's
+/// last row while it stays within [`POSTINGS_JOIN_MAX`], and make a row of their own
+/// otherwise. A group of messages written together thus costs one row per distinct value, not
+/// one per message and value, and single messages share rows too; the rows of one prefix hold
+/// disjoint, ascending runs of seqs, so the row that can hold a seq is the last one keyed at or
+/// before it.
 pub(super) fn index_prefixes(msg: &Message) -> Vec<(T, Vec<u8>)> {
     let body = msg.body();
     let mut out = vec![

@@ -1125,6 +1125,83 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
     assert!(e.to_string().contains("newer version of tocsin"), "{e}");
 }
 
+/// Messages published one transaction at a time join their prefix's last index row, up to
+/// `POSTINGS_JOIN_MAX` seqs a row; reads from any seq, withdrawals from the middle of a joined
+/// row and a reopen see the same list; a group larger than the limit starts a row of its own.
+#[tokio::test]
+async fn single_publishes_join_index_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let other = key(2);
+    let max = codec::POSTINGS_JOIN_MAX;
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let mut mine = Vec::new();
+    for i in 0..(2 * max + 3) {
+        let m = simple_alert(&k, T0.plus(Duration::from_secs(i as u64)));
+        accept(&s, &m).await;
+        mine.push(m.id());
+        // Another author between them: its seqs are not this prefix's.
+        accept(
+            &s,
+            &simple_alert(&other, T0.plus(Duration::from_secs(i as u64))),
+        )
+        .await;
+    }
+    let author_rows = |s: &Store| {
+        let prefix = k.public().as_bytes().to_vec();
+        s.inner.trees.get(T::IAuthor).scan_prefix(&prefix).count()
+    };
+    assert_eq!(author_rows(&s), 3, "rows of {max}, {max} and 3");
+    let by_me = Filter {
+        authors: vec![k.public()],
+        ..Filter::default()
+    };
+    assert_eq!(ids(&read_all(&s, &by_me, &PEER)), mine);
+    // From a seq in the middle of a joined row: only what comes after it.
+    for since in [1u64, 7, 2 * max as u64 + 1, 3 * max as u64] {
+        let (got, _) = s.read(since, &by_me, &PEER, 1000).unwrap();
+        let want: Vec<Id> = mine
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| 2 * *i as u64 + 1 > since)
+            .map(|(_, id)| *id)
+            .collect();
+        assert_eq!(ids(&got), want, "since {since}");
+    }
+    // Withdrawals from the middle of the first two rows.
+    for i in [3usize, max + 2] {
+        let t = T0.plus(HOUR).plus(Duration::from_secs(i as u64));
+        accept(&s, &cancel(&k, t, mine[i], "withdrawn")).await;
+    }
+    let cancels: Vec<Id> = {
+        let all = read_all(&s, &by_me, &PEER);
+        all.iter()
+            .filter(|e| e.message.body().kind() == Kind::Cancel)
+            .map(|e| e.message.id())
+            .collect()
+    };
+    assert_eq!(cancels.len(), 2);
+    let mut expected: Vec<Id> = mine
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != max + 2)
+        .map(|(_, id)| *id)
+        .collect();
+    expected.extend(&cancels);
+    assert_eq!(ids(&read_all(&s, &by_me, &PEER)), expected);
+    // A group larger than the limit starts its own row.
+    let big: Vec<Message> = (0..max + 1)
+        .map(|i| simple_alert(&k, T0.plus(2 * HOUR).plus(Duration::from_secs(i as u64))))
+        .collect();
+    let rows_before = author_rows(&s);
+    s.insert_many(local(&big), T0).await.unwrap();
+    assert_eq!(author_rows(&s), rows_before + 1);
+    expected.extend(big.iter().map(|m| m.id()));
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(ids(&read_all(&s, &by_me, &PEER)), expected);
+}
+
 /// A transaction's new seqs go to rows of at most `LOG_ROW_MAX` entries; reads from any seq,
 /// lookups of single entries and withdrawals work across them.
 #[tokio::test]

@@ -39,7 +39,8 @@ const BATCH: usize = 512;
 #[derive(Debug, Default)]
 struct Ops {
     writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
-    /// Seqs to list under each index prefix: one row per prefix when committed.
+    /// Seqs to list under each index prefix: joined to its last row or one new row when
+    /// committed (see [`Inner::settle_postings`]).
     postings: BTreeMap<(T, Vec<u8>), Vec<u64>>,
     /// Messages to expire, by minute: the seq of the first, and `(expires_at ‖ id)*`. One
     /// expiry row per minute when committed (see `codec::expiry_key`).
@@ -103,14 +104,8 @@ impl Ops {
         entries.extend_from_slice(&codec::time_id(expires_at, id));
     }
 
-    /// Turns the planned postings into index rows, one per prefix, keyed by its first seq; and
-    /// the planned expiries into expiry rows, one per minute.
-    fn settle(&mut self) {
-        for ((t, prefix), seqs) in std::mem::take(&mut self.postings) {
-            if let Some(first) = seqs.first() {
-                self.put(t, cat(&[&prefix, &be(*first)]), codec::pack_postings(&seqs));
-            }
-        }
+    /// Turns the planned expiries into expiry rows, one per minute.
+    fn settle_expiries(&mut self) {
         for (minute, (first, entries)) in std::mem::take(&mut self.expiries) {
             self.put(T::Expiry, codec::expiry_key(minute, first), entries);
         }
@@ -210,26 +205,7 @@ impl Inner {
             planned.remove(at);
             return Ok(());
         }
-        let lo = cat(&[prefix, &be(0)]);
-        let hi = cat(&[prefix, &be(seq)]);
-        let stored = self
-            .trees
-            .get(t)
-            .range(lo.clone()..=hi.clone())
-            .next_back()
-            .transpose()
-            .map_err(|e| self.sled_err(e))?
-            .map(|(k, v)| (k.to_vec(), Some(v.to_vec())));
-        let planned = ops
-            .writes
-            .range((t, lo)..=(t, hi))
-            .next_back()
-            .map(|((_, k), v)| (k.clone(), v.clone()));
-        let row = match (stored, planned) {
-            (Some(s), Some(p)) => Some(if p.0 >= s.0 { p } else { s }),
-            (s, p) => s.or(p),
-        };
-        let Some((key, Some(value))) = row else {
+        let Some((key, value)) = self.orow_at(ops, t, prefix, seq)? else {
             return Ok(());
         };
         let mut seqs = codec::postings(&value).ok_or_else(|| self.corrupt("bad index row"))?;
@@ -406,6 +382,68 @@ impl Inner {
         Ok(())
     }
 
+    /// Turns the planned postings into index rows. A prefix's new seqs (all after every seq it
+    /// lists) join its last row while that row has room for them, and start a row keyed by
+    /// their first otherwise: small transactions (unary publishing) then rewrite a short row
+    /// instead of adding a key to the tree per prefix, each new key a share of a node split.
+    /// Readers take the rows keyed at or before a seq as they did (see `read::index_range`).
+    fn settle_postings(&self, ops: &mut Ops) -> R<()> {
+        for ((t, prefix), seqs) in std::mem::take(&mut ops.postings) {
+            let Some(first) = seqs.first().copied() else {
+                continue;
+            };
+            let last = self.orow_at(ops, t, &prefix, u64::MAX)?;
+            let joined = match last {
+                Some((key, value)) => {
+                    let mut listed =
+                        codec::postings(&value).ok_or_else(|| self.corrupt("bad index row"))?;
+                    let after = listed.last().is_none_or(|l| *l < first);
+                    if after && listed.len() + seqs.len() <= codec::POSTINGS_JOIN_MAX {
+                        listed.extend_from_slice(&seqs);
+                        ops.put(t, key, codec::pack_postings(&listed));
+                        true
+                    } else {
+                        false
+                    }
+                }
+                None => false,
+            };
+            if !joined {
+                ops.put(t, cat(&[&prefix, &be(first)]), codec::pack_postings(&seqs));
+            }
+        }
+        Ok(())
+    }
+
+    /// The row under an index prefix keyed at or before `seq` (the one that lists it, if any
+    /// does), read through the planned writes; `None` when there is none, or when the one
+    /// stored is deleted by them.
+    fn orow_at(&self, ops: &Ops, t: T, prefix: &[u8], seq: u64) -> R<Option<(Vec<u8>, Vec<u8>)>> {
+        let lo = cat(&[prefix, &be(0)]);
+        let hi = cat(&[prefix, &be(seq)]);
+        let stored = self
+            .trees
+            .get(t)
+            .range(lo.clone()..=hi.clone())
+            .next_back()
+            .transpose()
+            .map_err(|e| self.sled_err(e))?
+            .map(|(k, v)| (k.to_vec(), Some(v.to_vec())));
+        let planned = ops
+            .writes
+            .range((t, lo)..=(t, hi))
+            .next_back()
+            .map(|((_, k), v)| (k.clone(), v.clone()));
+        let row = match (stored, planned) {
+            (Some(s), Some(p)) => Some(if p.0 >= s.0 { p } else { s }),
+            (s, p) => s.or(p),
+        };
+        Ok(match row {
+            Some((key, Some(value))) => Some((key, value)),
+            _ => None,
+        })
+    }
+
     /// Applies planned writes as one transaction over the trees they touch.
     fn apply(&self, ops: &Ops) -> R<()> {
         let mut touched: Vec<T> = ops.writes.keys().map(|(t, _)| *t).collect();
@@ -445,7 +483,8 @@ impl Inner {
 
     /// Commits planned writes under the writer lock: one more generation.
     fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
-        ops.settle();
+        self.settle_postings(ops)?;
+        ops.settle_expiries();
         self.settle_log(ops, w.last_seq + 1)?;
         if ops.is_empty() {
             return Ok(());
