@@ -176,32 +176,40 @@ fn print_ingest(what: &str, rate: f64, lat: &[Duration], v2: f64) {
     );
 }
 
-/// Closed loop: `publishers` tasks over `conns` connections (shared in turn), publishing back
-/// to back. Returns (messages/s, sorted ack latencies).
-async fn unary_ingest(
-    url: &str,
-    msgs: Vec<SignedMessage>,
-    publishers: usize,
-    conns: usize,
-) -> (f64, Vec<Duration>) {
-    let mut parts: Vec<Vec<SignedMessage>> = vec![Vec::new(); publishers];
-    let n = msgs.len();
-    for (i, m) in msgs.into_iter().enumerate() {
-        parts[i % publishers].push(m);
+/// `items` dealt in turn into `parts` lists.
+fn deal<T>(items: impl IntoIterator<Item = T>, parts: usize) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = (0..parts).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        out[i % parts].push(item);
     }
-    let conns = clients(url, conns).await;
+    out
+}
+
+/// A closed loop: one task per connection, each calling `call` on its part's items back to
+/// back (`call` hands the connection back). Returns (items/s, sorted latencies per call).
+async fn closed_loop<C, I, F, Fut>(
+    conns: Vec<C>,
+    parts: Vec<Vec<I>>,
+    call: F,
+) -> (f64, Vec<Duration>)
+where
+    C: Send + 'static,
+    I: Send + 'static,
+    F: Fn(C, I) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = C> + Send,
+{
+    let n: usize = parts.iter().map(Vec::len).sum();
     let started = Instant::now();
     let tasks: Vec<_> = conns
-        .iter()
-        .cycle()
-        .cloned()
+        .into_iter()
         .zip(parts)
         .map(|(mut c, part)| {
+            let call = call.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(part.len());
-                for m in &part {
+                for item in part {
                     let t = Instant::now();
-                    accepted(&c.publish(m).await.expect("publish"));
+                    c = call(c, item).await;
                     lat.push(t.elapsed());
                 }
                 lat
@@ -215,6 +223,28 @@ async fn unary_ingest(
     let rate = n as f64 / started.elapsed().as_secs_f64();
     lat.sort();
     (rate, lat)
+}
+
+/// Closed loop through tonic's client: `publishers` tasks over `conns` connections (shared in
+/// turn), publishing back to back. Returns (messages/s, sorted ack latencies).
+async fn unary_ingest(
+    url: &str,
+    msgs: Vec<SignedMessage>,
+    publishers: usize,
+    conns: usize,
+) -> (f64, Vec<Duration>) {
+    let parts = deal(msgs, publishers);
+    let conns: Vec<Client> = clients(url, conns)
+        .await
+        .into_iter()
+        .cycle()
+        .take(publishers)
+        .collect();
+    closed_loop(conns, parts, |mut c: Client, m: SignedMessage| async move {
+        accepted(&c.publish(&m).await.expect("publish"));
+        c
+    })
+    .await
 }
 
 /// The lean load generator for unary publishing: the same gRPC call (`/tocsin.v1.Relay/Publish`,
@@ -326,40 +356,21 @@ async fn lean_unary_ingest(
     msgs: Vec<SignedMessage>,
     publishers: usize,
 ) -> (f64, Vec<Duration>) {
-    let mut parts: Vec<Vec<bytes::Bytes>> = vec![Vec::new(); publishers];
-    let n = msgs.len();
-    for (i, m) in msgs.iter().enumerate() {
-        parts[i % publishers].push(lean::body(m));
-    }
+    let parts = deal(msgs.iter().map(lean::body), publishers);
     drop(msgs);
     let mut conns = Vec::with_capacity(publishers);
     for _ in 0..publishers {
         conns.push(lean::connect(url).await);
     }
-    let started = Instant::now();
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .zip(parts)
-        .map(|(mut c, part)| {
-            let url = url.to_string();
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(part.len());
-                for body in part {
-                    let t = Instant::now();
-                    lean::publish(&mut c, &url, body).await;
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut lat = Vec::with_capacity(n);
-    for t in tasks {
-        lat.extend(t.await.unwrap());
-    }
-    let rate = n as f64 / started.elapsed().as_secs_f64();
-    lat.sort();
-    (rate, lat)
+    let url = url.to_string();
+    closed_loop(conns, parts, move |mut c, body| {
+        let url = url.clone();
+        async move {
+            lean::publish(&mut c, &url, body).await;
+            c
+        }
+    })
+    .await
 }
 
 /// The unary transport floor: the same closed loop as [`lean_unary_ingest`], calling `Get` for
