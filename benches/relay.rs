@@ -82,13 +82,17 @@ fn accepted(r: &PublishOutcome) {
     );
 }
 
-/// CPU seconds per thread group, from /proc/self/task/*/stat (clock ticks of 10 ms).
-fn cpu_by_group() -> HashMap<&'static str, f64> {
+/// CPU seconds per thread, with its group, by thread id, from /proc/self/task/*/stat (clock
+/// ticks of 10 ms).
+fn cpu_by_thread() -> HashMap<u64, (&'static str, f64)> {
     let mut out = HashMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
     };
     for t in tasks.flatten() {
+        let Some(tid) = t.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
         let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
             continue;
         };
@@ -110,7 +114,7 @@ fn cpu_by_group() -> HashMap<&'static str, f64> {
         } else {
             "other"
         };
-        *out.entry(group).or_insert(0.0) += ticks as f64 / 100.0;
+        out.insert(tid, (group, ticks as f64 / 100.0));
     }
     out
 }
@@ -124,18 +128,22 @@ fn with_cpu<T>(label: &str, f: impl FnOnce() -> T) -> T {
 /// [`with_cpu`], also returning the CPU seconds spent per group (`node`, `load`, `store`,
 /// `sled`, `other`).
 fn with_cpu_spent<T>(label: &str, f: impl FnOnce() -> T) -> (T, HashMap<&'static str, f64>) {
-    let before = cpu_by_group();
+    let before = cpu_by_thread();
     let started = Instant::now();
     let out = f();
     let wall = started.elapsed().as_secs_f64();
-    let after = cpu_by_group();
+    // Per thread: one that ended during the phase (an idle blocking-pool thread) takes its
+    // CPU time with it, so summing groups before and after would subtract all it ever spent.
+    let mut spent: HashMap<&'static str, f64> = HashMap::new();
+    for (tid, (group, secs)) in cpu_by_thread() {
+        let was = before.get(&tid).map_or(0.0, |b| b.1);
+        *spent.entry(group).or_insert(0.0) += secs - was;
+    }
     let mut parts = Vec::new();
-    let mut spent = HashMap::new();
     let mut total = 0.0;
     for g in ["node", "load", "store", "sled", "other"] {
-        let d = after.get(g).unwrap_or(&0.0) - before.get(g).unwrap_or(&0.0);
+        let d = *spent.entry(g).or_insert(0.0);
         total += d;
-        spent.insert(g, d);
         parts.push(format!("{g} {d:.2}s"));
     }
     println!(
