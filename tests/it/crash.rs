@@ -4,12 +4,12 @@
 //! that no follower cursor got ahead of what was stored.
 //!
 //! CI runs 50 rounds (about 80 s). `TOCSIN_CRASH_ROUNDS=500 cargo test --test it crash --
-//! --nocapture` runs a longer campaign. Last long run (2026-11-26, commit 14867b3: log rows
-//! holding runs of seqs, store format 4; release build, 2-core VM): 150 rounds, 299,238
-//! acknowledged messages, none lost, none moved from its seq, every index and the follower
-//! cursor consistent; 223 s. (Earlier: 200 rounds, 459,862 acknowledged, at bd34684; 300
-//! rounds, 533,306 acknowledged, with the body log; 500 rounds, 310,146 acknowledged, before
-//! it. None lost.)
+//! --nocapture` runs a longer campaign. Last long run (2026-11-26, commit aa0d4af: index rows
+//! shared by single publishes; release build, 2-core VM): 150 rounds, 329,641 acknowledged
+//! messages, none lost, none moved from its seq, every index and the follower cursor
+//! consistent; 214 s. (Earlier: 150 rounds, 299,238 acknowledged, at 14867b3, store format 4;
+//! 200 rounds, 459,862 acknowledged, at bd34684; 300 rounds, 533,306 acknowledged, with the body
+//! log; 500 rounds, 310,146 acknowledged, before it. None lost.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
