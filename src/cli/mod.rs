@@ -315,11 +315,7 @@ pub fn exit(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else {
         return ExitCode::SUCCESS;
     };
-    if err
-        .chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    {
+    if closed_pipe(&err) {
         return ExitCode::SUCCESS;
     }
     let code = err.downcast_ref::<Failure>().map_or(1, |f| f.code);
@@ -330,6 +326,20 @@ pub fn exit(result: anyhow::Result<()>) -> ExitCode {
     }
     let _ = writeln!(stderr);
     ExitCode::from(code)
+}
+
+/// Whether the error is stdout closed by its reader, as a write error of its own or inside a
+/// JSON writer's (`serde_json` keeps the `io::Error` out of the source chain).
+fn closed_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                e.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Parses a message id or says what one looks like.
@@ -376,4 +386,38 @@ fn print_message(message: &Message, json: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    /// Standard output after its reader has gone (`| head`).
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(Error::from(ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_text_and_json_output_quietly() {
+        let text = writeln!(Closed, "#1 ALERT")
+            .map_err(anyhow::Error::from)
+            .context("printing the feed");
+        assert!(closed_pipe(&text.unwrap_err()));
+        let json = serde_json::to_writer(Closed, &serde_json::json!({ "seq": 1 }))
+            .map_err(anyhow::Error::from)
+            .context("printing the feed");
+        assert!(closed_pipe(&json.unwrap_err()));
+        assert!(!closed_pipe(&anyhow::anyhow!("refused: expired")));
+        assert!(!closed_pipe(&anyhow::Error::from(Error::from(
+            ErrorKind::PermissionDenied
+        ))));
+    }
 }
