@@ -271,16 +271,28 @@ mod lean {
     use prost::Message as _;
     use tocsin::proto;
 
-    /// One HTTP/2 connection to the node, its connection task spawned on the current runtime.
-    pub async fn connect(url: &str) -> h2::client::SendRequest<Bytes> {
+    /// `n` HTTP/2 connections to the node, their connection tasks spawned on the current
+    /// runtime.
+    pub async fn connect(url: &str, n: usize) -> Vec<h2::client::SendRequest<Bytes>> {
         let addr = url.trim_start_matches("http://");
-        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        tcp.set_nodelay(true).expect("nodelay");
-        let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        send
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            tcp.set_nodelay(true).expect("nodelay");
+            let (send, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            out.push(send);
+        }
+        out
+    }
+
+    /// The URI of a method of the relay service, made once per load, not once per call.
+    pub fn method(url: &str, name: &str) -> http::Uri {
+        format!("{url}/tocsin.v1.Relay/{name}")
+            .parse()
+            .expect("a method URI")
     }
 
     /// A message as the request body of a unary Publish: compression flag 0, the length (u32,
@@ -298,15 +310,14 @@ mod lean {
         b.freeze()
     }
 
-    /// One unary call of `method` on the relay service: returns the `grpc-status` and the
-    /// reply's protobuf (empty when the status is not OK).
+    /// One unary call of `method` (see [`method`]): returns the `grpc-status` and the reply's
+    /// protobuf (empty when the status is not OK).
     async fn call(
         send: &mut h2::client::SendRequest<Bytes>,
-        url: &str,
-        method: &str,
+        method: &http::Uri,
         body: Bytes,
     ) -> (String, Bytes) {
-        let req = http::Request::post(format!("{url}/tocsin.v1.Relay/{method}"))
+        let req = http::Request::post(method.clone())
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(())
@@ -337,9 +348,14 @@ mod lean {
         (status, got.freeze().slice(5..))
     }
 
-    /// One Publish of a [`body`]; panics unless the node answers that it accepted it.
-    pub async fn publish(send: &mut h2::client::SendRequest<Bytes>, url: &str, body: Bytes) {
-        let (status, reply) = call(send, url, "Publish", body).await;
+    /// One Publish of a [`body`] (`method`: `Publish`); panics unless the node answers that it
+    /// accepted it.
+    pub async fn publish(
+        send: &mut h2::client::SendRequest<Bytes>,
+        method: &http::Uri,
+        body: Bytes,
+    ) {
+        let (status, reply) = call(send, method, body).await;
         assert_eq!(status, "0", "gRPC status of a publish");
         let reply = proto::PublishReply::decode(reply).expect("a PublishReply");
         assert_eq!(
@@ -349,10 +365,15 @@ mod lean {
         );
     }
 
-    /// One Get of an id the node does not hold; panics unless it answers NOT_FOUND.
-    pub async fn get_unknown(send: &mut h2::client::SendRequest<Bytes>, url: &str, id: [u8; 32]) {
+    /// One Get (`method`: `Get`) of an id the node does not hold; panics unless it answers
+    /// NOT_FOUND.
+    pub async fn get_unknown(
+        send: &mut h2::client::SendRequest<Bytes>,
+        method: &http::Uri,
+        id: [u8; 32],
+    ) {
         let req = proto::GetRequest { id: id.to_vec() };
-        let (status, _) = call(send, url, "Get", framed(&req.encode_to_vec())).await;
+        let (status, _) = call(send, method, framed(&req.encode_to_vec())).await;
         assert_eq!(status, "5", "NOT_FOUND for an id nobody published");
     }
 }
@@ -366,15 +387,12 @@ async fn lean_unary_ingest(
 ) -> (f64, Vec<Duration>) {
     let parts = deal(msgs.iter().map(lean::body), publishers);
     drop(msgs);
-    let mut conns = Vec::with_capacity(publishers);
-    for _ in 0..publishers {
-        conns.push(lean::connect(url).await);
-    }
-    let url = url.to_string();
+    let conns = lean::connect(url, publishers).await;
+    let publish = lean::method(url, "Publish");
     closed_loop(conns, parts, move |mut c, body| {
-        let url = url.clone();
+        let publish = publish.clone();
         async move {
-            lean::publish(&mut c, &url, body).await;
+            lean::publish(&mut c, &publish, body).await;
             c
         }
     })
@@ -386,32 +404,23 @@ async fn lean_unary_ingest(
 /// says "not here"). What a unary call costs before the node does any work. Returns (calls/s,
 /// calls made).
 async fn unary_floor(url: &str, calls: u64, publishers: usize) -> (f64, u64) {
-    let per = calls / publishers as u64;
-    let mut conns = Vec::with_capacity(publishers);
-    for _ in 0..publishers {
-        conns.push(lean::connect(url).await);
-    }
-    let started = Instant::now();
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .enumerate()
-        .map(|(p, mut c)| {
-            let url = url.to_string();
-            tokio::spawn(async move {
-                for i in 0..per {
-                    let mut id = [0xb7u8; 32];
-                    id[..8].copy_from_slice(&(p as u64).to_be_bytes());
-                    id[8..16].copy_from_slice(&i.to_be_bytes());
-                    lean::get_unknown(&mut c, &url, id).await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let made = per * publishers as u64;
-    (made as f64 / started.elapsed().as_secs_f64(), made)
+    let ids = (0..calls).map(|i| {
+        let mut id = [0xb7u8; 32];
+        id[..8].copy_from_slice(&i.to_be_bytes());
+        id
+    });
+    let parts = deal(ids, publishers);
+    let conns = lean::connect(url, publishers).await;
+    let get = lean::method(url, "Get");
+    let (rate, _) = closed_loop(conns, parts, move |mut c, id| {
+        let get = get.clone();
+        async move {
+            lean::get_unknown(&mut c, &get, id).await;
+            c
+        }
+    })
+    .await;
+    (rate, calls)
 }
 
 /// `streams` concurrent `publish_stream` calls, each with at most `window` messages awaiting
@@ -540,12 +549,11 @@ struct Fanout {
     ack_p99: Duration,
 }
 
-/// `subs` subscribers on a fresh node; `rate` msg/s published for `secs`; the latency from
+/// `subs` subscribers on a fresh node; `msgs` published at `rate` msg/s; the latency from
 /// when each message was due to be published until each subscriber has it.
-fn fanout(rts: &Rts, keys: &[SecretKey], from: u64, subs: usize, rate: u64, secs: u64) -> Fanout {
+fn fanout(rts: &Rts, msgs: Vec<SignedMessage>, subs: usize, rate: u64) -> Fanout {
     let per_conn = env_or("TOCSIN_BENCH_SUBS_PER_CONN", 50) as usize;
-    let count = rate * secs;
-    let msgs = sign_many(keys, from, count);
+    let count = msgs.len() as u64;
     let index: Arc<HashMap<Id, usize>> =
         Arc::new(msgs.iter().enumerate().map(|(i, m)| (m.id(), i)).collect());
     let node = rts.node.block_on(start_node());
@@ -661,7 +669,13 @@ fn main() {
             .is_none_or(|o| o.split(',').any(|p| p.trim() == phase))
     };
     let mut rows = Vec::new();
-    let mut next = 0u64; // message numbers already used: every message is distinct
+    // Fresh signed messages: each call continues the numbering, so every message is distinct.
+    let mut next = 0u64;
+    let mut fresh = |n: u64| {
+        let msgs = sign_many(&keys, next, n);
+        next += n;
+        msgs
+    };
 
     // 4a. Resident memory per idle subscriber, first, before the heap grows with the other
     // phases. The load generator's side of each subscription is in the same process: the
@@ -687,8 +701,7 @@ fn main() {
     });
 
     // 1. The ceiling.
-    let pool = sign_many(&keys, next, 4096);
-    next += 4096;
+    let pool = fresh(4096);
     let avg_size =
         pool.iter().map(|m| m.encode_to_vec().len()).sum::<usize>() as f64 / pool.len() as f64;
     println!("message: {avg_size:.0} bytes signed and encoded on average (en, fr, es)");
@@ -711,8 +724,7 @@ fn main() {
     let node = rts.node.block_on(start_node());
     let url = node.server.url();
     let unary = want("unary").then(|| {
-        let msgs = sign_many(&keys, next, ingest_msgs);
-        next += ingest_msgs;
+        let msgs = fresh(ingest_msgs);
         let ((unary, lat), spent) = with_cpu_spent("unary ingest", || {
             rts.load
                 .block_on(lean_unary_ingest(&url, msgs, publishers))
@@ -743,8 +755,7 @@ fn main() {
         unary
     });
     let streamed = want("streaming").then(|| {
-        let msgs = sign_many(&keys, next, ingest_msgs);
-        next += ingest_msgs;
+        let msgs = fresh(ingest_msgs);
         let (streamed, lat) = with_cpu("streaming ingest", || {
             rts.load
                 .block_on(stream_ingest(&url, msgs, streams, window))
@@ -756,8 +767,7 @@ fn main() {
     });
     let fixed_p99 = want("fixed").then(|| {
         let count = fixed_rate * secs;
-        let msgs = sign_many(&keys, next, count);
-        next += count;
+        let msgs = fresh(count);
         let (achieved, lat) = with_cpu("fixed-rate unary", || {
             rts.load.block_on(async {
                 let conns = clients(&url, fixed_conns).await;
@@ -776,8 +786,7 @@ fn main() {
     // The unary load again through tonic's client (as `tocsin post` and followers publish),
     // last, so that the phases before it meet the store at the size they always have.
     let through_tonic = want("unary").then(|| {
-        let msgs = sign_many(&keys, next, ingest_msgs);
-        next += ingest_msgs;
+        let msgs = fresh(ingest_msgs);
         let (through_tonic, lat) = with_cpu("unary ingest, tonic's client", || {
             rts.load
                 .block_on(unary_ingest(&url, msgs, publishers, unary_conns))
@@ -815,8 +824,7 @@ fn main() {
     };
     for (subs, default_rate) in fan_phases {
         let rate = env_or(&format!("TOCSIN_BENCH_FANOUT_RATE_{subs}"), default_rate);
-        let f = fanout(&rts, &keys, next, subs, rate, secs);
-        next += rate * secs;
+        let f = fanout(&rts, fresh(rate * secs), subs, rate);
         println!(
             "fan-out {subs} subscribers at {rate} msg/s ({secs} s): publish-to-delivery p50 {:.2} ms p99 {:.2} ms; {:.0} deliveries/s; {} of {} delivered; publisher ack p99 {:.2} ms",
             ms(f.p50),
@@ -911,5 +919,4 @@ fn main() {
         };
         println!("| {} | {} | {} | {mark} |", r.what, r.measured, r.target);
     }
-    let _ = next;
 }

@@ -1110,12 +1110,7 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
     assert_eq!(everything(&s), expected);
     assert!(s.get(&msgs[2].id()).unwrap().unwrap().cancelled);
     // A store from a newer program is refused as such, and left as it was.
-    let newer = (codec::FORMAT + 1).to_be_bytes();
-    s.inner
-        .trees
-        .get(T::Meta)
-        .insert(meta::FORMAT, &newer)
-        .unwrap();
+    mark_format(&s, codec::FORMAT + 1);
     s.close().await.unwrap();
     let e = Store::open(&cfg(dir.path())).unwrap_err();
     assert!(

@@ -322,9 +322,8 @@ impl Inner {
         let bad = || self.corrupt("a log row is unreadable");
         let planned = std::mem::take(&mut ops.log);
         let mut new = Vec::new();
-        // Rows to rewrite, by key: as read, and the changes to them.
-        type Rewrite = (sled::IVec, Vec<(u64, Option<LogEntry>)>);
-        let mut old: BTreeMap<u64, Rewrite> = BTreeMap::new();
+        // Rows to rewrite, by key: their entries, read once and then changed.
+        let mut old: BTreeMap<u64, BTreeMap<u64, Vec<u8>>> = BTreeMap::new();
         // The last row looked up: its key and last seq. Seqs come in order, so a run of
         // changes to one row (a retention batch) looks it up once.
         let mut last_row: Option<(u64, u64)> = None;
@@ -340,38 +339,31 @@ impl Inner {
                 Some((key, end)) if seq <= end => key,
                 _ => match self.log_row_at(seq)? {
                     Some((key, v)) => {
-                        let mut end = key;
+                        let mut entries = BTreeMap::new();
                         for entry in codec::LogRow::new(key, &v) {
-                            end = entry.ok_or_else(bad)?.0;
+                            let (s, b) = entry.ok_or_else(bad)?;
+                            entries.insert(s, b.to_vec());
                         }
+                        let end = entries.keys().next_back().copied().unwrap_or(key);
                         last_row = Some((key, end));
-                        old.entry(key).or_insert_with(|| (v, Vec::new()));
+                        old.entry(key).or_insert(entries);
                         key
                     }
                     None if e.is_none() => continue,
                     None => return Err(self.corrupt(format!("no log row holds seq {seq}"))),
                 },
             };
-            if let Some((_, changes)) = old.get_mut(&key) {
-                changes.push((seq, e));
-            }
+            let entries = old.entry(key).or_default();
+            match e {
+                Some(e) => entries.insert(seq, e.encode()),
+                None => entries.remove(&seq),
+            };
         }
         for run in new.chunks(codec::LOG_ROW_MAX) {
             let key = run[0].0;
             ops.put(T::Log, be(key), codec::LogRow::encode(key, run));
         }
-        for (key, (v, changes)) in old {
-            let mut entries = BTreeMap::new();
-            for e in codec::LogRow::new(key, &v) {
-                let (seq, b) = e.ok_or_else(bad)?;
-                entries.insert(seq, b.to_vec());
-            }
-            for (seq, e) in changes {
-                match e {
-                    Some(e) => entries.insert(seq, e.encode()),
-                    None => entries.remove(&seq),
-                };
-            }
+        for (key, entries) in old {
             if entries.is_empty() {
                 ops.del(T::Log, be(key));
             } else {
@@ -392,25 +384,22 @@ impl Inner {
             let Some(first) = seqs.first().copied() else {
                 continue;
             };
-            let last = self.orow_at(ops, t, &prefix, u64::MAX)?;
-            let joined = match last {
-                Some((key, value)) => {
-                    let mut listed =
-                        codec::postings(&value).ok_or_else(|| self.corrupt("bad index row"))?;
-                    let after = listed.last().is_none_or(|l| *l < first);
-                    if after && listed.len() + seqs.len() <= codec::POSTINGS_JOIN_MAX {
-                        listed.extend_from_slice(&seqs);
-                        ops.put(t, key, codec::pack_postings(&listed));
-                        true
-                    } else {
-                        false
-                    }
+            // A run that could not fit beside even one listed seq needs no lookup.
+            let mut joined = None;
+            if seqs.len() < codec::POSTINGS_JOIN_MAX
+                && let Some((key, value)) = self.orow_at(ops, t, &prefix, u64::MAX)?
+            {
+                let mut listed =
+                    codec::postings(&value).ok_or_else(|| self.corrupt("bad index row"))?;
+                if listed.last().is_none_or(|l| *l < first)
+                    && listed.len() + seqs.len() <= codec::POSTINGS_JOIN_MAX
+                {
+                    listed.extend_from_slice(&seqs);
+                    joined = Some((key, listed));
                 }
-                None => false,
-            };
-            if !joined {
-                ops.put(t, cat(&[&prefix, &be(first)]), codec::pack_postings(&seqs));
             }
+            let (key, listed) = joined.unwrap_or_else(|| (cat(&[&prefix, &be(first)]), seqs));
+            ops.put(t, key, codec::pack_postings(&listed));
         }
         Ok(())
     }
