@@ -1,13 +1,17 @@
 //! Group commit: one flusher thread turns many committed transactions into one fsync.
 //!
 //! One writer thread runs every (short) sled transaction, under the writer lock, handing out
-//! seqs and a *generation* (one per committed transaction). Each caller then asks the flusher for its
-//! generation and waits on a watch. The flusher sleeps until some generation is asked for,
-//! snapshots the last committed (generation, seq), calls `Db::flush` once, and publishes that
-//! snapshot as durable: every writer whose transaction committed before the flush began is
-//! woken together, and the durable head advances to the highest seq they hold. Writers that
-//! commit while a flush runs are taken by the next one, so the fsync rate adapts to the load
-//! with no timer.
+//! seqs and a *generation* (one per committed transaction). The flusher sleeps until some
+//! generation is asked for, snapshots the last committed (generation, seq), calls `Db::flush`
+//! once, and publishes that snapshot as durable: the durable head advances to the highest seq
+//! it covers, and every transaction that committed before the flush began is answered
+//! together. Transactions that commit while a flush runs are taken by the next one, so the
+//! fsync rate adapts to the load with no timer.
+//!
+//! Inserts are answered by the flusher itself: the writer leaves each group's answers with it
+//! ([`Committer::answer_when_durable`]) and a publisher is woken once, when its message is
+//! durable. Other writes (release, retention) ask for their generation and wait on a watch
+//! ([`Committer::wait`]).
 //!
 //! Architecture Invariant: the durable head never passes a seq whose transaction was not
 //! flushed, and readers never read past the durable head (a seq not yet flushed could be
@@ -32,12 +36,30 @@ pub(super) struct Durable {
     pub(super) failed: Option<String>,
 }
 
-#[derive(Debug, Default)]
+/// Sends a group's answers: `Ok` once its generation is durable, the error otherwise.
+pub(super) type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+#[derive(Default)]
 struct Requests {
     /// The highest generation a writer waits for.
     wanted: u64,
     /// Set by `close` (or the store's drop): flush what is wanted, then stop.
     stop: bool,
+    /// Set by the flusher when it stops: answers left from then on fail at once.
+    stopped: bool,
+    /// Answers to send once their generation is durable, in generation order.
+    answers: std::collections::VecDeque<(u64, Answer)>,
+}
+
+impl std::fmt::Debug for Requests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requests")
+            .field("wanted", &self.wanted)
+            .field("stop", &self.stop)
+            .field("stopped", &self.stopped)
+            .field("answers", &self.answers.len())
+            .finish()
+    }
 }
 
 /// The state shared by writers and the flusher thread.
@@ -109,6 +131,51 @@ impl Committer {
             })
     }
 
+    /// Leaves `answer` to be called once generation `g` is durable (with the error instead if
+    /// nothing more will become durable), and asks for a flush. Calls it at once, on this
+    /// thread, when `g` is durable already or the flusher has stopped.
+    pub(super) fn answer_when_durable(&self, g: u64, answer: Answer) {
+        let result = {
+            let mut r = lock(&self.requests);
+            if self.durable.borrow().gen_ >= g {
+                Ok(())
+            } else if r.stopped {
+                Err(self
+                    .failure()
+                    .unwrap_or_else(|| self.closed("the flusher stopped")))
+            } else {
+                r.wanted = r.wanted.max(g);
+                r.answers.push_back((g, answer));
+                drop(r);
+                self.wake.notify_one();
+                return;
+            }
+        };
+        answer(result);
+    }
+
+    /// Sends the answers whose generation is durable; all the rest with `failed` when set.
+    fn send_answers(&self, failed: Option<&StoreError>) {
+        let due: Vec<(u64, Answer)> = {
+            let mut r = lock(&self.requests);
+            if failed.is_some() {
+                r.stopped = true;
+                r.answers.drain(..).collect()
+            } else {
+                let durable = self.durable.borrow().gen_;
+                let n = r.answers.iter().take_while(|(g, _)| *g <= durable).count();
+                r.answers.drain(..n).collect()
+            }
+        };
+        let durable = self.durable.borrow().gen_;
+        for (g, answer) in due {
+            match failed {
+                Some(e) if g > durable => answer(Err(e.copy())),
+                _ => answer(Ok(())),
+            }
+        }
+    }
+
     /// Waits until generation `g` is durable (group commit). Returns at once if it already is.
     pub(super) async fn wait(&self, g: u64) -> Result<(), StoreError> {
         {
@@ -175,10 +242,12 @@ impl Committer {
             Ok(()) => {
                 marker.record(seq);
                 self.publish(g, seq);
+                self.send_answers(None);
                 Ok(())
             }
             Err(err) => {
                 self.fail(err.to_string());
+                self.send_answers(Some(&err));
                 Err(err)
             }
         }
@@ -228,6 +297,7 @@ impl Committer {
             if stopping {
                 // An empty detail: closed on purpose, not by an error.
                 self.fail(String::new());
+                self.send_answers(Some(&self.closed("")));
                 return;
             }
         }
@@ -283,5 +353,77 @@ impl Marker {
         if let Err(e) = r {
             tracing::warn!(error = %e, "could not update the store marker");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    fn setup() -> (tempfile::TempDir, Arc<Committer>, sled::Db, Arc<Marker>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::Config::new().path(dir.path()).open().unwrap();
+        let file = File::create(dir.path().join(MARKER_FILE)).unwrap();
+        let marker = Arc::new(Marker::new(file, "0".repeat(32)));
+        let commit = Committer::new(dir.path().to_path_buf(), 0, 0);
+        (dir, commit, db, marker)
+    }
+
+    /// An answer that reports what it was called with on a channel.
+    fn answer(tx: &mpsc::Sender<Result<(), String>>) -> Answer {
+        let tx = tx.clone();
+        Box::new(move |r| {
+            let _ = tx.send(r.map_err(|e| e.to_string()));
+        })
+    }
+
+    #[test]
+    fn answers_wait_for_the_flush_that_covers_them() {
+        let (_dir, commit, db, marker) = setup();
+        let (tx, rx) = mpsc::channel();
+        commit.committed(1, 10);
+        commit.answer_when_durable(1, answer(&tx));
+        assert!(rx.try_recv().is_err(), "answered before any flush");
+        commit.flush_now(&db, &marker).unwrap();
+        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        assert_eq!(commit.head(), 10, "the head moves before the answer");
+        // Durable already: answered at once, on this thread.
+        commit.answer_when_durable(1, answer(&tx));
+        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        // A later generation waits for the next flush, which the request wakes.
+        let flusher = {
+            let (commit, db, marker) = (commit.clone(), db.clone(), marker.clone());
+            std::thread::spawn(move || commit.run(db, marker))
+        };
+        commit.committed(2, 11);
+        commit.answer_when_durable(2, answer(&tx));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Ok(())));
+        assert_eq!(commit.head(), 11);
+        commit.stop();
+        flusher.join().unwrap();
+        // The flusher is gone: an answer fails at once instead of waiting forever.
+        commit.committed(3, 12);
+        commit.answer_when_durable(3, answer(&tx));
+        assert!(
+            matches!(rx.try_recv(), Ok(Err(_))),
+            "answered Ok after the stop"
+        );
+    }
+
+    #[test]
+    fn a_stop_answers_what_it_flushed_and_fails_the_rest() {
+        let (_dir, commit, db, marker) = setup();
+        let (tx, rx) = mpsc::channel();
+        commit.committed(1, 10);
+        commit.answer_when_durable(1, answer(&tx));
+        // Not committed when the last flush begins: it cannot be acknowledged.
+        commit.answer_when_durable(2, answer(&tx));
+        commit.stop();
+        commit.clone().run(db, marker);
+        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        assert!(matches!(rx.try_recv(), Ok(Err(_))));
+        assert!(rx.try_recv().is_err(), "answered twice");
     }
 }

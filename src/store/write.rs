@@ -1063,7 +1063,8 @@ pub(super) struct InsertJob {
     msgs: Vec<(Message, Origin)>,
     prefixes: Vec<Prefixes>,
     now: Timestamp,
-    reply: oneshot::Sender<R<(Vec<Inserted>, u64)>>,
+    /// Answered once the outcomes are durable (by the flusher, see `commit.rs`).
+    reply: oneshot::Sender<R<Vec<Inserted>>>,
 }
 
 /// A unit of work for the writer thread.
@@ -1129,6 +1130,7 @@ fn insert_group(group: Vec<InsertJob>) {
         inner.bodies.discard();
     }
     drop(batches);
+    let commit = inner.commit.clone();
     drop(inner);
     let mut replies = Vec::with_capacity(group.len());
     for job in group {
@@ -1139,9 +1141,20 @@ fn insert_group(group: Vec<InsertJob>) {
     }
     match result {
         Ok((outcomes, g)) => {
-            for (reply, out) in replies.into_iter().zip(outcomes) {
-                let _ = reply.send(Ok((out, g)));
-            }
+            // Answered when durable, by whichever thread makes it so: each caller is woken
+            // once, with its outcomes, instead of once by the writer and again by the flush.
+            let answers: Vec<_> = replies.into_iter().zip(outcomes).collect();
+            commit.answer_when_durable(
+                g,
+                Box::new(move |durable| {
+                    for (reply, out) in answers {
+                        let _ = reply.send(match &durable {
+                            Ok(()) => Ok(out),
+                            Err(e) => Err(e.copy()),
+                        });
+                    }
+                }),
+            );
         }
         Err(e) => {
             for reply in replies {
@@ -1155,7 +1168,7 @@ fn insert_group(group: Vec<InsertJob>) {
 #[derive(Debug)]
 pub struct Submitted {
     store: Store,
-    rx: oneshot::Receiver<R<(Vec<Inserted>, u64)>>,
+    rx: oneshot::Receiver<R<Vec<Inserted>>>,
     /// The messages handed over, held until the answer: the writer then only lets go of its
     /// references, and the caller's thread frees them.
     _held: Vec<Message>,
@@ -1164,9 +1177,7 @@ pub struct Submitted {
 impl Submitted {
     /// Waits until the messages are written and durable; outcomes in the order given.
     pub async fn durable(self) -> Result<Vec<Inserted>, StoreError> {
-        let (out, g) = self.rx.await.map_err(|_| self.store.writer_gone())??;
-        self.store.inner.commit.wait(g).await?;
-        Ok(out)
+        self.rx.await.map_err(|_| self.store.writer_gone())?
     }
 }
 
