@@ -371,11 +371,12 @@ mod tests {
         (dir, commit, db, marker)
     }
 
-    /// An answer that reports what it was called with on a channel.
-    fn answer(tx: &mpsc::Sender<Result<(), String>>) -> Answer {
-        let tx = tx.clone();
+    /// An answer that reports what it was called with on a channel, and the durable head at
+    /// that moment.
+    fn answer(tx: &mpsc::Sender<(Result<(), String>, u64)>, commit: &Arc<Committer>) -> Answer {
+        let (tx, commit) = (tx.clone(), commit.clone());
         Box::new(move |r| {
-            let _ = tx.send(r.map_err(|e| e.to_string()));
+            let _ = tx.send((r.map_err(|e| e.to_string()), commit.head()));
         })
     }
 
@@ -384,30 +385,29 @@ mod tests {
         let (_dir, commit, db, marker) = setup();
         let (tx, rx) = mpsc::channel();
         commit.committed(1, 10);
-        commit.answer_when_durable(1, answer(&tx));
+        commit.answer_when_durable(1, answer(&tx, &commit));
         assert!(rx.try_recv().is_err(), "answered before any flush");
         commit.flush_now(&db, &marker).unwrap();
-        assert_eq!(rx.try_recv(), Ok(Ok(())));
-        assert_eq!(commit.head(), 10, "the head moves before the answer");
+        // The head had moved when the answer was sent: the publisher can read its message.
+        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
         // Durable already: answered at once, on this thread.
-        commit.answer_when_durable(1, answer(&tx));
-        assert_eq!(rx.try_recv(), Ok(Ok(())));
+        commit.answer_when_durable(1, answer(&tx, &commit));
+        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
         // A later generation waits for the next flush, which the request wakes.
         let flusher = {
             let (commit, db, marker) = (commit.clone(), db.clone(), marker.clone());
             std::thread::spawn(move || commit.run(db, marker))
         };
         commit.committed(2, 11);
-        commit.answer_when_durable(2, answer(&tx));
-        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Ok(())));
-        assert_eq!(commit.head(), 11);
+        commit.answer_when_durable(2, answer(&tx, &commit));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok((Ok(()), 11)));
         commit.stop();
         flusher.join().unwrap();
         // The flusher is gone: an answer fails at once instead of waiting forever.
         commit.committed(3, 12);
-        commit.answer_when_durable(3, answer(&tx));
+        commit.answer_when_durable(3, answer(&tx, &commit));
         assert!(
-            matches!(rx.try_recv(), Ok(Err(_))),
+            matches!(rx.try_recv(), Ok((Err(_), _))),
             "answered Ok after the stop"
         );
     }
@@ -417,13 +417,34 @@ mod tests {
         let (_dir, commit, db, marker) = setup();
         let (tx, rx) = mpsc::channel();
         commit.committed(1, 10);
-        commit.answer_when_durable(1, answer(&tx));
+        commit.answer_when_durable(1, answer(&tx, &commit));
         // Not committed when the last flush begins: it cannot be acknowledged.
-        commit.answer_when_durable(2, answer(&tx));
+        commit.answer_when_durable(2, answer(&tx, &commit));
         commit.stop();
         commit.clone().run(db, marker);
-        assert_eq!(rx.try_recv(), Ok(Ok(())));
-        assert!(matches!(rx.try_recv(), Ok(Err(_))));
+        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
+        assert!(matches!(rx.try_recv(), Ok((Err(_), _))));
         assert!(rx.try_recv().is_err(), "answered twice");
+    }
+
+    #[test]
+    fn a_failed_flush_fails_what_waits_and_what_comes_after() {
+        let (dir, commit, db, marker) = setup();
+        let (tx, rx) = mpsc::channel();
+        commit.committed(1, 10);
+        commit.answer_when_durable(1, answer(&tx, &commit));
+        // The fdatasync after sled's flush opens the data file by name: without it, it fails.
+        std::fs::remove_file(dir.path().join("db")).unwrap();
+        assert!(commit.flush_now(&db, &marker).is_err());
+        assert!(
+            matches!(rx.try_recv(), Ok((Err(_), 0))),
+            "acknowledged a failed flush"
+        );
+        commit.committed(2, 11);
+        commit.answer_when_durable(2, answer(&tx, &commit));
+        assert!(
+            matches!(rx.try_recv(), Ok((Err(_), 0))),
+            "left waiting after a failure"
+        );
     }
 }
