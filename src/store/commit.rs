@@ -8,10 +8,11 @@
 //! together. Transactions that commit while a flush runs are taken by the next one, so the
 //! fsync rate adapts to the load with no timer.
 //!
-//! Inserts are answered by the flusher itself: the writer leaves each group's answers with it
-//! ([`Committer::answer_when_durable`]) and a publisher is woken once, when its message is
-//! durable. Other writes (release, retention) ask for their generation and wait on a watch
-//! ([`Committer::wait`]).
+//! Whoever waits for a generation leaves an answer with the committer
+//! ([`Committer::answer_when_durable`]), which is the request for a flush: the flusher sends it
+//! once the generation is durable, or the error once nothing more will be. The writer leaves
+//! each insert group's answers itself, so a publisher is woken once, when its message is
+//! durable; release and retention wait the same way ([`Committer::wait`]).
 //!
 //! Architecture Invariant: the durable head never passes a seq whose transaction was not
 //! flushed, and readers never read past the durable head (a seq not yet flushed could be
@@ -23,40 +24,34 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 use super::StoreError;
 
 /// What the flusher has made durable.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Durable {
+#[derive(Debug, Default)]
+struct Durable {
     /// Every transaction with a generation up to this one is on disk.
-    pub(super) gen_: u64,
-    /// Set when a flush failed: nothing more will become durable.
-    pub(super) failed: Option<String>,
+    gen_: u64,
+    /// Set when a flush failed or the flusher stopped: nothing more will become durable.
+    failed: Option<String>,
 }
 
-/// Sends a group's answers: `Ok` once its generation is durable, the error otherwise.
+/// Tells a waiter that its generation is durable (`Ok`), or that it never will be.
 pub(super) type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 #[derive(Default)]
 struct Requests {
-    /// The highest generation a writer waits for.
-    wanted: u64,
     /// Set by `close` (or the store's drop): flush what is wanted, then stop.
     stop: bool,
-    /// Set by the flusher when it stops: answers left from then on fail at once.
-    stopped: bool,
-    /// Answers to send once their generation is durable, in generation order.
-    answers: std::collections::VecDeque<(u64, Answer)>,
+    /// The answers waiting, each with its generation: the flusher flushes while any waits.
+    answers: Vec<(u64, Answer)>,
 }
 
 impl std::fmt::Debug for Requests {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Requests")
-            .field("wanted", &self.wanted)
             .field("stop", &self.stop)
-            .field("stopped", &self.stopped)
             .field("answers", &self.answers.len())
             .finish()
     }
@@ -71,8 +66,8 @@ pub(super) struct Committer {
     requests: Mutex<Requests>,
     /// Wakes the flusher.
     wake: Condvar,
-    /// What is durable; writers wait on it.
-    durable: watch::Sender<Durable>,
+    /// What is durable. Locked after `requests` when both are.
+    durable: Mutex<Durable>,
     /// The durable head seq; readers and subscribers watch it.
     head: watch::Sender<u64>,
     /// Flushes done, for tests and metrics.
@@ -93,7 +88,7 @@ impl Committer {
             committed: Mutex::new((gen_, head)),
             requests: Mutex::new(Requests::default()),
             wake: Condvar::new(),
-            durable: watch::Sender::new(Durable { gen_, failed: None }),
+            durable: Mutex::new(Durable { gen_, failed: None }),
             head: watch::Sender::new(head),
             flushes: AtomicU64::new(0),
             db_file: Mutex::new(None),
@@ -121,31 +116,26 @@ impl Committer {
 
     /// The error a writer gets once a flush has failed or the store is closed.
     pub(super) fn failure(&self) -> Option<StoreError> {
-        self.durable
-            .borrow()
+        lock(&self.durable)
             .failed
             .clone()
-            .map(|detail| StoreError::Closed {
-                dir: self.dir.clone(),
-                detail,
-            })
+            .map(|detail| self.closed(&detail))
     }
 
     /// Leaves `answer` to be called once generation `g` is durable (with the error instead if
-    /// nothing more will become durable), and asks for a flush. Calls it at once, on this
-    /// thread, when `g` is durable already or the flusher has stopped.
+    /// nothing more will become durable), and wakes the flusher for it. Calls it at once, on
+    /// this thread, when `g` is durable already or nothing more will be.
     pub(super) fn answer_when_durable(&self, g: u64, answer: Answer) {
         let result = {
             let mut r = lock(&self.requests);
-            if self.durable.borrow().gen_ >= g {
+            let d = lock(&self.durable);
+            if d.gen_ >= g {
                 Ok(())
-            } else if r.stopped {
-                Err(self
-                    .failure()
-                    .unwrap_or_else(|| self.closed("the flusher stopped")))
+            } else if let Some(detail) = &d.failed {
+                Err(self.closed(detail))
             } else {
-                r.wanted = r.wanted.max(g);
-                r.answers.push_back((g, answer));
+                drop(d);
+                r.answers.push((g, answer));
                 drop(r);
                 self.wake.notify_one();
                 return;
@@ -154,54 +144,41 @@ impl Committer {
         answer(result);
     }
 
-    /// Sends the answers whose generation is durable; all the rest with `failed` when set.
-    fn send_answers(&self, failed: Option<&StoreError>) {
+    /// Waits until generation `g` is durable (group commit). Returns at once if it already is.
+    pub(super) async fn wait(&self, g: u64) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.answer_when_durable(
+            g,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.await.map_err(|_| self.closed("the flusher stopped"))?
+    }
+
+    /// Sends the answers whose generation is durable; once nothing more will be, all the rest
+    /// with that error.
+    fn send_answers(&self) {
+        let (durable, failure) = {
+            let d = lock(&self.durable);
+            (
+                d.gen_,
+                d.failed.as_deref().map(|detail| self.closed(detail)),
+            )
+        };
         let due: Vec<(u64, Answer)> = {
             let mut r = lock(&self.requests);
-            if failed.is_some() {
-                r.stopped = true;
-                r.answers.drain(..).collect()
-            } else {
-                let durable = self.durable.borrow().gen_;
-                let n = r.answers.iter().take_while(|(g, _)| *g <= durable).count();
-                r.answers.drain(..n).collect()
-            }
+            let (due, left) = std::mem::take(&mut r.answers)
+                .into_iter()
+                .partition(|(g, _)| *g <= durable || failure.is_some());
+            r.answers = left;
+            due
         };
-        let durable = self.durable.borrow().gen_;
         for (g, answer) in due {
-            match failed {
+            match &failure {
                 Some(e) if g > durable => answer(Err(e.copy())),
                 _ => answer(Ok(())),
             }
-        }
-    }
-
-    /// Waits until generation `g` is durable (group commit). Returns at once if it already is.
-    pub(super) async fn wait(&self, g: u64) -> Result<(), StoreError> {
-        {
-            let d = self.durable.borrow();
-            if d.gen_ >= g {
-                return Ok(());
-            }
-        }
-        {
-            let mut r = lock(&self.requests);
-            r.wanted = r.wanted.max(g);
-        }
-        self.wake.notify_one();
-        let mut rx = self.durable.subscribe();
-        let d = rx
-            .wait_for(|d| d.gen_ >= g || d.failed.is_some())
-            .await
-            .map_err(|_| self.closed("the flusher stopped"))?
-            .clone();
-        if d.gen_ >= g {
-            Ok(())
-        } else {
-            Err(StoreError::Closed {
-                dir: self.dir.clone(),
-                detail: d.failed.unwrap_or_default(),
-            })
         }
     }
 
@@ -220,13 +197,14 @@ impl Committer {
             *h = (*h).max(seq);
             moved
         });
-        self.durable.send_modify(|d| d.gen_ = d.gen_.max(gen_));
+        let mut d = lock(&self.durable);
+        d.gen_ = d.gen_.max(gen_);
     }
 
+    /// Records that nothing more will become durable, and answers everyone waiting.
     fn fail(&self, detail: String) {
-        self.durable.send_modify(|d| {
-            d.failed.get_or_insert(detail);
-        });
+        lock(&self.durable).failed.get_or_insert(detail);
+        self.send_answers();
     }
 
     /// Flushes now, on the caller's thread (flush-per-message mode, release and expiry
@@ -242,12 +220,11 @@ impl Committer {
             Ok(()) => {
                 marker.record(seq);
                 self.publish(g, seq);
-                self.send_answers(None);
+                self.send_answers();
                 Ok(())
             }
             Err(err) => {
                 self.fail(err.to_string());
-                self.send_answers(Some(&err));
                 Err(err)
             }
         }
@@ -281,8 +258,8 @@ impl Committer {
             let stopping = {
                 let mut r = lock(&self.requests);
                 loop {
-                    let durable = self.durable.borrow().gen_;
-                    if r.wanted > durable || r.stop {
+                    let durable = lock(&self.durable).gen_;
+                    if r.stop || r.answers.iter().any(|(g, _)| *g > durable) {
                         break;
                     }
                     r = self.wake.wait(r).unwrap_or_else(|p| p.into_inner());
@@ -297,7 +274,6 @@ impl Committer {
             if stopping {
                 // An empty detail: closed on purpose, not by an error.
                 self.fail(String::new());
-                self.send_answers(Some(&self.closed("")));
                 return;
             }
         }
@@ -362,88 +338,108 @@ mod tests {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    fn setup() -> (tempfile::TempDir, Arc<Committer>, sled::Db, Arc<Marker>) {
+    /// A committer on a fresh database, and a channel its answers report on.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        commit: Arc<Committer>,
+        db: sled::Db,
+        marker: Arc<Marker>,
+        tx: mpsc::Sender<(Result<(), String>, u64)>,
+        rx: mpsc::Receiver<(Result<(), String>, u64)>,
+    }
+
+    fn setup() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().path(dir.path()).open().unwrap();
         let file = File::create(dir.path().join(MARKER_FILE)).unwrap();
         let marker = Arc::new(Marker::new(file, "0".repeat(32)));
         let commit = Committer::new(dir.path().to_path_buf(), 0, 0);
-        (dir, commit, db, marker)
+        let (tx, rx) = mpsc::channel();
+        Fixture {
+            dir,
+            commit,
+            db,
+            marker,
+            tx,
+            rx,
+        }
     }
 
-    /// An answer that reports what it was called with on a channel, and the durable head at
-    /// that moment.
-    fn answer(tx: &mpsc::Sender<(Result<(), String>, u64)>, commit: &Arc<Committer>) -> Answer {
-        let (tx, commit) = (tx.clone(), commit.clone());
-        Box::new(move |r| {
-            let _ = tx.send((r.map_err(|e| e.to_string()), commit.head()));
-        })
+    impl Fixture {
+        /// Waits for generation `g` with an answer that reports what it was called with, and
+        /// the durable head at that moment.
+        fn ask(&self, g: u64) {
+            let (tx, commit) = (self.tx.clone(), self.commit.clone());
+            self.commit.answer_when_durable(
+                g,
+                Box::new(move |r| {
+                    let _ = tx.send((r.map_err(|e| e.to_string()), commit.head()));
+                }),
+            );
+        }
     }
 
     #[test]
     fn answers_wait_for_the_flush_that_covers_them() {
-        let (_dir, commit, db, marker) = setup();
-        let (tx, rx) = mpsc::channel();
-        commit.committed(1, 10);
-        commit.answer_when_durable(1, answer(&tx, &commit));
-        assert!(rx.try_recv().is_err(), "answered before any flush");
-        commit.flush_now(&db, &marker).unwrap();
+        let f = setup();
+        f.commit.committed(1, 10);
+        f.ask(1);
+        assert!(f.rx.try_recv().is_err(), "answered before any flush");
+        f.commit.flush_now(&f.db, &f.marker).unwrap();
         // The head had moved when the answer was sent: the publisher can read its message.
-        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
+        assert_eq!(f.rx.try_recv(), Ok((Ok(()), 10)));
         // Durable already: answered at once, on this thread.
-        commit.answer_when_durable(1, answer(&tx, &commit));
-        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
+        f.ask(1);
+        assert_eq!(f.rx.try_recv(), Ok((Ok(()), 10)));
         // A later generation waits for the next flush, which the request wakes.
         let flusher = {
-            let (commit, db, marker) = (commit.clone(), db.clone(), marker.clone());
+            let (commit, db, marker) = (f.commit.clone(), f.db.clone(), f.marker.clone());
             std::thread::spawn(move || commit.run(db, marker))
         };
-        commit.committed(2, 11);
-        commit.answer_when_durable(2, answer(&tx, &commit));
-        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok((Ok(()), 11)));
-        commit.stop();
+        f.commit.committed(2, 11);
+        f.ask(2);
+        assert_eq!(f.rx.recv_timeout(Duration::from_secs(10)), Ok((Ok(()), 11)));
+        f.commit.stop();
         flusher.join().unwrap();
         // The flusher is gone: an answer fails at once instead of waiting forever.
-        commit.committed(3, 12);
-        commit.answer_when_durable(3, answer(&tx, &commit));
+        f.commit.committed(3, 12);
+        f.ask(3);
         assert!(
-            matches!(rx.try_recv(), Ok((Err(_), _))),
+            matches!(f.rx.try_recv(), Ok((Err(_), _))),
             "answered Ok after the stop"
         );
     }
 
     #[test]
     fn a_stop_answers_what_it_flushed_and_fails_the_rest() {
-        let (_dir, commit, db, marker) = setup();
-        let (tx, rx) = mpsc::channel();
-        commit.committed(1, 10);
-        commit.answer_when_durable(1, answer(&tx, &commit));
+        let f = setup();
+        f.commit.committed(1, 10);
+        f.ask(1);
         // Not committed when the last flush begins: it cannot be acknowledged.
-        commit.answer_when_durable(2, answer(&tx, &commit));
-        commit.stop();
-        commit.clone().run(db, marker);
-        assert_eq!(rx.try_recv(), Ok((Ok(()), 10)));
-        assert!(matches!(rx.try_recv(), Ok((Err(_), _))));
-        assert!(rx.try_recv().is_err(), "answered twice");
+        f.ask(2);
+        f.commit.stop();
+        f.commit.clone().run(f.db.clone(), f.marker.clone());
+        assert_eq!(f.rx.try_recv(), Ok((Ok(()), 10)));
+        assert!(matches!(f.rx.try_recv(), Ok((Err(_), _))));
+        assert!(f.rx.try_recv().is_err(), "answered twice");
     }
 
     #[test]
     fn a_failed_flush_fails_what_waits_and_what_comes_after() {
-        let (dir, commit, db, marker) = setup();
-        let (tx, rx) = mpsc::channel();
-        commit.committed(1, 10);
-        commit.answer_when_durable(1, answer(&tx, &commit));
+        let f = setup();
+        f.commit.committed(1, 10);
+        f.ask(1);
         // The fdatasync after sled's flush opens the data file by name: without it, it fails.
-        std::fs::remove_file(dir.path().join("db")).unwrap();
-        assert!(commit.flush_now(&db, &marker).is_err());
+        std::fs::remove_file(f.dir.path().join("db")).unwrap();
+        assert!(f.commit.flush_now(&f.db, &f.marker).is_err());
         assert!(
-            matches!(rx.try_recv(), Ok((Err(_), 0))),
+            matches!(f.rx.try_recv(), Ok((Err(_), 0))),
             "acknowledged a failed flush"
         );
-        commit.committed(2, 11);
-        commit.answer_when_durable(2, answer(&tx, &commit));
+        f.commit.committed(2, 11);
+        f.ask(2);
         assert!(
-            matches!(rx.try_recv(), Ok((Err(_), 0))),
+            matches!(f.rx.try_recv(), Ok((Err(_), 0))),
             "left waiting after a failure"
         );
     }
