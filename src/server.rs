@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::federation;
 use crate::http;
-use crate::node::Node;
+use crate::node::{Clock, Node};
 use crate::rpc;
 
 /// A node serving gRPC, started by [`Server::start`] and stopped by [`Server::shutdown`].
@@ -33,16 +33,31 @@ pub struct Server {
 impl Server {
     /// Opens the node, binds its listener and starts serving and the background tasks.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
+        Server::start_with_clock(config, Clock::system()).await
+    }
+
+    /// [`Server::start`] with the clock the node reads (see [`Server::start_on_with_clock`]).
+    pub async fn start_with_clock(config: Config, clock: Clock) -> anyhow::Result<Server> {
         let listen = config.node.listen;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen} (is another node running there?)"))?;
-        Server::start_on(config, listener).await
+        Server::start_on_with_clock(config, listener, clock).await
     }
 
     /// Like [`Server::start`] on a listener bound already (`node.listen` is then ignored), so
     /// that a set of nodes can know each other's addresses before any starts.
     pub async fn start_on(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+        Server::start_on_with_clock(config, listener, Clock::system()).await
+    }
+
+    /// [`Server::start_on`] with the clock the node reads: tests run nodes whose clocks are
+    /// skewed, or stand still until moved, to test expiry, embargo and skew without sleeping.
+    pub async fn start_on_with_clock(
+        config: Config,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> anyhow::Result<Server> {
         let http_listener = if config.http.enabled {
             let listen = config.http.listen;
             let l = TcpListener::bind(listen).await.with_context(|| {
@@ -52,7 +67,7 @@ impl Server {
         } else {
             None
         };
-        let node = Node::open(config).context("starting the node")?;
+        let node = Node::open_with_clock(config, clock).context("starting the node")?;
         let grpc_addr = listener.local_addr()?;
         node.start_background();
         federation::start(&node);

@@ -259,7 +259,7 @@ impl Gateway {
             if let Some(s) = gw.fresh_snapshot(head) {
                 return Ok(s);
             }
-            let snap = builder.advance(gw.node().store(), Timestamp::now())?;
+            let snap = builder.advance(gw.node().store(), gw.node().now())?;
             *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
             Ok(snap)
         })
@@ -379,7 +379,7 @@ async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Fail
     };
     let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.snapshot().await?;
-    let now = Timestamp::now();
+    let now = gw.node().now();
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, "/", &key);
     Ok(gw.respond(
@@ -410,7 +410,7 @@ async fn detail(
     };
     let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.snapshot().await?;
-    let now = Timestamp::now();
+    let now = gw.node().now();
     if let Some(item) = snap.item_for(&id)
         && item.id() != id
     {
@@ -479,7 +479,7 @@ async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response,
     };
     let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.snapshot().await?;
-    let now = Timestamp::now();
+    let now = gw.node().now();
     let path = if cap { "/cap.atom" } else { "/feed.atom" };
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, path, &key);
@@ -507,7 +507,7 @@ async fn cap_document(
         return Ok(not_found().await);
     };
     let snap = gw.snapshot().await?;
-    let now = Timestamp::now();
+    let now = gw.node().now();
     let validators = gw.validators(&snap, now, "/cap", &id.to_hex());
     let doc = match (snap.item_for(&id), snap.cancels.get(&id)) {
         (Some(item), _) if item.live(now) => cap::document(&gw, &snap, item, &id, now),

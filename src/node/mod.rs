@@ -7,6 +7,7 @@
 //! subscription task reads the store from its own cursor whenever the durable head moves, so a
 //! slow subscriber cannot slow ingest and cannot miss anything.
 
+mod clock;
 mod identity;
 pub mod metrics;
 mod subscribe;
@@ -26,6 +27,7 @@ use crate::message::{
 use crate::store::{Inserted, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
 use crate::tls;
 
+pub use clock::Clock;
 pub use identity::IdentityError;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use subscribe::{SubEvent, SubscribeSpec, Subscription};
@@ -247,11 +249,18 @@ struct Inner {
     tls: Option<TlsMaterial>,
     /// Publishing token buckets per author, for this node's own clients.
     author_limits: governor::DefaultKeyedRateLimiter<AuthorKey>,
+    /// Where the node reads the time (the system's, or a test's).
+    clock: Clock,
 }
 
 impl Node {
     /// Opens the store and the node's identity under the config's data directory.
     pub fn open(config: Config) -> Result<Node, NodeError> {
+        Node::open_with_clock(config, Clock::system())
+    }
+
+    /// [`Node::open`] with the clock the node reads (tests of expiry, embargo and skew).
+    pub fn open_with_clock(config: Config, clock: Clock) -> Result<Node, NodeError> {
         let data = config.node.data_dir.clone();
         let (key, tls) = Node::init(&config)?;
         let store = Store::open(&StoreConfig {
@@ -284,6 +293,7 @@ impl Node {
                     ))
                     .allow_burst(nonzero(config_limits.publish_per_author_burst)),
                 ),
+                clock,
             }),
         })
     }
@@ -307,6 +317,16 @@ impl Node {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The time by the node's clock: every decision the node takes about time reads it here.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 
     /// The counters.
@@ -370,7 +390,7 @@ impl Node {
         origin: Origin,
     ) -> Result<Published, NodeError> {
         let started = Instant::now();
-        let now = Timestamp::now();
+        let now = self.now();
         let outcome = match self.check(signed, &origin, now) {
             Ok(Prepared::Ready(msg)) => {
                 let result = self.inner.store.insert(&msg, origin, now).await;
@@ -398,7 +418,7 @@ impl Node {
     /// next batch meanwhile.
     pub async fn stage_many(&self, batch: Vec<(SignedMessage, Origin)>) -> Staged {
         let started = Instant::now();
-        let now = Timestamp::now();
+        let now = self.now();
         let mut outcomes: Vec<Option<Result<Published, NodeError>>> =
             Vec::with_capacity(batch.len());
         let mut to_store = Vec::new();
@@ -674,7 +694,7 @@ impl Node {
         self.spawn(async move {
             release
                 .every(Duration::from_secs(1), |node| async move {
-                    match node.inner.store.release_due(Timestamp::now()).await {
+                    match node.inner.store.release_due(node.now()).await {
                         Ok(0) => {}
                         Ok(n) => info!(released = n, "embargoed messages released to readers"),
                         Err(e) => warn!(error = %e, "embargo release failed"),
@@ -688,7 +708,7 @@ impl Node {
             retention
                 .every(interval, |node| async move {
                     node.inner.author_limits.retain_recent();
-                    match node.inner.store.expire(Timestamp::now()).await {
+                    match node.inner.store.expire(node.now()).await {
                         Ok(stats) => debug!(?stats, "retention pass"),
                         Err(e) => warn!(error = %e, "retention pass failed"),
                     }

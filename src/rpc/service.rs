@@ -264,7 +264,7 @@ impl Relay for RelayService {
         let id = Id::from_slice(&request.get_ref().id)
             .ok_or_else(|| Status::invalid_argument("id must be 32 bytes"))?;
         let state = self
-            .timed(async { Ok(self.node.get(&id, crate::message::Timestamp::now())?) })
+            .timed(async { Ok(self.node.get(&id, self.node.now())?) })
             .await?
             .ok_or_else(|| Status::not_found(format!("no message {id} on this node")))?;
         Ok(Response::new(state_to_proto(&state)))

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tocsin::config::Config;
 use tocsin::message::*;
+use tocsin::node::Clock;
 use tocsin::rpc::Client;
 use tocsin::server::Server;
 
@@ -95,6 +96,8 @@ pub struct TestNode {
     pub server: Option<Server>,
     pub dir: TempDir,
     pub config: Config,
+    /// The node's clock (the system's unless the test gave one); kept across restarts.
+    pub clock: Clock,
 }
 
 impl TestNode {
@@ -103,6 +106,11 @@ impl TestNode {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestNode {
+        Self::start_with_clock(Clock::system(), tune).await
+    }
+
+    /// A node whose clock is `clock`: skewed, or standing still until the test moves it.
+    pub async fn start_with_clock(clock: Clock, tune: impl FnOnce(&mut Config)) -> TestNode {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::default();
         config.node.data_dir = dir.path().join("data");
@@ -112,13 +120,14 @@ impl TestNode {
         config.tls.mode = tocsin::config::TlsMode::Off;
         config.http.listen = "127.0.0.1:0".parse().unwrap();
         tune(&mut config);
-        let server = Server::start(config.clone())
+        let server = Server::start_with_clock(config.clone(), clock.clone())
             .await
             .expect("starting a node");
         TestNode {
             server: Some(server),
             dir,
             config,
+            clock,
         }
     }
 
@@ -146,7 +155,7 @@ impl TestNode {
     /// Starts the node again on the same directory (on a new port).
     pub async fn restart(&mut self) {
         self.stop().await;
-        let server = Server::start(self.config.clone())
+        let server = Server::start_with_clock(self.config.clone(), self.clock.clone())
             .await
             .expect("restarting");
         self.server = Some(server);
@@ -234,6 +243,12 @@ pub struct Mesh {
 impl Mesh {
     /// Starts `n` nodes joined by `edges` (each followed in both directions).
     pub async fn start(n: usize, edges: &[(usize, usize)]) -> Mesh {
+        Self::start_with_clocks(edges, (0..n).map(|_| Clock::system()).collect()).await
+    }
+
+    /// Starts one node per clock, joined by `edges`: nodes whose clocks disagree.
+    pub async fn start_with_clocks(edges: &[(usize, usize)], clocks: Vec<Clock>) -> Mesh {
+        let n = clocks.len();
         let mut listeners = Vec::new();
         for _ in 0..n {
             listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
@@ -265,13 +280,15 @@ impl Mesh {
             config.federation.reconnect_max = Duration::from_millis(500);
             unlimited(&mut config);
             config.tls.mode = tocsin::config::TlsMode::Off;
-            let server = Server::start_on(config.clone(), listener)
+            let clock = clocks[i].clone();
+            let server = Server::start_on_with_clock(config.clone(), listener, clock.clone())
                 .await
                 .expect("starting");
             nodes.push(TestNode {
                 server: Some(server),
                 dir,
                 config,
+                clock,
             });
         }
         Mesh { nodes, links }
