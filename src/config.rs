@@ -66,6 +66,11 @@ pub struct StoreSection {
     /// How often the retention task removes expired messages.
     #[serde(deserialize_with = "duration")]
     pub retention_interval: Duration,
+    /// Free space, in MiB, kept on the store's disk: new messages are refused with
+    /// `unavailable` while storing them would leave less, and accepted again by themselves once
+    /// space returns. 0 turns the check off (a full disk then fails writes part way, which the
+    /// store survives but sled does not until the node restarts).
+    pub reserve_mb: u64,
 }
 
 impl Default for StoreSection {
@@ -74,6 +79,7 @@ impl Default for StoreSection {
             cache_mb: 64,
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
             retention_interval: Duration::from_secs(60),
+            reserve_mb: 64,
         }
     }
 }
@@ -454,6 +460,7 @@ mod tests {
         assert_eq!(parsed.store.cache_mb, d.store.cache_mb);
         assert_eq!(parsed.store.tombstone_keep, d.store.tombstone_keep);
         assert_eq!(parsed.store.retention_interval, d.store.retention_interval);
+        assert_eq!(parsed.store.reserve_mb, d.store.reserve_mb);
         assert_eq!(
             parsed.limits.max_grpc_message_bytes,
             d.limits.max_grpc_message_bytes

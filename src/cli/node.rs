@@ -166,6 +166,7 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
                 "last_error": p.last_error,
             })).collect::<Vec<_>>(),
+            "store_problem": info.store_problem,
         });
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;
@@ -180,6 +181,11 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         )?;
         writeln!(out, "log head    {}", info.head_seq)?;
         writeln!(out, "messages    {}", info.messages)?;
+        if info.store_problem.is_empty() {
+            writeln!(out, "store       accepting messages")?;
+        } else {
+            writeln!(out, "store       NOT ACCEPTING: {}", info.store_problem)?;
+        }
         writeln!(out, "subscribers {}", info.subscribers)?;
         if info.peers.is_empty() {
             writeln!(out, "peers       none")?;

@@ -206,8 +206,8 @@ fn harden(headers: &mut HeaderMap) {
     );
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response {
-    let mut r = (status, text).into_response();
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    let mut r = (status, text.into()).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -570,8 +570,17 @@ async fn metrics_text(State(gw): State<Gateway>) -> Result<Response, Failure> {
 }
 
 async fn healthz(State(gw): State<Gateway>) -> Response {
+    let node = gw.node().clone();
+    let problem = tokio::task::spawn_blocking(move || node.store_problem())
+        .await
+        .unwrap_or_else(|_| Some("the store could not be asked".to_string()));
     let mut r = if gw.node().is_shutting_down() {
         plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else if let Some(problem) = problem {
+        plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not accepting messages: {problem}\n"),
+        )
     } else {
         plain(StatusCode::OK, "ok\n")
     };

@@ -23,6 +23,7 @@ pub struct Metrics {
     subscribers: AtomicU64,
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
+    store_write_failures: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -40,6 +41,9 @@ pub struct MetricsSnapshot {
     pub latency_cumulative: Vec<u64>,
     /// Sum of all ingest latencies in microseconds.
     pub latency_sum_us: u64,
+    /// Messages the store could not take (disk below its reserve, a failed write), each also
+    /// refused as `unavailable`.
+    pub store_write_failures: u64,
 }
 
 impl Metrics {
@@ -62,6 +66,12 @@ impl Metrics {
     /// How many refusals with this reason so far.
     pub fn refused_count(&self, reason: Reason) -> u64 {
         self.refused[reason.index()].load(Relaxed)
+    }
+
+    /// Counts a message the store could not take (it is refused `unavailable` too).
+    pub fn store_write_failed(&self) {
+        self.store_write_failures.fetch_add(1, Relaxed);
+        self.refused(Reason::Unavailable);
     }
 
     /// A subscription opened.
@@ -98,6 +108,7 @@ impl Metrics {
         MetricsSnapshot {
             accepted: self.accepted.load(Relaxed),
             duplicate: self.duplicate.load(Relaxed),
+            store_write_failures: self.store_write_failures.load(Relaxed),
             refused: Reason::ALL
                 .iter()
                 .map(|r| (*r, self.refused[r.index()].load(Relaxed)))

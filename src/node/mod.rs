@@ -117,6 +117,8 @@ pub struct NodeInfo {
     pub subscribers: u64,
     /// Peers followed.
     pub peers: Vec<PeerStatus>,
+    /// Empty while the store can take new messages; otherwise why not, for an operator.
+    pub store_problem: String,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -267,6 +269,7 @@ impl Node {
             path: data.join("store"),
             cache_bytes: config.store.cache_mb * 1024 * 1024,
             tombstone_keep: config.store.tombstone_keep,
+            reserve_bytes: config.store.reserve_mb.saturating_mul(1024 * 1024),
             ..StoreConfig::default()
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
@@ -512,9 +515,12 @@ impl Node {
         slots: &[(usize, Id)],
         e: &StoreError,
     ) {
-        warn!(error = %e, "store failed during a batch");
+        // A full disk is logged by the store once when it starts refusing, not per batch.
+        if !matches!(e, StoreError::Full { .. }) {
+            warn!(error = %e, "store failed during a batch");
+        }
         for (slot, _) in slots {
-            outcomes[*slot] = Some(Err(NodeError::Internal(e.to_string())));
+            outcomes[*slot] = Some(Err(NodeError::Store(e.copy())));
         }
     }
 
@@ -608,6 +614,7 @@ impl Node {
                 m.refused(r.reason);
             }
             Err(NodeError::ShuttingDown) => m.refused(Reason::Unavailable),
+            Err(NodeError::Store(e)) if e.is_unavailable() => m.store_write_failed(),
             Err(_) => {}
         }
     }
@@ -667,7 +674,29 @@ impl Node {
             uptime: self.inner.started.elapsed(),
             subscribers: self.inner.metrics.snapshot().subscribers,
             peers: self.peers(),
+            store_problem: self.store_problem().unwrap_or_default(),
         })
+    }
+
+    /// Why the store cannot take new messages now, in words for an operator (no paths), or
+    /// `None` while it can.
+    pub fn store_problem(&self) -> Option<String> {
+        const MIB: u64 = 1024 * 1024;
+        match self.inner.store.writable() {
+            Ok(()) => None,
+            Err(StoreError::Full { free, reserve, .. }) => Some(format!(
+                "the disk is below the free-space reserve ({} MiB free, {} MiB kept free): new messages are refused until space is freed",
+                free / MIB,
+                reserve / MIB
+            )),
+            Err(StoreError::Closed { detail, .. }) if !detail.is_empty() => Some(
+                "a write to disk failed: new messages are refused; free space or fix the disk, then restart the node".to_string(),
+            ),
+            Err(StoreError::Closed { .. }) => Some("the store is closed".to_string()),
+            Err(_) => Some(
+                "the store's disk cannot be read: see the node's log".to_string(),
+            ),
+        }
     }
 
     /// What federation last reported about each peer.

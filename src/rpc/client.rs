@@ -334,6 +334,7 @@ impl Client {
                     received: p.received,
                 })
                 .collect(),
+            store_problem: r.store_problem,
         })
     }
 }

@@ -175,5 +175,6 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 received: p.received,
             })
             .collect(),
+        store_problem: i.store_problem.clone(),
     }
 }

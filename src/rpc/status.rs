@@ -41,6 +41,16 @@ impl From<NodeError> for Status {
                 Reason::Unavailable,
                 "the node is shutting down; try again shortly or another node",
             )),
+            NodeError::Store(e) if e.is_unavailable() => {
+                // The detail (paths, free space) is for the operator's log, not the wire.
+                if !matches!(e, crate::store::StoreError::Full { .. }) {
+                    error!(error = %e, "the store cannot write");
+                }
+                refusal(&Rejection::new(
+                    Reason::Unavailable,
+                    "this node cannot store messages now (its disk is full or failing); nothing was stored: try again later or another node",
+                ))
+            }
             NodeError::TooManySubscribers(n) => Status::resource_exhausted(format!(
                 "this node serves {n} subscriptions already; try again later"
             )),
@@ -79,6 +89,32 @@ mod tests {
             assert_eq!(s.code(), code_for(reason));
             assert_eq!(rejection_of(&s), Some(r));
         }
+    }
+
+    #[test]
+    fn a_store_that_cannot_write_is_unavailable_without_its_path() {
+        let full = crate::store::StoreError::Full {
+            dir: "/srv/secret/store".into(),
+            free: 1024,
+            reserve: 64 << 20,
+        };
+        let s = Status::from(NodeError::Store(full));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        assert!(!s.message().contains("/srv"), "{}", s.message());
+        let io = crate::store::StoreError::Io {
+            dir: "/srv/secret/store".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        };
+        let s = Status::from(NodeError::Store(io));
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        assert!(!s.message().contains("/srv"));
     }
 
     #[test]

@@ -116,6 +116,9 @@ struct Appender {
     pending: Vec<u8>,
     /// Earlier segments written but not yet synced (a group that crossed into a new one).
     unsynced: Vec<Arc<File>>,
+    /// Set when a failed write could neither be cut back nor measured: the next append starts
+    /// a new segment instead of guessing where this one ends.
+    broken: bool,
 }
 
 /// The body log of one store.
@@ -128,6 +131,9 @@ pub(super) struct BodyLog {
     /// Open read handles. A handle stays usable after its segment is deleted, so a reader
     /// that took one before a deletion still reads the old copy.
     files: Mutex<HashMap<u64, Arc<File>>>,
+    /// Writes made to fail, in unit tests.
+    #[cfg(test)]
+    pub(super) faults: faults::Faults,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -177,8 +183,11 @@ impl BodyLog {
                 len,
                 pending: Vec::new(),
                 unsynced: Vec::new(),
+                broken: false,
             }),
             files: Mutex::new(HashMap::new()),
+            #[cfg(test)]
+            faults: faults::Faults::default(),
         })
     }
 
@@ -202,7 +211,7 @@ impl BodyLog {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         let mut a = lock(&self.appender);
         let end = a.len + a.pending.len() as u64;
-        if end > 0 && end + n as u64 > self.segment_bytes {
+        if a.broken || (end > 0 && end + n as u64 > self.segment_bytes) {
             self.rotate(&mut a)?;
         }
         let r = BodyRef {
@@ -219,7 +228,7 @@ impl BodyLog {
     /// Writes what is pending and starts the next segment.
     fn rotate(&self, a: &mut Appender) -> R<()> {
         let pending = std::mem::take(&mut a.pending);
-        (&*a.file).write_all(&pending).map_err(|e| self.io(e))?;
+        self.write_at_end(a, &pending)?;
         let next = a.seg + 1;
         let file = OpenOptions::new()
             .create(true)
@@ -230,6 +239,7 @@ impl BodyLog {
         a.unsynced.push(old);
         a.seg = next;
         a.len = 0;
+        a.broken = false;
         Ok(())
     }
 
@@ -244,8 +254,7 @@ impl BodyLog {
                 return Ok(());
             }
             let pending = std::mem::take(&mut a.pending);
-            (&*a.file).write_all(&pending).map_err(|e| self.io(e))?;
-            a.len += pending.len() as u64;
+            self.write_at_end(&mut a, &pending)?;
             let mut files = std::mem::take(&mut a.unsynced);
             files.push(a.file.clone());
             files
@@ -254,6 +263,37 @@ impl BodyLog {
             f.sync_data().map_err(|e| self.io(e))?;
         }
         Ok(())
+    }
+
+    /// Appends `bytes` to the segment being written and counts them in `a.len`, or leaves the
+    /// segment as it was: a write that fails part way (a full disk) is cut back to the last good
+    /// length, so the offsets of later bodies stay true. If the file cannot be cut back, its
+    /// real length is taken as the end instead: the partial bytes become dead space that nothing
+    /// points to, and the next body is recorded where it really lands.
+    fn write_at_end(&self, a: &mut Appender, bytes: &[u8]) -> R<()> {
+        #[cfg(test)]
+        let written = match self.faults.take_next() {
+            Some(keep) => faults::partial_write(&a.file, bytes, keep),
+            None => (&*a.file).write_all(bytes),
+        };
+        #[cfg(not(test))]
+        let written = (&*a.file).write_all(bytes);
+        match written {
+            Ok(()) => {
+                a.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if a.file.set_len(a.len).is_err() {
+                    match a.file.metadata() {
+                        Ok(m) => a.len = m.len(),
+                        // Neither cut back nor measured: no more appends to this segment.
+                        Err(_) => a.broken = true,
+                    }
+                }
+                Err(self.io(e))
+            }
+        }
     }
 
     /// Forgets what was appended since the last write (its group failed to plan).
@@ -371,9 +411,82 @@ fn list_segments(dir: &Path) -> std::io::Result<Vec<u64>> {
     Ok(out)
 }
 
+/// Failing writes on demand, for the unit tests of what a full disk does to the log.
+#[cfg(test)]
+pub(super) mod faults {
+    use std::fs::File;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    /// The next write keeps only this many bytes and fails as a full disk does.
+    #[derive(Debug, Default)]
+    pub(in crate::store) struct Faults {
+        next: Mutex<Option<usize>>,
+    }
+
+    impl Faults {
+        /// Makes the next write keep `keep` bytes and fail with "no space left".
+        pub(in crate::store) fn fail_next_write(&self, keep: usize) {
+            *self.next.lock().unwrap() = Some(keep);
+        }
+
+        pub(super) fn take_next(&self) -> Option<usize> {
+            self.next.lock().unwrap().take()
+        }
+    }
+
+    /// Writes a prefix of `bytes`, as a disk that fills part way through a write does.
+    pub(super) fn partial_write(mut file: &File, bytes: &[u8], keep: usize) -> std::io::Result<()> {
+        file.write_all(&bytes[..keep.min(bytes.len())])?;
+        Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_that_fails_part_way_leaves_later_offsets_true() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BodyLog::open(dir.path(), 1 << 20).unwrap();
+        let a = log.append(&[b"first body"]).unwrap();
+        log.write_and_sync().unwrap();
+        // The disk fills after 3 bytes of the next group.
+        let lost = log.append(&[b"lost body, never acknowledged"]).unwrap();
+        log.faults.fail_next_write(3);
+        let err = log.write_and_sync().unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        log.discard();
+        // Space is back: the next body lands where it is recorded.
+        let b = log.append(&[b"second body"]).unwrap();
+        assert_eq!(b.off, lost.off, "the partial write was cut back");
+        log.write_and_sync().unwrap();
+        assert_eq!(log.read(&b).unwrap(), b"second body");
+        drop(log);
+        let log = BodyLog::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(log.read(&a).unwrap(), b"first body");
+        assert_eq!(log.read(&b).unwrap(), b"second body");
+        assert_eq!(log.size(b.seg).unwrap(), b.off + u64::from(b.len));
+    }
+
+    #[test]
+    fn a_rotation_that_fails_leaves_the_old_segment_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BodyLog::open(dir.path(), 40).unwrap();
+        let a = log.append(&[&[1u8; 30]]).unwrap();
+        // The next body does not fit: appending it writes the pending one first, and that
+        // write fails part way.
+        log.faults.fail_next_write(7);
+        assert!(log.append(&[&[2u8; 30]]).is_err());
+        log.discard();
+        let b = log.append(&[&[3u8; 30]]).unwrap();
+        log.write_and_sync().unwrap();
+        assert_eq!(log.read(&b).unwrap(), vec![3u8; 30]);
+        // The first body was pending when its write failed: its group failed with it, and
+        // nothing of it is left in the file to shift what follows.
+        assert_eq!((b.seg, b.off), (a.seg, 0));
+    }
 
     #[test]
     fn appends_read_back_across_segments_and_survive_a_reopen() {

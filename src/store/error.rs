@@ -49,6 +49,20 @@ pub enum StoreError {
         /// The newest format this program reads.
         reads: u32,
     },
+    /// The disk holding the store has less free space than the store keeps in reserve: new
+    /// messages are refused (nothing is written) until space returns.
+    #[error(
+        "the disk holding {} has {} KiB free, below the store's reserve of {} KiB: new messages are refused until space is freed (the node accepts again by itself)",
+        dir.display(), free / 1024, reserve / 1024
+    )]
+    Full {
+        /// The data directory.
+        dir: PathBuf,
+        /// Bytes free for the store's writes, when it was refused.
+        free: u64,
+        /// The reserve it keeps, plus what the refused write needed.
+        reserve: u64,
+    },
     /// Reading or writing the directory failed.
     #[error("i/o error on the data directory {}: {source}", dir.display())]
     Io {
@@ -75,9 +89,19 @@ impl StoreError {
         }
     }
 
+    /// Whether this is the store being unable to write now (a full disk, a failing one, a
+    /// store that closed), as opposed to damage or a bug: clients are told `unavailable`, and
+    /// may try again later or elsewhere. Nothing acknowledged is lost in any of these cases.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Full { .. } | StoreError::Io { .. } | StoreError::Closed { .. }
+        )
+    }
+
     /// A copy of this error, for every caller whose insert shared the failed transaction (an
     /// i/o error keeps its kind and text).
-    pub(super) fn copy(&self) -> Self {
+    pub fn copy(&self) -> Self {
         match self {
             StoreError::Locked { dir } => StoreError::Locked { dir: dir.clone() },
             StoreError::Corrupt { dir, detail } => StoreError::corrupt(dir, detail.clone()),
@@ -86,6 +110,11 @@ impl StoreError {
                 dir: dir.clone(),
                 found: *found,
                 reads: *reads,
+            },
+            StoreError::Full { dir, free, reserve } => StoreError::Full {
+                dir: dir.clone(),
+                free: *free,
+                reserve: *reserve,
             },
             StoreError::Io { dir, source } => {
                 StoreError::io(dir, std::io::Error::new(source.kind(), source.to_string()))

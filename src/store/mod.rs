@@ -83,6 +83,7 @@ mod commit;
 mod error;
 mod ids;
 mod read;
+mod space;
 mod write;
 
 #[cfg(test)]
@@ -113,6 +114,9 @@ pub struct StoreConfig {
     pub tombstone_keep: Duration,
     /// The size at which the body log starts a new segment file.
     pub segment_bytes: u64,
+    /// Free space kept on the store's disk: new messages are refused (`unavailable`) while
+    /// writing them would leave less (see `space.rs`). 0 turns the check off.
+    pub reserve_bytes: u64,
 }
 
 impl Default for StoreConfig {
@@ -122,6 +126,7 @@ impl Default for StoreConfig {
             cache_bytes: 64 * 1024 * 1024,
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
             segment_bytes: 64 * 1024 * 1024,
+            reserve_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -309,6 +314,8 @@ struct Inner {
     bodies: bodies::BodyLog,
     /// The ids with a record or tombstone, for lookups of new ids (see `ids.rs`).
     ids: ids::IdFilter,
+    /// The free-space reserve (see `space.rs`).
+    space: space::Space,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -602,6 +609,7 @@ impl Store {
             .name("tocsin-store-write".into())
             .spawn(move || write::run_writer(queue))
             .map_err(io)?;
+        let dir_for_space = dir.clone();
         Ok(Store {
             inner: Arc::new(Inner {
                 dir,
@@ -621,6 +629,7 @@ impl Store {
                 recent: Recent::default(),
                 bodies,
                 ids,
+                space: space::Space::new(&dir_for_space, cfg.reserve_bytes),
             }),
         })
     }
@@ -633,6 +642,26 @@ impl Store {
     /// The durable head seq: every entry up to it is on disk.
     pub fn head(&self) -> u64 {
         self.inner.commit.head()
+    }
+
+    /// Whether the store can take new messages now: `Err` while its disk is below the
+    /// free-space reserve ([`StoreError::Full`]) or after a write to disk failed (the store is
+    /// then closed to writes until the node restarts), with the reason.
+    pub fn writable(&self) -> Result<(), StoreError> {
+        if let Some(e) = self.inner.commit.failure() {
+            return Err(e);
+        }
+        self.inner.space.check(0)
+    }
+
+    /// Bytes free on the store's disk, and the reserve kept there.
+    pub fn space(&self) -> Result<(u64, u64), StoreError> {
+        Ok((self.inner.space.free()?, self.inner.space.reserve()))
+    }
+
+    /// Writes refused since the store opened because the disk was below the reserve.
+    pub fn refused_for_space(&self) -> u64 {
+        self.inner.space.refused()
     }
 
     /// How many flushes (fsyncs) the store has done since it opened, for metrics.

@@ -12,6 +12,7 @@ use crate::message::{
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
 const HOUR: Duration = Duration::from_secs(3600);
+const MINUTE: Duration = Duration::from_secs(60);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 fn key(n: u8) -> SecretKey {
@@ -168,6 +169,7 @@ fn cfg(dir: &std::path::Path) -> StoreConfig {
         tombstone_keep: 10 * DAY,
         // Small body segments, so that tests cross from one to the next.
         segment_bytes: 16 * 1024,
+        ..StoreConfig::default()
     }
 }
 
@@ -1723,4 +1725,94 @@ async fn a_body_segment_that_vanished_is_reported_not_served_as_empty() {
         matches!(&e, StoreError::Corrupt { detail, .. } if detail.contains(".seg is missing")),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_failed_body_write_fails_only_its_group_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let first = simple_alert(&k, T0);
+    let lost = simple_alert(&k, T0.plus(MINUTE));
+    let after = simple_alert(&k, T0.plus(MINUTE * 2));
+    // A group big enough to take the path that syncs bodies while planning.
+    let big: Vec<Message> = (0..40u64)
+        .map(|i| simple_alert(&k, T0.plus(HOUR + MINUTE * i as u32)))
+        .collect();
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        assert_eq!(accept(&s, &first).await, 1);
+        // The disk fills 5 bytes into the next group's bodies.
+        s.inner.bodies.faults.fail_next_write(5);
+        let err = s.insert(&lost, Origin::Local, T0).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        s.inner.bodies.faults.fail_next_write(700);
+        let err = s.insert_many(local(&big), T0).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        assert_eq!(s.head(), 1, "nothing of the failed groups is in the log");
+        // Space is back: later messages are stored, and readable where they are recorded.
+        assert_eq!(accept(&s, &after).await, 2);
+        assert_eq!(
+            accept(&s, &lost).await,
+            3,
+            "a refused message can come again"
+        );
+        let outcomes = s.insert_many(local(&big), T0).await.unwrap();
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Inserted::Accepted { .. }))
+        );
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let everything = read_all(&s, &Filter::default(), &View::Reader);
+    let mut want = vec![first.id(), after.id(), lost.id()];
+    want.extend(big.iter().map(Message::id));
+    assert_eq!(ids(&everything), want);
+    for e in &everything {
+        let m = &e.message;
+        m.author()
+            .verify(m.signed().body(), m.signed().signature())
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let b = simple_alert(&k, T0.plus(MINUTE));
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        assert_eq!(accept(&s, &a).await, 1);
+        s.close().await.unwrap();
+    }
+    // No disk has this much free: every new message is refused, before anything is written.
+    let huge = StoreConfig {
+        reserve_bytes: u64::MAX / 4,
+        ..cfg(dir.path())
+    };
+    {
+        let s = Store::open(&huge).unwrap();
+        let bodies_before = s.inner.bodies.disk_bytes().unwrap();
+        let err = s.insert(&b, Origin::Local, T0).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::Full { .. }) && err.is_unavailable(),
+            "{err}"
+        );
+        assert!(matches!(s.writable(), Err(StoreError::Full { .. })));
+        assert_eq!(s.refused_for_space(), 2);
+        assert_eq!(s.head(), 1);
+        assert_eq!(s.inner.bodies.disk_bytes().unwrap(), bodies_before);
+        // What is stored is still read.
+        assert_eq!(
+            ids(&read_all(&s, &Filter::default(), &View::Reader)),
+            [a.id()]
+        );
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    s.writable().unwrap();
+    assert_eq!(accept(&s, &b).await, 2);
 }

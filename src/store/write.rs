@@ -513,6 +513,19 @@ impl Inner {
         let mut w = self.lock_writer()?;
         let per_message = self.mode == CommitMode::PerMessage;
         let count: usize = groups.iter().map(|(msgs, _, _)| msgs.len()).sum();
+        // Looked at before anything is written: a group refused here leaves the store as it was.
+        let body_bytes: u64 = groups
+            .iter()
+            .flat_map(|(msgs, _, _)| msgs.iter())
+            .map(|(m, _)| {
+                codec::body_parts(m)
+                    .iter()
+                    .map(|p| p.len() as u64)
+                    .sum::<u64>()
+            })
+            .sum();
+        self.space
+            .check(super::space::Space::needed(count, body_bytes))?;
         let (out, mut ops, last) = if !per_message && count >= OVERLAP_MIN {
             // The bodies of the messages new here are appended first and written and synced on
             // another thread while the group is planned: the disk's round trip overlaps the
@@ -931,6 +944,7 @@ impl Inner {
     /// One batch of embargo releases due at `now`. Returns how many, and the generation.
     pub(super) fn release_batch(&self, now: Timestamp) -> R<(usize, u64)> {
         let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
         let mut ops = Ops::default();
         let mut seq = w.last_seq;
         let mut n = 0;
@@ -975,6 +989,7 @@ impl Inner {
     /// generation.
     pub(super) fn expire_batch(&self, now: Timestamp) -> R<(ExpireStats, bool, u64)> {
         let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
         let mut ops = Ops::default();
         let mut stats = ExpireStats::default();
         let end = codec::time_id(now.0, &Id([0xff; 32]));
@@ -1356,6 +1371,10 @@ impl Inner {
             if row.live as f64 >= COMPACT_BELOW * self.bodies.size(seg)? as f64 {
                 continue;
             }
+            // Moving live bodies writes them again first: only with room to spare.
+            if self.space.check(row.live).is_err() {
+                continue;
+            }
             for e in self.log_range(row.min_seq, row.max_seq)? {
                 let (seq, e) = e?;
                 let Some(at) = e.body.filter(|b| b.seg == seg) else {
@@ -1390,6 +1409,7 @@ impl Inner {
     /// Moves a peer's cursor forward (never back) without storing a message.
     fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> R<u64> {
         let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
         let mut ops = Ops::default();
         let k = peer.as_bytes();
         let old = match self.oget(&ops, T::Cursors, k)? {
