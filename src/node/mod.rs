@@ -690,7 +690,7 @@ impl Node {
                 reserve / MIB
             )),
             Err(StoreError::Closed { detail, .. }) if !detail.is_empty() => Some(
-                "a write to disk failed: new messages are refused; free space or fix the disk, then restart the node".to_string(),
+                "a write to disk failed: the store is reopening itself and refuses new messages meanwhile; free space or fix the disk".to_string(),
             ),
             Err(StoreError::Closed { .. }) => Some("the store is closed".to_string()),
             Err(_) => Some(

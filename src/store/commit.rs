@@ -57,6 +57,19 @@ impl std::fmt::Debug for Requests {
     }
 }
 
+/// What to do when a flush fails.
+struct OnFailure(Option<Box<dyn FnOnce() + Send>>);
+
+impl std::fmt::Debug for OnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OnFailure(set)"
+        } else {
+            "OnFailure(none)"
+        })
+    }
+}
+
 /// The state shared by writers and the flusher thread.
 #[derive(Debug)]
 pub(super) struct Committer {
@@ -68,8 +81,11 @@ pub(super) struct Committer {
     wake: Condvar,
     /// What is durable. Locked after `requests` when both are.
     durable: Mutex<Durable>,
-    /// The durable head seq; readers and subscribers watch it.
-    head: watch::Sender<u64>,
+    /// The durable head seq; readers and subscribers watch it. Shared with the store handle,
+    /// so that watchers go on watching across a reopening after a failed write.
+    head: Arc<watch::Sender<u64>>,
+    /// Called once when a flush fails (not on a clean stop): the store reopens itself.
+    on_failure: Mutex<OnFailure>,
     /// Flushes done, for tests and metrics.
     flushes: AtomicU64,
     /// sled's data file, opened once, to fdatasync after each flush (see [`Committer::sync`]).
@@ -82,14 +98,33 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Committer {
+    #[cfg(test)]
     pub(super) fn new(dir: PathBuf, gen_: u64, head: u64) -> Arc<Self> {
+        Committer::sharing(dir, gen_, head, Arc::new(watch::Sender::new(head)), None)
+    }
+
+    /// A committer that publishes its durable head on `watch` (which may already be ahead of
+    /// `head`: it never moves back), and calls `on_failure` if a flush fails.
+    pub(super) fn sharing(
+        dir: PathBuf,
+        gen_: u64,
+        head: u64,
+        watch: Arc<watch::Sender<u64>>,
+        on_failure: Option<Box<dyn FnOnce() + Send>>,
+    ) -> Arc<Self> {
+        watch.send_if_modified(|h| {
+            let moved = head > *h;
+            *h = (*h).max(head);
+            moved
+        });
         Arc::new(Committer {
             dir,
             committed: Mutex::new((gen_, head)),
             requests: Mutex::new(Requests::default()),
             wake: Condvar::new(),
             durable: Mutex::new(Durable { gen_, failed: None }),
-            head: watch::Sender::new(head),
+            head: watch,
+            on_failure: Mutex::new(OnFailure(on_failure)),
             flushes: AtomicU64::new(0),
             db_file: Mutex::new(None),
         })
@@ -108,10 +143,6 @@ impl Committer {
     /// The durable head.
     pub(super) fn head(&self) -> u64 {
         *self.head.borrow()
-    }
-
-    pub(super) fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.subscribe()
     }
 
     /// The error a writer gets once a flush has failed or the store is closed.
@@ -268,7 +299,11 @@ impl Committer {
             };
             let failed = self.flush_now(&db, &marker).is_err();
             if failed {
-                tracing::error!(dir = %self.dir.display(), "flush failed; the store accepts no more writes");
+                tracing::error!(dir = %self.dir.display(), "a flush failed: the store takes no more writes until it is reopened");
+                drop(db);
+                if let Some(reopen) = lock(&self.on_failure).0.take() {
+                    reopen();
+                }
                 return;
             }
             if stopping {

@@ -276,8 +276,36 @@ pub struct ExpireStats {
 /// The node's log. Cheap to clone: every clone is the same store.
 #[derive(Debug, Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
 }
+
+/// What a store keeps while it is reopened after a failed write.
+///
+/// sled cannot go on after a write of its log fails (a disk that filled past the reserve, a
+/// failing disk): every later operation, reads too, returns the error. So when a flush fails,
+/// the store reopens itself: new callers are told `unavailable` meanwhile, the failed handle is
+/// let go once its last user is done (its directory lock with it), and the directory is opened
+/// again, recovering what was durable. Nothing acknowledged is touched: acknowledged means
+/// flushed, and the open checks the durable head against the marker as at any start. After
+/// such a failure the store keeps at least [`REOPENED_RESERVE`] free, so that a disk that is
+/// still full refuses new messages instead of failing again.
+#[derive(Debug)]
+struct Shared {
+    cfg: StoreConfig,
+    mode: CommitMode,
+    /// The open store; `None` while it is reopened, and after `close`.
+    current: std::sync::RwLock<Option<Arc<Inner>>>,
+    /// The durable head: the same watch across reopenings, so subscriptions keep waking.
+    head: Arc<watch::Sender<u64>>,
+    /// Set by `close`: no reopening after it.
+    closed: std::sync::atomic::AtomicBool,
+    /// Times the store reopened itself after a failed write.
+    reopened: std::sync::atomic::AtomicU64,
+}
+
+/// The free space a store keeps after it reopened itself following a failed write (unless
+/// its configured reserve is larger).
+const REOPENED_RESERVE: u64 = 16 * 1024 * 1024;
 
 /// The sled trees, by [`T`].
 #[derive(Debug)]
@@ -387,6 +415,102 @@ impl Store {
 
     /// Opens with an explicit commit mode (the benchmark's flush-per-message baseline).
     pub fn open_with(cfg: &StoreConfig, mode: CommitMode) -> Result<Store, StoreError> {
+        let shared = Arc::new(Shared {
+            cfg: cfg.clone(),
+            mode,
+            current: std::sync::RwLock::new(None),
+            head: Arc::new(watch::Sender::new(0)),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            reopened: std::sync::atomic::AtomicU64::new(0),
+        });
+        let inner = open_inner(&shared, cfg.reserve_bytes)?;
+        *shared.write_current() = Some(Arc::new(inner));
+        Ok(Store { shared })
+    }
+}
+
+impl Shared {
+    fn write_current(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<Inner>>> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reopens the store after a failed flush, on a thread of its own (see [`Shared`]).
+    fn reopen_later(shared: std::sync::Weak<Shared>) {
+        let spawned = std::thread::Builder::new()
+            .name("tocsin-store-reopen".into())
+            .spawn(move || Shared::reopen(shared));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start reopening the store; restart the node");
+        }
+    }
+
+    fn reopen(weak: std::sync::Weak<Shared>) {
+        use std::sync::atomic::Ordering;
+        let failed = {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            let failed = shared.write_current().take();
+            match failed {
+                Some(f) => Arc::downgrade(&f),
+                None => return,
+            }
+        };
+        // The failed handle holds the directory lock until its last user lets go.
+        let started = std::time::Instant::now();
+        let mut warned = false;
+        while failed.strong_count() > 0 {
+            if weak
+                .upgrade()
+                .is_none_or(|s| s.closed.load(Ordering::Relaxed))
+            {
+                return;
+            }
+            if !warned && started.elapsed() > Duration::from_secs(30) {
+                tracing::warn!("the failed store is still in use after 30 s; waiting to reopen it");
+                warned = true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let Some(shared) = weak.upgrade() else {
+                return;
+            };
+            if shared.closed.load(Ordering::Relaxed) {
+                return;
+            }
+            let reserve = shared.cfg.reserve_bytes.max(REOPENED_RESERVE);
+            match open_inner(&shared, reserve) {
+                Ok(inner) => {
+                    let head = inner.commit.head();
+                    *shared.write_current() = Some(Arc::new(inner));
+                    shared.reopened.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        dir = %shared.cfg.path.display(),
+                        head,
+                        reserve_mib = reserve / (1024 * 1024),
+                        "the store reopened after a failed write: every acknowledged message is there; new messages are taken while the disk has room"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reopening the store failed; trying again");
+                }
+            }
+            drop(shared);
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+}
+
+/// Opens the store's directory: its marker, sled, the body log, the id filter, and the writer
+/// and flusher threads. `reserve` is the free space to keep (see `space.rs`).
+fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
+    let cfg = &shared.cfg;
+    let mode = shared.mode;
+    {
         let dir = cfg.path.clone();
         let io = |e| StoreError::io(&dir, e);
         match fs::metadata(&dir) {
@@ -594,7 +718,14 @@ impl Store {
             }
         }
 
-        let commit = Committer::new(dir.clone(), 0, last_seq);
+        let weak = Arc::downgrade(shared);
+        let commit = Committer::sharing(
+            dir.clone(),
+            0,
+            last_seq,
+            shared.head.clone(),
+            Some(Box::new(move || Shared::reopen_later(weak))),
+        );
         let flusher = {
             let commit = commit.clone();
             let db = db.clone();
@@ -610,76 +741,115 @@ impl Store {
             .spawn(move || write::run_writer(queue))
             .map_err(io)?;
         let dir_for_space = dir.clone();
-        Ok(Store {
-            inner: Arc::new(Inner {
-                dir,
-                db,
-                trees,
-                tombstone_keep: cfg.tombstone_keep,
-                mode,
-                writer: Mutex::new(write::WriterState {
-                    last_seq,
-                    gen_: 0,
-                    closed: false,
-                }),
-                commit,
-                marker,
-                flusher: Mutex::new(Some(flusher)),
-                jobs: Mutex::new(jobs),
-                recent: Recent::default(),
-                bodies,
-                ids,
-                space: space::Space::new(&dir_for_space, cfg.reserve_bytes),
+        Ok(Inner {
+            dir,
+            db,
+            trees,
+            tombstone_keep: cfg.tombstone_keep,
+            mode,
+            writer: Mutex::new(write::WriterState {
+                last_seq,
+                gen_: 0,
+                closed: false,
             }),
+            commit,
+            marker,
+            flusher: Mutex::new(Some(flusher)),
+            jobs: Mutex::new(jobs),
+            recent: Recent::default(),
+            bodies,
+            ids,
+            space: space::Space::new(&dir_for_space, reserve),
         })
+    }
+}
+
+impl Store {
+    /// The open store, or `unavailable` while it reopens after a failed write.
+    fn inner(&self) -> Result<Arc<Inner>, StoreError> {
+        let current = self
+            .shared
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        current.ok_or_else(|| StoreError::Closed {
+            dir: self.shared.cfg.path.clone(),
+            detail: if self
+                .shared
+                .closed
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                String::new()
+            } else {
+                "reopening after a failed write".to_string()
+            },
+        })
+    }
+
+    /// Times the store reopened itself after a failed write since it was opened.
+    pub fn reopened(&self) -> u64 {
+        self.shared
+            .reopened
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The data directory.
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        &self.shared.cfg.path
     }
 
     /// The durable head seq: every entry up to it is on disk.
     pub fn head(&self) -> u64 {
-        self.inner.commit.head()
+        *self.shared.head.borrow()
     }
 
     /// Whether the store can take new messages now: `Err` while its disk is below the
     /// free-space reserve ([`StoreError::Full`]) or after a write to disk failed (the store is
     /// then closed to writes until the node restarts), with the reason.
     pub fn writable(&self) -> Result<(), StoreError> {
-        if let Some(e) = self.inner.commit.failure() {
+        let inner = self.inner()?;
+        if let Some(e) = inner.commit.failure() {
             return Err(e);
         }
-        self.inner.space.check(0)
+        // Room for the largest message there can be, so that /healthz turns 503 as soon as
+        // any message could be refused.
+        let largest = crate::message::limits::MAX_BODY_BYTES as u64 + 64;
+        inner.space.would_refuse(space::Space::needed(1, largest))
     }
 
     /// Bytes free on the store's disk, and the reserve kept there.
     pub fn space(&self) -> Result<(u64, u64), StoreError> {
-        Ok((self.inner.space.free()?, self.inner.space.reserve()))
+        let inner = self.inner()?;
+        Ok((inner.space.free()?, inner.space.reserve()))
     }
 
     /// Writes refused since the store opened because the disk was below the reserve.
     pub fn refused_for_space(&self) -> u64 {
-        self.inner.space.refused()
+        self.inner().map_or(0, |i| i.space.refused())
     }
 
     /// How many flushes (fsyncs) the store has done since it opened, for metrics.
     pub fn flushes(&self) -> u64 {
-        self.inner.commit.flushes()
+        self.inner().map_or(0, |i| i.commit.flushes())
     }
 
     /// A watch of the durable head; it changes whenever the head advances.
     pub fn watch_head(&self) -> watch::Receiver<u64> {
-        self.inner.commit.watch_head()
+        self.shared.head.subscribe()
     }
 
     /// Flushes and stops the group-commit worker. Other clones of this store fail their
     /// writes with [`StoreError::Closed`] from then on; the directory is released when the
     /// last clone is dropped.
     pub async fn close(self) -> Result<(), StoreError> {
-        let inner = self.inner.clone();
-        let dir = inner.dir.clone();
+        self.shared
+            .closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let dir = self.dir().to_path_buf();
+        let Some(inner) = self.shared.write_current().take() else {
+            return Ok(());
+        };
         drop(self);
         tokio::task::spawn_blocking(move || {
             if let Ok(mut w) = inner.writer.lock() {

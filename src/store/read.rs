@@ -573,14 +573,14 @@ impl Iterator for Merge<'_> {
 impl Store {
     /// What the store knows of an id, for dedup before the signature is checked.
     pub fn seen(&self, id: &Id) -> Result<Option<Seen>, StoreError> {
-        if let Some(rec) = self.inner.record(id)? {
+        if let Some(rec) = self.inner()?.record(id)? {
             return Ok(Some(if rec.has_content() {
                 Seen::Stored { seq: rec.seq }
             } else {
                 Seen::Tombstone
             }));
         }
-        let tomb = self.inner.get_id(T::Tombs, id)?.is_some();
+        let tomb = self.inner()?.get_id(T::Tombs, id)?.is_some();
         Ok(tomb.then_some(Seen::Tombstone))
     }
 
@@ -600,50 +600,50 @@ impl Store {
         limit: usize,
     ) -> Result<(Vec<Entry>, u64), StoreError> {
         let head = self.head();
-        self.inner.read(since, filter, view, limit, head)
+        self.inner()?.read(since, filter, view, limit, head)
     }
 
     /// Everything known about a message: its content (unless withdrawn), current version,
     /// updates, cancellation, endorsers and translations.
     pub fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
-        self.inner.get(id)
+        self.inner()?.get(id)
     }
 
     /// A message with its content, if held (not withdrawn); none of what [`Store::get`] adds.
     pub fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
-        self.inner.message(id)
+        self.inner()?.message(id)
     }
 
     /// The author's latest profile.
     pub fn profile(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
-        self.inner.latest(Kind::Profile, author)
+        self.inner()?.latest(Kind::Profile, author)
     }
 
     /// The author's latest roster.
     pub fn roster(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
-        self.inner.latest(Kind::Roster, author)
+        self.inner()?.latest(Kind::Roster, author)
     }
 
     /// The revocation in force for the author, if any.
     pub fn revocation(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
-        match self.inner.revoked(author.as_bytes())? {
+        match self.inner()?.revoked(author.as_bytes())? {
             None => Ok(None),
-            Some(r) => self.inner.message(&r.id),
+            Some(r) => self.inner()?.message(&r.id),
         }
     }
 
     /// The number of endorsing authors of a message (counted even before it arrives).
     pub fn tally(&self, target: &Id) -> Result<u64, StoreError> {
-        match self
-            .inner
+        let inner = self.inner()?;
+        match inner
             .trees
             .get(T::Tally)
             .get(target.as_bytes())
-            .map_err(self.inner.sled_e())?
+            .map_err(inner.sled_e())?
         {
             None => Ok(0),
             Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&self.inner.dir, "bad tally"))
+                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad tally"))
             }
         }
     }
@@ -655,32 +655,33 @@ impl Store {
         author: &AuthorKey,
         original: &AuthorKey,
     ) -> Result<bool, StoreError> {
-        authorized(&self.inner, author.as_bytes(), original.as_bytes())
+        authorized(&*self.inner()?, author.as_bytes(), original.as_bytes())
     }
 
     /// The peer's seq up to which this node holds its log (0 if never followed).
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
-        match self
-            .inner
+        let inner = self.inner()?;
+        match inner
             .trees
             .get(T::Cursors)
             .get(peer.as_bytes())
-            .map_err(self.inner.sled_e())?
+            .map_err(inner.sled_e())?
         {
             None => Ok(0),
-            Some(v) => codec::read_u64(&v)
-                .ok_or_else(|| StoreError::corrupt(&self.inner.dir, "bad cursor")),
+            Some(v) => {
+                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad cursor"))
+            }
         }
     }
 
     /// When the next embargoed message is due for release, if any (to sleep until then).
     pub fn next_release(&self) -> Result<Option<Timestamp>, StoreError> {
-        let first = self
-            .inner
+        let inner = self.inner()?;
+        let first = inner
             .trees
             .get(T::Embargo)
             .first()
-            .map_err(self.inner.sled_e())?;
+            .map_err(inner.sled_e())?;
         Ok(first
             .and_then(|(k, _)| codec::split_time_id(&k))
             .map(|(t, _)| Timestamp(t)))
@@ -688,12 +689,13 @@ impl Store {
 
     /// Sizes, for status and metrics.
     pub fn counts(&self) -> Result<Counts, StoreError> {
+        let inner = self.inner()?;
         Ok(Counts {
             head_seq: self.head(),
-            messages: self.inner.counter(meta::N_MESSAGES)?,
-            tombstones: self.inner.counter(meta::N_TOMBSTONES)?,
-            disk_bytes: self.inner.db.size_on_disk().map_err(self.inner.sled_e())?
-                + self.inner.bodies.disk_bytes()?,
+            messages: inner.counter(meta::N_MESSAGES)?,
+            tombstones: inner.counter(meta::N_TOMBSTONES)?,
+            disk_bytes: inner.db.size_on_disk().map_err(inner.sled_e())?
+                + inner.bodies.disk_bytes()?,
         })
     }
 }

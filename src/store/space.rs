@@ -68,6 +68,24 @@ impl Space {
         self.check_keeping(self.reserve / 2, 0)
     }
 
+    /// Whether a write of `needed` bytes would be refused now, without counting or logging
+    /// anything (for health checks and status).
+    pub(super) fn would_refuse(&self, needed: u64) -> Result<(), StoreError> {
+        if self.reserve == 0 {
+            return Ok(());
+        }
+        let free = self.free()?;
+        let want = self.reserve.saturating_add(needed);
+        if free < want {
+            return Err(StoreError::Full {
+                dir: self.dir.clone(),
+                free,
+                reserve: want,
+            });
+        }
+        Ok(())
+    }
+
     fn check_keeping(&self, keep: u64, needed: u64) -> Result<(), StoreError> {
         if self.reserve == 0 {
             return Ok(());

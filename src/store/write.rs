@@ -1197,8 +1197,8 @@ impl Submitted {
 }
 
 impl Store {
-    fn send_job(&self, job: Job) -> R<()> {
-        self.inner
+    fn send_job(&self, inner: &Inner, job: Job) -> R<()> {
+        inner
             .jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -1208,25 +1208,34 @@ impl Store {
 
     fn writer_gone(&self) -> StoreError {
         StoreError::Closed {
-            dir: self.inner.dir.clone(),
+            dir: self.dir().to_path_buf(),
             detail: "the writer stopped".to_string(),
         }
     }
 
-    /// Runs `f` on the writer thread and waits for its answer.
+    /// Runs `f` on the writer thread and waits for its answer. Also returns the committer of
+    /// the store it ran on, which is the one to wait on for the generation it answers (the
+    /// store may reopen meanwhile, with generations of its own).
     async fn on_writer<X: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
-    ) -> R<X> {
+    ) -> R<(X, Arc<super::commit::Committer>)> {
         let (tx, rx) = oneshot::channel();
-        let inner = self.inner.clone();
-        self.send_job(Job::Run(Box::new(move || {
-            let out = f(&inner);
-            // Let go of the store before answering (see `insert_group`).
-            drop(inner);
-            let _ = tx.send(out);
-        })))?;
-        rx.await.map_err(|_| self.writer_gone())?
+        let inner = self.inner()?;
+        let commit = inner.commit.clone();
+        let job_inner = inner.clone();
+        self.send_job(
+            &inner,
+            Job::Run(Box::new(move || {
+                let out = f(&job_inner);
+                // Let go of the store before answering (see `insert_group`).
+                drop(job_inner);
+                let _ = tx.send(out);
+            })),
+        )?;
+        drop(inner);
+        let out = rx.await.map_err(|_| self.writer_gone())??;
+        Ok((out, commit))
     }
 
     /// Inserts a message if its id is not known, atomically across every tree (record, log
@@ -1243,7 +1252,7 @@ impl Store {
     ) -> Result<Inserted, StoreError> {
         let mut v = self.insert_many(vec![(msg.clone(), origin)], now).await?;
         v.pop()
-            .ok_or_else(|| self.inner.corrupt("an insert produced no outcome"))
+            .ok_or_else(|| StoreError::corrupt(self.dir(), "an insert produced no outcome"))
     }
 
     /// Inserts many messages (a follower's batch, a streaming publisher): one transaction
@@ -1268,13 +1277,17 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         let prefixes = msgs.iter().map(|(m, _)| codec::index_prefixes(m)).collect();
         let held = msgs.iter().map(|(m, _)| m.clone()).collect();
-        self.send_job(Job::Insert(InsertJob {
-            inner: self.inner.clone(),
-            msgs,
-            prefixes,
-            now,
-            reply,
-        }))?;
+        let inner = self.inner()?;
+        self.send_job(
+            &inner,
+            Job::Insert(InsertJob {
+                inner: inner.clone(),
+                msgs,
+                prefixes,
+                now,
+                reply,
+            }),
+        )?;
         Ok(Submitted {
             store: self.clone(),
             rx,
@@ -1287,10 +1300,10 @@ impl Store {
     pub async fn release_due(&self, now: Timestamp) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let (n, g) = self
+            let ((n, g), commit) = self
                 .on_writer(move |inner| inner.release_batch(now))
                 .await?;
-            self.inner.commit.wait(g).await?;
+            commit.wait(g).await?;
             total += n;
             if n < BATCH {
                 return Ok(total);
@@ -1303,8 +1316,9 @@ impl Store {
     pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
         let mut total = ExpireStats::default();
         loop {
-            let (s, more, g) = self.on_writer(move |inner| inner.expire_batch(now)).await?;
-            self.inner.commit.wait(g).await?;
+            let ((s, more, g), commit) =
+                self.on_writer(move |inner| inner.expire_batch(now)).await?;
+            commit.wait(g).await?;
             total.expired += s.expired;
             total.tombstones_dropped += s.tombstones_dropped;
             if !more {
@@ -1319,10 +1333,12 @@ impl Store {
     /// transaction that says so is durable, and mostly dead ones are compacted first.
     async fn reclaim_bodies(&self) -> Result<(), StoreError> {
         loop {
-            let (gone, moved, more, g) = self.on_writer(|inner| inner.reclaim_batch()).await?;
-            self.inner.commit.wait(g).await?;
+            let ((gone, moved, more, g), commit) =
+                self.on_writer(|inner| inner.reclaim_batch()).await?;
+            commit.wait(g).await?;
+            let inner = self.inner()?;
             for seg in &gone {
-                self.inner.bodies.remove(*seg)?;
+                inner.bodies.remove(*seg)?;
             }
             if gone.is_empty() && moved == 0 && !more {
                 return Ok(());
@@ -1436,9 +1452,9 @@ impl Store {
             return Ok(());
         }
         let peer = peer.to_string();
-        let g = self
+        let (g, commit) = self
             .on_writer(move |inner| inner.advance_cursor_batch(&peer, cursor))
             .await?;
-        self.inner.commit.wait(g).await
+        commit.wait(g).await
     }
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod disk;
 mod federation;
 mod grpc;
 mod http;
