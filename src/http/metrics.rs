@@ -149,6 +149,40 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
 
     family(
         &mut out,
+        "tocsin_store_writable",
+        "gauge",
+        "1 while the store takes new messages; 0 while its disk is below the free-space reserve or it reopens after a failed write.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_writable {}",
+        u8::from(node.store().writable().is_ok())
+    );
+    family(
+        &mut out,
+        "tocsin_store_write_failures_total",
+        "counter",
+        "Messages the store could not take (disk below its reserve, a failed write); each is also refused as unavailable.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_write_failures_total {}",
+        m.store_write_failures
+    );
+    family(
+        &mut out,
+        "tocsin_store_reopened_total",
+        "counter",
+        "Times the store reopened itself after a failed write.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_reopened_total {}",
+        node.store().reopened()
+    );
+
+    family(
+        &mut out,
         "tocsin_ingest_latency_seconds",
         "histogram",
         "Time from receiving a message to its durable acceptance.",

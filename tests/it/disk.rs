@@ -231,6 +231,13 @@ async fn a_disk_that_fills_keeps_every_acknowledged_message_and_accepts_again() 
             && !l.ends_with(" 0")),
         "{metrics}"
     );
+    assert!(metrics.contains("\ntocsin_store_writable 0\n"), "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tocsin_store_write_failures_total ") && !l.ends_with(" 0")),
+        "{metrics}"
+    );
     assert_all_readable(&node, &acked, "while the disk was full").await;
     assert_eq!(http_get(&node, "/").await.0, 200);
     assert_eq!(http_get(&node, "/feed.atom").await.0, 200);
@@ -239,6 +246,12 @@ async fn a_disk_that_fills_keeps_every_acknowledged_message_and_accepts_again() 
     std::fs::remove_file(&filler).unwrap();
     acked.push(publish_when_space_returns(&node, 5_000).await);
     assert_eq!(http_get(&node, "/healthz").await.0, 200);
+    assert!(
+        http_get(&node, "/metrics")
+            .await
+            .1
+            .contains("\ntocsin_store_writable 1\n")
+    );
     assert!(
         node.client()
             .await
