@@ -307,3 +307,67 @@ async fn a_disk_that_fills_with_no_reserve_fails_writes_cleanly_and_loses_nothin
     assert_all_readable(&node, &acked, "after a restart").await;
     node.stop().await;
 }
+
+#[tokio::test]
+async fn a_follower_whose_disk_fills_skips_nothing_and_catches_up_when_space_returns() {
+    let Some(disk) = SmallDisk::mount("disk::a_follower_whose_disk_fills…", 40) else {
+        return;
+    };
+    let origin = TestNode::start().await;
+    // The origin holds more than fits on the follower's disk above its reserve.
+    let mut client = origin.client().await;
+    let mut published = Vec::new();
+    for n in 0..400 {
+        let m = bulky_alert(n);
+        match client.publish(m.signed()).await.unwrap() {
+            PublishOutcome::Accepted { id, .. } => published.push(id),
+            other => panic!("{other:?}"),
+        }
+    }
+    let data = disk.path().join("data");
+    let origin_url = origin.url();
+    // About 6 MiB above the follower's reserve: room for part of the origin's log (a batch of
+    // 256 of these alerts needs about 4.5 MiB).
+    let filler = disk.fill_leaving(10 * 1024 * 1024);
+    let follower = TestNode::start_with(|c| {
+        c.node.data_dir = data.clone();
+        c.store.reserve_mb = 4;
+        c.federation.reconnect_min = Duration::from_millis(50);
+        c.federation.reconnect_max = Duration::from_millis(200);
+        c.peers = vec![tocsin::config::PeerConfig {
+            name: "origin".into(),
+            address: origin_url,
+            ca: None,
+        }];
+    })
+    .await;
+    let store = follower.server().node().store().clone();
+    // The follower stores what fits, then its store refuses: it must stop there.
+    wait_until("the follower's disk to reach its reserve", || {
+        let store = store.clone();
+        async move { store.refused_for_space() > 0 }
+    })
+    .await;
+    let held = store.counts().unwrap().messages;
+    assert!(
+        held > 0 && held < published.len() as u64,
+        "held {held} of {}",
+        published.len()
+    );
+    let peer = &follower.server().node().peers()[0];
+    let origin_key = origin.server().node().node_key().to_hex();
+    let cursor = store.cursor(&origin_key).unwrap();
+    assert!(
+        cursor <= held,
+        "the cursor ({cursor}) went past what was stored ({held}): {peer:?}"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    wait_until("the follower to catch up once space returned", || {
+        let store = store.clone();
+        let n = published.len() as u64;
+        async move { store.counts().map(|c| c.messages).unwrap_or(0) == n }
+    })
+    .await;
+    assert_all_readable(&follower, &published, "on the follower").await;
+}
