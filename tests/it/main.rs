@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod embargo;
 mod federation;
 mod grpc;
 mod http;
