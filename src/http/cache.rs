@@ -1,6 +1,7 @@
-//! HTTP caching: validators derived from the store's durable head, and the 304 decision.
+//! HTTP caching: validators derived from the readers' state of the store, and the 304 decision.
 //!
-//! A response's ETag hashes the node's key, the durable head the snapshot reflects, the
+//! A response's ETag hashes the node's key, the last seq the snapshot showed readers (an
+//! arrival under embargo moves the durable head, never this), the
 //! snapshot's time epoch (embargoes ended and expiries passed), the path and canonical query,
 //! and the reader's language preferences. It changes whenever anything a reader could see
 //! changes, and costs a hash to compute: a conditional request is answered without rendering.

@@ -1,6 +1,12 @@
 //! `/metrics`: the node's counters in the Prometheus text exposition format (0.0.4), written
 //! by hand. Every refusal reason has a series, zeros included, so a dashboard can tell "never
 //! happened" from "not reported". Nothing here names a client.
+//!
+//! Architecture Invariant: this page is public, so the store's figures on it are what readers
+//! can see. A message under embargo moves none of them before its release: it is counted as
+//! accepted, and among the messages, at its release; the head is the readers' head. Figures
+//! that move with every write whatever it holds (the store's size on disk, its flushes) are
+//! not published here at all.
 
 use std::fmt::Write as _;
 
@@ -36,14 +42,14 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         &mut out,
         "tocsin_messages_accepted_total",
         "counter",
-        "Messages accepted and stored durably.",
+        "Messages accepted and stored durably (one under embargo from its release).",
     );
     let _ = writeln!(out, "tocsin_messages_accepted_total {}", m.accepted);
     family(
         &mut out,
         "tocsin_messages_duplicate_total",
         "counter",
-        "Messages received that were already stored.",
+        "Messages received that were already stored (copies of one under embargo are not counted).",
     );
     let _ = writeln!(out, "tocsin_messages_duplicate_total {}", m.duplicate);
     family(
@@ -115,9 +121,13 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         &mut out,
         "tocsin_store_messages",
         "gauge",
-        "Messages held with their content.",
+        "Messages held with their content that readers can see (none under embargo).",
     );
-    let _ = writeln!(out, "tocsin_store_messages {}", counts.messages);
+    let _ = writeln!(
+        out,
+        "tocsin_store_messages {}",
+        counts.messages.saturating_sub(counts.embargoed)
+    );
     family(
         &mut out,
         "tocsin_store_tombstones",
@@ -127,25 +137,11 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let _ = writeln!(out, "tocsin_store_tombstones {}", counts.tombstones);
     family(
         &mut out,
-        "tocsin_store_disk_bytes",
-        "gauge",
-        "Size of the store's files on disk.",
-    );
-    let _ = writeln!(out, "tocsin_store_disk_bytes {}", counts.disk_bytes);
-    family(
-        &mut out,
         "tocsin_store_head_seq",
         "gauge",
-        "The durable head of the node's log.",
+        "The last seq of the node's log that readers can see (an embargoed arrival does not move it).",
     );
-    let _ = writeln!(out, "tocsin_store_head_seq {}", counts.head_seq);
-    family(
-        &mut out,
-        "tocsin_store_flushes_total",
-        "counter",
-        "Durable flushes of the store (group commit shares one among many messages).",
-    );
-    let _ = writeln!(out, "tocsin_store_flushes_total {}", node.store().flushes());
+    let _ = writeln!(out, "tocsin_store_head_seq {}", counts.reader_head_seq);
 
     family(
         &mut out,
@@ -185,7 +181,7 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         &mut out,
         "tocsin_ingest_latency_seconds",
         "histogram",
-        "Time from receiving a message to its durable acceptance.",
+        "Time from receiving a message to its durable acceptance (messages under embargo are not observed).",
     );
     for (i, n) in m.latency_cumulative.iter().enumerate() {
         let le = LATENCY_BUCKETS_US

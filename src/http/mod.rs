@@ -273,10 +273,12 @@ impl Gateway {
     }
 
     /// The validators of a response showing `snap` at `now` for `path` with `key` (the
-    /// canonical query and language preferences).
+    /// canonical query and language preferences). They name the readers' state (the last
+    /// seq readers were shown, not the durable head), so an arrival under embargo leaves
+    /// them as they were.
     fn validators(&self, snap: &Snapshot, now: Timestamp, path: &str, key: &str) -> Validators {
         let epoch = snap.epoch(now);
-        let state = format!("{}:{}", snap.head, epoch);
+        let state = format!("{}:{}", snap.visible, epoch);
         Validators {
             etag: cache::etag(&[
                 self.node().node_key().as_bytes(),
@@ -289,7 +291,7 @@ impl Gateway {
             last_modified: self
                 .inner
                 .clock
-                .last_modified((snap.head, epoch), SystemTime::now()),
+                .last_modified((snap.visible, epoch), SystemTime::now()),
         }
     }
 

@@ -199,6 +199,9 @@ impl Names {
 pub(super) struct Snapshot {
     /// Everything up to this seq is reflected.
     pub(super) head: u64,
+    /// The last seq readers were shown an entry at (at most `head`): what validators name,
+    /// so that an arrival under embargo, which moves `head` only, changes none.
+    pub(super) visible: u64,
     /// Current alerts and calls by original id.
     pub(super) items: HashMap<Id, Arc<Item>>,
     /// Update id → original id.
@@ -268,6 +271,8 @@ struct Changes {
 #[derive(Debug, Default)]
 pub(super) struct Builder {
     head: u64,
+    /// See [`Snapshot::visible`]; never moves back.
+    visible: u64,
     items: HashMap<Id, Arc<Item>>,
     cancels: HashMap<Id, Arc<CancelNote>>,
     pending_cancels: HashMap<Id, Message>,
@@ -296,6 +301,7 @@ impl Builder {
                 store.read(since, &Filter::default(), &View::Reader, READ_BATCH)?;
             for e in &entries {
                 self.note(&e.message, &mut changes);
+                self.visible = self.visible.max(e.seq);
             }
             if scanned <= since {
                 break;
@@ -305,7 +311,10 @@ impl Builder {
         if changes.revoked && !fresh {
             // A revocation withholds content of every kind, everywhere: start from the log
             // again rather than chase it (revocations are rare).
-            *self = Builder::default();
+            *self = Builder {
+                visible: self.visible,
+                ..Builder::default()
+            };
             return self.advance(store, now);
         }
 
@@ -314,8 +323,14 @@ impl Builder {
         for c in changes.cancels {
             cancels.insert(c.id(), c);
         }
+        let notes = self.cancels.len();
         for (id, c) in cancels {
             self.resolve_cancel(store, id, c, now)?;
+        }
+        if self.cancels.len() > notes {
+            // A cancel that waited for its original now withdraws it, and the original
+            // brought no entry readers see (it arrived withdrawn): name the new state anyway.
+            self.visible = self.visible.max(since);
         }
         for id in &changes.originals {
             self.refresh(store, id, true)?;
@@ -521,6 +536,7 @@ impl Builder {
         };
         Snapshot {
             head: self.head,
+            visible: self.visible,
             items: self.items.clone(),
             versions,
             cancels: self.cancels.clone(),

@@ -54,9 +54,11 @@ impl Body {
         }
     }
 
-    /// Whether the message is under embargo at `now`.
+    /// Whether the message is under embargo at `now`. A revocation never is: it is a security
+    /// action, so it takes effect, and is shown, at once whatever its effective_at says.
     pub fn embargoed_at(&self, now: Timestamp) -> bool {
-        self.effective_at.is_some_and(|t| t > now)
+        !matches!(self.content, Content::Revocation(_))
+            && self.effective_at.is_some_and(|t| t > now)
     }
 }
 

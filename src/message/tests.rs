@@ -1201,6 +1201,9 @@ fn an_embargoed_message_is_accepted_and_marked() {
     assert!(msg.body().embargoed_at(NOW.plus(HOUR).minus(MS)));
     assert!(!msg.body().embargoed_at(NOW.plus(HOUR)));
     assert!(!body(Kind::Call).embargoed_at(NOW));
+    // A revocation is a security action: never held back, whatever its effective_at.
+    let r = body_with(Kind::Revocation, |b| b.effective_at = Some(NOW.plus(HOUR)));
+    assert!(!r.embargoed_at(NOW));
 }
 
 #[test]

@@ -50,6 +50,9 @@ pub struct Published {
     pub seq: u64,
     /// Accepted or duplicate.
     pub status: PublishStatus,
+    /// Under embargo here: held for peers, shown to readers (and counted in the public
+    /// metrics) only from its release.
+    pub embargoed: bool,
 }
 
 /// Errors of the node layer.
@@ -107,9 +110,10 @@ pub struct NodeInfo {
     pub node_key: AuthorKey,
     /// The software version.
     pub version: String,
-    /// The durable head of the log.
+    /// The durable head of the log (for a reader: the readers' head, which an embargoed
+    /// arrival does not move).
     pub head_seq: u64,
-    /// Messages stored now.
+    /// Messages stored now (for a reader: those it may see, none under embargo).
     pub messages: u64,
     /// Seconds since start.
     pub uptime: Duration,
@@ -173,8 +177,10 @@ impl TlsMaterial {
 pub struct Staged {
     node: Node,
     started: Instant,
+    /// The time the batch is judged at (and the store decides embargoes by).
+    now: Timestamp,
     outcomes: Vec<Option<Result<Published, NodeError>>>,
-    slots: Vec<(usize, Id)>,
+    slots: Vec<(usize, Message)>,
     submitted: Option<Result<crate::store::Submitted, StoreError>>,
 }
 
@@ -184,6 +190,7 @@ impl Staged {
         let Staged {
             node,
             started,
+            now,
             mut outcomes,
             slots,
             submitted,
@@ -195,8 +202,8 @@ impl Staged {
             };
             match stored {
                 Ok(results) => {
-                    for ((slot, id), inserted) in slots.into_iter().zip(results) {
-                        outcomes[slot] = Some(node.settle(id, Ok(inserted)));
+                    for ((slot, msg), inserted) in slots.into_iter().zip(results) {
+                        outcomes[slot] = Some(node.settle(&msg, now, Ok(inserted)));
                     }
                 }
                 Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
@@ -397,7 +404,7 @@ impl Node {
         let outcome = match self.check(signed, &origin, now) {
             Ok(Prepared::Ready(msg)) => {
                 let result = self.inner.store.insert(&msg, origin, now).await;
-                self.settle(msg.id(), result)
+                self.settle(&msg, now, result)
             }
             Ok(Prepared::Done(p)) => Ok(p),
             Err(e) => Err(e),
@@ -433,7 +440,7 @@ impl Node {
             });
             match prepared {
                 Ok(Prepared::Ready(msg)) => {
-                    slots.push((outcomes.len(), msg.id()));
+                    slots.push((outcomes.len(), msg.clone()));
                     outcomes.push(None);
                     to_store.push((msg, origin));
                 }
@@ -449,6 +456,7 @@ impl Node {
         Staged {
             node: self.clone(),
             started,
+            now,
             outcomes,
             slots,
             submitted,
@@ -512,7 +520,7 @@ impl Node {
     fn batch_failed(
         &self,
         outcomes: &mut [Option<Result<Published, NodeError>>],
-        slots: &[(usize, Id)],
+        slots: &[(usize, Message)],
         e: &StoreError,
     ) {
         // A full disk is logged by the store once when it starts refusing, not per batch.
@@ -550,6 +558,7 @@ impl Node {
                     id: checked.id(),
                     seq,
                     status: PublishStatus::Duplicate,
+                    embargoed: checked.body().embargoed_at(now),
                 }));
             }
             Some(Seen::Tombstone) => {
@@ -588,25 +597,34 @@ impl Node {
         }
     }
 
-    fn settle(&self, id: Id, result: Result<Inserted, StoreError>) -> Result<Published, NodeError> {
-        match result? {
-            Inserted::Accepted { seq } => Ok(Published {
-                id,
-                seq,
-                status: PublishStatus::Accepted,
-            }),
-            Inserted::Duplicate { seq } => Ok(Published {
-                id,
-                seq,
-                status: PublishStatus::Duplicate,
-            }),
-            Inserted::Refused(r) => Err(r.into()),
-        }
+    /// The answer for `msg` from the store's outcome; `now` is the time the store judged it at
+    /// (whether it is under embargo).
+    fn settle(
+        &self,
+        msg: &Message,
+        now: Timestamp,
+        result: Result<Inserted, StoreError>,
+    ) -> Result<Published, NodeError> {
+        let (seq, status) = match result? {
+            Inserted::Accepted { seq } => (seq, PublishStatus::Accepted),
+            Inserted::Duplicate { seq } => (seq, PublishStatus::Duplicate),
+            Inserted::Refused(r) => return Err(r.into()),
+        };
+        Ok(Published {
+            id: msg.id(),
+            seq,
+            status,
+            embargoed: msg.body().embargoed_at(now),
+        })
     }
 
     fn count(&self, outcome: &Result<Published, NodeError>, started: Instant) {
         let m = &self.inner.metrics;
         match outcome {
+            // The public metrics show what readers can see: a message under embargo is
+            // counted as accepted at its release (see `start_background`), and its copies
+            // relayed by other peers meanwhile are not counted at all.
+            Ok(p) if p.embargoed => {}
             Ok(p) if p.status == PublishStatus::Accepted => m.accepted(started.elapsed()),
             Ok(_) => m.duplicate(),
             Err(NodeError::Refused(r)) => {
@@ -624,53 +642,32 @@ impl Node {
         subscribe::open(self, spec)
     }
 
-    /// One message and its state, as a reader may see it at `now`: an embargoed message is
-    /// not there yet, and neither are embargoed updates or translations of a public one.
-    pub fn get(&self, id: &Id, now: Timestamp) -> Result<Option<MessageState>, NodeError> {
-        let store = &self.inner.store;
-        let Some(mut state) = store.get(id)? else {
-            return Ok(None);
-        };
-        let hidden = |m: &Message| m.body().embargoed_at(now);
-        if state.message.as_ref().is_some_and(hidden) {
-            return Ok(None);
-        }
-        state.translations.retain(|m| !hidden(m));
-        if state.current.as_ref().is_some_and(hidden) {
-            let mut visible = Vec::new();
-            for u in &state.updates {
-                if let Some(m) = store.get(u)?.and_then(|s| s.message)
-                    && !hidden(&m)
-                {
-                    visible.push(m);
-                }
-            }
-            state.updates = visible.iter().map(Message::id).collect();
-            state.current = visible.pop().or_else(|| state.message.clone());
-        } else {
-            let mut kept = Vec::new();
-            for u in &state.updates {
-                if store
-                    .get(u)?
-                    .and_then(|s| s.message)
-                    .is_some_and(|m| !hidden(&m))
-                {
-                    kept.push(*u);
-                }
-            }
-            state.updates = kept;
-        }
-        Ok(Some(state))
+    /// One message and its state, as a reader may see it: a message under embargo is not
+    /// there before its release, and neither is anything it does (an update or translation
+    /// of a public message, an endorsement in the tally, a cancel and its reason). The store
+    /// applies those at the release, the same one that puts the message in readers' view.
+    pub fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
+        Ok(self.inner.store.get(id)?)
     }
 
-    /// Identity and counters.
-    pub fn info(&self) -> Result<NodeInfo, NodeError> {
+    /// Identity and counters. `peer`: the caller proved it is a peer (a client certificate
+    /// from a trusted CA) and gets the log's real head and count; anyone else gets what
+    /// readers can see, which an embargoed arrival does not move.
+    pub fn info(&self, peer: bool) -> Result<NodeInfo, NodeError> {
         let counts = self.inner.store.counts()?;
+        let (head_seq, messages) = if peer {
+            (counts.head_seq, counts.messages)
+        } else {
+            (
+                counts.reader_head_seq,
+                counts.messages.saturating_sub(counts.embargoed),
+            )
+        };
         Ok(NodeInfo {
             node_key: self.node_key(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            head_seq: self.inner.store.head(),
-            messages: counts.messages,
+            head_seq,
+            messages,
             uptime: self.inner.started.elapsed(),
             subscribers: self.inner.metrics.snapshot().subscribers,
             peers: self.peers(),
@@ -725,7 +722,11 @@ impl Node {
                 .every(Duration::from_secs(1), |node| async move {
                     match node.inner.store.release_due(node.now()).await {
                         Ok(0) => {}
-                        Ok(n) => info!(released = n, "embargoed messages released to readers"),
+                        Ok(n) => {
+                            // Counted as accepted now, when readers can see them.
+                            node.inner.metrics.released(n as u64);
+                            info!(released = n, "embargoed messages released to readers");
+                        }
                         Err(e) => warn!(error = %e, "embargo release failed"),
                     }
                 })

@@ -82,6 +82,21 @@ async fn run(
     let mut head_rx = store.watch_head();
     let mut cursor = spec.since;
     let mut announced = false;
+    // The cursor as told to the subscriber (caught up, closing). A peer is told where its
+    // scan got to; anyone else no further than the readers' head, so the seq of an arrival
+    // under embargo (which it skipped) is not given away. Resuming from there only scans
+    // those entries again: their releases come later, under new seqs.
+    let readers = !matches!(view, View::Peer { .. });
+    let tell = |cursor: u64| -> u64 {
+        if !readers {
+            return cursor;
+        }
+        match store.reader_head() {
+            Ok(visible) => cursor.min(visible).max(spec.since),
+            Err(_) => spec.since,
+        }
+    };
+    let mut told = 0;
     loop {
         let head = *head_rx.borrow_and_update();
         let round_start = cursor;
@@ -105,7 +120,7 @@ async fn run(
                         }
                     }
                     _ = node.stopped() => {
-                        let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
+                        let _ = tx.try_send(Ok(SubEvent::Closing(tell(cursor))));
                         return;
                     }
                 }
@@ -120,13 +135,15 @@ async fn run(
         }
         if !announced {
             announced = true;
-            if tx.send(Ok(SubEvent::CaughtUp(cursor))).await.is_err() {
+            told = tell(cursor);
+            if tx.send(Ok(SubEvent::CaughtUp(told))).await.is_err() {
                 return;
             }
-        } else if spec.peer.is_some() && !delivered && cursor > round_start {
+        } else if spec.peer.is_some() && !delivered && cursor > round_start && tell(cursor) > told {
             // A peer's follower keeps a durable cursor: tell it when the log moved past
             // entries it does not get (its own, echoed back), so its cursor follows.
-            if tx.send(Ok(SubEvent::CaughtUp(cursor))).await.is_err() {
+            told = tell(cursor);
+            if tx.send(Ok(SubEvent::CaughtUp(told))).await.is_err() {
                 return;
             }
         }
@@ -137,7 +154,7 @@ async fn run(
                 }
             }
             _ = node.stopped() => {
-                let _ = tx.try_send(Ok(SubEvent::Closing(cursor)));
+                let _ = tx.try_send(Ok(SubEvent::Closing(tell(cursor))));
                 return;
             }
             _ = tx.closed() => return,

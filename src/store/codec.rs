@@ -1,12 +1,18 @@
-//! The on-disk layout: tree names, key shapes and record encodings (format 4).
+//! The on-disk layout: tree names, key shapes and record encodings (format 5).
 //!
 //! Every integer is big-endian so that keys sort numerically. Changing anything here is a new
 //! store format: bump [`FORMAT`] and teach `open` to refuse (or migrate) the old one.
 //!
 //! Format 3 differs from format 2 only in the expiry rows (one per minute per transaction
 //! instead of one per message); format 4 from format 3 only in the log rows (one per run of
-//! seqs a transaction added, see [`LogRow`], instead of one per seq). Each reads the older rows
-//! as they are, so a format 2 or 3 store is marked 4 when opened and nothing is rewritten.
+//! seqs a transaction added, see [`LogRow`], instead of one per seq); format 5 from format 4
+//! only in when an embargoed message's effects (tally, withdrawal, latest profile or roster)
+//! are written: at its release, marked meanwhile by the record flag [`PENDING`] and counted
+//! under `n_embargoed`. Each reads the older rows as they are, so an older store is marked 5
+//! when opened and nothing is rewritten: a format 4 store's messages still under embargo had
+//! their effects written on arrival, carry no [`PENDING`], and are released as they are. An
+//! older program must not open a format 5 store: it would release a pending cancel without
+//! withdrawing what it cancels.
 
 use bytes::Bytes;
 
@@ -14,10 +20,10 @@ use super::bodies::BodyRef;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
 /// The store format this code reads and writes.
-pub(super) const FORMAT: u32 = 4;
+pub(super) const FORMAT: u32 = 5;
 
 /// The older formats this code also reads (see above), upgraded in place on open.
-pub(super) const FORMATS_UPGRADED: [u32; 2] = [2, 3];
+pub(super) const FORMATS_UPGRADED: [u32; 3] = [2, 3, 4];
 
 /// The trees of the store. The discriminant is the position in `Trees::all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -128,6 +134,8 @@ pub(super) mod meta {
     pub(in crate::store) const LAST_SEQ: &[u8] = b"last_seq";
     pub(in crate::store) const N_MESSAGES: &[u8] = b"n_messages";
     pub(in crate::store) const N_TOMBSTONES: &[u8] = b"n_tombstones";
+    /// Records flagged [`PENDING`](super::PENDING): held, under embargo, not yet released.
+    pub(in crate::store) const N_EMBARGOED: &[u8] = b"n_embargoed";
 }
 
 pub(super) fn be(n: u64) -> [u8; 8] {
@@ -246,6 +254,10 @@ pub(super) fn index_prefixes(msg: &Message) -> Vec<(T, Vec<u8>)> {
 pub(super) const CANCELLED: u8 = 1;
 /// Record flag: the author's key was revoked from before this message was made.
 pub(super) const WITHHELD: u8 = 2;
+/// Record flag: under embargo and not yet released. Peers have it; for readers it has no
+/// effect yet (no tally, no withdrawal, no latest profile or roster, no version or
+/// translation of its target): the release applies them (format 5 on; see above).
+pub(super) const PENDING: u8 = 4;
 
 /// Fixed part of a record: flags, kind, seq, release seq, created_at, expires_at, author.
 const HEADER: usize = 1 + 1 + 8 + 8 + 8 + 8 + 32;
@@ -293,6 +305,11 @@ impl Record {
         self.flags & (CANCELLED | WITHHELD) == 0
     }
 
+    /// Whether it waits for its embargo release before it has any effect for readers.
+    pub(super) fn pending(&self) -> bool {
+        self.flags & PENDING != 0
+    }
+
     pub(super) fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(HEADER + 32);
         v.push(self.flags);
@@ -329,10 +346,11 @@ impl Record {
         })
     }
 
-    /// This record with its content withdrawn (the caller removes the body).
+    /// This record with its content withdrawn (the caller removes the body). It is no longer
+    /// pending: withdrawn content is never released.
     pub(super) fn stripped(&self, flag: u8, cancel: Option<Id>) -> Self {
         Record {
-            flags: self.flags | flag,
+            flags: (self.flags | flag) & !PENDING,
             cancel: if flag == CANCELLED { cancel } else { None },
             ..self.clone()
         }
@@ -379,6 +397,12 @@ pub(super) struct LogEntry {
 }
 
 impl LogEntry {
+    /// Whether readers see the message at this entry: an acceptance not under embargo, or a
+    /// release.
+    pub(super) fn for_readers(&self) -> bool {
+        self.what == RELEASED || (self.what == ACCEPTED && !self.embargoed)
+    }
+
     /// `what ‖ embargoed ‖ id ‖ body ref (accepted only) ‖ origin`.
     pub(super) fn encode(&self) -> Vec<u8> {
         let body = self.body.map(|b| b.encode());

@@ -53,13 +53,15 @@
 //! - **Endorsement**: one per endorsing author per target. The first stored counts in the
 //!   tally; later ones by the same author are stored and relayed but not counted. If the
 //!   counted one goes (expiry, revocation), the author's others do not take its place.
-//!   Endorsements count as soon as they arrive, whether or not the target is here yet.
+//!   Endorsements count as soon as they take effect (see *Views*), whether or not the target
+//!   is here yet; among one author's, the first to take effect is the one counted.
 //! - **Profile / roster**: the latest by created_at (ties: the larger id) is served.
 //! - **Revocation**: kept forever. When several exist for one key, the earliest
 //!   `revoked_from` is in force (the most protective: a thief with the key cannot move it
 //!   later). Messages by that author created at or after it are refused `revoked-author`, and
 //!   those already here are withheld: content dropped, id kept. Revocations themselves are
-//!   never refused for being revoked.
+//!   never refused for being revoked, and never held back by an embargo: a revocation is a
+//!   security action and takes effect, for readers too, on arrival.
 //!
 //! # Views
 //!
@@ -69,6 +71,16 @@
 //! is where readers ([`View::Reader`]) see it: a reader resuming from any cursor meets it, since
 //! it is newer than every cursor handed out before it was durable. Index rows exist for both
 //! seqs. Cancelled and withheld content appears in no view.
+//!
+//! Until that release the message has **no effect for readers** either: its record is marked
+//! pending, and what it does (an endorsement's tally, a cancel's withdrawal of its target and
+//! the target's versions and translations, a profile's or roster's place as the latest, an
+//! update's or translation's place beside its target in [`Store::get`]) is applied by the
+//! release, in the transaction that writes the release entry. A cancel under embargo does not
+//! withdraw an original that arrives before its release. Withdrawn before its release (a
+//! revocation, a cancel of its target), it never takes effect. What readers are told of the log
+//! (the readers' head, [`Store::reader_head`], and [`Counts::embargoed`] to take off the
+//! message count) does not move with an embargoed arrival either.
 //!
 //! # Retention
 //!
@@ -256,8 +268,13 @@ pub struct Endorser {
 pub struct Counts {
     /// The durable head seq.
     pub head_seq: u64,
-    /// Messages held with their content.
+    /// The readers' head (see [`Store::reader_head`]): what readers may be told of the log.
+    pub reader_head_seq: u64,
+    /// Messages held with their content (those under embargo too).
     pub messages: u64,
+    /// Of `messages`, those under embargo and not yet released: readers are shown
+    /// `messages - embargoed`.
+    pub embargoed: u64,
     /// Ids remembered without content (cancelled, withheld, expired).
     pub tombstones: u64,
     /// sled's files, in bytes.
@@ -344,6 +361,8 @@ struct Inner {
     ids: ids::IdFilter,
     /// The free-space reserve (see `space.rs`).
     space: space::Space,
+    /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
+    reader_head: Mutex<(u64, u64)>,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -760,6 +779,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             bodies,
             ids,
             space: space::Space::new(&dir_for_space, reserve),
+            reader_head: Mutex::new((0, 0)),
         })
     }
 }

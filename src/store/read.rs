@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{self, ACCEPTED, LogEntry, RELEASED, Record, Revoked, T, be, cat, meta};
+use super::codec::{self, ACCEPTED, LogEntry, Record, Revoked, T, be, cat, meta};
 use super::write::authorized;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
 use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
@@ -322,10 +322,9 @@ impl Inner {
             },
         };
         let show = match view {
-            View::Reader => e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed),
+            View::Reader => e.for_readers(),
             View::UnauthenticatedPeer { exclude_origin } => {
-                (e.what == RELEASED || (e.what == ACCEPTED && !e.embargoed))
-                    && exclude_origin.as_bytes() != e.origin.as_slice()
+                e.for_readers() && exclude_origin.as_bytes() != e.origin.as_slice()
             }
             View::Peer { exclude_origin } => {
                 e.what == ACCEPTED
@@ -425,10 +424,18 @@ impl Inner {
         self.message(&id)
     }
 
+    /// Whether `id` is held under embargo, not yet released: for readers it is not there.
+    fn pending(&self, id: &Id) -> R<bool> {
+        Ok(self.record(id)?.is_some_and(|r| r.pending()))
+    }
+
     fn get(&self, id: &Id) -> R<Option<MessageState>> {
         let Some(rec) = self.record(id)? else {
             return Ok(None);
         };
+        if rec.pending() {
+            return Ok(None);
+        }
         let message = self.decode(id, &rec)?;
         let cancelled = rec.flags & codec::CANCELLED != 0;
         let cancel_reason = match rec.cancel {
@@ -455,6 +462,10 @@ impl Inner {
                 ) else {
                     return Err(StoreError::corrupt(&self.dir, "bad reference row"));
                 };
+                if self.pending(&rid)? {
+                    // Under embargo: not a version or translation for readers before its release.
+                    continue;
+                }
                 if kind == Kind::Update {
                     if authorized(self, &by, &rec.author)? {
                         updates.push((created, rid));
@@ -603,8 +614,10 @@ impl Store {
         self.inner()?.read(since, filter, view, limit, head)
     }
 
-    /// Everything known about a message: its content (unless withdrawn), current version,
-    /// updates, cancellation, endorsers and translations.
+    /// Everything known about a message, as readers may see it: its content (unless
+    /// withdrawn), current version, updates, cancellation, endorsers and translations. A
+    /// message under embargo is not there before its release, and neither is what it does
+    /// (an update or translation, an endorsement, a cancel and its reason).
     pub fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
         self.inner()?.get(id)
     }
@@ -614,12 +627,12 @@ impl Store {
         self.inner()?.message(id)
     }
 
-    /// The author's latest profile.
+    /// The author's latest profile in effect (a profile under embargo counts from its release).
     pub fn profile(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
         self.inner()?.latest(Kind::Profile, author)
     }
 
-    /// The author's latest roster.
+    /// The author's latest roster in effect (a roster under embargo counts from its release).
     pub fn roster(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
         self.inner()?.latest(Kind::Roster, author)
     }
@@ -632,7 +645,8 @@ impl Store {
         }
     }
 
-    /// The number of endorsing authors of a message (counted even before it arrives).
+    /// The number of endorsing authors of a message (counted even before it arrives; an
+    /// endorsement under embargo from its release).
     pub fn tally(&self, target: &Id) -> Result<u64, StoreError> {
         let inner = self.inner()?;
         match inner
@@ -687,12 +701,53 @@ impl Store {
             .map(|(t, _)| Timestamp(t)))
     }
 
+    /// The readers' head: the last seq at or below the durable head whose entry readers see
+    /// (an acceptance not under embargo, or a release). An embargoed arrival does not move
+    /// it; its release does. It never moves back while the store is open, so it can serve as
+    /// a validator of what readers see.
+    ///
+    /// Found by walking the log back from the durable head to the last seq looked at before:
+    /// it costs the entries added since.
+    pub fn reader_head(&self) -> Result<u64, StoreError> {
+        let head = self.head();
+        let inner = self.inner()?;
+        let mut seen = inner.reader_head.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.0 >= head {
+            return Ok(seen.1);
+        }
+        let bad = || StoreError::corrupt(&inner.dir, "a log row is unreadable");
+        let rows = inner.trees.get(T::Log).range(..=be(head)).rev();
+        for kv in rows {
+            let (k, v) = kv.map_err(inner.sled_e())?;
+            let key = codec::read_u64(&k).ok_or_else(bad)?;
+            let mut found = None;
+            for e in codec::LogRow::new(key, &v) {
+                let (seq, b) = e.ok_or_else(bad)?;
+                if seq > seen.0 && seq <= head && LogEntry::decode(b).ok_or_else(bad)?.for_readers()
+                {
+                    found = Some(seq);
+                }
+            }
+            if let Some(seq) = found {
+                seen.1 = seen.1.max(seq);
+                break;
+            }
+            if key <= seen.0 {
+                break;
+            }
+        }
+        seen.0 = head;
+        Ok(seen.1)
+    }
+
     /// Sizes, for status and metrics.
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let inner = self.inner()?;
         Ok(Counts {
             head_seq: self.head(),
+            reader_head_seq: self.reader_head()?,
             messages: inner.counter(meta::N_MESSAGES)?,
+            embargoed: inner.counter(meta::N_EMBARGOED)?,
             tombstones: inner.counter(meta::N_TOMBSTONES)?,
             disk_bytes: inner.db.size_on_disk().map_err(inner.sled_e())?
                 + inner.bodies.disk_bytes()?,

@@ -830,6 +830,266 @@ async fn embargoed_messages_reach_peers_at_once_and_readers_at_their_time() {
     );
 }
 
+/// `m` signed again under embargo until `until`.
+fn held_until(m: &Message, k: &SecretKey, until: Timestamp) -> Message {
+    let mut b = m.body().clone();
+    b.effective_at = Some(until);
+    sign(b, k)
+}
+
+/// What a reader can tell of the store: the readers' head and message count, and the entries
+/// of the readers' view.
+fn reader_figures(s: &Store) -> (u64, u64, Vec<Id>) {
+    let c = s.counts().unwrap();
+    (
+        c.reader_head_seq,
+        c.messages - c.embargoed,
+        ids(&read_all(s, &Filter::default(), &View::Reader)),
+    )
+}
+
+#[tokio::test]
+async fn an_embargoed_endorsement_counts_from_its_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, e1, e2) = (key(1), key(2), key(3));
+    let hour = T0.plus(3 * HOUR);
+    let a = call(&k, T0);
+    accept(&s, &a).await;
+    let before = reader_figures(&s);
+    let held = held_until(
+        &endorse(&e1, T0.plus(HOUR), a.id(), "we strike with you"),
+        &e1,
+        hour,
+    );
+    accept(&s, &held).await;
+    // Peers have it; readers see no tally, no endorser, no statement, no count, no head.
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &PEER)),
+        vec![a.id(), held.id()]
+    );
+    assert_eq!(s.tally(&a.id()).unwrap(), 0);
+    assert!(s.get(&a.id()).unwrap().unwrap().endorsers.is_empty());
+    assert!(s.get(&held.id()).unwrap().is_none());
+    assert_eq!(reader_figures(&s), before);
+    assert_eq!(s.counts().unwrap().embargoed, 1);
+    // Another author's public endorsement counts at once.
+    let open = endorse(&e2, T0, a.id(), "solidarity");
+    accept(&s, &open).await;
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+
+    assert_eq!(s.release_due(hour).await.unwrap(), 1);
+    assert_eq!(s.tally(&a.id()).unwrap(), 2);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    let said: Vec<_> = st.endorsers.iter().map(|e| e.statement.as_str()).collect();
+    assert_eq!(said, vec!["solidarity", "we strike with you"]);
+    let (head, n, seen) = reader_figures(&s);
+    assert_eq!(head, s.head(), "the release is what readers see last");
+    assert_eq!(n, 3);
+    assert_eq!(seen, vec![a.id(), open.id(), held.id()]);
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+    // It stays so after a reopen, and a second release changes nothing.
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.release_due(hour.plus(HOUR)).await.unwrap(), 0);
+    assert_eq!(s.tally(&a.id()).unwrap(), 2);
+}
+
+#[tokio::test]
+async fn the_first_endorsement_to_take_effect_is_the_one_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, e) = (key(1), key(2));
+    let hour = T0.plus(3 * HOUR);
+    let a = call(&k, T0);
+    accept(&s, &a).await;
+    // An embargoed endorsement, then a public one by the same author: the public one counts.
+    let held = held_until(&endorse(&e, T0.plus(HOUR), a.id(), "at the hour"), &e, hour);
+    accept(&s, &held).await;
+    let open = endorse(&e, T0.plus(2 * HOUR), a.id(), "now");
+    accept(&s, &open).await;
+    s.release_due(hour).await.unwrap();
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.endorsers.len(), 1);
+    assert_eq!(st.endorsers[0].statement, "now");
+}
+
+#[tokio::test]
+async fn an_embargoed_cancel_withdraws_only_at_its_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, other) = (key(1), key(2));
+    let hour = T0.plus(3 * HOUR);
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    let u = update(&k, T0.plus(HOUR), a.id(), "Names of the detained");
+    accept(&s, &u).await;
+    let before = reader_figures(&s);
+    let c = held_until(
+        &cancel(&k, T0.plus(HOUR), a.id(), "it exposed a member"),
+        &k,
+        hour,
+    );
+    accept(&s, &c).await;
+    // The alert stays as it was for readers: content, current version, no reason.
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(!st.cancelled && st.message.is_some());
+    assert_eq!(st.current.unwrap().id(), u.id());
+    assert_eq!(st.cancel_reason, "");
+    assert!(s.get(&c.id()).unwrap().is_none());
+    assert_eq!(reader_figures(&s), before);
+    // Meanwhile it can still be updated and translated.
+    let u2 = update(&k, T0.plus(2 * HOUR), a.id(), "Two released");
+    accept(&s, &u2).await;
+    let tr = translate(&other, T0.plus(2 * HOUR), a.id(), "pt");
+    accept(&s, &tr).await;
+    assert_eq!(
+        s.get(&a.id()).unwrap().unwrap().current.unwrap().id(),
+        u2.id()
+    );
+
+    assert_eq!(s.release_due(hour).await.unwrap(), 1);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none() && st.current.is_none());
+    assert_eq!(st.cancel_reason, "it exposed a member");
+    assert!(st.translations.is_empty());
+    for id in [a.id(), u.id(), u2.id(), tr.id()] {
+        assert_eq!(s.seen(&id).unwrap(), Some(Seen::Tombstone));
+    }
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![c.id()]
+    );
+}
+
+#[tokio::test]
+async fn an_embargoed_cancel_before_its_original_waits_for_its_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let hour = T0.plus(3 * HOUR);
+    // The original arrives while the cancel is under embargo: it is shown until the hour.
+    let a = simple_alert(&k, T0);
+    let c = held_until(&cancel(&k, T0.plus(HOUR), a.id(), "mistake"), &k, hour);
+    accept(&s, &c).await;
+    accept(&s, &a).await;
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(!st.cancelled && st.message.is_some());
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![a.id()]
+    );
+    s.release_due(hour).await.unwrap();
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none());
+    assert_eq!(st.cancel_reason, "mistake");
+    // The original arrives after the cancel's release: withdrawn on arrival.
+    let b = simple_alert(&k, T0.plus(Duration::from_secs(1)));
+    let cb = held_until(
+        &cancel(&k, T0.plus(HOUR), b.id(), "too late"),
+        &k,
+        hour.plus(HOUR),
+    );
+    accept(&s, &cb).await;
+    s.release_due(hour.plus(HOUR)).await.unwrap();
+    accept(&s, &b).await;
+    let st = s.get(&b.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none());
+    assert_eq!(st.cancel_reason, "too late");
+}
+
+#[tokio::test]
+async fn embargoed_updates_translations_profiles_and_rosters_take_effect_at_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, t, m) = (key(1), key(2), key(3));
+    let hour = T0.plus(3 * HOUR);
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    let old_name = profile(&k, T0, "Fictional Confederation");
+    accept(&s, &old_name).await;
+    let before = reader_figures(&s);
+    let u = held_until(
+        &update(&k, T0.plus(HOUR), a.id(), "Strike at noon"),
+        &k,
+        hour,
+    );
+    let tr = held_until(&translate(&t, T0.plus(HOUR), a.id(), "pt"), &t, hour);
+    let new_name = held_until(&profile(&k, T0.plus(HOUR), "New Confederation"), &k, hour);
+    let r = held_until(&roster(&k, T0.plus(HOUR), &[&m]), &k, hour);
+    for msg in [&u, &tr, &new_name, &r] {
+        accept(&s, msg).await;
+    }
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.updates.is_empty() && st.translations.is_empty());
+    assert_eq!(st.current.unwrap().id(), a.id());
+    assert_eq!(s.profile(&k.public()).unwrap().unwrap().id(), old_name.id());
+    assert!(s.roster(&k.public()).unwrap().is_none());
+    assert_eq!(reader_figures(&s), before);
+    assert_eq!(s.counts().unwrap().embargoed, 4);
+
+    assert_eq!(s.release_due(hour).await.unwrap(), 4);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.updates, vec![u.id()]);
+    assert_eq!(st.current.unwrap().id(), u.id());
+    assert_eq!(st.translations.len(), 1);
+    assert_eq!(s.profile(&k.public()).unwrap().unwrap().id(), new_name.id());
+    assert_eq!(s.roster(&k.public()).unwrap().unwrap().id(), r.id());
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+}
+
+#[tokio::test]
+async fn what_is_withdrawn_before_its_release_never_takes_effect() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, e) = (key(1), key(2));
+    let hour = T0.plus(3 * HOUR);
+    let a = call(&k, T0);
+    accept(&s, &a).await;
+    let held = held_until(&endorse(&e, T0.plus(HOUR), a.id(), "with you"), &e, hour);
+    accept(&s, &held).await;
+    let name = held_until(&profile(&e, T0.plus(HOUR), "Seized Union"), &e, hour);
+    accept(&s, &name).await;
+    // The endorser's key is revoked from before both: withheld, and never released. A
+    // revocation is never held back, whatever its effective_at says.
+    let rev = held_until(
+        &revoke(&e, T0.plus(2 * HOUR), T0, None),
+        &e,
+        hour.plus(HOUR),
+    );
+    accept(&s, &rev).await;
+    assert_eq!(s.revocation(&e.public()).unwrap().unwrap().id(), rev.id());
+    assert!(ids(&read_all(&s, &Filter::default(), &View::Reader)).contains(&rev.id()));
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+    assert_eq!(s.release_due(hour.plus(HOUR)).await.unwrap(), 0);
+    assert_eq!(s.tally(&a.id()).unwrap(), 0);
+    assert!(s.profile(&e.public()).unwrap().is_none());
+    assert_eq!(s.seen(&held.id()).unwrap(), Some(Seen::Tombstone));
+}
+
+#[tokio::test]
+async fn retention_releases_what_is_due_before_it_expires_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    // A cancel due at T0 + 1h that expires at T0 + 2h; the node was down through both.
+    let mut b = cancel(&k, T0, a.id(), "withdrawn while we were down")
+        .body()
+        .clone();
+    b.effective_at = Some(T0.plus(HOUR));
+    b.expires_at = Some(T0.plus(2 * HOUR));
+    let c = sign(b, &k);
+    accept(&s, &c).await;
+    let st = s.expire(T0.plus(3 * HOUR)).await.unwrap();
+    assert_eq!(st.expired, 1);
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none());
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+}
+
 #[tokio::test]
 async fn an_embargo_already_past_on_arrival_is_no_embargo() {
     let dir = tempfile::tempdir().unwrap();
@@ -1062,10 +1322,10 @@ async fn a_format_2_store_is_read_and_marked_current() {
     assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Tombstone));
 }
 
-/// A format 3 store (a log row per seq) is opened as it is and marked format 4: its rows are
+/// A format 3 store (a log row per seq) is opened as it is and marked current: its rows are
 /// read, a withdrawal rewrites the old row it touches, and new seqs go to runs.
 #[tokio::test]
-async fn a_format_3_store_is_read_and_marked_format_4() {
+async fn a_format_3_store_is_read_and_marked_current() {
     let dir = tempfile::tempdir().unwrap();
     let k = key(1);
     let msgs: Vec<Message> = (0..5)
@@ -1125,6 +1385,57 @@ async fn a_format_3_store_is_read_and_marked_format_4() {
         "{e}"
     );
     assert!(e.to_string().contains("newer version of tocsin"), "{e}");
+}
+
+/// A format 4 store wrote an embargoed message's effects on arrival: opened by this program it
+/// is marked current, and its messages still under embargo are released without applying
+/// their effects a second time.
+#[tokio::test]
+async fn a_format_4_store_releases_its_embargoed_messages_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (k, e) = (key(1), key(2));
+    let hour = T0.plus(3 * HOUR);
+    let a = call(&k, T0);
+    let held = held_until(&endorse(&e, T0.plus(HOUR), a.id(), "at the hour"), &e, hour);
+    {
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        accept(&s, &a).await;
+        accept(&s, &held).await;
+        // Rewrite the endorsement the way format 4 kept it: counted, not pending.
+        let inner = s.inner().unwrap();
+        let msgs = inner.trees.get(T::Msgs);
+        let mut rec =
+            codec::Record::decode(&msgs.get(held.id().as_bytes()).unwrap().unwrap()).unwrap();
+        assert!(rec.pending());
+        rec.flags &= !codec::PENDING;
+        msgs.insert(held.id().as_bytes(), rec.encode()).unwrap();
+        inner
+            .trees
+            .get(T::Endorse)
+            .insert(
+                codec::cat(&[a.id().as_bytes(), e.public().as_bytes()]),
+                held.id().as_bytes(),
+            )
+            .unwrap();
+        inner
+            .trees
+            .get(T::Tally)
+            .insert(a.id().as_bytes(), &codec::be(1))
+            .unwrap();
+        inner.trees.get(T::Meta).remove(meta::N_EMBARGOED).unwrap();
+        drop(inner);
+        mark_format(&s, 4);
+        s.close().await.unwrap();
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(format_of(&s), codec::FORMAT);
+    assert_eq!(s.release_due(hour).await.unwrap(), 1);
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![a.id(), held.id()]
+    );
 }
 
 /// Messages published one transaction at a time join their prefix's last index row, up to

@@ -11,7 +11,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::bodies::{BodyRef, SegRow};
 use super::codec::{
-    self, ACCEPTED, CANCELLED, LogEntry, RELEASED, Record, Revoked, T, WITHHELD, be, cat, meta,
+    self, ACCEPTED, CANCELLED, LogEntry, PENDING, RELEASED, Record, Revoked, T, WITHHELD, be, cat,
+    meta,
 };
 use super::{CommitMode, ExpireStats, Inner, Inserted, Origin, Store, StoreError};
 use crate::message::{Content, Id, Kind, Message, Reason, Rejection, Timestamp};
@@ -711,7 +712,9 @@ impl Inner {
 
         // Accepted: the id has a record from here on (see `ids.rs`).
         self.ids.add(&id);
-        let rec = Record::new(msg, seq);
+        let mut rec = Record::new(msg, seq);
+        // Under embargo (a revocation never is): stored and logged for peers now; its effects
+        // for readers wait for its release (`release_batch`).
         let embargoed = body.embargoed_at(now);
         ops.put(T::Meta, meta::LAST_SEQ, be(seq));
 
@@ -732,6 +735,10 @@ impl Inner {
             return Ok(Inserted::Accepted { seq });
         }
 
+        if embargoed {
+            rec.flags |= PENDING;
+            self.add(ops, T::Meta, meta::N_EMBARGOED, 1)?;
+        }
         ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
         let at = match placed {
             Some(at) => at,
@@ -768,8 +775,36 @@ impl Inner {
                 cat(&[&author, &be(body.created_at.0)]),
             );
         }
+        if !embargoed {
+            self.take_effect(ops, msg)?;
+        }
+        // A revocation is a security action: in force at once (it is never under embargo).
+        if let Content::Revocation(r) = &body.content {
+            let in_force = self.orevoked(ops, &author)?;
+            if in_force.as_ref().is_none_or(|f| r.revoked_from.0 < f.from) {
+                let rev = Revoked {
+                    from: r.revoked_from.0,
+                    id,
+                    successor: r.successor.map(|s| *s.as_bytes()),
+                };
+                ops.put(T::Revoked, author.as_slice(), rev.encode());
+                self.withhold(ops, &author, r.revoked_from.0)?;
+            }
+        }
+        Ok(Inserted::Accepted { seq })
+    }
+
+    /// Applies what a message changes for readers besides its own entry: an endorsement's
+    /// tally, a profile's or roster's latest row, a cancel's withdrawal. On arrival, or at the
+    /// release of a message that was under embargo (so readers see the effect and the message
+    /// at the same seq, never the one before the other).
+    fn take_effect(&self, ops: &mut Ops, msg: &Message) -> R<()> {
+        let id = msg.id();
+        let body = msg.body();
+        let author = *body.author.as_bytes();
         match &body.content {
             Content::Endorsement(e) => {
+                // The first endorsement by an author to take effect counts; later ones do not.
                 let k = cat(&[e.target.as_bytes(), &author]);
                 if self.oget(ops, T::Endorse, &k)?.is_none() {
                     ops.put(T::Endorse, k, id.as_bytes().as_slice());
@@ -788,24 +823,13 @@ impl Inner {
                     self.withdraw_dependents(ops, &c.target, &t.author, id)?;
                 }
             }
-            Content::Revocation(r) => {
-                let in_force = self.orevoked(ops, &author)?;
-                if in_force.as_ref().is_none_or(|f| r.revoked_from.0 < f.from) {
-                    let rev = Revoked {
-                        from: r.revoked_from.0,
-                        id,
-                        successor: r.successor.map(|s| *s.as_bytes()),
-                    };
-                    ops.put(T::Revoked, author.as_slice(), rev.encode());
-                    self.withhold(ops, &author, r.revoked_from.0)?;
-                }
-            }
             _ => {}
         }
-        Ok(Inserted::Accepted { seq })
+        Ok(())
     }
 
-    /// The id of a stored cancel of `target` by its author (or successor), if any.
+    /// The id of a stored cancel of `target` by its author (or successor) in effect (released,
+    /// if it was under embargo), if any.
     fn pending_cancel(&self, ops: &Ops, target: &Id, author: &[u8; 32]) -> R<Option<Id>> {
         let prefix = cat(&[target.as_bytes(), &[Kind::Cancel.tag()]]);
         for (k, v) in self.oscan_prefix(ops, T::Refs, &prefix)? {
@@ -815,6 +839,10 @@ impl Inner {
             let by: [u8; 32] = by
                 .try_into()
                 .map_err(|_| self.corrupt("bad reference row"))?;
+            // A cancel under embargo withdraws nothing before its release.
+            if self.orecord(ops, &cancel)?.is_some_and(|r| r.pending()) {
+                continue;
+            }
             if self.oauthorized(ops, &by, author)? {
                 return Ok(Some(cancel));
             }
@@ -931,6 +959,10 @@ impl Inner {
     /// Withdraws a message's content, keeping its id (cancel, revocation).
     fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
         self.unindex(ops, id, rec)?;
+        if rec.pending() {
+            // Withdrawn before its release: it never takes effect.
+            self.add(ops, T::Meta, meta::N_EMBARGOED, -1)?;
+        }
         ops.put(
             T::Msgs,
             id.as_bytes().as_slice(),
@@ -960,6 +992,7 @@ impl Inner {
             let Some(msg) = self.oload(&ops, &id, &rec)? else {
                 continue;
             };
+            let pending = rec.pending();
             seq += 1;
             n += 1;
             ops.log_put(
@@ -976,7 +1009,13 @@ impl Inner {
                 ops.post(t, p, seq);
             }
             rec.release = seq;
+            rec.flags &= !PENDING;
             ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+            if pending {
+                // Its effects for readers come with it (a format 4 store wrote them on arrival).
+                self.add(&mut ops, T::Meta, meta::N_EMBARGOED, -1)?;
+                self.take_effect(&mut ops, &msg)?;
+            }
         }
         if seq > w.last_seq {
             ops.put(T::Meta, meta::LAST_SEQ, be(seq));
@@ -1027,6 +1066,11 @@ impl Inner {
             if rec.has_content() {
                 self.unindex(&mut ops, &id, &rec)?;
                 self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
+                if rec.pending() {
+                    // Not released (`Store::expire` releases what is due first, so only a store
+                    // that could not): gone without effect.
+                    self.add(&mut ops, T::Meta, meta::N_EMBARGOED, -1)?;
+                }
             } else {
                 // Already a tombstone in all but name.
                 self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, -1)?;
@@ -1313,7 +1357,12 @@ impl Store {
 
     /// Retention: removes messages expired at `now` with all their rows, leaving tombstones,
     /// and forgets tombstones whose time is up. Durable before it returns.
+    ///
+    /// What is due for release at `now` is released first: a message expires after its
+    /// effective_at, so an embargoed cancel (say) takes effect before it goes, even on a node
+    /// that was down through both times.
     pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
+        self.release_due(now).await?;
         let mut total = ExpireStats::default();
         loop {
             let ((s, more, g), commit) =

@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod disk;
+mod embargo;
 mod federation;
 mod grpc;
 mod http;

@@ -11,7 +11,7 @@ use tocsin::rpc::{Client, ClientEvent, ClientTls, PublishOutcome};
 
 use crate::support::*;
 
-fn trusting(ca: &Path) -> ClientTls {
+pub(crate) fn trusting(ca: &Path) -> ClientTls {
     ClientTls {
         ca_pem: Some(std::fs::read(ca).unwrap()),
         identity: None,
@@ -82,14 +82,15 @@ async fn plaintext_and_untrusting_clients_are_refused_by_a_tls_node() {
 }
 
 /// Two CAs; nodes with certificates from the first trust only it for peers.
-struct Pki {
+pub(crate) struct Pki {
     _dir: tempfile::TempDir,
-    ca: std::path::PathBuf,
-    other_ca: std::path::PathBuf,
-    certs: std::path::PathBuf,
+    pub(crate) ca: std::path::PathBuf,
+    pub(crate) other_ca: std::path::PathBuf,
+    pub(crate) certs: std::path::PathBuf,
 }
 
-fn pki() -> Pki {
+/// The two CAs, with certificates `geneva` and `baku` from the first, `impostor` from the other.
+pub(crate) fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let ca_dir = dir.path().join("federation-ca");
     let other_dir = dir.path().join("other-ca");
@@ -109,7 +110,8 @@ fn pki() -> Pki {
     }
 }
 
-fn files(c: &mut tocsin::config::Config, pki: &Pki, name: &str) {
+/// TLS from files: the certificate `name`, peers authenticated by the first CA.
+pub(crate) fn files(c: &mut tocsin::config::Config, pki: &Pki, name: &str) {
     c.tls.mode = TlsMode::Files;
     c.tls.cert = Some(pki.certs.join(format!("{name}.crt")));
     c.tls.key = Some(pki.certs.join(format!("{name}.key")));
