@@ -80,6 +80,7 @@
 mod bodies;
 mod codec;
 mod commit;
+mod damage;
 mod error;
 mod ids;
 mod read;
@@ -99,8 +100,9 @@ use tokio::sync::watch;
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
 use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
+pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
-pub use write::Submitted;
+pub use write::{CheckReport, Finding, Repair, Submitted};
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
@@ -309,6 +311,8 @@ struct Inner {
     bodies: bodies::BodyLog,
     /// The ids with a record or tombstone, for lookups of new ids (see `ids.rs`).
     ids: ids::IdFilter,
+    /// Damaged bodies found on read, and messages to fetch again (see `damage.rs`).
+    damage: damage::Damage,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -587,6 +591,13 @@ impl Store {
             }
         }
 
+        let damage = damage::Damage::default();
+        if let Some(v) = meta_tree.get(meta::REFETCH).map_err(sled_err)? {
+            for id in v.chunks_exact(32).filter_map(Id::from_slice) {
+                damage.want(id);
+            }
+        }
+
         let commit = Committer::new(dir.clone(), 0, last_seq);
         let flusher = {
             let commit = commit.clone();
@@ -621,6 +632,7 @@ impl Store {
                 recent: Recent::default(),
                 bodies,
                 ids,
+                damage,
             }),
         })
     }
@@ -633,6 +645,23 @@ impl Store {
     /// The durable head seq: every entry up to it is on disk.
     pub fn head(&self) -> u64 {
         self.inner.commit.head()
+    }
+
+    /// Messages this node should serve and cannot: bodies found damaged on read, and messages
+    /// `tocsin node check --repair` dropped. Each waits for a good copy from a peer
+    /// ([`Store::repair`], or ingest and [`Store::settle_wanted`]).
+    pub fn wanted(&self) -> Vec<Wanted> {
+        self.inner.damage.wanted()
+    }
+
+    /// A watch that changes whenever a message joins [`Store::wanted`].
+    pub fn watch_wanted(&self) -> watch::Receiver<u64> {
+        self.inner.damage.watch()
+    }
+
+    /// Damage found and repaired since the store opened, and what is waiting now.
+    pub fn integrity(&self) -> Integrity {
+        self.inner.damage.counts()
     }
 
     /// How many flushes (fsyncs) the store has done since it opened, for metrics.

@@ -1724,3 +1724,5 @@ async fn a_body_segment_that_vanished_is_reported_not_served_as_empty() {
         "{e}"
     );
 }
+
+mod integrity;
