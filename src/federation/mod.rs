@@ -43,9 +43,7 @@ pub fn start(node: &Node) {
         let follower = Follower::new(node.clone(), peer);
         node.spawn(follower.run());
     }
-    if !node.config().peers.is_empty() {
-        node.spawn(refetch::run(node.clone()));
-    }
+    node.spawn(refetch::run(node.clone()));
 }
 
 /// Why one connection to a peer ended.

@@ -22,7 +22,7 @@ use crate::config::PeerConfig;
 use crate::message::{Message, Reason, SignedMessage};
 use crate::node::{Node, NodeError};
 use crate::rpc::{Client, ClientTls};
-use crate::store::{Origin, Repair, Store, Wanted};
+use crate::store::{Origin, Repair, Seen, Store, Wanted};
 
 /// Runs until shutdown: see the module docs.
 pub(super) async fn run(node: Node) {
@@ -63,7 +63,22 @@ pub(super) async fn run(node: Node) {
 /// Asks every peer for what is wanted. True when something came back.
 async fn round(node: &Node, store: &Store, wanted: &[Wanted]) -> bool {
     let mut progress = false;
-    let mut left: Vec<Wanted> = wanted.to_vec();
+    let mut left: Vec<Wanted> = Vec::with_capacity(wanted.len());
+    // A dropped message may have come back by itself (a follower, a publisher, an import).
+    for w in wanted {
+        let came_back = match (w.seq, store.seen(&w.id)) {
+            (0, Ok(Some(Seen::Stored { .. }))) => Some(true),
+            (0, Ok(Some(Seen::Tombstone))) => Some(false),
+            _ => None,
+        };
+        match came_back {
+            Some(fetched) => match store.settle_wanted(&w.id, fetched).await {
+                Ok(()) => progress = true,
+                Err(e) => debug!(error = %e, "refetch: could not settle"),
+            },
+            None => left.push(*w),
+        }
+    }
     for peer in &node.config().peers {
         if left.is_empty() || node.is_shutting_down() {
             break;

@@ -6,6 +6,7 @@ mod crash;
 mod federation;
 mod grpc;
 mod http;
+mod integrity;
 mod peers;
 mod security;
 mod support;
