@@ -70,6 +70,15 @@
 //! it is newer than every cursor handed out before it was durable. Index rows exist for both
 //! seqs. Cancelled and withheld content appears in no view.
 //!
+//! # Integrity
+//!
+//! Every body read from the body log is checked against its id before it is decoded
+//! (`codec::decode_body`). A damaged or missing one is skipped by the read it is part of,
+//! noted once ([`Store::integrity`], [`Store::wanted`]; see `damage.rs`), and replaced when a
+//! peer gives a good copy ([`Store::repair`], a new seq). Writes that must read a body go on
+//! past a damaged one. [`Store::check`] verifies the whole store offline and repairs what it
+//! can (see `write/check.rs`).
+//!
 //! # Retention
 //!
 //! [`Store::expire`] removes messages whose expires_at has passed, with all their rows, and

@@ -969,7 +969,14 @@ impl Inner {
             // A damaged body is released all the same, without index rows: its log entry says
             // the embargo is over, and the body that replaces it (`Store::repair`) is indexed
             // then.
-            let msg = self.body_at(&id, rec.seq, &self.obody_ref(&ops, &id, &rec)?)?;
+            let msg = match self.obody_ref(&ops, &id, &rec) {
+                Ok(at) => self.body_at(&id, rec.seq, &at)?,
+                Err(StoreError::Corrupt { detail, .. }) => {
+                    self.damage.found(id, rec.seq, &detail);
+                    None
+                }
+                Err(e) => return Err(e),
+            };
             seq += 1;
             n += 1;
             ops.log_put(
