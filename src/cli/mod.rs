@@ -159,6 +159,13 @@ pub enum NodeCommand {
     /// Show a node's identity, log head, counts and peers.
     #[command(after_help = "Example:\n  tocsin node status --node http://127.0.0.1:7700")]
     Status(node::StatusArgs),
+    /// Verify a stopped node's store (every record, log entry, body and index row); exit 1 if
+    /// damaged. --repair drops what cannot be served and rebuilds the indexes.
+    #[command(
+        after_help = "Examples:\n  tocsin node check --data ./geneva-data\n  tocsin node check --data ./geneva-data --repair\n\n\
+        Stop the node first. Dropped messages are asked of the node's peers when it runs again."
+    )]
+    Check(node::CheckArgs),
 }
 
 /// The node a client command talks to.
@@ -298,6 +305,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peer(cmd) => peer::run(cmd),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Node(NodeCommand::Init(args)) => node::init(args),
+        Command::Node(NodeCommand::Check(args)) => block_on(node::check(args)),
     }
 }
 

@@ -214,3 +214,106 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `tocsin node check`
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The configuration file [default: none; embedded defaults].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The data directory [default: ./tocsin-data] (overrides node.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Drop what cannot be served (listed to fetch again from peers when the node runs),
+    /// rebuild the indexes, keep everything else.
+    #[arg(long)]
+    pub repair: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Checks (and repairs) a stopped node's store. Exit 1 when damage is found and left.
+pub(crate) async fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(d) = args.data {
+        config.node.data_dir = d;
+    }
+    let dir = config.node.data_dir.join("store");
+    // Opening creates a store where there is none: refuse first, rather than check nothing.
+    if !dir.join("tocsin-store").exists() {
+        return Err(super::Failure::failed(format!(
+            "there is no tocsin store in {}; name the node's data directory with --data DIR or --config FILE",
+            config.node.data_dir.display()
+        ))
+        .into());
+    }
+    let store = crate::store::Store::open(&crate::store::StoreConfig {
+        path: dir.clone(),
+        cache_bytes: config.store.cache_mb * 1024 * 1024,
+        tombstone_keep: config.store.tombstone_keep,
+        ..crate::store::StoreConfig::default()
+    })
+    .context("opening the store (stop the node first: the check needs it to itself)")?;
+    let report = store
+        .check(args.repair)
+        .await
+        .context("checking the store")?;
+    store.close().await.context("closing the store")?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "store": dir.display().to_string(),
+            "records": report.records,
+            "log_entries": report.log_entries,
+            "bodies": report.bodies,
+            "index_rows": report.index_rows,
+            "clean": report.is_clean(),
+            "findings": report.findings.iter().map(|f| serde_json::json!({
+                "what": f.what,
+                "seq": f.seq,
+                "id": f.id.map(|i| i.to_hex()),
+                "detail": f.detail,
+            })).collect::<Vec<_>>(),
+            "repaired": report.repaired,
+            "dropped": report.dropped.iter().map(|i| i.to_hex()).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "store       {}", dir.display())?;
+        writeln!(out, "records     {}", report.records)?;
+        writeln!(out, "log entries {}", report.log_entries)?;
+        writeln!(out, "bodies      {} (SHA-256 and signature)", report.bodies)?;
+        writeln!(out, "index rows  {}", report.index_rows)?;
+        if report.is_clean() {
+            writeln!(out, "damaged     none")?;
+        } else {
+            writeln!(out, "damaged     {}", report.findings.len())?;
+        }
+        for f in &report.findings {
+            let seq = f.seq.map(|s| format!(" seq {s}")).unwrap_or_default();
+            let id = f.id.map(|i| format!(" id {i}")).unwrap_or_default();
+            writeln!(out, "  {}{seq}{id}: {}", f.what, f.detail)?;
+        }
+        if report.repaired {
+            writeln!(
+                out,
+                "repaired    {} message(s) dropped (the node asks its peers for them when it runs), indexes rebuilt",
+                report.dropped.len()
+            )?;
+            for id in &report.dropped {
+                writeln!(out, "  dropped {id}")?;
+            }
+        }
+    }
+    if !report.is_clean() && !report.repaired {
+        return Err(super::Failure::failed(format!(
+            "the store in {} is damaged ({} finding(s)); run `tocsin node check --repair` with the node stopped",
+            dir.display(),
+            report.findings.len()
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
 
 mod backoff;
+mod refetch;
 
 use std::time::{Duration, Instant};
 
@@ -35,12 +36,14 @@ const PIPELINE: usize = 4;
 /// A connection that stays healthy this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
-/// Starts one follower task per configured peer.
+/// Starts one follower task per configured peer, and the task that fetches again from them
+/// what the store holds damaged (`refetch.rs`).
 pub fn start(node: &Node) {
     for peer in node.config().peers.clone() {
         let follower = Follower::new(node.clone(), peer);
         node.spawn(follower.run());
     }
+    node.spawn(refetch::run(node.clone()));
 }
 
 /// Why one connection to a peer ended.

@@ -177,6 +177,37 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         node.store().reopened()
     );
 
+    let integrity = node.store().integrity();
+    family(
+        &mut out,
+        "tocsin_store_damaged_total",
+        "counter",
+        "Stored messages found damaged on read (body not matching its id, or missing), once per damage: never served.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_damaged_total {}",
+        integrity.damaged_total
+    );
+    family(
+        &mut out,
+        "tocsin_store_repaired_total",
+        "counter",
+        "Damaged or dropped messages replaced by a good copy from a peer.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_repaired_total {}",
+        integrity.repaired_total
+    );
+    family(
+        &mut out,
+        "tocsin_store_wanted",
+        "gauge",
+        "Messages this node cannot serve until a peer gives a good copy.",
+    );
+    let _ = writeln!(out, "tocsin_store_wanted {}", integrity.wanted);
+
     family(
         &mut out,
         "tocsin_ingest_latency_seconds",

@@ -81,6 +81,14 @@
 //! revocation, a cancel of its target), it never takes effect. What readers are told of the log
 //! (the readers' head, [`Store::reader_head`], and [`Counts::embargoed`] to take off the
 //! message count) does not move with an embargoed arrival either.
+//! # Integrity
+//!
+//! Every body read from the body log is checked against its id before it is decoded
+//! (`codec::decode_body`). A damaged or missing one is skipped by the read it is part of,
+//! noted once ([`Store::integrity`], [`Store::wanted`]; see `damage.rs`), and replaced when a
+//! peer gives a good copy ([`Store::repair`], a new seq). Writes that must read a body go on
+//! past a damaged one. [`Store::check`] verifies the whole store offline and repairs what it
+//! can (see `write/check.rs`).
 //!
 //! # Retention
 //!
@@ -92,6 +100,7 @@
 mod bodies;
 mod codec;
 mod commit;
+mod damage;
 mod error;
 mod ids;
 mod read;
@@ -112,8 +121,9 @@ use tokio::sync::watch;
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
 use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
+pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
-pub use write::Submitted;
+pub use write::{CheckReport, Finding, Repair, Submitted};
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
@@ -318,6 +328,8 @@ struct Shared {
     closed: std::sync::atomic::AtomicBool,
     /// Times the store reopened itself after a failed write.
     reopened: std::sync::atomic::AtomicU64,
+    /// Damaged bodies found on read, and messages to fetch again: kept across reopenings.
+    damage: Arc<damage::Damage>,
 }
 
 /// The free space a store keeps after it reopened itself following a failed write (unless
@@ -363,6 +375,9 @@ struct Inner {
     space: space::Space,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
     reader_head: Mutex<(u64, u64)>,
+    /// Damaged bodies found on read, and messages to fetch again (see `damage.rs`); the
+    /// store handle's, kept across reopenings.
+    damage: Arc<damage::Damage>,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -441,6 +456,7 @@ impl Store {
             head: Arc::new(watch::Sender::new(0)),
             closed: std::sync::atomic::AtomicBool::new(false),
             reopened: std::sync::atomic::AtomicU64::new(0),
+            damage: Arc::new(damage::Damage::default()),
         });
         let inner = open_inner(&shared, cfg.reserve_bytes)?;
         *shared.write_current() = Some(Arc::new(inner));
@@ -737,6 +753,13 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             }
         }
 
+        let damage = shared.damage.clone();
+        if let Some(v) = meta_tree.get(meta::REFETCH).map_err(sled_err)? {
+            for id in v.chunks_exact(32).filter_map(Id::from_slice) {
+                damage.want(id);
+            }
+        }
+
         let weak = Arc::downgrade(shared);
         let commit = Committer::sharing(
             dir.clone(),
@@ -778,6 +801,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             recent: Recent::default(),
             bodies,
             ids,
+            damage,
             space: space::Space::new(&dir_for_space, reserve),
             reader_head: Mutex::new((0, 0)),
         })
@@ -847,6 +871,23 @@ impl Store {
     /// Writes refused since the store opened because the disk was below the reserve.
     pub fn refused_for_space(&self) -> u64 {
         self.inner().map_or(0, |i| i.space.refused())
+    }
+
+    /// Messages this node should serve and cannot: bodies found damaged on read, and messages
+    /// `tocsin node check --repair` dropped. Each waits for a good copy from a peer
+    /// ([`Store::repair`], or ingest and [`Store::settle_wanted`]).
+    pub fn wanted(&self) -> Vec<Wanted> {
+        self.shared.damage.wanted()
+    }
+
+    /// A watch that changes whenever a message joins [`Store::wanted`].
+    pub fn watch_wanted(&self) -> watch::Receiver<u64> {
+        self.shared.damage.watch()
+    }
+
+    /// Damage found and repaired since the store opened, and what is waiting now.
+    pub fn integrity(&self) -> Integrity {
+        self.shared.damage.counts()
     }
 
     /// How many flushes (fsyncs) the store has done since it opened, for metrics.

@@ -138,39 +138,53 @@ impl Inner {
         }
     }
 
-    /// The message of a record, when its content is held.
+    /// The message of a record, when its content is held and its body is sound.
     ///
     /// Recently decoded messages are kept in a small cache by seq: every live subscriber asks
     /// for the same new entries, and only the first pays for reading and decoding the body.
-    /// The record, read before, stays the authority on whether the content is held.
+    /// The record, read before, stays the authority on whether the content is held. A body
+    /// that is damaged or missing is `None`, noted in [`Inner::damage`]: one broken message
+    /// never fails the read it is part of.
     fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
         if !rec.has_content() {
             return Ok(None);
         }
-        self.load(id, rec.seq, || match self.read_body(id, rec) {
+        let loaded = self.load(id, rec.seq, || match self.read_body(id, rec) {
             // Retention may have moved the body (compaction) between the two reads: once more.
             Err(StoreError::Corrupt { .. }) => self.read_body(id, rec),
             other => other,
-        })
-        .map(Some)
+        });
+        match loaded {
+            // Twice: not a move, the body (or the entry pointing to it) is damaged.
+            Err(StoreError::Corrupt { detail, .. }) => {
+                self.damage.found(*id, rec.seq, &detail);
+                Ok(None)
+            }
+            other => other,
+        }
     }
 
     /// The message stored at `seq`: from the cache of recent messages, or decoded from what
-    /// `read` reads from the body log and kept in the cache when it is near the head.
-    fn load(&self, id: &Id, seq: u64, read: impl FnOnce() -> R<Vec<u8>>) -> R<Message> {
+    /// `read` reads from the body log (checked against its id) and kept in the cache when it
+    /// is near the head. `None` when the bytes read are damaged (noted, never cached).
+    fn load(&self, id: &Id, seq: u64, read: impl FnOnce() -> R<Vec<u8>>) -> R<Option<Message>> {
         if let Some(m) = self.recent.get(seq) {
-            return Ok(m);
+            return Ok(Some(m));
         }
         let v = read()?;
-        let m = codec::decode_body(*id, &v).map_err(|e| {
-            StoreError::corrupt(&self.dir, format!("the body of {id} is unreadable: {e}"))
-        })?;
+        let m = match codec::decode_body(*id, &v) {
+            Ok(m) => m,
+            Err(detail) => {
+                self.damage.found(*id, seq, &detail);
+                return Ok(None);
+            }
+        };
         // Live subscribers read near the head; a backfill far behind would only push their
         // entries out.
         if seq.saturating_add(super::RECENT as u64) > self.commit.head() {
             self.recent.put(seq, m.clone());
         }
-        Ok(m)
+        Ok(Some(m))
     }
 
     /// Reads the signature and body of a record whose content is held.
@@ -343,7 +357,8 @@ impl Inner {
             && let Some(at) = &e.body
         {
             match self.load(&e.id, seq, || self.bodies.read(at)) {
-                Ok(m) => return Ok(Some(m)),
+                // A damaged body is skipped (and noted): the rest of the read goes on.
+                Ok(m) => return Ok(m),
                 // Moved by compaction since the entry was read: the record knows where.
                 Err(StoreError::Corrupt { .. }) => {}
                 Err(err) => return Err(err),
@@ -437,6 +452,10 @@ impl Inner {
             return Ok(None);
         }
         let message = self.decode(id, &rec)?;
+        if rec.has_content() && message.is_none() {
+            // Damaged here (noted, to be fetched again): not served, not even in part.
+            return Ok(None);
+        }
         let cancelled = rec.flags & codec::CANCELLED != 0;
         let cancel_reason = match rec.cancel {
             Some(c) => match self.message(&c)? {
@@ -617,7 +636,9 @@ impl Store {
     /// Everything known about a message, as readers may see it: its content (unless
     /// withdrawn), current version, updates, cancellation, endorsers and translations. A
     /// message under embargo is not there before its release, and neither is what it does
-    /// (an update or translation, an endorsement, a cancel and its reason).
+    /// (an update or translation, an endorsement, a cancel and its reason). `None` too when
+    /// its body is damaged here (see [`Store::wanted`]); damaged updates, translations and
+    /// endorsements are left out.
     pub fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
         self.inner()?.get(id)
     }

@@ -2143,3 +2143,5 @@ async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
     s.writable().unwrap();
     assert_eq!(accept(&s, &b).await, 2);
 }
+
+mod integrity;

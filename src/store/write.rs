@@ -1,6 +1,12 @@
 //! The write path: planning a message's effects, applying them in one transaction, waiting for
 //! the flush. Also embargo release and retention, which write the same way.
 
+mod check;
+mod repair;
+
+pub use check::{CheckReport, Finding};
+pub use repair::Repair;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -256,18 +262,25 @@ impl Inner {
             .ok_or_else(|| self.corrupt(format!("the body of {id} is missing")))
     }
 
-    /// The message of a record whose content is held, read through the planned writes.
-    fn oload(&self, ops: &Ops, id: &Id, rec: &Record) -> R<Option<Message>> {
-        if !rec.has_content() {
-            return Ok(None);
+    /// The message whose body is at `at` (in the body log, or pending in this group), checked
+    /// against its id. `None` when it is damaged or missing: noted under `seq` (see
+    /// `damage.rs`), so one damaged body never fails the transaction it is read in.
+    fn body_at(&self, id: &Id, seq: u64, at: &BodyRef) -> R<Option<Message>> {
+        let v = match self.bodies.read(at) {
+            Ok(v) => v,
+            Err(StoreError::Corrupt { detail, .. }) => {
+                self.damage.found(*id, seq, &detail);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        match codec::decode_body(*id, &v) {
+            Ok(m) => Ok(Some(m)),
+            Err(detail) => {
+                self.damage.found(*id, seq, &detail);
+                Ok(None)
+            }
         }
-        self.body_at(id, &self.obody_ref(ops, id, rec)?).map(Some)
-    }
-
-    /// The message whose body is at `at` (in the body log, or pending in this group).
-    fn body_at(&self, id: &Id, at: &BodyRef) -> R<Message> {
-        codec::decode_body(*id, &self.bodies.read(at)?)
-            .map_err(|e| self.corrupt(format!("the body of {id} is unreadable: {e}")))
     }
 
     /// Counts a body written for `seq` in its segment's row.
@@ -917,9 +930,16 @@ impl Inner {
         if !rec.has_content() {
             return Ok(());
         }
-        let at = self.obody_ref(ops, id, rec)?;
-        let msg = self.body_at(id, &at)?;
+        let at = match self.obody_ref(ops, id, rec) {
+            Ok(at) => at,
+            // No body to read: what the record knows is all there is.
+            Err(StoreError::Corrupt { .. }) => return self.unindex_damaged(ops, id, rec),
+            Err(e) => return Err(e),
+        };
         self.seg_sub(ops, &at)?;
+        let Some(msg) = self.body_at(id, rec.seq, &at)? else {
+            return self.unindex_damaged(ops, id, rec);
+        };
         let body = msg.body();
         let prefixes = codec::index_prefixes(&msg);
         for seq in [rec.seq, rec.release] {
@@ -989,8 +1009,19 @@ impl Inner {
             let Some(mut rec) = self.orecord(&ops, &id)? else {
                 continue;
             };
-            let Some(msg) = self.oload(&ops, &id, &rec)? else {
+            if !rec.has_content() {
                 continue;
+            }
+            // A damaged body is released all the same, without index rows: its log entry says
+            // the embargo is over, and the body that replaces it (`Store::repair`) is indexed
+            // then.
+            let msg = match self.obody_ref(&ops, &id, &rec) {
+                Ok(at) => self.body_at(&id, rec.seq, &at)?,
+                Err(StoreError::Corrupt { detail, .. }) => {
+                    self.damage.found(id, rec.seq, &detail);
+                    None
+                }
+                Err(e) => return Err(e),
             };
             let pending = rec.pending();
             seq += 1;
@@ -1005,7 +1036,7 @@ impl Inner {
                     origin: Vec::new(),
                 },
             );
-            for (t, p) in codec::index_prefixes(&msg) {
+            for (t, p) in msg.as_ref().map(codec::index_prefixes).unwrap_or_default() {
                 ops.post(t, p, seq);
             }
             rec.release = seq;
@@ -1014,7 +1045,11 @@ impl Inner {
             if pending {
                 // Its effects for readers come with it (a format 4 store wrote them on arrival).
                 self.add(&mut ops, T::Meta, meta::N_EMBARGOED, -1)?;
-                self.take_effect(&mut ops, &msg)?;
+                // A damaged body's effects (a tally, a withdrawal, a latest profile) cannot be
+                // known here; it is released without them.
+                if let Some(msg) = &msg {
+                    self.take_effect(&mut ops, msg)?;
+                }
             }
         }
         if seq > w.last_seq {
@@ -1445,7 +1480,16 @@ impl Inner {
                 let Some(at) = e.body.filter(|b| b.seg == seg) else {
                     continue;
                 };
-                let bytes = self.bodies.read(&at)?;
+                // Moved verbatim: damage moves with it and is found on read. A body missing
+                // from the segment stays counted there (noted, to be fetched again).
+                let bytes = match self.bodies.read(&at) {
+                    Ok(b) => b,
+                    Err(StoreError::Corrupt { detail, .. }) => {
+                        self.damage.found(e.id, seq, &detail);
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 let new = self.bodies.append(&[&bytes])?;
                 self.seg_sub(&mut ops, &at)?;
                 self.seg_add(&mut ops, &new, seq)?;

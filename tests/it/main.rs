@@ -8,6 +8,7 @@ mod embargo;
 mod federation;
 mod grpc;
 mod http;
+mod integrity;
 mod peers;
 mod security;
 mod support;

@@ -1,0 +1,249 @@
+//! Damage in the body log: a flipped bit is never served, never stops a read or a write, is
+//! counted once, and is repaired by a good copy or by `check`.
+
+use super::*;
+
+/// Flips one bit in the middle of `needle` where it lies in the body log (the store closed).
+fn flip(store_dir: &std::path::Path, needle: &[u8]) {
+    for entry in std::fs::read_dir(store_dir.join("bodies")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) {
+            bytes[at + needle.len() / 2] ^= 0x10;
+            std::fs::write(&path, bytes).unwrap();
+            return;
+        }
+    }
+    panic!("those bytes are not in the body log");
+}
+
+fn topic(t: &str) -> Filter {
+    Filter {
+        topics: vec![t.into()],
+        ..Filter::default()
+    }
+}
+
+async fn reopen(s: Store, dir: &std::path::Path) -> Store {
+    s.close().await.unwrap();
+    Store::open(&cfg(dir)).unwrap()
+}
+
+#[tokio::test]
+async fn a_flipped_bit_is_never_served_counted_once_and_repaired_by_a_good_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let msgs: Vec<Message> = (0..3)
+        .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
+        .collect();
+    for m in &msgs {
+        accept(&s, m).await;
+    }
+    let damaged = &msgs[1];
+    s.close().await.unwrap();
+    flip(&cfg(dir.path()).path, damaged.signed().body());
+    let s = Store::open(&cfg(dir.path())).unwrap();
+
+    // Every read path skips it, and the reads go on past it.
+    for _ in 0..3 {
+        for (filter, view) in [
+            (Filter::default(), View::Reader),
+            (topic("union-rights"), View::Reader),
+            (Filter::default(), PEER),
+        ] {
+            assert_eq!(
+                ids(&read_all(&s, &filter, &view)),
+                vec![msgs[0].id(), msgs[2].id()]
+            );
+        }
+        assert!(s.message(&damaged.id()).unwrap().is_none());
+        assert!(s.get(&damaged.id()).unwrap().is_none());
+    }
+    // Counted once, however often read, and wanted from a peer.
+    assert_eq!(s.integrity().damaged_total, 1);
+    assert_eq!(
+        s.wanted(),
+        vec![Wanted {
+            id: damaged.id(),
+            seq: 2
+        }]
+    );
+
+    // A good copy replaces it, at a new seq every reader meets.
+    let head = s.head();
+    assert_eq!(
+        s.repair(damaged).await.unwrap(),
+        Repair::Replaced { seq: 4 }
+    );
+    let (fresh, _) = s.read(head, &Filter::default(), &View::Reader, 10).unwrap();
+    assert_eq!(ids(&fresh), vec![damaged.id()]);
+    assert_eq!(
+        ids(&read_all(&s, &topic("union-rights"), &View::Reader)),
+        vec![msgs[0].id(), msgs[2].id(), damaged.id()]
+    );
+    assert_eq!(s.get(&damaged.id()).unwrap().unwrap().seq, 4);
+    assert_eq!(
+        s.integrity(),
+        Integrity {
+            damaged_total: 1,
+            repaired_total: 1,
+            wanted: 0
+        }
+    );
+    assert_eq!(s.repair(damaged).await.unwrap(), Repair::Sound);
+    let s = reopen(s, dir.path()).await;
+    assert_eq!(read_all(&s, &Filter::default(), &View::Reader).len(), 3);
+    assert!(s.check(false).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn withdrawing_expiring_and_releasing_a_damaged_message_do_not_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (a, b) = (key(1), key(2));
+    let target = call(&a, T0);
+    let cancelled = simple_alert(&a, T0);
+    let endorsement = endorse(
+        &b,
+        T0,
+        target.id(),
+        "The Fictional Seafarers stand with you",
+    );
+    let mut eb = body(
+        &a,
+        T0,
+        Content::Alert(alert_content(&["en"], "Strike at noon")),
+    );
+    eb.effective_at = Some(T0.plus(HOUR));
+    let embargoed = sign(eb, &a);
+    for m in [&target, &cancelled, &endorsement, &embargoed] {
+        accept(&s, m).await;
+    }
+    assert_eq!(s.tally(&target.id()).unwrap(), 1);
+    s.close().await.unwrap();
+    for m in [&cancelled, &endorsement, &embargoed] {
+        flip(&cfg(dir.path()).path, m.signed().body());
+    }
+    let s = Store::open(&cfg(dir.path())).unwrap();
+
+    // The release of a damaged embargoed message goes through; so does a cancel of one.
+    assert_eq!(s.release_due(T0.plus(HOUR)).await.unwrap(), 1);
+    accept(
+        &s,
+        &cancel(&a, T0.plus(HOUR), cancelled.id(), "named a member"),
+    )
+    .await;
+    assert!(matches!(
+        s.seen(&cancelled.id()).unwrap(),
+        Some(Seen::Tombstone)
+    ));
+    // Expiry takes the damaged endorsement out of the tally, without its body.
+    let stats = s.expire(T0.plus(2 * DAY)).await.unwrap();
+    assert!(stats.expired >= 3, "{stats:?}");
+    assert_eq!(s.tally(&target.id()).unwrap(), 0);
+    assert!(s.wanted().iter().all(|w| w.id != endorsement.id()));
+    assert!(read_all(&s, &Filter::default(), &PEER).is_empty());
+}
+
+#[tokio::test]
+async fn a_repaired_embargoed_message_is_released_with_its_index_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let mut eb = body(
+        &k,
+        T0,
+        Content::Alert(alert_content(&["en"], "Strike at noon")),
+    );
+    eb.topics = vec!["strike".into()];
+    eb.effective_at = Some(T0.plus(HOUR));
+    let embargoed = sign(eb, &k);
+    accept(&s, &embargoed).await;
+    s.close().await.unwrap();
+    flip(&cfg(dir.path()).path, embargoed.signed().body());
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert!(read_all(&s, &Filter::default(), &PEER).is_empty());
+    assert_eq!(s.integrity().damaged_total, 1);
+    // Still under embargo when repaired: readers get it at its release, through the index.
+    assert!(matches!(
+        s.repair(&embargoed).await.unwrap(),
+        Repair::Replaced { .. }
+    ));
+    assert!(read_all(&s, &topic("strike"), &View::Reader).is_empty());
+    assert_eq!(read_all(&s, &topic("strike"), &PEER).len(), 1);
+    assert_eq!(s.release_due(T0.plus(HOUR)).await.unwrap(), 1);
+    assert_eq!(
+        ids(&read_all(&s, &topic("strike"), &View::Reader)),
+        vec![embargoed.id()]
+    );
+}
+
+#[tokio::test]
+async fn check_finds_damage_and_repair_drops_it_for_a_peer_to_bring_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (a, b) = (key(1), key(2));
+    let target = call(&a, T0);
+    let bad_body = endorse(&b, T0, target.id(), "In solidarity");
+    let bad_signature = profile(&b, T0, "Fictional Seafarers");
+    let sound = simple_alert(&a, T0);
+    for m in [&target, &bad_body, &bad_signature, &sound] {
+        accept(&s, m).await;
+    }
+    assert!(s.check(false).await.unwrap().is_clean());
+    s.close().await.unwrap();
+    flip(&cfg(dir.path()).path, bad_body.signed().body());
+    flip(&cfg(dir.path()).path, bad_signature.signed().signature());
+    let s = Store::open(&cfg(dir.path())).unwrap();
+
+    let report = s.check(false).await.unwrap();
+    let bodies: Vec<(Option<u64>, Option<Id>)> = report
+        .findings
+        .iter()
+        .filter(|f| f.what == "body")
+        .map(|f| (f.seq, f.id))
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            (Some(2), Some(bad_body.id())),
+            (Some(3), Some(bad_signature.id()))
+        ],
+        "{report:?}"
+    );
+    assert!(!report.repaired);
+    assert_eq!(report.bodies, 4);
+
+    let repaired = s.check(true).await.unwrap();
+    assert!(repaired.repaired);
+    assert_eq!(repaired.dropped.len(), 2);
+    let after = s.check(false).await.unwrap();
+    assert!(after.is_clean(), "{after:?}");
+    assert_eq!(s.tally(&target.id()).unwrap(), 0);
+    assert!(s.profile(&b.public()).unwrap().is_none());
+    assert_eq!(s.counts().unwrap().messages, 2);
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![target.id(), sound.id()]
+    );
+
+    // The dropped ones are wanted across a reopen, and welcome back: no tombstone.
+    let s = reopen(s, dir.path()).await;
+    let mut wanted: Vec<Id> = s.wanted().iter().map(|w| w.id).collect();
+    wanted.sort();
+    let mut dropped = repaired.dropped.clone();
+    dropped.sort();
+    assert_eq!(wanted, dropped);
+    assert!(s.wanted().iter().all(|w| w.seq == 0));
+    assert!(s.seen(&bad_body.id()).unwrap().is_none());
+    accept(&s, &bad_body).await;
+    s.settle_wanted(&bad_body.id(), true).await.unwrap();
+    assert_eq!(s.tally(&target.id()).unwrap(), 1);
+    let s = reopen(s, dir.path()).await;
+    assert_eq!(
+        s.wanted().iter().map(|w| w.id).collect::<Vec<_>>(),
+        vec![bad_signature.id()]
+    );
+    assert!(s.check(false).await.unwrap().is_clean());
+}

@@ -1,0 +1,559 @@
+//! `tocsin node check`: every record, log entry, body and index row of a store, verified
+//! offline, and optionally repaired.
+//!
+//! The check reads everything: each log entry, and the body of each accepted one (SHA-256
+//! against its id, then the signature, strictly, as ingest checks it); each record against its
+//! log entries; each index row against the messages it lists, and each message against the
+//! rows that should list it; the counters; the body log's live bytes per segment. It runs on
+//! the writer thread (nothing else writes meanwhile) and holds in memory what the indexes hold
+//! (a message's index values by seq), so it needs about the indexes' size in memory.
+//!
+//! **Repair** drops what cannot be served (a message whose body is damaged, or whose record and
+//! log entries disagree) with every row that names it — record, log entries, references,
+//! endorsement and tally, latest, embargo — and leaves **no tombstone**, so the genuine message
+//! may come back: its id goes on the store's list to fetch again (`meta::REFETCH`), which the
+//! node asks its peers for when it runs. Revocations in force stay in force. It then rebuilds
+//! the index trees from the messages kept, sets the counters and the segments' live bytes, and
+//! keeps everything else.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::{Ops, R};
+use crate::message::{Id, Message};
+use crate::store::bodies::SegRow;
+use crate::store::codec::{self, LogEntry, LogRow, RELEASED, Record, T, be, cat, meta};
+use crate::store::{Inner, Store, StoreError};
+
+/// The index trees, rebuilt by a repair.
+const INDEXES: [T; 5] = [T::IAuthor, T::IKind, T::ITopic, T::ICountry, T::ILang];
+
+/// Index rows a rebuild writes hold at most this many seqs.
+const REBUILT_ROW: usize = 256;
+
+/// One damaged thing found by [`Store::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What is damaged: `body`, `record`, `log`, `index`, `counter` or `segment`.
+    pub what: &'static str,
+    /// The seq concerned, when there is one.
+    pub seq: Option<u64>,
+    /// The message concerned, when known.
+    pub id: Option<Id>,
+    /// What is wrong, in words.
+    pub detail: String,
+}
+
+/// What [`Store::check`] found (and did).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Records read.
+    pub records: u64,
+    /// Log entries read.
+    pub log_entries: u64,
+    /// Bodies verified (SHA-256 and signature).
+    pub bodies: u64,
+    /// Index rows read.
+    pub index_rows: u64,
+    /// Everything found damaged, in the order found.
+    pub findings: Vec<Finding>,
+    /// With repair: the messages dropped (listed to fetch again from peers).
+    pub dropped: Vec<Id>,
+    /// With repair: whether anything was rewritten.
+    pub repaired: bool,
+}
+
+impl CheckReport {
+    /// Whether nothing is damaged.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    fn found(&mut self, what: &'static str, seq: Option<u64>, id: Option<Id>, detail: String) {
+        self.findings.push(Finding {
+            what,
+            seq,
+            id,
+            detail,
+        });
+    }
+}
+
+/// What the check learns of the log.
+#[derive(Default)]
+struct Seen {
+    /// Accepted entries: id → seq.
+    accepted: HashMap<Id, u64>,
+    /// Release entries: id → seq.
+    released: HashMap<Id, u64>,
+    /// The index values of every sound message, by its accepted seq.
+    prefixes: HashMap<u64, Vec<(T, Vec<u8>)>>,
+    /// Live body bytes and seq range per segment, from the accepted entries.
+    segs: BTreeMap<u64, SegRow>,
+    /// Log rows that do not decode, whole or in part.
+    bad_rows: BTreeSet<u64>,
+    /// Log entries to delete on repair.
+    drop_seqs: BTreeSet<u64>,
+    /// Messages to drop on repair.
+    drop_ids: BTreeSet<Id>,
+}
+
+impl Inner {
+    /// Checks the whole store, and repairs it if asked. Returns the report and the generation
+    /// to wait for.
+    fn check_all(&self, repair: bool) -> R<(CheckReport, u64)> {
+        let mut w = self.lock_writer()?;
+        let mut report = CheckReport::default();
+        let mut seen = Seen::default();
+        self.check_log(&mut report, &mut seen)?;
+        let (n_content, n_kept, n_stripped) = self.check_records(&mut report, &mut seen)?;
+        // Release entries take their message's index values.
+        let released: Vec<(u64, u64)> = seen
+            .released
+            .iter()
+            .filter(|(id, _)| !seen.drop_ids.contains(*id))
+            .filter_map(|(id, rel)| seen.accepted.get(id).map(|acc| (*rel, *acc)))
+            .collect();
+        for (rel, acc) in released {
+            if let Some(p) = seen.prefixes.get(&acc).cloned() {
+                seen.prefixes.insert(rel, p);
+            }
+        }
+        self.check_indexes(&mut report, &seen)?;
+        let tombs = self.trees.get(T::Tombs).len() as u64;
+        let counter = |k: &[u8]| -> R<u64> {
+            Ok(self
+                .trees
+                .get(T::Meta)
+                .get(k)
+                .map_err(|e| self.sled_err(e))?
+                .and_then(|v| codec::read_u64(&v))
+                .unwrap_or(0))
+        };
+        for (key, want, name) in [
+            (meta::N_MESSAGES, n_content, "messages"),
+            (meta::N_TOMBSTONES, n_stripped + tombs, "tombstones"),
+        ] {
+            let have = counter(key)?;
+            if have != want {
+                report.found(
+                    "counter",
+                    None,
+                    None,
+                    format!("the count of {name} says {have}; the store holds {want}"),
+                );
+            }
+        }
+        for kv in self.trees.get(T::Segs).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let seg = codec::read_u64(&k).unwrap_or(u64::MAX);
+            let want = seen.segs.get(&seg).map_or(0, |r| r.live);
+            match SegRow::decode(&v) {
+                Some(row) if row.live == want => {}
+                Some(row) => report.found(
+                    "segment",
+                    None,
+                    None,
+                    format!(
+                        "body segment {seg:016x} counts {} live bytes; its entries hold {want}",
+                        row.live
+                    ),
+                ),
+                None => report.found(
+                    "segment",
+                    None,
+                    None,
+                    format!("the row of body segment {seg:016x} is unreadable"),
+                ),
+            }
+        }
+        if !repair || report.is_clean() {
+            return Ok((report, w.gen_));
+        }
+
+        let mut ops = Ops::default();
+        self.drop_messages(&mut ops, &seen)?;
+        self.rewrite_log(&mut ops, &seen)?;
+        self.rebuild_indexes(&mut ops, &seen)?;
+        ops.put(T::Meta, meta::N_MESSAGES, be(n_kept));
+        ops.put(T::Meta, meta::N_TOMBSTONES, be(n_stripped + tombs));
+        // The segments' live bytes, from the entries kept.
+        let mut live: BTreeMap<u64, SegRow> = BTreeMap::new();
+        for (id, seq) in &seen.accepted {
+            if seen.drop_ids.contains(id) || seen.drop_seqs.contains(seq) {
+                continue;
+            }
+            if let Some(at) = self.log_entry(*seq).ok().flatten().and_then(|e| e.body) {
+                let row = live.get(&at.seg).copied();
+                live.insert(at.seg, SegRow::add(row, *seq, u64::from(at.len)));
+            }
+        }
+        for kv in self.trees.get(T::Segs).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let Some(seg) = codec::read_u64(&k) else {
+                ops.del(T::Segs, k.to_vec());
+                continue;
+            };
+            let row = live.remove(&seg).unwrap_or(SegRow {
+                live: 0,
+                ..SegRow::decode(&v).unwrap_or(SegRow {
+                    live: 0,
+                    min_seq: 0,
+                    max_seq: 0,
+                })
+            });
+            ops.put(T::Segs, be(seg), row.encode());
+        }
+        for (seg, row) in live {
+            ops.put(T::Segs, be(seg), row.encode());
+        }
+        // The dropped messages, to fetch again.
+        let mut refetch = self
+            .trees
+            .get(T::Meta)
+            .get(meta::REFETCH)
+            .map_err(|e| self.sled_err(e))?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        for id in &seen.drop_ids {
+            if !refetch.chunks_exact(32).any(|c| c == id.as_bytes()) {
+                refetch.extend_from_slice(id.as_bytes());
+            }
+        }
+        if !refetch.is_empty() {
+            ops.put(T::Meta, meta::REFETCH, refetch);
+        }
+        let last = w.last_seq;
+        self.commit(&mut w, &mut ops, last)?;
+        for id in &seen.drop_ids {
+            self.damage.want(*id);
+        }
+        report.dropped = seen.drop_ids.iter().copied().collect();
+        report.repaired = true;
+        Ok((report, w.gen_))
+    }
+
+    /// Reads every log entry, and every accepted entry's body.
+    fn check_log(&self, report: &mut CheckReport, seen: &mut Seen) -> R<()> {
+        for kv in self.trees.get(T::Log).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let Some(key) = codec::read_u64(&k) else {
+                report.found("log", None, None, "a log row has a bad key".into());
+                continue;
+            };
+            for entry in LogRow::new(key, &v) {
+                let Some((seq, bytes)) = entry else {
+                    report.found(
+                        "log",
+                        Some(key),
+                        None,
+                        format!("the log row at seq {key} is unreadable from some entry on"),
+                    );
+                    seen.bad_rows.insert(key);
+                    break;
+                };
+                report.log_entries += 1;
+                let Some(e) = LogEntry::decode(bytes) else {
+                    report.found(
+                        "log",
+                        Some(seq),
+                        None,
+                        "the log entry does not decode".into(),
+                    );
+                    seen.drop_seqs.insert(seq);
+                    continue;
+                };
+                if e.what == RELEASED {
+                    seen.released.insert(e.id, seq);
+                    continue;
+                }
+                seen.accepted.insert(e.id, seq);
+                let Some(at) = e.body else {
+                    report.found("body", Some(seq), Some(e.id), "no body recorded".into());
+                    seen.drop_ids.insert(e.id);
+                    continue;
+                };
+                let row = seen.segs.get(&at.seg).copied();
+                seen.segs
+                    .insert(at.seg, SegRow::add(row, seq, u64::from(at.len)));
+                report.bodies += 1;
+                match self.verify_body(&e.id, &self.bodies.read(&at)) {
+                    Ok(m) => {
+                        seen.prefixes.insert(seq, codec::index_prefixes(&m));
+                    }
+                    Err(detail) => {
+                        report.found("body", Some(seq), Some(e.id), detail);
+                        seen.drop_ids.insert(e.id);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A body read back: it hashes to its id, decodes, and its signature verifies.
+    fn verify_body(&self, id: &Id, read: &R<Vec<u8>>) -> Result<Message, String> {
+        let v = match read {
+            Ok(v) => v,
+            Err(StoreError::Corrupt { detail, .. }) => return Err(detail.clone()),
+            Err(e) => return Err(e.to_string()),
+        };
+        let m = codec::decode_body(*id, v)?;
+        m.author()
+            .verify(m.signed().body(), m.signed().signature())
+            .map_err(|r| format!("the stored signature does not verify: {r}"))?;
+        Ok(m)
+    }
+
+    /// Reads every record and checks it against the log. Returns how many hold their content,
+    /// how many of those a repair keeps, and how many do not hold it.
+    fn check_records(&self, report: &mut CheckReport, seen: &mut Seen) -> R<(u64, u64, u64)> {
+        let (mut content, mut held, mut stripped) = (0, 0, 0);
+        let mut with_record = HashSet::new();
+        for kv in self.trees.get(T::Msgs).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            report.records += 1;
+            let id = Id::from_slice(&k);
+            let (Some(id), Some(rec)) = (id, Record::decode(&v)) else {
+                report.found("record", None, id, "the record does not decode".into());
+                if let Some(id) = id {
+                    seen.drop_ids.insert(id);
+                }
+                continue;
+            };
+            with_record.insert(id);
+            if !rec.has_content() {
+                stripped += 1;
+                if let Some(seq) = seen.accepted.get(&id) {
+                    report.found(
+                        "log",
+                        Some(*seq),
+                        Some(id),
+                        "a log entry serves withdrawn content".into(),
+                    );
+                    seen.drop_seqs.insert(*seq);
+                }
+                continue;
+            }
+            content += 1;
+            if seen.drop_ids.contains(&id) {
+                continue; // reported with its body
+            }
+            match seen.accepted.get(&id) {
+                Some(seq) if *seq == rec.seq => {}
+                other => {
+                    report.found(
+                        "record",
+                        Some(rec.seq),
+                        Some(id),
+                        match other {
+                            None => format!("its log entry at seq {} is missing", rec.seq),
+                            Some(s) => format!("it says seq {}, the log says {s}", rec.seq),
+                        },
+                    );
+                    seen.drop_ids.insert(id);
+                    continue;
+                }
+            }
+            if rec.release != 0 && seen.released.get(&id) != Some(&rec.release) {
+                report.found(
+                    "record",
+                    Some(rec.release),
+                    Some(id),
+                    format!("its release entry at seq {} is missing", rec.release),
+                );
+                seen.drop_ids.insert(id);
+                continue;
+            }
+            held += 1;
+        }
+        for (id, seq) in seen.accepted.iter().chain(seen.released.iter()) {
+            if !with_record.contains(id) {
+                report.found(
+                    "log",
+                    Some(*seq),
+                    Some(*id),
+                    "a log entry names a message with no record".into(),
+                );
+                seen.drop_seqs.insert(*seq);
+            }
+        }
+        Ok((content, held, stripped))
+    }
+
+    /// Reads every index row: each seq it lists is a sound message with that value, and every
+    /// sound message is listed under each of its values.
+    fn check_indexes(&self, report: &mut CheckReport, seen: &Seen) -> R<()> {
+        let mut listed: HashMap<u64, usize> = HashMap::new();
+        for t in INDEXES {
+            for kv in self.trees.get(t).iter() {
+                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+                report.index_rows += 1;
+                let prefix = &k[..k.len().saturating_sub(8)];
+                let Some(seqs) = codec::postings(&v) else {
+                    report.found(
+                        "index",
+                        None,
+                        None,
+                        format!("an index row of {} does not decode", t.name()),
+                    );
+                    continue;
+                };
+                for seq in seqs {
+                    let ok = seen
+                        .prefixes
+                        .get(&seq)
+                        .is_some_and(|p| p.iter().any(|(pt, pp)| *pt == t && pp == prefix));
+                    if ok {
+                        *listed.entry(seq).or_default() += 1;
+                    } else if !seen.drop_seqs.contains(&seq) {
+                        report.found(
+                            "index",
+                            Some(seq),
+                            None,
+                            format!(
+                                "{} lists seq {seq}, which is no sound message with that value",
+                                t.name()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let mut missing: Vec<u64> = seen
+            .prefixes
+            .iter()
+            .filter(|(seq, p)| listed.get(seq).copied().unwrap_or(0) < p.len())
+            .map(|(seq, _)| *seq)
+            .collect();
+        missing.sort_unstable();
+        for seq in missing {
+            report.found(
+                "index",
+                Some(seq),
+                None,
+                format!("seq {seq} is missing from an index"),
+            );
+        }
+        Ok(())
+    }
+
+    /// Deletes every row that names a dropped message, except its log entries (see
+    /// [`Inner::rewrite_log`]) and its index rows (rebuilt).
+    fn drop_messages(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
+        if seen.drop_ids.is_empty() {
+            return Ok(());
+        }
+        let dropped = |b: &[u8]| Id::from_slice(b).is_some_and(|id| seen.drop_ids.contains(&id));
+        for id in &seen.drop_ids {
+            ops.del(T::Msgs, id.as_bytes().as_slice());
+        }
+        // target ‖ kind ‖ id
+        for k in self.trees.get(T::Refs).iter().keys() {
+            let k = k.map_err(|e| self.sled_err(e))?;
+            if k.get(33..).is_some_and(dropped) {
+                ops.del(T::Refs, k.to_vec());
+            }
+        }
+        // target ‖ author → endorsement id, and its place in the tally.
+        for kv in self.trees.get(T::Endorse).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            if dropped(&v)
+                && let Some(target) = k.get(..32)
+            {
+                ops.del(T::Endorse, k.to_vec());
+                self.add(ops, T::Tally, target, -1)?;
+            }
+        }
+        // … ‖ id: the latest profiles and rosters; time ‖ id: embargoes.
+        for t in [T::Latest, T::Embargo] {
+            for k in self.trees.get(t).iter().keys() {
+                let k = k.map_err(|e| self.sled_err(e))?;
+                if k.len() >= 32 && dropped(&k[k.len() - 32..]) {
+                    ops.del(t, k.to_vec());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log rows that hold entries to drop (or do not decode), keeping the rest.
+    fn rewrite_log(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
+        for kv in self.trees.get(T::Log).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let Some(key) = codec::read_u64(&k) else {
+                ops.del(T::Log, k.to_vec());
+                continue;
+            };
+            let mut kept = Vec::new();
+            let mut changed = seen.bad_rows.contains(&key);
+            for entry in LogRow::new(key, &v) {
+                let Some((seq, bytes)) = entry else {
+                    break;
+                };
+                let drop = seen.drop_seqs.contains(&seq)
+                    || LogEntry::decode(bytes).is_none_or(|e| seen.drop_ids.contains(&e.id));
+                if drop {
+                    changed = true;
+                } else {
+                    kept.push((seq, bytes.to_vec()));
+                }
+            }
+            if !changed {
+                continue;
+            }
+            if kept.is_empty() {
+                ops.del(T::Log, k.to_vec());
+            } else {
+                ops.put(T::Log, k.to_vec(), LogRow::encode(key, &kept));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces every index row with rows made from the sound messages kept.
+    fn rebuild_indexes(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
+        for t in INDEXES {
+            for k in self.trees.get(t).iter().keys() {
+                let k = k.map_err(|e| self.sled_err(e))?;
+                ops.del(t, k.to_vec());
+            }
+        }
+        let kept = |seq: &u64| {
+            !seen.drop_seqs.contains(seq)
+                && self
+                    .log_entry(*seq)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| !seen.drop_ids.contains(&e.id))
+        };
+        let mut rows: BTreeMap<(T, Vec<u8>), Vec<u64>> = BTreeMap::new();
+        for (seq, prefixes) in &seen.prefixes {
+            if !kept(seq) {
+                continue;
+            }
+            for (t, p) in prefixes {
+                rows.entry((*t, p.clone())).or_default().push(*seq);
+            }
+        }
+        for ((t, prefix), mut seqs) in rows {
+            seqs.sort_unstable();
+            seqs.dedup();
+            for run in seqs.chunks(REBUILT_ROW) {
+                ops.put(t, cat(&[&prefix, &be(run[0])]), codec::pack_postings(run));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Verifies every record, log entry, body (SHA-256 and signature) and index row; with
+    /// `repair`, drops what cannot be served, rebuilds the indexes and keeps the rest (see
+    /// `store/write/check.rs`). Meant for a store no node is running on (`tocsin node
+    /// check`); durable before it returns.
+    pub async fn check(&self, repair: bool) -> Result<CheckReport, StoreError> {
+        let ((report, g), commit) = self.on_writer(move |inner| inner.check_all(repair)).await?;
+        commit.wait(g).await?;
+        Ok(report)
+    }
+}
