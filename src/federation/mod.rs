@@ -5,12 +5,17 @@
 //! The cursor is stored in the same transaction as the messages it brought (the store's
 //! `Origin::Peer`), so after a crash a follower resumes exactly where what it stored ends:
 //! nothing lost, nothing applied twice. Entries the node refused or already had move the
-//! cursor too, once the batch they came in is settled.
+//! cursor too, once the batch they came in is settled. A refusal that can change
+//! (`from-future`, `not-admitted`) is kept in the retry set in the transaction of its batch,
+//! and tried again until it is stored or expires (`retry.rs`); a refusal that says the node is
+//! busy or failing (`unavailable`, `rate-limited`), or a store error, ends the connection
+//! before the cursor passes it, and the follower resumes from the durable cursor.
 //!
 //! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
 
 mod backoff;
+mod retry;
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +26,7 @@ use tracing::{debug, info, warn};
 pub use backoff::Backoff;
 
 use crate::config::PeerConfig;
-use crate::message::{AuthorKey, Filter, Kind};
+use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{Node, NodeError, PeerStatus};
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::Origin;
@@ -35,12 +40,14 @@ const PIPELINE: usize = 4;
 /// A connection that stays healthy this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
-/// Starts one follower task per configured peer.
+/// Starts one follower task per configured peer, and the retry task (which runs with no peer
+/// configured too: entries kept from a peer since removed still come due).
 pub fn start(node: &Node) {
     for peer in node.config().peers.clone() {
         let follower = Follower::new(node.clone(), peer);
         node.spawn(follower.run());
     }
+    node.spawn(retry::run(node.clone()));
 }
 
 /// Why one connection to a peer ended.
@@ -135,6 +142,7 @@ impl Follower {
         let cursor = store.cursor(&origin_key).map_err(NodeError::from)?;
         self.status.head = info.head_seq;
         self.status.cursor = cursor;
+        self.status.key = origin_key.clone();
         self.status.connected = true;
         self.status.last_error.clear();
         self.report();
@@ -155,12 +163,18 @@ impl Follower {
                 Some((outcomes, last)) = in_flight.next(), if !in_flight.is_empty() => {
                     for outcome in outcomes {
                         match outcome {
+                            Err(NodeError::Refused(r))
+                                if r.reason.outlook() == Outlook::Transient =>
+                            {
+                                return Err(NodeError::Refused(r).into());
+                            }
                             Ok(_) | Err(NodeError::Refused(_)) => {}
                             Err(e) => return Err(e.into()),
                         }
                     }
                     // Everything up to `last` is settled: stored (with its cursor), already
-                    // here, or refused with a counted reason. Move past it.
+                    // here, refused for good with a counted reason, or refused for now and
+                    // kept in the retry set (in the batch's own transaction). Move past it.
                     if last > cursor {
                         store
                             .advance_cursor(&origin_key, last)

@@ -173,7 +173,9 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 head: p.head,
                 last_error: p.last_error.clone(),
                 received: p.received,
+                retry_pending: p.retry_pending,
             })
             .collect(),
+        retry_pending: i.retry_pending,
     }
 }

@@ -65,11 +65,18 @@ pub(super) enum T {
     Revoked,
     /// peer name → the peer's seq up to which we hold its log.
     Cursors,
+    /// id → a refusal kept for another try (`retry.rs`): its peer, reason, times and the
+    /// signed bytes, verbatim. Added beside format 4 (a program without it ignores it).
+    Retry,
+    /// not_before ‖ id → (): the retry set in the order its entries come due.
+    RetryDue,
+    /// peer → count (u64): entries of the retry set per peer, for its bound.
+    RetryPeers,
 }
 
 impl T {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [T; 19] = [
+    pub(super) const ALL: [T; 22] = [
         T::Meta,
         T::Msgs,
         T::Segs,
@@ -89,6 +96,9 @@ impl T {
         T::Latest,
         T::Revoked,
         T::Cursors,
+        T::Retry,
+        T::RetryDue,
+        T::RetryPeers,
     ];
 
     /// The sled tree name.
@@ -113,6 +123,9 @@ impl T {
             T::Latest => "latest",
             T::Revoked => "revoked",
             T::Cursors => "cursors",
+            T::Retry => "retry",
+            T::RetryDue => "retry_due",
+            T::RetryPeers => "retry_peers",
         }
     }
 
@@ -128,6 +141,7 @@ pub(super) mod meta {
     pub(in crate::store) const LAST_SEQ: &[u8] = b"last_seq";
     pub(in crate::store) const N_MESSAGES: &[u8] = b"n_messages";
     pub(in crate::store) const N_TOMBSTONES: &[u8] = b"n_tombstones";
+    pub(in crate::store) const N_RETRY: &[u8] = b"n_retry";
 }
 
 pub(super) fn be(n: u64) -> [u8; 8] {

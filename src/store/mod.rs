@@ -6,7 +6,8 @@
 //! a small record per id, indexes by author, kind, topic, country and language (rows of seqs,
 //! so a filtered read walks an index in log order), the references between messages,
 //! endorsement tallies, the latest profile and roster per author, the revocation in force per
-//! author, tombstones, and one cursor per peer. The layout is in `codec.rs`. The signature and
+//! author, tombstones, one cursor per peer, and federation's retry set (refusals that can change,
+//! kept with their batch: `retry.rs`). The layout is in `codec.rs`. The signature and
 //! body bytes, verbatim and never re-encoded, are in the body log beside sled (`bodies.rs`); each
 //! log entry points to its message's. The log's entries are stored in runs, one row for the new
 //! seqs of a write transaction (`codec::LogRow`), so a message costs one row of its own (its
@@ -83,6 +84,7 @@ mod commit;
 mod error;
 mod ids;
 mod read;
+mod retry;
 mod write;
 
 #[cfg(test)]
@@ -100,6 +102,7 @@ use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
 use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use error::StoreError;
+pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
 pub use write::Submitted;
 
 /// Where and how the store keeps its data.
@@ -147,7 +150,8 @@ pub enum Origin {
         peer: String,
         /// The peer's seq for this message: the follower's cursor advances to it (never back)
         /// in the same transaction, whatever the outcome (a duplicate or a refusal is done
-        /// with too, so a follower does not fetch it again).
+        /// with too, so a follower does not fetch it again; a refusal that can change is kept
+        /// in the retry set first). 0 moves no cursor: a message offered again.
         cursor: u64,
     },
 }
@@ -309,6 +313,8 @@ struct Inner {
     bodies: bodies::BodyLog,
     /// The ids with a record or tombstone, for lookups of new ids (see `ids.rs`).
     ids: ids::IdFilter,
+    /// What the retry set's bounds turned away (see `retry.rs`).
+    retry: retry::Counters,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -621,6 +627,7 @@ impl Store {
                 recent: Recent::default(),
                 bodies,
                 ids,
+                retry: retry::Counters::default(),
             }),
         })
     }

@@ -7,6 +7,7 @@ mod federation;
 mod grpc;
 mod http;
 mod peers;
+mod retry;
 mod security;
 mod support;
 mod tls;
