@@ -139,7 +139,7 @@ impl Follower {
         let peer_key = info.node_key;
         let origin_key = peer_key.to_hex();
         let store = self.node.store().clone();
-        let cursor = store.cursor(&origin_key).map_err(NodeError::from)?;
+        let cursor = store.resume_cursor(&origin_key).map_err(NodeError::from)?;
         self.status.head = info.head_seq;
         self.status.cursor = cursor;
         self.status.key = origin_key.clone();
@@ -157,29 +157,43 @@ impl Follower {
         // the next batch is verified while the earlier ones are written and flushed.
         let mut in_flight = FuturesOrdered::new();
         let mut open = true;
+        // Why the subscription ended, if it failed: the batches in flight settle first, so
+        // every exit leaves nothing of this connection queued in the store.
+        let mut ended = None;
         while open || !in_flight.is_empty() {
             tokio::select! {
                 biased;
                 Some((outcomes, last)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let mut failed = None;
                     for outcome in outcomes {
                         match outcome {
                             Err(NodeError::Refused(r))
                                 if r.reason.outlook() == Outlook::Transient =>
                             {
-                                return Err(NodeError::Refused(r).into());
+                                failed.get_or_insert(NodeError::Refused(r));
                             }
                             Ok(_) | Err(NodeError::Refused(_)) => {}
-                            Err(e) => return Err(e.into()),
+                            Err(e) => {
+                                failed.get_or_insert(e);
+                            }
                         }
+                    }
+                    if let Some(e) = failed {
+                        // Not settled: the cursor stays before this batch. The batches staged
+                        // behind it finish first (the store moves this peer's cursor no more
+                        // after a failed insert, and they staged nothing after a refusal that
+                        // was not settled), then the follower resumes from the durable cursor.
+                        while in_flight.next().await.is_some() {}
+                        return Err(e.into());
                     }
                     // Everything up to `last` is settled: stored (with its cursor), already
                     // here, refused for good with a counted reason, or refused for now and
                     // kept in the retry set (in the batch's own transaction). Move past it.
                     if last > cursor {
-                        store
-                            .advance_cursor(&origin_key, last)
-                            .await
-                            .map_err(NodeError::from)?;
+                        if let Err(e) = store.advance_cursor(&origin_key, last).await {
+                            while in_flight.next().await.is_some() {}
+                            return Err(NodeError::from(e).into());
+                        }
                         cursor = last;
                     }
                     self.status.cursor = cursor;
@@ -187,15 +201,28 @@ impl Follower {
                     self.report();
                 }
                 event = events.next(), if open && in_flight.len() < PIPELINE => {
-                    let Some(first) = event else {
-                        open = false;
-                        continue;
+                    let first = match event {
+                        Some(Ok(e)) => e,
+                        Some(Err(e)) => {
+                            ended = Some(e.into());
+                            open = false;
+                            continue;
+                        }
+                        None => {
+                            open = false;
+                            continue;
+                        }
                     };
                     // Take whatever else has already arrived, up to a batch.
-                    let mut batch = vec![first?];
+                    let mut batch = vec![first];
                     while batch.len() < BATCH {
                         match events.next().now_or_never() {
-                            Some(Some(e)) => batch.push(e?),
+                            Some(Some(Ok(e))) => batch.push(e),
+                            Some(Some(Err(e))) => {
+                                ended = Some(e.into());
+                                open = false;
+                                break;
+                            }
                             _ => break,
                         }
                     }
@@ -225,6 +252,11 @@ impl Follower {
                     } else {
                         Some(self.node.stage_many(messages).await)
                     };
+                    if staged.as_ref().is_some_and(|s| s.unsettled()) {
+                        // The node is busy or failing: nothing more is staged on this
+                        // connection, so nothing stored later moves the cursor past it.
+                        open = false;
+                    }
                     in_flight.push_back(async move {
                         let outcomes = match staged {
                             Some(staged) => staged.finish().await,
@@ -235,7 +267,7 @@ impl Follower {
                 }
             }
         }
-        Err(FollowError::Closed)
+        Err(ended.unwrap_or(FollowError::Closed))
     }
 
     /// Pulls every revocation the peer has, before anything else.

@@ -189,10 +189,20 @@ pub struct Staged {
     /// Whether the batch holds a roster: once stored, authors refused `not-admitted` may be
     /// admitted.
     rosters: bool,
+    /// Whether a message was refused for a reason that is not settled (busy, failing).
+    unsettled: bool,
     submitted: Option<Result<crate::store::Submitted, StoreError>>,
 }
 
 impl Staged {
+    /// Whether a message of the batch was refused because the node is busy or failing
+    /// (`Outlook::Transient`, or an error): a follower then stages nothing more on its
+    /// connection and resumes later from its durable cursor. The messages of this batch that
+    /// are stored move no cursor.
+    pub fn unsettled(&self) -> bool {
+        self.unsettled
+    }
+
     /// Waits until the batch is durable; answers in order, each with its own outcome.
     pub async fn finish(self) -> Vec<Result<Published, NodeError>> {
         let Staged {
@@ -202,6 +212,7 @@ impl Staged {
             slots,
             kept,
             rosters,
+            unsettled: _,
             submitted,
         } = self;
         if let Some(submitted) = submitted {
@@ -527,6 +538,7 @@ impl Node {
             slots,
             kept,
             rosters,
+            unsettled,
             submitted,
         }
     }

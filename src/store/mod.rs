@@ -315,6 +315,13 @@ struct Inner {
     ids: ids::IdFilter,
     /// What the retry set's bounds turned away (see `retry.rs`).
     retry: retry::Counters,
+    /// Peers whose cursor no transaction moves until their follower resumes
+    /// ([`Store::resume_cursor`]): an insert carrying their entries failed, and an insert
+    /// queued after it must not move the cursor past what failed.
+    stalled: Mutex<std::collections::HashSet<String>>,
+    /// Fails the next insert group (tests of the failure paths).
+    #[cfg(test)]
+    fail_next_insert: std::sync::atomic::AtomicBool,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -628,6 +635,9 @@ impl Store {
                 bodies,
                 ids,
                 retry: retry::Counters::default(),
+                stalled: Mutex::default(),
+                #[cfg(test)]
+                fail_next_insert: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }

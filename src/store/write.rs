@@ -513,6 +513,16 @@ impl Inner {
     /// leave them. Returns the outcomes per group and the generation to wait for.
     pub(super) fn insert_groups(&self, groups: &[Group<'_>]) -> R<(Vec<Vec<Inserted>>, u64)> {
         let mut w = self.lock_writer()?;
+        #[cfg(test)]
+        if self
+            .fail_next_insert
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StoreError::io(
+                &self.dir,
+                std::io::Error::other("an injected failure"),
+            ));
+        }
         let per_message = self.mode == CommitMode::PerMessage;
         let count: usize = groups.iter().map(|(msgs, _, _, _)| msgs.len()).sum();
         let (out, mut ops, last) = if !per_message && count >= OVERLAP_MIN {
@@ -565,6 +575,11 @@ impl Inner {
         let mut last = w.last_seq;
         let mut out = Vec::with_capacity(groups.len());
         let mut placed = placed.into_iter();
+        let stalled = self
+            .stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for (msgs, prefixes, now, keep) in groups {
             // Kept in the transaction of the batch they came in, so no cursor that moves past
             // them can be durable without them.
@@ -585,7 +600,7 @@ impl Inner {
                         Some(v) => codec::read_u64(&v).unwrap_or(0),
                         None => 0,
                     };
-                    if *cursor > old {
+                    if *cursor > old && !stalled.contains(peer) {
                         ops.put(T::Cursors, k, be(*cursor));
                     }
                 }
@@ -1135,6 +1150,18 @@ fn insert_group(group: Vec<InsertJob>) {
     let result = inner.insert_groups(&batches);
     if result.is_err() {
         inner.bodies.discard();
+        // The followers whose entries failed resume from their durable cursor; what they
+        // queued behind this group must not move it past what failed.
+        let mut stalled = inner.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        for (msgs, _, _, _) in &batches {
+            for (_, origin) in msgs.iter() {
+                if let Origin::Peer { peer, cursor } = origin
+                    && *cursor > 0
+                {
+                    stalled.insert(peer.clone());
+                }
+            }
+        }
     }
     drop(batches);
     let commit = inner.commit.clone();
@@ -1426,6 +1453,17 @@ impl Inner {
 }
 
 impl Store {
+    /// A follower (re)starting: the peer's durable cursor, from which it follows. Inserts
+    /// move the peer's cursor again from here on, if a failed one had stopped them.
+    pub fn resume_cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        self.inner
+            .stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(peer);
+        self.cursor(peer)
+    }
+
     /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
     /// refusals, entries filtered out), durably. A cursor never moves back.
     pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {

@@ -152,7 +152,8 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
     let federation = org(70);
     let member = org(71);
     let fed_hex = federation.public().to_hex();
-    let roster_node = follower(&origin, Clock::system(), move |cfg| {
+    let clock = Clock::manual(Timestamp::now());
+    let roster_node = follower(&origin, clock.clone(), move |cfg| {
         cfg.trust.policy = TrustPolicy::Roster;
         cfg.trust.federations = vec![fed_hex];
         // An hour between tries: only the roster's arrival can bring it in within the test.
@@ -185,6 +186,16 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
             .refused_count(Reason::NotAdmitted)
             >= 1
     );
+    // Tried again an hour later by its clock, still refused, and kept.
+    clock.advance(Duration::from_secs(3600));
+    let n = node(&roster_node);
+    wait_until("a second try", || {
+        let tried = n.metrics().retry.snapshot().attempts >= 1;
+        async move { tried }
+    })
+    .await;
+    assert_eq!(pending(&roster_node), 1);
+    assert!(!holds(&roster_node, &early));
 
     let roster = sign(
         body(
@@ -300,4 +311,42 @@ async fn what_the_retry_sets_bounds_turn_away_is_counted() {
     clock.set(valid_from(first.body()));
     wait_stored(&slow, &first, "the kept message once valid").await;
     assert!(!holds(&slow, &second) && !holds(&slow, &far));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_message_is_given_up_when_it_expires() {
+    let origin = TestNode::start().await;
+    let clock = Clock::manual(Timestamp::now().minus(2 * MINUTE));
+    let slow = follower(&origin, clock.clone(), |_| {}).await;
+    let key = org(85);
+    let created = Timestamp::now().plus(9 * MINUTE);
+    let mut body = alert_at(&key, "Port strike: one hour to sign", created);
+    body.expires_at = Some(created.plus(MINUTE * 60));
+    let short = sign(body, &key);
+    publish(&origin, &short).await;
+    let after = alert_by(&key, "Appeal for letters", clock.now());
+    publish(&origin, &after).await;
+    wait_stored(
+        &slow,
+        &after,
+        "the follower to pass the message from the future",
+    )
+    .await;
+    assert_eq!(pending(&slow), 1);
+
+    // The follower's clock jumps past the message's expiry before it was ever valid there.
+    clock.set(created.plus(MINUTE * 61));
+    let n = node(&slow);
+    wait_until("the kept message to be given up", || {
+        let gone = n.store().retry_counts().unwrap().pending == 0;
+        async move { gone }
+    })
+    .await;
+    assert!(!holds(&slow, &short));
+    assert_eq!(n.metrics().retry.snapshot().given_up, 1);
+    let t = metrics(&slow).await;
+    assert!(
+        t.contains("\ntocsin_federation_retry_given_up_total 1\n"),
+        "{t}"
+    );
 }
