@@ -19,7 +19,7 @@ pub struct Config {
     pub store: StoreSection,
     /// Hardening limits.
     pub limits: LimitsSection,
-    /// How followers reconnect to peers.
+    /// How followers reconnect to peers, and retry what may be accepted later.
     pub federation: FederationSection,
     /// Which authors the node admits.
     pub trust: TrustSection,
@@ -147,6 +147,21 @@ pub struct FederationSection {
     /// The longest delay between reconnection attempts (delays double, with jitter, up to it).
     #[serde(deserialize_with = "duration")]
     pub reconnect_max: Duration,
+    /// The first delay before a message a peer brought, refused `not-admitted`, is tried
+    /// again (at once when a roster arrives); delays double up to `retry_max`.
+    #[serde(deserialize_with = "duration")]
+    pub retry_min: Duration,
+    /// The longest delay between tries of a refusal that may change.
+    #[serde(deserialize_with = "duration")]
+    pub retry_max: Duration,
+    /// Refusals that may change kept for another try, from all peers together.
+    pub retry_limit: u64,
+    /// Refusals that may change kept for another try, from one peer.
+    pub retry_limit_per_peer: u64,
+    /// How far past the 10 minutes every node allows a message refused `from-future` may be
+    /// dated and still be kept until it is valid here.
+    #[serde(deserialize_with = "duration")]
+    pub retry_future_max: Duration,
 }
 
 impl Default for FederationSection {
@@ -154,6 +169,11 @@ impl Default for FederationSection {
         FederationSection {
             reconnect_min: Duration::from_millis(250),
             reconnect_max: Duration::from_secs(60),
+            retry_min: Duration::from_secs(15),
+            retry_max: Duration::from_secs(3600),
+            retry_limit: 10_000,
+            retry_limit_per_peer: 2_000,
+            retry_future_max: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -378,6 +398,14 @@ impl Config {
                     .into(),
             );
         }
+        if f.retry_min.is_zero() || f.retry_max < f.retry_min {
+            return Err(
+                "federation.retry_min must be above zero and at most federation.retry_max".into(),
+            );
+        }
+        if f.retry_limit_per_peer == 0 || f.retry_limit < f.retry_limit_per_peer {
+            return Err("federation.retry_limit_per_peer must be at least 1 and at most federation.retry_limit".into());
+        }
         let url = &self.http.public_url;
         if !url.is_empty()
             && (!(url.starts_with("http://") || url.starts_with("https://"))
@@ -496,6 +524,17 @@ mod tests {
         );
         assert_eq!(parsed.federation.reconnect_min, d.federation.reconnect_min);
         assert_eq!(parsed.federation.reconnect_max, d.federation.reconnect_max);
+        assert_eq!(parsed.federation.retry_min, d.federation.retry_min);
+        assert_eq!(parsed.federation.retry_max, d.federation.retry_max);
+        assert_eq!(parsed.federation.retry_limit, d.federation.retry_limit);
+        assert_eq!(
+            parsed.federation.retry_limit_per_peer,
+            d.federation.retry_limit_per_peer
+        );
+        assert_eq!(
+            parsed.federation.retry_future_max,
+            d.federation.retry_future_max
+        );
         assert_eq!(parsed.trust.policy, d.trust.policy);
         assert!(parsed.trust.allow.is_empty() && parsed.trust.deny.is_empty());
         assert!(parsed.trust.federations.is_empty());
@@ -550,6 +589,10 @@ mod tests {
         assert!(err.contains("http.public_url"), "{err}");
         let err = Config::parse("[http]\npublic_url = \"https://a.example.org/\"\n").unwrap_err();
         assert!(err.contains("trailing slash"), "{err}");
+        let err = Config::parse("[federation]\nretry_limit = 10\n").unwrap_err();
+        assert!(err.contains("federation.retry_limit_per_peer"), "{err}");
+        let err = Config::parse("[federation]\nretry_min = \"2h\"\n").unwrap_err();
+        assert!(err.contains("federation.retry_min"), "{err}");
         let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
         assert!(err.contains("http.max_items"), "{err}");
         let ok =

@@ -161,10 +161,11 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             "messages": info.messages,
             "uptime_seconds": info.uptime.as_secs(),
             "subscribers": info.subscribers,
+            "retry_pending": info.retry_pending,
             "peers": info.peers.iter().map(|p| serde_json::json!({
                 "name": p.name, "address": p.address, "connected": p.connected,
                 "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
-                "last_error": p.last_error,
+                "last_error": p.last_error, "retry_pending": p.retry_pending,
             })).collect::<Vec<_>>(),
             "store_problem": info.store_problem,
         });
@@ -187,6 +188,8 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             writeln!(out, "store       NOT ACCEPTING: {}", info.store_problem)?;
         }
         writeln!(out, "subscribers {}", info.subscribers)?;
+        // Refusals that may change (from-future, not-admitted), tried again until they expire.
+        writeln!(out, "retrying    {}", info.retry_pending)?;
         if info.peers.is_empty() {
             writeln!(out, "peers       none")?;
         }
@@ -198,11 +201,12 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             };
             writeln!(
                 out,
-                "peer {:<12} {:<12} cursor {} lag {} {}{}",
+                "peer {:<12} {:<12} cursor {} lag {} retrying {} {}{}",
                 p.name,
                 state,
                 p.cursor,
                 p.head.saturating_sub(p.cursor),
+                p.retry_pending,
                 p.address,
                 if p.last_error.is_empty() {
                     String::new()

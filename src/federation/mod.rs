@@ -5,13 +5,18 @@
 //! The cursor is stored in the same transaction as the messages it brought (the store's
 //! `Origin::Peer`), so after a crash a follower resumes exactly where what it stored ends:
 //! nothing lost, nothing applied twice. Entries the node refused or already had move the
-//! cursor too, once the batch they came in is settled.
+//! cursor too, once the batch they came in is settled. A refusal that can change
+//! (`from-future`, `not-admitted`) is kept in the retry set in the transaction of its batch,
+//! and tried again until it is stored or expires (`retry.rs`); a refusal that says the node is
+//! busy or failing (`unavailable`, `rate-limited`), or a store error, ends the connection
+//! before the cursor passes it, and the follower resumes from the durable cursor.
 //!
 //! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
 
 mod backoff;
 mod refetch;
+mod retry;
 
 use std::time::{Duration, Instant};
 
@@ -22,7 +27,7 @@ use tracing::{debug, info, warn};
 pub use backoff::Backoff;
 
 use crate::config::PeerConfig;
-use crate::message::{AuthorKey, Filter, Kind};
+use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{Node, NodeError, PeerStatus};
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::Origin;
@@ -36,14 +41,16 @@ const PIPELINE: usize = 4;
 /// A connection that stays healthy this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
-/// Starts one follower task per configured peer, and the task that fetches again from them
-/// what the store holds damaged (`refetch.rs`).
+/// Starts one follower task per configured peer, the task that fetches again from them what
+/// the store holds damaged (`refetch.rs`), and the retry task (which runs with no peer
+/// configured too: entries kept from a peer since removed still come due).
 pub fn start(node: &Node) {
     for peer in node.config().peers.clone() {
         let follower = Follower::new(node.clone(), peer);
         node.spawn(follower.run());
     }
     node.spawn(refetch::run(node.clone()));
+    node.spawn(retry::run(node.clone()));
 }
 
 /// Why one connection to a peer ended.
@@ -135,9 +142,10 @@ impl Follower {
         let peer_key = info.node_key;
         let origin_key = peer_key.to_hex();
         let store = self.node.store().clone();
-        let cursor = store.cursor(&origin_key).map_err(NodeError::from)?;
+        let cursor = store.resume_cursor(&origin_key).map_err(NodeError::from)?;
         self.status.head = info.head_seq;
         self.status.cursor = cursor;
+        self.status.key = origin_key.clone();
         self.status.connected = true;
         self.status.last_error.clear();
         self.report();
@@ -152,23 +160,43 @@ impl Follower {
         // the next batch is verified while the earlier ones are written and flushed.
         let mut in_flight = FuturesOrdered::new();
         let mut open = true;
+        // Why the subscription ended, if it failed: the batches in flight settle first, so
+        // every exit leaves nothing of this connection queued in the store.
+        let mut ended = None;
         while open || !in_flight.is_empty() {
             tokio::select! {
                 biased;
                 Some((outcomes, last)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let mut failed = None;
                     for outcome in outcomes {
                         match outcome {
+                            Err(NodeError::Refused(r))
+                                if r.reason.outlook() == Outlook::Transient =>
+                            {
+                                failed.get_or_insert(NodeError::Refused(r));
+                            }
                             Ok(_) | Err(NodeError::Refused(_)) => {}
-                            Err(e) => return Err(e.into()),
+                            Err(e) => {
+                                failed.get_or_insert(e);
+                            }
                         }
                     }
+                    if let Some(e) = failed {
+                        // Not settled: the cursor stays before this batch. The batches staged
+                        // behind it finish first (the store moves this peer's cursor no more
+                        // after a failed insert, and they staged nothing after a refusal that
+                        // was not settled), then the follower resumes from the durable cursor.
+                        while in_flight.next().await.is_some() {}
+                        return Err(e.into());
+                    }
                     // Everything up to `last` is settled: stored (with its cursor), already
-                    // here, or refused with a counted reason. Move past it.
+                    // here, refused for good with a counted reason, or refused for now and
+                    // kept in the retry set (in the batch's own transaction). Move past it.
                     if last > cursor {
-                        store
-                            .advance_cursor(&origin_key, last)
-                            .await
-                            .map_err(NodeError::from)?;
+                        if let Err(e) = store.advance_cursor(&origin_key, last).await {
+                            while in_flight.next().await.is_some() {}
+                            return Err(NodeError::from(e).into());
+                        }
                         cursor = last;
                     }
                     self.status.cursor = cursor;
@@ -176,15 +204,28 @@ impl Follower {
                     self.report();
                 }
                 event = events.next(), if open && in_flight.len() < PIPELINE => {
-                    let Some(first) = event else {
-                        open = false;
-                        continue;
+                    let first = match event {
+                        Some(Ok(e)) => e,
+                        Some(Err(e)) => {
+                            ended = Some(e.into());
+                            open = false;
+                            continue;
+                        }
+                        None => {
+                            open = false;
+                            continue;
+                        }
                     };
                     // Take whatever else has already arrived, up to a batch.
-                    let mut batch = vec![first?];
+                    let mut batch = vec![first];
                     while batch.len() < BATCH {
                         match events.next().now_or_never() {
-                            Some(Some(e)) => batch.push(e?),
+                            Some(Some(Ok(e))) => batch.push(e),
+                            Some(Some(Err(e))) => {
+                                ended = Some(e.into());
+                                open = false;
+                                break;
+                            }
                             _ => break,
                         }
                     }
@@ -214,6 +255,11 @@ impl Follower {
                     } else {
                         Some(self.node.stage_many(messages).await)
                     };
+                    if staged.as_ref().is_some_and(|s| s.unsettled()) {
+                        // The node is busy or failing: nothing more is staged on this
+                        // connection, so nothing stored later moves the cursor past it.
+                        open = false;
+                    }
                     in_flight.push_back(async move {
                         let outcomes = match staged {
                             Some(staged) => staged.finish().await,
@@ -224,7 +270,7 @@ impl Follower {
                 }
             }
         }
-        Err(FollowError::Closed)
+        Err(ended.unwrap_or(FollowError::Closed))
     }
 
     /// Pulls every revocation the peer has, before anything else.

@@ -117,6 +117,8 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         );
     }
 
+    retry(&mut out, node)?;
+
     family(
         &mut out,
         "tocsin_store_messages",
@@ -234,6 +236,81 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         m.latency_cumulative.last().copied().unwrap_or(0)
     );
     Ok(out)
+}
+
+/// Federation's retry set: refusals that may change, kept and tried again until they expire.
+fn retry(out: &mut String, node: &Node) -> Result<(), StoreError> {
+    let c = node.store().retry_counts()?;
+    let m = node.metrics().retry.snapshot();
+    family(
+        out,
+        "tocsin_federation_retry_pending",
+        "gauge",
+        "Messages from peers refused for a reason that may change (from-future, not-admitted), kept to be tried again.",
+    );
+    let _ = writeln!(out, "tocsin_federation_retry_pending {}", c.pending);
+    family(
+        out,
+        "tocsin_peer_retry_pending",
+        "gauge",
+        "Messages a peer brought that are kept to be tried again.",
+    );
+    for p in node.peers() {
+        let _ = writeln!(
+            out,
+            "tocsin_peer_retry_pending{{peer=\"{}\"}} {}",
+            label(&p.name),
+            p.retry_pending
+        );
+    }
+    let counters = [
+        (
+            "tocsin_federation_retry_kept_total",
+            "Refusals that may change kept for another try.",
+            c.kept,
+        ),
+        (
+            "tocsin_federation_retry_attempts_total",
+            "Tries of kept messages through the ingest pipeline.",
+            m.attempts,
+        ),
+        (
+            "tocsin_federation_retry_stored_total",
+            "Kept messages accepted by a try (or found here already).",
+            m.stored,
+        ),
+        (
+            "tocsin_federation_retry_refused_total",
+            "Kept messages refused for good by a try.",
+            m.refused,
+        ),
+        (
+            "tocsin_federation_retry_given_up_total",
+            "Kept messages that expired before this node could accept them.",
+            m.given_up,
+        ),
+    ];
+    for (name, help, n) in counters {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {n}");
+    }
+    family(
+        out,
+        "tocsin_federation_retry_not_kept_total",
+        "counter",
+        "Refusals that may change not kept, by the bound they met: the whole set full (entries), the peer's share full (peer), dated beyond federation.retry_future_max (horizon).",
+    );
+    for (limit, n) in [
+        ("entries", c.over_entries),
+        ("peer", c.over_peer),
+        ("horizon", m.beyond_horizon),
+    ] {
+        let _ = writeln!(
+            out,
+            "tocsin_federation_retry_not_kept_total{{limit=\"{limit}\"}} {n}"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

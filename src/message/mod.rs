@@ -27,7 +27,7 @@ pub use model::{
     Kind, Profile, Revocation, Roster, RosterMember, Severity, Status, SupervisoryBody,
     Translation, Update, UpdateContent, Urgency,
 };
-pub use rejection::{Reason, Rejection};
+pub use rejection::{Outlook, Reason, Rejection};
 pub use signed::{Checked, Message, SignedMessage};
 pub use time::Timestamp;
-pub use validate::{limits, max_lifetime, validate};
+pub use validate::{limits, max_lifetime, valid_from, validate};

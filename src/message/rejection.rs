@@ -130,6 +130,59 @@ impl Reason {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Whether asking again can change the answer, and when: the one place that says which
+    /// refusals a relay settles at once and which it keeps for another try.
+    pub fn outlook(self) -> Outlook {
+        match self {
+            // Time moves on (the receiver's clock reaches created_at - 10 min); a roster or an
+            // allow list that names the author arrives. The same bytes are then accepted.
+            Reason::FromFuture | Reason::NotAdmitted => Outlook::MayChange,
+            // About the receiver, not the message: the same request later is likely to pass.
+            Reason::RateLimited | Reason::Unavailable => Outlook::Transient,
+            // The bytes, the signature and the kind's rules are fixed; time only moves on, so
+            // `expired` stays; a revocation is kept forever and only its earliest time counts;
+            // a withdrawn or expired id stays refused; the deny list is the operator's choice.
+            // `not-author` is decided against the revocations held, and revocations travel
+            // first (a follower pulls them before the rest of a peer's log).
+            Reason::Malformed
+            | Reason::TooLarge
+            | Reason::TooLong
+            | Reason::TooMany
+            | Reason::MissingField
+            | Reason::BadSignature
+            | Reason::BadKey
+            | Reason::WeakKey
+            | Reason::Expired
+            | Reason::BadLifetime
+            | Reason::BadTime
+            | Reason::BadLanguage
+            | Reason::BadLink
+            | Reason::BadTopic
+            | Reason::BadCountry
+            | Reason::BadReference
+            | Reason::BadValue
+            | Reason::RevokedAuthor
+            | Reason::DeniedAuthor
+            | Reason::NotAuthor
+            | Reason::Replayed => Outlook::Final,
+        }
+    }
+}
+
+/// What a refusal means for whoever holds the message: see [`Reason::outlook`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outlook {
+    /// The same bytes will be refused the same way wherever and whenever they are offered
+    /// here: the refusal is settled.
+    Final,
+    /// The answer depends on the receiver's clock or on what it knows yet: a relay keeps the
+    /// message and offers it again later (federation's retry set), until it expires.
+    MayChange,
+    /// The receiver is busy or failing: nothing is wrong with the message, and the sender
+    /// offers it again, unchanged, once the receiver recovers (a follower keeps its cursor
+    /// before it).
+    Transient,
 }
 
 impl fmt::Display for Reason {
@@ -182,5 +235,27 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), Reason::ALL.len());
+    }
+
+    #[test]
+    fn only_time_and_knowledge_refusals_may_change() {
+        let may_change: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|r| r.outlook() == Outlook::MayChange)
+            .collect();
+        assert_eq!(may_change, [Reason::FromFuture, Reason::NotAdmitted]);
+        let transient: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|r| r.outlook() == Outlook::Transient)
+            .collect();
+        assert_eq!(transient, [Reason::RateLimited, Reason::Unavailable]);
+        for r in [
+            Reason::BadSignature,
+            Reason::Expired,
+            Reason::RevokedAuthor,
+            Reason::Replayed,
+        ] {
+            assert_eq!(r.outlook(), Outlook::Final, "{r}");
+        }
     }
 }

@@ -818,6 +818,19 @@ fn from_future() {
     );
 }
 
+#[test]
+fn a_message_from_the_future_opens_from_valid_from_on() {
+    let ahead = body_with(Kind::Alert, |b| b.created_at = NOW.plus(DAY));
+    let at = valid_from(&ahead);
+    assert_eq!(at, NOW.plus(DAY).minus(limits::MAX_FUTURE_SKEW));
+    let signed = sign(ahead, &eastland());
+    assert_eq!(
+        reason(Message::open(signed.clone(), at.minus(MS))),
+        Reason::FromFuture
+    );
+    Message::open(signed, at).expect("valid from then on");
+}
+
 /// Found by the fuzzer (fuzz/, target `open_signed`): a `created_at` after the year 9999 made the
 /// from-future refusal panic while writing its detail, since RFC 3339 has four-digit years.
 /// The first file is the fuzzer's crash, a damaged golden cancel; the second is the same fault

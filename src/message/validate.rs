@@ -65,6 +65,12 @@ pub fn max_lifetime(kind: Kind) -> Option<Duration> {
     })
 }
 
+/// The earliest time by a receiver's clock at which `body` is not refused `from-future`:
+/// `created_at` less the [`limits::MAX_FUTURE_SKEW`] every node allows.
+pub fn valid_from(body: &Body) -> Timestamp {
+    body.created_at.minus(limits::MAX_FUTURE_SKEW)
+}
+
 fn reject(reason: Reason, detail: impl Into<String>) -> Rejection {
     Rejection::new(reason, detail)
 }

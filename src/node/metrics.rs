@@ -24,6 +24,51 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
     store_write_failures: AtomicU64,
+    /// Federation's retry set (the entries kept are counted by the store).
+    pub retry: RetryMetrics,
+}
+
+/// What federation's retry set did with refusals that may change.
+#[derive(Debug, Default)]
+pub struct RetryMetrics {
+    /// Tries of kept messages through the ingest pipeline.
+    pub attempts: AtomicU64,
+    /// Kept messages stored by a try (or found stored already).
+    pub stored: AtomicU64,
+    /// Kept messages refused for good by a try.
+    pub refused: AtomicU64,
+    /// Kept messages that expired before they could be stored.
+    pub given_up: AtomicU64,
+    /// Refusals not kept because they were dated beyond `federation.retry_future_max`.
+    pub beyond_horizon: AtomicU64,
+}
+
+impl RetryMetrics {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> RetrySnapshot {
+        RetrySnapshot {
+            attempts: self.attempts.load(Relaxed),
+            stored: self.stored.load(Relaxed),
+            refused: self.refused.load(Relaxed),
+            given_up: self.given_up.load(Relaxed),
+            beyond_horizon: self.beyond_horizon.load(Relaxed),
+        }
+    }
+}
+
+/// A copy of [`RetryMetrics`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetrySnapshot {
+    /// See [`RetryMetrics::attempts`].
+    pub attempts: u64,
+    /// See [`RetryMetrics::stored`].
+    pub stored: u64,
+    /// See [`RetryMetrics::refused`].
+    pub refused: u64,
+    /// See [`RetryMetrics::given_up`].
+    pub given_up: u64,
+    /// See [`RetryMetrics::beyond_horizon`].
+    pub beyond_horizon: u64,
 }
 
 /// A copy of the counters at one moment.

@@ -9,6 +9,7 @@
 
 mod clock;
 mod identity;
+mod keep;
 pub mod metrics;
 mod subscribe;
 mod trust;
@@ -22,9 +23,10 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
 use crate::message::{
-    AuthorKey, Checked, Id, Message, Reason, Rejection, SecretKey, SignedMessage, Timestamp,
+    AuthorKey, Checked, Id, Kind, Message, Outlook, Reason, Rejection, SecretKey, SignedMessage,
+    Timestamp,
 };
-use crate::store::{Inserted, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
+use crate::store::{Inserted, Keep, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
 use crate::tls;
 
 pub use clock::Clock;
@@ -101,6 +103,12 @@ pub struct PeerStatus {
     pub last_error: String,
     /// Messages delivered over this link since the node started.
     pub received: u64,
+    /// The peer's node key in hex, once a connection has shown it (what its cursor and its
+    /// retry entries are named by).
+    pub key: String,
+    /// Messages it brought that are kept for another try (refused for a reason that may
+    /// change; see `federation/retry.rs`).
+    pub retry_pending: u64,
 }
 
 /// The node's identity and counters.
@@ -123,6 +131,8 @@ pub struct NodeInfo {
     pub peers: Vec<PeerStatus>,
     /// Empty while the store can take new messages; otherwise why not, for an operator.
     pub store_problem: String,
+    /// Messages from peers kept for another try, from every peer (configured or not).
+    pub retry_pending: u64,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -181,10 +191,26 @@ pub struct Staged {
     now: Timestamp,
     outcomes: Vec<Option<Result<Published, NodeError>>>,
     slots: Vec<(usize, Message)>,
+    /// The slots of refusals kept for another try with the batch: if the store fails, they
+    /// were not kept, and are answered with its error instead.
+    kept: Vec<usize>,
+    /// Whether the batch holds a roster: once stored, authors refused `not-admitted` may be
+    /// admitted.
+    rosters: bool,
+    /// Whether a message was refused for a reason that is not settled (busy, failing).
+    unsettled: bool,
     submitted: Option<Result<crate::store::Submitted, StoreError>>,
 }
 
 impl Staged {
+    /// Whether a message of the batch was refused because the node is busy or failing
+    /// (`Outlook::Transient`, or an error): a follower then stages nothing more on its
+    /// connection and resumes later from its durable cursor. The messages of this batch that
+    /// are stored move no cursor.
+    pub fn unsettled(&self) -> bool {
+        self.unsettled
+    }
+
     /// Waits until the batch is durable; answers in order, each with its own outcome.
     pub async fn finish(self) -> Vec<Result<Published, NodeError>> {
         let Staged {
@@ -193,6 +219,9 @@ impl Staged {
             now,
             mut outcomes,
             slots,
+            kept,
+            rosters,
+            unsettled: _,
             submitted,
         } = self;
         if let Some(submitted) = submitted {
@@ -203,10 +232,21 @@ impl Staged {
             match stored {
                 Ok(results) => {
                     for ((slot, msg), inserted) in slots.into_iter().zip(results) {
-                        outcomes[slot] = Some(node.settle(&msg, now, Ok(inserted)));
+                        let outcome = node.settle(&msg, now, Ok(inserted));
+                        if rosters
+                            && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted)
+                        {
+                            node.knowledge_changed();
+                        }
+                        outcomes[slot] = Some(outcome);
                     }
                 }
-                Err(e) => node.batch_failed(&mut outcomes, &slots, &e),
+                Err(e) => {
+                    node.batch_failed(&mut outcomes, &slots, &e);
+                    for slot in kept {
+                        outcomes[slot] = Some(Err(NodeError::Store(e.copy())));
+                    }
+                }
             }
         }
         outcomes
@@ -260,6 +300,9 @@ struct Inner {
     author_limits: governor::DefaultKeyedRateLimiter<AuthorKey>,
     /// Where the node reads the time (the system's, or a test's).
     clock: Clock,
+    /// Woken when what the node knows about authors changes (a roster stored): federation's
+    /// retry set then tries its `not-admitted` entries at once.
+    knowledge: tokio::sync::Notify,
 }
 
 impl Node {
@@ -304,6 +347,7 @@ impl Node {
                     .allow_burst(nonzero(config_limits.publish_per_author_burst)),
                 ),
                 clock,
+                knowledge: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -404,7 +448,13 @@ impl Node {
         let outcome = match self.check(signed, &origin, now) {
             Ok(Prepared::Ready(msg)) => {
                 let result = self.inner.store.insert(&msg, origin, now).await;
-                self.settle(&msg, now, result)
+                let outcome = self.settle(&msg, now, result);
+                if msg.kind() == Kind::Roster
+                    && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted)
+                {
+                    self.knowledge_changed();
+                }
+                outcome
             }
             Ok(Prepared::Done(p)) => Ok(p),
             Err(e) => Err(e),
@@ -426,6 +476,9 @@ impl Node {
     /// and hands what passed to the store, in the order of the calls. The returned
     /// [`Staged`] resolves to the answers once they are durable, so a caller can stage its
     /// next batch meanwhile.
+    ///
+    /// Entries of a peer's log refused for a reason that may change are kept for another try
+    /// in the same transaction (see `keep.rs`), since the follower's cursor moves past them.
     pub async fn stage_many(&self, batch: Vec<(SignedMessage, Origin)>) -> Staged {
         let started = Instant::now();
         let now = self.now();
@@ -433,7 +486,17 @@ impl Node {
             Vec::with_capacity(batch.len());
         let mut to_store = Vec::new();
         let mut slots = Vec::new();
-        for (verified, origin) in self.verify_many(batch, now).await {
+        let mut keep = Keep {
+            entries: Vec::new(),
+            limits: keep::limits(self),
+        };
+        let mut kept = Vec::new();
+        // The bytes as they came, for refusals to keep (a shared buffer: no copy).
+        let held: Vec<Option<SignedMessage>> = batch
+            .iter()
+            .map(|(signed, origin)| keep::moves_a_cursor(origin).then(|| signed.clone()))
+            .collect();
+        for ((verified, origin), held) in self.verify_many(batch, now).await.into_iter().zip(held) {
             let prepared = verified.and_then(|p| match p {
                 Prepared::Ready(msg) => self.check_admit(msg, &origin),
                 done => Ok(done),
@@ -445,13 +508,38 @@ impl Node {
                     to_store.push((msg, origin));
                 }
                 Ok(Prepared::Done(p)) => outcomes.push(Some(Ok(p))),
+                Err(NodeError::Refused(r)) => {
+                    if let Some(entry) =
+                        held.and_then(|signed| self.keep_for_retry(signed, &origin, &r, now))
+                    {
+                        kept.push(outcomes.len());
+                        keep.entries.push(entry);
+                    }
+                    outcomes.push(Some(Err(r.into())));
+                }
                 Err(e) => outcomes.push(Some(Err(e))),
             }
         }
-        let submitted = if to_store.is_empty() {
+        // A refusal that is not settled (the node is busy or failing) ends the follower's
+        // connection before its cursor passes it: nothing later in the batch may move the
+        // cursor in the transaction that stores it either.
+        let unsettled = outcomes.iter().any(|o| match o {
+            Some(Err(NodeError::Refused(r))) => r.reason.outlook() == Outlook::Transient,
+            Some(Err(_)) => true,
+            _ => false,
+        });
+        if unsettled {
+            for (_, origin) in &mut to_store {
+                if let Origin::Peer { cursor, .. } = origin {
+                    *cursor = 0;
+                }
+            }
+        }
+        let rosters = to_store.iter().any(|(m, _)| m.kind() == Kind::Roster);
+        let submitted = if to_store.is_empty() && keep.entries.is_empty() {
             None
         } else {
-            Some(self.inner.store.submit_many(to_store, now))
+            Some(self.inner.store.submit_keeping(to_store, keep, now))
         };
         Staged {
             node: self.clone(),
@@ -459,6 +547,9 @@ impl Node {
             now,
             outcomes,
             slots,
+            kept,
+            rosters,
+            unsettled,
             submitted,
         }
     }
@@ -672,6 +763,7 @@ impl Node {
             subscribers: self.inner.metrics.snapshot().subscribers,
             peers: self.peers(),
             store_problem: self.store_problem().unwrap_or_default(),
+            retry_pending: self.inner.store.retry_counts()?.pending,
         })
     }
 
@@ -696,13 +788,36 @@ impl Node {
         }
     }
 
-    /// What federation last reported about each peer.
+    /// What federation last reported about each peer, with what is kept for another try.
     pub fn peers(&self) -> Vec<PeerStatus> {
-        self.inner
+        let mut peers = self
+            .inner
             .peers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        // A read of a few small rows; status without it is still status.
+        if let Ok(counts) = self.inner.store.retry_counts() {
+            for p in &mut peers {
+                p.retry_pending = counts
+                    .per_peer
+                    .iter()
+                    .find(|(k, _)| *k == p.key)
+                    .map_or(0, |(_, n)| *n);
+            }
+        }
+        peers
+    }
+
+    /// Tells federation's retry set that what the node knows about authors has changed.
+    pub fn knowledge_changed(&self) {
+        self.inner.knowledge.notify_one();
+    }
+
+    /// Resolves at the next [`Node::knowledge_changed`] (or at once if one came since the last
+    /// wait): federation's retry task waits on it.
+    pub async fn knowledge_change(&self) {
+        self.inner.knowledge.notified().await
     }
 
     /// Replaces one peer's status (federation calls this).

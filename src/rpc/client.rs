@@ -332,9 +332,13 @@ impl Client {
                     head: p.head,
                     last_error: p.last_error,
                     received: p.received,
+                    // Not on the wire: the name is what a client knows a peer by.
+                    key: String::new(),
+                    retry_pending: p.retry_pending,
                 })
                 .collect(),
             store_problem: r.store_problem,
+            retry_pending: r.retry_pending,
         })
     }
 }

@@ -173,8 +173,10 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 head: p.head,
                 last_error: p.last_error.clone(),
                 received: p.received,
+                retry_pending: p.retry_pending,
             })
             .collect(),
         store_problem: i.store_problem.clone(),
+        retry_pending: i.retry_pending,
     }
 }

@@ -71,11 +71,18 @@ pub(super) enum T {
     Revoked,
     /// peer name → the peer's seq up to which we hold its log.
     Cursors,
+    /// id → a refusal kept for another try (`retry.rs`): its peer, reason, times and the
+    /// signed bytes, verbatim. Added beside format 4 (a program without it ignores it).
+    Retry,
+    /// not_before ‖ id → (): the retry set in the order its entries come due.
+    RetryDue,
+    /// peer → count (u64): entries of the retry set per peer, for its bound.
+    RetryPeers,
 }
 
 impl T {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [T; 19] = [
+    pub(super) const ALL: [T; 22] = [
         T::Meta,
         T::Msgs,
         T::Segs,
@@ -95,6 +102,9 @@ impl T {
         T::Latest,
         T::Revoked,
         T::Cursors,
+        T::Retry,
+        T::RetryDue,
+        T::RetryPeers,
     ];
 
     /// The sled tree name.
@@ -119,6 +129,9 @@ impl T {
             T::Latest => "latest",
             T::Revoked => "revoked",
             T::Cursors => "cursors",
+            T::Retry => "retry",
+            T::RetryDue => "retry_due",
+            T::RetryPeers => "retry_peers",
         }
     }
 
@@ -139,6 +152,7 @@ pub(super) mod meta {
     /// Ids (32 bytes each) that `tocsin node check --repair` dropped as damaged, to fetch again
     /// from a peer (see `damage.rs`). Absent when there are none; older programs ignore it.
     pub(in crate::store) const REFETCH: &[u8] = b"refetch";
+    pub(in crate::store) const N_RETRY: &[u8] = b"n_retry";
 }
 
 pub(super) fn be(n: u64) -> [u8; 8] {

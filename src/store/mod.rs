@@ -6,7 +6,8 @@
 //! a small record per id, indexes by author, kind, topic, country and language (rows of seqs,
 //! so a filtered read walks an index in log order), the references between messages,
 //! endorsement tallies, the latest profile and roster per author, the revocation in force per
-//! author, tombstones, and one cursor per peer. The layout is in `codec.rs`. The signature and
+//! author, tombstones, one cursor per peer, and federation's retry set (refusals that can change,
+//! kept with their batch: `retry.rs`). The layout is in `codec.rs`. The signature and
 //! body bytes, verbatim and never re-encoded, are in the body log beside sled (`bodies.rs`); each
 //! log entry points to its message's. The log's entries are stored in runs, one row for the new
 //! seqs of a write transaction (`codec::LogRow`), so a message costs one row of its own (its
@@ -104,6 +105,7 @@ mod damage;
 mod error;
 mod ids;
 mod read;
+mod retry;
 mod space;
 mod write;
 
@@ -123,6 +125,7 @@ use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
 pub use write::{CheckReport, Finding, Repair, Submitted};
 
 /// Where and how the store keeps its data.
@@ -174,7 +177,8 @@ pub enum Origin {
         peer: String,
         /// The peer's seq for this message: the follower's cursor advances to it (never back)
         /// in the same transaction, whatever the outcome (a duplicate or a refusal is done
-        /// with too, so a follower does not fetch it again).
+        /// with too, so a follower does not fetch it again; a refusal that can change is kept
+        /// in the retry set first). 0 moves no cursor: a message offered again.
         cursor: u64,
     },
 }
@@ -378,6 +382,15 @@ struct Inner {
     /// Damaged bodies found on read, and messages to fetch again (see `damage.rs`); the
     /// store handle's, kept across reopenings.
     damage: Arc<damage::Damage>,
+    /// What the retry set's bounds turned away (see `retry.rs`).
+    retry: retry::Counters,
+    /// Peers whose cursor no transaction moves until their follower resumes
+    /// ([`Store::resume_cursor`]): an insert carrying their entries failed, and an insert
+    /// queued after it must not move the cursor past what failed.
+    stalled: Mutex<std::collections::HashSet<String>>,
+    /// Fails the next insert group (tests of the failure paths).
+    #[cfg(test)]
+    fail_next_insert: std::sync::atomic::AtomicBool,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -804,6 +817,10 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             damage,
             space: space::Space::new(&dir_for_space, reserve),
             reader_head: Mutex::new((0, 0)),
+            retry: retry::Counters::default(),
+            stalled: Mutex::default(),
+            #[cfg(test)]
+            fail_next_insert: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }

@@ -2145,3 +2145,43 @@ async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
 }
 
 mod integrity;
+
+/// A follower pipelines its batches: when one fails in the store, those queued behind it are
+/// still written, but must not move the peer's cursor past what failed; the follower resumes
+/// from the durable cursor, and cursors move again from then on.
+#[tokio::test]
+async fn after_a_failed_insert_no_later_one_moves_the_peers_cursor_until_it_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let from = |m: &Message, cursor| {
+        vec![(
+            m.clone(),
+            Origin::Peer {
+                peer: "geneva".into(),
+                cursor,
+            },
+        )]
+    };
+    let (a, b, c) = (
+        simple_alert(&k, T0),
+        simple_alert(&k, T0.plus(HOUR)),
+        simple_alert(&k, T0.plus(2 * HOUR)),
+    );
+    s.inner()
+        .unwrap()
+        .fail_next_insert
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    // (Submitted together they would share the failed transaction: the later one is written
+    // once the failure is known, as one queued behind it in another group is.)
+    assert!(s.insert_many(from(&a, 5), T0).await.is_err());
+    assert!(matches!(
+        s.insert_many(from(&b, 9), T0).await.unwrap()[..],
+        [Inserted::Accepted { .. }]
+    ));
+    assert_eq!(s.cursor("geneva").unwrap(), 0, "not past what failed");
+    assert_eq!(s.resume_cursor("geneva").unwrap(), 0);
+    s.insert_many(from(&a, 5), T0).await.unwrap();
+    s.insert_many(from(&c, 12), T0).await.unwrap();
+    assert_eq!(s.cursor("geneva").unwrap(), 12);
+}

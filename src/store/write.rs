@@ -20,6 +20,7 @@ use super::codec::{
     self, ACCEPTED, CANCELLED, LogEntry, PENDING, RELEASED, Record, Revoked, T, WITHHELD, be, cat,
     meta,
 };
+use super::retry::Keep;
 use super::{CommitMode, ExpireStats, Inner, Inserted, Origin, Store, StoreError};
 use crate::message::{Content, Id, Kind, Message, Reason, Rejection, Timestamp};
 
@@ -44,7 +45,7 @@ const BATCH: usize = 512;
 
 /// A planned set of writes, read back through by the planner (an overlay on the trees).
 #[derive(Debug, Default)]
-struct Ops {
+pub(super) struct Ops {
     writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
     /// Seqs to list under each index prefix: joined to its last row or one new row when
     /// committed (see [`Inner::settle_postings`]).
@@ -60,11 +61,12 @@ struct Ops {
     forget: Vec<u64>,
 }
 
-type R<X> = Result<X, StoreError>;
+pub(super) type R<X> = Result<X, StoreError>;
 
 /// Messages submitted together: each with its origin, its index prefixes (worked out by the
-/// caller, off the writer thread) and the clock they are judged by.
-type Group<'a> = (&'a [(Message, Origin)], &'a [Prefixes], Timestamp);
+/// caller, off the writer thread) and the clock they are judged by; and the refusals of the
+/// same batch to keep for another try (see `retry.rs`).
+type Group<'a> = (&'a [(Message, Origin)], &'a [Prefixes], Timestamp, &'a Keep);
 
 /// One message to plan: with its origin, its index prefixes, and where its body was appended
 /// already, if it was.
@@ -82,11 +84,11 @@ pub(super) type Prefixes = Vec<(T, Vec<u8>)>;
 type Planned = (Vec<Vec<Inserted>>, Ops, u64);
 
 impl Ops {
-    fn put(&mut self, t: T, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
+    pub(super) fn put(&mut self, t: T, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
         self.writes.insert((t, k.into()), Some(v.into()));
     }
 
-    fn del(&mut self, t: T, k: impl Into<Vec<u8>>) {
+    pub(super) fn del(&mut self, t: T, k: impl Into<Vec<u8>>) {
         self.writes.insert((t, k.into()), None);
     }
 
@@ -137,16 +139,16 @@ fn refused(reason: Reason, detail: impl Into<String>) -> Inserted {
 }
 
 impl Inner {
-    fn sled_err(&self, e: sled::Error) -> StoreError {
+    pub(super) fn sled_err(&self, e: sled::Error) -> StoreError {
         StoreError::sled(&self.dir, e)
     }
 
-    fn corrupt(&self, what: impl Into<String>) -> StoreError {
+    pub(super) fn corrupt(&self, what: impl Into<String>) -> StoreError {
         StoreError::corrupt(&self.dir, what)
     }
 
     /// Reads a key through the planned writes.
-    fn oget(&self, ops: &Ops, t: T, k: &[u8]) -> R<Option<Vec<u8>>> {
+    pub(super) fn oget(&self, ops: &Ops, t: T, k: &[u8]) -> R<Option<Vec<u8>>> {
         if let Some(v) = ops.writes.get(&(t, k.to_vec())) {
             return Ok(v.clone());
         }
@@ -312,7 +314,7 @@ impl Inner {
         }
     }
 
-    fn add(&self, ops: &mut Ops, t: T, k: &[u8], delta: i64) -> R<()> {
+    pub(super) fn add(&self, ops: &mut Ops, t: T, k: &[u8], delta: i64) -> R<()> {
         let cur = match self.oget(ops, t, k)? {
             None => 0,
             Some(v) => {
@@ -485,7 +487,7 @@ impl Inner {
     }
 
     /// Commits planned writes under the writer lock: one more generation.
-    fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
+    pub(super) fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
         self.settle_postings(ops)?;
         ops.settle_expiries();
         self.settle_log(ops, w.last_seq + 1)?;
@@ -505,7 +507,7 @@ impl Inner {
         Ok(())
     }
 
-    fn lock_writer(&self) -> R<std::sync::MutexGuard<'_, WriterState>> {
+    pub(super) fn lock_writer(&self) -> R<std::sync::MutexGuard<'_, WriterState>> {
         let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if w.closed {
             return Err(StoreError::Closed {
@@ -525,12 +527,22 @@ impl Inner {
     /// leave them. Returns the outcomes per group and the generation to wait for.
     pub(super) fn insert_groups(&self, groups: &[Group<'_>]) -> R<(Vec<Vec<Inserted>>, u64)> {
         let mut w = self.lock_writer()?;
+        #[cfg(test)]
+        if self
+            .fail_next_insert
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StoreError::io(
+                &self.dir,
+                std::io::Error::other("an injected failure"),
+            ));
+        }
         let per_message = self.mode == CommitMode::PerMessage;
-        let count: usize = groups.iter().map(|(msgs, _, _)| msgs.len()).sum();
+        let count: usize = groups.iter().map(|(msgs, _, _, _)| msgs.len()).sum();
         // Looked at before anything is written: a group refused here leaves the store as it was.
         let body_bytes: u64 = groups
             .iter()
-            .flat_map(|(msgs, _, _)| msgs.iter())
+            .flat_map(|(msgs, _, _, _)| msgs.iter())
             .map(|(m, _)| {
                 codec::body_parts(m)
                     .iter()
@@ -546,7 +558,7 @@ impl Inner {
             // planning instead of preceding the transaction. A body whose message the plan
             // refuses is dead bytes, reclaimed with its segment.
             let mut placed = Vec::with_capacity(count);
-            for (msgs, _, _) in groups {
+            for (msgs, _, _, _) in groups {
                 for (msg, _) in msgs.iter() {
                     placed.push(if self.ids.may_hold(&msg.id()) {
                         None
@@ -590,7 +602,15 @@ impl Inner {
         let mut last = w.last_seq;
         let mut out = Vec::with_capacity(groups.len());
         let mut placed = placed.into_iter();
-        for (msgs, prefixes, now) in groups {
+        let stalled = self
+            .stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (msgs, prefixes, now, keep) in groups {
+            // Kept in the transaction of the batch they came in, so no cursor that moves past
+            // them can be durable without them.
+            self.plan_keep(&mut ops, keep)?;
             let mut outcomes = Vec::with_capacity(msgs.len());
             for ((msg, origin), prefixes) in msgs.iter().zip(prefixes.iter()) {
                 let at = placed.next().flatten();
@@ -607,7 +627,7 @@ impl Inner {
                         Some(v) => codec::read_u64(&v).unwrap_or(0),
                         None => 0,
                     };
-                    if *cursor > old {
+                    if *cursor > old && !stalled.contains(peer) {
                         ops.put(T::Cursors, k, be(*cursor));
                     }
                 }
@@ -1157,6 +1177,8 @@ pub(super) struct InsertJob {
     msgs: Vec<(Message, Origin)>,
     prefixes: Vec<Prefixes>,
     now: Timestamp,
+    /// Refusals of the same batch to keep for another try.
+    keep: Keep,
     /// Answered once the outcomes are durable (by the flusher, see `commit.rs`).
     reply: oneshot::Sender<R<Vec<Inserted>>>,
 }
@@ -1217,11 +1239,23 @@ fn insert_group(group: Vec<InsertJob>) {
     let inner = group[0].inner.clone();
     let batches: Vec<Group<'_>> = group
         .iter()
-        .map(|j| (j.msgs.as_slice(), j.prefixes.as_slice(), j.now))
+        .map(|j| (j.msgs.as_slice(), j.prefixes.as_slice(), j.now, &j.keep))
         .collect();
     let result = inner.insert_groups(&batches);
     if result.is_err() {
         inner.bodies.discard();
+        // The followers whose entries failed resume from their durable cursor; what they
+        // queued behind this group must not move it past what failed.
+        let mut stalled = inner.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        for (msgs, _, _, _) in &batches {
+            for (_, origin) in msgs.iter() {
+                if let Origin::Peer { peer, cursor } = origin
+                    && *cursor > 0
+                {
+                    stalled.insert(peer.clone());
+                }
+            }
+        }
     }
     drop(batches);
     let commit = inner.commit.clone();
@@ -1295,7 +1329,7 @@ impl Store {
     /// Runs `f` on the writer thread and waits for its answer. Also returns the committer of
     /// the store it ran on, which is the one to wait on for the generation it answers (the
     /// store may reopen meanwhile, with generations of its own).
-    async fn on_writer<X: Send + 'static>(
+    pub(super) async fn on_writer<X: Send + 'static>(
         &self,
         f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
     ) -> R<(X, Arc<super::commit::Committer>)> {
@@ -1353,6 +1387,18 @@ impl Store {
         msgs: Vec<(Message, Origin)>,
         now: Timestamp,
     ) -> Result<Submitted, StoreError> {
+        self.submit_keeping(msgs, Keep::default(), now)
+    }
+
+    /// [`Store::submit_many`], keeping refusals of the same batch for another try (a
+    /// follower's: see `retry.rs`) in the same transaction: durable when the answer comes, and
+    /// never after a cursor that moved past them. With no messages, `keep` is written alone.
+    pub fn submit_keeping(
+        &self,
+        msgs: Vec<(Message, Origin)>,
+        keep: Keep,
+        now: Timestamp,
+    ) -> Result<Submitted, StoreError> {
         let (reply, rx) = oneshot::channel();
         let prefixes = msgs.iter().map(|(m, _)| codec::index_prefixes(m)).collect();
         let held = msgs.iter().map(|(m, _)| m.clone()).collect();
@@ -1364,6 +1410,7 @@ impl Store {
                 msgs,
                 prefixes,
                 now,
+                keep,
                 reply,
             }),
         )?;
@@ -1535,6 +1582,17 @@ impl Inner {
 }
 
 impl Store {
+    /// A follower (re)starting: the peer's durable cursor, from which it follows. Inserts
+    /// move the peer's cursor again from here on, if a failed one had stopped them.
+    pub fn resume_cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        self.inner()?
+            .stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(peer);
+        self.cursor(peer)
+    }
+
     /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
     /// refusals, entries filtered out), durably. A cursor never moves back.
     pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {

@@ -10,6 +10,7 @@ mod grpc;
 mod http;
 mod integrity;
 mod peers;
+mod retry;
 mod security;
 mod support;
 mod tls;
