@@ -278,14 +278,14 @@ async fn embargoed_endorsement_cancel_profile_and_roster_show_nothing_before_the
         &union,
         hour,
     );
-    let new_name = held_until(
-        at(Content::Profile(Profile {
-            name: "Eastland Port Workers' Union".into(),
-            ..Profile::default()
-        })),
-        &union,
-        hour,
-    );
+    // Made after the old name (the latest profile by created_at is the one served; with equal
+    // times the larger id would decide).
+    let mut renamed = at(Content::Profile(Profile {
+        name: "Eastland Port Workers' Union".into(),
+        ..Profile::default()
+    }));
+    renamed.created_at = start.plus(Duration::from_secs(1));
+    let new_name = held_until(renamed, &union, hour);
     let roster = held_until(
         with_author(
             at(Content::Roster(Roster {
