@@ -370,6 +370,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_authors_filter_is_checked_and_canonical() {
+        let s = Selection::parse(Some("country=az&authors=Unverified")).unwrap();
+        assert_eq!(s.authors, Some(AuthorFilter::Unverified));
+        assert!(s.is_filtered());
+        assert_eq!(s.to_query(), "authors=unverified&country=AZ");
+        assert_eq!(s.lang_only().authors, None);
+        let err = Selection::parse(Some("authors=friends")).unwrap_err();
+        assert!(err.0.contains("trusted or unverified"), "{err}");
+    }
+
+    #[test]
     fn queries_are_checked_and_canonical() {
         let s = Selection::parse(Some(
             "topic=union-rights&country=ge&kind=call&country=AZ&lang=FR&x=1&language=&country=az",
