@@ -116,6 +116,22 @@ pub struct LimitsSection {
     pub publish_per_author_per_second: u32,
     /// Messages one author may publish at once before the sustained rate applies.
     pub publish_per_author_burst: u32,
+    /// Messages one client address (an IPv4 address, an IPv6 /64) may publish per second,
+    /// sustained, over all its connections together.
+    pub publish_per_address_per_second: u32,
+    /// Messages one client address may publish at once before the sustained rate applies.
+    pub publish_per_address_burst: u32,
+    /// Messages one network prefix (an IPv4 /24, an IPv6 /48) may publish per second,
+    /// sustained, over all its addresses together.
+    pub publish_per_prefix_per_second: u32,
+    /// Messages one network prefix may publish at once before the sustained rate applies.
+    pub publish_per_prefix_burst: u32,
+    /// Messages by authors this node has never seen (nothing of theirs held here, not on the
+    /// allow list or a trusted roster) that its clients may publish per minute, from all
+    /// addresses together. Known authors and peers are not counted.
+    pub new_authors_per_minute: u32,
+    /// Messages by never-seen authors accepted at once before the sustained rate applies.
+    pub new_authors_burst: u32,
 }
 
 impl Default for LimitsSection {
@@ -133,6 +149,12 @@ impl Default for LimitsSection {
             publish_per_connection_burst: 1000,
             publish_per_author_per_second: 20,
             publish_per_author_burst: 200,
+            publish_per_address_per_second: 20,
+            publish_per_address_burst: 200,
+            publish_per_prefix_per_second: 50,
+            publish_per_prefix_burst: 500,
+            new_authors_per_minute: 30,
+            new_authors_burst: 60,
         }
     }
 }
@@ -190,7 +212,7 @@ pub enum TrustPolicy {
 }
 
 /// `[trust]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrustSection {
     /// `open` or `roster`.
@@ -201,6 +223,27 @@ pub struct TrustSection {
     pub federations: Vec<String>,
     /// Author keys (hex) never admitted, whatever the policy.
     pub deny: Vec<String>,
+    /// How long an author's first message must have been shown to readers here before the
+    /// author counts as trusted on the page and in the feeds ("an author with history"),
+    /// beside the allow list, the trusted federations and their rosters' members.
+    #[serde(deserialize_with = "duration")]
+    pub history: Duration,
+    /// The most items by unverified authors (not trusted as above) on the page and in a feed,
+    /// after every trusted author's item; `?authors=unverified` shows them all.
+    pub unverified_items: usize,
+}
+
+impl Default for TrustSection {
+    fn default() -> Self {
+        TrustSection {
+            policy: TrustPolicy::default(),
+            allow: Vec::new(),
+            federations: Vec::new(),
+            deny: Vec::new(),
+            history: Duration::from_secs(24 * 3600),
+            unverified_items: 50,
+        }
+    }
 }
 
 /// Where the node's TLS identity comes from.
@@ -355,6 +398,27 @@ impl Config {
                 "limits.publish_per_author_burst",
                 l.publish_per_author_burst as usize,
             ),
+            (
+                "limits.publish_per_address_per_second",
+                l.publish_per_address_per_second as usize,
+            ),
+            (
+                "limits.publish_per_address_burst",
+                l.publish_per_address_burst as usize,
+            ),
+            (
+                "limits.publish_per_prefix_per_second",
+                l.publish_per_prefix_per_second as usize,
+            ),
+            (
+                "limits.publish_per_prefix_burst",
+                l.publish_per_prefix_burst as usize,
+            ),
+            (
+                "limits.new_authors_per_minute",
+                l.new_authors_per_minute as usize,
+            ),
+            ("limits.new_authors_burst", l.new_authors_burst as usize),
             ("http.max_items", self.http.max_items),
             ("http.max_connections", self.http.max_connections),
         ];
@@ -522,6 +586,33 @@ mod tests {
             parsed.limits.publish_per_author_burst,
             d.limits.publish_per_author_burst
         );
+        for (a, b) in [
+            (
+                parsed.limits.publish_per_address_per_second,
+                d.limits.publish_per_address_per_second,
+            ),
+            (
+                parsed.limits.publish_per_address_burst,
+                d.limits.publish_per_address_burst,
+            ),
+            (
+                parsed.limits.publish_per_prefix_per_second,
+                d.limits.publish_per_prefix_per_second,
+            ),
+            (
+                parsed.limits.publish_per_prefix_burst,
+                d.limits.publish_per_prefix_burst,
+            ),
+            (
+                parsed.limits.new_authors_per_minute,
+                d.limits.new_authors_per_minute,
+            ),
+            (parsed.limits.new_authors_burst, d.limits.new_authors_burst),
+        ] {
+            assert_eq!(a, b);
+        }
+        assert_eq!(parsed.trust.history, d.trust.history);
+        assert_eq!(parsed.trust.unverified_items, d.trust.unverified_items);
         assert_eq!(parsed.federation.reconnect_min, d.federation.reconnect_min);
         assert_eq!(parsed.federation.reconnect_max, d.federation.reconnect_max);
         assert_eq!(parsed.federation.retry_min, d.federation.retry_min);

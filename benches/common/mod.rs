@@ -188,6 +188,12 @@ pub fn unlimited(config: &mut Config) {
     l.publish_per_connection_burst = u32::MAX;
     l.publish_per_author_per_second = u32::MAX;
     l.publish_per_author_burst = u32::MAX;
+    l.publish_per_address_per_second = u32::MAX;
+    l.publish_per_address_burst = u32::MAX;
+    l.publish_per_prefix_per_second = u32::MAX;
+    l.publish_per_prefix_burst = u32::MAX;
+    l.new_authors_per_minute = u32::MAX;
+    l.new_authors_burst = u32::MAX;
 }
 
 /// The `p` quantile of sorted durations (zero when there are none).

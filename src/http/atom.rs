@@ -52,6 +52,9 @@ fn header(
         if !sel.languages.is_empty() {
             parts.push(format!("available in {}", sel.languages.join(" or ")));
         }
+        if let Some(a) = sel.authors {
+            parts.push(format!("{} authors", a.as_str()));
+        }
         let _ = writeln!(
             out,
             "<subtitle type=\"text\">Filtered: {}</subtitle>",
@@ -85,7 +88,7 @@ pub(super) fn feed(
     prefs: &[String],
     now: Timestamp,
 ) -> String {
-    let (items, _) = snap.selected(sel, now, gw.max_items());
+    let items = snap.selected(sel, now, gw.max_items()).items;
     let base = gw.base();
     let updated = items
         .iter()
@@ -163,6 +166,12 @@ fn entry(
         item.kind(),
         kind_label(item.kind())
     );
+    if !snap.trusts(item.original.author()) {
+        // Marked, so a reader's client can tell (and hide) what no trusted author signed.
+        out.push_str(
+            "<category term=\"unverified\" scheme=\"urn:tocsin:author\" label=\"Unverified author\"/>\n",
+        );
+    }
     if let Some(a) = alert_of(current) {
         let _ = writeln!(
             out,
@@ -249,7 +258,7 @@ pub(super) fn cap_index(
 ) -> String {
     let base = gw.base();
     let limit = gw.max_items();
-    let (items, _) = snap.selected(sel, now, limit);
+    let items = snap.selected(sel, now, limit).items;
     enum E<'a> {
         Item(&'a Item),
         Cancel(&'a CancelNote),
@@ -264,20 +273,24 @@ pub(super) fn cap_index(
             )
         })
         .collect();
-    entries.extend(
-        snap.cancels
-            .values()
-            .filter(|c| cancel_matches(c, sel))
-            .map(|c| {
-                (
-                    c.cancel.body().created_at,
-                    c.cancel.id().to_hex(),
-                    E::Cancel(c.as_ref()),
-                )
-            }),
-    );
+    // Cancels fill the room the items leave, newest first: fabricated cancels cannot push a
+    // current item out of the index either.
+    let mut cancels: Vec<_> = snap
+        .cancels
+        .values()
+        .filter(|c| cancel_matches(c, sel))
+        .map(|c| {
+            (
+                c.cancel.body().created_at,
+                c.cancel.id().to_hex(),
+                E::Cancel(c.as_ref()),
+            )
+        })
+        .collect();
+    cancels.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    cancels.truncate(limit.saturating_sub(entries.len()));
+    entries.extend(cancels);
     entries.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    entries.truncate(limit);
     let updated = entries.iter().map(|e| e.0).max().unwrap_or_default();
     let mut out = String::new();
     header(

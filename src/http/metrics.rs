@@ -67,6 +67,19 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     }
     family(
         &mut out,
+        "tocsin_publish_limited_total",
+        "counter",
+        "Publishes refused rate-limited, by the budget that refused them: connection, address (IPv4, IPv6 /64), prefix (IPv4 /24, IPv6 /48), author, new-author (authors never seen here).",
+    );
+    for (limit, n) in &m.limited {
+        let _ = writeln!(
+            out,
+            "tocsin_publish_limited_total{{limit=\"{}\"}} {n}",
+            label(limit.as_str())
+        );
+    }
+    family(
+        &mut out,
         "tocsin_subscribers",
         "gauge",
         "Subscriptions open now, readers and peers together.",

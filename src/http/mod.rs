@@ -259,7 +259,7 @@ impl Gateway {
             if let Some(s) = gw.fresh_snapshot(head) {
                 return Ok(s);
             }
-            let snap = builder.advance(gw.node().store(), gw.node().now())?;
+            let snap = builder.advance(gw.node(), gw.node().now())?;
             *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
             Ok(snap)
         })

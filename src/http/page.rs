@@ -12,7 +12,7 @@ use crate::message::{
 
 use super::Gateway;
 use super::escape::{Esc, esc};
-use super::query::{Selection, language_name, pick_language};
+use super::query::{AuthorFilter, Selection, language_name, pick_language};
 use super::snapshot::{Item, NameSource, Snapshot, Text};
 
 /// The style sheet, served at /style.css (a file of its own, so the page can forbid inline
@@ -51,6 +51,7 @@ ol.items>li{border:1px solid var(--line);border-radius:.4rem;padding:.75rem 1rem
 .sev-severe{background:#a40000;color:#fff}
 .sev-moderate{background:#7a4500;color:#fff}
 .status{background:#fff3c4;color:#3d2e00;border:1px solid #8a6d00}
+.unverified{background:#fff;color:#6b0000;border:1px dashed #6b0000}
 .meta,.when,.tally,.lang-note{margin:.2rem 0;font-size:.95rem;color:var(--muted)}
 .when strong,.meta strong{color:var(--fg)}
 .desc{margin:.4rem 0;white-space:pre-line}
@@ -65,6 +66,9 @@ section.text h3{margin:.2rem 0}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-size:.9rem;color:var(--muted)}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 "#;
+
+/// The mark on an item whose author readers have no reason to trust yet.
+const UNVERIFIED_BADGE: &str = "<span class=\"badge unverified\">Unverified author</span>";
 
 /// "2026-12-01 09:00 UTC" inside a `<time>` element.
 fn time(t: Timestamp) -> String {
@@ -260,7 +264,8 @@ pub(super) fn index(
                 .map(|t| t.info.language.to_ascii_lowercase()),
         );
     }
-    let (shown, total) = snap.selected(sel, now, gw.max_items());
+    let listing = snap.selected(sel, now, gw.max_items());
+    let (shown, total) = (&listing.items, listing.total);
 
     let mut m = String::new();
     // The language switcher.
@@ -359,6 +364,20 @@ pub(super) fn index(
             .collect(),
         &sel.languages,
     );
+    select(
+        &mut m,
+        "authors",
+        "Authors",
+        "Trusted first",
+        vec![
+            ("trusted".into(), "Trusted only".into()),
+            ("unverified".into(), "Unverified only".into()),
+        ],
+        &sel.authors
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect::<Vec<_>>(),
+    );
     if let Some(l) = &sel.lang {
         let _ = write!(
             m,
@@ -379,13 +398,36 @@ pub(super) fn index(
         }
         (0, _) => "No current alerts or calls.".to_string(),
         (1, _) => "1 current alert or call.".to_string(),
+        (t, s) if s < t && listing.unverified_shown < listing.unverified => {
+            format!("{s} of {t} current alerts and calls: by trusted authors first.")
+        }
         (t, s) if s < t => format!("The {s} newest of {t} current alerts and calls."),
         (t, _) => format!("{t} current alerts and calls, newest first."),
     };
     let _ = writeln!(m, "<p class=\"count\" role=\"status\">{count}</p>");
+    if listing.unverified_shown > 0 || listing.unverified > 0 {
+        // Anyone can make a key: say what the mark means, and where the rest are.
+        let _ = write!(
+            m,
+            "<p class=\"lang-note\">Items marked <span class=\"badge unverified\">Unverified author</span> are signed by keys this node has no history with and no trusted list names; they come after the others."
+        );
+        let hidden = listing.unverified - listing.unverified_shown;
+        if hidden > 0 && sel.authors.is_none() {
+            let _ = write!(
+                m,
+                " {hidden} more are not shown here: <a href=\"{}\">show items by unverified authors</a>.",
+                Esc(&Selection {
+                    authors: Some(AuthorFilter::Unverified),
+                    ..sel.clone()
+                }
+                .href("/"))
+            );
+        }
+        m.push_str("</p>\n");
+    }
     if !shown.is_empty() {
         m.push_str("<ol class=\"items\">\n");
-        for item in &shown {
+        for item in shown {
             m.push_str(&item_html(snap, item, &item.texts(now), sel, prefs, now));
         }
         m.push_str("</ol>\n");
@@ -440,6 +482,9 @@ fn item_html(
         s.push_str(&severity_badge(a.severity));
         let _ = write!(s, "<span>{}</span>", category_label(a.category));
         s.push_str(&status_badge(a.status));
+    }
+    if !snap.trusts(item.original.author()) {
+        s.push_str(UNVERIFIED_BADGE);
     }
     s.push_str("</p>");
     let text = chosen(texts, prefs);
@@ -551,6 +596,10 @@ pub(super) fn detail(
         let _ = write!(m, "<span>{}</span>", category_label(a.category));
         m.push_str(&status_badge(a.status));
     }
+    let unverified = !snap.trusts(item.original.author());
+    if unverified {
+        m.push_str(UNVERIFIED_BADGE);
+    }
     m.push_str("</p>\n");
     let title = first.map_or_else(
         || kind_label(item.kind()).to_string(),
@@ -585,6 +634,12 @@ pub(super) fn detail(
         NameSource::Key => "an author without a profile on this node".to_string(),
     };
     fact("Author", by);
+    if unverified {
+        fact(
+            "Trust",
+            "Unverified author: this node has no history with this key, and neither its allow list nor a trusted federation's roster names it. The signature proves only that the key's holder wrote this.".into(),
+        );
+    }
     fact(
         "Author's key",
         format!(

@@ -31,6 +31,29 @@ pub(super) struct Selection {
     pub(super) languages: Vec<String>,
     /// The language to read in, chosen with the switcher; overrides `Accept-Language`.
     pub(super) lang: Option<String>,
+    /// One side of the ranking alone (`?authors=trusted|unverified`); `None`: trusted
+    /// authors first, then a capped share of unverified ones.
+    pub(super) authors: Option<AuthorFilter>,
+}
+
+/// Which authors a listing shows, by the trust readers may place in them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AuthorFilter {
+    /// Only the allow list, trusted federations and their rosters' members, and authors with
+    /// history.
+    Trusted,
+    /// Only the others, all of them (up to `http.max_items`).
+    Unverified,
+}
+
+impl AuthorFilter {
+    /// The value in a query string.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            AuthorFilter::Trusted => "trusted",
+            AuthorFilter::Unverified => "unverified",
+        }
+    }
 }
 
 /// A query the gateway cannot serve, with what to change.
@@ -115,6 +138,13 @@ impl Selection {
                     }
                     push_unique(&mut sel.topics, t, "topic")?;
                 }
+                "authors" => {
+                    sel.authors = Some(match value.to_ascii_lowercase().as_str() {
+                        "trusted" => AuthorFilter::Trusted,
+                        "unverified" => AuthorFilter::Unverified,
+                        _ => return Err(BadQuery("authors is trusted or unverified".into())),
+                    });
+                }
                 "kind" => {
                     let k = match value.to_ascii_lowercase().as_str() {
                         "alert" => Kind::Alert,
@@ -151,12 +181,16 @@ impl Selection {
         !(self.countries.is_empty()
             && self.topics.is_empty()
             && self.kinds.is_empty()
-            && self.languages.is_empty())
+            && self.languages.is_empty()
+            && self.authors.is_none())
     }
 
     /// The canonical query string (no leading `?`), percent-encoded.
     pub(super) fn to_query(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(a) = self.authors {
+            parts.push(format!("authors={}", a.as_str()));
+        }
         for c in &self.countries {
             parts.push(format!("country={}", url_component(c)));
         }
@@ -334,6 +368,17 @@ pub(super) fn language_name(tag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_authors_filter_is_checked_and_canonical() {
+        let s = Selection::parse(Some("country=az&authors=Unverified")).unwrap();
+        assert_eq!(s.authors, Some(AuthorFilter::Unverified));
+        assert!(s.is_filtered());
+        assert_eq!(s.to_query(), "authors=unverified&country=AZ");
+        assert_eq!(s.lang_only().authors, None);
+        let err = Selection::parse(Some("authors=friends")).unwrap_err();
+        assert!(err.0.contains("trusted or unverified"), "{err}");
+    }
 
     #[test]
     fn queries_are_checked_and_canonical() {

@@ -11,19 +11,23 @@
 //! an original enters only through the readers' view (so after its embargo); versions and
 //! translations are shown only from their `effective_at`; withdrawn content is never held.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
+use crate::node::Node;
 use crate::store::{Endorser, Store, StoreError, View};
 
-use super::query::Selection;
+use super::query::{AuthorFilter, Selection};
 
 /// Entries read from the log per batch.
 const READ_BATCH: usize = 1024;
 /// Cancels whose target is not (yet) here are remembered up to this many.
 /// (Each is looked up again whenever the head moves.)
 const MAX_PENDING_CANCELS: usize = 1_000;
+/// The readers' head is noted at most once per this much of the node's time, for history.
+const MARK_EVERY: Duration = Duration::from_secs(60);
 
 /// Whether `m` is gone at `now`.
 fn expired(m: &Message, now: Timestamp) -> bool {
@@ -213,6 +217,23 @@ pub(super) struct Snapshot {
     /// Every time at which what readers see changes without a new log entry (embargoes
     /// ending, expiries), sorted.
     boundaries: Vec<u64>,
+    /// The authors of current items that readers may trust (see [`Builder`]'s ranking).
+    trusted: Arc<HashSet<[u8; 32]>>,
+    /// The most items by unverified authors in a ranked listing (`trust.unverified_items`).
+    unverified_items: usize,
+}
+
+/// The items of a listing, and what was left out.
+#[derive(Debug)]
+pub(super) struct Listing<'a> {
+    /// The items shown: by trusted authors first, newest first; then by unverified ones.
+    pub(super) items: Vec<&'a Arc<Item>>,
+    /// Live items that pass the selection, before any cut.
+    pub(super) total: usize,
+    /// Of those, the ones by unverified authors.
+    pub(super) unverified: usize,
+    /// Of the items shown, the ones by unverified authors.
+    pub(super) unverified_shown: usize,
 }
 
 impl Snapshot {
@@ -227,26 +248,67 @@ impl Snapshot {
         self.items.values().filter(move |i| i.live(now))
     }
 
-    /// The live items that pass `sel`, newest first (by their latest version; ties: the later
-    /// seq), with how many there are in all before `limit` cuts the list.
-    pub(super) fn selected(
-        &self,
-        sel: &Selection,
-        now: Timestamp,
-        limit: usize,
-    ) -> (Vec<&Arc<Item>>, usize) {
-        let mut out: Vec<&Arc<Item>> = self
+    /// Whether readers may trust the author of a current item: on the allow list, a trusted
+    /// federation or a member on its roster, or an author with history here.
+    pub(super) fn trusts(&self, author: &AuthorKey) -> bool {
+        self.trusted.contains(author.as_bytes())
+    }
+
+    /// The live items that pass `sel`, at most `limit`. Ranked (no `authors` filter): every
+    /// item by a trusted author first, newest first (by their latest version; ties: the later
+    /// seq), then those by unverified authors, newest first, in the room left but never more
+    /// than `trust.unverified_items`: fabricated volume from fresh keys cannot push a trusted
+    /// author's item out of the list. `?authors=` lists one side alone.
+    pub(super) fn selected(&self, sel: &Selection, now: Timestamp, limit: usize) -> Listing<'_> {
+        let (mut trusted, mut unverified): (Vec<&Arc<Item>>, Vec<&Arc<Item>>) = self
             .live(now)
             .filter(|item| {
                 let texts = item.texts(now);
                 let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
                 sel.matches(item.kind(), item.current(now).body(), &tags)
             })
-            .collect();
-        out.sort_by(|a, b| b.updated(now).cmp(&a.updated(now)).then(b.seq.cmp(&a.seq)));
-        let total = out.len();
-        out.truncate(limit);
-        (out, total)
+            .partition(|item| self.trusts(item.original.author()));
+        let newest_first = |a: &&Arc<Item>, b: &&Arc<Item>| {
+            b.updated(now).cmp(&a.updated(now)).then(b.seq.cmp(&a.seq))
+        };
+        let (total, unverified_total) = (trusted.len() + unverified.len(), unverified.len());
+        let room = match sel.authors {
+            None => {
+                trusted.sort_by(newest_first);
+                trusted.truncate(limit);
+                (limit - trusted.len()).min(self.unverified_items)
+            }
+            Some(AuthorFilter::Trusted) => {
+                trusted.sort_by(newest_first);
+                trusted.truncate(limit);
+                0
+            }
+            Some(AuthorFilter::Unverified) => {
+                trusted.clear();
+                limit
+            }
+        };
+        // Sorting what is cut away costs most under a flood: select the newest first.
+        if unverified.len() > room {
+            if room > 0 {
+                unverified.select_nth_unstable_by(room - 1, newest_first);
+            }
+            unverified.truncate(room);
+        }
+        unverified.sort_by(newest_first);
+        let total = match sel.authors {
+            None => total,
+            Some(AuthorFilter::Trusted) => total - unverified_total,
+            Some(AuthorFilter::Unverified) => unverified_total,
+        };
+        let unverified_shown = unverified.len();
+        trusted.extend(unverified);
+        Listing {
+            items: trusted,
+            total,
+            unverified: unverified_total,
+            unverified_shown,
+        }
     }
 
     /// The item an id names: the original's, or an update's.
@@ -280,15 +342,24 @@ pub(super) struct Builder {
     roster_authors: BTreeSet<[u8; 32]>,
     rosters: HashMap<[u8; 32], (String, AuthorKey)>,
     snapshot: Arc<Snapshot>,
+    /// Per author, the first seq readers were shown something of theirs at.
+    first_shown: HashMap<[u8; 32], u64>,
+    /// (time, readers' seq) noted as the head moved, oldest first: everything up to that seq
+    /// was shown by that time. How the gateway tells how long ago an author was first shown,
+    /// with no time kept in the store; kept across a rebuild.
+    marks: VecDeque<(Timestamp, u64)>,
+    /// The authors the operator vouches for, read again when a roster arrives.
+    vouched: Option<HashSet<[u8; 32]>>,
 }
 
 impl Builder {
     /// Brings the state up to the store's durable head and returns the snapshot for it.
     pub(super) fn advance(
         &mut self,
-        store: &Store,
+        node: &Node,
         now: Timestamp,
     ) -> Result<Arc<Snapshot>, StoreError> {
+        let store = node.store();
         let target = store.head();
         if target <= self.head {
             return Ok(self.snapshot.clone());
@@ -302,6 +373,9 @@ impl Builder {
             for e in &entries {
                 self.note(&e.message, &mut changes);
                 self.visible = self.visible.max(e.seq);
+                self.first_shown
+                    .entry(*e.message.author().as_bytes())
+                    .or_insert(e.seq);
             }
             if scanned <= since {
                 break;
@@ -313,9 +387,10 @@ impl Builder {
             // again rather than chase it (revocations are rare).
             *self = Builder {
                 visible: self.visible,
+                marks: std::mem::take(&mut self.marks),
                 ..Builder::default()
             };
-            return self.advance(store, now);
+            return self.advance(node, now);
         }
 
         // Cancels first, while the items they withdraw are still here to describe them.
@@ -385,9 +460,69 @@ impl Builder {
             }
         }
 
+        let visible_before = self.snapshot.visible;
         self.head = since;
-        self.snapshot = Arc::new(self.make_snapshot());
+        // The ranking changes only with what readers see (an arrival under embargo leaves it
+        // as it was: it has no visible effect), or when a roster or a revocation did.
+        let rank =
+            fresh || changes.rosters || self.vouched.is_none() || self.visible != visible_before;
+        let trusted = if rank {
+            if changes.rosters || self.vouched.is_none() {
+                self.vouched = Some(
+                    node.vouched_authors()?
+                        .iter()
+                        .map(|k| *k.as_bytes())
+                        .collect(),
+                );
+            }
+            Arc::new(self.rank(node, now))
+        } else {
+            self.snapshot.trusted.clone()
+        };
+        self.snapshot = Arc::new(self.make_snapshot(trusted, node.config().trust.unverified_items));
         Ok(self.snapshot.clone())
+    }
+
+    /// Notes the readers' seq at `now`, and returns the seq up to which everything was shown
+    /// at least `trust.history` ago.
+    fn aged(&mut self, node: &Node, now: Timestamp) -> u64 {
+        let history = node.config().trust.history;
+        if history.is_zero() {
+            return self.visible;
+        }
+        if self.marks.is_empty() {
+            // What readers could see when the node opened counts as old enough.
+            self.marks
+                .push_back((now.minus(history), node.history_base().min(self.visible)));
+        }
+        let last = self.marks.back().copied();
+        if last.is_none_or(|(t, seq)| seq < self.visible && now.since(t) >= MARK_EVERY) {
+            self.marks.push_back((now, self.visible));
+        }
+        let horizon = now.minus(history);
+        // Only the newest mark past the horizon is needed; older ones go.
+        while self.marks.len() > 1 && self.marks.get(1).is_some_and(|(t, _)| *t <= horizon) {
+            self.marks.pop_front();
+        }
+        self.marks
+            .front()
+            .filter(|(t, _)| *t <= horizon)
+            .map_or(0, |(_, seq)| *seq)
+    }
+
+    /// The authors of current items that readers may trust: vouched for by the operator, or
+    /// with history (first shown here at least `trust.history` ago).
+    fn rank(&mut self, node: &Node, now: Timestamp) -> HashSet<[u8; 32]> {
+        let aged = self.aged(node, now);
+        let vouched = self.vouched.as_ref();
+        self.items
+            .values()
+            .map(|i| *i.original.author().as_bytes())
+            .filter(|a| {
+                vouched.is_some_and(|v| v.contains(a))
+                    || self.first_shown.get(a).is_some_and(|seq| *seq <= aged)
+            })
+            .collect()
     }
 
     fn note(&mut self, m: &Message, changes: &mut Changes) {
@@ -506,7 +641,7 @@ impl Builder {
         Ok(())
     }
 
-    fn make_snapshot(&self) -> Snapshot {
+    fn make_snapshot(&self, trusted: Arc<HashSet<[u8; 32]>>, unverified_items: usize) -> Snapshot {
         let mut versions = HashMap::new();
         let mut boundaries = Vec::new();
         let mut times = |m: &Message| {
@@ -542,6 +677,8 @@ impl Builder {
             cancels: self.cancels.clone(),
             names: Arc::new(names),
             boundaries,
+            trusted,
+            unverified_items,
         }
     }
 }

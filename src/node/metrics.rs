@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::budget::Limit;
 use crate::message::Reason;
 
 /// Upper bounds of the ingest latency histogram's buckets, in microseconds.
@@ -24,6 +25,8 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
     store_write_failures: AtomicU64,
+    /// `rate-limited` refusals by the budget that refused them.
+    limited: [AtomicU64; Limit::ALL.len()],
     /// Federation's retry set (the entries kept are counted by the store).
     pub retry: RetryMetrics,
 }
@@ -89,6 +92,8 @@ pub struct MetricsSnapshot {
     /// Messages the store could not take (disk below its reserve, a failed write), each also
     /// refused as `unavailable`.
     pub store_write_failures: u64,
+    /// `rate-limited` refusals by the budget that refused them, in [`Limit::ALL`] order.
+    pub limited: Vec<(Limit, u64)>,
 }
 
 impl Metrics {
@@ -117,6 +122,17 @@ impl Metrics {
     /// How many refusals with this reason so far.
     pub fn refused_count(&self, reason: Reason) -> u64 {
         self.refused[reason.index()].load(Relaxed)
+    }
+
+    /// Counts which budget refused a message (the refusal itself is counted under
+    /// `rate-limited` where it is answered).
+    pub fn limited(&self, limit: Limit) {
+        self.limited[limit.index()].fetch_add(1, Relaxed);
+    }
+
+    /// How many refusals this budget made so far.
+    pub fn limited_count(&self, limit: Limit) -> u64 {
+        self.limited[limit.index()].load(Relaxed)
     }
 
     /// Counts a message the store could not take (it is refused `unavailable` too).
@@ -165,6 +181,10 @@ impl Metrics {
                 .map(|r| (*r, self.refused[r.index()].load(Relaxed)))
                 .collect(),
             subscribers: self.subscribers.load(Relaxed),
+            limited: Limit::ALL
+                .iter()
+                .map(|l| (*l, self.limited[l.index()].load(Relaxed)))
+                .collect(),
             latency_cumulative,
             latency_sum_us: self.latency_sum_us.load(Relaxed),
         }

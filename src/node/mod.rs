@@ -7,6 +7,7 @@
 //! subscription task reads the store from its own cursor whenever the durable head moves, so a
 //! slow subscriber cannot slow ingest and cannot miss anything.
 
+mod budget;
 mod clock;
 mod identity;
 mod keep;
@@ -29,6 +30,7 @@ use crate::message::{
 use crate::store::{Inserted, Keep, MessageState, Origin, Seen, Store, StoreConfig, StoreError};
 use crate::tls;
 
+pub use budget::{Limit, address_keys};
 pub use clock::Clock;
 pub use identity::IdentityError;
 pub use metrics::{Metrics, MetricsSnapshot};
@@ -298,6 +300,11 @@ struct Inner {
     tls: Option<TlsMaterial>,
     /// Publishing token buckets per author, for this node's own clients.
     author_limits: governor::DefaultKeyedRateLimiter<AuthorKey>,
+    /// Publishing budgets per client address and prefix, and for never-seen authors.
+    budget: budget::Budget,
+    /// The readers' head when the node opened: what readers could see then counts as shown
+    /// long enough ago for its authors to have history (see [`Node::history_base`]).
+    history_base: u64,
     /// Where the node reads the time (the system's, or a test's).
     clock: Clock,
     /// Woken when what the node knows about authors changes (a roster stored): federation's
@@ -323,6 +330,7 @@ impl Node {
             ..StoreConfig::default()
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
+        let history_base = store.reader_head()?;
         let config_limits = config.limits.clone();
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
@@ -346,6 +354,8 @@ impl Node {
                     ))
                     .allow_burst(nonzero(config_limits.publish_per_author_burst)),
                 ),
+                budget: budget::Budget::new(&config_limits),
+                history_base,
                 clock,
                 knowledge: tokio::sync::Notify::new(),
             }),
@@ -664,19 +674,78 @@ impl Node {
         Ok(Prepared::Ready(checked.verify()?))
     }
 
-    /// Admission and the per-author rate limit, in the order messages arrived.
+    /// Admission, the budget for never-seen authors and the per-author rate limit, in the
+    /// order messages arrived.
     fn check_admit(&self, msg: Message, origin: &Origin) -> Result<Prepared, NodeError> {
         self.admit(&msg)?;
-        // Per author, after verification: forging messages in someone's name cannot use up
-        // their budget. Relayed messages are not counted (a peer's backlog is not a flood).
-        if *origin == Origin::Local && self.inner.author_limits.check_key(msg.author()).is_err() {
-            return Err(Rejection::new(
-                Reason::RateLimited,
-                "this author is publishing faster than the node allows; slow down",
-            )
-            .into());
+        // Relayed messages are not counted (a peer's backlog is not a flood), and both budgets
+        // are spent after verification: forging messages in someone's name, or under fresh
+        // keys with bad signatures, cannot use them up.
+        if *origin != Origin::Local {
+            return Ok(Prepared::Ready(msg));
+        }
+        // A fresh key costs nothing, so its first messages share one budget with every other
+        // fresh key; once something of it is held, it is known and only its own bucket
+        // applies. A revocation is never held back: it can only take power away.
+        if msg.kind() != Kind::Revocation && self.is_new_author(msg.author())? {
+            self.inner
+                .budget
+                .spend_new_author()
+                .map_err(|limit| self.limited(limit))?;
+        }
+        if self.inner.author_limits.check_key(msg.author()).is_err() {
+            return Err(self.limited(Limit::Author).into());
         }
         Ok(Prepared::Ready(msg))
+    }
+
+    /// Counts a budget's refusal by its class and makes the `rate-limited` refusal for it
+    /// (counted under that reason code where it is answered).
+    fn limited(&self, limit: Limit) -> Rejection {
+        self.inner.metrics.limited(limit);
+        Rejection::new(Reason::RateLimited, limit.detail())
+    }
+
+    /// Whether the node has never seen this author: nothing of it held here, not on the allow
+    /// list, not a trusted federation nor a member on one's roster. The store's index is
+    /// asked first (one key lookup); rosters only for authors it does not know.
+    pub fn is_new_author(&self, author: &AuthorKey) -> Result<bool, NodeError> {
+        if self.inner.store.holds_author(author)? {
+            return Ok(false);
+        }
+        match self.inner.trust.vouches(author, &self.inner.store) {
+            Ok(vouched) => Ok(!vouched),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The authors the operator vouches for: the allow list, the trusted federations and the
+    /// members on each one's latest roster in effect (for the gateway's ranking).
+    pub fn vouched_authors(&self) -> Result<std::collections::HashSet<AuthorKey>, StoreError> {
+        self.inner.trust.vouched(&self.inner.store)
+    }
+
+    /// The readers' head when the node opened. The gateway learns how long ago a message was
+    /// shown by watching the head move; of what was there before it started it knows nothing,
+    /// so that counts as old enough (`trust.history`) for its authors to have history. A
+    /// restart thus never demotes an author; its cost is that keys seeded before a restart
+    /// gain history at it (the budget for new authors bounds how many).
+    pub fn history_base(&self) -> u64 {
+        self.inner.history_base
+    }
+
+    /// Spends one message of a client address's budgets (per address and per prefix), before
+    /// the message is even decoded: a flood from one address or network costs no verification.
+    /// `None` (an in-process transport) has no budget. A refusal is counted, under
+    /// `rate-limited` and its class.
+    pub fn spend_address(&self, ip: Option<std::net::IpAddr>) -> Result<(), Rejection> {
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        self.inner.budget.spend_address(ip).map_err(|limit| {
+            self.inner.metrics.refused(Reason::RateLimited);
+            self.limited(limit)
+        })
     }
 
     /// The trust policy: deny list, then open or roster admission.
@@ -853,6 +922,7 @@ impl Node {
             retention
                 .every(interval, |node| async move {
                     node.inner.author_limits.retain_recent();
+                    node.inner.budget.forget_idle();
                     match node.inner.store.expire(node.now()).await {
                         Ok(stats) => debug!(?stats, "retention pass"),
                         Err(e) => warn!(error = %e, "retention pass failed"),

@@ -76,6 +76,29 @@ impl Trust {
         }
     }
 
+    /// Whether the operator vouches for the author: on the allow list, a trusted federation,
+    /// or a member on one's latest roster.
+    pub(super) fn vouches(&self, author: &AuthorKey, store: &Store) -> Result<bool, StoreError> {
+        Ok(self.allow.contains(author)
+            || self.federations.contains(author)
+            || self.on_a_roster(author, store)?)
+    }
+
+    /// Every author the operator vouches for (see [`Trust::vouches`]), with each trusted
+    /// federation's roster read once.
+    pub(super) fn vouched(&self, store: &Store) -> Result<HashSet<AuthorKey>, StoreError> {
+        let mut out: HashSet<AuthorKey> = self.allow.iter().copied().collect();
+        out.extend(self.federations.iter().copied());
+        for fed in &self.federations {
+            if let Some(roster) = store.roster(fed)?
+                && let Content::Roster(r) = &roster.body().content
+            {
+                out.extend(r.members.iter().map(|m| m.key));
+            }
+        }
+        Ok(out)
+    }
+
     fn on_a_roster(&self, author: &AuthorKey, store: &Store) -> Result<bool, StoreError> {
         let mut cache = self.rosters.lock().unwrap_or_else(|e| e.into_inner());
         for fed in &self.federations {

@@ -1,5 +1,6 @@
 //! The `tocsin.v1.Relay` service: thin handlers that convert, call the node, and convert back.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use super::convert::*;
 use super::limits::ConnectionLimits;
 use super::status::refusal;
 use crate::message::{AuthorKey, Id, Reason, Rejection};
-use crate::node::{Node, NodeError, SubEvent, SubscribeSpec};
+use crate::node::{Limit, Node, NodeError, SubEvent, SubscribeSpec};
 use crate::proto;
 use crate::proto::relay_server::Relay;
 use crate::store::Origin;
@@ -94,10 +95,18 @@ impl RelayService {
 
     fn rate_limited(&self) -> Rejection {
         self.node.metrics().refused(Reason::RateLimited);
-        Rejection::new(
-            Reason::RateLimited,
-            "this connection is publishing faster than the node allows; slow down",
-        )
+        self.node.metrics().limited(Limit::Connection);
+        Rejection::new(Reason::RateLimited, Limit::Connection.detail())
+    }
+
+    /// The budgets of the client's address and network, then of its connection: a new
+    /// connection brings no new burst. (The address is a key of a bucket only, never logged.)
+    fn spend(&self, conn: Option<SocketAddr>) -> Result<(), Rejection> {
+        self.node.spend_address(conn.map(|a| a.ip()))?;
+        if !self.limits.allow(conn) {
+            return Err(self.rate_limited());
+        }
+        Ok(())
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
@@ -119,9 +128,7 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SignedMessage>,
     ) -> Result<Response<proto::PublishReply>, Status> {
-        if !self.limits.allow(request.remote_addr()) {
-            return Err(refusal(&self.rate_limited()));
-        }
+        self.spend(request.remote_addr()).map_err(|r| refusal(&r))?;
         let signed = signed_from_proto(request.into_inner()).map_err(|r| {
             self.node.metrics().refused(r.reason);
             refusal(&r)
@@ -196,8 +203,8 @@ impl Relay for RelayService {
                         let mut replies = Vec::with_capacity(batch.len());
                         let mut to_publish = Vec::with_capacity(batch.len());
                         for m in batch {
-                            if !service.limits.allow(conn) {
-                                replies.push(Some(refused_to_proto(None, &service.rate_limited())));
+                            if let Err(r) = service.spend(conn) {
+                                replies.push(Some(refused_to_proto(None, &r)));
                                 continue;
                             }
                             match signed_from_proto(m) {

@@ -653,6 +653,20 @@ impl Store {
         self.inner()?.latest(Kind::Profile, author)
     }
 
+    /// Whether anything by this author is held here, under embargo or not (a row of its
+    /// index): what tells an author the node has seen from a fresh key.
+    pub fn holds_author(&self, author: &AuthorKey) -> Result<bool, StoreError> {
+        let inner = self.inner()?;
+        inner
+            .trees
+            .get(T::IAuthor)
+            .scan_prefix(author.as_bytes())
+            .next()
+            .transpose()
+            .map(|row| row.is_some())
+            .map_err(|e| StoreError::sled(&inner.dir, e))
+    }
+
     /// The author's latest roster in effect (a roster under embargo counts from its release).
     pub fn roster(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
         self.inner()?.latest(Kind::Roster, author)

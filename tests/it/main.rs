@@ -6,6 +6,7 @@ mod crash;
 mod disk;
 mod embargo;
 mod federation;
+mod flood;
 mod grpc;
 mod http;
 mod integrity;

@@ -89,6 +89,12 @@ pub fn unlimited(config: &mut Config) {
     l.publish_per_connection_burst = 1_000_000;
     l.publish_per_author_per_second = 1_000_000;
     l.publish_per_author_burst = 1_000_000;
+    l.publish_per_address_per_second = 1_000_000;
+    l.publish_per_address_burst = 1_000_000;
+    l.publish_per_prefix_per_second = 1_000_000;
+    l.publish_per_prefix_burst = 1_000_000;
+    l.new_authors_per_minute = 1_000_000;
+    l.new_authors_burst = 1_000_000;
 }
 
 /// A node on 127.0.0.1:0 in a temporary directory.
