@@ -304,3 +304,29 @@ async fn calls_opened_and_reset_past_a_connections_budget_are_refused_and_the_co
     let mut other = node.client().await;
     other.info().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_churn_from_one_address_is_refused_past_its_rate_and_others_connect() {
+    let node = TestNode::start_with(|c| {
+        c.limits.connects_per_address_per_second = 1;
+        c.limits.connects_per_address_burst = 5;
+    })
+    .await;
+    let addr = node.server().grpc_addr();
+    let mut sockets = Vec::new();
+    for _ in 0..20 {
+        sockets.push(silent_socket("127.0.0.7", addr).await);
+    }
+    wait_until("the churn to be refused", || async {
+        refused(&node, ConnRefusal::Rate) >= 14
+    })
+    .await;
+    // At most the burst and a second's refill got past the rate.
+    assert!(refused(&node, ConnRefusal::Rate) <= 15);
+    let m = &node.server().node().metrics().connections;
+    assert!((5..=6).contains(&m.handshaking.load(Relaxed)));
+    // Another address is not touched.
+    let accepted = honest_publishes(&node.url(), &ClientTls::default(), "127.0.0.1", 3, 2).await;
+    assert_eq!(accepted, 6);
+    drop(sockets);
+}
