@@ -105,8 +105,32 @@ pub struct LimitsSection {
     pub max_subscribers: usize,
     /// Events queued per subscriber before it is made to wait (it then reads from the store).
     pub subscriber_queue: usize,
-    /// TCP connections open at once; more are closed on arrival.
+    /// Connections open at once for everyone (readers, publishers, strangers), counted once
+    /// their handshake is done; more are closed.
     pub max_connections: usize,
+    /// Connections open at once beyond `max_connections`, reserved for peers that present a
+    /// client certificate from `tls.client_ca`: strangers can never lock federation out.
+    pub peer_connections: usize,
+    /// Connections one source address may hold open (handshakes included).
+    pub connections_per_address: usize,
+    /// Connections one /24 (IPv4) or /48 (IPv6) may hold open (handshakes included).
+    pub connections_per_prefix: usize,
+    /// New connections one address may open per second, sustained.
+    pub connects_per_address_per_second: u32,
+    /// New connections one address may open at once before the sustained rate applies.
+    pub connects_per_address_burst: u32,
+    /// How long a new connection has to finish its TLS handshake (in plaintext: to send its
+    /// first byte) before it is closed. It holds no slot meanwhile.
+    #[serde(deserialize_with = "duration")]
+    pub handshake_timeout: Duration,
+    /// How long a connection may stay open with no stream (call) open before it is closed.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// New streams (calls) one connection may open per second, sustained; more are refused
+    /// `rate-limited`, and a connection refused more than its burst is closed.
+    pub streams_per_connection_per_second: u32,
+    /// New streams one connection may open at once before the sustained rate applies.
+    pub streams_per_connection_burst: u32,
     /// Messages one connection may publish per second, sustained.
     pub publish_per_connection_per_second: u32,
     /// Messages one connection may publish at once before the sustained rate applies.
@@ -145,6 +169,15 @@ impl Default for LimitsSection {
             max_subscribers: 2048,
             subscriber_queue: 256,
             max_connections: 512,
+            peer_connections: 64,
+            connections_per_address: 32,
+            connections_per_prefix: 128,
+            connects_per_address_per_second: 10,
+            connects_per_address_burst: 100,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            streams_per_connection_per_second: 200,
+            streams_per_connection_burst: 1000,
             publish_per_connection_per_second: 200,
             publish_per_connection_burst: 1000,
             publish_per_author_per_second: 20,
@@ -382,6 +415,24 @@ impl Config {
             ("limits.max_subscribers", l.max_subscribers),
             ("limits.subscriber_queue", l.subscriber_queue),
             ("limits.max_connections", l.max_connections),
+            ("limits.connections_per_address", l.connections_per_address),
+            ("limits.connections_per_prefix", l.connections_per_prefix),
+            (
+                "limits.connects_per_address_per_second",
+                l.connects_per_address_per_second as usize,
+            ),
+            (
+                "limits.connects_per_address_burst",
+                l.connects_per_address_burst as usize,
+            ),
+            (
+                "limits.streams_per_connection_per_second",
+                l.streams_per_connection_per_second as usize,
+            ),
+            (
+                "limits.streams_per_connection_burst",
+                l.streams_per_connection_burst as usize,
+            ),
             (
                 "limits.publish_per_connection_per_second",
                 l.publish_per_connection_per_second as usize,
@@ -425,6 +476,20 @@ impl Config {
         for (key, v) in positive {
             if v == 0 {
                 return Err(format!("{key} must be at least 1"));
+            }
+        }
+        if l.connections_per_prefix < l.connections_per_address {
+            return Err(
+                "limits.connections_per_prefix must be at least limits.connections_per_address"
+                    .into(),
+            );
+        }
+        for (key, d) in [
+            ("limits.handshake_timeout", l.handshake_timeout),
+            ("limits.idle_timeout", l.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(format!("{key} must be above zero"));
             }
         }
         let floor = crate::message::limits::MAX_BODY_BYTES + 1024;
@@ -570,6 +635,33 @@ mod tests {
         assert_eq!(parsed.limits.max_subscribers, d.limits.max_subscribers);
         assert_eq!(parsed.limits.subscriber_queue, d.limits.subscriber_queue);
         assert_eq!(parsed.limits.max_connections, d.limits.max_connections);
+        assert_eq!(parsed.limits.peer_connections, d.limits.peer_connections);
+        assert_eq!(
+            parsed.limits.connections_per_address,
+            d.limits.connections_per_address
+        );
+        assert_eq!(
+            parsed.limits.connections_per_prefix,
+            d.limits.connections_per_prefix
+        );
+        assert_eq!(
+            parsed.limits.connects_per_address_per_second,
+            d.limits.connects_per_address_per_second
+        );
+        assert_eq!(
+            parsed.limits.connects_per_address_burst,
+            d.limits.connects_per_address_burst
+        );
+        assert_eq!(parsed.limits.handshake_timeout, d.limits.handshake_timeout);
+        assert_eq!(parsed.limits.idle_timeout, d.limits.idle_timeout);
+        assert_eq!(
+            parsed.limits.streams_per_connection_per_second,
+            d.limits.streams_per_connection_per_second
+        );
+        assert_eq!(
+            parsed.limits.streams_per_connection_burst,
+            d.limits.streams_per_connection_burst
+        );
         assert_eq!(
             parsed.limits.publish_per_connection_per_second,
             d.limits.publish_per_connection_per_second
@@ -684,6 +776,10 @@ mod tests {
         assert!(err.contains("federation.retry_limit_per_peer"), "{err}");
         let err = Config::parse("[federation]\nretry_min = \"2h\"\n").unwrap_err();
         assert!(err.contains("federation.retry_min"), "{err}");
+        let err = Config::parse("[limits]\nconnections_per_prefix = 4\n").unwrap_err();
+        assert!(err.contains("limits.connections_per_prefix"), "{err}");
+        let err = Config::parse("[limits]\nidle_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("limits.idle_timeout"), "{err}");
         let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
         assert!(err.contains("http.max_items"), "{err}");
         let ok =

@@ -180,10 +180,17 @@ pub fn sign_many(keys: &[SecretKey], from: u64, count: u64) -> Vec<SignedMessage
 }
 
 /// Benchmarks measure the hardware, not the abuse limits: plaintext (the nodes are on
-/// loopback) and no publishing rate limits.
+/// loopback), no publishing rate limits, and no caps on connections from one address (every
+/// client of a benchmark is 127.0.0.1) or on calls per connection.
 pub fn unlimited(config: &mut Config) {
     config.tls.mode = tocsin::config::TlsMode::Off;
     let l = &mut config.limits;
+    l.connections_per_address = 1_000_000;
+    l.connections_per_prefix = 1_000_000;
+    l.connects_per_address_per_second = u32::MAX;
+    l.connects_per_address_burst = u32::MAX;
+    l.streams_per_connection_per_second = u32::MAX;
+    l.streams_per_connection_burst = u32::MAX;
     l.publish_per_connection_per_second = u32::MAX;
     l.publish_per_connection_burst = u32::MAX;
     l.publish_per_author_per_second = u32::MAX;

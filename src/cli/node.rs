@@ -94,9 +94,11 @@ pub struct StatusArgs {
 
 fn init_logging() {
     // The default level logs no client addresses or subscriber identities; the transport
-    // crates are held at warn because their debug lines carry peer addresses.
+    // crates are held at warn because their debug lines carry peer addresses, and h2 at error
+    // because it warns once per connection it ends for a protocol abuse (rapid reset): an
+    // attacker would write the log. The node's edge counts and logs its refusals once a minute.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,h2=warn,hyper=warn,tower=warn,tonic=warn")
+        tracing_subscriber::EnvFilter::new("info,h2=error,hyper=warn,tower=warn,tonic=warn")
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

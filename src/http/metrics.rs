@@ -131,6 +131,7 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     }
 
     retry(&mut out, node)?;
+    connections(&mut out, node);
 
     family(
         &mut out,
@@ -324,6 +325,54 @@ fn retry(out: &mut String, node: &Node) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+/// The gRPC port's edge: connections open by slot, and what its limits refused or closed.
+fn connections(out: &mut String, node: &Node) {
+    use crate::node::metrics::ConnRefusal;
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &node.metrics().connections;
+    family(
+        out,
+        "tocsin_connections_open",
+        "gauge",
+        "gRPC connections open now: in the public slots, in the slots reserved for authenticated peers, and still in their handshake (no slot yet).",
+    );
+    for (class, n) in [
+        ("public", c.open_public.load(Relaxed)),
+        ("peer", c.open_peer.load(Relaxed)),
+        ("handshake", c.handshaking.load(Relaxed)),
+    ] {
+        let _ = writeln!(out, "tocsin_connections_open{{class=\"{class}\"}} {n}");
+    }
+    family(
+        out,
+        "tocsin_connections_refused_total",
+        "counter",
+        "gRPC connections refused or closed by the node's limits, by reason: rate, per-address, prefix, capacity, handshake-timeout, handshake-failed, idle, streams (closed for opening calls far past its budget).",
+    );
+    for class in ConnRefusal::ALL
+        .into_iter()
+        .filter(|c| *c != ConnRefusal::Stream)
+    {
+        let _ = writeln!(
+            out,
+            "tocsin_connections_refused_total{{reason=\"{}\"}} {}",
+            class.label(),
+            c.refused_count(class)
+        );
+    }
+    family(
+        out,
+        "tocsin_grpc_calls_refused_total",
+        "counter",
+        "gRPC calls (HTTP/2 streams) refused rate-limited before any service ran: over limits.streams_per_connection_*.",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_grpc_calls_refused_total{{reason=\"rate-limited\"}} {}",
+        c.refused_count(ConnRefusal::Stream)
+    );
 }
 
 #[cfg(test)]

@@ -29,6 +29,90 @@ pub struct Metrics {
     limited: [AtomicU64; Limit::ALL.len()],
     /// Federation's retry set (the entries kept are counted by the store).
     pub retry: RetryMetrics,
+    /// Connections to the gRPC port: open, refused and closed by the edge's limits.
+    pub connections: ConnectionMetrics,
+}
+
+/// Why the gRPC edge refused or closed a connection (or refused a stream). The rpc layer
+/// decides; the counters live here with the others so `/metrics` reads them in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnRefusal {
+    /// The address opened connections faster than `limits.connects_per_address_per_second`.
+    Rate,
+    /// The address held `limits.connections_per_address` already.
+    PerAddress,
+    /// The address's /24 (IPv4) or /48 (IPv6) held `limits.connections_per_prefix` already.
+    Prefix,
+    /// Every slot its class may use was taken (or too many handshakes were under way).
+    Capacity,
+    /// The TLS handshake (or, in plaintext, the first byte) did not come in time.
+    HandshakeTimeout,
+    /// The TLS handshake failed (plaintext to a TLS port, an untrusted client certificate).
+    HandshakeFailed,
+    /// Closed: no stream open for `limits.idle_timeout`.
+    Idle,
+    /// Closed: it kept opening streams past `limits.streams_per_connection_*`.
+    Streams,
+    /// A new stream refused (`rate-limited`): over `limits.streams_per_connection_*`.
+    Stream,
+}
+
+impl ConnRefusal {
+    /// Every class, in the order of the counters.
+    pub const ALL: [ConnRefusal; 9] = [
+        ConnRefusal::Rate,
+        ConnRefusal::PerAddress,
+        ConnRefusal::Prefix,
+        ConnRefusal::Capacity,
+        ConnRefusal::HandshakeTimeout,
+        ConnRefusal::HandshakeFailed,
+        ConnRefusal::Idle,
+        ConnRefusal::Streams,
+        ConnRefusal::Stream,
+    ];
+
+    /// The label in `/metrics` and in the log.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnRefusal::Rate => "rate",
+            ConnRefusal::PerAddress => "per-address",
+            ConnRefusal::Prefix => "prefix",
+            ConnRefusal::Capacity => "capacity",
+            ConnRefusal::HandshakeTimeout => "handshake-timeout",
+            ConnRefusal::HandshakeFailed => "handshake-failed",
+            ConnRefusal::Idle => "idle",
+            ConnRefusal::Streams => "streams",
+            ConnRefusal::Stream => "stream-rate",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Connections to the gRPC port, counted by the rpc layer's edge.
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    refused: [AtomicU64; ConnRefusal::ALL.len()],
+    /// Connections open now in the public slots (`limits.max_connections`).
+    pub open_public: AtomicU64,
+    /// Connections open now in the slots reserved for authenticated peers.
+    pub open_peer: AtomicU64,
+    /// Connections whose handshake is under way (they hold no slot yet).
+    pub handshaking: AtomicU64,
+}
+
+impl ConnectionMetrics {
+    /// Counts one refusal (or closing) of this class.
+    pub fn refused(&self, class: ConnRefusal) {
+        self.refused[class.index()].fetch_add(1, Relaxed);
+    }
+
+    /// How many of this class so far.
+    pub fn refused_count(&self, class: ConnRefusal) -> u64 {
+        self.refused[class.index()].load(Relaxed)
+    }
 }
 
 /// What federation's retry set did with refusals that may change.

@@ -169,6 +169,16 @@ impl Client {
 
     /// Connects with explicit TLS settings (used for https:// URLs).
     pub async fn connect_with(url: &str, tls: &ClientTls) -> Result<Client, ClientError> {
+        Client::connect_from(url, tls, None).await
+    }
+
+    /// Connects from a given local address (a multi-homed machine; tests that stand for
+    /// several clients on loopback), or the one the system picks when `None`.
+    pub async fn connect_from(
+        url: &str,
+        tls: &ClientTls,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<Client, ClientError> {
         let connect_err = |detail: String| ClientError::Connect {
             url: url.to_string(),
             detail,
@@ -176,6 +186,7 @@ impl Client {
         let endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| connect_err(format!("not a URL: {e}")))?
             .connect_timeout(Duration::from_secs(5))
+            .local_address(from)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));

@@ -1,22 +1,14 @@
-//! Abuse limits at the gRPC edge: a cap on open connections, and a token bucket per
-//! connection for publishing.
+//! Abuse limits in the gRPC handlers: a token bucket per connection for publishing, and the
+//! `too-large` code for tonic's own size refusal.
 //!
-//! The per-author limit lives in the node (it needs the verified author); this module knows
-//! connections, which only the transport sees.
+//! The per-author limit lives in the node (it needs the verified author); which connections
+//! get in, and for how long, is the edge's (`rpc/edge/`).
 
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::Stream;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::transport::server::{Connected, TcpConnectInfo};
-use tracing::debug;
 
 /// Publishing token buckets, one per connection (keyed by the remote socket address, which
 /// names one TCP connection).
@@ -49,94 +41,6 @@ impl ConnectionLimits {
         self.publish.retain_recent();
         self.publish.shrink_to_fit();
     }
-}
-
-/// A TCP connection that holds one of the server's connection slots while it is open.
-#[derive(Debug)]
-pub struct SlotStream {
-    inner: TcpStream,
-    _slot: OwnedSemaphorePermit,
-}
-
-impl Connected for SlotStream {
-    type ConnectInfo = TcpConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
-    }
-}
-
-impl AsyncRead for SlotStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SlotStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-}
-
-/// Accepts connections up to `max` open at once; beyond that, a new connection is closed at
-/// once (the client sees a reset and retries later). Nagle is off on every connection.
-pub fn capped_incoming(
-    listener: TcpListener,
-    max: usize,
-) -> impl Stream<Item = std::io::Result<SlotStream>> + Send + 'static {
-    let slots = Arc::new(Semaphore::new(max));
-    futures::stream::unfold((listener, slots), |(listener, slots)| async move {
-        loop {
-            let (stream, _) = match listener.accept().await {
-                Ok(s) => s,
-                Err(e) => {
-                    // Transient accept errors (EMFILE, ECONNABORTED) must not end the server.
-                    debug!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-                debug!("connection cap reached; closing a new connection");
-                drop(stream);
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            let item = Ok(SlotStream {
-                inner: stream,
-                _slot: slot,
-            });
-            return Some((item, (listener, slots)));
-        }
-    })
 }
 
 /// A message over the gRPC size limit is refused by tonic before any handler runs, with

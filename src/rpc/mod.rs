@@ -4,6 +4,7 @@
 
 mod client;
 mod convert;
+mod edge;
 pub mod limits;
 mod service;
 pub mod status;
@@ -11,7 +12,7 @@ pub mod status;
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 use tracing::info;
 
 use crate::node::Node;
@@ -30,16 +31,27 @@ pub enum ServeError {
     /// Reflection could not be built from the descriptor set.
     #[error("gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The node's TLS material could not be used (the message says which part).
+    #[error("{0}")]
+    Tls(String),
+}
+
+impl From<edge::EdgeError> for ServeError {
+    fn from(e: edge::EdgeError) -> ServeError {
+        ServeError::Tls(e.to_string())
+    }
 }
 
 /// Serves the relay, health and reflection services on `listener` until `shutdown` resolves,
 /// then stops accepting and lets in-flight calls finish.
 ///
-/// Hardening, all from the config and none left to library defaults: the maximum gRPC
-/// message size, HTTP/2 streams per connection, keepalive pings with a timeout, a cap on open
-/// connections, a publishing token bucket per connection, TCP nodelay, and (in the handlers)
-/// a timeout on every unary call. Compressed requests are not accepted
-/// (no decompression is enabled), so a compression bomb is refused before it is inflated.
+/// Hardening, all from the config and none left to library defaults: the edge (`edge/`:
+/// connect rate and connection caps per address and prefix, a handshake timeout, slots taken
+/// only after the handshake with a reserve for authenticated peers, an idle timeout, a budget
+/// of new calls per connection), the maximum gRPC message size, HTTP/2 streams per connection,
+/// keepalive pings with a timeout, a publishing token bucket per connection, TCP nodelay, and
+/// (in the handlers) a timeout on every unary call. Compressed requests are not accepted (no
+/// decompression is enabled), so a compression bomb is refused before it is inflated.
 pub async fn serve(
     node: Node,
     listener: TcpListener,
@@ -77,29 +89,16 @@ pub async fn serve(
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    // Built before anything is served, so bad TLS material stops the start.
+    let tls = node.tls().map(edge::Tls::new).transpose()?;
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "gRPC listening");
     }
-    // A cap on open connections; Nagle off (a relay answers small messages).
-    let incoming = limits::capped_incoming(listener, limits.max_connections);
+    let edge = edge::Edge::new(node.clone());
     let reporter = health_reporter.clone();
-    let mut builder = Server::builder();
-    if let Some(tls) = node.tls() {
-        let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
-            &tls.identity.cert_pem,
-            &tls.identity.key_pem,
-        ));
-        if let Some(ca) = &tls.client_ca {
-            // Optional: readers need no certificate; a peer that presents one from these CAs
-            // is authenticated, and one from any other CA fails the handshake.
-            config = config
-                .client_ca_root(Certificate::from_pem(ca))
-                .client_auth_optional(true);
-        }
-        builder = builder.tls_config(config)?;
-    }
-    builder
+    let router = Server::builder()
         .layer(limits::oversized_as_too_large(node.clone()))
+        .layer(edge::StreamGateLayer::new(edge.clone()))
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
@@ -107,13 +106,29 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(relay)
-        .serve_with_incoming_shutdown(incoming, async move {
-            shutdown.await;
-            reporter
-                .set_not_serving::<RelayServer<RelayService>>()
-                .await;
-        })
-        .await?;
+        .add_service(relay);
+    let shutdown = async move {
+        shutdown.await;
+        reporter
+            .set_not_serving::<RelayServer<RelayService>>()
+            .await;
+    };
+    // The edge runs the TLS handshake itself (tonic is given the finished TLS stream, whose
+    // connection info still carries the client's certificates for `peer_certs`).
+    match tls {
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(edge::incoming(edge, listener, tls), shutdown)
+                .await?
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(
+                    edge::incoming(edge, listener, edge::Plaintext),
+                    shutdown,
+                )
+                .await?
+        }
+    }
     Ok(())
 }

@@ -81,10 +81,12 @@ pub fn sign(body: Body, key: &SecretKey) -> Message {
     Message::sign(body, key).expect("signing a test body")
 }
 
-/// Lifts the publishing rate limits, for tests that publish in bulk (the abuse tests set
-/// their own).
+/// Lifts the publishing rate limits and the budget of calls per connection, for tests that
+/// publish in bulk (the abuse tests set their own).
 pub fn unlimited(config: &mut Config) {
     let l = &mut config.limits;
+    l.streams_per_connection_per_second = 1_000_000;
+    l.streams_per_connection_burst = 1_000_000;
     l.publish_per_connection_per_second = 1_000_000;
     l.publish_per_connection_burst = 1_000_000;
     l.publish_per_author_per_second = 1_000_000;
