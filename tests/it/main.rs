@@ -8,6 +8,7 @@ mod embargo;
 mod federation;
 mod grpc;
 mod http;
+mod http_attacks;
 mod integrity;
 mod peers;
 mod retry;
