@@ -16,7 +16,8 @@
 //! serve the readers while the node answers its revalidations with 304.
 //!
 //! Architecture Invariant: readers' view only. Nothing embargoed appears before its time and
-//! withdrawn content never appears; client addresses are never read, logged or shown.
+//! withdrawn content never appears; client addresses are never logged, kept or shown (the
+//! connection caps in `limits` count them in memory while their connections are open).
 
 mod atom;
 mod cache;
