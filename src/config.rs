@@ -331,6 +331,36 @@ pub struct HttpSection {
     pub max_items: usize,
     /// Connections served at once; more are closed at once.
     pub max_connections: usize,
+    /// Connections one client address holds at once (an IPv6 client's /64): more from it are
+    /// refused, so one address can never take the whole of `max_connections`.
+    pub max_connections_per_address: usize,
+    /// Connections one network holds at once (IPv4 /24, IPv6 /48).
+    pub max_connections_per_prefix: usize,
+    /// How long a connection may take to send a request's headers, counted from when it opens
+    /// or its last response was sent: an idle keep-alive connection and a slowloris alike are
+    /// closed after it.
+    #[serde(deserialize_with = "duration")]
+    pub idle_timeout: Duration,
+    /// How long a connection is kept alive in all; after it, it is closed once its current
+    /// response is sent (the client reconnects), so kept-alive connections cannot hold their
+    /// slots for ever.
+    #[serde(deserialize_with = "duration")]
+    pub keep_alive_max: Duration,
+    /// The time a response may take to reach the client, from its first byte to its last.
+    #[serde(deserialize_with = "duration")]
+    pub write_timeout: Duration,
+    /// While a client does not keep up, it must take at least `min_send_rate` bytes a second
+    /// over every `send_window`; a client that takes less (a stalled or trickling reader) is
+    /// disconnected.
+    #[serde(deserialize_with = "duration")]
+    pub send_window: Duration,
+    /// The slowest a client may read a response, in bytes a second (see `send_window`).
+    pub min_send_rate: usize,
+    /// The largest Atom feed, in KiB: past it the oldest entries are left out.
+    pub max_feed_kib: usize,
+    /// Rendered pages and feeds kept in memory, in MiB, shared by every reader of the same
+    /// view and state.
+    pub render_cache_mib: usize,
 }
 
 impl Default for HttpSection {
@@ -343,9 +373,22 @@ impl Default for HttpSection {
             feed_max_age: Duration::from_secs(60),
             max_items: 200,
             max_connections: 1024,
+            max_connections_per_address: 32,
+            max_connections_per_prefix: 128,
+            idle_timeout: Duration::from_secs(10),
+            keep_alive_max: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(120),
+            send_window: Duration::from_secs(10),
+            min_send_rate: 1024,
+            max_feed_kib: 1024,
+            render_cache_mib: 32,
         }
     }
 }
+
+/// The smallest `http.max_feed_kib`: an Atom entry of the largest message (its texts at their
+/// limits, every character escaped) stays well under it.
+pub const MIN_FEED_KIB: usize = 256;
 
 /// `[[peer]]`: a node this node follows.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -472,6 +515,15 @@ impl Config {
             ("limits.new_authors_burst", l.new_authors_burst as usize),
             ("http.max_items", self.http.max_items),
             ("http.max_connections", self.http.max_connections),
+            (
+                "http.max_connections_per_address",
+                self.http.max_connections_per_address,
+            ),
+            (
+                "http.max_connections_per_prefix",
+                self.http.max_connections_per_prefix,
+            ),
+            ("http.render_cache_mib", self.http.render_cache_mib),
         ];
         for (key, v) in positive {
             if v == 0 {
@@ -534,6 +586,27 @@ impl Config {
         }
         if f.retry_limit_per_peer == 0 || f.retry_limit < f.retry_limit_per_peer {
             return Err("federation.retry_limit_per_peer must be at least 1 and at most federation.retry_limit".into());
+        }
+        let h = &self.http;
+        if h.max_connections_per_address > h.max_connections_per_prefix
+            || h.max_connections_per_prefix > h.max_connections
+        {
+            return Err("http.max_connections_per_address must be at most http.max_connections_per_prefix, and that at most http.max_connections".into());
+        }
+        for (key, d) in [
+            ("http.idle_timeout", h.idle_timeout),
+            ("http.keep_alive_max", h.keep_alive_max),
+            ("http.write_timeout", h.write_timeout),
+            ("http.send_window", h.send_window),
+        ] {
+            if d.is_zero() {
+                return Err(format!("{key} must be above zero"));
+            }
+        }
+        if h.max_feed_kib < MIN_FEED_KIB {
+            return Err(format!(
+                "http.max_feed_kib must be at least {MIN_FEED_KIB}, so that any one message fits in a feed"
+            ));
         }
         let url = &self.http.public_url;
         if !url.is_empty()
@@ -730,6 +803,21 @@ mod tests {
         assert_eq!(parsed.http.feed_max_age, d.http.feed_max_age);
         assert_eq!(parsed.http.max_items, d.http.max_items);
         assert_eq!(parsed.http.max_connections, d.http.max_connections);
+        assert_eq!(
+            parsed.http.max_connections_per_address,
+            d.http.max_connections_per_address
+        );
+        assert_eq!(
+            parsed.http.max_connections_per_prefix,
+            d.http.max_connections_per_prefix
+        );
+        assert_eq!(parsed.http.idle_timeout, d.http.idle_timeout);
+        assert_eq!(parsed.http.keep_alive_max, d.http.keep_alive_max);
+        assert_eq!(parsed.http.write_timeout, d.http.write_timeout);
+        assert_eq!(parsed.http.send_window, d.http.send_window);
+        assert_eq!(parsed.http.min_send_rate, d.http.min_send_rate);
+        assert_eq!(parsed.http.max_feed_kib, d.http.max_feed_kib);
+        assert_eq!(parsed.http.render_cache_mib, d.http.render_cache_mib);
         assert!(parsed.peers.is_empty());
     }
 
@@ -782,6 +870,12 @@ mod tests {
         assert!(err.contains("limits.idle_timeout"), "{err}");
         let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
         assert!(err.contains("http.max_items"), "{err}");
+        let err = Config::parse("[http]\nmax_connections_per_address = 2000\n").unwrap_err();
+        assert!(err.contains("http.max_connections_per_address"), "{err}");
+        let err = Config::parse("[http]\nmax_feed_kib = 16\n").unwrap_err();
+        assert!(err.contains("http.max_feed_kib"), "{err}");
+        let err = Config::parse("[http]\nwrite_timeout = \"0s\"\n").unwrap_err();
+        assert!(err.contains("http.write_timeout"), "{err}");
         let ok =
             Config::parse("[http]\nenabled = false\npublic_url = \"https://alerts.example.org\"\n")
                 .unwrap();

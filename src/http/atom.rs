@@ -4,13 +4,20 @@
 //! Entry ids are stable: `urn:tocsin:message:<original id>` for a message (it keeps its id
 //! through updates; `updated` is its latest version's time), `urn:tocsin:cap:<id>` for a CAP
 //! document (each version and each cancel is a CAP message of its own).
+//!
+//! A feed is bounded in bytes (`http.max_feed_kib`): entries go in newest first while they
+//! fit, and one that would take the feed past the bound is left out (and counted), so neither
+//! many messages nor a few huge ones make a feed that costs a reader megabytes. An entry
+//! carries a message's text once (`content`, no `summary` repeating it), and element text is
+//! escaped without touching quotes.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
 
 use crate::message::Timestamp;
 
 use super::Gateway;
-use super::escape::Esc;
+use super::escape::{Esc, EscText};
 use super::page::{alert_of, call_of, category_label, kind_label};
 use super::query::{Selection, pick_language};
 use super::snapshot::{CancelNote, Item, Snapshot, Text};
@@ -75,6 +82,30 @@ fn header(
     );
 }
 
+/// The end of every feed.
+const TAIL: &str = "</feed>\n";
+
+/// Adds the rendered `entries` to `out` while the whole feed stays within the gateway's byte
+/// bound, leaving out (and counting) each that would pass it, then closes the feed.
+fn finish(gw: &Gateway, mut out: String, entries: impl Iterator<Item = String>) -> String {
+    let cap = gw.max_feed_bytes();
+    let mut left_out = 0;
+    for e in entries {
+        if out.len() + e.len() + TAIL.len() <= cap {
+            out.push_str(&e);
+        } else {
+            left_out += 1;
+        }
+    }
+    if left_out > 0 {
+        gw.stats()
+            .feed_entries_left_out
+            .fetch_add(left_out, Ordering::Relaxed);
+    }
+    out.push_str(TAIL);
+    out
+}
+
 fn chosen<'a>(texts: &'a [Text<'a>], prefs: &[String]) -> Option<&'a Text<'a>> {
     let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
     pick_language(&tags, prefs).and_then(|i| texts.get(i))
@@ -105,11 +136,12 @@ pub(super) fn feed(
         sel,
         updated,
     );
-    for item in items {
-        entry(&mut out, gw, snap, item, prefs, now);
-    }
-    out.push_str("</feed>\n");
-    out
+    let entries = items.iter().map(|item| {
+        let mut e = String::new();
+        entry(&mut e, gw, snap, item, prefs, now);
+        e
+    });
+    finish(gw, out, entries)
 }
 
 fn entry(
@@ -136,7 +168,7 @@ fn entry(
                 out,
                 "<title type=\"text\" xml:lang=\"{}\">{}</title>",
                 Esc(&t.info.language),
-                Esc(&t.info.headline)
+                EscText(&t.info.headline)
             );
         }
         None => {
@@ -154,7 +186,7 @@ fn entry(
          <link rel=\"related\" type=\"application/cap+xml\" href=\"{base}/cap/{cur}.xml\"/>\n",
         body.created_at.to_rfc3339(),
         item.original.body().created_at.to_rfc3339(),
-        Esc(&snap.names.name(item.original.author())),
+        EscText(&snap.names.name(item.original.author())),
         item.original.author().to_hex(),
         base = Esc(base),
         id = item.id(),
@@ -196,12 +228,7 @@ fn entry(
         );
     }
     if let Some(t) = text {
-        let _ = writeln!(
-            out,
-            "<summary type=\"text\" xml:lang=\"{}\">{}</summary>",
-            Esc(&t.info.language),
-            Esc(&t.info.description)
-        );
+        // The text once: `content` holds the description and more, so no `summary` repeats it.
         let mut content = t.info.description.clone();
         if !t.info.instruction.is_empty() {
             content.push_str("\n\n");
@@ -224,7 +251,7 @@ fn entry(
             out,
             "<content type=\"text\" xml:lang=\"{}\">{}</content>",
             Esc(&t.info.language),
-            Esc(&content)
+            EscText(&content)
         );
     }
     out.push_str("</entry>\n");
@@ -302,7 +329,8 @@ pub(super) fn cap_index(
         sel,
         updated,
     );
-    for (when, cap_id, e) in entries {
+    let entries = entries.into_iter().map(|(when, cap_id, e)| {
+        let mut out = String::new();
         let (title, lang, author, summary, msg_type) = match e {
             E::Item(item) => {
                 let texts = item.texts(now);
@@ -343,20 +371,20 @@ pub(super) fn cap_index(
              <updated>{}</updated>\n<author><name>{}</name></author>\n\
              <link rel=\"alternate\" type=\"application/cap+xml\" href=\"{}/cap/{cap_id}.xml\"/>\n\
              <category term=\"{msg_type}\" scheme=\"urn:oasis:names:tc:emergency:cap:1.2:msgType\"/>\n",
-            Esc(&title),
+            EscText(&title),
             when.to_rfc3339(),
-            Esc(&author),
+            EscText(&author),
             Esc(base),
         );
         if !summary.is_empty() {
             let _ = writeln!(
                 out,
                 "<summary type=\"text\"{lang_attr}>{}</summary>",
-                Esc(&summary)
+                EscText(&summary)
             );
         }
         out.push_str("</entry>\n");
-    }
-    out.push_str("</feed>\n");
-    out
+        out
+    });
+    finish(gw, out, entries)
 }

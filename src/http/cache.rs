@@ -11,13 +11,20 @@
 //! while that second lasts, so two states can never share a date (HTTP dates have no finer
 //! grain): a reader holding date D got it after D's second ended, so any later state is dated
 //! after D.
+//!
+//! The ETag also keys the render cache ([`Rendered`]): a body rendered once is shared, as
+//! `Bytes`, by every reader of the same view and state, however many and however slow, and
+//! readers arriving while it is being rendered wait for that one rendering.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use axum::http::header::{IF_MODIFIED_SINCE, IF_NONE_MATCH};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 
 /// The validators of one response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,10 +98,174 @@ pub(super) fn not_modified(headers: &HeaderMap, v: &Validators) -> bool {
     }
 }
 
+/// The most bodies the render cache keeps, whatever their size (each costs a map entry).
+const MAX_RENDERED: usize = 1024;
+
+/// Rendered bodies by ETag, bounded in bytes; the least recently used go first.
+#[derive(Debug)]
+pub(super) struct Rendered {
+    budget: usize,
+    entries: Mutex<Entries>,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// The bytes of the bodies in `map`.
+    bytes: usize,
+    /// A counter for recency.
+    tick: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    body: Arc<OnceCell<Bytes>>,
+    /// Its length once rendered and counted; 0 before.
+    bytes: usize,
+    used: u64,
+}
+
+impl Rendered {
+    /// A cache of at most `budget` bytes.
+    pub(super) fn new(budget: usize) -> Rendered {
+        Rendered {
+            budget,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    /// The body for `key`: the cached one, or `render`'s (run once however many ask at once).
+    /// The flag says whether this call rendered it.
+    pub(super) async fn get_or_render(
+        &self,
+        key: &str,
+        render: impl FnOnce() -> String,
+    ) -> (Bytes, bool) {
+        let cell = {
+            let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            e.tick += 1;
+            let tick = e.tick;
+            if !e.map.contains_key(key) && e.map.len() >= MAX_RENDERED {
+                e.evict_one();
+            }
+            let entry = e.map.entry(key.to_string()).or_insert_with(|| Entry {
+                body: Arc::new(OnceCell::new()),
+                bytes: 0,
+                used: tick,
+            });
+            entry.used = tick;
+            entry.body.clone()
+        };
+        let mut rendered = false;
+        let body = cell
+            .get_or_init(|| {
+                rendered = true;
+                async move { Bytes::from(render()) }
+            })
+            .await
+            .clone();
+        if rendered {
+            let mut e = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = e.map.get_mut(key)
+                && Arc::ptr_eq(&entry.body, &cell)
+                && entry.bytes == 0
+            {
+                entry.bytes = body.len();
+                e.bytes += body.len();
+                while e.bytes > self.budget {
+                    if !e.evict_one() {
+                        break;
+                    }
+                }
+            }
+        }
+        (body, rendered)
+    }
+
+    /// The bytes held now.
+    pub(super) fn bytes(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).bytes
+    }
+}
+
+impl Entries {
+    /// Drops the least recently used entry; false if there was none.
+    fn evict_one(&mut self) -> bool {
+        let oldest = self
+            .map
+            .iter()
+            .min_by_key(|(_, v)| v.used)
+            .map(|(k, _)| k.clone());
+        match oldest.and_then(|k| self.map.remove(&k)) {
+            Some(gone) => {
+                self.bytes -= gone.bytes;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[tokio::test]
+    async fn a_body_is_rendered_once_and_shared() {
+        let cache = Rendered::new(1024);
+        let (a, fresh) = cache.get_or_render("k", || "x".repeat(100)).await;
+        assert!(fresh);
+        let (b, fresh) = cache
+            .get_or_render("k", || unreachable!("rendered twice"))
+            .await;
+        assert!(!fresh);
+        // The same buffer, not a copy.
+        assert_eq!(a.as_ptr(), b.as_ptr());
+        assert_eq!(cache.bytes(), 100);
+    }
+
+    #[tokio::test]
+    async fn readers_arriving_together_wait_for_one_rendering() {
+        let cache = Arc::new(Rendered::new(1 << 20));
+        let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let (cache, renders) = (cache.clone(), renders.clone());
+            tasks.push(tokio::spawn(async move {
+                cache
+                    .get_or_render("feed", || {
+                        renders.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(20));
+                        "feed".to_string()
+                    })
+                    .await
+                    .0
+            }));
+        }
+        for t in tasks {
+            assert_eq!(&t.await.unwrap()[..], b"feed");
+        }
+        assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_cache_keeps_to_its_budget_dropping_the_least_recently_used() {
+        let cache = Rendered::new(250);
+        cache.get_or_render("a", || "a".repeat(100)).await;
+        cache.get_or_render("b", || "b".repeat(100)).await;
+        // "a" is used again, so "b" is the one to go.
+        cache.get_or_render("a", || unreachable!()).await;
+        cache.get_or_render("c", || "c".repeat(100)).await;
+        assert_eq!(cache.bytes(), 200);
+        assert!(!cache.get_or_render("a", || "a".repeat(100)).await.1);
+        assert!(cache.get_or_render("b", || "b".repeat(100)).await.1);
+        assert!(cache.bytes() <= 250);
+        // A body bigger than the whole budget is served but not kept.
+        let (big, _) = cache.get_or_render("big", || "z".repeat(1000)).await;
+        assert_eq!(big.len(), 1000);
+        assert!(cache.bytes() <= 250);
+    }
 
     fn headers(name: axum::http::HeaderName, value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

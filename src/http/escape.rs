@@ -16,25 +16,40 @@ pub(super) struct Esc<'a>(pub(super) &'a str);
 
 impl fmt::Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
-        let mut last = 0;
-        for (i, c) in s.char_indices() {
-            let rep = match c {
-                '&' => "&amp;",
-                '<' => "&lt;",
-                '>' => "&gt;",
-                '"' => "&quot;",
-                '\'' => "&#39;",
-                '\t' | '\n' | '\r' => continue,
-                c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => "\u{FFFD}",
-                _ => continue,
-            };
-            f.write_str(&s[last..i])?;
-            f.write_str(rep)?;
-            last = i + c.len_utf8();
-        }
-        f.write_str(&s[last..])
+        escape(f, self.0, true)
     }
+}
+
+/// Text escaped for XML element content only (never an attribute): `&`, `<` and `>` become
+/// character references and quotes stay as they are, so a text full of quotes does not grow
+/// sixfold in a feed. Not allowed characters become U+FFFD as in [`Esc`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EscText<'a>(pub(super) &'a str);
+
+impl fmt::Display for EscText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        escape(f, self.0, false)
+    }
+}
+
+fn escape(f: &mut fmt::Formatter<'_>, s: &str, quotes: bool) -> fmt::Result {
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let rep = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '"' if quotes => "&quot;",
+            '\'' if quotes => "&#39;",
+            '\t' | '\n' | '\r' => continue,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => "\u{FFFD}",
+            _ => continue,
+        };
+        f.write_str(&s[last..i])?;
+        f.write_str(rep)?;
+        last = i + c.len_utf8();
+    }
+    f.write_str(&s[last..])
 }
 
 /// Escapes into a new string.
@@ -67,6 +82,11 @@ mod tests {
         assert_eq!(esc("plain text, ünïcode"), "plain text, ünïcode");
         assert_eq!(esc("a\u{1}b\tc\nd"), "a\u{FFFD}b\tc\nd");
         assert_eq!(esc(""), "");
+        assert_eq!(
+            EscText(r#"<b>"x" & 'y' ]]></b>"#).to_string(),
+            "&lt;b&gt;\"x\" &amp; 'y' ]]&gt;&lt;/b&gt;"
+        );
+        assert_eq!(EscText("a\u{1}b").to_string(), "a\u{FFFD}b");
     }
 
     #[test]

@@ -10,9 +10,13 @@
 
 use std::fmt::Write as _;
 
+use std::sync::atomic::Ordering;
+
 use crate::node::Node;
 use crate::node::metrics::LATENCY_BUCKETS_US;
 use crate::store::StoreError;
+
+use super::limits::Stats;
 
 /// A label value escaped as the format asks (backslash, double quote, line feed).
 fn label(v: &str) -> String {
@@ -250,6 +254,56 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         m.latency_cumulative.last().copied().unwrap_or(0)
     );
     Ok(out)
+}
+
+/// The web gateway's own figures: connections it refused or closed, and its render cache.
+pub(super) fn gateway(out: &mut String, stats: &Stats, cache_bytes: usize) {
+    family(
+        out,
+        "tocsin_http_refused_total",
+        "counter",
+        "HTTP connections refused on arrival, by the cap they met: http.max_connections (connections), per address (address) or per network (prefix).",
+    );
+    for (cap, n) in stats.refusals() {
+        let _ = writeln!(out, "tocsin_http_refused_total{{cap=\"{cap}\"}} {n}");
+    }
+    family(
+        out,
+        "tocsin_http_closed_total",
+        "counter",
+        "HTTP connections closed by the gateway: no request within http.idle_timeout (idle-timeout), a response not delivered within http.write_timeout (write-timeout), read below http.min_send_rate (slow-reader).",
+    );
+    for (reason, n) in stats.closings() {
+        let _ = writeln!(out, "tocsin_http_closed_total{{reason=\"{reason}\"}} {n}");
+    }
+    let counters = [
+        (
+            "tocsin_http_renders_total",
+            "Pages and feeds rendered (not found in the render cache).",
+            stats.renders.load(Ordering::Relaxed),
+        ),
+        (
+            "tocsin_http_render_cache_hits_total",
+            "Responses served from a body already rendered for another reader.",
+            stats.cache_hits.load(Ordering::Relaxed),
+        ),
+        (
+            "tocsin_http_feed_entries_left_out_total",
+            "Feed entries left out of a rendering because the feed reached http.max_feed_kib.",
+            stats.feed_entries_left_out.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, help, n) in counters {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {n}");
+    }
+    family(
+        out,
+        "tocsin_http_render_cache_bytes",
+        "gauge",
+        "Bytes of rendered bodies held by the render cache (http.render_cache_mib).",
+    );
+    let _ = writeln!(out, "tocsin_http_render_cache_bytes {cache_bytes}");
 }
 
 /// Federation's retry set: refusals that may change, kept and tried again until they expire.

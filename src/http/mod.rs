@@ -16,12 +16,15 @@
 //! serve the readers while the node answers its revalidations with 304.
 //!
 //! Architecture Invariant: readers' view only. Nothing embargoed appears before its time and
-//! withdrawn content never appears; client addresses are never read, logged or shown.
+//! withdrawn content never appears; client addresses are never logged, kept or shown (the
+//! connection caps in `limits` count them in memory while their connections are open).
 
 mod atom;
 mod cache;
 mod cap;
+mod conn;
 mod escape;
+mod limits;
 mod metrics;
 mod page;
 mod query;
@@ -38,55 +41,118 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tracing::{debug, warn};
+use tokio::sync::mpsc;
+use tracing::warn;
 
 use crate::message::{Id, Timestamp};
 use crate::node::Node;
 use crate::store::StoreError;
-use cache::{Clock, Validators};
+use cache::{Clock, Rendered, Validators};
+use conn::{Guarded, SendLimits};
+use limits::{Admission, Closed, Refusal, Stats};
 use query::{BadQuery, Selection};
 use snapshot::{Builder, Snapshot};
 
-/// How long a client may take to send a request's headers (slow clients hold a connection).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a refused connection is told before it is closed (written without waiting: a client
+/// that does not read it loses nothing but the reason).
+fn refusal_text(why: Refusal) -> String {
+    let body = format!(
+        "busy: too many connections ({}); try again later\n",
+        match why {
+            Refusal::Connections => "in all",
+            Refusal::Address => "from your address",
+            Refusal::Prefix => "from your network",
+        }
+    );
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 10\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
 
 /// Serves the gateway on `listener` until the node begins shutting down, then lets open
 /// requests finish (the caller bounds how long it waits).
+///
+/// Each connection takes a slot by its address (see `limits`); hyper closes it when a
+/// request's headers do not come within `http.idle_timeout` of waiting for them, and after
+/// `http.keep_alive_max` it is closed once its current response is sent. Its socket fails a
+/// response that is not taken fast enough (see `conn`).
 pub async fn serve(node: Node, listener: TcpListener) {
-    let max_connections = node.config().http.max_connections;
+    let cfg = node.config().http.clone();
     let base = public_base(&node, &listener);
-    let router = router(Gateway::new(node.clone(), base));
-    let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(max_connections));
+    let gw = Gateway::new(node.clone(), base);
+    let stats = gw.inner.stats.clone();
+    let router = router(gw);
+    let admission = Arc::new(Admission::new(
+        cfg.max_connections,
+        cfg.max_connections_per_address,
+        cfg.max_connections_per_prefix,
+    ));
+    let send = SendLimits::new(cfg.write_timeout, cfg.send_window, cfg.min_send_rate);
+    // Every connection task holds a sender; when the last is dropped, all have ended.
+    let (running, mut all_ended) = mpsc::channel::<()>(1);
     let stopped = node.stopped();
     tokio::pin!(stopped);
     loop {
         tokio::select! {
             _ = &mut stopped => break,
             accepted = listener.accept() => match accepted {
-                // The client's address is not looked at: it is never logged or stored.
-                Ok((stream, _)) => {
-                    let Ok(permit) = slots.clone().try_acquire_owned() else {
-                        debug!("HTTP connection limit reached; closing a new connection");
-                        continue;
+                // The address is used only to count this client's connections while they are
+                // open (see `limits`): never logged or kept.
+                Ok((stream, peer)) => {
+                    let slot = match admission.admit(peer.ip()) {
+                        Ok(slot) => slot,
+                        Err(why) => {
+                            stats.refused(why);
+                            let _ = stream.try_write(refusal_text(why).as_bytes());
+                            continue;
+                        }
                     };
                     let _ = stream.set_nodelay(true);
                     let mut builder = hyper::server::conn::http1::Builder::new();
                     builder
                         .timer(TokioTimer::new())
-                        .header_read_timeout(HEADER_READ_TIMEOUT);
+                        .header_read_timeout(cfg.idle_timeout);
+                    let io = Guarded::new(stream, send, stats.clone());
                     let conn = builder.serve_connection(
-                        TokioIo::new(stream),
+                        TokioIo::new(io),
                         TowerToHyperService::new(router.clone()),
                     );
-                    let conn = graceful.watch(conn);
+                    let stats = stats.clone();
+                    let stopped = node.stopped();
+                    let lifetime = tokio::time::sleep(cfg.keep_alive_max);
+                    let running = running.clone();
                     tokio::spawn(async move {
-                        let _ = conn.await;
-                        drop(permit);
+                        let _slot = slot;
+                        let _running = running;
+                        tokio::pin!(conn, stopped, lifetime);
+                        let mut closing = false;
+                        loop {
+                            tokio::select! {
+                                ended = conn.as_mut() => {
+                                    if let Err(e) = ended
+                                        && e.is_timeout()
+                                    {
+                                        // hyper's header read timeout; our own write limits
+                                        // counted themselves in `conn`.
+                                        stats.closed(Closed::IdleTimeout);
+                                    }
+                                    break;
+                                }
+                                // Node shutdown or the keep-alive lifetime: finish the
+                                // current response, then close.
+                                _ = &mut stopped, if !closing => {
+                                    conn.as_mut().graceful_shutdown();
+                                    closing = true;
+                                }
+                                _ = &mut lifetime, if !closing => {
+                                    conn.as_mut().graceful_shutdown();
+                                    closing = true;
+                                }
+                            }
+                        }
                     });
                 }
                 Err(e) => {
@@ -98,7 +164,8 @@ pub async fn serve(node: Node, listener: TcpListener) {
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    drop(running);
+    let _ = all_ended.recv().await;
 }
 
 /// The gateway's public base URL, without a trailing slash.
@@ -144,6 +211,10 @@ struct Shared {
     current: RwLock<Arc<Snapshot>>,
     /// When each state was first served, for `Last-Modified`.
     clock: Clock,
+    /// Rendered pages and feeds, shared by their readers.
+    rendered: Rendered,
+    /// The gateway's counters.
+    stats: Arc<Stats>,
 }
 
 /// Why a request failed on the node's side.
@@ -225,13 +296,29 @@ impl Gateway {
     fn new(node: Node, base: String) -> Gateway {
         Gateway {
             inner: Arc::new(Shared {
-                node,
                 base,
                 builder: Mutex::new(Builder::default()),
                 current: RwLock::new(Arc::new(Snapshot::default())),
                 clock: Clock::default(),
+                rendered: Rendered::new(
+                    node.config()
+                        .http
+                        .render_cache_mib
+                        .saturating_mul(1024 * 1024),
+                ),
+                stats: Arc::new(Stats::default()),
+                node,
             }),
         }
+    }
+
+    fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// The largest feed, in bytes.
+    fn max_feed_bytes(&self) -> usize {
+        self.node().config().http.max_feed_kib.saturating_mul(1024)
     }
 
     fn node(&self) -> &Node {
@@ -297,8 +384,9 @@ impl Gateway {
 
     /// Turns a reply into a response: 304 when the request's validators match, else the body,
     /// with validators and caching headers either way. The body is rendered only when it is
-    /// sent: neither a 304 nor an answer to HEAD renders it.
-    fn respond(
+    /// sent: neither a 304 nor an answer to HEAD renders it. A `200` body is rendered once per
+    /// ETag and shared by every reader of it (`cache::Rendered`).
+    async fn respond(
         &self,
         req_headers: &HeaderMap,
         method: &Method,
@@ -312,6 +400,19 @@ impl Gateway {
         } else {
             let body = if method == Method::HEAD {
                 Body::empty()
+            } else if ok {
+                let (body, rendered) = self
+                    .inner
+                    .rendered
+                    .get_or_render(&reply.validators.etag, render)
+                    .await;
+                let counter = if rendered {
+                    &self.stats().renders
+                } else {
+                    &self.stats().cache_hits
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Body::from(body)
             } else {
                 Body::from(render())
             };
@@ -384,18 +485,20 @@ async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Fail
     let now = gw.node().now();
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, "/", &key);
-    Ok(gw.respond(
-        req.headers(),
-        req.method(),
-        Reply {
-            status: StatusCode::OK,
-            content_type: HTML,
-            validators,
-            freshness: Freshness::Page,
-            vary_language: sel.lang.is_none(),
-        },
-        || page::index(&gw, &snap, &sel, &prefs, now),
-    ))
+    Ok(gw
+        .respond(
+            req.headers(),
+            req.method(),
+            Reply {
+                status: StatusCode::OK,
+                content_type: HTML,
+                validators,
+                freshness: Freshness::Page,
+                vary_language: sel.lang.is_none(),
+            },
+            || page::index(&gw, &snap, &sel, &prefs, now),
+        )
+        .await)
 }
 
 async fn detail(
@@ -432,11 +535,11 @@ async fn detail(
         vary_language: sel.lang.is_none(),
     };
     if let Some(item) = snap.items.get(&id).filter(|i| i.live(now)) {
-        return Ok(
-            gw.respond(req.headers(), req.method(), reply(StatusCode::OK), || {
+        return Ok(gw
+            .respond(req.headers(), req.method(), reply(StatusCode::OK), || {
                 page::detail(&gw, &snap, item, &sel, &prefs, now)
-            }),
-        );
+            })
+            .await);
     }
     let node = gw.node().clone();
     let state = tokio::task::spawn_blocking(move || node.store().get(&id))
@@ -454,7 +557,9 @@ async fn detail(
             ),
         ),
     };
-    Ok(gw.respond(req.headers(), req.method(), reply(status), || body))
+    Ok(gw
+        .respond(req.headers(), req.method(), reply(status), || body)
+        .await)
 }
 
 fn redirect(to: &str) -> Response {
@@ -486,18 +591,20 @@ async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response,
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
     let validators = gw.validators(&snap, now, path, &key);
     let render = if cap { atom::cap_index } else { atom::feed };
-    Ok(gw.respond(
-        req.headers(),
-        req.method(),
-        Reply {
-            status: StatusCode::OK,
-            content_type: ATOM,
-            validators,
-            freshness: Freshness::Feed,
-            vary_language: sel.lang.is_none(),
-        },
-        || render(&gw, &snap, &sel, &prefs, now),
-    ))
+    Ok(gw
+        .respond(
+            req.headers(),
+            req.method(),
+            Reply {
+                status: StatusCode::OK,
+                content_type: ATOM,
+                validators,
+                freshness: Freshness::Feed,
+                vary_language: sel.lang.is_none(),
+            },
+            || render(&gw, &snap, &sel, &prefs, now),
+        )
+        .await)
 }
 
 async fn cap_document(
@@ -542,25 +649,32 @@ async fn cap_document(
             return Ok(r);
         }
     };
-    Ok(gw.respond(
-        req.headers(),
-        req.method(),
-        Reply {
-            status,
-            content_type: CAP,
-            validators,
-            freshness: Freshness::Feed,
-            vary_language: false,
-        },
-        || body,
-    ))
+    Ok(gw
+        .respond(
+            req.headers(),
+            req.method(),
+            Reply {
+                status,
+                content_type: CAP,
+                validators,
+                freshness: Freshness::Feed,
+                vary_language: false,
+            },
+            || body,
+        )
+        .await)
 }
 
 async fn metrics_text(State(gw): State<Gateway>) -> Result<Response, Failure> {
     let node = gw.node().clone();
-    let text = tokio::task::spawn_blocking(move || metrics::render(&node))
-        .await
-        .map_err(|e| Failure::Task(e.to_string()))??;
+    let gateway = gw.clone();
+    let text = tokio::task::spawn_blocking(move || {
+        let mut text = metrics::render(&node)?;
+        metrics::gateway(&mut text, gateway.stats(), gateway.inner.rendered.bytes());
+        Ok::<_, StoreError>(text)
+    })
+    .await
+    .map_err(|e| Failure::Task(e.to_string()))??;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -10,6 +10,7 @@ mod federation;
 mod flood;
 mod grpc;
 mod http;
+mod http_attacks;
 mod integrity;
 mod peers;
 mod retry;
