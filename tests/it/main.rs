@@ -12,6 +12,7 @@ mod integrity;
 mod peers;
 mod retry;
 mod security;
+mod sub_attacks;
 mod support;
 mod tls;
 mod vectors;
