@@ -243,6 +243,16 @@ struct QueueState {
     gone: bool,
 }
 
+/// What the receiving end found in the queue.
+enum Taken {
+    /// The next event.
+    Event(Item),
+    /// Nothing yet.
+    Nothing,
+    /// Nothing more: the subscription has ended.
+    Ended,
+}
+
 /// Why the task stopped waiting for room.
 enum Blocked {
     /// The subscriber went away.
@@ -252,6 +262,25 @@ enum Blocked {
 }
 
 impl Queue {
+    /// An empty queue of at most `max_bytes` and `max_events`, for a subscriber that stands at
+    /// `since`.
+    fn new(max_bytes: usize, max_events: usize, since: u64) -> Queue {
+        Queue {
+            state: Mutex::new(QueueState {
+                events: VecDeque::new(),
+                bytes: 0,
+                taken: since,
+                takes: 0,
+                done: false,
+                gone: false,
+            }),
+            readable: Notify::new(),
+            writable: Notify::new(),
+            max_bytes: max_bytes.max(1),
+            max_events: max_events.max(1),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -342,6 +371,24 @@ impl Queue {
         self.readable.notify_one();
     }
 
+    /// Takes the next event (the receiving end's side), noting where the subscriber stands.
+    fn take(&self) -> Taken {
+        let mut s = self.lock();
+        let Some((item, bytes)) = s.events.pop_front() else {
+            return if s.done { Taken::Ended } else { Taken::Nothing };
+        };
+        s.bytes = s.bytes.saturating_sub(bytes);
+        s.takes += 1;
+        match &item {
+            Ok(SubEvent::Delivery(e)) => s.taken = e.seq,
+            Ok(SubEvent::CaughtUp(seq)) => s.taken = *seq,
+            _ => {}
+        }
+        drop(s);
+        self.writable.notify_one();
+        Taken::Event(item)
+    }
+
     /// Resolves when the subscriber has gone away.
     async fn gone(&self) {
         loop {
@@ -365,25 +412,11 @@ impl Subscription {
     /// The next event; `None` once the subscription has ended.
     pub async fn recv(&mut self) -> Option<Result<SubEvent, NodeError>> {
         loop {
-            {
-                let mut s = self.queue.lock();
-                if let Some((item, bytes)) = s.events.pop_front() {
-                    s.bytes = s.bytes.saturating_sub(bytes);
-                    s.takes += 1;
-                    match &item {
-                        Ok(SubEvent::Delivery(e)) => s.taken = e.seq,
-                        Ok(SubEvent::CaughtUp(seq)) => s.taken = *seq,
-                        _ => {}
-                    }
-                    drop(s);
-                    self.queue.writable.notify_one();
-                    return Some(item);
-                }
-                if s.done {
-                    return None;
-                }
+            match self.queue.take() {
+                Taken::Event(item) => return Some(item),
+                Taken::Ended => return None,
+                Taken::Nothing => self.queue.readable.notified().await,
             }
-            self.queue.readable.notified().await;
         }
     }
 
@@ -408,20 +441,11 @@ pub(super) fn open(node: &Node, spec: SubscribeSpec) -> Result<Subscription, Nod
     }
     let slot = Slot::take(node, &spec).map_err(NodeError::TooManySubscribers)?;
     let limits = &node.config().limits;
-    let queue = Arc::new(Queue {
-        state: Mutex::new(QueueState {
-            events: VecDeque::new(),
-            bytes: 0,
-            taken: spec.since,
-            takes: 0,
-            done: false,
-            gone: false,
-        }),
-        readable: Notify::new(),
-        writable: Notify::new(),
-        max_bytes: limits.subscriber_buffer_kib.saturating_mul(1024).max(1),
-        max_events: limits.subscriber_queue.max(1),
-    });
+    let queue = Arc::new(Queue::new(
+        limits.subscriber_buffer_kib.saturating_mul(1024),
+        limits.subscriber_queue,
+        spec.since,
+    ));
     let task_node = node.clone();
     let task_queue = Arc::clone(&queue);
     node.spawn(async move {
@@ -582,5 +606,83 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
             _ = node.stopped() => return closing(cursor),
             _ = queue.gone() => return End::Finished(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Short, so a stall is seen quickly; the outcomes below do not depend on timing (nothing
+    /// takes from the queue while a push waits).
+    const STALL: Duration = Duration::from_millis(50);
+
+    fn taken(q: &Queue) -> SubEvent {
+        match q.take() {
+            Taken::Event(Ok(e)) => e,
+            Taken::Event(Err(e)) => panic!("an error: {e}"),
+            Taken::Nothing => panic!("nothing queued"),
+            Taken::Ended => panic!("ended"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_queue_holds_no_more_bytes_than_its_bound_and_a_stalled_reader_resumes_where_it_stood()
+     {
+        let q = Queue::new(1000, 100, 3);
+        assert!(q.push(SubEvent::CaughtUp(4), 600, STALL).await.is_ok());
+        assert!(q.push(SubEvent::CaughtUp(5), 300, STALL).await.is_ok());
+        // 900 of 1000 bytes: room for 100, not for 200.
+        assert_eq!(q.room(STALL).await.ok(), Some((100, 98)));
+        assert!(matches!(
+            q.push(SubEvent::CaughtUp(6), 200, STALL).await,
+            Err(Blocked::Stalled)
+        ));
+        assert_eq!(q.lock().bytes, 900);
+        // Taking one makes room.
+        assert!(matches!(taken(&q), SubEvent::CaughtUp(4)));
+        assert!(q.push(SubEvent::CaughtUp(6), 200, STALL).await.is_ok());
+        // Ended for a stall: what was queued is dropped, and the reader resumes after the
+        // last event it took.
+        q.end_stalled();
+        assert!(matches!(taken(&q), SubEvent::Stalled(4)));
+        assert!(matches!(q.take(), Taken::Ended));
+        assert_eq!(q.lock().bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn an_event_larger_than_the_bound_goes_alone_into_an_empty_queue() {
+        let q = Queue::new(1000, 100, 0);
+        assert!(q.push(SubEvent::CaughtUp(1), 5000, STALL).await.is_ok());
+        assert!(matches!(
+            q.push(SubEvent::CaughtUp(2), 10, STALL).await,
+            Err(Blocked::Stalled)
+        ));
+        assert!(matches!(q.room(STALL).await, Err(Blocked::Stalled)));
+        assert!(matches!(taken(&q), SubEvent::CaughtUp(1)));
+        assert!(q.push(SubEvent::CaughtUp(2), 10, STALL).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_bound_in_events_holds_too_and_a_reader_gone_ends_the_wait() {
+        let q = Arc::new(Queue::new(1 << 20, 2, 0));
+        assert!(q.push(SubEvent::CaughtUp(1), 1, STALL).await.is_ok());
+        assert!(q.push(SubEvent::CaughtUp(2), 1, STALL).await.is_ok());
+        assert!(matches!(
+            q.push(SubEvent::CaughtUp(3), 1, STALL).await,
+            Err(Blocked::Stalled)
+        ));
+        // The receiving end goes away while the task waits for room: the wait ends at once.
+        let waiter = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move { q.room(Duration::from_secs(3600)).await.is_err() })
+        };
+        q.lock().gone = true;
+        q.writable.notify_one();
+        let ended = tokio::time::timeout(Duration::from_secs(30), waiter).await;
+        assert!(
+            matches!(ended, Ok(Ok(true))),
+            "the wait ended when the reader went away"
+        );
     }
 }
