@@ -654,7 +654,7 @@ fn large_message(key: &SecretKey, i: u64) -> SignedMessage {
                 .chars()
                 .take(16_000)
                 .collect();
-            info.instruction = info.instruction.repeat(60).chars().take(4_000).collect();
+            info.instruction = info.instruction.repeat(60).chars().take(3_900).collect();
         }
     }
     Message::sign(body, key)
