@@ -16,7 +16,8 @@
 //! (messages in flight per stream), TOCSIN_BENCH_FIXED_RATE [2000], TOCSIN_BENCH_SECS [5]
 //! (duration of every fixed-rate phase), TOCSIN_BENCH_FANOUT_RATE_10 [2000],
 //! TOCSIN_BENCH_FANOUT_RATE_100 [100], TOCSIN_BENCH_FANOUT_RATE_1000 [100],
-//! TOCSIN_BENCH_IDLE_SUBS [1000], TOCSIN_BENCH_SUBS_PER_CONN [50], TOCSIN_BENCH_DIR (where the
+//! TOCSIN_BENCH_IDLE_SUBS [1000], TOCSIN_BENCH_SUBS_PER_CONN [50], TOCSIN_BENCH_STALLED_SUBS [64],
+//! TOCSIN_BENCH_STALLED_MSGS [400] (alerts of about 56 KB), TOCSIN_BENCH_DIR (where the
 //! data goes; default the system temp directory: use a real disk, not tmpfs).
 
 mod common;
@@ -365,6 +366,33 @@ mod lean {
         );
     }
 
+    /// `n` Subscribe streams from seq 0 on `send`'s connection, none of them ever read: their
+    /// answers are returned to be held (dropping one resets its stream). The connection's
+    /// task takes what the default flow-control window (64 KiB) lets in, nothing more.
+    pub async fn subscribe_stalled(
+        send: &h2::client::SendRequest<Bytes>,
+        url: &str,
+        n: usize,
+    ) -> Vec<h2::client::ResponseFuture> {
+        let method = method(url, "Subscribe");
+        let req = proto::SubscribeRequest::default();
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let request = http::Request::post(method.clone())
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .expect("request");
+            let mut ready = send.clone().ready().await.expect("connection ready");
+            let (answer, mut stream) = ready.send_request(request, false).expect("send request");
+            stream
+                .send_data(framed(&req.encode_to_vec()), true)
+                .expect("send body");
+            out.push(answer);
+        }
+        out
+    }
+
     /// One Get (`method`: `Get`) of an id the node does not hold; panics unless it answers
     /// NOT_FOUND.
     pub async fn get_unknown(
@@ -615,6 +643,78 @@ fn fanout(rts: &Rts, msgs: Vec<SignedMessage>, subs: usize, rate: u64) -> Fanout
     out
 }
 
+/// An alert of about 56 KB: the ~1 KiB benchmark alert with each of its three descriptions at
+/// the 16 KiB limit and longer instructions.
+fn large_message(key: &SecretKey, i: u64) -> SignedMessage {
+    let mut body = common::message(key, i).body().clone();
+    if let Content::Alert(a) = &mut body.content {
+        for info in &mut a.info {
+            info.description = format!("{i} {} ", info.description)
+                .repeat(80)
+                .chars()
+                .take(16_000)
+                .collect();
+            info.instruction = info.instruction.repeat(60).chars().take(3_900).collect();
+        }
+    }
+    Message::sign(body, key)
+        .expect("a valid large alert")
+        .signed()
+        .clone()
+}
+
+/// Stalled subscribers (issue 18): on a fresh node, `subs` Subscribe streams from one address
+/// (as many on each HTTP/2 connection as the node allows) that are never read, while `msgs` alerts of about 56 KB are published one after
+/// another on another connection. Returns (VmRSS at rest, the highest VmRSS seen while
+/// publishing, message size) in KiB and bytes: the process holds node and load generator, so
+/// the figure is an upper bound for the node.
+fn stalled_subscribers(rts: &Rts, keys: &[SecretKey], subs: usize, msgs: u64) -> (u64, u64, usize) {
+    let node = rts.node.block_on(start_node());
+    let url = node.server.url();
+    let relay = node.server.node().clone();
+    let out = with_cpu(
+        &format!("{subs} stalled subscribers, {msgs} large alerts"),
+        || {
+            rts.load.block_on(async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let rest = rss_kib();
+            // As many on each connection as the node allows (16 by default), from one address.
+            let per_conn = Config::default().limits.subscriptions_per_connection;
+            let conns = lean::connect(&url, subs.div_ceil(per_conn)).await;
+            let mut answers = Vec::with_capacity(subs);
+            for (i, conn) in conns.iter().enumerate() {
+                let n = per_conn.min(subs - i * per_conn);
+                answers.extend(lean::subscribe_stalled(conn, &url, n).await);
+            }
+            while relay.metrics().snapshot().subscribers < subs as u64 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let mut c = Client::connect(&url).await.expect("connect");
+            let mut peak = rss_kib();
+            let mut size = 0;
+            for i in 0..msgs {
+                let m = large_message(&keys[(i % keys.len() as u64) as usize], 1_000_000 + i);
+                size = m.encode_to_vec().len();
+                accepted(&c.publish(&m).await.expect("publish"));
+                peak = peak.max(rss_kib());
+            }
+            // Let every subscription's task fill its queue, then look once more.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            peak = peak.max(rss_kib());
+            let open = relay.metrics().snapshot().subscribers;
+            let (_, stalled) = relay.metrics().subscriptions.snapshot();
+            println!(
+                "stalled subscribers: {subs} never read, {msgs} alerts of {size} B published: VmRSS {rest} KiB at rest -> {peak} KiB at most (node and load generator in one process); {open} subscriptions still open, {stalled} ended for stalling"
+            );
+            drop(answers);
+            (rest, peak, size)
+        })
+        },
+    );
+    stop(rts, node);
+    out
+}
+
 struct Row {
     what: String,
     measured: String,
@@ -660,7 +760,9 @@ fn main() {
     let secs = env_or("TOCSIN_BENCH_SECS", 5);
     let idle_subs = env_or("TOCSIN_BENCH_IDLE_SUBS", 1000) as usize;
     let per_conn = env_or("TOCSIN_BENCH_SUBS_PER_CONN", 50) as usize;
-    // `TOCSIN_BENCH_ONLY=unary,streaming,fixed,fanout,memory` runs only those phases (the
+    let stalled_subs = env_or("TOCSIN_BENCH_STALLED_SUBS", 64) as usize;
+    let stalled_msgs = env_or("TOCSIN_BENCH_STALLED_MSGS", 400);
+    // `TOCSIN_BENCH_ONLY=unary,streaming,fixed,fanout,memory,stalled` runs only those phases (the
     // ceiling is always measured: every ratio needs it).
     let only = std::env::var("TOCSIN_BENCH_ONLY").ok();
     let want = |phase: &str| {
@@ -698,6 +800,10 @@ fn main() {
     stop(&rts, node);
     idle_kib
     });
+
+    // 4b. Stalled subscribers on large messages, also on a fresh node before the heap grows.
+    let stalled =
+        want("stalled").then(|| stalled_subscribers(&rts, &keys, stalled_subs, stalled_msgs));
 
     // 1. The ceiling.
     let pool = fresh(4096);
@@ -895,6 +1001,20 @@ fn main() {
             measured: format!("{idle_kib:.1} KiB (client + node)"),
             target: "≤ 32 KiB".into(),
             met: idle_kib <= 32.0,
+        });
+    }
+    if let Some((rest, peak, size)) = stalled {
+        rows.push(Row {
+            what: format!(
+                "RSS with {stalled_subs} stalled subscribers ({stalled_msgs} alerts of {size} B)"
+            ),
+            measured: format!(
+                "{} MiB (node + load generator; {} MiB at rest)",
+                peak / 1024,
+                rest / 1024
+            ),
+            target: "≤ 256 MiB".into(),
+            met: peak <= 256 * 1024,
         });
     }
     if let Some((per_msg, disk_ratio)) = disk {

@@ -105,6 +105,20 @@ pub struct LimitsSection {
     pub max_subscribers: usize,
     /// Events queued per subscriber before it is made to wait (it then reads from the store).
     pub subscriber_queue: usize,
+    /// Bytes of messages queued per subscriber, in KiB, whatever their number: the store is
+    /// read only as the queue drains, so a subscriber that does not read costs this much.
+    pub subscriber_buffer_kib: usize,
+    /// How long a subscriber's queue may stay full without the subscriber taking anything
+    /// before the subscription is ended with a status that says where to resume.
+    #[serde(deserialize_with = "duration")]
+    pub subscriber_stall: Duration,
+    /// Subscriptions open at once on one connection (authenticated peers aside).
+    pub subscriptions_per_connection: usize,
+    /// Subscriptions open at once from one source address (authenticated peers aside).
+    pub subscriptions_per_address: usize,
+    /// Of `max_subscribers`, the slots only authenticated peers may take, so readers can never
+    /// lock federation out.
+    pub peer_subscriber_slots: usize,
     /// Connections open at once for everyone (readers, publishers, strangers), counted once
     /// their handshake is done; more are closed.
     pub max_connections: usize,
@@ -168,6 +182,11 @@ impl Default for LimitsSection {
             request_timeout: Duration::from_secs(15),
             max_subscribers: 2048,
             subscriber_queue: 256,
+            subscriber_buffer_kib: 256,
+            subscriber_stall: Duration::from_secs(30),
+            subscriptions_per_connection: 16,
+            subscriptions_per_address: 64,
+            peer_subscriber_slots: 64,
             max_connections: 512,
             peer_connections: 64,
             connections_per_address: 32,
@@ -457,6 +476,15 @@ impl Config {
             ),
             ("limits.max_subscribers", l.max_subscribers),
             ("limits.subscriber_queue", l.subscriber_queue),
+            ("limits.subscriber_buffer_kib", l.subscriber_buffer_kib),
+            (
+                "limits.subscriptions_per_connection",
+                l.subscriptions_per_connection,
+            ),
+            (
+                "limits.subscriptions_per_address",
+                l.subscriptions_per_address,
+            ),
             ("limits.max_connections", l.max_connections),
             ("limits.connections_per_address", l.connections_per_address),
             ("limits.connections_per_prefix", l.connections_per_prefix),
@@ -543,6 +571,15 @@ impl Config {
             if d.is_zero() {
                 return Err(format!("{key} must be above zero"));
             }
+        }
+        if l.subscriber_stall.is_zero() {
+            return Err("limits.subscriber_stall must be longer than 0s".into());
+        }
+        if l.peer_subscriber_slots >= l.max_subscribers {
+            return Err(format!(
+                "limits.peer_subscriber_slots ({}) must be below limits.max_subscribers ({}), or readers get no slot at all",
+                l.peer_subscriber_slots, l.max_subscribers
+            ));
         }
         let floor = crate::message::limits::MAX_BODY_BYTES + 1024;
         if l.max_grpc_message_bytes < floor {
@@ -707,6 +744,23 @@ mod tests {
         assert_eq!(parsed.limits.request_timeout, d.limits.request_timeout);
         assert_eq!(parsed.limits.max_subscribers, d.limits.max_subscribers);
         assert_eq!(parsed.limits.subscriber_queue, d.limits.subscriber_queue);
+        assert_eq!(
+            parsed.limits.subscriber_buffer_kib,
+            d.limits.subscriber_buffer_kib
+        );
+        assert_eq!(parsed.limits.subscriber_stall, d.limits.subscriber_stall);
+        assert_eq!(
+            parsed.limits.subscriptions_per_connection,
+            d.limits.subscriptions_per_connection
+        );
+        assert_eq!(
+            parsed.limits.subscriptions_per_address,
+            d.limits.subscriptions_per_address
+        );
+        assert_eq!(
+            parsed.limits.peer_subscriber_slots,
+            d.limits.peer_subscriber_slots
+        );
         assert_eq!(parsed.limits.max_connections, d.limits.max_connections);
         assert_eq!(parsed.limits.peer_connections, d.limits.peer_connections);
         assert_eq!(
@@ -838,6 +892,11 @@ mod tests {
         );
         let err = Config::parse("[limits]\nmax_subscribers = 0\n").unwrap_err();
         assert!(err.contains("limits.max_subscribers"), "{err}");
+        let err = Config::parse("[limits]\nmax_subscribers = 8\npeer_subscriber_slots = 8\n")
+            .unwrap_err();
+        assert!(err.contains("limits.peer_subscriber_slots"), "{err}");
+        let err = Config::parse("[limits]\nsubscriber_stall = \"0s\"\n").unwrap_err();
+        assert!(err.contains("limits.subscriber_stall"), "{err}");
         let err = Config::parse("[node]\nlisten = \"localhost\"\n").unwrap_err();
         assert!(err.contains("listen"), "{err}");
         let err = Config::parse("[node]\nlisten = \"0.0.0.0:7700\"\n[tls]\nmode = \"off\"\n")

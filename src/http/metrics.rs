@@ -89,6 +89,29 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         "Subscriptions open now, readers and peers together.",
     );
     let _ = writeln!(out, "tocsin_subscribers {}", m.subscribers);
+    let (refused, stalled) = node.metrics().subscriptions.snapshot();
+    family(
+        &mut out,
+        "tocsin_subscriptions_refused_total",
+        "counter",
+        "Subscriptions refused (rate-limited) by a cap: the node's, the readers' share of it, per address, per connection.",
+    );
+    for (cap, n) in crate::node::metrics::SubscriptionMetrics::CAPS
+        .iter()
+        .zip(refused)
+    {
+        let _ = writeln!(
+            out,
+            "tocsin_subscriptions_refused_total{{cap=\"{cap}\"}} {n}"
+        );
+    }
+    family(
+        &mut out,
+        "tocsin_subscriptions_stalled_total",
+        "counter",
+        "Subscriptions ended because their queue stayed full past limits.subscriber_stall (told where to resume).",
+    );
+    let _ = writeln!(out, "tocsin_subscriptions_stalled_total {stalled}");
 
     let peers = node.peers();
     family(

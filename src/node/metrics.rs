@@ -31,6 +31,8 @@ pub struct Metrics {
     pub retry: RetryMetrics,
     /// Connections to the gRPC port: open, refused and closed by the edge's limits.
     pub connections: ConnectionMetrics,
+    /// Subscriptions refused by a cap, and ended because their reader stalled.
+    pub subscriptions: SubscriptionMetrics,
 }
 
 /// Why the gRPC edge refused or closed a connection (or refused a stream). The rpc layer
@@ -112,6 +114,41 @@ impl ConnectionMetrics {
     /// How many of this class so far.
     pub fn refused_count(&self, class: ConnRefusal) -> u64 {
         self.refused[class.index()].load(Relaxed)
+    }
+}
+
+/// What the caps on subscriptions refused, and the subscriptions ended for not being read.
+#[derive(Debug, Default)]
+pub struct SubscriptionMetrics {
+    /// Refused, by cap, in [`SubscriptionMetrics::CAPS`] order.
+    refused: [AtomicU64; 4],
+    /// Ended because their queue stayed full past `limits.subscriber_stall`.
+    stalled: AtomicU64,
+}
+
+impl SubscriptionMetrics {
+    /// The caps a subscription can meet, as named in `/metrics`: the node's cap, the part of
+    /// it readers may take (the rest is kept for peers), per source address, per connection.
+    pub const CAPS: [&'static str; 4] = ["node", "readers", "address", "connection"];
+
+    /// Counts a refusal by the cap at `index` in [`SubscriptionMetrics::CAPS`].
+    pub fn refused(&self, index: usize) {
+        if let Some(c) = self.refused.get(index) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a subscription ended for a stalled reader.
+    pub fn stalled(&self) {
+        self.stalled.fetch_add(1, Relaxed);
+    }
+
+    /// Refusals per cap, in [`SubscriptionMetrics::CAPS`] order, and the stalled count.
+    pub fn snapshot(&self) -> ([u64; 4], u64) {
+        (
+            std::array::from_fn(|i| self.refused[i].load(Relaxed)),
+            self.stalled.load(Relaxed),
+        )
     }
 }
 

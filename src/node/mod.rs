@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
@@ -34,7 +34,7 @@ pub use budget::{Limit, address_keys};
 pub use clock::Clock;
 pub use identity::IdentityError;
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use subscribe::{SubEvent, SubscribeSpec, Subscription};
+pub use subscribe::{SubEvent, SubscribeSpec, SubscriberCap, Subscription};
 
 /// What happened to a published message that was not refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +74,10 @@ pub enum NodeError {
     /// The node's TLS identity could not be loaded or created.
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
-    /// The cap on subscriptions is reached.
-    #[error("this node serves {0} subscriptions already; try again later")]
-    TooManySubscribers(usize),
+    /// A cap on subscriptions is reached (the node's, the readers' share of it, per address,
+    /// per connection).
+    #[error(transparent)]
+    TooManySubscribers(SubscriberCap),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
@@ -284,8 +285,8 @@ struct Inner {
     key: SecretKey,
     /// When the node started, for uptime.
     started: Instant,
-    /// One permit per open subscription: the cap on subscribers.
-    subscriber_slots: Arc<Semaphore>,
+    /// The subscriptions open now, counted for their caps.
+    subscriptions: subscribe::Slots,
     /// Set to true once to tell every task to stop.
     shutdown_tx: watch::Sender<bool>,
     /// Cloned into every task the node spawns; when every clone is dropped, all have stopped.
@@ -338,7 +339,7 @@ impl Node {
             inner: Arc::new(Inner {
                 store,
                 metrics: Metrics::default(),
-                subscriber_slots: Arc::new(Semaphore::new(config.limits.max_subscribers)),
+                subscriptions: subscribe::Slots::default(),
                 config,
                 key,
                 started: Instant::now(),

@@ -68,6 +68,16 @@ impl ClientError {
             ClientError::BadReply(_) => false,
         }
     }
+
+    /// Where to resume a subscription this error ended ("resume with since=N": the node shut
+    /// down, or ended a subscription that was not read), if it says.
+    pub fn resume_since(&self) -> Option<u64> {
+        match self {
+            ClientError::Status { message, .. } => super::status::resume_point(message),
+            ClientError::Refused(r) => super::status::resume_point(&r.detail),
+            _ => None,
+        }
+    }
 }
 
 /// The answer to one published message.

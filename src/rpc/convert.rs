@@ -121,7 +121,7 @@ pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
             seq: entry.seq,
             message: Some(entry.message.signed().to_proto()),
         }),
-        SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) => {
+        SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) | SubEvent::Stalled(seq) => {
             Event::CaughtUp(proto::CaughtUp { seq })
         }
     };

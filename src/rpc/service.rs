@@ -238,6 +238,7 @@ impl Relay for RelayService {
         // where the operator trusts the machine.
         let authenticated = self.node.tls().is_none()
             || request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        let conn = request.remote_addr();
         let req = request.into_inner();
         let peer = if req.peer_node_key.is_empty() {
             None
@@ -252,11 +253,22 @@ impl Relay for RelayService {
             since: req.since,
             peer,
             authenticated,
+            conn,
         };
         let events = self.node.subscribe(spec)?;
-        let stream = ReceiverStream::new(events).map(|e| match e {
+        let stall = self.node.config().limits.subscriber_stall;
+        // Both endings name where to resume in the same words (`status::resume_point` reads
+        // them back): a reader loses nothing by being ended.
+        let stream = events.into_stream().map(move |e| match e {
             Ok(SubEvent::Closing(seq)) => Err(Status::unavailable(format!(
                 "the node is shutting down; resume with since={seq}"
+            ))),
+            Ok(SubEvent::Stalled(seq)) => Err(refusal(&Rejection::new(
+                Reason::RateLimited,
+                format!(
+                    "this subscription was ended: it read nothing for {}s while its queue was full; resume with since={seq}",
+                    stall.as_secs_f64()
+                ),
             ))),
             Ok(event) => Ok(event_to_proto(event)),
             Err(e) => Err(Status::from(e)),

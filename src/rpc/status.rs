@@ -51,9 +51,9 @@ impl From<NodeError> for Status {
                     "this node cannot store messages now (its disk is full or failing); nothing was stored: try again later or another node",
                 ))
             }
-            NodeError::TooManySubscribers(n) => Status::resource_exhausted(format!(
-                "this node serves {n} subscriptions already; try again later"
-            )),
+            NodeError::TooManySubscribers(cap) => {
+                refusal(&Rejection::new(Reason::RateLimited, cap.to_string()))
+            }
             other => {
                 // Details (paths, database errors) stay in the node's log, not on the wire.
                 error!(error = %other, "internal error");
@@ -63,6 +63,16 @@ impl From<NodeError> for Status {
             }
         }
     }
+}
+
+/// The seq a status that ended a subscription says to resume from ("resume with since=N":
+/// the node shutting down, or a stalled subscriber ended), if it names one.
+pub fn resume_point(message: &str) -> Option<u64> {
+    let (_, rest) = message.split_once("resume with since=")?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(rest, |end| &rest[..end]);
+    digits.parse().ok()
 }
 
 /// Reads a refusal back from a status, if it is one.
@@ -115,6 +125,20 @@ mod tests {
             Some(Reason::Unavailable)
         );
         assert!(!s.message().contains("/srv"));
+    }
+
+    #[test]
+    fn resume_points_are_read_back() {
+        assert_eq!(
+            resume_point("the node is shutting down; resume with since=42"),
+            Some(42)
+        );
+        assert_eq!(
+            resume_point("ended: read nothing for 30s; resume with since=7, or later"),
+            Some(7)
+        );
+        assert_eq!(resume_point("resume with since="), None);
+        assert_eq!(resume_point("try again later"), None);
     }
 
     #[test]

@@ -396,8 +396,13 @@ struct Inner {
 /// How many decoded messages [`Recent`] keeps.
 const RECENT: usize = 4096;
 
-/// A small cache of decoded messages by the seq of their body, oldest out first. A body that
-/// is deleted (cancel, revocation, expiry) is dropped from it in the same write.
+/// The most bytes of bodies [`Recent`] keeps (each counted twice: its bytes and what decoding
+/// them made), so large messages cannot make the cache the node's largest use of memory.
+const RECENT_BYTES: usize = 32 << 20;
+
+/// A small cache of decoded messages by the seq of their body, oldest out first, bounded in
+/// number and in bytes. A body that is deleted (cancel, revocation, expiry) is dropped from it
+/// in the same write.
 #[derive(Debug, Default)]
 struct Recent {
     entries: Mutex<RecentEntries>,
@@ -408,11 +413,17 @@ struct RecentEntries {
     by_seq: std::collections::HashMap<u64, Message>,
     /// Insertion order, for eviction.
     order: std::collections::VecDeque<u64>,
+    /// What the messages in `by_seq` cost, by [`Recent::cost`].
+    bytes: usize,
 }
 
 impl Recent {
     fn lock(&self) -> std::sync::MutexGuard<'_, RecentEntries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cost(m: &Message) -> usize {
+        m.signed().body().len() * 2
     }
 
     fn get(&self, seq: u64) -> Option<Message> {
@@ -421,19 +432,27 @@ impl Recent {
 
     fn put(&self, seq: u64, m: Message) {
         let mut e = self.lock();
-        if e.by_seq.insert(seq, m).is_none() {
-            e.order.push_back(seq);
-            while e.order.len() > RECENT {
-                if let Some(old) = e.order.pop_front() {
-                    e.by_seq.remove(&old);
-                }
+        let cost = Recent::cost(&m);
+        match e.by_seq.insert(seq, m) {
+            Some(old) => e.bytes = e.bytes.saturating_sub(Recent::cost(&old)),
+            None => e.order.push_back(seq),
+        }
+        e.bytes += cost;
+        while e.order.len() > RECENT || (e.bytes > RECENT_BYTES && e.order.len() > 1) {
+            if let Some(old) = e.order.pop_front()
+                && let Some(m) = e.by_seq.remove(&old)
+            {
+                e.bytes = e.bytes.saturating_sub(Recent::cost(&m));
             }
         }
     }
 
     fn forget(&self, seq: u64) {
         // Its place in the order stays until it comes round; the map is what is read.
-        self.lock().by_seq.remove(&seq);
+        let mut e = self.lock();
+        if let Some(m) = e.by_seq.remove(&seq) {
+            e.bytes = e.bytes.saturating_sub(Recent::cost(&m));
+        }
     }
 }
 

@@ -15,6 +15,7 @@ mod integrity;
 mod peers;
 mod retry;
 mod security;
+mod sub_attacks;
 mod support;
 mod tls;
 mod vectors;
