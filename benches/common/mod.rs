@@ -201,6 +201,11 @@ pub fn unlimited(config: &mut Config) {
     l.publish_per_prefix_burst = u32::MAX;
     l.new_authors_per_minute = u32::MAX;
     l.new_authors_burst = u32::MAX;
+    // Every client of a benchmark comes from 127.0.0.1, and the fan-out and idle-subscriber
+    // phases open 50 subscriptions per connection: the per-address and per-connection caps
+    // would refuse them (the stalled-subscriber phase sets the default per-connection cap itself).
+    l.subscriptions_per_connection = 1_000_000;
+    l.subscriptions_per_address = 1_000_000;
 }
 
 /// The `p` quantile of sorted durations (zero when there are none).
