@@ -19,24 +19,13 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::{env_or, unlimited};
+use common::{env_or, rss_kib, unlimited};
 use tocsin::config::Config;
 use tocsin::message::*;
 use tocsin::rpc::{Client, PublishOutcome};
 use tocsin::server::Server;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
 
 /// A large alert whose description escapes to several times its size.
 fn heavy_alert(key: &SecretKey, i: usize, now: Timestamp) -> SignedMessage {

@@ -27,7 +27,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{env_or, keys, percentile, sign_many, unlimited, verify_batch_rate, verify_rate};
+use common::{
+    env_or, keys, percentile, rss_kib, sign_many, unlimited, verify_batch_rate, verify_rate,
+};
 use futures::StreamExt;
 use tempfile::TempDir;
 use tocsin::config::Config;
@@ -153,17 +155,6 @@ fn with_cpu_spent<T>(label: &str, f: impl FnOnce() -> T) -> (T, HashMap<&'static
         total / wall / 2.0 * 100.0
     );
     (out, spent)
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 async fn clients(url: &str, n: usize) -> Vec<Client> {

@@ -158,28 +158,11 @@ async fn assert_all_readable(node: &TestNode, acked: &[Id], when: &str) {
     }
 }
 
-/// One plain HTTP/1.1 GET; the status and body.
+/// A GET to the node's gateway; the status and body.
 async fn http_get(node: &TestNode, path: &str) -> (u16, String) {
     let addr = node.server().http_addr().expect("the gateway is on");
-    within(&format!("GET {path}"), async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-        let mut text = String::new();
-        s.read_to_string(&mut text).await.unwrap();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-        (status, body)
-    })
-    .await
+    let r = crate::http::get(addr, path).await;
+    (r.status, r.body)
 }
 
 /// Publishes one more message, retrying while the node still says `unavailable` (bounded).

@@ -6,9 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt;
-use http_body_util::{BodyExt, Empty};
 use tocsin::message::*;
 use tocsin::node::Clock;
 use tocsin::rpc::{Client, ClientEvent, ClientTls, PublishOutcome};
@@ -23,38 +21,16 @@ struct Resp {
 }
 
 async fn http_get(addr: SocketAddr, path: &str, if_none_match: Option<&str>) -> Resp {
-    within(&format!("GET {path}"), async {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .expect("connecting");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .expect("HTTP handshake");
-        tokio::spawn(conn);
-        let mut req = hyper::Request::builder()
-            .uri(path)
-            .header("host", addr.to_string());
-        if let Some(tag) = if_none_match {
-            req = req.header("if-none-match", tag);
-        }
-        let res = sender
-            .send_request(req.body(Empty::<Bytes>::new()).unwrap())
-            .await
-            .expect("sending the request");
-        let status = res.status().as_u16();
-        let etag = res
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_string());
-        let body = res.into_body().collect().await.expect("reading").to_bytes();
-        Resp {
-            status,
-            etag,
-            body: String::from_utf8(body.to_vec()).expect("UTF-8"),
-        }
-    })
-    .await
+    let headers: Vec<(&str, &str)> = if_none_match
+        .map(|t| ("if-none-match", t))
+        .into_iter()
+        .collect();
+    let r = crate::http::get_with(addr, path, &headers).await;
+    Resp {
+        status: r.status,
+        etag: r.header("etag").map(str::to_string),
+        body: r.body,
+    }
 }
 
 /// Runs the `tocsin` binary off the async runtime; its stdout, which must be a success.

@@ -14,14 +14,14 @@ use tocsin::store::Origin;
 use crate::support::*;
 
 /// A response, read whole.
-struct Resp {
-    status: u16,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
     headers: HeaderMap,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -60,11 +60,11 @@ async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &
     .await
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Resp {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, &[]).await
 }
 
-async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
+pub(crate) async fn get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
     request(addr, "GET", path, headers).await
 }
 
