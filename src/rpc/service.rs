@@ -283,7 +283,7 @@ impl Relay for RelayService {
         let id = Id::from_slice(&request.get_ref().id)
             .ok_or_else(|| Status::invalid_argument("id must be 32 bytes"))?;
         let state = self
-            .timed(async { Ok(self.node.get(&id)?) })
+            .timed(async { Ok(self.node.get(&id).await?) })
             .await?
             .ok_or_else(|| Status::not_found(format!("no message {id} on this node")))?;
         Ok(Response::new(state_to_proto(&state)))
@@ -296,7 +296,9 @@ impl Relay for RelayService {
         // Only a peer with a client certificate from a trusted CA learns of messages under
         // embargo; here, of the log's real head and count.
         let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty());
-        let info = self.node.info(peer)?;
+        let info = self
+            .timed(async { Ok(self.node.info(peer).await?) })
+            .await?;
         Ok(Response::new(info_to_proto(&info)))
     }
 }

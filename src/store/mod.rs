@@ -105,6 +105,7 @@ mod damage;
 mod error;
 mod ids;
 mod read;
+mod reads;
 mod retry;
 mod space;
 mod write;
@@ -125,6 +126,7 @@ use codec::{T, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use reads::{ReadLimits, ReadStats, Reads};
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
 pub use write::{CheckReport, Finding, Repair, Submitted};
 
