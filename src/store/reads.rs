@@ -177,15 +177,19 @@ impl Reads {
         let pool = Arc::clone(&self.pool);
         // Detached: the caller waits on `answered`, which a timeout can drop, not on the thread.
         drop(tokio::task::spawn_blocking(move || {
-            let _slot = slot;
             if answer.is_closed() {
                 pool.abandoned.fetch_add(1, Relaxed);
                 return;
             }
-            let _running = Counted::enter(&pool.running);
+            let running = Counted::enter(&pool.running);
             #[cfg(test)]
             pool.hold.pass();
-            let _ = answer.send(read(&store));
+            let result = read(&store);
+            // The thread is free before the caller hears: what it then sees of the pool
+            // no longer counts this read.
+            drop(running);
+            drop(slot);
+            let _ = answer.send(result);
         }));
         match answered.await {
             Ok(result) => result,
