@@ -84,9 +84,10 @@ pub enum NodeError {
     /// The configuration is not usable.
     #[error("configuration: {0}")]
     Config(String),
-    /// A failure shared by several requests (one store error answering a whole batch).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// One of the node's own tasks failed (a panic while checking a batch): the messages it held
+    /// were not stored, and their senders may send them again.
+    #[error("a {0} task failed")]
+    TaskFailed(&'static str),
 }
 
 /// A peer's state as federation sees it, for `node status`.
@@ -608,10 +609,7 @@ impl Node {
                     // A panic in a check: those messages get an internal error, not a loss.
                     warn!(error = %e, "a verification task failed");
                     for _ in 0..n {
-                        out.push((
-                            Err(NodeError::Internal("verification failed".into())),
-                            Origin::Local,
-                        ));
+                        out.push((Err(NodeError::TaskFailed("verification")), Origin::Local));
                     }
                 }
             }

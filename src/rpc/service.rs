@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::*;
 use super::limits::ConnectionLimits;
-use super::status::refusal;
+use super::status::{self, refusal};
 use crate::message::{AuthorKey, Id, Reason, Rejection};
 use crate::node::{Limit, Node, NodeError, SubEvent, SubscribeSpec};
 use crate::proto;
@@ -109,14 +109,20 @@ impl RelayService {
         Ok(())
     }
 
+    /// The status that ends a publish stream whose client's side failed (counted as a refusal
+    /// when it is tonic's size limit).
+    fn client_stream_error(&self, status: Status) -> Status {
+        let status = status::client_stream_error(status);
+        if let Some(r) = status::rejection_of(&status) {
+            self.node.metrics().refused(r.reason);
+        }
+        status
+    }
+
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
         tokio::time::timeout(self.request_timeout, fut)
             .await
-            .unwrap_or_else(|_| {
-                Err(Status::deadline_exceeded(
-                    "the node took too long to answer",
-                ))
-            })
+            .unwrap_or_else(|_| Err(status::timed_out()))
     }
 }
 
@@ -155,8 +161,14 @@ impl Relay for RelayService {
             // the next batch is verified while the earlier ones are written and flushed.
             let mut in_flight = FuturesOrdered::new();
             let mut ended = false;
+            // An error reading the client's stream, found while gathering a batch: sent once
+            // what came before it is answered.
+            let mut stream_error: Option<Status> = None;
             loop {
                 if ended && in_flight.is_empty() {
+                    if let Some(status) = stream_error {
+                        let _ = tx.send(Err(service.client_stream_error(status))).await;
+                    }
                     return;
                 }
                 tokio::select! {
@@ -171,7 +183,7 @@ impl Relay for RelayService {
                         if !drain(&mut in_flight, &tx).await {
                             return;
                         }
-                        let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
+                        let _ = tx.send(Err(status::shutting_down(None))).await;
                         return;
                     }
                     first = incoming.next(), if !ended && in_flight.len() < STREAM_PIPELINE => {
@@ -185,7 +197,7 @@ impl Relay for RelayService {
                                 if !drain(&mut in_flight, &tx).await {
                                     return;
                                 }
-                                let _ = tx.send(Err(status)).await;
+                                let _ = tx.send(Err(service.client_stream_error(status))).await;
                                 return;
                             }
                             Some(Ok(m)) => vec![m],
@@ -193,7 +205,12 @@ impl Relay for RelayService {
                         while batch.len() < STREAM_BATCH {
                             match incoming.next().now_or_never() {
                                 Some(Some(Ok(m))) => batch.push(m),
-                                Some(Some(Err(_))) | Some(None) => {
+                                Some(Some(Err(status))) => {
+                                    ended = true;
+                                    stream_error = Some(status);
+                                    break;
+                                }
+                                Some(None) => {
                                     ended = true;
                                     break;
                                 }
@@ -245,7 +262,7 @@ impl Relay for RelayService {
         } else {
             Some(
                 AuthorKey::from_slice(&req.peer_node_key)
-                    .map_err(|r| Status::invalid_argument(format!("peer_node_key: {r}")))?,
+                    .map_err(|r| status::bad_field("peer_node_key", &r))?,
             )
         };
         let spec = SubscribeSpec {
@@ -260,16 +277,8 @@ impl Relay for RelayService {
         // Both endings name where to resume in the same words (`status::resume_point` reads
         // them back): a reader loses nothing by being ended.
         let stream = events.into_stream().map(move |e| match e {
-            Ok(SubEvent::Closing(seq)) => Err(Status::unavailable(format!(
-                "the node is shutting down; resume with since={seq}"
-            ))),
-            Ok(SubEvent::Stalled(seq)) => Err(refusal(&Rejection::new(
-                Reason::RateLimited,
-                format!(
-                    "this subscription was ended: it read nothing for {}s while its queue was full; resume with since={seq}",
-                    stall.as_secs_f64()
-                ),
-            ))),
+            Ok(SubEvent::Closing(seq)) => Err(status::shutting_down(Some(seq))),
+            Ok(SubEvent::Stalled(seq)) => Err(status::subscription_stalled(seq, stall)),
             Ok(event) => Ok(event_to_proto(event)),
             Err(e) => Err(Status::from(e)),
         });
@@ -281,11 +290,11 @@ impl Relay for RelayService {
         request: Request<proto::GetRequest>,
     ) -> Result<Response<proto::GetReply>, Status> {
         let id = Id::from_slice(&request.get_ref().id)
-            .ok_or_else(|| Status::invalid_argument("id must be 32 bytes"))?;
+            .ok_or_else(|| status::malformed_request("id must be 32 bytes"))?;
         let state = self
             .timed(async { Ok(self.node.get(&id)?) })
             .await?
-            .ok_or_else(|| Status::not_found(format!("no message {id} on this node")))?;
+            .ok_or_else(|| status::not_found(&id))?;
         Ok(Response::new(state_to_proto(&state)))
     }
 
