@@ -25,7 +25,8 @@
 //! and the highest seq ever made durable: sled reads a damaged log as a torn tail and silently
 //! comes up with less (or nothing), so a database that recovers below the marker is refused as
 //! [`StoreError::Corrupt`] rather than served with acknowledged messages missing. A panic inside
-//! sled's recovery is caught and reported the same way.
+//! sled's recovery is caught and reported the same way. The recovery steps, in order, are the
+//! functions of `open.rs`.
 //!
 //! # Atomicity and durability
 //!
