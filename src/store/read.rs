@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use super::bodies::BodyRead;
 use super::codec::{self, ACCEPTED, LogEntry, Record, Revoked, T, be, cat, meta};
 use super::write::authorized;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
@@ -27,6 +28,10 @@ const SCAN_BUDGET: usize = 4096;
 
 /// Counting stops here when estimating an index's selectivity.
 const ESTIMATE_CAP: usize = 1024;
+
+/// A read follows a body this many times from one segment to the next (each a compaction that
+/// finished while it read) before it gives up with `unavailable`, to be tried again.
+const MOVES_FOLLOWED: usize = 4;
 
 impl Inner {
     pub(super) fn revoked(&self, author: &[u8; 32]) -> R<Option<Revoked>> {
@@ -149,13 +154,10 @@ impl Inner {
         if !rec.has_content() {
             return Ok(None);
         }
-        let loaded = self.load(id, rec.seq, || match self.read_body(id, rec) {
-            // Retention may have moved the body (compaction) between the two reads: once more.
-            Err(StoreError::Corrupt { .. }) => self.read_body(id, rec),
-            other => other,
-        });
+        let loaded = self.load(id, rec.seq, || self.read_body(id, rec));
         match loaded {
-            // Twice: not a move, the body (or the entry pointing to it) is damaged.
+            // Damage (a move is followed by `read_body`, never taken for damage): the body, or
+            // the entry pointing to it.
             Err(StoreError::Corrupt { detail, .. }) => {
                 self.damage.found(*id, rec.seq, &detail);
                 Ok(None)
@@ -172,11 +174,17 @@ impl Inner {
             return Ok(Some(m));
         }
         let v = read()?;
-        let m = match codec::decode_body(*id, &v) {
+        Ok(self.checked(id, seq, &v))
+    }
+
+    /// The message in the bytes read for `id` at `seq`, checked against its id, and kept in
+    /// the cache when it is near the head. `None` when they are damaged (noted, never cached).
+    fn checked(&self, id: &Id, seq: u64, bytes: &[u8]) -> Option<Message> {
+        let m = match codec::decode_body(*id, bytes) {
             Ok(m) => m,
             Err(detail) => {
                 self.damage.found(*id, seq, &detail);
-                return Ok(None);
+                return None;
             }
         };
         // Live subscribers read near the head; a backfill far behind would only push their
@@ -184,18 +192,33 @@ impl Inner {
         if seq.saturating_add(super::RECENT as u64) > self.commit.head() {
             self.recent.put(seq, m.clone());
         }
-        Ok(Some(m))
+        Some(m)
     }
 
-    /// Reads the signature and body of a record whose content is held.
+    /// Reads the signature and body of a record whose content is held, where its log entry
+    /// says. Retention may move the body (compaction) between reading the entry and reading
+    /// the body: the body log then says [`BodyRead::Moved`], and the entry, read again, says
+    /// where it went. Damage is returned as it is found, never read again.
     fn read_body(&self, id: &Id, rec: &Record) -> R<Vec<u8>> {
-        let at = self
-            .log_entry(rec.seq)?
-            .and_then(|e| e.body)
-            .ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
-            })?;
-        self.bodies.read(&at)
+        for _ in 0..MOVES_FOLLOWED {
+            let at = self
+                .log_entry(rec.seq)?
+                .and_then(|e| e.body)
+                .ok_or_else(|| {
+                    StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
+                })?;
+            match self.bodies.read_or_moved(&at)? {
+                BodyRead::Found(bytes) => return Ok(bytes),
+                BodyRead::Moved => continue,
+            }
+        }
+        Err(StoreError::io(
+            &self.dir,
+            std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                format!("the body of {id} moved {MOVES_FOLLOWED} times while it was read"),
+            ),
+        ))
     }
 
     fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
@@ -327,7 +350,12 @@ impl Inner {
 
     /// Decides whether the entry at `seq` belongs in a view; returns its message if so. `entry`
     /// is the log entry when the caller has just read it (a walk of the log itself).
-    fn in_view(&self, seq: u64, entry: Option<LogEntry>, view: &View) -> R<Option<Message>> {
+    pub(super) fn in_view(
+        &self,
+        seq: u64,
+        entry: Option<LogEntry>,
+        view: &View,
+    ) -> R<Option<Message>> {
         let e = match entry {
             Some(e) => e,
             None => match self.log_entry(seq)? {
@@ -356,11 +384,22 @@ impl Inner {
         if e.what == ACCEPTED
             && let Some(at) = &e.body
         {
-            match self.load(&e.id, seq, || self.bodies.read(at)) {
-                // A damaged body is skipped (and noted): the rest of the read goes on.
-                Ok(m) => return Ok(m),
-                // Moved by compaction since the entry was read: the record knows where.
-                Err(StoreError::Corrupt { .. }) => {}
+            if let Some(m) = self.recent.get(seq) {
+                return Ok(Some(m));
+            }
+            match self.bodies.read_or_moved(at) {
+                // A body that does not hash to its id is skipped (and noted): the rest of the
+                // read goes on.
+                Ok(BodyRead::Found(bytes)) => return Ok(self.checked(&e.id, seq, &bytes)),
+                // Moved by compaction (or the message gone, its segment reclaimed) since the
+                // entry was read: the record knows.
+                Ok(BodyRead::Moved) => {}
+                // A missing segment or a body cut short: damage, skipped and noted, not read
+                // again.
+                Err(StoreError::Corrupt { detail, .. }) => {
+                    self.damage.found(e.id, seq, &detail);
+                    return Ok(None);
+                }
                 Err(err) => return Err(err),
             }
         }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::codec::meta;
+use super::commit::MARKER_FILE;
 use super::*;
 use crate::message::{
     ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Filter,
