@@ -121,7 +121,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
-use codec::{T, meta};
+use codec::{Tree, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
@@ -340,14 +340,14 @@ struct Shared {
 /// its configured reserve is larger).
 const REOPENED_RESERVE: u64 = 16 * 1024 * 1024;
 
-/// The sled trees, by [`T`].
+/// The sled trees, by [`Tree`].
 #[derive(Debug)]
 struct Trees {
     all: Vec<sled::Tree>,
 }
 
 impl Trees {
-    fn get(&self, t: T) -> &sled::Tree {
+    fn get(&self, t: Tree) -> &sled::Tree {
         &self.all[t.index()]
     }
 }
@@ -628,13 +628,13 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
 
         let db = open_sled_waiting(&dir, cfg.cache_bytes)?;
         let sled_err = |e| StoreError::sled(&dir, e);
-        let all = T::ALL
+        let all = Tree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(sled_err)?;
         let trees = Trees { all };
-        let meta_tree = trees.get(T::Meta);
+        let meta_tree = trees.get(Tree::Meta);
 
         let format = meta_tree.get(meta::FORMAT).map_err(sled_err)?;
         let store_id = match (format, &marker) {
@@ -702,7 +702,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             }
         };
         let mut last_seq = get_u64(meta::LAST_SEQ)?;
-        if let Some((k, v)) = trees.get(T::Log).last().map_err(sled_err)? {
+        if let Some((k, v)) = trees.get(Tree::Log).last().map_err(sled_err)? {
             let key = codec::read_u64(&k)
                 .ok_or_else(|| StoreError::corrupt(&dir, "a log key is unreadable"))?;
             for e in codec::LogRow::new(key, &v) {
@@ -750,7 +750,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
         // were written and its transaction never applied) and goes, unless it is the one
         // being appended to.
         let mut counted = std::collections::BTreeSet::new();
-        for kv in trees.get(T::Segs).iter() {
+        for kv in trees.get(Tree::Segs).iter() {
             let (k, _) = kv.map_err(sled_err)?;
             counted
                 .insert(codec::read_u64(&k).ok_or_else(|| {
@@ -775,7 +775,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
                 .saturating_add(get_u64(meta::N_TOMBSTONES)?)
                 .saturating_mul(2),
         );
-        for t in [T::Msgs, T::Tombs] {
+        for t in [Tree::Msgs, Tree::Tombs] {
             for k in trees.get(t).iter().keys() {
                 let k = k.map_err(sled_err)?;
                 let id = Id::from_slice(&k).ok_or_else(|| {
@@ -823,7 +823,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             mode,
             writer: Mutex::new(write::WriterState {
                 last_seq,
-                gen_: 0,
+                generation: 0,
                 closed: false,
             }),
             commit,

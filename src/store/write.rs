@@ -17,8 +17,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::bodies::{BodyRef, SegRow};
 use super::codec::{
-    self, ACCEPTED, CANCELLED, LogEntry, PENDING, RELEASED, Record, Revoked, T, WITHHELD, be, cat,
-    meta,
+    self, ACCEPTED, CANCELLED, LogEntry, PENDING, RELEASED, Record, Revoked, Tree, WITHHELD,
+    big_endian, concat, meta,
 };
 use super::retry::Keep;
 use super::{CommitMode, ExpireStats, Inner, Inserted, Origin, Store, StoreError};
@@ -30,7 +30,7 @@ pub(super) struct WriterState {
     /// The last seq handed out (committed).
     pub(super) last_seq: u64,
     /// The last generation committed (one per write transaction).
-    pub(super) gen_: u64,
+    pub(super) generation: u64,
     /// Set by `close`: no more writes.
     pub(super) closed: bool,
 }
@@ -43,13 +43,16 @@ pub(super) const OVERLAP_MIN: usize = 32;
 /// between batches so inserts are not held up by a long retention pass).
 const BATCH: usize = 512;
 
+/// A row: its key and value.
+type Row = (Vec<u8>, Vec<u8>);
+
 /// A planned set of writes, read back through by the planner (an overlay on the trees).
 #[derive(Debug, Default)]
 pub(super) struct Ops {
-    writes: BTreeMap<(T, Vec<u8>), Option<Vec<u8>>>,
+    writes: BTreeMap<(Tree, Vec<u8>), Option<Vec<u8>>>,
     /// Seqs to list under each index prefix: joined to its last row or one new row when
     /// committed (see [`Inner::settle_postings`]).
-    postings: BTreeMap<(T, Vec<u8>), Vec<u64>>,
+    postings: BTreeMap<(Tree, Vec<u8>), Vec<u64>>,
     /// Messages to expire, by minute: the seq of the first, and `(expires_at ‖ id)*`. One
     /// expiry row per minute when committed (see `codec::expiry_key`).
     expiries: BTreeMap<u64, (u64, Vec<u8>)>,
@@ -60,8 +63,6 @@ pub(super) struct Ops {
     /// them once it is applied.
     forget: Vec<u64>,
 }
-
-pub(super) type R<X> = Result<X, StoreError>;
 
 /// Messages submitted together: each with its origin, its index prefixes (worked out by the
 /// caller, off the writer thread) and the clock they are judged by; and the refusals of the
@@ -78,17 +79,17 @@ struct Arrival<'a> {
 }
 
 /// The index prefixes of a message (see `codec::index_prefixes`).
-pub(super) type Prefixes = Vec<(T, Vec<u8>)>;
+pub(super) type Prefixes = Vec<(Tree, Vec<u8>)>;
 
 /// Planned groups: the outcomes per group, the writes to commit, and the last seq handed out.
 type Planned = (Vec<Vec<Inserted>>, Ops, u64);
 
 impl Ops {
-    pub(super) fn put(&mut self, t: T, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
+    pub(super) fn put(&mut self, t: Tree, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
         self.writes.insert((t, k.into()), Some(v.into()));
     }
 
-    pub(super) fn del(&mut self, t: T, k: impl Into<Vec<u8>>) {
+    pub(super) fn del(&mut self, t: Tree, k: impl Into<Vec<u8>>) {
         self.writes.insert((t, k.into()), None);
     }
 
@@ -100,7 +101,7 @@ impl Ops {
         self.log.insert(seq, None);
     }
 
-    fn post(&mut self, t: T, prefix: Vec<u8>, seq: u64) {
+    fn post(&mut self, t: Tree, prefix: Vec<u8>, seq: u64) {
         self.postings.entry((t, prefix)).or_default().push(seq);
     }
 
@@ -116,7 +117,7 @@ impl Ops {
     /// Turns the planned expiries into expiry rows, one per minute.
     fn settle_expiries(&mut self) {
         for (minute, (first, entries)) in std::mem::take(&mut self.expiries) {
-            self.put(T::Expiry, codec::expiry_key(minute, first), entries);
+            self.put(Tree::Expiry, codec::expiry_key(minute, first), entries);
         }
     }
 
@@ -130,7 +131,11 @@ impl Ops {
 
 /// Whether `author` may update or cancel a message by `original`: the author itself or the
 /// successor named in its revocation (followed a few hops, for a key revoked twice).
-pub(super) fn authorized(inner: &Inner, author: &[u8; 32], original: &[u8; 32]) -> R<bool> {
+pub(super) fn authorized(
+    inner: &Inner,
+    author: &[u8; 32],
+    original: &[u8; 32],
+) -> Result<bool, StoreError> {
     inner.oauthorized(&Ops::default(), author, original)
 }
 
@@ -148,7 +153,7 @@ impl Inner {
     }
 
     /// Reads a key through the planned writes.
-    pub(super) fn oget(&self, ops: &Ops, t: T, k: &[u8]) -> R<Option<Vec<u8>>> {
+    pub(super) fn oget(&self, ops: &Ops, t: Tree, k: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(v) = ops.writes.get(&(t, k.to_vec())) {
             return Ok(v.clone());
         }
@@ -162,7 +167,7 @@ impl Inner {
 
     /// The rows of `t` under `prefix`, in key order, read through the planned writes (a group
     /// of messages sees what the earlier ones in it will write).
-    fn oscan_prefix(&self, ops: &Ops, t: T, prefix: &[u8]) -> R<Vec<(Vec<u8>, Vec<u8>)>> {
+    fn oscan_prefix(&self, ops: &Ops, t: Tree, prefix: &[u8]) -> Result<Vec<Row>, StoreError> {
         let mut rows = BTreeMap::new();
         for kv in self.trees.get(t).scan_prefix(prefix) {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
@@ -181,8 +186,8 @@ impl Inner {
     }
 
     /// The revocation in force for an author, read through the planned writes.
-    fn orevoked(&self, ops: &Ops, author: &[u8; 32]) -> R<Option<Revoked>> {
-        match self.oget(ops, T::Revoked, author)? {
+    fn orevoked(&self, ops: &Ops, author: &[u8; 32]) -> Result<Option<Revoked>, StoreError> {
+        match self.oget(ops, Tree::Revoked, author)? {
             None => Ok(None),
             Some(v) => Revoked::decode(&v)
                 .map(Some)
@@ -191,7 +196,12 @@ impl Inner {
     }
 
     /// [`authorized`], read through the planned writes.
-    fn oauthorized(&self, ops: &Ops, author: &[u8; 32], original: &[u8; 32]) -> R<bool> {
+    fn oauthorized(
+        &self,
+        ops: &Ops,
+        author: &[u8; 32],
+        original: &[u8; 32],
+    ) -> Result<bool, StoreError> {
         let mut k = *original;
         for _ in 0..8 {
             if &k == author {
@@ -207,7 +217,7 @@ impl Inner {
 
     /// Takes `seq` off the index rows of `prefix` (the row keyed at or before it), read
     /// through the planned writes.
-    fn unpost(&self, ops: &mut Ops, t: T, prefix: &[u8], seq: u64) -> R<()> {
+    fn unpost(&self, ops: &mut Ops, t: Tree, prefix: &[u8], seq: u64) -> Result<(), StoreError> {
         if let Some(planned) = ops.postings.get_mut(&(t, prefix.to_vec()))
             && let Some(at) = planned.iter().position(|s| *s == seq)
         {
@@ -233,15 +243,15 @@ impl Inner {
     /// A row keyed by id (a record or a tombstone), read through the planned writes. An id the
     /// filter of held ids has never been given has none (every planned row's id was added to
     /// it first), and costs no lookup.
-    fn oget_id(&self, ops: &Ops, t: T, id: &Id) -> R<Option<Vec<u8>>> {
+    fn oget_id(&self, ops: &Ops, t: Tree, id: &Id) -> Result<Option<Vec<u8>>, StoreError> {
         if !self.ids.may_hold(id) {
             return Ok(None);
         }
         self.oget(ops, t, id.as_bytes())
     }
 
-    fn orecord(&self, ops: &Ops, id: &Id) -> R<Option<Record>> {
-        match self.oget_id(ops, T::Msgs, id)? {
+    fn orecord(&self, ops: &Ops, id: &Id) -> Result<Option<Record>, StoreError> {
+        match self.oget_id(ops, Tree::Msgs, id)? {
             None => Ok(None),
             Some(v) => Record::decode(&v)
                 .map(Some)
@@ -250,7 +260,7 @@ impl Inner {
     }
 
     /// The log entry at `seq`, read through the planned writes.
-    fn olog(&self, ops: &Ops, seq: u64) -> R<Option<LogEntry>> {
+    fn olog(&self, ops: &Ops, seq: u64) -> Result<Option<LogEntry>, StoreError> {
         match ops.log.get(&seq) {
             Some(e) => Ok(e.clone()),
             None => self.log_entry(seq),
@@ -258,7 +268,7 @@ impl Inner {
     }
 
     /// Where the body of a record whose content is held is, read through the planned writes.
-    fn obody_ref(&self, ops: &Ops, id: &Id, rec: &Record) -> R<BodyRef> {
+    fn obody_ref(&self, ops: &Ops, id: &Id, rec: &Record) -> Result<BodyRef, StoreError> {
         self.olog(ops, rec.seq)?
             .and_then(|e| e.body)
             .ok_or_else(|| self.corrupt(format!("the body of {id} is missing")))
@@ -267,7 +277,7 @@ impl Inner {
     /// The message whose body is at `at` (in the body log, or pending in this group), checked
     /// against its id. `None` when it is damaged or missing: noted under `seq` (see
     /// `damage.rs`), so one damaged body never fails the transaction it is read in.
-    fn body_at(&self, id: &Id, seq: u64, at: &BodyRef) -> R<Option<Message>> {
+    fn body_at(&self, id: &Id, seq: u64, at: &BodyRef) -> Result<Option<Message>, StoreError> {
         let v = match self.bodies.read(at) {
             Ok(v) => v,
             Err(StoreError::Corrupt { detail, .. }) => {
@@ -286,27 +296,27 @@ impl Inner {
     }
 
     /// Counts a body written for `seq` in its segment's row.
-    fn seg_add(&self, ops: &mut Ops, r: &BodyRef, seq: u64) -> R<()> {
+    fn seg_add(&self, ops: &mut Ops, r: &BodyRef, seq: u64) -> Result<(), StoreError> {
         let row = self.oseg(ops, r.seg)?;
         ops.put(
-            T::Segs,
-            be(r.seg),
+            Tree::Segs,
+            big_endian(r.seg),
             SegRow::add(row, seq, u64::from(r.len)).encode(),
         );
         Ok(())
     }
 
     /// Takes a body that is no longer live off its segment's count.
-    fn seg_sub(&self, ops: &mut Ops, r: &BodyRef) -> R<()> {
+    fn seg_sub(&self, ops: &mut Ops, r: &BodyRef) -> Result<(), StoreError> {
         if let Some(mut row) = self.oseg(ops, r.seg)? {
             row.live = row.live.saturating_sub(u64::from(r.len));
-            ops.put(T::Segs, be(r.seg), row.encode());
+            ops.put(Tree::Segs, big_endian(r.seg), row.encode());
         }
         Ok(())
     }
 
-    fn oseg(&self, ops: &Ops, seg: u64) -> R<Option<SegRow>> {
-        match self.oget(ops, T::Segs, &be(seg))? {
+    fn oseg(&self, ops: &Ops, seg: u64) -> Result<Option<SegRow>, StoreError> {
+        match self.oget(ops, Tree::Segs, &big_endian(seg))? {
             None => Ok(None),
             Some(v) => SegRow::decode(&v)
                 .map(Some)
@@ -314,7 +324,13 @@ impl Inner {
         }
     }
 
-    pub(super) fn add(&self, ops: &mut Ops, t: T, k: &[u8], delta: i64) -> R<()> {
+    pub(super) fn add(
+        &self,
+        ops: &mut Ops,
+        t: Tree,
+        k: &[u8],
+        delta: i64,
+    ) -> Result<(), StoreError> {
         let cur = match self.oget(ops, t, k)? {
             None => 0,
             Some(v) => {
@@ -322,10 +338,10 @@ impl Inner {
             }
         };
         let new = cur.saturating_add_signed(delta);
-        if new == 0 && t != T::Meta {
+        if new == 0 && t != Tree::Meta {
             ops.del(t, k);
         } else {
-            ops.put(t, k, be(new));
+            ops.put(t, k, big_endian(new));
         }
         Ok(())
     }
@@ -334,7 +350,7 @@ impl Inner {
     /// from `first_new` on (handed out by this transaction) become new rows of up to
     /// [`codec::LOG_ROW_MAX`]; a change to an older seq rewrites the row holding it (deleting
     /// the row once it holds nothing).
-    fn settle_log(&self, ops: &mut Ops, first_new: u64) -> R<()> {
+    fn settle_log(&self, ops: &mut Ops, first_new: u64) -> Result<(), StoreError> {
         let bad = || self.corrupt("a log row is unreadable");
         let planned = std::mem::take(&mut ops.log);
         let mut new = Vec::new();
@@ -377,14 +393,18 @@ impl Inner {
         }
         for run in new.chunks(codec::LOG_ROW_MAX) {
             let key = run[0].0;
-            ops.put(T::Log, be(key), codec::LogRow::encode(key, run));
+            ops.put(Tree::Log, big_endian(key), codec::LogRow::encode(key, run));
         }
         for (key, entries) in old {
             if entries.is_empty() {
-                ops.del(T::Log, be(key));
+                ops.del(Tree::Log, big_endian(key));
             } else {
                 let entries: Vec<(u64, Vec<u8>)> = entries.into_iter().collect();
-                ops.put(T::Log, be(key), codec::LogRow::encode(key, &entries));
+                ops.put(
+                    Tree::Log,
+                    big_endian(key),
+                    codec::LogRow::encode(key, &entries),
+                );
             }
         }
         Ok(())
@@ -395,7 +415,7 @@ impl Inner {
     /// their first otherwise: small transactions (unary publishing) then rewrite a short row
     /// instead of adding a key to the tree per prefix, each new key a share of a node split.
     /// Readers take the rows keyed at or before a seq as they did (see `read::index_range`).
-    fn settle_postings(&self, ops: &mut Ops) -> R<()> {
+    fn settle_postings(&self, ops: &mut Ops) -> Result<(), StoreError> {
         for ((t, prefix), seqs) in std::mem::take(&mut ops.postings) {
             let Some(first) = seqs.first().copied() else {
                 continue;
@@ -414,7 +434,8 @@ impl Inner {
                     joined = Some((key, listed));
                 }
             }
-            let (key, listed) = joined.unwrap_or_else(|| (cat(&[&prefix, &be(first)]), seqs));
+            let (key, listed) =
+                joined.unwrap_or_else(|| (concat(&[&prefix, &big_endian(first)]), seqs));
             ops.put(t, key, codec::pack_postings(&listed));
         }
         Ok(())
@@ -423,9 +444,15 @@ impl Inner {
     /// The row under an index prefix keyed at or before `seq` (the one that lists it, if any
     /// does), read through the planned writes; `None` when there is none, or when the one
     /// stored is deleted by them.
-    fn orow_at(&self, ops: &Ops, t: T, prefix: &[u8], seq: u64) -> R<Option<(Vec<u8>, Vec<u8>)>> {
-        let lo = cat(&[prefix, &be(0)]);
-        let hi = cat(&[prefix, &be(seq)]);
+    fn orow_at(
+        &self,
+        ops: &Ops,
+        t: Tree,
+        prefix: &[u8],
+        seq: u64,
+    ) -> Result<Option<Row>, StoreError> {
+        let lo = concat(&[prefix, &big_endian(0)]);
+        let hi = concat(&[prefix, &big_endian(seq)]);
         let stored = self
             .trees
             .get(t)
@@ -450,8 +477,8 @@ impl Inner {
     }
 
     /// Applies planned writes as one transaction over the trees they touch.
-    fn apply(&self, ops: &Ops) -> R<()> {
-        let mut touched: Vec<T> = ops.writes.keys().map(|(t, _)| *t).collect();
+    fn apply(&self, ops: &Ops) -> Result<(), StoreError> {
+        let mut touched: Vec<Tree> = ops.writes.keys().map(|(t, _)| *t).collect();
         touched.dedup();
         let trees: Vec<sled::Tree> = touched.iter().map(|t| self.trees.get(*t).clone()).collect();
         type Planned<'a> = (usize, &'a [u8], Option<&'a [u8]>);
@@ -487,7 +514,12 @@ impl Inner {
     }
 
     /// Commits planned writes under the writer lock: one more generation.
-    pub(super) fn commit(&self, w: &mut WriterState, ops: &mut Ops, new_last_seq: u64) -> R<()> {
+    pub(super) fn commit(
+        &self,
+        w: &mut WriterState,
+        ops: &mut Ops,
+        new_last_seq: u64,
+    ) -> Result<(), StoreError> {
         self.settle_postings(ops)?;
         ops.settle_expiries();
         self.settle_log(ops, w.last_seq + 1)?;
@@ -498,16 +530,16 @@ impl Inner {
         // `bodies.rs`).
         self.bodies.write_and_sync()?;
         self.apply(ops)?;
-        w.gen_ += 1;
+        w.generation += 1;
         w.last_seq = new_last_seq;
-        self.commit.committed(w.gen_, w.last_seq);
+        self.commit.committed(w.generation, w.last_seq);
         if self.mode == CommitMode::PerMessage {
             self.commit.flush_now(&self.db, &self.marker)?;
         }
         Ok(())
     }
 
-    pub(super) fn lock_writer(&self) -> R<std::sync::MutexGuard<'_, WriterState>> {
+    pub(super) fn lock_writer(&self) -> Result<std::sync::MutexGuard<'_, WriterState>, StoreError> {
         let w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if w.closed {
             return Err(StoreError::Closed {
@@ -525,7 +557,10 @@ impl Inner {
     /// lock, as **one transaction** for all of them (one per message in flush-per-message
     /// mode). Each message is planned against the trees as the earlier ones in the group
     /// leave them. Returns the outcomes per group and the generation to wait for.
-    pub(super) fn insert_groups(&self, groups: &[Group<'_>]) -> R<(Vec<Vec<Inserted>>, u64)> {
+    pub(super) fn insert_groups(
+        &self,
+        groups: &[Group<'_>],
+    ) -> Result<(Vec<Vec<Inserted>>, u64), StoreError> {
         let mut w = self.lock_writer()?;
         #[cfg(test)]
         if self
@@ -584,7 +619,7 @@ impl Inner {
         // Bodies appended while planning (messages that looked held, or all of a small group)
         // are written and synced by the commit, before its transaction.
         self.commit(&mut w, &mut ops, last)?;
-        Ok((out, w.gen_))
+        Ok((out, w.generation))
     }
 
     /// Plans groups of messages in order, each against what the earlier ones leave; `placed` has
@@ -596,7 +631,7 @@ impl Inner {
         w: &mut WriterState,
         groups: &[Group<'_>],
         placed: Vec<Option<BodyRef>>,
-    ) -> R<Planned> {
+    ) -> Result<Planned, StoreError> {
         let per_message = self.mode == CommitMode::PerMessage;
         let mut ops = Ops::default();
         let mut last = w.last_seq;
@@ -623,12 +658,12 @@ impl Inner {
                 let outcome = self.plan_insert(&mut ops, arrival, last + 1, *now)?;
                 if let Origin::Peer { peer, cursor } = origin {
                     let k = peer.as_bytes();
-                    let old = match self.oget(&ops, T::Cursors, k)? {
+                    let old = match self.oget(&ops, Tree::Cursors, k)? {
                         Some(v) => codec::read_u64(&v).unwrap_or(0),
                         None => 0,
                     };
                     if *cursor > old && !stalled.contains(peer) {
-                        ops.put(T::Cursors, k, be(*cursor));
+                        ops.put(Tree::Cursors, k, big_endian(*cursor));
                     }
                 }
                 if let Inserted::Accepted { seq } = outcome {
@@ -652,7 +687,7 @@ impl Inner {
         arrival: Arrival<'_>,
         seq: u64,
         now: Timestamp,
-    ) -> R<Inserted> {
+    ) -> Result<Inserted, StoreError> {
         let Arrival {
             msg,
             prefixes,
@@ -673,7 +708,7 @@ impl Inner {
                 refused(Reason::Replayed, "this message was cancelled by its author")
             });
         }
-        if self.oget_id(ops, T::Tombs, &id)?.is_some() {
+        if self.oget_id(ops, Tree::Tombs, &id)?.is_some() {
             return Ok(refused(
                 Reason::Replayed,
                 "this message expired or was removed here and may not come back",
@@ -749,7 +784,7 @@ impl Inner {
         // Under embargo (a revocation never is): stored and logged for peers now; its effects
         // for readers wait for its release (`release_batch`).
         let embargoed = body.embargoed_at(now);
-        ops.put(T::Meta, meta::LAST_SEQ, be(seq));
+        ops.put(Tree::Meta, meta::LAST_SEQ, big_endian(seq));
 
         // A cancel that came before this original withdraws it on arrival.
         let pending_cancel = if matches!(body.kind(), Kind::Alert | Kind::Call) {
@@ -759,26 +794,26 @@ impl Inner {
         };
         if let Some(cancel) = pending_cancel {
             let rec = rec.stripped(CANCELLED, Some(cancel));
-            ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+            ops.put(Tree::Msgs, id.as_bytes().as_slice(), rec.encode());
             if let Some(exp) = body.expires_at {
                 ops.expire_at(exp.0, &id, seq);
             }
-            self.add(ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+            self.add(ops, Tree::Meta, meta::N_TOMBSTONES, 1)?;
             self.withdraw_dependents(ops, &id, &author, cancel)?;
             return Ok(Inserted::Accepted { seq });
         }
 
         if embargoed {
             rec.flags |= PENDING;
-            self.add(ops, T::Meta, meta::N_EMBARGOED, 1)?;
+            self.add(ops, Tree::Meta, meta::N_EMBARGOED, 1)?;
         }
-        ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+        ops.put(Tree::Msgs, id.as_bytes().as_slice(), rec.encode());
         let at = match placed {
             Some(at) => at,
             None => self.bodies.append(&codec::body_parts(msg))?,
         };
         self.seg_add(ops, &at, seq)?;
-        self.add(ops, T::Meta, meta::N_MESSAGES, 1)?;
+        self.add(ops, Tree::Meta, meta::N_MESSAGES, 1)?;
         ops.log_put(
             seq,
             LogEntry {
@@ -799,13 +834,13 @@ impl Inner {
             ops.expire_at(exp.0, &id, seq);
         }
         if embargoed && let Some(eff) = body.effective_at {
-            ops.put(T::Embargo, codec::time_id(eff.0, &id), []);
+            ops.put(Tree::Embargo, codec::time_id(eff.0, &id), []);
         }
         if let Some(target) = body.target() {
             ops.put(
-                T::Refs,
-                cat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
-                cat(&[&author, &be(body.created_at.0)]),
+                Tree::Refs,
+                concat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
+                concat(&[&author, &big_endian(body.created_at.0)]),
             );
         }
         if !embargoed {
@@ -820,7 +855,7 @@ impl Inner {
                     id,
                     successor: r.successor.map(|s| *s.as_bytes()),
                 };
-                ops.put(T::Revoked, author.as_slice(), rev.encode());
+                ops.put(Tree::Revoked, author.as_slice(), rev.encode());
                 self.withhold(ops, &author, r.revoked_from.0)?;
             }
         }
@@ -831,21 +866,21 @@ impl Inner {
     /// tally, a profile's or roster's latest row, a cancel's withdrawal. On arrival, or at the
     /// release of a message that was under embargo (so readers see the effect and the message
     /// at the same seq, never the one before the other).
-    fn take_effect(&self, ops: &mut Ops, msg: &Message) -> R<()> {
+    fn take_effect(&self, ops: &mut Ops, msg: &Message) -> Result<(), StoreError> {
         let id = msg.id();
         let body = msg.body();
         let author = *body.author.as_bytes();
         match &body.content {
             Content::Endorsement(e) => {
                 // The first endorsement by an author to take effect counts; later ones do not.
-                let k = cat(&[e.target.as_bytes(), &author]);
-                if self.oget(ops, T::Endorse, &k)?.is_none() {
-                    ops.put(T::Endorse, k, id.as_bytes().as_slice());
-                    self.add(ops, T::Tally, e.target.as_bytes(), 1)?;
+                let k = concat(&[e.target.as_bytes(), &author]);
+                if self.oget(ops, Tree::Endorse, &k)?.is_none() {
+                    ops.put(Tree::Endorse, k, id.as_bytes().as_slice());
+                    self.add(ops, Tree::Tally, e.target.as_bytes(), 1)?;
                 }
             }
             Content::Profile(_) | Content::Roster(_) => {
-                ops.put(T::Latest, latest_key(msg), []);
+                ops.put(Tree::Latest, latest_key(msg), []);
             }
             Content::Cancel(c) => {
                 if let Some(t) = self.orecord(ops, &c.target)?
@@ -863,9 +898,14 @@ impl Inner {
 
     /// The id of a stored cancel of `target` by its author (or successor) in effect (released,
     /// if it was under embargo), if any.
-    fn pending_cancel(&self, ops: &Ops, target: &Id, author: &[u8; 32]) -> R<Option<Id>> {
-        let prefix = cat(&[target.as_bytes(), &[Kind::Cancel.tag()]]);
-        for (k, v) in self.oscan_prefix(ops, T::Refs, &prefix)? {
+    fn pending_cancel(
+        &self,
+        ops: &Ops,
+        target: &Id,
+        author: &[u8; 32],
+    ) -> Result<Option<Id>, StoreError> {
+        let prefix = concat(&[target.as_bytes(), &[Kind::Cancel.tag()]]);
+        for (k, v) in self.oscan_prefix(ops, Tree::Refs, &prefix)? {
             let (Some(cancel), Some(by)) = (Id::from_slice(&k[33..]), v.get(..32)) else {
                 return Err(self.corrupt("a reference row is unreadable"));
             };
@@ -891,10 +931,10 @@ impl Inner {
         target: &Id,
         author: &[u8; 32],
         cancel: Id,
-    ) -> R<()> {
+    ) -> Result<(), StoreError> {
         for kind in [Kind::Update, Kind::Translation] {
-            let prefix = cat(&[target.as_bytes(), &[kind.tag()]]);
-            for (k, v) in self.oscan_prefix(ops, T::Refs, &prefix)? {
+            let prefix = concat(&[target.as_bytes(), &[kind.tag()]]);
+            for (k, v) in self.oscan_prefix(ops, Tree::Refs, &prefix)? {
                 let id =
                     Id::from_slice(&k[33..]).ok_or_else(|| self.corrupt("bad reference row"))?;
                 let by: [u8; 32] = v
@@ -915,12 +955,12 @@ impl Inner {
     }
 
     /// Withholds the messages by a revoked author made at or after `from`.
-    fn withhold(&self, ops: &mut Ops, author: &[u8; 32], from: u64) -> R<()> {
+    fn withhold(&self, ops: &mut Ops, author: &[u8; 32], from: u64) -> Result<(), StoreError> {
         let mut seqs = Vec::new();
-        for (_, v) in self.oscan_prefix(ops, T::IAuthor, author)? {
+        for (_, v) in self.oscan_prefix(ops, Tree::IAuthor, author)? {
             seqs.extend(codec::postings(&v).ok_or_else(|| self.corrupt("bad index row"))?);
         }
-        if let Some(planned) = ops.postings.get(&(T::IAuthor, author.to_vec())) {
+        if let Some(planned) = ops.postings.get(&(Tree::IAuthor, author.to_vec())) {
             seqs.extend(planned);
         }
         let mut ids = Vec::new();
@@ -946,7 +986,7 @@ impl Inner {
     /// Removes every row that serves a message's content: its log entries, index rows,
     /// embargo row, latest row, reference row and tally contribution, and takes its body off its
     /// segment's count. The record itself and its expiry row are the caller's.
-    fn unindex(&self, ops: &mut Ops, id: &Id, rec: &Record) -> R<()> {
+    fn unindex(&self, ops: &mut Ops, id: &Id, rec: &Record) -> Result<(), StoreError> {
         if !rec.has_content() {
             return Ok(());
         }
@@ -974,21 +1014,21 @@ impl Inner {
             }
         }
         if let Some(eff) = body.effective_at {
-            ops.del(T::Embargo, codec::time_id(eff.0, id));
+            ops.del(Tree::Embargo, codec::time_id(eff.0, id));
         }
         if let Some(target) = body.target() {
             ops.del(
-                T::Refs,
-                cat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
+                Tree::Refs,
+                concat(&[target.as_bytes(), &[body.kind().tag()], id.as_bytes()]),
             );
         }
         match &body.content {
-            Content::Profile(_) | Content::Roster(_) => ops.del(T::Latest, latest_key(&msg)),
+            Content::Profile(_) | Content::Roster(_) => ops.del(Tree::Latest, latest_key(&msg)),
             Content::Endorsement(e) => {
-                let k = cat(&[e.target.as_bytes(), body.author.as_bytes()]);
-                if self.oget(ops, T::Endorse, &k)?.as_deref() == Some(id.as_bytes().as_slice()) {
-                    ops.del(T::Endorse, k);
-                    self.add(ops, T::Tally, e.target.as_bytes(), -1)?;
+                let k = concat(&[e.target.as_bytes(), body.author.as_bytes()]);
+                if self.oget(ops, Tree::Endorse, &k)?.as_deref() == Some(id.as_bytes().as_slice()) {
+                    ops.del(Tree::Endorse, k);
+                    self.add(ops, Tree::Tally, e.target.as_bytes(), -1)?;
                 }
             }
             _ => {}
@@ -997,35 +1037,42 @@ impl Inner {
     }
 
     /// Withdraws a message's content, keeping its id (cancel, revocation).
-    fn strip(&self, ops: &mut Ops, id: &Id, rec: &Record, flag: u8, cancel: Option<Id>) -> R<()> {
+    fn strip(
+        &self,
+        ops: &mut Ops,
+        id: &Id,
+        rec: &Record,
+        flag: u8,
+        cancel: Option<Id>,
+    ) -> Result<(), StoreError> {
         self.unindex(ops, id, rec)?;
         if rec.pending() {
             // Withdrawn before its release: it never takes effect.
-            self.add(ops, T::Meta, meta::N_EMBARGOED, -1)?;
+            self.add(ops, Tree::Meta, meta::N_EMBARGOED, -1)?;
         }
         ops.put(
-            T::Msgs,
+            Tree::Msgs,
             id.as_bytes().as_slice(),
             rec.stripped(flag, cancel).encode(),
         );
-        self.add(ops, T::Meta, meta::N_MESSAGES, -1)?;
-        self.add(ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+        self.add(ops, Tree::Meta, meta::N_MESSAGES, -1)?;
+        self.add(ops, Tree::Meta, meta::N_TOMBSTONES, 1)?;
         Ok(())
     }
 
     /// One batch of embargo releases due at `now`. Returns how many, and the generation.
-    pub(super) fn release_batch(&self, now: Timestamp) -> R<(usize, u64)> {
+    pub(super) fn release_batch(&self, now: Timestamp) -> Result<(usize, u64), StoreError> {
         let mut w = self.lock_writer()?;
         self.space.check_upkeep()?;
         let mut ops = Ops::default();
         let mut seq = w.last_seq;
         let mut n = 0;
         let end = codec::time_id(now.0, &Id([0xff; 32]));
-        for kv in self.trees.get(T::Embargo).range(..=end).take(BATCH) {
+        for kv in self.trees.get(Tree::Embargo).range(..=end).take(BATCH) {
             let (k, _) = kv.map_err(|e| self.sled_err(e))?;
             let (_, id) =
                 codec::split_time_id(&k).ok_or_else(|| self.corrupt("bad embargo row"))?;
-            ops.del(T::Embargo, k.to_vec());
+            ops.del(Tree::Embargo, k.to_vec());
             let Some(mut rec) = self.orecord(&ops, &id)? else {
                 continue;
             };
@@ -1061,10 +1108,10 @@ impl Inner {
             }
             rec.release = seq;
             rec.flags &= !PENDING;
-            ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
+            ops.put(Tree::Msgs, id.as_bytes().as_slice(), rec.encode());
             if pending {
                 // Its effects for readers come with it (a format 4 store wrote them on arrival).
-                self.add(&mut ops, T::Meta, meta::N_EMBARGOED, -1)?;
+                self.add(&mut ops, Tree::Meta, meta::N_EMBARGOED, -1)?;
                 // A damaged body's effects (a tally, a withdrawal, a latest profile) cannot be
                 // known here; it is released without them.
                 if let Some(msg) = &msg {
@@ -1073,15 +1120,18 @@ impl Inner {
             }
         }
         if seq > w.last_seq {
-            ops.put(T::Meta, meta::LAST_SEQ, be(seq));
+            ops.put(Tree::Meta, meta::LAST_SEQ, big_endian(seq));
         }
         self.commit(&mut w, &mut ops, seq)?;
-        Ok((n, w.gen_))
+        Ok((n, w.generation))
     }
 
     /// One batch of retention at `now`. Returns what it did, whether more is due, and the
     /// generation.
-    pub(super) fn expire_batch(&self, now: Timestamp) -> R<(ExpireStats, bool, u64)> {
+    pub(super) fn expire_batch(
+        &self,
+        now: Timestamp,
+    ) -> Result<(ExpireStats, bool, u64), StoreError> {
         let mut w = self.lock_writer()?;
         self.space.check_upkeep()?;
         let mut ops = Ops::default();
@@ -1091,7 +1141,7 @@ impl Inner {
         // yet is put back.
         let mut due = Vec::new();
         let mut more_expiry = false;
-        for kv in self.trees.get(T::Expiry).range(..=end.clone()) {
+        for kv in self.trees.get(Tree::Expiry).range(..=end.clone()) {
             if due.len() >= BATCH {
                 more_expiry = true;
                 break;
@@ -1104,13 +1154,13 @@ impl Inner {
                 continue;
             }
             if later.is_empty() {
-                ops.del(T::Expiry, k.to_vec());
+                ops.del(Tree::Expiry, k.to_vec());
             } else {
                 let rest: Vec<u8> = later
                     .iter()
                     .flat_map(|(exp, id)| codec::time_id(*exp, id))
                     .collect();
-                ops.put(T::Expiry, k.to_vec(), rest);
+                ops.put(Tree::Expiry, k.to_vec(), rest);
             }
             due.extend(now_due);
         }
@@ -1120,26 +1170,26 @@ impl Inner {
             };
             if rec.has_content() {
                 self.unindex(&mut ops, &id, &rec)?;
-                self.add(&mut ops, T::Meta, meta::N_MESSAGES, -1)?;
+                self.add(&mut ops, Tree::Meta, meta::N_MESSAGES, -1)?;
                 if rec.pending() {
                     // Not released (`Store::expire` releases what is due first, so only a store
                     // that could not): gone without effect.
-                    self.add(&mut ops, T::Meta, meta::N_EMBARGOED, -1)?;
+                    self.add(&mut ops, Tree::Meta, meta::N_EMBARGOED, -1)?;
                 }
             } else {
                 // Already a tombstone in all but name.
-                self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, -1)?;
+                self.add(&mut ops, Tree::Meta, meta::N_TOMBSTONES, -1)?;
             }
-            ops.del(T::Msgs, id.as_bytes().as_slice());
+            ops.del(Tree::Msgs, id.as_bytes().as_slice());
             let drop_at = Timestamp(exp).plus(self.tombstone_keep).0;
-            ops.put(T::Tombs, id.as_bytes().as_slice(), be(drop_at));
-            ops.put(T::TombGc, codec::time_id(drop_at, &id), []);
-            self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, 1)?;
+            ops.put(Tree::Tombs, id.as_bytes().as_slice(), big_endian(drop_at));
+            ops.put(Tree::TombGc, codec::time_id(drop_at, &id), []);
+            self.add(&mut ops, Tree::Meta, meta::N_TOMBSTONES, 1)?;
             stats.expired += 1;
         }
         let gone: Vec<_> = self
             .trees
-            .get(T::TombGc)
+            .get(Tree::TombGc)
             .range(..=end)
             .take(BATCH)
             .collect::<Result<_, _>>()
@@ -1148,24 +1198,24 @@ impl Inner {
         for (k, _) in &gone {
             let (_, id) =
                 codec::split_time_id(k).ok_or_else(|| self.corrupt("bad tombstone row"))?;
-            ops.del(T::TombGc, k.to_vec());
-            ops.del(T::Tombs, id.as_bytes().as_slice());
-            self.add(&mut ops, T::Meta, meta::N_TOMBSTONES, -1)?;
+            ops.del(Tree::TombGc, k.to_vec());
+            ops.del(Tree::Tombs, id.as_bytes().as_slice());
+            self.add(&mut ops, Tree::Meta, meta::N_TOMBSTONES, -1)?;
             stats.tombstones_dropped += 1;
         }
         let last = w.last_seq;
         self.commit(&mut w, &mut ops, last)?;
-        Ok((stats, more_expiry || more_gc, w.gen_))
+        Ok((stats, more_expiry || more_gc, w.generation))
     }
 }
 
 /// `kind tag ‖ author ‖ created_at ‖ id`.
 fn latest_key(msg: &Message) -> Vec<u8> {
     let body = msg.body();
-    cat(&[
+    concat(&[
         &[body.kind().tag()],
         body.author.as_bytes(),
-        &be(body.created_at.0),
+        &big_endian(body.created_at.0),
         msg.id().as_bytes(),
     ])
 }
@@ -1180,7 +1230,7 @@ pub(super) struct InsertJob {
     /// Refusals of the same batch to keep for another try.
     keep: Keep,
     /// Answered once the outcomes are durable (by the flusher, see `commit.rs`).
-    reply: oneshot::Sender<R<Vec<Inserted>>>,
+    reply: oneshot::Sender<Result<Vec<Inserted>, StoreError>>,
 }
 
 /// A unit of work for the writer thread.
@@ -1296,7 +1346,7 @@ fn insert_group(group: Vec<InsertJob>) {
 #[derive(Debug)]
 pub struct Submitted {
     store: Store,
-    rx: oneshot::Receiver<R<Vec<Inserted>>>,
+    rx: oneshot::Receiver<Result<Vec<Inserted>, StoreError>>,
     /// The messages handed over, held until the answer: the writer then only lets go of its
     /// references, and the caller's thread frees them.
     _held: Vec<Message>,
@@ -1310,7 +1360,7 @@ impl Submitted {
 }
 
 impl Store {
-    fn send_job(&self, inner: &Inner, job: Job) -> R<()> {
+    fn send_job(&self, inner: &Inner, job: Job) -> Result<(), StoreError> {
         inner
             .jobs
             .lock()
@@ -1331,8 +1381,8 @@ impl Store {
     /// store may reopen meanwhile, with generations of its own).
     pub(super) async fn on_writer<X: Send + 'static>(
         &self,
-        f: impl FnOnce(&Inner) -> R<X> + Send + 'static,
-    ) -> R<(X, Arc<super::commit::Committer>)> {
+        f: impl FnOnce(&Inner) -> Result<X, StoreError> + Send + 'static,
+    ) -> Result<(X, Arc<super::commit::Committer>), StoreError> {
         let (tx, rx) = oneshot::channel();
         let inner = self.inner()?;
         let commit = inner.commit.clone();
@@ -1486,7 +1536,7 @@ impl Inner {
     /// (their files go once that is durable), and moves the live bodies of mostly dead
     /// segments to the end of the log, at most [`BATCH`] per call. Returns the segments to
     /// delete, how many bodies moved, whether more is due, and the generation.
-    fn reclaim_batch(&self) -> R<(Vec<u64>, usize, bool, u64)> {
+    fn reclaim_batch(&self) -> Result<(Vec<u64>, usize, bool, u64), StoreError> {
         let mut w = self.lock_writer()?;
         let current = self.bodies.current();
         let mut ops = Ops::default();
@@ -1495,7 +1545,7 @@ impl Inner {
         let mut more = false;
         let rows: Vec<_> = self
             .trees
-            .get(T::Segs)
+            .get(Tree::Segs)
             .iter()
             .collect::<Result<_, _>>()
             .map_err(|e| self.sled_err(e))?;
@@ -1507,7 +1557,7 @@ impl Inner {
                 continue;
             }
             if row.live == 0 {
-                ops.del(T::Segs, k.to_vec());
+                ops.del(Tree::Segs, k.to_vec());
                 gone.push(seg);
                 continue;
             }
@@ -1559,25 +1609,25 @@ impl Inner {
             self.bodies.discard();
             return Err(e);
         }
-        Ok((gone, moved, more, w.gen_))
+        Ok((gone, moved, more, w.generation))
     }
 
     /// Moves a peer's cursor forward (never back) without storing a message.
-    fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> R<u64> {
+    fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> Result<u64, StoreError> {
         let mut w = self.lock_writer()?;
         self.space.check_upkeep()?;
         let mut ops = Ops::default();
         let k = peer.as_bytes();
-        let old = match self.oget(&ops, T::Cursors, k)? {
+        let old = match self.oget(&ops, Tree::Cursors, k)? {
             Some(v) => codec::read_u64(&v).unwrap_or(0),
             None => 0,
         };
         if cursor > old {
-            ops.put(T::Cursors, k, be(cursor));
+            ops.put(Tree::Cursors, k, big_endian(cursor));
         }
         let last = w.last_seq;
         self.commit(&mut w, &mut ops, last)?;
-        Ok(w.gen_)
+        Ok(w.generation)
     }
 }
 

@@ -12,9 +12,9 @@
 
 use tracing::warn;
 
-use super::{Ops, R};
+use super::Ops;
 use crate::message::{Id, Kind, Message};
-use crate::store::codec::{self, ACCEPTED, LogEntry, Record, T, be, cat, meta};
+use crate::store::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, meta};
 use crate::store::{Inner, Store, StoreError};
 
 /// What became of a good copy handed to [`Store::repair`].
@@ -34,12 +34,12 @@ pub enum Repair {
 impl Inner {
     /// Replaces the body of a held message with `msg`'s, at a new seq (see the module docs).
     /// Returns what it did and the generation to wait for.
-    fn repair_batch(&self, msg: &Message) -> R<(Repair, u64)> {
+    fn repair_batch(&self, msg: &Message) -> Result<(Repair, u64), StoreError> {
         let mut w = self.lock_writer()?;
         let mut ops = Ops::default();
         let id = msg.id();
         let Some(mut rec) = self.orecord(&ops, &id)?.filter(Record::has_content) else {
-            return Ok((Repair::Gone, w.gen_));
+            return Ok((Repair::Gone, w.generation));
         };
         // An unreadable log row is no reason to keep the message unserved: it gets a new
         // entry all the same.
@@ -52,7 +52,7 @@ impl Inner {
             && let Ok(v) = self.bodies.read(&at)
             && codec::decode_body(id, &v).is_ok()
         {
-            return Ok((Repair::Sound, w.gen_));
+            return Ok((Repair::Sound, w.generation));
         }
         let seq = w.last_seq + 1;
         let at = self.bodies.append(&codec::body_parts(msg))?;
@@ -61,7 +61,7 @@ impl Inner {
         // Still under embargo while its embargo row waits for the release task.
         let embargoed = match msg.body().effective_at {
             Some(eff) => self
-                .oget(&ops, T::Embargo, &codec::time_id(eff.0, &id))?
+                .oget(&ops, Tree::Embargo, &codec::time_id(eff.0, &id))?
                 .is_some(),
             None => false,
         };
@@ -95,20 +95,20 @@ impl Inner {
         }
         rec.seq = seq;
         rec.release = 0;
-        ops.put(T::Msgs, id.as_bytes().as_slice(), rec.encode());
-        ops.put(T::Meta, meta::LAST_SEQ, be(seq));
+        ops.put(Tree::Msgs, id.as_bytes().as_slice(), rec.encode());
+        ops.put(Tree::Meta, meta::LAST_SEQ, big_endian(seq));
         if let Err(e) = self.commit(&mut w, &mut ops, seq) {
             self.bodies.discard();
             return Err(e);
         }
-        Ok((Repair::Replaced { seq }, w.gen_))
+        Ok((Repair::Replaced { seq }, w.generation))
     }
 
     /// Takes an id off the list of dropped messages to fetch again (`meta::REFETCH`).
-    fn unlist_refetch(&self, id: &Id) -> R<u64> {
+    fn unlist_refetch(&self, id: &Id) -> Result<u64, StoreError> {
         let mut w = self.lock_writer()?;
         let mut ops = Ops::default();
-        if let Some(v) = self.oget(&ops, T::Meta, meta::REFETCH)? {
+        if let Some(v) = self.oget(&ops, Tree::Meta, meta::REFETCH)? {
             let rest: Vec<u8> = v
                 .chunks_exact(32)
                 .filter(|c| *c != id.as_bytes())
@@ -117,15 +117,15 @@ impl Inner {
                 .collect();
             if rest.len() != v.len() {
                 if rest.is_empty() {
-                    ops.del(T::Meta, meta::REFETCH);
+                    ops.del(Tree::Meta, meta::REFETCH);
                 } else {
-                    ops.put(T::Meta, meta::REFETCH, rest);
+                    ops.put(Tree::Meta, meta::REFETCH, rest);
                 }
             }
         }
         let last = w.last_seq;
         self.commit(&mut w, &mut ops, last)?;
-        Ok(w.gen_)
+        Ok(w.generation)
     }
 
     /// [`Inner::unindex`] for a message whose body is damaged or missing (a cancel, revocation
@@ -134,7 +134,12 @@ impl Inner {
     /// embargo row, reference row and tally contribution. Its topic, country and language
     /// index rows cannot be known without the body: they stay, listing seqs with no log entry,
     /// which every read skips, until `tocsin node check --repair` rebuilds the indexes.
-    pub(super) fn unindex_damaged(&self, ops: &mut Ops, id: &Id, rec: &Record) -> R<()> {
+    pub(super) fn unindex_damaged(
+        &self,
+        ops: &mut Ops,
+        id: &Id,
+        rec: &Record,
+    ) -> Result<(), StoreError> {
         let sled = |e| StoreError::sled(&self.dir, e);
         let kind = [rec.kind.tag()];
         for seq in [rec.seq, rec.release] {
@@ -144,20 +149,25 @@ impl Inner {
             if self.olog(ops, seq).ok().flatten().is_some() {
                 ops.log_del(seq);
             }
-            self.unpost(ops, T::IAuthor, &rec.author, seq)?;
-            self.unpost(ops, T::IKind, &kind, seq)?;
+            self.unpost(ops, Tree::IAuthor, &rec.author, seq)?;
+            self.unpost(ops, Tree::IKind, &kind, seq)?;
         }
         if matches!(rec.kind, Kind::Profile | Kind::Roster) {
             ops.del(
-                T::Latest,
-                cat(&[&kind, &rec.author, &be(rec.created_at), id.as_bytes()]),
+                Tree::Latest,
+                concat(&[
+                    &kind,
+                    &rec.author,
+                    &big_endian(rec.created_at),
+                    id.as_bytes(),
+                ]),
             );
         }
         // The embargo tree holds only the embargoes not yet released: small.
-        for k in self.trees.get(T::Embargo).iter().keys() {
+        for k in self.trees.get(Tree::Embargo).iter().keys() {
             let k = k.map_err(sled)?;
             if k.get(8..) == Some(id.as_bytes().as_slice()) {
-                ops.del(T::Embargo, k.to_vec());
+                ops.del(Tree::Embargo, k.to_vec());
             }
         }
         // The reference row names the target (a walk of the tree: damage is rare).
@@ -165,9 +175,9 @@ impl Inner {
             rec.kind,
             Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation
         ) {
-            let suffix = cat(&[&kind, id.as_bytes()]);
+            let suffix = concat(&[&kind, id.as_bytes()]);
             let mut found = None;
-            for k in self.trees.get(T::Refs).iter().keys() {
+            for k in self.trees.get(Tree::Refs).iter().keys() {
                 let k = k.map_err(sled)?;
                 if k.len() == 65 && k[32..] == suffix[..] {
                     found = Some(k.to_vec());
@@ -176,13 +186,14 @@ impl Inner {
             }
             if let Some(k) = found {
                 let target = k[..32].to_vec();
-                ops.del(T::Refs, k);
+                ops.del(Tree::Refs, k);
                 if rec.kind == Kind::Endorsement {
-                    let ek = cat(&[&target, &rec.author]);
-                    if self.oget(ops, T::Endorse, &ek)?.as_deref() == Some(id.as_bytes().as_slice())
+                    let ek = concat(&[&target, &rec.author]);
+                    if self.oget(ops, Tree::Endorse, &ek)?.as_deref()
+                        == Some(id.as_bytes().as_slice())
                     {
-                        ops.del(T::Endorse, ek);
-                        self.add(ops, T::Tally, &target, -1)?;
+                        ops.del(Tree::Endorse, ek);
+                        self.add(ops, Tree::Tally, &target, -1)?;
                     }
                 }
             }
