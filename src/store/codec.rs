@@ -232,6 +232,9 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
     Some((read_u64(&k[..8])?, Id::from_slice(&k[8..])?))
 }
 
+/// The index prefixes of a message: the (index tree, value) pairs it is listed under.
+pub(super) type Prefixes = Vec<(Tree, Vec<u8>)>;
+
 /// The index prefixes of a message: one per (tree, value) it is listed under.
 ///
 /// An index row is `prefix ‖ seq` → seqs (8 bytes each, ascending) listed under that prefix,
@@ -241,7 +244,7 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
 /// one per message and value, and single messages share rows too; the rows of one prefix hold
 /// disjoint, ascending runs of seqs, so the row that can hold a seq is the last one keyed at or
 /// before it.
-pub(super) fn index_prefixes(msg: &Message) -> Vec<(Tree, Vec<u8>)> {
+pub(super) fn index_prefixes(msg: &Message) -> Prefixes {
     let body = msg.body();
     let mut out = vec![
         (Tree::IAuthor, body.author.as_bytes().to_vec()),
@@ -266,6 +269,65 @@ pub(super) fn index_prefixes(msg: &Message) -> Vec<(Tree, Vec<u8>)> {
     out.sort();
     out.dedup();
     out
+}
+
+/// `target ‖ kind tag`: where the references of one kind to `target` are.
+pub(super) fn reference_prefix(target: &Id, kind: Kind) -> Vec<u8> {
+    concat(&[target.as_bytes(), &[kind.tag()]])
+}
+
+/// `target ‖ kind tag ‖ id`: the key of the reference row of message `id`, of `kind`, naming
+/// `target`.
+pub(super) fn reference_key(target: &Id, kind: Kind, id: &Id) -> Vec<u8> {
+    concat(&[target.as_bytes(), &[kind.tag()], id.as_bytes()])
+}
+
+/// A reference row: a message (an update, cancel, endorsement or translation) naming a target,
+/// whether or not the target is here yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Reference {
+    /// The message that names the target.
+    pub(super) id: Id,
+    /// Its author.
+    pub(super) author: [u8; 32],
+    /// Its created_at.
+    pub(super) created_at: u64,
+}
+
+impl Reference {
+    /// `author ‖ created_at`.
+    pub(super) fn encode_value(&self) -> Vec<u8> {
+        concat(&[&self.author, &big_endian(self.created_at)])
+    }
+
+    /// A reference row's key and value; `None` when either is malformed.
+    pub(super) fn decode(key: &[u8], value: &[u8]) -> Option<Self> {
+        if key.len() != 65 || value.len() != 40 {
+            return None;
+        }
+        Some(Reference {
+            id: Id::from_slice(&key[33..])?,
+            author: value[..32].try_into().ok()?,
+            created_at: read_u64(&value[32..])?,
+        })
+    }
+}
+
+/// `target ‖ author`: the key of the endorsement row that counts for `author` in `target`'s
+/// tally.
+pub(super) fn endorsement_key(target: &Id, author: &[u8; 32]) -> Vec<u8> {
+    concat(&[target.as_bytes(), author])
+}
+
+/// `kind tag ‖ author ‖ created_at ‖ id`: the key of a profile's or roster's row among its
+/// author's, by age.
+pub(super) fn latest_key(kind: Kind, author: &[u8; 32], created_at: u64, id: &Id) -> Vec<u8> {
+    concat(&[
+        &[kind.tag()],
+        author,
+        &big_endian(created_at),
+        id.as_bytes(),
+    ])
 }
 
 /// Record flag: an authorised cancel withdrew the content.

@@ -89,7 +89,7 @@
 //! noted once ([`Store::integrity`], [`Store::wanted`]; see `damage.rs`), and replaced when a
 //! peer gives a good copy ([`Store::repair`], a new seq). Writes that must read a body go on
 //! past a damaged one. [`Store::check`] verifies the whole store offline and repairs what it
-//! can (see `write/check.rs`).
+//! can (see `check.rs`).
 //!
 //! # Retention
 //!
@@ -99,15 +99,20 @@
 //! use thus follows the live set, not the history.
 
 mod bodies;
+mod check;
 mod codec;
 mod commit;
 mod damage;
 mod error;
 mod ids;
+mod maintain;
 mod read;
+mod repair;
 mod retry;
+mod rows;
+mod rules;
 mod space;
-mod write;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -121,12 +126,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
+pub use check::{CheckReport, Finding};
 use codec::{Tree, meta};
 use commit::{Committer, MARKER_FILE, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
-pub use write::{CheckReport, Finding, Repair, Submitted};
+pub use writer::Submitted;
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
@@ -360,7 +367,7 @@ struct Inner {
     tombstone_keep: Duration,
     mode: CommitMode,
     /// The writer lock: seq and generation assignment, and every write, go through it.
-    writer: Mutex<write::WriterState>,
+    writer: Mutex<writer::WriterState>,
     /// Group commit and the durable head.
     commit: Arc<Committer>,
     /// The marker holding the durable head (see [`Marker`]).
@@ -368,7 +375,7 @@ struct Inner {
     /// The flusher thread; joined on close or drop.
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Work for the writer thread; dropping it (with the store) ends that thread.
-    jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
+    jobs: Mutex<std::sync::mpsc::Sender<writer::Job>>,
     /// Recently read messages by seq (see `Inner::decode`).
     recent: Recent,
     /// Signatures and bodies (see `bodies.rs`).
@@ -812,7 +819,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
         let (jobs, queue) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("tocsin-store-write".into())
-            .spawn(move || write::run_writer(queue))
+            .spawn(move || writer::run_writer(queue))
             .map_err(io)?;
         let dir_for_space = dir.clone();
         Ok(Inner {
@@ -821,7 +828,7 @@ fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
             trees,
             tombstone_keep: cfg.tombstone_keep,
             mode,
-            writer: Mutex::new(write::WriterState {
+            writer: Mutex::new(writer::WriterState {
                 last_seq,
                 generation: 0,
                 closed: false,

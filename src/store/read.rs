@@ -13,8 +13,10 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{self, ACCEPTED, LogEntry, Record, Revoked, Tree, big_endian, concat, meta};
-use super::write::authorized;
+use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, meta};
+#[cfg(doc)]
+use super::rows::Rows;
+use super::rules;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
 use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
 
@@ -30,51 +32,9 @@ const ESTIMATE_CAP: usize = 1024;
 type IndexWalk = (Tree, Vec<Vec<u8>>);
 
 impl Inner {
-    pub(super) fn revoked(&self, author: &[u8; 32]) -> Result<Option<Revoked>, StoreError> {
-        match self
-            .trees
-            .get(Tree::Revoked)
-            .get(author)
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-        {
-            None => Ok(None),
-            Some(v) => Revoked::decode(&v)
-                .map(Some)
-                .ok_or_else(|| StoreError::corrupt(&self.dir, "a revocation row is unreadable")),
-        }
-    }
-
-    /// The log row holding `seq` (the last one keyed at or before it): its key and value.
-    pub(super) fn log_row_at(&self, seq: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
-        let Some((k, v)) = self
-            .trees
-            .get(Tree::Log)
-            .range(..=big_endian(seq))
-            .next_back()
-            .transpose()
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-        else {
-            return Ok(None);
-        };
-        let key = codec::read_u64(&k)
-            .ok_or_else(|| StoreError::corrupt(&self.dir, "a log key is unreadable"))?;
-        Ok(Some((key, v)))
-    }
-
-    /// The log entry at `seq`, from the row holding it.
+    /// The log entry at `seq` (see [`Rows::log_entry`]).
     pub(super) fn log_entry(&self, seq: u64) -> Result<Option<LogEntry>, StoreError> {
-        let unreadable =
-            || StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"));
-        let Some((key, v)) = self.log_row_at(seq)? else {
-            return Ok(None);
-        };
-        match codec::LogRow::new(key, &v)
-            .find(seq)
-            .ok_or_else(unreadable)?
-        {
-            None => Ok(None),
-            Some(b) => LogEntry::decode(b).map(Some).ok_or_else(unreadable),
-        }
+        self.rows().log_entry(seq)
     }
 
     /// The log entries with seqs in `lo..=hi`, in order, starting with the row that holds `lo`
@@ -84,7 +44,7 @@ impl Inner {
         lo: u64,
         hi: u64,
     ) -> Result<impl Iterator<Item = Result<(u64, LogEntry), StoreError>> + '_, StoreError> {
-        let start = self.log_row_at(lo)?.map_or(lo, |(key, _)| key);
+        let start = self.rows().log_row_at(lo)?.map_or(lo, |(key, _)| key);
         Ok(self
             .trees
             .get(Tree::Log)
@@ -110,25 +70,9 @@ impl Inner {
             }))
     }
 
-    /// A row keyed by id (a record or a tombstone). An id the filter of held ids has never been
-    /// given has none, and costs no lookup.
-    fn get_id(&self, t: Tree, id: &Id) -> Result<Option<sled::IVec>, StoreError> {
-        if !self.ids.may_hold(id) {
-            return Ok(None);
-        }
-        self.trees
-            .get(t)
-            .get(id.as_bytes())
-            .map_err(|e| StoreError::sled(&self.dir, e))
-    }
-
+    /// The record of `id` (see [`Rows::record`]).
     pub(super) fn record(&self, id: &Id) -> Result<Option<Record>, StoreError> {
-        match self.get_id(Tree::Msgs, id)? {
-            None => Ok(None),
-            Some(v) => Record::decode(&v).map(Some).ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("the record of {id} is unreadable"))
-            }),
-        }
+        self.rows().record(id)
     }
 
     /// The message with its content, if held.
@@ -489,27 +433,19 @@ impl Inner {
 
         let mut updates: Vec<(u64, Id)> = Vec::new();
         let mut translations: Vec<(u64, Message)> = Vec::new();
+        let rows = self.rows();
         for kind in [Kind::Update, Kind::Translation] {
-            let prefix = concat(&[id.as_bytes(), &[kind.tag()]]);
-            for kv in self.trees.get(Tree::Refs).scan_prefix(&prefix) {
-                let (k, v) = kv.map_err(self.sled_e())?;
-                let (Some(rid), Some(by), Some(created)) = (
-                    Id::from_slice(&k[33..]),
-                    v.get(..32).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-                    v.get(32..).and_then(codec::read_u64),
-                ) else {
-                    return Err(StoreError::corrupt(&self.dir, "bad reference row"));
-                };
-                if self.pending(&rid)? {
+            for reference in rows.references(id, kind)? {
+                if self.pending(&reference.id)? {
                     // Under embargo: not a version or translation for readers before its release.
                     continue;
                 }
                 if kind == Kind::Update {
-                    if authorized(self, &by, &rec.author)? {
-                        updates.push((created, rid));
+                    if rules::authorized(&rows, &reference.author, &rec.author)? {
+                        updates.push((reference.created_at, reference.id));
                     }
-                } else if let Some(m) = self.message(&rid)? {
-                    translations.push((created, m));
+                } else if let Some(m) = self.message(&reference.id)? {
+                    translations.push((reference.created_at, m));
                 }
             }
         }
@@ -564,12 +500,7 @@ impl Inner {
     }
 
     fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
-        match self.trees.get(Tree::Meta).get(k).map_err(self.sled_e())? {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&self.dir, "bad counter"))
-            }
-        }
+        self.rows().counter(Tree::Meta, k)
     }
 }
 
@@ -629,7 +560,7 @@ impl Store {
                 Seen::Tombstone
             }));
         }
-        let tomb = self.inner()?.get_id(Tree::Tombs, id)?.is_some();
+        let tomb = self.inner()?.rows().is_tombstone(id)?;
         Ok(tomb.then_some(Seen::Tombstone))
     }
 
@@ -693,7 +624,7 @@ impl Store {
 
     /// The revocation in force for the author, if any.
     pub fn revocation(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
-        match self.inner()?.revoked(author.as_bytes())? {
+        match self.inner()?.rows().revocation(author.as_bytes())? {
             None => Ok(None),
             Some(r) => self.inner()?.message(&r.id),
         }
@@ -702,18 +633,7 @@ impl Store {
     /// The number of endorsing authors of a message (counted even before it arrives; an
     /// endorsement under embargo from its release).
     pub fn tally(&self, target: &Id) -> Result<u64, StoreError> {
-        let inner = self.inner()?;
-        match inner
-            .trees
-            .get(Tree::Tally)
-            .get(target.as_bytes())
-            .map_err(inner.sled_e())?
-        {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad tally"))
-            }
-        }
+        self.inner()?.rows().counter(Tree::Tally, target.as_bytes())
     }
 
     /// Whether `author` may update or cancel what `original` wrote: the same key, or the
@@ -723,23 +643,16 @@ impl Store {
         author: &AuthorKey,
         original: &AuthorKey,
     ) -> Result<bool, StoreError> {
-        authorized(&*self.inner()?, author.as_bytes(), original.as_bytes())
+        rules::authorized(
+            &self.inner()?.rows(),
+            author.as_bytes(),
+            original.as_bytes(),
+        )
     }
 
     /// The peer's seq up to which this node holds its log (0 if never followed).
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
-        let inner = self.inner()?;
-        match inner
-            .trees
-            .get(Tree::Cursors)
-            .get(peer.as_bytes())
-            .map_err(inner.sled_e())?
-        {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad cursor"))
-            }
-        }
+        self.inner()?.rows().cursor(peer)
     }
 
     /// When the next embargoed message is due for release, if any (to sleep until then).

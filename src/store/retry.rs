@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use bytes::Bytes;
 
 use super::codec::{self, Tree, big_endian, meta};
-use super::write::Ops;
+use super::rows::Rows;
 use super::{Inner, Store, StoreError};
 use crate::message::{Id, Reason, SignedMessage, Timestamp};
 
@@ -210,54 +210,46 @@ fn decode(id: &Id, v: &[u8]) -> Option<RetryEntry> {
 impl Inner {
     /// Plans keeping refusals for another try (in the insert group's transaction). An id kept
     /// already is left as it is; what a bound turns away is counted.
-    pub(super) fn plan_keep(&self, ops: &mut Ops, keep: &Keep) -> Result<(), StoreError> {
+    pub(super) fn plan_keep(&self, rows: &mut Rows<'_>, keep: &Keep) -> Result<(), StoreError> {
         for e in &keep.entries {
             let id = e.message.id();
-            if self.oget(ops, Tree::Retry, id.as_bytes())?.is_some() {
+            if rows.get(Tree::Retry, id.as_bytes())?.is_some() {
                 continue;
             }
-            if self.ocount(ops, Tree::Meta, meta::N_RETRY)? >= keep.limits.entries {
+            if rows.counter(Tree::Meta, meta::N_RETRY)? >= keep.limits.entries {
                 self.retry.over_entries.fetch_add(1, Relaxed);
                 continue;
             }
-            if self.ocount(ops, Tree::RetryPeers, e.peer.as_bytes())? >= keep.limits.per_peer {
+            if rows.counter(Tree::RetryPeers, e.peer.as_bytes())? >= keep.limits.per_peer {
                 self.retry.over_peer.fetch_add(1, Relaxed);
                 continue;
             }
-            ops.put(Tree::Retry, id.as_bytes().as_slice(), encode(e));
-            ops.put(Tree::RetryDue, codec::time_id(e.not_before.0, &id), []);
-            self.add(ops, Tree::Meta, meta::N_RETRY, 1)?;
-            self.add(ops, Tree::RetryPeers, e.peer.as_bytes(), 1)?;
+            rows.put(Tree::Retry, id.as_bytes().as_slice(), encode(e));
+            rows.put(Tree::RetryDue, codec::time_id(e.not_before.0, &id), []);
+            rows.add_to_counter(Tree::Meta, meta::N_RETRY, 1)?;
+            rows.add_to_counter(Tree::RetryPeers, e.peer.as_bytes(), 1)?;
             self.retry.kept.fetch_add(1, Relaxed);
         }
         Ok(())
     }
 
-    /// A counter read through the planned writes.
-    fn ocount(&self, ops: &Ops, t: Tree, k: &[u8]) -> Result<u64, StoreError> {
-        match self.oget(ops, t, k)? {
-            None => Ok(0),
-            Some(v) => codec::read_u64(&v).ok_or_else(|| self.corrupt("a counter is unreadable")),
-        }
-    }
-
     /// Applies the outcome of tries, in one transaction. Returns the generation to wait for.
     fn retry_settle_batch(&self, changes: &[RetryChange]) -> Result<u64, StoreError> {
         let mut w = self.lock_writer()?;
-        let mut ops = Ops::default();
+        let mut rows = self.rows();
         for change in changes {
             let id = match change {
                 RetryChange::Remove(id) | RetryChange::Reschedule { id, .. } => id,
             };
-            let Some(v) = self.oget(&ops, Tree::Retry, id.as_bytes())? else {
+            let Some(v) = rows.get(Tree::Retry, id.as_bytes())? else {
                 // Gone already; a due row without its entry (damage) goes too.
-                self.drop_due_rows(&mut ops, id)?;
+                self.drop_due_rows(&mut rows, id)?;
                 continue;
             };
             let Some((due, peer)) = decode_head(&v) else {
-                ops.del(Tree::Retry, id.as_bytes().as_slice());
-                self.add(&mut ops, Tree::Meta, meta::N_RETRY, -1)?;
-                self.drop_due_rows(&mut ops, id)?;
+                rows.delete(Tree::Retry, id.as_bytes().as_slice());
+                rows.add_to_counter(Tree::Meta, meta::N_RETRY, -1)?;
+                self.drop_due_rows(&mut rows, id)?;
                 continue;
             };
             let entry = match change {
@@ -271,30 +263,30 @@ impl Inner {
                 }),
                 RetryChange::Remove(_) => None,
             };
-            ops.del(Tree::RetryDue, codec::time_id(due, id));
+            rows.delete(Tree::RetryDue, codec::time_id(due, id));
             match entry {
                 Some(e) => {
-                    ops.put(Tree::RetryDue, codec::time_id(e.not_before.0, id), []);
-                    ops.put(Tree::Retry, id.as_bytes().as_slice(), encode(&e));
+                    rows.put(Tree::RetryDue, codec::time_id(e.not_before.0, id), []);
+                    rows.put(Tree::Retry, id.as_bytes().as_slice(), encode(&e));
                 }
                 None => {
-                    ops.del(Tree::Retry, id.as_bytes().as_slice());
-                    self.add(&mut ops, Tree::Meta, meta::N_RETRY, -1)?;
-                    self.add(&mut ops, Tree::RetryPeers, peer.as_bytes(), -1)?;
+                    rows.delete(Tree::Retry, id.as_bytes().as_slice());
+                    rows.add_to_counter(Tree::Meta, meta::N_RETRY, -1)?;
+                    rows.add_to_counter(Tree::RetryPeers, peer.as_bytes(), -1)?;
                 }
             }
         }
         let last = w.last_seq;
-        self.commit(&mut w, &mut ops, last)?;
+        self.commit(&mut w, rows, last)?;
         Ok(w.generation)
     }
 
     /// Deletes every due row of `id` (a scan of small keys: only for damaged entries).
-    fn drop_due_rows(&self, ops: &mut Ops, id: &Id) -> Result<(), StoreError> {
+    fn drop_due_rows(&self, rows: &mut Rows<'_>, id: &Id) -> Result<(), StoreError> {
         for k in self.trees.get(Tree::RetryDue).iter().keys() {
             let k = k.map_err(|e| self.sled_err(e))?;
             if k.ends_with(id.as_bytes()) {
-                ops.del(Tree::RetryDue, k.to_vec());
+                rows.delete(Tree::RetryDue, k.to_vec());
             }
         }
         Ok(())
@@ -379,7 +371,7 @@ impl Store {
             per_peer.push((String::from_utf8_lossy(&k).into_owned(), n));
         }
         Ok(RetryCounts {
-            pending: inner.ocount(&Ops::default(), Tree::Meta, meta::N_RETRY)?,
+            pending: inner.rows().counter(Tree::Meta, meta::N_RETRY)?,
             per_peer,
             kept: inner.retry.kept.load(Relaxed),
             over_entries: inner.retry.over_entries.load(Relaxed),

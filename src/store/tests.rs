@@ -10,12 +10,12 @@ use crate::message::{
     Translation, Update, UpdateContent, Urgency,
 };
 
-const T0: Timestamp = Timestamp(1_800_000_000_000);
-const HOUR: Duration = Duration::from_secs(3600);
-const MINUTE: Duration = Duration::from_secs(60);
-const DAY: Duration = Duration::from_secs(24 * 3600);
+pub(super) const T0: Timestamp = Timestamp(1_800_000_000_000);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const MINUTE: Duration = Duration::from_secs(60);
+pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
 
-fn key(n: u8) -> SecretKey {
+pub(super) fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
 }
 
@@ -76,11 +76,11 @@ fn alert(
     sign(b, k)
 }
 
-fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
+pub(super) fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
     alert(k, created, &["union-rights"], &["AZ"], &["en"])
 }
 
-fn call(k: &SecretKey, created: Timestamp) -> Message {
+pub(super) fn call(k: &SecretKey, created: Timestamp) -> Message {
     let c = ActionCall {
         base: alert_content(&["en"], "Write to the Minister"),
         actions: vec![ActionType::Letter],
@@ -94,7 +94,7 @@ fn call(k: &SecretKey, created: Timestamp) -> Message {
     sign(body(k, created, Content::Call(c)), k)
 }
 
-fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Message {
+pub(super) fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Message {
     let u = Update {
         supersedes: target,
         content: UpdateContent::Alert(alert_content(&["en"], headline)),
@@ -102,7 +102,7 @@ fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Mess
     sign(body(k, created, Content::Update(u)), k)
 }
 
-fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Message {
+pub(super) fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Message {
     let c = Cancel {
         target,
         reason: reason.into(),
@@ -110,7 +110,7 @@ fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Messag
     sign(body(k, created, Content::Cancel(c)), k)
 }
 
-fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Message {
+pub(super) fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Message {
     let e = Endorsement {
         target,
         statement: statement.into(),
@@ -118,7 +118,7 @@ fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Me
     sign(body(k, created, Content::Endorsement(e)), k)
 }
 
-fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Message {
+pub(super) fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Message {
     let t = Translation {
         target,
         info: vec![info(lang, "Estivadores detidos")],
@@ -126,7 +126,7 @@ fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Messa
     sign(body(k, created, Content::Translation(t)), k)
 }
 
-fn profile(k: &SecretKey, created: Timestamp, name: &str) -> Message {
+pub(super) fn profile(k: &SecretKey, created: Timestamp, name: &str) -> Message {
     let p = Profile {
         name: name.into(),
         ..Profile::default()
@@ -148,7 +148,7 @@ fn roster(k: &SecretKey, created: Timestamp, members: &[&SecretKey]) -> Message 
     sign(body(k, created, Content::Roster(r)), k)
 }
 
-fn revoke(
+pub(super) fn revoke(
     k: &SecretKey,
     created: Timestamp,
     from: Timestamp,
@@ -831,7 +831,7 @@ async fn embargoed_messages_reach_peers_at_once_and_readers_at_their_time() {
 }
 
 /// `m` signed again under embargo until `until`.
-fn held_until(m: &Message, k: &SecretKey, until: Timestamp) -> Message {
+pub(super) fn held_until(m: &Message, k: &SecretKey, until: Timestamp) -> Message {
     let mut b = m.body().clone();
     b.effective_at = Some(until);
     sign(b, k)
@@ -1895,7 +1895,7 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
     // Enough messages for the group to take the path that syncs bodies while planning.
     let filler = (0..16).map(|i| simple_alert(&k3, T0.plus(Duration::from_secs(60 + i))));
     let msgs: Vec<Message> = filler.chain(msgs).collect();
-    assert!(msgs.len() >= super::write::OVERLAP_MIN);
+    assert!(msgs.len() >= super::writer::OVERLAP_MIN);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let one = Store::open(&cfg(d1.path())).unwrap();
     let many = Store::open(&cfg(d2.path())).unwrap();

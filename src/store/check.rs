@@ -18,13 +18,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::Ops;
+use super::bodies::SegRow;
+use super::codec::{self, LogEntry, LogRow, RELEASED, Record, Tree, big_endian, concat, meta};
+use super::rows::Rows;
+use super::{Inner, Store, StoreError};
 use crate::message::{Id, Message};
-use crate::store::bodies::SegRow;
-use crate::store::codec::{
-    self, LogEntry, LogRow, RELEASED, Record, Tree, big_endian, concat, meta,
-};
-use crate::store::{Inner, Store, StoreError};
 
 /// The index trees, rebuilt by a repair.
 const INDEXES: [Tree; 5] = [
@@ -178,12 +176,12 @@ impl Inner {
             return Ok((report, w.generation));
         }
 
-        let mut ops = Ops::default();
-        self.drop_messages(&mut ops, &seen)?;
-        self.rewrite_log(&mut ops, &seen)?;
-        self.rebuild_indexes(&mut ops, &seen)?;
-        ops.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
-        ops.put(
+        let mut rows = self.rows();
+        self.drop_messages(&mut rows, &seen)?;
+        self.rewrite_log(&mut rows, &seen)?;
+        self.rebuild_indexes(&mut rows, &seen)?;
+        rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
+        rows.put(
             Tree::Meta,
             meta::N_TOMBSTONES,
             big_endian(n_stripped + tombs),
@@ -202,7 +200,7 @@ impl Inner {
         for kv in self.trees.get(Tree::Segs).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let Some(seg) = codec::read_u64(&k) else {
-                ops.del(Tree::Segs, k.to_vec());
+                rows.delete(Tree::Segs, k.to_vec());
                 continue;
             };
             let row = live.remove(&seg).unwrap_or(SegRow {
@@ -213,10 +211,10 @@ impl Inner {
                     max_seq: 0,
                 })
             });
-            ops.put(Tree::Segs, big_endian(seg), row.encode());
+            rows.put(Tree::Segs, big_endian(seg), row.encode());
         }
         for (seg, row) in live {
-            ops.put(Tree::Segs, big_endian(seg), row.encode());
+            rows.put(Tree::Segs, big_endian(seg), row.encode());
         }
         // The dropped messages, to fetch again.
         let mut refetch = self
@@ -232,10 +230,10 @@ impl Inner {
             }
         }
         if !refetch.is_empty() {
-            ops.put(Tree::Meta, meta::REFETCH, refetch);
+            rows.put(Tree::Meta, meta::REFETCH, refetch);
         }
         let last = w.last_seq;
-        self.commit(&mut w, &mut ops, last)?;
+        self.commit(&mut w, rows, last)?;
         for id in &seen.drop_ids {
             self.damage.want(*id);
         }
@@ -455,19 +453,19 @@ impl Inner {
 
     /// Deletes every row that names a dropped message, except its log entries (see
     /// [`Inner::rewrite_log`]) and its index rows (rebuilt).
-    fn drop_messages(&self, ops: &mut Ops, seen: &Seen) -> Result<(), StoreError> {
+    fn drop_messages(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
         if seen.drop_ids.is_empty() {
             return Ok(());
         }
         let dropped = |b: &[u8]| Id::from_slice(b).is_some_and(|id| seen.drop_ids.contains(&id));
         for id in &seen.drop_ids {
-            ops.del(Tree::Msgs, id.as_bytes().as_slice());
+            rows.delete(Tree::Msgs, id.as_bytes().as_slice());
         }
         // target ‖ kind ‖ id
         for k in self.trees.get(Tree::Refs).iter().keys() {
             let k = k.map_err(|e| self.sled_err(e))?;
             if k.get(33..).is_some_and(dropped) {
-                ops.del(Tree::Refs, k.to_vec());
+                rows.delete(Tree::Refs, k.to_vec());
             }
         }
         // target ‖ author → endorsement id, and its place in the tally.
@@ -476,8 +474,8 @@ impl Inner {
             if dropped(&v)
                 && let Some(target) = k.get(..32)
             {
-                ops.del(Tree::Endorse, k.to_vec());
-                self.add(ops, Tree::Tally, target, -1)?;
+                rows.delete(Tree::Endorse, k.to_vec());
+                rows.add_tally(target, -1)?;
             }
         }
         // … ‖ id: the latest profiles and rosters; time ‖ id: embargoes.
@@ -485,7 +483,7 @@ impl Inner {
             for k in self.trees.get(t).iter().keys() {
                 let k = k.map_err(|e| self.sled_err(e))?;
                 if k.len() >= 32 && dropped(&k[k.len() - 32..]) {
-                    ops.del(t, k.to_vec());
+                    rows.delete(t, k.to_vec());
                 }
             }
         }
@@ -493,11 +491,11 @@ impl Inner {
     }
 
     /// Rewrites the log rows that hold entries to drop (or do not decode), keeping the rest.
-    fn rewrite_log(&self, ops: &mut Ops, seen: &Seen) -> Result<(), StoreError> {
+    fn rewrite_log(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
         for kv in self.trees.get(Tree::Log).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let Some(key) = codec::read_u64(&k) else {
-                ops.del(Tree::Log, k.to_vec());
+                rows.delete(Tree::Log, k.to_vec());
                 continue;
             };
             let mut kept = Vec::new();
@@ -518,20 +516,20 @@ impl Inner {
                 continue;
             }
             if kept.is_empty() {
-                ops.del(Tree::Log, k.to_vec());
+                rows.delete(Tree::Log, k.to_vec());
             } else {
-                ops.put(Tree::Log, k.to_vec(), LogRow::encode(key, &kept));
+                rows.put(Tree::Log, k.to_vec(), LogRow::encode(key, &kept));
             }
         }
         Ok(())
     }
 
     /// Replaces every index row with rows made from the sound messages kept.
-    fn rebuild_indexes(&self, ops: &mut Ops, seen: &Seen) -> Result<(), StoreError> {
+    fn rebuild_indexes(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
         for t in INDEXES {
             for k in self.trees.get(t).iter().keys() {
                 let k = k.map_err(|e| self.sled_err(e))?;
-                ops.del(t, k.to_vec());
+                rows.delete(t, k.to_vec());
             }
         }
         let kept = |seq: &u64| {
@@ -542,20 +540,20 @@ impl Inner {
                     .flatten()
                     .is_some_and(|e| !seen.drop_ids.contains(&e.id))
         };
-        let mut rows: BTreeMap<(Tree, Vec<u8>), Vec<u64>> = BTreeMap::new();
+        let mut listed: BTreeMap<(Tree, Vec<u8>), Vec<u64>> = BTreeMap::new();
         for (seq, prefixes) in &seen.prefixes {
             if !kept(seq) {
                 continue;
             }
             for (t, p) in prefixes {
-                rows.entry((*t, p.clone())).or_default().push(*seq);
+                listed.entry((*t, p.clone())).or_default().push(*seq);
             }
         }
-        for ((t, prefix), mut seqs) in rows {
+        for ((t, prefix), mut seqs) in listed {
             seqs.sort_unstable();
             seqs.dedup();
             for run in seqs.chunks(REBUILT_ROW) {
-                ops.put(
+                rows.put(
                     t,
                     concat(&[&prefix, &big_endian(run[0])]),
                     codec::pack_postings(run),
@@ -569,7 +567,7 @@ impl Inner {
 impl Store {
     /// Verifies every record, log entry, body (SHA-256 and signature) and index row; with
     /// `repair`, drops what cannot be served, rebuilds the indexes and keeps the rest (see
-    /// `store/write/check.rs`). Meant for a store no node is running on (`tocsin node
+    /// `store/check.rs`). Meant for a store no node is running on (`tocsin node
     /// check`); durable before it returns.
     pub async fn check(&self, repair: bool) -> Result<CheckReport, StoreError> {
         let ((report, g), commit) = self.on_writer(move |inner| inner.check_all(repair)).await?;
