@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::StoreError;
-use super::codec::{be, read_u64};
+use super::codec::{big_endian, read_u64};
 
 type R<X> = Result<X, StoreError>;
 
@@ -56,8 +56,8 @@ impl BodyRef {
 
     pub(super) fn encode(&self) -> [u8; Self::SIZE] {
         let mut v = [0u8; Self::SIZE];
-        v[..8].copy_from_slice(&be(self.seg));
-        v[8..16].copy_from_slice(&be(self.off));
+        v[..8].copy_from_slice(&big_endian(self.seg));
+        v[8..16].copy_from_slice(&big_endian(self.off));
         v[16..].copy_from_slice(&self.len.to_be_bytes());
         v
     }
@@ -84,7 +84,12 @@ pub(super) struct SegRow {
 
 impl SegRow {
     pub(super) fn encode(&self) -> Vec<u8> {
-        [be(self.live), be(self.min_seq), be(self.max_seq)].concat()
+        [
+            big_endian(self.live),
+            big_endian(self.min_seq),
+            big_endian(self.max_seq),
+        ]
+        .concat()
     }
 
     pub(super) fn decode(b: &[u8]) -> Option<Self> {

@@ -90,7 +90,7 @@
 //! noted once ([`Store::integrity`], [`Store::wanted`]; see `damage.rs`), and replaced when a
 //! peer gives a good copy ([`Store::repair`], a new seq). Writes that must read a body go on
 //! past a damaged one. [`Store::check`] verifies the whole store offline and repairs what it
-//! can (see `write/check.rs`).
+//! can (see `check.rs`).
 //!
 //! # Retention
 //!
@@ -100,16 +100,21 @@
 //! use thus follows the live set, not the history.
 
 mod bodies;
+mod check;
 mod codec;
 mod commit;
 mod damage;
 mod error;
 mod ids;
+mod maintain;
 mod open;
 mod read;
+mod repair;
 mod retry;
+mod rows;
+mod rules;
 mod space;
-mod write;
+mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -121,12 +126,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
-use codec::T;
+pub use check::{CheckReport, Finding};
+use codec::Tree;
 use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
-pub use write::{CheckReport, Finding, Repair, Submitted};
+pub use writer::Submitted;
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
@@ -340,14 +347,14 @@ struct Shared {
 /// its configured reserve is larger).
 const REOPENED_RESERVE: u64 = 16 * 1024 * 1024;
 
-/// The sled trees, by [`T`].
+/// The sled trees, by [`Tree`].
 #[derive(Debug)]
 struct Trees {
     all: Vec<sled::Tree>,
 }
 
 impl Trees {
-    fn get(&self, t: T) -> &sled::Tree {
+    fn get(&self, t: Tree) -> &sled::Tree {
         &self.all[t.index()]
     }
 }
@@ -360,7 +367,7 @@ struct Inner {
     tombstone_keep: Duration,
     mode: CommitMode,
     /// The writer lock: seq and generation assignment, and every write, go through it.
-    writer: Mutex<write::WriterState>,
+    writer: Mutex<writer::WriterState>,
     /// Group commit and the durable head.
     commit: Arc<Committer>,
     /// The marker holding the durable head (see [`Marker`]).
@@ -368,7 +375,7 @@ struct Inner {
     /// The flusher thread; joined on close or drop.
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Work for the writer thread; dropping it (with the store) ends that thread.
-    jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
+    jobs: Mutex<std::sync::mpsc::Sender<writer::Job>>,
     /// Recently read messages by seq (see `Inner::decode`).
     recent: Recent,
     /// Signatures and bodies (see `bodies.rs`).

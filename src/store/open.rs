@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::codec::{self, T, meta};
+use super::codec::{self, Tree, meta};
 use super::commit::{Committer, MARKER_FILE, Marker};
-use super::{Inner, Recent, Shared, StoreError, Trees, bodies, damage, ids, retry, space, write};
+use super::{Inner, Recent, Shared, StoreError, Trees, bodies, damage, ids, retry, space, writer};
 use crate::message::Id;
 
 /// Opens the store's directory: its marker, sled, the body log, the id filter, and the writer
@@ -116,7 +116,7 @@ fn is_sled_file(name: &str) -> bool {
 /// Opens every tree (sled makes those a newer program added, empty, when an older store is
 /// opened).
 fn open_trees(dir: &Path, db: &sled::Db) -> Result<Trees, StoreError> {
-    let all = T::ALL
+    let all = Tree::ALL
         .iter()
         .map(|t| db.open_tree(t.name()))
         .collect::<Result<Vec<_>, _>>()
@@ -136,7 +136,7 @@ fn check_format(
     has_marker: bool,
 ) -> Result<String, StoreError> {
     let sled_err = |e| StoreError::sled(dir, e);
-    let meta_tree = trees.get(T::Meta);
+    let meta_tree = trees.get(Tree::Meta);
     let Some(found) = meta_tree.get(meta::FORMAT).map_err(sled_err)? else {
         if has_marker {
             return Err(StoreError::corrupt(
@@ -192,7 +192,7 @@ fn check_format(
 /// A counter of the `meta` tree (0 when absent).
 fn meta_counter(dir: &Path, trees: &Trees, key: &[u8]) -> Result<u64, StoreError> {
     match trees
-        .get(T::Meta)
+        .get(Tree::Meta)
         .get(key)
         .map_err(|e| StoreError::sled(dir, e))?
     {
@@ -208,7 +208,7 @@ fn meta_counter(dir: &Path, trees: &Trees, key: &[u8]) -> Result<u64, StoreError
 fn recovered_head(dir: &Path, trees: &Trees) -> Result<u64, StoreError> {
     let mut last_seq = meta_counter(dir, trees, meta::LAST_SEQ)?;
     let last_row = trees
-        .get(T::Log)
+        .get(Tree::Log)
         .last()
         .map_err(|e| StoreError::sled(dir, e))?;
     if let Some((k, v)) = last_row {
@@ -284,7 +284,7 @@ fn reclaim_leftover_segments(
     bodies: &bodies::BodyLog,
 ) -> Result<(), StoreError> {
     let mut counted = BTreeSet::new();
-    for kv in trees.get(T::Segs).iter() {
+    for kv in trees.get(Tree::Segs).iter() {
         let (k, _) = kv.map_err(|e| StoreError::sled(dir, e))?;
         counted.insert(
             codec::read_u64(&k)
@@ -315,7 +315,7 @@ fn rebuild_id_filter(dir: &Path, trees: &Trees) -> Result<ids::IdFilter, StoreEr
         meta::N_TOMBSTONES,
     )?);
     let ids = ids::IdFilter::with_capacity(held.saturating_mul(2));
-    for t in [T::Msgs, T::Tombs] {
+    for t in [Tree::Msgs, Tree::Tombs] {
         for k in trees.get(t).iter().keys() {
             let k = k.map_err(|e| StoreError::sled(dir, e))?;
             let id = Id::from_slice(&k).ok_or_else(|| {
@@ -335,7 +335,7 @@ fn reload_refetch_list(
     damage: &damage::Damage,
 ) -> Result<(), StoreError> {
     let listed = trees
-        .get(T::Meta)
+        .get(Tree::Meta)
         .get(meta::REFETCH)
         .map_err(|e| StoreError::sled(dir, e))?;
     if let Some(v) = listed {
@@ -390,7 +390,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
     let (jobs, queue) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("tocsin-store-write".into())
-        .spawn(move || write::run_writer(queue))
+        .spawn(move || writer::run_writer(queue))
         .map_err(io)?;
     let space = space::Space::new(&dir, reserve);
     Ok(Inner {
@@ -399,9 +399,9 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         trees,
         tombstone_keep: shared.cfg.tombstone_keep,
         mode: shared.mode,
-        writer: Mutex::new(write::WriterState {
+        writer: Mutex::new(writer::WriterState {
             last_seq,
-            gen_: 0,
+            generation: 0,
             closed: false,
         }),
         commit,
