@@ -97,6 +97,21 @@ enum EarlyAnswer {
     ByCaller(Rejection),
 }
 
+impl EarlyAnswer {
+    /// The answer, once the store's is known (`failed`: its error, if it failed), and whether
+    /// the caller counted it already.
+    fn resolve(self, failed: Option<&StoreError>) -> (Outcome, bool) {
+        match self {
+            EarlyAnswer::Final(outcome) => (outcome, false),
+            EarlyAnswer::Kept(r) => match failed {
+                Some(e) => (Err(NodeError::Store(e.copy())), false),
+                None => (Err(r.into()), false),
+            },
+            EarlyAnswer::ByCaller(r) => (Err(r.into()), true),
+        }
+    }
+}
+
 impl Early {
     /// Whether this answer says the node is busy or failing (`Outlook::Transient`, or an
     /// error): a follower's cursor may not pass it.
@@ -158,58 +173,17 @@ impl Staged {
             Some(Ok(submitted)) => submitted.durable().await,
             Some(Err(e)) => Err(e),
         };
-        let mut answers = Vec::with_capacity(early.len() + stored.len());
-        let mut answer = |index: usize, outcome: Outcome| {
-            node.count(&outcome, started);
-            answers.push((index, outcome));
-        };
-        let failed = match durable {
-            Ok(inserted) => {
-                let mut inserted = inserted.into_iter();
-                for (index, msg) in stored {
-                    // The writer answers every message it is given, in order.
-                    let outcome = match inserted.next() {
-                        Some(result) => node.settle(&msg, now, result),
-                        None => Err(NodeError::Internal(
-                            "the store answered fewer messages than it was given".into(),
-                        )),
-                    };
-                    if rosters && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted) {
-                        node.knowledge_changed();
-                    }
-                    answer(index, outcome);
-                }
-                None
-            }
-            Err(e) => {
-                // A full disk is logged by the store once when it starts refusing, not per
-                // batch.
-                if !matches!(e, StoreError::Full { .. }) {
-                    warn!(error = %e, "store failed during a batch");
-                }
-                for (index, _) in stored {
-                    answer(index, Err(NodeError::Store(e.copy())));
-                }
-                Some(e)
-            }
-        };
-        let mut by_caller = Vec::new();
-        for Early {
-            index,
-            answer: early,
-        } in early
-        {
-            match early {
-                EarlyAnswer::Final(outcome) => answer(index, outcome),
-                EarlyAnswer::Kept(r) => match &failed {
-                    Some(e) => answer(index, Err(NodeError::Store(e.copy()))),
-                    None => answer(index, Err(r.into())),
-                },
-                // Counted by the caller already.
-                EarlyAnswer::ByCaller(r) => by_caller.push((index, Err(r.into()))),
-            }
+        let (mut answers, failed) = node.store_answers(durable, stored, now, rosters);
+        for (_, outcome) in &answers {
+            node.count(outcome, started);
         }
-        answers.extend(by_caller);
+        for Early { index, answer } in early {
+            let (outcome, counted_by_caller) = answer.resolve(failed.as_ref());
+            if !counted_by_caller {
+                node.count(&outcome, started);
+            }
+            answers.push((index, outcome));
+        }
         // Every place in the batch has exactly one answer: put them back in order.
         answers.sort_unstable_by_key(|(index, _)| *index);
         answers.into_iter().map(|(_, outcome)| outcome).collect()
@@ -461,6 +435,51 @@ impl Node {
             return Err(self.limited(Limit::Author).into());
         }
         Ok(Prepared::Ready(msg))
+    }
+
+    /// Stage 4: the store's answers for the messages handed to it, by place, and its error if
+    /// it failed (the answer of every one of them then). A roster stored may admit authors
+    /// refused `not-admitted`: federation's retry set is told.
+    fn store_answers(
+        &self,
+        durable: Result<Vec<Inserted>, StoreError>,
+        stored: Vec<(usize, Message)>,
+        now: Timestamp,
+        rosters: bool,
+    ) -> (Vec<(usize, Outcome)>, Option<StoreError>) {
+        let inserted = match durable {
+            Ok(inserted) => inserted,
+            Err(e) => {
+                // A full disk is logged by the store once when it starts refusing, not per
+                // batch.
+                if !matches!(e, StoreError::Full { .. }) {
+                    warn!(error = %e, "store failed during a batch");
+                }
+                let answers = stored
+                    .into_iter()
+                    .map(|(index, _)| (index, Err(NodeError::Store(e.copy()))))
+                    .collect();
+                return (answers, Some(e));
+            }
+        };
+        let mut inserted = inserted.into_iter();
+        let answers = stored
+            .into_iter()
+            .map(|(index, msg)| {
+                // The writer answers every message it is given, in order.
+                let outcome = match inserted.next() {
+                    Some(result) => self.settle(&msg, now, result),
+                    None => Err(NodeError::Internal(
+                        "the store answered fewer messages than it was given".into(),
+                    )),
+                };
+                if rosters && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted) {
+                    self.knowledge_changed();
+                }
+                (index, outcome)
+            })
+            .collect();
+        (answers, None)
     }
 
     /// The answer for `msg` from the store's outcome; `now` is the time the store judged it at

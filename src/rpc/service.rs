@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::convert::*;
 use super::limits::ConnectionLimits;
 use super::status::refusal;
-use crate::message::{AuthorKey, Id, Reason, Rejection};
+use crate::message::{AuthorKey, Id, Reason, Rejection, SignedMessage};
 use crate::node::{
     Ended, Feed, Limit, Next, Node, NodeError, Offer, Outcome, SubEvent, SubscribeSpec, Tail,
     drive, gather,
@@ -67,7 +67,10 @@ impl Feed<Node> for PublishStream {
         }
         let offers = messages
             .into_iter()
-            .map(|m| self.service.receive(self.conn, m))
+            .map(|m| match self.service.receive(self.conn, m) {
+                Ok(signed) => Offer::Message(signed, Origin::Local),
+                Err(r) => Offer::Refused(r),
+            })
             .collect();
         Next::Batch(offers, ())
     }
@@ -126,20 +129,16 @@ impl RelayService {
         Ok(())
     }
 
-    /// What the node's ingest is offered for a message a client sent: the message, or the
-    /// refusal of its budgets or its decoding (counted here). Unary and streamed publishes
-    /// both come through here.
-    fn receive(&self, conn: Option<SocketAddr>, message: proto::SignedMessage) -> Offer {
-        if let Err(r) = self.spend(conn) {
-            return Offer::Refused(r);
-        }
-        match signed_from_proto(message) {
-            Ok(signed) => Offer::Message(signed, Origin::Local),
-            Err(r) => {
-                self.node.metrics().refused(r.reason);
-                Offer::Refused(r)
-            }
-        }
+    /// A message a client sent, once its budgets are spent and it is decoded; or the refusal
+    /// (counted here), before the node sees it. Unary and streamed publishes both come
+    /// through here.
+    fn receive(
+        &self,
+        conn: Option<SocketAddr>,
+        message: proto::SignedMessage,
+    ) -> Result<SignedMessage, Rejection> {
+        self.spend(conn)?;
+        signed_from_proto(message).inspect_err(|r| self.node.metrics().refused(r.reason))
     }
 
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
@@ -161,10 +160,9 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SignedMessage>,
     ) -> Result<Response<proto::PublishReply>, Status> {
-        let signed = match self.receive(request.remote_addr(), request.into_inner()) {
-            Offer::Message(signed, _) => signed,
-            Offer::Refused(r) => return Err(refusal(&r)),
-        };
+        let signed = self
+            .receive(request.remote_addr(), request.into_inner())
+            .map_err(|r| refusal(&r))?;
         let published = self
             .timed(async { Ok(self.node.publish(signed, Origin::Local).await?) })
             .await?;
