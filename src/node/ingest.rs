@@ -86,6 +86,7 @@ struct Early {
     answer: EarlyAnswer,
 }
 
+/// What a message answered before the store is answered with, once the batch is.
 #[derive(Debug)]
 enum EarlyAnswer {
     /// The node's own answer: a duplicate, a refusal, an error.
