@@ -231,7 +231,7 @@ mod tests {
         };
         for e in [
             NodeError::Store(corrupt),
-            NodeError::TaskFailed("verification"),
+            NodeError::Internal("a verification task failed"),
         ] {
             let s = Status::from(e);
             assert_eq!(s.code(), Code::Internal);
