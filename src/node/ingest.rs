@@ -197,9 +197,9 @@ impl Node {
     pub async fn publish(&self, signed: SignedMessage, origin: Origin) -> Outcome {
         let mut answers = self.publish_many(vec![(signed, origin)]).await;
         // One answer per message given (see `Staged::finish`): this is the only one.
-        answers
-            .pop()
-            .unwrap_or_else(|| Err(NodeError::Internal("the ingest pipeline gave no answer")))
+        answers.pop().unwrap_or(Err(NodeError::Internal(
+            "the ingest pipeline gave no answer",
+        )))
     }
 
     /// Runs many messages through the pipeline with one durable flush for all; answers in

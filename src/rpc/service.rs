@@ -28,9 +28,6 @@ const STREAM_BATCH: usize = 128;
 /// Batches of one publish stream in flight at once (staged in the store, awaiting the flush).
 const STREAM_PIPELINE: usize = 4;
 
-/// The status that ends a publish stream when the node shuts down, after the answers to what
-/// was staged: the client resends what was not answered.
-
 /// A publish stream as a feed of the node's ingest pipeline: batches of what the client sent,
 /// answered in order on the reply channel.
 struct PublishStream {
