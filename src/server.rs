@@ -137,27 +137,97 @@ impl Server {
         format!("{scheme}://{}", self.grpc_addr)
     }
 
-    /// Graceful shutdown: refuse new work, let in-flight calls finish (up to `grace`), close
-    /// subscriptions with a status that says where to resume, wait for tasks, flush the store.
+    /// Graceful shutdown within one grace period overall: refuse new work; let in-flight calls
+    /// and page requests finish, the gRPC server and the web gateway at once, until `grace` has
+    /// passed (then they are closed); close subscriptions with a status that says where to
+    /// resume; wait for the node's tasks with what is left of `grace`; flush the store (always,
+    /// however long it takes: what it holds is not given up to a deadline).
     pub async fn shutdown(self, grace: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + grace;
         self.node.begin_shutdown();
-        match tokio::time::timeout(grace, self.grpc).await {
-            Ok(Ok(Ok(()))) => {}
-            Ok(Ok(Err(e))) => warn!(error = %e, "the gRPC server stopped with an error"),
-            Ok(Err(e)) => warn!(error = %e, "the gRPC server task failed"),
-            Err(_) => warn!("calls still open after {grace:?}; closing them"),
-        }
-        if let Some((_, task)) = self.http {
-            match tokio::time::timeout(grace, task).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => warn!(error = %e, "the web gateway task failed"),
-                Err(_) => warn!("HTTP requests still open after {grace:?}; closing them"),
+        let grpc = finish_by(deadline, self.grpc, "the gRPC server", "calls");
+        let http = async {
+            if let Some((_, task)) = self.http {
+                finish_by(deadline, task, "the web gateway", "HTTP requests").await;
             }
-        }
+        };
+        tokio::join!(grpc, http);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         self.node
-            .shutdown(grace)
+            .shutdown(left)
             .await
             .context("flushing the store")?;
         Ok(())
+    }
+}
+
+/// What a server task ends with: nothing, or an error to log.
+trait Ending {
+    fn problem(self) -> Option<String>;
+}
+
+impl Ending for () {
+    fn problem(self) -> Option<String> {
+        None
+    }
+}
+
+impl<E: std::fmt::Display> Ending for Result<(), E> {
+    fn problem(self) -> Option<String> {
+        self.err().map(|e| e.to_string())
+    }
+}
+
+/// Waits for a server task to finish until `deadline`, then aborts it (closing what it still
+/// has open). `what` names the task and `open` what it serves, for the log.
+async fn finish_by<T: Ending>(
+    deadline: tokio::time::Instant,
+    mut task: JoinHandle<T>,
+    what: &str,
+    open: &str,
+) {
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(Ok(ending)) => {
+            if let Some(e) = ending.problem() {
+                warn!(error = %e, "{what} stopped with an error");
+            }
+        }
+        Ok(Err(e)) => warn!(error = %e, "{what} task failed"),
+        Err(_) => {
+            warn!("{open} still open at the end of the grace period; closing them");
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_servers_share_one_grace_period() {
+        // Two servers that never finish by themselves: both are waited for at once, and both
+        // are closed when the one deadline passes (with time paused, the clock moves only as
+        // the timers say, so the elapsed time is exact).
+        let started = tokio::time::Instant::now();
+        let grace = Duration::from_secs(10);
+        let deadline = started + grace;
+        let grpc = tokio::spawn(std::future::pending::<Result<(), std::io::Error>>());
+        let http = tokio::spawn(std::future::pending::<()>());
+        let (grpc_abort, http_abort) = (grpc.abort_handle(), http.abort_handle());
+        tokio::join!(
+            finish_by(deadline, grpc, "gRPC", "calls"),
+            finish_by(deadline, http, "HTTP", "requests"),
+        );
+        assert_eq!(started.elapsed(), grace);
+        tokio::task::yield_now().await;
+        assert!(grpc_abort.is_finished() && http_abort.is_finished());
+        // A task that ends in time is not waited for past its end.
+        let started = tokio::time::Instant::now();
+        let quick = tokio::spawn(async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        });
+        finish_by(started + grace, quick, "quick", "calls").await;
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
     }
 }

@@ -20,17 +20,18 @@ mod retry;
 
 use std::time::{Duration, Instant};
 
-use futures::stream::FuturesOrdered;
-use futures::{FutureExt, StreamExt};
+use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
 
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
-use crate::node::{Node, NodeError, PeerStatus};
+use crate::node::{
+    Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus, Tail, drive, gather,
+};
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
-use crate::store::Origin;
+use crate::store::{Origin, Store};
 
 /// Messages ingested together: they share one durable flush.
 const BATCH: usize = 256;
@@ -132,7 +133,8 @@ impl Follower {
         Ok(tls)
     }
 
-    /// One connection: connect, identify the peer, pull its revocations, then follow its log.
+    /// One connection: connect, identify the peer, pull its revocations, then follow its log
+    /// through the node's pipelined ingest ([`drive`]).
     async fn follow_once(&mut self) -> Result<(), FollowError> {
         let mut client = Client::connect_with(&self.peer.address, &self.tls()?).await?;
         let info = client.info().await?;
@@ -154,123 +156,25 @@ impl Follower {
         self.pull_revocations(&mut client, peer_key).await?;
 
         let me = Some(self.node.node_key());
-        let mut events = client.subscribe(&Filter::default(), cursor, me).await?;
-        let mut cursor = cursor;
-        // Batches staged (verified and handed to the store, in order) and not yet durable:
-        // the next batch is verified while the earlier ones are written and flushed.
-        let mut in_flight = FuturesOrdered::new();
-        let mut open = true;
-        // Why the subscription ended, if it failed: the batches in flight settle first, so
-        // every exit leaves nothing of this connection queued in the store.
-        let mut ended = None;
-        while open || !in_flight.is_empty() {
-            tokio::select! {
-                biased;
-                Some((outcomes, last)) = in_flight.next(), if !in_flight.is_empty() => {
-                    let mut failed = None;
-                    for outcome in outcomes {
-                        match outcome {
-                            Err(NodeError::Refused(r))
-                                if r.reason.outlook() == Outlook::Transient =>
-                            {
-                                failed.get_or_insert(NodeError::Refused(r));
-                            }
-                            Ok(_) | Err(NodeError::Refused(_)) => {}
-                            Err(e) => {
-                                failed.get_or_insert(e);
-                            }
-                        }
-                    }
-                    if let Some(e) = failed {
-                        // Not settled: the cursor stays before this batch. The batches staged
-                        // behind it finish first (the store moves this peer's cursor no more
-                        // after a failed insert, and they staged nothing after a refusal that
-                        // was not settled), then the follower resumes from the durable cursor.
-                        while in_flight.next().await.is_some() {}
-                        return Err(e.into());
-                    }
-                    // Everything up to `last` is settled: stored (with its cursor), already
-                    // here, refused for good with a counted reason, or refused for now and
-                    // kept in the retry set (in the batch's own transaction). Move past it.
-                    if last > cursor {
-                        if let Err(e) = store.advance_cursor(&origin_key, last).await {
-                            while in_flight.next().await.is_some() {}
-                            return Err(NodeError::from(e).into());
-                        }
-                        cursor = last;
-                    }
-                    self.status.cursor = cursor;
-                    self.status.head = self.status.head.max(cursor);
-                    self.report();
-                }
-                event = events.next(), if open && in_flight.len() < PIPELINE => {
-                    let first = match event {
-                        Some(Ok(e)) => e,
-                        Some(Err(e)) => {
-                            ended = Some(e.into());
-                            open = false;
-                            continue;
-                        }
-                        None => {
-                            open = false;
-                            continue;
-                        }
-                    };
-                    // Take whatever else has already arrived, up to a batch.
-                    let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match events.next().now_or_never() {
-                            Some(Some(Ok(e))) => batch.push(e),
-                            Some(Some(Err(e))) => {
-                                ended = Some(e.into());
-                                open = false;
-                                break;
-                            }
-                            _ => break,
-                        }
-                    }
-                    let mut messages = Vec::with_capacity(batch.len());
-                    let mut last = cursor;
-                    for event in batch {
-                        match event {
-                            ClientEvent::Delivery { seq, message } => {
-                                last = last.max(seq);
-                                self.status.received += 1;
-                                messages.push((
-                                    message,
-                                    Origin::Peer {
-                                        peer: origin_key.clone(),
-                                        cursor: seq,
-                                    },
-                                ));
-                            }
-                            ClientEvent::CaughtUp(seq) => {
-                                last = last.max(seq);
-                                self.status.head = self.status.head.max(seq);
-                            }
-                        }
-                    }
-                    let staged = if messages.is_empty() {
-                        None
-                    } else {
-                        Some(self.node.stage_many(messages).await)
-                    };
-                    if staged.as_ref().is_some_and(|s| s.unsettled()) {
-                        // The node is busy or failing: nothing more is staged on this
-                        // connection, so nothing stored later moves the cursor past it.
-                        open = false;
-                    }
-                    in_flight.push_back(async move {
-                        let outcomes = match staged {
-                            Some(staged) => staged.finish().await,
-                            None => Vec::new(),
-                        };
-                        (outcomes, last)
-                    });
-                }
-            }
+        let events = client.subscribe(&Filter::default(), cursor, me).await?;
+        let node = self.node.clone();
+        let mut log = PeerLog {
+            follower: self,
+            events,
+            origin_key,
+            store,
+            cursor,
+            failed: None,
+            closed: false,
+        };
+        // Shutdown ends this connection from `run`, dropping it: what it staged is in the
+        // store's hands already, each message with its cursor. So the driver itself never
+        // stops for it.
+        match drive(&node, &mut log, PIPELINE, std::future::pending()).await {
+            Ended::Drained => Err(log.failed.take().unwrap_or(FollowError::Closed)),
+            Ended::SourceFailed(e) | Ended::AnswerFailed(e) => Err(e),
+            Ended::Stopped => Ok(()),
         }
-        Err(ended.unwrap_or(FollowError::Closed))
     }
 
     /// Pulls every revocation the peer has, before anything else.
@@ -312,5 +216,117 @@ impl Follower {
             }
         }
         Ok(())
+    }
+}
+
+/// One connection's subscription to a peer's log, as a feed of the node's ingest pipeline:
+/// batches of the log, each noted with the peer's seq it reaches, answered by moving the
+/// durable cursor past what is settled.
+struct PeerLog<'a, Events> {
+    follower: &'a mut Follower,
+    /// The subscription.
+    events: Events,
+    /// The peer's node key in hex: what its cursor and its messages' origin are named by.
+    origin_key: String,
+    store: Store,
+    /// The peer's seq up to which everything is settled here (durably).
+    cursor: u64,
+    /// Why the subscription failed, once it has: the batch it failed in is staged first.
+    failed: Option<FollowError>,
+    /// Whether the subscription ended.
+    closed: bool,
+}
+
+impl<Events> Feed<Node> for PeerLog<'_, Events>
+where
+    Events: Stream<Item = Result<ClientEvent, ClientError>> + Unpin + Send,
+{
+    /// The peer's seq the batch reaches.
+    type Note = u64;
+    type Error = FollowError;
+
+    async fn next_batch(&mut self) -> Next<Vec<Offer>, u64, FollowError> {
+        if let Some(e) = self.failed.take() {
+            return Next::Failed(e);
+        }
+        if self.closed {
+            return Next::Ended;
+        }
+        let (events, tail) = gather(&mut self.events, BATCH).await;
+        match tail {
+            Tail::Open => {}
+            Tail::Ended => self.closed = true,
+            Tail::Failed(e) => self.failed = Some(e.into()),
+        }
+        if events.is_empty() {
+            return match self.failed.take() {
+                Some(e) => Next::Failed(e),
+                None => Next::Ended,
+            };
+        }
+        let status = &mut self.follower.status;
+        let mut offers = Vec::with_capacity(events.len());
+        let mut last = self.cursor;
+        for event in events {
+            match event {
+                ClientEvent::Delivery { seq, message } => {
+                    last = last.max(seq);
+                    status.received += 1;
+                    let origin = Origin::Peer {
+                        peer: self.origin_key.clone(),
+                        cursor: seq,
+                    };
+                    offers.push(Offer::Message(message, origin));
+                }
+                ClientEvent::CaughtUp(seq) => {
+                    last = last.max(seq);
+                    status.head = status.head.max(seq);
+                }
+            }
+        }
+        Next::Batch(offers, last)
+    }
+
+    /// The node is busy or failing: nothing more is staged on this connection, so nothing
+    /// stored later moves the cursor past the refusal.
+    fn stops_when_unsettled(&self) -> bool {
+        true
+    }
+
+    async fn answer(&mut self, last: u64, outcomes: Vec<Outcome>) -> Result<(), FollowError> {
+        if let Some(e) = outcomes.into_iter().find_map(unsettled) {
+            // Not settled: the cursor stays before this batch. The batches staged behind it
+            // finish first (the store moves this peer's cursor no more after a failed insert,
+            // and they staged nothing after a refusal that was not settled), then the
+            // follower resumes from the durable cursor.
+            return Err(e.into());
+        }
+        // Everything up to `last` is settled: stored (with its cursor), already here, refused
+        // for good with a counted reason, or refused for now and kept in the retry set (in the
+        // batch's own transaction). Move past it.
+        if last > self.cursor {
+            self.store
+                .advance_cursor(&self.origin_key, last)
+                .await
+                .map_err(NodeError::from)?;
+            self.cursor = last;
+        }
+        let status = &mut self.follower.status;
+        status.cursor = self.cursor;
+        status.head = status.head.max(self.cursor);
+        self.follower.report();
+        Ok(())
+    }
+}
+
+/// The error in an answer that ends a follower's connection: a refusal that says the node is
+/// busy or failing, or an error. `None` for an answer that is settled.
+fn unsettled(outcome: Outcome) -> Option<NodeError> {
+    match outcome {
+        Err(NodeError::Refused(r)) if r.reason.outlook() == Outlook::Transient => {
+            Some(NodeError::Refused(r))
+        }
+        Ok(_) | Err(NodeError::Refused(_)) => None,
+        Err(e) => Some(e),
     }
 }

@@ -119,14 +119,37 @@ impl Kind {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    /// A stable one-byte tag, for indexes.
+    /// The kind's one-byte tag on disk (the store's records and indexes). Written out, not
+    /// derived from the declaration order: every store ever written holds these numbers, so a
+    /// tag is never changed or reused, and a new kind takes the next free one.
     pub fn tag(self) -> u8 {
-        self as u8 + 1
+        match self {
+            Kind::Alert => 1,
+            Kind::Call => 2,
+            Kind::Update => 3,
+            Kind::Cancel => 4,
+            Kind::Endorsement => 5,
+            Kind::Translation => 6,
+            Kind::Profile => 7,
+            Kind::Roster => 8,
+            Kind::Revocation => 9,
+        }
     }
 
-    /// The kind with this tag.
+    /// The kind with this tag ([`Kind::tag`]'s inverse); `None` for a tag no kind has.
     pub fn from_tag(tag: u8) -> Option<Kind> {
-        Kind::ALL.get(usize::from(tag).checked_sub(1)?).copied()
+        match tag {
+            1 => Some(Kind::Alert),
+            2 => Some(Kind::Call),
+            3 => Some(Kind::Update),
+            4 => Some(Kind::Cancel),
+            5 => Some(Kind::Endorsement),
+            6 => Some(Kind::Translation),
+            7 => Some(Kind::Profile),
+            8 => Some(Kind::Roster),
+            9 => Some(Kind::Revocation),
+            _ => None,
+        }
     }
 }
 

@@ -1622,6 +1622,41 @@ fn any_body() -> impl Strategy<Value = ([u8; 32], Body)> {
     })
 }
 
+/// Every store on disk holds these numbers (records and the kind index): pinned one by one,
+/// so a reordered, renamed or inserted kind cannot move them.
+#[test]
+fn kind_tags_are_the_numbers_stores_hold() {
+    let pinned = [
+        (Kind::Alert, 1),
+        (Kind::Call, 2),
+        (Kind::Update, 3),
+        (Kind::Cancel, 4),
+        (Kind::Endorsement, 5),
+        (Kind::Translation, 6),
+        (Kind::Profile, 7),
+        (Kind::Roster, 8),
+        (Kind::Revocation, 9),
+    ];
+    assert_eq!(pinned.len(), Kind::ALL.len(), "a kind without a pinned tag");
+    for (kind, tag) in pinned {
+        assert_eq!(kind.tag(), tag, "{kind}");
+    }
+}
+
+#[test]
+fn kind_tags_round_trip_and_no_other_byte_is_a_kind() {
+    let mut tags = BTreeSet::new();
+    for kind in Kind::ALL {
+        assert_eq!(Kind::from_tag(kind.tag()), Some(kind));
+        assert!(tags.insert(kind.tag()), "{kind} shares its tag");
+    }
+    for byte in 0..=u8::MAX {
+        if !tags.contains(&byte) {
+            assert_eq!(Kind::from_tag(byte), None, "tag {byte}");
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 

@@ -1,17 +1,20 @@
 //! The runtime: the ingest pipeline, subscriptions, background tasks and shutdown.
 //!
-//! The life of a message here: [`Node::publish`] takes a [`SignedMessage`] (size-checked by
-//! the caller's decoding), validates it against the clock ([`Checked::open`]), dedups by id
-//! before paying for the signature, verifies strictly, admits it, and stores it; the store
-//! answers only once the message is on disk. Subscribers are never pushed to: each
-//! subscription task reads the store from its own cursor whenever the durable head moves, so a
-//! slow subscriber cannot slow ingest and cannot miss anything.
+//! The life of a message here (`ingest.rs`): a signed message (size-checked by the caller's
+//! decoding) is validated against the clock, deduped by id before paying for the signature,
+//! verified strictly, admitted, and stored; the store answers only once the message is on
+//! disk. A single publish, a publish stream and a federation follower all go through that one
+//! pipeline, the last two through its pipelined driver (`pipeline.rs`). Subscribers are never
+//! pushed to: each subscription task reads the store from its own cursor whenever the durable
+//! head moves, so a slow subscriber cannot slow ingest and cannot miss anything.
 
 mod budget;
 mod clock;
 mod identity;
+mod ingest;
 mod keep;
 pub mod metrics;
+mod pipeline;
 mod subscribe;
 mod trust;
 
@@ -23,19 +26,16 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
-use crate::message::{
-    AuthorKey, Checked, Id, Kind, Message, Outlook, Reason, Rejection, SecretKey, SignedMessage,
-    Timestamp,
-};
-use crate::store::{
-    Inserted, Keep, MessageState, Origin, ReadLimits, Reads, Seen, Store, StoreConfig, StoreError,
-};
+use crate::message::{AuthorKey, Id, Message, Reason, Rejection, SecretKey, Timestamp};
+use crate::store::{MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
 use crate::tls;
 
 pub use budget::{Limit, address_keys};
 pub use clock::Clock;
 pub use identity::IdentityError;
+pub use ingest::{Offer, Outcome, Staged};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use pipeline::{Ended, Feed, Ingest, Next, StagedBatch, Tail, drive, gather};
 pub use subscribe::{SubEvent, SubscribeSpec, SubscriberCap, Subscription};
 
 /// What happened to a published message that was not refused.
@@ -86,9 +86,11 @@ pub enum NodeError {
     /// The configuration is not usable.
     #[error("configuration: {0}")]
     Config(String),
-    /// A failure shared by several requests (one store error answering a whole batch).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something inside the node failed that should not (a checking task panicked, a stage gave
+    /// no answer): the messages concerned were not stored, and their senders may send them
+    /// again. A fixed text, never a lower layer's error flattened (those keep their variant).
+    #[error("internal failure: {0}")]
+    Internal(&'static str),
 }
 
 /// A peer's state as federation sees it, for `node status`.
@@ -186,88 +188,6 @@ impl TlsMaterial {
         }))
     }
 }
-
-/// A batch checked and handed to the store: see [`Node::stage_many`].
-#[derive(Debug)]
-pub struct Staged {
-    node: Node,
-    started: Instant,
-    /// The time the batch is judged at (and the store decides embargoes by).
-    now: Timestamp,
-    outcomes: Vec<Option<Result<Published, NodeError>>>,
-    slots: Vec<(usize, Message)>,
-    /// The slots of refusals kept for another try with the batch: if the store fails, they
-    /// were not kept, and are answered with its error instead.
-    kept: Vec<usize>,
-    /// Whether the batch holds a roster: once stored, authors refused `not-admitted` may be
-    /// admitted.
-    rosters: bool,
-    /// Whether a message was refused for a reason that is not settled (busy, failing).
-    unsettled: bool,
-    submitted: Option<Result<crate::store::Submitted, StoreError>>,
-}
-
-impl Staged {
-    /// Whether a message of the batch was refused because the node is busy or failing
-    /// (`Outlook::Transient`, or an error): a follower then stages nothing more on its
-    /// connection and resumes later from its durable cursor. The messages of this batch that
-    /// are stored move no cursor.
-    pub fn unsettled(&self) -> bool {
-        self.unsettled
-    }
-
-    /// Waits until the batch is durable; answers in order, each with its own outcome.
-    pub async fn finish(self) -> Vec<Result<Published, NodeError>> {
-        let Staged {
-            node,
-            started,
-            now,
-            mut outcomes,
-            slots,
-            kept,
-            rosters,
-            unsettled: _,
-            submitted,
-        } = self;
-        if let Some(submitted) = submitted {
-            let stored = match submitted {
-                Ok(s) => s.durable().await,
-                Err(e) => Err(e),
-            };
-            match stored {
-                Ok(results) => {
-                    for ((slot, msg), inserted) in slots.into_iter().zip(results) {
-                        let outcome = node.settle(&msg, now, Ok(inserted));
-                        if rosters
-                            && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted)
-                        {
-                            node.knowledge_changed();
-                        }
-                        outcomes[slot] = Some(outcome);
-                    }
-                }
-                Err(e) => {
-                    node.batch_failed(&mut outcomes, &slots, &e);
-                    for slot in kept {
-                        outcomes[slot] = Some(Err(NodeError::Store(e.copy())));
-                    }
-                }
-            }
-        }
-        outcomes
-            .into_iter()
-            .map(|o| {
-                // Every slot was filled above: directly, or from the store's answer.
-                let o = o.unwrap_or(Err(NodeError::ShuttingDown));
-                node.count(&o, started);
-                o
-            })
-            .collect()
-    }
-}
-
-/// Batches at least this big are verified on all cores.
-const PARALLEL_VERIFY_MIN: usize = 16;
 
 /// A running node. Cheap to clone; every clone is the same node.
 #[derive(Debug, Clone)]
@@ -465,259 +385,6 @@ impl Node {
             .clone()
     }
 
-    /// Runs one message through the ingest pipeline: validate → dedup → verify → admit →
-    /// store (durable) → visible to subscribers.
-    pub async fn publish(
-        &self,
-        signed: SignedMessage,
-        origin: Origin,
-    ) -> Result<Published, NodeError> {
-        let started = Instant::now();
-        let now = self.now();
-        let outcome = match self.check(signed, &origin, now) {
-            Ok(Prepared::Ready(msg)) => {
-                let result = self.inner.store.insert(&msg, origin, now).await;
-                let outcome = self.settle(&msg, now, result);
-                if msg.kind() == Kind::Roster
-                    && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted)
-                {
-                    self.knowledge_changed();
-                }
-                outcome
-            }
-            Ok(Prepared::Done(p)) => Ok(p),
-            Err(e) => Err(e),
-        };
-        self.count(&outcome, started);
-        outcome
-    }
-
-    /// Runs many messages through the pipeline with one durable flush for all; answers in
-    /// order, each with its own outcome.
-    pub async fn publish_many(
-        &self,
-        batch: Vec<(SignedMessage, Origin)>,
-    ) -> Vec<Result<Published, NodeError>> {
-        self.stage_many(batch).await.finish().await
-    }
-
-    /// The first half of [`Node::publish_many`]: checks and verifies a batch (on all cores)
-    /// and hands what passed to the store, in the order of the calls. The returned
-    /// [`Staged`] resolves to the answers once they are durable, so a caller can stage its
-    /// next batch meanwhile.
-    ///
-    /// Entries of a peer's log refused for a reason that may change are kept for another try
-    /// in the same transaction (see `keep.rs`), since the follower's cursor moves past them.
-    pub async fn stage_many(&self, batch: Vec<(SignedMessage, Origin)>) -> Staged {
-        let started = Instant::now();
-        let now = self.now();
-        let mut outcomes: Vec<Option<Result<Published, NodeError>>> =
-            Vec::with_capacity(batch.len());
-        let mut to_store = Vec::new();
-        let mut slots = Vec::new();
-        let mut keep = Keep {
-            entries: Vec::new(),
-            limits: keep::limits(self),
-        };
-        let mut kept = Vec::new();
-        // The bytes as they came, for refusals to keep (a shared buffer: no copy).
-        let held: Vec<Option<SignedMessage>> = batch
-            .iter()
-            .map(|(signed, origin)| keep::moves_a_cursor(origin).then(|| signed.clone()))
-            .collect();
-        for ((verified, origin), held) in self.verify_many(batch, now).await.into_iter().zip(held) {
-            let prepared = verified.and_then(|p| match p {
-                Prepared::Ready(msg) => self.check_admit(msg, &origin),
-                done => Ok(done),
-            });
-            match prepared {
-                Ok(Prepared::Ready(msg)) => {
-                    slots.push((outcomes.len(), msg.clone()));
-                    outcomes.push(None);
-                    to_store.push((msg, origin));
-                }
-                Ok(Prepared::Done(p)) => outcomes.push(Some(Ok(p))),
-                Err(NodeError::Refused(r)) => {
-                    if let Some(entry) =
-                        held.and_then(|signed| self.keep_for_retry(signed, &origin, &r, now))
-                    {
-                        kept.push(outcomes.len());
-                        keep.entries.push(entry);
-                    }
-                    outcomes.push(Some(Err(r.into())));
-                }
-                Err(e) => outcomes.push(Some(Err(e))),
-            }
-        }
-        // A refusal that is not settled (the node is busy or failing) ends the follower's
-        // connection before its cursor passes it: nothing later in the batch may move the
-        // cursor in the transaction that stores it either.
-        let unsettled = outcomes.iter().any(|o| match o {
-            Some(Err(NodeError::Refused(r))) => r.reason.outlook() == Outlook::Transient,
-            Some(Err(_)) => true,
-            _ => false,
-        });
-        if unsettled {
-            for (_, origin) in &mut to_store {
-                if let Origin::Peer { cursor, .. } = origin {
-                    *cursor = 0;
-                }
-            }
-        }
-        let rosters = to_store.iter().any(|(m, _)| m.kind() == Kind::Roster);
-        let submitted = if to_store.is_empty() && keep.entries.is_empty() {
-            None
-        } else {
-            Some(self.inner.store.submit_keeping(to_store, keep, now))
-        };
-        Staged {
-            node: self.clone(),
-            started,
-            now,
-            outcomes,
-            slots,
-            kept,
-            rosters,
-            unsettled,
-            submitted,
-        }
-    }
-
-    /// Runs [`Node::check_verify`] over a batch, its messages split among the cores (on the
-    /// blocking pool: signature checks are the costly part of ingest). Answers in order.
-    async fn verify_many(
-        &self,
-        batch: Vec<(SignedMessage, Origin)>,
-        now: Timestamp,
-    ) -> Vec<(Result<Prepared, NodeError>, Origin)> {
-        // Asked once: the standard library reads cgroup files each time.
-        static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cores =
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        if batch.len() < PARALLEL_VERIFY_MIN || cores < 2 {
-            return batch
-                .into_iter()
-                .map(|(signed, origin)| (self.check_verify(signed, now), origin))
-                .collect();
-        }
-        let per_chunk = batch.len().div_ceil(cores);
-        let mut chunks = Vec::with_capacity(cores);
-        let mut rest = batch.into_iter();
-        loop {
-            let chunk: Vec<_> = rest.by_ref().take(per_chunk).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let node = self.clone();
-            let n = chunk.len();
-            let handle = tokio::task::spawn_blocking(move || {
-                chunk
-                    .into_iter()
-                    .map(|(signed, origin)| (node.check_verify(signed, now), origin))
-                    .collect::<Vec<_>>()
-            });
-            chunks.push((handle, n));
-        }
-        let mut out = Vec::new();
-        for (handle, n) in chunks {
-            match handle.await {
-                Ok(done) => out.extend(done),
-                Err(e) => {
-                    // A panic in a check: those messages get an internal error, not a loss.
-                    warn!(error = %e, "a verification task failed");
-                    for _ in 0..n {
-                        out.push((
-                            Err(NodeError::Internal("verification failed".into())),
-                            Origin::Local,
-                        ));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn batch_failed(
-        &self,
-        outcomes: &mut [Option<Result<Published, NodeError>>],
-        slots: &[(usize, Message)],
-        e: &StoreError,
-    ) {
-        // A full disk is logged by the store once when it starts refusing, not per batch.
-        if !matches!(e, StoreError::Full { .. }) {
-            warn!(error = %e, "store failed during a batch");
-        }
-        for (slot, _) in slots {
-            outcomes[*slot] = Some(Err(NodeError::Store(e.copy())));
-        }
-    }
-
-    /// The cheap checks, dedup, then verification and admission.
-    fn check(
-        &self,
-        signed: SignedMessage,
-        origin: &Origin,
-        now: Timestamp,
-    ) -> Result<Prepared, NodeError> {
-        match self.check_verify(signed, now)? {
-            Prepared::Ready(msg) => self.check_admit(msg, origin),
-            done => Ok(done),
-        }
-    }
-
-    /// The cheap checks, dedup, then strict verification: everything that needs no order
-    /// among the messages of a batch.
-    fn check_verify(&self, signed: SignedMessage, now: Timestamp) -> Result<Prepared, NodeError> {
-        if self.is_shutting_down() {
-            return Err(NodeError::ShuttingDown);
-        }
-        let checked = Checked::open(signed, now)?;
-        match self.inner.store.seen(&checked.id())? {
-            Some(Seen::Stored { seq }) => {
-                return Ok(Prepared::Done(Published {
-                    id: checked.id(),
-                    seq,
-                    status: PublishStatus::Duplicate,
-                    embargoed: checked.body().embargoed_at(now),
-                }));
-            }
-            Some(Seen::Tombstone) => {
-                return Err(Rejection::new(
-                    Reason::Replayed,
-                    "this message was withdrawn or has expired here and may not come back",
-                )
-                .into());
-            }
-            None => {}
-        }
-        Ok(Prepared::Ready(checked.verify()?))
-    }
-
-    /// Admission, the budget for never-seen authors and the per-author rate limit, in the
-    /// order messages arrived.
-    fn check_admit(&self, msg: Message, origin: &Origin) -> Result<Prepared, NodeError> {
-        self.admit(&msg)?;
-        // Relayed messages are not counted (a peer's backlog is not a flood), and both budgets
-        // are spent after verification: forging messages in someone's name, or under fresh
-        // keys with bad signatures, cannot use them up.
-        if *origin != Origin::Local {
-            return Ok(Prepared::Ready(msg));
-        }
-        // A fresh key costs nothing, so its first messages share one budget with every other
-        // fresh key; once something of it is held, it is known and only its own bucket
-        // applies. A revocation is never held back: it can only take power away.
-        if msg.kind() != Kind::Revocation && self.is_new_author(msg.author())? {
-            self.inner
-                .budget
-                .spend_new_author()
-                .map_err(|limit| self.limited(limit))?;
-        }
-        if self.inner.author_limits.check_key(msg.author()).is_err() {
-            return Err(self.limited(Limit::Author).into());
-        }
-        Ok(Prepared::Ready(msg))
-    }
-
     /// Counts a budget's refusal by its class and makes the `rate-limited` refusal for it
     /// (counted under that reason code where it is answered).
     fn limited(&self, limit: Limit) -> Rejection {
@@ -773,46 +440,6 @@ impl Node {
             Ok(()) => Ok(()),
             Err(trust::AdmitError::Refused(r)) => Err(r.into()),
             Err(trust::AdmitError::Store(e)) => Err(e.into()),
-        }
-    }
-
-    /// The answer for `msg` from the store's outcome; `now` is the time the store judged it at
-    /// (whether it is under embargo).
-    fn settle(
-        &self,
-        msg: &Message,
-        now: Timestamp,
-        result: Result<Inserted, StoreError>,
-    ) -> Result<Published, NodeError> {
-        let (seq, status) = match result? {
-            Inserted::Accepted { seq } => (seq, PublishStatus::Accepted),
-            Inserted::Duplicate { seq } => (seq, PublishStatus::Duplicate),
-            Inserted::Refused(r) => return Err(r.into()),
-        };
-        Ok(Published {
-            id: msg.id(),
-            seq,
-            status,
-            embargoed: msg.body().embargoed_at(now),
-        })
-    }
-
-    fn count(&self, outcome: &Result<Published, NodeError>, started: Instant) {
-        let m = &self.inner.metrics;
-        match outcome {
-            // The public metrics show what readers can see: a message under embargo is
-            // counted as accepted at its release (see `start_background`), and its copies
-            // relayed by other peers meanwhile are not counted at all.
-            Ok(p) if p.embargoed => {}
-            Ok(p) if p.status == PublishStatus::Accepted => m.accepted(started.elapsed()),
-            Ok(_) => m.duplicate(),
-            Err(NodeError::Refused(r)) => {
-                debug!(code = r.code(), "refused");
-                m.refused(r.reason);
-            }
-            Err(NodeError::ShuttingDown) => m.refused(Reason::Unavailable),
-            Err(NodeError::Store(e)) if e.is_unavailable() => m.store_write_failed(),
-            Err(_) => {}
         }
     }
 
@@ -1020,12 +647,4 @@ impl Node {
 
 fn nonzero(n: u32) -> std::num::NonZeroU32 {
     std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
-}
-
-/// The outcome of the checks before storing.
-enum Prepared {
-    /// Verified and admitted: store it.
-    Ready(Message),
-    /// Answered without storing (a duplicate).
-    Done(Published),
 }

@@ -3,7 +3,8 @@
 
 use tonic::Status;
 
-use crate::message::{AuthorKey, Filter, Kind, Rejection, SignedMessage};
+use super::status;
+use crate::message::{AuthorKey, Filter, Kind, Reason, Rejection, SignedMessage};
 use crate::node::{NodeInfo, PublishStatus, Published, SubEvent};
 use crate::proto;
 use crate::store::MessageState;
@@ -34,7 +35,7 @@ fn kind_from_proto(n: i32) -> Result<Kind, Status> {
         Ok(proto::Kind::Roster) => Kind::Roster,
         Ok(proto::Kind::Revocation) => Kind::Revocation,
         Ok(proto::Kind::Unspecified) | Err(_) => {
-            return Err(Status::invalid_argument(format!(
+            return Err(status::malformed_request(format!(
                 "filter: unknown kind {n}"
             )));
         }
@@ -52,8 +53,9 @@ pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Stat
     let total =
         f.authors.len() + f.kinds.len() + f.topics.len() + f.countries.len() + f.languages.len();
     if total > MAX_FILTER_VALUES {
-        return Err(Status::invalid_argument(format!(
-            "a filter may name at most {MAX_FILTER_VALUES} values"
+        return Err(status::refusal(&Rejection::new(
+            Reason::TooMany,
+            format!("a filter may name at most {MAX_FILTER_VALUES} values"),
         )));
     }
     Ok(Filter {
@@ -62,7 +64,7 @@ pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Stat
             .iter()
             .map(|a| AuthorKey::from_slice(a))
             .collect::<Result<_, Rejection>>()
-            .map_err(|r| Status::invalid_argument(format!("filter author: {r}")))?,
+            .map_err(|r| status::bad_field("filter author", &r))?,
         kinds: f
             .kinds
             .into_iter()

@@ -44,8 +44,10 @@ impl ConnectionLimits {
 }
 
 /// A message over the gRPC size limit is refused by tonic before any handler runs, with
-/// `OutOfRange`. This layer gives that refusal the protocol's code (`tocsin-reason:
-/// too-large`) and counts it, like every other refusal.
+/// `OutOfRange` and tonic's own words. This layer answers it as the protocol does every other
+/// refusal (`status::over_size_limit`: `too-large: …` at the start of the message, the code of a
+/// body over the protocol's limit, `tocsin-reason: too-large`) and counts it. (A publish stream's
+/// later messages are refused while the handler reads them: `status::client_stream_error`.)
 pub fn oversized_as_too_large(
     node: crate::node::Node,
 ) -> tower::util::MapResponseLayer<
@@ -53,17 +55,22 @@ pub fn oversized_as_too_large(
 > {
     tower::util::MapResponseLayer::new(move |mut res: http::Response<tonic::body::Body>| {
         let headers = res.headers();
-        let oversized = headers.get("grpc-status").is_some_and(|s| s == "11")
-            && headers
-                .get("grpc-message")
-                .and_then(|m| m.to_str().ok())
-                .is_some_and(|m| m.contains("too%20large") || m.contains("too large"));
-        if oversized {
+        let code = headers
+            .get("grpc-status")
+            .and_then(|s| s.to_str().ok())
+            .and_then(|s| s.parse::<i32>().ok())
+            .map(tonic::Code::from_i32);
+        let message = headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .unwrap_or("");
+        if code.is_some_and(|code| super::status::is_over_size_limit(code, message)) {
             node.metrics().refused(crate::message::Reason::TooLarge);
-            res.headers_mut().insert(
-                super::status::REASON_KEY,
-                http::HeaderValue::from_static("too-large"),
-            );
+            let headers = res.headers_mut();
+            headers.remove("grpc-message");
+            headers.remove("grpc-status-details-bin");
+            // Only fails for a status whose message cannot be a header; ours is plain ASCII.
+            let _ = super::status::over_size_limit().add_header(headers);
         }
         res
     })

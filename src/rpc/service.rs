@@ -5,17 +5,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::FuturesOrdered;
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::*;
 use super::limits::ConnectionLimits;
-use super::status::refusal;
-use crate::message::{AuthorKey, Id, Reason, Rejection};
-use crate::node::{Limit, Node, NodeError, SubEvent, SubscribeSpec};
+use super::status::{self, refusal};
+use crate::message::{AuthorKey, Id, Reason, Rejection, SignedMessage};
+use crate::node::{
+    Ended, Feed, Limit, Next, Node, NodeError, Offer, Outcome, SubEvent, SubscribeSpec, Tail,
+    drive, gather,
+};
 use crate::proto;
 use crate::proto::relay_server::Relay;
 use crate::store::Origin;
@@ -26,52 +28,74 @@ const STREAM_BATCH: usize = 128;
 /// Batches of one publish stream in flight at once (staged in the store, awaiting the flush).
 const STREAM_PIPELINE: usize = 4;
 
-/// Sends a batch's answers in order: the refusals made before the node saw a message, and the
-/// node's outcomes for the rest. False when the stream is done (the client went away, or an
-/// error ended it).
-async fn send_replies(
-    tx: &mpsc::Sender<Result<proto::PublishReply, Status>>,
-    replies: Vec<Option<proto::PublishReply>>,
-    outcomes: Vec<Result<crate::node::Published, NodeError>>,
-) -> bool {
-    let mut outcomes = outcomes.into_iter();
-    for reply in replies {
-        let reply = match reply {
-            Some(r) => Ok(r),
-            None => match outcomes.next() {
-                Some(Ok(p)) => Ok(published_to_proto(&p)),
-                Some(Err(NodeError::Refused(r))) => Ok(refused_to_proto(None, &r)),
-                Some(Err(e)) => Err(Status::from(e)),
-                None => Err(Status::internal("internal error")),
-            },
-        };
-        let fatal = reply.is_err();
-        if tx.send(reply).await.is_err() || fatal {
-            return false;
-        }
-    }
-    true
+/// A publish stream as a feed of the node's ingest pipeline: batches of what the client sent,
+/// answered in order on the reply channel.
+struct PublishStream {
+    service: RelayService,
+    /// The client's address: the key of its budgets.
+    conn: Option<SocketAddr>,
+    incoming: Streaming<proto::SignedMessage>,
+    replies: mpsc::Sender<Result<proto::PublishReply, Status>>,
+    /// Whether the client's stream has ended (an error after a first message ends it too).
+    ended: bool,
+    /// The error that ended the client's stream after messages still to be staged.
+    failed: Option<Status>,
 }
 
-/// Answers every staged batch, in order. False when the stream is done.
-async fn drain<F>(
-    in_flight: &mut FuturesOrdered<F>,
-    tx: &mpsc::Sender<Result<proto::PublishReply, Status>>,
-) -> bool
-where
-    F: std::future::Future<
-            Output = (
-                Vec<Option<proto::PublishReply>>,
-                Vec<Result<crate::node::Published, NodeError>>,
-            ),
-        >,
-{
-    while let Some((replies, outcomes)) = in_flight.next().await {
-        if !send_replies(tx, replies, outcomes).await {
-            return false;
+impl Feed<Node> for PublishStream {
+    type Note = ();
+    /// The client stream's error, or the status that ended the replies.
+    type Error = Status;
+
+    async fn next_batch(&mut self) -> Next<Vec<Offer>, (), Status> {
+        if let Some(status) = self.failed.take() {
+            return Next::Failed(status);
         }
+        if self.ended {
+            return Next::Ended;
+        }
+        // Messages answered together share one durable flush.
+        let (messages, tail) = gather(&mut self.incoming, STREAM_BATCH).await;
+        match tail {
+            Tail::Open => {}
+            Tail::Ended => self.ended = true,
+            Tail::Failed(status) if messages.is_empty() => return Next::Failed(status),
+            // Said once what came before it is answered.
+            Tail::Failed(status) => {
+                self.ended = true;
+                self.failed = Some(status);
+            }
+        }
+        if messages.is_empty() {
+            return Next::Ended;
+        }
+        let offers = messages
+            .into_iter()
+            .map(|m| match self.service.receive(self.conn, m) {
+                Ok(signed) => Offer::Message(signed, Origin::Local),
+                Err(r) => Offer::Refused(r),
+            })
+            .collect();
+        Next::Batch(offers, ())
     }
-    true
+
+    async fn answer(&mut self, (): (), outcomes: Vec<Outcome>) -> Result<(), Status> {
+        for outcome in outcomes {
+            let reply = match outcome {
+                Ok(p) => Ok(published_to_proto(&p)),
+                Err(NodeError::Refused(r)) => Ok(refused_to_proto(None, &r)),
+                Err(e) => Err(Status::from(e)),
+            };
+            let ends = reply.as_ref().err().cloned();
+            if self.replies.send(reply).await.is_err() {
+                return Err(Status::cancelled("the client went away"));
+            }
+            if let Some(status) = ends {
+                return Err(status);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The relay service, over one node.
@@ -109,14 +133,32 @@ impl RelayService {
         Ok(())
     }
 
+    /// The status that ends a publish stream whose client's side failed (counted as a refusal
+    /// when it is tonic's size limit).
+    fn client_stream_error(&self, status: Status) -> Status {
+        let status = status::client_stream_error(status);
+        if let Some(r) = status::rejection_of(&status) {
+            self.node.metrics().refused(r.reason);
+        }
+        status
+    }
+
+    /// A message a client sent, once its budgets are spent and it is decoded; or the refusal
+    /// (counted here), before the node sees it. Unary and streamed publishes both come
+    /// through here.
+    fn receive(
+        &self,
+        conn: Option<SocketAddr>,
+        message: proto::SignedMessage,
+    ) -> Result<SignedMessage, Rejection> {
+        self.spend(conn)?;
+        signed_from_proto(message).inspect_err(|r| self.node.metrics().refused(r.reason))
+    }
+
     async fn timed<T>(&self, fut: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
         tokio::time::timeout(self.request_timeout, fut)
             .await
-            .unwrap_or_else(|_| {
-                Err(Status::deadline_exceeded(
-                    "the node took too long to answer",
-                ))
-            })
+            .unwrap_or_else(|_| Err(status::timed_out()))
     }
 }
 
@@ -128,11 +170,9 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SignedMessage>,
     ) -> Result<Response<proto::PublishReply>, Status> {
-        self.spend(request.remote_addr()).map_err(|r| refusal(&r))?;
-        let signed = signed_from_proto(request.into_inner()).map_err(|r| {
-            self.node.metrics().refused(r.reason);
-            refusal(&r)
-        })?;
+        let signed = self
+            .receive(request.remote_addr(), request.into_inner())
+            .map_err(|r| refusal(&r))?;
         let published = self
             .timed(async { Ok(self.node.publish(signed, Origin::Local).await?) })
             .await?;
@@ -145,83 +185,26 @@ impl Relay for RelayService {
         &self,
         request: Request<Streaming<proto::SignedMessage>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
-        let conn = request.remote_addr();
-        let mut incoming = request.into_inner();
+        let (replies, rx) = mpsc::channel(STREAM_BATCH * 2);
+        let mut stream = PublishStream {
+            service: self.clone(),
+            conn: request.remote_addr(),
+            incoming: request.into_inner(),
+            replies,
+            ended: false,
+            failed: None,
+        };
         let node = self.node.clone();
-        let service = self.clone();
-        let (tx, rx) = mpsc::channel(STREAM_BATCH * 2);
         node.clone().spawn(async move {
-            // Batches staged (verified, handed to the store in order) and not yet answered:
-            // the next batch is verified while the earlier ones are written and flushed.
-            let mut in_flight = FuturesOrdered::new();
-            let mut ended = false;
-            loop {
-                if ended && in_flight.is_empty() {
-                    return;
-                }
-                tokio::select! {
-                    biased;
-                    Some((replies, outcomes)) = in_flight.next(), if !in_flight.is_empty() => {
-                        if !send_replies(&tx, replies, outcomes).await {
-                            return;
-                        }
-                    }
-                    _ = node.stopped() => {
-                        // Answer what was staged, then tell the client to resend the rest.
-                        if !drain(&mut in_flight, &tx).await {
-                            return;
-                        }
-                        let _ = tx.send(Err(Status::unavailable("the node is shutting down; resend what was not answered"))).await;
-                        return;
-                    }
-                    first = incoming.next(), if !ended && in_flight.len() < STREAM_PIPELINE => {
-                        // One message, then whatever else has already arrived.
-                        let mut batch = match first {
-                            None => {
-                                ended = true;
-                                continue;
-                            }
-                            Some(Err(status)) => {
-                                if !drain(&mut in_flight, &tx).await {
-                                    return;
-                                }
-                                let _ = tx.send(Err(status)).await;
-                                return;
-                            }
-                            Some(Ok(m)) => vec![m],
-                        };
-                        while batch.len() < STREAM_BATCH {
-                            match incoming.next().now_or_never() {
-                                Some(Some(Ok(m))) => batch.push(m),
-                                Some(Some(Err(_))) | Some(None) => {
-                                    ended = true;
-                                    break;
-                                }
-                                None => break,
-                            }
-                        }
-                        let mut replies = Vec::with_capacity(batch.len());
-                        let mut to_publish = Vec::with_capacity(batch.len());
-                        for m in batch {
-                            if let Err(r) = service.spend(conn) {
-                                replies.push(Some(refused_to_proto(None, &r)));
-                                continue;
-                            }
-                            match signed_from_proto(m) {
-                                Ok(signed) => {
-                                    replies.push(None);
-                                    to_publish.push((signed, Origin::Local));
-                                }
-                                Err(r) => {
-                                    node.metrics().refused(r.reason);
-                                    replies.push(Some(refused_to_proto(None, &r)));
-                                }
-                            }
-                        }
-                        let staged = node.stage_many(to_publish).await;
-                        in_flight.push_back(async move { (replies, staged.finish().await) });
-                    }
-                }
+            let last = match drive(&node, &mut stream, STREAM_PIPELINE, node.stopped()).await {
+                // What was staged is answered: the client resends the rest.
+                Ended::Stopped => Some(status::shutting_down(None)),
+                Ended::SourceFailed(status) => Some(stream.service.client_stream_error(status)),
+                // The client went away, or a reply that ends the stream was sent.
+                Ended::Drained | Ended::AnswerFailed(_) => None,
+            };
+            if let Some(status) = last {
+                let _ = stream.replies.send(Err(status)).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -245,7 +228,7 @@ impl Relay for RelayService {
         } else {
             Some(
                 AuthorKey::from_slice(&req.peer_node_key)
-                    .map_err(|r| Status::invalid_argument(format!("peer_node_key: {r}")))?,
+                    .map_err(|r| status::bad_field("peer_node_key", &r))?,
             )
         };
         let spec = SubscribeSpec {
@@ -260,16 +243,8 @@ impl Relay for RelayService {
         // Both endings name where to resume in the same words (`status::resume_point` reads
         // them back): a reader loses nothing by being ended.
         let stream = events.into_stream().map(move |e| match e {
-            Ok(SubEvent::Closing(seq)) => Err(Status::unavailable(format!(
-                "the node is shutting down; resume with since={seq}"
-            ))),
-            Ok(SubEvent::Stalled(seq)) => Err(refusal(&Rejection::new(
-                Reason::RateLimited,
-                format!(
-                    "this subscription was ended: it read nothing for {}s while its queue was full; resume with since={seq}",
-                    stall.as_secs_f64()
-                ),
-            ))),
+            Ok(SubEvent::Closing(seq)) => Err(status::shutting_down(Some(seq))),
+            Ok(SubEvent::Stalled(seq)) => Err(status::subscription_stalled(seq, stall)),
             Ok(event) => Ok(event_to_proto(event)),
             Err(e) => Err(Status::from(e)),
         });
@@ -281,11 +256,11 @@ impl Relay for RelayService {
         request: Request<proto::GetRequest>,
     ) -> Result<Response<proto::GetReply>, Status> {
         let id = Id::from_slice(&request.get_ref().id)
-            .ok_or_else(|| Status::invalid_argument("id must be 32 bytes"))?;
+            .ok_or_else(|| status::malformed_request("id must be 32 bytes"))?;
         let state = self
             .timed(async { Ok(self.node.get(&id).await?) })
             .await?
-            .ok_or_else(|| Status::not_found(format!("no message {id} on this node")))?;
+            .ok_or_else(|| status::not_found(&id))?;
         Ok(Response::new(state_to_proto(&state)))
     }
 

@@ -1,11 +1,19 @@
-//! The one place that maps errors to gRPC status: reason codes travel in the message and in
-//! `tocsin-reason` metadata; internal errors are sanitised.
+//! The one place that maps errors to gRPC status. Every handler, every stream's end (shutdown,
+//! a stalled subscriber, the client's own stream failing) and the layer that sees tonic's own
+//! size refusal build their status here.
+//!
+//! A refusal's reason code travels twice: at the start of the status message (`"too-large: …"`)
+//! and alone in the `tocsin-reason` metadata. Internal errors are sanitised: their details (paths,
+//! database errors) go to the node's log, never on the wire.
+
+use std::fmt::Display;
+use std::time::Duration;
 
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use tracing::error;
 
-use crate::message::{Reason, Rejection};
+use crate::message::{Id, Reason, Rejection};
 use crate::node::NodeError;
 
 /// The metadata key that carries a refusal's reason code alone.
@@ -26,21 +34,95 @@ pub fn code_for(reason: Reason) -> Code {
 
 /// A refusal as a status: "code: detail", plus the code in metadata.
 pub fn refusal(r: &Rejection) -> Status {
-    let mut status = Status::new(code_for(r.reason), r.to_string());
+    with_reason(Status::new(code_for(r.reason), r.to_string()), r.reason)
+}
+
+/// `status` with `reason` in the `tocsin-reason` metadata.
+fn with_reason(mut status: Status, reason: Reason) -> Status {
     status
         .metadata_mut()
-        .insert(REASON_KEY, MetadataValue::from_static(r.reason.code()));
+        .insert(REASON_KEY, MetadataValue::from_static(reason.code()));
     status
+}
+
+/// A field of a request (not a message) that cannot be used: its reason code, and which field.
+/// `r`'s own detail is kept after the field's name.
+pub fn bad_field(field: &str, r: &Rejection) -> Status {
+    refusal(&Rejection::new(r.reason, format!("{field}: {}", r.detail)))
+}
+
+/// A request that cannot be used as sent (a field of the wrong length, an unknown value).
+pub fn malformed_request(detail: impl Display) -> Status {
+    refusal(&Rejection::new(Reason::Malformed, detail.to_string()))
+}
+
+/// `Get` of an id this node does not hold. Not a refusal: the request was fine.
+pub fn not_found(id: &Id) -> Status {
+    Status::not_found(format!("no message {id} on this node"))
+}
+
+/// A call that ran past the node's `limits.request_timeout`.
+pub fn timed_out() -> Status {
+    with_reason(
+        Status::deadline_exceeded(
+            "unavailable: the node took too long to answer; try again later or another node",
+        ),
+        Reason::Unavailable,
+    )
+}
+
+/// A stream (or call) ended because the node is shutting down. `resume` is where a subscriber
+/// picks up again (`since=N`, read back by [`resume_point`]); a publish stream has none: its
+/// client resends what was not answered.
+pub fn shutting_down(resume: Option<u64>) -> Status {
+    let detail = match resume {
+        Some(seq) => format!("the node is shutting down; resume with since={seq}"),
+        None => "the node is shutting down; try again shortly or another node (a stream: send again what was not answered)".to_string(),
+    };
+    refusal(&Rejection::new(Reason::Unavailable, detail))
+}
+
+/// A subscription ended because its reader took nothing for `stall` while its queue was full.
+pub fn subscription_stalled(resume: u64, stall: Duration) -> Status {
+    refusal(&Rejection::new(
+        Reason::RateLimited,
+        format!(
+            "this subscription was ended: it read nothing for {}s while its queue was full; resume with since={resume}",
+            stall.as_secs_f64()
+        ),
+    ))
+}
+
+/// Whether a status is tonic's own refusal of a message over the gRPC size limit (made before
+/// any handler runs, or when a client stream's next message is read).
+pub fn is_over_size_limit(code: Code, message: &str) -> bool {
+    code == Code::OutOfRange && (message.contains("too large") || message.contains("too%20large"))
+}
+
+/// The protocol's refusal of a message over the gRPC size limit: `too-large`, with the same
+/// code as a body over the protocol's limit, whatever tonic said.
+pub fn over_size_limit() -> Status {
+    refusal(&Rejection::new(
+        Reason::TooLarge,
+        "the message is over this node's gRPC message size limit (limits.max_grpc_message_bytes)",
+    ))
+}
+
+/// A status that ended a client's stream (the stream of messages it publishes), as this node
+/// answers it: tonic's size refusal becomes `too-large`; anything else is passed on.
+pub fn client_stream_error(status: Status) -> Status {
+    if is_over_size_limit(status.code(), status.message()) {
+        over_size_limit()
+    } else {
+        status
+    }
 }
 
 impl From<NodeError> for Status {
     fn from(e: NodeError) -> Status {
         match e {
             NodeError::Refused(r) => refusal(&r),
-            NodeError::ShuttingDown => refusal(&Rejection::new(
-                Reason::Unavailable,
-                "the node is shutting down; try again shortly or another node",
-            )),
+            NodeError::ShuttingDown => shutting_down(None),
             NodeError::Store(e) if e.is_unavailable() => {
                 // The detail (paths, free space) is for the operator's log, not the wire.
                 if !matches!(e, crate::store::StoreError::Full { .. }) {
@@ -143,9 +225,83 @@ mod tests {
 
     #[test]
     fn internal_errors_are_sanitised() {
-        let s = Status::from(NodeError::Internal("/secret/path/db: checksum".into()));
-        assert_eq!(s.code(), Code::Internal);
-        assert!(!s.message().contains("/secret"));
-        assert!(rejection_of(&s).is_none());
+        let corrupt = crate::store::StoreError::Corrupt {
+            dir: "/secret/path".into(),
+            detail: "db: checksum".into(),
+        };
+        for e in [
+            NodeError::Store(corrupt),
+            NodeError::Internal("a verification task failed"),
+        ] {
+            let s = Status::from(e);
+            assert_eq!(s.code(), Code::Internal);
+            assert!(!s.message().contains("/secret"), "{}", s.message());
+            assert!(!s.message().contains("checksum"), "{}", s.message());
+            assert!(rejection_of(&s).is_none());
+        }
+    }
+
+    #[test]
+    fn every_stream_end_carries_its_reason_and_where_to_resume() {
+        let s = shutting_down(Some(42));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        assert!(s.message().starts_with("unavailable: "), "{}", s.message());
+        assert_eq!(resume_point(s.message()), Some(42));
+        let s = shutting_down(None);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        assert_eq!(resume_point(s.message()), None);
+        let s = Status::from(NodeError::ShuttingDown);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        let s = subscription_stalled(7, Duration::from_secs(30));
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::RateLimited)
+        );
+        assert_eq!(resume_point(s.message()), Some(7));
+        let s = timed_out();
+        assert_eq!(s.code(), Code::DeadlineExceeded);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+    }
+
+    #[test]
+    fn tonic_size_refusals_become_too_large() {
+        // The words tonic 0.14 uses, as the client reads them and as they stand in the header.
+        let tonic_words = "Error, decoded message length too large: found 204870 bytes, the limit is: 65536 bytes";
+        let s = client_stream_error(Status::out_of_range(tonic_words));
+        assert_eq!(s.code(), code_for(Reason::TooLarge));
+        assert!(s.message().starts_with("too-large: "), "{}", s.message());
+        assert_eq!(rejection_of(&s).map(|r| r.reason), Some(Reason::TooLarge));
+        assert!(is_over_size_limit(
+            Code::OutOfRange,
+            "decoded%20message%20length%20too%20large"
+        ));
+        // Anything else is passed on as it is.
+        let other = client_stream_error(Status::cancelled("gone"));
+        assert_eq!(other.code(), Code::Cancelled);
+        assert!(rejection_of(&other).is_none());
+    }
+
+    #[test]
+    fn request_fields_keep_their_reason_code() {
+        let bad = Rejection::new(Reason::BadKey, "not 32 bytes");
+        let s = bad_field("filter author", &bad);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(s.message(), "bad-key: filter author: not 32 bytes");
+        assert_eq!(rejection_of(&s).map(|r| r.reason), Some(Reason::BadKey));
+        let s = malformed_request("id must be 32 bytes");
+        assert_eq!(rejection_of(&s).map(|r| r.reason), Some(Reason::Malformed));
     }
 }

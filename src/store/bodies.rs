@@ -20,8 +20,18 @@
 //! bodies it may hold. Retention deletes a segment that no longer holds a live body, after the
 //! transaction that emptied it is durable, and compacts one that is mostly dead by moving its
 //! live bodies to the end of the log. A few long-lived messages therefore cannot pin a segment.
+//!
+//! # Moved is not damage
+//!
+//! Readers take no lock: a reader may read a log entry, then retention moves that body and
+//! deletes its segment, then the reader asks for the body where the entry said it was. The body
+//! log remembers the segments it deleted itself, and answers such a read [`BodyRead::Moved`]:
+//! the entry, read again, says where the body is now (or that it is gone). A segment missing
+//! that the log did not delete, or a body cut short, is damage ([`StoreError::Corrupt`]), and a
+//! body that does not hash to its id is found damaged by the caller (`codec::decode_body`):
+//! neither is ever read again in the hope that it moved.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
@@ -29,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::StoreError;
-use super::codec::{be, read_u64};
+use super::codec::{big_endian, read_u64};
 
 type R<X> = Result<X, StoreError>;
 
@@ -46,8 +56,8 @@ impl BodyRef {
 
     pub(super) fn encode(&self) -> [u8; Self::SIZE] {
         let mut v = [0u8; Self::SIZE];
-        v[..8].copy_from_slice(&be(self.seg));
-        v[8..16].copy_from_slice(&be(self.off));
+        v[..8].copy_from_slice(&big_endian(self.seg));
+        v[8..16].copy_from_slice(&big_endian(self.off));
         v[16..].copy_from_slice(&self.len.to_be_bytes());
         v
     }
@@ -74,7 +84,12 @@ pub(super) struct SegRow {
 
 impl SegRow {
     pub(super) fn encode(&self) -> Vec<u8> {
-        [be(self.live), be(self.min_seq), be(self.max_seq)].concat()
+        [
+            big_endian(self.live),
+            big_endian(self.min_seq),
+            big_endian(self.max_seq),
+        ]
+        .concat()
     }
 
     pub(super) fn decode(b: &[u8]) -> Option<Self> {
@@ -105,6 +120,16 @@ impl SegRow {
     }
 }
 
+/// What a read of a body found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum BodyRead {
+    /// The signature and body bytes, as appended (not yet checked against the id).
+    Found(Vec<u8>),
+    /// Its segment was deleted by this log since the reference was taken (retention moved the
+    /// live bodies out first, or the message went): not damage. Read the log entry again.
+    Moved,
+}
+
 /// The writer's side: the segment being appended to and the bytes not yet written.
 #[derive(Debug)]
 struct Appender {
@@ -131,6 +156,14 @@ pub(super) struct BodyLog {
     /// Open read handles. A handle stays usable after its segment is deleted, so a reader
     /// that took one before a deletion still reads the old copy.
     files: Mutex<HashMap<u64, Arc<File>>>,
+    /// The segments this log deleted since it opened: a read of one is [`BodyRead::Moved`].
+    /// Segment numbers are never reused, and a few are deleted per retention pass, so it stays
+    /// small.
+    reclaimed: Mutex<BTreeSet<u64>>,
+    /// Reads of segment files tried (moved and failed ones too), for the tests that damage is
+    /// read only once.
+    #[cfg(test)]
+    pub(super) reads: std::sync::atomic::AtomicU64,
     /// Writes made to fail, in unit tests.
     #[cfg(test)]
     pub(super) faults: faults::Faults,
@@ -186,6 +219,9 @@ impl BodyLog {
                 broken: false,
             }),
             files: Mutex::new(HashMap::new()),
+            reclaimed: Mutex::new(BTreeSet::new()),
+            #[cfg(test)]
+            reads: std::sync::atomic::AtomicU64::new(0),
             #[cfg(test)]
             faults: faults::Faults::default(),
         })
@@ -301,9 +337,21 @@ impl BodyLog {
         lock(&self.appender).pending.clear();
     }
 
-    /// Reads a body: from what is pending if it is not written yet (a message planned earlier
-    /// in the same group), else from its segment.
+    /// Reads a body, for the writer: the references it reads are never older than the last
+    /// reclaim (a segment is deleted only after the transaction that moved everything out of it
+    /// is durable), so a deleted segment is reported as missing, as any other.
     pub(super) fn read(&self, r: &BodyRef) -> R<Vec<u8>> {
+        match self.read_or_moved(r)? {
+            BodyRead::Found(bytes) => Ok(bytes),
+            BodyRead::Moved => Err(self.segment_missing(r.seg)),
+        }
+    }
+
+    /// Reads a body: from what is pending if it is not written yet (a message planned earlier
+    /// in the same group), else from its segment. [`BodyRead::Moved`] when this log deleted
+    /// the segment since (see the module docs); a missing segment it did not delete, or a body
+    /// cut short, is [`StoreError::Corrupt`].
+    pub(super) fn read_or_moved(&self, r: &BodyRef) -> R<BodyRead> {
         {
             let a = lock(&self.appender);
             if r.seg == a.seg && r.off >= a.len {
@@ -311,11 +359,16 @@ impl BodyLog {
                 return a
                     .pending
                     .get(at..at + r.len as usize)
-                    .map(<[u8]>::to_vec)
+                    .map(|b| BodyRead::Found(b.to_vec()))
                     .ok_or_else(|| self.missing(r));
             }
         }
-        let file = self.handle(r.seg)?;
+        #[cfg(test)]
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some(file) = self.handle(r.seg)? else {
+            return Ok(BodyRead::Moved);
+        };
         let mut buf = vec![0u8; r.len as usize];
         file.read_exact_at(&mut buf, r.off).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -324,7 +377,7 @@ impl BodyLog {
                 self.io(e)
             }
         })?;
-        Ok(buf)
+        Ok(BodyRead::Found(buf))
     }
 
     fn missing(&self, r: &BodyRef) -> StoreError {
@@ -339,34 +392,46 @@ impl BodyLog {
         )
     }
 
-    fn handle(&self, seg: u64) -> R<Arc<File>> {
+    fn segment_missing(&self, seg: u64) -> StoreError {
+        StoreError::corrupt(
+            &self.store_dir,
+            format!(
+                "the body segment {}/{} is missing",
+                BODIES_DIR,
+                seg_name(seg)
+            ),
+        )
+    }
+
+    /// A read handle on a segment; `None` when this log deleted it.
+    fn handle(&self, seg: u64) -> R<Option<Arc<File>>> {
         let mut files = lock(&self.files);
         if let Some(f) = files.get(&seg) {
-            return Ok(f.clone());
+            return Ok(Some(f.clone()));
         }
         let f = match File::open(self.dir.join(seg_name(seg))) {
             Ok(f) => Arc::new(f),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::corrupt(
-                    &self.store_dir,
-                    format!(
-                        "the body segment {}/{} is missing",
-                        BODIES_DIR,
-                        seg_name(seg)
-                    ),
-                ));
+                // `remove` notes a segment before it deletes the file, so a deletion of ours
+                // is always known here.
+                if lock(&self.reclaimed).contains(&seg) {
+                    return Ok(None);
+                }
+                return Err(self.segment_missing(seg));
             }
             Err(e) => return Err(self.io(e)),
         };
         files.insert(seg, f.clone());
-        Ok(f)
+        Ok(Some(f))
     }
 
-    /// Deletes a segment no live body is in (never the one being appended to).
+    /// Deletes a segment no live body is in (never the one being appended to). A read of it
+    /// from then on is [`BodyRead::Moved`].
     pub(super) fn remove(&self, seg: u64) -> R<()> {
         if seg == self.current() {
             return Ok(());
         }
+        lock(&self.reclaimed).insert(seg);
         lock(&self.files).remove(&seg);
         match fs::remove_file(self.dir.join(seg_name(seg))) {
             Ok(()) => Ok(()),
@@ -486,6 +551,62 @@ mod tests {
         // The first body was pending when its write failed: its group failed with it, and
         // nothing of it is left in the file to shift what follows.
         assert_eq!((b.seg, b.off), (a.seg, 0));
+    }
+
+    #[test]
+    fn a_segment_this_log_deleted_reads_as_moved_and_any_other_loss_as_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BodyLog::open(dir.path(), 40).unwrap();
+        // 30 bytes each, 40-byte segments: one body per segment.
+        let refs: Vec<BodyRef> = (1..=4u8)
+            .map(|i| log.append(&[&[i; 30]]).unwrap())
+            .collect();
+        log.write_and_sync().unwrap();
+        let [reclaimed, lost, cut, sound] = [refs[0], refs[1], refs[2], refs[3]];
+        assert_eq!(
+            refs.iter().map(|r| r.seg).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
+        // Read once (a handle is kept), then deleted by the log: moved, even for that handle.
+        assert_eq!(
+            log.read_or_moved(&reclaimed).unwrap(),
+            BodyRead::Found(vec![1; 30])
+        );
+        log.remove(reclaimed.seg).unwrap();
+        assert_eq!(log.read_or_moved(&reclaimed).unwrap(), BodyRead::Moved);
+        // The writer never holds such a reference: to it, a deleted segment is missing.
+        assert!(matches!(
+            log.read(&reclaimed),
+            Err(StoreError::Corrupt { .. })
+        ));
+        // A segment deleted behind the log's back is damage, not a move.
+        fs::remove_file(dir.path().join(BODIES_DIR).join(seg_name(lost.seg))).unwrap();
+        let err = log.read_or_moved(&lost).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("is missing")),
+            "{err}"
+        );
+        // So is a body cut short.
+        OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(BODIES_DIR).join(seg_name(cut.seg)))
+            .unwrap()
+            .set_len(10)
+            .unwrap();
+        assert!(matches!(
+            log.read_or_moved(&cut),
+            Err(StoreError::Corrupt { .. })
+        ));
+        assert_eq!(
+            log.read_or_moved(&sound).unwrap(),
+            BodyRead::Found(vec![4; 30])
+        );
+        // A log opened afterwards did not delete anything itself: the same loss is damage there.
+        let fresh = BodyLog::open(dir.path(), 40).unwrap();
+        assert!(matches!(
+            fresh.read_or_moved(&reclaimed),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]

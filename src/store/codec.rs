@@ -27,7 +27,7 @@ pub(super) const FORMATS_UPGRADED: [u32; 3] = [2, 3, 4];
 
 /// The trees of the store. The discriminant is the position in `Trees::all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(super) enum T {
+pub(super) enum Tree {
     /// `format`, `store_id`, `last_seq`, counters.
     Meta,
     /// id → [`Record`] (small: a header).
@@ -80,58 +80,58 @@ pub(super) enum T {
     RetryPeers,
 }
 
-impl T {
+impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [T; 22] = [
-        T::Meta,
-        T::Msgs,
-        T::Segs,
-        T::Log,
-        T::Tombs,
-        T::TombGc,
-        T::Expiry,
-        T::Embargo,
-        T::IAuthor,
-        T::IKind,
-        T::ITopic,
-        T::ICountry,
-        T::ILang,
-        T::Refs,
-        T::Endorse,
-        T::Tally,
-        T::Latest,
-        T::Revoked,
-        T::Cursors,
-        T::Retry,
-        T::RetryDue,
-        T::RetryPeers,
+    pub(super) const ALL: [Tree; 22] = [
+        Tree::Meta,
+        Tree::Msgs,
+        Tree::Segs,
+        Tree::Log,
+        Tree::Tombs,
+        Tree::TombGc,
+        Tree::Expiry,
+        Tree::Embargo,
+        Tree::IAuthor,
+        Tree::IKind,
+        Tree::ITopic,
+        Tree::ICountry,
+        Tree::ILang,
+        Tree::Refs,
+        Tree::Endorse,
+        Tree::Tally,
+        Tree::Latest,
+        Tree::Revoked,
+        Tree::Cursors,
+        Tree::Retry,
+        Tree::RetryDue,
+        Tree::RetryPeers,
     ];
 
     /// The sled tree name.
     pub(super) fn name(self) -> &'static str {
         match self {
-            T::Meta => "meta",
-            T::Msgs => "msgs",
-            T::Segs => "segs",
-            T::Log => "log",
-            T::Tombs => "tombs",
-            T::TombGc => "tomb_gc",
-            T::Expiry => "expiry",
-            T::Embargo => "embargo",
-            T::IAuthor => "i_author",
-            T::IKind => "i_kind",
-            T::ITopic => "i_topic",
-            T::ICountry => "i_country",
-            T::ILang => "i_lang",
-            T::Refs => "refs",
-            T::Endorse => "endorse",
-            T::Tally => "tally",
-            T::Latest => "latest",
-            T::Revoked => "revoked",
-            T::Cursors => "cursors",
-            T::Retry => "retry",
-            T::RetryDue => "retry_due",
-            T::RetryPeers => "retry_peers",
+            Tree::Meta => "meta",
+            Tree::Msgs => "msgs",
+            Tree::Segs => "segs",
+            Tree::Log => "log",
+            Tree::Tombs => "tombs",
+            Tree::TombGc => "tomb_gc",
+            Tree::Expiry => "expiry",
+            Tree::Embargo => "embargo",
+            Tree::IAuthor => "i_author",
+            Tree::IKind => "i_kind",
+            Tree::ITopic => "i_topic",
+            Tree::ICountry => "i_country",
+            Tree::ILang => "i_lang",
+            Tree::Refs => "refs",
+            Tree::Endorse => "endorse",
+            Tree::Tally => "tally",
+            Tree::Latest => "latest",
+            Tree::Revoked => "revoked",
+            Tree::Cursors => "cursors",
+            Tree::Retry => "retry",
+            Tree::RetryDue => "retry_due",
+            Tree::RetryPeers => "retry_peers",
         }
     }
 
@@ -155,7 +155,8 @@ pub(super) mod meta {
     pub(in crate::store) const N_RETRY: &[u8] = b"n_retry";
 }
 
-pub(super) fn be(n: u64) -> [u8; 8] {
+/// `n` as 8 big-endian bytes: keys sort numerically, and every integer stored is written so.
+pub(super) fn big_endian(n: u64) -> [u8; 8] {
     n.to_be_bytes()
 }
 
@@ -182,7 +183,7 @@ pub(super) fn pack_postings(seqs: &[u64]) -> Vec<u8> {
 }
 
 /// `a ‖ b`.
-pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
+pub(super) fn concat(parts: &[&[u8]]) -> Vec<u8> {
     let mut v = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
     for p in parts {
         v.extend_from_slice(p);
@@ -192,7 +193,7 @@ pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 /// `time ‖ id`, for the time-ordered work lists (expiry, embargo, tombstone collection).
 pub(super) fn time_id(t: u64, id: &Id) -> Vec<u8> {
-    cat(&[&be(t), id.as_bytes()])
+    concat(&[&big_endian(t), id.as_bytes()])
 }
 
 /// Expiry rows group the messages of one write transaction that expire in the same minute:
@@ -208,7 +209,7 @@ pub(super) fn expiry_minute(expires_at: u64) -> u64 {
 
 /// The key of an expiry row (16 bytes; format 2's rows are 40).
 pub(super) fn expiry_key(minute: u64, first_seq: u64) -> Vec<u8> {
-    cat(&[&be(minute), &be(first_seq)])
+    concat(&[&big_endian(minute), &big_endian(first_seq)])
 }
 
 /// The `(expires_at, id)` entries of an expiry row (`None` if the row is unreadable); a
@@ -231,6 +232,9 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
     Some((read_u64(&k[..8])?, Id::from_slice(&k[8..])?))
 }
 
+/// The index prefixes of a message: the (index tree, value) pairs it is listed under.
+pub(super) type Prefixes = Vec<(Tree, Vec<u8>)>;
+
 /// The index prefixes of a message: one per (tree, value) it is listed under.
 ///
 /// An index row is `prefix ‖ seq` → seqs (8 bytes each, ascending) listed under that prefix,
@@ -240,17 +244,17 @@ pub(super) fn split_time_id(k: &[u8]) -> Option<(u64, Id)> {
 /// one per message and value, and single messages share rows too; the rows of one prefix hold
 /// disjoint, ascending runs of seqs, so the row that can hold a seq is the last one keyed at or
 /// before it.
-pub(super) fn index_prefixes(msg: &Message) -> Vec<(T, Vec<u8>)> {
+pub(super) fn index_prefixes(msg: &Message) -> Prefixes {
     let body = msg.body();
     let mut out = vec![
-        (T::IAuthor, body.author.as_bytes().to_vec()),
-        (T::IKind, vec![body.kind().tag()]),
+        (Tree::IAuthor, body.author.as_bytes().to_vec()),
+        (Tree::IKind, vec![body.kind().tag()]),
     ];
     for t in &body.topics {
-        out.push((T::ITopic, cat(&[t.as_bytes(), &[0]])));
+        out.push((Tree::ITopic, concat(&[t.as_bytes(), &[0]])));
     }
     for c in &body.countries {
-        out.push((T::ICountry, cat(&[c.as_bytes(), &[0]])));
+        out.push((Tree::ICountry, concat(&[c.as_bytes(), &[0]])));
     }
     let mut langs: Vec<String> = body
         .info()
@@ -260,11 +264,70 @@ pub(super) fn index_prefixes(msg: &Message) -> Vec<(T, Vec<u8>)> {
     langs.sort();
     langs.dedup();
     for l in langs {
-        out.push((T::ILang, cat(&[l.as_bytes(), &[0]])));
+        out.push((Tree::ILang, concat(&[l.as_bytes(), &[0]])));
     }
     out.sort();
     out.dedup();
     out
+}
+
+/// `target ‖ kind tag`: where the references of one kind to `target` are.
+pub(super) fn reference_prefix(target: &Id, kind: Kind) -> Vec<u8> {
+    concat(&[target.as_bytes(), &[kind.tag()]])
+}
+
+/// `target ‖ kind tag ‖ id`: the key of the reference row of message `id`, of `kind`, naming
+/// `target`.
+pub(super) fn reference_key(target: &Id, kind: Kind, id: &Id) -> Vec<u8> {
+    concat(&[target.as_bytes(), &[kind.tag()], id.as_bytes()])
+}
+
+/// A reference row: a message (an update, cancel, endorsement or translation) naming a target,
+/// whether or not the target is here yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Reference {
+    /// The message that names the target.
+    pub(super) id: Id,
+    /// Its author.
+    pub(super) author: [u8; 32],
+    /// Its created_at.
+    pub(super) created_at: u64,
+}
+
+impl Reference {
+    /// `author ‖ created_at`.
+    pub(super) fn encode_value(&self) -> Vec<u8> {
+        concat(&[&self.author, &big_endian(self.created_at)])
+    }
+
+    /// A reference row's key and value; `None` when either is malformed.
+    pub(super) fn decode(key: &[u8], value: &[u8]) -> Option<Self> {
+        if key.len() != 65 || value.len() != 40 {
+            return None;
+        }
+        Some(Reference {
+            id: Id::from_slice(&key[33..])?,
+            author: value[..32].try_into().ok()?,
+            created_at: read_u64(&value[32..])?,
+        })
+    }
+}
+
+/// `target ‖ author`: the key of the endorsement row that counts for `author` in `target`'s
+/// tally.
+pub(super) fn endorsement_key(target: &Id, author: &[u8; 32]) -> Vec<u8> {
+    concat(&[target.as_bytes(), author])
+}
+
+/// `kind tag ‖ author ‖ created_at ‖ id`: the key of a profile's or roster's row among its
+/// author's, by age.
+pub(super) fn latest_key(kind: Kind, author: &[u8; 32], created_at: u64, id: &Id) -> Vec<u8> {
+    concat(&[
+        &[kind.tag()],
+        author,
+        &big_endian(created_at),
+        id.as_bytes(),
+    ])
 }
 
 /// Record flag: an authorised cancel withdrew the content.
@@ -331,10 +394,10 @@ impl Record {
         let mut v = Vec::with_capacity(HEADER + 32);
         v.push(self.flags);
         v.push(self.kind.tag());
-        v.extend_from_slice(&be(self.seq));
-        v.extend_from_slice(&be(self.release));
-        v.extend_from_slice(&be(self.created_at));
-        v.extend_from_slice(&be(self.expires_at));
+        v.extend_from_slice(&big_endian(self.seq));
+        v.extend_from_slice(&big_endian(self.release));
+        v.extend_from_slice(&big_endian(self.created_at));
+        v.extend_from_slice(&big_endian(self.expires_at));
         v.extend_from_slice(&self.author);
         if let Some(c) = &self.cancel {
             v.extend_from_slice(c.as_bytes());
@@ -429,7 +492,7 @@ impl LogEntry {
     /// `what ‖ embargoed ‖ id ‖ body ref (accepted only) ‖ origin`.
     pub(super) fn encode(&self) -> Vec<u8> {
         let body = self.body.map(|b| b.encode());
-        cat(&[
+        concat(&[
             &[self.what, u8::from(self.embargoed)],
             self.id.as_bytes(),
             body.as_ref().map_or(&[][..], |b| &b[..]),
@@ -561,7 +624,7 @@ pub(super) struct Revoked {
 
 impl Revoked {
     pub(super) fn encode(&self) -> Vec<u8> {
-        let mut v = cat(&[&be(self.from), self.id.as_bytes()]);
+        let mut v = concat(&[&big_endian(self.from), self.id.as_bytes()]);
         if let Some(s) = &self.successor {
             v.extend_from_slice(s);
         }

@@ -25,7 +25,8 @@
 //! and the highest seq ever made durable: sled reads a damaged log as a torn tail and silently
 //! comes up with less (or nothing), so a database that recovers below the marker is refused as
 //! [`StoreError::Corrupt`] rather than served with acknowledged messages missing. A panic inside
-//! sled's recovery is caught and reported the same way.
+//! sled's recovery is caught and reported the same way. The recovery steps, in order, are the
+//! functions of `open.rs`.
 //!
 //! # Atomicity and durability
 //!
@@ -89,7 +90,7 @@
 //! noted once ([`Store::integrity`], [`Store::wanted`]; see `damage.rs`), and replaced when a
 //! peer gives a good copy ([`Store::repair`], a new seq). Writes that must read a body go on
 //! past a damaged one. [`Store::check`] verifies the whole store offline and repairs what it
-//! can (see `write/check.rs`).
+//! can (see `check.rs`).
 //!
 //! # Retention
 //!
@@ -99,22 +100,26 @@
 //! use thus follows the live set, not the history.
 
 mod bodies;
+mod check;
 mod codec;
 mod commit;
 mod damage;
 mod error;
 mod ids;
+mod maintain;
+mod open;
 mod read;
 mod reads;
+mod repair;
 mod retry;
+mod rows;
+mod rules;
 mod space;
-mod write;
+mod writer;
 
 #[cfg(test)]
 mod tests;
 
-use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,13 +127,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
-use codec::{T, meta};
-use commit::{Committer, MARKER_FILE, Marker};
+pub use check::{CheckReport, Finding};
+use codec::Tree;
+use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
 pub use reads::{ReadLimits, ReadStats, Reads};
+pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
-pub use write::{CheckReport, Finding, Repair, Submitted};
+pub use writer::Submitted;
 
 /// Where and how the store keeps its data.
 #[derive(Debug, Clone)]
@@ -342,14 +349,14 @@ struct Shared {
 /// its configured reserve is larger).
 const REOPENED_RESERVE: u64 = 16 * 1024 * 1024;
 
-/// The sled trees, by [`T`].
+/// The sled trees, by [`Tree`].
 #[derive(Debug)]
 struct Trees {
     all: Vec<sled::Tree>,
 }
 
 impl Trees {
-    fn get(&self, t: T) -> &sled::Tree {
+    fn get(&self, t: Tree) -> &sled::Tree {
         &self.all[t.index()]
     }
 }
@@ -362,7 +369,7 @@ struct Inner {
     tombstone_keep: Duration,
     mode: CommitMode,
     /// The writer lock: seq and generation assignment, and every write, go through it.
-    writer: Mutex<write::WriterState>,
+    writer: Mutex<writer::WriterState>,
     /// Group commit and the durable head.
     commit: Arc<Committer>,
     /// The marker holding the durable head (see [`Marker`]).
@@ -370,7 +377,7 @@ struct Inner {
     /// The flusher thread; joined on close or drop.
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Work for the writer thread; dropping it (with the store) ends that thread.
-    jobs: Mutex<std::sync::mpsc::Sender<write::Job>>,
+    jobs: Mutex<std::sync::mpsc::Sender<writer::Job>>,
     /// Recently read messages by seq (see `Inner::decode`).
     recent: Recent,
     /// Signatures and bodies (see `bodies.rs`).
@@ -470,11 +477,6 @@ impl Drop for Inner {
     }
 }
 
-/// The files sled keeps in its directory, and the body log's directory.
-fn is_sled_file(name: &str) -> bool {
-    matches!(name, "conf" | "db" | "blobs" | bodies::BODIES_DIR) || name.starts_with("snap.")
-}
-
 impl Store {
     /// Opens (or creates) the store in `cfg.path` with group commit.
     pub fn open(cfg: &StoreConfig) -> Result<Store, StoreError> {
@@ -492,7 +494,7 @@ impl Store {
             reopened: std::sync::atomic::AtomicU64::new(0),
             damage: Arc::new(damage::Damage::default()),
         });
-        let inner = open_inner(&shared, cfg.reserve_bytes)?;
+        let inner = open::open_inner(&shared, cfg.reserve_bytes)?;
         *shared.write_current() = Some(Arc::new(inner));
         Ok(Store { shared })
     }
@@ -550,7 +552,7 @@ impl Shared {
                 return;
             }
             let reserve = shared.cfg.reserve_bytes.max(REOPENED_RESERVE);
-            match open_inner(&shared, reserve) {
+            match open::open_inner(&shared, reserve) {
                 Ok(inner) => {
                     let head = inner.commit.head();
                     *shared.write_current() = Some(Arc::new(inner));
@@ -571,278 +573,6 @@ impl Shared {
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(2));
         }
-    }
-}
-
-/// Opens the store's directory: its marker, sled, the body log, the id filter, and the writer
-/// and flusher threads. `reserve` is the free space to keep (see `space.rs`).
-fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
-    let cfg = &shared.cfg;
-    let mode = shared.mode;
-    {
-        let dir = cfg.path.clone();
-        let io = |e| StoreError::io(&dir, e);
-        match fs::metadata(&dir) {
-            Ok(m) if !m.is_dir() => {
-                return Err(StoreError::io(
-                    &dir,
-                    std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
-                ));
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(&dir).map_err(io)?
-            }
-            Err(e) => return Err(io(e)),
-        }
-        let marker_path = dir.join(MARKER_FILE);
-        let marker_text = match fs::File::open(&marker_path) {
-            Ok(mut f) => {
-                let mut s = String::new();
-                f.read_to_string(&mut s).map_err(|e| {
-                    StoreError::corrupt(
-                        &dir,
-                        format!("the marker {MARKER_FILE} is unreadable: {e}"),
-                    )
-                })?;
-                Some(s)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(e)),
-        };
-        let marker = match &marker_text {
-            None => None,
-            Some(t) => Some(Marker::parse(t).ok_or_else(|| {
-                StoreError::corrupt(
-                    &dir,
-                    format!("the marker {MARKER_FILE} is not a store marker"),
-                )
-            })?),
-        };
-        if marker.is_none() {
-            for entry in fs::read_dir(&dir).map_err(io)? {
-                let name = entry.map_err(io)?.file_name();
-                if !is_sled_file(&name.to_string_lossy()) {
-                    return Err(StoreError::NotAStore { dir });
-                }
-            }
-        }
-
-        let db = open_sled_waiting(&dir, cfg.cache_bytes)?;
-        let sled_err = |e| StoreError::sled(&dir, e);
-        let all = T::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sled_err)?;
-        let trees = Trees { all };
-        let meta_tree = trees.get(T::Meta);
-
-        let format = meta_tree.get(meta::FORMAT).map_err(sled_err)?;
-        let store_id = match (format, &marker) {
-            (None, Some(_)) => {
-                return Err(StoreError::corrupt(
-                    &dir,
-                    "a store was created here but the database file holds none of it",
-                ));
-            }
-            (None, None) => {
-                // A new store.
-                let mut raw = [0u8; 16];
-                getrandom::fill(&mut raw).map_err(|e| {
-                    StoreError::io(&dir, std::io::Error::other(format!("no randomness: {e}")))
-                })?;
-                let id = hex::encode(raw);
-                meta_tree
-                    .insert(meta::STORE_ID, id.as_bytes())
-                    .map_err(sled_err)?;
-                meta_tree
-                    .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
-                    .map_err(sled_err)?;
-                db.flush().map_err(sled_err)?;
-                id
-            }
-            (Some(f), _) => {
-                let f = <[u8; 4]>::try_from(f.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| StoreError::corrupt(&dir, "the store format is unreadable"))?;
-                if codec::FORMATS_UPGRADED.contains(&f) {
-                    // Read as it is (see `codec.rs`); marked so that older programs refuse it.
-                    meta_tree
-                        .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
-                        .map_err(sled_err)?;
-                    db.flush().map_err(sled_err)?;
-                    tracing::info!(dir = %dir.display(), from = f, to = codec::FORMAT, "store format upgraded");
-                } else if f > codec::FORMAT {
-                    return Err(StoreError::NewerFormat {
-                        dir,
-                        found: f,
-                        reads: codec::FORMAT,
-                    });
-                } else if f != codec::FORMAT {
-                    return Err(StoreError::corrupt(
-                        &dir,
-                        format!(
-                            "store format {f} is not format {} that this program reads",
-                            codec::FORMAT
-                        ),
-                    ));
-                }
-                meta_tree
-                    .get(meta::STORE_ID)
-                    .map_err(sled_err)?
-                    .and_then(|v| String::from_utf8(v.to_vec()).ok())
-                    .ok_or_else(|| StoreError::corrupt(&dir, "the store id is missing"))?
-            }
-        };
-
-        let get_u64 = |k: &[u8]| -> Result<u64, StoreError> {
-            match meta_tree.get(k).map_err(sled_err)? {
-                None => Ok(0),
-                Some(v) => codec::read_u64(&v)
-                    .ok_or_else(|| StoreError::corrupt(&dir, "a store counter is unreadable")),
-            }
-        };
-        let mut last_seq = get_u64(meta::LAST_SEQ)?;
-        if let Some((k, v)) = trees.get(T::Log).last().map_err(sled_err)? {
-            let key = codec::read_u64(&k)
-                .ok_or_else(|| StoreError::corrupt(&dir, "a log key is unreadable"))?;
-            for e in codec::LogRow::new(key, &v) {
-                let (seq, _) =
-                    e.ok_or_else(|| StoreError::corrupt(&dir, "the last log row is unreadable"))?;
-                last_seq = last_seq.max(seq);
-            }
-        }
-        if let Some((marker_id, marker_head)) = &marker {
-            if *marker_id != store_id {
-                return Err(StoreError::corrupt(
-                    &dir,
-                    format!(
-                        "the marker belongs to store {marker_id}, the database to store {store_id}"
-                    ),
-                ));
-            }
-            if *marker_head > last_seq {
-                return Err(StoreError::corrupt(
-                    &dir,
-                    format!(
-                        "the database recovered up to seq {last_seq} but seq {marker_head} had been made durable: acknowledged messages are missing"
-                    ),
-                ));
-            }
-        } else {
-            tracing::info!(dir = %dir.display(), "new store");
-        }
-        // What sled recovered may be in the kernel's cache only (after a killed process):
-        // make it durable before anyone reads it as durable.
-        db.flush().map_err(sled_err)?;
-
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&marker_path)
-            .map_err(io)?;
-        let marker = Arc::new(Marker::new(file, store_id));
-        marker.record(last_seq);
-
-        let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
-        // Every segment a row counts must be there; a segment no row counts holds no live
-        // body (retention stopped between deleting its row and its file, or a group's bodies
-        // were written and its transaction never applied) and goes, unless it is the one
-        // being appended to.
-        let mut counted = std::collections::BTreeSet::new();
-        for kv in trees.get(T::Segs).iter() {
-            let (k, _) = kv.map_err(sled_err)?;
-            counted
-                .insert(codec::read_u64(&k).ok_or_else(|| {
-                    StoreError::corrupt(&dir, "a body segment row is unreadable")
-                })?);
-        }
-        let on_disk = bodies.segments()?;
-        if let Some(lost) = counted.iter().find(|s| !on_disk.contains(s)) {
-            return Err(StoreError::corrupt(
-                &dir,
-                format!("the body segment {lost:016x}.seg is missing"),
-            ));
-        }
-        for seg in on_disk {
-            if !counted.contains(&seg) {
-                bodies.remove(seg)?;
-            }
-        }
-
-        let ids = ids::IdFilter::with_capacity(
-            get_u64(meta::N_MESSAGES)?
-                .saturating_add(get_u64(meta::N_TOMBSTONES)?)
-                .saturating_mul(2),
-        );
-        for t in [T::Msgs, T::Tombs] {
-            for k in trees.get(t).iter().keys() {
-                let k = k.map_err(sled_err)?;
-                let id = Id::from_slice(&k).ok_or_else(|| {
-                    StoreError::corrupt(&dir, format!("a key of tree {} is not an id", t.name()))
-                })?;
-                ids.add(&id);
-            }
-        }
-
-        let damage = shared.damage.clone();
-        if let Some(v) = meta_tree.get(meta::REFETCH).map_err(sled_err)? {
-            for id in v.chunks_exact(32).filter_map(Id::from_slice) {
-                damage.want(id);
-            }
-        }
-
-        let weak = Arc::downgrade(shared);
-        let commit = Committer::sharing(
-            dir.clone(),
-            0,
-            last_seq,
-            shared.head.clone(),
-            Some(Box::new(move || Shared::reopen_later(weak))),
-        );
-        let flusher = {
-            let commit = commit.clone();
-            let db = db.clone();
-            let marker = marker.clone();
-            std::thread::Builder::new()
-                .name("tocsin-store-flush".into())
-                .spawn(move || commit.run(db, marker))
-                .map_err(io)?
-        };
-        let (jobs, queue) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("tocsin-store-write".into())
-            .spawn(move || write::run_writer(queue))
-            .map_err(io)?;
-        let dir_for_space = dir.clone();
-        Ok(Inner {
-            dir,
-            db,
-            trees,
-            tombstone_keep: cfg.tombstone_keep,
-            mode,
-            writer: Mutex::new(write::WriterState {
-                last_seq,
-                gen_: 0,
-                closed: false,
-            }),
-            commit,
-            marker,
-            flusher: Mutex::new(Some(flusher)),
-            jobs: Mutex::new(jobs),
-            recent: Recent::default(),
-            bodies,
-            ids,
-            damage,
-            space: space::Space::new(&dir_for_space, reserve),
-            reader_head: Mutex::new((0, 0)),
-            retry: retry::Counters::default(),
-            stalled: Mutex::default(),
-            #[cfg(test)]
-            fail_next_insert: std::sync::atomic::AtomicBool::new(false),
-        })
     }
 }
 
@@ -967,47 +697,5 @@ impl Store {
             dir,
             detail: format!("closing failed: {e}"),
         })?
-    }
-}
-
-/// How long an open waits for a directory lock to be let go: a handle of this process closed a
-/// moment ago can still be releasing it (sled's threads drop their clones asynchronously). A
-/// second process holding the directory is still refused, after this grace.
-const LOCK_GRACE: Duration = Duration::from_millis(1500);
-
-/// [`open_sled`], retrying while the directory lock is held, up to [`LOCK_GRACE`].
-fn open_sled_waiting(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
-    let started = std::time::Instant::now();
-    loop {
-        match open_sled(dir, cache_bytes) {
-            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_GRACE => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Opens sled, turning a panic during recovery into an error naming the directory.
-fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
-    let cfg = sled::Config::new()
-        .path(dir)
-        .cache_capacity(cache_bytes)
-        // Durability is ours (group commit); no timer-driven flushes on the side.
-        .flush_every_ms(None);
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
-        Ok(Ok(db)) => Ok(db),
-        Ok(Err(e)) => Err(StoreError::sled(dir, e)),
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown".to_string());
-            Err(StoreError::corrupt(
-                dir,
-                format!("the database could not be recovered ({what})"),
-            ))
-        }
     }
 }

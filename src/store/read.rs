@@ -13,12 +13,13 @@
 
 use std::collections::BTreeMap;
 
-use super::codec::{self, ACCEPTED, LogEntry, Record, Revoked, T, be, cat, meta};
-use super::write::authorized;
+use super::bodies::BodyRead;
+use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, meta};
+#[cfg(doc)]
+use super::rows::Rows;
+use super::rules;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
 use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
-
-type R<X> = Result<X, StoreError>;
 
 /// At most this many candidate entries are examined per read beyond `limit`, so a read that
 /// skips much (another origin, a filter the index cannot serve) returns in bounded time; the
@@ -28,52 +29,17 @@ const SCAN_BUDGET: usize = 4096;
 /// Counting stops here when estimating an index's selectivity.
 const ESTIMATE_CAP: usize = 1024;
 
+/// A read follows a body this many times from one segment to the next (each a compaction that
+/// finished while it read) before it gives up with `unavailable`, to be tried again.
+const MOVES_FOLLOWED: usize = 4;
+
+/// An index to walk for a filter: its tree, and the prefixes of the values the filter names.
+type IndexWalk = (Tree, Vec<Vec<u8>>);
+
 impl Inner {
-    pub(super) fn revoked(&self, author: &[u8; 32]) -> R<Option<Revoked>> {
-        match self
-            .trees
-            .get(T::Revoked)
-            .get(author)
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-        {
-            None => Ok(None),
-            Some(v) => Revoked::decode(&v)
-                .map(Some)
-                .ok_or_else(|| StoreError::corrupt(&self.dir, "a revocation row is unreadable")),
-        }
-    }
-
-    /// The log row holding `seq` (the last one keyed at or before it): its key and value.
-    pub(super) fn log_row_at(&self, seq: u64) -> R<Option<(u64, sled::IVec)>> {
-        let Some((k, v)) = self
-            .trees
-            .get(T::Log)
-            .range(..=be(seq))
-            .next_back()
-            .transpose()
-            .map_err(|e| StoreError::sled(&self.dir, e))?
-        else {
-            return Ok(None);
-        };
-        let key = codec::read_u64(&k)
-            .ok_or_else(|| StoreError::corrupt(&self.dir, "a log key is unreadable"))?;
-        Ok(Some((key, v)))
-    }
-
-    /// The log entry at `seq`, from the row holding it.
-    pub(super) fn log_entry(&self, seq: u64) -> R<Option<LogEntry>> {
-        let unreadable =
-            || StoreError::corrupt(&self.dir, format!("log entry {seq} is unreadable"));
-        let Some((key, v)) = self.log_row_at(seq)? else {
-            return Ok(None);
-        };
-        match codec::LogRow::new(key, &v)
-            .find(seq)
-            .ok_or_else(unreadable)?
-        {
-            None => Ok(None),
-            Some(b) => LogEntry::decode(b).map(Some).ok_or_else(unreadable),
-        }
+    /// The log entry at `seq` (see [`Rows::log_entry`]).
+    pub(super) fn log_entry(&self, seq: u64) -> Result<Option<LogEntry>, StoreError> {
+        self.rows().log_entry(seq)
     }
 
     /// The log entries with seqs in `lo..=hi`, in order, starting with the row that holds `lo`
@@ -82,14 +48,14 @@ impl Inner {
         &self,
         lo: u64,
         hi: u64,
-    ) -> R<impl Iterator<Item = R<(u64, LogEntry)>> + '_> {
-        let start = self.log_row_at(lo)?.map_or(lo, |(key, _)| key);
+    ) -> Result<impl Iterator<Item = Result<(u64, LogEntry), StoreError>> + '_, StoreError> {
+        let start = self.rows().log_row_at(lo)?.map_or(lo, |(key, _)| key);
         Ok(self
             .trees
-            .get(T::Log)
-            .range(be(start)..=be(hi))
+            .get(Tree::Log)
+            .range(big_endian(start)..=big_endian(hi))
             .flat_map(move |kv| {
-                let row = || -> R<Vec<(u64, LogEntry)>> {
+                let row = || -> Result<Vec<(u64, LogEntry)>, StoreError> {
                     let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
                     let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
                     let key = codec::read_u64(&k).ok_or_else(bad)?;
@@ -109,29 +75,13 @@ impl Inner {
             }))
     }
 
-    /// A row keyed by id (a record or a tombstone). An id the filter of held ids has never been
-    /// given has none, and costs no lookup.
-    fn get_id(&self, t: T, id: &Id) -> R<Option<sled::IVec>> {
-        if !self.ids.may_hold(id) {
-            return Ok(None);
-        }
-        self.trees
-            .get(t)
-            .get(id.as_bytes())
-            .map_err(|e| StoreError::sled(&self.dir, e))
-    }
-
-    pub(super) fn record(&self, id: &Id) -> R<Option<Record>> {
-        match self.get_id(T::Msgs, id)? {
-            None => Ok(None),
-            Some(v) => Record::decode(&v).map(Some).ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("the record of {id} is unreadable"))
-            }),
-        }
+    /// The record of `id` (see [`Rows::record`]).
+    pub(super) fn record(&self, id: &Id) -> Result<Option<Record>, StoreError> {
+        self.rows().record(id)
     }
 
     /// The message with its content, if held.
-    fn message(&self, id: &Id) -> R<Option<Message>> {
+    fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
         match self.record(id)? {
             None => Ok(None),
             Some(rec) => self.decode(id, &rec),
@@ -145,17 +95,14 @@ impl Inner {
     /// The record, read before, stays the authority on whether the content is held. A body
     /// that is damaged or missing is `None`, noted in [`Inner::damage`]: one broken message
     /// never fails the read it is part of.
-    fn decode(&self, id: &Id, rec: &Record) -> R<Option<Message>> {
+    fn decode(&self, id: &Id, rec: &Record) -> Result<Option<Message>, StoreError> {
         if !rec.has_content() {
             return Ok(None);
         }
-        let loaded = self.load(id, rec.seq, || match self.read_body(id, rec) {
-            // Retention may have moved the body (compaction) between the two reads: once more.
-            Err(StoreError::Corrupt { .. }) => self.read_body(id, rec),
-            other => other,
-        });
+        let loaded = self.load(id, rec.seq, || self.read_body(id, rec));
         match loaded {
-            // Twice: not a move, the body (or the entry pointing to it) is damaged.
+            // Damage (a move is followed by `read_body`, never taken for damage): the body, or
+            // the entry pointing to it.
             Err(StoreError::Corrupt { detail, .. }) => {
                 self.damage.found(*id, rec.seq, &detail);
                 Ok(None)
@@ -167,16 +114,27 @@ impl Inner {
     /// The message stored at `seq`: from the cache of recent messages, or decoded from what
     /// `read` reads from the body log (checked against its id) and kept in the cache when it
     /// is near the head. `None` when the bytes read are damaged (noted, never cached).
-    fn load(&self, id: &Id, seq: u64, read: impl FnOnce() -> R<Vec<u8>>) -> R<Option<Message>> {
+    fn load(
+        &self,
+        id: &Id,
+        seq: u64,
+        read: impl FnOnce() -> Result<Vec<u8>, StoreError>,
+    ) -> Result<Option<Message>, StoreError> {
         if let Some(m) = self.recent.get(seq) {
             return Ok(Some(m));
         }
         let v = read()?;
-        let m = match codec::decode_body(*id, &v) {
+        Ok(self.checked(id, seq, &v))
+    }
+
+    /// The message in the bytes read for `id` at `seq`, checked against its id, and kept in
+    /// the cache when it is near the head. `None` when they are damaged (noted, never cached).
+    fn checked(&self, id: &Id, seq: u64, bytes: &[u8]) -> Option<Message> {
+        let m = match codec::decode_body(*id, bytes) {
             Ok(m) => m,
             Err(detail) => {
                 self.damage.found(*id, seq, &detail);
-                return Ok(None);
+                return None;
             }
         };
         // Live subscribers read near the head; a backfill far behind would only push their
@@ -184,18 +142,33 @@ impl Inner {
         if seq.saturating_add(super::RECENT as u64) > self.commit.head() {
             self.recent.put(seq, m.clone());
         }
-        Ok(Some(m))
+        Some(m)
     }
 
-    /// Reads the signature and body of a record whose content is held.
-    fn read_body(&self, id: &Id, rec: &Record) -> R<Vec<u8>> {
-        let at = self
-            .log_entry(rec.seq)?
-            .and_then(|e| e.body)
-            .ok_or_else(|| {
-                StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
-            })?;
-        self.bodies.read(&at)
+    /// Reads the signature and body of a record whose content is held, where its log entry
+    /// says. Retention may move the body (compaction) between reading the entry and reading
+    /// the body: the body log then says [`BodyRead::Moved`], and the entry, read again, says
+    /// where it went. Damage is returned as it is found, never read again.
+    fn read_body(&self, id: &Id, rec: &Record) -> Result<Vec<u8>, StoreError> {
+        for _ in 0..MOVES_FOLLOWED {
+            let at = self
+                .log_entry(rec.seq)?
+                .and_then(|e| e.body)
+                .ok_or_else(|| {
+                    StoreError::corrupt(&self.dir, format!("the body of {id} is missing"))
+                })?;
+            match self.bodies.read_or_moved(&at)? {
+                BodyRead::Found(bytes) => return Ok(bytes),
+                BodyRead::Moved => continue,
+            }
+        }
+        Err(StoreError::io(
+            &self.dir,
+            std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                format!("the body of {id} moved {MOVES_FOLLOWED} times while it was read"),
+            ),
+        ))
     }
 
     fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
@@ -205,20 +178,22 @@ impl Inner {
     /// The seqs in `(since, head]` that one index prefix lists, in order.
     fn index_range(
         &self,
-        t: T,
+        t: Tree,
         prefix: Vec<u8>,
         since: u64,
         head: u64,
-    ) -> impl Iterator<Item = R<u64>> + '_ {
+    ) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
         let tree = self.trees.get(t);
         // The last row keyed at or before `since` may list seqs after it.
         let straddling = tree
-            .range(cat(&[&prefix, &be(0)])..=cat(&[&prefix, &be(since)]))
+            .range(concat(&[&prefix, &big_endian(0)])..=concat(&[&prefix, &big_endian(since)]))
             .next_back();
-        let after =
-            tree.range(cat(&[&prefix, &be(since.saturating_add(1))])..=cat(&[&prefix, &be(head)]));
+        let after = tree.range(
+            concat(&[&prefix, &big_endian(since.saturating_add(1))])
+                ..=concat(&[&prefix, &big_endian(head)]),
+        );
         straddling.into_iter().chain(after).flat_map(move |kv| {
-            let seqs: Vec<R<u64>> = match kv {
+            let seqs: Vec<Result<u64, StoreError>> = match kv {
                 Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
                 Ok((_, v)) => match codec::postings(&v) {
                     None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
@@ -235,36 +210,36 @@ impl Inner {
 
     /// The index prefixes that together list every seq a filter dimension can match, or
     /// `None` when this dimension cannot be served by an index (a `*` language range).
-    fn prefixes(&self, filter: &Filter, t: T) -> R<Option<Vec<Vec<u8>>>> {
+    fn prefixes(&self, filter: &Filter, t: Tree) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
         Ok(Some(match t {
-            T::IAuthor => filter
+            Tree::IAuthor => filter
                 .authors
                 .iter()
                 .map(|a| a.as_bytes().to_vec())
                 .collect(),
-            T::IKind => filter.kinds.iter().map(|k| vec![k.tag()]).collect(),
-            T::ITopic => filter
+            Tree::IKind => filter.kinds.iter().map(|k| vec![k.tag()]).collect(),
+            Tree::ITopic => filter
                 .topics
                 .iter()
-                .map(|s| cat(&[s.as_bytes(), &[0]]))
+                .map(|s| concat(&[s.as_bytes(), &[0]]))
                 .collect(),
-            T::ICountry => filter
+            Tree::ICountry => filter
                 .countries
                 .iter()
-                .map(|s| cat(&[s.as_bytes(), &[0]]))
+                .map(|s| concat(&[s.as_bytes(), &[0]]))
                 .collect(),
-            T::ILang => {
+            Tree::ILang => {
                 let mut out = Vec::new();
                 for range in &filter.languages {
                     let range = range.trim().to_ascii_lowercase();
                     if range == "*" {
                         return Ok(None);
                     }
-                    out.push(cat(&[range.as_bytes(), &[0]]));
+                    out.push(concat(&[range.as_bytes(), &[0]]));
                     // RFC 4647 basic filtering: "pt" also matches "pt-br": walk the distinct
                     // longer tags, skipping from one to the next.
                     let sub = format!("{range}-");
-                    let tree = self.trees.get(T::ILang);
+                    let tree = self.trees.get(Tree::ILang);
                     let mut from = sub.as_bytes().to_vec();
                     while let Some((k, _)) = tree
                         .range(from.clone()..)
@@ -279,8 +254,8 @@ impl Inner {
                             return Err(StoreError::corrupt(&self.dir, "bad language index row"));
                         };
                         let tag = &k[..nul];
-                        out.push(cat(&[tag, &[0]]));
-                        from = cat(&[tag, &[1]]);
+                        out.push(concat(&[tag, &[0]]));
+                        from = concat(&[tag, &[1]]);
                     }
                 }
                 out
@@ -291,15 +266,20 @@ impl Inner {
 
     /// Picks the most selective usable index for a filter, by counting (up to a cap) the rows
     /// each would walk. `None`: walk the log itself.
-    fn choose_index(&self, filter: &Filter, since: u64, head: u64) -> R<Option<(T, Vec<Vec<u8>>)>> {
+    fn choose_index(
+        &self,
+        filter: &Filter,
+        since: u64,
+        head: u64,
+    ) -> Result<Option<IndexWalk>, StoreError> {
         let dims = [
-            (T::IAuthor, filter.authors.is_empty()),
-            (T::ITopic, filter.topics.is_empty()),
-            (T::ICountry, filter.countries.is_empty()),
-            (T::ILang, filter.languages.is_empty()),
-            (T::IKind, filter.kinds.is_empty()),
+            (Tree::IAuthor, filter.authors.is_empty()),
+            (Tree::ITopic, filter.topics.is_empty()),
+            (Tree::ICountry, filter.countries.is_empty()),
+            (Tree::ILang, filter.languages.is_empty()),
+            (Tree::IKind, filter.kinds.is_empty()),
         ];
-        let mut best: Option<(usize, T, Vec<Vec<u8>>)> = None;
+        let mut best: Option<(usize, Tree, Vec<Vec<u8>>)> = None;
         for (t, empty) in dims {
             if empty {
                 continue;
@@ -327,7 +307,12 @@ impl Inner {
 
     /// Decides whether the entry at `seq` belongs in a view; returns its message if so. `entry`
     /// is the log entry when the caller has just read it (a walk of the log itself).
-    fn in_view(&self, seq: u64, entry: Option<LogEntry>, view: &View) -> R<Option<Message>> {
+    pub(super) fn in_view(
+        &self,
+        seq: u64,
+        entry: Option<LogEntry>,
+        view: &View,
+    ) -> Result<Option<Message>, StoreError> {
         let e = match entry {
             Some(e) => e,
             None => match self.log_entry(seq)? {
@@ -356,11 +341,22 @@ impl Inner {
         if e.what == ACCEPTED
             && let Some(at) = &e.body
         {
-            match self.load(&e.id, seq, || self.bodies.read(at)) {
-                // A damaged body is skipped (and noted): the rest of the read goes on.
-                Ok(m) => return Ok(m),
-                // Moved by compaction since the entry was read: the record knows where.
-                Err(StoreError::Corrupt { .. }) => {}
+            if let Some(m) = self.recent.get(seq) {
+                return Ok(Some(m));
+            }
+            match self.bodies.read_or_moved(at) {
+                // A body that does not hash to its id is skipped (and noted): the rest of the
+                // read goes on.
+                Ok(BodyRead::Found(bytes)) => return Ok(self.checked(&e.id, seq, &bytes)),
+                // Moved by compaction (or the message gone, its segment reclaimed) since the
+                // entry was read: the record knows.
+                Ok(BodyRead::Moved) => {}
+                // A missing segment or a body cut short: damage, skipped and noted, not read
+                // again.
+                Err(StoreError::Corrupt { detail, .. }) => {
+                    self.damage.found(e.id, seq, &detail);
+                    return Ok(None);
+                }
                 Err(err) => return Err(err),
             }
         }
@@ -377,12 +373,13 @@ impl Inner {
         view: &View,
         limit: usize,
         head: u64,
-    ) -> R<(Vec<Entry>, u64)> {
+    ) -> Result<(Vec<Entry>, u64), StoreError> {
         if since >= head || limit == 0 {
             return Ok((Vec::new(), since));
         }
         // Seqs to examine, with their log entries when the walk has read them already.
-        type Candidates<'a> = Box<dyn Iterator<Item = R<(u64, Option<LogEntry>)>> + 'a>;
+        type Candidates<'a> =
+            Box<dyn Iterator<Item = Result<(u64, Option<LogEntry>), StoreError>> + 'a>;
         let candidates: Candidates<'_> = match self.choose_index(filter, since, head)? {
             None => Box::new(
                 self.log_range(since + 1, head)?
@@ -393,7 +390,7 @@ impl Inner {
                     .into_iter()
                     .map(|p| {
                         Box::new(self.index_range(t, p, since, head))
-                            as Box<dyn Iterator<Item = R<u64>>>
+                            as Box<dyn Iterator<Item = Result<u64, StoreError>>>
                     })
                     .collect();
                 Box::new(Merge::new(iters).map(|seq| seq.map(|seq| (seq, None))))
@@ -420,11 +417,11 @@ impl Inner {
         Ok((out, head))
     }
 
-    fn latest(&self, kind: Kind, author: &AuthorKey) -> R<Option<Message>> {
-        let prefix = cat(&[&[kind.tag()], author.as_bytes()]);
+    fn latest(&self, kind: Kind, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
+        let prefix = concat(&[&[kind.tag()], author.as_bytes()]);
         let Some((k, _)) = self
             .trees
-            .get(T::Latest)
+            .get(Tree::Latest)
             .scan_prefix(&prefix)
             .next_back()
             .transpose()
@@ -440,11 +437,11 @@ impl Inner {
     }
 
     /// Whether `id` is held under embargo, not yet released: for readers it is not there.
-    fn pending(&self, id: &Id) -> R<bool> {
+    fn pending(&self, id: &Id) -> Result<bool, StoreError> {
         Ok(self.record(id)?.is_some_and(|r| r.pending()))
     }
 
-    fn get(&self, id: &Id) -> R<Option<MessageState>> {
+    fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
         let Some(rec) = self.record(id)? else {
             return Ok(None);
         };
@@ -470,27 +467,19 @@ impl Inner {
 
         let mut updates: Vec<(u64, Id)> = Vec::new();
         let mut translations: Vec<(u64, Message)> = Vec::new();
+        let rows = self.rows();
         for kind in [Kind::Update, Kind::Translation] {
-            let prefix = cat(&[id.as_bytes(), &[kind.tag()]]);
-            for kv in self.trees.get(T::Refs).scan_prefix(&prefix) {
-                let (k, v) = kv.map_err(self.sled_e())?;
-                let (Some(rid), Some(by), Some(created)) = (
-                    Id::from_slice(&k[33..]),
-                    v.get(..32).and_then(|b| <[u8; 32]>::try_from(b).ok()),
-                    v.get(32..).and_then(codec::read_u64),
-                ) else {
-                    return Err(StoreError::corrupt(&self.dir, "bad reference row"));
-                };
-                if self.pending(&rid)? {
+            for reference in rows.references(id, kind)? {
+                if self.pending(&reference.id)? {
                     // Under embargo: not a version or translation for readers before its release.
                     continue;
                 }
                 if kind == Kind::Update {
-                    if authorized(self, &by, &rec.author)? {
-                        updates.push((created, rid));
+                    if rules::authorized(&rows, &reference.author, &rec.author)? {
+                        updates.push((reference.created_at, reference.id));
                     }
-                } else if let Some(m) = self.message(&rid)? {
-                    translations.push((created, m));
+                } else if let Some(m) = self.message(&reference.id)? {
+                    translations.push((reference.created_at, m));
                 }
             }
         }
@@ -512,7 +501,7 @@ impl Inner {
         };
 
         let mut endorsers = Vec::new();
-        for kv in self.trees.get(T::Endorse).scan_prefix(id.as_bytes()) {
+        for kv in self.trees.get(Tree::Endorse).scan_prefix(id.as_bytes()) {
             let (_, v) = kv.map_err(self.sled_e())?;
             let eid = Id::from_slice(&v)
                 .ok_or_else(|| StoreError::corrupt(&self.dir, "bad endorsement row"))?;
@@ -544,25 +533,20 @@ impl Inner {
         }))
     }
 
-    fn counter(&self, k: &[u8]) -> R<u64> {
-        match self.trees.get(T::Meta).get(k).map_err(self.sled_e())? {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&self.dir, "bad counter"))
-            }
-        }
+    fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
+        self.rows().counter(Tree::Meta, k)
     }
 }
 
 /// Merges ascending seq streams into one ascending stream without repeats.
 struct Merge<'a> {
     heads: BTreeMap<u64, Vec<usize>>,
-    iters: Vec<Box<dyn Iterator<Item = R<u64>> + 'a>>,
+    iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>,
     failed: Option<StoreError>,
 }
 
 impl<'a> Merge<'a> {
-    fn new(iters: Vec<Box<dyn Iterator<Item = R<u64>> + 'a>>) -> Self {
+    fn new(iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>) -> Self {
         let mut m = Merge {
             heads: BTreeMap::new(),
             iters,
@@ -586,9 +570,9 @@ impl<'a> Merge<'a> {
 }
 
 impl Iterator for Merge<'_> {
-    type Item = R<u64>;
+    type Item = Result<u64, StoreError>;
 
-    fn next(&mut self) -> Option<R<u64>> {
+    fn next(&mut self) -> Option<Result<u64, StoreError>> {
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
@@ -610,7 +594,7 @@ impl Store {
                 Seen::Tombstone
             }));
         }
-        let tomb = self.inner()?.get_id(T::Tombs, id)?.is_some();
+        let tomb = self.inner()?.rows().is_tombstone(id)?;
         Ok(tomb.then_some(Seen::Tombstone))
     }
 
@@ -659,7 +643,7 @@ impl Store {
         let inner = self.inner()?;
         inner
             .trees
-            .get(T::IAuthor)
+            .get(Tree::IAuthor)
             .scan_prefix(author.as_bytes())
             .next()
             .transpose()
@@ -674,7 +658,7 @@ impl Store {
 
     /// The revocation in force for the author, if any.
     pub fn revocation(&self, author: &AuthorKey) -> Result<Option<Message>, StoreError> {
-        match self.inner()?.revoked(author.as_bytes())? {
+        match self.inner()?.rows().revocation(author.as_bytes())? {
             None => Ok(None),
             Some(r) => self.inner()?.message(&r.id),
         }
@@ -683,18 +667,7 @@ impl Store {
     /// The number of endorsing authors of a message (counted even before it arrives; an
     /// endorsement under embargo from its release).
     pub fn tally(&self, target: &Id) -> Result<u64, StoreError> {
-        let inner = self.inner()?;
-        match inner
-            .trees
-            .get(T::Tally)
-            .get(target.as_bytes())
-            .map_err(inner.sled_e())?
-        {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad tally"))
-            }
-        }
+        self.inner()?.rows().counter(Tree::Tally, target.as_bytes())
     }
 
     /// Whether `author` may update or cancel what `original` wrote: the same key, or the
@@ -704,23 +677,16 @@ impl Store {
         author: &AuthorKey,
         original: &AuthorKey,
     ) -> Result<bool, StoreError> {
-        authorized(&*self.inner()?, author.as_bytes(), original.as_bytes())
+        rules::authorized(
+            &self.inner()?.rows(),
+            author.as_bytes(),
+            original.as_bytes(),
+        )
     }
 
     /// The peer's seq up to which this node holds its log (0 if never followed).
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
-        let inner = self.inner()?;
-        match inner
-            .trees
-            .get(T::Cursors)
-            .get(peer.as_bytes())
-            .map_err(inner.sled_e())?
-        {
-            None => Ok(0),
-            Some(v) => {
-                codec::read_u64(&v).ok_or_else(|| StoreError::corrupt(&inner.dir, "bad cursor"))
-            }
-        }
+        self.inner()?.rows().cursor(peer)
     }
 
     /// When the next embargoed message is due for release, if any (to sleep until then).
@@ -728,7 +694,7 @@ impl Store {
         let inner = self.inner()?;
         let first = inner
             .trees
-            .get(T::Embargo)
+            .get(Tree::Embargo)
             .first()
             .map_err(inner.sled_e())?;
         Ok(first
@@ -751,7 +717,7 @@ impl Store {
             return Ok(seen.1);
         }
         let bad = || StoreError::corrupt(&inner.dir, "a log row is unreadable");
-        let rows = inner.trees.get(T::Log).range(..=be(head)).rev();
+        let rows = inner.trees.get(Tree::Log).range(..=big_endian(head)).rev();
         for kv in rows {
             let (k, v) = kv.map_err(inner.sled_e())?;
             let key = codec::read_u64(&k).ok_or_else(bad)?;

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use bytes::Bytes;
 
-use super::codec::{self, T, be, meta};
-use super::write::{Ops, R};
+use super::codec::{self, Tree, big_endian, meta};
+use super::rows::Rows;
 use super::{Inner, Store, StoreError};
 use crate::message::{Id, Reason, SignedMessage, Timestamp};
 
@@ -131,9 +131,9 @@ fn encode(e: &RetryEntry) -> Vec<u8> {
     let body = e.message.body();
     let mut v = Vec::with_capacity(1 + 28 + 2 + peer.len() + 1 + code.len() + 64 + body.len());
     v.push(VERSION);
-    v.extend_from_slice(&be(e.not_before.0));
-    v.extend_from_slice(&be(e.expires_at.0));
-    v.extend_from_slice(&be(e.kept_at.0));
+    v.extend_from_slice(&big_endian(e.not_before.0));
+    v.extend_from_slice(&big_endian(e.expires_at.0));
+    v.extend_from_slice(&big_endian(e.kept_at.0));
     v.extend_from_slice(&e.attempts.to_be_bytes());
     v.extend_from_slice(&peer_len.to_be_bytes());
     v.extend_from_slice(peer);
@@ -210,54 +210,46 @@ fn decode(id: &Id, v: &[u8]) -> Option<RetryEntry> {
 impl Inner {
     /// Plans keeping refusals for another try (in the insert group's transaction). An id kept
     /// already is left as it is; what a bound turns away is counted.
-    pub(super) fn plan_keep(&self, ops: &mut Ops, keep: &Keep) -> R<()> {
+    pub(super) fn plan_keep(&self, rows: &mut Rows<'_>, keep: &Keep) -> Result<(), StoreError> {
         for e in &keep.entries {
             let id = e.message.id();
-            if self.oget(ops, T::Retry, id.as_bytes())?.is_some() {
+            if rows.get(Tree::Retry, id.as_bytes())?.is_some() {
                 continue;
             }
-            if self.ocount(ops, T::Meta, meta::N_RETRY)? >= keep.limits.entries {
+            if rows.counter(Tree::Meta, meta::N_RETRY)? >= keep.limits.entries {
                 self.retry.over_entries.fetch_add(1, Relaxed);
                 continue;
             }
-            if self.ocount(ops, T::RetryPeers, e.peer.as_bytes())? >= keep.limits.per_peer {
+            if rows.counter(Tree::RetryPeers, e.peer.as_bytes())? >= keep.limits.per_peer {
                 self.retry.over_peer.fetch_add(1, Relaxed);
                 continue;
             }
-            ops.put(T::Retry, id.as_bytes().as_slice(), encode(e));
-            ops.put(T::RetryDue, codec::time_id(e.not_before.0, &id), []);
-            self.add(ops, T::Meta, meta::N_RETRY, 1)?;
-            self.add(ops, T::RetryPeers, e.peer.as_bytes(), 1)?;
+            rows.put(Tree::Retry, id.as_bytes().as_slice(), encode(e));
+            rows.put(Tree::RetryDue, codec::time_id(e.not_before.0, &id), []);
+            rows.add_to_counter(Tree::Meta, meta::N_RETRY, 1)?;
+            rows.add_to_counter(Tree::RetryPeers, e.peer.as_bytes(), 1)?;
             self.retry.kept.fetch_add(1, Relaxed);
         }
         Ok(())
     }
 
-    /// A counter read through the planned writes.
-    fn ocount(&self, ops: &Ops, t: T, k: &[u8]) -> R<u64> {
-        match self.oget(ops, t, k)? {
-            None => Ok(0),
-            Some(v) => codec::read_u64(&v).ok_or_else(|| self.corrupt("a counter is unreadable")),
-        }
-    }
-
     /// Applies the outcome of tries, in one transaction. Returns the generation to wait for.
-    fn retry_settle_batch(&self, changes: &[RetryChange]) -> R<u64> {
+    fn retry_settle_batch(&self, changes: &[RetryChange]) -> Result<u64, StoreError> {
         let mut w = self.lock_writer()?;
-        let mut ops = Ops::default();
+        let mut rows = self.rows();
         for change in changes {
             let id = match change {
                 RetryChange::Remove(id) | RetryChange::Reschedule { id, .. } => id,
             };
-            let Some(v) = self.oget(&ops, T::Retry, id.as_bytes())? else {
+            let Some(v) = rows.get(Tree::Retry, id.as_bytes())? else {
                 // Gone already; a due row without its entry (damage) goes too.
-                self.drop_due_rows(&mut ops, id)?;
+                self.drop_due_rows(&mut rows, id)?;
                 continue;
             };
             let Some((due, peer)) = decode_head(&v) else {
-                ops.del(T::Retry, id.as_bytes().as_slice());
-                self.add(&mut ops, T::Meta, meta::N_RETRY, -1)?;
-                self.drop_due_rows(&mut ops, id)?;
+                rows.delete(Tree::Retry, id.as_bytes().as_slice());
+                rows.add_to_counter(Tree::Meta, meta::N_RETRY, -1)?;
+                self.drop_due_rows(&mut rows, id)?;
                 continue;
             };
             let entry = match change {
@@ -271,39 +263,39 @@ impl Inner {
                 }),
                 RetryChange::Remove(_) => None,
             };
-            ops.del(T::RetryDue, codec::time_id(due, id));
+            rows.delete(Tree::RetryDue, codec::time_id(due, id));
             match entry {
                 Some(e) => {
-                    ops.put(T::RetryDue, codec::time_id(e.not_before.0, id), []);
-                    ops.put(T::Retry, id.as_bytes().as_slice(), encode(&e));
+                    rows.put(Tree::RetryDue, codec::time_id(e.not_before.0, id), []);
+                    rows.put(Tree::Retry, id.as_bytes().as_slice(), encode(&e));
                 }
                 None => {
-                    ops.del(T::Retry, id.as_bytes().as_slice());
-                    self.add(&mut ops, T::Meta, meta::N_RETRY, -1)?;
-                    self.add(&mut ops, T::RetryPeers, peer.as_bytes(), -1)?;
+                    rows.delete(Tree::Retry, id.as_bytes().as_slice());
+                    rows.add_to_counter(Tree::Meta, meta::N_RETRY, -1)?;
+                    rows.add_to_counter(Tree::RetryPeers, peer.as_bytes(), -1)?;
                 }
             }
         }
         let last = w.last_seq;
-        self.commit(&mut w, &mut ops, last)?;
-        Ok(w.gen_)
+        self.commit(&mut w, rows, last)?;
+        Ok(w.generation)
     }
 
     /// Deletes every due row of `id` (a scan of small keys: only for damaged entries).
-    fn drop_due_rows(&self, ops: &mut Ops, id: &Id) -> R<()> {
-        for k in self.trees.get(T::RetryDue).iter().keys() {
+    fn drop_due_rows(&self, rows: &mut Rows<'_>, id: &Id) -> Result<(), StoreError> {
+        for k in self.trees.get(Tree::RetryDue).iter().keys() {
             let k = k.map_err(|e| self.sled_err(e))?;
             if k.ends_with(id.as_bytes()) {
-                ops.del(T::RetryDue, k.to_vec());
+                rows.delete(Tree::RetryDue, k.to_vec());
             }
         }
         Ok(())
     }
 
-    fn retry_pending_entry(&self, id: Id) -> R<Pending> {
+    fn retry_pending_entry(&self, id: Id) -> Result<Pending, StoreError> {
         let v = self
             .trees
-            .get(T::Retry)
+            .get(Tree::Retry)
             .get(id.as_bytes())
             .map_err(|e| self.sled_err(e))?;
         Ok(match v.and_then(|v| decode(&id, &v)) {
@@ -317,11 +309,11 @@ impl Store {
     /// Up to `limit` entries due at `now`, the earliest first.
     pub fn retry_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let inner = self.inner()?;
-        let end = codec::cat(&[&be(now.0), &[0xff; 32]]);
+        let end = codec::concat(&[&big_endian(now.0), &[0xff; 32]]);
         let mut out = Vec::new();
         for kv in inner
             .trees
-            .get(T::RetryDue)
+            .get(Tree::RetryDue)
             .range(..=end)
             .keys()
             .take(limit)
@@ -338,7 +330,7 @@ impl Store {
     /// set, whatever their due times (when what the node knows has changed).
     pub fn retry_scan(&self, after: Option<Id>, limit: usize) -> Result<Vec<Pending>, StoreError> {
         let inner = self.inner()?;
-        let tree = inner.trees.get(T::Retry);
+        let tree = inner.trees.get(Tree::Retry);
         let rows = match after {
             Some(a) => {
                 use std::ops::Bound::{Excluded, Unbounded};
@@ -373,13 +365,13 @@ impl Store {
     pub fn retry_counts(&self) -> Result<RetryCounts, StoreError> {
         let inner = self.inner()?;
         let mut per_peer = Vec::new();
-        for kv in inner.trees.get(T::RetryPeers).iter() {
+        for kv in inner.trees.get(Tree::RetryPeers).iter() {
             let (k, v) = kv.map_err(|e| inner.sled_err(e))?;
             let n = codec::read_u64(&v).ok_or_else(|| inner.corrupt("bad retry peer count"))?;
             per_peer.push((String::from_utf8_lossy(&k).into_owned(), n));
         }
         Ok(RetryCounts {
-            pending: inner.ocount(&Ops::default(), T::Meta, meta::N_RETRY)?,
+            pending: inner.rows().counter(Tree::Meta, meta::N_RETRY)?,
             per_peer,
             kept: inner.retry.kept.load(Relaxed),
             over_entries: inner.retry.over_entries.load(Relaxed),
@@ -636,7 +628,7 @@ mod tests {
         s.inner()
             .unwrap()
             .trees
-            .get(T::Retry)
+            .get(Tree::Retry)
             .insert(a.message.id().as_bytes(), b"\x01damaged".as_slice())
             .unwrap();
         let due = s.retry_due(Timestamp(500), 10).unwrap();

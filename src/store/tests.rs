@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use super::codec::meta;
+use super::commit::MARKER_FILE;
 use super::*;
 use crate::message::{
     ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Filter,
@@ -10,12 +12,12 @@ use crate::message::{
     Translation, Update, UpdateContent, Urgency,
 };
 
-const T0: Timestamp = Timestamp(1_800_000_000_000);
-const HOUR: Duration = Duration::from_secs(3600);
-const MINUTE: Duration = Duration::from_secs(60);
-const DAY: Duration = Duration::from_secs(24 * 3600);
+pub(super) const T0: Timestamp = Timestamp(1_800_000_000_000);
+pub(super) const HOUR: Duration = Duration::from_secs(3600);
+pub(super) const MINUTE: Duration = Duration::from_secs(60);
+pub(super) const DAY: Duration = Duration::from_secs(24 * 3600);
 
-fn key(n: u8) -> SecretKey {
+pub(super) fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
 }
 
@@ -76,11 +78,11 @@ fn alert(
     sign(b, k)
 }
 
-fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
+pub(super) fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
     alert(k, created, &["union-rights"], &["AZ"], &["en"])
 }
 
-fn call(k: &SecretKey, created: Timestamp) -> Message {
+pub(super) fn call(k: &SecretKey, created: Timestamp) -> Message {
     let c = ActionCall {
         base: alert_content(&["en"], "Write to the Minister"),
         actions: vec![ActionType::Letter],
@@ -94,7 +96,7 @@ fn call(k: &SecretKey, created: Timestamp) -> Message {
     sign(body(k, created, Content::Call(c)), k)
 }
 
-fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Message {
+pub(super) fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Message {
     let u = Update {
         supersedes: target,
         content: UpdateContent::Alert(alert_content(&["en"], headline)),
@@ -102,7 +104,7 @@ fn update(k: &SecretKey, created: Timestamp, target: Id, headline: &str) -> Mess
     sign(body(k, created, Content::Update(u)), k)
 }
 
-fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Message {
+pub(super) fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Message {
     let c = Cancel {
         target,
         reason: reason.into(),
@@ -110,7 +112,7 @@ fn cancel(k: &SecretKey, created: Timestamp, target: Id, reason: &str) -> Messag
     sign(body(k, created, Content::Cancel(c)), k)
 }
 
-fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Message {
+pub(super) fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Message {
     let e = Endorsement {
         target,
         statement: statement.into(),
@@ -118,7 +120,7 @@ fn endorse(k: &SecretKey, created: Timestamp, target: Id, statement: &str) -> Me
     sign(body(k, created, Content::Endorsement(e)), k)
 }
 
-fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Message {
+pub(super) fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Message {
     let t = Translation {
         target,
         info: vec![info(lang, "Estivadores detidos")],
@@ -126,7 +128,7 @@ fn translate(k: &SecretKey, created: Timestamp, target: Id, lang: &str) -> Messa
     sign(body(k, created, Content::Translation(t)), k)
 }
 
-fn profile(k: &SecretKey, created: Timestamp, name: &str) -> Message {
+pub(super) fn profile(k: &SecretKey, created: Timestamp, name: &str) -> Message {
     let p = Profile {
         name: name.into(),
         ..Profile::default()
@@ -148,7 +150,7 @@ fn roster(k: &SecretKey, created: Timestamp, members: &[&SecretKey]) -> Message 
     sign(body(k, created, Content::Roster(r)), k)
 }
 
-fn revoke(
+pub(super) fn revoke(
     k: &SecretKey,
     created: Timestamp,
     from: Timestamp,
@@ -831,7 +833,7 @@ async fn embargoed_messages_reach_peers_at_once_and_readers_at_their_time() {
 }
 
 /// `m` signed again under embargo until `until`.
-fn held_until(m: &Message, k: &SecretKey, until: Timestamp) -> Message {
+pub(super) fn held_until(m: &Message, k: &SecretKey, until: Timestamp) -> Message {
     let mut b = m.body().clone();
     b.effective_at = Some(until);
     sign(b, k)
@@ -1256,7 +1258,7 @@ async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
         .collect();
     s.insert_many(local(&msgs), T0).await.unwrap();
     // Two rows: one for the first minute (three messages), one for the next.
-    assert_eq!(s.inner().unwrap().trees.get(T::Expiry).len(), 2);
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Expiry).len(), 2);
     let expired = |r: ExpireStats| r.expired;
     assert_eq!(expired(s.expire(at(30)).await.unwrap()), 2);
     assert_eq!(expired(s.expire(at(30)).await.unwrap()), 0);
@@ -1269,7 +1271,7 @@ async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
     assert_eq!(expired(s.expire(at(55)).await.unwrap()), 1);
     assert_eq!(held(&s), [false, false, false, true]);
     assert_eq!(expired(s.expire(at(75)).await.unwrap()), 1);
-    assert_eq!(s.inner().unwrap().trees.get(T::Expiry).len(), 0);
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Expiry).len(), 0);
     for m in &msgs {
         assert_eq!(s.seen(&m.id()).unwrap(), Some(Seen::Tombstone));
     }
@@ -1278,7 +1280,7 @@ async fn retention_takes_only_what_is_due_from_a_shared_expiry_row() {
 /// Marks an open store with format `f`, as an older or newer program would have.
 fn mark_format(s: &Store, f: u32) {
     let inner = s.inner().unwrap();
-    let meta_tree = inner.trees.get(T::Meta);
+    let meta_tree = inner.trees.get(Tree::Meta);
     meta_tree.insert(meta::FORMAT, &f.to_be_bytes()).unwrap();
 }
 
@@ -1288,7 +1290,7 @@ fn format_of(s: &Store) -> u32 {
         .inner()
         .unwrap()
         .trees
-        .get(T::Meta)
+        .get(Tree::Meta)
         .get(meta::FORMAT)
         .unwrap()
         .unwrap();
@@ -1308,7 +1310,7 @@ async fn a_format_2_store_is_read_and_marked_current() {
         accept(&s, &a).await;
         // Rewrite what format 3 wrote the way format 2 did.
         let inner = s.inner().unwrap();
-        let expiry = inner.trees.get(T::Expiry);
+        let expiry = inner.trees.get(Tree::Expiry);
         expiry.clear().unwrap();
         expiry.insert(codec::time_id(exp, &a.id()), &[]).unwrap();
         mark_format(&s, 2);
@@ -1335,7 +1337,7 @@ async fn a_format_3_store_is_read_and_marked_current() {
         let s = Store::open(&cfg(dir.path())).unwrap();
         s.insert_many(local(&msgs), T0).await.unwrap();
         let inner = s.inner().unwrap();
-        let log = inner.trees.get(T::Log);
+        let log = inner.trees.get(Tree::Log);
         assert_eq!(log.len(), 1, "one row for the transaction's five seqs");
         // Rewrite the log the way format 3 wrote it: one bare entry per seq.
         let entries: Vec<(u64, Vec<u8>)> = s
@@ -1348,7 +1350,7 @@ async fn a_format_3_store_is_read_and_marked_current() {
         assert_eq!(entries.len(), 5);
         log.clear().unwrap();
         for (seq, e) in &entries {
-            log.insert(codec::be(*seq), e.as_slice()).unwrap();
+            log.insert(codec::big_endian(*seq), e.as_slice()).unwrap();
         }
         mark_format(&s, 3);
         s.close().await.unwrap();
@@ -1370,7 +1372,7 @@ async fn a_format_3_store_is_read_and_marked_current() {
     expected.extend(later.iter().map(|m| m.id()));
     assert_eq!(everything(&s), expected);
     // Rows: the four bare ones left, the cancel's, and one for the two later messages.
-    assert_eq!(s.inner().unwrap().trees.get(T::Log).len(), 6);
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Log).len(), 6);
     s.close().await.unwrap();
     let s = Store::open(&cfg(dir.path())).unwrap();
     assert_eq!(s.head(), 8);
@@ -1403,7 +1405,7 @@ async fn a_format_4_store_releases_its_embargoed_messages_as_they_are() {
         accept(&s, &held).await;
         // Rewrite the endorsement the way format 4 kept it: counted, not pending.
         let inner = s.inner().unwrap();
-        let msgs = inner.trees.get(T::Msgs);
+        let msgs = inner.trees.get(Tree::Msgs);
         let mut rec =
             codec::Record::decode(&msgs.get(held.id().as_bytes()).unwrap().unwrap()).unwrap();
         assert!(rec.pending());
@@ -1411,18 +1413,22 @@ async fn a_format_4_store_releases_its_embargoed_messages_as_they_are() {
         msgs.insert(held.id().as_bytes(), rec.encode()).unwrap();
         inner
             .trees
-            .get(T::Endorse)
+            .get(Tree::Endorse)
             .insert(
-                codec::cat(&[a.id().as_bytes(), e.public().as_bytes()]),
+                codec::concat(&[a.id().as_bytes(), e.public().as_bytes()]),
                 held.id().as_bytes(),
             )
             .unwrap();
         inner
             .trees
-            .get(T::Tally)
-            .insert(a.id().as_bytes(), &codec::be(1))
+            .get(Tree::Tally)
+            .insert(a.id().as_bytes(), &codec::big_endian(1))
             .unwrap();
-        inner.trees.get(T::Meta).remove(meta::N_EMBARGOED).unwrap();
+        inner
+            .trees
+            .get(Tree::Meta)
+            .remove(meta::N_EMBARGOED)
+            .unwrap();
         drop(inner);
         mark_format(&s, 4);
         s.close().await.unwrap();
@@ -1465,7 +1471,7 @@ async fn single_publishes_join_index_rows() {
         s.inner()
             .unwrap()
             .trees
-            .get(T::IAuthor)
+            .get(Tree::IAuthor)
             .scan_prefix(&prefix)
             .count()
     };
@@ -1532,7 +1538,7 @@ async fn log_rows_hold_runs_of_seqs() {
         .map(|i| simple_alert(&k, T0.plus(Duration::from_secs(i))))
         .collect();
     s.insert_many(local(&msgs), T0).await.unwrap();
-    assert_eq!(s.inner().unwrap().trees.get(T::Log).len(), 2);
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Log).len(), 2);
     let since = |from: u64| {
         let (entries, _) = s.read(from, &Filter::default(), &PEER, 10).unwrap();
         entries.iter().map(|e| e.seq).collect::<Vec<_>>()
@@ -1549,7 +1555,7 @@ async fn log_rows_hold_runs_of_seqs() {
         accept(&s, &cancel(&k, T0.plus(HOUR), msgs[i].id(), "")).await;
         assert_eq!(s.inner().unwrap().log_entry(i as u64 + 1).unwrap(), None);
     }
-    assert_eq!(s.inner().unwrap().trees.get(T::Log).len(), 4);
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Log).len(), 4);
     assert_eq!(since(9), vec![10, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
 }
 
@@ -1891,7 +1897,7 @@ async fn one_transaction_for_many_messages_is_the_same_as_one_each() {
     // Enough messages for the group to take the path that syncs bodies while planning.
     let filler = (0..16).map(|i| simple_alert(&k3, T0.plus(Duration::from_secs(60 + i))));
     let msgs: Vec<Message> = filler.chain(msgs).collect();
-    assert!(msgs.len() >= super::write::OVERLAP_MIN);
+    assert!(msgs.len() >= super::writer::OVERLAP_MIN);
     let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let one = Store::open(&cfg(d1.path())).unwrap();
     let many = Store::open(&cfg(d2.path())).unwrap();

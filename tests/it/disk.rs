@@ -349,7 +349,12 @@ async fn a_follower_whose_disk_fills_skips_nothing_and_catches_up_when_space_ret
     wait_until("the follower to catch up once space returned", || {
         let store = store.clone();
         let n = published.len() as u64;
-        async move { store.counts().map(|c| c.messages).unwrap_or(0) == n }
+        // Counted once applied; read by subscribers once durable (the flush after it).
+        async move {
+            store
+                .counts()
+                .is_ok_and(|c| c.messages == n && store.head() >= c.head_seq)
+        }
     })
     .await;
     assert_all_readable(&follower, &published, "on the follower").await;

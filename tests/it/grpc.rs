@@ -610,9 +610,14 @@ async fn subscriptions_end_with_a_resume_point_on_shutdown() {
     node.stop().await;
     let mut ended = false;
     while let Some(e) = within("the stream ends", events.next()).await {
-        if let Err(ClientError::Status { code, message }) = e {
-            assert_eq!(code, tonic::Code::Unavailable);
-            assert!(message.contains("since="), "{message}");
+        if let Err(e) = e {
+            // A refusal since issue 19 (it carries `tocsin-reason: unavailable`).
+            match &e {
+                ClientError::Status { code, .. } => assert_eq!(*code, tonic::Code::Unavailable),
+                ClientError::Refused(r) => assert_eq!(r.reason, Reason::Unavailable),
+                other => panic!("{other:?}"),
+            }
+            assert!(e.resume_since().is_some(), "{e:?}");
             ended = true;
             break;
         }
@@ -647,4 +652,148 @@ async fn a_long_stream_is_stored_in_the_order_it_was_sent() {
         assert!(*seq > last, "{i}: seq {seq} after {last}");
         last = *seq;
     }
+}
+
+/// The reason code of a status, from its `tocsin-reason` metadata.
+fn reason_code(status: &tonic::Status) -> Option<String> {
+    status
+        .metadata()
+        .get("tocsin-reason")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_subscription_ended_by_shutdown_carries_its_reason_code() {
+    let mut node = TestNode::start().await;
+    let key = org(16);
+    node.client()
+        .await
+        .publish(sign(alert(&key, "Dockers' strike, day one"), &key).signed())
+        .await
+        .unwrap();
+    let mut raw = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap();
+    let mut events = raw
+        .subscribe(proto::SubscribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    within("the first event", events.next())
+        .await
+        .expect("an event")
+        .expect("not an error");
+    node.stop().await;
+    let mut status = None;
+    while let Some(e) = within("the stream ends", events.next()).await {
+        if let Err(s) = e {
+            status = Some(s);
+            break;
+        }
+    }
+    let status = status.expect("the subscription ended with a status");
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(reason_code(&status).as_deref(), Some("unavailable"));
+    assert!(
+        status.message().starts_with("unavailable: "),
+        "{}",
+        status.message()
+    );
+    assert!(
+        tocsin::rpc::status::resume_point(status.message()).is_some(),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_publish_stream_ended_by_shutdown_carries_its_reason_code() {
+    let mut node = TestNode::start().await;
+    let key = org(17);
+    let mut raw = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap();
+    // The client's side of the stream stays open: the node ends it.
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let first = sign(alert(&key, "Garment workers walk out"), &key);
+    tx.send(first.signed().to_proto()).await.unwrap();
+    let mut replies = raw
+        .publish_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    let reply = within("the first answer", replies.next())
+        .await
+        .expect("an answer")
+        .expect("not an error");
+    assert_eq!(reply.status, proto::PublishStatus::Accepted as i32);
+    let (_, ended) = tokio::join!(node.stop(), async {
+        loop {
+            match within("the stream ends", replies.next()).await {
+                Some(Ok(_)) => continue,
+                Some(Err(status)) => break Some(status),
+                None => break None,
+            }
+        }
+    });
+    drop(tx);
+    let status = ended.expect("the stream ended with a status, not silently");
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    assert_eq!(reason_code(&status).as_deref(), Some("unavailable"));
+    assert!(
+        status.message().starts_with("unavailable: "),
+        "{}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn a_message_over_the_grpc_limit_on_a_stream_is_refused_too_large() {
+    let node = TestNode::start().await;
+    let key = org(18);
+    let mut raw = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap()
+        .max_encoding_message_size(1 << 20);
+    let good = sign(alert(&key, "Bakers' union calls a stoppage"), &key);
+    let huge = proto::SignedMessage {
+        body: Bytes::from(vec![0u8; 200 * 1024]),
+        signature: Bytes::from(vec![0u8; 64]),
+    };
+    let stream = futures::stream::iter(vec![good.signed().to_proto(), huge]);
+    let mut replies = raw.publish_stream(stream).await.unwrap().into_inner();
+    let mut status = None;
+    let mut answered = 0;
+    while let Some(r) = within("the stream ends", replies.next()).await {
+        match r {
+            Ok(reply) => {
+                assert_eq!(reply.status, proto::PublishStatus::Accepted as i32);
+                answered += 1;
+            }
+            Err(s) => {
+                status = Some(s);
+                break;
+            }
+        }
+    }
+    assert_eq!(
+        answered, 1,
+        "the message before the oversized one was answered"
+    );
+    let status = status.expect("the stream ended with a refusal");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(reason_code(&status).as_deref(), Some("too-large"));
+    assert!(
+        status.message().starts_with("too-large: "),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        node.server()
+            .node()
+            .metrics()
+            .refused_count(Reason::TooLarge),
+        1
+    );
 }

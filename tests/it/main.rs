@@ -8,6 +8,7 @@ mod disk;
 mod embargo;
 mod federation;
 mod flood;
+mod golden_store;
 mod grpc;
 mod http;
 mod http_attacks;

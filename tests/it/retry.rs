@@ -108,8 +108,13 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
     assert!(!holds(slow, &ahead), "refused from-future at first");
     assert_eq!(pending(slow), 1, "kept for another try, once");
     let n = node(slow);
-    // Refused (at least once: a link that drops before its batch settles brings it again).
-    assert!(n.metrics().refused_count(Reason::FromFuture) >= 1);
+    // Refused (at least once: a link that drops before its batch settles brings it again),
+    // counted when its batch's answers are durable, just after the batch shows in the store.
+    wait_until("the refusal to be counted", || {
+        let refused = n.metrics().refused_count(Reason::FromFuture);
+        async move { refused >= 1 }
+    })
+    .await;
     let info = n.info(true).await.unwrap();
     assert_eq!(info.retry_pending, 1);
     assert_eq!(info.peers[0].retry_pending, 1, "{:?}", info.peers);
@@ -132,7 +137,12 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
     // The follower's clock reaches the message's time less the 10 minutes every node allows.
     follower_clock.set(valid_from(ahead.body()));
     wait_stored(slow, &ahead, "the kept message to be stored once valid").await;
-    assert_eq!(pending(slow), 0);
+    // Taken out of the set once its answer is durable, just after it shows in the store.
+    wait_until("the kept message to leave the retry set", || {
+        let n = pending(slow);
+        async move { n == 0 }
+    })
+    .await;
     let r = n.metrics().retry.snapshot();
     assert_eq!((r.stored, r.given_up, r.refused), (1, 0, 0));
     let t = metrics(slow).await;
@@ -180,12 +190,14 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
         "refused not-admitted at first"
     );
     assert_eq!(pending(&roster_node), 1);
-    assert!(
-        node(&roster_node)
+    // Counted when its batch's answers are durable, just after the batch shows in the store.
+    wait_until("the refusal to be counted", || {
+        let refused = node(&roster_node)
             .metrics()
-            .refused_count(Reason::NotAdmitted)
-            >= 1
-    );
+            .refused_count(Reason::NotAdmitted);
+        async move { refused >= 1 }
+    })
+    .await;
     // Tried again an hour later by its clock, still refused, and kept.
     clock.advance(Duration::from_secs(3600));
     let n = node(&roster_node);
@@ -217,7 +229,12 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
         "the member's message once its roster is here",
     )
     .await;
-    assert_eq!(pending(&roster_node), 0);
+    // Taken out of the set once its answer is durable, just after it shows in the store.
+    wait_until("the kept message to leave the retry set", || {
+        let n = pending(&roster_node);
+        async move { n == 0 }
+    })
+    .await;
     assert_eq!(node(&roster_node).metrics().retry.snapshot().stored, 1);
 }
 
@@ -255,7 +272,12 @@ async fn the_retry_set_survives_a_restart() {
         "the kept message to be stored after the restart",
     )
     .await;
-    assert_eq!(pending(&slow), 0);
+    // Taken out of the set once its answer is durable, just after it shows in the store.
+    wait_until("the kept message to leave the retry set", || {
+        let n = pending(&slow);
+        async move { n == 0 }
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

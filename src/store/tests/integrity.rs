@@ -247,3 +247,130 @@ async fn check_finds_damage_and_repair_drops_it_for_a_peer_to_bring_back() {
     );
     assert!(s.check(false).await.unwrap().is_clean());
 }
+
+/// Reads of body segment files the store has tried since it opened.
+fn body_reads(s: &Store) -> u64 {
+    s.inner()
+        .unwrap()
+        .bodies
+        .reads
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The body segment holding the body of the message at `seq`.
+fn segment_of(s: &Store, seq: u64) -> u64 {
+    let entry = s.inner().unwrap().log_entry(seq).unwrap().unwrap();
+    entry.body.unwrap().seg
+}
+
+/// Publishes alerts until the body log has moved on from segment `seg`; returns them with their
+/// seqs (the last one is in the next segment).
+async fn fill_segment(s: &Store, k: &SecretKey, seg: u64) -> Vec<(Message, u64)> {
+    let mut out = Vec::new();
+    for i in 1..1000 {
+        if s.inner().unwrap().bodies.current() != seg {
+            return out;
+        }
+        let m = simple_alert(k, T0.plus(Duration::from_secs(i)));
+        let seq = accept(s, &m).await;
+        out.push((m, seq));
+    }
+    panic!("1,000 alerts did not fill a body segment");
+}
+
+/// A reader holds a log entry while retention compacts the segment it points into and deletes
+/// it: the body moved, the read finds where to, and nothing is taken for damage.
+#[tokio::test]
+async fn a_body_moved_by_compaction_while_it_is_read_is_read_where_it_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let mut long = body(
+        &k,
+        T0,
+        Content::Alert(alert_content(&["en"], "Still detained")),
+    );
+    long.expires_at = Some(T0.plus(10 * DAY));
+    let kept = sign(long, &k);
+    let seq = accept(&s, &kept).await;
+    let inner = s.inner().unwrap();
+    let stale = inner.log_entry(seq).unwrap().unwrap();
+    let first = segment_of(&s, seq);
+    // Short-lived alerts fill the rest of its segment; their expiry leaves it mostly dead.
+    fill_segment(&s, &k, first).await;
+    s.expire(T0.plus(2 * DAY)).await.unwrap();
+    assert!(
+        !inner.bodies.segments().unwrap().contains(&first),
+        "the segment was compacted and deleted"
+    );
+    assert_ne!(segment_of(&s, seq), first);
+
+    // The entry read before the move, as a read of the log holds it.
+    inner.recent.forget(seq);
+    let before = body_reads(&s);
+    let read = inner.in_view(seq, Some(stale), &View::Reader).unwrap();
+    assert_eq!(read.map(|m| m.id()), Some(kept.id()));
+    assert_eq!(
+        body_reads(&s) - before,
+        2,
+        "one read told it moved, one read where it went"
+    );
+    assert_eq!(s.integrity().damaged_total, 0);
+    assert!(s.wanted().is_empty());
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![kept.id()]
+    );
+    assert!(s.check(false).await.unwrap().is_clean());
+}
+
+/// A segment lost behind the store's back and a flipped bit are damage, found by the first
+/// read: never read again as if they had moved, noted once, the rest of the read going on.
+#[tokio::test]
+async fn a_lost_segment_and_a_flipped_bit_are_damage_read_once_not_a_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let published = fill_segment(&s, &k, 1).await;
+    let (in_first, in_second): (Vec<_>, Vec<_>) = published
+        .iter()
+        .cloned()
+        .partition(|(_, seq)| segment_of(&s, *seq) == 1);
+    assert!(in_first.len() > 1);
+    let flipped = simple_alert(&k, T0.plus(HOUR));
+    let flipped_seq = accept(&s, &flipped).await;
+    assert_eq!(segment_of(&s, flipped_seq), 2);
+    s.close().await.unwrap();
+    flip(&cfg(dir.path()).path, flipped.signed().body());
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    // Segment 1 goes while the store is open (opening checks that every counted one is there).
+    std::fs::remove_file(cfg(dir.path()).path.join("bodies/0000000000000001.seg")).unwrap();
+    let (lost, lost_seq) = in_first[0].clone();
+
+    // By id: one read each.
+    for (m, detail) in [(&lost, "is missing"), (&flipped, "does not hash")] {
+        let before = body_reads(&s);
+        assert!(s.message(&m.id()).unwrap().is_none());
+        assert_eq!(body_reads(&s) - before, 1, "{detail}");
+    }
+    // In a walk of the log: one read each, and the rest of the read goes on.
+    let before = body_reads(&s);
+    let (entries, _) = s
+        .read(0, &Filter::default(), &View::Reader, 10_000)
+        .unwrap();
+    assert_eq!(
+        body_reads(&s) - before,
+        published.len() as u64 + 1,
+        "one read per entry, damaged or not"
+    );
+    let sound: Vec<Id> = in_second.iter().map(|(m, _)| m.id()).collect();
+    assert_eq!(ids(&entries), sound);
+    // Noted once each, at its seq, and wanted from a peer.
+    let mut wanted: Vec<(u64, Id)> = s.wanted().iter().map(|w| (w.seq, w.id)).collect();
+    wanted.sort();
+    let mut expected: Vec<(u64, Id)> = in_first.iter().map(|(m, seq)| (*seq, m.id())).collect();
+    expected.push((flipped_seq, flipped.id()));
+    assert_eq!(wanted, expected);
+    assert_eq!(s.integrity().damaged_total, expected.len() as u64);
+    assert!(wanted.contains(&(lost_seq, lost.id())));
+}

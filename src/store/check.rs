@@ -18,14 +18,20 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::{Ops, R};
+use super::bodies::SegRow;
+use super::codec::{self, LogEntry, LogRow, RELEASED, Record, Tree, big_endian, concat, meta};
+use super::rows::Rows;
+use super::{Inner, Store, StoreError};
 use crate::message::{Id, Message};
-use crate::store::bodies::SegRow;
-use crate::store::codec::{self, LogEntry, LogRow, RELEASED, Record, T, be, cat, meta};
-use crate::store::{Inner, Store, StoreError};
 
 /// The index trees, rebuilt by a repair.
-const INDEXES: [T; 5] = [T::IAuthor, T::IKind, T::ITopic, T::ICountry, T::ILang];
+const INDEXES: [Tree; 5] = [
+    Tree::IAuthor,
+    Tree::IKind,
+    Tree::ITopic,
+    Tree::ICountry,
+    Tree::ILang,
+];
 
 /// Index rows a rebuild writes hold at most this many seqs.
 const REBUILT_ROW: usize = 256;
@@ -86,7 +92,7 @@ struct Seen {
     /// Release entries: id → seq.
     released: HashMap<Id, u64>,
     /// The index values of every sound message, by its accepted seq.
-    prefixes: HashMap<u64, Vec<(T, Vec<u8>)>>,
+    prefixes: HashMap<u64, Vec<(Tree, Vec<u8>)>>,
     /// Live body bytes and seq range per segment, from the accepted entries.
     segs: BTreeMap<u64, SegRow>,
     /// Log rows that do not decode, whole or in part.
@@ -100,7 +106,7 @@ struct Seen {
 impl Inner {
     /// Checks the whole store, and repairs it if asked. Returns the report and the generation
     /// to wait for.
-    fn check_all(&self, repair: bool) -> R<(CheckReport, u64)> {
+    fn check_all(&self, repair: bool) -> Result<(CheckReport, u64), StoreError> {
         let mut w = self.lock_writer()?;
         let mut report = CheckReport::default();
         let mut seen = Seen::default();
@@ -119,11 +125,11 @@ impl Inner {
             }
         }
         self.check_indexes(&mut report, &seen)?;
-        let tombs = self.trees.get(T::Tombs).len() as u64;
-        let counter = |k: &[u8]| -> R<u64> {
+        let tombs = self.trees.get(Tree::Tombs).len() as u64;
+        let counter = |k: &[u8]| -> Result<u64, StoreError> {
             Ok(self
                 .trees
-                .get(T::Meta)
+                .get(Tree::Meta)
                 .get(k)
                 .map_err(|e| self.sled_err(e))?
                 .and_then(|v| codec::read_u64(&v))
@@ -143,7 +149,7 @@ impl Inner {
                 );
             }
         }
-        for kv in self.trees.get(T::Segs).iter() {
+        for kv in self.trees.get(Tree::Segs).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let seg = codec::read_u64(&k).unwrap_or(u64::MAX);
             let want = seen.segs.get(&seg).map_or(0, |r| r.live);
@@ -167,15 +173,19 @@ impl Inner {
             }
         }
         if !repair || report.is_clean() {
-            return Ok((report, w.gen_));
+            return Ok((report, w.generation));
         }
 
-        let mut ops = Ops::default();
-        self.drop_messages(&mut ops, &seen)?;
-        self.rewrite_log(&mut ops, &seen)?;
-        self.rebuild_indexes(&mut ops, &seen)?;
-        ops.put(T::Meta, meta::N_MESSAGES, be(n_kept));
-        ops.put(T::Meta, meta::N_TOMBSTONES, be(n_stripped + tombs));
+        let mut rows = self.rows();
+        self.drop_messages(&mut rows, &seen)?;
+        self.rewrite_log(&mut rows, &seen)?;
+        self.rebuild_indexes(&mut rows, &seen)?;
+        rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
+        rows.put(
+            Tree::Meta,
+            meta::N_TOMBSTONES,
+            big_endian(n_stripped + tombs),
+        );
         // The segments' live bytes, from the entries kept.
         let mut live: BTreeMap<u64, SegRow> = BTreeMap::new();
         for (id, seq) in &seen.accepted {
@@ -187,10 +197,10 @@ impl Inner {
                 live.insert(at.seg, SegRow::add(row, *seq, u64::from(at.len)));
             }
         }
-        for kv in self.trees.get(T::Segs).iter() {
+        for kv in self.trees.get(Tree::Segs).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let Some(seg) = codec::read_u64(&k) else {
-                ops.del(T::Segs, k.to_vec());
+                rows.delete(Tree::Segs, k.to_vec());
                 continue;
             };
             let row = live.remove(&seg).unwrap_or(SegRow {
@@ -201,15 +211,15 @@ impl Inner {
                     max_seq: 0,
                 })
             });
-            ops.put(T::Segs, be(seg), row.encode());
+            rows.put(Tree::Segs, big_endian(seg), row.encode());
         }
         for (seg, row) in live {
-            ops.put(T::Segs, be(seg), row.encode());
+            rows.put(Tree::Segs, big_endian(seg), row.encode());
         }
         // The dropped messages, to fetch again.
         let mut refetch = self
             .trees
-            .get(T::Meta)
+            .get(Tree::Meta)
             .get(meta::REFETCH)
             .map_err(|e| self.sled_err(e))?
             .map(|v| v.to_vec())
@@ -220,21 +230,21 @@ impl Inner {
             }
         }
         if !refetch.is_empty() {
-            ops.put(T::Meta, meta::REFETCH, refetch);
+            rows.put(Tree::Meta, meta::REFETCH, refetch);
         }
         let last = w.last_seq;
-        self.commit(&mut w, &mut ops, last)?;
+        self.commit(&mut w, rows, last)?;
         for id in &seen.drop_ids {
             self.damage.want(*id);
         }
         report.dropped = seen.drop_ids.iter().copied().collect();
         report.repaired = true;
-        Ok((report, w.gen_))
+        Ok((report, w.generation))
     }
 
     /// Reads every log entry, and every accepted entry's body.
-    fn check_log(&self, report: &mut CheckReport, seen: &mut Seen) -> R<()> {
-        for kv in self.trees.get(T::Log).iter() {
+    fn check_log(&self, report: &mut CheckReport, seen: &mut Seen) -> Result<(), StoreError> {
+        for kv in self.trees.get(Tree::Log).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let Some(key) = codec::read_u64(&k) else {
                 report.found("log", None, None, "a log row has a bad key".into());
@@ -291,7 +301,7 @@ impl Inner {
     }
 
     /// A body read back: it hashes to its id, decodes, and its signature verifies.
-    fn verify_body(&self, id: &Id, read: &R<Vec<u8>>) -> Result<Message, String> {
+    fn verify_body(&self, id: &Id, read: &Result<Vec<u8>, StoreError>) -> Result<Message, String> {
         let v = match read {
             Ok(v) => v,
             Err(StoreError::Corrupt { detail, .. }) => return Err(detail.clone()),
@@ -306,10 +316,14 @@ impl Inner {
 
     /// Reads every record and checks it against the log. Returns how many hold their content,
     /// how many of those a repair keeps, and how many do not hold it.
-    fn check_records(&self, report: &mut CheckReport, seen: &mut Seen) -> R<(u64, u64, u64)> {
+    fn check_records(
+        &self,
+        report: &mut CheckReport,
+        seen: &mut Seen,
+    ) -> Result<(u64, u64, u64), StoreError> {
         let (mut content, mut held, mut stripped) = (0, 0, 0);
         let mut with_record = HashSet::new();
-        for kv in self.trees.get(T::Msgs).iter() {
+        for kv in self.trees.get(Tree::Msgs).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             report.records += 1;
             let id = Id::from_slice(&k);
@@ -382,7 +396,7 @@ impl Inner {
 
     /// Reads every index row: each seq it lists is a sound message with that value, and every
     /// sound message is listed under each of its values.
-    fn check_indexes(&self, report: &mut CheckReport, seen: &Seen) -> R<()> {
+    fn check_indexes(&self, report: &mut CheckReport, seen: &Seen) -> Result<(), StoreError> {
         let mut listed: HashMap<u64, usize> = HashMap::new();
         for t in INDEXES {
             for kv in self.trees.get(t).iter() {
@@ -439,37 +453,37 @@ impl Inner {
 
     /// Deletes every row that names a dropped message, except its log entries (see
     /// [`Inner::rewrite_log`]) and its index rows (rebuilt).
-    fn drop_messages(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
+    fn drop_messages(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
         if seen.drop_ids.is_empty() {
             return Ok(());
         }
         let dropped = |b: &[u8]| Id::from_slice(b).is_some_and(|id| seen.drop_ids.contains(&id));
         for id in &seen.drop_ids {
-            ops.del(T::Msgs, id.as_bytes().as_slice());
+            rows.delete(Tree::Msgs, id.as_bytes().as_slice());
         }
         // target ‖ kind ‖ id
-        for k in self.trees.get(T::Refs).iter().keys() {
+        for k in self.trees.get(Tree::Refs).iter().keys() {
             let k = k.map_err(|e| self.sled_err(e))?;
             if k.get(33..).is_some_and(dropped) {
-                ops.del(T::Refs, k.to_vec());
+                rows.delete(Tree::Refs, k.to_vec());
             }
         }
         // target ‖ author → endorsement id, and its place in the tally.
-        for kv in self.trees.get(T::Endorse).iter() {
+        for kv in self.trees.get(Tree::Endorse).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             if dropped(&v)
                 && let Some(target) = k.get(..32)
             {
-                ops.del(T::Endorse, k.to_vec());
-                self.add(ops, T::Tally, target, -1)?;
+                rows.delete(Tree::Endorse, k.to_vec());
+                rows.add_tally(target, -1)?;
             }
         }
         // … ‖ id: the latest profiles and rosters; time ‖ id: embargoes.
-        for t in [T::Latest, T::Embargo] {
+        for t in [Tree::Latest, Tree::Embargo] {
             for k in self.trees.get(t).iter().keys() {
                 let k = k.map_err(|e| self.sled_err(e))?;
                 if k.len() >= 32 && dropped(&k[k.len() - 32..]) {
-                    ops.del(t, k.to_vec());
+                    rows.delete(t, k.to_vec());
                 }
             }
         }
@@ -477,11 +491,11 @@ impl Inner {
     }
 
     /// Rewrites the log rows that hold entries to drop (or do not decode), keeping the rest.
-    fn rewrite_log(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
-        for kv in self.trees.get(T::Log).iter() {
+    fn rewrite_log(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
+        for kv in self.trees.get(Tree::Log).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
             let Some(key) = codec::read_u64(&k) else {
-                ops.del(T::Log, k.to_vec());
+                rows.delete(Tree::Log, k.to_vec());
                 continue;
             };
             let mut kept = Vec::new();
@@ -502,20 +516,20 @@ impl Inner {
                 continue;
             }
             if kept.is_empty() {
-                ops.del(T::Log, k.to_vec());
+                rows.delete(Tree::Log, k.to_vec());
             } else {
-                ops.put(T::Log, k.to_vec(), LogRow::encode(key, &kept));
+                rows.put(Tree::Log, k.to_vec(), LogRow::encode(key, &kept));
             }
         }
         Ok(())
     }
 
     /// Replaces every index row with rows made from the sound messages kept.
-    fn rebuild_indexes(&self, ops: &mut Ops, seen: &Seen) -> R<()> {
+    fn rebuild_indexes(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
         for t in INDEXES {
             for k in self.trees.get(t).iter().keys() {
                 let k = k.map_err(|e| self.sled_err(e))?;
-                ops.del(t, k.to_vec());
+                rows.delete(t, k.to_vec());
             }
         }
         let kept = |seq: &u64| {
@@ -526,20 +540,24 @@ impl Inner {
                     .flatten()
                     .is_some_and(|e| !seen.drop_ids.contains(&e.id))
         };
-        let mut rows: BTreeMap<(T, Vec<u8>), Vec<u64>> = BTreeMap::new();
+        let mut listed: BTreeMap<(Tree, Vec<u8>), Vec<u64>> = BTreeMap::new();
         for (seq, prefixes) in &seen.prefixes {
             if !kept(seq) {
                 continue;
             }
             for (t, p) in prefixes {
-                rows.entry((*t, p.clone())).or_default().push(*seq);
+                listed.entry((*t, p.clone())).or_default().push(*seq);
             }
         }
-        for ((t, prefix), mut seqs) in rows {
+        for ((t, prefix), mut seqs) in listed {
             seqs.sort_unstable();
             seqs.dedup();
             for run in seqs.chunks(REBUILT_ROW) {
-                ops.put(t, cat(&[&prefix, &be(run[0])]), codec::pack_postings(run));
+                rows.put(
+                    t,
+                    concat(&[&prefix, &big_endian(run[0])]),
+                    codec::pack_postings(run),
+                );
             }
         }
         Ok(())
@@ -549,7 +567,7 @@ impl Inner {
 impl Store {
     /// Verifies every record, log entry, body (SHA-256 and signature) and index row; with
     /// `repair`, drops what cannot be served, rebuilds the indexes and keeps the rest (see
-    /// `store/write/check.rs`). Meant for a store no node is running on (`tocsin node
+    /// `store/check.rs`). Meant for a store no node is running on (`tocsin node
     /// check`); durable before it returns.
     pub async fn check(&self, repair: bool) -> Result<CheckReport, StoreError> {
         let ((report, g), commit) = self.on_writer(move |inner| inner.check_all(repair)).await?;

@@ -1,0 +1,283 @@
+//! Maintenance, written the way inserts are: embargo release, retention (expiry and the
+//! forgetting of tombstones), the body log's reclaiming, and moving a peer's cursor with no
+//! message. Each runs on the writer thread in batches, one transaction each, so inserts are not
+//! held up by a long pass; what each does to a message is a rule of `rules.rs`.
+
+use super::bodies::SegRow;
+use super::codec::{self, LogEntry, Tree, meta};
+use super::rows::Backing as _;
+use super::rules;
+use super::{ExpireStats, Inner, Store, StoreError};
+use crate::message::{Id, Timestamp};
+
+/// How many expiries or releases go into one transaction (the writer lock is released
+/// between batches so inserts are not held up by a long retention pass).
+const BATCH: usize = 512;
+
+impl Inner {
+    /// One batch of embargo releases due at `now`. Returns how many, and the generation.
+    pub(super) fn release_batch(&self, now: Timestamp) -> Result<(usize, u64), StoreError> {
+        let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
+        let mut rows = self.rows();
+        let mut seq = w.last_seq;
+        let mut n = 0;
+        let end = codec::time_id(now.0, &Id([0xff; 32]));
+        for row in self.rows_until(Tree::Embargo, Some(&end)).take(BATCH) {
+            let (k, _) = row?;
+            let (_, id) =
+                codec::split_time_id(&k).ok_or_else(|| self.corrupt("bad embargo row"))?;
+            rows.delete(Tree::Embargo, k.to_vec());
+            if rules::release(&mut rows, &id, seq + 1)? {
+                seq += 1;
+                n += 1;
+            }
+        }
+        if seq > w.last_seq {
+            rows.set_last_seq(seq);
+        }
+        self.commit(&mut w, rows, seq)?;
+        Ok((n, w.generation))
+    }
+
+    /// One batch of retention at `now`. Returns what it did, whether more is due, and the
+    /// generation.
+    pub(super) fn expire_batch(
+        &self,
+        now: Timestamp,
+    ) -> Result<(ExpireStats, bool, u64), StoreError> {
+        let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
+        let mut rows = self.rows();
+        let mut stats = ExpireStats::default();
+        let end = codec::time_id(now.0, &Id([0xff; 32]));
+        // Rows whose minute has begun, until BATCH messages are due; what in them is not due
+        // yet is put back.
+        let mut due = Vec::new();
+        let mut more_expiry = false;
+        for row in self.rows_until(Tree::Expiry, Some(&end)) {
+            if due.len() >= BATCH {
+                more_expiry = true;
+                break;
+            }
+            let (k, v) = row?;
+            let entries = codec::expiries(&k, &v).ok_or_else(|| self.corrupt("bad expiry row"))?;
+            let (now_due, later): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|(exp, _)| *exp <= now.0);
+            if now_due.is_empty() {
+                continue;
+            }
+            if later.is_empty() {
+                rows.delete(Tree::Expiry, k.to_vec());
+            } else {
+                let rest: Vec<u8> = later
+                    .iter()
+                    .flat_map(|(exp, id)| codec::time_id(*exp, id))
+                    .collect();
+                rows.put(Tree::Expiry, k.to_vec(), rest);
+            }
+            due.extend(now_due);
+        }
+        for (exp, id) in due {
+            let drop_at = Timestamp(exp).plus(self.tombstone_keep).0;
+            if rules::expire(&mut rows, &id, drop_at)? {
+                stats.expired += 1;
+            }
+        }
+        let gone: Vec<_> = self
+            .rows_until(Tree::TombGc, Some(&end))
+            .take(BATCH)
+            .collect::<Result<_, _>>()?;
+        let more_gc = gone.len() == BATCH;
+        for (k, _) in &gone {
+            let (_, id) =
+                codec::split_time_id(k).ok_or_else(|| self.corrupt("bad tombstone row"))?;
+            rows.delete_tombstone(k, &id);
+            rows.add_to_count(meta::N_TOMBSTONES, -1)?;
+            stats.tombstones_dropped += 1;
+        }
+        let last = w.last_seq;
+        self.commit(&mut w, rows, last)?;
+        Ok((stats, more_expiry || more_gc, w.generation))
+    }
+}
+
+impl Store {
+    /// Embargo release: appends a reader-view entry (a new seq) for each message whose
+    /// effective_at is at or before `now`. Durable before it returns.
+    pub async fn release_due(&self, now: Timestamp) -> Result<usize, StoreError> {
+        let mut total = 0;
+        loop {
+            let ((n, g), commit) = self
+                .on_writer(move |inner| inner.release_batch(now))
+                .await?;
+            commit.wait(g).await?;
+            total += n;
+            if n < BATCH {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Retention: removes messages expired at `now` with all their rows, leaving tombstones,
+    /// and forgets tombstones whose time is up. Durable before it returns.
+    ///
+    /// What is due for release at `now` is released first: a message expires after its
+    /// effective_at, so an embargoed cancel (say) takes effect before it goes, even on a node
+    /// that was down through both times.
+    pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
+        self.release_due(now).await?;
+        let mut total = ExpireStats::default();
+        loop {
+            let ((s, more, g), commit) =
+                self.on_writer(move |inner| inner.expire_batch(now)).await?;
+            commit.wait(g).await?;
+            total.expired += s.expired;
+            total.tombstones_dropped += s.tombstones_dropped;
+            if !more {
+                break;
+            }
+        }
+        self.reclaim_bodies().await?;
+        Ok(total)
+    }
+
+    /// Gives back the body log's space: segments with no live body are deleted once the
+    /// transaction that says so is durable, and mostly dead ones are compacted first.
+    async fn reclaim_bodies(&self) -> Result<(), StoreError> {
+        loop {
+            let ((gone, moved, more, g), commit) =
+                self.on_writer(|inner| inner.reclaim_batch()).await?;
+            commit.wait(g).await?;
+            let inner = self.inner()?;
+            for seg in &gone {
+                inner.bodies.remove(*seg)?;
+            }
+            if gone.is_empty() && moved == 0 && !more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// A sealed body segment whose live bytes fall below this share of its size is compacted.
+const COMPACT_BELOW: f64 = 0.5;
+
+impl Inner {
+    /// One step of reclaiming body log space: deletes the rows of segments with no live body
+    /// (their files go once that is durable), and moves the live bodies of mostly dead
+    /// segments to the end of the log, at most [`BATCH`] per call. Returns the segments to
+    /// delete, how many bodies moved, whether more is due, and the generation.
+    fn reclaim_batch(&self) -> Result<(Vec<u64>, usize, bool, u64), StoreError> {
+        let mut w = self.lock_writer()?;
+        let current = self.bodies.current();
+        let mut rows = self.rows();
+        let mut gone = Vec::new();
+        let mut moved = 0;
+        let mut more = false;
+        let segments: Vec<_> = self
+            .rows_until(Tree::Segs, None)
+            .collect::<Result<_, _>>()?;
+        for (k, v) in segments {
+            let (Some(seg), Some(row)) = (codec::read_u64(&k), SegRow::decode(&v)) else {
+                return Err(self.corrupt("a body segment row is unreadable"));
+            };
+            if seg >= current {
+                continue;
+            }
+            if row.live == 0 {
+                rows.delete(Tree::Segs, k.to_vec());
+                gone.push(seg);
+                continue;
+            }
+            if moved >= BATCH {
+                more = true;
+                continue;
+            }
+            if row.live as f64 >= COMPACT_BELOW * self.bodies.size(seg)? as f64 {
+                continue;
+            }
+            // Moving live bodies writes them again first: only with room to spare.
+            if self.space.check(row.live).is_err() {
+                continue;
+            }
+            for e in self.log_range(row.min_seq, row.max_seq)? {
+                let (seq, e) = e?;
+                let Some(at) = e.body.filter(|b| b.seg == seg) else {
+                    continue;
+                };
+                // Moved verbatim: damage moves with it and is found on read. A body missing
+                // from the segment stays counted there (noted, to be fetched again).
+                let bytes = match self.bodies.read(&at) {
+                    Ok(b) => b,
+                    Err(StoreError::Corrupt { detail, .. }) => {
+                        self.damage.found(e.id, seq, &detail);
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
+                let new = self.bodies.append(&[&bytes])?;
+                rows.uncount_body(&at)?;
+                rows.count_body(&new, seq)?;
+                rows.put_log_entry(
+                    seq,
+                    LogEntry {
+                        body: Some(new),
+                        ..e
+                    },
+                );
+                moved += 1;
+                if moved >= BATCH {
+                    more = true;
+                    break;
+                }
+            }
+        }
+        let last = w.last_seq;
+        if let Err(e) = self.commit(&mut w, rows, last) {
+            self.bodies.discard();
+            return Err(e);
+        }
+        Ok((gone, moved, more, w.generation))
+    }
+
+    /// Moves a peer's cursor forward (never back) without storing a message.
+    fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> Result<u64, StoreError> {
+        let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
+        let mut rows = self.rows();
+        rows.move_cursor(peer, cursor)?;
+        let last = w.last_seq;
+        self.commit(&mut w, rows, last)?;
+        Ok(w.generation)
+    }
+}
+
+impl Store {
+    /// A follower (re)starting: the peer's durable cursor, from which it follows. Inserts
+    /// move the peer's cursor again from here on, if a failed one had stopped them.
+    pub fn resume_cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        self.inner()?
+            .stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(peer);
+        self.cursor(peer)
+    }
+
+    /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,
+    /// refusals, entries filtered out), durably. A cursor never moves back.
+    pub async fn advance_cursor(&self, peer: &str, cursor: u64) -> Result<(), StoreError> {
+        // Usually the last message of the follower's batch brought the cursor this far in the
+        // transaction that stored it: nothing to write, and no reason to queue behind the
+        // writer's other work (the follower's next batch waits for this answer).
+        if self.cursor(peer)? >= cursor {
+            return Ok(());
+        }
+        let peer = peer.to_string();
+        let (g, commit) = self
+            .on_writer(move |inner| inner.advance_cursor_batch(&peer, cursor))
+            .await?;
+        commit.wait(g).await
+    }
+}

@@ -1,0 +1,465 @@
+//! Opening a store's directory: recovery as named steps, run in order by [`open_inner`].
+//!
+//! Each step recovers from one thing a crash, a full disk or an operator can leave behind, and
+//! refuses what cannot be recovered without losing acknowledged messages. The order matters:
+//! the directory and its marker are looked at before sled touches anything (so a foreign
+//! directory is never written to), sled's recovered head is checked against the marker before
+//! anything is served, and the body log's leftovers are reclaimed only once sled's rows, which
+//! say what is live, are known to be whole.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::codec::{self, Tree, meta};
+use super::commit::{Committer, MARKER_FILE, Marker};
+use super::{Inner, Recent, Shared, StoreError, Trees, bodies, damage, ids, retry, space, writer};
+use crate::message::Id;
+
+/// Opens the store's directory: its marker, sled, the body log, the id filter, and the writer
+/// and flusher threads. `reserve` is the free space to keep (see `space.rs`).
+pub(super) fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, StoreError> {
+    let cfg = &shared.cfg;
+    let dir = cfg.path.clone();
+    ensure_dir(&dir)?;
+    let marker = read_marker(&dir)?;
+    if marker.is_none() {
+        refuse_foreign_files(&dir)?;
+    }
+    let db = open_sled_waiting(&dir, cfg.cache_bytes)?;
+    let trees = open_trees(&dir, &db)?;
+    let store_id = check_format(&dir, &db, &trees, marker.is_some())?;
+    let last_seq = recovered_head(&dir, &trees)?;
+    reconcile_marker(&dir, marker.as_ref(), &store_id, last_seq)?;
+    let marker = make_recovery_durable(&dir, &db, store_id, last_seq)?;
+    let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
+    reclaim_leftover_segments(&dir, &trees, &bodies)?;
+    let ids = rebuild_id_filter(&dir, &trees)?;
+    reload_refetch_list(&dir, &trees, &shared.damage)?;
+    start(
+        shared,
+        Recovered {
+            dir,
+            db,
+            trees,
+            last_seq,
+            marker,
+            bodies,
+            ids,
+        },
+        reserve,
+    )
+}
+
+/// Makes a missing data directory; refuses a path that is a file. Creating it is safe: an
+/// empty directory holds no store to lose.
+fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |e| StoreError::io(dir, e);
+    match fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(StoreError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => fs::create_dir_all(dir).map_err(io),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Reads the marker (the store's id and the highest seq ever made durable), if there is one.
+/// One that cannot be read is damage: without it a database that lost its tail could not be
+/// told from a whole one.
+fn read_marker(dir: &Path) -> Result<Option<(String, u64)>, StoreError> {
+    let text = match fs::File::open(dir.join(MARKER_FILE)) {
+        Ok(mut f) => {
+            let mut s = String::new();
+            f.read_to_string(&mut s).map_err(|e| {
+                StoreError::corrupt(dir, format!("the marker {MARKER_FILE} is unreadable: {e}"))
+            })?;
+            s
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    Marker::parse(&text).map(Some).ok_or_else(|| {
+        StoreError::corrupt(
+            dir,
+            format!("the marker {MARKER_FILE} is not a store marker"),
+        )
+    })
+}
+
+/// Without a marker, refuses a directory holding anything but sled's files and the body log:
+/// a mistyped path must not have a database written into someone's files. (sled's files
+/// without a marker are a store that crashed while it was being created.)
+fn refuse_foreign_files(dir: &Path) -> Result<(), StoreError> {
+    let io = |e| StoreError::io(dir, e);
+    for entry in fs::read_dir(dir).map_err(io)? {
+        let name = entry.map_err(io)?.file_name();
+        if !is_sled_file(&name.to_string_lossy()) {
+            return Err(StoreError::NotAStore {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The files sled keeps in its directory, and the body log's directory.
+fn is_sled_file(name: &str) -> bool {
+    matches!(name, "conf" | "db" | "blobs" | bodies::BODIES_DIR) || name.starts_with("snap.")
+}
+
+/// Opens every tree (sled makes those a newer program added, empty, when an older store is
+/// opened).
+fn open_trees(dir: &Path, db: &sled::Db) -> Result<Trees, StoreError> {
+    let all = Tree::ALL
+        .iter()
+        .map(|t| db.open_tree(t.name()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::sled(dir, e))?;
+    Ok(Trees { all })
+}
+
+/// Checks the store's format and returns its id. A new store (no format, no marker) is given
+/// an id and the current format, durably, before anything else is written. An older format
+/// this code reads as it is (see `codec.rs`) is marked current, so that older programs refuse
+/// it from then on. A newer or unknown format, or a marker without a database, is refused
+/// untouched.
+fn check_format(
+    dir: &Path,
+    db: &sled::Db,
+    trees: &Trees,
+    has_marker: bool,
+) -> Result<String, StoreError> {
+    let sled_err = |e| StoreError::sled(dir, e);
+    let meta_tree = trees.get(Tree::Meta);
+    let Some(found) = meta_tree.get(meta::FORMAT).map_err(sled_err)? else {
+        if has_marker {
+            return Err(StoreError::corrupt(
+                dir,
+                "a store was created here but the database file holds none of it",
+            ));
+        }
+        let mut raw = [0u8; 16];
+        getrandom::fill(&mut raw).map_err(|e| {
+            StoreError::io(dir, std::io::Error::other(format!("no randomness: {e}")))
+        })?;
+        let id = hex::encode(raw);
+        meta_tree
+            .insert(meta::STORE_ID, id.as_bytes())
+            .map_err(sled_err)?;
+        meta_tree
+            .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
+            .map_err(sled_err)?;
+        db.flush().map_err(sled_err)?;
+        return Ok(id);
+    };
+    let format = <[u8; 4]>::try_from(found.as_ref())
+        .map(u32::from_be_bytes)
+        .map_err(|_| StoreError::corrupt(dir, "the store format is unreadable"))?;
+    if codec::FORMATS_UPGRADED.contains(&format) {
+        meta_tree
+            .insert(meta::FORMAT, &codec::FORMAT.to_be_bytes())
+            .map_err(sled_err)?;
+        db.flush().map_err(sled_err)?;
+        tracing::info!(dir = %dir.display(), from = format, to = codec::FORMAT, "store format upgraded");
+    } else if format > codec::FORMAT {
+        return Err(StoreError::NewerFormat {
+            dir: dir.to_path_buf(),
+            found: format,
+            reads: codec::FORMAT,
+        });
+    } else if format != codec::FORMAT {
+        return Err(StoreError::corrupt(
+            dir,
+            format!(
+                "store format {format} is not format {} that this program reads",
+                codec::FORMAT
+            ),
+        ));
+    }
+    meta_tree
+        .get(meta::STORE_ID)
+        .map_err(sled_err)?
+        .and_then(|v| String::from_utf8(v.to_vec()).ok())
+        .ok_or_else(|| StoreError::corrupt(dir, "the store id is missing"))
+}
+
+/// A counter of the `meta` tree (0 when absent).
+fn meta_counter(dir: &Path, trees: &Trees, key: &[u8]) -> Result<u64, StoreError> {
+    match trees
+        .get(Tree::Meta)
+        .get(key)
+        .map_err(|e| StoreError::sled(dir, e))?
+    {
+        None => Ok(0),
+        Some(v) => codec::read_u64(&v)
+            .ok_or_else(|| StoreError::corrupt(dir, "a store counter is unreadable")),
+    }
+}
+
+/// The last seq sled recovered: the larger of the `last_seq` counter and the last seq of the
+/// last log row (a row is written with its seqs, so the log is the authority when the counter
+/// lags).
+fn recovered_head(dir: &Path, trees: &Trees) -> Result<u64, StoreError> {
+    let mut last_seq = meta_counter(dir, trees, meta::LAST_SEQ)?;
+    let last_row = trees
+        .get(Tree::Log)
+        .last()
+        .map_err(|e| StoreError::sled(dir, e))?;
+    if let Some((k, v)) = last_row {
+        let key = codec::read_u64(&k)
+            .ok_or_else(|| StoreError::corrupt(dir, "a log key is unreadable"))?;
+        for e in codec::LogRow::new(key, &v) {
+            let (seq, _) =
+                e.ok_or_else(|| StoreError::corrupt(dir, "the last log row is unreadable"))?;
+            last_seq = last_seq.max(seq);
+        }
+    }
+    Ok(last_seq)
+}
+
+/// Refuses a database that is not the marker's, or that recovered below the head the marker
+/// says was made durable: sled reads a damaged log as a torn tail and comes up with less, and
+/// serving that would lose acknowledged messages silently.
+fn reconcile_marker(
+    dir: &Path,
+    marker: Option<&(String, u64)>,
+    store_id: &str,
+    last_seq: u64,
+) -> Result<(), StoreError> {
+    let Some((marker_id, marker_head)) = marker else {
+        tracing::info!(dir = %dir.display(), "new store");
+        return Ok(());
+    };
+    if marker_id != store_id {
+        return Err(StoreError::corrupt(
+            dir,
+            format!("the marker belongs to store {marker_id}, the database to store {store_id}"),
+        ));
+    }
+    if *marker_head > last_seq {
+        return Err(StoreError::corrupt(
+            dir,
+            format!(
+                "the database recovered up to seq {last_seq} but seq {marker_head} had been made durable: acknowledged messages are missing"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Flushes what sled recovered, which may be in the kernel's cache only (after a killed
+/// process), before anyone reads it as durable; then records the recovered head in the marker
+/// (made if new), so the next open checks against it.
+fn make_recovery_durable(
+    dir: &Path,
+    db: &sled::Db,
+    store_id: String,
+    last_seq: u64,
+) -> Result<Arc<Marker>, StoreError> {
+    db.flush().map_err(|e| StoreError::sled(dir, e))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(MARKER_FILE))
+        .map_err(|e| StoreError::io(dir, e))?;
+    let marker = Arc::new(Marker::new(file, store_id));
+    marker.record(last_seq);
+    Ok(marker)
+}
+
+/// Every segment a row counts must be there (a missing one is lost bodies: refused). A
+/// segment no row counts holds no live body (retention stopped between deleting its row and
+/// its file, or a group's bodies were written and its transaction never applied) and goes,
+/// unless it is the one being appended to.
+fn reclaim_leftover_segments(
+    dir: &Path,
+    trees: &Trees,
+    bodies: &bodies::BodyLog,
+) -> Result<(), StoreError> {
+    let mut counted = BTreeSet::new();
+    for kv in trees.get(Tree::Segs).iter() {
+        let (k, _) = kv.map_err(|e| StoreError::sled(dir, e))?;
+        counted.insert(
+            codec::read_u64(&k)
+                .ok_or_else(|| StoreError::corrupt(dir, "a body segment row is unreadable"))?,
+        );
+    }
+    let on_disk = bodies.segments()?;
+    if let Some(lost) = counted.iter().find(|s| !on_disk.contains(s)) {
+        return Err(StoreError::corrupt(
+            dir,
+            format!("the body segment {lost:016x}.seg is missing"),
+        ));
+    }
+    for seg in on_disk {
+        if !counted.contains(&seg) {
+            bodies.remove(seg)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fills the in-memory filter of held ids from every record and tombstone (it is not kept on
+/// disk, so it cannot disagree with the trees).
+fn rebuild_id_filter(dir: &Path, trees: &Trees) -> Result<ids::IdFilter, StoreError> {
+    let held = meta_counter(dir, trees, meta::N_MESSAGES)?.saturating_add(meta_counter(
+        dir,
+        trees,
+        meta::N_TOMBSTONES,
+    )?);
+    let ids = ids::IdFilter::with_capacity(held.saturating_mul(2));
+    for t in [Tree::Msgs, Tree::Tombs] {
+        for k in trees.get(t).iter().keys() {
+            let k = k.map_err(|e| StoreError::sled(dir, e))?;
+            let id = Id::from_slice(&k).ok_or_else(|| {
+                StoreError::corrupt(dir, format!("a key of tree {} is not an id", t.name()))
+            })?;
+            ids.add(&id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Lists again, as wanted from the peers, the messages `tocsin node check --repair` dropped and
+/// no peer has brought back yet (kept in `meta`, so a restart does not forget them).
+fn reload_refetch_list(
+    dir: &Path,
+    trees: &Trees,
+    damage: &damage::Damage,
+) -> Result<(), StoreError> {
+    let listed = trees
+        .get(Tree::Meta)
+        .get(meta::REFETCH)
+        .map_err(|e| StoreError::sled(dir, e))?;
+    if let Some(v) = listed {
+        for id in v.chunks_exact(32).filter_map(Id::from_slice) {
+            damage.want(id);
+        }
+    }
+    Ok(())
+}
+
+/// What the recovery steps hand to [`start`].
+struct Recovered {
+    dir: PathBuf,
+    db: sled::Db,
+    trees: Trees,
+    last_seq: u64,
+    marker: Arc<Marker>,
+    bodies: bodies::BodyLog,
+    ids: ids::IdFilter,
+}
+
+/// Starts the flusher (group commit, from the recovered head) and the writer thread, and
+/// assembles the open store. A failed flush asks the handle to reopen the directory later.
+fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inner, StoreError> {
+    let Recovered {
+        dir,
+        db,
+        trees,
+        last_seq,
+        marker,
+        bodies,
+        ids,
+    } = recovered;
+    let io = |e| StoreError::io(&dir, e);
+    let weak = Arc::downgrade(shared);
+    let commit = Committer::sharing(
+        dir.clone(),
+        0,
+        last_seq,
+        shared.head.clone(),
+        Some(Box::new(move || Shared::reopen_later(weak))),
+    );
+    let flusher = {
+        let commit = commit.clone();
+        let db = db.clone();
+        let marker = marker.clone();
+        std::thread::Builder::new()
+            .name("tocsin-store-flush".into())
+            .spawn(move || commit.run(db, marker))
+            .map_err(io)?
+    };
+    let (jobs, queue) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("tocsin-store-write".into())
+        .spawn(move || writer::run_writer(queue))
+        .map_err(io)?;
+    let space = space::Space::new(&dir, reserve);
+    Ok(Inner {
+        dir,
+        db,
+        trees,
+        tombstone_keep: shared.cfg.tombstone_keep,
+        mode: shared.mode,
+        writer: Mutex::new(writer::WriterState {
+            last_seq,
+            generation: 0,
+            closed: false,
+        }),
+        commit,
+        marker,
+        flusher: Mutex::new(Some(flusher)),
+        jobs: Mutex::new(jobs),
+        recent: Recent::default(),
+        bodies,
+        ids,
+        damage: shared.damage.clone(),
+        space,
+        reader_head: Mutex::new((0, 0)),
+        retry: retry::Counters::default(),
+        stalled: Mutex::default(),
+        #[cfg(test)]
+        fail_next_insert: std::sync::atomic::AtomicBool::new(false),
+    })
+}
+
+/// How long an open waits for a directory lock to be let go: a handle of this process closed a
+/// moment ago can still be releasing it (sled's threads drop their clones asynchronously). A
+/// second process holding the directory is still refused, after this grace.
+const LOCK_GRACE: Duration = Duration::from_millis(1500);
+
+/// Opens sled (which takes the directory's lock and recovers its log), retrying while the lock
+/// is held, up to [`LOCK_GRACE`].
+fn open_sled_waiting(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_sled(dir, cache_bytes) {
+            Err(StoreError::Locked { .. }) if started.elapsed() < LOCK_GRACE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens sled, turning a panic during recovery into an error naming the directory.
+fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    let cfg = sled::Config::new()
+        .path(dir)
+        .cache_capacity(cache_bytes)
+        // Durability is ours (group commit); no timer-driven flushes on the side.
+        .flush_every_ms(None);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cfg.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(StoreError::sled(dir, e)),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown".to_string());
+            Err(StoreError::corrupt(
+                dir,
+                format!("the database could not be recovered ({what})"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! The protocol's rules as the store applies them (DESIGN.md, "Kinds and their semantics"; the
+//! store's module docs say them in full): dedup, who may update or cancel, pending references,
+//! revocation and withholding, embargo, tallies, retention.
+//!
+//! Each rule reads and plans rows through a [`Rows`] view, never sled: the writer runs them
+//! against the trees, and the tests below against [`Memory`](super::rows::Memory). Adding a
+//! message kind means its model in `message/`, its rule here, its rows in `rows.rs` and
+//! `codec.rs`.
+
+use tracing::warn;
+
+use super::bodies::BodyRef;
+use super::codec::{self, ACCEPTED, CANCELLED, LogEntry, PENDING, Prefixes, RELEASED, Record};
+use super::codec::{Reference, Revoked, Tree, WITHHELD};
+use super::rows::Rows;
+use super::{Inserted, Origin, StoreError};
+use crate::message::{Body, Content, Id, Kind, Message, Reason, Rejection, Revocation, Timestamp};
+
+#[cfg(test)]
+mod tests;
+
+/// How many successors a revoked key's authority is followed through (a key revoked twice, or
+/// a few times): enough for any real chain, and a bound on a loop of revocations.
+const SUCCESSOR_HOPS: usize = 8;
+
+/// One message to plan: with its origin, its index prefixes, and where its body was appended
+/// already, if it was.
+#[derive(Debug)]
+pub(super) struct Arrival<'a> {
+    pub(super) msg: &'a Message,
+    pub(super) prefixes: &'a Prefixes,
+    pub(super) origin: &'a Origin,
+    pub(super) placed: Option<BodyRef>,
+}
+
+fn refused(reason: Reason, detail: impl Into<String>) -> Inserted {
+    Inserted::Refused(Rejection::new(reason, detail))
+}
+
+/// Whether `author` may update or cancel a message by `original`: the author itself or the
+/// successor named in its revocation (followed a few hops, for a key revoked twice).
+pub(super) fn authorized(
+    rows: &Rows<'_>,
+    author: &[u8; 32],
+    original: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let mut key = *original;
+    for _ in 0..SUCCESSOR_HOPS {
+        if &key == author {
+            return Ok(true);
+        }
+        match rows.revocation(&key)?.and_then(|r| r.successor) {
+            Some(successor) => key = successor,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Plans the effects of one message, judged at `now`; `seq` is the seq it gets if accepted.
+pub(super) fn insert(
+    rows: &mut Rows<'_>,
+    arrival: Arrival<'_>,
+    seq: u64,
+    now: Timestamp,
+) -> Result<Inserted, StoreError> {
+    let body = arrival.msg.body();
+    if let Some(refusal) = known_here(rows, &arrival.msg.id())? {
+        return Ok(refusal);
+    }
+    if let Some(exp) = body.expires_at
+        && exp <= now
+    {
+        return Ok(refused(Reason::Expired, format!("expired at {exp}")));
+    }
+    if let Some(refusal) = by_revoked_author(rows, body)? {
+        return Ok(refusal);
+    }
+    if let Some(refusal) = bad_reference(rows, body)? {
+        return Ok(refusal);
+    }
+    accept(rows, arrival, seq, now)?;
+    Ok(Inserted::Accepted { seq })
+}
+
+/// Dedup: an id held with its content is a duplicate; one withdrawn or expired here is refused
+/// for as long as it is remembered.
+fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> {
+    if let Some(rec) = rows.record(id)? {
+        return Ok(Some(if rec.has_content() {
+            Inserted::Duplicate { seq: rec.seq }
+        } else if rec.flags & WITHHELD != 0 {
+            refused(
+                Reason::RevokedAuthor,
+                "this message was withheld here: its author's key is revoked",
+            )
+        } else {
+            refused(Reason::Replayed, "this message was cancelled by its author")
+        }));
+    }
+    if rows.is_tombstone(id)? {
+        return Ok(Some(refused(
+            Reason::Replayed,
+            "this message expired or was removed here and may not come back",
+        )));
+    }
+    Ok(None)
+}
+
+/// A revoked key's messages made at or after its revocation are refused (a revocation itself
+/// never is).
+fn by_revoked_author(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, StoreError> {
+    if body.kind() == Kind::Revocation {
+        return Ok(None);
+    }
+    Ok(match rows.revocation(body.author.as_bytes())? {
+        Some(r) if body.created_at.0 >= r.from => Some(refused(
+            Reason::RevokedAuthor,
+            format!("the author's key is revoked from {}", Timestamp(r.from)),
+        )),
+        _ => None,
+    })
+}
+
+/// A reference is checked against its target when the target is here; one whose target is not
+/// here (yet) is stored and stays pending.
+fn bad_reference(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, StoreError> {
+    let Some(target) = body.target() else {
+        return Ok(None);
+    };
+    let Some(t) = rows.record(&target)? else {
+        return Ok(None);
+    };
+    if !matches!(t.kind, Kind::Alert | Kind::Call) {
+        return Ok(Some(refused(
+            Reason::BadReference,
+            format!("{} names a {}, not an alert or call", body.kind(), t.kind),
+        )));
+    }
+    let by_author = authorized(rows, body.author.as_bytes(), &t.author)?;
+    Ok(match &body.content {
+        Content::Update(_) if !by_author => Some(refused(
+            Reason::NotAuthor,
+            "only the original author (or its successor) may update it",
+        )),
+        Content::Update(u) if u.content.kind() != t.kind => Some(refused(
+            Reason::BadReference,
+            format!("an update of a {} must carry a {}", t.kind, t.kind),
+        )),
+        Content::Update(_) if !t.has_content() => Some(refused(
+            Reason::Replayed,
+            "the message it updates was withdrawn",
+        )),
+        Content::Cancel(_) if !by_author => Some(refused(
+            Reason::NotAuthor,
+            "only the original author (or its successor) may cancel it",
+        )),
+        Content::Translation(_) if !t.has_content() => Some(refused(
+            Reason::Replayed,
+            "the message it translates was withdrawn",
+        )),
+        _ => None,
+    })
+}
+
+/// Plans an accepted message: its rows, and what it does now or at its release.
+fn accept(
+    rows: &mut Rows<'_>,
+    arrival: Arrival<'_>,
+    seq: u64,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let msg = arrival.msg;
+    let id = msg.id();
+    let body = msg.body();
+    // The id has a record from here on (see `ids.rs`).
+    rows.hold(&id);
+    rows.set_last_seq(seq);
+    if let Some(cancel) = cancelled_before_arrival(rows, msg)? {
+        return keep_withdrawn(rows, msg, seq, cancel);
+    }
+    // Under embargo (a revocation never is): stored and logged for peers now; its effects for
+    // readers wait for its release.
+    let embargoed = body.embargoed_at(now);
+    store(rows, arrival, seq, embargoed)?;
+    if !embargoed {
+        take_effect(rows, msg)?;
+    }
+    // A revocation is a security action: in force at once (it is never under embargo).
+    if let Content::Revocation(r) = &body.content {
+        revoke(rows, &id, body.author.as_bytes(), r)?;
+    }
+    Ok(())
+}
+
+/// The id of a stored cancel of `msg` (an alert or call arriving) by its author or successor,
+/// in effect (released, if it was under embargo): a cancel that came before its original.
+fn cancelled_before_arrival(rows: &Rows<'_>, msg: &Message) -> Result<Option<Id>, StoreError> {
+    let body = msg.body();
+    if !matches!(body.kind(), Kind::Alert | Kind::Call) {
+        return Ok(None);
+    }
+    for cancel in rows.references(&msg.id(), Kind::Cancel)? {
+        // A cancel under embargo withdraws nothing before its release.
+        if rows.record(&cancel.id)?.is_some_and(|r| r.pending()) {
+            continue;
+        }
+        if authorized(rows, &cancel.author, body.author.as_bytes())? {
+            return Ok(Some(cancel.id));
+        }
+    }
+    Ok(None)
+}
+
+/// A message whose cancel came first is accepted withdrawn: its record (to refuse replays, and
+/// expire), no content; what repeats it is withdrawn too.
+fn keep_withdrawn(
+    rows: &mut Rows<'_>,
+    msg: &Message,
+    seq: u64,
+    cancel: Id,
+) -> Result<(), StoreError> {
+    let id = msg.id();
+    let body = msg.body();
+    rows.put_record(
+        &id,
+        &Record::new(msg, seq).stripped(CANCELLED, Some(cancel)),
+    );
+    if let Some(exp) = body.expires_at {
+        rows.expire_at(exp.0, &id, seq);
+    }
+    rows.add_to_count(codec::meta::N_TOMBSTONES, 1)?;
+    withdraw_dependents(rows, &id, body.author.as_bytes(), cancel)
+}
+
+/// Plans the rows of an accepted message with its content: record, body, log entry, index
+/// postings, expiry, embargo row, and the reference to its target.
+fn store(
+    rows: &mut Rows<'_>,
+    arrival: Arrival<'_>,
+    seq: u64,
+    embargoed: bool,
+) -> Result<(), StoreError> {
+    let Arrival {
+        msg,
+        prefixes,
+        origin,
+        placed,
+    } = arrival;
+    let id = msg.id();
+    let body = msg.body();
+    let mut rec = Record::new(msg, seq);
+    if embargoed {
+        rec.flags |= PENDING;
+        rows.add_to_count(codec::meta::N_EMBARGOED, 1)?;
+    }
+    rows.put_record(&id, &rec);
+    let at = match placed {
+        Some(at) => at,
+        None => rows.append_body(msg)?,
+    };
+    rows.count_body(&at, seq)?;
+    rows.add_to_count(codec::meta::N_MESSAGES, 1)?;
+    rows.put_log_entry(
+        seq,
+        LogEntry {
+            what: ACCEPTED,
+            embargoed,
+            id,
+            body: Some(at),
+            origin: match origin {
+                Origin::Local => Vec::new(),
+                Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
+            },
+        },
+    );
+    rows.post_all(prefixes, seq);
+    if let Some(exp) = body.expires_at {
+        rows.expire_at(exp.0, &id, seq);
+    }
+    if embargoed && let Some(eff) = body.effective_at {
+        rows.put_embargo(eff.0, &id);
+    }
+    if let Some(target) = body.target() {
+        rows.put_reference(
+            &target,
+            body.kind(),
+            &Reference {
+                id,
+                author: *body.author.as_bytes(),
+                created_at: body.created_at.0,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Applies what a message changes for readers besides its own entry: an endorsement's tally, a
+/// profile's or roster's latest row, a cancel's withdrawal. On arrival, or at the release of a
+/// message that was under embargo (so readers see the effect and the message at the same seq,
+/// never the one before the other).
+fn take_effect(rows: &mut Rows<'_>, msg: &Message) -> Result<(), StoreError> {
+    let id = msg.id();
+    let body = msg.body();
+    let author = body.author.as_bytes();
+    match &body.content {
+        // The first endorsement by an author to take effect counts; later ones do not.
+        Content::Endorsement(e) if !rows.has_counted_endorsement(&e.target, author)? => {
+            rows.count_endorsement(&e.target, author, &id)?;
+        }
+        Content::Profile(_) | Content::Roster(_) => {
+            rows.put_latest(body.kind(), author, body.created_at.0, &id);
+        }
+        Content::Cancel(c) => {
+            if let Some(t) = rows.record(&c.target)?
+                && t.has_content()
+                && authorized(rows, author, &t.author)?
+            {
+                strip(rows, &c.target, &t, CANCELLED, Some(id))?;
+                withdraw_dependents(rows, &c.target, &t.author, id)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Withdraws the content that repeats a cancelled message: its author's updates and all
+/// translations.
+fn withdraw_dependents(
+    rows: &mut Rows<'_>,
+    target: &Id,
+    author: &[u8; 32],
+    cancel: Id,
+) -> Result<(), StoreError> {
+    for kind in [Kind::Update, Kind::Translation] {
+        for dependent in rows.references(target, kind)? {
+            if kind == Kind::Update && !authorized(rows, &dependent.author, author)? {
+                continue;
+            }
+            if let Some(rec) = rows.record(&dependent.id)?
+                && rec.has_content()
+            {
+                strip(rows, &dependent.id, &rec, CANCELLED, Some(cancel))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts a revocation in force, unless one from an earlier time is (the earliest is the most
+/// protective: a thief with the key cannot move it later), and withholds what the key made
+/// from then on.
+fn revoke(
+    rows: &mut Rows<'_>,
+    id: &Id,
+    author: &[u8; 32],
+    revocation: &Revocation,
+) -> Result<(), StoreError> {
+    let from = revocation.revoked_from.0;
+    if rows.revocation(author)?.is_some_and(|f| f.from <= from) {
+        return Ok(());
+    }
+    rows.put_revocation(
+        author,
+        &Revoked {
+            from,
+            id: *id,
+            successor: revocation.successor.map(|s| *s.as_bytes()),
+        },
+    );
+    withhold(rows, author, from)
+}
+
+/// Withholds the messages by a revoked author made at or after `from`.
+fn withhold(rows: &mut Rows<'_>, author: &[u8; 32], from: u64) -> Result<(), StoreError> {
+    let mut ids = Vec::new();
+    for seq in rows.posted(Tree::IAuthor, author)? {
+        if let Some(e) = rows.log_entry(seq)?
+            && e.what == ACCEPTED
+        {
+            ids.push(e.id);
+        }
+    }
+    for id in ids {
+        if let Some(rec) = rows.record(&id)?
+            && rec.has_content()
+            && rec.kind != Kind::Revocation
+            && rec.created_at >= from
+        {
+            strip(rows, &id, &rec, WITHHELD, None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Withdraws a message's content, keeping its id (cancel, revocation).
+fn strip(
+    rows: &mut Rows<'_>,
+    id: &Id,
+    rec: &Record,
+    flag: u8,
+    cancel: Option<Id>,
+) -> Result<(), StoreError> {
+    unindex(rows, id, rec)?;
+    if rec.pending() {
+        // Withdrawn before its release: it never takes effect.
+        rows.add_to_count(codec::meta::N_EMBARGOED, -1)?;
+    }
+    rows.put_record(id, &rec.stripped(flag, cancel));
+    rows.add_to_count(codec::meta::N_MESSAGES, -1)?;
+    rows.add_to_count(codec::meta::N_TOMBSTONES, 1)
+}
+
+/// Removes every row that serves a message's content: its log entries, index rows, embargo
+/// row, latest row, reference row and tally contribution, and takes its body off its segment's
+/// count. The record itself and its expiry row are the caller's.
+fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError> {
+    if !rec.has_content() {
+        return Ok(());
+    }
+    let at = match rows.body_ref(id, rec) {
+        Ok(at) => at,
+        // No body to read: what the record knows is all there is.
+        Err(StoreError::Corrupt { .. }) => return unindex_damaged(rows, id, rec),
+        Err(e) => return Err(e),
+    };
+    rows.uncount_body(&at)?;
+    let Some(msg) = rows.message_at(id, rec.seq, &at)? else {
+        return unindex_damaged(rows, id, rec);
+    };
+    let body = msg.body();
+    let prefixes = codec::index_prefixes(&msg);
+    for seq in [rec.seq, rec.release] {
+        if seq == 0 {
+            continue;
+        }
+        if rows.log_entry(seq)?.is_some() {
+            rows.delete_log_entry(seq);
+        }
+        for (tree, prefix) in &prefixes {
+            rows.unpost(*tree, prefix, seq)?;
+        }
+    }
+    if let Some(eff) = body.effective_at {
+        rows.delete_embargo(eff.0, id);
+    }
+    if let Some(target) = body.target() {
+        rows.delete_reference(&target, body.kind(), id);
+    }
+    match &body.content {
+        Content::Profile(_) | Content::Roster(_) => {
+            rows.delete_latest(body.kind(), body.author.as_bytes(), body.created_at.0, id);
+        }
+        Content::Endorsement(e)
+            if rows.counts_endorsement(&e.target, body.author.as_bytes(), id)? =>
+        {
+            rows.uncount_endorsement(&e.target, body.author.as_bytes())?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// [`unindex`] for a message whose body is damaged or missing (a cancel, revocation or expiry
+/// must not fail for it): removes what its record and a search of the reference and embargo
+/// trees find — its log entries, author and kind index rows, latest row, embargo row, reference
+/// row and tally contribution. Its topic, country and language index rows cannot be known
+/// without the body: they stay, listing seqs with no log entry, which every read skips, until
+/// `tocsin node check --repair` rebuilds the indexes.
+pub(super) fn unindex_damaged(
+    rows: &mut Rows<'_>,
+    id: &Id,
+    rec: &Record,
+) -> Result<(), StoreError> {
+    let kind = [rec.kind.tag()];
+    for seq in [rec.seq, rec.release] {
+        if seq == 0 {
+            continue;
+        }
+        if rows.log_entry(seq).ok().flatten().is_some() {
+            rows.delete_log_entry(seq);
+        }
+        rows.unpost(Tree::IAuthor, &rec.author, seq)?;
+        rows.unpost(Tree::IKind, &kind, seq)?;
+    }
+    if matches!(rec.kind, Kind::Profile | Kind::Roster) {
+        rows.delete_latest(rec.kind, &rec.author, rec.created_at, id);
+    }
+    rows.delete_embargoes_of(id)?;
+    if matches!(
+        rec.kind,
+        Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation
+    ) && let Some(target) = rows.target_of(rec.kind, id)?
+    {
+        rows.delete_reference(&target, rec.kind, id);
+        if rec.kind == Kind::Endorsement && rows.counts_endorsement(&target, &rec.author, id)? {
+            rows.uncount_endorsement(&target, &rec.author)?;
+        }
+    }
+    warn!(
+        seq = rec.seq,
+        id = %id,
+        "a message with a damaged body was withdrawn or expired: its topic, country and language index rows stay until `tocsin node check --repair`"
+    );
+    // Gone from here: nothing to fetch again.
+    rows.backing().gone_damaged(id);
+    Ok(())
+}
+
+/// Embargo release of `id`: a reader-view entry at `seq` (a new seq), and the effects it waited
+/// for. Returns whether anything was released (a withdrawn or vanished message is not).
+pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<bool, StoreError> {
+    let Some(mut rec) = rows.record(id)? else {
+        return Ok(false);
+    };
+    if !rec.has_content() {
+        return Ok(false);
+    }
+    // A damaged body is released all the same, without index rows: its log entry says the
+    // embargo is over, and the body that replaces it (`Store::repair`) is indexed then.
+    let msg = match rows.body_ref(id, &rec) {
+        Ok(at) => rows.message_at(id, rec.seq, &at)?,
+        Err(StoreError::Corrupt { detail, .. }) => {
+            rows.found_damaged(*id, rec.seq, &detail);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let pending = rec.pending();
+    rows.put_log_entry(
+        seq,
+        LogEntry {
+            what: RELEASED,
+            embargoed: false,
+            id: *id,
+            body: None,
+            origin: Vec::new(),
+        },
+    );
+    if let Some(msg) = &msg {
+        rows.post_all(&codec::index_prefixes(msg), seq);
+    }
+    rec.release = seq;
+    rec.flags &= !PENDING;
+    rows.put_record(id, &rec);
+    if pending {
+        // Its effects for readers come with it (a format 4 store wrote them on arrival).
+        rows.add_to_count(codec::meta::N_EMBARGOED, -1)?;
+        // A damaged body's effects (a tally, a withdrawal, a latest profile) cannot be known
+        // here; it is released without them.
+        if let Some(msg) = &msg {
+            take_effect(rows, msg)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Retention of `id`, expired: every row of it goes but a tombstone, remembered until
+/// `drop_at`. Returns whether it was here to expire.
+pub(super) fn expire(rows: &mut Rows<'_>, id: &Id, drop_at: u64) -> Result<bool, StoreError> {
+    let Some(rec) = rows.record(id)? else {
+        return Ok(false);
+    };
+    if rec.has_content() {
+        unindex(rows, id, &rec)?;
+        rows.add_to_count(codec::meta::N_MESSAGES, -1)?;
+        if rec.pending() {
+            // Not released (`Store::expire` releases what is due first, so only a store that
+            // could not): gone without effect.
+            rows.add_to_count(codec::meta::N_EMBARGOED, -1)?;
+        }
+    } else {
+        // Already a tombstone in all but name.
+        rows.add_to_count(codec::meta::N_TOMBSTONES, -1)?;
+    }
+    rows.delete_record(id);
+    rows.put_tombstone(id, drop_at);
+    rows.add_to_count(codec::meta::N_TOMBSTONES, 1)?;
+    Ok(true)
+}

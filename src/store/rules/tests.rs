@@ -1,0 +1,414 @@
+//! The rules, one or more tests each, against a store in memory (no sled, no threads): plain
+//! synchronous tests of what a message does to the rows, arrivals out of order included.
+
+use super::*;
+use crate::message::SecretKey;
+use crate::store::codec::{CANCELLED, RELEASED, WITHHELD, meta};
+use crate::store::rows::{Memory, Rows};
+use crate::store::tests::{
+    DAY, HOUR, T0, call, cancel, endorse, held_until, key, profile, revoke, simple_alert,
+    translate, update,
+};
+
+/// A store in memory and the last seq it handed out: messages arrive one transaction each, as
+/// single publishes do.
+#[derive(Default)]
+struct Node {
+    memory: Memory,
+    last_seq: u64,
+}
+
+impl Node {
+    /// Plans `msg` arriving at `now` and commits what it planned.
+    fn arrive(&mut self, msg: &Message, now: Timestamp) -> Inserted {
+        let prefixes = codec::index_prefixes(msg);
+        let mut rows = Rows::new(&self.memory);
+        let arrival = Arrival {
+            msg,
+            prefixes: &prefixes,
+            origin: &Origin::Local,
+            placed: None,
+        };
+        let outcome = insert(&mut rows, arrival, self.last_seq + 1, now).expect("plan");
+        self.memory.commit(rows, self.last_seq + 1).expect("commit");
+        if let Inserted::Accepted { seq } = outcome {
+            self.last_seq = seq;
+        }
+        outcome
+    }
+
+    /// [`Node::arrive`], which must accept it; its seq.
+    fn accept(&mut self, msg: &Message, now: Timestamp) -> u64 {
+        match self.arrive(msg, now) {
+            Inserted::Accepted { seq } => seq,
+            other => panic!("{} not accepted: {other:?}", msg.body().kind()),
+        }
+    }
+
+    /// Releases `msg` from its embargo (what `maintain.rs` does when it is due).
+    fn release(&mut self, msg: &Message) -> bool {
+        let mut rows = Rows::new(&self.memory);
+        rows.delete_embargo(msg.body().effective_at.expect("embargoed").0, &msg.id());
+        let released = release(&mut rows, &msg.id(), self.last_seq + 1).expect("release");
+        if released {
+            self.last_seq += 1;
+            rows.set_last_seq(self.last_seq);
+        }
+        self.memory.commit(rows, self.last_seq).expect("commit");
+        released
+    }
+
+    /// Expires `msg` (what `maintain.rs` does when it is due), its tombstone kept a day.
+    fn expire(&mut self, msg: &Message) -> bool {
+        let mut rows = Rows::new(&self.memory);
+        let drop_at = msg.body().expires_at.expect("expires").plus(DAY).0;
+        let expired = expire(&mut rows, &msg.id(), drop_at).expect("expire");
+        self.memory.commit(rows, self.last_seq + 1).expect("commit");
+        expired
+    }
+
+    fn rows(&self) -> Rows<'_> {
+        Rows::new(&self.memory)
+    }
+
+    fn record(&self, msg: &Message) -> Record {
+        self.rows()
+            .record(&msg.id())
+            .expect("read")
+            .expect("a record")
+    }
+
+    /// Whether the content of `msg` is held.
+    fn holds(&self, msg: &Message) -> bool {
+        self.record(msg).has_content()
+    }
+
+    fn tally(&self, target: &Message) -> u64 {
+        self.rows()
+            .counter(Tree::Tally, target.id().as_bytes())
+            .expect("read")
+    }
+
+    fn count(&self, key: &[u8]) -> u64 {
+        self.rows().counter(Tree::Meta, key).expect("read")
+    }
+
+    fn may_act_for(&self, author: &SecretKey, original: &SecretKey) -> bool {
+        authorized(
+            &self.rows(),
+            author.public().as_bytes(),
+            original.public().as_bytes(),
+        )
+        .expect("read")
+    }
+}
+
+fn reason(outcome: Inserted) -> Reason {
+    match outcome {
+        Inserted::Refused(r) => r.reason,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+const NOW: Timestamp = T0;
+
+// Dedup.
+
+#[test]
+fn the_same_id_twice_is_a_duplicate_and_a_withdrawn_one_a_replay() {
+    let (union, mut node) = (key(1), Node::default());
+    let alert = simple_alert(&union, T0);
+    let seq = node.accept(&alert, NOW);
+    assert_eq!(node.arrive(&alert, NOW), Inserted::Duplicate { seq });
+    node.accept(&cancel(&union, T0.plus(HOUR), alert.id(), "exposed"), NOW);
+    assert_eq!(reason(node.arrive(&alert, NOW)), Reason::Replayed);
+    assert_eq!(node.count(meta::N_MESSAGES), 1, "only the cancel is held");
+    assert_eq!(node.count(meta::N_TOMBSTONES), 1);
+}
+
+#[test]
+fn an_expired_message_is_refused_and_an_expired_one_held_leaves_a_tombstone() {
+    let (union, mut node) = (key(1), Node::default());
+    let alert = simple_alert(&union, T0);
+    assert_eq!(reason(node.arrive(&alert, T0.plus(DAY))), Reason::Expired);
+    assert_eq!(node.last_seq, 0);
+
+    node.accept(&alert, NOW);
+    assert!(node.expire(&alert));
+    assert!(node.rows().record(&alert.id()).expect("read").is_none());
+    assert!(node.rows().is_tombstone(&alert.id()).expect("read"));
+    assert_eq!(reason(node.arrive(&alert, NOW)), Reason::Replayed);
+    assert_eq!(node.memory.len(Tree::Log), 0, "its log entry went");
+    assert!(!node.expire(&alert), "nothing left to expire");
+}
+
+// Who may update or cancel.
+
+#[test]
+fn only_the_author_or_its_successor_may_update_or_cancel() {
+    let (union, stranger, successor) = (key(1), key(2), key(3));
+    let mut node = Node::default();
+    let alert = simple_alert(&union, T0);
+    node.accept(&alert, NOW);
+    let forged = update(&stranger, T0.plus(HOUR), alert.id(), "Forged");
+    assert_eq!(reason(node.arrive(&forged, NOW)), Reason::NotAuthor);
+    let forged = cancel(&stranger, T0.plus(HOUR), alert.id(), "forged");
+    assert_eq!(reason(node.arrive(&forged, NOW)), Reason::NotAuthor);
+    assert!(node.holds(&alert));
+
+    // The key is revoked, naming a successor: the successor speaks for it.
+    assert!(!node.may_act_for(&successor, &union));
+    node.accept(
+        &revoke(&union, T0.plus(HOUR), T0.plus(HOUR), Some(&successor)),
+        NOW,
+    );
+    assert!(node.may_act_for(&successor, &union));
+    assert!(!node.may_act_for(&stranger, &union));
+    node.accept(
+        &update(&successor, T0.plus(DAY / 2), alert.id(), "Still detained"),
+        NOW,
+    );
+    node.accept(
+        &cancel(&successor, T0.plus(DAY / 2), alert.id(), "released"),
+        NOW,
+    );
+    assert_eq!(node.record(&alert).flags & CANCELLED, CANCELLED);
+}
+
+#[test]
+fn an_update_must_be_of_its_originals_kind_and_name_an_alert_or_call() {
+    let (union, mut node) = (key(1), Node::default());
+    let action = call(&union, T0);
+    node.accept(&action, NOW);
+    let wrong_kind = update(&union, T0.plus(HOUR), action.id(), "An alert now");
+    assert_eq!(reason(node.arrive(&wrong_kind, NOW)), Reason::BadReference);
+    let named = profile(&union, T0, "Fictional Dockers' Union");
+    node.accept(&named, NOW);
+    let of_a_profile = endorse(&key(2), T0, named.id(), "");
+    assert_eq!(
+        reason(node.arrive(&of_a_profile, NOW)),
+        Reason::BadReference
+    );
+}
+
+// Pending references: arrivals out of order.
+
+#[test]
+fn an_update_before_its_original_waits_as_a_reference() {
+    let (union, stranger, mut node) = (key(1), key(2), Node::default());
+    let alert = simple_alert(&union, T0);
+    let newer = update(&union, T0.plus(HOUR), alert.id(), "Released on bail");
+    let forged = update(&stranger, T0.plus(HOUR), alert.id(), "Forged");
+    // Neither can be judged before the original is here: both are kept as references.
+    node.accept(&newer, NOW);
+    node.accept(&forged, NOW);
+    node.accept(&alert, NOW);
+    let refs = node
+        .rows()
+        .references(&alert.id(), Kind::Update)
+        .expect("read");
+    assert_eq!(refs.len(), 2);
+    let by = |m: &Message| refs.iter().find(|r| r.id == m.id()).expect("referenced");
+    assert_eq!(by(&newer).author, *union.public().as_bytes());
+    assert_eq!(by(&newer).created_at, T0.plus(HOUR).0);
+    // Only the author's counts (see `read.rs`, which asks the same rule).
+    assert!(node.may_act_for(&union, &union));
+    assert!(!node.may_act_for(&stranger, &union));
+    assert!(node.holds(&alert) && node.holds(&newer));
+}
+
+#[test]
+fn a_cancel_before_its_original_withdraws_it_on_arrival() {
+    let (union, stranger, mut node) = (key(1), key(2), Node::default());
+    let alert = simple_alert(&union, T0);
+    let forged = cancel(&stranger, T0.plus(HOUR), alert.id(), "forged");
+    node.accept(&forged, NOW);
+    let other = simple_alert(&union, T0.plus(HOUR));
+    node.accept(&other, NOW);
+    assert!(
+        node.holds(&other),
+        "a stranger's early cancel withdraws nothing"
+    );
+
+    let withdrawal = cancel(&union, T0.plus(HOUR), alert.id(), "exposed a member");
+    node.accept(&withdrawal, NOW);
+    let seq = node.accept(&alert, NOW);
+    let rec = node.record(&alert);
+    assert_eq!(rec.seq, seq);
+    assert_eq!(rec.flags & CANCELLED, CANCELLED);
+    assert_eq!(rec.cancel, Some(withdrawal.id()));
+    assert!(
+        node.rows().log_entry(seq).expect("read").is_none(),
+        "no entry serves it"
+    );
+    assert_eq!(node.count(meta::N_TOMBSTONES), 1);
+    assert_eq!(
+        node.count(meta::N_MESSAGES),
+        3,
+        "both cancels and the other alert"
+    );
+}
+
+#[test]
+fn an_endorsement_before_its_target_counts_once_per_author() {
+    let (union, federation, other, mut node) = (key(1), key(2), key(3), Node::default());
+    let alert = simple_alert(&union, T0);
+    node.accept(&endorse(&federation, T0, alert.id(), "In solidarity"), NOW);
+    assert_eq!(node.tally(&alert), 1, "counted before the target is here");
+    node.accept(
+        &endorse(&federation, T0.plus(HOUR), alert.id(), "Again"),
+        NOW,
+    );
+    assert_eq!(node.tally(&alert), 1, "one per author");
+    node.accept(&endorse(&other, T0, alert.id(), ""), NOW);
+    node.accept(&alert, NOW);
+    assert_eq!(node.tally(&alert), 2);
+}
+
+#[test]
+fn a_translation_before_its_original_waits_and_goes_with_its_cancel() {
+    let (union, translator, mut node) = (key(1), key(2), Node::default());
+    let alert = simple_alert(&union, T0);
+    let version = update(&union, T0.plus(HOUR), alert.id(), "Charged");
+    let portuguese = translate(&translator, T0.plus(HOUR), alert.id(), "pt");
+    node.accept(&portuguese, NOW);
+    node.accept(&alert, NOW);
+    node.accept(&version, NOW);
+    node.accept(&cancel(&union, T0.plus(HOUR), alert.id(), "exposed"), NOW);
+    for m in [&alert, &version, &portuguese] {
+        assert_eq!(node.record(m).flags & CANCELLED, CANCELLED);
+    }
+    let late = translate(&translator, T0.plus(HOUR), alert.id(), "es");
+    assert_eq!(reason(node.arrive(&late, NOW)), Reason::Replayed);
+}
+
+// Revocation and withholding.
+
+#[test]
+fn a_revocation_after_the_authors_messages_withholds_those_made_from_its_time() {
+    let (union, mut node) = (key(1), Node::default());
+    let before = simple_alert(&union, T0);
+    let after = simple_alert(&union, T0.plus(HOUR * 2));
+    node.accept(&before, NOW);
+    node.accept(&after, NOW);
+    let revocation = revoke(&union, T0.plus(HOUR * 3), T0.plus(HOUR), None);
+    node.accept(&revocation, NOW);
+    assert!(node.holds(&before));
+    assert_eq!(node.record(&after).flags & WITHHELD, WITHHELD);
+    assert!(node.holds(&revocation), "a revocation is never withheld");
+    assert_eq!(reason(node.arrive(&after, NOW)), Reason::RevokedAuthor);
+}
+
+#[test]
+fn a_revocation_before_the_authors_messages_refuses_those_made_from_its_time() {
+    let (union, mut node) = (key(1), Node::default());
+    node.accept(&revoke(&union, T0, T0.plus(HOUR), None), NOW);
+    node.accept(&simple_alert(&union, T0), NOW);
+    let late = simple_alert(&union, T0.plus(HOUR));
+    assert_eq!(reason(node.arrive(&late, NOW)), Reason::RevokedAuthor);
+    let endorsement = endorse(&union, T0.plus(HOUR * 2), late.id(), "");
+    assert_eq!(
+        reason(node.arrive(&endorsement, NOW)),
+        Reason::RevokedAuthor
+    );
+}
+
+#[test]
+fn the_earliest_revocation_stays_in_force() {
+    let (union, mut node) = (key(1), Node::default());
+    let first = revoke(&union, T0, T0.plus(HOUR * 2), None);
+    node.accept(&first, NOW);
+    node.accept(&revoke(&union, T0.plus(HOUR), T0.plus(HOUR * 5), None), NOW);
+    let in_force = |node: &Node| {
+        node.rows()
+            .revocation(union.public().as_bytes())
+            .expect("read")
+            .expect("revoked")
+    };
+    assert_eq!(
+        in_force(&node).from,
+        T0.plus(HOUR * 2).0,
+        "a thief cannot move it later"
+    );
+    let earlier = revoke(&union, T0.plus(HOUR), T0.plus(HOUR), None);
+    node.accept(&earlier, NOW);
+    assert_eq!(in_force(&node).id, earlier.id());
+}
+
+// Embargo.
+
+#[test]
+fn an_embargoed_endorsement_counts_from_its_release() {
+    let (union, federation, mut node) = (key(1), key(2), Node::default());
+    let alert = simple_alert(&union, T0);
+    node.accept(&alert, NOW);
+    let endorsement = held_until(
+        &endorse(&federation, T0, alert.id(), ""),
+        &federation,
+        T0.plus(HOUR),
+    );
+    node.accept(&endorsement, NOW);
+    assert!(node.record(&endorsement).pending());
+    assert_eq!(node.tally(&alert), 0, "no effect before its hour");
+    assert_eq!(node.count(meta::N_EMBARGOED), 1);
+
+    assert!(node.release(&endorsement));
+    assert_eq!(node.tally(&alert), 1);
+    assert_eq!(node.count(meta::N_EMBARGOED), 0);
+    let rec = node.record(&endorsement);
+    assert!(!rec.pending());
+    let entry = node
+        .rows()
+        .log_entry(rec.release)
+        .expect("read")
+        .expect("entry");
+    assert_eq!((entry.what, entry.id), (RELEASED, endorsement.id()));
+}
+
+#[test]
+fn an_embargoed_cancel_withdraws_only_at_its_release() {
+    let (union, mut node) = (key(1), Node::default());
+    let alert = simple_alert(&union, T0);
+    let withdrawal = held_until(
+        &cancel(&union, T0, alert.id(), "exposed"),
+        &union,
+        T0.plus(HOUR),
+    );
+    // Before its original, and under embargo: the original arrives with its content.
+    node.accept(&withdrawal, NOW);
+    node.accept(&alert, NOW);
+    assert!(node.holds(&alert));
+    assert!(node.release(&withdrawal));
+    assert_eq!(node.record(&alert).flags & CANCELLED, CANCELLED);
+}
+
+#[test]
+fn what_is_withdrawn_before_its_release_is_never_released() {
+    let (union, mut node) = (key(1), Node::default());
+    let alert = held_until(&simple_alert(&union, T0), &union, T0.plus(HOUR));
+    node.accept(&alert, NOW);
+    node.accept(&cancel(&union, T0, alert.id(), "called off"), NOW);
+    assert!(!node.record(&alert).pending());
+    assert_eq!(node.count(meta::N_EMBARGOED), 0);
+    assert!(!node.release(&alert));
+}
+
+// Damage.
+
+#[test]
+fn a_damaged_body_does_not_stop_a_cancel() {
+    let (union, mut node) = (key(1), Node::default());
+    let alert = simple_alert(&union, T0);
+    let seq = node.accept(&alert, NOW);
+    let at = node
+        .rows()
+        .log_entry(seq)
+        .expect("read")
+        .and_then(|e| e.body)
+        .expect("a body");
+    node.memory.damage_body(&at);
+    node.accept(&cancel(&union, T0.plus(HOUR), alert.id(), "exposed"), NOW);
+    assert_eq!(node.record(&alert).flags & CANCELLED, CANCELLED);
+    assert_eq!(*node.memory.damaged.borrow(), vec![alert.id()]);
+    assert!(node.rows().log_entry(seq).expect("read").is_none());
+}
