@@ -71,6 +71,12 @@ pub struct StoreSection {
     /// space returns. 0 turns the check off (a full disk then fails writes part way, which the
     /// store survives but sled does not until the node restarts).
     pub reserve_mb: u64,
+    /// Threads the store's reads run on (pages, feeds, subscriptions, `Get`, status): what a
+    /// slow disk can cost at most, so it never holds the runtime's own threads.
+    pub read_threads: usize,
+    /// How long a read waits for one of those threads before it is refused with `unavailable`.
+    #[serde(deserialize_with = "duration")]
+    pub read_wait: Duration,
 }
 
 impl Default for StoreSection {
@@ -80,6 +86,8 @@ impl Default for StoreSection {
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
             retention_interval: Duration::from_secs(60),
             reserve_mb: 64,
+            read_threads: crate::store::ReadLimits::default().threads,
+            read_wait: crate::store::ReadLimits::default().wait,
         }
     }
 }
@@ -470,6 +478,7 @@ impl Config {
         let l = &self.limits;
         let positive = [
             ("store.cache_mb", self.store.cache_mb as usize),
+            ("store.read_threads", self.store.read_threads),
             (
                 "limits.max_concurrent_streams",
                 l.max_concurrent_streams as usize,
@@ -728,6 +737,8 @@ mod tests {
         assert_eq!(parsed.store.tombstone_keep, d.store.tombstone_keep);
         assert_eq!(parsed.store.retention_interval, d.store.retention_interval);
         assert_eq!(parsed.store.reserve_mb, d.store.reserve_mb);
+        assert_eq!(parsed.store.read_threads, d.store.read_threads);
+        assert_eq!(parsed.store.read_wait, d.store.read_wait);
         assert_eq!(
             parsed.limits.max_grpc_message_bytes,
             d.limits.max_grpc_message_bytes

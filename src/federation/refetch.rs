@@ -66,7 +66,9 @@ async fn round(node: &Node, store: &Store, wanted: &[Wanted]) -> bool {
     let mut left: Vec<Wanted> = Vec::with_capacity(wanted.len());
     // A dropped message may have come back by itself (a follower, a publisher, an import).
     for w in wanted {
-        let came_back = match (w.seq, store.seen(&w.id)) {
+        let id = w.id;
+        let seen = node.reads().run(move |store| store.seen(&id)).await;
+        let came_back = match (w.seq, seen) {
             (0, Ok(Some(Seen::Stored { .. }))) => Some(true),
             (0, Ok(Some(Seen::Tombstone))) => Some(false),
             _ => None,

@@ -45,7 +45,7 @@ pub(super) async fn run(node: Node) {
             Err(e) => warn!(error = %e, "retrying kept messages failed; trying again later"),
         }
         sweep = false;
-        not_kept.report(&node);
+        not_kept.report(&node).await;
         tokio::select! {
             _ = ticker.tick() => {}
             _ = node.knowledge_change() => sweep = true,
@@ -56,11 +56,13 @@ pub(super) async fn run(node: Node) {
 
 /// One pass: with `sweep`, every `not-admitted` entry whatever its time; then what is due.
 async fn pass(node: &Node, sweep: bool) -> Result<(), NodeError> {
-    let store = node.store();
+    let reads = node.reads();
     if sweep {
         let mut after = None;
         loop {
-            let page = store.retry_scan(after, BATCH)?;
+            let page = reads
+                .run(move |store| store.retry_scan(after, BATCH))
+                .await?;
             let n = page.len();
             after = page.last().map(pending_id);
             let chosen = page
@@ -77,7 +79,8 @@ async fn pass(node: &Node, sweep: bool) -> Result<(), NodeError> {
         }
     }
     for _ in 0..PASS_MAX {
-        let due = store.retry_due(node.now(), BATCH)?;
+        let now = node.now();
+        let due = reads.run(move |store| store.retry_due(now, BATCH)).await?;
         let n = due.len();
         if n == 0 {
             break;
@@ -208,11 +211,11 @@ struct NotKept {
 }
 
 impl NotKept {
-    fn report(&mut self, node: &Node) {
+    async fn report(&mut self, node: &Node) {
         if self.last.is_some_and(|t| t.elapsed() < LOG_EVERY) {
             return;
         }
-        let Ok(c) = node.store().retry_counts() else {
+        let Ok(c) = node.reads().run(|store| store.retry_counts()).await else {
             return;
         };
         let horizon = node.metrics().retry.snapshot().beyond_horizon;

@@ -36,7 +36,7 @@ fn secs(us: u64) -> String {
     s.to_string()
 }
 
-/// The exposition text (reads the store's counters: call on a blocking thread).
+/// The exposition text (reads the store's counters: call on the store's read pool).
 pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let m = node.metrics().snapshot();
     let counts = node.store().counts()?;
@@ -219,6 +219,28 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         "tocsin_store_reopened_total {}",
         node.store().reopened()
     );
+    let reads = node.reads().stats();
+    family(
+        &mut out,
+        "tocsin_store_reads_running",
+        "gauge",
+        "Store reads running now on the read threads (store.read_threads), this scrape's own included.",
+    );
+    let _ = writeln!(out, "tocsin_store_reads_running {}", reads.running);
+    family(
+        &mut out,
+        "tocsin_store_reads_queued",
+        "gauge",
+        "Store reads waiting for a read thread now.",
+    );
+    let _ = writeln!(out, "tocsin_store_reads_queued {}", reads.queued);
+    family(
+        &mut out,
+        "tocsin_store_reads_busy_total",
+        "counter",
+        "Store reads refused unavailable because no read thread was free within store.read_wait.",
+    );
+    let _ = writeln!(out, "tocsin_store_reads_busy_total {}", reads.busy);
 
     let integrity = node.store().integrity();
     family(

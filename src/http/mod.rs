@@ -30,7 +30,7 @@ mod page;
 mod query;
 mod snapshot;
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
@@ -205,8 +205,9 @@ struct Shared {
     node: Node,
     /// The public base URL for absolute links.
     base: String,
-    /// The incremental state; locked on a blocking thread while the head moves.
-    builder: Mutex<Builder>,
+    /// The incremental state. One request brings it up to the head, on the store's read pool;
+    /// the others wait for the lock on the runtime, holding no read thread.
+    builder: Arc<tokio::sync::Mutex<Builder>>,
     /// The latest snapshot.
     current: RwLock<Arc<Snapshot>>,
     /// When each state was first served, for `Last-Modified`.
@@ -222,12 +223,22 @@ struct Shared {
 enum Failure {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("a blocking task failed: {0}")]
-    Task(String),
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
+        if let Failure::Store(StoreError::Busy { .. }) = &self {
+            // The store's read threads stayed busy (see `store::Reads`): nothing is wrong, and
+            // a cache in front may serve a stale copy meanwhile.
+            let mut r = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy: the node is reading all it can; try again later\n",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            no_store(&mut r);
+            return r;
+        }
         // Logged for the operator; the reader gets no paths or database details.
         warn!(error = %self, "the web gateway could not answer");
         let mut r = plain(
@@ -297,7 +308,7 @@ impl Gateway {
         Gateway {
             inner: Arc::new(Shared {
                 base,
-                builder: Mutex::new(Builder::default()),
+                builder: Arc::new(tokio::sync::Mutex::new(Builder::default())),
                 current: RwLock::new(Arc::new(Snapshot::default())),
                 clock: Clock::default(),
                 rendered: Rendered::new(
@@ -333,25 +344,30 @@ impl Gateway {
         self.node().config().http.max_items
     }
 
-    /// The snapshot for the store's durable head now (made on a blocking thread if the head
-    /// moved; concurrent requests wait for the one that makes it).
+    /// The snapshot for the store's durable head now (made on the store's read pool if the
+    /// head moved; concurrent requests wait for the one that makes it).
     async fn snapshot(&self) -> Result<Arc<Snapshot>, Failure> {
         let head = self.node().store().head();
         if let Some(s) = self.fresh_snapshot(head) {
             return Ok(s);
         }
+        let mut builder = Arc::clone(&self.inner.builder).lock_owned().await;
+        if let Some(s) = self.fresh_snapshot(head) {
+            return Ok(s);
+        }
         let gw = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut builder = gw.inner.builder.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(s) = gw.fresh_snapshot(head) {
-                return Ok(s);
-            }
-            let snap = builder.advance(gw.node(), gw.node().now())?;
-            *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
-            Ok(snap)
-        })
-        .await
-        .map_err(|e| Failure::Task(e.to_string()))?
+        // The lock goes with the read: a request that gives up before its read starts lets
+        // the next one make the snapshot.
+        let snap = self
+            .node()
+            .reads()
+            .run(move |_| {
+                let snap = builder.advance(gw.node(), gw.node().now())?;
+                *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
+                Ok::<_, StoreError>(snap)
+            })
+            .await?;
+        Ok(snap)
     }
 
     fn fresh_snapshot(&self, head: u64) -> Option<Arc<Snapshot>> {
@@ -541,10 +557,7 @@ async fn detail(
             })
             .await);
     }
-    let node = gw.node().clone();
-    let state = tokio::task::spawn_blocking(move || node.store().get(&id))
-        .await
-        .map_err(|e| Failure::Task(e.to_string()))??;
+    let state = gw.node().reads().get(&id).await?;
     let (status, body) = match state {
         Some(s) if s.cancelled && s.message.is_none() => {
             (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
@@ -626,10 +639,7 @@ async fn cap_document(
     let (status, body) = match doc {
         Some(d) => (StatusCode::OK, d),
         None => {
-            let node = gw.node().clone();
-            let state = tokio::task::spawn_blocking(move || node.store().get(&id))
-                .await
-                .map_err(|e| Failure::Task(e.to_string()))??;
+            let state = gw.node().reads().get(&id).await?;
             let gone = state.is_some_and(|s| s.message.is_none());
             let status = if gone {
                 StatusCode::GONE
@@ -668,13 +678,15 @@ async fn cap_document(
 async fn metrics_text(State(gw): State<Gateway>) -> Result<Response, Failure> {
     let node = gw.node().clone();
     let gateway = gw.clone();
-    let text = tokio::task::spawn_blocking(move || {
-        let mut text = metrics::render(&node)?;
-        metrics::gateway(&mut text, gateway.stats(), gateway.inner.rendered.bytes());
-        Ok::<_, StoreError>(text)
-    })
-    .await
-    .map_err(|e| Failure::Task(e.to_string()))??;
+    let text = gw
+        .node()
+        .reads()
+        .run(move |_| {
+            let mut text = metrics::render(&node)?;
+            metrics::gateway(&mut text, gateway.stats(), gateway.inner.rendered.bytes());
+            Ok::<_, StoreError>(text)
+        })
+        .await?;
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -687,7 +699,10 @@ async fn metrics_text(State(gw): State<Gateway>) -> Result<Response, Failure> {
 
 async fn healthz(State(gw): State<Gateway>) -> Response {
     let node = gw.node().clone();
-    let problem = tokio::task::spawn_blocking(move || node.store_problem())
+    let problem = gw
+        .node()
+        .reads()
+        .run(move |_| Ok::<_, StoreError>(node.store_problem()))
         .await
         .unwrap_or_else(|_| Some("the store could not be asked".to_string()));
     let mut r = if gw.node().is_shutting_down() {

@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
 use crate::message::{AuthorKey, Id, Message, Reason, Rejection, SecretKey, Timestamp};
-use crate::store::{MessageState, Store, StoreConfig, StoreError};
+use crate::store::{MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
 use crate::tls;
 
 pub use budget::{Limit, address_keys};
@@ -199,6 +199,8 @@ pub struct Node {
 struct Inner {
     /// The log: the only durable state.
     store: Store,
+    /// The store's reads for async code, on a bounded pool of blocking threads.
+    reads: Reads,
     /// Counters, shared with the HTTP gateway.
     metrics: Metrics,
     /// The configuration the node started with.
@@ -254,12 +256,20 @@ impl Node {
         })?;
         let trust = trust::Trust::new(&config.trust).map_err(NodeError::Config)?;
         let history_base = store.reader_head()?;
+        let reads = Reads::new(
+            store.clone(),
+            ReadLimits {
+                threads: config.store.read_threads,
+                wait: config.store.read_wait,
+            },
+        );
         let config_limits = config.limits.clone();
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         Ok(Node {
             inner: Arc::new(Inner {
                 store,
+                reads,
                 metrics: Metrics::default(),
                 subscriptions: subscribe::Slots::default(),
                 config,
@@ -324,6 +334,12 @@ impl Node {
     /// The store (read access for the gateway and federation).
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The store's reads for async code: every read a task, handler or page makes goes through
+    /// here, on a bounded pool of blocking threads, never on the runtime's own.
+    pub fn reads(&self) -> &Reads {
+        &self.inner.reads
     }
 
     /// The node's public key.
@@ -436,14 +452,24 @@ impl Node {
     /// there before its release, and neither is anything it does (an update or translation
     /// of a public message, an endorsement in the tally, a cancel and its reason). The store
     /// applies those at the release, the same one that puts the message in readers' view.
-    pub fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
-        Ok(self.inner.store.get(id)?)
+    pub async fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
+        Ok(self.inner.reads.get(id).await?)
     }
 
     /// Identity and counters. `peer`: the caller proved it is a peer (a client certificate
     /// from a trusted CA) and gets the log's real head and count; anyone else gets what
-    /// readers can see, which an embargoed arrival does not move.
-    pub fn info(&self, peer: bool) -> Result<NodeInfo, NodeError> {
+    /// readers can see, which an embargoed arrival does not move. Read on the store's read
+    /// pool.
+    pub async fn info(&self, peer: bool) -> Result<NodeInfo, NodeError> {
+        let node = self.clone();
+        self.inner
+            .reads
+            .run(move |_| node.info_blocking(peer))
+            .await
+    }
+
+    /// [`Node::info`], reading the store on the calling thread.
+    fn info_blocking(&self, peer: bool) -> Result<NodeInfo, NodeError> {
         let counts = self.inner.store.counts()?;
         let (head_seq, messages) = if peer {
             (counts.head_seq, counts.messages)

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::{Node, NodeError};
 use crate::message::{AuthorKey, Filter};
-use crate::store::{Entry, View};
+use crate::store::{Entry, Reads, View};
 
 /// The most entries read from the store at once (fewer when the queue has less room).
 const READ_BATCH: usize = 256;
@@ -484,8 +484,22 @@ fn cost(entry: &Entry) -> usize {
     entry.message.signed().body().len() + ENTRY_OVERHEAD
 }
 
+/// The cursor as told to the subscriber (caught up, closing). A peer (`readers` false) is told
+/// where its scan got to; anyone else no further than the readers' head, so the seq of an
+/// arrival under embargo (which it skipped) is not given away. Resuming from there only scans
+/// those entries again: their releases come later, under new seqs.
+async fn cursor_to_tell(reads: &Reads, readers: bool, since: u64, cursor: u64) -> u64 {
+    if !readers {
+        return cursor;
+    }
+    match reads.reader_head().await {
+        Ok(visible) => cursor.min(visible).max(since),
+        Err(_) => since,
+    }
+}
+
 async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
-    let store = node.store().clone();
+    let reads = node.reads().clone();
     let stall = node.config().limits.subscriber_stall;
     let view = match (spec.peer, spec.authenticated) {
         (Some(peer), true) => View::Peer {
@@ -496,24 +510,13 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
         },
         (None, _) => View::Reader,
     };
-    let mut head_rx = store.watch_head();
+    let mut head_rx = reads.store().watch_head();
     let mut cursor = spec.since;
     let mut announced = false;
-    // The cursor as told to the subscriber (caught up, closing). A peer is told where its
-    // scan got to; anyone else no further than the readers' head, so the seq of an arrival
-    // under embargo (which it skipped) is not given away. Resuming from there only scans
-    // those entries again: their releases come later, under new seqs.
     let readers = !matches!(view, View::Peer { .. });
-    let tell = |cursor: u64| -> u64 {
-        if !readers {
-            return cursor;
-        }
-        match store.reader_head() {
-            Ok(visible) => cursor.min(visible).max(spec.since),
-            Err(_) => spec.since,
-        }
-    };
-    let closing = |cursor: u64| End::Finished(Some(Ok(SubEvent::Closing(tell(cursor)))));
+    let tell = |cursor: u64| cursor_to_tell(&reads, readers, spec.since, cursor);
+    let closing =
+        async |cursor: u64| End::Finished(Some(Ok(SubEvent::Closing(tell(cursor).await))));
     // What an entry is expected to cost, from those read so far: how many to read for the
     // room the queue has.
     let mut estimate = FIRST_ESTIMATE;
@@ -530,12 +533,20 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
                     Ok(room) => room,
                     Err(blocked) => return blocked.into(),
                 },
-                _ = node.stopped() => return closing(cursor),
+                _ = node.stopped() => return closing(cursor).await,
             };
             let limit = (room_bytes / estimate)
                 .clamp(1, READ_BATCH)
                 .min(room_events);
-            let (mut entries, scanned_to) = match store.read(cursor, &spec.filter, &view, limit) {
+            // Read on the store's read pool: a slow disk holds one of its threads, not this
+            // task's runtime thread, and a subscriber gone or a node stopping meanwhile does
+            // not wait for it.
+            let read = tokio::select! {
+                read = reads.read(cursor, &spec.filter, &view, limit) => read,
+                _ = node.stopped() => return closing(cursor).await,
+                _ = queue.gone() => return End::Finished(None),
+            };
+            let (mut entries, scanned_to) = match read {
                 Ok(r) => r,
                 Err(e) => return End::Finished(Some(Err(e.into()))),
             };
@@ -563,7 +574,7 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
                             return blocked.into();
                         }
                     }
-                    _ = node.stopped() => return closing(cursor),
+                    _ = node.stopped() => return closing(cursor).await,
                 }
                 cursor = seq;
                 delivered = true;
@@ -578,11 +589,11 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
         }
         let mark = if !announced {
             announced = true;
-            Some(tell(cursor))
-        } else if spec.peer.is_some() && !delivered && cursor > round_start && tell(cursor) > told {
+            Some(tell(cursor).await)
+        } else if spec.peer.is_some() && !delivered && cursor > round_start {
             // A peer's follower keeps a durable cursor: tell it when the log moved past
             // entries it does not get (its own, echoed back), so its cursor follows.
-            Some(tell(cursor))
+            Some(tell(cursor).await).filter(|&mark| mark > told)
         } else {
             None
         };
@@ -594,7 +605,7 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
                         return blocked.into();
                     }
                 }
-                _ = node.stopped() => return closing(cursor),
+                _ = node.stopped() => return closing(cursor).await,
             }
         }
         tokio::select! {
@@ -603,7 +614,7 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
                     return End::Finished(None); // the store closed
                 }
             }
-            _ = node.stopped() => return closing(cursor),
+            _ = node.stopped() => return closing(cursor).await,
             _ = queue.gone() => return End::Finished(None),
         }
     }

@@ -8,6 +8,8 @@ mod edge;
 pub mod limits;
 mod service;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 

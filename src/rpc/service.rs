@@ -258,7 +258,7 @@ impl Relay for RelayService {
         let id = Id::from_slice(&request.get_ref().id)
             .ok_or_else(|| status::malformed_request("id must be 32 bytes"))?;
         let state = self
-            .timed(async { Ok(self.node.get(&id)?) })
+            .timed(async { Ok(self.node.get(&id).await?) })
             .await?
             .ok_or_else(|| status::not_found(&id))?;
         Ok(Response::new(state_to_proto(&state)))
@@ -271,7 +271,9 @@ impl Relay for RelayService {
         // Only a peer with a client certificate from a trusted CA learns of messages under
         // embargo; here, of the log's real head and count.
         let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty());
-        let info = self.node.info(peer)?;
+        let info = self
+            .timed(async { Ok(self.node.info(peer).await?) })
+            .await?;
         Ok(Response::new(info_to_proto(&info)))
     }
 }

@@ -71,6 +71,20 @@ pub enum StoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// Every thread the store's reads may use stayed busy for as long as a read may wait (a
+    /// slow disk, or more readers than the node was sized for): the read was not made.
+    #[error(
+        "the store at {} is busy: its {threads} read threads were all in use for {}; try again later, or raise store.read_threads if the disk is fast enough",
+        dir.display(), humantime::format_duration(*waited)
+    )]
+    Busy {
+        /// The data directory.
+        dir: PathBuf,
+        /// The threads reads may use (`store.read_threads`).
+        threads: usize,
+        /// How long the read waited for one (`store.read_wait`).
+        waited: std::time::Duration,
+    },
     /// The store was closed, or an earlier flush failed and it no longer accepts writes.
     #[error("the store at {} is closed{}", dir.display(), if detail.is_empty() { String::new() } else { format!(": {detail}") })]
     Closed {
@@ -90,12 +104,16 @@ impl StoreError {
     }
 
     /// Whether this is the store being unable to write now (a full disk, a failing one, a
-    /// store that closed), as opposed to damage or a bug: clients are told `unavailable`, and
-    /// may try again later or elsewhere. Nothing acknowledged is lost in any of these cases.
+    /// store that closed) or to read now (its read threads busy), as opposed to damage or a
+    /// bug: clients are told `unavailable`, and may try again later or elsewhere. Nothing
+    /// acknowledged is lost in any of these cases.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Full { .. } | StoreError::Io { .. } | StoreError::Closed { .. }
+            StoreError::Full { .. }
+                | StoreError::Io { .. }
+                | StoreError::Closed { .. }
+                | StoreError::Busy { .. }
         )
     }
 
@@ -115,6 +133,15 @@ impl StoreError {
                 dir: dir.clone(),
                 free: *free,
                 reserve: *reserve,
+            },
+            StoreError::Busy {
+                dir,
+                threads,
+                waited,
+            } => StoreError::Busy {
+                dir: dir.clone(),
+                threads: *threads,
+                waited: *waited,
             },
             StoreError::Io { dir, source } => {
                 StoreError::io(dir, std::io::Error::new(source.kind(), source.to_string()))

@@ -821,3 +821,28 @@ async fn embargoed_messages_appear_only_from_their_time() {
     .await;
     assert_eq!(get(addr, &format!("/cap/{}.xml", u.id())).await.status, 200);
 }
+
+/// The store's read pool is on /metrics: the scrape's own read is running on it (so at least
+/// one, and never more than `store.read_threads`), and nothing was refused as busy.
+#[tokio::test]
+async fn metrics_show_the_store_read_pool() {
+    let node = TestNode::start_with(|c| c.store.read_threads = 3).await;
+    let r = get(http(&node), "/metrics").await;
+    assert_eq!(r.status, 200);
+    let t = &r.body;
+    let value = |name: &str| -> u64 {
+        t.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {t}"))
+    };
+    let running = value("tocsin_store_reads_running");
+    assert!((1..=3).contains(&running), "{running} running: {t}");
+    // Present (its value depends on what else reads meanwhile).
+    value("tocsin_store_reads_queued");
+    assert_eq!(value("tocsin_store_reads_busy_total"), 0, "{t}");
+    assert!(
+        t.contains("# TYPE tocsin_store_reads_busy_total counter\n"),
+        "{t}"
+    );
+}

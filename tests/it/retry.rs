@@ -115,7 +115,7 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
         async move { refused >= 1 }
     })
     .await;
-    let info = n.info(true).unwrap();
+    let info = n.info(true).await.unwrap();
     assert_eq!(info.retry_pending, 1);
     assert_eq!(info.peers[0].retry_pending, 1, "{:?}", info.peers);
     let status = slow.client().await.info().await.unwrap();
@@ -152,8 +152,8 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
         "{t}"
     );
     // Stored once, and not sent back to the origin (which has it) as new.
-    assert_eq!(n.info(true).unwrap().head_seq, 2);
-    assert_eq!(node(origin).info(true).unwrap().head_seq, 2);
+    assert_eq!(n.info(true).await.unwrap().head_seq, 2);
+    assert_eq!(node(origin).info(true).await.unwrap().head_seq, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
