@@ -123,6 +123,11 @@ impl From<NodeError> for Status {
         match e {
             NodeError::Refused(r) => refusal(&r),
             NodeError::ShuttingDown => shutting_down(None),
+            // Every read thread busy for longer than `store.read_wait`: load, not a failure.
+            NodeError::Store(crate::store::StoreError::Busy { .. }) => refusal(&Rejection::new(
+                Reason::Unavailable,
+                "this node is too busy reading its store to answer now; try again shortly or another node",
+            )),
             NodeError::Store(e) if e.is_unavailable() => {
                 // The detail (paths, free space) is for the operator's log, not the wire.
                 if !matches!(e, crate::store::StoreError::Full { .. }) {
@@ -207,6 +212,23 @@ mod tests {
             Some(Reason::Unavailable)
         );
         assert!(!s.message().contains("/srv"));
+    }
+
+    #[test]
+    fn a_store_too_busy_to_read_is_unavailable_and_says_so() {
+        let busy = crate::store::StoreError::Busy {
+            dir: "/srv/secret/store".into(),
+            threads: 4,
+            waited: Duration::from_secs(10),
+        };
+        let s = Status::from(NodeError::Store(busy));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert_eq!(
+            rejection_of(&s).map(|r| r.reason),
+            Some(Reason::Unavailable)
+        );
+        assert!(s.message().contains("busy"), "{}", s.message());
+        assert!(!s.message().contains("/srv"), "{}", s.message());
     }
 
     #[test]
