@@ -321,7 +321,9 @@ impl Queue {
         }
     }
 
-    /// Waits until the queue has room, and returns how much: (bytes, events).
+    /// Waits until the queue has room, and returns how much: (bytes, events). (The task waits
+    /// with [`Queue::room_to_read`]; the tests see the bound through this.)
+    #[cfg(test)]
     async fn room(&self, stall: Duration) -> Result<(usize, usize), Blocked> {
         let s = self
             .wait(stall, |s| {
@@ -329,6 +331,24 @@ impl Queue {
             })
             .await?;
         Ok((self.max_bytes - s.bytes, self.max_events - s.events.len()))
+    }
+
+    /// Waits until the queue is empty or no more than half full (in bytes and in events), and
+    /// returns its room: (bytes, events). The task reads the store for this room: a
+    /// batch at a time while a reader works through a backlog, rather than an entry or two
+    /// each time it takes some (each read is a trip to the store's read pool). A reader that
+    /// keeps up finds its queue empty, and waits for nothing.
+    async fn room_to_read(&self, stall: Duration) -> Result<(usize, usize), Blocked> {
+        let s = self
+            .wait(stall, |s| {
+                s.events.is_empty()
+                    || (s.bytes <= self.max_bytes / 2 && s.events.len() <= self.max_events / 2)
+            })
+            .await?;
+        Ok((
+            self.max_bytes.saturating_sub(s.bytes),
+            self.max_events.saturating_sub(s.events.len()),
+        ))
     }
 
     /// Queues an event costing `bytes` once it fits (at once in an empty queue, whatever its
@@ -529,7 +549,7 @@ async fn run(node: &Node, spec: SubscribeSpec, queue: &Queue) -> End {
         while cursor < head {
             let before = cursor;
             let (room_bytes, room_events) = tokio::select! {
-                room = queue.room(stall) => match room {
+                room = queue.room_to_read(stall) => match room {
                     Ok(room) => room,
                     Err(blocked) => return blocked.into(),
                 },
@@ -659,6 +679,33 @@ mod tests {
         assert!(matches!(taken(&q), SubEvent::Stalled(4)));
         assert!(matches!(q.take(), Taken::Ended));
         assert_eq!(q.lock().bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn the_store_is_read_again_once_the_queue_is_half_empty_not_at_each_take() {
+        let q = Queue::new(1000, 100, 0);
+        for n in 1..=4 {
+            assert!(q.push(SubEvent::CaughtUp(n), 200, STALL).await.is_ok());
+        }
+        // 800 of 1000 bytes: room for 200, but no read for it yet.
+        assert_eq!(q.room(STALL).await.ok(), Some((200, 96)));
+        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
+        taken(&q);
+        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
+        // 400 of 1000: a read, for all the room there is.
+        taken(&q);
+        assert_eq!(q.room_to_read(STALL).await.ok(), Some((600, 98)));
+        // In events too: 2 of 3 queued is more than half.
+        let q = Queue::new(1 << 20, 3, 0);
+        for n in 1..=2 {
+            assert!(q.push(SubEvent::CaughtUp(n), 1, STALL).await.is_ok());
+        }
+        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
+        taken(&q);
+        assert_eq!(q.room_to_read(STALL).await.ok(), Some(((1 << 20) - 1, 2)));
+        // An empty queue is read for at once.
+        taken(&q);
+        assert_eq!(q.room_to_read(STALL).await.ok(), Some((1 << 20, 3)));
     }
 
     #[tokio::test]

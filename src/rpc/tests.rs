@@ -12,10 +12,11 @@ use super::RelayService;
 use super::limits::ConnectionLimits;
 use super::status::rejection_of;
 use crate::config::{Config, TlsMode};
-use crate::message::Reason;
+use crate::message::{Id, Reason, SecretKey};
 use crate::node::Node;
 use crate::proto;
 use crate::proto::relay_server::Relay;
+use crate::store::Origin;
 
 /// A node on a temporary directory, plaintext, with `tune` applied.
 fn node(dir: &std::path::Path, tune: impl FnOnce(&mut Config)) -> Node {
@@ -32,8 +33,21 @@ fn service(node: &Node) -> RelayService {
     RelayService::new(node.clone(), ConnectionLimits::new(1000, 1000))
 }
 
-fn get_request() -> Request<proto::GetRequest> {
-    Request::new(proto::GetRequest { id: vec![0x5a; 32] })
+fn get_request(id: &Id) -> Request<proto::GetRequest> {
+    Request::new(proto::GetRequest { id: id.0.to_vec() })
+}
+
+/// The id of an alert the node holds (an unknown id is answered without a read, from the
+/// filter of held ids). Published with time running: the store's threads answer in real time.
+async fn held_id(node: &Node) -> Id {
+    tokio::time::resume();
+    let key = SecretKey::from_seed(&[9; 32]);
+    let m = crate::store::tests::headline_alert(&key, node.now(), "Printers walk out in Eastmoor");
+    node.publish(m.signed().clone(), Origin::Local)
+        .await
+        .expect("accepted");
+    tokio::time::pause();
+    m.id()
 }
 
 /// On a runtime of one thread: while a `Get`'s read is held, `NodeInfo` is answered, and the
@@ -46,10 +60,11 @@ async fn a_get_whose_read_is_slow_times_out_while_node_info_is_answered() {
         c.store.read_threads = 2;
     });
     let relay = service(&node);
+    let id = held_id(&node).await;
     let held = node.reads().hold_next(1);
     let get = {
         let relay = relay.clone();
-        tokio::spawn(async move { relay.get(get_request()).await })
+        tokio::spawn(async move { relay.get(get_request(&id)).await })
     };
     assert!(
         held.until_held(1).await,
@@ -60,13 +75,37 @@ async fn a_get_whose_read_is_slow_times_out_while_node_info_is_answered() {
         .node_info(Request::new(proto::NodeInfoRequest {}))
         .await
         .expect("NodeInfo is answered while the Get's read is held");
-    assert_eq!(info.get_ref().head_seq, 0);
+    assert_eq!(info.get_ref().head_seq, 1);
     assert_eq!(info.get_ref().node_key, node.node_key().as_bytes().to_vec());
 
     tokio::time::advance(Duration::from_secs(16)).await;
     let status = get.await.expect("task").expect_err("the Get timed out");
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert_eq!(held.held(), 1, "while its read was still held");
+}
+
+/// An id the node has never held is answered `NOT_FOUND` at once, without a read thread: with
+/// every thread held, it is still answered.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_get_of_an_unknown_id_needs_no_read_thread() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = node(dir.path(), |c| c.store.read_threads = 1);
+    let relay = service(&node);
+    let id = held_id(&node).await;
+    let held = node.reads().hold_next(1);
+    let slow = {
+        let node = node.clone();
+        tokio::spawn(async move { node.get(&id).await.is_ok() })
+    };
+    assert!(held.until_held(1).await);
+    let status = relay
+        .get(get_request(&Id([0x5a; 32])))
+        .await
+        .expect_err("not found");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(node.reads().stats().queued, 0, "it asked for no thread");
+    held.release();
+    assert!(slow.await.expect("task"));
 }
 
 /// Every read thread held: a `Get` waits `store.read_wait` for one (inside its own timeout),
@@ -80,16 +119,17 @@ async fn a_get_that_finds_no_read_thread_is_refused_unavailable() {
         c.store.read_wait = Duration::from_secs(2);
     });
     let relay = service(&node);
+    let id = held_id(&node).await;
     let held = node.reads().hold_next(1);
     let slow = {
         let node = node.clone();
-        tokio::spawn(async move { node.get(&crate::message::Id([1; 32])).await.is_ok() })
+        tokio::spawn(async move { node.get(&id).await.is_ok() })
     };
     assert!(held.until_held(1).await);
 
     let get = {
         let relay = relay.clone();
-        tokio::spawn(async move { relay.get(get_request()).await })
+        tokio::spawn(async move { relay.get(get_request(&id)).await })
     };
     // The Get waits for a thread before the test moves time past its wait.
     let mut turns = 0;

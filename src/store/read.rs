@@ -627,6 +627,12 @@ impl Store {
         self.inner()?.get(id)
     }
 
+    /// Whether the store may hold `id`, from its in-memory filter of held ids (no disk): false
+    /// means it holds neither the message nor its tombstone.
+    pub fn may_hold(&self, id: &Id) -> Result<bool, StoreError> {
+        Ok(self.inner()?.ids.may_hold(id))
+    }
+
     /// A message with its content, if held (not withdrawn); none of what [`Store::get`] adds.
     pub fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
         self.inner()?.message(id)

@@ -218,8 +218,13 @@ impl Reads {
             .await
     }
 
-    /// [`Store::get`] on the pool: a message and its state, as readers may see it.
+    /// [`Store::get`] on the pool: a message and its state, as readers may see it. An id the
+    /// in-memory filter of held ids has never seen is answered at once, without a thread (it
+    /// would find nothing on disk either): asking for ids that do not exist costs no disk.
     pub async fn get(&self, id: &Id) -> Result<Option<MessageState>, StoreError> {
+        if !self.store.may_hold(id)? {
+            return Ok(None);
+        }
         let id = *id;
         self.run(move |store| store.get(&id)).await
     }

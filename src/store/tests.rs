@@ -78,6 +78,15 @@ fn alert(
     sign(b, k)
 }
 
+/// An alert by `k` in English under `headline`, made at `created` and valid for a day: the
+/// fixture of the tests of other modules too (the read pool, the ingest pipeline).
+pub(crate) fn headline_alert(k: &SecretKey, created: Timestamp, headline: &str) -> Message {
+    sign(
+        body(k, created, Content::Alert(alert_content(&["en"], headline))),
+        k,
+    )
+}
+
 pub(super) fn simple_alert(k: &SecretKey, created: Timestamp) -> Message {
     alert(k, created, &["union-rights"], &["AZ"], &["en"])
 }

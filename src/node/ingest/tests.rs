@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{Config, TlsMode};
-use crate::message::{
-    Alert, Body, Category, Certainty, Content, Info, SecretKey, Severity, Status, Urgency,
-};
+use crate::message::SecretKey;
 use crate::node::Clock;
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -20,30 +18,7 @@ pub(crate) fn key(n: u8) -> SecretKey {
 
 /// An alert by `k`, written at `created` and valid for a day.
 fn alert_at(k: &SecretKey, headline: &str, created: Timestamp) -> Message {
-    let body = Body {
-        author: k.public(),
-        created_at: created,
-        expires_at: Some(created.plus(DAY)),
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![Info {
-                language: "en".into(),
-                headline: headline.into(),
-                description: format!(
-                    "{headline}: three members of the Fictional Bakers' Union detained"
-                ),
-                ..Info::default()
-            }],
-        }),
-    };
-    Message::sign(body, k).expect("sign")
+    crate::store::tests::headline_alert(k, created, headline)
 }
 
 pub(crate) fn alert(k: &SecretKey, headline: &str) -> Message {

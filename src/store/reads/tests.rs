@@ -9,10 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::*;
-use crate::message::{
-    Alert, Body, Category, Certainty, Content, Info, Message, SecretKey, Severity, Status,
-    Timestamp, Urgency,
-};
+use crate::message::{Message, SecretKey, Timestamp};
 use crate::store::{Origin, StoreConfig};
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -31,31 +28,7 @@ fn store(dir: &std::path::Path) -> Store {
 }
 
 fn alert(headline: &str) -> Message {
-    let k = SecretKey::from_seed(&[7; 32]);
-    let body = Body {
-        author: k.public(),
-        created_at: T0,
-        expires_at: Some(T0.plus(Duration::from_secs(24 * 3600))),
-        topics: vec!["union-rights".into()],
-        countries: vec!["AZ".into()],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![Info {
-                language: "en".into(),
-                headline: headline.into(),
-                description: format!(
-                    "{headline}: organisers of the Fictional Bakers' Union were detained"
-                ),
-                ..Info::default()
-            }],
-        }),
-    };
-    Message::sign(body, &k).expect("sign")
+    crate::store::tests::headline_alert(&SecretKey::from_seed(&[7; 32]), T0, headline)
 }
 
 fn limits(threads: usize, wait: Duration) -> ReadLimits {
