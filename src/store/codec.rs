@@ -483,6 +483,18 @@ pub(super) struct LogEntry {
 }
 
 impl LogEntry {
+    /// The entry of a message accepted (or placed again by a repair) with its body at `body`,
+    /// from the peer `origin` (empty: local).
+    pub(super) fn accepted(id: Id, body: BodyRef, embargoed: bool, origin: Vec<u8>) -> Self {
+        LogEntry {
+            what: ACCEPTED,
+            embargoed,
+            id,
+            body: Some(body),
+            origin,
+        }
+    }
+
     /// Whether readers see the message at this entry: an acceptance not under embargo, or a
     /// release.
     pub(super) fn for_readers(&self) -> bool {

@@ -76,16 +76,7 @@ impl Inner {
                 rows.unpost(*tree, prefix, s)?;
             }
         }
-        rows.put_log_entry(
-            seq,
-            LogEntry {
-                what: ACCEPTED,
-                embargoed,
-                id,
-                body: Some(at),
-                origin,
-            },
-        );
+        rows.put_log_entry(seq, LogEntry::accepted(id, at, embargoed, origin));
         rows.post_all(&prefixes, seq);
         rec.seq = seq;
         rec.release = 0;

@@ -261,19 +261,11 @@ fn store(
     };
     rows.count_body(&at, seq)?;
     rows.add_to_count(codec::meta::N_MESSAGES, 1)?;
-    rows.put_log_entry(
-        seq,
-        LogEntry {
-            what: ACCEPTED,
-            embargoed,
-            id,
-            body: Some(at),
-            origin: match origin {
-                Origin::Local => Vec::new(),
-                Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
-            },
-        },
-    );
+    let origin = match origin {
+        Origin::Local => Vec::new(),
+        Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
+    };
+    rows.put_log_entry(seq, LogEntry::accepted(id, at, embargoed, origin));
     rows.post_all(prefixes, seq);
     if let Some(exp) = body.expires_at {
         rows.expire_at(exp.0, &id, seq);
