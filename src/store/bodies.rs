@@ -41,8 +41,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use super::StoreError;
 use super::codec::{big_endian, read_u64};
 
-type R<X> = Result<X, StoreError>;
-
 /// Where a body is: segment, offset, length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BodyRef {
@@ -191,7 +189,7 @@ pub(super) const BODIES_DIR: &str = "bodies";
 impl BodyLog {
     /// Opens (or creates) the body log of the store in `store_dir`, appending to its last
     /// segment.
-    pub(super) fn open(store_dir: &Path, segment_bytes: u64) -> R<BodyLog> {
+    pub(super) fn open(store_dir: &Path, segment_bytes: u64) -> Result<BodyLog, StoreError> {
         let dir = store_dir.join(BODIES_DIR);
         let io = |e| StoreError::io(store_dir, e);
         fs::create_dir_all(&dir).map_err(io)?;
@@ -237,13 +235,13 @@ impl BodyLog {
     }
 
     /// The segments on disk.
-    pub(super) fn segments(&self) -> R<Vec<u64>> {
+    pub(super) fn segments(&self) -> Result<Vec<u64>, StoreError> {
         list_segments(&self.dir).map_err(|e| self.io(e))
     }
 
     /// Appends `sig ‖ body` after what is pending (writer only; written by
     /// [`BodyLog::write_and_sync`]). A body never straddles two segments.
-    pub(super) fn append(&self, parts: &[&[u8]]) -> R<BodyRef> {
+    pub(super) fn append(&self, parts: &[&[u8]]) -> Result<BodyRef, StoreError> {
         let n: usize = parts.iter().map(|p| p.len()).sum();
         let mut a = lock(&self.appender);
         let end = a.len + a.pending.len() as u64;
@@ -262,7 +260,7 @@ impl BodyLog {
     }
 
     /// Writes what is pending and starts the next segment.
-    fn rotate(&self, a: &mut Appender) -> R<()> {
+    fn rotate(&self, a: &mut Appender) -> Result<(), StoreError> {
         let pending = std::mem::take(&mut a.pending);
         self.write_at_end(a, &pending)?;
         let next = a.seg + 1;
@@ -281,7 +279,7 @@ impl BodyLog {
 
     /// Writes what is pending and syncs every segment written since the last sync. Called
     /// before the transaction that points to these bodies is applied.
-    pub(super) fn write_and_sync(&self) -> R<()> {
+    pub(super) fn write_and_sync(&self) -> Result<(), StoreError> {
         // Written under the lock (readers then find the bytes in the file, not in `pending`),
         // synced outside it: a reader does not wait for the disk.
         let to_sync = {
@@ -306,7 +304,7 @@ impl BodyLog {
     /// length, so the offsets of later bodies stay true. If the file cannot be cut back, its
     /// real length is taken as the end instead: the partial bytes become dead space that nothing
     /// points to, and the next body is recorded where it really lands.
-    fn write_at_end(&self, a: &mut Appender, bytes: &[u8]) -> R<()> {
+    fn write_at_end(&self, a: &mut Appender, bytes: &[u8]) -> Result<(), StoreError> {
         #[cfg(test)]
         let written = match self.faults.take_next() {
             Some(keep) => faults::partial_write(&a.file, bytes, keep),
@@ -340,7 +338,7 @@ impl BodyLog {
     /// Reads a body, for the writer: the references it reads are never older than the last
     /// reclaim (a segment is deleted only after the transaction that moved everything out of it
     /// is durable), so a deleted segment is reported as missing, as any other.
-    pub(super) fn read(&self, r: &BodyRef) -> R<Vec<u8>> {
+    pub(super) fn read(&self, r: &BodyRef) -> Result<Vec<u8>, StoreError> {
         match self.read_or_moved(r)? {
             BodyRead::Found(bytes) => Ok(bytes),
             BodyRead::Moved => Err(self.segment_missing(r.seg)),
@@ -351,7 +349,7 @@ impl BodyLog {
     /// in the same group), else from its segment. [`BodyRead::Moved`] when this log deleted
     /// the segment since (see the module docs); a missing segment it did not delete, or a body
     /// cut short, is [`StoreError::Corrupt`].
-    pub(super) fn read_or_moved(&self, r: &BodyRef) -> R<BodyRead> {
+    pub(super) fn read_or_moved(&self, r: &BodyRef) -> Result<BodyRead, StoreError> {
         {
             let a = lock(&self.appender);
             if r.seg == a.seg && r.off >= a.len {
@@ -404,7 +402,7 @@ impl BodyLog {
     }
 
     /// A read handle on a segment; `None` when this log deleted it.
-    fn handle(&self, seg: u64) -> R<Option<Arc<File>>> {
+    fn handle(&self, seg: u64) -> Result<Option<Arc<File>>, StoreError> {
         let mut files = lock(&self.files);
         if let Some(f) = files.get(&seg) {
             return Ok(Some(f.clone()));
@@ -427,7 +425,7 @@ impl BodyLog {
 
     /// Deletes a segment no live body is in (never the one being appended to). A read of it
     /// from then on is [`BodyRead::Moved`].
-    pub(super) fn remove(&self, seg: u64) -> R<()> {
+    pub(super) fn remove(&self, seg: u64) -> Result<(), StoreError> {
         if seg == self.current() {
             return Ok(());
         }
@@ -441,7 +439,7 @@ impl BodyLog {
     }
 
     /// A segment's size on disk.
-    pub(super) fn size(&self, seg: u64) -> R<u64> {
+    pub(super) fn size(&self, seg: u64) -> Result<u64, StoreError> {
         {
             let a = lock(&self.appender);
             if seg == a.seg {
@@ -456,7 +454,7 @@ impl BodyLog {
     }
 
     /// The body log's size on disk.
-    pub(super) fn disk_bytes(&self) -> R<u64> {
+    pub(super) fn disk_bytes(&self) -> Result<u64, StoreError> {
         let mut total = 0;
         for seg in self.segments()? {
             total += self.size(seg)?;

@@ -32,7 +32,7 @@ use super::StoreError;
 #[derive(Debug, Default)]
 struct Durable {
     /// Every transaction with a generation up to this one is on disk.
-    gen_: u64,
+    generation: u64,
     /// Set when a flush failed or the flusher stopped: nothing more will become durable.
     failed: Option<String>,
 }
@@ -99,15 +99,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Committer {
     #[cfg(test)]
-    pub(super) fn new(dir: PathBuf, gen_: u64, head: u64) -> Arc<Self> {
-        Committer::sharing(dir, gen_, head, Arc::new(watch::Sender::new(head)), None)
+    pub(super) fn new(dir: PathBuf, generation: u64, head: u64) -> Arc<Self> {
+        Committer::sharing(
+            dir,
+            generation,
+            head,
+            Arc::new(watch::Sender::new(head)),
+            None,
+        )
     }
 
     /// A committer that publishes its durable head on `watch` (which may already be ahead of
     /// `head`: it never moves back), and calls `on_failure` if a flush fails.
     pub(super) fn sharing(
         dir: PathBuf,
-        gen_: u64,
+        generation: u64,
         head: u64,
         watch: Arc<watch::Sender<u64>>,
         on_failure: Option<Box<dyn FnOnce() + Send>>,
@@ -119,10 +125,13 @@ impl Committer {
         });
         Arc::new(Committer {
             dir,
-            committed: Mutex::new((gen_, head)),
+            committed: Mutex::new((generation, head)),
             requests: Mutex::new(Requests::default()),
             wake: Condvar::new(),
-            durable: Mutex::new(Durable { gen_, failed: None }),
+            durable: Mutex::new(Durable {
+                generation,
+                failed: None,
+            }),
             head: watch,
             on_failure: Mutex::new(OnFailure(on_failure)),
             flushes: AtomicU64::new(0),
@@ -131,8 +140,8 @@ impl Committer {
     }
 
     /// Records a committed transaction. Called under the writer lock, so the pair only grows.
-    pub(super) fn committed(&self, gen_: u64, seq: u64) {
-        *lock(&self.committed) = (gen_, seq);
+    pub(super) fn committed(&self, generation: u64, seq: u64) {
+        *lock(&self.committed) = (generation, seq);
     }
 
     /// How many flushes the store has done.
@@ -160,7 +169,7 @@ impl Committer {
         let result = {
             let mut r = lock(&self.requests);
             let d = lock(&self.durable);
-            if d.gen_ >= g {
+            if d.generation >= g {
                 Ok(())
             } else if let Some(detail) = &d.failed {
                 Err(self.closed(detail))
@@ -193,7 +202,7 @@ impl Committer {
         let (durable, failure) = {
             let d = lock(&self.durable);
             (
-                d.gen_,
+                d.generation,
                 d.failed.as_deref().map(|detail| self.closed(detail)),
             )
         };
@@ -222,14 +231,14 @@ impl Committer {
 
     /// Publishes a durable (generation, seq), after a flush that began after they committed.
     /// The head moves first: a writer woken by the generation must find its seq readable.
-    fn publish(&self, gen_: u64, seq: u64) {
+    fn publish(&self, generation: u64, seq: u64) {
         self.head.send_if_modified(|h| {
             let moved = seq > *h;
             *h = (*h).max(seq);
             moved
         });
         let mut d = lock(&self.durable);
-        d.gen_ = d.gen_.max(gen_);
+        d.generation = d.generation.max(generation);
     }
 
     /// Records that nothing more will become durable, and answers everyone waiting.
@@ -289,7 +298,7 @@ impl Committer {
             let stopping = {
                 let mut r = lock(&self.requests);
                 loop {
-                    let durable = lock(&self.durable).gen_;
+                    let durable = lock(&self.durable).generation;
                     if r.stop || r.answers.iter().any(|(g, _)| *g > durable) {
                         break;
                     }
