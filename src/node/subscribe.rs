@@ -321,9 +321,7 @@ impl Queue {
         }
     }
 
-    /// Waits until the queue has room, and returns how much: (bytes, events). (The task waits
-    /// with [`Queue::room_to_read`]; the tests see the bound through this.)
-    #[cfg(test)]
+    /// Waits until the queue has room, and returns how much: (bytes, events).
     async fn room(&self, stall: Duration) -> Result<(usize, usize), Blocked> {
         let s = self
             .wait(stall, |s| {
@@ -334,21 +332,29 @@ impl Queue {
     }
 
     /// Waits until the queue is empty or no more than half full (in bytes and in events), and
-    /// returns its room: (bytes, events). The task reads the store for this room: a
+    /// returns its room, as [`Queue::room`] does. The task reads the store for this room: a
     /// batch at a time while a reader works through a backlog, rather than an entry or two
     /// each time it takes some (each read is a trip to the store's read pool). A reader that
     /// keeps up finds its queue empty, and waits for nothing.
+    ///
+    /// A reader that takes nothing for `stall` meanwhile is not ended here: its queue is not
+    /// full. The room left is read for, and the queue is ended only once it has stayed *full*
+    /// for `stall` with nothing taken (`limits.subscriber_stall`, as documented).
     async fn room_to_read(&self, stall: Duration) -> Result<(usize, usize), Blocked> {
-        let s = self
-            .wait(stall, |s| {
-                s.events.is_empty()
-                    || (s.bytes <= self.max_bytes / 2 && s.events.len() <= self.max_events / 2)
-            })
-            .await?;
-        Ok((
-            self.max_bytes.saturating_sub(s.bytes),
-            self.max_events.saturating_sub(s.events.len()),
-        ))
+        let half_free = |s: &QueueState| {
+            s.events.is_empty()
+                || (s.bytes <= self.max_bytes / 2 && s.events.len() <= self.max_events / 2)
+        };
+        let waited = self.wait(stall, half_free).await.map(|s| {
+            (
+                self.max_bytes.saturating_sub(s.bytes),
+                self.max_events.saturating_sub(s.events.len()),
+            )
+        });
+        match waited {
+            Err(Blocked::Stalled) => self.room(stall).await,
+            other => other,
+        }
     }
 
     /// Queues an event costing `bytes` once it fits (at once in an empty queue, whatever its
@@ -683,29 +689,51 @@ mod tests {
 
     #[tokio::test]
     async fn the_store_is_read_again_once_the_queue_is_half_empty_not_at_each_take() {
-        let q = Queue::new(1000, 100, 0);
+        // A wait that would not end by itself: only a take (or a stall) ends it.
+        const LONG: Duration = Duration::from_secs(3600);
+        let q = Arc::new(Queue::new(1000, 100, 0));
         for n in 1..=4 {
             assert!(q.push(SubEvent::CaughtUp(n), 200, STALL).await.is_ok());
         }
         // 800 of 1000 bytes: room for 200, but no read for it yet.
         assert_eq!(q.room(STALL).await.ok(), Some((200, 96)));
-        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
+        let waiting = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move { q.room_to_read(LONG).await.ok() })
+        };
+        tokio::task::yield_now().await;
         taken(&q);
-        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
+        // 600 of 1000: more than half; still waiting.
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
         // 400 of 1000: a read, for all the room there is.
         taken(&q);
-        assert_eq!(q.room_to_read(STALL).await.ok(), Some((600, 98)));
-        // In events too: 2 of 3 queued is more than half.
+        let room = tokio::time::timeout(Duration::from_secs(30), waiting).await;
+        assert_eq!(room.ok().and_then(Result::ok).flatten(), Some((600, 98)));
+        // In events too: 2 of 3 queued is more than half, 1 of 3 is not.
         let q = Queue::new(1 << 20, 3, 0);
         for n in 1..=2 {
             assert!(q.push(SubEvent::CaughtUp(n), 1, STALL).await.is_ok());
         }
-        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
         taken(&q);
-        assert_eq!(q.room_to_read(STALL).await.ok(), Some(((1 << 20) - 1, 2)));
+        assert_eq!(q.room_to_read(LONG).await.ok(), Some(((1 << 20) - 1, 2)));
         // An empty queue is read for at once.
         taken(&q);
-        assert_eq!(q.room_to_read(STALL).await.ok(), Some((1 << 20, 3)));
+        assert_eq!(q.room_to_read(LONG).await.ok(), Some((1 << 20, 3)));
+    }
+
+    #[tokio::test]
+    async fn a_reader_that_stops_is_ended_only_once_its_queue_stays_full() {
+        let q = Queue::new(1000, 100, 0);
+        for n in 1..=3 {
+            assert!(q.push(SubEvent::CaughtUp(n), 200, STALL).await.is_ok());
+        }
+        // More than half full and nothing taken for the stall limit: not ended, since the
+        // queue is not full; the room left is read for.
+        assert_eq!(q.room_to_read(STALL).await.ok(), Some((400, 97)));
+        assert!(q.push(SubEvent::CaughtUp(4), 400, STALL).await.is_ok());
+        // Full now, and still nothing taken: ended.
+        assert!(matches!(q.room_to_read(STALL).await, Err(Blocked::Stalled)));
     }
 
     #[tokio::test]
