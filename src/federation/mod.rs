@@ -28,7 +28,7 @@ pub use backoff::Backoff;
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
-    Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus, Tail, drive, gather,
+    Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -160,18 +160,19 @@ impl Follower {
         let node = self.node.clone();
         let mut log = PeerLog {
             follower: self,
-            events,
+            events: Batches::new(events, BATCH),
             origin_key,
             store,
             cursor,
-            failed: None,
-            closed: false,
         };
         // Shutdown ends this connection from `run`, dropping it: what it staged is in the
         // store's hands already, each message with its cursor. So the driver itself never
         // stops for it.
         match drive(&node, &mut log, PIPELINE, std::future::pending()).await {
-            Ended::Drained => Err(log.failed.take().unwrap_or(FollowError::Closed)),
+            Ended::Drained => Err(log
+                .events
+                .take_failure()
+                .map_or(FollowError::Closed, FollowError::from)),
             Ended::SourceFailed(e) | Ended::AnswerFailed(e) => Err(e),
             Ended::Stopped => Ok(()),
         }
@@ -224,17 +225,13 @@ impl Follower {
 /// durable cursor past what is settled.
 struct PeerLog<'a, Events> {
     follower: &'a mut Follower,
-    /// The subscription.
-    events: Events,
+    /// The subscription, a batch at a time.
+    events: Batches<Events, ClientError>,
     /// The peer's node key in hex: what its cursor and its messages' origin are named by.
     origin_key: String,
     store: Store,
     /// The peer's seq up to which everything is settled here (durably).
     cursor: u64,
-    /// Why the subscription failed, once it has: the batch it failed in is staged first.
-    failed: Option<FollowError>,
-    /// Whether the subscription ended.
-    closed: bool,
 }
 
 impl<Events> Feed<Node> for PeerLog<'_, Events>
@@ -246,24 +243,11 @@ where
     type Error = FollowError;
 
     async fn next_batch(&mut self) -> Next<Vec<Offer>, u64, FollowError> {
-        if let Some(e) = self.failed.take() {
-            return Next::Failed(e);
-        }
-        if self.closed {
-            return Next::Ended;
-        }
-        let (events, tail) = gather(&mut self.events, BATCH).await;
-        match tail {
-            Tail::Open => {}
-            Tail::Ended => self.closed = true,
-            Tail::Failed(e) => self.failed = Some(e.into()),
-        }
-        if events.is_empty() {
-            return match self.failed.take() {
-                Some(e) => Next::Failed(e),
-                None => Next::Ended,
-            };
-        }
+        let events = match self.events.next().await {
+            Batch::Items(events) => events,
+            Batch::Ended => return Next::Ended,
+            Batch::Failed(e) => return Next::Failed(e.into()),
+        };
         let status = &mut self.follower.status;
         let mut offers = Vec::with_capacity(events.len());
         let mut last = self.cursor;

@@ -35,7 +35,7 @@ pub use clock::Clock;
 pub use identity::IdentityError;
 pub use ingest::{Offer, Outcome, Staged};
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use pipeline::{Ended, Feed, Ingest, Next, StagedBatch, Tail, drive, gather};
+pub use pipeline::{Batch, Batches, Ended, Feed, Ingest, Next, StagedBatch, drive};
 pub use subscribe::{SubEvent, SubscribeSpec, SubscriberCap, Subscription};
 
 /// What happened to a published message that was not refused.

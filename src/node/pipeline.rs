@@ -68,8 +68,8 @@ pub trait Feed<I: Ingest>: Send {
     type Error: Send;
 
     /// The next batch and its note, or the source's end. Must be cancel-safe: the driver
-    /// drops it when an earlier batch is answered first ([`gather`] is: only its wait for the
-    /// first message awaits).
+    /// drops it when an earlier batch is answered first ([`Batches::next`] is: only its wait
+    /// for the first message awaits).
     fn next_batch(
         &mut self,
     ) -> impl Future<Output = Next<I::Batch, Self::Note, Self::Error>> + Send;
@@ -189,40 +189,128 @@ where
     Ok(())
 }
 
-/// How a stream stood after [`gather`].
+/// What [`Batches::next`] read.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Tail<E> {
-    /// It may bring more.
-    Open,
-    /// It ended.
+pub enum Batch<T, E> {
+    /// One item or more.
+    Items(Vec<T>),
+    /// The stream ended (after the items of the batch before, if any).
     Ended,
-    /// It failed with this error (after the items gathered).
+    /// The stream failed with this error (after the items of the batch before, if any).
     Failed(E),
 }
 
-/// Waits for one item of `stream`, then takes whatever else has already arrived, up to `max`
-/// in all: a batch never waits for more. Cancel-safe: only the wait for the first item
-/// awaits.
-pub async fn gather<S, T, E>(stream: &mut S, max: usize) -> (Vec<T>, Tail<E>)
+/// Where a stream stands between two batches.
+#[derive(Debug)]
+enum Rest<E> {
+    /// It may bring more.
+    Open,
+    /// It ended, or its failure was said.
+    Ended,
+    /// It failed after the items of the last batch: said by the next call.
+    Failed(E),
+}
+
+/// A stream read a batch at a time: [`Batches::next`] waits for one item, then takes whatever
+/// else has already arrived, up to `max` in all; a batch never waits for more. An end or a
+/// failure found after some items is said by the next call, so those items are staged and
+/// answered first. Cancel-safe: only the wait for the first item awaits.
+#[derive(Debug)]
+pub struct Batches<S, E> {
+    stream: S,
+    max: usize,
+    rest: Rest<E>,
+}
+
+impl<S, T, E> Batches<S, E>
 where
     S: Stream<Item = Result<T, E>> + Unpin,
 {
-    let mut items = Vec::new();
-    match stream.next().await {
-        None => return (items, Tail::Ended),
-        Some(Err(e)) => return (items, Tail::Failed(e)),
-        Some(Ok(first)) => items.push(first),
-    }
-    while items.len() < max {
-        match stream.next().now_or_never() {
-            Some(Some(Ok(item))) => items.push(item),
-            Some(Some(Err(e))) => return (items, Tail::Failed(e)),
-            Some(None) => return (items, Tail::Ended),
-            None => break,
+    /// Batches of at most `max` items of `stream`.
+    pub fn new(stream: S, max: usize) -> Self {
+        Batches {
+            stream,
+            max: max.max(1),
+            rest: Rest::Open,
         }
     }
-    (items, Tail::Open)
+
+    /// The failure found after the last batch and not said yet (a reader that stopped reading
+    /// early asks what it would have heard).
+    pub fn take_failure(&mut self) -> Option<E> {
+        match std::mem::replace(&mut self.rest, Rest::Ended) {
+            Rest::Failed(e) => Some(e),
+            other => {
+                self.rest = other;
+                None
+            }
+        }
+    }
+
+    /// The next batch, or how the stream ended.
+    pub async fn next(&mut self) -> Batch<T, E> {
+        match std::mem::replace(&mut self.rest, Rest::Ended) {
+            Rest::Ended => return Batch::Ended,
+            Rest::Failed(e) => return Batch::Failed(e),
+            Rest::Open => self.rest = Rest::Open,
+        }
+        let first = match self.stream.next().await {
+            None => {
+                self.rest = Rest::Ended;
+                return Batch::Ended;
+            }
+            Some(Err(e)) => {
+                self.rest = Rest::Ended;
+                return Batch::Failed(e);
+            }
+            Some(Ok(first)) => first,
+        };
+        let mut items = vec![first];
+        while items.len() < self.max {
+            match self.stream.next().now_or_never() {
+                Some(Some(Ok(item))) => items.push(item),
+                Some(Some(Err(e))) => {
+                    self.rest = Rest::Failed(e);
+                    break;
+                }
+                Some(None) => {
+                    self.rest = Rest::Ended;
+                    break;
+                }
+                None => break,
+            }
+        }
+        Batch::Items(items)
+    }
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod batches_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failure_after_some_items_is_said_after_them_and_once() {
+        let items: Vec<Result<u32, &str>> = vec![Ok(1), Ok(2), Err("reset"), Ok(3)];
+        let mut batches = Batches::new(futures::stream::iter(items), 10);
+        assert_eq!(batches.next().await, Batch::Items(vec![1, 2]));
+        assert_eq!(batches.next().await, Batch::Failed("reset"));
+        assert_eq!(batches.next().await, Batch::Ended);
+        // A failure not read yet can be taken instead.
+        let items: Vec<Result<u32, &str>> = vec![Ok(1), Err("reset")];
+        let mut batches = Batches::new(futures::stream::iter(items), 10);
+        assert_eq!(batches.next().await, Batch::Items(vec![1]));
+        assert_eq!(batches.take_failure(), Some("reset"));
+        assert_eq!(batches.take_failure(), None);
+        assert_eq!(batches.next().await, Batch::Ended);
+        // Up to `max` at once; the end after them is said next.
+        let items: Vec<Result<u32, &str>> = vec![Ok(1), Ok(2), Ok(3)];
+        let mut batches = Batches::new(futures::stream::iter(items), 2);
+        assert_eq!(batches.next().await, Batch::Items(vec![1, 2]));
+        assert_eq!(batches.next().await, Batch::Items(vec![3]));
+        assert_eq!(batches.next().await, Batch::Ended);
+        assert_eq!(batches.next().await, Batch::Ended);
+    }
+}

@@ -15,8 +15,8 @@ use super::limits::ConnectionLimits;
 use super::status::{self, refusal};
 use crate::message::{AuthorKey, Id, Reason, Rejection, SignedMessage};
 use crate::node::{
-    Ended, Feed, Limit, Next, Node, NodeError, Offer, Outcome, SubEvent, SubscribeSpec, Tail,
-    drive, gather,
+    Batch, Batches, Ended, Feed, Limit, Next, Node, NodeError, Offer, Outcome, SubEvent,
+    SubscribeSpec, drive,
 };
 use crate::proto;
 use crate::proto::relay_server::Relay;
@@ -34,12 +34,9 @@ struct PublishStream {
     service: RelayService,
     /// The client's address: the key of its budgets.
     conn: Option<SocketAddr>,
-    incoming: Streaming<proto::SignedMessage>,
+    /// What the client sends, a batch at a time.
+    incoming: Batches<Streaming<proto::SignedMessage>, Status>,
     replies: mpsc::Sender<Result<proto::PublishReply, Status>>,
-    /// Whether the client's stream has ended (an error after a first message ends it too).
-    ended: bool,
-    /// The error that ended the client's stream after messages still to be staged.
-    failed: Option<Status>,
 }
 
 impl Feed<Node> for PublishStream {
@@ -48,27 +45,12 @@ impl Feed<Node> for PublishStream {
     type Error = Status;
 
     async fn next_batch(&mut self) -> Next<Vec<Offer>, (), Status> {
-        if let Some(status) = self.failed.take() {
-            return Next::Failed(status);
-        }
-        if self.ended {
-            return Next::Ended;
-        }
         // Messages answered together share one durable flush.
-        let (messages, tail) = gather(&mut self.incoming, STREAM_BATCH).await;
-        match tail {
-            Tail::Open => {}
-            Tail::Ended => self.ended = true,
-            Tail::Failed(status) if messages.is_empty() => return Next::Failed(status),
-            // Said once what came before it is answered.
-            Tail::Failed(status) => {
-                self.ended = true;
-                self.failed = Some(status);
-            }
-        }
-        if messages.is_empty() {
-            return Next::Ended;
-        }
+        let messages = match self.incoming.next().await {
+            Batch::Items(messages) => messages,
+            Batch::Ended => return Next::Ended,
+            Batch::Failed(status) => return Next::Failed(status),
+        };
         let offers = messages
             .into_iter()
             .map(|m| match self.service.receive(self.conn, m) {
@@ -189,10 +171,8 @@ impl Relay for RelayService {
         let mut stream = PublishStream {
             service: self.clone(),
             conn: request.remote_addr(),
-            incoming: request.into_inner(),
+            incoming: Batches::new(request.into_inner(), STREAM_BATCH),
             replies,
-            ended: false,
-            failed: None,
         };
         let node = self.node.clone();
         node.clone().spawn(async move {
