@@ -663,6 +663,31 @@ fn reason_code(status: &tonic::Status) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Reads a stream to its end: the items before it, and the status it ended with (`None`: it
+/// ended without one).
+async fn read_to_end<T>(stream: &mut tonic::Streaming<T>) -> (Vec<T>, Option<tonic::Status>) {
+    let mut items = Vec::new();
+    while let Some(item) = within("the stream ends", stream.next()).await {
+        match item {
+            Ok(item) => items.push(item),
+            Err(status) => return (items, Some(status)),
+        }
+    }
+    (items, None)
+}
+
+/// Checks that `status` is a refusal with `code`, its reason code in `tocsin-reason` and at the
+/// start of its message.
+fn assert_refusal(status: &tonic::Status, code: tonic::Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason_code(status).as_deref(), Some(reason), "{status:?}");
+    assert!(
+        status.message().starts_with(&format!("{reason}: ")),
+        "{}",
+        status.message()
+    );
+}
+
 #[tokio::test]
 async fn a_subscription_ended_by_shutdown_carries_its_reason_code() {
     let mut node = TestNode::start().await;
@@ -685,21 +710,9 @@ async fn a_subscription_ended_by_shutdown_carries_its_reason_code() {
         .expect("an event")
         .expect("not an error");
     node.stop().await;
-    let mut status = None;
-    while let Some(e) = within("the stream ends", events.next()).await {
-        if let Err(s) = e {
-            status = Some(s);
-            break;
-        }
-    }
+    let (_, status) = read_to_end(&mut events).await;
     let status = status.expect("the subscription ended with a status");
-    assert_eq!(status.code(), tonic::Code::Unavailable);
-    assert_eq!(reason_code(&status).as_deref(), Some("unavailable"));
-    assert!(
-        status.message().starts_with("unavailable: "),
-        "{}",
-        status.message()
-    );
+    assert_refusal(&status, tonic::Code::Unavailable, "unavailable");
     assert!(
         tocsin::rpc::status::resume_point(status.message()).is_some(),
         "{}",
@@ -728,24 +741,10 @@ async fn a_publish_stream_ended_by_shutdown_carries_its_reason_code() {
         .expect("an answer")
         .expect("not an error");
     assert_eq!(reply.status, proto::PublishStatus::Accepted as i32);
-    let (_, ended) = tokio::join!(node.stop(), async {
-        loop {
-            match within("the stream ends", replies.next()).await {
-                Some(Ok(_)) => continue,
-                Some(Err(status)) => break Some(status),
-                None => break None,
-            }
-        }
-    });
+    let (_, (_, ended)) = tokio::join!(node.stop(), read_to_end(&mut replies));
     drop(tx);
     let status = ended.expect("the stream ended with a status, not silently");
-    assert_eq!(status.code(), tonic::Code::Unavailable);
-    assert_eq!(reason_code(&status).as_deref(), Some("unavailable"));
-    assert!(
-        status.message().starts_with("unavailable: "),
-        "{}",
-        status.message()
-    );
+    assert_refusal(&status, tonic::Code::Unavailable, "unavailable");
 }
 
 #[tokio::test]
@@ -763,32 +762,15 @@ async fn a_message_over_the_grpc_limit_on_a_stream_is_refused_too_large() {
     };
     let stream = futures::stream::iter(vec![good.signed().to_proto(), huge]);
     let mut replies = raw.publish_stream(stream).await.unwrap().into_inner();
-    let mut status = None;
-    let mut answered = 0;
-    while let Some(r) = within("the stream ends", replies.next()).await {
-        match r {
-            Ok(reply) => {
-                assert_eq!(reply.status, proto::PublishStatus::Accepted as i32);
-                answered += 1;
-            }
-            Err(s) => {
-                status = Some(s);
-                break;
-            }
-        }
-    }
+    let (answered, status) = read_to_end(&mut replies).await;
     assert_eq!(
-        answered, 1,
+        answered.len(),
+        1,
         "the message before the oversized one was answered"
     );
+    assert_eq!(answered[0].status, proto::PublishStatus::Accepted as i32);
     let status = status.expect("the stream ended with a refusal");
-    assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert_eq!(reason_code(&status).as_deref(), Some("too-large"));
-    assert!(
-        status.message().starts_with("too-large: "),
-        "{}",
-        status.message()
-    );
+    assert_refusal(&status, tonic::Code::InvalidArgument, "too-large");
     assert_eq!(
         node.server()
             .node()
