@@ -124,7 +124,10 @@ pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
             message: Some(entry.message.signed().to_proto()),
         }),
         SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) | SubEvent::Stalled(seq) => {
-            Event::CaughtUp(proto::CaughtUp { seq })
+            Event::CaughtUp(proto::CaughtUp {
+                seq,
+                log_id: Vec::new(),
+            })
         }
     };
     proto::SubscribeEvent { event: Some(event) }
@@ -176,9 +179,11 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 last_error: p.last_error.clone(),
                 received: p.received,
                 retry_pending: p.retry_pending,
+                ..Default::default()
             })
             .collect(),
         store_problem: i.store_problem.clone(),
         retry_pending: i.retry_pending,
+        ..Default::default()
     }
 }

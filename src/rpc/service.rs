@@ -256,4 +256,26 @@ impl Relay for RelayService {
             .await?;
         Ok(Response::new(info_to_proto(&info)))
     }
+
+    type ReconcileStream = BoxStream<proto::ReconcileReply>;
+
+    async fn reconcile(
+        &self,
+        _request: Request<Streaming<proto::ReconcileRequest>>,
+    ) -> Result<Response<Self::ReconcileStream>, Status> {
+        Err(Status::unimplemented(
+            "reconciliation is being built (issue 20)",
+        ))
+    }
+
+    type ItemsStream = BoxStream<proto::ItemsChunk>;
+
+    async fn items(
+        &self,
+        _request: Request<proto::ItemsRequest>,
+    ) -> Result<Response<Self::ItemsStream>, Status> {
+        Err(Status::unimplemented(
+            "item listing is being built (issue 20)",
+        ))
+    }
 }
