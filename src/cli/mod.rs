@@ -166,6 +166,14 @@ pub enum NodeCommand {
         Stop the node first. Dropped messages are asked of the node's peers when it runs again."
     )]
     Check(node::CheckArgs),
+    /// Copy a running node's data directory (its key, TLS files and store, consistently) into
+    /// a new or empty directory on the node's machine; publishes wait while the store is copied.
+    #[command(
+        after_help = "Examples:\n  tocsin node backup /srv/backups/geneva-monday\n  tocsin node backup ./geneva-backup --node http://127.0.0.1:7701\n\n\
+        Run it on the node's machine: the node answers it only there. To restore, start a node on\n\
+        the copy: tocsin node run --data /srv/backups/geneva-monday (see README, \"Backups and restoring\")."
+    )]
+    Backup(node::BackupArgs),
 }
 
 /// The node a client command talks to.
@@ -306,6 +314,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ca(cmd) => ca::run(cmd),
         Command::Node(NodeCommand::Init(args)) => node::init(args),
         Command::Node(NodeCommand::Check(args)) => block_on(node::check(args)),
+        Command::Node(NodeCommand::Backup(args)) => block_on(node::backup(args)),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tracing::info;
 
-use super::NodeUrl;
+use super::{Failure, NodeUrl};
 use crate::config::Config;
 use crate::server::Server;
 
@@ -322,4 +322,99 @@ pub(crate) async fn check(args: CheckArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// `tocsin node backup`
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Where the copy goes: a directory on the node's machine that does not exist yet or is
+    /// empty (a relative path is taken from this command's working directory).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The node.
+    #[command(flatten)]
+    pub node: NodeUrl,
+}
+
+pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    // The node may run in another working directory: it is sent the path it is to write to.
+    let dir = std::path::absolute(&args.dir)
+        .with_context(|| format!("resolving {}", args.dir.display()))?;
+    if dir.to_str().is_none() {
+        return Err(Failure::usage(format!(
+            "{} is not valid UTF-8; give a directory whose name is",
+            dir.display()
+        )));
+    }
+    let mut client = args.node.connect().await.context(
+        "a backup is taken by the running node: start it, or, for a stopped node, copy its data directory (it is consistent while the node is stopped)",
+    )?;
+    let url = client.url().to_string();
+    let backup = client
+        .backup(&dir)
+        .await
+        .map_err(|e| backup_refused(e, &url))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "backup      {}", backup.dir.display())?;
+    writeln!(out, "log head    {}", backup.head_seq)?;
+    writeln!(out, "log id      {}", backup.log_id)?;
+    writeln!(
+        out,
+        "copied      {} files, {} bytes",
+        backup.files, backup.bytes
+    )?;
+    writeln!(
+        out,
+        "publishes   waited {} while the store was copied",
+        humantime::format_duration(backup.paused)
+    )?;
+    if backup.checked {
+        writeln!(
+            out,
+            "verified    the copy opens at the head, every body and signature checked"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "verified    the copy opens at the head (a large store: for every body and signature, run `tocsin node check --data {}` on a copy of it)",
+            backup.dir.display()
+        )?;
+    }
+    if backup.damaged > 0 {
+        writeln!(
+            out,
+            "damaged     {} item(s) in the copy, as in the running store (it is waiting to get them back from its peers)",
+            backup.damaged
+        )?;
+    }
+    writeln!(
+        out,
+        "restore     tocsin node run --data {}",
+        backup.dir.display()
+    )?;
+    Ok(())
+}
+
+/// A backup the node refused or could not make, in words that say what to do.
+fn backup_refused(e: crate::rpc::ClientError, url: &str) -> anyhow::Error {
+    use crate::rpc::ClientError;
+    if e.is_not_local() {
+        return Failure::failed(format!(
+            "the node at {url} answers backups only on its own machine: run `tocsin node backup` there ({e})"
+        ))
+        .into();
+    }
+    if e.is_unimplemented() {
+        return Failure::failed(format!(
+            "the node at {url} does not take backups (an older version): stop it and copy its data directory"
+        ))
+        .into();
+    }
+    match e {
+        // The node's own words: the target in use, a copy that did not verify, a full disk.
+        ClientError::Status { message, .. } => {
+            Failure::failed(format!("no backup was made: {message}")).into()
+        }
+        other => anyhow::Error::new(other).context("asking the node for a backup"),
+    }
 }

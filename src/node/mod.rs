@@ -8,6 +8,7 @@
 //! pushed to: each subscription task reads the store from its own cursor whenever the durable
 //! head moves, so a slow subscriber cannot slow ingest and cannot miss anything.
 
+mod backup;
 mod budget;
 mod clock;
 mod identity;
@@ -30,6 +31,7 @@ use crate::message::{AuthorKey, Id, Message, Reason, Rejection, SecretKey, Times
 use crate::store::{MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
 use crate::tls;
 
+pub use backup::{Backup, BackupError};
 pub use budget::{Limit, address_keys};
 pub use clock::Clock;
 pub use identity::IdentityError;

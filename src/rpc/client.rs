@@ -11,6 +11,7 @@ use super::status::rejection_of;
 use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Timestamp};
 use crate::node::{NodeInfo, PeerStatus};
 use crate::proto;
+use crate::proto::operator_client::OperatorClient;
 use crate::proto::relay_client::RelayClient;
 
 /// What a client can fail with.
@@ -67,6 +68,29 @@ impl ClientError {
             ClientError::Refused(r) => r.reason == crate::message::Reason::Unavailable,
             ClientError::BadReply(_) => false,
         }
+    }
+
+    /// Whether the node refused the call because it did not come from the node's own machine
+    /// (the operator service answers only there).
+    pub fn is_not_local(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Status {
+                code: Code::PermissionDenied,
+                ..
+            }
+        )
+    }
+
+    /// Whether the node does not have the call asked for (an older version).
+    pub fn is_unimplemented(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Status {
+                code: Code::Unimplemented,
+                ..
+            }
+        )
     }
 
     /// Where to resume a subscription this error ended ("resume with since=N": the node shut
@@ -159,6 +183,8 @@ impl ClientTls {
 #[derive(Debug, Clone)]
 pub struct Client {
     inner: RelayClient<Channel>,
+    /// The operator service on the same connection (answered on the node's machine only).
+    operator: OperatorClient<Channel>,
     url: String,
 }
 
@@ -221,6 +247,7 @@ impl Client {
             .map_err(|e| connect_err(source_chain(&e)))?;
         let limit = crate::message::limits::MAX_BODY_BYTES * 2;
         Ok(Client {
+            operator: OperatorClient::new(channel.clone()),
             inner: RelayClient::new(channel)
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
@@ -231,6 +258,19 @@ impl Client {
     /// The URL this client talks to.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Asks the node (on this machine) for a backup of its data directory into `dir`, a
+    /// directory on the node's machine that does not exist yet or is empty.
+    pub async fn backup(
+        &mut self,
+        dir: &std::path::Path,
+    ) -> Result<crate::node::Backup, ClientError> {
+        let request = proto::BackupRequest {
+            dir: dir.display().to_string(),
+        };
+        let reply = self.operator.backup(request).await?.into_inner();
+        Ok(super::convert::backup_from_proto(reply))
     }
 
     /// Publishes one message.

@@ -5,7 +5,7 @@ use tonic::Status;
 
 use super::status;
 use crate::message::{AuthorKey, Filter, Kind, Reason, Rejection, SignedMessage};
-use crate::node::{NodeInfo, PublishStatus, Published, SubEvent};
+use crate::node::{Backup, NodeInfo, PublishStatus, Published, SubEvent};
 use crate::proto;
 use crate::store::MessageState;
 
@@ -185,5 +185,33 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
         store_problem: i.store_problem.clone(),
         retry_pending: i.retry_pending,
         ..Default::default()
+    }
+}
+
+/// A backup made, as the operator service answers it. The log id goes as its 16 bytes.
+pub(crate) fn backup_to_proto(b: &Backup) -> proto::BackupReply {
+    proto::BackupReply {
+        dir: b.dir.display().to_string(),
+        head_seq: b.head_seq,
+        log_id: hex::decode(&b.log_id).unwrap_or_default(),
+        files: b.files,
+        bytes: b.bytes,
+        paused_millis: u64::try_from(b.paused.as_millis()).unwrap_or(u64::MAX),
+        checked: b.checked,
+        damaged: b.damaged,
+    }
+}
+
+/// A backup as the operator service reported it.
+pub(crate) fn backup_from_proto(r: proto::BackupReply) -> Backup {
+    Backup {
+        dir: r.dir.into(),
+        head_seq: r.head_seq,
+        log_id: hex::encode(&r.log_id),
+        files: r.files,
+        bytes: r.bytes,
+        paused: std::time::Duration::from_millis(r.paused_millis),
+        checked: r.checked,
+        damaged: r.damaged,
     }
 }

@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod edge;
 pub mod limits;
+mod operator;
 mod service;
 pub mod status;
 #[cfg(test)]
@@ -19,9 +20,11 @@ use tracing::info;
 
 use crate::node::Node;
 use crate::proto;
+use crate::proto::operator_server::OperatorServer;
 use crate::proto::relay_server::RelayServer;
 
 pub use client::{Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome};
+pub use operator::OperatorService;
 pub use service::RelayService;
 
 /// Why the server stopped with an error.
@@ -44,7 +47,7 @@ impl From<edge::EdgeError> for ServeError {
     }
 }
 
-/// Serves the relay, health and reflection services on `listener` until `shutdown` resolves,
+/// Serves the relay, operator, health and reflection services on `listener` until `shutdown` resolves,
 /// then stops accepting and lets in-flight calls finish.
 ///
 /// Hardening, all from the config and none left to library defaults: the edge (`edge/`:
@@ -108,7 +111,9 @@ pub async fn serve(
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_alpha)
-        .add_service(relay);
+        .add_service(relay)
+        // Answered to loopback callers only (see `operator.rs`).
+        .add_service(OperatorServer::new(OperatorService::new(node.clone())));
     let shutdown = async move {
         shutdown.await;
         reporter

@@ -14,7 +14,8 @@ use tonic::{Code, Status};
 use tracing::error;
 
 use crate::message::{Id, Reason, Rejection};
-use crate::node::NodeError;
+use crate::node::{BackupError, NodeError};
+use crate::store::StoreError;
 
 /// The metadata key that carries a refusal's reason code alone.
 pub const REASON_KEY: &str = "tocsin-reason";
@@ -115,6 +116,38 @@ pub fn client_stream_error(status: Status) -> Status {
         over_size_limit()
     } else {
         status
+    }
+}
+
+/// A call to the operator service from anywhere but the node's own machine.
+pub fn operator_only() -> Status {
+    Status::permission_denied(
+        "the operator service answers only on the node's own machine (a loopback address): run the command there",
+    )
+}
+
+/// A backup that could not be made. The operator service answers only its operator on the
+/// node's machine, so the words keep their details (the paths the operator gave, the system's
+/// error): they are what the operator acts on.
+impl From<BackupError> for Status {
+    fn from(e: BackupError) -> Status {
+        match &e {
+            BackupError::Target { .. } | BackupError::Store(StoreError::BackupTarget { .. }) => {
+                Status::failed_precondition(e.to_string())
+            }
+            BackupError::Store(StoreError::BackupUnsound { .. }) => {
+                error!(error = %e, "a backup did not verify");
+                Status::aborted(e.to_string())
+            }
+            BackupError::Store(s) if s.is_unavailable() => {
+                error!(error = %e, "a backup failed");
+                Status::unavailable(e.to_string())
+            }
+            BackupError::Copy { .. } | BackupError::Store(_) => {
+                error!(error = %e, "a backup failed");
+                Status::internal(e.to_string())
+            }
+        }
     }
 }
 
@@ -314,6 +347,47 @@ mod tests {
         let other = client_stream_error(Status::cancelled("gone"));
         assert_eq!(other.code(), Code::Cancelled);
         assert!(rejection_of(&other).is_none());
+    }
+
+    #[test]
+    fn backup_errors_say_what_the_operator_can_do() {
+        let s = Status::from(BackupError::Target {
+            dir: "/srv/backups/monday".into(),
+            detail: "it exists and is not empty; give a new or empty directory".into(),
+        });
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert!(
+            s.message().contains("/srv/backups/monday"),
+            "{}",
+            s.message()
+        );
+        let s = Status::from(BackupError::Store(StoreError::BackupTarget {
+            dir: "/srv/backups/monday/store".into(),
+            detail: "it exists and is not empty".into(),
+        }));
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        let s = Status::from(BackupError::Store(StoreError::BackupUnsound {
+            dir: "/srv/backups/monday/store".into(),
+            detail: "the copy opens at seq 3".into(),
+        }));
+        assert_eq!(s.code(), Code::Aborted);
+        assert!(
+            s.message().contains("take the backup again"),
+            "{}",
+            s.message()
+        );
+        let s = Status::from(BackupError::Store(StoreError::Io {
+            dir: "/srv/backups/monday/store".into(),
+            source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+        }));
+        assert_eq!(s.code(), Code::Unavailable);
+        let s = operator_only();
+        assert_eq!(s.code(), Code::PermissionDenied);
+        assert!(
+            s.message().contains("node's own machine"),
+            "{}",
+            s.message()
+        );
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// `bodies/<16 hex digits>.seg`.
-fn seg_name(seg: u64) -> String {
+pub(super) fn seg_name(seg: u64) -> String {
     format!("{seg:016x}.seg")
 }
 

@@ -362,6 +362,11 @@ impl Marker {
         }
     }
 
+    /// The store's id (32 hex digits).
+    pub(super) fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
     /// Rewrites the marker with a new durable head. A failure is logged, not fatal: the
     /// marker is a check, the data is in sled.
     pub(super) fn record(&self, head: u64) {

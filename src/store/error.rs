@@ -85,6 +85,26 @@ pub enum StoreError {
         /// How long the read waited for one (`store.read_wait`).
         waited: std::time::Duration,
     },
+    /// A backup's target cannot be used: it exists and is not an empty directory, is not an
+    /// absolute path, or lies inside the store's own directory.
+    #[error("cannot back up into {}: {detail}", dir.display())]
+    BackupTarget {
+        /// The target directory.
+        dir: PathBuf,
+        /// Why not.
+        detail: String,
+    },
+    /// A backup was written but its copy did not open as the store it copied.
+    #[error(
+        "the backup in {} did not verify: {detail}; nothing is wrong with the running store: take the backup again",
+        dir.display()
+    )]
+    BackupUnsound {
+        /// The copy's store directory.
+        dir: PathBuf,
+        /// What was found.
+        detail: String,
+    },
     /// The store was closed, or an earlier flush failed and it no longer accepts writes.
     #[error("the store at {} is closed{}", dir.display(), if detail.is_empty() { String::new() } else { format!(": {detail}") })]
     Closed {
@@ -147,6 +167,14 @@ impl StoreError {
                 StoreError::io(dir, std::io::Error::new(source.kind(), source.to_string()))
             }
             StoreError::Closed { dir, detail } => StoreError::Closed {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            StoreError::BackupTarget { dir, detail } => StoreError::BackupTarget {
+                dir: dir.clone(),
+                detail: detail.clone(),
+            },
+            StoreError::BackupUnsound { dir, detail } => StoreError::BackupUnsound {
                 dir: dir.clone(),
                 detail: detail.clone(),
             },

@@ -99,6 +99,7 @@
 //! tombstone goes too. By then the message is refused as `expired` by validation anyway. Disk
 //! use thus follows the live set, not the history.
 
+mod backup;
 mod bodies;
 mod check;
 mod codec;
@@ -127,6 +128,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
+pub use backup::{BACKUP_NOTE, BackupReport, FULL_CHECK_MAX, backup_note_line, copy_dir};
 pub use check::{CheckReport, Finding};
 use codec::Tree;
 use commit::{Committer, Marker};

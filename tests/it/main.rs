@@ -1,6 +1,7 @@
 //! The integration suite, in one binary: real nodes on loopback addresses in temporary
 //! directories, one module per area, using only the crate's public API.
 
+mod backup;
 mod cli;
 mod conn_attacks;
 mod crash;
