@@ -164,10 +164,13 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             "uptime_seconds": info.uptime.as_secs(),
             "subscribers": info.subscribers,
             "retry_pending": info.retry_pending,
+            "log_id": info.log_id.map(|l| l.to_string()),
+            "opened_head": info.opened_head,
             "peers": info.peers.iter().map(|p| serde_json::json!({
                 "name": p.name, "address": p.address, "connected": p.connected,
                 "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
                 "last_error": p.last_error, "retry_pending": p.retry_pending,
+                "log_id": p.log_id.map(|l| l.to_string()), "log_changes": p.log_changes,
             })).collect::<Vec<_>>(),
             "store_problem": info.store_problem,
         });
@@ -183,6 +186,14 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             humantime::format_duration(info.uptime)
         )?;
         writeln!(out, "log head    {}", info.head_seq)?;
+        // The short id is enough to tell logs apart by eye; --json has the whole id.
+        writeln!(
+            out,
+            "log         {} (head {} when the node started)",
+            info.log_id
+                .map_or_else(|| "unknown".to_string(), |l| l.short()),
+            info.opened_head
+        )?;
         writeln!(out, "messages    {}", info.messages)?;
         if info.store_problem.is_empty() {
             writeln!(out, "store       accepting messages")?;
@@ -203,12 +214,19 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             };
             writeln!(
                 out,
-                "peer {:<12} {:<12} cursor {} lag {} retrying {} {}{}",
+                "peer {:<12} {:<12} cursor {} lag {} retrying {} log {}{} {}{}",
                 p.name,
                 state,
                 p.cursor,
                 p.head.saturating_sub(p.cursor),
                 p.retry_pending,
+                p.log_id
+                    .map_or_else(|| "unknown".to_string(), |l| l.short()),
+                match p.log_changes {
+                    0 => String::new(),
+                    1 => " (log changed once)".to_string(),
+                    n => format!(" (log changed {n} times)"),
+                },
                 p.address,
                 if p.last_error.is_empty() {
                     String::new()

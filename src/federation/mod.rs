@@ -13,8 +13,14 @@
 //!
 //! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
+//!
+//! The cursor belongs to one of the peer's logs: on every connection the follower checks that
+//! the peer still serves that log and has not gone back below the cursor (`log_change.rs`);
+//! when it has, the cursor starts again at 0 in the new log, so a peer restored from a backup
+//! or made again is followed instead of waited on.
 
 mod backoff;
+mod log_change;
 mod refetch;
 mod retry;
 
@@ -28,7 +34,7 @@ pub use backoff::Backoff;
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
-    Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus, drive,
+    Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -65,6 +71,10 @@ enum FollowError {
     Myself,
     #[error("the peer closed the subscription")]
     Closed,
+    #[error(
+        "the peer's subscription is of another log than its NodeInfo showed (it restarted in between)"
+    )]
+    LogMoved,
     #[error("{0}")]
     Setup(String),
 }
@@ -137,7 +147,8 @@ impl Follower {
     /// through the node's pipelined ingest ([`drive`]).
     async fn follow_once(&mut self) -> Result<(), FollowError> {
         let mut client = Client::connect_with(&self.peer.address, &self.tls()?).await?;
-        let info = client.info().await?;
+        let me = Some(self.node.node_key());
+        let info = client.info_for(me).await?;
         if info.node_key == self.node.node_key() {
             return Err(FollowError::Myself);
         }
@@ -145,18 +156,24 @@ impl Follower {
         let origin_key = peer_key.to_hex();
         let store = self.node.store().clone();
         let cursor = store.resume_cursor(&origin_key).map_err(NodeError::from)?;
+        self.status.key = origin_key.clone();
+        let (cursor, verdict) = self.check_log(&store, &info, cursor).await?;
         self.status.head = info.head_seq;
         self.status.cursor = cursor;
-        self.status.key = origin_key.clone();
         self.status.connected = true;
         self.status.last_error.clear();
         self.report();
-        info!(peer = %self.peer.name, cursor, head = info.head_seq, "following the peer");
+        let changed = matches!(verdict, Some(log_change::Verdict::Changed(_)));
+        info!(peer = %self.peer.name, cursor, head = info.head_seq, changed, "following the peer");
 
+        // What must happen before the log is followed from `cursor` (revocations first; any
+        // catching up by other means) goes here, after the log check settled the cursor.
         self.pull_revocations(&mut client, peer_key).await?;
 
-        let me = Some(self.node.node_key());
-        let events = client.subscribe(&Filter::default(), cursor, me).await?;
+        let (log_id, events) = client.subscribe_log(&Filter::default(), cursor, me).await?;
+        if info.log_id.is_some() && log_id != info.log_id {
+            return Err(FollowError::LogMoved);
+        }
         let node = self.node.clone();
         let mut log = PeerLog {
             follower: self,
@@ -176,6 +193,59 @@ impl Follower {
             Ended::SourceFailed(e) | Ended::AnswerFailed(e) => Err(e),
             Ended::Stopped => Ok(()),
         }
+    }
+
+    /// Checks that the cursor belongs to the log the peer shows (`log_change.rs`), and
+    /// returns the cursor to follow from: the stored one, or 0 when the log changed (then
+    /// started again at 0 in the new log, durably), with the verdict (`None` for a peer too
+    /// old to say which log it serves: followed from the stored cursor, as before log ids).
+    async fn check_log(
+        &mut self,
+        store: &Store,
+        info: &NodeInfo,
+        cursor: u64,
+    ) -> Result<(u64, Option<log_change::Verdict>), FollowError> {
+        let Some(log_id) = info.log_id else {
+            return Ok((cursor, None));
+        };
+        let shown = log_change::Shown {
+            log_id,
+            opening_id: info.opening_id,
+            head: info.head_seq,
+            opened_head: info.opened_head,
+        };
+        let origin_key = &self.status.key;
+        let recorded = store.peer_log(origin_key).map_err(NodeError::from)?;
+        let verdict = log_change::check(recorded, cursor, &shown);
+        self.status.log_id = Some(log_id);
+        let cursor = match verdict {
+            log_change::Verdict::Same => cursor,
+            log_change::Verdict::Record => {
+                store
+                    .record_peer_log(origin_key, shown.peer_log())
+                    .await
+                    .map_err(NodeError::from)?;
+                cursor
+            }
+            log_change::Verdict::Changed(change) => {
+                warn!(
+                    peer = %self.peer.name,
+                    old_log_id = %recorded.map_or_else(|| "none recorded".to_string(), |r| r.log_id.to_string()),
+                    new_log_id = %log_id,
+                    cursor,
+                    head = info.head_seq,
+                    opened_head = info.opened_head,
+                    "{change}: following its log again from the start"
+                );
+                store
+                    .reset_cursor(origin_key, shown.peer_log())
+                    .await
+                    .map_err(NodeError::from)?;
+                self.status.log_changes += 1;
+                0
+            }
+        };
+        Ok((cursor, Some(verdict)))
     }
 
     /// Pulls every revocation the peer has, before anything else.

@@ -156,6 +156,20 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
             p.received
         );
     }
+    family(
+        &mut out,
+        "tocsin_federation_log_changes_total",
+        "counter",
+        "Times a peer's log changed (restored from a backup, wiped, copied back) and was followed again from its start, since this node started.",
+    );
+    for p in &peers {
+        let _ = writeln!(
+            out,
+            "tocsin_federation_log_changes_total{{peer=\"{}\"}} {}",
+            label(&p.name),
+            p.log_changes
+        );
+    }
 
     retry(&mut out, node)?;
     connections(&mut out, node);

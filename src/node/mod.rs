@@ -28,7 +28,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
 use crate::message::{AuthorKey, Id, Message, Reason, Rejection, SecretKey, Timestamp};
-use crate::store::{MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
+use crate::store::{LogId, MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
 use crate::tls;
 
 pub use backup::{Backup, BackupError};
@@ -118,6 +118,11 @@ pub struct PeerStatus {
     /// Messages it brought that are kept for another try (refused for a reason that may
     /// change; see `federation/retry.rs`).
     pub retry_pending: u64,
+    /// The peer's log its cursor belongs to, once a connection has shown it.
+    pub log_id: Option<LogId>,
+    /// Times the peer's log changed (restored, wiped, rebuilt) and was followed again from
+    /// its start, since this node started.
+    pub log_changes: u64,
 }
 
 /// The node's identity and counters.
@@ -142,6 +147,13 @@ pub struct NodeInfo {
     pub store_problem: String,
     /// Messages from peers kept for another try, from every peer (configured or not).
     pub retry_pending: u64,
+    /// The log the seqs belong to (see [`Store::log_id`]); `None` from a node too old to say.
+    pub log_id: Option<LogId>,
+    /// The head the log had when the node's process opened it (for a reader, no more than the
+    /// head it is shown, so nothing of what is under embargo shows through).
+    pub opened_head: u64,
+    /// The id of that opening (see [`Store::opening_id`]).
+    pub opening_id: u64,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -491,6 +503,9 @@ impl Node {
             peers: self.peers(),
             store_problem: self.store_problem().unwrap_or_default(),
             retry_pending: self.inner.store.retry_counts()?.pending,
+            log_id: Some(self.inner.store.log_id()),
+            opened_head: self.inner.store.opened_head().min(head_seq),
+            opening_id: self.inner.store.opening_id(),
         })
     }
 

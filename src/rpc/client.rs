@@ -6,13 +6,14 @@ use futures::{Stream, StreamExt};
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::convert::{filter_to_proto, signed_from_proto};
+use super::convert::{filter_to_proto, log_id_from_headers, signed_from_proto};
 use super::status::rejection_of;
 use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Timestamp};
 use crate::node::{NodeInfo, PeerStatus};
 use crate::proto;
 use crate::proto::operator_client::OperatorClient;
 use crate::proto::relay_client::RelayClient;
+use crate::store::LogId;
 
 /// What a client can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -302,13 +303,32 @@ impl Client {
         impl Stream<Item = Result<ClientEvent, ClientError>> + Send + 'static + use<>,
         ClientError,
     > {
+        Ok(self.subscribe_log(filter, since, peer).await?.1)
+    }
+
+    /// [`Client::subscribe`], with the log the seqs belong to, from the response's
+    /// `tocsin-log-id` header (`None` from a node too old to say).
+    pub async fn subscribe_log(
+        &mut self,
+        filter: &Filter,
+        since: u64,
+        peer: Option<AuthorKey>,
+    ) -> Result<
+        (
+            Option<LogId>,
+            impl Stream<Item = Result<ClientEvent, ClientError>> + Send + 'static + use<>,
+        ),
+        ClientError,
+    > {
         let req = proto::SubscribeRequest {
             filter: Some(filter_to_proto(filter)),
             since,
             peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
         };
-        let events = self.inner.subscribe(req).await?.into_inner();
-        Ok(events.map(|e| {
+        let response = self.inner.subscribe(req).await?;
+        let log_id = log_id_from_headers(response.metadata());
+        let events = response.into_inner();
+        let events = events.map(|e| {
             use proto::subscribe_event::Event;
             match e?.event {
                 Some(Event::Delivery(d)) => {
@@ -324,7 +344,8 @@ impl Client {
                 Some(Event::CaughtUp(c)) => Ok(ClientEvent::CaughtUp(c.seq)),
                 None => Err(bad("an empty event")),
             }
-        }))
+        });
+        Ok((log_id, events))
     }
 
     /// A message and its state; `None` if the node does not have it.
@@ -370,11 +391,24 @@ impl Client {
 
     /// The node's identity and counters.
     pub async fn info(&mut self) -> Result<NodeInfo, ClientError> {
-        let r = self
-            .inner
-            .node_info(proto::NodeInfoRequest {})
-            .await?
-            .into_inner();
+        self.info_for(None).await
+    }
+
+    /// [`Client::info`] asked by a node following this one for federation (`peer`: its key),
+    /// so that it is shown the head of the seqs its subscription is sent.
+    pub async fn info_for(&mut self, peer: Option<AuthorKey>) -> Result<NodeInfo, ClientError> {
+        let request = proto::NodeInfoRequest {
+            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
+        };
+        let r = self.inner.node_info(request).await?.into_inner();
+        let log_id = |raw: &[u8]| -> Result<Option<LogId>, ClientError> {
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            LogId::from_slice(raw)
+                .map(Some)
+                .ok_or_else(|| bad("a log id is not 16 bytes"))
+        };
         Ok(NodeInfo {
             node_key: AuthorKey::from_slice(&r.node_key).map_err(bad)?,
             version: r.version,
@@ -385,21 +419,28 @@ impl Client {
             peers: r
                 .peers
                 .into_iter()
-                .map(|p| PeerStatus {
-                    name: p.name,
-                    address: p.address,
-                    connected: p.connected,
-                    cursor: p.cursor,
-                    head: p.head,
-                    last_error: p.last_error,
-                    received: p.received,
-                    // Not on the wire: the name is what a client knows a peer by.
-                    key: String::new(),
-                    retry_pending: p.retry_pending,
+                .map(|p| {
+                    Ok(PeerStatus {
+                        name: p.name,
+                        address: p.address,
+                        connected: p.connected,
+                        cursor: p.cursor,
+                        head: p.head,
+                        last_error: p.last_error,
+                        received: p.received,
+                        // Not on the wire: the name is what a client knows a peer by.
+                        key: String::new(),
+                        retry_pending: p.retry_pending,
+                        log_id: log_id(&p.log_id)?,
+                        log_changes: p.log_changes,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, ClientError>>()?,
             store_problem: r.store_problem,
             retry_pending: r.retry_pending,
+            log_id: log_id(&r.log_id)?,
+            opened_head: r.opened_head,
+            opening_id: r.opening_id,
         })
     }
 }

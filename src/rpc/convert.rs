@@ -2,12 +2,13 @@
 //! types never leak past this module.
 
 use tonic::Status;
+use tonic::metadata::MetadataMap;
 
 use super::status;
 use crate::message::{AuthorKey, Filter, Kind, Reason, Rejection, SignedMessage};
 use crate::node::{Backup, NodeInfo, PublishStatus, Published, SubEvent};
 use crate::proto;
-use crate::store::MessageState;
+use crate::store::{LogId, MessageState};
 
 pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
     match k {
@@ -116,7 +117,27 @@ pub(crate) fn refused_to_proto(
     }
 }
 
-pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
+/// The Subscribe response's header metadata naming the log its seqs belong to (32 hex
+/// digits), sent before any event.
+pub(crate) const LOG_ID_HEADER: &str = "tocsin-log-id";
+
+/// Says which log a subscription's seqs belong to, in its response's headers.
+pub(crate) fn set_log_id_header(headers: &mut MetadataMap, log_id: LogId) {
+    // Hex digits are always a valid header value: this cannot fail, and if it did the follower
+    // would end the connection for a missing log id rather than follow the wrong log.
+    if let Ok(value) = log_id.to_string().parse() {
+        headers.insert(LOG_ID_HEADER, value);
+    }
+}
+
+/// The log a subscription's seqs belong to, from its response's headers (`None` from a node
+/// too old to say, or a value that is not a log id).
+pub(crate) fn log_id_from_headers(headers: &MetadataMap) -> Option<LogId> {
+    LogId::from_hex(headers.get(LOG_ID_HEADER)?.to_str().ok()?)
+}
+
+/// A subscription's event; `log_id` is the node's, said with every `CaughtUp`.
+pub(crate) fn event_to_proto(e: SubEvent, log_id: LogId) -> proto::SubscribeEvent {
     use proto::subscribe_event::Event;
     let event = match e {
         SubEvent::Delivery(entry) => Event::Delivery(proto::Delivery {
@@ -126,7 +147,7 @@ pub(crate) fn event_to_proto(e: SubEvent) -> proto::SubscribeEvent {
         SubEvent::CaughtUp(seq) | SubEvent::Closing(seq) | SubEvent::Stalled(seq) => {
             Event::CaughtUp(proto::CaughtUp {
                 seq,
-                log_id: Vec::new(),
+                log_id: log_id.as_bytes().to_vec(),
             })
         }
     };
@@ -179,12 +200,16 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 last_error: p.last_error.clone(),
                 received: p.received,
                 retry_pending: p.retry_pending,
+                log_id: p.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
+                log_changes: p.log_changes,
                 ..Default::default()
             })
             .collect(),
         store_problem: i.store_problem.clone(),
         retry_pending: i.retry_pending,
-        ..Default::default()
+        log_id: i.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
+        opened_head: i.opened_head,
+        opening_id: i.opening_id,
     }
 }
 

@@ -219,16 +219,21 @@ impl Relay for RelayService {
             conn,
         };
         let events = self.node.subscribe(spec)?;
+        let log_id = self.node.store().log_id();
         let stall = self.node.config().limits.subscriber_stall;
         // Both endings name where to resume in the same words (`status::resume_point` reads
         // them back): a reader loses nothing by being ended.
         let stream = events.into_stream().map(move |e| match e {
             Ok(SubEvent::Closing(seq)) => Err(status::shutting_down(Some(seq))),
             Ok(SubEvent::Stalled(seq)) => Err(status::subscription_stalled(seq, stall)),
-            Ok(event) => Ok(event_to_proto(event)),
+            Ok(event) => Ok(event_to_proto(event, log_id)),
             Err(e) => Err(Status::from(e)),
         });
-        Ok(Response::new(Box::pin(stream)))
+        // Which log the seqs are of, before any event: a follower checks it against the log
+        // NodeInfo showed it on the same connection.
+        let mut response = Response::new(Box::pin(stream) as Self::SubscribeStream);
+        set_log_id_header(response.metadata_mut(), log_id);
+        Ok(response)
     }
 
     async fn get(
@@ -249,8 +254,11 @@ impl Relay for RelayService {
         request: Request<proto::NodeInfoRequest>,
     ) -> Result<Response<proto::NodeInfoReply>, Status> {
         // Only a peer with a client certificate from a trusted CA learns of messages under
-        // embargo; here, of the log's real head and count.
-        let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        // embargo; here, of the log's real head and count. A plaintext node (loopback only)
+        // shows a caller that says it is a peer what its subscription would be sent, as
+        // `subscribe` does: a follower compares its cursor with that head.
+        let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty())
+            || (self.node.tls().is_none() && !request.get_ref().peer_node_key.is_empty());
         let info = self
             .timed(async { Ok(self.node.info(peer).await?) })
             .await?;

@@ -72,7 +72,7 @@ async fn a_get_whose_read_is_slow_times_out_while_node_info_is_answered() {
     );
 
     let info = relay
-        .node_info(Request::new(proto::NodeInfoRequest {}))
+        .node_info(Request::new(proto::NodeInfoRequest::default()))
         .await
         .expect("NodeInfo is answered while the Get's read is held");
     assert_eq!(info.get_ref().head_seq, 1);

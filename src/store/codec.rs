@@ -78,11 +78,15 @@ pub(super) enum Tree {
     RetryDue,
     /// peer → count (u64): entries of the retry set per peer, for its bound.
     RetryPeers,
+    /// peer → the peer's log its cursor belongs to ([`PeerLog`](super::PeerLog): log id ‖
+    /// opening id). Added beside format 4 (a program without it ignores it); a cursor without
+    /// one is from before it.
+    PeerLogs,
 }
 
 impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [Tree; 22] = [
+    pub(super) const ALL: [Tree; 23] = [
         Tree::Meta,
         Tree::Msgs,
         Tree::Segs,
@@ -105,6 +109,7 @@ impl Tree {
         Tree::Retry,
         Tree::RetryDue,
         Tree::RetryPeers,
+        Tree::PeerLogs,
     ];
 
     /// The sled tree name.
@@ -132,6 +137,7 @@ impl Tree {
             Tree::Retry => "retry",
             Tree::RetryDue => "retry_due",
             Tree::RetryPeers => "retry_peers",
+            Tree::PeerLogs => "peer_logs",
         }
     }
 
@@ -153,6 +159,12 @@ pub(super) mod meta {
     /// from a peer (see `damage.rs`). Absent when there are none; older programs ignore it.
     pub(in crate::store) const REFETCH: &[u8] = b"refetch";
     pub(in crate::store) const N_RETRY: &[u8] = b"n_retry";
+    /// The log id (16 bytes, see `log_id.rs`). Stores from before it get one on open.
+    pub(in crate::store) const LOG_ID: &[u8] = b"log_id";
+    /// After a restored backup was opened: the log id the copy had, and the head it held (8
+    /// bytes, big-endian). For status and the operator's log only.
+    pub(in crate::store) const RESTORED_FROM_LOG: &[u8] = b"restored_from_log";
+    pub(in crate::store) const RESTORED_AT_HEAD: &[u8] = b"restored_at_head";
 }
 
 /// `n` as 8 big-endian bytes: keys sort numerically, and every integer stored is written so.

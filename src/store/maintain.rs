@@ -7,7 +7,7 @@ use super::bodies::SegRow;
 use super::codec::{self, LogEntry, Tree, meta};
 use super::rows::Backing as _;
 use super::rules;
-use super::{ExpireStats, Inner, Store, StoreError};
+use super::{ExpireStats, Inner, LogId, PeerLog, Store, StoreError};
 use crate::message::{Id, Timestamp};
 
 /// How many expiries or releases go into one transaction (the writer lock is released
@@ -241,6 +241,22 @@ impl Inner {
         Ok((gone, moved, more, w.generation))
     }
 
+    /// Records which log of the peer its cursor belongs to; with `reset`, starts the cursor
+    /// again at 0 in the same transaction.
+    fn peer_log_batch(&self, peer: &str, log: PeerLog, reset: bool) -> Result<u64, StoreError> {
+        let mut w = self.lock_writer()?;
+        self.space.check_upkeep()?;
+        let mut rows = self.rows();
+        if reset {
+            rows.reset_cursor(peer, log);
+        } else {
+            rows.put_peer_log(peer, log);
+        }
+        let last = w.last_seq;
+        self.commit(&mut w, rows, last)?;
+        Ok(w.generation)
+    }
+
     /// Moves a peer's cursor forward (never back) without storing a message.
     fn advance_cursor_batch(&self, peer: &str, cursor: u64) -> Result<u64, StoreError> {
         let mut w = self.lock_writer()?;
@@ -263,6 +279,50 @@ impl Store {
             .unwrap_or_else(|p| p.into_inner())
             .remove(peer);
         self.cursor(peer)
+    }
+
+    /// The peer's log its cursor belongs to, if recorded (`None` for a cursor from before log
+    /// ids, or a peer never followed).
+    pub fn peer_log(&self, peer: &str) -> Result<Option<PeerLog>, StoreError> {
+        self.inner()?.rows().peer_log(peer)
+    }
+
+    /// Records, durably, which log of the peer its cursor belongs to, leaving the cursor where
+    /// it is: the follower checked it against that log.
+    pub async fn record_peer_log(&self, peer: &str, log: PeerLog) -> Result<(), StoreError> {
+        let peer = peer.to_string();
+        let (g, commit) = self
+            .on_writer(move |inner| inner.peer_log_batch(&peer, log, false))
+            .await?;
+        commit.wait(g).await
+    }
+
+    /// Starts the peer's cursor again at 0 in the log `log`, durably, in one transaction with
+    /// the record of that log: the peer's log changed (restored, wiped, rebuilt), and its seqs
+    /// from before mean nothing now. The one way a cursor moves back; every other write only
+    /// moves it forward. Call it from the follower, after [`Store::resume_cursor`] and before
+    /// anything of the new log is staged: nothing of the old log may be in flight then, or its
+    /// insert would move the new log's cursor to an old seq.
+    pub async fn reset_cursor(&self, peer: &str, log: PeerLog) -> Result<(), StoreError> {
+        let peer = peer.to_string();
+        let (g, commit) = self
+            .on_writer(move |inner| inner.peer_log_batch(&peer, log, true))
+            .await?;
+        commit.wait(g).await
+    }
+
+    /// Where a restored backup came from: the log id the copy had and the head it held, when
+    /// this store was opened from one (see `open.rs`).
+    pub fn restored_from(&self) -> Result<Option<(LogId, u64)>, StoreError> {
+        let inner = self.inner()?;
+        let meta_tree = inner.trees.get(Tree::Meta);
+        let sled_err = |e| StoreError::sled(&inner.dir, e);
+        let log = meta_tree.get(meta::RESTORED_FROM_LOG).map_err(sled_err)?;
+        let head = meta_tree.get(meta::RESTORED_AT_HEAD).map_err(sled_err)?;
+        Ok(match (log, head) {
+            (Some(log), Some(head)) => LogId::from_slice(&log).zip(codec::read_u64(&head)),
+            _ => None,
+        })
     }
 
     /// Moves a peer's cursor forward past entries that brought nothing to store (duplicates,

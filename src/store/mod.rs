@@ -107,6 +107,7 @@ mod commit;
 mod damage;
 mod error;
 mod ids;
+mod log_id;
 mod maintain;
 mod open;
 mod read;
@@ -134,6 +135,7 @@ use codec::Tree;
 use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
 pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
@@ -319,6 +321,18 @@ pub struct ExpireStats {
 #[derive(Debug, Clone)]
 pub struct Store {
     shared: Arc<Shared>,
+    /// What this process found when it opened the store (kept across the store's reopenings
+    /// after a failed write, which find the same log).
+    opened: Opened,
+}
+
+/// The log as this process opened it: what a follower is shown to tell whether the log went
+/// back (see `log_id.rs`).
+#[derive(Debug, Clone, Copy)]
+struct Opened {
+    log_id: LogId,
+    head: u64,
+    opening_id: u64,
 }
 
 /// What a store keeps while it is reopened after a failed write.
@@ -390,6 +404,8 @@ struct Inner {
     space: space::Space,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
     reader_head: Mutex<(u64, u64)>,
+    /// The log id, as the open found or made it (`open.rs`).
+    log_id: LogId,
     /// Damaged bodies found on read, and messages to fetch again (see `damage.rs`); the
     /// store handle's, kept across reopenings.
     damage: Arc<damage::Damage>,
@@ -497,8 +513,42 @@ impl Store {
             damage: Arc::new(damage::Damage::default()),
         });
         let inner = open::open_inner(&shared, cfg.reserve_bytes)?;
+        let mut opening_id = [0u8; 8];
+        getrandom::fill(&mut opening_id).map_err(|e| {
+            StoreError::io(
+                &cfg.path,
+                std::io::Error::other(format!("no randomness: {e}")),
+            )
+        })?;
+        let opened = Opened {
+            log_id: inner.log_id,
+            head: inner.commit.head(),
+            opening_id: u64::from_be_bytes(opening_id),
+        };
         *shared.write_current() = Some(Arc::new(inner));
-        Ok(Store { shared })
+        Ok(Store { shared, opened })
+    }
+
+    /// The log's identity: made when the store was created, kept across restarts, made anew
+    /// when a restored backup is opened (see `log_id.rs`). A seq means something only within
+    /// one log id.
+    pub fn log_id(&self) -> LogId {
+        self.opened.log_id
+    }
+
+    /// The durable head the store had when this process opened it. It stays the head of that
+    /// first open when the store reopens itself after a failed write (which recovers the same
+    /// log, never less than was durable), so it says where this process's part of the log
+    /// begins.
+    pub fn opened_head(&self) -> u64 {
+        self.opened.head
+    }
+
+    /// A random id of this process's opening of the store (kept across its reopenings after a
+    /// failed write): a follower whose cursor is past [`Store::opened_head`] knows the cursor
+    /// is this process's progress, not an older copy's, when it was reached in this opening.
+    pub fn opening_id(&self) -> u64 {
+        self.opened.opening_id
     }
 }
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::codec::{self, Tree, meta};
 use super::commit::{Committer, MARKER_FILE, Marker};
+use super::log_id::{BACKUP_NOTE, LogId, parse_backup_note};
 use super::{Inner, Recent, Shared, StoreError, Trees, bodies, damage, ids, retry, space, writer};
 use crate::message::Id;
 
@@ -35,6 +36,8 @@ pub(super) fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, St
     let last_seq = recovered_head(&dir, &trees)?;
     reconcile_marker(&dir, marker.as_ref(), &store_id, last_seq)?;
     let marker = make_recovery_durable(&dir, &db, store_id, last_seq)?;
+    let log_id = ensure_log_id(&dir, &db, &trees)?;
+    let log_id = new_log_after_restore(&dir, &db, &trees, log_id, last_seq)?;
     let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
     reclaim_leftover_segments(&dir, &trees, &bodies)?;
     let ids = rebuild_id_filter(&dir, &trees)?;
@@ -49,6 +52,7 @@ pub(super) fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, St
             marker,
             bodies,
             ids,
+            log_id,
         },
         reserve,
     )
@@ -92,14 +96,15 @@ fn read_marker(dir: &Path) -> Result<Option<(String, u64)>, StoreError> {
     })
 }
 
-/// Without a marker, refuses a directory holding anything but sled's files and the body log:
-/// a mistyped path must not have a database written into someone's files. (sled's files
-/// without a marker are a store that crashed while it was being created.)
+/// Without a marker, refuses a directory holding anything but sled's files, the body log and a
+/// backup's note: a mistyped path must not have a database written into someone's files.
+/// (sled's files without a marker are a store that crashed while it was being created.)
 fn refuse_foreign_files(dir: &Path) -> Result<(), StoreError> {
     let io = |e| StoreError::io(dir, e);
     for entry in fs::read_dir(dir).map_err(io)? {
         let name = entry.map_err(io)?.file_name();
-        if !is_sled_file(&name.to_string_lossy()) {
+        let name = name.to_string_lossy();
+        if !is_sled_file(&name) && name != BACKUP_NOTE {
             return Err(StoreError::NotAStore {
                 dir: dir.to_path_buf(),
             });
@@ -274,6 +279,83 @@ fn make_recovery_durable(
     Ok(marker)
 }
 
+/// The log id, made now for a store from before log ids (a new meta key: no format change, and
+/// an older program ignores it). A store created by this program gets its id here too, on its
+/// first open, before anything is served. Durable before it is returned, so no follower is
+/// shown an id that a crash could take back.
+fn ensure_log_id(dir: &Path, db: &sled::Db, trees: &Trees) -> Result<LogId, StoreError> {
+    let sled_err = |e| StoreError::sled(dir, e);
+    let meta_tree = trees.get(Tree::Meta);
+    if let Some(found) = meta_tree.get(meta::LOG_ID).map_err(sled_err)? {
+        return LogId::from_slice(&found)
+            .ok_or_else(|| StoreError::corrupt(dir, "the log id is unreadable"));
+    }
+    let log_id = random_log_id(dir)?;
+    meta_tree
+        .insert(meta::LOG_ID, log_id.as_bytes())
+        .map_err(sled_err)?;
+    db.flush().map_err(sled_err)?;
+    Ok(log_id)
+}
+
+/// A store holding a backup's note ([`BACKUP_NOTE`]) is a copy of an older state of a log
+/// that its followers may have gone past: it gets a new log id, so they follow it from its
+/// start. The old id and the copy's head are kept in `meta` (for status and the log), made
+/// durable with the new id, and only then is the note removed. A crash before the note is gone
+/// makes yet another id on the next open: harmless, since no one was shown the one before. A
+/// note that does not read as one still marks a copy: the head is then the one recovered.
+fn new_log_after_restore(
+    dir: &Path,
+    db: &sled::Db,
+    trees: &Trees,
+    log_id: LogId,
+    last_seq: u64,
+) -> Result<LogId, StoreError> {
+    let io = |e| StoreError::io(dir, e);
+    let sled_err = |e| StoreError::sled(dir, e);
+    let path = dir.join(BACKUP_NOTE);
+    let text = match fs::read(&path) {
+        Ok(raw) => String::from_utf8_lossy(&raw).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(log_id),
+        Err(e) => return Err(io(e)),
+    };
+    let note = parse_backup_note(&text);
+    if note.is_none() {
+        tracing::warn!(dir = %dir.display(), "the backup note does not read as one; taking the store as a restored copy anyway");
+    }
+    let head = note.map_or(last_seq, |n| n.head);
+    let new_id = random_log_id(dir)?;
+    let meta_tree = trees.get(Tree::Meta);
+    meta_tree
+        .insert(meta::RESTORED_FROM_LOG, log_id.as_bytes())
+        .map_err(sled_err)?;
+    meta_tree
+        .insert(meta::RESTORED_AT_HEAD, &codec::big_endian(head))
+        .map_err(sled_err)?;
+    meta_tree
+        .insert(meta::LOG_ID, new_id.as_bytes())
+        .map_err(sled_err)?;
+    db.flush().map_err(sled_err)?;
+    fs::remove_file(&path).map_err(io)?;
+    // The removal made durable too, or the next open would start yet another log (harmless,
+    // but it costs the followers another read from the start).
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    tracing::info!(
+        dir = %dir.display(),
+        head,
+        old_log_id = %log_id,
+        log_id = %new_id,
+        "restored from a backup taken at head {head}; new log id {new_id}"
+    );
+    Ok(new_id)
+}
+
+/// A new random log id.
+fn random_log_id(dir: &Path) -> Result<LogId, StoreError> {
+    LogId::random()
+        .ok_or_else(|| StoreError::io(dir, std::io::Error::other("no randomness for a log id")))
+}
+
 /// Every segment a row counts must be there (a missing one is lost bodies: refused). A
 /// segment no row counts holds no live body (retention stopped between deleting its row and
 /// its file, or a group's bodies were written and its transaction never applied) and goes,
@@ -355,6 +437,7 @@ struct Recovered {
     marker: Arc<Marker>,
     bodies: bodies::BodyLog,
     ids: ids::IdFilter,
+    log_id: LogId,
 }
 
 /// Starts the flusher (group commit, from the recovered head) and the writer thread, and
@@ -368,6 +451,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         marker,
         bodies,
         ids,
+        log_id,
     } = recovered;
     let io = |e| StoreError::io(&dir, e);
     let weak = Arc::downgrade(shared);
@@ -414,6 +498,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         damage: shared.damage.clone(),
         space,
         reader_head: Mutex::new((0, 0)),
+        log_id,
         retry: retry::Counters::default(),
         stalled: Mutex::default(),
         #[cfg(test)]

@@ -16,7 +16,7 @@ use super::bodies::{BodyRef, SegRow};
 use super::codec::{
     self, LogEntry, Prefixes, Record, Reference, Revoked, Tree, big_endian, concat, meta,
 };
-use super::{Inner, StoreError};
+use super::{Inner, PeerLog, StoreError};
 use crate::message::{Id, Kind, Message};
 
 /// A row: its key and value.
@@ -623,6 +623,29 @@ impl<'a> Rows<'a> {
             self.put(Tree::Cursors, peer.as_bytes(), big_endian(cursor));
         }
         Ok(())
+    }
+
+    /// The peer's log its cursor belongs to, if one was recorded (`None` for a cursor from
+    /// before log ids, or a peer never followed).
+    pub(super) fn peer_log(&self, peer: &str) -> Result<Option<PeerLog>, StoreError> {
+        match self.get(Tree::PeerLogs, peer.as_bytes())? {
+            None => Ok(None),
+            Some(v) => PeerLog::decode(&v)
+                .map(Some)
+                .ok_or_else(|| self.corrupt("bad peer log row")),
+        }
+    }
+
+    /// Plans recording which log of the peer its cursor belongs to (the cursor unmoved).
+    pub(super) fn put_peer_log(&mut self, peer: &str, log: PeerLog) {
+        self.put(Tree::PeerLogs, peer.as_bytes(), log.encode());
+    }
+
+    /// Plans starting the peer's cursor again at 0, in the log `log`: the one way a cursor goes
+    /// back (the peer's log changed; see `federation/log_change.rs`).
+    pub(super) fn reset_cursor(&mut self, peer: &str, log: PeerLog) {
+        self.put(Tree::Cursors, peer.as_bytes(), big_endian(0));
+        self.put_peer_log(peer, log);
     }
 
     // Settling: the planned postings, expiries and log entries made into rows.

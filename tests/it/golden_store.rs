@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tocsin::message::*;
-use tocsin::store::{Inserted, Keep, Origin, Pending, RetryEntry, Seen, Store, StoreConfig, View};
+use tocsin::store::{
+    Inserted, Keep, LogId, Origin, Pending, RetryEntry, Seen, Store, StoreConfig, View,
+};
 
 /// The time everything in the golden store is stamped from (2027-01-15).
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -786,5 +788,17 @@ async fn the_golden_store_opens_and_reads_back_every_row() {
         1
     );
     assert_eq!(seqs(&strike, &View::Reader), vec![23, 25]);
+
+    // Written before log ids: the open gave it one, and the next open keeps it (with its
+    // peers' cursors, which no log of theirs was recorded for).
+    let log_id = store.log_id();
+    assert_ne!(log_id, LogId::default());
+    assert_eq!(store.opened_head(), 23);
+    assert_eq!(store.peer_log("eastland-relay").expect("peer log"), None);
+    store.close().await.expect("closing");
+    let store = Store::open(&config(tmp.path().join("store"))).expect("opening it again");
+    assert_eq!(store.log_id(), log_id);
+    assert_eq!(store.opened_head(), 25);
+    assert_eq!(store.cursor("eastland-relay").expect("cursor"), 7);
     store.close().await.expect("closing");
 }

@@ -14,6 +14,7 @@ mod grpc;
 mod http;
 mod http_attacks;
 mod integrity;
+mod log_identity;
 mod peers;
 mod retry;
 mod security;
