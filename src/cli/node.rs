@@ -375,7 +375,12 @@ pub(crate) async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "backup      {}", backup.dir.display())?;
     writeln!(out, "log head    {}", backup.head_seq)?;
-    writeln!(out, "log id      {}", backup.log_id)?;
+    if let Some(log_id) = backup.log_id {
+        writeln!(
+            out,
+            "log id      {log_id} (a node started on the copy starts a new log: its followers read it again from the start)"
+        )?;
+    }
     writeln!(
         out,
         "copied      {} files, {} bytes",

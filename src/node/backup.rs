@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::Node;
-use crate::store::{self, StoreError};
+use crate::store::{self, LogId, StoreError};
 
 /// What [`Node::backup`] made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,8 +16,9 @@ pub struct Backup {
     pub dir: PathBuf,
     /// The head of the copied log: every message accepted before the backup began is in it.
     pub head_seq: u64,
-    /// The copied log's id (32 hex digits).
-    pub log_id: String,
+    /// The copied log's id (absent in a reply from a node that did not say it); the copy starts
+    /// a new log when it is opened as a node's store.
+    pub log_id: Option<LogId>,
     /// Files copied.
     pub files: u64,
     /// Bytes copied.
@@ -97,7 +98,7 @@ impl Node {
         Ok(Backup {
             dir: dir.to_path_buf(),
             head_seq: report.head_seq,
-            log_id: report.store_id,
+            log_id: Some(report.log_id),
             files: files + report.files,
             bytes: bytes + report.bytes,
             paused: report.paused,

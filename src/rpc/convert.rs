@@ -218,7 +218,7 @@ pub(crate) fn backup_to_proto(b: &Backup) -> proto::BackupReply {
     proto::BackupReply {
         dir: b.dir.display().to_string(),
         head_seq: b.head_seq,
-        log_id: hex::decode(&b.log_id).unwrap_or_default(),
+        log_id: b.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
         files: b.files,
         bytes: b.bytes,
         paused_millis: u64::try_from(b.paused.as_millis()).unwrap_or(u64::MAX),
@@ -232,7 +232,7 @@ pub(crate) fn backup_from_proto(r: proto::BackupReply) -> Backup {
     Backup {
         dir: r.dir.into(),
         head_seq: r.head_seq,
-        log_id: hex::encode(&r.log_id),
+        log_id: LogId::from_slice(&r.log_id),
         files: r.files,
         bytes: r.bytes,
         paused: std::time::Duration::from_millis(r.paused_millis),

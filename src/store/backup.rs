@@ -46,12 +46,9 @@ use std::time::{Duration, Instant};
 
 use super::bodies::BODIES_DIR;
 use super::commit::{MARKER_FILE, Marker};
+use super::log_id::{BACKUP_NOTE, LogId, backup_note_line};
 use super::{Inner, Store, StoreConfig, StoreError};
 use crate::message::Timestamp;
-
-/// The note a backup leaves in its copy's store directory: the copy is a restored log, not the
-/// running one (the store's log identity reads it when the copy is opened as a node's store).
-pub const BACKUP_NOTE: &str = "tocsin-backup";
 
 /// A copy of a store with up to this many messages is verified in full (every body and
 /// signature: a few seconds of one core); a larger one is opened and its head compared.
@@ -67,8 +64,8 @@ pub struct BackupReport {
     pub dir: PathBuf,
     /// The head of the copied log: every message accepted before the backup began is in it.
     pub head_seq: u64,
-    /// The copied store's id (32 hex digits).
-    pub store_id: String,
+    /// The copied log's id (the copy starts a new one when it is opened as a node's store).
+    pub log_id: LogId,
     /// Files copied (the marker and the note included).
     pub files: u64,
     /// Bytes copied.
@@ -81,15 +78,6 @@ pub struct BackupReport {
     /// What the full check found damaged in the copy: damage the running store holds too
     /// (bodies waiting for a good copy from a peer), since a copy is byte for byte.
     pub damaged: u64,
-}
-
-/// The backup note's one line (see [`BACKUP_NOTE`]): the copied log's id, its head, and when
-/// the copy was taken (Unix seconds).
-pub fn backup_note_line(log_id: &str, head: u64, taken: Timestamp) -> String {
-    format!(
-        "tocsin-backup v1 log={log_id} head={head} taken={}\n",
-        taken.0 / 1000
-    )
 }
 
 /// Files and bytes copied so far.
@@ -113,7 +101,6 @@ impl Store {
     pub async fn backup(&self, dir: &Path, taken: Timestamp) -> Result<BackupReport, StoreError> {
         prepare_target(dir, self.dir())?;
         let inner = self.inner()?;
-        let store_id = inner.marker.store_id().to_string();
         let (copied, before) = {
             let (inner, dir) = (inner.clone(), dir.to_path_buf());
             blocking(&dir.clone(), move || inner.copy_sealed_segments(&dir)).await?
@@ -124,7 +111,8 @@ impl Store {
             .on_writer(move |inner| inner.copy_paused(&target, &copied, before))
             .await?;
         let (checked, damaged) = self.verify_copy(dir, head).await?;
-        let note = backup_note_line(&store_id, head, taken);
+        let log_id = self.log_id();
+        let note = backup_note_line(log_id, head, taken.0 / 1000);
         let note_bytes = note.len() as u64;
         {
             let dir = dir.to_path_buf();
@@ -138,7 +126,7 @@ impl Store {
         Ok(BackupReport {
             dir: dir.to_path_buf(),
             head_seq: head,
-            store_id,
+            log_id,
             files: tally.files + 1,
             bytes: tally.bytes + note_bytes,
             paused,

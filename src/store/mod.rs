@@ -129,7 +129,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
-pub use backup::{BACKUP_NOTE, BackupReport, FULL_CHECK_MAX, backup_note_line, copy_dir};
+pub use backup::{BackupReport, FULL_CHECK_MAX, copy_dir};
 pub use check::{CheckReport, Finding};
 use codec::Tree;
 use commit::{Committer, Marker};
