@@ -13,22 +13,29 @@
 //!
 //! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
+//! Then it reconciles with the peer (`reconcile.rs`), and again every
+//! `federation.reconcile_every` while connected: what either side lacks that the cursor cannot
+//! see is fetched and offered.
 
 mod backoff;
+mod reconcile;
 mod refetch;
 mod retry;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
+pub use reconcile::{Target, reconcile};
 
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
-    Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus, drive,
+    Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PeerStatus,
+    ReconcileStatus, ReconcileTotals, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -74,6 +81,9 @@ struct Follower {
     node: Node,
     peer: PeerConfig,
     status: PeerStatus,
+    /// The last reconciliation with the peer and the sums of all: kept apart from `status`,
+    /// since a periodic run records them beside the follow, which holds `status`.
+    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
 }
 
 impl Follower {
@@ -84,11 +94,18 @@ impl Follower {
             ..PeerStatus::default()
         };
         node.set_peer_status(status.clone());
-        Follower { node, peer, status }
+        Follower {
+            node,
+            peer,
+            status,
+            reconciled: Arc::default(),
+        }
     }
 
     fn report(&self) {
-        self.node.set_peer_status(self.status.clone());
+        let mut status = self.status.clone();
+        (status.last_reconcile, status.reconciled) = lock(&self.reconciled).clone();
+        self.node.set_peer_status(status);
     }
 
     async fn run(mut self) {
@@ -154,6 +171,20 @@ impl Follower {
         info!(peer = %self.peer.name, cursor, head = info.head_seq, "following the peer");
 
         self.pull_revocations(&mut client, peer_key).await?;
+        let target = Target {
+            name: self.peer.name.clone(),
+            node_key: peer_key,
+            // A configured peer: its certificate was checked against peer.ca (or it is on
+            // loopback in plaintext, where the operator trusts the machine).
+            authenticated: true,
+        };
+        let reconciler = Reconciler {
+            node: self.node.clone(),
+            target,
+            reconciled: Arc::clone(&self.reconciled),
+        };
+        reconciler.run(&mut client).await;
+        let periodic = reconciler.every(client.clone());
 
         let me = Some(self.node.node_key());
         let events = client.subscribe(&Filter::default(), cursor, me).await?;
@@ -168,7 +199,11 @@ impl Follower {
         // Shutdown ends this connection from `run`, dropping it: what it staged is in the
         // store's hands already, each message with its cursor. So the driver itself never
         // stops for it.
-        match drive(&node, &mut log, PIPELINE, std::future::pending()).await {
+        let followed = tokio::select! {
+            ended = drive(&node, &mut log, PIPELINE, std::future::pending()) => ended,
+            never = periodic => match never {},
+        };
+        match followed {
             Ended::Drained => Err(log
                 .events
                 .take_failure()
@@ -218,6 +253,61 @@ impl Follower {
         }
         Ok(())
     }
+}
+
+/// Reconciles with a connected peer and notes each run in the peer's status, the log and
+/// `/metrics`.
+struct Reconciler {
+    node: Node,
+    target: Target,
+    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
+}
+
+impl Reconciler {
+    /// One reconciliation, noted.
+    async fn run(&self, client: &mut Client) {
+        let status = reconcile(&self.node, client, &self.target).await;
+        info!(
+            peer = %self.target.name,
+            we_lacked = status.we_lacked,
+            they_lacked = status.they_lacked,
+            fetched = status.fetched,
+            refused = status.refused,
+            already_here = status.already_here,
+            offered = status.offered,
+            offered_stored = status.offered_stored,
+            round_trips = status.round_trips,
+            millis = status.millis,
+            error = %status.error,
+            "reconciled with the peer"
+        );
+        let totals = {
+            let mut reconciled = lock(&self.reconciled);
+            reconciled.1.add(&status);
+            reconciled.0 = Some(status.clone());
+            reconciled.1.clone()
+        };
+        self.node
+            .set_peer_reconcile(&self.target.name, status, totals);
+    }
+
+    /// Runs again every `federation.reconcile_every` (never when it is 0) on its own clone of
+    /// the connection, beside the follow; never ends by itself.
+    async fn every(&self, mut client: Client) -> std::convert::Infallible {
+        let every = self.node.config().federation.reconcile_every;
+        if every.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(every).await;
+            self.run(&mut client).await;
+        }
+    }
+}
+
+/// Locks what a follower keeps of its reconciliations (plain values: sound after a panic).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One connection's subscription to a peer's log, as a feed of the node's ingest pipeline:

@@ -6,6 +6,7 @@ mod client;
 mod convert;
 mod edge;
 pub mod limits;
+mod reconcile;
 mod service;
 pub mod status;
 #[cfg(test)]
@@ -21,7 +22,10 @@ use crate::node::Node;
 use crate::proto;
 use crate::proto::relay_server::RelayServer;
 
-pub use client::{Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome};
+pub use client::{
+    Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome, ReconcileSession,
+};
+pub use reconcile::{NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH};
 pub use service::RelayService;
 
 /// Why the server stopped with an error.
