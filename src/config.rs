@@ -256,8 +256,9 @@ pub struct FederationSection {
     /// dated and still be kept until it is valid here.
     #[serde(deserialize_with = "duration")]
     pub retry_future_max: Duration,
-    /// How often a follower reconciles with its peer while connected (it always does on
-    /// connecting, before it follows); 0 turns the periodic run off.
+    /// How often a follower reconciles with its peer while connected (it always does once
+    /// per connection, when it has caught up with the peer's log); 0 turns the periodic run
+    /// off.
     #[serde(deserialize_with = "duration")]
     pub reconcile_every: Duration,
 }

@@ -13,7 +13,8 @@
 //!
 //! Revocations travel first: on every (re)connection the follower pulls the peer's revocations
 //! before the rest of its backlog, so a seized key is refused before its forgeries arrive.
-//! Then it reconciles with the peer (`reconcile.rs`), and again every
+//! Once the follow has settled the backlog (up to the subscription's caught-up marker), the
+//! follower reconciles with the peer (`reconcile.rs`) beside it, and again every
 //! `federation.reconcile_every` while connected: what either side lacks that the cursor cannot
 //! see is fetched and offered.
 
@@ -183,8 +184,8 @@ impl Follower {
             target,
             reconciled: Arc::clone(&self.reconciled),
         };
-        reconciler.run(&mut client).await;
-        let periodic = reconciler.every(client.clone());
+        let (caught_up, reached) = tokio::sync::oneshot::channel();
+        let reconciling = reconciler.follow_up(client.clone(), reached);
 
         let me = Some(self.node.node_key());
         let events = client.subscribe(&Filter::default(), cursor, me).await?;
@@ -195,13 +196,15 @@ impl Follower {
             origin_key,
             store,
             cursor,
+            caught_up_at: None,
+            caught_up: Some(caught_up),
         };
         // Shutdown ends this connection from `run`, dropping it: what it staged is in the
         // store's hands already, each message with its cursor. So the driver itself never
         // stops for it.
         let followed = tokio::select! {
             ended = drive(&node, &mut log, PIPELINE, std::future::pending()) => ended,
-            never = periodic => match never {},
+            never = reconciling => match never {},
         };
         match followed {
             Ended::Drained => Err(log
@@ -291,9 +294,21 @@ impl Reconciler {
             .set_peer_reconcile(&self.target.name, status, totals);
     }
 
-    /// Runs again every `federation.reconcile_every` (never when it is 0) on its own clone of
-    /// the connection, beside the follow; never ends by itself.
-    async fn every(&self, mut client: Client) -> std::convert::Infallible {
+    /// Runs beside the follow, on its own clone of the connection (tonic multiplexes): once
+    /// the follow has settled the peer's log up to where it caught up (`reached`), then every
+    /// `federation.reconcile_every` (never again when it is 0). Never ends by itself.
+    ///
+    /// After the catch-up rather than before it: a backlog comes faster by the log than by
+    /// `want`, and a refusal that may change is kept for retry only on the log's path, so what
+    /// is left for reconciliation is what the cursor cannot see.
+    async fn follow_up(
+        &self,
+        mut client: Client,
+        reached: tokio::sync::oneshot::Receiver<()>,
+    ) -> std::convert::Infallible {
+        if reached.await.is_ok() {
+            self.run(&mut client).await;
+        }
         let every = self.node.config().federation.reconcile_every;
         if every.is_zero() {
             return std::future::pending().await;
@@ -322,6 +337,10 @@ struct PeerLog<'a, Events> {
     store: Store,
     /// The peer's seq up to which everything is settled here (durably).
     cursor: u64,
+    /// The seq of the first caught-up marker: the backlog ends there.
+    caught_up_at: Option<u64>,
+    /// Told once the cursor reaches `caught_up_at`: the reconciliation runs then.
+    caught_up: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl<Events> Feed<Node> for PeerLog<'_, Events>
@@ -353,6 +372,7 @@ where
                     offers.push(Offer::Message(message, origin));
                 }
                 ClientEvent::CaughtUp(seq) => {
+                    self.caught_up_at.get_or_insert(seq);
                     last = last.max(seq);
                     status.head = status.head.max(seq);
                 }
@@ -387,6 +407,11 @@ where
         }
         let status = &mut self.follower.status;
         status.cursor = self.cursor;
+        if self.caught_up_at.is_some_and(|at| self.cursor >= at)
+            && let Some(caught_up) = self.caught_up.take()
+        {
+            let _ = caught_up.send(());
+        }
         status.head = status.head.max(self.cursor);
         self.follower.report();
         Ok(())

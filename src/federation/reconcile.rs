@@ -2,8 +2,8 @@
 //! that the other lacks (negentropy over both sides' items), fetch what this node lacks through
 //! its own ingest, and offer what the other lacks.
 //!
-//! A follower runs it on every (re)connection, before it follows the peer's log, and again
-//! every `federation.reconcile_every` while connected (`mod.rs`): what a cursor cannot see (a
+//! A follower runs it on every (re)connection, once it has caught up with the peer's log, and
+//! again every `federation.reconcile_every` while connected (`mod.rs`): what a cursor cannot see (a
 //! message that reached one side while the link was down and arrived below the cursor, a peer
 //! restored from an older copy, two nodes that never followed each other) is found and sent.
 //!

@@ -14,6 +14,7 @@ mod http;
 mod http_attacks;
 mod integrity;
 mod peers;
+mod reconcile;
 mod retry;
 mod security;
 mod sub_attacks;
