@@ -140,6 +140,19 @@ async fn a_set_is_made_once_until_the_store_commits_again() {
         ]),
         "a cancel takes its target out at once"
     );
+
+    // Expiry writes no log entry (the head stays): the set is stale all the same.
+    let brief = expiring(&simple_alert(&k, T0), &k, T0.plus(HOUR));
+    put(&s, &brief).await;
+    assert!(ids_of(&s.items(&View::Reader).unwrap()).contains(&brief.id()));
+    let head = s.head();
+    assert_eq!(s.expire(T0.plus(2 * HOUR)).await.unwrap().expired, 1);
+    assert_eq!(s.head(), head);
+    assert!(
+        s.items_cached(&View::Reader).is_none(),
+        "expiry makes it stale"
+    );
+    assert!(!ids_of(&s.items(&View::Reader).unwrap()).contains(&brief.id()));
 }
 
 /// The cost of making a set, measured once for the record (release build):
