@@ -178,6 +178,15 @@ pub struct LimitsSection {
     pub new_authors_per_minute: u32,
     /// Messages by never-seen authors accepted at once before the sustained rate applies.
     pub new_authors_burst: u32,
+    /// Reconciliation sessions (`Relay.Reconcile`) this node serves at once; more are refused
+    /// with RESOURCE_EXHAUSTED. Each holds a share of an item set and costs a pass over it per
+    /// round.
+    pub reconcile_sessions: usize,
+    /// Negentropy rounds one reconciliation session may take before it is ended.
+    pub reconcile_rounds: u32,
+    /// How long one reconciliation session served may last, from its first request.
+    #[serde(deserialize_with = "duration")]
+    pub reconcile_timeout: Duration,
 }
 
 impl Default for LimitsSection {
@@ -215,6 +224,9 @@ impl Default for LimitsSection {
             publish_per_prefix_burst: 500,
             new_authors_per_minute: 30,
             new_authors_burst: 60,
+            reconcile_sessions: 4,
+            reconcile_rounds: 200,
+            reconcile_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -244,6 +256,11 @@ pub struct FederationSection {
     /// dated and still be kept until it is valid here.
     #[serde(deserialize_with = "duration")]
     pub retry_future_max: Duration,
+    /// How often a follower reconciles with its peer while connected (it always does once
+    /// per connection, when it has caught up with the peer's log); 0 turns the periodic run
+    /// off.
+    #[serde(deserialize_with = "duration")]
+    pub reconcile_every: Duration,
 }
 
 impl Default for FederationSection {
@@ -256,6 +273,7 @@ impl Default for FederationSection {
             retry_limit: 10_000,
             retry_limit_per_peer: 2_000,
             retry_future_max: Duration::from_secs(24 * 3600),
+            reconcile_every: Duration::from_secs(600),
         }
     }
 }
@@ -550,6 +568,8 @@ impl Config {
                 l.new_authors_per_minute as usize,
             ),
             ("limits.new_authors_burst", l.new_authors_burst as usize),
+            ("limits.reconcile_sessions", l.reconcile_sessions),
+            ("limits.reconcile_rounds", l.reconcile_rounds as usize),
             ("http.max_items", self.http.max_items),
             ("http.max_connections", self.http.max_connections),
             (
@@ -580,6 +600,9 @@ impl Config {
             if d.is_zero() {
                 return Err(format!("{key} must be above zero"));
             }
+        }
+        if l.reconcile_timeout.is_zero() {
+            return Err("limits.reconcile_timeout must be above zero".into());
         }
         if l.subscriber_stall.is_zero() {
             return Err("limits.subscriber_stall must be longer than 0s".into());
@@ -838,6 +861,11 @@ mod tests {
                 d.limits.new_authors_per_minute,
             ),
             (parsed.limits.new_authors_burst, d.limits.new_authors_burst),
+            (
+                parsed.limits.reconcile_sessions as u32,
+                d.limits.reconcile_sessions as u32,
+            ),
+            (parsed.limits.reconcile_rounds, d.limits.reconcile_rounds),
         ] {
             assert_eq!(a, b);
         }
@@ -856,6 +884,11 @@ mod tests {
             parsed.federation.retry_future_max,
             d.federation.retry_future_max
         );
+        assert_eq!(
+            parsed.federation.reconcile_every,
+            d.federation.reconcile_every
+        );
+        assert_eq!(parsed.limits.reconcile_timeout, d.limits.reconcile_timeout);
         assert_eq!(parsed.trust.policy, d.trust.policy);
         assert!(parsed.trust.allow.is_empty() && parsed.trust.deny.is_empty());
         assert!(parsed.trust.federations.is_empty());

@@ -171,6 +171,12 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
                 "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
                 "last_error": p.last_error, "retry_pending": p.retry_pending,
                 "log_id": p.log_id.map(|l| l.to_string()), "log_changes": p.log_changes,
+                "last_reconcile": p.last_reconcile.as_ref().map(|r| serde_json::json!({
+                    "at": r.at.0 / 1000, "we_lacked": r.we_lacked, "they_lacked": r.they_lacked,
+                    "fetched": r.fetched, "refused": r.refused, "already_here": r.already_here,
+                    "offered": r.offered, "offered_stored": r.offered_stored,
+                    "round_trips": r.round_trips, "millis": r.millis, "error": r.error,
+                })),
             })).collect::<Vec<_>>(),
             "store_problem": info.store_problem,
         });
@@ -234,6 +240,23 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
                     format!("  last error: {}", p.last_error)
                 }
             )?;
+            if let Some(r) = &p.last_reconcile {
+                let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.at.0);
+                writeln!(
+                    out,
+                    "     reconciled {}: we lacked {}, they lacked {}, fetched {}, refused {}{}",
+                    humantime::format_rfc3339_seconds(when),
+                    r.we_lacked,
+                    r.they_lacked,
+                    r.fetched,
+                    r.refused,
+                    if r.error.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ended early: {}", r.error)
+                    }
+                )?;
+            }
         }
     }
     Ok(())

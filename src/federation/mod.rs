@@ -18,23 +18,32 @@
 //! the peer still serves that log and has not gone back below the cursor (`log_change.rs`);
 //! when it has, the cursor starts again at 0 in the new log, so a peer restored from a backup
 //! or made again is followed instead of waited on.
+//!
+//! Once the follow has settled the backlog (up to the subscription's caught-up marker), the
+//! follower reconciles with the peer (`reconcile.rs`) beside it, and again every
+//! `federation.reconcile_every` while connected: what either side lacks that the cursor cannot
+//! see is fetched and offered.
 
 mod backoff;
 mod log_change;
+mod reconcile;
 mod refetch;
 mod retry;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
+pub use reconcile::{Target, reconcile};
 
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
-    Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus, drive,
+    Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus,
+    ReconcileStatus, ReconcileTotals, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -84,6 +93,9 @@ struct Follower {
     node: Node,
     peer: PeerConfig,
     status: PeerStatus,
+    /// The last reconciliation with the peer and the sums of all: kept apart from `status`,
+    /// since a periodic run records them beside the follow, which holds `status`.
+    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
 }
 
 impl Follower {
@@ -94,11 +106,18 @@ impl Follower {
             ..PeerStatus::default()
         };
         node.set_peer_status(status.clone());
-        Follower { node, peer, status }
+        Follower {
+            node,
+            peer,
+            status,
+            reconciled: Arc::default(),
+        }
     }
 
     fn report(&self) {
-        self.node.set_peer_status(self.status.clone());
+        let mut status = self.status.clone();
+        (status.last_reconcile, status.reconciled) = lock(&self.reconciled).clone();
+        self.node.set_peer_status(status);
     }
 
     async fn run(mut self) {
@@ -166,9 +185,24 @@ impl Follower {
         let changed = matches!(verdict, Some(log_change::Verdict::Changed(_)));
         info!(peer = %self.peer.name, cursor, head = info.head_seq, changed, "following the peer");
 
-        // What must happen before the log is followed from `cursor` (revocations first; any
-        // catching up by other means) goes here, after the log check settled the cursor.
+        // Revocations first, then the log from `cursor` (as the log check settled it);
+        // reconciliation runs beside the follow once it has caught up with the peer's log, so a
+        // backlog comes once, by the log, where a refusal that may change is kept for retry.
         self.pull_revocations(&mut client, peer_key).await?;
+        let target = Target {
+            name: self.peer.name.clone(),
+            node_key: peer_key,
+            // A configured peer: its certificate was checked against peer.ca (or it is on
+            // loopback in plaintext, where the operator trusts the machine).
+            authenticated: true,
+        };
+        let reconciler = Reconciler {
+            node: self.node.clone(),
+            target,
+            reconciled: Arc::clone(&self.reconciled),
+        };
+        let (caught_up, reached) = tokio::sync::oneshot::channel();
+        let reconciling = reconciler.follow_up(client.clone(), reached);
 
         let (log_id, events) = client.subscribe_log(&Filter::default(), cursor, me).await?;
         if info.log_id.is_some() && log_id != info.log_id {
@@ -181,11 +215,17 @@ impl Follower {
             origin_key,
             store,
             cursor,
+            caught_up_at: None,
+            caught_up: Some(caught_up),
         };
         // Shutdown ends this connection from `run`, dropping it: what it staged is in the
         // store's hands already, each message with its cursor. So the driver itself never
         // stops for it.
-        match drive(&node, &mut log, PIPELINE, std::future::pending()).await {
+        let followed = tokio::select! {
+            ended = drive(&node, &mut log, PIPELINE, std::future::pending()) => ended,
+            never = reconciling => match never {},
+        };
+        match followed {
             Ended::Drained => Err(log
                 .events
                 .take_failure()
@@ -290,6 +330,73 @@ impl Follower {
     }
 }
 
+/// Reconciles with a connected peer and notes each run in the peer's status, the log and
+/// `/metrics`.
+struct Reconciler {
+    node: Node,
+    target: Target,
+    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
+}
+
+impl Reconciler {
+    /// One reconciliation, noted.
+    async fn run(&self, client: &mut Client) {
+        let status = reconcile(&self.node, client, &self.target).await;
+        info!(
+            peer = %self.target.name,
+            we_lacked = status.we_lacked,
+            they_lacked = status.they_lacked,
+            fetched = status.fetched,
+            refused = status.refused,
+            already_here = status.already_here,
+            offered = status.offered,
+            offered_stored = status.offered_stored,
+            round_trips = status.round_trips,
+            millis = status.millis,
+            error = %status.error,
+            "reconciled with the peer"
+        );
+        let totals = {
+            let mut reconciled = lock(&self.reconciled);
+            reconciled.1.add(&status);
+            reconciled.0 = Some(status.clone());
+            reconciled.1.clone()
+        };
+        self.node
+            .set_peer_reconcile(&self.target.name, status, totals);
+    }
+
+    /// Runs beside the follow, on its own clone of the connection (tonic multiplexes): once
+    /// the follow has settled the peer's log up to where it caught up (`reached`), then every
+    /// `federation.reconcile_every` (never again when it is 0). Never ends by itself.
+    ///
+    /// After the catch-up rather than before it: a backlog comes faster by the log than by
+    /// `want`, and a refusal that may change is kept for retry only on the log's path, so what
+    /// is left for reconciliation is what the cursor cannot see.
+    async fn follow_up(
+        &self,
+        mut client: Client,
+        reached: tokio::sync::oneshot::Receiver<()>,
+    ) -> std::convert::Infallible {
+        if reached.await.is_ok() {
+            self.run(&mut client).await;
+        }
+        let every = self.node.config().federation.reconcile_every;
+        if every.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(every).await;
+            self.run(&mut client).await;
+        }
+    }
+}
+
+/// Locks what a follower keeps of its reconciliations (plain values: sound after a panic).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// One connection's subscription to a peer's log, as a feed of the node's ingest pipeline:
 /// batches of the log, each noted with the peer's seq it reaches, answered by moving the
 /// durable cursor past what is settled.
@@ -302,6 +409,10 @@ struct PeerLog<'a, Events> {
     store: Store,
     /// The peer's seq up to which everything is settled here (durably).
     cursor: u64,
+    /// The seq of the first caught-up marker: the backlog ends there.
+    caught_up_at: Option<u64>,
+    /// Told once the cursor reaches `caught_up_at`: the reconciliation runs then.
+    caught_up: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl<Events> Feed<Node> for PeerLog<'_, Events>
@@ -333,6 +444,7 @@ where
                     offers.push(Offer::Message(message, origin));
                 }
                 ClientEvent::CaughtUp(seq) => {
+                    self.caught_up_at.get_or_insert(seq);
                     last = last.max(seq);
                     status.head = status.head.max(seq);
                 }
@@ -367,6 +479,11 @@ where
         }
         let status = &mut self.follower.status;
         status.cursor = self.cursor;
+        if self.caught_up_at.is_some_and(|at| self.cursor >= at)
+            && let Some(caught_up) = self.caught_up.take()
+        {
+            let _ = caught_up.send(());
+        }
         status.head = status.head.max(self.cursor);
         self.follower.report();
         Ok(())

@@ -171,6 +171,8 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         );
     }
 
+    reconciliations(&mut out, node, &peers);
+
     retry(&mut out, node)?;
     connections(&mut out, node);
 
@@ -486,6 +488,97 @@ fn connections(out: &mut String, node: &Node) {
         "tocsin_grpc_calls_refused_total{{reason=\"rate-limited\"}} {}",
         c.refused_count(ConnRefusal::Stream)
     );
+}
+
+/// Reconciliations this node ran with its peers, and sessions it served to others.
+fn reconciliations(out: &mut String, node: &Node, peers: &[crate::node::PeerStatus]) {
+    use crate::node::ReconcileOutcome;
+    family(
+        out,
+        "tocsin_reconcile_runs_total",
+        "counter",
+        "Reconciliations with a peer since this node started, by how they ended (unsupported: the peer is an older version).",
+    );
+    for p in peers {
+        for outcome in ReconcileOutcome::ALL {
+            let _ = writeln!(
+                out,
+                "tocsin_reconcile_runs_total{{peer=\"{}\",outcome=\"{}\"}} {}",
+                label(&p.name),
+                outcome.label(),
+                p.reconciled.runs[outcome as usize]
+            );
+        }
+    }
+    family(
+        out,
+        "tocsin_reconcile_differences_total",
+        "counter",
+        "Messages a reconciliation found one side held and the other lacked: we_lacked (the peer had them), they_lacked (this node had them).",
+    );
+    for p in peers {
+        for (side, n) in [
+            ("we_lacked", p.reconciled.we_lacked),
+            ("they_lacked", p.reconciled.they_lacked),
+        ] {
+            let _ = writeln!(
+                out,
+                "tocsin_reconcile_differences_total{{peer=\"{}\",side=\"{side}\"}} {n}",
+                label(&p.name)
+            );
+        }
+    }
+    family(
+        out,
+        "tocsin_reconcile_fetched_total",
+        "counter",
+        "Of what this node lacked: stored here, refused here (with a counted reason), or not fetched because the id is known here already (withdrawn, expired, arrived meanwhile).",
+    );
+    for p in peers {
+        for (result, n) in [
+            ("stored", p.reconciled.fetched),
+            ("refused", p.reconciled.refused),
+            ("already_here", p.reconciled.already_here),
+        ] {
+            let _ = writeln!(
+                out,
+                "tocsin_reconcile_fetched_total{{peer=\"{}\",result=\"{result}\"}} {n}",
+                label(&p.name)
+            );
+        }
+    }
+    family(
+        out,
+        "tocsin_reconcile_last_timestamp_seconds",
+        "gauge",
+        "When the last reconciliation with a peer ended, Unix seconds (absent before the first).",
+    );
+    for p in peers {
+        if let Some(last) = &p.last_reconcile {
+            let _ = writeln!(
+                out,
+                "tocsin_reconcile_last_timestamp_seconds{{peer=\"{}\"}} {}",
+                label(&p.name),
+                last.at.0 / 1000
+            );
+        }
+    }
+    family(
+        out,
+        "tocsin_reconcile_sessions_served_total",
+        "counter",
+        "Reconciliation sessions this node served to other nodes, by how they ended (busy: refused for limits.reconcile_sessions; failed: malformed, a bound reached, or the node failing).",
+    );
+    let served = node.metrics().reconcile_served.snapshot();
+    for (outcome, n) in crate::node::metrics::ServedMetrics::OUTCOMES
+        .iter()
+        .zip(served)
+    {
+        let _ = writeln!(
+            out,
+            "tocsin_reconcile_sessions_served_total{{outcome=\"{outcome}\"}} {n}"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,33 @@ pub struct Metrics {
     pub connections: ConnectionMetrics,
     /// Subscriptions refused by a cap, and ended because their reader stalled.
     pub subscriptions: SubscriptionMetrics,
+    /// Reconciliation sessions this node served to others, by how they ended.
+    pub reconcile_served: ServedMetrics,
+}
+
+/// Reconciliation sessions served to other nodes (`Relay.Reconcile`), by how they ended.
+#[derive(Debug, Default)]
+pub struct ServedMetrics {
+    ended: [AtomicU64; 3],
+}
+
+impl ServedMetrics {
+    /// How a served session can end, as named in `/metrics`: the caller ended it, it was
+    /// refused for the cap on sessions, or it ended with an error (malformed, a bound spent,
+    /// the node failing).
+    pub const OUTCOMES: [&'static str; 3] = ["completed", "busy", "failed"];
+
+    /// Counts one session ended as `OUTCOMES[index]`.
+    pub fn ended(&self, index: usize) {
+        if let Some(c) = self.ended.get(index) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Sessions per outcome, in [`ServedMetrics::OUTCOMES`] order.
+    pub fn snapshot(&self) -> [u64; 3] {
+        std::array::from_fn(|i| self.ended[i].load(Relaxed))
+    }
 }
 
 /// Why the gRPC edge refused or closed a connection (or refused a stream). The rpc layer

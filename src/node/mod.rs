@@ -123,6 +123,116 @@ pub struct PeerStatus {
     /// Times the peer's log changed (restored, wiped, rebuilt) and was followed again from
     /// its start, since this node started.
     pub log_changes: u64,
+    /// The last reconciliation with it; `None` before the first.
+    pub last_reconcile: Option<ReconcileStatus>,
+    /// Every reconciliation with it since the node started, summed (for `/metrics`).
+    pub reconciled: ReconcileTotals,
+}
+
+/// One reconciliation with another node, as this node (its initiator) saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileStatus {
+    /// When it ended.
+    pub at: Timestamp,
+    /// Messages the other node held that this one lacked.
+    pub we_lacked: u64,
+    /// Messages this node held that the other lacked.
+    pub they_lacked: u64,
+    /// Of `we_lacked`: stored here.
+    pub fetched: u64,
+    /// Of `we_lacked`: refused here (each with a counted reason).
+    pub refused: u64,
+    /// Of `we_lacked`: not fetched, this node holding the id already (withdrawn or expired
+    /// here, or arrived meanwhile).
+    pub already_here: u64,
+    /// Of `they_lacked`: offered to the other node.
+    pub offered: u64,
+    /// Of `offered`: stored by the other node.
+    pub offered_stored: u64,
+    /// Negentropy round trips.
+    pub round_trips: u64,
+    /// Negentropy bytes sent and received.
+    pub bytes_sent: u64,
+    /// See `bytes_sent`.
+    pub bytes_received: u64,
+    /// How long it took.
+    pub millis: u64,
+    /// Empty when it completed; otherwise why it ended early (the counts are what was done).
+    pub error: String,
+    /// The other node does not serve reconciliation at all (an older version; `error` says
+    /// so too).
+    pub unsupported: bool,
+}
+
+impl ReconcileStatus {
+    /// How it ended.
+    pub fn outcome(&self) -> ReconcileOutcome {
+        if self.unsupported {
+            ReconcileOutcome::Unsupported
+        } else if self.error.is_empty() {
+            ReconcileOutcome::Completed
+        } else {
+            ReconcileOutcome::Failed
+        }
+    }
+}
+
+/// How a reconciliation ended, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconcileOutcome {
+    /// It ran to its end.
+    Completed,
+    /// The other node does not serve reconciliation (an older version).
+    Unsupported,
+    /// It ended early with an error.
+    Failed,
+}
+
+impl ReconcileOutcome {
+    /// Every outcome, in the order of [`ReconcileTotals::runs`].
+    pub const ALL: [ReconcileOutcome; 3] = [
+        ReconcileOutcome::Completed,
+        ReconcileOutcome::Unsupported,
+        ReconcileOutcome::Failed,
+    ];
+
+    /// The label in `/metrics`.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReconcileOutcome::Completed => "completed",
+            ReconcileOutcome::Unsupported => "unsupported",
+            ReconcileOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// Reconciliations with one peer since the node started, summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileTotals {
+    /// Runs by outcome, in [`ReconcileOutcome::ALL`] order.
+    pub runs: [u64; 3],
+    /// See [`ReconcileStatus`].
+    pub we_lacked: u64,
+    /// See [`ReconcileStatus`].
+    pub they_lacked: u64,
+    /// See [`ReconcileStatus`].
+    pub fetched: u64,
+    /// See [`ReconcileStatus`].
+    pub refused: u64,
+    /// See [`ReconcileStatus`].
+    pub already_here: u64,
+}
+
+impl ReconcileTotals {
+    /// Adds one run.
+    pub fn add(&mut self, status: &ReconcileStatus) {
+        self.runs[status.outcome() as usize] += 1;
+        self.we_lacked += status.we_lacked;
+        self.they_lacked += status.they_lacked;
+        self.fetched += status.fetched;
+        self.refused += status.refused;
+        self.already_here += status.already_here;
+    }
 }
 
 /// The node's identity and counters.
@@ -560,6 +670,16 @@ impl Node {
     /// wait): federation's retry task waits on it.
     pub async fn knowledge_change(&self) {
         self.inner.knowledge.notified().await
+    }
+
+    /// Notes a reconciliation with a peer in its status, in place (federation calls this from
+    /// beside the peer's follower).
+    pub fn set_peer_reconcile(&self, name: &str, last: ReconcileStatus, totals: ReconcileTotals) {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = peers.iter_mut().find(|p| p.name == name) {
+            p.last_reconcile = Some(last);
+            p.reconciled = totals;
+        }
     }
 
     /// Replaces one peer's status (federation calls this).

@@ -6,12 +6,16 @@ use futures::{Stream, StreamExt};
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
-use super::convert::{filter_to_proto, log_id_from_headers, signed_from_proto};
+use super::convert::{
+    filter_to_proto, log_id_from_headers, reconcile_status_from_proto, signed_from_proto,
+};
 use super::status::rejection_of;
 use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Timestamp};
 use crate::node::{NodeInfo, PeerStatus};
 use crate::proto;
 use crate::proto::operator_client::OperatorClient;
+use crate::proto::reconcile_reply::Step as ReplyStep;
+use crate::proto::reconcile_request::Step as RequestStep;
 use crate::proto::relay_client::RelayClient;
 use crate::store::LogId;
 
@@ -83,7 +87,7 @@ impl ClientError {
         )
     }
 
-    /// Whether the node does not have the call asked for (an older version).
+    /// Whether the node does not serve this call at all (an older version).
     pub fn is_unimplemented(&self) -> bool {
         matches!(
             self,
@@ -389,6 +393,62 @@ impl Client {
         }))
     }
 
+    /// Opens a reconciliation session with the initiator's first negentropy message; the
+    /// session and the node's answer. `peer`: this node's key, when it follows the node as a
+    /// peer (with a client certificate the node trusts, it reconciles the peer view).
+    pub async fn reconcile(
+        &mut self,
+        first: Vec<u8>,
+        peer: Option<AuthorKey>,
+    ) -> Result<(ReconcileSession, Vec<u8>), ClientError> {
+        let (requests, outgoing) = tokio::sync::mpsc::channel(4);
+        let open = proto::ReconcileOpen {
+            negentropy: first,
+            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
+        };
+        requests
+            .send(proto::ReconcileRequest {
+                step: Some(RequestStep::Open(open)),
+            })
+            .await
+            .map_err(|_| bad("the request stream closed"))?;
+        let replies = self
+            .inner
+            .reconcile(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+            .await?
+            .into_inner();
+        let mut session = ReconcileSession { requests, replies };
+        match session.answer().await? {
+            ReplyStep::Negentropy(answer) => Ok((session, answer)),
+            _ => Err(bad("a reconcile reply out of order")),
+        }
+    }
+
+    /// Every item (created_at, id) the node lets this caller see, in (created_at, id) order,
+    /// and the head it listed them at. `peer` as in [`Client::reconcile`].
+    pub async fn items(
+        &mut self,
+        peer: Option<AuthorKey>,
+    ) -> Result<(Vec<(u64, Id)>, u64), ClientError> {
+        let request = proto::ItemsRequest {
+            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
+        };
+        let mut chunks = self.inner.items(request).await?.into_inner();
+        let (mut items, mut head) = (Vec::new(), 0);
+        while let Some(chunk) = chunks.message().await? {
+            head = chunk.head_seq;
+            if chunk.items.len() % crate::store::ITEM_BYTES != 0 {
+                return Err(bad("an items chunk is not whole items"));
+            }
+            for item in chunk.items.chunks_exact(crate::store::ITEM_BYTES) {
+                let (at, id) = item.split_at(8);
+                let at = u64::from_be_bytes(at.try_into().map_err(bad)?);
+                items.push((at, Id::from_slice(id).ok_or_else(|| bad("an item's id"))?));
+            }
+        }
+        Ok((items, head))
+    }
+
     /// The node's identity and counters.
     pub async fn info(&mut self) -> Result<NodeInfo, ClientError> {
         self.info_for(None).await
@@ -433,6 +493,9 @@ impl Client {
                         retry_pending: p.retry_pending,
                         log_id: log_id(&p.log_id)?,
                         log_changes: p.log_changes,
+                        last_reconcile: p.last_reconcile.map(reconcile_status_from_proto),
+                        // Summed for this node's own metrics only.
+                        reconciled: Default::default(),
                     })
                 })
                 .collect::<Result<_, ClientError>>()?,
@@ -442,6 +505,77 @@ impl Client {
             opened_head: r.opened_head,
             opening_id: r.opening_id,
         })
+    }
+}
+
+/// A reconciliation session open on a node (`Relay.Reconcile`): each call sends one request
+/// and reads its answer, so requests and answers stay paired.
+#[derive(Debug)]
+pub struct ReconcileSession {
+    requests: tokio::sync::mpsc::Sender<proto::ReconcileRequest>,
+    replies: tonic::Streaming<proto::ReconcileReply>,
+}
+
+impl ReconcileSession {
+    async fn ask(&mut self, step: RequestStep) -> Result<(), ClientError> {
+        self.requests
+            .send(proto::ReconcileRequest { step: Some(step) })
+            .await
+            .map_err(|_| bad("the node ended the reconciliation"))
+    }
+
+    async fn answer(&mut self) -> Result<ReplyStep, ClientError> {
+        match self.replies.message().await? {
+            Some(proto::ReconcileReply { step: Some(step) }) => Ok(step),
+            Some(_) => Err(bad("a reconcile reply with no step")),
+            None => Err(bad("the node ended the reconciliation")),
+        }
+    }
+
+    /// Sends the next negentropy message; the node's answer.
+    pub async fn negentropy(&mut self, message: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+        self.ask(RequestStep::Negentropy(message)).await?;
+        match self.answer().await? {
+            ReplyStep::Negentropy(answer) => Ok(answer),
+            _ => Err(bad("a reconcile reply out of order")),
+        }
+    }
+
+    /// Asks for messages by id (at most [`RECONCILE_BATCH`](super::RECONCILE_BATCH)): those
+    /// the node serves to this caller, and the ids it does not.
+    pub async fn want(&mut self, ids: &[Id]) -> Result<(Vec<SignedMessage>, Vec<Id>), ClientError> {
+        let ids = ids.iter().map(|id| id.0.to_vec()).collect();
+        self.ask(RequestStep::Want(proto::IdList { ids })).await?;
+        let (mut messages, mut missing) = (Vec::new(), Vec::new());
+        loop {
+            let ReplyStep::Fetched(chunk) = self.answer().await? else {
+                return Err(bad("a reconcile reply out of order"));
+            };
+            for m in chunk.messages {
+                messages.push(signed_from_proto(m).map_err(bad)?);
+            }
+            for id in chunk.missing {
+                missing.push(Id::from_slice(&id).ok_or_else(|| bad("an id is not 32 bytes"))?);
+            }
+            if chunk.done {
+                return Ok((messages, missing));
+            }
+        }
+    }
+
+    /// Offers messages the node lacks (at most [`RECONCILE_BATCH`](super::RECONCILE_BATCH));
+    /// its answer to each, in order.
+    pub async fn offer(
+        &mut self,
+        messages: &[SignedMessage],
+    ) -> Result<Vec<PublishOutcome>, ClientError> {
+        let messages = messages.iter().map(SignedMessage::to_proto).collect();
+        self.ask(RequestStep::Offer(proto::MessageList { messages }))
+            .await?;
+        match self.answer().await? {
+            ReplyStep::Offered(offered) => offered.replies.into_iter().map(reply_outcome).collect(),
+            _ => Err(bad("a reconcile reply out of order")),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use tonic::metadata::MetadataMap;
 
 use super::status;
 use crate::message::{AuthorKey, Filter, Kind, Reason, Rejection, SignedMessage};
-use crate::node::{Backup, NodeInfo, PublishStatus, Published, SubEvent};
+use crate::node::{Backup, NodeInfo, PublishStatus, Published, ReconcileStatus, SubEvent};
 use crate::proto;
 use crate::store::{LogId, MessageState};
 
@@ -202,7 +202,7 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 retry_pending: p.retry_pending,
                 log_id: p.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
                 log_changes: p.log_changes,
-                ..Default::default()
+                last_reconcile: p.last_reconcile.as_ref().map(reconcile_status_to_proto),
             })
             .collect(),
         store_problem: i.store_problem.clone(),
@@ -238,5 +238,45 @@ pub(crate) fn backup_from_proto(r: proto::BackupReply) -> Backup {
         paused: std::time::Duration::from_millis(r.paused_millis),
         checked: r.checked,
         damaged: r.damaged,
+    }
+}
+
+/// A reconciliation's status on the wire (`at` in Unix seconds there).
+pub(crate) fn reconcile_status_to_proto(r: &ReconcileStatus) -> proto::ReconcileStatus {
+    proto::ReconcileStatus {
+        at: r.at.0 / 1000,
+        we_lacked: r.we_lacked,
+        they_lacked: r.they_lacked,
+        fetched: r.fetched,
+        refused: r.refused,
+        already_here: r.already_here,
+        offered: r.offered,
+        offered_stored: r.offered_stored,
+        round_trips: r.round_trips,
+        bytes_sent: r.bytes_sent,
+        bytes_received: r.bytes_received,
+        millis: r.millis,
+        error: r.error.clone(),
+    }
+}
+
+/// A reconciliation's status read back from the wire.
+pub(crate) fn reconcile_status_from_proto(r: proto::ReconcileStatus) -> ReconcileStatus {
+    ReconcileStatus {
+        at: crate::message::Timestamp(r.at.saturating_mul(1000)),
+        we_lacked: r.we_lacked,
+        they_lacked: r.they_lacked,
+        fetched: r.fetched,
+        refused: r.refused,
+        already_here: r.already_here,
+        offered: r.offered,
+        offered_stored: r.offered_stored,
+        round_trips: r.round_trips,
+        bytes_sent: r.bytes_sent,
+        bytes_received: r.bytes_received,
+        millis: r.millis,
+        error: r.error,
+        // Not on the wire: the error says it.
+        unsupported: false,
     }
 }

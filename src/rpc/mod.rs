@@ -7,6 +7,7 @@ mod convert;
 mod edge;
 pub mod limits;
 mod operator;
+mod reconcile;
 mod service;
 pub mod status;
 #[cfg(test)]
@@ -23,8 +24,11 @@ use crate::proto;
 use crate::proto::operator_server::OperatorServer;
 use crate::proto::relay_server::RelayServer;
 
-pub use client::{Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome};
+pub use client::{
+    Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome, ReconcileSession,
+};
 pub use operator::OperatorService;
+pub use reconcile::{NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH};
 pub use service::RelayService;
 
 /// Why the server stopped with an error.

@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::*;
 use super::limits::ConnectionLimits;
+use super::reconcile::{self, Caller, Session};
 use super::status::{self, refusal};
 use crate::message::{AuthorKey, Id, Reason, Rejection, SignedMessage};
 use crate::node::{
@@ -86,6 +87,8 @@ pub struct RelayService {
     node: Node,
     request_timeout: Duration,
     limits: Arc<ConnectionLimits>,
+    /// Reconciliation sessions served at once: `limits.reconcile_sessions` permits.
+    reconcile_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl RelayService {
@@ -93,10 +96,23 @@ impl RelayService {
     pub fn new(node: Node, limits: Arc<ConnectionLimits>) -> Self {
         let request_timeout = node.config().limits.request_timeout;
         RelayService {
+            reconcile_slots: reconcile::slots(&node),
             node,
             request_timeout,
             limits,
         }
+    }
+
+    /// The node served.
+    pub(super) fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// A caller is authenticated by a client certificate from a CA this node trusts (rustls
+    /// has verified it against tls.client_ca); a plaintext node listens on loopback only,
+    /// where the operator trusts the machine.
+    fn authenticated<T>(&self, request: &Request<T>) -> bool {
+        self.node.tls().is_none() || request.peer_certs().is_some_and(|certs| !certs.is_empty())
     }
 
     fn rate_limited(&self) -> Rejection {
@@ -128,7 +144,7 @@ impl RelayService {
     /// A message a client sent, once its budgets are spent and it is decoded; or the refusal
     /// (counted here), before the node sees it. Unary and streamed publishes both come
     /// through here.
-    fn receive(
+    pub(super) fn receive(
         &self,
         conn: Option<SocketAddr>,
         message: proto::SignedMessage,
@@ -269,21 +285,37 @@ impl Relay for RelayService {
 
     async fn reconcile(
         &self,
-        _request: Request<Streaming<proto::ReconcileRequest>>,
+        request: Request<Streaming<proto::ReconcileRequest>>,
     ) -> Result<Response<Self::ReconcileStream>, Status> {
-        Err(Status::unimplemented(
-            "reconciliation is being built (issue 20)",
-        ))
+        let Ok(slot) = Arc::clone(&self.reconcile_slots).try_acquire_owned() else {
+            self.node.metrics().reconcile_served.ended(1);
+            return Err(status::reconcile_busy(
+                self.node.config().limits.reconcile_sessions,
+            ));
+        };
+        let authenticated = self.authenticated(&request);
+        let session = Session::new(self.clone(), slot, authenticated, request.remote_addr());
+        // Room for a `want`'s chunks: the session waits for the caller to read them.
+        let (replies, rx) = mpsc::channel(4);
+        let requests = request.into_inner();
+        self.node.spawn(session.run(requests, replies));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     type ItemsStream = BoxStream<proto::ItemsChunk>;
 
     async fn items(
         &self,
-        _request: Request<proto::ItemsRequest>,
+        request: Request<proto::ItemsRequest>,
     ) -> Result<Response<Self::ItemsStream>, Status> {
-        Err(Status::unimplemented(
-            "item listing is being built (issue 20)",
-        ))
+        let caller = Caller::new(
+            self.authenticated(&request),
+            &request.get_ref().peer_node_key,
+            request.remote_addr(),
+        )?;
+        let (replies, rx) = mpsc::channel(2);
+        self.node
+            .spawn(reconcile::list_items(self.node.clone(), caller, replies));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

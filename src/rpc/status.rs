@@ -94,6 +94,36 @@ pub fn subscription_stalled(resume: u64, stall: Duration) -> Status {
     ))
 }
 
+/// A reconciliation session refused because the node serves `cap` at once already.
+pub fn reconcile_busy(cap: usize) -> Status {
+    refusal(&Rejection::new(
+        Reason::RateLimited,
+        format!(
+            "this node serves at most {cap} reconciliation sessions at once (limits.reconcile_sessions); try again later"
+        ),
+    ))
+}
+
+/// A reconciliation session that used up its bound (`what`: rounds or time).
+pub fn reconcile_spent(what: &str) -> Status {
+    refusal(&Rejection::new(
+        Reason::RateLimited,
+        format!("this reconciliation session was ended: it reached {what}; start another to go on"),
+    ))
+}
+
+/// A negentropy message that cannot be read (or a session's negentropy state refused it).
+pub fn bad_negentropy(e: impl Display) -> Status {
+    malformed_request(format!("the negentropy message cannot be used: {e}"))
+}
+
+/// A request listing more than `max` of `what`.
+pub fn too_many(what: &str, sent: usize, max: usize) -> Status {
+    malformed_request(format!(
+        "{sent} {what} in one request; at most {max}, send the rest in another"
+    ))
+}
+
 /// Whether a status is tonic's own refusal of a message over the gRPC size limit (made before
 /// any handler runs, or when a client stream's next message is read).
 pub fn is_over_size_limit(code: Code, message: &str) -> bool {
@@ -388,6 +418,25 @@ mod tests {
             "{}",
             s.message()
         );
+    }
+
+    #[test]
+    fn reconciliation_refusals_say_which_bound() {
+        let s = reconcile_busy(4);
+        assert_eq!(s.code(), Code::ResourceExhausted);
+        assert!(
+            s.message().contains("limits.reconcile_sessions"),
+            "{}",
+            s.message()
+        );
+        let s = bad_negentropy("parse ends prematurely");
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(s.message().contains("negentropy"), "{}", s.message());
+        let s = too_many("ids", 300, 256);
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(rejection_of(&s).map(|r| r.reason), Some(Reason::Malformed));
+        let s = reconcile_spent("limits.reconcile_rounds (200)");
+        assert_eq!(s.code(), Code::ResourceExhausted);
     }
 
     #[test]

@@ -144,6 +144,11 @@ impl Committer {
         *lock(&self.committed) = (generation, seq);
     }
 
+    /// The last committed generation: it moves with every write transaction.
+    pub(super) fn generation(&self) -> u64 {
+        lock(&self.committed).0
+    }
+
     /// How many flushes the store has done.
     pub(super) fn flushes(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)

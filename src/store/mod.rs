@@ -107,6 +107,7 @@ mod commit;
 mod damage;
 mod error;
 mod ids;
+mod items;
 mod log_id;
 mod maintain;
 mod open;
@@ -135,6 +136,7 @@ use codec::Tree;
 use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+pub use items::{ITEM_BYTES, ItemSet};
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
 pub use repair::Repair;
@@ -411,6 +413,8 @@ struct Inner {
     damage: Arc<damage::Damage>,
     /// What the retry set's bounds turned away (see `retry.rs`).
     retry: retry::Counters,
+    /// The last item set made per view class, for set reconciliation (see `items.rs`).
+    items: items::ItemCache,
     /// Peers whose cursor no transaction moves until their follower resumes
     /// ([`Store::resume_cursor`]): an insert carrying their entries failed, and an insert
     /// queued after it must not move the cursor past what failed.

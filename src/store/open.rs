@@ -500,6 +500,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         reader_head: Mutex::new((0, 0)),
         log_id,
         retry: retry::Counters::default(),
+        items: Default::default(),
         stalled: Mutex::default(),
         #[cfg(test)]
         fail_next_insert: std::sync::atomic::AtomicBool::new(false),

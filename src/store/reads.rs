@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, oneshot};
 
-use super::{Counts, Entry, MessageState, Store, StoreError, View};
-use crate::message::{Filter, Id};
+use super::{Counts, Entry, ItemSet, MessageState, Store, StoreError, View};
+use crate::message::{Filter, Id, Message};
 
 /// How the store's async reads share the blocking threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +237,31 @@ impl Reads {
     /// [`Store::counts`] on the pool.
     pub async fn counts(&self) -> Result<Counts, StoreError> {
         self.run(|store| store.counts()).await
+    }
+
+    /// [`Store::items`] on the pool: the items `view` may see. A set still current is answered
+    /// at once, without a thread.
+    pub async fn items(&self, view: &View) -> Result<ItemSet, StoreError> {
+        if let Some(set) = self.store.items_cached(view) {
+            return Ok(set);
+        }
+        let view = view.clone();
+        self.run(move |store| store.items(&view)).await
+    }
+
+    /// [`Store::item_message`] of each id on the pool, in order: what `view` may be sent.
+    pub async fn item_messages(
+        &self,
+        ids: Vec<Id>,
+        view: &View,
+    ) -> Result<Vec<(Id, Option<Message>)>, StoreError> {
+        let view = view.clone();
+        self.run(move |store| {
+            ids.into_iter()
+                .map(|id| Ok((id, store.item_message(&id, &view)?)))
+                .collect()
+        })
+        .await
     }
 
     /// Holds the next `reads` reads as they start, on their threads, until the returned

@@ -16,6 +16,7 @@ mod http_attacks;
 mod integrity;
 mod log_identity;
 mod peers;
+mod reconcile;
 mod retry;
 mod security;
 mod sub_attacks;

@@ -1,0 +1,419 @@
+//! The serving side of set reconciliation: `Relay.Reconcile` (a negentropy session, then `want`
+//! and `offer` on the same stream) and `Relay.Items` (the caller's items, listed).
+//!
+//! The caller sees what its view may see (the rule of `Subscribe`: an authenticated peer sees
+//! messages under embargo, anyone else does not), by the store's item sets (`store/items.rs`):
+//! the items it reconciles against, the ids it may fetch, and what it offers goes through the
+//! node's one ingest pipeline, as a peer's messages or as a client's publishes under the
+//! client's budgets. The input is hostile until proved otherwise: negentropy runs on a blocking
+//! thread (a panic there ends the session, not the node), every list is bounded, and a session
+//! is bounded in number, rounds and time (`limits.reconcile_*`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use negentropy::Negentropy;
+use prost::Message as _;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tonic::{Status, Streaming};
+
+use super::convert::{published_to_proto, refused_to_proto, signed_from_proto};
+use super::service::RelayService;
+use super::status;
+use crate::message::{AuthorKey, Id};
+use crate::node::{Node, NodeError, Offer};
+use crate::proto;
+use crate::proto::reconcile_reply::Step as ReplyStep;
+use crate::proto::reconcile_request::Step as RequestStep;
+use crate::store::{ITEM_BYTES, ItemSet, Origin, View};
+
+/// The most negentropy bytes this node answers at once.
+pub const NEGENTROPY_FRAME_LIMIT: u64 = 60_000;
+
+/// The most ids one `want` may list, and messages one `offer` may carry.
+pub const RECONCILE_BATCH: usize = 256;
+
+/// The most items in one `Items` chunk (640 KiB), when the gRPC message limit allows.
+const ITEMS_PER_CHUNK: usize = 16_384;
+
+/// Room left in a reply for its framing, below the gRPC message limit.
+const REPLY_MARGIN: usize = 1024;
+
+/// Who is asking, and so what they may see and how what they offer is taken.
+#[derive(Debug, Clone)]
+pub(super) struct Caller {
+    /// The view its items and fetches are read in.
+    view: View,
+    /// Its node key in hex, when it proved it is a peer: what it offers is its messages.
+    peer: Option<String>,
+    /// Its address: the key of its publishing budgets when it is not a peer.
+    conn: Option<SocketAddr>,
+}
+
+impl Caller {
+    /// The caller as `Subscribe` sees it: `authenticated` (a client certificate from a trusted
+    /// CA, or a plaintext node on loopback) and naming a peer key → a peer; naming one without
+    /// proof → a reader that does not get its own messages back; else a reader.
+    pub(super) fn new(
+        authenticated: bool,
+        peer_node_key: &[u8],
+        conn: Option<SocketAddr>,
+    ) -> Result<Caller, Status> {
+        if peer_node_key.is_empty() {
+            return Ok(Caller {
+                view: View::Reader,
+                peer: None,
+                conn,
+            });
+        }
+        let key = AuthorKey::from_slice(peer_node_key)
+            .map_err(|r| status::bad_field("peer_node_key", &r))?;
+        Ok(if authenticated {
+            Caller {
+                view: View::Peer {
+                    exclude_origin: None,
+                },
+                peer: Some(key.to_hex()),
+                conn,
+            }
+        } else {
+            Caller {
+                view: View::UnauthenticatedPeer {
+                    exclude_origin: key.to_hex(),
+                },
+                peer: None,
+                conn,
+            }
+        })
+    }
+}
+
+/// Replies of a session, in order; an `Err` ends it.
+type Replies = mpsc::Sender<Result<proto::ReconcileReply, Status>>;
+
+/// One session served: the caller, its negentropy state once opened, and the rounds taken.
+pub(super) struct Session {
+    service: RelayService,
+    caller: Option<Caller>,
+    authenticated: bool,
+    conn: Option<SocketAddr>,
+    negentropy: Option<Negentropy<'static, ItemSet>>,
+    rounds: u32,
+    /// Held while the session lasts: one of `limits.reconcile_sessions`.
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Session {
+    pub(super) fn new(
+        service: RelayService,
+        slot: OwnedSemaphorePermit,
+        authenticated: bool,
+        conn: Option<SocketAddr>,
+    ) -> Session {
+        Session {
+            service,
+            caller: None,
+            authenticated,
+            conn,
+            negentropy: None,
+            rounds: 0,
+            _slot: slot,
+        }
+    }
+
+    fn node(&self) -> &Node {
+        self.service.node()
+    }
+
+    /// Serves the session until the caller ends it, a request fails, a bound is reached or the
+    /// node shuts down; counted by how it ended.
+    pub(super) async fn run(
+        mut self,
+        mut requests: Streaming<proto::ReconcileRequest>,
+        replies: Replies,
+    ) {
+        let node = self.node().clone();
+        let limits = &node.config().limits;
+        let deadline = tokio::time::sleep(limits.reconcile_timeout);
+        tokio::pin!(deadline);
+        let ended: Result<(), Status> = loop {
+            let next = tokio::select! {
+                next = requests.next() => next,
+                () = &mut deadline => break Err(status::reconcile_spent(&format!(
+                    "limits.reconcile_timeout ({}s)",
+                    limits.reconcile_timeout.as_secs()
+                ))),
+                () = node.stopped() => break Err(status::shutting_down(None)),
+            };
+            let request = match next {
+                None => break Ok(()),
+                Some(Ok(request)) => request,
+                Some(Err(e)) => break Err(status::client_stream_error(e)),
+            };
+            let step = tokio::select! {
+                step = self.step(request, &replies) => step,
+                () = &mut deadline => Err(status::reconcile_spent(&format!(
+                    "limits.reconcile_timeout ({}s)",
+                    limits.reconcile_timeout.as_secs()
+                ))),
+            };
+            if let Err(e) = step {
+                break Err(e);
+            }
+        };
+        let metrics = &node.metrics().reconcile_served;
+        match ended {
+            Ok(()) => metrics.ended(0),
+            Err(e) => {
+                metrics.ended(2);
+                let _ = replies.send(Err(e)).await;
+            }
+        }
+    }
+
+    /// Answers one request.
+    async fn step(
+        &mut self,
+        request: proto::ReconcileRequest,
+        replies: &Replies,
+    ) -> Result<(), Status> {
+        let step = request
+            .step
+            .ok_or_else(|| status::malformed_request("a reconcile request with no step"))?;
+        let reply = |step| proto::ReconcileReply { step: Some(step) };
+        match step {
+            RequestStep::Open(open) => {
+                if self.caller.is_some() {
+                    return Err(status::malformed_request("the session is open already"));
+                }
+                let caller = Caller::new(self.authenticated, &open.peer_node_key, self.conn)?;
+                let items = self
+                    .node()
+                    .reads()
+                    .items(&caller.view)
+                    .await
+                    .map_err(NodeError::from)?;
+                self.caller = Some(caller);
+                self.negentropy = Some(
+                    Negentropy::owned(items, NEGENTROPY_FRAME_LIMIT)
+                        .map_err(|_| NodeError::Internal("negentropy refused its frame limit"))?,
+                );
+                let answer = self.round(open.negentropy).await?;
+                send(replies, reply(ReplyStep::Negentropy(answer))).await
+            }
+            RequestStep::Negentropy(query) => {
+                self.opened()?;
+                let answer = self.round(query).await?;
+                send(replies, reply(ReplyStep::Negentropy(answer))).await
+            }
+            RequestStep::Want(list) => {
+                let caller = self.opened()?.clone();
+                self.want(&caller, list.ids, replies).await
+            }
+            RequestStep::Offer(list) => {
+                let caller = self.opened()?.clone();
+                let answers = self.offer(&caller, list.messages).await?;
+                send(
+                    replies,
+                    reply(ReplyStep::Offered(proto::Offered { replies: answers })),
+                )
+                .await
+            }
+        }
+    }
+
+    fn opened(&self) -> Result<&Caller, Status> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| status::malformed_request("a reconcile session starts with `open`"))
+    }
+
+    /// One negentropy round, on a blocking thread, within the session's rounds.
+    async fn round(&mut self, query: Vec<u8>) -> Result<Vec<u8>, Status> {
+        let limit = self.node().config().limits.reconcile_rounds;
+        if self.rounds >= limit {
+            return Err(status::reconcile_spent(&format!(
+                "limits.reconcile_rounds ({limit})"
+            )));
+        }
+        self.rounds += 1;
+        let Some(mut negentropy) = self.negentropy.take() else {
+            return Err(status::malformed_request(
+                "a reconcile session starts with `open`",
+            ));
+        };
+        let (negentropy, answer) = tokio::task::spawn_blocking(move || {
+            let answer = negentropy.reconcile(&query);
+            (negentropy, answer)
+        })
+        .await
+        .map_err(|_| NodeError::Internal("a negentropy round failed"))?;
+        self.negentropy = Some(negentropy);
+        answer.map_err(status::bad_negentropy)
+    }
+
+    /// The messages asked for that the caller may see, in replies that each stay under the
+    /// gRPC message limit, the last marked `done`.
+    async fn want(
+        &self,
+        caller: &Caller,
+        ids: Vec<Vec<u8>>,
+        replies: &Replies,
+    ) -> Result<(), Status> {
+        if ids.len() > RECONCILE_BATCH {
+            return Err(status::too_many("ids", ids.len(), RECONCILE_BATCH));
+        }
+        let ids = ids
+            .iter()
+            .map(|b| {
+                Id::from_slice(b).ok_or_else(|| status::malformed_request("an id must be 32 bytes"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let found = self
+            .node()
+            .reads()
+            .item_messages(ids, &caller.view)
+            .await
+            .map_err(NodeError::from)?;
+        let room = self
+            .node()
+            .config()
+            .limits
+            .max_grpc_message_bytes
+            .saturating_sub(REPLY_MARGIN);
+        let mut chunk = proto::Fetched::default();
+        let mut size = 0;
+        for (id, message) in found {
+            let message = message.map(|m| m.signed().to_proto());
+            // A message's bytes and its field's framing; a missing id's 32 bytes and framing.
+            let len = message.as_ref().map_or(36, |m| m.encoded_len() + 8);
+            if size + len > room && size > 0 {
+                send(replies, fetched(std::mem::take(&mut chunk))).await?;
+                size = 0;
+            }
+            match message {
+                Some(m) => chunk.messages.push(m),
+                None => chunk.missing.push(id.0.to_vec()),
+            }
+            size += len;
+        }
+        chunk.done = true;
+        send(replies, fetched(chunk)).await
+    }
+
+    /// What the caller offers, through the node's ingest: a peer's messages (verified and
+    /// admitted as if new) from an authenticated peer, else a client's publishes under its
+    /// budgets. One answer per message, in order.
+    async fn offer(
+        &self,
+        caller: &Caller,
+        messages: Vec<proto::SignedMessage>,
+    ) -> Result<Vec<proto::PublishReply>, Status> {
+        if messages.len() > RECONCILE_BATCH {
+            return Err(status::too_many(
+                "messages",
+                messages.len(),
+                RECONCILE_BATCH,
+            ));
+        }
+        let offers = messages
+            .into_iter()
+            .map(|m| match &caller.peer {
+                Some(peer) => match signed_from_proto(m) {
+                    Ok(signed) => Offer::Message(
+                        signed,
+                        Origin::Peer {
+                            peer: peer.clone(),
+                            cursor: 0,
+                        },
+                    ),
+                    Err(r) => {
+                        self.node().metrics().refused(r.reason);
+                        Offer::Refused(r)
+                    }
+                },
+                None => match self.service.receive(caller.conn, m) {
+                    Ok(signed) => Offer::Message(signed, Origin::Local),
+                    Err(r) => Offer::Refused(r),
+                },
+            })
+            .collect();
+        let outcomes = self.node().stage(offers).await.finish().await;
+        outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Ok(p) => Ok(published_to_proto(&p)),
+                Err(NodeError::Refused(r)) => Ok(refused_to_proto(None, &r)),
+                Err(e) => Err(Status::from(e)),
+            })
+            .collect()
+    }
+}
+
+fn fetched(chunk: proto::Fetched) -> proto::ReconcileReply {
+    proto::ReconcileReply {
+        step: Some(ReplyStep::Fetched(chunk)),
+    }
+}
+
+async fn send(replies: &Replies, reply: proto::ReconcileReply) -> Result<(), Status> {
+    replies
+        .send(Ok(reply))
+        .await
+        .map_err(|_| Status::cancelled("the caller went away"))
+}
+
+/// Items per `Items` chunk: 16,384, or fewer when the gRPC message limit is smaller.
+pub(super) fn items_per_chunk(max_grpc_message_bytes: usize) -> usize {
+    (max_grpc_message_bytes.saturating_sub(REPLY_MARGIN) / ITEM_BYTES).clamp(1, ITEMS_PER_CHUNK)
+}
+
+/// Sends the caller's items in chunks, oldest first, each with the head it was listed at.
+pub(super) async fn list_items(
+    node: Node,
+    caller: Caller,
+    replies: mpsc::Sender<Result<proto::ItemsChunk, Status>>,
+) {
+    let listed = async {
+        let head_seq = match caller.view {
+            View::Peer { .. } => node.store().head(),
+            _ => node.reads().reader_head().await?,
+        };
+        let items = node.reads().items(&caller.view).await?;
+        Ok::<_, NodeError>((head_seq, items))
+    };
+    let (head_seq, items) = match listed.await {
+        Ok(listed) => listed,
+        Err(e) => {
+            let _ = replies.send(Err(Status::from(e))).await;
+            return;
+        }
+    };
+    let per_chunk = items_per_chunk(node.config().limits.max_grpc_message_bytes);
+    let mut from = 0;
+    loop {
+        let slice = items.slice(from, per_chunk);
+        let mut bytes = Vec::with_capacity(slice.len() * ITEM_BYTES);
+        for (created_at, id) in &slice {
+            bytes.extend_from_slice(&created_at.to_be_bytes());
+            bytes.extend_from_slice(&id.0);
+        }
+        from += slice.len();
+        let chunk = proto::ItemsChunk {
+            items: bytes,
+            log_id: node.store().log_id().as_bytes().to_vec(),
+            head_seq,
+        };
+        if replies.send(Ok(chunk)).await.is_err() || from >= items.len() {
+            return;
+        }
+    }
+}
+
+/// The cap on sessions served at once, shared by every connection's service.
+pub(super) fn slots(node: &Node) -> Arc<tokio::sync::Semaphore> {
+    Arc::new(tokio::sync::Semaphore::new(
+        node.config().limits.reconcile_sessions,
+    ))
+}
