@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Output;
 
-use bytes::Bytes;
 use futures::StreamExt;
-use http_body_util::{BodyExt, Empty};
 use tocsin::message::*;
 use tocsin::rpc::{ClientEvent, PublishOutcome};
 
@@ -51,24 +49,8 @@ fn text(b: &[u8]) -> String {
 
 /// GET `path` from a node's gateway: status and body.
 async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    within(&format!("GET {path}"), async {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let req = hyper::Request::builder()
-            .uri(path)
-            .header("host", addr.to_string())
-            .body(Empty::<Bytes>::new())
-            .unwrap();
-        let res = sender.send_request(req).await.unwrap();
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        (status, text(&body))
-    })
-    .await
+    let r = crate::http::get(addr, path).await;
+    (r.status, r.body)
 }
 
 /// Every message a node delivers to a reader from the start, up to the caught-up marker.

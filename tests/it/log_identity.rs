@@ -145,7 +145,9 @@ async fn a_peer_restored_from_a_backup_is_followed_in_its_new_log() {
     let status = status_of_b(&a);
     assert_eq!(status.log_changes, 1, "{status:?}");
     assert_eq!(status.log_id, Some(new_log));
-    let (_, metrics) = http_get_text(&a, "/metrics").await;
+    let metrics = crate::http::get(a.server().http_addr().unwrap(), "/metrics")
+        .await
+        .body;
     assert!(
         metrics.contains("tocsin_federation_log_changes_total{peer=\"b\"} 1\n"),
         "{metrics}"

@@ -373,27 +373,3 @@ impl Drop for ChildNode {
         self.kill();
     }
 }
-
-/// GET `path` from a node's web gateway: the status and the body as text.
-pub async fn http_get_text(node: &TestNode, path: &str) -> (u16, String) {
-    use http_body_util::BodyExt as _;
-    let addr = node.server().http_addr().expect("the gateway is on");
-    within(&format!("GET {path}"), async {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
-        tokio::spawn(conn);
-        let req = hyper::Request::builder()
-            .uri(path)
-            .header("host", addr.to_string())
-            .body(http_body_util::Empty::<bytes::Bytes>::new())
-            .unwrap();
-        let res = sender.send_request(req).await.unwrap();
-        let status = res.status().as_u16();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        (status, String::from_utf8_lossy(&body).into_owned())
-    })
-    .await
-}
