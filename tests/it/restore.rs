@@ -99,9 +99,9 @@ async fn a_restored_peer_gets_back_what_it_accepted_after_the_backup_and_keeps_d
     wait_holds_exactly(&mesh.nodes[RESTORED], "the restored node", &everything).await;
     // The keeper's own alert came by the log; what came from the restored node never does,
     // so those three came by reconciliation.
-    wait_until("the restored node's reconciliation to be noted", || {
+    wait_until("the restored node's reconciliations to be noted", || {
         let status = status_of(&mesh.nodes[RESTORED], KEEPER);
-        async move { status.last_reconcile.is_some() }
+        async move { status.reconciled.fetched >= 3 }
     })
     .await;
     let status = status_of(&mesh.nodes[RESTORED], KEEPER);
