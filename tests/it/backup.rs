@@ -14,7 +14,7 @@ use tocsin::rpc::PublishOutcome;
 use crate::support::*;
 
 /// `tocsin ARGS…` run in `cwd`, off the async runtime (the node under test shares it).
-async fn tocsin_in(cwd: &Path, args: &[&str]) -> Output {
+pub async fn tocsin_in(cwd: &Path, args: &[&str]) -> Output {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
     cmd.args(args)
         .current_dir(cwd)
@@ -30,12 +30,13 @@ async fn tocsin_in(cwd: &Path, args: &[&str]) -> Output {
     .await
 }
 
-fn text(bytes: &[u8]) -> String {
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The number after `label` in the command's output ("log head    42").
-fn field(out: &str, label: &str) -> u64 {
+pub fn field(out: &str, label: &str) -> u64 {
     out.lines()
         .find_map(|l| l.strip_prefix(label))
         .and_then(|rest| rest.trim().parse().ok())
