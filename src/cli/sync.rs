@@ -22,7 +22,7 @@ pub struct SyncArgs {
     pub url: Option<String>,
     /// With --url: the CA certificate (PEM) that signed that node's certificate [default: the
     /// local node's federation CA (tls.client_ca), else the system's roots].
-    #[arg(long, value_name = "FILE", requires = "url")]
+    #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
     /// The node on this machine that reconciles.
     #[arg(
@@ -45,6 +45,11 @@ impl SyncArgs {
     /// Whom to reconcile with, checked before the node is asked.
     fn with(&self) -> anyhow::Result<SyncWith> {
         if let Some(name) = &self.peer {
+            if self.ca.is_some() {
+                return Err(Failure::usage(
+                    "--ca goes with --url; a configured peer's CA is its `ca` in the node's config",
+                ));
+            }
             if name.trim().is_empty() {
                 return Err(Failure::usage(
                     "--peer needs a configured peer's name; `tocsin peer list` shows them",

@@ -19,6 +19,7 @@ mod peers;
 mod reconcile;
 mod retry;
 mod security;
+mod sneakernet;
 mod sub_attacks;
 mod support;
 mod tls;
