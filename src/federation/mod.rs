@@ -23,6 +23,10 @@
 //! follower reconciles with the peer (`reconcile.rs`) beside it, and again every
 //! `federation.reconcile_every` while connected: what either side lacks that the cursor cannot
 //! see is fetched and offered.
+//!
+//! The operator can ask for a reconciliation now (`sync.rs`, `Operator.Sync`, `tocsin sync`):
+//! with a configured peer it is made and noted as the follower's own runs are
+//! (`reconcile_with_peer`, the one way a run with a peer is noted).
 
 mod backoff;
 mod log_change;

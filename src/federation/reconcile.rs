@@ -13,6 +13,9 @@
 //! the other node's, verified and admitted as if new and counted as usual; an id this node
 //! remembers without content (cancelled, withheld, expired) is never fetched, so withdrawn
 //! content does not come back.
+//!
+//! The negentropy exchange itself ([`find_differences`]) runs over any sealed set of items, so
+//! `tocsin export --for` runs the same loop over the items of a `tocsin have` file.
 
 use std::collections::HashSet;
 use std::time::Instant;
