@@ -155,7 +155,7 @@ async fn the_usb_stick_carries_exactly_what_the_cut_off_node_lacks() {
     assert!(!cut_off_holds.contains(&held_back.id()), "embargo broken");
     assert_eq!(cut_off_holds.len(), 10);
 
-    // A filter narrows what goes in; a fresh summary finds nothing left.
+    // A fresh summary finds nothing left to carry.
     let fresh = desk.path().join("fresh.have").display().to_string();
     ok(&run(&["have", "--node", &cut_off.url(), "--out", &fresh]).await);
     let again = desk.path().join("again.tocsin").display().to_string();
