@@ -267,6 +267,21 @@ impl Drop for Progress {
     }
 }
 
+/// A size in bytes as a reader takes it in: "812 B", "2.1 KiB", "34.5 MiB", "1.2 GiB".
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// "exporting [##########··········]  50% 1234 messages".
 fn bar(label: &str, done: u64, total: Option<u64>, detail: &str) -> String {
     const WIDTH: u64 = 24;
@@ -288,6 +303,14 @@ fn bar(label: &str, done: u64, total: Option<u64>, detail: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_shown_in_the_unit_that_fits() {
+        assert_eq!(size(812), "812 B");
+        assert_eq!(size(2150), "2.1 KiB");
+        assert_eq!(size(35 * 1024 * 1024 + 600 * 1024), "35.6 MiB");
+        assert_eq!(size(3 << 40), "3072.0 GiB");
+    }
 
     #[test]
     fn spans_read_naturally() {

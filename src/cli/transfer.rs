@@ -4,8 +4,14 @@
 //! record's length as a protobuf varint followed by that many bytes of
 //! `tocsin.v1.SignedMessage` (the author's body bytes and signature, as on the wire). This is
 //! protobuf's standard length-delimited framing, so other tools can read it.
+//!
+//! `export --for HAVE` writes only what another node lacks: HAVE is that node's summary
+//! (`tocsin have`, `have.rs`); reconciliation with the node read from, as the initiator over
+//! the summary's items (`federation::find_differences`, the loop the nodes' own reconciliation
+//! runs), finds which of the node's messages the summary lacks, and those are fetched (`want`)
+//! and written, in the same format.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +21,14 @@ use anyhow::Context;
 use futures::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::have::Have;
 use super::read::FilterArgs;
-use super::term::Progress;
+use super::term::{self, Progress};
 use super::{Failure, NodeUrl};
-use crate::message::{Id, Message, SignedMessage, limits};
-use crate::rpc::{ClientEvent, PublishOutcome};
+use crate::federation::{Differences, find_differences};
+use crate::message::{Filter, Id, Message, SignedMessage, limits};
+use crate::node::ReconcileStatus;
+use crate::rpc::{ClientEvent, PublishOutcome, RECONCILE_BATCH};
 
 /// The first line of an export file.
 pub(crate) const MAGIC: &[u8] = b"tocsin-export v1\n";
@@ -37,8 +46,17 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Start after this seq of the node's log (0 is the beginning).
-    #[arg(long, default_value_t = 0, value_name = "SEQ")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "SEQ",
+        conflicts_with = "for_have"
+    )]
     pub since: u64,
+    /// Only what the node this summary is of lacks: a file from `tocsin have` (see README,
+    /// "Sneakernet").
+    #[arg(long = "for", value_name = "HAVE")]
+    pub for_have: Option<PathBuf>,
     /// The file to write (never overwritten).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -60,13 +78,14 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-/// Appends one record: the length as a varint, then the message.
-fn write_record(w: &mut impl Write, m: &SignedMessage) -> std::io::Result<()> {
+/// Appends one record: the length as a varint, then the message. The bytes written.
+fn write_record(w: &mut impl Write, m: &SignedMessage) -> std::io::Result<u64> {
     let bytes = m.encode_to_vec();
     let mut varint = Vec::with_capacity(10);
     prost::encoding::encode_varint(bytes.len() as u64, &mut varint);
     w.write_all(&varint)?;
-    w.write_all(&bytes)
+    w.write_all(&bytes)?;
+    Ok((varint.len() + bytes.len()) as u64)
 }
 
 /// Why an export file could not be read.
@@ -149,26 +168,78 @@ impl<R: BufRead> RecordReader<R> {
     }
 }
 
+/// An export file being written: beside its place, renamed into it by [`ExportFile::finish`],
+/// so there is never half a file and never one written over.
+struct ExportFile {
+    path: PathBuf,
+    writer: BufWriter<tempfile::NamedTempFile>,
+    bytes: u64,
+}
+
+impl ExportFile {
+    /// Refuses a path that exists already, before any node is asked.
+    fn check_new(path: &Path) -> anyhow::Result<()> {
+        if path.exists() {
+            return Err(Failure::failed(format!(
+                "{} exists already; choose another file name or move it away first",
+                path.display()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    fn create(path: &Path) -> anyhow::Result<ExportFile> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(&dir)
+            .with_context(|| format!("creating a file in {}", dir.display()))?;
+        let mut writer = BufWriter::new(tmp);
+        writer
+            .write_all(MAGIC)
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(ExportFile {
+            path: path.to_path_buf(),
+            writer,
+            bytes: MAGIC.len() as u64,
+        })
+    }
+
+    fn write(&mut self, m: &SignedMessage) -> anyhow::Result<()> {
+        self.bytes += write_record(&mut self.writer, m)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(())
+    }
+
+    /// Flushes, syncs and moves the file into place; its size in bytes.
+    fn finish(self) -> anyhow::Result<u64> {
+        let path = self.path;
+        let tmp = self
+            .writer
+            .into_inner()
+            .map_err(|e| anyhow::Error::new(e.into_error()))
+            .with_context(|| format!("writing {}", path.display()))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist_noclobber(&path).map_err(|e| {
+            anyhow::Error::new(e.error).context(format!("moving the export to {}", path.display()))
+        })?;
+        Ok(self.bytes)
+    }
+}
+
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let filter = args.filter.filter()?;
-    if args.out.exists() {
-        return Err(Failure::failed(format!(
-            "{} exists already; choose another file name or move it away first",
-            args.out.display()
-        ))
-        .into());
+    ExportFile::check_new(&args.out)?;
+    if let Some(have) = &args.for_have {
+        // Read and checked before the node is asked: a bad file is the user's to fix.
+        let have = Have::read(have)?;
+        return export_for(&args, &filter, &have).await;
     }
     let mut client = args.node.connect().await?;
     let head = client.info().await.ok().map(|i| i.head_seq);
-    let dir = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    // Written beside the target and renamed into place at the end: never half a file.
-    let tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("creating a file in {}", dir.display()))?;
-    let mut w = BufWriter::new(tmp.as_file());
-    w.write_all(MAGIC)?;
+    let mut file = ExportFile::create(&args.out)?;
     let mut events = client
         .subscribe(&filter, args.since, None)
         .await
@@ -188,8 +259,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                write_record(&mut w, message.signed())
-                    .with_context(|| format!("writing {}", args.out.display()))?;
+                file.write(message.signed())?;
                 count += 1;
                 progress.set(seq, head, &format!("{count} messages"));
             }
@@ -200,13 +270,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
         }
     }
     progress.finish();
-    w.flush()
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    drop(w);
-    tmp.as_file().sync_all()?;
-    tmp.persist_noclobber(&args.out).map_err(|e| {
-        anyhow::Error::new(e.error).context(format!("moving the export to {}", args.out.display()))
-    })?;
+    file.finish()?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(
@@ -228,6 +292,129 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
                 "next time, export only what is new with --since {last}"
             )?;
         }
+    }
+    Ok(())
+}
+
+/// `export --for`: only the node's messages that the summary `have` lacks (and the filter
+/// selects), found by reconciling the summary's items with the node.
+async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::Result<()> {
+    let storage = have.storage()?;
+    let mut client = args.node.connect().await?;
+    // Counts of the exchange (round trips, bytes); the rest of a node's status stays 0 here.
+    let mut exchange = ReconcileStatus::default();
+    let rounds = crate::config::Config::default().limits.reconcile_rounds;
+    let Differences {
+        mut session,
+        have: only_in_summary,
+        need,
+    } = find_differences(storage, &mut client, None, rounds, &mut exchange)
+        .await
+        .context("comparing the summary with the node's messages")?;
+    let node_holds = have.len() - only_in_summary.len() + need.len();
+    let mut need: Vec<Id> = need.into_iter().collect();
+    need.sort();
+
+    let mut file = ExportFile::create(&args.out)?;
+    let mut progress = Progress::new("exporting");
+    let (mut count, mut filtered, mut skipped, mut gone) = (0u64, 0u64, 0u64, 0u64);
+    for batch in need.chunks(RECONCILE_BATCH) {
+        let (messages, missing) = session
+            .want(batch)
+            .await
+            .context("fetching the messages the summary lacks")?;
+        // Withdrawn or expired since the comparison: no longer served.
+        gone += missing.len() as u64;
+        let asked: HashSet<&Id> = batch.iter().collect();
+        let mut messages: Vec<Message> = messages
+            .into_iter()
+            .filter(|m| asked.contains(&m.id()))
+            .filter_map(|m| {
+                let id = m.id();
+                // An export is a record others will trust: only what verifies here goes in.
+                Message::open_untimed(m)
+                    .inspect_err(|r| {
+                        eprintln!(
+                            "{}: left out a message that does not verify ({r})",
+                            id.short()
+                        );
+                        skipped += 1;
+                    })
+                    .ok()
+            })
+            .collect();
+        // Oldest first within a batch, as a log would have them.
+        messages.sort_by_key(|m| (m.body().created_at, m.id()));
+        for message in messages {
+            if !filter.matches(message.body()) {
+                filtered += 1;
+                continue;
+            }
+            file.write(message.signed())?;
+            count += 1;
+        }
+        progress.set(
+            count + filtered + skipped + gone,
+            Some(need.len() as u64),
+            &format!("{count} messages"),
+        );
+    }
+    progress.finish();
+    let bytes = file.finish()?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"summary_messages": have.len(), "node_messages": node_holds,
+                "lacking": need.len(), "node_lacks": only_in_summary.len(),
+                "messages": count, "filtered_out": filtered, "no_longer_served": gone,
+                "skipped": skipped, "bytes": bytes, "round_trips": exchange.round_trips,
+                "file": args.out.display().to_string()})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "the summary {} holds {} messages of node {}… (up to #{}, made {})",
+            args.for_have.as_deref().unwrap_or(Path::new("")).display(),
+            have.len(),
+            have.node_key.short(),
+            have.head,
+            have.made_at.to_rfc3339()
+        )?;
+        writeln!(
+            out,
+            "{} shows {node_holds} messages: {} of them are not in the summary ({} round trips)",
+            client.url(),
+            need.len(),
+            exchange.round_trips
+        )?;
+        let mut left_out = Vec::new();
+        if filtered > 0 {
+            left_out.push(format!("{filtered} left out by the filters"));
+        }
+        if gone > 0 {
+            left_out.push(format!("{gone} no longer served"));
+        }
+        if skipped > 0 {
+            left_out.push(format!("{skipped} that do not verify"));
+        }
+        let left_out = if left_out.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", left_out.join(", "))
+        };
+        writeln!(
+            out,
+            "exported {count} messages{left_out} to {}, {}",
+            args.out.display(),
+            term::size(bytes)
+        )?;
+        writeln!(
+            out,
+            "carry it back and run at the node the summary is of: tocsin import {}",
+            args.out.display()
+        )?;
     }
     Ok(())
 }

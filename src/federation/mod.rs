@@ -23,27 +23,32 @@
 //! follower reconciles with the peer (`reconcile.rs`) beside it, and again every
 //! `federation.reconcile_every` while connected: what either side lacks that the cursor cannot
 //! see is fetched and offered.
+//!
+//! The operator can ask for a reconciliation now (`sync.rs`, `Operator.Sync`, `tocsin sync`):
+//! with a configured peer it is made and noted as the follower's own runs are
+//! (`reconcile_with_peer`, the one way a run with a peer is noted).
 
 mod backoff;
 mod log_change;
 mod reconcile;
 mod refetch;
 mod retry;
+mod sync;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
-pub use reconcile::{Target, reconcile};
+pub use reconcile::{Differences, ReconcileError, Target, find_differences, reconcile};
+pub use sync::{SyncError, SyncWith, Synced, sync};
 
 use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
     Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus,
-    ReconcileStatus, ReconcileTotals, drive,
+    ReconcileStatus, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -93,9 +98,6 @@ struct Follower {
     node: Node,
     peer: PeerConfig,
     status: PeerStatus,
-    /// The last reconciliation with the peer and the sums of all: kept apart from `status`,
-    /// since a periodic run records them beside the follow, which holds `status`.
-    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
 }
 
 impl Follower {
@@ -106,18 +108,12 @@ impl Follower {
             ..PeerStatus::default()
         };
         node.set_peer_status(status.clone());
-        Follower {
-            node,
-            peer,
-            status,
-            reconciled: Arc::default(),
-        }
+        Follower { node, peer, status }
     }
 
+    /// Shows the follow's state in the node's status (its reconciliations are noted apart).
     fn report(&self) {
-        let mut status = self.status.clone();
-        (status.last_reconcile, status.reconciled) = lock(&self.reconciled).clone();
-        self.node.set_peer_status(status);
+        self.node.set_peer_status(self.status.clone());
     }
 
     async fn run(mut self) {
@@ -148,24 +144,11 @@ impl Follower {
         }
     }
 
-    /// TLS towards this peer: its CA (or the system roots), and this node's certificate as
-    /// the client identity, so a peer that trusts our CA authenticates us.
-    fn tls(&self) -> Result<ClientTls, FollowError> {
-        let ca = self.peer.ca.as_deref();
-        let mut tls = ClientTls::trusting(ca).map_err(|e| {
-            FollowError::Setup(format!(
-                "peer.ca {}: {e}",
-                ca.unwrap_or(std::path::Path::new("")).display()
-            ))
-        })?;
-        tls.identity = self.node.tls().map(|t| t.identity.clone());
-        Ok(tls)
-    }
-
     /// One connection: connect, identify the peer, pull its revocations, then follow its log
     /// through the node's pipelined ingest ([`drive`]).
     async fn follow_once(&mut self) -> Result<(), FollowError> {
-        let mut client = Client::connect_with(&self.peer.address, &self.tls()?).await?;
+        let tls = peer_tls(&self.node, &self.peer).map_err(FollowError::Setup)?;
+        let mut client = Client::connect_with(&self.peer.address, &tls).await?;
         let me = Some(self.node.node_key());
         let info = client.info_for(me).await?;
         if info.node_key == self.node.node_key() {
@@ -199,7 +182,6 @@ impl Follower {
         let reconciler = Reconciler {
             node: self.node.clone(),
             target,
-            reconciled: Arc::clone(&self.reconciled),
         };
         let (caught_up, reached) = tokio::sync::oneshot::channel();
         let reconciling = reconciler.follow_up(client.clone(), reached);
@@ -330,40 +312,53 @@ impl Follower {
     }
 }
 
-/// Reconciles with a connected peer and notes each run in the peer's status, the log and
-/// `/metrics`.
+/// TLS towards a configured peer: its CA (or the system roots), and this node's certificate as
+/// the client identity, so a peer that trusts our CA authenticates us. The error says which file.
+fn peer_tls(node: &Node, peer: &PeerConfig) -> Result<ClientTls, String> {
+    let ca = peer.ca.as_deref();
+    let mut tls = ClientTls::trusting(ca).map_err(|e| {
+        format!(
+            "peer.ca {}: {e}",
+            ca.unwrap_or(std::path::Path::new("")).display()
+        )
+    })?;
+    tls.identity = node.tls().map(|t| t.identity.clone());
+    Ok(tls)
+}
+
+/// Reconciles with a configured peer over `client` and notes the run in the peer's status, the
+/// log and `/metrics`: the one way a run with a configured peer is made, by its follower or by
+/// the operator (`sync.rs`).
+async fn reconcile_with_peer(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
+    let status = reconcile(node, client, target).await;
+    info!(
+        peer = %target.name,
+        we_lacked = status.we_lacked,
+        they_lacked = status.they_lacked,
+        fetched = status.fetched,
+        refused = status.refused,
+        already_here = status.already_here,
+        offered = status.offered,
+        offered_stored = status.offered_stored,
+        round_trips = status.round_trips,
+        millis = status.millis,
+        error = %status.error,
+        "reconciled with the peer"
+    );
+    node.note_peer_reconcile(&target.name, status.clone());
+    status
+}
+
+/// Reconciles with a connected peer, beside its follow.
 struct Reconciler {
     node: Node,
     target: Target,
-    reconciled: Arc<Mutex<(Option<ReconcileStatus>, ReconcileTotals)>>,
 }
 
 impl Reconciler {
     /// One reconciliation, noted.
     async fn run(&self, client: &mut Client) {
-        let status = reconcile(&self.node, client, &self.target).await;
-        info!(
-            peer = %self.target.name,
-            we_lacked = status.we_lacked,
-            they_lacked = status.they_lacked,
-            fetched = status.fetched,
-            refused = status.refused,
-            already_here = status.already_here,
-            offered = status.offered,
-            offered_stored = status.offered_stored,
-            round_trips = status.round_trips,
-            millis = status.millis,
-            error = %status.error,
-            "reconciled with the peer"
-        );
-        let totals = {
-            let mut reconciled = lock(&self.reconciled);
-            reconciled.1.add(&status);
-            reconciled.0 = Some(status.clone());
-            reconciled.1.clone()
-        };
-        self.node
-            .set_peer_reconcile(&self.target.name, status, totals);
+        reconcile_with_peer(&self.node, client, &self.target).await;
     }
 
     /// Runs beside the follow, on its own clone of the connection (tonic multiplexes): once
@@ -390,11 +385,6 @@ impl Reconciler {
             self.run(&mut client).await;
         }
     }
-}
-
-/// Locks what a follower keeps of its reconciliations (plain values: sound after a panic).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// One connection's subscription to a peer's log, as a feed of the node's ingest pipeline:

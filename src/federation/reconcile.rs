@@ -13,11 +13,14 @@
 //! the other node's, verified and admitted as if new and counted as usual; an id this node
 //! remembers without content (cancelled, withheld, expired) is never fetched, so withdrawn
 //! content does not come back.
+//!
+//! The negentropy exchange itself ([`find_differences`]) runs over any sealed set of items, so
+//! `tocsin export --for` runs the same loop over the items of a `tocsin have` file.
 
 use std::collections::HashSet;
 use std::time::Instant;
 
-use negentropy::Negentropy;
+use negentropy::{Negentropy, NegentropyStorageBase};
 
 use crate::message::{AuthorKey, Id, SignedMessage};
 use crate::node::{Node, NodeError, PublishStatus, ReconcileStatus};
@@ -44,13 +47,17 @@ pub struct Target {
 
 /// Why a reconciliation ended early.
 #[derive(Debug, thiserror::Error)]
-enum ReconcileError {
+pub enum ReconcileError {
+    /// The other node could not be reached, refused, or answered out of order.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// This node failed (its store, a blocking thread).
     #[error(transparent)]
     Node(#[from] NodeError),
+    /// The other node's negentropy message (or this side's items) could not be used.
     #[error("the other node's negentropy message cannot be used: {0}")]
     Negentropy(negentropy::Error),
+    /// The other node never said the sets were compared.
     #[error("no end after {0} negentropy rounds")]
     Rounds(u32),
 }
@@ -83,39 +90,13 @@ async fn run(
 ) -> Result<(), ReconcileError> {
     let view = view_for(target);
     let items = node.reads().items(&view).await.map_err(NodeError::from)?;
-    let (mut negentropy, first) = blocking(move || {
-        let mut negentropy = Negentropy::owned(items, NEGENTROPY_FRAME_LIMIT)?;
-        let first = negentropy.initiate()?;
-        Ok((negentropy, first))
-    })
-    .await?;
-    status.bytes_sent += first.len() as u64;
-    let (mut session, mut answer) = client.reconcile(first, Some(node.node_key())).await?;
-    status.round_trips += 1;
-    status.bytes_received += answer.len() as u64;
-
     // Bounded as the other side bounds its sessions: a node that never says done is left.
     let rounds = node.config().limits.reconcile_rounds;
-    let (mut have, mut need) = (HashSet::new(), HashSet::new());
-    loop {
-        let (back, next, have_ids, need_ids) = blocking(move || {
-            let (mut have_ids, mut need_ids) = (Vec::new(), Vec::new());
-            let next = negentropy.reconcile_with_ids(&answer, &mut have_ids, &mut need_ids)?;
-            Ok((negentropy, next, have_ids, need_ids))
-        })
-        .await?;
-        negentropy = back;
-        have.extend(have_ids.into_iter().map(|id| Id(id.to_bytes())));
-        need.extend(need_ids.into_iter().map(|id| Id(id.to_bytes())));
-        let Some(next) = next else { break };
-        if status.round_trips >= u64::from(rounds) {
-            return Err(ReconcileError::Rounds(rounds));
-        }
-        status.bytes_sent += next.len() as u64;
-        answer = session.negentropy(next).await?;
-        status.round_trips += 1;
-        status.bytes_received += answer.len() as u64;
-    }
+    let Differences {
+        mut session,
+        have,
+        need,
+    } = find_differences(items, client, Some(node.node_key()), rounds, status).await?;
     status.we_lacked = need.len() as u64;
     status.they_lacked = have.len() as u64;
 
@@ -135,6 +116,74 @@ async fn run(
         status,
     )
     .await
+}
+
+/// What a negentropy exchange found, and the session it ran on.
+#[derive(Debug)]
+pub struct Differences {
+    /// The session, still open for `want` and `offer`.
+    pub session: ReconcileSession,
+    /// Ids this side holds that the other lacks.
+    pub have: HashSet<Id>,
+    /// Ids the other side holds that this side lacks.
+    pub need: HashSet<Id>,
+}
+
+/// Runs negentropy as the initiator over `items` (any sealed storage: the node's own item set,
+/// or the one a `tocsin have` file describes) against the node behind `client`, until that node
+/// says the sets are compared or `rounds` round trips are spent. Round trips and bytes each way
+/// are counted into `status` as they happen, so an exchange that ends early still says what it
+/// cost. `peer`: this side's node key, when this side is a node.
+pub async fn find_differences<Items>(
+    items: Items,
+    client: &mut Client,
+    peer: Option<AuthorKey>,
+    rounds: u32,
+    status: &mut ReconcileStatus,
+) -> Result<Differences, ReconcileError>
+where
+    Items: NegentropyStorageBase + Send + Sync + 'static,
+{
+    let (mut negentropy, first) = blocking(move || {
+        let mut negentropy = Negentropy::owned(items, NEGENTROPY_FRAME_LIMIT)?;
+        let first = negentropy.initiate()?;
+        Ok((negentropy, first))
+    })
+    .await?;
+    status.bytes_sent += first.len() as u64;
+    let (session, mut answer) = client.reconcile(first, peer).await?;
+    let mut differences = Differences {
+        session,
+        have: HashSet::new(),
+        need: HashSet::new(),
+    };
+    status.round_trips += 1;
+    status.bytes_received += answer.len() as u64;
+    loop {
+        let (back, next, have_ids, need_ids) = blocking(move || {
+            let (mut have_ids, mut need_ids) = (Vec::new(), Vec::new());
+            let next = negentropy.reconcile_with_ids(&answer, &mut have_ids, &mut need_ids)?;
+            Ok((negentropy, next, have_ids, need_ids))
+        })
+        .await?;
+        negentropy = back;
+        differences
+            .have
+            .extend(have_ids.into_iter().map(|id| Id(id.to_bytes())));
+        differences
+            .need
+            .extend(need_ids.into_iter().map(|id| Id(id.to_bytes())));
+        let Some(next) = next else {
+            return Ok(differences);
+        };
+        if status.round_trips >= u64::from(rounds) {
+            return Err(ReconcileError::Rounds(rounds));
+        }
+        status.bytes_sent += next.len() as u64;
+        answer = differences.session.negentropy(next).await?;
+        status.round_trips += 1;
+        status.bytes_received += answer.len() as u64;
+    }
 }
 
 /// Runs a negentropy step on a blocking thread: it walks the whole set.

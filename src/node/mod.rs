@@ -672,21 +672,27 @@ impl Node {
         self.inner.knowledge.notified().await
     }
 
-    /// Notes a reconciliation with a peer in its status, in place (federation calls this from
-    /// beside the peer's follower).
-    pub fn set_peer_reconcile(&self, name: &str, last: ReconcileStatus, totals: ReconcileTotals) {
+    /// Notes a reconciliation with a configured peer in its status: its last, added to its
+    /// sums. Every run with a configured peer is noted here, whether its follower ran it or the
+    /// operator asked for it (`tocsin sync`), so status and `/metrics` count them all alike.
+    pub fn note_peer_reconcile(&self, name: &str, last: ReconcileStatus) {
         let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = peers.iter_mut().find(|p| p.name == name) {
+            p.reconciled.add(&last);
             p.last_reconcile = Some(last);
-            p.reconciled = totals;
         }
     }
 
-    /// Replaces one peer's status (federation calls this).
-    pub fn set_peer_status(&self, status: PeerStatus) {
+    /// Replaces one peer's status (federation calls this), keeping its reconciliations: those
+    /// are noted apart ([`Node::note_peer_reconcile`]), from beside the follower.
+    pub fn set_peer_status(&self, mut status: PeerStatus) {
         let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
         match peers.iter_mut().find(|p| p.name == status.name) {
-            Some(p) => *p = status,
+            Some(p) => {
+                status.last_reconcile = p.last_reconcile.take();
+                status.reconciled = std::mem::take(&mut p.reconciled);
+                *p = status;
+            }
             None => peers.push(status),
         }
     }

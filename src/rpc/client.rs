@@ -278,6 +278,39 @@ impl Client {
         Ok(super::convert::backup_from_proto(reply))
     }
 
+    /// Asks the node (on this machine) to reconcile now with `with`: the other node's name (or
+    /// URL), its key, and the reconciliation's counts.
+    pub async fn sync(
+        &mut self,
+        with: &crate::federation::SyncWith,
+    ) -> Result<crate::federation::Synced, ClientError> {
+        use crate::federation::SyncWith;
+        let request = match with {
+            SyncWith::Peer(name) => proto::SyncRequest {
+                peer: name.clone(),
+                ..Default::default()
+            },
+            SyncWith::Url { url, ca } => proto::SyncRequest {
+                url: url.clone(),
+                ca: ca
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                ..Default::default()
+            },
+        };
+        let reply = self.operator.sync(request).await?.into_inner();
+        Ok(crate::federation::Synced {
+            name: reply.peer,
+            node_key: AuthorKey::from_slice(&reply.peer_node_key).map_err(bad)?,
+            status: reconcile_status_from_proto(
+                reply
+                    .status
+                    .ok_or_else(|| bad("a sync report without a status"))?,
+            ),
+        })
+    }
+
     /// Publishes one message.
     pub async fn publish(&mut self, m: &SignedMessage) -> Result<PublishOutcome, ClientError> {
         let reply = self.inner.publish(m.to_proto()).await?.into_inner();
@@ -430,23 +463,44 @@ impl Client {
         &mut self,
         peer: Option<AuthorKey>,
     ) -> Result<(Vec<(u64, Id)>, u64), ClientError> {
+        let listing = self.items_listing(peer).await?;
+        Ok((listing.items, listing.head))
+    }
+
+    /// [`Client::items`] with the log they were listed from.
+    pub async fn items_listing(
+        &mut self,
+        peer: Option<AuthorKey>,
+    ) -> Result<ItemsListing, ClientError> {
         let request = proto::ItemsRequest {
             peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
         };
         let mut chunks = self.inner.items(request).await?.into_inner();
-        let (mut items, mut head) = (Vec::new(), 0);
+        let mut listing = ItemsListing {
+            items: Vec::new(),
+            head: 0,
+            log_id: None,
+        };
         while let Some(chunk) = chunks.message().await? {
-            head = chunk.head_seq;
+            listing.head = chunk.head_seq;
+            if !chunk.log_id.is_empty() {
+                listing.log_id = Some(
+                    LogId::from_slice(&chunk.log_id)
+                        .ok_or_else(|| bad("a log id is not 16 bytes"))?,
+                );
+            }
             if chunk.items.len() % crate::store::ITEM_BYTES != 0 {
                 return Err(bad("an items chunk is not whole items"));
             }
             for item in chunk.items.chunks_exact(crate::store::ITEM_BYTES) {
                 let (at, id) = item.split_at(8);
                 let at = u64::from_be_bytes(at.try_into().map_err(bad)?);
-                items.push((at, Id::from_slice(id).ok_or_else(|| bad("an item's id"))?));
+                listing
+                    .items
+                    .push((at, Id::from_slice(id).ok_or_else(|| bad("an item's id"))?));
             }
         }
-        Ok((items, head))
+        Ok(listing)
     }
 
     /// The node's identity and counters.
@@ -506,6 +560,17 @@ impl Client {
             opening_id: r.opening_id,
         })
     }
+}
+
+/// What a node listed of its items (`Relay.Items`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemsListing {
+    /// (created_at in Unix milliseconds, id), in that order.
+    pub items: Vec<(u64, Id)>,
+    /// The node's durable head when it listed them.
+    pub head: u64,
+    /// The log the head belongs to; `None` from a node too old to say.
+    pub log_id: Option<LogId>,
 }
 
 /// A reconciliation session open on a node (`Relay.Reconcile`): each call sends one request

@@ -280,3 +280,12 @@ pub(crate) fn reconcile_status_from_proto(r: proto::ReconcileStatus) -> Reconcil
         unsupported: false,
     }
 }
+
+/// A sync's report on the wire.
+pub(crate) fn synced_to_proto(s: &crate::federation::Synced) -> proto::SyncReport {
+    proto::SyncReport {
+        peer: s.name.clone(),
+        peer_node_key: s.node_key.as_bytes().to_vec(),
+        status: Some(reconcile_status_to_proto(&s.status)),
+    }
+}

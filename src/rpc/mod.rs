@@ -25,7 +25,8 @@ use crate::proto::operator_server::OperatorServer;
 use crate::proto::relay_server::RelayServer;
 
 pub use client::{
-    Client, ClientError, ClientEvent, ClientTls, GetState, PublishOutcome, ReconcileSession,
+    Client, ClientError, ClientEvent, ClientTls, GetState, ItemsListing, PublishOutcome,
+    ReconcileSession,
 };
 pub use operator::OperatorService;
 pub use reconcile::{NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH};

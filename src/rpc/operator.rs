@@ -11,8 +11,9 @@ use std::path::PathBuf;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::backup_to_proto;
+use super::convert::{backup_to_proto, synced_to_proto};
 use super::status;
+use crate::federation::{self, SyncWith};
 use crate::node::Node;
 use crate::proto;
 use crate::proto::operator_server::Operator;
@@ -52,7 +53,20 @@ impl Operator for OperatorService {
         request: Request<proto::SyncRequest>,
     ) -> Result<Response<proto::SyncReport>, Status> {
         local_only(&request)?;
-        Err(Status::unimplemented("tocsin sync is being built"))
+        let request = request.into_inner();
+        let with = match (request.peer.is_empty(), request.url.is_empty()) {
+            (false, true) => SyncWith::Peer(request.peer),
+            (true, false) => SyncWith::Url {
+                url: request.url,
+                ca: (!request.ca.is_empty()).then(|| PathBuf::from(request.ca)),
+            },
+            (false, false) => return Err(status::sync_target(true)),
+            (true, true) => return Err(status::sync_target(false)),
+        };
+        // No timeout: a reconciliation is bounded by the other node's limits and this one's
+        // limits.reconcile_rounds, and its caller waits for the counts.
+        let synced = federation::sync(&self.node, with).await?;
+        Ok(Response::new(synced_to_proto(&synced)))
     }
 
     async fn backup(

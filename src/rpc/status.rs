@@ -13,6 +13,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Code, Status};
 use tracing::error;
 
+use crate::federation::SyncError;
 use crate::message::{Id, Reason, Rejection};
 use crate::node::{BackupError, NodeError};
 use crate::store::StoreError;
@@ -154,6 +155,31 @@ pub fn operator_only() -> Status {
     Status::permission_denied(
         "the operator service answers only on the node's own machine (a loopback address): run the command there",
     )
+}
+
+/// A sync request that names no node to reconcile with, or two (`both`).
+pub fn sync_target(both: bool) -> Status {
+    let what = if both {
+        "give either peer (a configured peer's name) or url (a node's gRPC URL), not both"
+    } else {
+        "give peer (a configured peer's name) or url (a node's gRPC URL, with ca if needed)"
+    };
+    Status::invalid_argument(what)
+}
+
+/// A reconciliation the operator asked for that could not start. Answered only to the
+/// operator on the node's machine, so the words keep their URLs and paths.
+impl From<SyncError> for Status {
+    fn from(e: SyncError) -> Status {
+        match &e {
+            SyncError::UnknownPeer { .. } => Status::not_found(e.to_string()),
+            SyncError::Plaintext { .. } | SyncError::Myself(_) => {
+                Status::invalid_argument(e.to_string())
+            }
+            SyncError::Ca(_) => Status::failed_precondition(e.to_string()),
+            SyncError::Unreachable { .. } => Status::unavailable(e.to_string()),
+        }
+    }
 }
 
 /// A backup that could not be made. The operator service answers only its operator on the
@@ -418,6 +444,27 @@ mod tests {
             "{}",
             s.message()
         );
+    }
+
+    #[test]
+    fn sync_errors_say_what_to_give() {
+        let s = Status::from(SyncError::UnknownPeer {
+            name: "genva".into(),
+            configured: vec!["geneva".into(), "baku".into()],
+        });
+        assert_eq!(s.code(), Code::NotFound);
+        assert!(s.message().contains("geneva, baku"), "{}", s.message());
+        for both in [true, false] {
+            let s = sync_target(both);
+            assert_eq!(s.code(), Code::InvalidArgument);
+            assert!(s.message().contains("peer") && s.message().contains("url"));
+        }
+        assert!(sync_target(true).message().contains("not both"));
+        let s = Status::from(SyncError::Plaintext {
+            url: "http://192.0.2.7:7700".into(),
+        });
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(s.message().contains("https://"), "{}", s.message());
     }
 
     #[test]

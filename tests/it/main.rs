@@ -21,6 +21,7 @@ mod reconcile;
 mod restore;
 mod retry;
 mod security;
+mod sneakernet;
 mod sub_attacks;
 mod support;
 mod tls;
