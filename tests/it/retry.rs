@@ -106,6 +106,14 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
     .await;
 
     assert!(!holds(slow, &ahead), "refused from-future at first");
+    // Kept when the log's batch that brought it settles. A reconciliation running beside the
+    // follow may have fetched `after` first (and refused `ahead` without keeping it: it is the
+    // log's to keep), so that batch may settle just after `after` shows.
+    wait_until("the message from the future to be kept", || {
+        let kept = pending(slow);
+        async move { kept >= 1 }
+    })
+    .await;
     assert_eq!(pending(slow), 1, "kept for another try, once");
     let n = node(slow);
     // Refused (at least once: a link that drops before its batch settles brings it again),

@@ -287,7 +287,9 @@ async fn sync_by_peer_name_offers_what_the_peer_lacks_and_notes_it() {
     let last = east_status.last_reconcile.unwrap();
     assert_eq!((last.they_lacked, last.offered_stored), (4, 4));
     assert_eq!(east_status.reconciled.runs[0], 2, "two runs completed");
-    let (_, metrics) = http_get_text(&west, "/metrics").await;
+    let metrics = crate::http::get(west.server().http_addr().unwrap(), "/metrics")
+        .await
+        .body;
     assert!(
         metrics
             .contains("tocsin_reconcile_differences_total{peer=\"east\",side=\"they_lacked\"} 4"),
