@@ -94,10 +94,10 @@ pub(crate) async fn sync(args: SyncArgs) -> anyhow::Result<()> {
         url: args.node.clone(),
         ca: args.node_ca.clone(),
     };
-    let mut client = local
-        .connect()
-        .await
-        .context("tocsin sync asks the node on this machine to reconcile")?;
+    let mut client = local.connect().await.context(
+        "tocsin sync asks the node on this machine to reconcile: name it with --node URL, \
+             and its CA certificate with --node-ca FILE (--ca is the other node's)",
+    )?;
     let synced = client
         .sync(&with)
         .await
