@@ -129,7 +129,7 @@ fn report_line(synced: &Synced, with: &SyncWith) -> String {
     };
     format!(
         "{who} {} ({}…): we lacked {} — {} fetched, {} refused, {} already here; they lacked {} — \
-         {} offered, {} stored there; {} round trips, {} sent, {} received, {} ms",
+         {} offered, {} stored there; {}, {} sent, {} received, {} ms",
         synced.name,
         synced.node_key.short(),
         s.we_lacked,
@@ -139,7 +139,7 @@ fn report_line(synced: &Synced, with: &SyncWith) -> String {
         s.they_lacked,
         s.offered,
         s.offered_stored,
-        s.round_trips,
+        term::count(s.round_trips, "round trip", "round trips"),
         term::size(s.bytes_sent),
         term::size(s.bytes_received),
         s.millis

@@ -267,6 +267,11 @@ impl Drop for Progress {
     }
 }
 
+/// A count with its noun: "1 message", "3 messages".
+pub(crate) fn count(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A size in bytes as a reader takes it in: "812 B", "2.1 KiB", "34.5 MiB", "1.2 GiB".
 pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];

@@ -282,7 +282,8 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     } else {
         writeln!(
             out,
-            "exported {count} messages (up to #{last}) from {} to {}",
+            "exported {} (up to #{last}) from {} to {}",
+            term::count(count, "message", "messages"),
             client.url(),
             args.out.display()
         )?;
@@ -384,10 +385,11 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         )?;
         writeln!(
             out,
-            "{} shows {node_holds} messages: {} of them are not in the summary ({} round trips)",
+            "{} shows {}: {} not in the summary ({})",
             client.url(),
+            term::count(node_holds as u64, "message", "messages"),
             need.len(),
-            exchange.round_trips
+            term::count(exchange.round_trips, "round trip", "round trips")
         )?;
         let mut left_out = Vec::new();
         if filtered > 0 {
@@ -406,7 +408,8 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         };
         writeln!(
             out,
-            "exported {count} messages{left_out} to {}, {}",
+            "exported {}{left_out} to {}, {}",
+            term::count(count, "message", "messages"),
             args.out.display(),
             term::size(bytes)
         )?;
@@ -504,8 +507,9 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
         };
         writeln!(
             out,
-            "imported {done} messages from {} into {}: {accepted} accepted, {duplicate} duplicate, \
+            "imported {} from {} into {}: {accepted} accepted, {duplicate} duplicate, \
              {refused} refused{detail}",
+            term::count(done, "message", "messages"),
             args.file.display(),
             client.url()
         )?;

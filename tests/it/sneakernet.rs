@@ -132,7 +132,7 @@ async fn the_usb_stick_carries_exactly_what_the_cut_off_node_lacks() {
     .await);
     assert!(out.contains("holds 5 messages"), "{out}");
     assert!(
-        out.contains("shows 8 messages: 5 of them are not in the summary"),
+        out.contains("shows 8 messages: 5 not in the summary"),
         "{out}"
     );
     assert!(out.contains("exported 5 messages to"), "{out}");
