@@ -10,6 +10,7 @@ use tracing::info;
 
 use super::{Failure, NodeUrl};
 use crate::config::Config;
+use crate::node::{NodeInfo, PeerStatus, ReconcileStatus};
 use crate::server::Server;
 
 /// How long shutdown waits for tasks before it flushes and exits anyway.
@@ -156,110 +157,132 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let info = client.info().await.context("asking the node")?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        let v = serde_json::json!({
-            "node_key": info.node_key.to_hex(),
-            "version": info.version,
-            "head_seq": info.head_seq,
-            "messages": info.messages,
-            "uptime_seconds": info.uptime.as_secs(),
-            "subscribers": info.subscribers,
-            "retry_pending": info.retry_pending,
-            "log_id": info.log_id.map(|l| l.to_string()),
-            "opened_head": info.opened_head,
-            "peers": info.peers.iter().map(|p| serde_json::json!({
-                "name": p.name, "address": p.address, "connected": p.connected,
-                "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
-                "last_error": p.last_error, "retry_pending": p.retry_pending,
-                "log_id": p.log_id.map(|l| l.to_string()), "log_changes": p.log_changes,
-                "last_reconcile": p.last_reconcile.as_ref().map(|r| serde_json::json!({
-                    "at": r.at.0 / 1000, "we_lacked": r.we_lacked, "they_lacked": r.they_lacked,
-                    "fetched": r.fetched, "refused": r.refused, "already_here": r.already_here,
-                    "offered": r.offered, "offered_stored": r.offered_stored,
-                    "round_trips": r.round_trips, "millis": r.millis, "error": r.error,
-                })),
-            })).collect::<Vec<_>>(),
-            "store_problem": info.store_problem,
-        });
-        serde_json::to_writer(&mut out, &v)?;
+        serde_json::to_writer(&mut out, &status_json(&info))?;
         writeln!(out)?;
     } else {
-        writeln!(out, "node        {}", client.url())?;
-        writeln!(out, "node key    {}", info.node_key)?;
-        writeln!(out, "version     {}", info.version)?;
-        writeln!(
-            out,
-            "uptime      {}",
-            humantime::format_duration(info.uptime)
-        )?;
-        writeln!(out, "log head    {}", info.head_seq)?;
-        // The short id is enough to tell logs apart by eye; --json has the whole id.
-        writeln!(
-            out,
-            "log         {} (head {} when the node started)",
-            info.log_id
-                .map_or_else(|| "unknown".to_string(), |l| l.short()),
-            info.opened_head
-        )?;
-        writeln!(out, "messages    {}", info.messages)?;
-        if info.store_problem.is_empty() {
-            writeln!(out, "store       accepting messages")?;
-        } else {
-            writeln!(out, "store       NOT ACCEPTING: {}", info.store_problem)?;
-        }
-        writeln!(out, "subscribers {}", info.subscribers)?;
-        // Refusals that may change (from-future, not-admitted), tried again until they expire.
-        writeln!(out, "retrying    {}", info.retry_pending)?;
-        if info.peers.is_empty() {
-            writeln!(out, "peers       none")?;
-        }
-        for p in &info.peers {
-            let state = if p.connected {
-                "connected"
-            } else {
-                "disconnected"
-            };
-            writeln!(
-                out,
-                "peer {:<12} {:<12} cursor {} lag {} retrying {} log {}{} {}{}",
-                p.name,
-                state,
-                p.cursor,
-                p.head.saturating_sub(p.cursor),
-                p.retry_pending,
-                p.log_id
-                    .map_or_else(|| "unknown".to_string(), |l| l.short()),
-                match p.log_changes {
-                    0 => String::new(),
-                    1 => " (log changed once)".to_string(),
-                    n => format!(" (log changed {n} times)"),
-                },
-                p.address,
-                if p.last_error.is_empty() {
-                    String::new()
-                } else {
-                    format!("  last error: {}", p.last_error)
-                }
-            )?;
-            if let Some(r) = &p.last_reconcile {
-                let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.at.0);
-                writeln!(
-                    out,
-                    "     reconciled {}: we lacked {}, they lacked {}, fetched {}, refused {}{}",
-                    humantime::format_rfc3339_seconds(when),
-                    r.we_lacked,
-                    r.they_lacked,
-                    r.fetched,
-                    r.refused,
-                    if r.error.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  ended early: {}", r.error)
-                    }
-                )?;
-            }
-        }
+        write_status(&mut out, client.url(), &info)?;
     }
     Ok(())
+}
+
+/// `tocsin node status --json`.
+fn status_json(info: &NodeInfo) -> serde_json::Value {
+    serde_json::json!({
+        "node_key": info.node_key.to_hex(),
+        "version": info.version,
+        "head_seq": info.head_seq,
+        "messages": info.messages,
+        "uptime_seconds": info.uptime.as_secs(),
+        "subscribers": info.subscribers,
+        "retry_pending": info.retry_pending,
+        "log_id": info.log_id.map(|l| l.to_string()),
+        "opened_head": info.opened_head,
+        "peers": info.peers.iter().map(|p| serde_json::json!({
+            "name": p.name, "address": p.address, "connected": p.connected,
+            "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
+            "last_error": p.last_error, "retry_pending": p.retry_pending,
+            "log_id": p.log_id.map(|l| l.to_string()), "log_changes": p.log_changes,
+            "last_reconcile": p.last_reconcile.as_ref().map(reconcile_json),
+        })).collect::<Vec<_>>(),
+        "store_problem": info.store_problem,
+    })
+}
+
+/// `tocsin node status` for a person.
+fn write_status(out: &mut impl Write, url: &str, info: &NodeInfo) -> std::io::Result<()> {
+    writeln!(out, "node        {url}")?;
+    writeln!(out, "node key    {}", info.node_key)?;
+    writeln!(out, "version     {}", info.version)?;
+    writeln!(
+        out,
+        "uptime      {}",
+        humantime::format_duration(info.uptime)
+    )?;
+    writeln!(out, "log head    {}", info.head_seq)?;
+    // The short id is enough to tell logs apart by eye; --json has the whole id.
+    writeln!(
+        out,
+        "log         {} (head {} when the node started)",
+        info.log_id
+            .map_or_else(|| "unknown".to_string(), |l| l.short()),
+        info.opened_head
+    )?;
+    writeln!(out, "messages    {}", info.messages)?;
+    if info.store_problem.is_empty() {
+        writeln!(out, "store       accepting messages")?;
+    } else {
+        writeln!(out, "store       NOT ACCEPTING: {}", info.store_problem)?;
+    }
+    writeln!(out, "subscribers {}", info.subscribers)?;
+    // Refusals that may change (from-future, not-admitted), tried again until they expire.
+    writeln!(out, "retrying    {}", info.retry_pending)?;
+    if info.peers.is_empty() {
+        writeln!(out, "peers       none")?;
+    }
+    for peer in &info.peers {
+        write_peer(out, peer)?;
+    }
+    Ok(())
+}
+
+/// One peer's lines of `tocsin node status`: its link, and its last reconciliation.
+fn write_peer(out: &mut impl Write, p: &PeerStatus) -> std::io::Result<()> {
+    let state = if p.connected {
+        "connected"
+    } else {
+        "disconnected"
+    };
+    writeln!(
+        out,
+        "peer {:<12} {:<12} cursor {} lag {} retrying {} log {}{} {}{}",
+        p.name,
+        state,
+        p.cursor,
+        p.head.saturating_sub(p.cursor),
+        p.retry_pending,
+        p.log_id
+            .map_or_else(|| "unknown".to_string(), |l| l.short()),
+        match p.log_changes {
+            0 => String::new(),
+            1 => " (log changed once)".to_string(),
+            n => format!(" (log changed {n} times)"),
+        },
+        p.address,
+        if p.last_error.is_empty() {
+            String::new()
+        } else {
+            format!("  last error: {}", p.last_error)
+        }
+    )?;
+    if let Some(r) = &p.last_reconcile {
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.at.0);
+        writeln!(
+            out,
+            "     reconciled {}: we lacked {}, they lacked {}, fetched {}, refused {}{}",
+            humantime::format_rfc3339_seconds(when),
+            r.we_lacked,
+            r.they_lacked,
+            r.fetched,
+            r.refused,
+            if r.error.is_empty() {
+                String::new()
+            } else {
+                format!("  ended early: {}", r.error)
+            }
+        )?;
+    }
+    Ok(())
+}
+
+/// A reconciliation's counts as JSON, in `tocsin node status --json` and `tocsin sync --json`.
+pub(crate) fn reconcile_json(r: &ReconcileStatus) -> serde_json::Value {
+    serde_json::json!({
+        "at": r.at.0 / 1000, "we_lacked": r.we_lacked, "they_lacked": r.they_lacked,
+        "fetched": r.fetched, "refused": r.refused, "already_here": r.already_here,
+        "offered": r.offered, "offered_stored": r.offered_stored,
+        "round_trips": r.round_trips, "bytes_sent": r.bytes_sent,
+        "bytes_received": r.bytes_received, "millis": r.millis, "error": r.error,
+    })
 }
 
 /// `tocsin node check`

@@ -147,15 +147,10 @@ fn report_line(synced: &Synced, with: &SyncWith) -> String {
 }
 
 fn report_json(synced: &Synced) -> serde_json::Value {
-    let s = &synced.status;
-    serde_json::json!({
-        "peer": synced.name, "node_key": synced.node_key.to_hex(),
-        "we_lacked": s.we_lacked, "fetched": s.fetched, "refused": s.refused,
-        "already_here": s.already_here, "they_lacked": s.they_lacked, "offered": s.offered,
-        "offered_stored": s.offered_stored, "round_trips": s.round_trips,
-        "bytes_sent": s.bytes_sent, "bytes_received": s.bytes_received, "millis": s.millis,
-        "error": s.error,
-    })
+    let mut v = super::node::reconcile_json(&synced.status);
+    v["peer"] = synced.name.clone().into();
+    v["node_key"] = synced.node_key.to_hex().into();
+    v
 }
 
 /// A sync the node refused or could not start, in words that say what to do.
