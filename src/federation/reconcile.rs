@@ -176,25 +176,24 @@ async fn fetch(
             wanted.push(id);
         }
     }
+    // Pipelined by one batch: the next batch is asked for while this one is verified and
+    // made durable, so the round trip and the flush overlap the other side's reading.
     let origin = target.node_key.to_hex();
-    for batch in wanted.chunks(RECONCILE_BATCH) {
-        let (messages, _missing) = session.want(batch).await?;
-        let asked: HashSet<&Id> = batch.iter().collect();
-        // Only what was asked for: anything else is not this reconciliation's to take.
-        let offered: Vec<(SignedMessage, Origin)> = messages
-            .into_iter()
-            .filter(|m| asked.contains(&m.id()))
-            .map(|m| {
-                (
-                    m,
-                    Origin::Peer {
-                        peer: origin.clone(),
-                        cursor: 0,
-                    },
-                )
-            })
-            .collect();
-        for outcome in node.publish_many(offered).await {
+    let mut batches = wanted.chunks(RECONCILE_BATCH);
+    let mut fetched = match batches.next() {
+        Some(first) => Some((first, session.want(first).await?.0)),
+        None => None,
+    };
+    while let Some((batch, messages)) = fetched.take() {
+        let offers = taken(batch, messages, &origin);
+        let next = batches.next();
+        let (outcomes, asked) = tokio::join!(node.publish_many(offers), async {
+            match next {
+                Some(next) => session.want(next).await.map(|(m, _)| Some((next, m))),
+                None => Ok(None),
+            }
+        });
+        for outcome in outcomes {
             match outcome {
                 Ok(p) if p.status == PublishStatus::Accepted => status.fetched += 1,
                 Ok(_) => status.already_here += 1,
@@ -202,8 +201,28 @@ async fn fetch(
                 Err(e) => return Err(e.into()),
             }
         }
+        fetched = asked?;
     }
     Ok(())
+}
+
+/// What the other node sent for `batch`, as its messages for the ingest: only what was asked
+/// for, anything else not being this reconciliation's to take.
+fn taken(batch: &[Id], messages: Vec<SignedMessage>, origin: &str) -> Vec<(SignedMessage, Origin)> {
+    let asked: HashSet<&Id> = batch.iter().collect();
+    messages
+        .into_iter()
+        .filter(|m| asked.contains(&m.id()))
+        .map(|m| {
+            (
+                m,
+                Origin::Peer {
+                    peer: origin.to_string(),
+                    cursor: 0,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Offers what the other node lacks, as `view` may see it here, in requests under any node's

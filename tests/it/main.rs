@@ -17,6 +17,7 @@ mod integrity;
 mod log_identity;
 mod peers;
 mod reconcile;
+mod reconcile_batches;
 mod retry;
 mod security;
 mod sub_attacks;
