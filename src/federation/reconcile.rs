@@ -95,8 +95,13 @@ async fn run(
     status.bytes_received += answer.len() as u64;
 
     // Bounded as the other side bounds its sessions: a node that never says done is left.
+    // What the rounds taken found is still fetched and offered (each id found is a real
+    // difference): with more differences than the rounds can carry (each round is held to the
+    // frame limit), every run then makes progress and the next finds the rest, where leaving
+    // with nothing would end every run the same way.
     let rounds = node.config().limits.reconcile_rounds;
     let (mut have, mut need) = (HashSet::new(), HashSet::new());
+    let mut cut = None;
     loop {
         let (back, next, have_ids, need_ids) = blocking(move || {
             let (mut have_ids, mut need_ids) = (Vec::new(), Vec::new());
@@ -109,7 +114,8 @@ async fn run(
         need.extend(need_ids.into_iter().map(|id| Id(id.to_bytes())));
         let Some(next) = next else { break };
         if status.round_trips >= u64::from(rounds) {
-            return Err(ReconcileError::Rounds(rounds));
+            cut = Some(ReconcileError::Rounds(rounds));
+            break;
         }
         status.bytes_sent += next.len() as u64;
         answer = session.negentropy(next).await?;
@@ -134,7 +140,8 @@ async fn run(
         have.into_iter().collect(),
         status,
     )
-    .await
+    .await?;
+    cut.map_or(Ok(()), Err)
 }
 
 /// Runs a negentropy step on a blocking thread: it walks the whole set.

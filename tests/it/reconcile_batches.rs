@@ -1,6 +1,7 @@
-//! Reconciliation of more differences than one `want` may ask for: the initiator asks for the
-//! next batch while the last is verified and stored, and every batch, the last short one
-//! included, arrives.
+//! Reconciliation of many differences: more than one `want` may ask for (the initiator asks
+//! for the next batch while the last is verified and stored, and every batch, the last short
+//! one included, arrives), and more than the rounds allowed can find (what they found is still
+//! fetched, and the next run finds the rest).
 
 use std::collections::BTreeSet;
 
@@ -87,4 +88,42 @@ async fn more_differences_than_one_batch_are_all_fetched_and_offered() {
     let everything: BTreeSet<Id> = east_only.union(&west_only).copied().collect();
     assert_eq!(held(&west).await, everything);
     assert_eq!(held(&east).await, everything);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_short_by_its_rounds_still_fetches_what_it_found() {
+    // One round trip only: an empty set's first answer lists the other side's ids up to the
+    // frame limit (about 1,900), so 2,500 cannot all be found in one.
+    let mut west = TestNode::start_with(|c| c.limits.reconcile_rounds = 1).await;
+    let east = TestNode::start().await;
+    let east_only = publish_all(&east, picket_reports(90, 2_500)).await;
+    let target = Target {
+        name: "east".into(),
+        node_key: east.client().await.info().await.unwrap().node_key,
+        authenticated: true,
+    };
+    let mut client = east.client().await;
+
+    let first = reconcile(west.server().node(), &mut client, &target).await;
+    assert!(first.error.contains("rounds"), "{first:?}");
+    assert!(
+        first.fetched > 0 && first.fetched < east_only.len() as u64,
+        "{first:?}"
+    );
+    assert_eq!(first.fetched, first.we_lacked, "{first:?}");
+    let after_first = held(&west).await;
+    assert_eq!(after_first.len() as u64, first.fetched);
+    assert!(after_first.is_subset(&east_only));
+
+    // With its rounds back at the default, the next run finds and fetches the rest.
+    west.config.limits.reconcile_rounds = tocsin::config::Config::default().limits.reconcile_rounds;
+    west.restart().await;
+    let second = reconcile(west.server().node(), &mut client, &target).await;
+    assert_eq!(second.error, "", "{second:?}");
+    assert_eq!(
+        first.fetched + second.fetched,
+        east_only.len() as u64,
+        "{second:?}"
+    );
+    assert_eq!(held(&west).await, east_only);
 }
