@@ -99,9 +99,20 @@ pub fn keys() -> Vec<SecretKey> {
     (1..=16u8).map(|i| SecretKey::from_seed(&[i; 32])).collect()
 }
 
-/// A realistic ~1 KiB alert in English, French and Spanish.
+/// A realistic ~1 KiB alert in English, French and Spanish, made now, living a week.
 pub fn message(key: &SecretKey, i: u64) -> Message {
     let now = Timestamp::now();
+    message_at(key, i, now, now.plus(Duration::from_secs(7 * 24 * 3600)))
+}
+
+/// [`message`] made at `created_at`, expiring at `expires_at` (the reconciliation benchmark
+/// spreads a million over a month and keeps them on disk for later runs).
+pub fn message_at(
+    key: &SecretKey,
+    i: u64,
+    created_at: Timestamp,
+    expires_at: Timestamp,
+) -> Message {
     let info = |lang: &str| {
         let (headline, description, instruction) = match lang {
             "fr" => (
@@ -136,8 +147,8 @@ pub fn message(key: &SecretKey, i: u64) -> Message {
     };
     let body = Body {
         author: key.public(),
-        created_at: now,
-        expires_at: Some(now.plus(Duration::from_secs(7 * 24 * 3600))),
+        created_at,
+        expires_at: Some(expires_at),
         topics: vec!["union-rights".into(), "ports".into()],
         countries: vec!["AZ".into()],
         effective_at: None,

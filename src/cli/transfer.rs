@@ -309,6 +309,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         mut session,
         have: only_in_summary,
         need,
+        cut,
     } = find_differences(storage, &mut client, None, rounds, &mut exchange)
         .await
         .context("comparing the summary with the node's messages")?;
@@ -371,7 +372,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
                 "lacking": need.len(), "node_lacks": only_in_summary.len(),
                 "messages": count, "filtered_out": filtered, "no_longer_served": gone,
                 "skipped": skipped, "bytes": bytes, "round_trips": exchange.round_trips,
-                "file": args.out.display().to_string()})
+                "complete": cut.is_none(), "file": args.out.display().to_string()})
         )?;
     } else {
         writeln!(
@@ -413,6 +414,14 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
             args.out.display(),
             term::size(bytes)
         )?;
+        if let Some(rounds) = cut {
+            writeln!(
+                out,
+                "the comparison stopped after {rounds} round trips (limits.reconcile_rounds): this \
+                 export holds what those found; after importing it, write a new summary and export \
+                 again for the rest"
+            )?;
+        }
         writeln!(
             out,
             "carry it back and run at the node the summary is of: tocsin import {}",

@@ -91,11 +91,16 @@ async fn run(
     let view = view_for(target);
     let items = node.reads().items(&view).await.map_err(NodeError::from)?;
     // Bounded as the other side bounds its sessions: a node that never says done is left.
+    // What the rounds taken found is still fetched and offered (each id found is a real
+    // difference): with more differences than the rounds can carry (each round is held to the
+    // frame limit), every run then makes progress and the next finds the rest, where leaving
+    // with nothing would end every run the same way.
     let rounds = node.config().limits.reconcile_rounds;
     let Differences {
         mut session,
         have,
         need,
+        cut,
     } = find_differences(items, client, Some(node.node_key()), rounds, status).await?;
     status.we_lacked = need.len() as u64;
     status.they_lacked = have.len() as u64;
@@ -115,7 +120,8 @@ async fn run(
         have.into_iter().collect(),
         status,
     )
-    .await
+    .await?;
+    cut.map_or(Ok(()), |rounds| Err(ReconcileError::Rounds(rounds)))
 }
 
 /// What a negentropy exchange found, and the session it ran on.
@@ -127,11 +133,15 @@ pub struct Differences {
     pub have: HashSet<Id>,
     /// Ids the other side holds that this side lacks.
     pub need: HashSet<Id>,
+    /// `Some(rounds)` when the exchange was cut short after that many round trips: `have` and
+    /// `need` are then what those rounds found (each a real difference), not all of them.
+    pub cut: Option<u32>,
 }
 
 /// Runs negentropy as the initiator over `items` (any sealed storage: the node's own item set,
 /// or the one a `tocsin have` file describes) against the node behind `client`, until that node
-/// says the sets are compared or `rounds` round trips are spent. Round trips and bytes each way
+/// says the sets are compared or `rounds` round trips are spent (then what they found, marked
+/// `cut`). Round trips and bytes each way
 /// are counted into `status` as they happen, so an exchange that ends early still says what it
 /// cost. `peer`: this side's node key, when this side is a node.
 pub async fn find_differences<Items>(
@@ -156,6 +166,7 @@ where
         session,
         have: HashSet::new(),
         need: HashSet::new(),
+        cut: None,
     };
     status.round_trips += 1;
     status.bytes_received += answer.len() as u64;
@@ -177,7 +188,8 @@ where
             return Ok(differences);
         };
         if status.round_trips >= u64::from(rounds) {
-            return Err(ReconcileError::Rounds(rounds));
+            differences.cut = Some(rounds);
+            return Ok(differences);
         }
         status.bytes_sent += next.len() as u64;
         answer = differences.session.negentropy(next).await?;
@@ -225,25 +237,24 @@ async fn fetch(
             wanted.push(id);
         }
     }
+    // Pipelined by one batch: the next batch is asked for while this one is verified and
+    // made durable, so the round trip and the flush overlap the other side's reading.
     let origin = target.node_key.to_hex();
-    for batch in wanted.chunks(RECONCILE_BATCH) {
-        let (messages, _missing) = session.want(batch).await?;
-        let asked: HashSet<&Id> = batch.iter().collect();
-        // Only what was asked for: anything else is not this reconciliation's to take.
-        let offered: Vec<(SignedMessage, Origin)> = messages
-            .into_iter()
-            .filter(|m| asked.contains(&m.id()))
-            .map(|m| {
-                (
-                    m,
-                    Origin::Peer {
-                        peer: origin.clone(),
-                        cursor: 0,
-                    },
-                )
-            })
-            .collect();
-        for outcome in node.publish_many(offered).await {
+    let mut batches = wanted.chunks(RECONCILE_BATCH);
+    let mut fetched = match batches.next() {
+        Some(first) => Some((first, session.want(first).await?.0)),
+        None => None,
+    };
+    while let Some((batch, messages)) = fetched.take() {
+        let offers = taken(batch, messages, &origin);
+        let next = batches.next();
+        let (outcomes, asked) = tokio::join!(node.publish_many(offers), async {
+            match next {
+                Some(next) => session.want(next).await.map(|(m, _)| Some((next, m))),
+                None => Ok(None),
+            }
+        });
+        for outcome in outcomes {
             match outcome {
                 Ok(p) if p.status == PublishStatus::Accepted => status.fetched += 1,
                 Ok(_) => status.already_here += 1,
@@ -251,8 +262,28 @@ async fn fetch(
                 Err(e) => return Err(e.into()),
             }
         }
+        fetched = asked?;
     }
     Ok(())
+}
+
+/// What the other node sent for `batch`, as its messages for the ingest: only what was asked
+/// for, anything else not being this reconciliation's to take.
+fn taken(batch: &[Id], messages: Vec<SignedMessage>, origin: &str) -> Vec<(SignedMessage, Origin)> {
+    let asked: HashSet<&Id> = batch.iter().collect();
+    messages
+        .into_iter()
+        .filter(|m| asked.contains(&m.id()))
+        .map(|m| {
+            (
+                m,
+                Origin::Peer {
+                    peer: origin.to_string(),
+                    cursor: 0,
+                },
+            )
+        })
+        .collect()
 }
 
 /// Offers what the other node lacks, as `view` may see it here, in requests under any node's

@@ -18,6 +18,7 @@ mod log_identity;
 mod mesh;
 mod peers;
 mod reconcile;
+mod reconcile_batches;
 mod restore;
 mod retry;
 mod security;
