@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Failure, NodeUrl, term};
 use crate::message::{AuthorKey, Id, Timestamp};
-use crate::store::LogId;
+use crate::store::{ItemSet, LogId};
 
 /// The magic line's start; the version and a newline follow.
 const MAGIC_PREFIX: &[u8] = b"tocsin-have v";
@@ -203,8 +203,9 @@ impl Have {
         })
     }
 
-    /// The items as negentropy's storage, sealed: what reconciliation runs over.
-    pub(crate) fn storage(&self) -> anyhow::Result<NegentropyStorageVector> {
+    /// The items as negentropy's storage, sealed, with the running sums a node's own set keeps
+    /// (a round then costs what its message holds): what reconciliation runs over.
+    pub(crate) fn storage(&self) -> anyhow::Result<ItemSet> {
         let mut storage = NegentropyStorageVector::with_capacity(self.items.len());
         for (at, id) in &self.items {
             storage
@@ -212,7 +213,7 @@ impl Have {
                 .context("reading the summary into a set")?;
         }
         storage.seal().context("sealing the set")?;
-        Ok(storage)
+        ItemSet::from_sealed(storage).context("summing the set")
     }
 
     /// Reads and checks a file, with its name in any error.

@@ -198,7 +198,9 @@ where
     }
 }
 
-/// Runs a negentropy step on a blocking thread: it walks the whole set.
+/// Runs a negentropy step on a blocking thread: over a large set it takes milliseconds (its
+/// bounds are binary searches, its fingerprints running sums, but it lists the ids of every small
+/// range it sends).
 async fn blocking<T: Send + 'static>(
     step: impl FnOnce() -> Result<T, negentropy::Error> + Send + 'static,
 ) -> Result<T, ReconcileError> {

@@ -9,17 +9,25 @@
 //! content, and a cancelled id must never come back as content. The set is read from the
 //! records alone (a small header per id), never from the bodies.
 //!
-//! Building a set walks every record; every negentropy round walks the set. So one set per
-//! class is kept, made at a known (generation, durable head): every write transaction moves
-//! the generation (new messages, cancels, releases, expiry, repairs all commit through
-//! `Inner::commit`), and what becomes durable moves the head, so a set made at the current pair
-//! is the set a scan would make now. Sessions at once share it; a caller that finds a scan
-//! under way waits for it rather than scanning too. Memory: one set per class, 40 bytes an
-//! item.
+//! Building a set walks every record. So one set per class is kept, made at a known
+//! (generation, durable head): every write transaction moves the generation (new messages,
+//! cancels, releases, expiry, repairs all commit through `Inner::commit`), and what becomes
+//! durable moves the head, so a set made at the current pair is the set a scan would make now.
+//! Sessions at once share it; a caller that finds a scan under way waits for it rather than
+//! scanning too.
+//!
+//! A negentropy round fingerprints ranges of the set, and a fingerprint is the 256-bit sum of
+//! the range's ids. Adding every id made a round cost the size of its ranges (a round cut by
+//! the frame limit fingerprints the whole rest of the set), so a sealed set also keeps running
+//! sums: the sum of all ids before every 64th item. A range's sum is then the difference of two
+//! prefix sums, each a checkpoint plus at most 63 ids, and a round costs what its message
+//! holds. Memory: one set per class, 40 bytes an item plus 0.5 for the sums.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use negentropy::{Bound, Item, NegentropyStorageBase, NegentropyStorageVector};
+use negentropy::{
+    Accumulator, Bound, Fingerprint, Item, NegentropyStorageBase, NegentropyStorageVector,
+};
 
 use super::codec::{Record, Tree};
 use super::{Inner, Store, StoreError, View};
@@ -28,16 +36,45 @@ use crate::message::{Id, Message};
 /// Bytes of one item in a listing: created_at (8, big-endian) then the id (32).
 pub const ITEM_BYTES: usize = 40;
 
+/// Items between two running sums of an [`ItemSet`]: a prefix sum is a checkpoint plus at most
+/// this many less one ids. 64 keeps the sums at half a byte an item and a range's sum at most
+/// 126 additions.
+const SUM_EVERY: usize = 64;
+
 /// A sealed set of items, shared: cloning it costs a reference count. It is negentropy's
-/// storage as it is (see [`NegentropyStorageBase`]).
+/// storage (see [`NegentropyStorageBase`]), fingerprinting ranges from running sums.
 #[derive(Debug, Clone)]
-pub struct ItemSet(Arc<NegentropyStorageVector>);
+pub struct ItemSet(Arc<Sealed>);
+
+/// The items and their running sums: `sums[k]` is the sum of the ids of items `0..k * SUM_EVERY`
+/// (so `sums[0]` is zero), one for every whole block and one past the last.
+#[derive(Debug)]
+struct Sealed {
+    items: NegentropyStorageVector,
+    sums: Vec<[u8; 32]>,
+}
 
 impl ItemSet {
+    /// The set of a sealed storage, its running sums computed here (one pass over the ids).
+    pub fn from_sealed(items: NegentropyStorageVector) -> Result<ItemSet, negentropy::Error> {
+        let len = items.size()?;
+        let mut sums = Vec::with_capacity(len / SUM_EVERY + 1);
+        let mut sum = [0u8; 32];
+        sums.push(sum);
+        items.iterate(0, len, &mut |item, i| {
+            sum = add_256(&sum, &item.id);
+            if (i + 1) % SUM_EVERY == 0 {
+                sums.push(sum);
+            }
+            Ok(true)
+        })?;
+        Ok(ItemSet(Arc::new(Sealed { items, sums })))
+    }
+
     /// How many items.
     pub fn len(&self) -> usize {
         // A sealed set always answers its size.
-        self.0.size().unwrap_or(0)
+        self.0.items.size().unwrap_or(0)
     }
 
     /// Whether there are none.
@@ -50,23 +87,79 @@ impl ItemSet {
         let end = from.saturating_add(max).min(self.len());
         let mut out = Vec::with_capacity(end.saturating_sub(from));
         // A sealed set and a range inside it: iterate cannot fail.
-        let _ = self.0.iterate(from.min(end), end, &mut |item, _| {
+        let _ = self.0.items.iterate(from.min(end), end, &mut |item, _| {
             out.push((item.timestamp, Id(item.id.to_bytes())));
             Ok(true)
         });
         out
     }
+    /// The sum of the ids of items `0..end`: its checkpoint plus the ids after it.
+    fn prefix_sum(&self, end: usize) -> Result<[u8; 32], negentropy::Error> {
+        let block = end / SUM_EVERY;
+        let mut sum = *self.0.sums.get(block).ok_or(negentropy::Error::BadRange)?;
+        self.0
+            .items
+            .iterate(block * SUM_EVERY, end, &mut |item, _| {
+                sum = add_256(&sum, &item.id);
+                Ok(true)
+            })?;
+        Ok(sum)
+    }
+}
+
+/// `a + b` mod 2^256, both little-endian: the arithmetic of negentropy's `Accumulator::add`
+/// (four 64-bit lanes, the carry running up), so sums made here match the ones it makes.
+fn add_256(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut carry = false;
+    for ((out, a), b) in out
+        .chunks_exact_mut(8)
+        .zip(a.chunks_exact(8))
+        .zip(b.chunks_exact(8))
+    {
+        let (sum, c1) = lane(a).overflowing_add(lane(b));
+        let (sum, c2) = sum.overflowing_add(u64::from(carry));
+        out.copy_from_slice(&sum.to_le_bytes());
+        carry = c1 | c2;
+    }
+    out
+}
+
+/// `a - b` mod 2^256, both little-endian: undoes [`add_256`], so a range's sum is the
+/// difference of two prefix sums even when the sums wrapped.
+fn sub_256(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let mut borrow = false;
+    for ((out, a), b) in out
+        .chunks_exact_mut(8)
+        .zip(a.chunks_exact(8))
+        .zip(b.chunks_exact(8))
+    {
+        let (diff, b1) = lane(a).overflowing_sub(lane(b));
+        let (diff, b2) = diff.overflowing_sub(u64::from(borrow));
+        out.copy_from_slice(&diff.to_le_bytes());
+        borrow = b1 | b2;
+    }
+    out
+}
+
+/// One little-endian 64-bit lane of a 256-bit number.
+fn lane(bytes: &[u8]) -> u64 {
+    let mut lane = [0u8; 8];
+    // Callers pass chunks_exact(8) of a 32-byte array: always 8 bytes.
+    lane.copy_from_slice(bytes);
+    u64::from_le_bytes(lane)
 }
 
 /// Negentropy reads the shared set through this, so a session owns its handle on the set and
 /// can move it to a blocking thread for each round.
 impl NegentropyStorageBase for ItemSet {
     fn size(&self) -> Result<usize, negentropy::Error> {
-        self.0.size()
+        self.0.items.size()
     }
 
     fn get_item(&self, i: usize) -> Result<Option<Item>, negentropy::Error> {
-        self.0.get_item(i)
+        self.0.items.get_item(i)
     }
 
     fn iterate(
@@ -75,11 +168,20 @@ impl NegentropyStorageBase for ItemSet {
         end: usize,
         cb: &mut dyn FnMut(Item, usize) -> Result<bool, negentropy::Error>,
     ) -> Result<(), negentropy::Error> {
-        self.0.iterate(begin, end, cb)
+        self.0.items.iterate(begin, end, cb)
     }
 
     fn find_lower_bound(&self, first: usize, last: usize, value: &Bound) -> usize {
-        self.0.find_lower_bound(first, last, value)
+        self.0.items.find_lower_bound(first, last, value)
+    }
+
+    /// The range's sum from the running sums (see the module header), not by adding its ids.
+    fn fingerprint(&self, begin: usize, end: usize) -> Result<Fingerprint, negentropy::Error> {
+        if begin > end || end > self.len() {
+            return Err(negentropy::Error::BadRange);
+        }
+        let sum = sub_256(&self.prefix_sum(end)?, &self.prefix_sum(begin)?);
+        Accumulator::from_sum(sum).get_fingerprint((end - begin) as u64)
     }
 }
 
@@ -160,7 +262,7 @@ impl Inner {
                 .map_err(|e| self.sealing(e))?;
         }
         set.seal().map_err(|e| self.sealing(e))?;
-        Ok(ItemSet(Arc::new(set)))
+        ItemSet::from_sealed(set).map_err(|e| self.sealing(e))
     }
 }
 

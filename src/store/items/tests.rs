@@ -183,3 +183,190 @@ async fn the_cost_of_a_set_of_50_000() {
     assert_eq!(cached.len() as u64, n);
     println!("item set of {n}: made in {scan:?}, reused in {hit:?}");
 }
+
+/// A small deterministic generator (splitmix64), so a failing case can be run again.
+struct Draws(u64);
+
+impl Draws {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// An id; one in four ends in 0xff bytes, so sums carry across lanes and wrap. The first
+    /// lane stays random: ids must not repeat.
+    fn id(&mut self) -> [u8; 32] {
+        let mut id = [0u8; 32];
+        for chunk in id.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&self.next().to_le_bytes());
+        }
+        if self.below(4) == 0 {
+            for byte in id.iter_mut().skip(8 + self.below(24)) {
+                *byte = 0xff;
+            }
+        }
+        id
+    }
+}
+
+/// `count` random items, sealed in a plain vector storage (the crate's own, as it is).
+fn plain_storage(draws: &mut Draws, count: usize) -> NegentropyStorageVector {
+    let mut storage = NegentropyStorageVector::with_capacity(count);
+    for _ in 0..count {
+        let at = draws.next() % 1_000_000;
+        storage
+            .insert(at, negentropy::Id::from_byte_array(draws.id()))
+            .unwrap();
+    }
+    storage.seal().unwrap();
+    storage
+}
+
+/// The same items, sealed again in a second storage.
+fn copy_of(storage: &NegentropyStorageVector) -> NegentropyStorageVector {
+    let mut copy = NegentropyStorageVector::new();
+    let len = storage.size().unwrap();
+    storage
+        .iterate(0, len, &mut |item, _| {
+            copy.insert(item.timestamp, negentropy::Id::from_byte_array(*item.id))?;
+            Ok(true)
+        })
+        .unwrap();
+    copy.seal().unwrap();
+    copy
+}
+
+#[test]
+fn fingerprints_from_running_sums_match_the_crates_summation() {
+    let mut draws = Draws(19);
+    for count in [0, 1, 2, 63, 64, 65, 127, 128, 129, 1000, 4097] {
+        let plain = plain_storage(&mut draws, count);
+        let set = ItemSet::from_sealed(copy_of(&plain)).unwrap();
+        let mut ranges = vec![(0, 0), (0, count), (count, count)];
+        for _ in 0..300 {
+            let a = draws.below(count + 1);
+            let b = draws.below(count + 1);
+            ranges.push((a.min(b), a.max(b)));
+        }
+        // Ranges ending in the last, partial block and crossing every checkpoint.
+        ranges.push((count.saturating_sub(5), count));
+        ranges.extend((0..=count / 64).map(|k| (k * 64, count)));
+        ranges.extend((1..=count / 64).map(|k| (k * 64 - 1, (k * 64 + 1).min(count))));
+        for (begin, end) in ranges {
+            assert_eq!(
+                set.fingerprint(begin, end).unwrap().to_bytes(),
+                plain.fingerprint(begin, end).unwrap().to_bytes(),
+                "{count} items, range {begin}..{end}"
+            );
+        }
+        assert!(set.fingerprint(0, count + 1).is_err(), "past the end");
+    }
+}
+
+#[test]
+fn sums_wrap_as_the_crates_do() {
+    let top = [0xffu8; 32];
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    assert_eq!(add_256(&top, &one), [0u8; 32], "2^256 - 1 + 1 wraps to 0");
+    assert_eq!(sub_256(&[0u8; 32], &one), top, "0 - 1 wraps to 2^256 - 1");
+    let mut lane_top = [0u8; 32];
+    lane_top[..8].copy_from_slice(&[0xff; 8]);
+    let mut carried = [0u8; 32];
+    carried[8] = 1;
+    assert_eq!(add_256(&lane_top, &one), carried, "a carry crosses lanes");
+    let mut draws = Draws(7);
+    for _ in 0..1000 {
+        let (a, b) = (draws.id(), draws.id());
+        let mut acc = negentropy::Accumulator::from_sum(a);
+        acc.add(&b).unwrap();
+        let ours = negentropy::Accumulator::from_sum(add_256(&a, &b));
+        assert_eq!(
+            acc.get_fingerprint(1).unwrap().to_bytes(),
+            ours.get_fingerprint(1).unwrap().to_bytes()
+        );
+        assert_eq!(sub_256(&add_256(&a, &b), &b), a);
+    }
+}
+
+/// Runs negentropy to its end with `initiator` starting; the ids it found only on its side
+/// and only on the other, sorted.
+fn reconcile_all(
+    initiator: impl NegentropyStorageBase,
+    responder: impl NegentropyStorageBase,
+) -> (Vec<[u8; 32]>, Vec<[u8; 32]>) {
+    // The smallest frame the crate allows, so the run takes many rounds cut by the limit.
+    let mut ours = negentropy::Negentropy::owned(initiator, 4096).unwrap();
+    let mut theirs = negentropy::Negentropy::owned(responder, 4096).unwrap();
+    let (mut have, mut need) = (Vec::new(), Vec::new());
+    let mut query = ours.initiate().unwrap();
+    for _ in 0..1000 {
+        let answer = theirs.reconcile(&query).unwrap();
+        match ours
+            .reconcile_with_ids(&answer, &mut have, &mut need)
+            .unwrap()
+        {
+            Some(next) => query = next,
+            None => {
+                let mut have: Vec<[u8; 32]> = have.iter().map(|id| **id).collect();
+                let mut need: Vec<[u8; 32]> = need.iter().map(|id| **id).collect();
+                have.sort();
+                need.sort();
+                return (have, need);
+            }
+        }
+    }
+    panic!("no end after 1000 rounds");
+}
+
+#[test]
+fn reconciliation_with_running_sums_finds_exactly_the_differences() {
+    let mut draws = Draws(77);
+    let shared = plain_storage(&mut draws, 20_000);
+    let mut only_here = Vec::new();
+    let mut only_there = Vec::new();
+    let mut here = NegentropyStorageVector::new();
+    let mut there = NegentropyStorageVector::new();
+    shared
+        .iterate(0, 20_000, &mut |item, _| {
+            here.insert(item.timestamp, item.id)?;
+            there.insert(item.timestamp, item.id)?;
+            Ok(true)
+        })
+        .unwrap();
+    for i in 0..300 {
+        let id = draws.id();
+        let at = draws.next() % 1_000_000;
+        if i % 3 == 0 {
+            there
+                .insert(at, negentropy::Id::from_byte_array(id))
+                .unwrap();
+            only_there.push(id);
+        } else {
+            here.insert(at, negentropy::Id::from_byte_array(id))
+                .unwrap();
+            only_here.push(id);
+        }
+    }
+    here.seal().unwrap();
+    there.seal().unwrap();
+    only_here.sort();
+    only_there.sort();
+
+    let summed_here = ItemSet::from_sealed(copy_of(&here)).unwrap();
+    let (have, need) = reconcile_all(summed_here, copy_of(&there));
+    assert_eq!(have, only_here, "the set with sums as initiator");
+    assert_eq!(need, only_there);
+
+    let summed_there = ItemSet::from_sealed(copy_of(&there)).unwrap();
+    let (have, need) = reconcile_all(here, summed_there);
+    assert_eq!(have, only_here, "the set with sums as responder");
+    assert_eq!(need, only_there);
+}
