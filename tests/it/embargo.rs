@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tocsin::message::*;
 use tocsin::node::Clock;
-use tocsin::rpc::{Client, ClientEvent, ClientTls, PublishOutcome};
+use tocsin::rpc::{Client, ClientEvent, PublishOutcome};
 
 use crate::support::*;
 
@@ -397,13 +397,7 @@ async fn node_info_tells_only_authenticated_peers_of_embargoed_arrivals() {
     })
     .await;
     let reader_tls = crate::tls::trusting(&pki.ca);
-    let peer_tls = ClientTls {
-        identity: Some(
-            tocsin::tls::Identity::load(&pki.certs.join("baku.crt"), &pki.certs.join("baku.key"))
-                .unwrap(),
-        ),
-        ..reader_tls.clone()
-    };
+    let peer_tls = crate::tls::peer_client(&pki, "baku");
     let author = org(175);
     let mut c = Client::connect_with(&node.url(), &reader_tls)
         .await

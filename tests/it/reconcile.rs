@@ -10,7 +10,7 @@ use negentropy::{Negentropy, NegentropyStorageVector};
 use tocsin::federation::{Target, reconcile};
 use tocsin::message::*;
 use tocsin::node::Clock;
-use tocsin::rpc::{Client, ClientError, ClientTls, PublishOutcome, ReconcileSession};
+use tocsin::rpc::{Client, ClientError, PublishOutcome, ReconcileSession};
 
 use crate::support::*;
 
@@ -129,13 +129,7 @@ async fn an_embargoed_message_reaches_only_authenticated_peers_before_its_hour()
     let node =
         TestNode::start_with_clock(clock.clone(), |c| crate::tls::files(c, &pki, "geneva")).await;
     let reader_tls = crate::tls::trusting(&pki.ca);
-    let peer_tls = ClientTls {
-        identity: Some(
-            tocsin::tls::Identity::load(&pki.certs.join("baku.crt"), &pki.certs.join("baku.key"))
-                .unwrap(),
-        ),
-        ..reader_tls.clone()
-    };
+    let peer_tls = crate::tls::peer_client(&pki, "baku");
     let author = org(90);
     let public = sign(
         alert_at(&author, "Rail workers of Norrfell strike", start),

@@ -110,6 +110,20 @@ pub(crate) fn pki() -> Pki {
     }
 }
 
+/// A client that trusts the first CA and presents its certificate `name`: a peer node.
+pub(crate) fn peer_client(pki: &Pki, name: &str) -> ClientTls {
+    ClientTls {
+        identity: Some(
+            tocsin::tls::Identity::load(
+                &pki.certs.join(format!("{name}.crt")),
+                &pki.certs.join(format!("{name}.key")),
+            )
+            .unwrap(),
+        ),
+        ..trusting(&pki.ca)
+    }
+}
+
 /// TLS from files: the certificate `name`, peers authenticated by the first CA.
 pub(crate) fn files(c: &mut tocsin::config::Config, pki: &Pki, name: &str) {
     c.tls.mode = TlsMode::Files;
