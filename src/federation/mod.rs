@@ -326,25 +326,11 @@ fn peer_tls(node: &Node, peer: &PeerConfig) -> Result<ClientTls, String> {
     Ok(tls)
 }
 
-/// Reconciles with a configured peer over `client` and notes the run in the peer's status, the
-/// log and `/metrics`: the one way a run with a configured peer is made, by its follower or by
+/// Reconciles with a configured peer over `client` and notes the run in the peer's status and
+/// `/metrics`: the one way a run with a configured peer is made, by its follower or by
 /// the operator (`sync.rs`).
 async fn reconcile_with_peer(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
     let status = reconcile(node, client, target).await;
-    info!(
-        peer = %target.name,
-        we_lacked = status.we_lacked,
-        they_lacked = status.they_lacked,
-        fetched = status.fetched,
-        refused = status.refused,
-        already_here = status.already_here,
-        offered = status.offered,
-        offered_stored = status.offered_stored,
-        round_trips = status.round_trips,
-        millis = status.millis,
-        error = %status.error,
-        "reconciled with the peer"
-    );
     node.note_peer_reconcile(&target.name, status.clone());
     status
 }

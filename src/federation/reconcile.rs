@@ -63,7 +63,7 @@ pub enum ReconcileError {
 }
 
 /// Reconciles with `target` over `client`: the counts of what was found, fetched and offered,
-/// and why it ended early if it did (the counts are then what was done).
+/// and why it ended early if it did (the counts are then what was done), logged at info.
 pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
     let started = Instant::now();
     let mut status = ReconcileStatus::default();
@@ -79,6 +79,23 @@ pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> Rec
     }
     status.at = node.now();
     status.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // Every run is logged here, whoever started it (a follower, `tocsin sync`): a name and
+    // counts, never an address.
+    tracing::info!(
+        with = %target.name,
+        peer = target.authenticated,
+        we_lacked = status.we_lacked,
+        they_lacked = status.they_lacked,
+        fetched = status.fetched,
+        refused = status.refused,
+        already_here = status.already_here,
+        offered = status.offered,
+        offered_stored = status.offered_stored,
+        round_trips = status.round_trips,
+        millis = status.millis,
+        error = %status.error,
+        "reconciled"
+    );
     status
 }
 
