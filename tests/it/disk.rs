@@ -346,14 +346,14 @@ async fn a_follower_whose_disk_fills_skips_nothing_and_catches_up_when_space_ret
     );
 
     std::fs::remove_file(&filler).unwrap();
+    // Counted once applied, delivered to subscribers once durable (the flush after it): wait
+    // for delivery, which is what a reader sees.
     wait_until("the follower to catch up once space returned", || {
-        let store = store.clone();
-        let n = published.len() as u64;
-        // Counted once applied; read by subscribers once durable (the flush after it).
+        let follower = &follower;
+        let published = &published;
         async move {
-            store
-                .counts()
-                .is_ok_and(|c| c.messages == n && store.head() >= c.head_seq)
+            let delivered = all_delivered(follower).await;
+            published.iter().all(|id| delivered.contains(id))
         }
     })
     .await;
