@@ -10,7 +10,9 @@
 //! TOCSIN_BENCH_RECONCILE_DIFFS (the cases, default `1,100,10000`), TOCSIN_BENCH_RUNS
 //! (default 3; medians reported), TOCSIN_BENCH_VERIFY_SECS (the ceiling's measuring time,
 //! default 2), TOCSIN_BENCH_DIR (where the nodes' copies go; default the system temp
-//! directory). The shared store is built once and kept under the target directory
+//! directory), TOCSIN_BENCH_REFOLLOW=0 (reconciliation only), TOCSIN_BENCH_CACHE_MB (both
+//! nodes' `store.cache_mb`; default the default, 64), TOCSIN_BENCH_PERF_CTL (a `perf record
+//! --control` fifo: perf is enabled during the reconciliation only). The shared store is built once and kept under the target directory
 //! (`target/tmp/reconcile-base-*`, keyed by its parameters), so later runs only copy it.
 //!
 //! How the bytes are counted: each node's client reaches the other through a counting TCP
@@ -292,6 +294,9 @@ fn node_config(dir: &Path) -> Config {
     config.node.listen = "127.0.0.1:0".parse().expect("address");
     unlimited(&mut config);
     config.http.enabled = false;
+    if let Ok(mb) = std::env::var("TOCSIN_BENCH_CACHE_MB") {
+        config.store.cache_mb = mb.parse().expect("TOCSIN_BENCH_CACHE_MB: MiB");
+    }
     config
 }
 
@@ -304,6 +309,8 @@ struct Measured {
     wire_up: u64,
     wire_down: u64,
     secs: f64,
+    /// Of `secs`: until the sets were compared (the last negentropy round trip).
+    compare_secs: f64,
     cpu: f64,
     /// Seconds the two nodes took to make their item sets before the run (reconciliation
     /// only; a node makes them again after any write, so a run on a live node pays this).
@@ -335,7 +342,15 @@ async fn by_reconciliation(lacking: &Server, holding: &Server, diffs: u64) -> Me
     let head_before = lacking.node().store().head();
     let (cpu0, wire0) = (cpu_secs(), wire.read());
     let started = Instant::now();
+    // Profiling the reconciliation alone: `perf record --control=fifo:FIFO -D -1`.
+    let perf = |command: &str| {
+        if let Ok(fifo) = std::env::var("TOCSIN_BENCH_PERF_CTL") {
+            std::fs::write(fifo, command).expect("TOCSIN_BENCH_PERF_CTL: perf's control fifo");
+        }
+    };
+    perf("enable\n");
     let status = reconcile(lacking.node(), &mut client, &target).await;
+    perf("disable\n");
     let secs = started.elapsed().as_secs_f64();
     let (cpu1, wire1) = (cpu_secs(), wire.read());
     assert_eq!(status.error, "", "{status:?}");
@@ -352,6 +367,7 @@ async fn by_reconciliation(lacking: &Server, holding: &Server, diffs: u64) -> Me
         wire_up: wire1.0 - wire0.0,
         wire_down: wire1.1 - wire0.1,
         secs,
+        compare_secs: status.compare_millis as f64 / 1000.0,
         cpu: cpu1 - cpu0,
         sets_secs,
     }
@@ -403,6 +419,7 @@ async fn by_refollowing(dir: &Path, holding: &Server, diffs: u64) -> Measured {
         wire_up: wire1.0 - wire0.0,
         wire_down: wire1.1 - wire0.1,
         secs,
+        compare_secs: 0.0,
         cpu: cpu1 - cpu0,
         sets_secs: 0.0,
     }
@@ -414,7 +431,7 @@ async fn case(
     base_dir: &Path,
     extras: &[Message],
     now: Timestamp,
-) -> (Measured, Measured) {
+) -> (Measured, Option<Measured>) {
     let diffs = extras.len() as u64;
     let holding_dir = data_dir(work, "holding", base_dir);
     add_extras(&holding_dir, extras, now).await;
@@ -433,13 +450,18 @@ async fn case(
         .expect("stop the lacking node");
     std::fs::remove_dir_all(&lacking_dir).expect("remove a copy");
 
-    let follower_dir = data_dir(work, "follower", base_dir);
-    let refollowed = by_refollowing(&follower_dir, &holding, diffs).await;
+    let refollowed = if std::env::var("TOCSIN_BENCH_REFOLLOW").is_ok_and(|v| v == "0") {
+        None
+    } else {
+        let follower_dir = data_dir(work, "follower", base_dir);
+        let refollowed = by_refollowing(&follower_dir, &holding, diffs).await;
+        std::fs::remove_dir_all(&follower_dir).expect("remove a copy");
+        Some(refollowed)
+    };
     holding
         .shutdown(Duration::from_secs(10))
         .await
         .expect("stop the holding node");
-    std::fs::remove_dir_all(&follower_dir).expect("remove a copy");
     std::fs::remove_dir_all(&holding_dir).expect("remove a copy");
     (reconciled, refollowed)
 }
@@ -459,6 +481,7 @@ fn medians(runs: &[Measured]) -> Measured {
         wire_up: of(|m| m.wire_up as f64) as u64,
         wire_down: of(|m| m.wire_down as f64) as u64,
         secs: of(|m| m.secs),
+        compare_secs: of(|m| m.compare_secs),
         cpu: of(|m| m.cpu),
         sets_secs: of(|m| m.sets_secs),
     }
@@ -511,22 +534,23 @@ fn main() {
             let work: TempDir = tempfile::tempdir_in(&work_root).expect("work directory");
             let (a, b) = rt.block_on(case(work.path(), &base_dir, &extras[..diffs as usize], now));
             println!(
-                "run {run}, {diffs} of {count}: reconciliation {} round trips, negentropy {} B up / {} B down, wire {} B up / {} B down, {:.3} s, {:.2} CPU s (item sets {:.2} s); re-following wire {} B up / {} B down, {:.2} s, {:.2} CPU s",
+                "run {run}, {diffs} of {count}: reconciliation {} round trips, negentropy {} B up / {} B down, wire {} B up / {} B down, {:.3} s ({:.3} s comparing), {:.2} CPU s (item sets {:.2} s); re-following {}",
                 a.round_trips,
                 a.negentropy_up,
                 a.negentropy_down,
                 a.wire_up,
                 a.wire_down,
                 a.secs,
+                a.compare_secs,
                 a.cpu,
                 a.sets_secs,
-                b.wire_up,
-                b.wire_down,
-                b.secs,
-                b.cpu
+                b.as_ref().map_or("skipped".into(), |b| format!(
+                    "wire {} B up / {} B down, {:.2} s, {:.2} CPU s",
+                    b.wire_up, b.wire_down, b.secs, b.cpu
+                )),
             );
             results[i].0.push(a);
-            results[i].1.push(b);
+            results[i].1.extend(b);
         }
     }
 
@@ -539,21 +563,26 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (&diffs, (a, b)) in cases.iter().zip(&results) {
-        let (a, b) = (medians(a), medians(b));
+        let a = medians(a);
         let rate = |secs: f64| diffs as f64 / secs;
         println!(
-            "| {diffs} | reconciliation | {} | {} / {} | {} / {} | {:.3} (+ {:.2} item sets) | {:.2} | {:.0} ({:.0}%) |",
+            "| {diffs} | reconciliation | {} | {} / {} | {} / {} | {:.3} ({:.3} comparing; + {:.2} item sets) | {:.2} | {:.0} ({:.0}%) |",
             a.round_trips,
             a.negentropy_up,
             a.negentropy_down,
             a.wire_up,
             a.wire_down,
             a.secs,
+            a.compare_secs,
             a.sets_secs,
             a.cpu,
             rate(a.secs),
             rate(a.secs) / ceiling * 100.0
         );
+        if b.is_empty() {
+            continue;
+        }
+        let b = medians(b);
         println!(
             "| {diffs} | re-following | — | — | {} / {} | {:.2} | {:.2} | {:.0} ({:.0}%) |",
             b.wire_up,

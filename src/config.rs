@@ -184,6 +184,11 @@ pub struct LimitsSection {
     pub reconcile_sessions: usize,
     /// Negentropy rounds one reconciliation session may take before it is ended.
     pub reconcile_rounds: u32,
+    /// The largest negentropy message this node takes and sends in a reconciliation with a
+    /// node that asks for frames this large (sent in parts of a gRPC message each), in KiB; at
+    /// least 64. Larger frames mean fewer round trips when two nodes differ by many messages;
+    /// each session served holds up to two frames.
+    pub reconcile_frame_kib: usize,
     /// How long one reconciliation session served may last, from its first request.
     #[serde(deserialize_with = "duration")]
     pub reconcile_timeout: Duration,
@@ -226,6 +231,7 @@ impl Default for LimitsSection {
             new_authors_burst: 60,
             reconcile_sessions: 4,
             reconcile_rounds: 200,
+            reconcile_frame_kib: 1024,
             reconcile_timeout: Duration::from_secs(600),
         }
     }
@@ -570,6 +576,7 @@ impl Config {
             ("limits.new_authors_burst", l.new_authors_burst as usize),
             ("limits.reconcile_sessions", l.reconcile_sessions),
             ("limits.reconcile_rounds", l.reconcile_rounds as usize),
+            ("limits.reconcile_frame_kib", l.reconcile_frame_kib),
             ("http.max_items", self.http.max_items),
             ("http.max_connections", self.http.max_connections),
             (
@@ -603,6 +610,12 @@ impl Config {
         }
         if l.reconcile_timeout.is_zero() {
             return Err("limits.reconcile_timeout must be above zero".into());
+        }
+        if l.reconcile_frame_kib < 64 {
+            return Err(format!(
+                "limits.reconcile_frame_kib must be at least 64 (it is {}); 1024 is the default",
+                l.reconcile_frame_kib
+            ));
         }
         if l.subscriber_stall.is_zero() {
             return Err("limits.subscriber_stall must be longer than 0s".into());
@@ -971,6 +984,11 @@ mod tests {
         assert!(err.contains("limits.connections_per_prefix"), "{err}");
         let err = Config::parse("[limits]\nidle_timeout = \"0s\"\n").unwrap_err();
         assert!(err.contains("limits.idle_timeout"), "{err}");
+        let err = Config::parse("[limits]\nreconcile_frame_kib = 32\n").unwrap_err();
+        assert!(
+            err.contains("limits.reconcile_frame_kib") && err.contains("at least 64"),
+            "{err}"
+        );
         let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
         assert!(err.contains("http.max_items"), "{err}");
         let err = Config::parse("[http]\nmax_connections_per_address = 2000\n").unwrap_err();

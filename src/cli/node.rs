@@ -281,7 +281,7 @@ pub(crate) fn reconcile_json(r: &ReconcileStatus) -> serde_json::Value {
         "fetched": r.fetched, "refused": r.refused, "already_here": r.already_here,
         "offered": r.offered, "offered_stored": r.offered_stored,
         "round_trips": r.round_trips, "bytes_sent": r.bytes_sent,
-        "bytes_received": r.bytes_received, "millis": r.millis, "error": r.error,
+        "bytes_received": r.bytes_received, "millis": r.millis, "compare_millis": r.compare_millis, "error": r.error,
     })
 }
 

@@ -304,15 +304,26 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     let mut client = args.node.connect().await?;
     // Counts of the exchange (round trips, bytes); the rest of a node's status stays 0 here.
     let mut exchange = ReconcileStatus::default();
-    let rounds = crate::config::Config::default().limits.reconcile_rounds;
+    let limits = crate::config::Config::default().limits;
+    let (rounds, frame) = (
+        limits.reconcile_rounds,
+        limits.reconcile_frame_kib as u64 * 1024,
+    );
     let Differences {
         mut session,
         have: only_in_summary,
         need,
         cut,
-    } = find_differences(storage, &mut client, None, rounds, &mut exchange)
-        .await
-        .context("comparing the summary with the node's messages")?;
+    } = find_differences(
+        storage,
+        &mut client,
+        None,
+        (rounds, frame),
+        None,
+        &mut exchange,
+    )
+    .await
+    .context("comparing the summary with the node's messages")?;
     let node_holds = have.len() - only_in_summary.len() + need.len();
     let mut need: Vec<Id> = need.into_iter().collect();
     need.sort();

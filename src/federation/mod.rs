@@ -41,7 +41,7 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
-pub use reconcile::{Differences, ReconcileError, Target, find_differences, reconcile};
+pub use reconcile::{Differences, Fetcher, ReconcileError, Target, find_differences, reconcile};
 pub use sync::{SyncError, SyncWith, Synced, sync};
 
 use crate::config::PeerConfig;

@@ -20,12 +20,18 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use futures::StreamExt;
 use negentropy::{Negentropy, NegentropyStorageBase};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 
 use crate::message::{AuthorKey, Id, SignedMessage};
-use crate::node::{Node, NodeError, PublishStatus, ReconcileStatus};
+use crate::node::{
+    Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PublishStatus,
+    ReconcileStatus, drive,
+};
 use crate::rpc::{
-    Client, ClientError, NEGENTROPY_FRAME_LIMIT, PublishOutcome, RECONCILE_BATCH, ReconcileSession,
+    Client, ClientError, PublishOutcome, RECONCILE_BATCH, ReconcileSession, agreed_frame,
 };
 use crate::store::{Origin, View};
 
@@ -67,7 +73,7 @@ pub enum ReconcileError {
 pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
     let started = Instant::now();
     let mut status = ReconcileStatus::default();
-    if let Err(e) = run(node, client, target, &mut status).await {
+    if let Err(e) = run(started, node, client, target, &mut status).await {
         if let ReconcileError::Client(c) = &e
             && c.is_unimplemented()
         {
@@ -78,7 +84,7 @@ pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> Rec
         }
     }
     status.at = node.now();
-    status.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    status.millis = millis_since(started);
     // Every run is logged here, whoever started it (a follower, `tocsin sync`): a name and
     // counts, never an address.
     tracing::info!(
@@ -93,13 +99,19 @@ pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> Rec
         offered_stored = status.offered_stored,
         round_trips = status.round_trips,
         millis = status.millis,
+        compare_millis = status.compare_millis,
         error = %status.error,
         "reconciled"
     );
     status
 }
 
+fn millis_since(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 async fn run(
+    started: Instant,
     node: &Node,
     client: &mut Client,
     target: &Target,
@@ -113,23 +125,47 @@ async fn run(
     // frame limit), every run then makes progress and the next finds the rest, where leaving
     // with nothing would end every run the same way.
     let rounds = node.config().limits.reconcile_rounds;
+    let frame = node.config().limits.reconcile_frame_kib as u64 * 1024;
+    // What this node lacks is asked for as the rounds find it, on the same session, and put
+    // through the ingest beside the rounds: verifying and storing overlap the comparison.
+    let (to_ingest, arrived) = mpsc::channel(FETCH_QUEUE);
+    let origin = target.node_key.to_hex();
+    let compare = async {
+        let mut fetcher = Fetcher {
+            node,
+            to_ingest,
+            already_here: 0,
+        };
+        let found = find_differences(
+            items,
+            client,
+            Some(node.node_key()),
+            (rounds, frame),
+            Some(&mut fetcher),
+            status,
+        )
+        .await;
+        // Dropping the fetcher closes the queue: the ingest ends once what came is in.
+        (found, fetcher.already_here, millis_since(started))
+    };
+    let ((compared, already_here, compare_millis), ingested) =
+        tokio::join!(compare, ingest_fetched(node, arrived, origin));
+    status.compare_millis = compare_millis;
+    status.already_here += already_here;
+    status.fetched += ingested.fetched;
+    status.already_here += ingested.already_here;
+    status.refused += ingested.refused;
     let Differences {
         mut session,
         have,
         need,
         cut,
-    } = find_differences(items, client, Some(node.node_key()), rounds, status).await?;
+    } = compared?;
+    if let Some(e) = ingested.failed {
+        return Err(e.into());
+    }
     status.we_lacked = need.len() as u64;
     status.they_lacked = have.len() as u64;
-
-    fetch(
-        node,
-        &mut session,
-        target,
-        need.into_iter().collect(),
-        status,
-    )
-    .await?;
     offer(
         node,
         &mut session,
@@ -155,30 +191,120 @@ pub struct Differences {
     pub cut: Option<u32>,
 }
 
+/// Messages fetched and not yet taken by the ingest: the rounds wait when it is full.
+const FETCH_QUEUE: usize = 1024;
+
+/// The most messages the ingest stages at once, and how many staged batches may wait to be
+/// durable: larger than a follower's, since a fetch brings its messages in bulk.
+const FETCH_BATCH: usize = 512;
+const FETCH_PIPELINE: usize = 3;
+
+/// Fetching beside the rounds: the ids this node lacks, as each round finds them, are asked
+/// for (`want`) on the session before the next negentropy message, and what comes back goes to
+/// the ingest (`to_ingest`). Ids this node remembers (withdrawn, expired, arrived meanwhile)
+/// are not asked for.
+#[derive(Debug)]
+pub struct Fetcher<'a> {
+    node: &'a Node,
+    to_ingest: mpsc::Sender<SignedMessage>,
+    /// Ids found lacking that this node holds after all.
+    already_here: u64,
+}
+
+impl Fetcher<'_> {
+    /// Asks for the ids of `need` this node does not remember; the ids asked for, and how
+    /// many `want`s carry them.
+    async fn ask(
+        &mut self,
+        session: &mut ReconcileSession,
+        mut need: Vec<Id>,
+    ) -> Result<(HashSet<Id>, usize), ReconcileError> {
+        need.sort();
+        let seen = {
+            let ids = need.clone();
+            self.node
+                .reads()
+                .run(move |store| {
+                    ids.iter()
+                        .map(|id| store.seen(id).map(|s| s.is_some()))
+                        .collect::<Result<Vec<bool>, _>>()
+                })
+                .await
+                .map_err(NodeError::from)?
+        };
+        let mut wanted = Vec::with_capacity(need.len());
+        for (id, here) in need.into_iter().zip(seen) {
+            if here {
+                self.already_here += 1;
+            } else {
+                wanted.push(id);
+            }
+        }
+        for batch in wanted.chunks(RECONCILE_BATCH) {
+            session.ask_want(batch)?;
+        }
+        Ok((
+            wanted.iter().copied().collect(),
+            wanted.len().div_ceil(RECONCILE_BATCH),
+        ))
+    }
+
+    /// Reads the answers to `wants` `want`s and hands the messages on: only those asked for,
+    /// anything else not being this reconciliation's to take.
+    async fn receive(
+        &mut self,
+        session: &mut ReconcileSession,
+        asked: &HashSet<Id>,
+        wants: usize,
+    ) -> Result<(), ReconcileError> {
+        for _ in 0..wants {
+            loop {
+                let chunk = session.fetched_chunk().await?;
+                for m in chunk.messages {
+                    if asked.contains(&m.id()) && self.to_ingest.send(m).await.is_err() {
+                        return Err(
+                            NodeError::Internal("the ingest of fetched messages ended").into()
+                        );
+                    }
+                }
+                if chunk.done {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Runs negentropy as the initiator over `items` (any sealed storage: the node's own item set,
 /// or the one a `tocsin have` file describes) against the node behind `client`, until that node
 /// says the sets are compared or `rounds` round trips are spent (then what they found, marked
-/// `cut`). Round trips and bytes each way
-/// are counted into `status` as they happen, so an exchange that ends early still says what it
-/// cost. `peer`: this side's node key, when this side is a node.
+/// `cut`). Each round's messages are held to `frame` bytes, or less when the other node takes
+/// less ([`agreed_frame`]). Round trips and bytes each way are counted into `status` as they
+/// happen, so an exchange that ends early still says what it cost. `peer`: this side's node
+/// key, when this side is a node. `fetch`: fetching beside the rounds ([`Fetcher`]), when this
+/// side is a node taking what it lacks; the ids asked for are in `need` too.
 pub async fn find_differences<Items>(
     items: Items,
     client: &mut Client,
     peer: Option<AuthorKey>,
-    rounds: u32,
+    (rounds, frame): (u32, u64),
+    mut fetch: Option<&mut Fetcher<'_>>,
     status: &mut ReconcileStatus,
 ) -> Result<Differences, ReconcileError>
 where
     Items: NegentropyStorageBase + Send + Sync + 'static,
 {
+    let mut session = client.reconcile_session().await?;
+    let agreed = agreed_frame(frame, session.node_frame_limit());
     let (mut negentropy, first) = blocking(move || {
-        let mut negentropy = Negentropy::owned(items, NEGENTROPY_FRAME_LIMIT)?;
+        let mut negentropy = Negentropy::owned(items, agreed)?;
         let first = negentropy.initiate()?;
         Ok((negentropy, first))
     })
     .await?;
     status.bytes_sent += first.len() as u64;
-    let (session, mut answer) = client.reconcile(first, peer).await?;
+    let mut answer = session.open(first, peer, frame).await?;
     let mut differences = Differences {
         session,
         have: HashSet::new(),
@@ -198,18 +324,34 @@ where
         differences
             .have
             .extend(have_ids.into_iter().map(|id| Id(id.to_bytes())));
-        differences
-            .need
-            .extend(need_ids.into_iter().map(|id| Id(id.to_bytes())));
-        let Some(next) = next else {
-            return Ok(differences);
+        let need_ids: Vec<Id> = need_ids.into_iter().map(|id| Id(id.to_bytes())).collect();
+        differences.need.extend(need_ids.iter().copied());
+        let session = &mut differences.session;
+        // The wants go first, then the next message: the node answers in that order, and its
+        // messages reach the ingest while it works out its next answer.
+        let asked = match fetch.as_deref_mut() {
+            Some(fetcher) if !need_ids.is_empty() => Some(fetcher.ask(session, need_ids).await?),
+            _ => None,
         };
-        if status.round_trips >= u64::from(rounds) {
-            differences.cut = Some(rounds);
+        let next = match next {
+            Some(_) if status.round_trips >= u64::from(rounds) => {
+                differences.cut = Some(rounds);
+                None
+            }
+            Some(next) => {
+                status.bytes_sent += next.len() as u64;
+                session.ask_negentropy(next)?;
+                Some(())
+            }
+            None => None,
+        };
+        if let (Some(fetcher), Some((ids, wants))) = (fetch.as_deref_mut(), asked) {
+            fetcher.receive(session, &ids, wants).await?;
+        }
+        if next.is_none() {
             return Ok(differences);
         }
-        status.bytes_sent += next.len() as u64;
-        answer = differences.session.negentropy(next).await?;
+        answer = session.negentropy_answer().await?;
         status.round_trips += 1;
         status.bytes_received += answer.len() as u64;
     }
@@ -227,82 +369,87 @@ async fn blocking<T: Send + 'static>(
         .map_err(ReconcileError::Negentropy)
 }
 
-/// Fetches what this node lacks, skipping ids it remembers (withdrawn, expired, arrived
-/// meanwhile), and puts it through the node's ingest as the target's.
-async fn fetch(
-    node: &Node,
-    session: &mut ReconcileSession,
-    target: &Target,
-    mut need: Vec<Id>,
-    status: &mut ReconcileStatus,
-) -> Result<(), ReconcileError> {
-    need.sort();
-    let seen = {
-        let ids = need.clone();
-        node.reads()
-            .run(move |store| {
-                ids.iter()
-                    .map(|id| store.seen(id).map(|s| s.is_some()))
-                    .collect::<Result<Vec<bool>, _>>()
-            })
-            .await
-            .map_err(NodeError::from)?
-    };
-    let mut wanted = Vec::with_capacity(need.len());
-    for (id, here) in need.into_iter().zip(seen) {
-        if here {
-            status.already_here += 1;
-        } else {
-            wanted.push(id);
-        }
-    }
-    // Pipelined by one batch: the next batch is asked for while this one is verified and
-    // made durable, so the round trip and the flush overlap the other side's reading.
-    let origin = target.node_key.to_hex();
-    let mut batches = wanted.chunks(RECONCILE_BATCH);
-    let mut fetched = match batches.next() {
-        Some(first) => Some((first, session.want(first).await?.0)),
-        None => None,
-    };
-    while let Some((batch, messages)) = fetched.take() {
-        let offers = taken(batch, messages, &origin);
-        let next = batches.next();
-        let (outcomes, asked) = tokio::join!(node.publish_many(offers), async {
-            match next {
-                Some(next) => session.want(next).await.map(|(m, _)| Some((next, m))),
-                None => Ok(None),
-            }
-        });
-        for outcome in outcomes {
-            match outcome {
-                Ok(p) if p.status == PublishStatus::Accepted => status.fetched += 1,
-                Ok(_) => status.already_here += 1,
-                Err(NodeError::Refused(_)) => status.refused += 1,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        fetched = asked?;
-    }
-    Ok(())
+/// What the ingest made of the fetched messages.
+#[derive(Debug, Default)]
+struct Ingested {
+    fetched: u64,
+    already_here: u64,
+    refused: u64,
+    /// Why the node stopped taking them (its store failed), if it did.
+    failed: Option<NodeError>,
 }
 
-/// What the other node sent for `batch`, as its messages for the ingest: only what was asked
-/// for, anything else not being this reconciliation's to take.
-fn taken(batch: &[Id], messages: Vec<SignedMessage>, origin: &str) -> Vec<(SignedMessage, Origin)> {
-    let asked: HashSet<&Id> = batch.iter().collect();
-    messages
-        .into_iter()
-        .filter(|m| asked.contains(&m.id()))
-        .map(|m| {
-            (
-                m,
-                Origin::Peer {
-                    peer: origin.to_string(),
-                    cursor: 0,
-                },
-            )
-        })
-        .collect()
+/// Puts the fetched messages through the node's ingest as the target's (`origin`), pipelined
+/// as a follower's log is (`node::pipeline`): a batch is verified while the one before is made
+/// durable. Ends when `arrived` closes, or the node fails.
+async fn ingest_fetched(
+    node: &Node,
+    arrived: mpsc::Receiver<SignedMessage>,
+    origin: String,
+) -> Ingested {
+    let mut feed = FetchedFeed {
+        batches: Batches::new(
+            ReceiverStream::new(arrived).map(Ok::<_, std::convert::Infallible>),
+            FETCH_BATCH,
+        ),
+        origin,
+        ingested: Ingested::default(),
+    };
+    match drive(node, &mut feed, FETCH_PIPELINE, std::future::pending()).await {
+        Ended::Drained | Ended::Stopped => {}
+        // The queue never fails (`next_batch`); the store can.
+        Ended::SourceFailed(e) | Ended::AnswerFailed(e) => feed.ingested.failed = Some(e),
+    }
+    feed.ingested
+}
+
+/// The fetched messages as a [`Feed`] of the node's ingest.
+struct FetchedFeed<S> {
+    batches: Batches<S, std::convert::Infallible>,
+    origin: String,
+    ingested: Ingested,
+}
+
+impl<S> Feed<Node> for FetchedFeed<S>
+where
+    S: futures::Stream<Item = Result<SignedMessage, std::convert::Infallible>> + Unpin + Send,
+{
+    type Note = ();
+    type Error = NodeError;
+
+    async fn next_batch(&mut self) -> Next<Vec<Offer>, (), NodeError> {
+        match self.batches.next().await {
+            Batch::Items(messages) => Next::Batch(
+                messages
+                    .into_iter()
+                    .map(|m| {
+                        Offer::Message(
+                            m,
+                            Origin::Peer {
+                                peer: self.origin.clone(),
+                                cursor: 0,
+                            },
+                        )
+                    })
+                    .collect(),
+                (),
+            ),
+            Batch::Ended => Next::Ended,
+            Batch::Failed(never) => match never {},
+        }
+    }
+
+    async fn answer(&mut self, (): (), outcomes: Vec<Outcome>) -> Result<(), NodeError> {
+        for outcome in outcomes {
+            match outcome {
+                Ok(p) if p.status == PublishStatus::Accepted => self.ingested.fetched += 1,
+                Ok(_) => self.ingested.already_here += 1,
+                Err(NodeError::Refused(_)) => self.ingested.refused += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Offers what the other node lacks, as `view` may see it here, in requests under any node's

@@ -157,6 +157,9 @@ pub struct ReconcileStatus {
     pub bytes_received: u64,
     /// How long it took.
     pub millis: u64,
+    /// Of `millis`: until the sets were compared (the last negentropy round trip); fetching
+    /// runs beside the rounds and after them.
+    pub compare_millis: u64,
     /// Empty when it completed; otherwise why it ended early (the counts are what was done).
     pub error: String,
     /// The other node does not serve reconciliation at all (an older version; `error` says

@@ -426,35 +426,43 @@ impl Client {
         }))
     }
 
-    /// Opens a reconciliation session with the initiator's first negentropy message; the
-    /// session and the node's answer. `peer`: this node's key, when it follows the node as a
-    /// peer (with a client certificate the node trusts, it reconciles the peer view).
+    /// Opens a reconciliation session with the initiator's first negentropy message, in frames
+    /// of [`NEGENTROPY_FRAME_LIMIT`](super::NEGENTROPY_FRAME_LIMIT) bytes; the session and the
+    /// node's answer. `peer`: this node's key, when it follows the node as a peer (with a client
+    /// certificate the node trusts, it reconciles the peer view).
     pub async fn reconcile(
         &mut self,
         first: Vec<u8>,
         peer: Option<AuthorKey>,
     ) -> Result<(ReconcileSession, Vec<u8>), ClientError> {
-        let (requests, outgoing) = tokio::sync::mpsc::channel(4);
-        let open = proto::ReconcileOpen {
-            negentropy: first,
-            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
-        };
-        requests
-            .send(proto::ReconcileRequest {
-                step: Some(RequestStep::Open(open)),
-            })
-            .await
-            .map_err(|_| bad("the request stream closed"))?;
-        let replies = self
+        let mut session = self.reconcile_session().await?;
+        let answer = session.open(first, peer, 0).await?;
+        Ok((session, answer))
+    }
+
+    /// Starts a reconciliation session without opening it, so that the initiator can make its
+    /// negentropy state with the frame both sides take
+    /// ([`ReconcileSession::node_frame_limit`]) before [`ReconcileSession::open`].
+    pub async fn reconcile_session(&mut self) -> Result<ReconcileSession, ClientError> {
+        let (requests, outgoing) = tokio::sync::mpsc::unbounded_channel();
+        let response = self
             .inner
-            .reconcile(tokio_stream::wrappers::ReceiverStream::new(outgoing))
-            .await?
-            .into_inner();
-        let mut session = ReconcileSession { requests, replies };
-        match session.answer().await? {
-            ReplyStep::Negentropy(answer) => Ok((session, answer)),
-            _ => Err(bad("a reconcile reply out of order")),
-        }
+            .reconcile(tokio_stream::wrappers::UnboundedReceiverStream::new(
+                outgoing,
+            ))
+            .await?;
+        // A node too old to say takes one gRPC message's frame.
+        let node_frame_limit = response
+            .metadata()
+            .get(super::reconcile::FRAME_LIMIT_HEADER)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(super::NEGENTROPY_FRAME_LIMIT);
+        Ok(ReconcileSession {
+            requests,
+            replies: response.into_inner(),
+            node_frame_limit,
+            frame: super::NEGENTROPY_FRAME_LIMIT,
+        })
     }
 
     /// Every item (created_at, id) the node lets this caller see, in (created_at, id) order,
@@ -573,19 +581,36 @@ pub struct ItemsListing {
     pub log_id: Option<LogId>,
 }
 
-/// A reconciliation session open on a node (`Relay.Reconcile`): each call sends one request
-/// and reads its answer, so requests and answers stay paired.
+/// A reconciliation session open on a node (`Relay.Reconcile`). The node answers requests in
+/// the order they were sent, so a caller may send several (`ask_*`) and then read their answers
+/// in the same order (`*_answer`, `fetched_chunk`); the plain calls send one request and read
+/// its answer. Sending never waits for the node (what is sent is queued for the stream), so a
+/// caller that asks ahead cannot block the node's answers it has yet to read.
 #[derive(Debug)]
 pub struct ReconcileSession {
-    requests: tokio::sync::mpsc::Sender<proto::ReconcileRequest>,
+    requests: tokio::sync::mpsc::UnboundedSender<proto::ReconcileRequest>,
     replies: tonic::Streaming<proto::ReconcileReply>,
+    /// The largest negentropy message the node takes, as its response header says.
+    node_frame_limit: u64,
+    /// The frame agreed at `open`.
+    frame: u64,
+}
+
+/// One reply to a `want`: messages found, ids not served, and whether it is the last.
+#[derive(Debug, Default)]
+pub struct FetchedChunk {
+    /// The messages found, as the caller may see them.
+    pub messages: Vec<SignedMessage>,
+    /// Ids asked for that the node does not serve to this caller.
+    pub missing: Vec<Id>,
+    /// The last reply to its `want`.
+    pub done: bool,
 }
 
 impl ReconcileSession {
-    async fn ask(&mut self, step: RequestStep) -> Result<(), ClientError> {
+    fn ask(&mut self, step: RequestStep) -> Result<(), ClientError> {
         self.requests
             .send(proto::ReconcileRequest { step: Some(step) })
-            .await
             .map_err(|_| bad("the node ended the reconciliation"))
     }
 
@@ -597,35 +622,124 @@ impl ReconcileSession {
         }
     }
 
+    /// The largest negentropy message the node takes (its `tocsin-reconcile-frame-limit`
+    /// header; one gRPC message's frame for a node that does not say).
+    pub fn node_frame_limit(&self) -> u64 {
+        self.node_frame_limit
+    }
+
+    /// Opens the session with the initiator's first negentropy message, asking for frames of
+    /// up to `frame_limit` bytes (0: one gRPC message's); the node's answer. Both sides then use
+    /// [`agreed_frame`](super::reconcile::agreed_frame) of it and the node's limit: the
+    /// initiator's negentropy state must have been made with that frame.
+    pub async fn open(
+        &mut self,
+        first: Vec<u8>,
+        peer: Option<AuthorKey>,
+        frame_limit: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        self.frame = super::reconcile::agreed_frame(frame_limit, self.node_frame_limit);
+        let open = proto::ReconcileOpen {
+            negentropy: first,
+            peer_node_key: peer.map(|k| k.as_bytes().to_vec()).unwrap_or_default(),
+            frame_limit,
+        };
+        self.ask(RequestStep::Open(open))?;
+        self.negentropy_answer().await
+    }
+
     /// Sends the next negentropy message; the node's answer.
     pub async fn negentropy(&mut self, message: Vec<u8>) -> Result<Vec<u8>, ClientError> {
-        self.ask(RequestStep::Negentropy(message)).await?;
-        match self.answer().await? {
-            ReplyStep::Negentropy(answer) => Ok(answer),
-            _ => Err(bad("a reconcile reply out of order")),
+        self.ask_negentropy(message)?;
+        self.negentropy_answer().await
+    }
+
+    /// Sends the next negentropy message without waiting: its answer is read by
+    /// [`ReconcileSession::negentropy_answer`], after the answers to what was sent before it.
+    pub fn ask_negentropy(&mut self, message: Vec<u8>) -> Result<(), ClientError> {
+        let part = super::NEGENTROPY_FRAME_LIMIT as usize;
+        if message.len() <= part {
+            return self.ask(RequestStep::Negentropy(message));
+        }
+        let parts = message.len().div_ceil(part);
+        for (i, bytes) in message.chunks(part).enumerate() {
+            self.ask(if i + 1 == parts {
+                RequestStep::Negentropy(bytes.to_vec())
+            } else {
+                RequestStep::NegentropyPart(bytes.to_vec())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The node's answer to a negentropy message (its parts put together), when it is the
+    /// next reply.
+    pub async fn negentropy_answer(&mut self) -> Result<Vec<u8>, ClientError> {
+        let mut answer = Vec::new();
+        loop {
+            let (part, last) = match self.answer().await? {
+                ReplyStep::NegentropyPart(part) => (part, false),
+                ReplyStep::Negentropy(part) => (part, true),
+                _ => return Err(bad("a reconcile reply out of order")),
+            };
+            if (answer.len() + part.len()) as u64 > self.frame + super::reconcile::FRAME_SLACK {
+                return Err(bad(format!(
+                    "a negentropy answer above the frame agreed ({} bytes)",
+                    self.frame
+                )));
+            }
+            if answer.is_empty() {
+                answer = part;
+            } else {
+                answer.extend_from_slice(&part);
+            }
+            if last {
+                return Ok(answer);
+            }
         }
     }
 
     /// Asks for messages by id (at most [`RECONCILE_BATCH`](super::RECONCILE_BATCH)): those
     /// the node serves to this caller, and the ids it does not.
     pub async fn want(&mut self, ids: &[Id]) -> Result<(Vec<SignedMessage>, Vec<Id>), ClientError> {
-        let ids = ids.iter().map(|id| id.0.to_vec()).collect();
-        self.ask(RequestStep::Want(proto::IdList { ids })).await?;
+        self.ask_want(ids)?;
         let (mut messages, mut missing) = (Vec::new(), Vec::new());
         loop {
-            let ReplyStep::Fetched(chunk) = self.answer().await? else {
-                return Err(bad("a reconcile reply out of order"));
-            };
-            for m in chunk.messages {
-                messages.push(signed_from_proto(m).map_err(bad)?);
-            }
-            for id in chunk.missing {
-                missing.push(Id::from_slice(&id).ok_or_else(|| bad("an id is not 32 bytes"))?);
-            }
+            let chunk = self.fetched_chunk().await?;
+            messages.extend(chunk.messages);
+            missing.extend(chunk.missing);
             if chunk.done {
                 return Ok((messages, missing));
             }
         }
+    }
+
+    /// Asks for messages by id without waiting: the answer is one [`FetchedChunk`] or more,
+    /// the last `done`, read by [`ReconcileSession::fetched_chunk`] after the answers to what was
+    /// sent before.
+    pub fn ask_want(&mut self, ids: &[Id]) -> Result<(), ClientError> {
+        let ids = ids.iter().map(|id| id.0.to_vec()).collect();
+        self.ask(RequestStep::Want(proto::IdList { ids }))
+    }
+
+    /// The next reply to a `want`, when it is the next reply.
+    pub async fn fetched_chunk(&mut self) -> Result<FetchedChunk, ClientError> {
+        let ReplyStep::Fetched(chunk) = self.answer().await? else {
+            return Err(bad("a reconcile reply out of order"));
+        };
+        Ok(FetchedChunk {
+            messages: chunk
+                .messages
+                .into_iter()
+                .map(|m| signed_from_proto(m).map_err(bad))
+                .collect::<Result<_, _>>()?,
+            missing: chunk
+                .missing
+                .iter()
+                .map(|id| Id::from_slice(id).ok_or_else(|| bad("an id is not 32 bytes")))
+                .collect::<Result<_, _>>()?,
+            done: chunk.done,
+        })
     }
 
     /// Offers messages the node lacks (at most [`RECONCILE_BATCH`](super::RECONCILE_BATCH));
@@ -635,8 +749,7 @@ impl ReconcileSession {
         messages: &[SignedMessage],
     ) -> Result<Vec<PublishOutcome>, ClientError> {
         let messages = messages.iter().map(SignedMessage::to_proto).collect();
-        self.ask(RequestStep::Offer(proto::MessageList { messages }))
-            .await?;
+        self.ask(RequestStep::Offer(proto::MessageList { messages }))?;
         match self.answer().await? {
             ReplyStep::Offered(offered) => offered.replies.into_iter().map(reply_outcome).collect(),
             _ => Err(bad("a reconcile reply out of order")),

@@ -256,6 +256,7 @@ pub(crate) fn reconcile_status_to_proto(r: &ReconcileStatus) -> proto::Reconcile
         bytes_sent: r.bytes_sent,
         bytes_received: r.bytes_received,
         millis: r.millis,
+        compare_millis: r.compare_millis,
         error: r.error.clone(),
     }
 }
@@ -275,6 +276,7 @@ pub(crate) fn reconcile_status_from_proto(r: proto::ReconcileStatus) -> Reconcil
         bytes_sent: r.bytes_sent,
         bytes_received: r.bytes_received,
         millis: r.millis,
+        compare_millis: r.compare_millis,
         error: r.error,
         // Not on the wire: the error says it.
         unsupported: false,

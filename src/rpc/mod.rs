@@ -25,11 +25,11 @@ use crate::proto::operator_server::OperatorServer;
 use crate::proto::relay_server::RelayServer;
 
 pub use client::{
-    Client, ClientError, ClientEvent, ClientTls, GetState, ItemsListing, PublishOutcome,
-    ReconcileSession,
+    Client, ClientError, ClientEvent, ClientTls, FetchedChunk, GetState, ItemsListing,
+    PublishOutcome, ReconcileSession,
 };
 pub use operator::OperatorService;
-pub use reconcile::{NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH};
+pub use reconcile::{FRAME_LIMIT_HEADER, NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH, agreed_frame};
 pub use service::RelayService;
 
 /// Why the server stopped with an error.

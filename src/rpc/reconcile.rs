@@ -28,8 +28,23 @@ use crate::proto::reconcile_reply::Step as ReplyStep;
 use crate::proto::reconcile_request::Step as RequestStep;
 use crate::store::{ITEM_BYTES, ItemSet, Origin, View};
 
-/// The most negentropy bytes this node answers at once.
+/// The most negentropy bytes this node answers at once to a caller that asks for no larger
+/// frames, and the most bytes of one `negentropy_part`: under any node's gRPC message limit.
 pub const NEGENTROPY_FRAME_LIMIT: u64 = 60_000;
+
+/// The response header in which a node says the largest negentropy message it takes
+/// (`limits.reconcile_frame_kib`), for a caller that asks for large frames in its `open`.
+pub const FRAME_LIMIT_HEADER: &str = "tocsin-reconcile-frame-limit";
+
+/// The frame two sides use: the smaller of what each takes, and never below the frame any node
+/// takes in one gRPC message. `asked`: what the caller's `open` says (0: nothing).
+pub fn agreed_frame(asked: u64, ours: u64) -> u64 {
+    asked.min(ours).max(NEGENTROPY_FRAME_LIMIT)
+}
+
+/// What negentropy may add above its frame limit (it checks the limit before each range it
+/// adds, less a margin of its own), allowed in a message received in parts.
+pub(super) const FRAME_SLACK: u64 = 64 * 1024;
 
 /// The most ids one `want` may list, and messages one `offer` may carry.
 pub const RECONCILE_BATCH: usize = 256;
@@ -100,6 +115,10 @@ pub(super) struct Session {
     conn: Option<SocketAddr>,
     negentropy: Option<Negentropy<'static, ItemSet>>,
     rounds: u32,
+    /// The negentropy frame agreed at `open` (see [`agreed_frame`]).
+    frame: u64,
+    /// The parts of the caller's next negentropy message received so far.
+    parts: Vec<u8>,
     /// Held while the session lasts: one of `limits.reconcile_sessions`.
     _slot: OwnedSemaphorePermit,
 }
@@ -118,6 +137,8 @@ impl Session {
             conn,
             negentropy: None,
             rounds: 0,
+            frame: NEGENTROPY_FRAME_LIMIT,
+            parts: Vec::new(),
             _slot: slot,
         }
     }
@@ -195,17 +216,24 @@ impl Session {
                     .await
                     .map_err(NodeError::from)?;
                 self.caller = Some(caller);
+                self.frame = agreed_frame(open.frame_limit, frame_limit(self.node()));
                 self.negentropy = Some(
-                    Negentropy::owned(items, NEGENTROPY_FRAME_LIMIT)
+                    Negentropy::owned(items, self.frame)
                         .map_err(|_| NodeError::Internal("negentropy refused its frame limit"))?,
                 );
-                let answer = self.round(open.negentropy).await?;
-                send(replies, reply(ReplyStep::Negentropy(answer))).await
+                self.take_part(open.negentropy)?;
+                let answer = self.round().await?;
+                answer_negentropy(replies, answer).await
+            }
+            RequestStep::NegentropyPart(part) => {
+                self.opened()?;
+                self.take_part(part)
             }
             RequestStep::Negentropy(query) => {
                 self.opened()?;
-                let answer = self.round(query).await?;
-                send(replies, reply(ReplyStep::Negentropy(answer))).await
+                self.take_part(query)?;
+                let answer = self.round().await?;
+                answer_negentropy(replies, answer).await
             }
             RequestStep::Want(list) => {
                 let caller = self.opened()?.clone();
@@ -229,8 +257,27 @@ impl Session {
             .ok_or_else(|| status::malformed_request("a reconcile session starts with `open`"))
     }
 
-    /// One negentropy round, on a blocking thread, within the session's rounds.
-    async fn round(&mut self, query: Vec<u8>) -> Result<Vec<u8>, Status> {
+    /// Adds a part of the caller's next negentropy message, within the frame agreed.
+    fn take_part(&mut self, part: Vec<u8>) -> Result<(), Status> {
+        let len = (self.parts.len() + part.len()) as u64;
+        if len > self.frame + FRAME_SLACK {
+            return Err(status::malformed_request(format!(
+                "a negentropy message of {len} bytes or more, above the frame agreed ({} bytes)",
+                self.frame
+            )));
+        }
+        if self.parts.is_empty() {
+            self.parts = part;
+        } else {
+            self.parts.extend_from_slice(&part);
+        }
+        Ok(())
+    }
+
+    /// One negentropy round over the message received (its parts), on a blocking thread,
+    /// within the session's rounds.
+    async fn round(&mut self) -> Result<Vec<u8>, Status> {
+        let query = std::mem::take(&mut self.parts);
         let limit = self.node().config().limits.reconcile_rounds;
         if self.rounds >= limit {
             return Err(status::reconcile_spent(&format!(
@@ -349,6 +396,31 @@ impl Session {
             })
             .collect()
     }
+}
+
+/// The node's frame limit for reconciliation, in bytes (`limits.reconcile_frame_kib`).
+pub(super) fn frame_limit(node: &Node) -> u64 {
+    node.config().limits.reconcile_frame_kib as u64 * 1024
+}
+
+/// Sends a negentropy answer: in parts of at most [`NEGENTROPY_FRAME_LIMIT`] bytes when it is
+/// larger (only with a frame the caller asked for), the last part as `negentropy`.
+async fn answer_negentropy(replies: &Replies, answer: Vec<u8>) -> Result<(), Status> {
+    let part = NEGENTROPY_FRAME_LIMIT as usize;
+    if answer.len() <= part {
+        let step = Some(ReplyStep::Negentropy(answer));
+        return send(replies, proto::ReconcileReply { step }).await;
+    }
+    let parts = answer.len().div_ceil(part);
+    for (i, bytes) in answer.chunks(part).enumerate() {
+        let step = if i + 1 == parts {
+            ReplyStep::Negentropy(bytes.to_vec())
+        } else {
+            ReplyStep::NegentropyPart(bytes.to_vec())
+        };
+        send(replies, proto::ReconcileReply { step: Some(step) }).await?;
+    }
+    Ok(())
 }
 
 fn fetched(chunk: proto::Fetched) -> proto::ReconcileReply {

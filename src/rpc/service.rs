@@ -299,7 +299,14 @@ impl Relay for RelayService {
         let (replies, rx) = mpsc::channel(4);
         let requests = request.into_inner();
         self.node.spawn(session.run(requests, replies));
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let mut response =
+            Response::new(Box::pin(ReceiverStream::new(rx)) as Self::ReconcileStream);
+        // What a caller asking for large frames may use (see ReconcileOpen.frame_limit).
+        response.metadata_mut().insert(
+            super::reconcile::FRAME_LIMIT_HEADER,
+            super::reconcile::frame_limit(&self.node).into(),
+        );
+        Ok(response)
     }
 
     type ItemsStream = BoxStream<proto::ItemsChunk>;

@@ -307,8 +307,8 @@ impl Store {
         if record.seq > self.head() || (Class::of(view) == Class::Reader && record.pending()) {
             return Ok(None);
         }
-        // Read again with the body: the record is the authority on whether content is held.
-        self.message(id)
+        // The record is the authority on whether content is held.
+        inner.decode(id, &record)
     }
 }
 

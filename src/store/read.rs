@@ -95,7 +95,7 @@ impl Inner {
     /// The record, read before, stays the authority on whether the content is held. A body
     /// that is damaged or missing is `None`, noted in [`Inner::damage`]: one broken message
     /// never fails the read it is part of.
-    fn decode(&self, id: &Id, rec: &Record) -> Result<Option<Message>, StoreError> {
+    pub(super) fn decode(&self, id: &Id, rec: &Record) -> Result<Option<Message>, StoreError> {
         if !rec.has_content() {
             return Ok(None);
         }

@@ -1,14 +1,18 @@
 //! Reconciliation of many differences: more than one `want` may ask for (the initiator asks
 //! for the next batch while the last is verified and stored, and every batch, the last short
 //! one included, arrives), and more than the rounds allowed can find (what they found is still
-//! fetched, and the next run finds the rest).
+//! fetched, and the next run finds the rest); and frames larger than one gRPC message, agreed
+//! at `open` and sent in parts, bounded by what was agreed.
 
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
 use tocsin::federation::{Target, reconcile};
 use tocsin::message::*;
-use tocsin::rpc::{PublishOutcome, RECONCILE_BATCH};
+use tocsin::proto;
+use tocsin::proto::reconcile_reply::Step as ReplyStep;
+use tocsin::proto::reconcile_request::Step as RequestStep;
+use tocsin::rpc::{NEGENTROPY_FRAME_LIMIT, PublishOutcome, RECONCILE_BATCH};
 
 use crate::support::*;
 
@@ -92,9 +96,13 @@ async fn more_differences_than_one_batch_are_all_fetched_and_offered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_cut_short_by_its_rounds_still_fetches_what_it_found() {
-    // One round trip only: an empty set's first answer lists the other side's ids up to the
-    // frame limit (about 1,900), so 2,500 cannot all be found in one.
-    let mut west = TestNode::start_with(|c| c.limits.reconcile_rounds = 1).await;
+    // One round trip only, in frames of 64 KiB: an empty set's first answer lists the other
+    // side's ids up to the frame (about 2,000), so 2,500 cannot all be found in one.
+    let mut west = TestNode::start_with(|c| {
+        c.limits.reconcile_rounds = 1;
+        c.limits.reconcile_frame_kib = 64;
+    })
+    .await;
     let east = TestNode::start().await;
     let east_only = publish_all(&east, picket_reports(90, 2_500)).await;
     let target = Target {
@@ -126,4 +134,135 @@ async fn a_run_cut_short_by_its_rounds_still_fetches_what_it_found() {
         "{second:?}"
     );
     assert_eq!(held(&west).await, east_only);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_frames_find_thousands_of_differences_in_few_round_trips() {
+    // 2,500 ids (80 KB of negentropy) fit in one frame of the default 1 MiB, sent in parts of
+    // one gRPC message each; in frames of 64 KiB they take more rounds.
+    let east = TestNode::start().await;
+    let east_only = publish_all(&east, picket_reports(100, 2_500)).await;
+    let target = Target {
+        name: "east".into(),
+        node_key: east.client().await.info().await.unwrap().node_key,
+        authenticated: true,
+    };
+    let mut client = east.client().await;
+
+    let large = TestNode::start().await;
+    let status = reconcile(large.server().node(), &mut client, &target).await;
+    assert_eq!(status.error, "", "{status:?}");
+    assert_eq!(status.fetched, east_only.len() as u64, "{status:?}");
+    // One answer, larger than one part: it came in parts.
+    assert_eq!(status.round_trips, 1, "{status:?}");
+    assert!(status.bytes_received > NEGENTROPY_FRAME_LIMIT, "{status:?}");
+    assert_eq!(held(&large).await, east_only);
+
+    let small = TestNode::start_with(|c| c.limits.reconcile_frame_kib = 64).await;
+    let smaller = reconcile(small.server().node(), &mut client, &target).await;
+    assert_eq!(smaller.error, "", "{smaller:?}");
+    assert_eq!(smaller.fetched, east_only.len() as u64, "{smaller:?}");
+    assert!(smaller.round_trips > status.round_trips, "{smaller:?}");
+    assert_eq!(held(&small).await, east_only);
+}
+
+/// The first message of an initiator holding nothing, in negentropy's one-message frame.
+fn empty_first() -> Vec<u8> {
+    let mut empty = negentropy::NegentropyStorageVector::new();
+    empty.seal().unwrap();
+    let mut negentropy = negentropy::Negentropy::owned(empty, NEGENTROPY_FRAME_LIMIT).unwrap();
+    negentropy.initiate().unwrap()
+}
+
+/// Opens a session by the generated client alone, asking for `frame_limit`: the header the
+/// node answers with, what sends its requests, and its replies.
+async fn open_raw(
+    node: &TestNode,
+    frame_limit: u64,
+) -> (
+    String,
+    tokio::sync::mpsc::UnboundedSender<proto::ReconcileRequest>,
+    tonic::Streaming<proto::ReconcileReply>,
+) {
+    let (requests, outgoing) = tokio::sync::mpsc::unbounded_channel();
+    let open = proto::ReconcileOpen {
+        negentropy: empty_first(),
+        peer_node_key: Vec::new(),
+        frame_limit,
+    };
+    requests
+        .send(proto::ReconcileRequest {
+            step: Some(RequestStep::Open(open)),
+        })
+        .unwrap();
+    let response = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap()
+        .reconcile(tokio_stream::wrappers::UnboundedReceiverStream::new(
+            outgoing,
+        ))
+        .await
+        .unwrap();
+    let header = response
+        .metadata()
+        .get("tocsin-reconcile-frame-limit")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (header, requests, response.into_inner())
+}
+
+/// The parts of the next negentropy answer, the last one included.
+async fn answer_parts(replies: &mut tonic::Streaming<proto::ReconcileReply>) -> Vec<Vec<u8>> {
+    let mut parts = Vec::new();
+    loop {
+        match replies.message().await.unwrap().and_then(|r| r.step) {
+            Some(ReplyStep::NegentropyPart(part)) => parts.push(part),
+            Some(ReplyStep::Negentropy(last)) => {
+                parts.push(last);
+                return parts;
+            }
+            other => panic!("expected a negentropy answer, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_are_agreed_on_the_wire_and_parts_are_bounded() {
+    let node = TestNode::start().await;
+    publish_all(&node, picket_reports(110, 2_500)).await;
+    let part = NEGENTROPY_FRAME_LIMIT as usize;
+
+    // A caller that asks for nothing (as before large frames) gets one-message answers.
+    let (header, _requests, mut replies) = open_raw(&node, 0).await;
+    assert_eq!(header, "1048576", "limits.reconcile_frame_kib in bytes");
+    let parts = answer_parts(&mut replies).await;
+    assert_eq!(parts.len(), 1);
+    assert!(parts[0].len() <= part, "{}", parts[0].len());
+
+    // A caller that asks for 1 MiB gets the 80 KB answer in parts of one gRPC message each.
+    let (_, _requests, mut replies) = open_raw(&node, 1 << 20).await;
+    let parts = answer_parts(&mut replies).await;
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    assert!(parts[..parts.len() - 1].iter().all(|p| p.len() == part));
+    assert!(parts.iter().map(Vec::len).sum::<usize>() > part);
+
+    // Parts beyond the frame agreed (64 KiB here, and negentropy's slack) are refused.
+    let (_, requests, mut replies) = open_raw(&node, 64 * 1024).await;
+    answer_parts(&mut replies).await;
+    for _ in 0..3 {
+        let step = RequestStep::NegentropyPart(vec![0x61; part]);
+        // The node may end the session before the last is sent.
+        let _ = requests.send(proto::ReconcileRequest { step: Some(step) });
+    }
+    let refused = match replies.message().await {
+        Err(status) => status,
+        Ok(Some(reply)) => panic!("an answer to parts with no end: {reply:?}"),
+        Ok(None) => panic!("the session ended without a reason"),
+    };
+    let reason = refused
+        .metadata()
+        .get("tocsin-reason")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(reason.as_deref(), Some("malformed"), "{refused:?}");
+    assert!(refused.message().contains("frame agreed"), "{refused:?}");
 }
