@@ -14,6 +14,11 @@
 //! remembers without content (cancelled, withheld, expired) is never fetched, so withdrawn
 //! content does not come back.
 //!
+//! Fetching runs beside the comparison: the ids each round finds lacking are asked for on the
+//! same session before the next round's message (the other node answers in order), and what
+//! arrives goes through the pipelined ingest in a task of its own ([`Fetcher`]). Rounds use the
+//! largest frame both nodes take (`limits.reconcile_frame_kib`, agreed at `open`).
+//!
 //! The negentropy exchange itself ([`find_differences`]) runs over any sealed set of items, so
 //! `tocsin export --for` runs the same loop over the items of a `tocsin have` file.
 
