@@ -160,15 +160,16 @@ async fn run(
     status.fetched += ingested.fetched;
     status.already_here += ingested.already_here;
     status.refused += ingested.refused;
+    // The store's failure first: the rounds then ended only because the ingest stopped.
+    if let Some(e) = ingested.failed {
+        return Err(e.into());
+    }
     let Differences {
         mut session,
         have,
         need,
         cut,
     } = compared?;
-    if let Some(e) = ingested.failed {
-        return Err(e.into());
-    }
     status.we_lacked = need.len() as u64;
     status.they_lacked = have.len() as u64;
     offer(

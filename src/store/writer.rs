@@ -105,6 +105,14 @@ impl Inner {
         // `bodies.rs`).
         self.bodies.write_and_sync()?;
         self.apply(&rows)?;
+        // Before it counts as committed: an item set made at this generation finds its
+        // records' changes in the journal (`items.rs`).
+        self.items.note(
+            w.generation + 1,
+            rows.writes()
+                .filter(|(tree, _, _)| *tree == Tree::Msgs)
+                .map(|(_, key, value)| (key, value.map(|v| v.as_ref()))),
+        );
         w.generation += 1;
         w.last_seq = new_last_seq;
         self.commit.committed(w.generation, w.last_seq);

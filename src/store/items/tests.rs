@@ -181,7 +181,14 @@ async fn the_cost_of_a_set_of_50_000() {
     let hit = started.elapsed();
     assert_eq!(set.len() as u64, n);
     assert_eq!(cached.len() as u64, n);
-    println!("item set of {n}: made in {scan:?}, reused in {hit:?}");
+    put(&s, &simple_alert(&k, T0.plus(HOUR))).await;
+    let started = std::time::Instant::now();
+    let updated = s.items(&PEER).unwrap();
+    let update = started.elapsed();
+    assert_eq!(updated.len() as u64, n + 1);
+    println!(
+        "item set of {n}: made in {scan:?}, reused in {hit:?}, brought up to date after one insert in {update:?}"
+    );
 }
 
 /// A small deterministic generator (splitmix64), so a failing case can be run again.
@@ -369,4 +376,109 @@ fn reconciliation_with_running_sums_finds_exactly_the_differences() {
     let (have, need) = reconcile_all(here, summed_there);
     assert_eq!(have, only_here, "the set with sums as responder");
     assert_eq!(need, only_there);
+}
+
+/// The class's set as a scan of every record would make it now.
+fn scanned(s: &Store, class: Class) -> Vec<Id> {
+    let inner = s.inner().unwrap();
+    ids_of(&inner.scan_items(class, inner.items_at()).unwrap().set)
+}
+
+#[tokio::test]
+async fn a_set_brought_up_to_date_by_the_journal_is_the_set_a_scan_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let k = key(4);
+    let mut draws = Draws(20);
+    let mut held: Vec<Message> = Vec::new();
+    let mut now = T0;
+    for step in 0..160u64 {
+        let created = T0.plus(std::time::Duration::from_secs(step * 60 + 1));
+        match draws.below(8) {
+            // Plain, under embargo, short-lived: new messages of every kind of item.
+            0..=2 => {
+                let m = headline_alert(&k, created, &format!("Mill {step} of Eastfold walks out"));
+                put(&s, &m).await;
+                held.push(m);
+            }
+            3 => {
+                let base = headline_alert(&k, created, &format!("Rally {step} at noon"));
+                let until = now.plus(std::time::Duration::from_secs(
+                    60 * (1 + draws.below(90) as u64),
+                ));
+                let m = held_until(&base, &k, until);
+                put(&s, &m).await;
+                held.push(m);
+            }
+            4 => {
+                let until = now.plus(std::time::Duration::from_secs(
+                    60 * (1 + draws.below(90) as u64),
+                ));
+                let m = expiring(&simple_alert(&k, created), &k, until);
+                put(&s, &m).await;
+                held.push(m);
+            }
+            // A cancel of something held (perhaps under embargo, perhaps gone already).
+            5 if !held.is_empty() => {
+                let target = held[draws.below(held.len())].id();
+                let c = cancel(&k, created, target, "called off");
+                let _ = s.insert(&c, Origin::Local, now).await.expect("insert");
+            }
+            // Time passes: releases and expiry.
+            _ => {
+                now = now.plus(std::time::Duration::from_secs(60 * draws.below(40) as u64));
+                s.release_due(now).await.unwrap();
+                s.expire(now).await.unwrap();
+            }
+        }
+        // Sets asked for now and then (so several commits pile up between two), per class.
+        for (view, class) in [(PEER, Class::Peer), (View::Reader, Class::Reader)] {
+            if draws.below(3) == 0 {
+                assert_eq!(
+                    ids_of(&s.items(&view).unwrap()),
+                    scanned(&s, class),
+                    "{class:?} at step {step}"
+                );
+            }
+        }
+    }
+    for (view, class) in [(PEER, Class::Peer), (View::Reader, Class::Reader)] {
+        assert_eq!(ids_of(&s.items(&view).unwrap()), scanned(&s, class));
+    }
+    // The journal keeps only what the older set needs.
+    let inner = s.inner().unwrap();
+    assert!(inner.items.journal().changes.is_empty());
+}
+
+#[tokio::test]
+async fn items_above_the_durable_head_join_the_set_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let k = key(5);
+    for i in 0..5u64 {
+        let created = T0.plus(std::time::Duration::from_secs(i));
+        put(
+            &s,
+            &headline_alert(&k, created, &format!("Depot {i} of Northgate")),
+        )
+        .await;
+    }
+    let inner = s.inner().unwrap();
+    let (generation, head) = inner.items_at();
+    // As if the last two were committed and not yet durable when the set was made.
+    let early = inner
+        .scan_items(Class::Peer, (generation, head - 2))
+        .unwrap();
+    assert_eq!((early.set.len(), early.above_head.len()), (3, 2));
+    let one_more = inner
+        .update_items(Class::Peer, &early, (generation, head - 1))
+        .unwrap()
+        .expect("brought up to date from the journal");
+    assert_eq!((one_more.set.len(), one_more.above_head.len()), (4, 1));
+    let all = inner
+        .update_items(Class::Peer, &one_more, (generation, head))
+        .unwrap()
+        .expect("brought up to date from the journal");
+    assert!(all.above_head.is_empty());
+    assert_eq!(ids_of(&all.set), scanned(&s, Class::Peer));
 }
