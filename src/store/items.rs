@@ -23,8 +23,9 @@
 //! they are items (made durable: an item above the durable head waits in the set's
 //! `above_head` until it is). That is one pass over the set and no read of the disk: 0.23 s for
 //! 10,000 changes to a set of a million, where a scan takes about 2 s. The journal is kept only
-//! while a set exists, trimmed to what the oldest set needs, and cut past [`JOURNAL_MAX`]
-//! changes (a set older than the cut is then made by a scan again).
+//! while a set exists, trimmed to what the oldest set needs; past [`JOURNAL_MAX`] changes it
+//! gives up on the oldest set (made by a scan when next asked for), so a class asked for rarely
+//! does not cost the other its updates.
 //!
 //! A negentropy round fingerprints ranges of the set, and a fingerprint is the 256-bit sum of
 //! the range's ids. Adding every id made a round cost the size of its ranges (a round cut by
@@ -252,9 +253,10 @@ impl Held {
 
 /// The records commits changed since the sets were made: what brings a set up to date
 /// without walking every record. Kept only while some class has a set (or is making one),
-/// trimmed to what the oldest of them needs, and cut when it grows past
-/// [`JOURNAL_MAX`] (the sets made before the cut are then made again by a scan).
-#[derive(Debug, Default)]
+/// trimmed to what the oldest of them needs. Past [`JOURNAL_MAX`] changes it gives up on the
+/// oldest set (made again by a scan when next asked for), so a class asked for once and never
+/// again does not cost the other its updates; past it for the newest too, on every set.
+#[derive(Debug)]
 struct Journal {
     /// (generation, id, what its record says now; `None`: deleted), in commit order.
     changes: Vec<(u64, [u8; 32], Option<Held>)>,
@@ -262,6 +264,19 @@ struct Journal {
     cut: u64,
     /// The generation each class's set was made at (or is being made at), when it has one.
     made: [Option<u64>; 2],
+    /// [`JOURNAL_MAX`], smaller in tests.
+    max: usize,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal {
+            changes: Vec::new(),
+            cut: 0,
+            made: [None; 2],
+            max: JOURNAL_MAX,
+        }
+    }
 }
 
 /// The most changes journalled between two makings of a set (about 3 MiB).
@@ -272,6 +287,33 @@ impl Journal {
         match class {
             Class::Peer => 0,
             Class::Reader => 1,
+        }
+    }
+
+    /// Over its bound: gives up on the set made longest ago (it will be made by a scan), or on
+    /// every set when one set alone needs more.
+    fn shed(&mut self, generation: u64) {
+        while self.changes.len() > self.max {
+            let marks: Vec<(usize, u64)> = self
+                .made
+                .iter()
+                .enumerate()
+                .filter_map(|(class, mark)| mark.map(|m| (class, m)))
+                .collect();
+            let oldest = marks.iter().min_by_key(|(_, m)| *m).copied();
+            let newest = marks.iter().map(|(_, m)| *m).max();
+            match (oldest, newest) {
+                (Some((class, old)), Some(new)) if old < new => {
+                    self.made[class] = None;
+                    self.cut = self.cut.max(new);
+                    self.trim();
+                }
+                _ => {
+                    self.changes.clear();
+                    self.cut = generation;
+                    self.made = [None; 2];
+                }
+            }
         }
     }
 
@@ -294,6 +336,9 @@ pub(super) struct ItemCache {
     peer: Mutex<Option<Made>>,
     reader: Mutex<Option<Made>>,
     journal: Mutex<Journal>,
+    /// Sets made by a scan (tests).
+    #[cfg(test)]
+    scans: std::sync::atomic::AtomicU64,
 }
 
 impl ItemCache {
@@ -338,10 +383,7 @@ impl ItemCache {
             };
             journal.changes.push((generation, id, held));
         }
-        if journal.changes.len() > JOURNAL_MAX {
-            journal.changes.clear();
-            journal.cut = generation;
-        }
+        journal.shed(generation);
     }
 }
 
@@ -363,6 +405,10 @@ impl Inner {
 
     /// Walks every record and makes the class's set, never past the durable head.
     fn scan_items(&self, class: Class, (generation, head): (u64, u64)) -> Result<Made, StoreError> {
+        #[cfg(test)]
+        self.items
+            .scans
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut set = NegentropyStorageVector::new();
         let mut above_head = Vec::new();
         for kv in self.trees.get(Tree::Msgs).iter() {

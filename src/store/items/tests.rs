@@ -482,3 +482,101 @@ async fn items_above_the_durable_head_join_the_set_once_durable() {
     assert!(all.above_head.is_empty());
     assert_eq!(ids_of(&all.set), scanned(&s, Class::Peer));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_asked_for_while_the_writer_commits_end_as_a_scan_would_make_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let k = key(6);
+    // Readers of both classes ask for their sets as fast as they can while batches are
+    // written; once the writes stop, one more ask must give what a scan gives.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let askers: Vec<_> = [PEER, View::Reader]
+        .into_iter()
+        .map(|view| {
+            let (s, stop) = (s.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut asked = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && asked < 100_000 {
+                    s.items(&view).unwrap();
+                    asked += 1;
+                }
+                asked
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for batch in 0..40u64 {
+        let messages: Vec<(Message, Origin)> = (0..25u64)
+            .map(|i| {
+                let at = T0.plus(std::time::Duration::from_secs(batch * 100 + i));
+                let m = headline_alert(&k, at, &format!("Yard {batch}-{i} of Southmoor"));
+                (m, Origin::Local)
+            })
+            .collect();
+        written.extend(messages.iter().map(|(m, _)| m.id()));
+        s.insert_many(messages, T0).await.expect("insert");
+        if batch % 5 == 4 {
+            // Some of them withdrawn, so sets lose items too.
+            let target = written[written.len() - 3];
+            let c = cancel(
+                &k,
+                T0.plus(std::time::Duration::from_secs(batch * 100 + 99)),
+                target,
+                "off",
+            );
+            s.insert(&c, Origin::Local, T0).await.expect("insert");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for asker in askers {
+        assert!(asker.join().unwrap() > 0);
+    }
+    for (view, class) in [(PEER, Class::Peer), (View::Reader, Class::Reader)] {
+        assert_eq!(
+            ids_of(&s.items(&view).unwrap()),
+            scanned(&s, class),
+            "{class:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_full_journal_gives_up_on_the_oldest_set_and_keeps_the_other_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let k = key(7);
+    let inner = s.inner().unwrap();
+    inner.items.journal().max = 8;
+    let scans = || inner.items.scans.load(std::sync::atomic::Ordering::Relaxed);
+    let mut at = 0u64;
+    let mut next = |s: &Store| {
+        at += 1;
+        let m = headline_alert(
+            &k,
+            T0.plus(std::time::Duration::from_secs(at)),
+            &format!("Quay {at}"),
+        );
+        let s = s.clone();
+        async move { put(&s, &m).await }
+    };
+    next(&s).await;
+    // The readers' set is made once; the peers' set is asked for after every commit.
+    s.items(&View::Reader).unwrap();
+    s.items(&PEER).unwrap();
+    assert_eq!(scans(), 2);
+    for _ in 0..20 {
+        next(&s).await;
+        assert_eq!(ids_of(&s.items(&PEER).unwrap()), scanned(&s, Class::Peer));
+    }
+    // Two made at first, two by `scanned` per step: the peers' set itself was never scanned
+    // again, though 20 changes passed the bound of 8 for the readers' set.
+    assert_eq!(scans(), 2 + 20);
+    assert!(inner.items.journal().changes.len() <= 8);
+    // The readers' set, given up on, is made by a scan when next asked for, and right.
+    assert_eq!(
+        ids_of(&s.items(&View::Reader).unwrap()),
+        scanned(&s, Class::Reader)
+    );
+    assert_eq!(scans(), 2 + 20 + 2);
+}
