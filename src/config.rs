@@ -186,8 +186,8 @@ pub struct LimitsSection {
     pub reconcile_rounds: u32,
     /// The largest negentropy message this node takes and sends in a reconciliation with a
     /// node that asks for frames this large (sent in parts of a gRPC message each), in KiB; at
-    /// least 64. Larger frames mean fewer round trips when two nodes differ by many messages;
-    /// each session served holds up to two frames.
+    /// least 64, at most 16384. Larger frames mean fewer round trips when two nodes differ by
+    /// many messages; each session served holds up to two frames.
     pub reconcile_frame_kib: usize,
     /// How long one reconciliation session served may last, from its first request.
     #[serde(deserialize_with = "duration")]
@@ -611,9 +611,9 @@ impl Config {
         if l.reconcile_timeout.is_zero() {
             return Err("limits.reconcile_timeout must be above zero".into());
         }
-        if l.reconcile_frame_kib < 64 {
+        if !(64..=16 * 1024).contains(&l.reconcile_frame_kib) {
             return Err(format!(
-                "limits.reconcile_frame_kib must be at least 64 (it is {}); 1024 is the default",
+                "limits.reconcile_frame_kib must be from 64 to 16384 (it is {}); 1024 is the default",
                 l.reconcile_frame_kib
             ));
         }
@@ -984,11 +984,14 @@ mod tests {
         assert!(err.contains("limits.connections_per_prefix"), "{err}");
         let err = Config::parse("[limits]\nidle_timeout = \"0s\"\n").unwrap_err();
         assert!(err.contains("limits.idle_timeout"), "{err}");
-        let err = Config::parse("[limits]\nreconcile_frame_kib = 32\n").unwrap_err();
-        assert!(
-            err.contains("limits.reconcile_frame_kib") && err.contains("at least 64"),
-            "{err}"
-        );
+        for bad in [32, 16 * 1024 + 1] {
+            let err =
+                Config::parse(&format!("[limits]\nreconcile_frame_kib = {bad}\n")).unwrap_err();
+            assert!(
+                err.contains("limits.reconcile_frame_kib") && err.contains("from 64 to 16384"),
+                "{err}"
+            );
+        }
         let err = Config::parse("[http]\nmax_items = 0\n").unwrap_err();
         assert!(err.contains("http.max_items"), "{err}");
         let err = Config::parse("[http]\nmax_connections_per_address = 2000\n").unwrap_err();
