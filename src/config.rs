@@ -194,6 +194,13 @@ pub struct LimitsSection {
     pub reconcile_timeout: Duration,
 }
 
+impl LimitsSection {
+    /// `reconcile_frame_kib` in bytes: the largest negentropy message this node takes.
+    pub fn reconcile_frame_bytes(&self) -> u64 {
+        self.reconcile_frame_kib as u64 * 1024
+    }
+}
+
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {

@@ -305,10 +305,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     // Counts of the exchange (round trips, bytes); the rest of a node's status stays 0 here.
     let mut exchange = ReconcileStatus::default();
     let limits = crate::config::Config::default().limits;
-    let (rounds, frame) = (
-        limits.reconcile_rounds,
-        limits.reconcile_frame_kib as u64 * 1024,
-    );
+    let (rounds, frame) = (limits.reconcile_rounds, limits.reconcile_frame_bytes());
     let Differences {
         mut session,
         have: only_in_summary,

@@ -130,7 +130,7 @@ async fn run(
     // frame limit), every run then makes progress and the next finds the rest, where leaving
     // with nothing would end every run the same way.
     let rounds = node.config().limits.reconcile_rounds;
-    let frame = node.config().limits.reconcile_frame_kib as u64 * 1024;
+    let frame = node.config().limits.reconcile_frame_bytes();
     // What this node lacks is asked for as the rounds find it, on the same session, and put
     // through the ingest beside the rounds: verifying and storing overlap the comparison.
     let (to_ingest, arrived) = mpsc::channel(FETCH_QUEUE);

@@ -141,16 +141,8 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
                 // Not a configured peer: whatever it trusts of us, we offer what readers see.
                 authenticated: false,
             };
+            // Logged by `reconcile` itself, as every run is.
             let status = reconcile(node, &mut client, &target).await;
-            tracing::info!(
-                node = %target.name,
-                we_lacked = status.we_lacked,
-                they_lacked = status.they_lacked,
-                fetched = status.fetched,
-                offered_stored = status.offered_stored,
-                error = %status.error,
-                "reconciled with a node by URL"
-            );
             Ok(Synced {
                 name: target.name,
                 node_key,

@@ -657,16 +657,11 @@ impl ReconcileSession {
     /// Sends the next negentropy message without waiting: its answer is read by
     /// [`ReconcileSession::negentropy_answer`], after the answers to what was sent before it.
     pub fn ask_negentropy(&mut self, message: Vec<u8>) -> Result<(), ClientError> {
-        let part = super::NEGENTROPY_FRAME_LIMIT as usize;
-        if message.len() <= part {
-            return self.ask(RequestStep::Negentropy(message));
-        }
-        let parts = message.len().div_ceil(part);
-        for (i, bytes) in message.chunks(part).enumerate() {
-            self.ask(if i + 1 == parts {
-                RequestStep::Negentropy(bytes.to_vec())
+        for (bytes, last) in super::reconcile::wire_parts(message) {
+            self.ask(if last {
+                RequestStep::Negentropy(bytes)
             } else {
-                RequestStep::NegentropyPart(bytes.to_vec())
+                RequestStep::NegentropyPart(bytes)
             })?;
         }
         Ok(())
@@ -675,26 +670,21 @@ impl ReconcileSession {
     /// The node's answer to a negentropy message (its parts put together), when it is the
     /// next reply.
     pub async fn negentropy_answer(&mut self) -> Result<Vec<u8>, ClientError> {
-        let mut answer = Vec::new();
+        let mut answer = super::reconcile::Parts::default();
         loop {
             let (part, last) = match self.answer().await? {
                 ReplyStep::NegentropyPart(part) => (part, false),
                 ReplyStep::Negentropy(part) => (part, true),
                 _ => return Err(bad("a reconcile reply out of order")),
             };
-            if (answer.len() + part.len()) as u64 > self.frame + super::reconcile::FRAME_SLACK {
-                return Err(bad(format!(
+            answer.add(part, self.frame).map_err(|_| {
+                bad(format!(
                     "a negentropy answer above the frame agreed ({} bytes)",
                     self.frame
-                )));
-            }
-            if answer.is_empty() {
-                answer = part;
-            } else {
-                answer.extend_from_slice(&part);
-            }
+                ))
+            })?;
             if last {
-                return Ok(answer);
+                return Ok(answer.take());
             }
         }
     }

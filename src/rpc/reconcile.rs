@@ -44,7 +44,49 @@ pub fn agreed_frame(asked: u64, ours: u64) -> u64 {
 
 /// What negentropy may add above its frame limit (it checks the limit before each range it
 /// adds, less a margin of its own), allowed in a message received in parts.
-pub(super) const FRAME_SLACK: u64 = 64 * 1024;
+const FRAME_SLACK: u64 = 64 * 1024;
+
+/// A negentropy message as it goes on the wire, either way: in parts of at most
+/// [`NEGENTROPY_FRAME_LIMIT`] bytes, each with whether it is the last (sent as `negentropy`, the
+/// others as `negentropy_part`). A message that fits is one part, not copied.
+pub(super) fn wire_parts(message: Vec<u8>) -> Vec<(Vec<u8>, bool)> {
+    let part = NEGENTROPY_FRAME_LIMIT as usize;
+    if message.len() <= part {
+        return vec![(message, true)];
+    }
+    let parts = message.len().div_ceil(part);
+    message
+        .chunks(part)
+        .enumerate()
+        .map(|(i, bytes)| (bytes.to_vec(), i + 1 == parts))
+        .collect()
+}
+
+/// A negentropy message put together from its parts, within the frame agreed (and
+/// negentropy's slack above it).
+#[derive(Debug, Default)]
+pub(super) struct Parts(Vec<u8>);
+
+impl Parts {
+    /// Adds a part; `Err` with the bytes it would make when that is above `frame`.
+    pub(super) fn add(&mut self, part: Vec<u8>, frame: u64) -> Result<(), u64> {
+        let len = (self.0.len() + part.len()) as u64;
+        if len > frame + FRAME_SLACK {
+            return Err(len);
+        }
+        if self.0.is_empty() {
+            self.0 = part;
+        } else {
+            self.0.extend_from_slice(&part);
+        }
+        Ok(())
+    }
+
+    /// The message, leaving no parts behind.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
 
 /// The most ids one `want` may list, and messages one `offer` may carry.
 pub const RECONCILE_BATCH: usize = 256;
@@ -118,7 +160,7 @@ pub(super) struct Session {
     /// The negentropy frame agreed at `open` (see [`agreed_frame`]).
     frame: u64,
     /// The parts of the caller's next negentropy message received so far.
-    parts: Vec<u8>,
+    parts: Parts,
     /// Held while the session lasts: one of `limits.reconcile_sessions`.
     _slot: OwnedSemaphorePermit,
 }
@@ -138,7 +180,7 @@ impl Session {
             negentropy: None,
             rounds: 0,
             frame: NEGENTROPY_FRAME_LIMIT,
-            parts: Vec::new(),
+            parts: Parts::default(),
             _slot: slot,
         }
     }
@@ -216,7 +258,8 @@ impl Session {
                     .await
                     .map_err(NodeError::from)?;
                 self.caller = Some(caller);
-                self.frame = agreed_frame(open.frame_limit, frame_limit(self.node()));
+                let ours = self.node().config().limits.reconcile_frame_bytes();
+                self.frame = agreed_frame(open.frame_limit, ours);
                 self.negentropy = Some(
                     Negentropy::owned(items, self.frame)
                         .map_err(|_| NodeError::Internal("negentropy refused its frame limit"))?,
@@ -259,25 +302,18 @@ impl Session {
 
     /// Adds a part of the caller's next negentropy message, within the frame agreed.
     fn take_part(&mut self, part: Vec<u8>) -> Result<(), Status> {
-        let len = (self.parts.len() + part.len()) as u64;
-        if len > self.frame + FRAME_SLACK {
-            return Err(status::malformed_request(format!(
+        self.parts.add(part, self.frame).map_err(|len| {
+            status::malformed_request(format!(
                 "a negentropy message of {len} bytes or more, above the frame agreed ({} bytes)",
                 self.frame
-            )));
-        }
-        if self.parts.is_empty() {
-            self.parts = part;
-        } else {
-            self.parts.extend_from_slice(&part);
-        }
-        Ok(())
+            ))
+        })
     }
 
     /// One negentropy round over the message received (its parts), on a blocking thread,
     /// within the session's rounds.
     async fn round(&mut self) -> Result<Vec<u8>, Status> {
-        let query = std::mem::take(&mut self.parts);
+        let query = self.parts.take();
         let limit = self.node().config().limits.reconcile_rounds;
         if self.rounds >= limit {
             return Err(status::reconcile_spent(&format!(
@@ -398,25 +434,14 @@ impl Session {
     }
 }
 
-/// The node's frame limit for reconciliation, in bytes (`limits.reconcile_frame_kib`).
-pub(super) fn frame_limit(node: &Node) -> u64 {
-    node.config().limits.reconcile_frame_kib as u64 * 1024
-}
-
 /// Sends a negentropy answer: in parts of at most [`NEGENTROPY_FRAME_LIMIT`] bytes when it is
 /// larger (only with a frame the caller asked for), the last part as `negentropy`.
 async fn answer_negentropy(replies: &Replies, answer: Vec<u8>) -> Result<(), Status> {
-    let part = NEGENTROPY_FRAME_LIMIT as usize;
-    if answer.len() <= part {
-        let step = Some(ReplyStep::Negentropy(answer));
-        return send(replies, proto::ReconcileReply { step }).await;
-    }
-    let parts = answer.len().div_ceil(part);
-    for (i, bytes) in answer.chunks(part).enumerate() {
-        let step = if i + 1 == parts {
-            ReplyStep::Negentropy(bytes.to_vec())
+    for (bytes, last) in wire_parts(answer) {
+        let step = if last {
+            ReplyStep::Negentropy(bytes)
         } else {
-            ReplyStep::NegentropyPart(bytes.to_vec())
+            ReplyStep::NegentropyPart(bytes)
         };
         send(replies, proto::ReconcileReply { step: Some(step) }).await?;
     }

@@ -304,7 +304,7 @@ impl Relay for RelayService {
         // What a caller asking for large frames may use (see ReconcileOpen.frame_limit).
         response.metadata_mut().insert(
             super::reconcile::FRAME_LIMIT_HEADER,
-            super::reconcile::frame_limit(&self.node).into(),
+            self.node.config().limits.reconcile_frame_bytes().into(),
         );
         Ok(response)
     }

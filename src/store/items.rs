@@ -245,10 +245,27 @@ impl Held {
         }
     }
 
-    /// Whether it is an item of `class` at all (durability aside).
-    fn item_of(&self, class: Class) -> bool {
-        self.content && !(class == Class::Reader && self.pending)
+    /// Where it puts its id in `class`'s set made at durable head `head`.
+    fn place(&self, class: Class, head: u64) -> Place {
+        if !self.content || (class == Class::Reader && self.pending) {
+            Place::None
+        } else if self.seq > head {
+            Place::AboveHead
+        } else {
+            Place::Item
+        }
     }
+}
+
+/// Where a record puts its id in a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// An item of the set.
+    Item,
+    /// An item once the durable head reaches it: kept in the set's `above_head`.
+    AboveHead,
+    /// Not an item of the class (withdrawn, expired, or pending release for readers).
+    None,
 }
 
 /// The records commits changed since the sets were made: what brings a set up to date
@@ -416,18 +433,19 @@ impl Inner {
             let record = Record::decode(&value)
                 .ok_or_else(|| self.corrupt("a message record is unreadable"))?;
             let held = Held::of(&record);
-            if !held.item_of(class) {
+            let place = held.place(class, head);
+            if place == Place::None {
                 continue;
             }
             let id: [u8; 32] = key
                 .as_ref()
                 .try_into()
                 .map_err(|_| self.corrupt("a message record's key is not an id"))?;
-            if held.seq > head {
+            if place == Place::AboveHead {
                 above_head.push((id, held));
                 continue;
             }
-            set.insert(record.created_at, negentropy::Id::from_byte_array(id))
+            set.insert(held.created_at, negentropy::Id::from_byte_array(id))
                 .map_err(|e| self.sealing(e))?;
         }
         set.seal().map_err(|e| self.sealing(e))?;
@@ -464,22 +482,22 @@ impl Inner {
                 }
             }
         }
-        let head = at.1;
-        let mut above_head = Vec::new();
-        let mut added = Vec::new();
-        for (id, held) in &latest {
-            match held {
-                Some(h) if h.item_of(class) && h.seq > head => above_head.push((*id, *h)),
-                Some(h) if h.item_of(class) => added.push((h.created_at, *id)),
-                _ => {}
-            }
-        }
         if latest.is_empty() {
             return Ok(Some(Made {
                 at,
                 set: made.set.clone(),
-                above_head,
+                above_head: Vec::new(),
             }));
+        }
+        let mut above_head = Vec::new();
+        let mut added = Vec::new();
+        for (id, held) in &latest {
+            let Some(h) = held else { continue };
+            match h.place(class, at.1) {
+                Place::Item => added.push((h.created_at, *id)),
+                Place::AboveHead => above_head.push((*id, *h)),
+                Place::None => {}
+            }
         }
         let mut set = NegentropyStorageVector::new();
         let mut kept = Ok(());
@@ -505,7 +523,8 @@ impl Inner {
 
 impl Store {
     /// The items `view` may see here (see the module header): the cached set when nothing was
-    /// committed or made durable since it was made, else a scan of the records. Blocks on the
+    /// committed or made durable since it was made, else that set brought up to date from the
+    /// journal, else (no set yet, or the journal gave it up) a scan of the records. Blocks on the
     /// disk: async callers use [`Reads::items`](super::Reads::items).
     pub fn items(&self, view: &View) -> Result<ItemSet, StoreError> {
         let inner = self.inner()?;

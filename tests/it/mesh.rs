@@ -147,17 +147,6 @@ async fn publish(mesh: &Mesh, at: usize, n: usize, headline: &str) -> Id {
     m.id()
 }
 
-/// Every id a node holds with content (the peer view, listed by `Items` on loopback).
-async fn held(node: &TestNode) -> BTreeSet<Id> {
-    let (items, _) = node
-        .client()
-        .await
-        .items(Some(org(250).public()))
-        .await
-        .expect("listing items");
-    items.into_iter().map(|(_, id)| id).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_nodes_whose_links_fail_at_random_converge_once_the_links_are_back() {
     let mut seeded = Seeded(SEED);

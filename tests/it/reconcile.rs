@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use negentropy::{Negentropy, NegentropyStorageVector};
-use tocsin::federation::{Target, reconcile};
+use tocsin::federation::reconcile;
 use tocsin::message::*;
 use tocsin::node::Clock;
 use tocsin::rpc::{Client, ClientError, PublishOutcome, ReconcileSession};
@@ -23,20 +23,6 @@ async fn publish(node: &TestNode, m: &Message) {
 async fn item_ids(client: &mut Client, peer: Option<AuthorKey>) -> BTreeSet<Id> {
     let (items, _) = client.items(peer).await.unwrap();
     items.into_iter().map(|(_, id)| id).collect()
-}
-
-/// Every id a node holds with content (the peer view, by `Items` on loopback).
-async fn held(node: &TestNode) -> BTreeSet<Id> {
-    item_ids(&mut node.client().await, Some(org(250).public())).await
-}
-
-/// The node as a target of a reconciliation from another: a configured peer, say.
-async fn target(node: &TestNode, name: &str) -> Target {
-    Target {
-        name: name.to_string(),
-        node_key: node.client().await.info().await.unwrap().node_key,
-        authenticated: true,
-    }
 }
 
 /// Reconciles an empty set with the node: the ids it offers this caller (negentropy's
@@ -97,7 +83,7 @@ async fn partitioned_halves_of_a_campaign_converge_by_reconciliation_alone() {
     }
     assert_eq!(held(&west).await, west_half);
 
-    let to_east = target(&east, "east").await;
+    let to_east = peer_target(&east, "east").await;
     let mut client = east.client().await;
     let status = reconcile(west.server().node(), &mut client, &to_east).await;
     assert_eq!(status.error, "", "{status:?}");
@@ -221,7 +207,7 @@ async fn a_cancelled_message_is_not_resurrected_by_reconciling_either_way() {
     let status = reconcile(
         keeper.server().node(),
         &mut to_behind,
-        &target(&behind, "behind").await,
+        &peer_target(&behind, "behind").await,
     )
     .await;
     assert_eq!(status.error, "", "{status:?}");
@@ -246,7 +232,7 @@ async fn a_cancelled_message_is_not_resurrected_by_reconciling_either_way() {
     let status = reconcile(
         also_behind.server().node(),
         &mut to_keeper,
-        &target(&keeper, "keeper").await,
+        &peer_target(&keeper, "keeper").await,
     )
     .await;
     assert_eq!(status.error, "", "{status:?}");

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
-use tocsin::federation::{Target, reconcile};
+use tocsin::federation::reconcile;
 use tocsin::message::*;
 use tocsin::proto;
 use tocsin::proto::reconcile_reply::Step as ReplyStep;
@@ -38,17 +38,6 @@ async fn publish_all(node: &TestNode, messages: Vec<Message>) -> BTreeSet<Id> {
     ids
 }
 
-/// Every id a node holds with content, by `Items` as a peer on loopback.
-async fn held(node: &TestNode) -> BTreeSet<Id> {
-    let (items, _) = node
-        .client()
-        .await
-        .items(Some(org(250).public()))
-        .await
-        .unwrap();
-    items.into_iter().map(|(_, id)| id).collect()
-}
-
 fn picket_reports(first: u8, count: usize) -> Vec<Message> {
     (0..count)
         .map(|i| {
@@ -70,11 +59,7 @@ async fn more_differences_than_one_batch_are_all_fetched_and_offered() {
     let east_only = publish_all(&east, picket_reports(70, lacked)).await;
     let west_only = publish_all(&west, picket_reports(80, RECONCILE_BATCH + 3)).await;
 
-    let target = Target {
-        name: "east".into(),
-        node_key: east.client().await.info().await.unwrap().node_key,
-        authenticated: true,
-    };
+    let target = peer_target(&east, "east").await;
     let mut client = east.client().await;
     let status = reconcile(west.server().node(), &mut client, &target).await;
     assert_eq!(status.error, "", "{status:?}");
@@ -105,11 +90,7 @@ async fn a_run_cut_short_by_its_rounds_still_fetches_what_it_found() {
     .await;
     let east = TestNode::start().await;
     let east_only = publish_all(&east, picket_reports(90, 2_500)).await;
-    let target = Target {
-        name: "east".into(),
-        node_key: east.client().await.info().await.unwrap().node_key,
-        authenticated: true,
-    };
+    let target = peer_target(&east, "east").await;
     let mut client = east.client().await;
 
     let first = reconcile(west.server().node(), &mut client, &target).await;
@@ -142,11 +123,7 @@ async fn large_frames_find_thousands_of_differences_in_few_round_trips() {
     // one gRPC message each; in frames of 64 KiB they take more rounds.
     let east = TestNode::start().await;
     let east_only = publish_all(&east, picket_reports(100, 2_500)).await;
-    let target = Target {
-        name: "east".into(),
-        node_key: east.client().await.info().await.unwrap().node_key,
-        authenticated: true,
-    };
+    let target = peer_target(&east, "east").await;
     let mut client = east.client().await;
 
     let large = TestNode::start().await;

@@ -2,11 +2,13 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
 use tempfile::TempDir;
 use tocsin::config::Config;
+use tocsin::federation::Target;
 use tocsin::message::*;
 use tocsin::node::Clock;
 use tocsin::rpc::Client;
@@ -371,5 +373,26 @@ impl ChildNode {
 impl Drop for ChildNode {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Every id a node holds with content: its items in the peer view, listed by `Items` from
+/// loopback.
+pub async fn held(node: &TestNode) -> BTreeSet<Id> {
+    let (items, _) = node
+        .client()
+        .await
+        .items(Some(org(250).public()))
+        .await
+        .expect("listing items");
+    items.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The node as the target of a reconciliation from another, as a configured peer named `name`.
+pub async fn peer_target(node: &TestNode, name: &str) -> Target {
+    Target {
+        name: name.to_string(),
+        node_key: node.client().await.info().await.unwrap().node_key,
+        authenticated: true,
     }
 }
