@@ -259,7 +259,7 @@ fn entry(
 
 /// Whether a cancel belongs in a filtered CAP index: only when its original was shown here
 /// and matched (the content, and so the languages, are gone: a language filter drops it).
-fn cancel_matches(note: &CancelNote, sel: &Selection) -> bool {
+pub(super) fn cancel_matches(note: &CancelNote, sel: &Selection) -> bool {
     if !sel.is_filtered() {
         return true;
     }

@@ -8,6 +8,7 @@
 //! | `/feed.atom` | Atom 1.0, one entry per current message, same filters |
 //! | `/cap/{id}.xml` | an alert, call, update or cancel as an OASIS CAP 1.2 document |
 //! | `/cap.atom` | the Atom index of CAP documents |
+//! | `/calendar.ics` | iCalendar: the deadlines and action windows of current calls, same filters |
 //! | `/metrics` | Prometheus text format |
 //! | `/healthz` | `ok` while the node serves |
 //!
@@ -21,6 +22,7 @@
 
 mod atom;
 mod cache;
+mod calendar;
 mod cap;
 mod conn;
 mod escape;
@@ -187,6 +189,7 @@ fn router(gw: Gateway) -> Router {
         .route("/feed.atom", get(feed))
         .route("/cap.atom", get(cap_index))
         .route("/cap/{file}", get(cap_document))
+        .route("/calendar.ics", get(calendar_feed))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/style.css", get(style))
@@ -272,6 +275,7 @@ struct Reply {
 const HTML: &str = "text/html; charset=utf-8";
 const ATOM: &str = "application/atom+xml; charset=utf-8";
 const CAP: &str = "application/cap+xml; charset=utf-8";
+const CALENDAR: &str = "text/calendar; charset=utf-8";
 
 /// Headers every response carries: no sniffing, no referrer to the sites readers follow
 /// links to, and a policy under which even an escaping bug could not run a script.
@@ -616,6 +620,32 @@ async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response,
                 vary_language: sel.lang.is_none(),
             },
             || render(&gw, &snap, &sel, &prefs, now),
+        )
+        .await)
+}
+
+async fn calendar_feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
+    let sel = match Selection::parse(req.uri().query()) {
+        Ok(s) => s,
+        Err(e) => return Ok(bad_query(e)),
+    };
+    let prefs = sel.preferences(accept_language(req.headers()));
+    let snap = gw.snapshot().await?;
+    let now = gw.node().now();
+    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    let validators = gw.validators(&snap, now, "/calendar.ics", &key);
+    Ok(gw
+        .respond(
+            req.headers(),
+            req.method(),
+            Reply {
+                status: StatusCode::OK,
+                content_type: CALENDAR,
+                validators,
+                freshness: Freshness::Feed,
+                vary_language: sel.lang.is_none(),
+            },
+            || calendar::calendar(&gw, &snap, &sel, &prefs, now),
         )
         .await)
 }

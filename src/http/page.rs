@@ -106,7 +106,7 @@ fn capitalised(s: &str) -> String {
     }
 }
 
-fn action_label(a: ActionType) -> &'static str {
+pub(super) fn action_label(a: ActionType) -> &'static str {
     match a {
         ActionType::Petition => "Sign a petition",
         ActionType::Letter => "Write a letter",
@@ -120,7 +120,7 @@ fn action_label(a: ActionType) -> &'static str {
     }
 }
 
-fn body_label(b: SupervisoryBody) -> &'static str {
+pub(super) fn body_label(b: SupervisoryBody) -> &'static str {
     match b {
         SupervisoryBody::Ceacr => "ILO Committee of Experts (CEACR)",
         SupervisoryBody::Cas => "ILO Conference Committee on the Application of Standards (CAS)",
@@ -435,12 +435,14 @@ pub(super) fn index(
     m.push_str("</main>\n");
     let _ = write!(
         m,
-        "<footer><p>Feeds: <a href=\"{}\">Atom</a> · <a href=\"{}\">CAP 1.2 index</a>. \
+        "<footer><p>Feeds: <a href=\"{}\">Atom</a> · <a href=\"{}\">CAP 1.2 index</a> · \
+         <a href=\"{}\">Calendar</a> (deadlines, for your calendar app). \
          Every item is signed by the organisation that wrote it and verified by this node; \
          its page shows the signature and the author's key.</p>\
          <p>This node: <span class=\"mono\">{}</span></p></footer>",
         Esc(&sel.href("/feed.atom")),
         Esc(&sel.href("/cap.atom")),
+        Esc(&sel.href("/calendar.ics")),
         gw.node().node_key().to_hex()
     );
 

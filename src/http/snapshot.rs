@@ -19,6 +19,7 @@ use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timest
 use crate::node::Node;
 use crate::store::{Endorser, Store, StoreError, View};
 
+use super::calendar::CallEvents;
 use super::query::{AuthorFilter, Selection};
 
 /// Entries read from the log per batch.
@@ -160,6 +161,9 @@ pub(super) struct CancelNote {
     /// The kind, countries and topics of the original when this node showed it before the
     /// cancel (for filtered feeds); `None` when it never did.
     pub(super) shown_as: Option<(Kind, Vec<String>, Vec<String>)>,
+    /// The calendar events of the call when this node showed it before the cancel (what
+    /// `/calendar.ics` marks cancelled); none when it never did.
+    pub(super) events: CallEvents,
 }
 
 /// How an author is named.
@@ -590,6 +594,11 @@ impl Builder {
             let b = item.current(now).body();
             (item.kind(), b.countries.clone(), b.topics.clone())
         });
+        let events = self
+            .items
+            .get(&target)
+            .map(|item| CallEvents::of(item.current(now)))
+            .unwrap_or_default();
         self.cancels.insert(
             id,
             Arc::new(CancelNote {
@@ -599,6 +608,7 @@ impl Builder {
                 target_sent: state.created_at,
                 updates,
                 shown_as,
+                events,
             }),
         );
         Ok(())
