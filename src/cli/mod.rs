@@ -5,6 +5,7 @@
 mod ca;
 mod client;
 mod compose;
+mod deadlines;
 mod demo;
 mod have;
 mod keys;
@@ -105,6 +106,14 @@ pub enum Command {
         tocsin show 70ed23b9…57d5 --lang fr --node http://127.0.0.1:7701\n  \
         tocsin show 70ed23b9…57d5 --json")]
     Show(read::ShowArgs),
+    /// List what is due among a node's current calls: deadlines and ends of action windows,
+    /// soonest first, in your time zone.
+    #[command(after_help = "Examples:\n  tocsin deadlines\n  \
+        tocsin deadlines --country GE --topic ilo --lang fr\n  \
+        tocsin deadlines --past --json\n\n\
+        The filters are follow's. Times are shown in your time zone (TZ). Subscribe a calendar\n\
+        app to the node's web gateway instead: /calendar.ics, with the same filters.")]
+    Deadlines(deadlines::DeadlinesArgs),
     /// Sign a message into a file without sending it.
     #[command(subcommand)]
     Sign(Box<SignCommand>),
@@ -321,6 +330,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Revoke(args) => block_on(client::revoke(args)),
         Command::Follow(args) => block_on(read::follow(args)),
         Command::Show(args) => block_on(read::show(args)),
+        Command::Deadlines(args) => block_on(deadlines::deadlines(args)),
         Command::Export(args) => block_on(transfer::export(args)),
         Command::Import(args) => block_on(transfer::import(args)),
         Command::Have(args) => block_on(have::have(args)),

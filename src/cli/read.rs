@@ -144,7 +144,7 @@ impl FilterArgs {
 
 /// The reader's language preferences: the flags, else the locale's language (LC_ALL,
 /// LC_MESSAGES, LANG), else none (English, then the author's first language, is shown).
-fn preferences(flags: &[String]) -> anyhow::Result<Vec<String>> {
+pub(crate) fn preferences(flags: &[String]) -> anyhow::Result<Vec<String>> {
     if !flags.is_empty() {
         return flags.iter().map(|l| check_lang(l, "--lang")).collect();
     }

@@ -143,6 +143,23 @@ impl Clock {
         }
     }
 
+    /// "today" or "tomorrow" when `t` falls on that day in the reader's zone.
+    pub(crate) fn day_word(&self, t: Timestamp) -> Option<&'static str> {
+        let day = |t: Timestamp| {
+            let ms = i64::try_from(t.as_millis()).ok()?;
+            let ts = jiff::Timestamp::from_millisecond(ms).ok()?;
+            Some(ts.to_zoned_datetime(self.tz.clone()).date())
+        };
+        let (today, then) = (day(self.now)?, day(t)?);
+        if then == today {
+            Some("today")
+        } else if today.tomorrow().ok() == Some(then) {
+            Some("tomorrow")
+        } else {
+            None
+        }
+    }
+
     /// "Wed 2026-03-04 13:05 +04 (2 hours ago)".
     pub(crate) fn when(&self, t: Timestamp) -> String {
         format!("{} ({})", self.local(t), self.relative(t))

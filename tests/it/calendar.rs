@@ -1,8 +1,9 @@
 //! `/calendar.ics` against a real node on a manual clock: a call's deadline and window through
 //! an update and a cancel, filters, conditional requests, and an embargoed call kept out until
-//! its hour.
+//! its hour; and `tocsin deadlines` against a node.
 
 use std::net::SocketAddr;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tocsin::message::*;
@@ -308,4 +309,102 @@ async fn an_embargoed_call_is_on_no_calendar_before_its_hour() {
     let after = get_with(addr, "/calendar.ics", &[("if-none-match", &etag)]).await;
     assert_eq!(after.status, 200, "the release changed the validator");
     assert!(event(&events(&after.body), &uid(&embargoed, "window")).is_some());
+}
+
+/// `tocsin ARGS…` in UTC+4 without colour or locale language, off the async runtime.
+async fn tocsin(args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    cmd.args(args)
+        .env("NO_COLOR", "1")
+        .env("TZ", "<+04>-4")
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("TOCSIN_NODE")
+        .stdin(Stdio::null());
+    within(&args.join(" "), async {
+        tokio::task::spawn_blocking(move || cmd.output().expect("running tocsin"))
+            .await
+            .expect("the runner")
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadlines_lists_what_is_due_soonest_first_with_updates_and_cancels_applied() {
+    let node = TestNode::start().await;
+    let url = node.url();
+    let (union, federation) = (org(204), org(205));
+    let now = Timestamp::now();
+    let with_deadline = |key: &SecretKey, headline: &str, country: &str, days: u32| {
+        let mut b = call(key, headline, country, now, false);
+        if let Content::Call(c) = &mut b.content {
+            c.deadline = Some(now.plus(DAY * days));
+        }
+        sign(b, key)
+    };
+    // Posted latest-due first: the listing orders them itself.
+    let later = with_deadline(&union, "Observations to the Committee of Experts", "GE", 10);
+    let sooner = with_deadline(&federation, "Letters to the Port Authority", "AZ", 3);
+    let withdrawn = with_deadline(&federation, "Picket at the depot", "AZ", 1);
+    for m in [&later, &sooner, &withdrawn] {
+        publish(&node, m).await;
+    }
+    // An update moves the later deadline to 5 days, still after the sooner one.
+    let mut u = call(&union, "Observations due in five days", "GE", now, false);
+    let mut moved = call_content("Observations due in five days", now, false);
+    moved.deadline = Some(now.plus(DAY * 5));
+    u.content = Content::Update(Update {
+        supersedes: later.id(),
+        content: UpdateContent::Call(moved),
+    });
+    publish(&node, &sign(u, &union)).await;
+    let cancel = body(
+        &federation,
+        Content::Cancel(Cancel {
+            target: withdrawn.id(),
+            reason: "The depot reopened".into(),
+        }),
+    );
+    publish(&node, &sign(cancel, &federation)).await;
+
+    let out = tocsin(&["deadlines", "--node", &url]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sooner_at = text
+        .find("Letters to the Port Authority")
+        .expect("the sooner call");
+    let later_at = text
+        .find("Observations due in five days")
+        .expect("the updated call");
+    assert!(sooner_at < later_at, "soonest first:\n{text}");
+    assert!(text.contains("in 3 days"), "{text}");
+    assert!(text.contains("in 5 days"), "{text}");
+    assert!(text.contains("+04"), "local time: {text}");
+    assert!(
+        !text.contains("Committee of Experts"),
+        "the update replaced it: {text}"
+    );
+    assert!(!text.contains("Picket"), "the cancel withdrew it: {text}");
+
+    let out = tocsin(&["deadlines", "--node", &url, "--json", "--country", "GE"]).await;
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["id"], later.id().to_hex());
+    assert_eq!(lines[0]["what"], "deadline");
+    assert_eq!(lines[0]["headline"], "Observations due in five days [en]");
+
+    let out = tocsin(&["deadlines", "--node", &url, "--kind", "alert"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only calls have deadlines"));
+    let out = tocsin(&["deadlines", "--node", &url, "--country", "Westland"]).await;
+    assert_eq!(out.status.code(), Some(2));
 }
