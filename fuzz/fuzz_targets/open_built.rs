@@ -219,6 +219,7 @@ fn call(c: &CallShape, created_at: Timestamp) -> ActionCall {
         deadline: c.deadline.map(|t| t.from(created_at)),
         ilo_conventions: c.conventions.iter().map(|t| t.get(CONVENTIONS)).collect(),
         supervisory_body: c.supervisory_body.map(|n| pick(SupervisoryBody::ALL, n)),
+        goals: Vec::new(),
     }
 }
 

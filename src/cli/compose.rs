@@ -318,6 +318,7 @@ impl Draft {
                 deadline: None,
                 ilo_conventions: Vec::new(),
                 supervisory_body: None,
+                goals: Vec::new(),
             },
             topics: Vec::new(),
             countries: Vec::new(),

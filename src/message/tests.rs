@@ -132,6 +132,18 @@ fn call() -> ActionCall {
         deadline: Some(NOW.plus(60 * DAY)),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: vec![
+            Goal {
+                measure: Measure::Letters,
+                target: 3000,
+                currency: String::new(),
+            },
+            Goal {
+                measure: Measure::Organisations,
+                target: 20,
+                currency: String::new(),
+            },
+        ],
     }
 }
 
@@ -187,6 +199,34 @@ fn content(kind: Kind) -> Content {
             revoked_from: NOW.minus(HOUR),
             successor: Some(eastland_successor().public()),
             reason: "The general secretary's laptop was seized.".into(),
+        }),
+        Kind::Report => Content::Report(ActionReport {
+            target: earlier_alert(),
+            counts: vec![
+                Count {
+                    measure: Measure::Letters,
+                    value: 340,
+                    currency: String::new(),
+                },
+                Count {
+                    measure: Measure::Donations,
+                    value: 1200,
+                    currency: "EUR".into(),
+                },
+            ],
+            filings: vec![Filing {
+                body: SupervisoryBody::Ceacr,
+                filed_at: NOW.minus(DAY),
+                reference: "observations on C087".into(),
+            }],
+            as_of: Some(NOW.minus(HOUR)),
+            statement: "Our members wrote 340 letters to the Presidential Administration.".into(),
+            evidence: "https://northland-transport.example/eastport-letters".into(),
+        }),
+        // A newer version's kind, in a field number no kind of this version has.
+        Kind::Unknown => Content::Unknown(UnknownKind {
+            field: 90,
+            value: b"\x0a\x05hello".to_vec(),
         }),
     }
 }
@@ -321,7 +361,8 @@ fn given_by_core(reason: Reason) -> bool {
         | Reason::BadTopic
         | Reason::BadCountry
         | Reason::BadReference
-        | Reason::BadValue => true,
+        | Reason::BadValue
+        | Reason::BadCount => true,
         // Node-level: trust policy, revocations, the store and the ingest pipeline.
         Reason::RevokedAuthor
         | Reason::NotAdmitted
@@ -334,7 +375,7 @@ fn given_by_core(reason: Reason) -> bool {
 }
 
 #[test]
-fn the_core_gives_eighteen_codes() {
+fn the_core_gives_nineteen_codes() {
     let core: Vec<_> = Reason::ALL
         .into_iter()
         .filter(|r| given_by_core(*r))
@@ -361,6 +402,7 @@ fn the_core_gives_eighteen_codes() {
             "bad-country",
             "bad-reference",
             "bad-value",
+            "bad-count",
         ]
     );
 }
@@ -1510,6 +1552,7 @@ fn any_call() -> impl Strategy<Value = ActionCall> {
                     deadline: deadline.map(at),
                     ilo_conventions: conventions.into_iter().map(String::from).collect(),
                     supervisory_body,
+                    goals: Vec::new(),
                 }
             },
         )
@@ -1636,8 +1679,14 @@ fn kind_tags_are_the_numbers_stores_hold() {
         (Kind::Profile, 7),
         (Kind::Roster, 8),
         (Kind::Revocation, 9),
+        (Kind::Report, 10),
+        (Kind::Unknown, 11),
     ];
-    assert_eq!(pinned.len(), Kind::ALL.len(), "a kind without a pinned tag");
+    assert_eq!(
+        pinned.len(),
+        Kind::ALL.len() + 1,
+        "a kind without a pinned tag"
+    );
     for (kind, tag) in pinned {
         assert_eq!(kind.tag(), tag, "{kind}");
     }
@@ -1646,7 +1695,7 @@ fn kind_tags_are_the_numbers_stores_hold() {
 #[test]
 fn kind_tags_round_trip_and_no_other_byte_is_a_kind() {
     let mut tags = BTreeSet::new();
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().chain([Kind::Unknown]) {
         assert_eq!(Kind::from_tag(kind.tag()), Some(kind));
         assert!(tags.insert(kind.tag()), "{kind} shares its tag");
     }

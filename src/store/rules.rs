@@ -482,7 +482,7 @@ pub(super) fn unindex_damaged(
     rows.delete_embargoes_of(id)?;
     if matches!(
         rec.kind,
-        Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation
+        Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation | Kind::Report
     ) && let Some(target) = rows.target_of(rec.kind, id)?
     {
         rows.delete_reference(&target, rec.kind, id);

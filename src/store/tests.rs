@@ -101,6 +101,7 @@ pub(super) fn call(k: &SecretKey, created: Timestamp) -> Message {
         deadline: None,
         ilo_conventions: vec!["C087".into()],
         supervisory_body: None,
+        goals: Vec::new(),
     };
     sign(body(k, created, Content::Call(c)), k)
 }

@@ -294,6 +294,7 @@ async fn each_filter_selects_what_it_names() {
         deadline: Some(now.plus(Duration::from_secs(3 * 24 * 3600))),
         ilo_conventions: vec!["C087".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     });
     let alert_a = sign(alert(&a, "Arrests"), &a);
     let call_b = sign(call_body, &b);

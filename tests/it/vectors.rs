@@ -197,6 +197,7 @@ fn call_ilo() -> Case {
                 deadline: Some(Timestamp::parse_rfc3339("2027-09-01T00:00:00Z").unwrap()),
                 ilo_conventions: vec!["C087".into(), "C098".into()],
                 supervisory_body: Some(SupervisoryBody::Ceacr),
+                goals: Vec::new(),
             }),
         },
         valid_at: T0.plus(5 * HOUR),
