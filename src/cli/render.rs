@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::names::Names;
 use super::term::{Clock, Style};
+use crate::ilo;
 use crate::message::{
     ActionCall, Alert, Content, Count, Id, Info, Kind, Measure, Message, Severity, Status,
     Timestamp, UpdateContent, language_matches,
@@ -44,6 +45,7 @@ fn call_json(c: &ActionCall) -> Value {
         "window_ends_at": time(c.window_ends_at),
         "deadline": time(c.deadline),
         "ilo_conventions": c.ilo_conventions,
+        "ilo_conventions_named": c.ilo_conventions.iter().map(|code| ilo::describe(code)).collect::<Vec<_>>(),
         "supervisory_body": c.supervisory_body.map(|s| s.as_str()),
     });
     if let (Value::Object(base), Value::Object(extra)) = (&mut v, extra) {
@@ -184,7 +186,11 @@ fn write_call(out: &mut String, c: &ActionCall) {
         );
     }
     if !c.ilo_conventions.is_empty() {
-        let _ = writeln!(out, "  ILO conventions: {}", c.ilo_conventions.join(", "));
+        let _ = writeln!(
+            out,
+            "  ILO conventions: {}",
+            ilo::describe_all(&c.ilo_conventions)
+        );
     }
     if let Some(b) = c.supervisory_body {
         let _ = writeln!(out, "  Supervisory body: {}", b.as_str().to_uppercase());
@@ -636,6 +642,14 @@ impl Reader<'_> {
         if !ilo.is_empty() {
             let _ = writeln!(out, "    {}", ilo.join(" · "));
         }
+        named_conventions(out, &c.ilo_conventions);
+    }
+}
+
+/// Under the compact line of codes, one line naming each convention the node's table knows.
+fn named_conventions(out: &mut String, codes: &[String]) {
+    for convention in codes.iter().filter_map(|code| ilo::convention(code)) {
+        let _ = writeln!(out, "      {}", convention.describe());
     }
 }
 
