@@ -13,6 +13,7 @@ mod golden_store;
 mod grpc;
 mod http;
 mod http_attacks;
+mod ilo;
 mod integrity;
 mod log_identity;
 mod mesh;
