@@ -128,6 +128,7 @@ async fn the_page_links_the_named_convention_to_normlex_and_the_feeds_name_it() 
         deadline: None,
         ilo_conventions: vec!["C087".into(), "C142".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     });
     let call = sign(b, &key);
     match node.client().await.publish(call.signed()).await.unwrap() {
