@@ -196,6 +196,13 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let _ = writeln!(out, "tocsin_store_tombstones {}", counts.tombstones);
     family(
         &mut out,
+        "tocsin_store_reports",
+        "gauge",
+        "Action reports that count in tallies here (released; not withdrawn, withheld or expired).",
+    );
+    let _ = writeln!(out, "tocsin_store_reports {}", counts.reports);
+    family(
+        &mut out,
         "tocsin_store_head_seq",
         "gauge",
         "The last seq of the node's log that readers can see (an embargoed arrival does not move it).",

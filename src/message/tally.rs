@@ -2,13 +2,19 @@
 //! done, summed, as a function of the reports alone (no I/O, no clock), so every node that
 //! holds the same messages gives the same tally.
 //!
-//! Reports are cumulative per author: only each author's latest report for the target counts
-//! (by created_at, then id), so a revision replaces what it revises and never counts twice.
+//! Reports are cumulative per organisation: only each organisation's latest report for the
+//! target counts (by created_at, then id), so a revision replaces what it revises and never
+//! counts twice. An organisation is a key, or the chain of keys a revocation's successor
+//! continues (the store says which), so a report made with the new key replaces one made with
+//! the revoked key instead of adding to it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::model::{ActionReport, Content, Count, Filing, Goal, Measure};
 use super::{AuthorKey, Id, Message, Timestamp};
+
+#[cfg(test)]
+mod tests;
 
 /// One report that is in effect here (stored with its content, released), with what the node
 /// knows of its author.
@@ -132,21 +138,33 @@ pub struct Tally {
 
 impl Tally {
     /// Adds up `reports` (every report in effect for one target, any number per author) with
-    /// the target's `goals` (its current version's; empty for an alert) and the rosters held.
-    /// Reports that are not action reports are ignored.
+    /// the target's `goals` (its current version's; empty for an alert) and the rosters held,
+    /// each key its own organisation. Reports that are not action reports are ignored.
     pub fn of(reports: &[Reported], goals: &[Goal], rosters: &[RosterHeld]) -> Tally {
+        Tally::of_organisations(reports, goals, rosters, |key| *key)
+    }
+
+    /// [`Tally::of`], with `organisation` naming the organisation a key reports for (the last
+    /// successor of a revoked key): one organisation's latest report counts, whichever of its
+    /// keys made it, and a roster member reported when its organisation did.
+    pub fn of_organisations(
+        reports: &[Reported],
+        goals: &[Goal],
+        rosters: &[RosterHeld],
+        organisation: impl Fn(&AuthorKey) -> AuthorKey,
+    ) -> Tally {
         let mut latest: HashMap<[u8; 32], (&Reported, &ActionReport)> = HashMap::new();
         for r in reports {
             let Content::Report(report) = &r.message.body().content else {
                 continue;
             };
-            let author = *r.message.body().author.as_bytes();
-            let newer = match latest.get(&author) {
+            let reporter = *organisation(&r.message.body().author).as_bytes();
+            let newer = match latest.get(&reporter) {
                 None => true,
                 Some((held, _)) => order(&r.message) > order(&held.message),
             };
             if newer {
-                latest.insert(author, (r, report));
+                latest.insert(reporter, (r, report));
             }
         }
         let mut counted: Vec<_> = latest.into_values().collect();
@@ -166,9 +184,9 @@ impl Tally {
             sums.add(report);
         }
         let reporters = counted.len() as u64;
-        let authors: HashSet<[u8; 32]> = counted
+        let organisations: HashSet<[u8; 32]> = counted
             .iter()
-            .map(|(r, _)| *r.message.body().author.as_bytes())
+            .map(|(r, _)| *organisation(&r.message.body().author).as_bytes())
             .collect();
 
         let mut rosters: Vec<RosterTally> = rosters
@@ -176,7 +194,13 @@ impl Tally {
             .filter_map(|held| {
                 let members: HashSet<&[u8; 32]> =
                     held.members.iter().map(|m| m.as_bytes()).collect();
-                let reported = members.iter().filter(|m| authors.contains(**m)).count() as u64;
+                let reported = held
+                    .members
+                    .iter()
+                    .filter(|m| organisations.contains(organisation(m).as_bytes()))
+                    .map(|m| m.as_bytes())
+                    .collect::<HashSet<_>>()
+                    .len() as u64;
                 (reported > 0).then(|| RosterTally {
                     federation: held.federation,
                     name: held.name.clone(),

@@ -309,6 +309,8 @@ pub struct Counts {
     pub embargoed: u64,
     /// Ids remembered without content (cancelled, withheld, expired).
     pub tombstones: u64,
+    /// Action reports in effect for readers (released, not withdrawn or expired).
+    pub reports: u64,
     /// sled's files, in bytes.
     pub disk_bytes: u64,
 }

@@ -11,7 +11,7 @@
 //! filtering), skipping from one tag to the next without reading their rows; "*" cannot be
 //! served by the index. An empty filter walks the log itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::bodies::BodyRead;
 use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, meta};
@@ -519,7 +519,13 @@ impl Inner {
             }
         }
         endorsers.sort_by_key(|e| (e.created_at, *e.author.as_bytes()));
-        let tally = self.tally_of(id, current.as_ref())?;
+        // Reports count only on an alert or call (one that arrived before a target of another
+        // kind stays stored, pending nothing, and counts nowhere).
+        let tally = if matches!(rec.kind, Kind::Alert | Kind::Call) {
+            self.tally_of(id, current.as_ref())?
+        } else {
+            Tally::default()
+        };
 
         Ok(Some(MessageState {
             message,
@@ -539,7 +545,8 @@ impl Inner {
     }
 
     /// The tally of the action reports on `id` in effect for readers (released, not withheld
-    /// or expired), against the goals of its `current` version.
+    /// or expired), against the goals of its `current` version (none when it was cancelled:
+    /// its content, goals included, is withdrawn; the counts stay for its organisers).
     fn tally_of(&self, id: &Id, current: Option<&Message>) -> Result<Tally, StoreError> {
         let mut reports = Vec::new();
         for reference in self.rows().references(id, Kind::Report)? {
@@ -568,7 +575,26 @@ impl Inner {
             },
             _ => Vec::new(),
         };
-        Ok(Tally::of(&reports, &goals, &self.rosters_held()?))
+        let rosters = self.rosters_held()?;
+        // Which organisation each key speaks for, through the revocations held: read here, so
+        // the tally itself stays a pure function of what it is given.
+        let rows = self.rows();
+        let mut organisations: HashMap<[u8; 32], AuthorKey> = HashMap::new();
+        let keys = reports
+            .iter()
+            .map(|r| r.message.body().author)
+            .chain(rosters.iter().flat_map(|r| r.members.iter().copied()));
+        for key in keys {
+            if !organisations.contains_key(key.as_bytes()) {
+                let organisation = rules::organisation(&rows, key.as_bytes())?;
+                // A successor that is no key (it could not have signed anything) names nobody.
+                let organisation = AuthorKey::from_slice(&organisation).unwrap_or(key);
+                organisations.insert(*key.as_bytes(), organisation);
+            }
+        }
+        Ok(Tally::of_organisations(&reports, &goals, &rosters, |key| {
+            organisations.get(key.as_bytes()).copied().unwrap_or(*key)
+        }))
     }
 
     /// An author's latest profile's name and country, empty when it has none.
@@ -841,6 +867,7 @@ impl Store {
             messages: inner.counter(meta::N_MESSAGES)?,
             embargoed: inner.counter(meta::N_EMBARGOED)?,
             tombstones: inner.counter(meta::N_TOMBSTONES)?,
+            reports: inner.counter(meta::N_REPORTS)?,
             disk_bytes: inner.db.size_on_disk().map_err(inner.sled_e())?
                 + inner.bodies.disk_bytes()?,
         })

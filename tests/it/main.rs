@@ -2,6 +2,7 @@
 //! directories, one module per area, using only the crate's public API.
 
 mod backup;
+mod campaigns;
 mod cli;
 mod conn_attacks;
 mod crash;
