@@ -730,6 +730,16 @@ fn validate_refuses_what_decoding_refuses() {
         })),
         Reason::MissingField
     );
+    // A report's times: zero is no time on the wire, so no decoder reads one back.
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).as_of = Some(Timestamp(0)))),
+        Reason::MissingField
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).filings[0]
+            .filed_at = Timestamp(0))),
+        Reason::MissingField
+    );
 }
 
 #[test]

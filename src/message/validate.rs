@@ -301,6 +301,13 @@ fn check_report(r: &ActionReport, created_at: Timestamp) -> Result<(), Rejection
         }
     }
     for f in &r.filings {
+        // A zero time never comes out of the decoder; refuse here what it refuses.
+        if f.filed_at.0 == 0 {
+            return Err(reject(
+                Reason::MissingField,
+                "report.filings.filed_at is required",
+            ));
+        }
         if f.filed_at > created_at {
             return Err(reject(
                 Reason::BadTime,
@@ -313,6 +320,9 @@ fn check_report(r: &ActionReport, created_at: Timestamp) -> Result<(), Rejection
             "report.filings.reference",
             false,
         )?;
+    }
+    if r.as_of == Some(Timestamp(0)) {
+        return Err(reject(Reason::MissingField, "report.as_of is required"));
     }
     if let Some(as_of) = r.as_of
         && as_of > created_at
