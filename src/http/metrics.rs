@@ -58,6 +58,13 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let _ = writeln!(out, "tocsin_messages_duplicate_total {}", m.duplicate);
     family(
         &mut out,
+        "tocsin_unknown_kind_messages_total",
+        "counter",
+        "Messages accepted of a kind this version does not know (a newer version's): stored and relayed verbatim, never shown. Among tocsin_messages_accepted_total; one that came under embargo is not counted here.",
+    );
+    let _ = writeln!(out, "tocsin_unknown_kind_messages_total {}", m.unknown_kind);
+    family(
+        &mut out,
         "tocsin_messages_refused_total",
         "counter",
         "Messages refused, by reason code.",

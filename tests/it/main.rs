@@ -10,6 +10,7 @@ mod disk;
 mod embargo;
 mod federation;
 mod flood;
+mod forward;
 mod golden_store;
 mod grpc;
 mod http;
