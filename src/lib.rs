@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod federation;
 pub mod http;
+pub mod ilo;
 pub mod keyfile;
 pub mod message;
 pub mod node;

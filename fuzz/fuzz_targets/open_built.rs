@@ -1,5 +1,6 @@
-//! Fuzz target, structure-aware: `arbitrary` builds a domain `Body` (every kind, times near the
-//! fixed clock, strings drawn from valid and near-valid samples or arbitrary), and the target
+//! Fuzz target, structure-aware: `arbitrary` builds a domain `Body` (every kind, a call's goals,
+//! action reports with counts and filings, a newer version's kind in any content field; times
+//! near the fixed clock, strings drawn from valid and near-valid samples or arbitrary), and the target
 //! checks that `validate` and the wire agree. A body `validate` accepts signs (unless it is over
 //! the size limit), opens at the same time, and decodes back to an equal body; a body it
 //! refuses is refused when opened from its bytes as well, unless those bytes carry another
@@ -15,10 +16,10 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message as _;
 use sha2::{Digest, Sha256};
 use tocsin::message::{
-    ActionCall, ActionType, Alert, AuthorKey, Body, Cancel, Category, Certainty, Checked, Content,
-    Endorsement, Id, Info, Message, Profile, Reason, Revocation, Roster, RosterMember, SecretKey,
-    Severity, SignedMessage, Status, SupervisoryBody, Timestamp, Translation, Update,
-    UpdateContent, Urgency, validate,
+    ActionCall, ActionReport, ActionType, Alert, AuthorKey, Body, Cancel, Category, Certainty,
+    Checked, Content, Count, Endorsement, Filing, Goal, Id, Info, KIND_FIELDS, Measure, Message,
+    Profile, Reason, Revocation, Roster, RosterMember, SecretKey, Severity, SignedMessage, Status,
+    SupervisoryBody, Timestamp, Translation, UnknownKind, Update, UpdateContent, Urgency, validate,
 };
 use tocsin::proto;
 
@@ -69,6 +70,7 @@ const LINKS: &[&str] = &[
     "https://",
 ];
 const CONVENTIONS: &[&str] = &["C087", "C098", "P029", "C87", "c087", "C0870"];
+const CURRENCIES: &[&str] = &["EUR", "USD", "AZN", "eur", "EURO", "E1R", ""];
 const TEXTS: &[&str] = &[
     "Four union leaders arrested in Eastport",
     "Police detained four leaders at dawn.\nWrite to the Minister.",
@@ -91,6 +93,24 @@ impl Text {
         match self {
             Text::Sample(i) => samples[usize::from(*i) % samples.len()].to_owned(),
             Text::Raw(s) => s.clone(),
+        }
+    }
+}
+
+/// A count or goal: mostly small, near the protocol's bound, or any number.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+enum Amount {
+    Small(u16),
+    NearBound(i8),
+    Raw(u64),
+}
+
+impl Amount {
+    fn get(self) -> u64 {
+        match self {
+            Amount::Small(n) => u64::from(n),
+            Amount::NearBound(d) => 1_000_000_000_000u64.saturating_add_signed(i64::from(d)),
+            Amount::Raw(n) => n,
         }
     }
 }
@@ -142,6 +162,20 @@ struct CallShape {
     deadline: Option<Time>,
     conventions: Vec<Text>,
     supervisory_body: Option<u8>,
+    /// Measure, target, currency.
+    goals: Vec<(u8, Amount, Text)>,
+}
+
+#[derive(Debug, Arbitrary)]
+struct ReportShape {
+    target: [u8; 32],
+    /// Measure, value, currency.
+    counts: Vec<(u8, Amount, Text)>,
+    /// Supervisory body, filed at (from created_at), reference.
+    filings: Vec<(u8, Time, Text)>,
+    as_of: Option<Time>,
+    statement: Text,
+    evidence: Option<Text>,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -156,6 +190,10 @@ enum ContentShape {
     Profile(Text, Text, Text, Text),
     Roster(Vec<(u8, Text, Text)>),
     Revocation(Time, Option<u8>, Text),
+    Report(ReportShape),
+    /// A newer version's kind: a field number (from 10, the known kinds' fields included) and
+    /// its bytes.
+    Unknown(u8, Vec<u8>),
 }
 
 #[derive(Debug, Arbitrary)]
@@ -219,6 +257,45 @@ fn call(c: &CallShape, created_at: Timestamp) -> ActionCall {
         deadline: c.deadline.map(|t| t.from(created_at)),
         ilo_conventions: c.conventions.iter().map(|t| t.get(CONVENTIONS)).collect(),
         supervisory_body: c.supervisory_body.map(|n| pick(SupervisoryBody::ALL, n)),
+        goals: c
+            .goals
+            .iter()
+            .map(|(m, target, currency)| Goal {
+                measure: pick(Measure::ALL, *m),
+                target: target.get(),
+                currency: currency.get(CURRENCIES),
+            })
+            .collect(),
+    }
+}
+
+fn report(r: &ReportShape, created_at: Timestamp) -> ActionReport {
+    ActionReport {
+        target: Id(r.target),
+        counts: r
+            .counts
+            .iter()
+            .map(|(m, value, currency)| Count {
+                measure: pick(Measure::ALL, *m),
+                value: value.get(),
+                currency: currency.get(CURRENCIES),
+            })
+            .collect(),
+        filings: r
+            .filings
+            .iter()
+            .map(|(body, filed_at, reference)| Filing {
+                body: pick(SupervisoryBody::ALL, *body),
+                filed_at: filed_at.from(created_at),
+                reference: reference.get(TEXTS),
+            })
+            .collect(),
+        as_of: r.as_of.map(|t| t.from(created_at)),
+        statement: r.statement.get(TEXTS),
+        evidence: r
+            .evidence
+            .as_ref()
+            .map_or_else(String::new, |t| t.get(LINKS)),
     }
 }
 
@@ -268,6 +345,11 @@ fn build(shape: &Shape) -> Body {
             successor: successor.map(other_key),
             reason: reason.get(TEXTS),
         }),
+        ContentShape::Report(r) => Content::Report(report(r, created_at)),
+        ContentShape::Unknown(field, value) => Content::Unknown(UnknownKind {
+            field: KIND_FIELDS.start() + u32::from(*field) % 90,
+            value: value.clone(),
+        }),
     };
     Body {
         author: KEYS[0].1,
@@ -278,6 +360,19 @@ fn build(shape: &Shape) -> Body {
         effective_at: shape.effective_at.map(|t| t.from(created_at)),
         content,
     }
+}
+
+/// The body's bytes as an author's encoder writes them: prost's form, and a newer version's
+/// kind (no field prost knows) after it.
+fn wire_bytes(body: &Body) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut bytes = proto::MessageBody::from(body).encode_to_vec();
+    if let Content::Unknown(u) = &body.content {
+        encode_key(u.field, WireType::LengthDelimited, &mut bytes);
+        encode_varint(u.value.len() as u64, &mut bytes);
+        bytes.extend_from_slice(&u.value);
+    }
+    bytes
 }
 
 fuzz_target!(|shape: Shape| {
@@ -309,7 +404,7 @@ fuzz_target!(|shape: Shape| {
             // author sign what others will read differently (an explicit zero expiry on a
             // revocation encodes as no expiry). The signature is not looked at: validation
             // comes first.
-            let bytes = Bytes::from(proto::MessageBody::from(&body).encode_to_vec());
+            let bytes = Bytes::from(wire_bytes(&body));
             let Ok(signed) = SignedMessage::new(bytes, &[0; 64]) else {
                 return;
             };

@@ -318,6 +318,7 @@ impl Draft {
                 deadline: None,
                 ilo_conventions: Vec::new(),
                 supervisory_body: None,
+                goals: Vec::new(),
             },
             topics: Vec::new(),
             countries: Vec::new(),
@@ -761,6 +762,24 @@ pub(crate) fn finish(body: Body, key: &SecretKey, now: Timestamp) -> anyhow::Res
     Ok(message)
 }
 
+/// Warns on stderr, never refuses, of each ILO convention a call cites that the node's table
+/// cannot name: a number that is no convention is most likely a slip, but the wire accepts
+/// any well-shaped code and a newer table may know it. `going_on` ends the line ("posting
+/// anyway"). Stdout is left alone, so `--json` output stays valid.
+pub(crate) fn warn_unnamed_conventions(message: &Message, going_on: &str) {
+    let codes = match &message.body().content {
+        Content::Call(c)
+        | Content::Update(Update {
+            content: UpdateContent::Call(c),
+            ..
+        }) => &c.ilo_conventions,
+        _ => return,
+    };
+    for unnamed in codes.iter().filter_map(|code| crate::ilo::unnamed(code)) {
+        eprintln!("warning: {unnamed}; {going_on}");
+    }
+}
+
 fn write_out(message: &Message, out: Option<&PathBuf>) -> anyhow::Result<()> {
     let bytes = message.signed().encode_to_vec();
     match out {
@@ -796,6 +815,7 @@ pub(crate) fn sign_alert(args: &SignAlertArgs) -> anyhow::Result<()> {
 pub(crate) fn sign_call(args: &SignCallArgs) -> anyhow::Result<()> {
     let key = keyfile::load(&args.key).context("loading the key")?;
     let message = args.call.sign(&key, Timestamp::now())?;
+    warn_unnamed_conventions(&message, "signing anyway");
     write_out(&message, args.out.as_ref())
 }
 

@@ -202,6 +202,7 @@ fn ilo_call(now: Timestamp) -> ActionCall {
         deadline: Some(now.plus(Duration::from_secs(10 * 86400))),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     }
 }
 

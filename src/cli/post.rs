@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use super::client::{print_outcome, publish_one};
-use super::compose::{AlertArgs, CallArgs, Draft, finish};
+use super::compose::{AlertArgs, CallArgs, Draft, finish, warn_unnamed_conventions};
 use super::names::Names;
 use super::render::{Facts, Reader, headline_of};
 use super::term::{self, Clock, Style};
@@ -241,6 +241,7 @@ pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
     let key = load_key(opts)?;
     // Everything the user typed is checked before the node is contacted.
     let message = draft.sign(&key, Timestamp::now())?;
+    warn_unnamed_conventions(&message, "posting anyway");
     let mut client = opts.node.connect().await?;
     deliver(opts, &mut client, &message, &Facts::default()).await
 }
@@ -403,6 +404,7 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
     }
     let message = draft.sign_update(orig.id, &key, now)?;
     warn_other_author(orig.message.as_ref(), &key);
+    warn_unnamed_conventions(&message, "posting anyway");
     let facts = Facts {
         target_headline: headline_of(current, &[]),
         ..Facts::default()

@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 
 use super::names::Names;
 use super::term::{Clock, Style};
+use crate::ilo;
 use crate::message::{
-    ActionCall, Alert, Content, Id, Info, Kind, Message, Severity, Status, Timestamp,
-    UpdateContent, language_matches,
+    ActionCall, Alert, Content, Count, Id, Info, Kind, Measure, Message, Severity, Status,
+    Timestamp, UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -44,6 +45,7 @@ fn call_json(c: &ActionCall) -> Value {
         "window_ends_at": time(c.window_ends_at),
         "deadline": time(c.deadline),
         "ilo_conventions": c.ilo_conventions,
+        "ilo_conventions_named": c.ilo_conventions.iter().map(|code| ilo::describe(code)).collect::<Vec<_>>(),
         "supervisory_body": c.supervisory_body.map(|s| s.as_str()),
     });
     if let (Value::Object(base), Value::Object(extra)) = (&mut v, extra) {
@@ -82,6 +84,37 @@ fn content_json(content: &Content) -> Value {
             "successor": r.successor.map(|k| k.to_hex()),
             "reason": r.reason,
         }),
+        Content::Report(r) => json!({
+            "target": r.target.to_hex(),
+            "counts": r.counts.iter().map(count_json).collect::<Vec<_>>(),
+            "filings": r.filings.iter().map(|f| json!({
+                "body": f.body.as_str(),
+                "filed_at": f.filed_at.to_rfc3339(),
+                "reference": f.reference,
+            })).collect::<Vec<_>>(),
+            "as_of": time(r.as_of),
+            "statement": r.statement,
+            "evidence": r.evidence,
+        }),
+        Content::Unknown(u) => json!({ "field": u.field, "bytes": u.value.len() }),
+    }
+}
+
+/// One count of a report as JSON: measure, value, and currency for donations.
+pub(crate) fn count_json(c: &Count) -> Value {
+    let mut v = json!({ "measure": c.measure.as_str(), "value": c.value });
+    if !c.currency.is_empty() {
+        v["currency"] = json!(c.currency);
+    }
+    v
+}
+
+/// A count in words: "340 letters", "1,200 EUR donations".
+pub(crate) fn count_words(measure: Measure, currency: &str, value: u64) -> String {
+    if currency.is_empty() {
+        format!("{value} {measure}")
+    } else {
+        format!("{value} {currency} {measure}")
     }
 }
 
@@ -153,7 +186,11 @@ fn write_call(out: &mut String, c: &ActionCall) {
         );
     }
     if !c.ilo_conventions.is_empty() {
-        let _ = writeln!(out, "  ILO conventions: {}", c.ilo_conventions.join(", "));
+        let _ = writeln!(
+            out,
+            "  ILO conventions: {}",
+            ilo::describe_all(&c.ilo_conventions)
+        );
     }
     if let Some(b) = c.supervisory_body {
         let _ = writeln!(out, "  Supervisory body: {}", b.as_str().to_uppercase());
@@ -216,6 +253,32 @@ pub fn message_text(message: &Message) -> String {
             if let Some(s) = r.successor {
                 let _ = writeln!(out, "  successor key: {s}");
             }
+        }
+        Content::Report(r) => {
+            let counts: Vec<String> = r
+                .counts
+                .iter()
+                .map(|c| count_words(c.measure, &c.currency, c.value))
+                .collect();
+            let _ = writeln!(out, "  reports on {}: {}", r.target, counts.join(", "));
+            for f in &r.filings {
+                let _ = writeln!(
+                    out,
+                    "  observation filed with {} at {} {}",
+                    f.body, f.filed_at, f.reference
+                );
+            }
+            if !r.statement.is_empty() {
+                let _ = writeln!(out, "  {}", r.statement);
+            }
+        }
+        Content::Unknown(u) => {
+            let _ = writeln!(
+                out,
+                "  a kind this version does not know (field {}, {} bytes)",
+                u.field,
+                u.value.len()
+            );
         }
     }
     out
@@ -405,6 +468,28 @@ impl Reader<'_> {
                     let _ = writeln!(out, "    Successor key: {s}");
                 }
             }
+            Content::Report(r) => {
+                let counts: Vec<String> =
+                    r.counts
+                        .iter()
+                        .map(|c| count_words(c.measure, &c.currency, c.value))
+                        .chain((!r.filings.is_empty()).then(|| {
+                            count_words(Measure::Observations, "", r.filings.len() as u64)
+                        }))
+                        .collect();
+                let _ = writeln!(out, "{head}{kind} on {}", self.refers(&r.target, facts));
+                let _ = writeln!(out, "    {}", counts.join(", "));
+                if !r.statement.is_empty() {
+                    let _ = writeln!(out, "    {}", quote_long(&r.statement));
+                }
+            }
+            Content::Unknown(u) => {
+                let _ = writeln!(
+                    out,
+                    "{head}{kind}: a kind this version of tocsin does not know (field {}); upgrade to see it",
+                    u.field
+                );
+            }
         }
         if b.kind() == Kind::Profile {
             // The key this name is claimed for, in full: what others put on their rosters.
@@ -557,6 +642,14 @@ impl Reader<'_> {
         if !ilo.is_empty() {
             let _ = writeln!(out, "    {}", ilo.join(" · "));
         }
+        named_conventions(out, &c.ilo_conventions);
+    }
+}
+
+/// Under the compact line of codes, one line naming each convention the node's table knows.
+fn named_conventions(out: &mut String, codes: &[String]) {
+    for convention in codes.iter().filter_map(|code| ilo::convention(code)) {
+        let _ = writeln!(out, "      {}", convention.describe());
     }
 }
 

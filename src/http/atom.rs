@@ -246,6 +246,10 @@ fn entry(
                     e.to_rfc3339()
                 );
             }
+            if !call.ilo_conventions.is_empty() {
+                let named = crate::ilo::describe_all(&call.ilo_conventions);
+                let _ = write!(content, "\nILO conventions: {named}");
+            }
         }
         let _ = writeln!(
             out,

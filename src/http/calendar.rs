@@ -321,9 +321,10 @@ fn description(call: &ActionCall, instruction: &str, url: &str) -> String {
         parts.push(format!("Addressed to: {}", clean(call.target.trim())));
     }
     if !call.ilo_conventions.is_empty() {
+        // By name, as the feeds show them ("C087 — Freedom of Association … Convention, 1948").
         parts.push(format!(
             "ILO conventions: {}",
-            clean(&call.ilo_conventions.join(", "))
+            clean(&crate::ilo::describe_all(&call.ilo_conventions))
         ));
     }
     if let Some(b) = call.supervisory_body {

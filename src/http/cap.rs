@@ -210,6 +210,15 @@ pub(super) fn document(
                     "tocsin:ilo-conventions",
                     &c.ilo_conventions.join(" "),
                 );
+                // The names for people, beside the codes for machines (kept as on the wire).
+                for code in &c.ilo_conventions {
+                    pair(
+                        &mut out,
+                        "parameter",
+                        "ILO_CONVENTION",
+                        &crate::ilo::describe(code),
+                    );
+                }
             }
             if let Some(b) = c.supervisory_body {
                 pair(&mut out, "parameter", "tocsin:supervisory-body", b.as_str());

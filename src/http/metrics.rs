@@ -58,6 +58,13 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let _ = writeln!(out, "tocsin_messages_duplicate_total {}", m.duplicate);
     family(
         &mut out,
+        "tocsin_unknown_kind_messages_total",
+        "counter",
+        "Messages accepted of a kind this version does not know (a newer version's): stored and relayed verbatim, never shown. Among tocsin_messages_accepted_total; one that came under embargo is not counted here.",
+    );
+    let _ = writeln!(out, "tocsin_unknown_kind_messages_total {}", m.unknown_kind);
+    family(
+        &mut out,
         "tocsin_messages_refused_total",
         "counter",
         "Messages refused, by reason code.",
@@ -194,6 +201,13 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         "Ids remembered without content (cancelled, withheld, expired), so replays are refused.",
     );
     let _ = writeln!(out, "tocsin_store_tombstones {}", counts.tombstones);
+    family(
+        &mut out,
+        "tocsin_store_reports",
+        "gauge",
+        "Action reports that count in tallies here (released; not withdrawn, withheld or expired).",
+    );
+    let _ = writeln!(out, "tocsin_store_reports {}", counts.reports);
     family(
         &mut out,
         "tocsin_store_head_seq",

@@ -129,6 +129,23 @@ pub(super) fn body_label(b: SupervisoryBody) -> &'static str {
     }
 }
 
+/// Each cited convention by name, linked to its NORMLEX page when the node's table knows it;
+/// an unknown code is shown as written.
+fn conventions_html(codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|code| match crate::ilo::convention(code) {
+            Some(c) => format!(
+                "<a href=\"{}\" rel=\"external\">{}</a>",
+                Esc(&c.link()),
+                esc(&c.describe())
+            ),
+            None => esc(code),
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
 /// The alert fields of a version (a call's included).
 pub(super) fn alert_of(m: &Message) -> Option<&Alert> {
     match &m.body().content {
@@ -687,7 +704,7 @@ pub(super) fn detail(
             );
         }
         if !call.ilo_conventions.is_empty() {
-            fact("ILO conventions", esc(&call.ilo_conventions.join(", ")));
+            fact("ILO conventions", conventions_html(&call.ilo_conventions));
         }
         if let Some(b) = call.supervisory_body {
             fact("Supervisory body", body_label(b).into());

@@ -555,6 +555,11 @@ impl Builder {
                 changes.rosters = true;
             }
             Content::Revocation(_) => changes.revoked = true,
+            Content::Report(r) => {
+                changes.touched.insert(r.target);
+            }
+            // Stored and relayed, never shown.
+            Content::Unknown(_) => {}
         }
     }
 

@@ -14,17 +14,68 @@ fn missing(field: &str) -> Rejection {
     Rejection::new(Reason::MissingField, format!("{field} is required"))
 }
 
-/// Decodes body bytes into the domain model.
+/// The field numbers of `MessageBody` kept for content kinds (message.proto).
+pub const KIND_FIELDS: std::ops::RangeInclusive<u32> = 10..=99;
+
+/// Decodes body bytes into the domain model. A body that carries no kind this version knows
+/// but one field in [`KIND_FIELDS`] is a newer version's kind ([`Content::Unknown`]).
 pub(super) fn decode_body(bytes: &[u8]) -> Result<Body, Rejection> {
     let wire = proto::MessageBody::decode(bytes)
         .map_err(|e| Rejection::new(Reason::Malformed, format!("the body does not decode: {e}")))?;
-    Body::try_from(wire)
+    let unknown = match wire.content {
+        Some(_) => None,
+        None => unknown_kind(bytes)?,
+    };
+    Body::try_from_parts(wire, unknown)
+}
+
+/// The one field in [`KIND_FIELDS`] of a body whose content prost did not recognise, if there
+/// is one. Two such fields (or one repeated) are malformed: a body carries one kind.
+fn unknown_kind(bytes: &[u8]) -> Result<Option<UnknownKind>, Rejection> {
+    use prost::encoding::{WireType, decode_key, decode_varint, skip_field};
+    let malformed = |e: prost::DecodeError| {
+        Rejection::new(Reason::Malformed, format!("the body does not decode: {e}"))
+    };
+    let mut buf = bytes;
+    let mut found: Option<UnknownKind> = None;
+    while !buf.is_empty() {
+        let (field, wire_type) = decode_key(&mut buf).map_err(malformed)?;
+        if KIND_FIELDS.contains(&field) && wire_type == WireType::LengthDelimited {
+            let len = decode_varint(&mut buf).map_err(malformed)?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|l| *l <= buf.len())
+                .ok_or_else(|| Rejection::new(Reason::Malformed, "a field runs past the body"))?;
+            if found.is_some() {
+                return Err(Rejection::new(
+                    Reason::Malformed,
+                    "the body carries more than one content kind",
+                ));
+            }
+            found = Some(UnknownKind {
+                field,
+                value: buf[..len].to_vec(),
+            });
+            buf = &buf[len..];
+        } else {
+            skip_field(wire_type, field, &mut buf, Default::default()).map_err(malformed)?;
+        }
+    }
+    Ok(found)
 }
 
 /// Encodes a body. Protobuf encoding is not canonical, so this runs once, at signing; the
-/// bytes it returns are what travels forever after.
+/// bytes it returns are what travels forever after. A newer version's kind is written as the
+/// field it came in (this version never authors one; tests build them so).
 pub(super) fn encode_body(body: &Body) -> Vec<u8> {
-    proto::MessageBody::from(body).encode_to_vec()
+    let mut bytes = proto::MessageBody::from(body).encode_to_vec();
+    if let Content::Unknown(u) = &body.content {
+        use prost::encoding::{WireType, encode_key, encode_varint};
+        encode_key(u.field, WireType::LengthDelimited, &mut bytes);
+        encode_varint(u.value.len() as u64, &mut bytes);
+        bytes.extend_from_slice(&u.value);
+    }
+    bytes
 }
 
 fn key(bytes: &[u8], field: &str) -> Result<AuthorKey, Rejection> {
@@ -69,11 +120,23 @@ impl TryFrom<proto::MessageBody> for Body {
     type Error = Rejection;
 
     fn try_from(p: proto::MessageBody) -> Result<Self, Rejection> {
+        Body::try_from_parts(p, None)
+    }
+}
+
+impl Body {
+    /// The body from its protobuf form; `unknown` is the newer version's kind found in the
+    /// bytes, which stands for the content then.
+    fn try_from_parts(
+        p: proto::MessageBody,
+        unknown: Option<UnknownKind>,
+    ) -> Result<Self, Rejection> {
         let author = key(&p.author, "author")?;
         let created_at = time(p.created_at, "created_at")?;
-        let content = match p.content {
-            None => return Err(missing("content (the message kind)")),
-            Some(c) => Content::try_from(c)?,
+        let content = match (p.content, unknown) {
+            (_, Some(u)) => Content::Unknown(u),
+            (None, None) => return Err(missing("content (the message kind)")),
+            (Some(c), None) => Content::try_from(c)?,
         };
         let expires_at = match (&content, p.expires_at) {
             (Content::Revocation(_), 0) => None,
@@ -170,8 +233,57 @@ impl TryFrom<PContent> for Content {
                 },
                 reason: r.reason,
             }),
+            PContent::Report(r) => Content::Report(ActionReport {
+                target: reference(&r.target, "report.target")?,
+                counts: r
+                    .counts
+                    .into_iter()
+                    .map(|c| {
+                        Ok(Count {
+                            measure: measure(c.measure, "report.counts.measure")?,
+                            value: c.value,
+                            currency: c.currency,
+                        })
+                    })
+                    .collect::<Result<_, Rejection>>()?,
+                filings: r
+                    .filings
+                    .into_iter()
+                    .map(|f| {
+                        Ok(Filing {
+                            body: match f.body {
+                                0 => return Err(missing("report.filings.body")),
+                                n => SupervisoryBody::from_number(n)
+                                    .unwrap_or(SupervisoryBody::Other),
+                            },
+                            filed_at: time(f.filed_at, "report.filings.filed_at")?,
+                            reference: f.reference,
+                        })
+                    })
+                    .collect::<Result<_, Rejection>>()?,
+                as_of: match r.as_of {
+                    None => None,
+                    Some(ms) => Some(time(ms, "report.as_of")?),
+                },
+                statement: r.statement,
+                evidence: r.evidence,
+            }),
         })
     }
+}
+
+/// A measure: zero is missing; a number this version does not know is `bad-count` (a new
+/// measure is a new protocol version: every node must add up the same things).
+fn measure(n: i32, field: &str) -> Result<Measure, Rejection> {
+    if n == 0 {
+        return Err(missing(field));
+    }
+    Measure::from_number(n).ok_or_else(|| {
+        Rejection::new(
+            Reason::BadCount,
+            format!("{field}: {n} is not a measure this version counts"),
+        )
+    })
 }
 
 impl TryFrom<proto::Alert> for Alert {
@@ -224,6 +336,17 @@ impl TryFrom<proto::ActionCall> for ActionCall {
                 0 => None,
                 n => Some(SupervisoryBody::from_number(n).unwrap_or(SupervisoryBody::Other)),
             },
+            goals: c
+                .goals
+                .into_iter()
+                .map(|g| {
+                    Ok(Goal {
+                        measure: measure(g.measure, "call.goals.measure")?,
+                        target: g.target,
+                        currency: g.currency,
+                    })
+                })
+                .collect::<Result<_, Rejection>>()?,
         })
     }
 }
@@ -276,60 +399,22 @@ impl From<&ActionCall> for proto::ActionCall {
             deadline: c.deadline.map(|t| t.0),
             ilo_conventions: c.ilo_conventions.clone(),
             supervisory_body: c.supervisory_body.map_or(0, |s| s.number()),
+            goals: c
+                .goals
+                .iter()
+                .map(|g| proto::Goal {
+                    measure: g.measure.number(),
+                    target: g.target,
+                    currency: g.currency.clone(),
+                })
+                .collect(),
         }
     }
 }
 
 impl From<&Body> for proto::MessageBody {
     fn from(b: &Body) -> Self {
-        let content = match &b.content {
-            Content::Alert(a) => PContent::Alert(a.into()),
-            Content::Call(c) => PContent::Call(c.into()),
-            Content::Update(u) => PContent::Update(proto::Update {
-                supersedes: u.supersedes.0.to_vec(),
-                content: Some(match &u.content {
-                    UpdateContent::Alert(a) => proto::update::Content::Alert(a.into()),
-                    UpdateContent::Call(c) => proto::update::Content::Call(c.into()),
-                }),
-            }),
-            Content::Cancel(c) => PContent::Cancel(proto::Cancel {
-                target: c.target.0.to_vec(),
-                reason: c.reason.clone(),
-            }),
-            Content::Endorsement(e) => PContent::Endorsement(proto::Endorsement {
-                target: e.target.0.to_vec(),
-                statement: e.statement.clone(),
-            }),
-            Content::Translation(t) => PContent::Translation(proto::Translation {
-                target: t.target.0.to_vec(),
-                info: t.info.iter().map(proto::Info::from).collect(),
-            }),
-            Content::Profile(p) => PContent::Profile(proto::Profile {
-                name: p.name.clone(),
-                country: p.country.clone(),
-                website: p.website.clone(),
-                description: p.description.clone(),
-            }),
-            Content::Roster(r) => PContent::Roster(proto::Roster {
-                members: r
-                    .members
-                    .iter()
-                    .map(|m| proto::RosterMember {
-                        key: m.key.as_bytes().to_vec(),
-                        name: m.name.clone(),
-                        country: m.country.clone(),
-                    })
-                    .collect(),
-            }),
-            Content::Revocation(r) => PContent::Revocation(proto::Revocation {
-                revoked_from: r.revoked_from.0,
-                successor: r
-                    .successor
-                    .map(|k| k.as_bytes().to_vec())
-                    .unwrap_or_default(),
-                reason: r.reason.clone(),
-            }),
-        };
+        let content = content_of(&b.content);
         proto::MessageBody {
             author: b.author.as_bytes().to_vec(),
             created_at: b.created_at.0,
@@ -337,7 +422,89 @@ impl From<&Body> for proto::MessageBody {
             topics: b.topics.clone(),
             countries: b.countries.clone(),
             effective_at: b.effective_at.map(|t| t.0),
-            content: Some(content),
+            content,
+        }
+    }
+}
+
+/// A body's content in protobuf form; `None` for a newer version's kind.
+fn content_of(content: &Content) -> Option<PContent> {
+    Some(match content {
+        // A newer version's kind is no field prost knows: `encode_body` writes it.
+        Content::Unknown(_) => return None,
+        Content::Alert(a) => PContent::Alert(a.into()),
+        Content::Call(c) => PContent::Call(c.into()),
+        Content::Update(u) => PContent::Update(proto::Update {
+            supersedes: u.supersedes.0.to_vec(),
+            content: Some(match &u.content {
+                UpdateContent::Alert(a) => proto::update::Content::Alert(a.into()),
+                UpdateContent::Call(c) => proto::update::Content::Call(c.into()),
+            }),
+        }),
+        Content::Cancel(c) => PContent::Cancel(proto::Cancel {
+            target: c.target.0.to_vec(),
+            reason: c.reason.clone(),
+        }),
+        Content::Endorsement(e) => PContent::Endorsement(proto::Endorsement {
+            target: e.target.0.to_vec(),
+            statement: e.statement.clone(),
+        }),
+        Content::Translation(t) => PContent::Translation(proto::Translation {
+            target: t.target.0.to_vec(),
+            info: t.info.iter().map(proto::Info::from).collect(),
+        }),
+        Content::Profile(p) => PContent::Profile(proto::Profile {
+            name: p.name.clone(),
+            country: p.country.clone(),
+            website: p.website.clone(),
+            description: p.description.clone(),
+        }),
+        Content::Roster(r) => PContent::Roster(proto::Roster {
+            members: r
+                .members
+                .iter()
+                .map(|m| proto::RosterMember {
+                    key: m.key.as_bytes().to_vec(),
+                    name: m.name.clone(),
+                    country: m.country.clone(),
+                })
+                .collect(),
+        }),
+        Content::Revocation(r) => PContent::Revocation(proto::Revocation {
+            revoked_from: r.revoked_from.0,
+            successor: r
+                .successor
+                .map(|k| k.as_bytes().to_vec())
+                .unwrap_or_default(),
+            reason: r.reason.clone(),
+        }),
+        Content::Report(r) => PContent::Report(proto::ActionReport {
+            target: r.target.0.to_vec(),
+            counts: r.counts.iter().map(proto::Count::from).collect(),
+            filings: r.filings.iter().map(proto::Filing::from).collect(),
+            as_of: r.as_of.map(|t| t.0),
+            statement: r.statement.clone(),
+            evidence: r.evidence.clone(),
+        }),
+    })
+}
+
+impl From<&Count> for proto::Count {
+    fn from(c: &Count) -> Self {
+        proto::Count {
+            measure: c.measure.number(),
+            value: c.value,
+            currency: c.currency.clone(),
+        }
+    }
+}
+
+impl From<&Filing> for proto::Filing {
+    fn from(f: &Filing) -> Self {
+        proto::Filing {
+            body: f.body.number(),
+            filed_at: f.filed_at.0,
+            reference: f.reference.clone(),
         }
     }
 }

@@ -12,22 +12,25 @@ mod lang;
 mod model;
 mod rejection;
 mod signed;
+pub mod tally;
 mod time;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
+pub use convert::KIND_FIELDS;
 pub use crypto::{AuthorKey, SIGNING_DOMAIN, SecretKey};
 pub use filter::Filter;
 pub use id::Id;
 pub use lang::{is_well_formed as is_language_tag, language_matches, normalize_language};
 pub use model::{
-    ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Info,
-    Kind, Profile, Revocation, Roster, RosterMember, Severity, Status, SupervisoryBody,
-    Translation, Update, UpdateContent, Urgency,
+    ActionCall, ActionReport, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Count,
+    Endorsement, Filing, Goal, Info, Kind, Measure, Profile, Revocation, Roster, RosterMember,
+    Severity, Status, SupervisoryBody, Translation, UnknownKind, Update, UpdateContent, Urgency,
 };
 pub use rejection::{Outlook, Reason, Rejection};
 pub use signed::{Checked, Message, SignedMessage};
+pub use tally::Tally;
 pub use time::Timestamp;
 pub use validate::{limits, max_lifetime, valid_from, validate};

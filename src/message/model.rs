@@ -36,6 +36,7 @@ impl Body {
             Content::Cancel(c) => Some(c.target),
             Content::Endorsement(e) => Some(e.target),
             Content::Translation(t) => Some(t.target),
+            Content::Report(r) => Some(r.target),
             _ => None,
         }
     }
@@ -83,11 +84,16 @@ pub enum Kind {
     Roster,
     /// A key revocation.
     Revocation,
+    /// An organisation's action report for an alert or call.
+    Report,
+    /// A newer version's kind, which this version does not know: stored and relayed verbatim,
+    /// not shown.
+    Unknown,
 }
 
 impl Kind {
-    /// Every kind, in wire order.
-    pub const ALL: [Kind; 9] = [
+    /// Every kind this version knows, in wire order ([`Kind::Unknown`] is not one).
+    pub const ALL: [Kind; 10] = [
         Kind::Alert,
         Kind::Call,
         Kind::Update,
@@ -97,6 +103,7 @@ impl Kind {
         Kind::Profile,
         Kind::Roster,
         Kind::Revocation,
+        Kind::Report,
     ];
 
     /// The kind's name in text forms ("alert", "call", …).
@@ -111,6 +118,8 @@ impl Kind {
             Kind::Profile => "profile",
             Kind::Roster => "roster",
             Kind::Revocation => "revocation",
+            Kind::Report => "report",
+            Kind::Unknown => "unknown",
         }
     }
 
@@ -133,6 +142,8 @@ impl Kind {
             Kind::Profile => 7,
             Kind::Roster => 8,
             Kind::Revocation => 9,
+            Kind::Report => 10,
+            Kind::Unknown => 11,
         }
     }
 
@@ -148,6 +159,8 @@ impl Kind {
             7 => Some(Kind::Profile),
             8 => Some(Kind::Roster),
             9 => Some(Kind::Revocation),
+            10 => Some(Kind::Report),
+            11 => Some(Kind::Unknown),
             _ => None,
         }
     }
@@ -180,6 +193,10 @@ pub enum Content {
     Roster(Roster),
     /// A revocation.
     Revocation(Revocation),
+    /// An action report.
+    Report(ActionReport),
+    /// A newer version's kind.
+    Unknown(UnknownKind),
 }
 
 impl Content {
@@ -195,6 +212,8 @@ impl Content {
             Content::Profile(_) => Kind::Profile,
             Content::Roster(_) => Kind::Roster,
             Content::Revocation(_) => Kind::Revocation,
+            Content::Report(_) => Kind::Report,
+            Content::Unknown(_) => Kind::Unknown,
         }
     }
 }
@@ -363,6 +382,36 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// What an action report counts, and what a call's goal aims at.
+    Measure {
+        /// Letters or emails sent.
+        Letters = 1 => "letters",
+        /// Petition signatures gathered.
+        Signatures = 2 => "signatures",
+        /// People who took part in a protest.
+        Participants = 3 => "participants",
+        /// Workers who struck.
+        Strikers = 4 => "strikers",
+        /// Money given, in whole units of a currency.
+        Donations = 5 => "donations",
+        /// Observations filed with a supervisory body (reported as filings, never counted).
+        Observations = 6 => "observations",
+        /// Messages of solidarity sent.
+        Messages = 7 => "messages",
+        /// Organisations that reported (a goal only).
+        Organisations = 8 => "organisations",
+    }
+}
+
+impl Measure {
+    /// Whether a report may give this measure as a count: not observations (given as
+    /// filings) and not organisations (what the tally counts itself).
+    pub fn countable(self) -> bool {
+        !matches!(self, Measure::Observations | Measure::Organisations)
+    }
+}
+
 /// The text of an alert or call in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Info {
@@ -414,6 +463,67 @@ pub struct ActionCall {
     pub ilo_conventions: Vec<String>,
     /// The ILO supervisory body concerned, if any.
     pub supervisory_body: Option<SupervisoryBody>,
+    /// What the call hopes to reach (may be empty).
+    pub goals: Vec<Goal>,
+}
+
+/// A call's goal: reach `target` of `measure`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Goal {
+    /// What is aimed at.
+    pub measure: Measure,
+    /// How many (at least 1).
+    pub target: u64,
+    /// ISO 4217 code for donations; empty otherwise.
+    pub currency: String,
+}
+
+/// One cumulative count in an action report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// What is counted ([`Measure::countable`]).
+    pub measure: Measure,
+    /// How many so far: the author's whole count for the target.
+    pub value: u64,
+    /// ISO 4217 code for donations; empty otherwise.
+    pub currency: String,
+}
+
+/// One observation filed with a supervisory body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filing {
+    /// Which body.
+    pub body: SupervisoryBody,
+    /// When it was filed.
+    pub filed_at: Timestamp,
+    /// The body's reference or a short description (may be empty).
+    pub reference: String,
+}
+
+/// An organisation's cumulative account of what it did for one alert or call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionReport {
+    /// The original alert's or call's id.
+    pub target: Id,
+    /// Counts, at most one per measure (per currency for donations).
+    pub counts: Vec<Count>,
+    /// Observations filed.
+    pub filings: Vec<Filing>,
+    /// The time the counts are as of; `None` means the report's created_at.
+    pub as_of: Option<Timestamp>,
+    /// An optional statement.
+    pub statement: String,
+    /// An https:// link to evidence (may be empty).
+    pub evidence: String,
+}
+
+/// A newer version's content kind: the field of the body that carries it, kept as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKind {
+    /// Its field number in the body (10 to 99, one no kind of this version has).
+    pub field: u32,
+    /// The field's bytes (its length-delimited value), verbatim.
+    pub value: Vec<u8>,
 }
 
 /// A new version of an alert or call.

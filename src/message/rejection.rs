@@ -58,11 +58,15 @@ pub enum Reason {
     RateLimited,
     /// The node is shutting down or cannot take more work now.
     Unavailable,
+    /// An action report's counts, filings or a call's goals are not acceptable (an unknown or
+    /// repeated measure, a currency where none belongs or missing where one does, a count
+    /// beyond the protocol's bound, a report that counts nothing).
+    BadCount,
 }
 
 impl Reason {
     /// Every reason, in code order (for metrics and documentation).
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 26] = [
         Reason::Malformed,
         Reason::TooLarge,
         Reason::TooLong,
@@ -88,6 +92,7 @@ impl Reason {
         Reason::Replayed,
         Reason::RateLimited,
         Reason::Unavailable,
+        Reason::BadCount,
     ];
 
     /// The stable code, as sent on the wire and counted in metrics.
@@ -118,6 +123,7 @@ impl Reason {
             Reason::Replayed => "replayed",
             Reason::RateLimited => "rate-limited",
             Reason::Unavailable => "unavailable",
+            Reason::BadCount => "bad-count",
         }
     }
 
@@ -162,6 +168,7 @@ impl Reason {
             | Reason::BadCountry
             | Reason::BadReference
             | Reason::BadValue
+            | Reason::BadCount
             | Reason::RevokedAuthor
             | Reason::DeniedAuthor
             | Reason::NotAuthor

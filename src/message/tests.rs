@@ -132,6 +132,18 @@ fn call() -> ActionCall {
         deadline: Some(NOW.plus(60 * DAY)),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: vec![
+            Goal {
+                measure: Measure::Letters,
+                target: 3000,
+                currency: String::new(),
+            },
+            Goal {
+                measure: Measure::Organisations,
+                target: 20,
+                currency: String::new(),
+            },
+        ],
     }
 }
 
@@ -188,6 +200,34 @@ fn content(kind: Kind) -> Content {
             successor: Some(eastland_successor().public()),
             reason: "The general secretary's laptop was seized.".into(),
         }),
+        Kind::Report => Content::Report(ActionReport {
+            target: earlier_alert(),
+            counts: vec![
+                Count {
+                    measure: Measure::Letters,
+                    value: 340,
+                    currency: String::new(),
+                },
+                Count {
+                    measure: Measure::Donations,
+                    value: 1200,
+                    currency: "EUR".into(),
+                },
+            ],
+            filings: vec![Filing {
+                body: SupervisoryBody::Ceacr,
+                filed_at: NOW.minus(DAY),
+                reference: "observations on C087".into(),
+            }],
+            as_of: Some(NOW.minus(HOUR)),
+            statement: "Our members wrote 340 letters to the Presidential Administration.".into(),
+            evidence: "https://northland-transport.example/eastport-letters".into(),
+        }),
+        // A newer version's kind, in a field number no kind of this version has.
+        Kind::Unknown => Content::Unknown(UnknownKind {
+            field: 90,
+            value: b"\x0a\x05hello".to_vec(),
+        }),
     }
 }
 
@@ -231,6 +271,58 @@ fn call_mut(b: &mut Body) -> &mut ActionCall {
 fn first_info(b: &mut Body) -> &mut Info {
     &mut alert_mut(b).info[0]
 }
+
+fn report_mut(b: &mut Body) -> &mut ActionReport {
+    match &mut b.content {
+        Content::Report(r) => r,
+        other => panic!("not a report: {other:?}"),
+    }
+}
+
+fn count(measure: Measure, value: u64, currency: &str) -> Count {
+    Count {
+        measure,
+        value,
+        currency: currency.into(),
+    }
+}
+
+fn goal(measure: Measure, target: u64, currency: &str) -> Goal {
+    Goal {
+        measure,
+        target,
+        currency: currency.into(),
+    }
+}
+
+/// The bytes of a body of a kind this version does not know, built by hand: the common fields
+/// of a valid alert's body (prost's encoding, without its content), then each of `fields` as a
+/// length-delimited field `(number, value)`.
+fn newer_kind_bytes(fields: &[(u32, &[u8])]) -> Vec<u8> {
+    newer_kind_bytes_with(|_| {}, fields)
+}
+
+/// [`newer_kind_bytes`] with the common fields changed by `f` first.
+fn newer_kind_bytes_with(
+    f: impl FnOnce(&mut proto::MessageBody),
+    fields: &[(u32, &[u8])],
+) -> Vec<u8> {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut wire = proto::MessageBody::from(&body(Kind::Alert));
+    wire.content = None;
+    f(&mut wire);
+    let mut bytes = wire.encode_to_vec();
+    for (field, value) in fields {
+        encode_key(*field, WireType::LengthDelimited, &mut bytes);
+        encode_varint(value.len() as u64, &mut bytes);
+        bytes.extend_from_slice(value);
+    }
+    bytes
+}
+
+/// What a newer version might carry in its new kind: a nested message (a poll's question and
+/// two options), which this version never reads.
+const NEWER_KIND_VALUE: &[u8] = b"\x0a\x1bWhich day for the stoppage?\x12\x06Monday\x12\x06Friday";
 
 // ---------------------------------------------------------------------------------------------
 // Signing and refusing.
@@ -321,7 +413,8 @@ fn given_by_core(reason: Reason) -> bool {
         | Reason::BadTopic
         | Reason::BadCountry
         | Reason::BadReference
-        | Reason::BadValue => true,
+        | Reason::BadValue
+        | Reason::BadCount => true,
         // Node-level: trust policy, revocations, the store and the ingest pipeline.
         Reason::RevokedAuthor
         | Reason::NotAdmitted
@@ -334,7 +427,7 @@ fn given_by_core(reason: Reason) -> bool {
 }
 
 #[test]
-fn the_core_gives_eighteen_codes() {
+fn the_core_gives_nineteen_codes() {
     let core: Vec<_> = Reason::ALL
         .into_iter()
         .filter(|r| given_by_core(*r))
@@ -361,6 +454,7 @@ fn the_core_gives_eighteen_codes() {
             "bad-country",
             "bad-reference",
             "bad-value",
+            "bad-count",
         ]
     );
 }
@@ -634,6 +728,16 @@ fn validate_refuses_what_decoding_refuses() {
             };
             r.revoked_from = Timestamp(0);
         })),
+        Reason::MissingField
+    );
+    // A report's times: zero is no time on the wire, so no decoder reads one back.
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).as_of = Some(Timestamp(0)))),
+        Reason::MissingField
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).filings[0]
+            .filed_at = Timestamp(0))),
         Reason::MissingField
     );
 }
@@ -1133,12 +1237,629 @@ fn bad_value() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Action reports and goals: each refusal on its own.
+
+#[test]
+fn the_valid_report_and_call_with_goals_open() {
+    opens(body(Kind::Report));
+    opens(body(Kind::Call));
+    // Filings alone count something; so do counts alone; as_of may be created_at itself.
+    opens(body_with(Kind::Report, |b| report_mut(b).counts.clear()));
+    opens(body_with(Kind::Report, |b| {
+        let r = report_mut(b);
+        r.filings.clear();
+        r.as_of = None;
+    }));
+    opens(body_with(Kind::Report, |b| {
+        let created_at = b.created_at;
+        let r = report_mut(b);
+        r.as_of = Some(created_at);
+        r.filings[0].filed_at = created_at;
+    }));
+    // A count of zero says "nothing yet", which is a report too.
+    opens(body_with(Kind::Report, |b| {
+        report_mut(b).counts = vec![count(Measure::Letters, 0, "")]
+    }));
+}
+
+#[test]
+fn bad_count_a_report_that_counts_nothing() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| {
+            let r = report_mut(b);
+            r.counts.clear();
+            r.filings.clear();
+        })),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_observations_given_as_a_count() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b)
+            .counts
+            .push(count(Measure::Observations, 3, "")))),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_organisations_given_as_a_count() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b)
+            .counts
+            .push(count(Measure::Organisations, 12, "")))),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_a_measure_counted_twice() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b)
+            .counts
+            .push(count(Measure::Letters, 12, "")))),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_a_currency_counted_twice() {
+    // Donations in two currencies are two counts…
+    opens(body_with(Kind::Report, |b| {
+        report_mut(b)
+            .counts
+            .push(count(Measure::Donations, 800, "USD"))
+    }));
+    // …but the same currency twice is one count given twice.
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b)
+            .counts
+            .push(count(Measure::Donations, 800, "EUR")))),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_donations_without_a_currency() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+            vec![count(Measure::Donations, 1200, "")])),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_donations_in_a_currency_that_is_no_code() {
+    for currency in ["eur", "EURO", "EU", "E1R", "€", "EÜR"] {
+        assert_eq!(
+            refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+                vec![count(Measure::Donations, 1200, currency)])),
+            Reason::BadCount,
+            "{currency:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_count_a_currency_on_letters() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+            vec![count(Measure::Letters, 340, "EUR")])),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_a_count_beyond_the_bound() {
+    opens(body_with(Kind::Report, |b| {
+        report_mut(b).counts = vec![count(Measure::Signatures, limits::MAX_COUNT, "")]
+    }));
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+            vec![count(Measure::Signatures, limits::MAX_COUNT + 1, "")])),
+        Reason::BadCount
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+            vec![count(Measure::Strikers, u64::MAX, "")])),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_a_measure_this_version_does_not_know() {
+    let with_count_measure = |n: i32| {
+        wire_with(Kind::Report, |w| {
+            let Some(proto::message_body::Content::Report(r)) = &mut w.content else {
+                unreachable!()
+            };
+            r.counts[0].measure = n;
+        })
+    };
+    // A new measure is a new protocol version: every node must add up the same things.
+    assert_eq!(wire_refusal(with_count_measure(42)), Reason::BadCount);
+    assert_eq!(wire_refusal(with_count_measure(-1)), Reason::BadCount);
+    // Zero is no measure at all.
+    assert_eq!(wire_refusal(with_count_measure(0)), Reason::MissingField);
+
+    let with_goal_measure = |n: i32| {
+        wire_with(Kind::Call, |w| {
+            let Some(proto::message_body::Content::Call(c)) = &mut w.content else {
+                unreachable!()
+            };
+            c.goals[0].measure = n;
+        })
+    };
+    assert_eq!(wire_refusal(with_goal_measure(42)), Reason::BadCount);
+    assert_eq!(wire_refusal(with_goal_measure(0)), Reason::MissingField);
+}
+
+#[test]
+fn bad_count_a_goal_of_zero() {
+    assert_eq!(
+        refusal(body_with(Kind::Call, |b| call_mut(b).goals[0].target = 0)),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_a_measure_with_two_goals() {
+    assert_eq!(
+        refusal(body_with(Kind::Call, |b| call_mut(b).goals.push(goal(
+            Measure::Letters,
+            5000,
+            ""
+        )))),
+        Reason::BadCount
+    );
+    // Per currency for donations.
+    opens(body_with(Kind::Call, |b| {
+        call_mut(b).goals.extend([
+            goal(Measure::Donations, 5000, "EUR"),
+            goal(Measure::Donations, 5000, "USD"),
+        ])
+    }));
+    assert_eq!(
+        refusal(body_with(Kind::Call, |b| call_mut(b).goals.extend([
+            goal(Measure::Donations, 5000, "EUR"),
+            goal(Measure::Donations, 9000, "EUR"),
+        ]))),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_count_goals_follow_the_rules_of_counts() {
+    // Beyond the bound, a currency missing or misplaced.
+    for bad in [
+        goal(Measure::Letters, limits::MAX_COUNT + 1, ""),
+        goal(Measure::Donations, 5000, ""),
+        goal(Measure::Donations, 5000, "euro"),
+        goal(Measure::Signatures, 5000, "EUR"),
+    ] {
+        assert_eq!(
+            refusal(body_with(Kind::Call, |b| call_mut(b).goals = vec![bad.clone()])),
+            Reason::BadCount,
+            "{bad:?}"
+        );
+    }
+    // Unlike a count, a goal may aim at observations and at organisations.
+    opens(body_with(Kind::Call, |b| {
+        call_mut(b).goals = vec![
+            goal(Measure::Observations, 20, ""),
+            goal(Measure::Organisations, 20, ""),
+        ]
+    }));
+}
+
+#[test]
+fn bad_count_in_the_goals_of_an_update() {
+    let update_with_goals = |goals: Vec<Goal>| {
+        body_with(Kind::Update, |b| {
+            let Content::Update(u) = &mut b.content else {
+                unreachable!()
+            };
+            u.content = UpdateContent::Call(ActionCall { goals, ..call() });
+        })
+    };
+    opens(update_with_goals(vec![goal(Measure::Letters, 6000, "")]));
+    assert_eq!(
+        refusal(update_with_goals(vec![goal(Measure::Letters, 0, "")])),
+        Reason::BadCount
+    );
+}
+
+#[test]
+fn bad_time_a_report_as_of_after_it_was_made() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| {
+            let later = b.created_at.plus(MS);
+            report_mut(b).as_of = Some(later);
+        })),
+        Reason::BadTime
+    );
+}
+
+#[test]
+fn bad_time_a_filing_after_the_report_was_made() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| {
+            let later = b.created_at.plus(MS);
+            report_mut(b).filings[0].filed_at = later;
+        })),
+        Reason::BadTime
+    );
+}
+
+#[test]
+fn too_many_counts_filings_or_goals() {
+    let letters = |n: usize| vec![count(Measure::Letters, 1, ""); n];
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).counts =
+            letters(limits::MAX_COUNTS + 1))),
+        Reason::TooMany
+    );
+    let filing = report_mut(&mut body(Kind::Report)).filings[0].clone();
+    opens(body_with(Kind::Report, |b| {
+        report_mut(b).filings = vec![filing.clone(); limits::MAX_FILINGS]
+    }));
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).filings =
+            vec![filing.clone(); limits::MAX_FILINGS + 1])),
+        Reason::TooMany
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Call, |b| call_mut(b).goals =
+            vec![goal(Measure::Letters, 1, ""); limits::MAX_COUNTS + 1])),
+        Reason::TooMany
+    );
+}
+
+#[test]
+fn a_report_s_text_target_and_evidence_are_checked() {
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).statement =
+            "s".repeat(limits::MAX_STATEMENT + 1))),
+        Reason::TooLong
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).filings[0]
+            .reference =
+            "r".repeat(limits::MAX_NAME + 1))),
+        Reason::TooLong
+    );
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| report_mut(b).evidence =
+            "http://northland-transport.example/letters".into())),
+        Reason::BadLink
+    );
+    let with_target = |target: Vec<u8>| {
+        wire_with(Kind::Report, |w| {
+            let Some(proto::message_body::Content::Report(r)) = &mut w.content else {
+                unreachable!()
+            };
+            r.target = target;
+        })
+    };
+    assert_eq!(wire_refusal(with_target(Vec::new())), Reason::MissingField);
+    assert_eq!(wire_refusal(with_target(vec![7; 31])), Reason::BadReference);
+    let with_filing_body = wire_with(Kind::Report, |w| {
+        let Some(proto::message_body::Content::Report(r)) = &mut w.content else {
+            unreachable!()
+        };
+        r.filings[0].body = 0;
+    });
+    assert_eq!(wire_refusal(with_filing_body), Reason::MissingField);
+    // A report lives as long as its call can.
+    opens(body_with(Kind::Report, |b| {
+        b.expires_at = Some(b.created_at.plus(400 * DAY))
+    }));
+    assert_eq!(
+        refusal(body_with(Kind::Report, |b| b.expires_at =
+            Some(b.created_at.plus(400 * DAY + MS)))),
+        Reason::BadLifetime
+    );
+}
+
+#[test]
+fn reports_and_goals_round_trip() {
+    let call_with_goals = body_with(Kind::Call, |b| {
+        call_mut(b).goals = vec![
+            goal(Measure::Letters, 3000, ""),
+            goal(Measure::Donations, 5000, "EUR"),
+            goal(Measure::Donations, 2000, "USD"),
+            goal(Measure::Observations, 20, ""),
+            goal(Measure::Organisations, 20, ""),
+        ]
+    });
+    let report = body_with(Kind::Report, |b| {
+        report_mut(b).filings.push(Filing {
+            body: SupervisoryBody::Cfa,
+            filed_at: NOW.minus(2 * DAY),
+            reference: String::new(),
+        })
+    });
+    for body in [call_with_goals, report, body(Kind::Report)] {
+        let bytes = encode_body(&body);
+        assert_eq!(decode_body(&bytes).unwrap(), body);
+        let msg = Message::sign(body.clone(), &eastland()).unwrap();
+        assert_eq!(msg.signed().body().as_ref(), bytes.as_slice());
+        let opened = Message::open(msg.signed().clone(), NOW).unwrap();
+        assert_eq!(opened.body(), &body);
+        assert_eq!(opened.id(), Id::of(&bytes));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A newer version's kind: stored and relayed verbatim once its common fields check out.
+
+#[test]
+fn a_newer_kind_opens_as_unknown_with_its_bytes_kept() {
+    let bytes = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);
+    let signed = sign_bytes(bytes.clone(), &eastland());
+    let msg = Message::open(signed, NOW).expect("a newer kind is accepted");
+    assert_eq!(msg.kind(), Kind::Unknown);
+    assert_eq!(
+        msg.body().content,
+        Content::Unknown(UnknownKind {
+            field: 90,
+            value: NEWER_KIND_VALUE.to_vec(),
+        })
+    );
+    // The common fields are read as for any kind.
+    let expected = body(Kind::Alert);
+    assert_eq!(msg.body().author, expected.author);
+    assert_eq!(msg.body().created_at, expected.created_at);
+    assert_eq!(msg.body().expires_at, expected.expires_at);
+    assert_eq!(msg.body().topics, expected.topics);
+    assert_eq!(msg.body().countries, expected.countries);
+    assert_eq!(msg.body().target(), None);
+    assert!(msg.body().info().is_empty());
+    // Verbatim: the id is over the author's bytes, and they come back out unchanged.
+    assert_eq!(msg.signed().body().as_ref(), bytes.as_slice());
+    assert_eq!(msg.id(), Id::of(&bytes));
+    let again = SignedMessage::decode(&msg.signed().encode_to_vec()).unwrap();
+    assert_eq!(again.body().as_ref(), bytes.as_slice());
+    let stored = Message::from_store(again).unwrap();
+    assert_eq!(stored.body(), msg.body());
+    assert_eq!(stored.id(), msg.id());
+    // decode(encode(body)) is the body, and here encode gives the very bytes.
+    assert_eq!(encode_body(msg.body()), bytes);
+    assert_eq!(decode_body(&encode_body(msg.body())).unwrap(), *msg.body());
+}
+
+#[test]
+fn a_newer_kind_written_before_the_common_fields_is_kept_as_written() {
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut bytes = Vec::new();
+    encode_key(90, WireType::LengthDelimited, &mut bytes);
+    encode_varint(NEWER_KIND_VALUE.len() as u64, &mut bytes);
+    bytes.extend_from_slice(NEWER_KIND_VALUE);
+    let mut wire = proto::MessageBody::from(&body(Kind::Alert));
+    wire.content = None;
+    bytes.extend_from_slice(&wire.encode_to_vec());
+
+    let msg = Message::open(sign_bytes(bytes.clone(), &eastland()), NOW).unwrap();
+    assert_eq!(msg.kind(), Kind::Unknown);
+    assert_eq!(msg.signed().body().as_ref(), bytes.as_slice());
+    // This version would write the field last: re-encoding would change the id, which is why
+    // no node ever re-encodes.
+    assert_ne!(encode_body(msg.body()), bytes);
+    assert_ne!(Id::of(&encode_body(msg.body())), msg.id());
+    assert_eq!(decode_body(&encode_body(msg.body())).unwrap(), *msg.body());
+}
+
+#[test]
+fn a_newer_kind_may_be_any_free_content_field_and_any_bytes() {
+    for field in [20, 21, 55, 90, 99] {
+        for value in [NEWER_KIND_VALUE, b"", b"\xff\xff\xff\xff", &[0u8; 300]] {
+            let bytes = newer_kind_bytes(&[(field, value)]);
+            let msg = Message::open(sign_bytes(bytes, &eastland()), NOW)
+                .unwrap_or_else(|r| panic!("field {field}: {r}"));
+            assert_eq!(
+                msg.body().content,
+                Content::Unknown(UnknownKind {
+                    field,
+                    value: value.to_vec()
+                })
+            );
+        }
+    }
+    // Unknown fields outside the content range beside it are carried too.
+    let mut bytes = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);
+    bytes.extend_from_slice(&[0xA2, 0x06, 5]);
+    bytes.extend_from_slice(b"later");
+    let msg = Message::open(sign_bytes(bytes.clone(), &eastland()), NOW).unwrap();
+    assert_eq!(msg.kind(), Kind::Unknown);
+    assert_eq!(msg.signed().body().as_ref(), bytes.as_slice());
+}
+
+#[test]
+fn a_newer_kind_is_held_to_the_common_rules() {
+    let with_wire = |f: fn(&mut proto::MessageBody)| {
+        let bytes = newer_kind_bytes_with(f, &[(90, NEWER_KIND_VALUE)]);
+        reason(Message::open(sign_bytes(bytes, &eastland()), NOW))
+    };
+    assert_eq!(
+        with_wire(|w| w.topics = vec!["Not A Slug".into()]),
+        Reason::BadTopic
+    );
+    assert_eq!(
+        with_wire(|w| w.countries = vec!["ZZZ".into()]),
+        Reason::BadCountry
+    );
+    assert_eq!(with_wire(|w| w.expires_at = 0), Reason::MissingField);
+    assert_eq!(with_wire(|w| w.author.clear()), Reason::MissingField);
+    assert_eq!(
+        with_wire(|w| w.expires_at = NOW.minus(MINUTE).0),
+        Reason::Expired
+    );
+    assert_eq!(
+        with_wire(|w| w.created_at = NOW.plus(HOUR).0),
+        Reason::FromFuture
+    );
+    // The longest lifetime of any kind that expires: 730 days.
+    assert_eq!(
+        with_wire(|w| w.expires_at = w.created_at + (730 * DAY).as_millis() as u64 + 1),
+        Reason::BadLifetime
+    );
+    opens_unknown(body_with(Kind::Unknown, |b| {
+        b.expires_at = Some(b.created_at.plus(730 * DAY))
+    }));
+    // Signed by another key than its author's.
+    let bytes = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);
+    assert_eq!(
+        reason(Message::open(sign_bytes(bytes, &northland()), NOW)),
+        Reason::BadSignature
+    );
+}
+
+/// Opens a body of a newer kind signed by its author (the [`opens`] of this section).
+fn opens_unknown(body: Body) {
+    assert_eq!(body.kind(), Kind::Unknown);
+    opens(body);
+}
+
+#[test]
+fn too_large_a_newer_kind_beyond_32_kib() {
+    let at = vec![b'x'; limits::MAX_UNKNOWN_KIND_BYTES];
+    let msg = Message::open(sign_bytes(newer_kind_bytes(&[(90, &at)]), &eastland()), NOW)
+        .expect("at the bound");
+    assert_eq!(msg.kind(), Kind::Unknown);
+    let over = vec![b'x'; limits::MAX_UNKNOWN_KIND_BYTES + 1];
+    assert_eq!(
+        reason(Message::open(
+            sign_bytes(newer_kind_bytes(&[(90, &over)]), &eastland()),
+            NOW
+        )),
+        Reason::TooLarge
+    );
+    // The same rule before signing, for a body built in memory.
+    assert_eq!(
+        refusal(body_with(Kind::Unknown, |b| {
+            b.content = Content::Unknown(UnknownKind {
+                field: 90,
+                value: over.clone(),
+            })
+        })),
+        Reason::TooLarge
+    );
+}
+
+#[test]
+fn malformed_two_newer_kinds_in_one_body() {
+    assert_eq!(
+        reason(Message::open(
+            sign_bytes(
+                newer_kind_bytes(&[(90, NEWER_KIND_VALUE), (91, NEWER_KIND_VALUE)]),
+                &eastland()
+            ),
+            NOW
+        )),
+        Reason::Malformed
+    );
+    // One field given twice is two contents too.
+    assert_eq!(
+        reason(Message::open(
+            sign_bytes(
+                newer_kind_bytes(&[(90, NEWER_KIND_VALUE), (90, b"")]),
+                &eastland()
+            ),
+            NOW
+        )),
+        Reason::Malformed
+    );
+    // A length that runs past the body.
+    let mut cut = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);
+    cut.truncate(cut.len() - 1);
+    assert_eq!(
+        reason(Message::open(sign_bytes(cut, &eastland()), NOW)),
+        Reason::Malformed
+    );
+}
+
+/// Regression: `validate` refused no field number, so a body built by hand as a "newer kind"
+/// in a known kind's field (or outside the content fields) signed into bytes that read back as
+/// another body.
+#[test]
+fn malformed_a_newer_kind_in_a_field_that_is_not_free() {
+    let in_field = |field: u32| {
+        body_with(Kind::Unknown, |b| {
+            b.content = Content::Unknown(UnknownKind {
+                field,
+                value: Vec::new(),
+            })
+        })
+    };
+    // 10 (alert) to 19 (report) are this version's kinds; 0 to 9 and 100 up are no kinds.
+    for field in [0, 1, 9, 10, 11, 18, 19, 100, u32::MAX] {
+        assert_eq!(
+            reason(validate(&in_field(field), NOW)),
+            Reason::Malformed,
+            "field {field}"
+        );
+    }
+    for field in [20, 99] {
+        opens_unknown(in_field(field));
+    }
+}
+
+#[test]
+fn missing_field_a_body_with_no_kind_at_all() {
+    // Nothing after the common fields.
+    assert_eq!(
+        reason(Message::open(
+            sign_bytes(newer_kind_bytes(&[]), &eastland()),
+            NOW
+        )),
+        Reason::MissingField
+    );
+    // An unknown field outside the content range is an unknown field, not a kind: before it
+    // (7 to 9) or beyond it (100 and up).
+    for field in [7, 9, 100, 1000] {
+        assert_eq!(
+            reason(Message::open(
+                sign_bytes(newer_kind_bytes(&[(field, NEWER_KIND_VALUE)]), &eastland()),
+                NOW
+            )),
+            Reason::MissingField,
+            "field {field}"
+        );
+    }
+    // A content field is length-delimited: a number in the range is no kind.
+    let mut varint = newer_kind_bytes(&[]);
+    varint.extend_from_slice(&[0xD0, 0x05, 42]); // field 90, varint 42
+    assert_eq!(
+        reason(Message::open(sign_bytes(varint, &eastland()), NOW)),
+        Reason::MissingField
+    );
+}
+
+#[test]
+fn a_kind_filter_never_selects_a_newer_kind() {
+    let newer = body(Kind::Unknown);
+    assert!(Filter::default().matches(&newer), "no filter: delivered");
+    let every_known = Filter {
+        kinds: Kind::ALL.to_vec(),
+        ..Filter::default()
+    };
+    assert!(!every_known.matches(&newer));
+    assert!(every_known.matches(&body(Kind::Alert)));
+    // Nor can one be named: "unknown" is no kind a reader may ask for.
+    assert_eq!(Kind::parse("unknown"), None);
+    assert!(!Kind::ALL.contains(&Kind::Unknown));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Valid messages.
 
 #[test]
 fn every_kind_signs_opens_verifies_and_round_trips() {
     let key = eastland();
-    for kind in Kind::ALL {
+    // A newer version's kind too: this version never authors one, but tests build them so.
+    for kind in Kind::ALL.into_iter().chain([Kind::Unknown]) {
         let body = body(kind);
         validate(&body, NOW).unwrap_or_else(|r| panic!("{kind}: {r}"));
         let msg = Message::sign(body.clone(), &key).unwrap();
@@ -1497,9 +2218,10 @@ fn any_call() -> impl Strategy<Value = ActionCall> {
         proptest::option::of(hours()),
         proptest::sample::subsequence(CONVENTIONS, 0..=CONVENTIONS.len()),
         proptest::option::of(proptest::sample::select(SupervisoryBody::ALL)),
+        any_goals(),
     )
         .prop_map(
-            |(base, actions, target, window, deadline, conventions, supervisory_body)| {
+            |(base, actions, target, window, deadline, conventions, supervisory_body, goals)| {
                 let at = |h: u64| NOW.plus(Duration::from_secs(h * 3600));
                 ActionCall {
                     base,
@@ -1510,9 +2232,102 @@ fn any_call() -> impl Strategy<Value = ActionCall> {
                     deadline: deadline.map(at),
                     ilo_conventions: conventions.into_iter().map(String::from).collect(),
                     supervisory_body,
+                    goals,
                 }
             },
         )
+}
+
+const CURRENCIES: &[&str] = &["EUR", "USD", "AZN", "XOF"];
+
+/// A value a count or goal may have: small ones mostly, and the bound.
+fn any_value() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..=100_000, Just(limits::MAX_COUNT)]
+}
+
+/// Goals for a call: distinct measures, donations in distinct currencies, none zero.
+fn any_goals() -> impl Strategy<Value = Vec<Goal>> {
+    (
+        proptest::sample::subsequence(Measure::ALL, 0..=Measure::ALL.len()),
+        proptest::sample::subsequence(CURRENCIES, 1..=CURRENCIES.len()),
+        proptest::collection::vec(any_value().prop_map(|v| v.max(1)), Measure::ALL.len() * 2),
+    )
+        .prop_map(|(measures, currencies, targets)| {
+            let mut targets = targets.into_iter();
+            let mut goals = Vec::new();
+            for measure in measures {
+                let in_currencies: Vec<&str> = match measure {
+                    Measure::Donations => currencies.clone(),
+                    _ => vec![""],
+                };
+                for currency in in_currencies {
+                    goals.push(goal(measure, targets.next().unwrap_or(1), currency));
+                }
+            }
+            goals
+        })
+}
+
+/// An action report that counts something, with filings and as_of before any created_at
+/// [`any_body`] makes.
+fn any_report() -> impl Strategy<Value = ActionReport> {
+    let countable: Vec<Measure> = Measure::ALL
+        .iter()
+        .copied()
+        .filter(|m| m.countable() && *m != Measure::Donations)
+        .collect();
+    let filing = (
+        proptest::sample::select(SupervisoryBody::ALL),
+        0u64..=24 * 400,
+        "[\\PC]{0,40}",
+    )
+        .prop_map(|(body, hours_before, reference)| Filing {
+            body,
+            filed_at: NOW.minus(DAY + Duration::from_secs(hours_before * 3600)),
+            reference,
+        });
+    (
+        any_id(),
+        proptest::sample::subsequence(countable.clone(), 0..=countable.len()),
+        proptest::sample::subsequence(CURRENCIES, 0..=CURRENCIES.len()),
+        proptest::collection::vec(any_value(), countable.len() + CURRENCIES.len()),
+        proptest::collection::vec(filing, 0..4),
+        proptest::option::of(0u64..=24 * 30),
+        statement(),
+        link(),
+    )
+        .prop_filter(
+            "a report counts something",
+            |(_, measures, currencies, _, filings, ..)| {
+                !(measures.is_empty() && currencies.is_empty() && filings.is_empty())
+            },
+        )
+        .prop_map(
+            |(target, measures, currencies, values, filings, as_of, statement, evidence)| {
+                let counted = measures
+                    .into_iter()
+                    .map(|m| (m, ""))
+                    .chain(currencies.into_iter().map(|c| (Measure::Donations, c)));
+                let counts = counted
+                    .zip(values)
+                    .map(|((measure, currency), value)| count(measure, value, currency))
+                    .collect();
+                ActionReport {
+                    target,
+                    counts,
+                    filings,
+                    as_of: as_of.map(|hours| NOW.minus(DAY + Duration::from_secs(hours * 3600))),
+                    statement,
+                    evidence,
+                }
+            },
+        )
+}
+
+/// A newer version's kind: a free content field (20 to 99) and any bytes.
+fn any_unknown_kind() -> impl Strategy<Value = UnknownKind> {
+    (20u32..=99, proptest::collection::vec(any::<u8>(), 0..256))
+        .prop_map(|(field, value)| UnknownKind { field, value })
 }
 
 fn any_id() -> impl Strategy<Value = Id> {
@@ -1585,6 +2400,8 @@ fn any_content(author: [u8; 32]) -> impl Strategy<Value = Content> {
                 reason,
             })
         ),
+        any_report().prop_map(Content::Report),
+        any_unknown_kind().prop_map(Content::Unknown),
     ]
 }
 
@@ -1636,8 +2453,14 @@ fn kind_tags_are_the_numbers_stores_hold() {
         (Kind::Profile, 7),
         (Kind::Roster, 8),
         (Kind::Revocation, 9),
+        (Kind::Report, 10),
+        (Kind::Unknown, 11),
     ];
-    assert_eq!(pinned.len(), Kind::ALL.len(), "a kind without a pinned tag");
+    assert_eq!(
+        pinned.len(),
+        Kind::ALL.len() + 1,
+        "a kind without a pinned tag"
+    );
     for (kind, tag) in pinned {
         assert_eq!(kind.tag(), tag, "{kind}");
     }
@@ -1646,7 +2469,7 @@ fn kind_tags_are_the_numbers_stores_hold() {
 #[test]
 fn kind_tags_round_trip_and_no_other_byte_is_a_kind() {
     let mut tags = BTreeSet::new();
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().chain([Kind::Unknown]) {
         assert_eq!(Kind::from_tag(kind.tag()), Some(kind));
         assert!(tags.insert(kind.tag()), "{kind} shares its tag");
     }
@@ -1665,9 +2488,25 @@ proptest! {
         validate(&body, NOW).map_err(|r| TestCaseError::fail(r.to_string()))?;
         let bytes = encode_body(&body);
         prop_assert_eq!(decode_body(&bytes).unwrap(), body.clone());
-        // The bytes are prost's own encoding of the wire form, so it re-encodes them exactly.
+        // The bytes are prost's own encoding of the wire form, so it re-encodes them exactly;
+        // a newer version's kind is no field prost knows, so it is written after them.
         let wire = proto::MessageBody::decode(bytes.as_slice()).unwrap();
-        prop_assert_eq!(wire.encode_to_vec(), bytes);
+        let known = wire.encode_to_vec();
+        match &body.content {
+            Content::Unknown(u) => {
+                prop_assert!(bytes.starts_with(&known));
+                let mut field = Vec::new();
+                prost::encoding::encode_key(
+                    u.field,
+                    prost::encoding::WireType::LengthDelimited,
+                    &mut field,
+                );
+                prost::encoding::encode_varint(u.value.len() as u64, &mut field);
+                field.extend_from_slice(&u.value);
+                prop_assert_eq!(&bytes[known.len()..], field.as_slice());
+            }
+            _ => prop_assert_eq!(known, bytes),
+        }
     }
 
     #[test]

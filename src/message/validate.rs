@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use super::convert::KIND_FIELDS;
 use super::country::is_country;
 use super::lang::is_well_formed;
 use super::model::*;
@@ -45,6 +46,15 @@ pub mod limits {
     pub const MAX_CONVENTIONS: usize = 32;
     /// Members per roster (the body limit bounds it too).
     pub const MAX_ROSTER_MEMBERS: usize = 1000;
+    /// Counts per action report, and goals per call.
+    pub const MAX_COUNTS: usize = 32;
+    /// Filings per action report.
+    pub const MAX_FILINGS: usize = 64;
+    /// The largest count or goal: a trillion, beyond any real campaign, so a sum of every
+    /// organisation's claims stays far from overflowing (and saturates if it ever could).
+    pub const MAX_COUNT: u64 = 1_000_000_000_000;
+    /// The largest content of a newer version's kind this node stores and relays unread.
+    pub const MAX_UNKNOWN_KIND_BYTES: usize = 32 * 1024;
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -60,7 +70,12 @@ pub fn max_lifetime(kind: Kind) -> Option<Duration> {
         // by `validate`.
         Kind::Update => 400 * DAY,
         Kind::Cancel | Kind::Endorsement | Kind::Translation => 400 * DAY,
+        // A report counts as long as its call can live.
+        Kind::Report => 400 * DAY,
         Kind::Profile | Kind::Roster => 730 * DAY,
+        // A newer version's kind: held to the longest lifetime of any kind that expires
+        // (its own rule is not known here).
+        Kind::Unknown => 730 * DAY,
         Kind::Revocation => return None,
     })
 }
@@ -169,6 +184,194 @@ pub fn validate(body: &Body, now: Timestamp) -> Result<(), Rejection> {
             }
             check_text(&r.reason, limits::MAX_STATEMENT, "revocation.reason", true)
         }
+        Content::Report(r) => check_report(r, body.created_at),
+        Content::Unknown(u) => {
+            // Only a body built by hand can break this (the decoder never makes one): its
+            // bytes would carry a known kind, or no kind, and read back as something else.
+            if !KIND_FIELDS.contains(&u.field) || is_known_kind_field(u.field) {
+                return Err(reject(
+                    Reason::Malformed,
+                    format!(
+                        "field {} is not a newer version's kind: those are the content fields \
+                         {}..={} this version does not know",
+                        u.field,
+                        KIND_FIELDS.start(),
+                        KIND_FIELDS.end()
+                    ),
+                ));
+            }
+            if u.value.len() > limits::MAX_UNKNOWN_KIND_BYTES {
+                return Err(reject(
+                    Reason::TooLarge,
+                    format!(
+                        "a kind this node does not know (field {}) is {} bytes; it stores at most {} of one",
+                        u.field,
+                        u.value.len(),
+                        limits::MAX_UNKNOWN_KIND_BYTES
+                    ),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether `field` carries a kind this version knows: an empty value in it decodes as one.
+/// Asked of the generated code, so a kind added to message.proto is known here at once.
+fn is_known_kind_field(field: u32) -> bool {
+    use prost::Message as _;
+    use prost::encoding::{WireType, encode_key, encode_varint};
+    let mut bytes = Vec::new();
+    encode_key(field, WireType::LengthDelimited, &mut bytes);
+    encode_varint(0, &mut bytes);
+    crate::proto::MessageBody::decode(bytes.as_slice()).is_ok_and(|b| b.content.is_some())
+}
+
+/// A currency: an ISO 4217 code's shape, three upper-case letters, for donations only.
+fn check_currency(measure: Measure, currency: &str, field: &str) -> Result<(), Rejection> {
+    match (measure, currency.is_empty()) {
+        (Measure::Donations, true) => Err(reject(
+            Reason::BadCount,
+            format!("{field}: donations need a currency (an ISO 4217 code like \"EUR\")"),
+        )),
+        (Measure::Donations, false) => {
+            if currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                Ok(())
+            } else {
+                Err(reject(
+                    Reason::BadCount,
+                    format!("{field}: {currency:?} is not an ISO 4217 code like \"EUR\""),
+                ))
+            }
+        }
+        (_, false) => Err(reject(
+            Reason::BadCount,
+            format!("{field}: only donations have a currency, not {measure}"),
+        )),
+        (_, true) => Ok(()),
+    }
+}
+
+fn check_count_value(value: u64, field: &str) -> Result<(), Rejection> {
+    if value > limits::MAX_COUNT {
+        return Err(reject(
+            Reason::BadCount,
+            format!(
+                "{field}: {value} is beyond the bound of {}",
+                limits::MAX_COUNT
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_report(r: &ActionReport, created_at: Timestamp) -> Result<(), Rejection> {
+    check_list(&r.counts, limits::MAX_COUNTS, "report.counts")?;
+    check_list(&r.filings, limits::MAX_FILINGS, "report.filings")?;
+    if r.counts.is_empty() && r.filings.is_empty() {
+        return Err(reject(
+            Reason::BadCount,
+            "a report counts something: give at least one count or filing",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for c in &r.counts {
+        if !c.measure.countable() {
+            return Err(reject(
+                Reason::BadCount,
+                match c.measure {
+                    Measure::Observations => {
+                        "observations are reported as filings (body and date), not as a count"
+                    }
+                    _ => "organisations are what a tally counts; a report does not give them",
+                },
+            ));
+        }
+        check_currency(c.measure, &c.currency, "report.counts")?;
+        check_count_value(c.value, "report.counts")?;
+        if !seen.insert((c.measure, c.currency.as_str())) {
+            return Err(reject(
+                Reason::BadCount,
+                format!(
+                    "{} {}is counted twice",
+                    c.measure,
+                    currency_words(&c.currency)
+                ),
+            ));
+        }
+    }
+    for f in &r.filings {
+        // A zero time never comes out of the decoder; refuse here what it refuses.
+        if f.filed_at.0 == 0 {
+            return Err(reject(
+                Reason::MissingField,
+                "report.filings.filed_at is required",
+            ));
+        }
+        if f.filed_at > created_at {
+            return Err(reject(
+                Reason::BadTime,
+                "a filing's date is after the report was made",
+            ));
+        }
+        check_text(
+            &f.reference,
+            limits::MAX_NAME,
+            "report.filings.reference",
+            false,
+        )?;
+    }
+    if r.as_of == Some(Timestamp(0)) {
+        return Err(reject(Reason::MissingField, "report.as_of is required"));
+    }
+    if let Some(as_of) = r.as_of
+        && as_of > created_at
+    {
+        return Err(reject(
+            Reason::BadTime,
+            "a report's as_of is after the report was made",
+        ));
+    }
+    check_text(
+        &r.statement,
+        limits::MAX_STATEMENT,
+        "report.statement",
+        true,
+    )?;
+    if !r.evidence.is_empty() {
+        check_link(&r.evidence, "report.evidence")?;
+    }
+    Ok(())
+}
+
+fn check_goals(goals: &[Goal]) -> Result<(), Rejection> {
+    check_list(goals, limits::MAX_COUNTS, "call.goals")?;
+    let mut seen = HashSet::new();
+    for g in goals {
+        check_currency(g.measure, &g.currency, "call.goals")?;
+        if g.target == 0 {
+            return Err(reject(
+                Reason::BadCount,
+                format!("the goal for {} is zero", g.measure),
+            ));
+        }
+        check_count_value(g.target, "call.goals")?;
+        if !seen.insert((g.measure, g.currency.as_str())) {
+            return Err(reject(
+                Reason::BadCount,
+                format!("{} {}has two goals", g.measure, currency_words(&g.currency)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// "in EUR " for a currency, nothing otherwise (for details).
+fn currency_words(currency: &str) -> String {
+    if currency.is_empty() {
+        String::new()
+    } else {
+        format!("in {currency} ")
     }
 }
 
@@ -292,7 +495,7 @@ fn check_call(c: &ActionCall) -> Result<(), Rejection> {
             return Err(reject(Reason::BadValue, format!("{conv} is cited twice")));
         }
     }
-    Ok(())
+    check_goals(&c.goals)
 }
 
 fn check_info(info: &[Info]) -> Result<(), Rejection> {

@@ -475,6 +475,13 @@ impl Node {
                 if rosters && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted) {
                     self.knowledge_changed();
                 }
+                // A newer version's kind, counted as the public metrics count: not before
+                // readers could see it (one under embargo is not counted here at all).
+                if msg.kind() == Kind::Unknown
+                    && matches!(&outcome, Ok(p) if p.status == PublishStatus::Accepted && !p.embargoed)
+                {
+                    self.inner.metrics.unknown_kind_accepted();
+                }
                 (index, outcome)
             })
             .collect();

@@ -25,6 +25,9 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
     store_write_failures: AtomicU64,
+    /// Accepted messages of a kind this version does not know (a newer version's), stored and
+    /// relayed unread.
+    unknown_kind: AtomicU64,
     /// `rate-limited` refusals by the budget that refused them.
     limited: [AtomicU64; Limit::ALL.len()],
     /// Federation's retry set (the entries kept are counted by the store).
@@ -242,6 +245,8 @@ pub struct MetricsSnapshot {
     pub store_write_failures: u64,
     /// `rate-limited` refusals by the budget that refused them, in [`Limit::ALL`] order.
     pub limited: Vec<(Limit, u64)>,
+    /// See [`Metrics::unknown_kind_accepted`].
+    pub unknown_kind: u64,
 }
 
 impl Metrics {
@@ -255,6 +260,12 @@ impl Metrics {
     /// was observed by no one).
     pub fn released(&self, n: u64) {
         self.accepted.fetch_add(n, Relaxed);
+    }
+
+    /// Counts an accepted message of a kind this version does not know, when readers could
+    /// see it (not under embargo): it is counted as accepted too.
+    pub fn unknown_kind_accepted(&self) {
+        self.unknown_kind.fetch_add(1, Relaxed);
     }
 
     /// Counts a duplicate.
@@ -335,6 +346,7 @@ impl Metrics {
                 .collect(),
             latency_cumulative,
             latency_sum_us: self.latency_sum_us.load(Relaxed),
+            unknown_kind: self.unknown_kind.load(Relaxed),
         }
     }
 }

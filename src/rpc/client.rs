@@ -10,7 +10,7 @@ use super::convert::{
     filter_to_proto, log_id_from_headers, reconcile_status_from_proto, signed_from_proto,
 };
 use super::status::rejection_of;
-use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Timestamp};
+use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Tally, Timestamp};
 use crate::node::{NodeInfo, PeerStatus};
 use crate::proto;
 use crate::proto::operator_client::OperatorClient;
@@ -163,6 +163,8 @@ pub struct GetState {
     pub endorsers: Vec<(AuthorKey, String, Timestamp)>,
     /// Translations by others.
     pub translations: Vec<SignedMessage>,
+    /// What the organisations that reported on it did (empty when nobody reported).
+    pub tally: Tally,
 }
 
 /// How a client checks the node's certificate, and what it presents (peers).
@@ -423,6 +425,10 @@ impl Client {
                 .into_iter()
                 .map(|m| signed_from_proto(m).map_err(bad))
                 .collect::<Result<_, _>>()?,
+            tally: match reply.tally {
+                None => Tally::default(),
+                Some(t) => super::convert::tally_from_proto(t).map_err(bad)?,
+            },
         }))
     }
 

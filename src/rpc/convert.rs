@@ -5,7 +5,11 @@ use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use super::status;
-use crate::message::{AuthorKey, Filter, Kind, Reason, Rejection, SignedMessage};
+use crate::message::tally;
+use crate::message::{
+    AuthorKey, Count, Filing, Filter, Goal, Id, Kind, Measure, Reason, Rejection, SignedMessage,
+    SupervisoryBody, Tally, Timestamp,
+};
 use crate::node::{Backup, NodeInfo, PublishStatus, Published, ReconcileStatus, SubEvent};
 use crate::proto;
 use crate::store::{LogId, MessageState};
@@ -21,6 +25,9 @@ pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
         Kind::Profile => proto::Kind::Profile,
         Kind::Roster => proto::Kind::Roster,
         Kind::Revocation => proto::Kind::Revocation,
+        Kind::Report => proto::Kind::Report,
+        // A newer version's kind has no number in this version's filter.
+        Kind::Unknown => proto::Kind::Unspecified,
     }
 }
 
@@ -35,6 +42,7 @@ fn kind_from_proto(n: i32) -> Result<Kind, Status> {
         Ok(proto::Kind::Profile) => Kind::Profile,
         Ok(proto::Kind::Roster) => Kind::Roster,
         Ok(proto::Kind::Revocation) => Kind::Revocation,
+        Ok(proto::Kind::Report) => Kind::Report,
         Ok(proto::Kind::Unspecified) | Err(_) => {
             return Err(status::malformed_request(format!(
                 "filter: unknown kind {n}"
@@ -177,7 +185,172 @@ pub(crate) fn state_to_proto(s: &MessageState) -> proto::GetReply {
             .iter()
             .map(|m| m.signed().to_proto())
             .collect(),
+        tally: (!s.tally.is_empty()).then(|| tally_to_proto(&s.tally)),
     }
+}
+
+fn totals_to_proto(totals: &[tally::Total]) -> Vec<proto::Total> {
+    totals
+        .iter()
+        .map(|t| proto::Total {
+            measure: t.measure.number(),
+            currency: t.currency.clone(),
+            value: t.value,
+        })
+        .collect()
+}
+
+pub(crate) fn tally_to_proto(t: &Tally) -> proto::Tally {
+    proto::Tally {
+        totals: totals_to_proto(&t.totals),
+        reporters: t.reporters,
+        countries: t
+            .countries
+            .iter()
+            .map(|c| proto::CountryTally {
+                country: c.country.clone(),
+                reporters: c.reporters,
+                totals: totals_to_proto(&c.totals),
+            })
+            .collect(),
+        rosters: t
+            .rosters
+            .iter()
+            .map(|r| proto::RosterTally {
+                federation: r.federation.as_bytes().to_vec(),
+                name: r.name.clone(),
+                members: r.members,
+                reported: r.reported,
+            })
+            .collect(),
+        goals: t
+            .goals
+            .iter()
+            .map(|g| proto::GoalProgress {
+                goal: Some(proto::Goal {
+                    measure: g.goal.measure.number(),
+                    target: g.goal.target,
+                    currency: g.goal.currency.clone(),
+                }),
+                reached: g.reached,
+            })
+            .collect(),
+        reports: t
+            .reports
+            .iter()
+            .map(|r| proto::ReportSummary {
+                author: r.author.as_bytes().to_vec(),
+                name: r.name.clone(),
+                country: r.country.clone(),
+                id: r.id.0.to_vec(),
+                created_at: r.created_at.0,
+                as_of: r.as_of.0,
+                counts: r.counts.iter().map(proto::Count::from).collect(),
+                filings: r.filings.iter().map(proto::Filing::from).collect(),
+                statement: r.statement.clone(),
+                evidence: r.evidence.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn totals_from_proto(totals: Vec<proto::Total>) -> Vec<tally::Total> {
+    // A measure a newer node counts that this version does not know is left out.
+    totals
+        .into_iter()
+        .filter_map(|t| {
+            Some(tally::Total {
+                measure: Measure::from_number(t.measure)?,
+                currency: t.currency,
+                value: t.value,
+            })
+        })
+        .collect()
+}
+
+/// A node's tally as the client reads it; what does not convert (a key or id of the wrong
+/// length) is an error, a measure this version does not know is left out.
+pub(crate) fn tally_from_proto(t: proto::Tally) -> Result<Tally, String> {
+    let key = |b: &[u8]| AuthorKey::from_slice(b).map_err(|r| r.detail);
+    let goal = |g: proto::Goal| {
+        Some(Goal {
+            measure: Measure::from_number(g.measure)?,
+            target: g.target,
+            currency: g.currency,
+        })
+    };
+    Ok(Tally {
+        totals: totals_from_proto(t.totals),
+        reporters: t.reporters,
+        countries: t
+            .countries
+            .into_iter()
+            .map(|c| tally::CountryTally {
+                country: c.country,
+                reporters: c.reporters,
+                totals: totals_from_proto(c.totals),
+            })
+            .collect(),
+        rosters: t
+            .rosters
+            .into_iter()
+            .map(|r| {
+                Ok(tally::RosterTally {
+                    federation: key(&r.federation)?,
+                    name: r.name,
+                    members: r.members,
+                    reported: r.reported,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+        goals: t
+            .goals
+            .into_iter()
+            .filter_map(|g| {
+                Some(tally::GoalProgress {
+                    goal: goal(g.goal?)?,
+                    reached: g.reached,
+                })
+            })
+            .collect(),
+        reports: t
+            .reports
+            .into_iter()
+            .map(|r| {
+                Ok(tally::ReportSummary {
+                    author: key(&r.author)?,
+                    name: r.name,
+                    country: r.country,
+                    id: Id::from_slice(&r.id).ok_or("a report id is not 32 bytes")?,
+                    created_at: Timestamp(r.created_at),
+                    as_of: Timestamp(r.as_of),
+                    counts: r
+                        .counts
+                        .into_iter()
+                        .filter_map(|c| {
+                            Some(Count {
+                                measure: Measure::from_number(c.measure)?,
+                                value: c.value,
+                                currency: c.currency,
+                            })
+                        })
+                        .collect(),
+                    filings: r
+                        .filings
+                        .into_iter()
+                        .map(|f| Filing {
+                            body: SupervisoryBody::from_number(f.body)
+                                .unwrap_or(SupervisoryBody::Other),
+                            filed_at: Timestamp(f.filed_at),
+                            reference: f.reference,
+                        })
+                        .collect(),
+                    statement: r.statement,
+                    evidence: r.evidence,
+                })
+            })
+            .collect::<Result<_, String>>()?,
+    })
 }
 
 pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {

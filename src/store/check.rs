@@ -22,7 +22,22 @@ use super::bodies::SegRow;
 use super::codec::{self, LogEntry, LogRow, RELEASED, Record, Tree, big_endian, concat, meta};
 use super::rows::Rows;
 use super::{Inner, Store, StoreError};
-use crate::message::{Id, Message};
+use crate::message::{Id, Kind, Message};
+
+/// What the records say, counted by [`Inner::check_records`].
+#[derive(Debug, Default)]
+struct RecordCounts {
+    /// Records with content.
+    content: u64,
+    /// Of them, those kept by a repair.
+    held: u64,
+    /// Records without content (withdrawn).
+    stripped: u64,
+    /// Records of reports in effect for readers (with content, released).
+    reports: u64,
+    /// Of them, those kept by a repair.
+    reports_held: u64,
+}
 
 /// The index trees, rebuilt by a repair.
 const INDEXES: [Tree; 5] = [
@@ -111,7 +126,13 @@ impl Inner {
         let mut report = CheckReport::default();
         let mut seen = Seen::default();
         self.check_log(&mut report, &mut seen)?;
-        let (n_content, n_kept, n_stripped) = self.check_records(&mut report, &mut seen)?;
+        let RecordCounts {
+            content: n_content,
+            held: n_kept,
+            stripped: n_stripped,
+            reports: n_reports,
+            reports_held: n_reports_kept,
+        } = self.check_records(&mut report, &mut seen)?;
         // Release entries take their message's index values.
         let released: Vec<(u64, u64)> = seen
             .released
@@ -138,6 +159,7 @@ impl Inner {
         for (key, want, name) in [
             (meta::N_MESSAGES, n_content, "messages"),
             (meta::N_TOMBSTONES, n_stripped + tombs, "tombstones"),
+            (meta::N_REPORTS, n_reports, "reports in effect"),
         ] {
             let have = counter(key)?;
             if have != want {
@@ -186,6 +208,7 @@ impl Inner {
             meta::N_TOMBSTONES,
             big_endian(n_stripped + tombs),
         );
+        rows.put(Tree::Meta, meta::N_REPORTS, big_endian(n_reports_kept));
         // The segments' live bytes, from the entries kept.
         let mut live: BTreeMap<u64, SegRow> = BTreeMap::new();
         for (id, seq) in &seen.accepted {
@@ -315,13 +338,14 @@ impl Inner {
     }
 
     /// Reads every record and checks it against the log. Returns how many hold their content,
-    /// how many of those a repair keeps, and how many do not hold it.
+    /// how many of those a repair keeps, how many do not hold it, and the same for the reports
+    /// in effect.
     fn check_records(
         &self,
         report: &mut CheckReport,
         seen: &mut Seen,
-    ) -> Result<(u64, u64, u64), StoreError> {
-        let (mut content, mut held, mut stripped) = (0, 0, 0);
+    ) -> Result<RecordCounts, StoreError> {
+        let mut counts = RecordCounts::default();
         let mut with_record = HashSet::new();
         for kv in self.trees.get(Tree::Msgs).iter() {
             let (k, v) = kv.map_err(|e| self.sled_err(e))?;
@@ -336,7 +360,7 @@ impl Inner {
             };
             with_record.insert(id);
             if !rec.has_content() {
-                stripped += 1;
+                counts.stripped += 1;
                 if let Some(seq) = seen.accepted.get(&id) {
                     report.found(
                         "log",
@@ -348,7 +372,10 @@ impl Inner {
                 }
                 continue;
             }
-            content += 1;
+            counts.content += 1;
+            // A report counts for readers once released (`rules::count_report`).
+            let report_in_effect = rec.kind == Kind::Report && !rec.pending();
+            counts.reports += u64::from(report_in_effect);
             if seen.drop_ids.contains(&id) {
                 continue; // reported with its body
             }
@@ -378,7 +405,8 @@ impl Inner {
                 seen.drop_ids.insert(id);
                 continue;
             }
-            held += 1;
+            counts.held += 1;
+            counts.reports_held += u64::from(report_in_effect);
         }
         for (id, seq) in seen.accepted.iter().chain(seen.released.iter()) {
             if !with_record.contains(id) {
@@ -391,7 +419,7 @@ impl Inner {
                 seen.drop_seqs.insert(*seq);
             }
         }
-        Ok((content, held, stripped))
+        Ok(counts)
     }
 
     /// Reads every index row: each seq it lists is a sound message with that value, and every

@@ -155,6 +155,9 @@ pub(super) mod meta {
     pub(in crate::store) const N_TOMBSTONES: &[u8] = b"n_tombstones";
     /// Records flagged [`PENDING`](super::PENDING): held, under embargo, not yet released.
     pub(in crate::store) const N_EMBARGOED: &[u8] = b"n_embargoed";
+    /// Action reports in effect for readers: held with their content and released. Absent
+    /// (0) in a store from before reports, which holds none.
+    pub(in crate::store) const N_REPORTS: &[u8] = b"n_reports";
     /// Ids (32 bytes each) that `tocsin node check --repair` dropped as damaged, to fetch again
     /// from a peer (see `damage.rs`). Absent when there are none; older programs ignore it.
     pub(in crate::store) const REFETCH: &[u8] = b"refetch";

@@ -129,7 +129,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Timestamp};
+use crate::message::{AuthorKey, Id, Kind, Message, Rejection, Tally, Timestamp};
 pub use backup::{BackupReport, FULL_CHECK_MAX, copy_dir};
 pub use check::{CheckReport, Finding};
 use codec::Tree;
@@ -279,6 +279,9 @@ pub struct MessageState {
     pub endorsers: Vec<Endorser>,
     /// Translations by other authors, oldest first.
     pub translations: Vec<Message>,
+    /// What the organisations that reported on it did (each author's latest report in
+    /// effect), against the current version's goals; empty when nobody reported.
+    pub tally: Tally,
 }
 
 /// One endorsing author.
@@ -306,6 +309,8 @@ pub struct Counts {
     pub embargoed: u64,
     /// Ids remembered without content (cancelled, withheld, expired).
     pub tombstones: u64,
+    /// Action reports in effect for readers (released, not withdrawn or expired).
+    pub reports: u64,
     /// sled's files, in bytes.
     pub disk_bytes: u64,
 }

@@ -11,7 +11,7 @@
 //! filtering), skipping from one tag to the next without reading their rows; "*" cannot be
 //! served by the index. An empty filter walks the log itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::bodies::BodyRead;
 use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, meta};
@@ -19,7 +19,10 @@ use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, m
 use super::rows::Rows;
 use super::rules;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
-use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
+use crate::message::tally::{Reported, RosterHeld};
+use crate::message::{
+    AuthorKey, Content, Filter, Id, Kind, Message, Tally, Timestamp, UpdateContent,
+};
 
 /// At most this many candidate entries are examined per read beyond `limit`, so a read that
 /// skips much (another origin, a filter the index cannot serve) returns in bounded time; the
@@ -516,6 +519,13 @@ impl Inner {
             }
         }
         endorsers.sort_by_key(|e| (e.created_at, *e.author.as_bytes()));
+        // Reports count only on an alert or call (one that arrived before a target of another
+        // kind stays stored, pending nothing, and counts nowhere).
+        let tally = if matches!(rec.kind, Kind::Alert | Kind::Call) {
+            self.tally_of(id, current.as_ref())?
+        } else {
+            Tally::default()
+        };
 
         Ok(Some(MessageState {
             message,
@@ -530,7 +540,108 @@ impl Inner {
             cancel_reason,
             endorsers,
             translations: translations.into_iter().map(|(_, m)| m).collect(),
+            tally,
         }))
+    }
+
+    /// The tally of the action reports on `id` in effect for readers (released, not withheld
+    /// or expired), against the goals of its `current` version (none when it was cancelled:
+    /// its content, goals included, is withdrawn; the counts stay for its organisers).
+    fn tally_of(&self, id: &Id, current: Option<&Message>) -> Result<Tally, StoreError> {
+        let mut reports = Vec::new();
+        for reference in self.rows().references(id, Kind::Report)? {
+            if self.pending(&reference.id)? {
+                // Under embargo: it counts from its release.
+                continue;
+            }
+            let Some(message) = self.message(&reference.id)? else {
+                continue;
+            };
+            let (name, country) = self.named(&message.body().author)?;
+            reports.push(Reported {
+                message,
+                name,
+                country,
+            });
+        }
+        if reports.is_empty() {
+            return Ok(Tally::default());
+        }
+        let goals = match current.map(|m| &m.body().content) {
+            Some(Content::Call(c)) => c.goals.clone(),
+            Some(Content::Update(u)) => match &u.content {
+                UpdateContent::Call(c) => c.goals.clone(),
+                UpdateContent::Alert(_) => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        let rosters = self.rosters_held()?;
+        // Which organisation each key speaks for, through the revocations held: read here, so
+        // the tally itself stays a pure function of what it is given.
+        let rows = self.rows();
+        let mut organisations: HashMap<[u8; 32], AuthorKey> = HashMap::new();
+        let keys = reports
+            .iter()
+            .map(|r| r.message.body().author)
+            .chain(rosters.iter().flat_map(|r| r.members.iter().copied()));
+        for key in keys {
+            if !organisations.contains_key(key.as_bytes()) {
+                let organisation = rules::organisation(&rows, key.as_bytes())?;
+                // A successor that is no key (it could not have signed anything) names nobody.
+                let organisation = AuthorKey::from_slice(&organisation).unwrap_or(key);
+                organisations.insert(*key.as_bytes(), organisation);
+            }
+        }
+        Ok(Tally::of_organisations(&reports, &goals, &rosters, |key| {
+            organisations.get(key.as_bytes()).copied().unwrap_or(*key)
+        }))
+    }
+
+    /// An author's latest profile's name and country, empty when it has none.
+    fn named(&self, author: &AuthorKey) -> Result<(String, String), StoreError> {
+        Ok(match self.latest(Kind::Profile, author)? {
+            Some(m) => match &m.body().content {
+                Content::Profile(p) => (p.name.clone(), p.country.clone()),
+                _ => Default::default(),
+            },
+            None => Default::default(),
+        })
+    }
+
+    /// Every author's latest roster in effect, with its federation's name.
+    fn rosters_held(&self) -> Result<Vec<RosterHeld>, StoreError> {
+        // Rows are `tag ‖ author ‖ created_at ‖ id`, so an author's latest is its last row.
+        let mut latest: BTreeMap<[u8; 32], Id> = BTreeMap::new();
+        for row in self
+            .trees
+            .get(Tree::Latest)
+            .scan_prefix([Kind::Roster.tag()])
+        {
+            let (k, _) = row.map_err(self.sled_e())?;
+            let (Some(author), Some(id)) = (
+                k.get(1..33).and_then(|a| <[u8; 32]>::try_from(a).ok()),
+                k.get(k.len().saturating_sub(32)..).and_then(Id::from_slice),
+            ) else {
+                return Err(StoreError::corrupt(&self.dir, "bad latest row"));
+            };
+            latest.insert(author, id);
+        }
+        let mut held = Vec::new();
+        for id in latest.into_values() {
+            let Some(m) = self.message(&id)? else {
+                continue;
+            };
+            let Content::Roster(r) = &m.body().content else {
+                continue;
+            };
+            let federation = m.body().author;
+            held.push(RosterHeld {
+                federation,
+                name: self.named(&federation)?.0,
+                members: r.members.iter().map(|member| member.key).collect(),
+            });
+        }
+        Ok(held)
     }
 
     fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
@@ -756,6 +867,7 @@ impl Store {
             messages: inner.counter(meta::N_MESSAGES)?,
             embargoed: inner.counter(meta::N_EMBARGOED)?,
             tombstones: inner.counter(meta::N_TOMBSTONES)?,
+            reports: inner.counter(meta::N_REPORTS)?,
             disk_bytes: inner.db.size_on_disk().map_err(inner.sled_e())?
                 + inner.bodies.disk_bytes()?,
         })

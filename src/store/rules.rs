@@ -57,6 +57,20 @@ pub(super) fn authorized(
     Ok(false)
 }
 
+/// The organisation `key` speaks for: the last successor its revocation names (followed a few
+/// hops, as [`authorized`] does), or `key` itself. A tally counts one report per organisation,
+/// so a report made with the new key replaces the revoked key's instead of adding to it.
+pub(super) fn organisation(rows: &Rows<'_>, key: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+    let mut current = *key;
+    for _ in 0..SUCCESSOR_HOPS {
+        match rows.revocation(&current)?.and_then(|r| r.successor) {
+            Some(successor) if successor != *key => current = successor,
+            _ => break,
+        }
+    }
+    Ok(current)
+}
+
 /// Plans the effects of one message, judged at `now`; `seq` is the seq it gets if accepted.
 pub(super) fn insert(
     rows: &mut Rows<'_>,
@@ -185,6 +199,7 @@ fn accept(
     store(rows, arrival, seq, embargoed)?;
     if !embargoed {
         take_effect(rows, msg)?;
+        count_report(rows, body.kind(), 1)?;
     }
     // A revocation is a security action: in force at once (it is never under embargo).
     if let Content::Revocation(r) = &body.content {
@@ -317,6 +332,16 @@ fn take_effect(rows: &mut Rows<'_>, msg: &Message) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Moves the count of reports in effect for readers (`meta::N_REPORTS`, for `/metrics`) when a
+/// message of `kind` takes effect (`delta` 1) or goes (-1); other kinds count nothing. The
+/// tallies themselves are computed when read (`read.rs`), never kept as sums.
+fn count_report(rows: &mut Rows<'_>, kind: Kind, delta: i64) -> Result<(), StoreError> {
+    if kind == Kind::Report {
+        rows.add_to_count(codec::meta::N_REPORTS, delta)?;
+    }
+    Ok(())
+}
+
 /// Withdraws the content that repeats a cancelled message: its author's updates and all
 /// translations.
 fn withdraw_dependents(
@@ -440,6 +465,9 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
     if let Some(target) = body.target() {
         rows.delete_reference(&target, body.kind(), id);
     }
+    if !rec.pending() {
+        count_report(rows, rec.kind, -1)?;
+    }
     match &body.content {
         Content::Profile(_) | Content::Roster(_) => {
             rows.delete_latest(body.kind(), body.author.as_bytes(), body.created_at.0, id);
@@ -480,9 +508,12 @@ pub(super) fn unindex_damaged(
         rows.delete_latest(rec.kind, &rec.author, rec.created_at, id);
     }
     rows.delete_embargoes_of(id)?;
+    if !rec.pending() {
+        count_report(rows, rec.kind, -1)?;
+    }
     if matches!(
         rec.kind,
-        Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation
+        Kind::Update | Kind::Cancel | Kind::Endorsement | Kind::Translation | Kind::Report
     ) && let Some(target) = rows.target_of(rec.kind, id)?
     {
         rows.delete_reference(&target, rec.kind, id);
@@ -539,6 +570,8 @@ pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<bool, St
     if pending {
         // Its effects for readers come with it (a format 4 store wrote them on arrival).
         rows.add_to_count(codec::meta::N_EMBARGOED, -1)?;
+        // Counted by its record, so a damaged report counted here is uncounted when it goes.
+        count_report(rows, rec.kind, 1)?;
         // A damaged body's effects (a tally, a withdrawal, a latest profile) cannot be known
         // here; it is released without them.
         if let Some(msg) = &msg {

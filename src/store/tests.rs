@@ -101,6 +101,7 @@ pub(super) fn call(k: &SecretKey, created: Timestamp) -> Message {
         deadline: None,
         ilo_conventions: vec!["C087".into()],
         supervisory_body: None,
+        goals: Vec::new(),
     };
     sign(body(k, created, Content::Call(c)), k)
 }
@@ -2160,6 +2161,7 @@ async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
 }
 
 mod integrity;
+mod tally;
 
 /// A follower pipelines its batches: when one fails in the store, those queued behind it are
 /// still written, but must not move the peer's cursor past what failed; the follower resumes

@@ -41,6 +41,7 @@ fn call_content(headline: &str, at: Timestamp, window: bool) -> ActionCall {
         deadline: Some(at.plus(DAY * 21)),
         ilo_conventions: vec!["C087".into()],
         supervisory_body: None,
+        goals: Vec::new(),
     }
 }
 

@@ -71,6 +71,7 @@ fn message(n: u64, nonce: u64, now: Timestamp) -> Message {
             deadline: None,
             ilo_conventions: vec!["C087".into(), "C098".into()],
             supervisory_body: None,
+            goals: Vec::new(),
         })
     } else {
         Content::Alert(base)

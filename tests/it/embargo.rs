@@ -211,6 +211,7 @@ async fn embargoed_endorsement_cancel_profile_and_roster_show_nothing_before_the
         deadline: None,
         ilo_conventions: vec!["C087".into()],
         supervisory_body: None,
+        goals: Vec::new(),
     });
     let call = sign(call, &union);
     let at = |b: Content| {

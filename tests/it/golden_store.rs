@@ -244,6 +244,7 @@ fn golden() -> Golden {
                     deadline: None,
                     ilo_conventions: vec!["C087".into()],
                     supervisory_body: None,
+                    goals: Vec::new(),
                 }),
             ),
             &a.docks,

@@ -294,6 +294,7 @@ async fn each_filter_selects_what_it_names() {
         deadline: Some(now.plus(Duration::from_secs(3 * 24 * 3600))),
         ilo_conventions: vec!["C087".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     });
     let alert_a = sign(alert(&a, "Arrests"), &a);
     let call_b = sign(call_body, &b);
@@ -466,6 +467,77 @@ async fn get_reports_current_version_cancel_and_endorsements() {
     let info = c.info().await.unwrap();
     assert_eq!(info.node_key, node.server().node().node_key());
     assert!(info.head_seq >= 6);
+}
+
+/// `Get` carries the tally of a call's action reports: each organisation's latest report, the
+/// totals, the goals' progress; and none for a call nobody reported on.
+#[tokio::test]
+async fn get_returns_the_tally_of_a_calls_reports() {
+    let node = TestNode::start().await;
+    let mut c = node.client().await;
+    let (organiser, dockers, teachers) = (org(21), org(22), org(23));
+    let now = Timestamp::now();
+    let mut call = alert_at(&organiser, "Write to the Presidential Administration", now);
+    call.content = Content::Call(ActionCall {
+        base: alert_content("Write to the Presidential Administration", &["en"]),
+        actions: vec![ActionType::Letter],
+        target: "The Presidential Administration of Eastland".into(),
+        window_starts_at: None,
+        window_ends_at: None,
+        deadline: None,
+        ilo_conventions: vec!["C087".into()],
+        supervisory_body: None,
+        goals: vec![Goal {
+            measure: Measure::Letters,
+            target: 3000,
+            currency: String::new(),
+        }],
+    });
+    let call = sign(call, &organiser);
+    c.publish(call.signed()).await.unwrap();
+    let state = c.get(call.id()).await.unwrap().expect("stored");
+    assert!(state.tally.is_empty() && state.tally.goals.is_empty());
+
+    let report = |k: &SecretKey, n: u64, after: Duration| {
+        let mut b = body(
+            k,
+            Content::Report(ActionReport {
+                target: call.id(),
+                counts: vec![Count {
+                    measure: Measure::Letters,
+                    value: n,
+                    currency: String::new(),
+                }],
+                filings: Vec::new(),
+                as_of: None,
+                statement: String::new(),
+                evidence: String::new(),
+            }),
+        );
+        b.created_at = now.plus(after);
+        sign(b, k)
+    };
+    let first = report(&dockers, 300, Duration::from_millis(1));
+    let revised = report(&dockers, 340, Duration::from_millis(5));
+    let other = report(&teachers, 2000, Duration::from_millis(2));
+    for m in [&first, &revised, &other] {
+        c.publish(m.signed()).await.unwrap();
+    }
+    let tally = c.get(call.id()).await.unwrap().expect("stored").tally;
+    assert_eq!(tally.total(Measure::Letters, ""), 2340);
+    assert_eq!(tally.reporters, 2);
+    let counted: Vec<Id> = tally.reports.iter().map(|r| r.id).collect();
+    assert_eq!(counted, vec![other.id(), revised.id()], "by created_at");
+    assert_eq!(
+        (
+            tally.goals[0].goal.target,
+            tally.goals[0].reached,
+            tally.goals[0].percent()
+        ),
+        (3000, 2340, 78)
+    );
+    assert_eq!(tally.countries.len(), 1, "neither has a profile");
+    assert!(tally.countries[0].country.is_empty());
 }
 
 #[tokio::test]

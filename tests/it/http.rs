@@ -103,6 +103,7 @@ fn call_in(key: &SecretKey, headline: &str, langs: &[&str], at: Timestamp) -> Me
         deadline: Some(at.plus(Duration::from_secs(21 * 24 * 3600))),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     });
     sign(b, key)
 }

@@ -3,6 +3,7 @@
 
 mod backup;
 mod calendar;
+mod campaigns;
 mod cli;
 mod conn_attacks;
 mod crash;
@@ -10,10 +11,12 @@ mod disk;
 mod embargo;
 mod federation;
 mod flood;
+mod forward;
 mod golden_store;
 mod grpc;
 mod http;
 mod http_attacks;
+mod ilo;
 mod integrity;
 mod log_identity;
 mod mesh;

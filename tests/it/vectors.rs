@@ -2,18 +2,19 @@
 //! give exactly these body bytes, ids and signatures. They are a contract between
 //! implementations; a change that breaks them is a new protocol version.
 //!
-//! The file was written once by `write_vectors` below (ignored; it writes only when
-//! `TOCSIN_WRITE_VECTORS=1`) and checked in. `tests/vectors/check_vectors.py` checks it
+//! The file was written by `write_vectors` below (ignored; it writes only when
+//! `TOCSIN_WRITE_VECTORS=1`) and checked in; vectors are only ever added, never changed. `tests/vectors/check_vectors.py` checks it
 //! independently of this crate. All organisations are fictional; the country codes are those
 //! of uninhabited territories.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tocsin::message::tally::Reported;
 use tocsin::message::{
-    ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Id, Info, Message,
-    Revocation, SIGNING_DOMAIN, SecretKey, Severity, SignedMessage, Status, SupervisoryBody,
-    Timestamp, Urgency,
+    ActionCall, ActionReport, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Count,
+    Filing, Id, Info, KIND_FIELDS, Measure, Message, Revocation, SIGNING_DOMAIN, SecretKey,
+    Severity, SignedMessage, Status, SupervisoryBody, Tally, Timestamp, UnknownKind, Urgency,
 };
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/v1.json");
@@ -51,6 +52,11 @@ struct Vector {
     signature: String,
     /// The `SignedMessage` protobuf bytes.
     signed_message: String,
+    /// The kind a node of this version decodes: "unknown" for a newer version's kind, which it
+    /// stores and relays unread.
+    kind: String,
+    /// The body's field that carries the content (10 to 99).
+    content_field: u32,
 }
 
 /// A vector's inputs, built through the public API.
@@ -60,6 +66,8 @@ struct Case {
     seed: [u8; 32],
     body: Body,
     valid_at: Timestamp,
+    /// See [`Vector::content_field`].
+    content_field: u32,
 }
 
 /// 2026-11-20T08:00:00Z: when the first vector was made.
@@ -142,6 +150,7 @@ fn alert_two_languages() -> Case {
             }),
         },
         valid_at: created_at.plus(HOUR),
+        content_field: 10,
     }
 }
 
@@ -197,9 +206,11 @@ fn call_ilo() -> Case {
                 deadline: Some(Timestamp::parse_rfc3339("2027-09-01T00:00:00Z").unwrap()),
                 ilo_conventions: vec!["C087".into(), "C098".into()],
                 supervisory_body: Some(SupervisoryBody::Ceacr),
+                goals: Vec::new(),
             }),
         },
         valid_at: T0.plus(5 * HOUR),
+        content_field: 11,
     }
 }
 
@@ -232,6 +243,7 @@ fn cancel_of_the_alert() -> Case {
             }),
         },
         valid_at: created_at.plus(HOUR),
+        content_field: 13,
     }
 }
 
@@ -260,6 +272,91 @@ fn revocation_with_successor() -> Case {
             }),
         },
         valid_at: created_at.plus(HOUR),
+        content_field: 18,
+    }
+}
+
+fn report_on_the_call() -> Case {
+    let created_at = T0.plus(10 * DAY);
+    let call = Message::sign(call_ilo().body, &SecretKey::from_seed(&northland_seed())).unwrap();
+    Case {
+        name: "report-on-the-call",
+        description: "The Confederation of Eastland Workers (fictional) reports on the call (the \
+                      vector call-ilo-c087-c098, named by its id): 340 letters and 1200 EUR of \
+                      donations so far, as of 2026-11-30T07:00:00Z; one observation filed with \
+                      the CEACR on 2026-11-29T08:00:00Z with a reference; a statement and an \
+                      evidence link; topic freedom-of-association; country AQ; created \
+                      2026-11-30T08:00:00Z, expires 365 days later. A node sums it as 340 \
+                      letters, 1200 EUR donations and 1 observation from 1 organisation.",
+        seed: eastland_seed(),
+        body: Body {
+            author: public(eastland_seed()),
+            created_at,
+            expires_at: Some(created_at.plus(365 * DAY)),
+            topics: vec!["freedom-of-association".into()],
+            countries: vec!["AQ".into()],
+            effective_at: None,
+            content: Content::Report(ActionReport {
+                target: call.id(),
+                counts: vec![
+                    Count {
+                        measure: Measure::Letters,
+                        value: 340,
+                        currency: String::new(),
+                    },
+                    Count {
+                        measure: Measure::Donations,
+                        value: 1200,
+                        currency: "EUR".into(),
+                    },
+                ],
+                filings: vec![Filing {
+                    body: SupervisoryBody::Ceacr,
+                    filed_at: T0.plus(9 * DAY),
+                    reference: "Observations of the CEW on C087 and C098, ref. CEW/2026/14".into(),
+                }],
+                as_of: Some(created_at.minus(HOUR)),
+                statement: "Our members wrote 340 letters to the Minister of Labour, and our \
+                            observations are with the Committee of Experts."
+                    .into(),
+                evidence: "https://eastland-workers.example/campaigns/ceacr-letters".into(),
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+        content_field: 19,
+    }
+}
+
+/// What a newer version might carry in a new kind: a poll's question and two options, as a
+/// nested message (field 1 the question, field 2 each option).
+const POLL: &[u8] = b"\x0a\x1bWhich day for the stoppage?\x12\x06Monday\x12\x06Friday";
+
+fn unknown_kind() -> Case {
+    let created_at = T0.plus(11 * DAY);
+    Case {
+        name: "unknown-kind-field-90",
+        description: "A kind this version does not know, as a newer version would send it: the \
+                      Confederation of Eastland Workers (fictional); topic union-rights; country \
+                      AQ; created 2026-12-01T08:00:00Z, expires 30 days later; the content in \
+                      body field 90 (kept for kinds, used by none), a nested message of a poll \
+                      (field 1 \"Which day for the stoppage?\", field 2 \"Monday\" and \"Friday\"). \
+                      A node opens it as kind unknown, stores and relays these bytes unread, and \
+                      shows nothing of it.",
+        seed: eastland_seed(),
+        body: Body {
+            author: public(eastland_seed()),
+            created_at,
+            expires_at: Some(created_at.plus(30 * DAY)),
+            topics: vec!["union-rights".into()],
+            countries: vec!["AQ".into()],
+            effective_at: None,
+            content: Content::Unknown(UnknownKind {
+                field: 90,
+                value: POLL.to_vec(),
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+        content_field: 90,
     }
 }
 
@@ -269,6 +366,8 @@ fn cases() -> Vec<Case> {
         call_ilo(),
         cancel_of_the_alert(),
         revocation_with_successor(),
+        report_on_the_call(),
+        unknown_kind(),
     ]
 }
 
@@ -291,7 +390,24 @@ fn vector(case: &Case) -> Vector {
         id: msg.id().to_hex(),
         signature: hex::encode(msg.signed().signature()),
         signed_message: hex::encode(msg.signed().encode_to_vec()),
+        kind: msg.kind().as_str().into(),
+        content_field: case.content_field,
     }
+}
+
+/// The numbers of the body's top-level fields in [`KIND_FIELDS`], read from the bytes alone.
+fn content_fields(body: &[u8]) -> Vec<u32> {
+    use prost::encoding::{DecodeContext, decode_key, skip_field};
+    let mut buf = body;
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let (field, wire_type) = decode_key(&mut buf).expect("a field key");
+        if KIND_FIELDS.contains(&field) {
+            out.push(field);
+        }
+        skip_field(wire_type, field, &mut buf, DecodeContext::default()).expect("a field");
+    }
+    out
 }
 
 fn read() -> VectorFile {
@@ -351,6 +467,11 @@ fn rebuilt_vectors_have_the_exact_bytes_id_and_signature() {
             "{name}: valid_at"
         );
         assert_eq!(stored.description, case.description, "{name}: description");
+        assert_eq!(stored.kind, msg.kind().as_str(), "{name}: kind");
+        assert_eq!(
+            stored.content_field, case.content_field,
+            "{name}: content field"
+        );
     }
 }
 
@@ -365,6 +486,12 @@ fn every_vector_opens_within_its_lifetime() {
         let valid_at = Timestamp(stored.valid_at);
         let msg = Message::open(signed.clone(), valid_at).unwrap_or_else(|r| panic!("{name}: {r}"));
         assert_eq!(msg.body(), &case.body, "{name}");
+        assert_eq!(msg.kind().as_str(), stored.kind, "{name}");
+        assert_eq!(
+            content_fields(&unhex(&stored.body)),
+            [stored.content_field],
+            "{name}: one content field"
+        );
         assert_eq!(msg.id().to_hex(), stored.id);
         assert_eq!(msg.author().to_hex(), stored.public_key);
         match msg.body().expires_at {
@@ -406,6 +533,46 @@ fn the_cancel_names_the_alert_and_the_revocation_its_successor() {
     );
 }
 
+#[test]
+fn the_report_counts_for_the_call_and_the_unknown_kind_is_carried_unread() {
+    let file = read();
+    let by_name = |n: &str| file.vectors.iter().find(|v| v.name == n).unwrap();
+    let open = |n: &str| {
+        Message::from_store(SignedMessage::decode(&unhex(&by_name(n).signed_message)).unwrap())
+            .unwrap()
+    };
+    let report = open("report-on-the-call");
+    assert_eq!(
+        report.body().target().unwrap().to_hex(),
+        by_name("call-ilo-c087-c098").id
+    );
+    // What every node sums from it alone.
+    let tally = Tally::of(
+        &[Reported {
+            message: report,
+            name: String::new(),
+            country: String::new(),
+        }],
+        &[],
+        &[],
+    );
+    assert_eq!(tally.reporters, 1);
+    assert_eq!(tally.total(Measure::Letters, ""), 340);
+    assert_eq!(tally.total(Measure::Donations, "EUR"), 1200);
+    assert_eq!(tally.total(Measure::Observations, ""), 1);
+
+    let unknown = open("unknown-kind-field-90");
+    assert_eq!(
+        unknown.body().content,
+        Content::Unknown(UnknownKind {
+            field: 90,
+            value: POLL.to_vec(),
+        })
+    );
+    assert_eq!(unknown.body().target(), None);
+    assert!(unknown.body().info().is_empty());
+}
+
 /// Writes tests/vectors/v1.json. Run it alone, once, when adding a vector:
 /// `TOCSIN_WRITE_VECTORS=1 cargo test --test it -- --ignored --exact vectors::write_vectors`.
 /// Never run it to "fix" a failing comparison: that means the wire format changed.
@@ -420,7 +587,9 @@ fn write_vectors() {
         about: "Tocsin wire format v1 golden vectors. For each: a fixed Ed25519 seed, the \
                 MessageBody protobuf bytes (body), id = SHA-256(body), signature = \
                 Ed25519(seed, signing_domain || body), and the SignedMessage protobuf \
-                (field 1 body, field 2 signature). All hex. Fictional organisations."
+                (field 1 body, field 2 signature). All hex. Fictional organisations. Also the \
+                kind a node decodes (\"unknown\" for a newer version's kind, stored and \
+                relayed unread) and the body's field that carries the content."
             .into(),
         signing_domain: hex::encode(SIGNING_DOMAIN),
         vectors: cases().iter().map(vector).collect(),

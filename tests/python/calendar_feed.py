@@ -113,7 +113,9 @@ def main():
                 c.check("its DESCRIPTION says what to do, to whom, under which conventions",
                         all(s in str(ev.get("DESCRIPTION")) for s in
                             ("File observations before the session.",
-                             "Ministry of Labour of Westland", "C087, C098")),
+                             "Ministry of Labour of Westland",
+                             "C087 — Freedom of Association and Protection of the Right to "
+                             "Organise Convention, 1948; C098 —")),
                         ev.get("DESCRIPTION"))
                 c.check("its URL leads back to the message page",
                         str(ev.get("URL")) == f"{node.http}/m/{c_id}", ev.get("URL"))

@@ -4,7 +4,9 @@
 Starts a real node (the binary named on the command line) on a loopback port with its
 default TLS, connects trusting the CA the node made for itself, publishes an
 alert signed with `cryptography`'s Ed25519, checks the refusal of a tampered copy and of a
-duplicate, subscribes and receives the alert byte for byte, then stops the node with SIGTERM
+duplicate, subscribes and receives the alert byte for byte, publishes a call with a goal and
+three action reports by two organisations (one revised) and checks `Get`'s tally, then stops
+the node with SIGTERM
 and expects a clean exit. Prints one line per check and `N passed, M failed`.
 """
 import hashlib
@@ -150,6 +152,67 @@ def main():
                   delivered is not None and delivered.message.body == body
                   and delivered.message.signature == signature)
             check("a caught-up marker follows the backfill", caught_up == reply.seq, str(caught_up))
+
+            # A petition call with a goal, and action reports by two organisations (one revised):
+            # Get gives the tally, each organisation's latest report counted once.
+            def publish(author_key, body_msg):
+                raw = body_msg.SerializeToString()
+                sent = stub.Publish(m.SignedMessage(body=raw, signature=author_key.sign(DOMAIN + raw)),
+                                    timeout=10)
+                return sent, hashlib.sha256(raw).digest()
+
+            def key_bytes(k):
+                return k.public_key().public_bytes(
+                    serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+            call_body = m.MessageBody(
+                author=public, created_at=now + 1, expires_at=now + 86_400_000,
+                call=m.ActionCall(
+                    base=m.Alert(
+                        status=m.STATUS_ACTUAL, category=m.CATEGORY_ARREST,
+                        urgency=m.URGENCY_IMMEDIATE, severity=m.SEVERITY_SEVERE,
+                        certainty=m.CERTAINTY_OBSERVED,
+                        info=[m.Info(language="en", headline="Write for the four Eastport leaders",
+                                     description="Letters to the Presidential Administration of Eastland.")],
+                    ),
+                    actions=[m.ACTION_TYPE_LETTER],
+                    target="The Presidential Administration of Eastland",
+                    goals=[m.Goal(measure=m.MEASURE_LETTERS, target=3000)],
+                ),
+            )
+            sent, call_id = publish(key, call_body)
+            check("a call with a goal is accepted", sent.status == r.PUBLISH_STATUS_ACCEPTED, str(sent))
+
+            def report(author_key, created_at, letters):
+                return m.MessageBody(
+                    author=key_bytes(author_key), created_at=created_at,
+                    expires_at=now + 86_400_000,
+                    report=m.ActionReport(
+                        target=call_id,
+                        counts=[m.Count(measure=m.MEASURE_LETTERS, value=letters)],
+                        statement="Letters from our members",
+                    ),
+                )
+
+            dockers, teachers = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+            statuses = [publish(k, report(k, at, n))[0].status for k, at, n in
+                        [(dockers, now + 2, 300), (teachers, now + 3, 2000), (dockers, now + 4, 340)]]
+            check("three reports are accepted",
+                  statuses == [r.PUBLISH_STATUS_ACCEPTED] * 3, str(statuses))
+            state = stub.Get(r.GetRequest(id=call_id), timeout=10)
+            tally = state.tally
+            totals = {(t.measure, t.currency): t.value for t in tally.totals}
+            check("Get has a tally", state.HasField("tally"), str(state))
+            check("the tally adds each organisation's latest report once",
+                  totals == {(m.MEASURE_LETTERS, ""): 2340}, str(totals))
+            check("the tally counts two reporting organisations", tally.reporters == 2,
+                  str(tally.reporters))
+            check("the tally's reports are the ones that count",
+                  sorted(bytes(x.author) for x in tally.reports)
+                  == sorted([key_bytes(dockers), key_bytes(teachers)]), str(tally.reports))
+            check("the goal's progress is against its target",
+                  len(tally.goals) == 1 and tally.goals[0].goal.target == 3000
+                  and tally.goals[0].reached == 2340, str(tally.goals))
             channel.close()
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -4,7 +4,10 @@
 Uses only the standard library and the `cryptography` package. For each vector it checks:
 the public key derived from the seed; id = SHA-256(body); the Ed25519 signature over
 "tocsin/v1/message" || 0x00 || body; that the body's author field (1) is that key and that
-valid_at lies within created_at (2) and expires_at (3); and that signed_message is the
+valid_at lies within created_at (2) and expires_at (3); that the body carries its content in
+exactly one field of the range kept for kinds (10 to 99), the vector's content_field, and for
+kind "unknown" in none of the kinds this version knows (10 to 19); that a report's target
+(field 1 of field 19) is the id of another vector; and that signed_message is the
 SignedMessage protobuf of body (1) and signature (2).
 
 Usage: python3 tests/vectors/check_vectors.py [path/to/v1.json]
@@ -24,6 +27,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 SIGNING_DOMAIN = b"tocsin/v1/message\x00"
+KIND_FIELDS = range(10, 100)
+# The content fields of the kinds this version knows: alert (10) to report (19).
+KNOWN_KIND_FIELDS = range(10, 20)
+REPORT_FIELD = 19
 DEFAULT_PATH = Path(__file__).with_name("v1.json")
 
 
@@ -71,8 +78,34 @@ def first(pairs, number, default=None):
     return default
 
 
-def check(vector, domain):
-    """Returns a list of problems with one vector (empty if it is sound)."""
+def check_content(vector, body_fields, ids):
+    """Problems with where a vector's body carries its content."""
+    problems = []
+    content = [(n, v) for n, v in body_fields if n in KIND_FIELDS]
+    expected = vector["content_field"]
+    if [n for n, _ in content] != [expected]:
+        problems.append(
+            f"content fields are {[n for n, _ in content]}, not [{expected}]"
+        )
+        return problems
+    if not isinstance(content[0][1], bytes):
+        problems.append(f"content field {expected} is not length-delimited")
+        return problems
+    if vector["kind"] == "unknown" and expected in KNOWN_KIND_FIELDS:
+        problems.append(f"kind unknown in field {expected}, which is a known kind's")
+    if vector["kind"] == "report":
+        if expected != REPORT_FIELD:
+            problems.append(f"a report in field {expected}, not {REPORT_FIELD}")
+        else:
+            target = first(fields(content[0][1]), 1)
+            if not isinstance(target, bytes) or target.hex() not in ids:
+                problems.append("the report's target is not the id of another vector")
+    return problems
+
+
+def check(vector, domain, ids=frozenset()):
+    """Returns a list of problems with one vector (empty if it is sound). `ids` are the ids
+    of the file's other vectors, which a reference may name."""
     problems = []
     seed = bytes.fromhex(vector["seed"])
     public_key = bytes.fromhex(vector["public_key"])
@@ -108,6 +141,7 @@ def check(vector, domain):
             problems.append(
                 f"valid_at {valid_at} is not within [{created_at}, {expires_at})"
             )
+        problems.extend(check_content(vector, body_fields, ids))
     except ValueError as e:
         problems.append(f"body does not parse: {e}")
 
@@ -129,8 +163,11 @@ def main(argv):
         print(f"FAIL signing_domain: {domain!r} is not {SIGNING_DOMAIN!r}")
         failed += 1
     for vector in data["vectors"]:
+        others = frozenset(
+            v.get("id") for v in data["vectors"] if v is not vector and "id" in v
+        )
         try:
-            problems = check(vector, SIGNING_DOMAIN)
+            problems = check(vector, SIGNING_DOMAIN, others)
         except (KeyError, ValueError) as e:
             problems = [f"unreadable: {e!r}"]
         name = vector.get("name", "?")

@@ -58,6 +58,7 @@ fn content(
         deadline,
         ilo_conventions: vec!["C087".into()],
         supervisory_body: None,
+        goals: Vec::new(),
     }
 }
 

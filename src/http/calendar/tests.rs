@@ -44,6 +44,7 @@ fn call_content(headline: &str, instruction: &str, at: Timestamp) -> ActionCall 
         deadline: Some(at.plus(DAY * 21)),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
+        goals: Vec::new(),
     }
 }
 
@@ -145,7 +146,7 @@ fn a_call_has_a_deadline_and_a_window_with_stable_uids() {
     for part in [
         "Send the model letter.",
         "Addressed to: Ministry of Labour of Westland",
-        "ILO conventions: C087\\, C098",
+        "ILO conventions: C087 — Freedom of Association and Protection of the Right to Organise Convention\\, 1948\\; C098 —",
         "File ILO observations",
     ] {
         assert!(description.contains(part), "{part} in {description}");
