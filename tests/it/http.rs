@@ -513,7 +513,12 @@ async fn a_message_page_shows_every_language_endorsers_signatures_and_the_key() 
         "the call and the translation"
     );
     assert!(b.contains("File ILO observations") && b.contains("Ministry of Labour of Westland"));
-    assert!(b.contains("C087, C098") && b.contains("CEACR"));
+    // The conventions by name, each linked to its NORMLEX page.
+    assert!(b.contains(
+        "C087 — Freedom of Association and Protection of the Right to Organise Convention, 1948"
+    ));
+    assert!(b.contains("C098 — Right to Organise and Collective Bargaining Convention, 1949"));
+    assert!(b.contains("P12100_ILO_CODE:C098") && b.contains("CEACR"));
     assert!(b.contains(&format!("/cap/{}.xml", c.id())));
     assert_eq!(get(addr, &format!("/m/{}", Id([7; 32]))).await.status, 404);
     assert_eq!(get(addr, "/m/not-an-id").await.status, 404);
