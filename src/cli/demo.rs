@@ -548,6 +548,7 @@ async fn script(demo: &mut Demo) -> anyhow::Result<()> {
             endorsements: Some(state.endorsers.len()),
             updates: state.updates.len(),
             target_headline: None,
+            tally: None,
         };
         write!(out, "\n{}", reader.entry(None, &current, &facts))?;
     }

@@ -19,6 +19,7 @@ mod mesh;
 mod peers;
 mod reconcile;
 mod reconcile_batches;
+mod reports_cli;
 mod reports_surfaces;
 mod restore;
 mod retry;
