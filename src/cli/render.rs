@@ -478,7 +478,7 @@ impl Reader<'_> {
             let label = if b.kind() == Kind::Report {
                 "Tally now"
             } else {
-                "Reported"
+                "Tally"
             };
             let _ = writeln!(out, "    {}: {}", st.bold(label), st.good(t));
         }

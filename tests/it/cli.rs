@@ -954,6 +954,17 @@ async fn the_demo_shows_messages_crossing_three_nodes() {
         "{out}"
     );
     assert!(out.contains("1 endorsement · updated once"), "{out}");
+    // The call's tally rises as three organisations report; the revision replaces, never adds.
+    assert!(
+        out.contains("tally on saopaulo: 1 organisation reported: 120 letters"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tally on saopaulo: 3 organisations reported: 335 letters, 2 observations"),
+        "{out}"
+    );
+    assert!(out.contains(" 67%  335 of 500 letters"), "{out}");
+    assert!(out.contains("100%  3 of 3 organisations"), "{out}");
 }
 
 /// Colour and the confirmation prompt need a terminal: `script` gives the command one.

@@ -166,7 +166,7 @@ async fn report_revise_then_show_and_follow_the_tally() {
         "{feed}"
     );
     assert!(
-        feed.contains("Reported: 2 organisations reported: 1,840 letters"),
+        feed.contains("Tally: 2 organisations reported: 1,840 letters"),
         "{feed}"
     );
 }
