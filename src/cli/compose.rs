@@ -132,6 +132,12 @@ pub struct CallArgs {
     /// The ILO supervisory body concerned.
     #[arg(long, value_parser = enum_arg(SupervisoryBody::ALL, SupervisoryBody::as_str))]
     pub supervisory_body: Option<SupervisoryBody>,
+    /// A goal the call hopes to reach, as MEASURE=N: letters=3000, signatures=10000,
+    /// organisations=20, observations=15, donations=5000:EUR (repeat for several; given, they
+    /// replace the goals of the file or of the version updated). Readers see the reports'
+    /// progress against them.
+    #[arg(long = "goal", value_name = "MEASURE=N[:CUR]")]
+    pub goals: Vec<String>,
 }
 
 /// `tocsin sign alert`
@@ -204,6 +210,7 @@ struct PostFile {
     window_end: Option<FileTime>,
     conventions: Option<Vec<String>>,
     supervisory_body: Option<String>,
+    goals: Option<Vec<String>>,
     #[serde(default)]
     info: Vec<FileInfo>,
 }
@@ -220,6 +227,7 @@ impl PostFile {
             (self.window_end.is_some(), "window_end"),
             (self.conventions.is_some(), "conventions"),
             (self.supervisory_body.is_some(), "supervisory_body"),
+            (self.goals.is_some(), "goals"),
         ];
         for (is, key) in set {
             if is {
@@ -475,6 +483,13 @@ impl Draft {
                 path,
             )?);
         }
+        if let Some(v) = &f.goals {
+            let key = format!("{}: goals", path.display());
+            c.goals = v
+                .iter()
+                .map(|g| super::report::parse_goal(g, &key))
+                .collect::<Result<_, _>>()?;
+        }
         Ok(())
     }
 
@@ -569,6 +584,7 @@ impl Draft {
             (args.window_end.is_some(), "--window-end"),
             (!args.conventions.is_empty(), "--convention"),
             (args.supervisory_body.is_some(), "--supervisory-body"),
+            (!args.goals.is_empty(), "--goal"),
         ];
         if self.kind == Kind::Alert {
             let given: Vec<&str> = call_flags
@@ -607,6 +623,13 @@ impl Draft {
         }
         if let Some(b) = args.supervisory_body {
             c.supervisory_body = Some(b);
+        }
+        if !args.goals.is_empty() {
+            c.goals = args
+                .goals
+                .iter()
+                .map(|g| super::report::parse_goal(g, "--goal"))
+                .collect::<Result<_, _>>()?;
         }
         Ok(())
     }
@@ -895,6 +918,42 @@ mod tests {
                     .max(now().plus(Duration::from_secs(30 * 86400)))
             )
         );
+    }
+
+    #[test]
+    fn goals_come_from_the_file_and_flags_replace_them() {
+        let mut d = Draft::new(Kind::Call);
+        // `goals` sits before the [[info]] tables, as TOML needs.
+        let text = format!("goals = [\"letters=3000\", \"donations=5000:EUR\"]\n{CALL_FILE}");
+        d.apply_post_file(&file(&text), Path::new("call.toml"))
+            .unwrap();
+        assert_eq!(d.call.goals.len(), 2);
+        assert_eq!(d.call.goals[1].currency, "EUR");
+        d.apply_call_args(&CallArgs {
+            goals: vec!["organisations=20".into()],
+            ..CallArgs::default()
+        })
+        .unwrap();
+        let m = d.sign(&key(), now()).unwrap();
+        let Content::Call(c) = &m.body().content else {
+            panic!("not a call")
+        };
+        assert_eq!(c.goals.len(), 1);
+        assert_eq!(c.goals[0].target, 20);
+        let err = Draft::new(Kind::Call)
+            .apply_post_file(&file("goals = [\"letters:3000\"]"), Path::new("call.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write letters=3000"), "{err}");
+        let mut alert = Draft::new(Kind::Alert);
+        let err = alert
+            .apply_call_args(&CallArgs {
+                goals: vec!["letters=10".into()],
+                ..CallArgs::default()
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--goal only applies to a call"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `tocsin demo`: a small federation of three nodes in one process, fictional organisations
-//! posting alerts and calls in several languages, and each message shown arriving everywhere.
+//! posting alerts and calls in several languages, reporting what they did for a call (its
+//! tally rising against its goals), and each message shown arriving everywhere.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,12 +13,14 @@ use tokio::sync::mpsc;
 
 use super::names::Names;
 use super::render::{Facts, Reader};
+use super::tally;
 use super::term::{Clock, Style};
 use crate::config::{Config, PeerConfig};
 use crate::message::{
-    ActionCall, ActionType, Alert, Body, Category, Certainty, Content, Endorsement, Filter, Id,
-    Info, Kind, Message, Profile, Roster, RosterMember, SecretKey, Severity, Status,
-    SupervisoryBody, Timestamp, Update, UpdateContent, Urgency,
+    ActionCall, ActionReport, ActionType, Alert, Body, Category, Certainty, Content, Count,
+    Endorsement, Filing, Filter, Goal, Id, Info, Kind, Measure, Message, Profile, Roster,
+    RosterMember, SecretKey, Severity, Status, SupervisoryBody, Timestamp, Update, UpdateContent,
+    Urgency,
 };
 use crate::rpc::{Client, ClientEvent, PublishOutcome};
 use crate::server::Server;
@@ -202,8 +205,47 @@ fn ilo_call(now: Timestamp) -> ActionCall {
         deadline: Some(now.plus(Duration::from_secs(10 * 86400))),
         ilo_conventions: vec!["C087".into(), "C098".into()],
         supervisory_body: Some(SupervisoryBody::Ceacr),
-        goals: Vec::new(),
+        goals: vec![
+            Goal {
+                measure: Measure::Letters,
+                target: 500,
+                currency: String::new(),
+            },
+            Goal {
+                measure: Measure::Observations,
+                target: 3,
+                currency: String::new(),
+            },
+            Goal {
+                measure: Measure::Organisations,
+                target: 3,
+                currency: String::new(),
+            },
+        ],
     }
+}
+
+/// A report on `target`: letters sent so far, and an observation filed with the CEACR if any.
+fn report(target: Id, letters: u64, filed: Option<Timestamp>, statement: &str) -> Content {
+    Content::Report(ActionReport {
+        target,
+        counts: vec![Count {
+            measure: Measure::Letters,
+            value: letters,
+            currency: String::new(),
+        }],
+        filings: filed
+            .map(|at| Filing {
+                body: SupervisoryBody::Ceacr,
+                filed_at: at,
+                reference: "Observation on C087, Eastland".into(),
+            })
+            .into_iter()
+            .collect(),
+        as_of: None,
+        statement: statement.into(),
+        evidence: String::new(),
+    })
 }
 
 /// Binds three loopback listeners and starts three nodes in a line, each following its
@@ -519,6 +561,50 @@ async fn script(demo: &mut Demo) -> anyhow::Result<()> {
     )
     .await?;
 
+    // Three organisations report what they did for the call, at three nodes; the union
+    // revises its count. Each tally is read from the far node, where the reports were relayed.
+    let reports = [
+        (
+            union,
+            120,
+            Some(now),
+            "Letters from the Eastport branch; our observation is filed.",
+        ),
+        (metal, 85, None, "Cartas enviadas pelas seções do Vale Sul."),
+        (federation, 40, Some(now), ""),
+        (
+            union,
+            210,
+            Some(now),
+            "Revised: the night shift's letters are in.",
+        ),
+    ];
+    for (n, (org, letters, filed, statement)) in reports.into_iter().enumerate() {
+        let at = Timestamp::now().max(now.plus(Duration::from_millis(n as u64 + 2)));
+        let m = sign(
+            body(org, report(call.id(), letters, filed, statement), at, 30),
+            org,
+        )?;
+        let what = if n == 3 {
+            format!("{} revises its report: {letters} letters in all", org.name)
+        } else {
+            format!("{} reports {letters} letters sent", org.name)
+        };
+        demo.post(org.home, &m, &what).await?;
+        let state = demo.clients[2]
+            .get(call.id())
+            .await?
+            .context("the far node lost the call")?;
+        let goals = tally::goals_of(Some(&call));
+        let mut out = std::io::stdout();
+        if let Some(line) = tally::running(&goals, &state.tally) {
+            writeln!(out, "  {} {line}", demo.style.bold("tally on saopaulo:"))?;
+        }
+        for p in tally::progress(&goals, &state.tally) {
+            writeln!(out, "    {}", tally::goal_line(&p))?;
+        }
+    }
+
     // What a reader at the far end sees, in Spanish.
     let mut far = demo.clients[2].clone();
     let names = Names::load(&far).await?;
@@ -548,6 +634,7 @@ async fn script(demo: &mut Demo) -> anyhow::Result<()> {
             endorsements: Some(state.endorsers.len()),
             updates: state.updates.len(),
             target_headline: None,
+            tally: tally::running(&tally::goals_of(Some(&current)), &state.tally),
         };
         write!(out, "\n{}", reader.entry(None, &current, &facts))?;
     }

@@ -15,7 +15,9 @@ mod peer;
 mod post;
 mod read;
 mod render;
+mod report;
 mod sync;
+mod tally;
 mod term;
 mod transfer;
 
@@ -87,6 +89,18 @@ pub enum Command {
         --statement \"The Global Dockers' Federation stands with the Eastport four.\""
     )]
     Endorse(post::EndorseArgs),
+    /// Report what your organisation has done for an alert or call (cumulative counts).
+    #[command(
+        after_help = "Examples:\n  tocsin report 70ed23b9…57d5 --key eastland.key --action letters=340\n  \
+        tocsin report 70ed23b9…57d5 --key geneva.key --action letters=1200 \\\n    \
+        --action donations=1500:EUR --statement \"Sent from 14 branches.\"\n  \
+        tocsin report 70ed23b9…57d5 --key geneva.key --filing ceacr:2026-08-30:\"Observation 2026/14\"\n  \
+        tocsin report 70ed23b9…57d5 --key geneva.key --file config/report.example.toml\n\n\
+        Counts are cumulative: give your whole count to date. Your latest report replaces your\n\
+        earlier ones, so a revision never counts twice. Measures: letters, signatures,\n\
+        participants, strikers, messages, donations=N:CUR."
+    )]
+    Report(Box<report::ReportArgs>),
     /// Publish your organisation's profile (the name readers see).
     #[command(subcommand)]
     Profile(post::ProfileCommand),
@@ -324,6 +338,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Update(args) => block_on(post::update(*args)),
         Command::Cancel(args) => block_on(post::cancel(args)),
         Command::Endorse(args) => block_on(post::endorse(args)),
+        Command::Report(args) => block_on(report::report(*args)),
         Command::Profile(cmd) => block_on(post::profile(cmd)),
         Command::Roster(cmd) => block_on(post::roster(cmd)),
         Command::Send(args) => block_on(client::send(args)),

@@ -40,8 +40,10 @@ pub enum PostCommand {
     #[command(
         after_help = "Examples:\n  tocsin post call --key eastland.key --lang en \\\n    \
         --headline \"Write to the President of Eastland\" --description \"Demand their release.\" \\\n    \
-        --action letter --target \"President of Eastland\" --deadline 2026-12-10T00:00:00Z\n  \
-        tocsin post call --key eastland.key --file config/call.example.toml"
+        --action letter --target \"President of Eastland\" --deadline 2026-12-10T00:00:00Z \\\n    \
+        --goal letters=3000 --goal organisations=20 --goal donations=5000:EUR\n  \
+        tocsin post call --key eastland.key --file config/call.example.toml\n\n\
+        Goals are shown with the progress of the organisations' reports (tocsin report)."
     )]
     Call(PostCallArgs),
 }
@@ -179,7 +181,7 @@ pub struct RosterPublishArgs {
     pub opts: PostOptions,
 }
 
-fn load_key(opts: &PostOptions) -> anyhow::Result<SecretKey> {
+pub(super) fn load_key(opts: &PostOptions) -> anyhow::Result<SecretKey> {
     keyfile::load(&opts.key).with_context(|| {
         format!(
             "loading the key {} (make one with: tocsin keygen --out {})",
@@ -191,7 +193,7 @@ fn load_key(opts: &PostOptions) -> anyhow::Result<SecretKey> {
 
 /// Shows the message and asks, when a person is at the terminal and did not say --yes; then
 /// publishes and reports.
-async fn deliver(
+pub(super) async fn deliver(
     opts: &PostOptions,
     client: &mut Client,
     message: &Message,
@@ -247,16 +249,18 @@ pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
 }
 
 /// The alert or call an id names, following an update to its original.
-struct Original {
-    id: Id,
-    state: GetState,
+pub(super) struct Original {
+    /// The original's id.
+    pub(super) id: Id,
+    /// What the node says of it.
+    pub(super) state: GetState,
     /// The original as signed (absent when withdrawn or under embargo).
-    message: Option<Message>,
+    pub(super) message: Option<Message>,
     /// The current version (the latest update, or the original).
-    current: Option<Message>,
+    pub(super) current: Option<Message>,
 }
 
-async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
+pub(super) async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
     let not_here = |id: Id, url: &str| {
         Failure::failed(format!(
             "the node at {url} has no message {id}; check the id (tocsin follow shows them), \
@@ -286,7 +290,7 @@ async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
         && !matches!(m.kind(), Kind::Alert | Kind::Call)
     {
         return Err(Failure::failed(format!(
-            "{} is a {}; only alerts and calls can be updated, cancelled or endorsed",
+            "{} is a {}; only alerts and calls can be updated, cancelled, endorsed or reported on",
             id.short(),
             m.kind()
         ))

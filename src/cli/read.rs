@@ -1,5 +1,5 @@
 //! Reading: `follow` (a node's feed, for people or for scripts) and `show` (one message with its
-//! history and endorsers).
+//! history, endorsers and the tally of what organisations reported).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -9,6 +9,7 @@ use futures::StreamExt;
 
 use super::names::Names;
 use super::render::{Facts, Reader, headline_of, message_json};
+use super::tally;
 use super::term::{Clock, Style};
 use super::{Failure, NodeUrl, parse_id};
 use crate::message::{AuthorKey, Filter, Id, Kind, Message, SignedMessage, is_language_tag};
@@ -168,6 +169,16 @@ fn locale_language(locale: &str) -> Option<String> {
     Some(base)
 }
 
+/// The running tally of an alert or call in words, against the goals of `shown` (its current
+/// version when known).
+fn running_tally(state: &GetState, shown: Option<&Message>) -> Option<String> {
+    let current = state
+        .current
+        .clone()
+        .and_then(|m| Message::from_store(m).ok());
+    tally::running(&tally::goals_of(current.as_ref().or(shown)), &state.tally)
+}
+
 /// What a node says about messages beside their content, asked once per id.
 #[derive(Debug, Default)]
 struct Known {
@@ -190,6 +201,7 @@ impl Known {
                     endorsements: Some(s.endorsers.len()),
                     updates: s.updates.len(),
                     target_headline: None,
+                    tally: running_tally(s, Some(m)),
                 },
                 None => Facts::default(),
             },
@@ -197,14 +209,17 @@ impl Known {
                 let Some(target) = m.body().target() else {
                     return Facts::default();
                 };
-                let headline = self.state(client, target).await.and_then(|s| {
+                let state = self.state(client, target).await;
+                let shown = state.and_then(|s| {
                     let shown = s.current.clone().or_else(|| s.message.clone())?;
-                    Message::from_store(shown)
-                        .ok()
-                        .and_then(|m| headline_of(&m, langs))
+                    Message::from_store(shown).ok()
                 });
                 Facts {
-                    target_headline: headline,
+                    target_headline: shown.as_ref().and_then(|m| headline_of(m, langs)),
+                    // A report brings its target's tally as it stands with it.
+                    tally: state
+                        .filter(|_| m.kind() == Kind::Report)
+                        .and_then(|s| running_tally(s, shown.as_ref())),
                     ..Facts::default()
                 }
             }
@@ -303,6 +318,11 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     let decode = |m: &SignedMessage| Message::from_store(m.clone()).ok();
     let message = state.message.as_ref().and_then(decode);
     let current = state.current.as_ref().and_then(decode);
+    // The goals of the current version; for a withdrawn call, those the node tallied against.
+    let goals = match current.as_ref().or(message.as_ref()) {
+        Some(m) => tally::goals_of(Some(m)),
+        None => state.tally.goals.iter().map(|p| p.goal.clone()).collect(),
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
@@ -319,6 +339,7 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             })).collect::<Vec<_>>(),
             "translations": state.translations.iter().filter_map(decode)
                 .map(|m| message_json(&m, None)).collect::<Vec<_>>(),
+            "tally": tally::tally_json(&goals, &state.tally, state.cancelled),
         });
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;
@@ -365,6 +386,8 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
                     endorsements: Some(state.endorsers.len()),
                     updates: state.updates.len(),
                     target_headline: headline_of(m, &langs),
+                    // Shown in full below.
+                    tally: None,
                 };
                 writeln!(out, "{}", reader.entry(None, c, &facts))?;
             }
@@ -390,6 +413,11 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             )?,
         }
     }
+    write!(
+        out,
+        "{}",
+        tally::tally_text(&goals, &state.tally, &names, &clock, st, state.cancelled)
+    )?;
     if !state.updates.is_empty() {
         writeln!(out, "{}", st.bold("History:"))?;
         if let Some(m) = &message {

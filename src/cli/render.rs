@@ -10,8 +10,8 @@ use super::names::Names;
 use super::term::{Clock, Style};
 use crate::ilo;
 use crate::message::{
-    ActionCall, Alert, Content, Count, Id, Info, Kind, Measure, Message, Severity, Status,
-    Timestamp, UpdateContent, language_matches,
+    ActionCall, ActionReport, Alert, Body, Content, Count, Id, Info, Kind, Measure, Message,
+    Severity, Status, Timestamp, UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -111,6 +111,7 @@ pub(crate) fn count_json(c: &Count) -> Value {
 
 /// A count in words: "340 letters", "1,200 EUR donations".
 pub(crate) fn count_words(measure: Measure, currency: &str, value: u64) -> String {
+    let value = super::tally::grouped(value);
     if currency.is_empty() {
         format!("{value} {measure}")
     } else {
@@ -314,8 +315,10 @@ pub(crate) struct Facts {
     /// Updates of it.
     pub updates: usize,
     /// The headline of the message this one refers to (update, cancel, endorsement,
-    /// translation), when known.
+    /// translation, report), when known.
     pub target_headline: Option<String>,
+    /// The running tally of the reports on it (or, for a report, on its target), in words.
+    pub tally: Option<String>,
 }
 
 /// How to show messages to a person: styled, in local time, with names, in a chosen language.
@@ -468,21 +471,7 @@ impl Reader<'_> {
                     let _ = writeln!(out, "    Successor key: {s}");
                 }
             }
-            Content::Report(r) => {
-                let counts: Vec<String> =
-                    r.counts
-                        .iter()
-                        .map(|c| count_words(c.measure, &c.currency, c.value))
-                        .chain((!r.filings.is_empty()).then(|| {
-                            count_words(Measure::Observations, "", r.filings.len() as u64)
-                        }))
-                        .collect();
-                let _ = writeln!(out, "{head}{kind} on {}", self.refers(&r.target, facts));
-                let _ = writeln!(out, "    {}", counts.join(", "));
-                if !r.statement.is_empty() {
-                    let _ = writeln!(out, "    {}", quote_long(&r.statement));
-                }
-            }
+            Content::Report(r) => self.report(&mut out, &head, b, r, facts),
             Content::Unknown(u) => {
                 let _ = writeln!(
                     out,
@@ -490,6 +479,14 @@ impl Reader<'_> {
                     u.field
                 );
             }
+        }
+        if let Some(t) = &facts.tally {
+            let label = if b.kind() == Kind::Report {
+                "Tally now"
+            } else {
+                "Tally"
+            };
+            let _ = writeln!(out, "    {}: {}", st.bold(label), st.good(t));
         }
         if b.kind() == Kind::Profile {
             // The key this name is claimed for, in full: what others put on their rosters.
@@ -542,6 +539,46 @@ impl Reader<'_> {
         }
         let _ = writeln!(out, "    {}", st.dim(&format!("id {}", m.id())));
         out
+    }
+
+    /// A report: who reports how much, for what, as of when.
+    fn report(&self, out: &mut String, head: &str, b: &Body, r: &ActionReport, facts: &Facts) {
+        let st = self.style;
+        let kind = st.label("REPORT");
+        let _ = writeln!(out, "{head}{kind} on {}", self.refers(&r.target, facts));
+        let counts: Vec<String> = r
+            .counts
+            .iter()
+            .map(|c| count_words(c.measure, &c.currency, c.value))
+            .collect();
+        let who = self.names.short_name(&b.author);
+        if !counts.is_empty() {
+            let _ = writeln!(
+                out,
+                "    {who} has done, in all: {}",
+                st.bold(&counts.join(", "))
+            );
+        }
+        for f in &r.filings {
+            let mut line = format!(
+                "    Observation filed with the {} {}",
+                f.body.as_str().to_uppercase(),
+                self.clock.local(f.filed_at)
+            );
+            if !f.reference.is_empty() {
+                line.push_str(&format!(" ({})", f.reference));
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(t) = r.as_of.filter(|t| *t != b.created_at) {
+            let _ = writeln!(out, "    as of {}", self.clock.when(t));
+        }
+        if !r.statement.is_empty() {
+            let _ = writeln!(out, "    {}", quote_long(&r.statement));
+        }
+        if !r.evidence.is_empty() {
+            let _ = writeln!(out, "    Evidence: {}", r.evidence);
+        }
     }
 
     fn alert_tags(&self, a: &Alert) -> String {

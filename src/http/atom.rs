@@ -21,6 +21,7 @@ use super::escape::{Esc, EscText};
 use super::page::{alert_of, call_of, category_label, kind_label};
 use super::query::{Selection, pick_language};
 use super::snapshot::{CancelNote, Item, Snapshot, Text};
+use super::tallies;
 
 fn header(
     out: &mut String,
@@ -251,6 +252,7 @@ fn entry(
                 let _ = write!(content, "\nILO conventions: {named}");
             }
         }
+        reported(&mut content, item, current);
         let _ = writeln!(
             out,
             "<content type=\"text\" xml:lang=\"{}\">{}</content>",
@@ -259,6 +261,21 @@ fn entry(
         );
     }
     out.push_str("</entry>\n");
+}
+
+/// Adds what the organisations reported to an entry's text: a line with the totals and one per
+/// goal ("2,150 of 3,000 letters — 71%").
+fn reported(content: &mut String, item: &Item, current: &crate::message::Message) {
+    let goals = call_of(current).map_or(&[][..], |c| c.goals.as_slice());
+    let progress = tallies::progress(goals, &item.tally);
+    if let Some(line) = tallies::summary(&item.tally) {
+        let _ = write!(content, "\n\n{line}");
+    } else if !progress.is_empty() {
+        content.push_str("\n\nNo organisation has reported yet.");
+    }
+    for p in &progress {
+        let _ = write!(content, "\nGoal: {}", tallies::goal_words(p));
+    }
 }
 
 /// Whether a cancel belongs in a filtered CAP index: only when its original was shown here

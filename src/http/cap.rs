@@ -5,16 +5,19 @@
 //! key (hex), `sent` is created_at, one `info` per language (the author's own, then
 //! translations into further languages, marked with their translator), `area` lists the
 //! countries as ISO 3166-1 geocodes. What CAP has no element for (the call's actions, target,
-//! deadline, ILO conventions…) goes into `parameter`s named `tocsin:…`.
+//! deadline, ILO conventions, what the organisations reported and the goals…) goes into
+//! `parameter`s named `tocsin:…`.
 
 use std::fmt::Write as _;
 
-use crate::message::{AuthorKey, Category, Content, Id, Status, Timestamp};
+use crate::message::tally::Tally;
+use crate::message::{AuthorKey, Category, Content, Goal, Id, Measure, Status, Timestamp};
 
 use super::Gateway;
 use super::escape::Esc;
 use super::page::{alert_of, call_of};
 use super::snapshot::{CancelNote, Item, Snapshot};
+use super::tallies;
 
 /// CAP's time format: no fractions, and UTC written `-00:00` ("Z" is not allowed).
 fn cap_time(t: Timestamp) -> String {
@@ -238,6 +241,11 @@ pub(super) fn document(
             "tocsin:endorsements",
             &item.endorsers.len().to_string(),
         );
+        tally_parameters(
+            &mut out,
+            call.map_or(&[], |c| c.goals.as_slice()),
+            &item.tally,
+        );
         if let Some(t) = text.translator {
             pair(
                 &mut out,
@@ -268,6 +276,47 @@ pub(super) fn document(
     }
     out.push_str("</alert>\n");
     Some(out)
+}
+
+/// What the organisations reported, as parameters a CAP consumer can read without parsing
+/// text: `tocsin:reporting-organisations`, one `tocsin:reported-<measure>` per total (with
+/// the currency for donations: `tocsin:reported-donations-eur`), and per goal
+/// `tocsin:goal-<measure>` (the target) with `tocsin:goal-<measure>-reached`.
+fn tally_parameters(out: &mut String, goals: &[Goal], tally: &Tally) {
+    let name = |prefix: &str, measure: Measure, currency: &str| {
+        let mut n = format!("tocsin:{prefix}-{}", measure.as_str());
+        if !currency.is_empty() {
+            n.push('-');
+            n.push_str(&currency.to_ascii_lowercase());
+        }
+        n
+    };
+    if !tally.is_empty() {
+        pair(
+            out,
+            "parameter",
+            "tocsin:reporting-organisations",
+            &tally.reporters.to_string(),
+        );
+    }
+    for t in &tally.totals {
+        pair(
+            out,
+            "parameter",
+            &name("reported", t.measure, &t.currency),
+            &t.value.to_string(),
+        );
+    }
+    for p in tallies::progress(goals, tally) {
+        let goal = name("goal", p.goal.measure, &p.goal.currency);
+        pair(out, "parameter", &goal, &p.goal.target.to_string());
+        pair(
+            out,
+            "parameter",
+            &format!("{goal}-reached"),
+            &p.reached.to_string(),
+        );
+    }
 }
 
 /// The document of a cancel: who withdrew what, and why; the content is gone.

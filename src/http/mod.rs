@@ -31,6 +31,7 @@ mod metrics;
 mod page;
 mod query;
 mod snapshot;
+mod tallies;
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};

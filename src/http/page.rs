@@ -14,6 +14,7 @@ use super::Gateway;
 use super::escape::{Esc, esc};
 use super::query::{AuthorFilter, Selection, language_name, pick_language};
 use super::snapshot::{Item, NameSource, Snapshot, Text};
+use super::tallies;
 
 /// The style sheet, served at /style.css (a file of its own, so the page can forbid inline
 /// styles and scripts in its Content-Security-Policy).
@@ -63,6 +64,13 @@ section.text h3{margin:.2rem 0}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;overflow-wrap:anywhere}
 .ok{color:#0b6b2e;font-weight:700}
 .bad{color:#a40000;font-weight:700}
+ul.goals{list-style:none;padding:0;margin:.4rem 0}
+ul.goals li{display:flex;flex-wrap:wrap;align-items:center;gap:.2rem .6rem;margin:.2rem 0}
+ul.goals progress{width:12rem;max-width:100%;height:1rem;accent-color:#0b6b2e}
+.reported{margin:.2rem 0;font-size:.95rem;font-weight:600}
+table.reports{border-collapse:collapse;width:100%;margin:.75rem 0;font-size:.95rem}
+table.reports caption{text-align:left;font-weight:700;padding:.3rem 0}
+table.reports th,table.reports td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-size:.9rem;color:var(--muted)}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 "#;
@@ -71,7 +79,7 @@ footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-
 const UNVERIFIED_BADGE: &str = "<span class=\"badge unverified\">Unverified author</span>";
 
 /// "2026-12-01 09:00 UTC" inside a `<time>` element.
-fn time(t: Timestamp) -> String {
+pub(super) fn time(t: Timestamp) -> String {
     let iso = t.to_rfc3339();
     let human = format!("{} UTC", iso.get(..16).unwrap_or(&iso).replace('T', " "));
     format!("<time datetime=\"{iso}\">{human}</time>")
@@ -574,6 +582,11 @@ fn item_html(
             Esc(&excerpt(&t.info.description, 280))
         );
     }
+    s.push_str(&tallies::item_html(
+        &short,
+        call_of(current).map_or(&[], |c| c.goals.as_slice()),
+        &item.tally,
+    ));
     let _ = write!(
         s,
         "<p class=\"tally\">{} · <a href=\"{}\">Details<span class=\"vh\"> of {}</span></a></p>",
@@ -782,6 +795,12 @@ pub(super) fn detail(
         }
         m.push_str("</section>\n");
     }
+
+    m.push_str(&tallies::detail_html(
+        snap,
+        call_of(current).map_or(&[], |c| c.goals.as_slice()),
+        &item.tally,
+    ));
 
     // History.
     m.push_str("<h2>History</h2>\n<ol>");

@@ -1,5 +1,6 @@
 //! The readers' state of the store, kept up to date incrementally: the current alerts and
-//! calls with their versions, translations and endorsers, recent cancels, authors' names.
+//! calls with their versions, translations, endorsers and tallies of action reports, recent
+//! cancels, authors' names.
 //!
 //! A snapshot is made once per durable head, by the first request that sees the head move,
 //! from the log entries added since the previous one (readers' view only): a burst of readers
@@ -15,6 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
 use crate::store::{Endorser, Store, StoreError, View};
@@ -53,6 +55,9 @@ pub(super) struct Item {
     pub(super) translations: Vec<Message>,
     /// One per endorsing author, oldest first.
     pub(super) endorsers: Vec<Endorser>,
+    /// What the organisations' action reports on it add up to (the store's tally, against
+    /// the goals of its current version).
+    pub(super) tally: Tally,
 }
 
 /// One block of text to show, with who translated it (if not the author).
@@ -417,6 +422,19 @@ impl Builder {
         for id in changes.touched.difference(&changes.originals) {
             self.refresh(store, id, false)?;
         }
+        if !changes.profiles.is_empty() || changes.rosters {
+            // A tally names each reporter's country (from its latest profile) and counts the
+            // rosters' members: a new profile or roster can change what it says.
+            let reported: Vec<Id> = self
+                .items
+                .iter()
+                .filter(|(id, item)| !item.tally.is_empty() && !changes.touched.contains(*id))
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &reported {
+                self.refresh(store, id, false)?;
+            }
+        }
 
         self.items.retain(|_, i| i.live(now));
         self.cancels.retain(|_, c| !expired(&c.cancel, now));
@@ -431,6 +449,7 @@ impl Builder {
             authors.extend(item.updates.iter().map(|m| *m.author().as_bytes()));
             authors.extend(item.translations.iter().map(|m| *m.author().as_bytes()));
             authors.extend(item.endorsers.iter().map(|e| *e.author.as_bytes()));
+            authors.extend(item.tally.reports.iter().map(|r| *r.author.as_bytes()));
         }
         for key in authors {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.profiles.entry(key) {
@@ -651,6 +670,7 @@ impl Builder {
                 updates,
                 translations: state.translations,
                 endorsers: state.endorsers,
+                tally: state.tally,
             }),
         );
         Ok(())

@@ -15,7 +15,7 @@ const TZ: &str = "<+04>-4";
 
 /// The command with a predictable environment: no colour, no locale language, UTC+4, no
 /// default node.
-fn tocsin(args: &[&str]) -> std::process::Command {
+pub(crate) fn tocsin(args: &[&str]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
     cmd.args(args)
         .env("NO_COLOR", "1")
@@ -29,7 +29,7 @@ fn tocsin(args: &[&str]) -> std::process::Command {
 }
 
 /// Runs the binary off the async runtime (the nodes under test share it).
-async fn run(args: &[&str]) -> Output {
+pub(crate) async fn run(args: &[&str]) -> Output {
     let mut cmd = tocsin(args);
     let what = args.join(" ");
     within(&what, async {
@@ -40,23 +40,23 @@ async fn run(args: &[&str]) -> Output {
     .await
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Asserts success and returns stdout.
 #[track_caller]
-fn ok(o: Output) -> String {
+pub(crate) fn ok(o: Output) -> String {
     o.clone().assert().success();
     stdout(&o)
 }
 
 /// `tocsin follow --node URL --until-caught-up EXTRA…`, which must succeed: its output.
-async fn follow_caught_up(url: &str, extra: &[&str]) -> String {
+pub(crate) async fn follow_caught_up(url: &str, extra: &[&str]) -> String {
     let mut args = vec!["follow", "--node", url, "--until-caught-up"];
     args.extend_from_slice(extra);
     ok(run(&args).await)
@@ -64,7 +64,7 @@ async fn follow_caught_up(url: &str, extra: &[&str]) -> String {
 
 /// Asserts exit code `code` and that stderr mentions `fragment`.
 #[track_caller]
-fn fails(o: Output, code: i32, fragment: &str) {
+pub(crate) fn fails(o: Output, code: i32, fragment: &str) {
     o.clone().assert().code(code);
     let err = stderr(&o);
     assert!(
@@ -74,33 +74,33 @@ fn fails(o: Output, code: i32, fragment: &str) {
 }
 
 /// A scratch directory with keys made by `tocsin keygen`.
-struct Desk {
+pub(crate) struct Desk {
     dir: tempfile::TempDir,
 }
 
 impl Desk {
-    fn new() -> Desk {
+    pub(crate) fn new() -> Desk {
         Desk {
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn p(&self, name: &str) -> String {
+    pub(crate) fn p(&self, name: &str) -> String {
         self.path(name).display().to_string()
     }
 
     /// Makes a key and returns (its file, its public key).
-    async fn key(&self, name: &str) -> (String, String) {
+    pub(crate) async fn key(&self, name: &str) -> (String, String) {
         let file = self.p(name);
         let out = ok(run(&["keygen", "--out", &file]).await);
         (file, out.trim().to_string())
     }
 
-    fn write(&self, name: &str, text: &str) -> String {
+    pub(crate) fn write(&self, name: &str, text: &str) -> String {
         std::fs::write(self.path(name), text).expect("writing a test file");
         self.p(name)
     }
@@ -127,7 +127,7 @@ description = "La police a arrêté quatre dirigeants du syndicat des dockers d'
 "#;
 
 /// The `{"id","seq","status"}` line of a `--json` post.
-fn posted(out: &str) -> (String, u64, String) {
+pub(crate) fn posted(out: &str) -> (String, u64, String) {
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
     (
         v["id"].as_str().expect("id").to_string(),
@@ -871,6 +871,7 @@ async fn every_command_has_help_with_examples() {
         &["update"],
         &["cancel"],
         &["endorse"],
+        &["report"],
         &["profile", "set"],
         &["roster", "publish"],
         &["follow"],
@@ -953,6 +954,17 @@ async fn the_demo_shows_messages_crossing_three_nodes() {
         "{out}"
     );
     assert!(out.contains("1 endorsement · updated once"), "{out}");
+    // The call's tally rises as three organisations report; the revision replaces, never adds.
+    assert!(
+        out.contains("tally on saopaulo: 1 organisation reported: 120 letters"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tally on saopaulo: 3 organisations reported: 335 letters, 2 observations"),
+        "{out}"
+    );
+    assert!(out.contains(" 67%  335 of 500 letters"), "{out}");
+    assert!(out.contains("100%  3 of 3 organisations"), "{out}");
 }
 
 /// Colour and the confirmation prompt need a terminal: `script` gives the command one.

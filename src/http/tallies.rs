@@ -1,0 +1,348 @@
+//! What the organisations reported on an alert or call, for readers: the totals, the progress
+//! against a call's goals (a `<progress>` bar with its numbers in words beside it), and, on the
+//! message page, who reported what, by country and by federation. Also the one-line summary
+//! the Atom feed carries. Every string that came from a message goes through [`Esc`].
+
+use std::fmt::Write as _;
+
+use crate::message::tally::{GoalProgress, Tally};
+use crate::message::{Goal, Measure};
+
+use super::escape::{Esc, esc};
+use super::snapshot::Snapshot;
+
+/// A number with its thousands grouped: 2150 → "2,150".
+pub(super) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// What a measure counts, as a plural noun phrase.
+fn noun(measure: Measure) -> &'static str {
+    match measure {
+        Measure::Letters => "letters",
+        Measure::Signatures => "signatures",
+        Measure::Participants => "participants",
+        Measure::Strikers => "strikers",
+        Measure::Donations => "in donations",
+        Measure::Observations => "observations filed",
+        Measure::Messages => "solidarity messages",
+        Measure::Organisations => "organisations",
+    }
+}
+
+/// An amount in words: "2,150 letters", "1,200 EUR in donations".
+pub(super) fn amount(measure: Measure, currency: &str, value: u64) -> String {
+    if currency.is_empty() {
+        format!("{} {}", grouped(value), noun(measure))
+    } else {
+        format!("{} {currency} {}", grouped(value), noun(measure))
+    }
+}
+
+/// "1 organisation", "3 organisations".
+fn organisations(n: u64) -> String {
+    if n == 1 {
+        "1 organisation".into()
+    } else {
+        format!("{} organisations", grouped(n))
+    }
+}
+
+/// Progress against each goal, from the tally's totals: every goal of the current version is
+/// shown, at 0 before anyone reports (the store's tally carries goals only once someone has).
+pub(super) fn progress(goals: &[Goal], tally: &Tally) -> Vec<GoalProgress> {
+    goals
+        .iter()
+        .map(|goal| GoalProgress {
+            goal: goal.clone(),
+            reached: match goal.measure {
+                Measure::Organisations => tally.reporters,
+                m => tally.total(m, &goal.currency),
+            },
+        })
+        .collect()
+}
+
+/// The totals in words, in the tally's order.
+fn totals_words(tally: &Tally) -> Vec<String> {
+    tally
+        .totals
+        .iter()
+        .map(|t| amount(t.measure, &t.currency, t.value))
+        .collect()
+}
+
+/// One line of plain text: "Reported by 3 organisations: 2,150 letters, 12 strikers.", or
+/// `None` when nobody reported. For the feeds.
+pub(super) fn summary(tally: &Tally) -> Option<String> {
+    if tally.is_empty() {
+        return None;
+    }
+    let totals = totals_words(tally);
+    Some(if totals.is_empty() {
+        format!("Reported by {}.", organisations(tally.reporters))
+    } else {
+        format!(
+            "Reported by {}: {}.",
+            organisations(tally.reporters),
+            totals.join(", ")
+        )
+    })
+}
+
+/// A goal's progress as words: "2,150 of 3,000 letters — 72%".
+pub(super) fn goal_words(p: &GoalProgress) -> String {
+    format!(
+        "{} of {} — {}%",
+        grouped(p.reached),
+        amount(p.goal.measure, &p.goal.currency, p.goal.target),
+        p.percent()
+    )
+}
+
+/// The goals as bars: a `<progress>` named by the words beside it (no inline style: the
+/// page's Content-Security-Policy forbids it).
+fn goals_html(goals: &[GoalProgress], id_prefix: &str) -> String {
+    if goals.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<ul class=\"goals\">");
+    for (n, p) in goals.iter().enumerate() {
+        let label = format!("{id_prefix}-goal-{n}");
+        let _ = write!(
+            s,
+            "<li><progress max=\"{}\" value=\"{}\" aria-labelledby=\"{label}\">{}%</progress> \
+             <span id=\"{label}\">{}</span></li>",
+            p.goal.target,
+            p.reached.min(p.goal.target),
+            p.percent(),
+            esc(&goal_words(p))
+        );
+    }
+    s.push_str("</ul>");
+    s
+}
+
+/// On the front page: the goals' bars and a line of totals (nothing when there is neither).
+pub(super) fn item_html(short: &str, goals: &[Goal], tally: &Tally) -> String {
+    let goals = progress(goals, tally);
+    let mut s = goals_html(&goals, &format!("g-{short}"));
+    if let Some(line) = summary(tally) {
+        let _ = write!(s, "<p class=\"reported\">{}</p>", esc(&line));
+    }
+    s
+}
+
+/// On a message page: a section with the goals, the totals, a table of the reporting
+/// organisations, and the breakdowns by country and by federation.
+pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> String {
+    let goals = progress(goals, tally);
+    if goals.is_empty() && tally.is_empty() {
+        return String::new();
+    }
+    let mut m = String::from("<section class=\"reports\" aria-labelledby=\"reports-h\">");
+    m.push_str("<h2 id=\"reports-h\">Reported actions</h2>");
+    if !goals.is_empty() {
+        m.push_str("<h3>Goals</h3>");
+        m.push_str(&goals_html(&goals, "d"));
+    }
+    if tally.is_empty() {
+        m.push_str("<p>No organisation has reported yet.</p></section>\n");
+        return m;
+    }
+    let _ = write!(
+        m,
+        "<p class=\"reported\">{}</p>",
+        esc(&summary(tally).unwrap_or_default())
+    );
+    m.push_str(
+        "<p class=\"lang-note\">Each organisation's latest signed report counts; a revision \
+         replaces its earlier figures.</p>",
+    );
+
+    m.push_str(
+        "<table class=\"reports\"><caption>Reporting organisations</caption><thead><tr>\
+         <th scope=\"col\">Organisation</th><th scope=\"col\">Country</th>\
+         <th scope=\"col\">Reported</th><th scope=\"col\">As of</th>\
+         <th scope=\"col\">Statement</th></tr></thead><tbody>",
+    );
+    for r in &tally.reports {
+        let name = if r.name.is_empty() {
+            snap.names.name(&r.author)
+        } else {
+            r.name.clone()
+        };
+        let mut counts: Vec<String> = r
+            .counts
+            .iter()
+            .map(|c| amount(c.measure, &c.currency, c.value))
+            .collect();
+        for f in &r.filings {
+            let mut filing = format!(
+                "observation filed with the {} on {}",
+                f.body.as_str().to_uppercase(),
+                f.filed_at.to_rfc3339().get(..10).unwrap_or_default()
+            );
+            if !f.reference.is_empty() {
+                let _ = write!(filing, " ({})", f.reference);
+            }
+            counts.push(filing);
+        }
+        let mut statement = format!("<q dir=\"auto\">{}</q>", Esc(&r.statement));
+        if r.statement.is_empty() {
+            statement.clear();
+        }
+        if !r.evidence.is_empty() {
+            let _ = write!(
+                statement,
+                " <a href=\"{}\" rel=\"nofollow noopener noreferrer\">Evidence</a>",
+                Esc(&r.evidence)
+            );
+        }
+        let _ = write!(
+            m,
+            "<tr><th scope=\"row\" dir=\"auto\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{statement}</td></tr>",
+            esc(&name),
+            Esc(&r.country),
+            esc(&counts.join(", ")),
+            super::page::time(r.as_of),
+        );
+    }
+    m.push_str("</tbody></table>");
+
+    if !tally.countries.is_empty() {
+        m.push_str(
+            "<table class=\"reports\"><caption>By country</caption><thead><tr>\
+             <th scope=\"col\">Country</th><th scope=\"col\">Organisations</th>\
+             <th scope=\"col\">Reported</th></tr></thead><tbody>",
+        );
+        for c in &tally.countries {
+            let country = if c.country.is_empty() {
+                "Not given".to_string()
+            } else {
+                esc(&c.country)
+            };
+            let totals: Vec<String> = c
+                .totals
+                .iter()
+                .map(|t| amount(t.measure, &t.currency, t.value))
+                .collect();
+            let _ = write!(
+                m,
+                "<tr><th scope=\"row\">{country}</th><td>{}</td><td>{}</td></tr>",
+                c.reporters,
+                esc(&totals.join(", "))
+            );
+        }
+        m.push_str("</tbody></table>");
+    }
+    if !tally.rosters.is_empty() {
+        m.push_str("<h3>Federations</h3><ul>");
+        for r in &tally.rosters {
+            let name = if r.name.is_empty() {
+                snap.names.name(&r.federation)
+            } else {
+                r.name.clone()
+            };
+            let _ = write!(
+                m,
+                "<li>{}</li>",
+                esc(&roster_line(r.reported, r.members, &name))
+            );
+        }
+        m.push_str("</ul>");
+    }
+    m.push_str("</section>\n");
+    m
+}
+
+/// "2 of 3 affiliates of the Global Dockers' Federation reported".
+pub(super) fn roster_line(reported: u64, members: u64, federation: &str) -> String {
+    format!(
+        "{} of {} affiliate{} of {federation} reported",
+        grouped(reported),
+        grouped(members),
+        if members == 1 { "" } else { "s" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::tally::Total;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(2150), "2,150");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn goals_are_shown_from_the_totals_even_before_anyone_reports() {
+        let goals = vec![
+            Goal {
+                measure: Measure::Letters,
+                target: 3000,
+                currency: String::new(),
+            },
+            Goal {
+                measure: Measure::Donations,
+                target: 5000,
+                currency: "EUR".into(),
+            },
+            Goal {
+                measure: Measure::Organisations,
+                target: 20,
+                currency: String::new(),
+            },
+        ];
+        let none = progress(&goals, &Tally::default());
+        assert_eq!(
+            none.iter().map(|p| p.reached).collect::<Vec<_>>(),
+            [0, 0, 0]
+        );
+        let tally = Tally {
+            totals: vec![
+                Total {
+                    measure: Measure::Letters,
+                    currency: String::new(),
+                    value: 2150,
+                },
+                Total {
+                    measure: Measure::Donations,
+                    currency: "USD".into(),
+                    value: 900,
+                },
+            ],
+            reporters: 3,
+            ..Tally::default()
+        };
+        let p = progress(&goals, &tally);
+        assert_eq!(goal_words(&p[0]), "2,150 of 3,000 letters — 71%");
+        // Dollars do not count towards a goal in euros.
+        assert_eq!(goal_words(&p[1]), "0 of 5,000 EUR in donations — 0%");
+        assert_eq!(goal_words(&p[2]), "3 of 20 organisations — 15%");
+        assert_eq!(
+            summary(&tally).as_deref(),
+            Some("Reported by 3 organisations: 2,150 letters, 900 USD in donations.")
+        );
+        assert_eq!(summary(&Tally::default()), None);
+        let html = item_html("abcd", &goals, &tally);
+        assert!(
+            html.contains("<progress max=\"3000\" value=\"2150\" aria-labelledby=\"g-abcd-goal-0\">71%</progress>"),
+            "{html}"
+        );
+    }
+}
