@@ -93,6 +93,7 @@ fn item(original: Message, updates: Vec<Message>) -> Item {
         updates,
         translations: Vec::new(),
         endorsers: Vec::new(),
+        tally: Default::default(),
     }
 }
 
