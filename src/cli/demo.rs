@@ -595,12 +595,12 @@ async fn script(demo: &mut Demo) -> anyhow::Result<()> {
             .get(call.id())
             .await?
             .context("the far node lost the call")?;
-        let goals = tally::goals_of(Some(&call));
+        let goals = call.body().goals().to_vec();
         let mut out = std::io::stdout();
         if let Some(line) = tally::running(&goals, &state.tally) {
             writeln!(out, "  {} {line}", demo.style.bold("tally on saopaulo:"))?;
         }
-        for p in tally::progress(&goals, &state.tally) {
+        for p in state.tally.progress(&goals) {
             writeln!(out, "    {}", tally::goal_line(&p))?;
         }
     }
@@ -634,7 +634,7 @@ async fn script(demo: &mut Demo) -> anyhow::Result<()> {
             endorsements: Some(state.endorsers.len()),
             updates: state.updates.len(),
             target_headline: None,
-            tally: tally::running(&tally::goals_of(Some(&current)), &state.tally),
+            tally: tally::running(current.body().goals(), &state.tally),
         };
         write!(out, "\n{}", reader.entry(None, &current, &facts))?;
     }

@@ -176,7 +176,13 @@ fn running_tally(state: &GetState, shown: Option<&Message>) -> Option<String> {
         .current
         .clone()
         .and_then(|m| Message::from_store(m).ok());
-    tally::running(&tally::goals_of(current.as_ref().or(shown)), &state.tally)
+    tally::running(
+        current
+            .as_ref()
+            .or(shown)
+            .map_or(&[][..], |m| m.body().goals()),
+        &state.tally,
+    )
 }
 
 /// What a node says about messages beside their content, asked once per id.
@@ -320,7 +326,7 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     let current = state.current.as_ref().and_then(decode);
     // The goals of the current version; for a withdrawn call, those the node tallied against.
     let goals = match current.as_ref().or(message.as_ref()) {
-        Some(m) => tally::goals_of(Some(m)),
+        Some(m) => m.body().goals().to_vec(),
         None => state.tally.goals.iter().map(|p| p.goal.clone()).collect(),
     };
     let mut out = std::io::stdout().lock();

@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use super::names::Names;
 use super::term::{Clock, Style};
 use crate::ilo;
+use crate::message::tally::words::amount;
 use crate::message::{
-    ActionCall, ActionReport, Alert, Body, Content, Count, Id, Info, Kind, Measure, Message,
-    Severity, Status, Timestamp, UpdateContent, language_matches,
+    ActionCall, ActionReport, Alert, Body, Content, Count, Id, Info, Kind, Message, Severity,
+    Status, Timestamp, UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -107,16 +108,6 @@ pub(crate) fn count_json(c: &Count) -> Value {
         v["currency"] = json!(c.currency);
     }
     v
-}
-
-/// A count in words: "340 letters", "1,200 EUR donations".
-pub(crate) fn count_words(measure: Measure, currency: &str, value: u64) -> String {
-    let value = super::tally::grouped(value);
-    if currency.is_empty() {
-        format!("{value} {measure}")
-    } else {
-        format!("{value} {currency} {measure}")
-    }
 }
 
 /// One message as a JSON object: `seq` (when known), `id`, `author`, `kind`, the times, the
@@ -259,7 +250,7 @@ pub fn message_text(message: &Message) -> String {
             let counts: Vec<String> = r
                 .counts
                 .iter()
-                .map(|c| count_words(c.measure, &c.currency, c.value))
+                .map(|c| amount(c.measure, &c.currency, c.value))
                 .collect();
             let _ = writeln!(out, "  reports on {}: {}", r.target, counts.join(", "));
             for f in &r.filings {
@@ -549,7 +540,7 @@ impl Reader<'_> {
         let counts: Vec<String> = r
             .counts
             .iter()
-            .map(|c| count_words(c.measure, &c.currency, c.value))
+            .map(|c| amount(c.measure, &c.currency, c.value))
             .collect();
         let who = self.names.short_name(&b.author);
         if !counts.is_empty() {

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::compose::finish;
 use super::post::{PostOptions, deliver, load_key, original};
-use super::render::{Facts, count_words, headline_of};
+use super::render::{Facts, headline_of};
 use super::term::Clock;
 use super::{Failure, parse_id};
+use crate::message::tally::words::amount;
 use crate::message::{
     ActionReport, Body, Content, Count, Filing, Goal, Kind, Measure, Message, SupervisoryBody,
     Timestamp, max_lifetime,
@@ -424,10 +425,10 @@ fn earlier_report(state: &crate::rpc::GetState, key: &crate::message::SecretKey)
     let mut counts: Vec<String> = earlier
         .counts
         .iter()
-        .map(|c| count_words(c.measure, &c.currency, c.value))
+        .map(|c| amount(c.measure, &c.currency, c.value))
         .collect();
     if !earlier.filings.is_empty() {
-        counts.push(count_words(
+        counts.push(amount(
             Measure::Observations,
             "",
             earlier.filings.len() as u64,

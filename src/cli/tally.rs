@@ -7,41 +7,13 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::names::Names;
-use super::render::count_words;
 use super::term::{Clock, Style};
+use crate::message::tally::words::{amount, grouped, organisations};
 use crate::message::tally::{GoalProgress, Tally};
-use crate::message::{Goal, Measure, Message};
+use crate::message::{Goal, Measure};
 
 /// Width of a goal's bar, in characters.
 const BAR: usize = 20;
-
-/// The goals of a message's current version (empty for an alert).
-pub(crate) fn goals_of(current: Option<&Message>) -> Vec<Goal> {
-    use crate::message::{Content, UpdateContent};
-    match current.map(|m| &m.body().content) {
-        Some(Content::Call(c)) => c.goals.clone(),
-        Some(Content::Update(u)) => match &u.content {
-            UpdateContent::Call(c) => c.goals.clone(),
-            UpdateContent::Alert(_) => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
-}
-
-/// Progress against each goal from the tally's totals: every goal is shown, at 0 before anyone
-/// reports (a node sends the goals' progress only once someone has).
-pub(crate) fn progress(goals: &[Goal], tally: &Tally) -> Vec<GoalProgress> {
-    goals
-        .iter()
-        .map(|goal| GoalProgress {
-            goal: goal.clone(),
-            reached: match goal.measure {
-                Measure::Organisations => tally.reporters,
-                m => tally.total(m, &goal.currency),
-            },
-        })
-        .collect()
-}
 
 /// "[#########-----------]  45%  1,350 of 3,000 letters".
 pub(crate) fn goal_line(p: &GoalProgress) -> String {
@@ -52,7 +24,7 @@ pub(crate) fn goal_line(p: &GoalProgress) -> String {
         "#".repeat(filled),
         "-".repeat(BAR - filled),
         grouped(p.reached),
-        count_words(p.goal.measure, &p.goal.currency, p.goal.target)
+        amount(p.goal.measure, &p.goal.currency, p.goal.target)
     )
 }
 
@@ -61,36 +33,15 @@ pub(crate) fn totals_words(tally: &Tally) -> String {
     tally
         .totals
         .iter()
-        .map(|t| count_words(t.measure, &t.currency, t.value))
+        .map(|t| amount(t.measure, &t.currency, t.value))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A number with its thousands grouped: 2150 → "2,150".
-pub(crate) fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
-}
-
-fn organisations(n: u64) -> String {
-    if n == 1 {
-        "1 organisation".into()
-    } else {
-        format!("{} organisations", grouped(n))
-    }
 }
 
 /// The running tally on one line, for a feed: "3 organisations reported: 2,150 letters ·
 /// letters 72% of 3,000", or `None` when there is nothing to say.
 pub(crate) fn running(goals: &[Goal], tally: &Tally) -> Option<String> {
-    let progress = progress(goals, tally);
+    let progress = tally.progress(goals);
     if tally.is_empty() && progress.is_empty() {
         return None;
     }
@@ -125,7 +76,7 @@ pub(crate) fn tally_text(
     st: Style,
     cancelled: bool,
 ) -> String {
-    let progress = progress(goals, tally);
+    let progress = tally.progress(goals);
     let mut out = String::new();
     if tally.is_empty() && progress.is_empty() {
         return out;
@@ -180,7 +131,7 @@ pub(crate) fn tally_text(
         let mut counts: Vec<String> = r
             .counts
             .iter()
-            .map(|c| count_words(c.measure, &c.currency, c.value))
+            .map(|c| amount(c.measure, &c.currency, c.value))
             .collect();
         for f in &r.filings {
             let mut filing = format!(
@@ -218,7 +169,7 @@ pub(crate) fn tally_text(
             let totals: Vec<String> = c
                 .totals
                 .iter()
-                .map(|t| count_words(t.measure, &t.currency, t.value))
+                .map(|t| amount(t.measure, &t.currency, t.value))
                 .collect();
             let _ = writeln!(
                 out,
@@ -258,7 +209,7 @@ pub(crate) fn tally_json(goals: &[Goal], tally: &Tally, cancelled: bool) -> Valu
         "cancelled": cancelled,
         "reporters": tally.reporters,
         "totals": tally.totals.iter().map(|t| total(t.measure, &t.currency, t.value)).collect::<Vec<_>>(),
-        "goals": progress(goals, tally).iter().map(|p| {
+        "goals": tally.progress(goals).iter().map(|p| {
             let mut v = total(p.goal.measure, &p.goal.currency, p.goal.target);
             v["target"] = v["value"].take();
             if let Value::Object(map) = &mut v {
@@ -323,14 +274,14 @@ mod tests {
             goal(Measure::Donations, 5000, "EUR"),
             goal(Measure::Organisations, 2, ""),
         ];
-        let p = progress(&goals, &tally);
+        let p = tally.progress(&goals);
         assert_eq!(
             goal_line(&p[0]),
             "[#########-----------]  45%  1,350 of 3,000 letters"
         );
         assert_eq!(
             goal_line(&p[1]),
-            "[--------------------]   0%  0 of 5,000 EUR donations"
+            "[--------------------]   0%  0 of 5,000 EUR in donations"
         );
         assert_eq!(
             goal_line(&p[2]),

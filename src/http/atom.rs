@@ -267,14 +267,14 @@ fn entry(
 /// goal ("2,150 of 3,000 letters — 71%").
 fn reported(content: &mut String, item: &Item, current: &crate::message::Message) {
     let goals = call_of(current).map_or(&[][..], |c| c.goals.as_slice());
-    let progress = tallies::progress(goals, &item.tally);
+    let progress = item.tally.progress(goals);
     if let Some(line) = tallies::summary(&item.tally) {
         let _ = write!(content, "\n\n{line}");
     } else if !progress.is_empty() {
         content.push_str("\n\nNo organisation has reported yet.");
     }
     for p in &progress {
-        let _ = write!(content, "\nGoal: {}", tallies::goal_words(p));
+        let _ = write!(content, "\nGoal: {}", crate::message::tally::words::goal(p));
     }
 }
 

@@ -17,7 +17,6 @@ use super::Gateway;
 use super::escape::Esc;
 use super::page::{alert_of, call_of};
 use super::snapshot::{CancelNote, Item, Snapshot};
-use super::tallies;
 
 /// CAP's time format: no fractions, and UTC written `-00:00` ("Z" is not allowed).
 fn cap_time(t: Timestamp) -> String {
@@ -307,7 +306,7 @@ fn tally_parameters(out: &mut String, goals: &[Goal], tally: &Tally) {
             &t.value.to_string(),
         );
     }
-    for p in tallies::progress(goals, tally) {
+    for p in tally.progress(goals) {
         let goal = name("goal", p.goal.measure, &p.goal.currency);
         pair(out, "parameter", &goal, &p.goal.target.to_string());
         pair(

@@ -5,71 +5,12 @@
 
 use std::fmt::Write as _;
 
+use crate::message::Goal;
+use crate::message::tally::words::{amount, goal as goal_words_of, grouped, organisations};
 use crate::message::tally::{GoalProgress, Tally};
-use crate::message::{Goal, Measure};
 
 use super::escape::{Esc, esc};
 use super::snapshot::Snapshot;
-
-/// A number with its thousands grouped: 2150 → "2,150".
-pub(super) fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
-}
-
-/// What a measure counts, as a plural noun phrase.
-fn noun(measure: Measure) -> &'static str {
-    match measure {
-        Measure::Letters => "letters",
-        Measure::Signatures => "signatures",
-        Measure::Participants => "participants",
-        Measure::Strikers => "strikers",
-        Measure::Donations => "in donations",
-        Measure::Observations => "observations filed",
-        Measure::Messages => "solidarity messages",
-        Measure::Organisations => "organisations",
-    }
-}
-
-/// An amount in words: "2,150 letters", "1,200 EUR in donations".
-pub(super) fn amount(measure: Measure, currency: &str, value: u64) -> String {
-    if currency.is_empty() {
-        format!("{} {}", grouped(value), noun(measure))
-    } else {
-        format!("{} {currency} {}", grouped(value), noun(measure))
-    }
-}
-
-/// "1 organisation", "3 organisations".
-fn organisations(n: u64) -> String {
-    if n == 1 {
-        "1 organisation".into()
-    } else {
-        format!("{} organisations", grouped(n))
-    }
-}
-
-/// Progress against each goal, from the tally's totals: every goal of the current version is
-/// shown, at 0 before anyone reports (the store's tally carries goals only once someone has).
-pub(super) fn progress(goals: &[Goal], tally: &Tally) -> Vec<GoalProgress> {
-    goals
-        .iter()
-        .map(|goal| GoalProgress {
-            goal: goal.clone(),
-            reached: match goal.measure {
-                Measure::Organisations => tally.reporters,
-                m => tally.total(m, &goal.currency),
-            },
-        })
-        .collect()
-}
 
 /// The totals in words, in the tally's order.
 fn totals_words(tally: &Tally) -> Vec<String> {
@@ -98,16 +39,6 @@ pub(super) fn summary(tally: &Tally) -> Option<String> {
     })
 }
 
-/// A goal's progress as words: "2,150 of 3,000 letters — 72%".
-pub(super) fn goal_words(p: &GoalProgress) -> String {
-    format!(
-        "{} of {} — {}%",
-        grouped(p.reached),
-        amount(p.goal.measure, &p.goal.currency, p.goal.target),
-        p.percent()
-    )
-}
-
 /// The goals as bars: a `<progress>` named by the words beside it (no inline style: the
 /// page's Content-Security-Policy forbids it).
 fn goals_html(goals: &[GoalProgress], id_prefix: &str) -> String {
@@ -124,7 +55,7 @@ fn goals_html(goals: &[GoalProgress], id_prefix: &str) -> String {
             p.goal.target,
             p.reached.min(p.goal.target),
             p.percent(),
-            esc(&goal_words(p))
+            esc(&goal_words_of(p))
         );
     }
     s.push_str("</ul>");
@@ -133,7 +64,7 @@ fn goals_html(goals: &[GoalProgress], id_prefix: &str) -> String {
 
 /// On the front page: the goals' bars and a line of totals (nothing when there is neither).
 pub(super) fn item_html(short: &str, goals: &[Goal], tally: &Tally) -> String {
-    let goals = progress(goals, tally);
+    let goals = tally.progress(goals);
     let mut s = goals_html(&goals, &format!("g-{short}"));
     if let Some(line) = summary(tally) {
         let _ = write!(s, "<p class=\"reported\">{}</p>", esc(&line));
@@ -144,7 +75,7 @@ pub(super) fn item_html(short: &str, goals: &[Goal], tally: &Tally) -> String {
 /// On a message page: a section with the goals, the totals, a table of the reporting
 /// organisations, and the breakdowns by country and by federation.
 pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> String {
-    let goals = progress(goals, tally);
+    let goals = tally.progress(goals);
     if goals.is_empty() && tally.is_empty() {
         return String::new();
     }
@@ -277,6 +208,7 @@ pub(super) fn roster_line(reported: u64, members: u64, federation: &str) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Measure;
     use crate::message::tally::Total;
 
     #[test]
@@ -308,7 +240,7 @@ mod tests {
                 currency: String::new(),
             },
         ];
-        let none = progress(&goals, &Tally::default());
+        let none = Tally::default().progress(&goals);
         assert_eq!(
             none.iter().map(|p| p.reached).collect::<Vec<_>>(),
             [0, 0, 0]
@@ -329,11 +261,11 @@ mod tests {
             reporters: 3,
             ..Tally::default()
         };
-        let p = progress(&goals, &tally);
-        assert_eq!(goal_words(&p[0]), "2,150 of 3,000 letters — 71%");
+        let p = tally.progress(&goals);
+        assert_eq!(goal_words_of(&p[0]), "2,150 of 3,000 letters — 71%");
         // Dollars do not count towards a goal in euros.
-        assert_eq!(goal_words(&p[1]), "0 of 5,000 EUR in donations — 0%");
-        assert_eq!(goal_words(&p[2]), "3 of 20 organisations — 15%");
+        assert_eq!(goal_words_of(&p[1]), "0 of 5,000 EUR in donations — 0%");
+        assert_eq!(goal_words_of(&p[2]), "3 of 20 organisations — 15%");
         assert_eq!(
             summary(&tally).as_deref(),
             Some("Reported by 3 organisations: 2,150 letters, 900 USD in donations.")

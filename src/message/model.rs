@@ -55,6 +55,19 @@ impl Body {
         }
     }
 
+    /// The goals this message sets, when it is a call or an update carrying a call (empty
+    /// otherwise): a call's current version's goals are what its tally is measured against.
+    pub fn goals(&self) -> &[Goal] {
+        match &self.content {
+            Content::Call(c) => &c.goals,
+            Content::Update(Update {
+                content: UpdateContent::Call(c),
+                ..
+            }) => &c.goals,
+            _ => &[],
+        }
+    }
+
     /// Whether the message is under embargo at `now`. A revocation never is: it is a security
     /// action, so it takes effect, and is shown, at once whatever its effective_at says.
     pub fn embargoed_at(&self, now: Timestamp) -> bool {

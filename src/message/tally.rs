@@ -214,20 +214,6 @@ impl Tally {
         });
 
         let totals = totals.into_totals();
-        let goals = goals
-            .iter()
-            .map(|goal| GoalProgress {
-                goal: goal.clone(),
-                reached: match goal.measure {
-                    Measure::Organisations => reporters,
-                    m => totals
-                        .iter()
-                        .filter(|t| t.measure == m && t.currency == goal.currency)
-                        .map(|t| t.value)
-                        .sum(),
-                },
-            })
-            .collect();
         // Reporters without a country last.
         let mut by_country: Vec<CountryTally> = countries
             .into_iter()
@@ -239,12 +225,12 @@ impl Tally {
             .collect();
         by_country.sort_by_key(|c| (c.country.is_empty(), c.country.clone()));
 
-        Tally {
+        let mut tally = Tally {
             totals,
             reporters,
             countries: by_country,
             rosters,
-            goals,
+            goals: Vec::new(),
             reports: counted
                 .into_iter()
                 .map(|(r, report)| ReportSummary {
@@ -260,7 +246,24 @@ impl Tally {
                     evidence: report.evidence.clone(),
                 })
                 .collect(),
-        }
+        };
+        tally.goals = tally.progress(goals);
+        tally
+    }
+
+    /// Progress against each of `goals` from this tally's totals (organisations from its
+    /// reporters): every goal, at 0 when nobody reported it.
+    pub fn progress(&self, goals: &[Goal]) -> Vec<GoalProgress> {
+        goals
+            .iter()
+            .map(|goal| GoalProgress {
+                goal: goal.clone(),
+                reached: match goal.measure {
+                    Measure::Organisations => self.reporters,
+                    m => self.total(m, &goal.currency),
+                },
+            })
+            .collect()
     }
 
     /// Whether nobody has reported.
@@ -316,5 +319,65 @@ impl Sums {
                 })
             })
             .collect()
+    }
+}
+
+/// Tallies in English words, the same on the command line, the page and the feeds.
+pub mod words {
+    use super::{GoalProgress, Measure};
+
+    /// A number with its thousands grouped: 2150 → "2,150".
+    pub fn grouped(n: u64) -> String {
+        let digits = n.to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+        for (i, d) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(d);
+        }
+        out
+    }
+
+    /// What a measure counts, as a plural noun phrase.
+    pub fn noun(measure: Measure) -> &'static str {
+        match measure {
+            Measure::Letters => "letters",
+            Measure::Signatures => "signatures",
+            Measure::Participants => "participants",
+            Measure::Strikers => "strikers",
+            Measure::Donations => "in donations",
+            Measure::Observations => "observations filed",
+            Measure::Messages => "solidarity messages",
+            Measure::Organisations => "organisations",
+        }
+    }
+
+    /// An amount in words: "2,150 letters", "1,200 EUR in donations".
+    pub fn amount(measure: Measure, currency: &str, value: u64) -> String {
+        if currency.is_empty() {
+            format!("{} {}", grouped(value), noun(measure))
+        } else {
+            format!("{} {currency} {}", grouped(value), noun(measure))
+        }
+    }
+
+    /// "1 organisation", "3 organisations".
+    pub fn organisations(n: u64) -> String {
+        if n == 1 {
+            "1 organisation".into()
+        } else {
+            format!("{} organisations", grouped(n))
+        }
+    }
+
+    /// A goal's progress: "2,150 of 3,000 letters — 72%".
+    pub fn goal(p: &GoalProgress) -> String {
+        format!(
+            "{} of {} — {}%",
+            grouped(p.reached),
+            amount(p.goal.measure, &p.goal.currency, p.goal.target),
+            p.percent()
+        )
     }
 }

@@ -20,9 +20,7 @@ use super::rows::Rows;
 use super::rules;
 use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
 use crate::message::tally::{Reported, RosterHeld};
-use crate::message::{
-    AuthorKey, Content, Filter, Id, Kind, Message, Tally, Timestamp, UpdateContent,
-};
+use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Tally, Timestamp};
 
 /// At most this many candidate entries are examined per read beyond `limit`, so a read that
 /// skips much (another origin, a filter the index cannot serve) returns in bounded time; the
@@ -567,14 +565,7 @@ impl Inner {
         if reports.is_empty() {
             return Ok(Tally::default());
         }
-        let goals = match current.map(|m| &m.body().content) {
-            Some(Content::Call(c)) => c.goals.clone(),
-            Some(Content::Update(u)) => match &u.content {
-                UpdateContent::Call(c) => c.goals.clone(),
-                UpdateContent::Alert(_) => Vec::new(),
-            },
-            _ => Vec::new(),
-        };
+        let goals = current.map_or(&[][..], |m| m.body().goals());
         let rosters = self.rosters_held()?;
         // Which organisation each key speaks for, through the revocations held: read here, so
         // the tally itself stays a pure function of what it is given.
@@ -592,7 +583,7 @@ impl Inner {
                 organisations.insert(*key.as_bytes(), organisation);
             }
         }
-        Ok(Tally::of_organisations(&reports, &goals, &rosters, |key| {
+        Ok(Tally::of_organisations(&reports, goals, &rosters, |key| {
             organisations.get(key.as_bytes()).copied().unwrap_or(*key)
         }))
     }

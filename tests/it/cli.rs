@@ -960,7 +960,9 @@ async fn the_demo_shows_messages_crossing_three_nodes() {
         "{out}"
     );
     assert!(
-        out.contains("tally on saopaulo: 3 organisations reported: 335 letters, 2 observations"),
+        out.contains(
+            "tally on saopaulo: 3 organisations reported: 335 letters, 2 observations filed"
+        ),
         "{out}"
     );
     assert!(out.contains(" 67%  335 of 500 letters"), "{out}");

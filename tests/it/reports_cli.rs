@@ -131,14 +131,14 @@ async fn report_revise_then_show_and_follow_the_tally() {
 
     let shown = ok(run(&["show", &id, "--node", &url]).await);
     for want in [
-        "2 organisations reported: 1,840 letters, 1,200 EUR donations",
+        "2 organisations reported: 1,840 letters, 1,200 EUR in donations",
         "[############--------]  61%  1,840 of 3,000 letters",
-        " 24%  1,200 of 5,000 EUR donations",
+        " 24%  1,200 of 5,000 EUR in donations",
         " 50%  2 of 4 organisations",
         "Eastland Dockworkers' Union (AZ): 340 letters",
-        "Westland Teachers' Union (GE): 1,500 letters, 1,200 EUR donations",
+        "Westland Teachers' Union (GE): 1,500 letters, 1,200 EUR in donations",
         "\u{201c}Sent by hand from the port\u{201d}",
-        "GE: 1 organisation · 1,500 letters, 1,200 EUR donations",
+        "GE: 1 organisation · 1,500 letters, 1,200 EUR in donations",
     ] {
         assert!(shown.contains(want), "{want:?} not in:\n{shown}");
     }
@@ -162,7 +162,7 @@ async fn report_revise_then_show_and_follow_the_tally() {
         "{feed}"
     );
     assert!(
-        feed.contains("Tally now: 2 organisations reported: 1,840 letters, 1,200 EUR donations"),
+        feed.contains("Tally now: 2 organisations reported: 1,840 letters, 1,200 EUR in donations"),
         "{feed}"
     );
     assert!(
