@@ -217,7 +217,7 @@ pub(super) fn document(
                     pair(
                         &mut out,
                         "parameter",
-                        "ILO_CONVENTION",
+                        "tocsin:ilo-convention-named",
                         &crate::ilo::describe(code),
                     );
                 }

@@ -339,36 +339,40 @@ pub mod words {
         out
     }
 
-    /// What a measure counts, as a plural noun phrase.
-    pub fn noun(measure: Measure) -> &'static str {
+    /// What a measure counts, as a noun phrase for `value` of it ("1 letter", "2 letters").
+    pub fn noun(measure: Measure, value: u64) -> &'static str {
+        let one = value == 1;
         match measure {
+            Measure::Letters if one => "letter",
             Measure::Letters => "letters",
+            Measure::Signatures if one => "signature",
             Measure::Signatures => "signatures",
+            Measure::Participants if one => "participant",
             Measure::Participants => "participants",
+            Measure::Strikers if one => "striker",
             Measure::Strikers => "strikers",
             Measure::Donations => "in donations",
+            Measure::Observations if one => "observation filed",
             Measure::Observations => "observations filed",
+            Measure::Messages if one => "solidarity message",
             Measure::Messages => "solidarity messages",
+            Measure::Organisations if one => "organisation",
             Measure::Organisations => "organisations",
         }
     }
 
-    /// An amount in words: "2,150 letters", "1,200 EUR in donations".
+    /// An amount in words: "2,150 letters", "1 observation filed", "1,200 EUR in donations".
     pub fn amount(measure: Measure, currency: &str, value: u64) -> String {
         if currency.is_empty() {
-            format!("{} {}", grouped(value), noun(measure))
+            format!("{} {}", grouped(value), noun(measure, value))
         } else {
-            format!("{} {currency} {}", grouped(value), noun(measure))
+            format!("{} {currency} {}", grouped(value), noun(measure, value))
         }
     }
 
     /// "1 organisation", "3 organisations".
     pub fn organisations(n: u64) -> String {
-        if n == 1 {
-            "1 organisation".into()
-        } else {
-            format!("{} organisations", grouped(n))
-        }
+        amount(Measure::Organisations, "", n)
     }
 
     /// A goal's progress: "2,150 of 3,000 letters — 72%".

@@ -162,7 +162,7 @@ async fn the_page_links_the_named_convention_to_normlex_and_the_feeds_name_it() 
     assert_eq!(cap.status, 200);
     assert!(
         cap.body.contains(&format!(
-            "<valueName>ILO_CONVENTION</valueName><value>{C087_NAMED}</value>"
+            "<valueName>tocsin:ilo-convention-named</valueName><value>{C087_NAMED}</value>"
         )),
         "{}",
         cap.body

@@ -280,3 +280,19 @@ fn a_goal_of_zero_is_reached_and_percent_is_capped() {
     };
     assert_eq!(third.percent(), 33);
 }
+
+#[test]
+fn amounts_read_as_english_in_the_singular_and_the_plural() {
+    use super::words::{amount, grouped, organisations};
+    assert_eq!(grouped(1_234_567), "1,234,567");
+    assert_eq!(amount(Measure::Letters, "", 1), "1 letter");
+    assert_eq!(amount(Measure::Letters, "", 2150), "2,150 letters");
+    assert_eq!(amount(Measure::Observations, "", 1), "1 observation filed");
+    assert_eq!(amount(Measure::Observations, "", 0), "0 observations filed");
+    assert_eq!(
+        amount(Measure::Donations, "EUR", 1200),
+        "1,200 EUR in donations"
+    );
+    assert_eq!(organisations(1), "1 organisation");
+    assert_eq!(organisations(12), "12 organisations");
+}
