@@ -243,7 +243,7 @@ async fn a_newer_kind_is_stored_relayed_verbatim_not_shown_and_counted_across_th
     assert_eq!(report["bodies"], 2, "{report}");
 
     // And it is read back after a restart (its kind's tag, 11, is one the store knows).
-    mesh.nodes[2].restart().await;
+    mesh.restart(2).await;
     let again = mesh.nodes[2].client().await.get(id).await.unwrap();
     let again = again.and_then(|s| s.message).expect("held after a restart");
     assert_eq!(again.body(), newer.body());

@@ -113,7 +113,7 @@ async fn a_flipped_bit_is_never_served_is_counted_and_is_fetched_again_from_a_pe
 
     // Started again, it serves no altered text: not on the page, not to a subscriber, not
     // by Get; the rest is served as ever.
-    mesh.nodes[1].restart().await;
+    mesh.restart(1).await;
     let node = &mesh.nodes[1];
     let gateway = node.server().http_addr().expect("the gateway");
     let (status, page) = http_get(gateway, "/").await;

@@ -197,7 +197,7 @@ async fn ten_nodes_whose_links_fail_at_random_converge_once_the_links_are_back()
         // from durable cursors.
         if round % 2 == 1 {
             let restarted = seeded.below(NODES);
-            mesh.nodes[restarted].restart().await;
+            mesh.restart(restarted).await;
         }
 
         // Alerts that reach only their own part while the links are down.

@@ -201,6 +201,7 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
     cut: tokio::sync::watch::Sender<bool>,
+    target: tokio::sync::watch::Sender<std::net::SocketAddr>,
 }
 
 impl Proxy {
@@ -209,6 +210,7 @@ impl Proxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        let (target, target_rx) = tokio::sync::watch::channel(target);
         tokio::spawn(async move {
             loop {
                 let Ok((mut inbound, _)) = listener.accept().await else {
@@ -218,6 +220,7 @@ impl Proxy {
                     continue; // dropped: the link is down
                 }
                 let mut cut_rx = cut_rx.clone();
+                let target = *target_rx.borrow();
                 tokio::spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
@@ -229,7 +232,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, cut }
+        Proxy { addr, cut, target }
+    }
+
+    /// Sends new connections to `target` from now on (a node restarted on another port).
+    pub fn retarget(&self, target: std::net::SocketAddr) {
+        self.target.send_replace(target);
     }
 
     /// Takes the link down: open connections are closed and new ones dropped.
@@ -302,6 +310,20 @@ impl Mesh {
             });
         }
         Mesh { nodes, links }
+    }
+
+    /// Restarts node `i` on its directory, on a port of its own choosing (the one it had may
+    /// be taken by anything on the machine meanwhile), and points the links to it there.
+    pub async fn restart(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        node.config.node.listen = "127.0.0.1:0".parse().unwrap();
+        node.restart().await;
+        let addr = node.server().grpc_addr();
+        for ((_, to), proxy) in &self.links {
+            if *to == i {
+                proxy.retarget(addr);
+            }
+        }
     }
 
     /// Waits until every node stores `n` messages.
