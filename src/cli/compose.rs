@@ -127,7 +127,7 @@ pub struct CallArgs {
     #[arg(long, value_name = "TIME")]
     pub window_end: Option<String>,
     /// An ILO convention cited, as C087 (repeat for several).
-    #[arg(long = "convention", value_name = "CNNN")]
+    #[arg(long = "convention", visible_alias = "ilo", value_name = "CNNN")]
     pub conventions: Vec<String>,
     /// The ILO supervisory body concerned.
     #[arg(long, value_parser = enum_arg(SupervisoryBody::ALL, SupervisoryBody::as_str))]

@@ -114,7 +114,8 @@ pub enum Command {
         tocsin follow --until-caught-up | less -R\n\n\
         Times are shown in your time zone (TZ). Colours only on a terminal, never with NO_COLOR.")]
     Follow(read::FollowArgs),
-    /// Show one message with its current version, history, translations and endorsers.
+    /// Show one message with its current version, history, translations, endorsers and the tally of
+    /// reported actions against its goals.
     #[command(after_help = "Examples:\n  \
         tocsin show 70ed23b9b6e0bd24b5ac7bc6e2cd34377851a067ac17e1092629d7d69abf57d5\n  \
         tocsin show 70ed23b9…57d5 --lang fr --node http://127.0.0.1:7701\n  \
