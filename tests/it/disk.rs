@@ -153,7 +153,18 @@ async fn assert_all_readable(node: &TestNode, acked: &[Id], when: &str) {
     );
     let mut client = node.client().await;
     for id in acked {
-        let got = client.get(*id).await.expect("get");
+        // Right after a failed write the store reopens itself, and a read meanwhile is answered
+        // `unavailable` ("try again later"): asked again, boundedly, it must come back whole.
+        let mut tries = 0;
+        let got = loop {
+            match client.get(*id).await {
+                Err(ClientError::Refused(r)) if r.reason == Reason::Unavailable && tries < 200 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => break other.expect("get"),
+            }
+        };
         assert!(got.is_some(), "{when}: {id} cannot be fetched");
     }
 }
