@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::names::Names;
 use super::term::{Clock, Style};
-use crate::message::tally::words::{amount, grouped, organisations};
+use crate::message::tally::words::{amount, grouped, organisations, roster, totals};
 use crate::message::tally::{GoalProgress, Tally};
 use crate::message::{Goal, Measure};
 
@@ -28,16 +28,6 @@ pub(crate) fn goal_line(p: &GoalProgress) -> String {
     )
 }
 
-/// "2,150 letters, 1,200 EUR donations".
-pub(crate) fn totals_words(tally: &Tally) -> String {
-    tally
-        .totals
-        .iter()
-        .map(|t| amount(t.measure, &t.currency, t.value))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The running tally on one line, for a feed: "3 organisations reported: 2,150 letters ·
 /// letters 72% of 3,000", or `None` when there is nothing to say.
 pub(crate) fn running(goals: &[Goal], tally: &Tally) -> Option<String> {
@@ -51,7 +41,7 @@ pub(crate) fn running(goals: &[Goal], tally: &Tally) -> Option<String> {
         format!(
             "{} reported: {}",
             organisations(tally.reporters),
-            totals_words(tally)
+            totals(tally)
         )
     };
     for p in &progress {
@@ -94,7 +84,7 @@ pub(crate) fn tally_text(
             out,
             "  {} reported: {}",
             organisations(tally.reporters),
-            totals_words(tally)
+            totals(tally)
         );
     }
     if !progress.is_empty() {
@@ -185,13 +175,7 @@ pub(crate) fn tally_text(
         } else {
             r.name.clone()
         };
-        let _ = writeln!(
-            out,
-            "  {} of {} affiliate{} of {name} reported",
-            grouped(r.reported),
-            grouped(r.members),
-            if r.members == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(out, "  {}", roster(r.reported, r.members, &name));
     }
     out
 }

@@ -497,29 +497,7 @@ fn bad_query(e: BadQuery) -> Response {
 }
 
 async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    let sel = match Selection::parse(req.uri().query()) {
-        Ok(s) => s,
-        Err(e) => return Ok(bad_query(e)),
-    };
-    let prefs = sel.preferences(accept_language(req.headers()));
-    let snap = gw.snapshot().await?;
-    let now = gw.node().now();
-    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
-    let validators = gw.validators(&snap, now, "/", &key);
-    Ok(gw
-        .respond(
-            req.headers(),
-            req.method(),
-            Reply {
-                status: StatusCode::OK,
-                content_type: HTML,
-                validators,
-                freshness: Freshness::Page,
-                vary_language: sel.lang.is_none(),
-            },
-            || page::index(&gw, &snap, &sel, &prefs, now),
-        )
-        .await)
+    selection_view(gw, req, "/", HTML, Freshness::Page, page::index).await
 }
 
 async fn detail(
@@ -590,42 +568,32 @@ fn redirect(to: &str) -> Response {
 }
 
 async fn feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    atom_response(gw, req, false).await
+    selection_view(gw, req, "/feed.atom", ATOM, Freshness::Feed, atom::feed).await
 }
 
 async fn cap_index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    atom_response(gw, req, true).await
-}
-
-async fn atom_response(gw: Gateway, req: Request, cap: bool) -> Result<Response, Failure> {
-    let sel = match Selection::parse(req.uri().query()) {
-        Ok(s) => s,
-        Err(e) => return Ok(bad_query(e)),
-    };
-    let prefs = sel.preferences(accept_language(req.headers()));
-    let snap = gw.snapshot().await?;
-    let now = gw.node().now();
-    let path = if cap { "/cap.atom" } else { "/feed.atom" };
-    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
-    let validators = gw.validators(&snap, now, path, &key);
-    let render = if cap { atom::cap_index } else { atom::feed };
-    Ok(gw
-        .respond(
-            req.headers(),
-            req.method(),
-            Reply {
-                status: StatusCode::OK,
-                content_type: ATOM,
-                validators,
-                freshness: Freshness::Feed,
-                vary_language: sel.lang.is_none(),
-            },
-            || render(&gw, &snap, &sel, &prefs, now),
-        )
-        .await)
+    selection_view(gw, req, "/cap.atom", ATOM, Freshness::Feed, atom::cap_index).await
 }
 
 async fn calendar_feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
+    let render = calendar::calendar;
+    selection_view(gw, req, "/calendar.ics", CALENDAR, Freshness::Feed, render).await
+}
+
+/// How a view of the current items is drawn: the page, a feed, the CAP index, the calendar.
+type Render = fn(&Gateway, &Snapshot, &Selection, &[String], Timestamp) -> String;
+
+/// A view of the current items under the query's filters, in the reader's languages: one
+/// snapshot, validators for `path` with the canonical query and the languages, a conditional
+/// request answered without rendering.
+async fn selection_view(
+    gw: Gateway,
+    req: Request,
+    path: &str,
+    content_type: &'static str,
+    freshness: Freshness,
+    render: Render,
+) -> Result<Response, Failure> {
     let sel = match Selection::parse(req.uri().query()) {
         Ok(s) => s,
         Err(e) => return Ok(bad_query(e)),
@@ -634,19 +602,19 @@ async fn calendar_feed(State(gw): State<Gateway>, req: Request) -> Result<Respon
     let snap = gw.snapshot().await?;
     let now = gw.node().now();
     let key = format!("{}|{}", sel.to_query(), prefs.join(","));
-    let validators = gw.validators(&snap, now, "/calendar.ics", &key);
+    let validators = gw.validators(&snap, now, path, &key);
     Ok(gw
         .respond(
             req.headers(),
             req.method(),
             Reply {
                 status: StatusCode::OK,
-                content_type: CALENDAR,
+                content_type,
                 validators,
-                freshness: Freshness::Feed,
+                freshness,
                 vary_language: sel.lang.is_none(),
             },
-            || calendar::calendar(&gw, &snap, &sel, &prefs, now),
+            || render(&gw, &snap, &sel, &prefs, now),
         )
         .await)
 }

@@ -6,20 +6,11 @@
 use std::fmt::Write as _;
 
 use crate::message::Goal;
-use crate::message::tally::words::{amount, goal as goal_words_of, grouped, organisations};
+use crate::message::tally::words::{amount, goal as goal_words_of, organisations, roster, totals};
 use crate::message::tally::{GoalProgress, Tally};
 
 use super::escape::{Esc, esc};
 use super::snapshot::Snapshot;
-
-/// The totals in words, in the tally's order.
-fn totals_words(tally: &Tally) -> Vec<String> {
-    tally
-        .totals
-        .iter()
-        .map(|t| amount(t.measure, &t.currency, t.value))
-        .collect()
-}
 
 /// One line of plain text: "Reported by 3 organisations: 2,150 letters, 12 strikers.", or
 /// `None` when nobody reported. For the feeds.
@@ -27,14 +18,14 @@ pub(super) fn summary(tally: &Tally) -> Option<String> {
     if tally.is_empty() {
         return None;
     }
-    let totals = totals_words(tally);
+    let totals = totals(tally);
     Some(if totals.is_empty() {
         format!("Reported by {}.", organisations(tally.reporters))
     } else {
         format!(
             "Reported by {}: {}.",
             organisations(tally.reporters),
-            totals.join(", ")
+            totals
         )
     })
 }
@@ -183,11 +174,7 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
             } else {
                 r.name.clone()
             };
-            let _ = write!(
-                m,
-                "<li>{}</li>",
-                esc(&roster_line(r.reported, r.members, &name))
-            );
+            let _ = write!(m, "<li>{}</li>", esc(&roster(r.reported, r.members, &name)));
         }
         m.push_str("</ul>");
     }
@@ -195,21 +182,12 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
     m
 }
 
-/// "2 of 3 affiliates of the Global Dockers' Federation reported".
-pub(super) fn roster_line(reported: u64, members: u64, federation: &str) -> String {
-    format!(
-        "{} of {} affiliate{} of {federation} reported",
-        grouped(reported),
-        grouped(members),
-        if members == 1 { "" } else { "s" }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::message::Measure;
     use crate::message::tally::Total;
+    use crate::message::tally::words::grouped;
 
     #[test]
     fn numbers_are_grouped_by_thousands() {

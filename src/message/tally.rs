@@ -375,6 +375,27 @@ pub mod words {
         amount(Measure::Organisations, "", n)
     }
 
+    /// A tally's totals, in its order: "2,150 letters, 1,200 EUR in donations" (empty when
+    /// nothing was counted).
+    pub fn totals(tally: &super::Tally) -> String {
+        tally
+            .totals
+            .iter()
+            .map(|t| amount(t.measure, &t.currency, t.value))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A roster's line: "2 of 3 affiliates of the Global Dockers' Federation reported".
+    pub fn roster(reported: u64, members: u64, federation: &str) -> String {
+        format!(
+            "{} of {} affiliate{} of {federation} reported",
+            grouped(reported),
+            grouped(members),
+            if members == 1 { "" } else { "s" }
+        )
+    }
+
     /// A goal's progress: "2,150 of 3,000 letters — 72%".
     pub fn goal(p: &GoalProgress) -> String {
         format!(

@@ -547,15 +547,28 @@ impl Inner {
     /// its content, goals included, is withdrawn; the counts stay for its organisers).
     fn tally_of(&self, id: &Id, current: Option<&Message>) -> Result<Tally, StoreError> {
         let mut reports = Vec::new();
+        // Each reporter's name and country, read once however many revisions it made.
+        let mut names: HashMap<[u8; 32], (String, String)> = HashMap::new();
         for reference in self.rows().references(id, Kind::Report)? {
-            if self.pending(&reference.id)? {
+            let Some(rec) = self.record(&reference.id)? else {
+                continue;
+            };
+            if rec.pending() {
                 // Under embargo: it counts from its release.
                 continue;
             }
-            let Some(message) = self.message(&reference.id)? else {
+            let Some(message) = self.decode(&reference.id, &rec)? else {
                 continue;
             };
-            let (name, country) = self.named(&message.body().author)?;
+            let author = message.body().author;
+            let (name, country) = match names.get(author.as_bytes()) {
+                Some(named) => named.clone(),
+                None => {
+                    let named = self.named(&author)?;
+                    names.insert(*author.as_bytes(), named.clone());
+                    named
+                }
+            };
             reports.push(Reported {
                 message,
                 name,
