@@ -85,6 +85,14 @@ fn content_json(content: &Content) -> Value {
             "successor": r.successor.map(|k| k.to_hex()),
             "reason": r.reason,
         }),
+        Content::Commitment(c) => json!({ "recovery_digest": hex::encode(c.recovery_digest) }),
+        Content::Rotation(r) => json!({
+            "compromised": r.compromised.to_hex(),
+            "compromised_since": r.compromised_since.to_rfc3339(),
+            "successor": r.successor.to_hex(),
+            "successor_recovery_digest": hex::encode(r.successor_recovery_digest),
+            "reason": r.reason,
+        }),
         Content::Report(r) => json!({
             "target": r.target.to_hex(),
             "counts": r.counts.iter().map(count_json).collect::<Vec<_>>(),
@@ -245,6 +253,21 @@ pub fn message_text(message: &Message) -> String {
             if let Some(s) = r.successor {
                 let _ = writeln!(out, "  successor key: {s}");
             }
+        }
+        Content::Commitment(c) => {
+            let _ = writeln!(
+                out,
+                "  commits to a recovery key (digest {})",
+                hex::encode(c.recovery_digest)
+            );
+        }
+        Content::Rotation(r) => {
+            let _ = writeln!(
+                out,
+                "  key {} compromised from {}: {}",
+                r.compromised, r.compromised_since, r.reason
+            );
+            let _ = writeln!(out, "  successor key: {}", r.successor);
         }
         Content::Report(r) => {
             let counts: Vec<String> = r
@@ -460,6 +483,25 @@ impl Reader<'_> {
                 }
                 if let Some(s) = r.successor {
                     let _ = writeln!(out, "    Successor key: {s}");
+                }
+            }
+            Content::Commitment(_) => {
+                let _ = writeln!(
+                    out,
+                    "{head}{kind} key {} committed to a recovery key kept offline",
+                    b.author.short()
+                );
+            }
+            Content::Rotation(r) => {
+                let _ = writeln!(
+                    out,
+                    "{head}{kind} key {} compromised from {}; successor {}",
+                    r.compromised.short(),
+                    self.clock.local(r.compromised_since),
+                    r.successor.short()
+                );
+                if !r.reason.is_empty() {
+                    let _ = writeln!(out, "    Reason: {}", r.reason);
                 }
             }
             Content::Report(r) => self.report(&mut out, &head, b, r, facts),

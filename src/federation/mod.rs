@@ -270,14 +270,16 @@ impl Follower {
         Ok((cursor, Some(verdict)))
     }
 
-    /// Pulls every revocation the peer has, before anything else.
+    /// Pulls every key event the peer has (recovery commitments, rotations, revocations, in the
+    /// peer's log order), before anything else: what ends a key, or hands it on, is known here
+    /// before what the key signed arrives.
     async fn pull_revocations(
         &mut self,
         client: &mut Client,
         peer_key: AuthorKey,
     ) -> Result<(), FollowError> {
         let filter = Filter {
-            kinds: vec![Kind::Revocation],
+            kinds: Kind::KEY_EVENTS.to_vec(),
             ..Filter::default()
         };
         let mut events = client

@@ -573,7 +573,10 @@ impl Builder {
                 self.roster_authors.insert(*m.author().as_bytes());
                 changes.rosters = true;
             }
-            Content::Revocation(_) => changes.revoked = true,
+            // A key that ends (or that is handed on) changes what is withheld and whose name
+            // a key carries.
+            Content::Revocation(_) | Content::Rotation(_) => changes.revoked = true,
+            Content::Commitment(_) => {}
             Content::Report(r) => {
                 changes.touched.insert(r.target);
             }

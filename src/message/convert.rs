@@ -101,6 +101,22 @@ fn reference(bytes: &[u8], field: &str) -> Result<Id, Rejection> {
     })
 }
 
+/// A digest of exactly 32 bytes (a recovery commitment's).
+fn digest(bytes: &[u8], field: &str) -> Result<[u8; 32], Rejection> {
+    if bytes.is_empty() {
+        return Err(missing(field));
+    }
+    bytes.try_into().map_err(|_| {
+        Rejection::new(
+            Reason::Malformed,
+            format!(
+                "{field} must be a 32-byte SHA-256 digest, not {} bytes",
+                bytes.len()
+            ),
+        )
+    })
+}
+
 fn time(ms: u64, field: &str) -> Result<Timestamp, Rejection> {
     if ms == 0 {
         return Err(missing(field));
@@ -138,15 +154,16 @@ impl Body {
             (None, None) => return Err(missing("content (the message kind)")),
             (Some(c), None) => Content::try_from(c)?,
         };
-        let expires_at = match (&content, p.expires_at) {
-            (Content::Revocation(_), 0) => None,
-            (Content::Revocation(_), _) => {
+        let kind = content.kind();
+        let expires_at = match (kind.is_key_event(), p.expires_at) {
+            (true, 0) => None,
+            (true, _) => {
                 return Err(Rejection::new(
                     Reason::BadLifetime,
-                    "a revocation never expires; leave expires_at unset",
+                    format!("a {kind} never expires; leave expires_at unset"),
                 ));
             }
-            (_, ms) => Some(time(ms, "expires_at")?),
+            (false, ms) => Some(time(ms, "expires_at")?),
         };
         let effective_at = match p.effective_at {
             None => None,
@@ -233,6 +250,19 @@ impl TryFrom<PContent> for Content {
                 },
                 reason: r.reason,
             }),
+            PContent::Commitment(c) => Content::Commitment(RecoveryCommitment {
+                recovery_digest: digest(&c.recovery_digest, "commitment.recovery_digest")?,
+            }),
+            PContent::Rotation(r) => Content::Rotation(Box::new(Rotation {
+                compromised: key(&r.compromised, "rotation.compromised")?,
+                compromised_since: time(r.compromised_since, "rotation.compromised_since")?,
+                successor: key(&r.successor, "rotation.successor")?,
+                successor_recovery_digest: digest(
+                    &r.successor_recovery_digest,
+                    "rotation.successor_recovery_digest",
+                )?,
+                reason: r.reason,
+            })),
             PContent::Report(r) => Content::Report(ActionReport {
                 target: reference(&r.target, "report.target")?,
                 counts: r
@@ -476,6 +506,16 @@ fn content_of(content: &Content) -> Option<PContent> {
                 .successor
                 .map(|k| k.as_bytes().to_vec())
                 .unwrap_or_default(),
+            reason: r.reason.clone(),
+        }),
+        Content::Commitment(c) => PContent::Commitment(proto::RecoveryCommitment {
+            recovery_digest: c.recovery_digest.to_vec(),
+        }),
+        Content::Rotation(r) => PContent::Rotation(proto::Rotation {
+            compromised: r.compromised.as_bytes().to_vec(),
+            compromised_since: r.compromised_since.0,
+            successor: r.successor.as_bytes().to_vec(),
+            successor_recovery_digest: r.successor_recovery_digest.to_vec(),
             reason: r.reason.clone(),
         }),
         Content::Report(r) => PContent::Report(proto::ActionReport {

@@ -11,6 +11,20 @@ use super::{Reason, Rejection};
 /// `"tocsin/v1/message" || 0x00`.
 pub const SIGNING_DOMAIN: &[u8] = b"tocsin/v1/message\0";
 
+/// The domain-separation prefix of a recovery commitment's digest: `"tocsin/v1/recovery" || 0x00`.
+pub const RECOVERY_DOMAIN: &[u8] = b"tocsin/v1/recovery\0";
+
+/// The digest a recovery commitment publishes for a recovery key:
+/// SHA-256(`"tocsin/v1/recovery" || 0x00 || public key`). The recovery key itself stays unknown
+/// until a rotation it signs shows it.
+pub fn recovery_digest(recovery: &AuthorKey) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(RECOVERY_DOMAIN);
+    h.update(recovery.as_bytes());
+    h.finalize().into()
+}
+
 /// The bytes a signature covers: the domain prefix, then the body.
 fn signed_bytes(body: &[u8]) -> Vec<u8> {
     let mut buf = Vec::with_capacity(SIGNING_DOMAIN.len() + body.len());

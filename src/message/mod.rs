@@ -20,14 +20,15 @@ mod validate;
 mod tests;
 
 pub use convert::KIND_FIELDS;
-pub use crypto::{AuthorKey, SIGNING_DOMAIN, SecretKey};
+pub use crypto::{AuthorKey, RECOVERY_DOMAIN, SIGNING_DOMAIN, SecretKey, recovery_digest};
 pub use filter::Filter;
 pub use id::Id;
 pub use lang::{is_well_formed as is_language_tag, language_matches, normalize_language};
 pub use model::{
     ActionCall, ActionReport, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Count,
-    Endorsement, Filing, Goal, Info, Kind, Measure, Profile, Revocation, Roster, RosterMember,
-    Severity, Status, SupervisoryBody, Translation, UnknownKind, Update, UpdateContent, Urgency,
+    Endorsement, Filing, Goal, Info, Kind, Measure, Profile, RecoveryCommitment, Revocation,
+    Roster, RosterMember, Rotation, Severity, Status, SupervisoryBody, Translation, UnknownKind,
+    Update, UpdateContent, Urgency,
 };
 pub use rejection::{Outlook, Reason, Rejection};
 pub use signed::{Checked, Message, SignedMessage};

@@ -68,11 +68,11 @@ impl Body {
         }
     }
 
-    /// Whether the message is under embargo at `now`. A revocation never is: it is a security
-    /// action, so it takes effect, and is shown, at once whatever its effective_at says.
+    /// Whether the message is under embargo at `now`. A revocation, a recovery commitment and
+    /// a rotation never are: they are security actions, so they take effect, and are shown, at
+    /// once whatever their effective_at says.
     pub fn embargoed_at(&self, now: Timestamp) -> bool {
-        !matches!(self.content, Content::Revocation(_))
-            && self.effective_at.is_some_and(|t| t > now)
+        !self.kind().is_key_event() && self.effective_at.is_some_and(|t| t > now)
     }
 }
 
@@ -99,6 +99,11 @@ pub enum Kind {
     Revocation,
     /// An organisation's action report for an alert or call.
     Report,
+    /// A key's commitment to its recovery key (a digest of the recovery public key).
+    Commitment,
+    /// A rotation, signed by a recovery key: the key it recovers is compromised from a time,
+    /// and a successor carries on.
+    Rotation,
     /// A newer version's kind, which this version does not know: stored and relayed verbatim,
     /// not shown.
     Unknown,
@@ -106,7 +111,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version knows, in wire order ([`Kind::Unknown`] is not one).
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Alert,
         Kind::Call,
         Kind::Update,
@@ -117,7 +122,18 @@ impl Kind {
         Kind::Roster,
         Kind::Revocation,
         Kind::Report,
+        Kind::Commitment,
+        Kind::Rotation,
     ];
+
+    /// The kinds that say what a key is (revocation, recovery commitment, rotation): security
+    /// actions that never expire, are never under embargo, and travel first between nodes.
+    pub const KEY_EVENTS: [Kind; 3] = [Kind::Commitment, Kind::Rotation, Kind::Revocation];
+
+    /// Whether this kind is one of [`Kind::KEY_EVENTS`].
+    pub fn is_key_event(self) -> bool {
+        Kind::KEY_EVENTS.contains(&self)
+    }
 
     /// The kind's name in text forms ("alert", "call", …).
     pub fn as_str(self) -> &'static str {
@@ -132,6 +148,8 @@ impl Kind {
             Kind::Roster => "roster",
             Kind::Revocation => "revocation",
             Kind::Report => "report",
+            Kind::Commitment => "commitment",
+            Kind::Rotation => "rotation",
             Kind::Unknown => "unknown",
         }
     }
@@ -157,6 +175,8 @@ impl Kind {
             Kind::Revocation => 9,
             Kind::Report => 10,
             Kind::Unknown => 11,
+            Kind::Commitment => 12,
+            Kind::Rotation => 13,
         }
     }
 
@@ -174,6 +194,8 @@ impl Kind {
             9 => Some(Kind::Revocation),
             10 => Some(Kind::Report),
             11 => Some(Kind::Unknown),
+            12 => Some(Kind::Commitment),
+            13 => Some(Kind::Rotation),
             _ => None,
         }
     }
@@ -208,6 +230,10 @@ pub enum Content {
     Revocation(Revocation),
     /// An action report.
     Report(ActionReport),
+    /// A key's commitment to its recovery key.
+    Commitment(RecoveryCommitment),
+    /// A rotation by a recovery key (boxed: it names three keys, each a decoded point).
+    Rotation(Box<Rotation>),
     /// A newer version's kind.
     Unknown(UnknownKind),
 }
@@ -226,6 +252,8 @@ impl Content {
             Content::Roster(_) => Kind::Roster,
             Content::Revocation(_) => Kind::Revocation,
             Content::Report(_) => Kind::Report,
+            Content::Commitment(_) => Kind::Commitment,
+            Content::Rotation(_) => Kind::Rotation,
             Content::Unknown(_) => Kind::Unknown,
         }
     }
@@ -632,6 +660,31 @@ pub struct Revocation {
     pub revoked_from: Timestamp,
     /// The key that carries on for the author.
     pub successor: Option<AuthorKey>,
+    /// Why (may be empty).
+    pub reason: String,
+}
+
+/// A key's commitment to its recovery key, signed by the key itself: the digest of the recovery
+/// key's public key ([`recovery_digest`](crate::message::recovery_digest)), so the recovery key
+/// stays unknown until it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryCommitment {
+    /// SHA-256("tocsin/v1/recovery" ‖ 0x00 ‖ recovery public key).
+    pub recovery_digest: [u8; 32],
+}
+
+/// A rotation, signed by a recovery key: `compromised` is in other hands from
+/// `compromised_since`, and `successor` carries on for the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The key the signing recovery key recovers.
+    pub compromised: AuthorKey,
+    /// Messages by `compromised` created at or after this time are refused and withheld.
+    pub compromised_since: Timestamp,
+    /// The new key.
+    pub successor: AuthorKey,
+    /// The successor's own recovery commitment.
+    pub successor_recovery_digest: [u8; 32],
     /// Why (may be empty).
     pub reason: String,
 }

@@ -62,11 +62,19 @@ pub enum Reason {
     /// repeated measure, a currency where none belongs or missing where one does, a count
     /// beyond the protocol's bound, a report that counts nothing).
     BadCount,
+    /// A client published a message, by a key with a recovery commitment (or the commitment
+    /// itself), that says it was made more than 10 minutes before the node's clock: a seized
+    /// key cannot write into its own past.
+    Backdated,
+    /// The key has a recovery commitment, so only its recovery key may end it or hand on its
+    /// name: a revocation it signed before the commitment, or one naming a successor, is
+    /// refused (use a rotation).
+    RecoveryCommitted,
 }
 
 impl Reason {
     /// Every reason, in code order (for metrics and documentation).
-    pub const ALL: [Reason; 26] = [
+    pub const ALL: [Reason; 28] = [
         Reason::Malformed,
         Reason::TooLarge,
         Reason::TooLong,
@@ -93,6 +101,8 @@ impl Reason {
         Reason::RateLimited,
         Reason::Unavailable,
         Reason::BadCount,
+        Reason::Backdated,
+        Reason::RecoveryCommitted,
     ];
 
     /// The stable code, as sent on the wire and counted in metrics.
@@ -124,6 +134,8 @@ impl Reason {
             Reason::RateLimited => "rate-limited",
             Reason::Unavailable => "unavailable",
             Reason::BadCount => "bad-count",
+            Reason::Backdated => "backdated",
+            Reason::RecoveryCommitted => "recovery-committed",
         }
     }
 
@@ -169,6 +181,8 @@ impl Reason {
             | Reason::BadReference
             | Reason::BadValue
             | Reason::BadCount
+            | Reason::Backdated
+            | Reason::RecoveryCommitted
             | Reason::RevokedAuthor
             | Reason::DeniedAuthor
             | Reason::NotAuthor

@@ -223,6 +223,17 @@ fn content(kind: Kind) -> Content {
             statement: "Our members wrote 340 letters to the Presidential Administration.".into(),
             evidence: "https://northland-transport.example/eastport-letters".into(),
         }),
+        Kind::Commitment => Content::Commitment(RecoveryCommitment {
+            recovery_digest: recovery_digest(&northland().public()),
+        }),
+        // Signed by the body's author as the recovery key of Westland's key.
+        Kind::Rotation => Content::Rotation(Box::new(Rotation {
+            compromised: westland().public(),
+            compromised_since: NOW.minus(DAY),
+            successor: eastland_successor().public(),
+            successor_recovery_digest: recovery_digest(&northland().public()),
+            reason: "The general secretary's phone was taken at a checkpoint.".into(),
+        })),
         // A newer version's kind, in a field number no kind of this version has.
         Kind::Unknown => Content::Unknown(UnknownKind {
             field: 90,
@@ -238,7 +249,7 @@ fn body(kind: Kind) -> Body {
     Body {
         author: eastland().public(),
         created_at,
-        expires_at: (kind != Kind::Revocation).then(|| created_at.plus(30 * DAY)),
+        expires_at: (!kind.is_key_event()).then(|| created_at.plus(30 * DAY)),
         topics: vec!["union-rights".into(), "dockers".into()],
         countries: vec!["AQ".into()],
         effective_at: None,
@@ -417,6 +428,8 @@ fn given_by_core(reason: Reason) -> bool {
         | Reason::BadCount => true,
         // Node-level: trust policy, revocations, the store and the ingest pipeline.
         Reason::RevokedAuthor
+        | Reason::Backdated
+        | Reason::RecoveryCommitted
         | Reason::NotAdmitted
         | Reason::DeniedAuthor
         | Reason::NotAuthor
@@ -1653,7 +1666,7 @@ fn a_newer_kind_written_before_the_common_fields_is_kept_as_written() {
 
 #[test]
 fn a_newer_kind_may_be_any_free_content_field_and_any_bytes() {
-    for field in [20, 21, 55, 90, 99] {
+    for field in [22, 23, 55, 90, 99] {
         for value in [NEWER_KIND_VALUE, b"", b"\xff\xff\xff\xff", &[0u8; 300]] {
             let bytes = newer_kind_bytes(&[(field, value)]);
             let msg = Message::open(sign_bytes(bytes, &eastland()), NOW)
@@ -1793,15 +1806,15 @@ fn malformed_a_newer_kind_in_a_field_that_is_not_free() {
             })
         })
     };
-    // 10 (alert) to 19 (report) are this version's kinds; 0 to 9 and 100 up are no kinds.
-    for field in [0, 1, 9, 10, 11, 18, 19, 100, u32::MAX] {
+    // 10 (alert) to 21 (rotation) are this version's kinds; 0 to 9 and 100 up are no kinds.
+    for field in [0, 1, 9, 10, 11, 18, 19, 20, 21, 100, u32::MAX] {
         assert_eq!(
             reason(validate(&in_field(field), NOW)),
             Reason::Malformed,
             "field {field}"
         );
     }
-    for field in [20, 99] {
+    for field in [22, 99] {
         opens_unknown(in_field(field));
     }
 }
@@ -2326,7 +2339,7 @@ fn any_report() -> impl Strategy<Value = ActionReport> {
 
 /// A newer version's kind: a free content field (20 to 99) and any bytes.
 fn any_unknown_kind() -> impl Strategy<Value = UnknownKind> {
-    (20u32..=99, proptest::collection::vec(any::<u8>(), 0..256))
+    (22u32..=99, proptest::collection::vec(any::<u8>(), 0..256))
         .prop_map(|(field, value)| UnknownKind { field, value })
 }
 
@@ -2401,6 +2414,31 @@ fn any_content(author: [u8; 32]) -> impl Strategy<Value = Content> {
             })
         ),
         any_report().prop_map(Content::Report),
+        any::<[u8; 32]>().prop_map(|recovery_digest| Content::Commitment(RecoveryCommitment {
+            recovery_digest
+        })),
+        (
+            other_key(),
+            0u64..=1000,
+            any::<[u8; 32]>(),
+            any::<[u8; 32]>(),
+            statement()
+        )
+            .prop_filter_map(
+                "the successor is a new key",
+                |(compromised, hours_ago, successor, digest, reason)| {
+                    let successor = SecretKey::from_seed(&successor).public();
+                    (successor != compromised && digest != recovery_digest(&successor)).then(|| {
+                        Content::Rotation(Box::new(Rotation {
+                            compromised,
+                            compromised_since: NOW.minus(Duration::from_secs(hours_ago * 3600)),
+                            successor,
+                            successor_recovery_digest: digest,
+                            reason,
+                        }))
+                    })
+                }
+            ),
         any_unknown_kind().prop_map(Content::Unknown),
     ]
 }
@@ -2421,11 +2459,11 @@ fn any_body() -> impl Strategy<Value = ([u8; 32], Body)> {
             .prop_map(
                 move |(content, topics, countries, created, lifetime, embargo)| {
                     let created_at = Timestamp(NOW.minus(DAY).0 + created);
-                    let revocation = matches!(content, Content::Revocation(_));
+                    let never_expires = content.kind().is_key_event();
                     let body = Body {
                         author: SecretKey::from_seed(&seed).public(),
                         created_at,
-                        expires_at: (!revocation).then(|| Timestamp(created_at.0 + lifetime)),
+                        expires_at: (!never_expires).then(|| Timestamp(created_at.0 + lifetime)),
                         topics: topics.into_iter().collect(),
                         countries: countries.into_iter().map(String::from).collect(),
                         effective_at: embargo.map(|i| {
@@ -2455,6 +2493,8 @@ fn kind_tags_are_the_numbers_stores_hold() {
         (Kind::Revocation, 9),
         (Kind::Report, 10),
         (Kind::Unknown, 11),
+        (Kind::Commitment, 12),
+        (Kind::Rotation, 13),
     ];
     assert_eq!(
         pinned.len(),

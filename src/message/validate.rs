@@ -76,7 +76,7 @@ pub fn max_lifetime(kind: Kind) -> Option<Duration> {
         // A newer version's kind: held to the longest lifetime of any kind that expires
         // (its own rule is not known here).
         Kind::Unknown => 730 * DAY,
-        Kind::Revocation => return None,
+        Kind::Revocation | Kind::Commitment | Kind::Rotation => return None,
     })
 }
 
@@ -185,6 +185,29 @@ pub fn validate(body: &Body, now: Timestamp) -> Result<(), Rejection> {
             check_text(&r.reason, limits::MAX_STATEMENT, "revocation.reason", true)
         }
         Content::Report(r) => check_report(r, body.created_at),
+        // The digest's length is the decoder's; any 32 bytes may be a recovery key's digest.
+        Content::Commitment(_) => Ok(()),
+        Content::Rotation(r) => {
+            if r.compromised == body.author {
+                return Err(reject(
+                    Reason::BadValue,
+                    "a rotation is signed by the compromised key's recovery key, not the key itself",
+                ));
+            }
+            if r.successor == r.compromised || r.successor == body.author {
+                return Err(reject(
+                    Reason::BadValue,
+                    "the successor must be a new key: neither the compromised key nor the recovery key",
+                ));
+            }
+            if r.successor_recovery_digest == crate::message::recovery_digest(&r.successor) {
+                return Err(reject(
+                    Reason::BadValue,
+                    "the successor's recovery key must be a key of its own, not the successor",
+                ));
+            }
+            check_text(&r.reason, limits::MAX_STATEMENT, "rotation.reason", true)
+        }
         Content::Unknown(u) => {
             // Only a body built by hand can break this (the decoder never makes one): its
             // bytes would carry a known kind, or no kind, and read back as something else.
@@ -384,14 +407,15 @@ fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
     if body.effective_at == Some(Timestamp(0)) {
         return Err(reject(Reason::MissingField, "effective_at is required"));
     }
-    match (body.kind(), body.expires_at) {
-        (Kind::Revocation, Some(_)) => {
+    let kind = body.kind();
+    match (kind.is_key_event(), body.expires_at) {
+        (true, Some(_)) => {
             return Err(reject(
                 Reason::BadLifetime,
-                "a revocation never expires; leave expires_at unset",
+                format!("a {kind} never expires; leave expires_at unset"),
             ));
         }
-        (Kind::Revocation, None) => {}
+        (true, None) => {}
         (_, None) | (_, Some(Timestamp(0))) => {
             return Err(reject(Reason::MissingField, "expires_at is required"));
         }
@@ -408,7 +432,8 @@ fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
         ));
     }
     let Some(expires_at) = body.expires_at else {
-        // A revocation (checked above: only it has no expiry) never expires.
+        // A revocation, commitment or rotation (checked above: only they have no expiry) never
+        // expires.
         return Ok(());
     };
     check_lifetime(body, body.kind())?;

@@ -22,7 +22,7 @@ use tracing::{debug, warn};
 
 use super::{Limit, Node, NodeError, PublishStatus, Published, keep};
 use crate::message::{
-    Checked, Kind, Message, Outlook, Reason, Rejection, SignedMessage, Timestamp,
+    Checked, Content, Kind, Message, Outlook, Reason, Rejection, SignedMessage, Timestamp,
 };
 use crate::store::{Inserted, Keep, Origin, Seen, StoreError, Submitted};
 
@@ -423,8 +423,10 @@ impl Node {
         }
         // A fresh key costs nothing, so its first messages share one budget with every other
         // fresh key; once something of it is held, it is known and only its own bucket
-        // applies. A revocation is never held back: it can only take power away.
-        if msg.kind() != Kind::Revocation && self.is_new_author(msg.author())? {
+        // applies. A revocation is never held back: it can only take power away; nor is a
+        // rotation of a key committed here (its signer is a recovery key never seen before, by
+        // design).
+        if !self.exempt_from_new_author_budget(&msg)? && self.is_new_author(msg.author())? {
             self.inner
                 .budget
                 .spend_new_author()
@@ -434,6 +436,21 @@ impl Node {
             return Err(self.limited(Limit::Author).into());
         }
         Ok(Prepared::Ready(msg))
+    }
+
+    /// Whether a message never waits on the budget of never-seen authors: a revocation, and a
+    /// rotation of a key that has a recovery commitment here.
+    fn exempt_from_new_author_budget(&self, msg: &Message) -> Result<bool, NodeError> {
+        Ok(match &msg.body().content {
+            Content::Revocation(_) => true,
+            Content::Rotation(r) => self
+                .inner
+                .store
+                .key_state(&r.compromised)?
+                .commitment
+                .is_some(),
+            _ => false,
+        })
     }
 
     /// Stage 4: the store's answers for the messages handed to it, by place, and its error if

@@ -28,7 +28,9 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Config, TlsMode};
 use crate::message::{AuthorKey, Id, Message, Reason, Rejection, SecretKey, Timestamp};
-use crate::store::{LogId, MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError};
+use crate::store::{
+    KeyState, LogId, MessageState, ReadLimits, Reads, Store, StoreConfig, StoreError,
+};
 use crate::tls;
 
 pub use backup::{Backup, BackupError};
@@ -581,6 +583,16 @@ impl Node {
     /// applies those at the release, the same one that puts the message in readers' view.
     pub async fn get(&self, id: &Id) -> Result<Option<MessageState>, NodeError> {
         Ok(self.inner.reads.get(id).await?)
+    }
+
+    /// What this node knows of a key (read on the store's read pool).
+    pub async fn key_state(&self, key: &AuthorKey) -> Result<KeyState, NodeError> {
+        Ok(self.inner.reads.key_state(key).await?)
+    }
+
+    /// The keys that end here, revoked or rotated (read on the store's read pool).
+    pub async fn ended_keys(&self) -> Result<Vec<KeyState>, NodeError> {
+        Ok(self.inner.reads.ended_keys().await?)
     }
 
     /// Identity and counters. `peer`: the caller proved it is a peer (a client certificate

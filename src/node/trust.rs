@@ -2,15 +2,20 @@
 //!
 //! `open` admits any author with a valid signature; `roster` admits only the allow list, the
 //! trusted federations themselves, and the members on each trusted federation's latest
-//! roster. The deny list is refused under either policy. A revocation is always admitted: it
-//! can only take power away from the key that signed it.
+//! roster, and the keys that carry on for any of those (named by a rotation in force or a
+//! revocation). The deny list is refused under either policy. A revocation is always admitted:
+//! it can only take power away from the key that signed it. A rotation is admitted where the
+//! key it recovers is.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use crate::config::{TrustPolicy, TrustSection};
-use crate::message::{AuthorKey, Content, Id, Kind, Message, Reason, Rejection};
+use crate::message::{AuthorKey, Content, Id, Message, Reason, Rejection};
 use crate::store::{Store, StoreError};
+
+/// How many keys back a successor's standing is followed (as the store follows successors).
+const PREDECESSOR_HOPS: usize = 8;
 
 /// The policy with its lists parsed, and a cache of roster memberships.
 #[derive(Debug)]
@@ -44,12 +49,14 @@ impl Trust {
         })
     }
 
-    /// Admits or refuses a verified message's author.
+    /// Admits or refuses a verified message's author. A rotation is judged by the key it
+    /// recovers (its signer is a recovery key no list names): admitted where that key would be.
     pub(super) fn admit(&self, msg: &Message, store: &Store) -> Result<(), AdmitError> {
-        if msg.kind() == Kind::Revocation {
-            return Ok(());
-        }
-        let author = msg.author();
+        let author = match &msg.body().content {
+            Content::Revocation(_) => return Ok(()),
+            Content::Rotation(r) => &r.compromised,
+            _ => msg.author(),
+        };
         if self.deny.contains(author) {
             return Err(Rejection::new(
                 Reason::DeniedAuthor,
@@ -60,10 +67,7 @@ impl Trust {
         match self.policy {
             TrustPolicy::Open => Ok(()),
             TrustPolicy::Roster => {
-                if self.allow.contains(author)
-                    || self.federations.contains(author)
-                    || self.on_a_roster(author, store)?
-                {
+                if self.vouches_or_succeeds(author, store)? {
                     Ok(())
                 } else {
                     Err(Rejection::new(
@@ -74,6 +78,23 @@ impl Trust {
                 }
             }
         }
+    }
+
+    /// Whether the operator vouches for the author, or for a key it carries on for (a rotation
+    /// in force or a revocation names it successor): a seized key's successor keeps its
+    /// organisation's standing without waiting for a new roster. Followed a few keys back.
+    fn vouches_or_succeeds(&self, author: &AuthorKey, store: &Store) -> Result<bool, StoreError> {
+        let mut key = *author;
+        for _ in 0..PREDECESSOR_HOPS {
+            if self.vouches(&key, store)? {
+                return Ok(true);
+            }
+            match store.key_state(&key)?.predecessor {
+                Some(p) if !self.deny.contains(&p) => key = p,
+                _ => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// Whether the operator vouches for the author: on the allow list, a trusted federation,

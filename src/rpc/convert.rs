@@ -12,7 +12,7 @@ use crate::message::{
 };
 use crate::node::{Backup, NodeInfo, PublishStatus, Published, ReconcileStatus, SubEvent};
 use crate::proto;
-use crate::store::{LogId, MessageState};
+use crate::store::{KeyCommitment, KeyState, LogId, MessageState};
 
 pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
     match k {
@@ -26,6 +26,8 @@ pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
         Kind::Roster => proto::Kind::Roster,
         Kind::Revocation => proto::Kind::Revocation,
         Kind::Report => proto::Kind::Report,
+        Kind::Commitment => proto::Kind::Commitment,
+        Kind::Rotation => proto::Kind::Rotation,
         // A newer version's kind has no number in this version's filter.
         Kind::Unknown => proto::Kind::Unspecified,
     }
@@ -43,6 +45,8 @@ fn kind_from_proto(n: i32) -> Result<Kind, Status> {
         Ok(proto::Kind::Roster) => Kind::Roster,
         Ok(proto::Kind::Revocation) => Kind::Revocation,
         Ok(proto::Kind::Report) => Kind::Report,
+        Ok(proto::Kind::Commitment) => Kind::Commitment,
+        Ok(proto::Kind::Rotation) => Kind::Rotation,
         Ok(proto::Kind::Unspecified) | Err(_) => {
             return Err(status::malformed_request(format!(
                 "filter: unknown kind {n}"
@@ -186,6 +190,41 @@ pub(crate) fn state_to_proto(s: &MessageState) -> proto::GetReply {
             .map(|m| m.signed().to_proto())
             .collect(),
         tally: (!s.tally.is_empty()).then(|| tally_to_proto(&s.tally)),
+        withheld: s.withheld.is_some(),
+        withheld_reason: s.withheld.clone().unwrap_or_default(),
+    }
+}
+
+fn commitment_to_proto(c: &KeyCommitment) -> proto::KeyCommitment {
+    proto::KeyCommitment {
+        id: c.id.0.to_vec(),
+        created_at: c.created_at.as_millis(),
+        recovery_digest: c.recovery_digest.to_vec(),
+        by_rotation: c.by_rotation,
+    }
+}
+
+pub(crate) fn key_state_to_proto(k: &KeyState) -> proto::GetKeyReply {
+    proto::GetKeyReply {
+        key: k.key.as_bytes().to_vec(),
+        commitment: k.commitment.as_ref().map(commitment_to_proto),
+        conflicting: k.conflicting.iter().map(commitment_to_proto).collect(),
+        end: k.end.as_ref().map(|e| proto::KeyEnd {
+            from: e.from.as_millis(),
+            by: e.by.0.to_vec(),
+            by_kind: kind_to_proto(e.by_kind).into(),
+            rotation: e.rotation.map(|r| r.0.to_vec()).unwrap_or_default(),
+            compromised_since: e.compromised_since.map_or(0, |t| t.as_millis()),
+            successor: e
+                .successor
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_default(),
+            reason: e.reason.clone(),
+        }),
+        predecessor: k
+            .predecessor
+            .map(|p| p.as_bytes().to_vec())
+            .unwrap_or_default(),
     }
 }
 

@@ -265,6 +265,18 @@ impl Relay for RelayService {
         Ok(Response::new(state_to_proto(&state)))
     }
 
+    async fn get_key(
+        &self,
+        request: Request<proto::GetKeyRequest>,
+    ) -> Result<Response<proto::GetKeyReply>, Status> {
+        let key = AuthorKey::from_slice(&request.get_ref().key)
+            .map_err(|r| status::malformed_request(format!("key: {}", r.detail)))?;
+        let state = self
+            .timed(async { Ok(self.node.key_state(&key).await?) })
+            .await?;
+        Ok(Response::new(key_state_to_proto(&state)))
+    }
+
     async fn node_info(
         &self,
         request: Request<proto::NodeInfoRequest>,

@@ -67,7 +67,9 @@ pub(super) enum Tree {
     Tally,
     /// kind tag ‖ author ‖ created_at ‖ id → (): profiles and rosters by age.
     Latest,
-    /// author → revoked_from ‖ revocation id ‖ [successor(32)]: the revocation in force.
+    /// author → revoked_from ‖ revocation id ‖ [successor(32) [‖ rotation id(32)]]: where the
+    /// key ends (the earliest time any revocation or valid rotation of it reaches), who carries
+    /// on, and the rotation in force, if one is.
     Revoked,
     /// peer name → the peer's seq up to which we hold its log.
     Cursors,
@@ -82,11 +84,21 @@ pub(super) enum Tree {
     /// opening id). Added beside format 4 (a program without it ignores it); a cursor without
     /// one is from before it.
     PeerLogs,
+    /// key ‖ created_at ‖ id → recovery digest(32) ‖ by_rotation(1): a key's recovery
+    /// commitments, earliest first (the first is in force). `id` is the commitment's, or the
+    /// rotation's that committed a successor (by_rotation 1). Added beside format 4.
+    Commitments,
+    /// compromised key ‖ rotation id → [`RotationRow`]: every rotation naming the key, valid
+    /// or not yet (its recovery key matches no commitment held). Added beside format 4.
+    Rotations,
+    /// successor ‖ predecessor → (): which key a key carries on for (a rotation in force, or
+    /// a revocation naming it). Added beside format 4.
+    Successors,
 }
 
 impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [Tree; 23] = [
+    pub(super) const ALL: [Tree; 26] = [
         Tree::Meta,
         Tree::Msgs,
         Tree::Segs,
@@ -110,6 +122,9 @@ impl Tree {
         Tree::RetryDue,
         Tree::RetryPeers,
         Tree::PeerLogs,
+        Tree::Commitments,
+        Tree::Rotations,
+        Tree::Successors,
     ];
 
     /// The sled tree name.
@@ -138,6 +153,9 @@ impl Tree {
             Tree::RetryDue => "retry_due",
             Tree::RetryPeers => "retry_peers",
             Tree::PeerLogs => "peer_logs",
+            Tree::Commitments => "commitments",
+            Tree::Rotations => "rotations",
+            Tree::Successors => "successors",
         }
     }
 
@@ -641,12 +659,18 @@ impl<'a> Iterator for LogRow<'a> {
     }
 }
 
-/// The revocation in force for an author.
+/// Where a key ends: the revocation or rotation in force for an author.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Revoked {
+    /// Its messages created at or after this time are refused and withheld.
     pub(super) from: u64,
+    /// The revocation or rotation that set `from`.
     pub(super) id: Id,
+    /// The key that carries on: the rotation in force's successor, or else the revocation's.
     pub(super) successor: Option<[u8; 32]>,
+    /// The rotation in force (signed by the recovery key of the commitment in force), if any.
+    /// Only with a successor (every rotation names one).
+    pub(super) rotation: Option<Id>,
 }
 
 impl Revoked {
@@ -654,22 +678,107 @@ impl Revoked {
         let mut v = concat(&[&big_endian(self.from), self.id.as_bytes()]);
         if let Some(s) = &self.successor {
             v.extend_from_slice(s);
+            if let Some(r) = &self.rotation {
+                v.extend_from_slice(r.as_bytes());
+            }
         }
         v
     }
 
     pub(super) fn decode(b: &[u8]) -> Option<Self> {
-        if b.len() != 40 && b.len() != 72 {
+        if !matches!(b.len(), 40 | 72 | 104) {
             return None;
         }
         Some(Revoked {
             from: read_u64(&b[..8])?,
             id: Id::from_slice(&b[8..40])?,
-            successor: if b.len() == 72 {
+            successor: if b.len() >= 72 {
                 Some(b[40..72].try_into().ok()?)
             } else {
                 None
             },
+            rotation: if b.len() == 104 {
+                Some(Id::from_slice(&b[72..104])?)
+            } else {
+                None
+            },
+        })
+    }
+}
+
+/// One recovery commitment of a key (a row of [`Tree::Commitments`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Committed {
+    pub(super) created_at: u64,
+    /// The commitment message, or the rotation that committed the key as a successor.
+    pub(super) id: Id,
+    pub(super) digest: [u8; 32],
+    /// Made by a rotation (for its successor), not by the key's own commitment message.
+    pub(super) by_rotation: bool,
+}
+
+impl Committed {
+    pub(super) fn key(&self, key: &[u8; 32]) -> Vec<u8> {
+        concat(&[key, &big_endian(self.created_at), self.id.as_bytes()])
+    }
+
+    pub(super) fn encode_value(&self) -> Vec<u8> {
+        concat(&[&self.digest, &[u8::from(self.by_rotation)]])
+    }
+
+    /// From a row keyed `key ‖ created_at ‖ id`.
+    pub(super) fn decode(k: &[u8], v: &[u8]) -> Option<Self> {
+        if k.len() != 72 || v.len() != 33 {
+            return None;
+        }
+        Some(Committed {
+            created_at: read_u64(&k[32..40])?,
+            id: Id::from_slice(&k[40..72])?,
+            digest: v[..32].try_into().ok()?,
+            by_rotation: v[32] == 1,
+        })
+    }
+}
+
+/// One rotation naming a key (a row of [`Tree::Rotations`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RotationRow {
+    pub(super) id: Id,
+    /// The recovery key that signed it.
+    pub(super) recovery: [u8; 32],
+    pub(super) since: u64,
+    pub(super) created_at: u64,
+    pub(super) successor: [u8; 32],
+    pub(super) successor_digest: [u8; 32],
+}
+
+impl RotationRow {
+    pub(super) fn key(&self, compromised: &[u8; 32]) -> Vec<u8> {
+        concat(&[compromised, self.id.as_bytes()])
+    }
+
+    pub(super) fn encode_value(&self) -> Vec<u8> {
+        concat(&[
+            &self.recovery,
+            &big_endian(self.since),
+            &big_endian(self.created_at),
+            &self.successor,
+            &self.successor_digest,
+        ])
+    }
+
+    /// From a row keyed `compromised ‖ id`.
+    pub(super) fn decode(k: &[u8], v: &[u8]) -> Option<Self> {
+        if k.len() != 64 || v.len() != 112 {
+            return None;
+        }
+        Some(RotationRow {
+            id: Id::from_slice(&k[32..64])?,
+            recovery: v[..32].try_into().ok()?,
+            since: read_u64(&v[32..40])?,
+            created_at: read_u64(&v[40..48])?,
+            successor: v[48..80].try_into().ok()?,
+            successor_digest: v[80..112].try_into().ok()?,
         })
     }
 }

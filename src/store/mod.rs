@@ -108,6 +108,7 @@ mod damage;
 mod error;
 mod ids;
 mod items;
+mod key_state;
 mod log_id;
 mod maintain;
 mod open;
@@ -137,6 +138,7 @@ use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
 pub use items::{ITEM_BYTES, ItemSet};
+pub use key_state::{ENDED_KEYS_MAX, KeyCommitment, KeyEnd, KeyState, answers_to};
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
 pub use repair::Repair;
@@ -273,6 +275,9 @@ pub struct MessageState {
     pub updates: Vec<Id>,
     /// Whether an authorised cancel withdrew it.
     pub cancelled: bool,
+    /// Why it is withheld, in words, when its author's key ended before it was made (revoked,
+    /// or rotated after a compromise); `None` otherwise.
+    pub withheld: Option<String>,
     /// The cancel's reason (empty if none was given, or the cancel is gone).
     pub cancel_reason: String,
     /// Who endorsed it, one per author, oldest first.

@@ -82,7 +82,7 @@ impl Inner {
     }
 
     /// The message with its content, if held.
-    fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
+    pub(super) fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
         match self.record(id)? {
             None => Ok(None),
             Some(rec) => self.decode(id, &rec),
@@ -172,7 +172,7 @@ impl Inner {
         ))
     }
 
-    fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
+    pub(super) fn sled_e(&self) -> impl Fn(sled::Error) -> StoreError + '_ {
         |e| StoreError::sled(&self.dir, e)
     }
 
@@ -455,6 +455,14 @@ impl Inner {
             return Ok(None);
         }
         let cancelled = rec.flags & codec::CANCELLED != 0;
+        let withheld = if rec.flags & codec::WITHHELD != 0 {
+            Some(match self.rows().revocation(&rec.author)? {
+                Some(r) => self.key_end(&r)?.words(),
+                None => "its author's key is revoked".to_string(),
+            })
+        } else {
+            None
+        };
         let cancel_reason = match rec.cancel {
             Some(c) => match self.message(&c)? {
                 Some(m) => match &m.body().content {
@@ -535,6 +543,7 @@ impl Inner {
             current,
             updates: updates.into_iter().map(|(_, id)| id).collect(),
             cancelled,
+            withheld,
             cancel_reason,
             endorsers,
             translations: translations.into_iter().map(|(_, m)| m).collect(),

@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, oneshot};
 
-use super::{Counts, Entry, ItemSet, MessageState, Store, StoreError, View};
-use crate::message::{Filter, Id, Message};
+use super::{Counts, Entry, ItemSet, KeyState, MessageState, Store, StoreError, View};
+use crate::message::{AuthorKey, Filter, Id, Message};
 
 /// How the store's async reads share the blocking threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +227,17 @@ impl Reads {
         }
         let id = *id;
         self.run(move |store| store.get(&id)).await
+    }
+
+    /// [`Store::key_state`] on the pool.
+    pub async fn key_state(&self, key: &AuthorKey) -> Result<KeyState, StoreError> {
+        let key = *key;
+        self.run(move |store| store.key_state(&key)).await
+    }
+
+    /// [`Store::ended_keys`] on the pool.
+    pub async fn ended_keys(&self) -> Result<Vec<KeyState>, StoreError> {
+        self.run(|store| store.ended_keys()).await
     }
 
     /// [`Store::reader_head`] on the pool.

@@ -14,7 +14,8 @@ use sled::IVec;
 
 use super::bodies::{BodyRef, SegRow};
 use super::codec::{
-    self, LogEntry, Prefixes, Record, Reference, Revoked, Tree, big_endian, concat, meta,
+    self, Committed, LogEntry, Prefixes, Record, Reference, Revoked, RotationRow, Tree, big_endian,
+    concat, meta,
 };
 use super::{Inner, PeerLog, StoreError};
 use crate::message::{Id, Kind, Message};
@@ -245,6 +246,60 @@ impl<'a> Rows<'a> {
     /// Plans putting a revocation in force for an author.
     pub(super) fn put_revocation(&mut self, author: &[u8; 32], revoked: &Revoked) {
         self.put(Tree::Revoked, author.as_slice(), revoked.encode());
+    }
+
+    /// The recovery commitments held for `key`, earliest (created_at, id) first: the first is
+    /// in force.
+    pub(super) fn commitments(&self, key: &[u8; 32]) -> Result<Vec<Committed>, StoreError> {
+        self.scan_prefix(Tree::Commitments, key)?
+            .iter()
+            .map(|(k, v)| Committed::decode(k, v).ok_or_else(|| self.corrupt("bad commitment row")))
+            .collect()
+    }
+
+    /// Plans a recovery commitment of `key`.
+    pub(super) fn put_commitment(&mut self, key: &[u8; 32], c: &Committed) {
+        self.put(Tree::Commitments, c.key(key), c.encode_value());
+    }
+
+    /// Plans deleting a recovery commitment of `key`.
+    pub(super) fn delete_commitment(&mut self, key: &[u8; 32], c: &Committed) {
+        self.delete(Tree::Commitments, c.key(key));
+    }
+
+    /// Every rotation held that names `compromised`, by id.
+    pub(super) fn rotations(&self, compromised: &[u8; 32]) -> Result<Vec<RotationRow>, StoreError> {
+        self.scan_prefix(Tree::Rotations, compromised)?
+            .iter()
+            .map(|(k, v)| RotationRow::decode(k, v).ok_or_else(|| self.corrupt("bad rotation row")))
+            .collect()
+    }
+
+    /// Plans a rotation naming `compromised`.
+    pub(super) fn put_rotation(&mut self, compromised: &[u8; 32], r: &RotationRow) {
+        self.put(Tree::Rotations, r.key(compromised), r.encode_value());
+    }
+
+    /// The keys `successor` carries on for (a rotation in force or a revocation names it).
+    pub(super) fn predecessors(&self, successor: &[u8; 32]) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.scan_prefix(Tree::Successors, successor)?
+            .iter()
+            .map(|(k, _)| {
+                k.get(32..64)
+                    .and_then(|p| p.try_into().ok())
+                    .ok_or_else(|| self.corrupt("bad successor row"))
+            })
+            .collect()
+    }
+
+    /// Plans noting that `successor` carries on for `predecessor`.
+    pub(super) fn put_successor(&mut self, successor: &[u8; 32], predecessor: &[u8; 32]) {
+        self.put(Tree::Successors, concat(&[successor, predecessor]), []);
+    }
+
+    /// Plans forgetting that `successor` carries on for `predecessor`.
+    pub(super) fn delete_successor(&mut self, successor: &[u8; 32], predecessor: &[u8; 32]) {
+        self.delete(Tree::Successors, concat(&[successor, predecessor]));
     }
 
     /// The messages of `kind` that name `target`, in key order (by id).

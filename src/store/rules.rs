@@ -14,8 +14,9 @@ use super::codec::{self, ACCEPTED, CANCELLED, LogEntry, PENDING, Prefixes, RELEA
 use super::codec::{Reference, Revoked, Tree, WITHHELD};
 use super::rows::Rows;
 use super::{Inserted, Origin, StoreError};
-use crate::message::{Body, Content, Id, Kind, Message, Reason, Rejection, Revocation, Timestamp};
+use crate::message::{Body, Content, Id, Kind, Message, Reason, Rejection, Timestamp};
 
+mod keys;
 #[cfg(test)]
 mod tests;
 
@@ -87,6 +88,12 @@ pub(super) fn insert(
     {
         return Ok(refused(Reason::Expired, format!("expired at {exp}")));
     }
+    if let Some(refusal) = keys::ruled_out_revocation(rows, body)? {
+        return Ok(refusal);
+    }
+    if let Some(refusal) = keys::backdated(rows, &arrival, now)? {
+        return Ok(refusal);
+    }
     if let Some(refusal) = by_revoked_author(rows, body)? {
         return Ok(refusal);
     }
@@ -106,7 +113,10 @@ fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> 
         } else if rec.flags & WITHHELD != 0 {
             refused(
                 Reason::RevokedAuthor,
-                "this message was withheld here: its author's key is revoked",
+                match rows.revocation(&rec.author)? {
+                    Some(r) => format!("this message was withheld here: {}", key_ended(&r)),
+                    None => "this message was withheld here: its author's key is revoked".into(),
+                },
             )
         } else {
             refused(Reason::Replayed, "this message was cancelled by its author")
@@ -128,12 +138,23 @@ fn by_revoked_author(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, S
         return Ok(None);
     }
     Ok(match rows.revocation(body.author.as_bytes())? {
-        Some(r) if body.created_at.0 >= r.from => Some(refused(
-            Reason::RevokedAuthor,
-            format!("the author's key is revoked from {}", Timestamp(r.from)),
-        )),
+        Some(r) if body.created_at.0 >= r.from => {
+            Some(refused(Reason::RevokedAuthor, key_ended(&r)))
+        }
         _ => None,
     })
+}
+
+/// Why a key's messages from a time on are refused and withheld, for the refusal's detail.
+fn key_ended(r: &Revoked) -> String {
+    match r.rotation {
+        Some(_) => format!(
+            "the author's key was rotated by its recovery key after a compromise: messages it \
+             made from {} are refused and withheld",
+            Timestamp(r.from)
+        ),
+        None => format!("the author's key is revoked from {}", Timestamp(r.from)),
+    }
 }
 
 /// A reference is checked against its target when the target is here; one whose target is not
@@ -201,9 +222,16 @@ fn accept(
         take_effect(rows, msg)?;
         count_report(rows, body.kind(), 1)?;
     }
-    // A revocation is a security action: in force at once (it is never under embargo).
-    if let Content::Revocation(r) = &body.content {
-        revoke(rows, &id, body.author.as_bytes(), r)?;
+    // A key event is a security action: in force at once (it is never under embargo).
+    let author = body.author.as_bytes();
+    match &body.content {
+        Content::Revocation(r) => {
+            let from = keys::revocation_reach(rows, author, body, r)?;
+            revoke(rows, &id, author, from, r.successor.map(|s| *s.as_bytes()))?;
+        }
+        Content::Commitment(c) => keys::commit(rows, &id, body, c.recovery_digest)?,
+        Content::Rotation(r) => keys::rotate(rows, &id, body, r)?,
+        _ => {}
     }
     Ok(())
 }
@@ -365,27 +393,40 @@ fn withdraw_dependents(
     Ok(())
 }
 
-/// Puts a revocation in force, unless one from an earlier time is (the earliest is the most
-/// protective: a thief with the key cannot move it later), and withholds what the key made
-/// from then on.
+/// Puts a revocation in force from `from`, unless the key ends earlier already (the earliest
+/// is the most protective: a thief with the key cannot move it later), and withholds what the
+/// key made from then on. A rotation in force keeps naming its successor.
 fn revoke(
     rows: &mut Rows<'_>,
     id: &Id,
     author: &[u8; 32],
-    revocation: &Revocation,
+    from: u64,
+    successor: Option<[u8; 32]>,
 ) -> Result<(), StoreError> {
-    let from = revocation.revoked_from.0;
-    if rows.revocation(author)?.is_some_and(|f| f.from <= from) {
+    let existing = rows.revocation(author)?;
+    if existing.as_ref().is_some_and(|e| e.from <= from) {
         return Ok(());
     }
-    rows.put_revocation(
-        author,
-        &Revoked {
-            from,
-            id: *id,
-            successor: revocation.successor.map(|s| *s.as_bytes()),
-        },
-    );
+    let row = match existing {
+        Some(e) if e.rotation.is_some() => Revoked { from, id: *id, ..e },
+        previous => {
+            if let Some(old) = previous.and_then(|e| e.successor)
+                && Some(old) != successor
+            {
+                rows.delete_successor(&old, author);
+            }
+            if let Some(s) = &successor {
+                keys::name_successor(rows, s, author);
+            }
+            Revoked {
+                from,
+                id: *id,
+                successor,
+                rotation: None,
+            }
+        }
+    };
+    rows.put_revocation(author, &row);
     withhold(rows, author, from)
 }
 
@@ -477,6 +518,9 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
         {
             rows.uncount_endorsement(&e.target, body.author.as_bytes())?;
         }
+        Content::Commitment(_) => {
+            keys::uncommit(rows, id, body.author.as_bytes(), body.created_at.0);
+        }
         _ => {}
     }
     Ok(())
@@ -506,6 +550,9 @@ pub(super) fn unindex_damaged(
     }
     if matches!(rec.kind, Kind::Profile | Kind::Roster) {
         rows.delete_latest(rec.kind, &rec.author, rec.created_at, id);
+    }
+    if rec.kind == Kind::Commitment {
+        keys::uncommit(rows, id, &rec.author, rec.created_at);
     }
     rows.delete_embargoes_of(id)?;
     if !rec.pending() {

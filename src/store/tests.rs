@@ -8,8 +8,8 @@ use super::commit::MARKER_FILE;
 use super::*;
 use crate::message::{
     ActionCall, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Endorsement, Filter,
-    Info, Kind, Profile, Reason, Revocation, Roster, RosterMember, SecretKey, Severity, Status,
-    Translation, Update, UpdateContent, Urgency,
+    Info, Kind, Profile, Reason, RecoveryCommitment, Revocation, Roster, RosterMember, Rotation,
+    SecretKey, Severity, Status, Translation, Update, UpdateContent, Urgency, recovery_digest,
 };
 
 pub(super) const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -46,9 +46,10 @@ fn body(k: &SecretKey, created: Timestamp, content: Content) -> Body {
     Body {
         author: k.public(),
         created_at: created,
-        expires_at: match content {
-            Content::Revocation(_) => None,
-            _ => Some(created.plus(DAY)),
+        expires_at: if content.kind().is_key_event() {
+            None
+        } else {
+            Some(created.plus(DAY))
         },
         topics: vec![],
         countries: vec![],
@@ -172,6 +173,37 @@ pub(super) fn revoke(
         reason: "laptop seized".into(),
     };
     sign(body(k, created, Content::Revocation(r)), k)
+}
+
+/// `k`'s commitment, made at `created`, to the recovery key `recovery`.
+pub(super) fn commit(k: &SecretKey, created: Timestamp, recovery: &SecretKey) -> Message {
+    let c = RecoveryCommitment {
+        recovery_digest: recovery_digest(&recovery.public()),
+    };
+    sign(body(k, created, Content::Commitment(c)), k)
+}
+
+/// A rotation signed by `recovery`, made at `created`: `compromised` is in other hands from
+/// `since`; `successor` carries on, committed to `successor_recovery`.
+pub(super) fn rotation(
+    recovery: &SecretKey,
+    created: Timestamp,
+    compromised: &SecretKey,
+    since: Timestamp,
+    successor: &SecretKey,
+    successor_recovery: &SecretKey,
+) -> Message {
+    let r = Rotation {
+        compromised: compromised.public(),
+        compromised_since: since,
+        successor: successor.public(),
+        successor_recovery_digest: recovery_digest(&successor_recovery.public()),
+        reason: "phone taken at a checkpoint".into(),
+    };
+    sign(
+        body(recovery, created, Content::Rotation(Box::new(r))),
+        recovery,
+    )
 }
 
 fn cfg(dir: &std::path::Path) -> StoreConfig {
@@ -1845,6 +1877,7 @@ fn codec_round_trips() {
         from: 5,
         id: Id([1; 32]),
         successor: Some([2; 32]),
+        rotation: None,
     };
     assert_eq!(Revoked::decode(&v.encode()), Some(v));
     assert_eq!(

@@ -6,9 +6,10 @@ use crate::message::SecretKey;
 use crate::store::codec::{CANCELLED, RELEASED, WITHHELD, meta};
 use crate::store::rows::{Memory, Rows};
 use crate::store::tests::{
-    DAY, HOUR, T0, call, cancel, endorse, held_until, key, profile, revoke, simple_alert,
-    translate, update,
+    DAY, HOUR, T0, call, cancel, commit, endorse, held_until, key, profile, revoke, rotation,
+    simple_alert, translate, update,
 };
+use std::time::Duration;
 
 /// A store in memory and the last seq it handed out: messages arrive one transaction each, as
 /// single publishes do.
@@ -411,4 +412,169 @@ fn a_damaged_body_does_not_stop_a_cancel() {
     assert_eq!(node.record(&alert).flags & CANCELLED, CANCELLED);
     assert_eq!(*node.memory.damaged.borrow(), vec![alert.id()]);
     assert!(node.rows().log_entry(seq).expect("read").is_none());
+}
+
+// Key seizure and recovery (rules/keys.rs).
+
+/// The union's keys: main, its recovery key, the successor and the successor's recovery key.
+fn union_keys() -> (SecretKey, SecretKey, SecretKey, SecretKey) {
+    (key(40), key(41), key(42), key(43))
+}
+
+#[test]
+fn a_rotation_withholds_from_its_time_keeps_the_past_and_hands_on_the_name() {
+    let (main, recovery, successor, successor_recovery) = union_keys();
+    let (other, mut node) = (key(44), Node::default());
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    node.accept(&commit(&main, at(0), &recovery), at(0));
+    let old = simple_alert(&main, at(1));
+    node.accept(&old, at(1));
+    let theirs = call(&other, at(1));
+    node.accept(&theirs, at(1));
+    node.accept(&endorse(&main, at(2), theirs.id(), "with you"), at(2));
+    node.accept(&profile(&main, at(2), "Eastland Dockworkers' Union"), at(2));
+    // Seized at hour 10; the thief posts at hour 11.
+    let forged = simple_alert(&main, at(11));
+    node.accept(&forged, at(11));
+    let rot = rotation(
+        &recovery,
+        at(12),
+        &main,
+        at(10),
+        &successor,
+        &successor_recovery,
+    );
+    node.accept(&rot, at(12));
+    assert!(node.holds(&old), "what was made before the seizure stays");
+    assert_eq!(node.tally(&theirs), 1, "its endorsement still counts");
+    assert!(!node.holds(&forged), "the thief's alert is withheld");
+    assert_eq!(
+        reason(node.arrive(&simple_alert(&main, at(12)), at(12))),
+        Reason::RevokedAuthor
+    );
+    // The successor speaks for the union: updates its alert.
+    assert!(node.may_act_for(&successor, &main));
+    node.accept(&update(&successor, at(13), old.id(), "Released"), at(13));
+    let ended = node
+        .rows()
+        .revocation(main.public().as_bytes())
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.from, at(10).0);
+    assert_eq!(ended.rotation, Some(rot.id()));
+    assert_eq!(ended.successor, Some(*successor.public().as_bytes()));
+    // The successor is committed to its own recovery key by the rotation.
+    let succ = node
+        .rows()
+        .commitments(successor.public().as_bytes())
+        .unwrap();
+    assert_eq!(succ.len(), 1);
+    assert!(succ[0].by_rotation);
+}
+
+#[test]
+fn a_thiefs_revocation_erases_nothing_once_the_key_has_a_recovery_key() {
+    let (main, recovery, _, _) = union_keys();
+    let mut node = Node::default();
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    let presigned = revoke(&main, at(0), at(0), None);
+    node.accept(
+        &commit(&main, at(0).plus(Duration::from_millis(1)), &recovery),
+        at(0),
+    );
+    let old = simple_alert(&main, at(1));
+    node.accept(&old, at(1));
+    // The revocation prepared with the key (or one a thief dates then) is refused.
+    assert_eq!(
+        reason(node.arrive(&presigned, at(5))),
+        Reason::RecoveryCommitted
+    );
+    // One made now reaches back no further than its own time.
+    node.accept(&revoke(&main, at(5), at(0), None), at(5));
+    assert!(node.holds(&old));
+    assert_eq!(
+        reason(node.arrive(&simple_alert(&main, at(6)), at(6))),
+        Reason::RevokedAuthor
+    );
+    // It may not name a successor.
+    let (_, _, successor, _) = union_keys();
+    let (main2, recovery2) = (key(50), key(51));
+    node.accept(&commit(&main2, at(5), &recovery2), at(5));
+    assert_eq!(
+        reason(node.arrive(&revoke(&main2, at(6), at(6), Some(&successor)), at(6))),
+        Reason::RecoveryCommitted
+    );
+}
+
+#[test]
+fn a_client_may_not_write_into_a_committed_keys_past() {
+    let (main, recovery, _, _) = union_keys();
+    let mut node = Node::default();
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    // A commitment is published when it is made.
+    assert_eq!(
+        reason(node.arrive(&commit(&main, at(0), &recovery), at(1))),
+        Reason::Backdated
+    );
+    node.accept(&commit(&main, at(1), &recovery), at(1));
+    assert_eq!(
+        reason(node.arrive(&simple_alert(&main, at(2)), at(3))),
+        Reason::Backdated
+    );
+    node.accept(&simple_alert(&main, at(3)), at(3));
+}
+
+#[test]
+fn a_rotation_before_its_commitment_waits_for_it_and_a_stranger_recovery_key_counts_for_nothing() {
+    let (main, recovery, successor, successor_recovery) = union_keys();
+    let (stranger, mut node) = (key(45), Node::default());
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    let old = simple_alert(&main, at(1));
+    let late = simple_alert(&main, at(11));
+    let fake = rotation(
+        &stranger,
+        at(12),
+        &main,
+        at(0),
+        &stranger,
+        &successor_recovery,
+    );
+    let rot = rotation(
+        &recovery,
+        at(12),
+        &main,
+        at(10),
+        &successor,
+        &successor_recovery,
+    );
+    for m in [&fake, &rot, &old, &late] {
+        node.accept(m, at(12));
+    }
+    assert!(node.holds(&late), "no commitment yet: nothing is decided");
+    assert!(
+        node.rows()
+            .revocation(main.public().as_bytes())
+            .unwrap()
+            .is_none()
+    );
+    // The commitment comes (relayed: it was published at the key's making).
+    let c = commit(&main, at(0), &recovery);
+    let prefixes = codec::index_prefixes(&c);
+    let mut rows = Rows::new(&node.memory);
+    let arrival = Arrival {
+        msg: &c,
+        prefixes: &prefixes,
+        origin: &Origin::Peer {
+            peer: "p".into(),
+            cursor: 0,
+        },
+        placed: None,
+    };
+    insert(&mut rows, arrival, node.last_seq + 1, at(12)).unwrap();
+    node.memory.commit(rows, node.last_seq + 1).unwrap();
+    node.last_seq += 1;
+    assert!(node.holds(&old));
+    assert!(!node.holds(&late));
+    assert!(node.may_act_for(&successor, &main));
+    assert!(!node.may_act_for(&stranger, &main));
 }

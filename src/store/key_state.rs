@@ -1,0 +1,181 @@
+//! What a node knows of a key, for readers: its recovery commitment, where it ends (revoked or
+//! rotated, from when, by which message), who carries on, and which key it carries on for.
+//! Read from the rows the key rules keep (`rules/keys.rs`), never computed anew.
+
+use super::codec::{Revoked, Tree};
+use super::{Inner, Store, StoreError};
+use crate::message::{AuthorKey, Content, Id, Kind, Timestamp, recovery_digest};
+
+/// How many keys [`Store::ended_keys`] lists at most.
+pub const ENDED_KEYS_MAX: usize = 1000;
+
+/// What this node knows of one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyState {
+    /// The key.
+    pub key: AuthorKey,
+    /// The recovery commitment in force (the earliest held), if any.
+    pub commitment: Option<KeyCommitment>,
+    /// The key's further commitments to a different recovery key: signed with the key after the
+    /// one in force, so someone else held the key when they were made.
+    pub conflicting: Vec<KeyCommitment>,
+    /// Where the key ends, if it does.
+    pub end: Option<KeyEnd>,
+    /// The key this one carries on for (named by a rotation in force or a revocation), if any.
+    pub predecessor: Option<AuthorKey>,
+}
+
+/// One recovery commitment of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyCommitment {
+    /// The commitment message, or the rotation that committed the key as a successor.
+    pub id: Id,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// The recovery key's digest.
+    pub recovery_digest: [u8; 32],
+    /// Made by a rotation, for its successor.
+    pub by_rotation: bool,
+}
+
+/// Where a key ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEnd {
+    /// Its messages created at or after this time are refused and withheld.
+    pub from: Timestamp,
+    /// The revocation or rotation that set `from`.
+    pub by: Id,
+    /// The kind of `by` (revocation or rotation).
+    pub by_kind: Kind,
+    /// The rotation in force (signed by the recovery key of the commitment in force), if any.
+    pub rotation: Option<Id>,
+    /// When the rotation in force says the key was compromised (as it says, before any bound).
+    pub compromised_since: Option<Timestamp>,
+    /// The key that carries on, if one does.
+    pub successor: Option<AuthorKey>,
+    /// The rotation's reason, or the revocation's (may be empty).
+    pub reason: String,
+}
+
+impl KeyEnd {
+    /// Words for readers: "rotated by its recovery key on 14 May 2026 after a compromise (…)".
+    pub fn words(&self) -> String {
+        let what = if self.rotation.is_some() {
+            "rotated by its recovery key after a compromise"
+        } else {
+            "revoked"
+        };
+        let mut s = format!("key {what}: what it signed from {} is withheld", self.from);
+        if let Some(succ) = &self.successor {
+            s.push_str(&format!("; successor key {}", succ.short()));
+        }
+        if !self.reason.is_empty() {
+            s.push_str(&format!(" ({})", self.reason));
+        }
+        s
+    }
+}
+
+impl Store {
+    /// What this node knows of `key`.
+    pub fn key_state(&self, key: &AuthorKey) -> Result<KeyState, StoreError> {
+        let inner = self.inner()?;
+        let rows = inner.rows();
+        let k = key.as_bytes();
+        let mut commitments = rows.commitments(k)?.into_iter().map(|c| KeyCommitment {
+            id: c.id,
+            created_at: Timestamp(c.created_at),
+            recovery_digest: c.digest,
+            by_rotation: c.by_rotation,
+        });
+        let commitment = commitments.next();
+        let conflicting = commitments
+            .filter(|c| Some(c.recovery_digest) != commitment.map(|f| f.recovery_digest))
+            .collect();
+        let end = match rows.revocation(k)? {
+            None => None,
+            Some(r) => Some(inner.key_end(&r)?),
+        };
+        let predecessor = rows
+            .predecessors(k)?
+            .into_iter()
+            .filter_map(|p| AuthorKey::from_slice(&p).ok())
+            .find(|p| {
+                // Only a predecessor whose end still names this key.
+                rows.revocation(p.as_bytes())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| r.successor.as_ref() == Some(k))
+            });
+        Ok(KeyState {
+            key: *key,
+            commitment,
+            conflicting,
+            end,
+            predecessor,
+        })
+    }
+
+    /// The keys that end here (revoked or rotated), up to [`ENDED_KEYS_MAX`], each with what
+    /// is known of it.
+    pub fn ended_keys(&self) -> Result<Vec<KeyState>, StoreError> {
+        let inner = self.inner()?;
+        let mut keys = Vec::new();
+        for row in inner.trees.get(Tree::Revoked).iter().take(ENDED_KEYS_MAX) {
+            let (k, _) = row.map_err(inner.sled_e())?;
+            if let Ok(key) = AuthorKey::from_slice(&k) {
+                keys.push(key);
+            }
+        }
+        keys.iter().map(|k| self.key_state(k)).collect()
+    }
+
+    /// Why a message by `author` is withheld here, in words, if its key ends.
+    pub fn withheld_because(&self, author: &AuthorKey) -> Result<Option<String>, StoreError> {
+        let inner = self.inner()?;
+        let rows = inner.rows();
+        match rows.revocation(author.as_bytes())? {
+            None => Ok(None),
+            Some(r) => Ok(Some(inner.key_end(&r)?.words())),
+        }
+    }
+}
+
+impl Inner {
+    /// Where a key ends, from its row, with the reason of the message that says so.
+    pub(super) fn key_end(&self, r: &Revoked) -> Result<KeyEnd, StoreError> {
+        let inner = self;
+        let by = inner.message(&r.id)?;
+        let by_kind = by.as_ref().map_or(Kind::Revocation, |m| m.kind());
+        let rotation = match r.rotation {
+            Some(id) => inner.message(&id)?,
+            None => None,
+        };
+        let reason = match (&rotation, &by) {
+            (Some(m), _) | (None, Some(m)) => match &m.body().content {
+                Content::Rotation(rot) => rot.reason.clone(),
+                Content::Revocation(rev) => rev.reason.clone(),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        let compromised_since = rotation.as_ref().and_then(|m| match &m.body().content {
+            Content::Rotation(rot) => Some(rot.compromised_since),
+            _ => None,
+        });
+        Ok(KeyEnd {
+            from: Timestamp(r.from),
+            by: r.id,
+            by_kind,
+            rotation: r.rotation,
+            compromised_since,
+            successor: r.successor.and_then(|s| AuthorKey::from_slice(&s).ok()),
+            reason,
+        })
+    }
+}
+
+/// Whether `recovery` is the recovery key `commitment` commits to.
+pub fn answers_to(recovery: &AuthorKey, commitment: &KeyCommitment) -> bool {
+    recovery_digest(recovery) == commitment.recovery_digest
+}
