@@ -467,8 +467,9 @@ pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<()> {
             Ok(reader.n)
         })
     };
+    // Marked as carried from another node: on the node's own machine it is taken as relayed.
     let mut replies = client
-        .publish_stream(ReceiverStream::new(rx))
+        .import_stream(ReceiverStream::new(rx))
         .await
         .context("publishing")?;
     let mut progress = Progress::new("importing");

@@ -25,8 +25,8 @@ use crate::proto::operator_server::OperatorServer;
 use crate::proto::relay_server::RelayServer;
 
 pub use client::{
-    Client, ClientError, ClientEvent, ClientTls, FetchedChunk, GetState, ItemsListing,
-    PublishOutcome, ReconcileSession,
+    Client, ClientError, ClientEvent, ClientTls, FetchedChunk, GetState, IMPORT_HEADER,
+    ItemsListing, PublishOutcome, ReconcileSession,
 };
 pub use operator::OperatorService;
 pub use reconcile::{FRAME_LIMIT_HEADER, NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH, agreed_frame};

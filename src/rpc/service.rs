@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::client::IMPORT_HEADER;
 use super::convert::*;
 use super::limits::ConnectionLimits;
 use super::reconcile::{self, Caller, Session};
@@ -31,8 +32,14 @@ const STREAM_PIPELINE: usize = 4;
 
 /// A publish stream as a feed of the node's ingest pipeline: batches of what the client sent,
 /// answered in order on the reply channel.
+/// The peer an operator's import is recorded as coming from: no peer's key (peers are named by
+/// their keys in hex), so nothing is withheld from a peer on its account.
+const IMPORTED_FROM: &str = "import";
+
 struct PublishStream {
     service: RelayService,
+    /// `Origin::Local`, or a peer's for what the operator imports (see `publish_stream`).
+    origin: Origin,
     /// The client's address: the key of its budgets.
     conn: Option<SocketAddr>,
     /// What the client sends, a batch at a time.
@@ -55,7 +62,7 @@ impl Feed<Node> for PublishStream {
         let offers = messages
             .into_iter()
             .map(|m| match self.service.receive(self.conn, m) {
-                Ok(signed) => Offer::Message(signed, Origin::Local),
+                Ok(signed) => Offer::Message(signed, self.origin.clone()),
                 Err(r) => Offer::Refused(r),
             })
             .collect();
@@ -184,8 +191,22 @@ impl Relay for RelayService {
         request: Request<Streaming<proto::SignedMessage>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
         let (replies, rx) = mpsc::channel(STREAM_BATCH * 2);
+        // Messages carried from another node by the node's own operator (`tocsin import` on the
+        // node's machine) are relayed, not newly published: they enter as a peer's would, so a
+        // committed key's older messages are not refused `backdated`. From anywhere else the
+        // mark is ignored: a thief with a seized key could send it too.
+        let imported = request.metadata().contains_key(IMPORT_HEADER)
+            && super::operator::is_local_caller(request.remote_addr());
         let mut stream = PublishStream {
             service: self.clone(),
+            origin: if imported {
+                Origin::Peer {
+                    peer: IMPORTED_FROM.to_string(),
+                    cursor: 0,
+                }
+            } else {
+                Origin::Local
+            },
             conn: request.remote_addr(),
             incoming: Batches::new(request.into_inner(), STREAM_BATCH),
             replies,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tocsin::message::*;
 use tocsin::node::Clock;
-use tocsin::rpc::{Client, PublishOutcome};
+use tocsin::rpc::{Client, ClientError, PublishOutcome};
 
 use crate::support::*;
 
@@ -417,5 +417,79 @@ async fn wrong_sync_flags_say_what_to_type() {
         ),
     ] {
         fails(&run(&args).await, 2, hint);
+    }
+}
+
+/// A union's recovery commitment and an alert, both made at `at`.
+fn committed_union(n: u8, at: Timestamp) -> (Message, Message) {
+    let (key, recovery) = (org(n), org(n + 1));
+    let commitment = sign(
+        Body {
+            created_at: at,
+            expires_at: None,
+            ..body(
+                &key,
+                Content::Commitment(RecoveryCommitment {
+                    recovery_digest: recovery_digest(&recovery.public()),
+                }),
+            )
+        },
+        &key,
+    );
+    let alert = sign(alert_at(&key, "Lowmoor dockers locked out", at), &key);
+    (commitment, alert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_brings_a_committed_keys_older_messages_a_client_may_not() {
+    let start = Timestamp::now();
+    let clock = Clock::manual(start);
+    let connected = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let (commitment, alert) = committed_union(140, start);
+    publish(&connected, &commitment).await;
+    publish(&connected, &alert).await;
+
+    // Two days later, at a node cut off all along.
+    let later = Clock::manual(start.plus(Duration::from_secs(2 * 24 * 3600)));
+    let cut_off = TestNode::start_with_clock(later, |_| {}).await;
+    // Published by a client, a committed key's two-day-old messages are refused: a seized key
+    // cannot write into its past.
+    let got = cut_off.client().await.publish(commitment.signed()).await;
+    assert_eq!(refusal(got), Reason::Backdated);
+
+    // Carried on a USB stick and imported on the node's machine, they are relayed messages.
+    let desk = tempfile::tempdir().unwrap();
+    let have_path = desk.path().join("cut.have").display().to_string();
+    let export_path = desk.path().join("for-cut.tocsin").display().to_string();
+    ok(&run(&["have", "--node", &cut_off.url(), "--out", &have_path]).await);
+    ok(&run(&[
+        "export",
+        "--for",
+        &have_path,
+        "--node",
+        &connected.url(),
+        "--out",
+        &export_path,
+    ])
+    .await);
+    let out = ok(&run(&["import", &export_path, "--node", &cut_off.url()]).await);
+    assert!(out.contains("2 accepted"), "{out}");
+    let held = reader_ids(&cut_off).await;
+    assert!(held.contains(&commitment.id()) && held.contains(&alert.id()));
+    // And the commitment is in force there: a client's backdated message by the key is refused.
+    let late = sign(
+        alert_at(&org(140), "Lowmoor dockers back at work", start),
+        &org(140),
+    );
+    let got = cut_off.client().await.publish(late.signed()).await;
+    assert_eq!(refusal(got), Reason::Backdated);
+}
+
+/// The reason a unary publish was refused for.
+#[track_caller]
+fn refusal(got: Result<PublishOutcome, ClientError>) -> Reason {
+    match got {
+        Err(ClientError::Refused(r)) => r.reason,
+        other => panic!("not refused: {other:?}"),
     }
 }
