@@ -24,7 +24,7 @@ pub struct FilterArgs {
     #[arg(long = "author", value_name = "KEY")]
     pub authors: Vec<String>,
     /// Only these kinds: alert, call, update, cancel, endorsement, translation, profile, roster,
-    /// revocation (repeat for several).
+    /// revocation, report, commitment, rotation (repeat for several).
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
     /// Only messages with this topic (repeat for several).
