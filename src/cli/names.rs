@@ -1,5 +1,7 @@
 //! Who an author is, for people: names from signed profiles (self-declared) and from
-//! federations' rosters (vouched for), learnt from a node's log.
+//! federations' rosters (vouched for), learnt from a node's log; and what the node says of a
+//! key (`GetKey`): rotated or revoked, or the new key of an organisation whose old key ended,
+//! whose name it then carries.
 
 use std::collections::HashMap;
 
@@ -8,6 +10,11 @@ use futures::StreamExt;
 
 use crate::message::{AuthorKey, Content, Filter, Kind, Message, Timestamp};
 use crate::rpc::{Client, ClientEvent};
+use crate::store::{KeyEnd, KeyState};
+
+/// How many keys back a key without a name of its own is named from (a successor's successor,
+/// …); the same bound as the web page's.
+const NAME_HOPS: usize = 4;
 
 /// Names known so far. Profiles: the latest by `created_at` wins. Rosters: the latest of each
 /// federation wins.
@@ -16,6 +23,18 @@ pub(crate) struct Names {
     profiles: HashMap<AuthorKey, (Timestamp, String)>,
     /// Per federation: when its roster was made, and its members with the names it gives them.
     rosters: HashMap<AuthorKey, (Timestamp, Vec<(AuthorKey, String)>)>,
+    /// What the node said of each key asked about (`None`: it could not say, an older node).
+    keys: HashMap<AuthorKey, Option<KeyState>>,
+}
+
+/// "14 May 2026 09:30 UTC": a day readers can say, with the minute it began.
+pub(crate) fn day(t: Timestamp) -> String {
+    let millis = i64::try_from(t.0).unwrap_or(i64::MAX);
+    match jiff::Timestamp::from_millisecond(millis) {
+        Ok(ts) => ts.strftime("%-d %B %Y %H:%M UTC").to_string(),
+        // Beyond jiff's range (year 9999): the wire's own form.
+        Err(_) => t.to_rfc3339(),
+    }
 }
 
 impl Names {
@@ -73,9 +92,108 @@ impl Names {
         }
     }
 
+    /// Asks the node what it knows of `key`, and of the keys it carries on for (a few back),
+    /// unless already known. Best effort: a node that cannot say leaves the key without a
+    /// story, and is not asked again.
+    pub(crate) async fn learn_key(&mut self, client: &mut Client, key: &AuthorKey) {
+        let mut at = *key;
+        for _ in 0..NAME_HOPS {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.keys.entry(at) {
+                slot.insert(client.get_key(&at).await.ok());
+            }
+            match self.predecessor(&at) {
+                Some(before) => at = before,
+                None => break,
+            }
+        }
+    }
+
+    /// Forgets what the node said of `key`: a key event about it arrived.
+    pub(crate) fn forget_key(&mut self, key: &AuthorKey) {
+        self.keys.remove(key);
+    }
+
+    /// Takes in what a node said of a key.
+    #[cfg(test)]
+    pub(crate) fn know_key(&mut self, state: KeyState) {
+        self.keys.insert(state.key, Some(state));
+    }
+
+    fn key_state(&self, key: &AuthorKey) -> Option<&KeyState> {
+        self.keys.get(key).and_then(|s| s.as_ref())
+    }
+
+    fn end(&self, key: &AuthorKey) -> Option<&KeyEnd> {
+        self.key_state(key).and_then(|s| s.end.as_ref())
+    }
+
+    fn predecessor(&self, key: &AuthorKey) -> Option<AuthorKey> {
+        self.key_state(key).and_then(|s| s.predecessor)
+    }
+
     /// The author's own name, if it published a profile.
     pub(crate) fn profile_name(&self, author: &AuthorKey) -> Option<&str> {
         self.profiles.get(author).map(|(_, n)| n.as_str())
+    }
+
+    /// The key's own name (its profile's, else a roster's), if it has one.
+    fn own_name(&self, author: &AuthorKey) -> Option<String> {
+        if let Some(n) = self.profile_name(author) {
+            return Some(n.to_string());
+        }
+        self.rosters.values().find_map(|(_, members)| {
+            members
+                .iter()
+                .find(|(k, _)| k == author)
+                .map(|(_, n)| n.clone())
+        })
+    }
+
+    /// The name of the nearest key, a few back, that `author` carries on for and that has one.
+    fn inherited_name(&self, author: &AuthorKey) -> Option<String> {
+        let mut at = *author;
+        for _ in 0..NAME_HOPS {
+            let before = self.predecessor(&at)?;
+            if let Some(n) = self.own_name(&before) {
+                return Some(n);
+            }
+            at = before;
+        }
+        None
+    }
+
+    /// What to tell readers of `author`'s key beside its name, if anything: "key rotated on
+    /// 14 May 2026 09:30 UTC after a compromise; successor Eastland Dockworkers' Union
+    /// (7c1e…)", or "new key since 14 May 2026 09:30 UTC: the old one (fb40…) was rotated
+    /// after a compromise".
+    pub(crate) fn key_note(&self, author: &AuthorKey) -> Option<String> {
+        if let Some(end) = self.end(author) {
+            let mut s = if end.rotation.is_some() {
+                format!("key rotated on {} after a compromise", day(end.from))
+            } else {
+                format!("key revoked from {}", day(end.from))
+            };
+            if let Some(successor) = &end.successor {
+                s.push_str(&format!(
+                    "; successor {} ({})",
+                    self.short_name(successor),
+                    successor.short()
+                ));
+            }
+            return Some(s);
+        }
+        let before = self.predecessor(author)?;
+        let end = self.end(&before)?;
+        Some(format!(
+            "new key since {}: the old one ({}) was {}",
+            day(end.from),
+            before.short(),
+            if end.rotation.is_some() {
+                "rotated after a compromise"
+            } else {
+                "revoked"
+            }
+        ))
     }
 
     /// The federations that list the author, with the name each gives it, sorted by name.
@@ -94,18 +212,12 @@ impl Names {
         v
     }
 
-    /// A name for a key: its profile's, else a roster's, else the key's first hex digits.
+    /// A name for a key: its profile's, else a roster's, else that of the key it carries on
+    /// for, else the key's first hex digits.
     pub(crate) fn short_name(&self, author: &AuthorKey) -> String {
-        if let Some(n) = self.profile_name(author) {
-            return n.to_string();
-        }
-        let mut from_rosters = self.rosters.values().filter_map(|(_, members)| {
-            members
-                .iter()
-                .find(|(k, _)| k == author)
-                .map(|(_, n)| n.clone())
-        });
-        from_rosters.next().unwrap_or_else(|| author.short())
+        self.own_name(author)
+            .or_else(|| self.inherited_name(author))
+            .unwrap_or_else(|| author.short())
     }
 
     /// "Eastland Dockworkers' Union (3f2a9c01ab12) · on the roster of Global Dockers"
@@ -115,15 +227,20 @@ impl Names {
         let listed = self.listed_by(author);
         let mut s = match self.profile_name(author) {
             Some(name) => format!("{name} ({})", author.short()),
-            None => match listed.first() {
-                Some((_, name)) => format!("{name} ({})", author.short()),
-                None => format!("{} (no profile)", author.short()),
+            None => match (listed.first(), self.inherited_name(author)) {
+                (Some((_, name)), _) => format!("{name} ({})", author.short()),
+                (None, Some(name)) => format!("{name} ({})", author.short()),
+                (None, None) => format!("{} (no profile)", author.short()),
             },
         };
         if !listed.is_empty() {
             let feds: Vec<&str> = listed.iter().map(|(f, _)| f.as_str()).collect();
             s.push_str(" · on the roster of ");
             s.push_str(&feds.join(", "));
+        }
+        if let Some(note) = self.key_note(author) {
+            s.push_str(" · ");
+            s.push_str(&note);
         }
         s
     }
@@ -194,5 +311,109 @@ mod tests {
         );
         // Without a profile, the roster's name stands in.
         assert_eq!(names.short_name(&stranger.public()), "Northport Seafarers");
+    }
+
+    fn ended(key: &SecretKey, from: u64, successor: &SecretKey, rotated: bool) -> KeyState {
+        KeyState {
+            key: key.public(),
+            commitment: None,
+            conflicting: vec![],
+            end: Some(KeyEnd {
+                from: Timestamp(from),
+                by: crate::message::Id([7; 32]),
+                by_kind: if rotated {
+                    Kind::Rotation
+                } else {
+                    Kind::Revocation
+                },
+                rotation: rotated.then_some(crate::message::Id([7; 32])),
+                compromised_since: rotated.then_some(Timestamp(from)),
+                successor: Some(successor.public()),
+                reason: "phone taken at a checkpoint".into(),
+            }),
+            predecessor: None,
+        }
+    }
+
+    fn carries_on(key: &SecretKey, predecessor: &SecretKey) -> KeyState {
+        KeyState {
+            key: key.public(),
+            commitment: None,
+            conflicting: vec![],
+            end: None,
+            predecessor: Some(predecessor.public()),
+        }
+    }
+
+    /// 14 May 2026 09:30 UTC.
+    const SEIZED: u64 = 1_778_751_000_000;
+
+    #[test]
+    fn a_successor_carries_its_predecessors_name_and_both_say_so() {
+        let old = SecretKey::from_seed(&[1; 32]);
+        let new = SecretKey::from_seed(&[2; 32]);
+        let mut names = Names::default();
+        names.learn(&signed(&old, profile("Eastland Dockworkers' Union"), 1_000));
+        names.know_key(ended(&old, SEIZED, &new, true));
+        // Not yet told that the new key carries on: it has no name.
+        assert_eq!(names.short_name(&new.public()), new.public().short());
+        names.know_key(carries_on(&new, &old));
+        assert_eq!(
+            names.short_name(&new.public()),
+            "Eastland Dockworkers' Union"
+        );
+        assert_eq!(
+            names.describe(&new.public()),
+            format!(
+                "Eastland Dockworkers' Union ({}) · new key since 14 May 2026 09:30 UTC: the old \
+                 one ({}) was rotated after a compromise",
+                new.public().short(),
+                old.public().short()
+            )
+        );
+        assert_eq!(
+            names.describe(&old.public()),
+            format!(
+                "Eastland Dockworkers' Union ({}) · key rotated on 14 May 2026 09:30 UTC after a \
+                 compromise; successor Eastland Dockworkers' Union ({})",
+                old.public().short(),
+                new.public().short()
+            )
+        );
+        // A profile of its own wins over the inherited name.
+        names.learn(&signed(&new, profile("Eastland Dockers (new key)"), 2_000));
+        assert_eq!(
+            names.short_name(&new.public()),
+            "Eastland Dockers (new key)"
+        );
+    }
+
+    #[test]
+    fn names_pass_down_a_few_keys_and_a_revocation_says_revoked() {
+        let keys: Vec<SecretKey> = (1..=3u8).map(|n| SecretKey::from_seed(&[n; 32])).collect();
+        let mut names = Names::default();
+        names.learn(&signed(&keys[0], profile("Northport Nurses"), 1_000));
+        names.know_key(ended(&keys[0], SEIZED, &keys[1], false));
+        let mut middle = ended(&keys[1], SEIZED + 60_000, &keys[2], true);
+        middle.predecessor = Some(keys[0].public());
+        names.know_key(middle);
+        names.know_key(carries_on(&keys[2], &keys[1]));
+        assert_eq!(names.short_name(&keys[2].public()), "Northport Nurses");
+        assert_eq!(
+            names.key_note(&keys[1].public()).as_deref(),
+            Some(
+                format!(
+                    "key rotated on 14 May 2026 09:31 UTC after a compromise; successor \
+                     Northport Nurses ({})",
+                    keys[2].public().short()
+                )
+                .as_str()
+            )
+        );
+        assert!(
+            names
+                .key_note(&keys[0].public())
+                .is_some_and(|n| n.starts_with("key revoked from 14 May 2026 09:30 UTC")),
+        );
     }
 }

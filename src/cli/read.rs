@@ -12,7 +12,9 @@ use super::render::{Facts, Reader, headline_of, message_json};
 use super::tally;
 use super::term::{Clock, Style};
 use super::{Failure, NodeUrl, parse_id};
-use crate::message::{AuthorKey, Filter, Id, Kind, Message, SignedMessage, is_language_tag};
+use crate::message::{
+    AuthorKey, Content, Filter, Id, Kind, Message, SignedMessage, is_language_tag,
+};
 use crate::rpc::{Client, ClientEvent, GetState};
 
 /// Which messages: the filters of `follow` and `export`.
@@ -22,7 +24,7 @@ pub struct FilterArgs {
     #[arg(long = "author", value_name = "KEY")]
     pub authors: Vec<String>,
     /// Only these kinds: alert, call, update, cancel, endorsement, translation, profile, roster,
-    /// revocation (repeat for several).
+    /// revocation, report, commitment, rotation (repeat for several).
     #[arg(long = "kind", value_name = "KIND")]
     pub kinds: Vec<String>,
     /// Only messages with this topic (repeat for several).
@@ -238,6 +240,25 @@ impl Known {
     }
 }
 
+/// The keys a message names whose story a reader may need (its author; a rotation's and a
+/// revocation's successor and compromised key), asked of the node. A key event changes what
+/// the node says of the keys it names, so they are asked again.
+async fn learn_keys(names: &mut Names, client: &mut Client, m: &Message) {
+    let b = m.body();
+    let mut keys = vec![b.author];
+    match &b.content {
+        Content::Rotation(r) => keys.extend([r.compromised, r.successor]),
+        Content::Revocation(r) => keys.extend(r.successor),
+        _ => {}
+    }
+    if b.kind().is_key_event() {
+        keys.iter().for_each(|k| names.forget_key(k));
+    }
+    for k in &keys {
+        names.learn_key(client, k).await;
+    }
+}
+
 pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
     let filter = args.filter.filter()?;
     let langs = preferences(&args.langs)?;
@@ -276,6 +297,7 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
                     continue;
                 } else {
                     names.learn(&message);
+                    learn_keys(&mut names, &mut client, &message).await;
                     clock.tick();
                     if live && let Some(target) = message.body().target() {
                         known.forget(&target);
@@ -346,12 +368,35 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             "translations": state.translations.iter().filter_map(decode)
                 .map(|m| message_json(&m, None)).collect::<Vec<_>>(),
             "tally": tally::tally_json(&goals, &state.tally, state.cancelled),
+            "withheld": state.withheld.is_some(),
+            "withheld_reason": state.withheld.clone().unwrap_or_default(),
         });
         serde_json::to_writer(&mut out, &v)?;
         writeln!(out)?;
-        return Ok(());
+        return match &state.withheld {
+            Some(why) if message.is_none() => Err(withheld(id, why)),
+            _ => Ok(()),
+        };
     }
-    let names = Names::load(&client).await?;
+    if let Some(why) = state.withheld.as_ref().filter(|_| message.is_none()) {
+        return Err(withheld(id, why));
+    }
+    let mut names = Names::load(&client).await?;
+    for author in message
+        .iter()
+        .map(|m| *m.author())
+        .chain(state.endorsers.iter().map(|(a, _, _)| *a))
+        .chain(
+            state
+                .translations
+                .iter()
+                .filter_map(decode)
+                .map(|t| *t.author()),
+        )
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        names.learn_key(&mut client, &author).await;
+    }
     let clock = Clock::system();
     let st = Style::stdout();
     let reader = Reader {
@@ -498,6 +543,14 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// A withheld message: not found for readers, as before, but saying why.
+fn withheld(id: Id, why: &str) -> anyhow::Error {
+    Failure::failed(format!(
+        "message {id} is withheld by this node: {why}. Its content is not served."
+    ))
+    .into()
 }
 
 #[cfg(test)]

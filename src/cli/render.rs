@@ -474,7 +474,8 @@ impl Reader<'_> {
                 let kind = st.alarm("REVOCATION");
                 let _ = writeln!(
                     out,
-                    "{head}{kind} key {} revoked from {}",
+                    "{head}{kind} {}: key {} revoked from {}",
+                    st.bold(&self.names.short_name(&b.author)),
                     b.author.short(),
                     self.clock.local(r.revoked_from)
                 );
@@ -488,21 +489,25 @@ impl Reader<'_> {
             Content::Commitment(_) => {
                 let _ = writeln!(
                     out,
-                    "{head}{kind} key {} committed to a recovery key kept offline",
+                    "{head}{kind} {}: key {} committed to a recovery key kept offline",
+                    st.bold(&self.names.short_name(&b.author)),
                     b.author.short()
                 );
             }
             Content::Rotation(r) => {
-                let _ = writeln!(
-                    out,
-                    "{head}{kind} key {} compromised from {}; successor {}",
+                // Named by the compromised key: whose name is at stake, whoever signs.
+                let kind = st.alarm("ROTATION");
+                let mut line = format!(
+                    "{head}{kind} {}: key {} compromised from {}; carries on as {}",
+                    st.bold(&self.names.short_name(&r.compromised)),
                     r.compromised.short(),
                     self.clock.local(r.compromised_since),
                     r.successor.short()
                 );
                 if !r.reason.is_empty() {
-                    let _ = writeln!(out, "    Reason: {}", r.reason);
+                    line.push_str(&format!(" — {}", r.reason));
                 }
+                let _ = writeln!(out, "{line}");
             }
             Content::Report(r) => self.report(&mut out, &head, b, r, facts),
             Content::Unknown(u) => {
@@ -524,6 +529,15 @@ impl Reader<'_> {
         if b.kind() == Kind::Profile {
             // The key this name is claimed for, in full: what others put on their rosters.
             let _ = writeln!(out, "    key {}", b.author);
+        } else if let Content::Rotation(r) = &b.content {
+            // Signed by the recovery key, which has no name of its own: whether it is the one
+            // the key committed to is the node's to say.
+            let _ = writeln!(
+                out,
+                "    signed by recovery key {} of {}",
+                b.author.short(),
+                self.names.describe(&r.compromised)
+            );
         } else {
             let _ = writeln!(out, "    by {}", self.names.describe(&b.author));
         }

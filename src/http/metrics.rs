@@ -208,6 +208,28 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
         "Action reports that count in tallies here (released; not withdrawn, withheld or expired).",
     );
     let _ = writeln!(out, "tocsin_store_reports {}", counts.reports);
+    let keys = node.store().key_counts()?;
+    family(
+        &mut out,
+        "tocsin_keys_rotated",
+        "gauge",
+        "Keys ended here by a rotation in force: signed by the recovery key their commitment names, with a successor that carries on.",
+    );
+    let _ = writeln!(out, "tocsin_keys_rotated {}", keys.rotated);
+    family(
+        &mut out,
+        "tocsin_keys_revoked",
+        "gauge",
+        "Keys ended here without a rotation in force (by a revocation).",
+    );
+    let _ = writeln!(out, "tocsin_keys_revoked {}", keys.revoked);
+    family(
+        &mut out,
+        "tocsin_key_commitments",
+        "gauge",
+        "Keys with a recovery commitment held here (their own, or one a rotation made for its successor).",
+    );
+    let _ = writeln!(out, "tocsin_key_commitments {}", keys.committed);
     family(
         &mut out,
         "tocsin_store_head_seq",

@@ -545,6 +545,16 @@ async fn detail(
         Some(s) if s.cancelled && s.message.is_none() => {
             (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
         }
+        // Not found, as before, but saying why: its author's key ended before it was made.
+        Some(s) if s.message.is_none() && s.withheld.is_some() => (
+            StatusCode::NOT_FOUND,
+            page::withheld(
+                &snap,
+                &id,
+                &s.author,
+                s.withheld.as_deref().unwrap_or_default(),
+            ),
+        ),
         _ => (
             StatusCode::NOT_FOUND,
             page::error_page(
@@ -639,6 +649,7 @@ async fn cap_document(
         Some(d) => (StatusCode::OK, d),
         None => {
             let state = gw.node().reads().get(&id).await?;
+            let withheld = state.as_ref().and_then(|s| s.withheld.clone());
             let gone = state.is_some_and(|s| s.message.is_none());
             let status = if gone {
                 StatusCode::GONE
@@ -647,10 +658,10 @@ async fn cap_document(
             };
             let mut r = plain(
                 status,
-                if gone {
-                    "withdrawn by its author\n"
-                } else {
-                    "no current alert or call with this id\n"
+                match (gone, withheld) {
+                    (true, Some(why)) => format!("withheld: {why}\n"),
+                    (true, None) => "withdrawn by its author\n".to_string(),
+                    (false, _) => "no current alert or call with this id\n".to_string(),
                 },
             );
             r.headers_mut()

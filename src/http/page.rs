@@ -13,7 +13,7 @@ use crate::message::{
 use super::Gateway;
 use super::escape::{Esc, esc};
 use super::query::{AuthorFilter, Selection, language_name, pick_language};
-use super::snapshot::{Item, NameSource, Snapshot, Text};
+use super::snapshot::{Item, NameSource, Snapshot, Text, day};
 use super::tallies;
 
 /// The style sheet, served at /style.css (a file of its own, so the page can forbid inline
@@ -71,9 +71,14 @@ ul.goals progress{width:12rem;max-width:100%;height:1rem;accent-color:#0b6b2e}
 table.reports{border-collapse:collapse;width:100%;margin:.75rem 0;font-size:.95rem}
 table.reports caption{text-align:left;font-weight:700;padding:.3rem 0}
 table.reports th,table.reports td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+.keynote{color:#6b0000}
+section.keys li{margin:.3rem 0}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-size:.9rem;color:var(--muted)}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 "#;
+
+/// Ended keys listed on the page at most (the latest first); the rest are counted.
+const MAX_KEYS_SHOWN: usize = 50;
 
 /// The mark on an item whose author readers have no reason to trust yet.
 const UNVERIFIED_BADGE: &str = "<span class=\"badge unverified\">Unverified author</span>";
@@ -457,6 +462,7 @@ pub(super) fn index(
         }
         m.push_str("</ol>\n");
     }
+    m.push_str(&keys_html(snap));
     m.push_str("</main>\n");
     let _ = write!(
         m,
@@ -481,6 +487,101 @@ pub(super) fn index(
         &m,
         true,
     )
+}
+
+/// What readers are told beside an author's name about its key (rotated, revoked, or the new
+/// key of an organisation whose old one ended), as HTML; empty when there is nothing to tell.
+fn key_note(snap: &Snapshot, author: &crate::message::AuthorKey) -> String {
+    match snap.names.note(author) {
+        Some(note) => format!(" <span class=\"keynote\">({})</span>", esc(&note)),
+        None => String::new(),
+    }
+}
+
+/// The section "Keys revoked and rotated": every key that ends here, the latest first, with
+/// its organisation's name, since when, who carries on and why; and the keys someone else
+/// committed for (a conflicting recovery commitment). Empty when there are none.
+fn keys_html(snap: &Snapshot) -> String {
+    let keys = &snap.keys;
+    if keys.ended.is_empty() && keys.conflicted.is_empty() {
+        return String::new();
+    }
+    let mut m = String::new();
+    m.push_str("<section class=\"keys\" aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">Keys revoked and rotated</h2>\n");
+    m.push_str("<p class=\"lang-note\">An organisation whose key was seized or lost ends it: what the key signed from the time given is withheld by this node, and what it signed before stands. A key rotated by its recovery key hands the organisation's name on to its successor.</p>\n<ul>");
+    for state in keys.ended.iter().take(MAX_KEYS_SHOWN) {
+        let Some(end) = &state.end else { continue };
+        let key = &state.key;
+        let _ = write!(
+            m,
+            "<li><strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>: ",
+            esc(&snap.names.name(key)),
+            key.short()
+        );
+        if end.rotation.is_some() {
+            let _ = write!(
+                m,
+                "<span class=\"keynote\">rotated</span> by its recovery key after a compromise; what it signed from {} is withheld",
+                time(end.from)
+            );
+        } else {
+            let _ = write!(
+                m,
+                "<span class=\"keynote\">revoked</span>; what it signed from {} is withheld",
+                time(end.from)
+            );
+        }
+        if let Some(since) = end.compromised_since.filter(|t| *t != end.from) {
+            // The recovery key speaks only for the time after it was committed to.
+            let _ = write!(m, " (the rotation says compromised from {})", time(since));
+        }
+        if let Some(successor) = &end.successor {
+            let _ = write!(
+                m,
+                ". Carries on as <strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>",
+                esc(&snap.names.name(successor)),
+                successor.short()
+            );
+        }
+        m.push('.');
+        if !end.reason.is_empty() {
+            let _ = write!(m, " Reason: <q dir=\"auto\">{}</q>", esc(&end.reason));
+        }
+        m.push_str(&conflict_html(state));
+        m.push_str("</li>");
+    }
+    for state in &keys.conflicted {
+        let _ = write!(
+            m,
+            "<li><strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>:{}</li>",
+            esc(&snap.names.name(&state.key)),
+            state.key.short(),
+            conflict_html(state)
+        );
+    }
+    m.push_str("</ul>\n");
+    if keys.ended.len() > MAX_KEYS_SHOWN {
+        let _ = writeln!(
+            m,
+            "<p class=\"lang-note\">{} more keys end here (the oldest are not listed).</p>",
+            keys.ended.len() - MAX_KEYS_SHOWN
+        );
+    }
+    m.push_str("</section>\n");
+    m
+}
+
+/// A warning for each conflicting recovery commitment of a key.
+fn conflict_html(state: &crate::store::KeyState) -> String {
+    let mut m = String::new();
+    for c in &state.conflicting {
+        let _ = write!(
+            m,
+            " <span class=\"bad\">Warning: conflicting recovery commitment</span> signed with this key on {}, to a different recovery key than its first: someone other than the organisation may have held the key then.",
+            time(c.created_at)
+        );
+    }
+    m
 }
 
 /// One item of the list.
@@ -557,8 +658,9 @@ fn item_html(
     }
     let _ = write!(
         s,
-        "<p class=\"meta\">By <strong dir=\"auto\">{}</strong> · {}",
+        "<p class=\"meta\">By <strong dir=\"auto\">{}</strong>{} · {}",
         Esc(&snap.names.name(item.original.author())),
+        key_note(snap, item.original.author()),
         time(item.original.body().created_at)
     );
     if current.id() != item.id() {
@@ -663,9 +765,23 @@ pub(super) fn detail(
             esc(&author_name),
             esc(&snap.names.name(fed))
         ),
+        NameSource::Predecessor(before) => format!(
+            "<span dir=\"auto\">{}</span> (its new key: it carries on for <span class=\"mono\">{}</span>)",
+            esc(&author_name),
+            before.short()
+        ),
         NameSource::Key => "an author without a profile on this node".to_string(),
     };
     fact("Author", by);
+    if let Some(note) = snap.names.note(item.original.author()) {
+        fact(
+            "Key history",
+            format!(
+                "<span class=\"keynote\">{}</span>",
+                esc(&capitalised(&note))
+            ),
+        );
+    }
     if unverified {
         fact(
             "Trust",
@@ -903,6 +1019,28 @@ pub(super) fn withdrawn(id: &Id, reason: &str) -> String {
     }
     m.push_str("<p><a href=\"/\">All current alerts and calls</a></p></main>");
     layout("Withdrawn — Tocsin", "", &m, false)
+}
+
+/// The page of a message this node withholds because its author's key ended before it was
+/// made: who signed it and why it is withheld (the content is not served).
+pub(super) fn withheld(
+    snap: &Snapshot,
+    id: &Id,
+    author: &crate::message::AuthorKey,
+    why: &str,
+) -> String {
+    let note = snap
+        .names
+        .end(author)
+        .map(|e| format!(" since {}", esc(&day(e.from))))
+        .unwrap_or_default();
+    let m = format!(
+        "<main id=\"main\"><h1>Withheld</h1><p>This message was signed with the key of <strong dir=\"auto\">{}</strong> (<span class=\"mono\">{}</span>), which is no longer in its hands{note}. This node withholds it: {}.</p><p>Its content is not served.</p><p>Id: <span class=\"mono\">{id}</span></p><p><a href=\"/\">All current alerts and calls</a></p></main>",
+        esc(&snap.names.name(author)),
+        author.short(),
+        esc(why)
+    );
+    layout("Withheld — Tocsin", "", &m, false)
 }
 
 /// A short page for errors.

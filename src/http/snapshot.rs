@@ -1,6 +1,7 @@
 //! The readers' state of the store, kept up to date incrementally: the current alerts and
 //! calls with their versions, translations, endorsers and tallies of action reports, recent
-//! cancels, authors' names.
+//! cancels, authors' names, and the keys that ended (revoked, or rotated after a compromise)
+//! with who carries on for them.
 //!
 //! A snapshot is made once per durable head, by the first request that sees the head move,
 //! from the log entries added since the previous one (readers' view only): a burst of readers
@@ -12,14 +13,14 @@
 //! an original enters only through the readers' view (so after its embargo); versions and
 //! translations are shown only from their `effective_at`; withdrawn content is never held.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
-use crate::store::{Endorser, Store, StoreError, View};
+use crate::store::{Endorser, KeyEnd, KeyState, Store, StoreError, View};
 
 use super::calendar::CallEvents;
 use super::query::{AuthorFilter, Selection};
@@ -31,6 +32,11 @@ const READ_BATCH: usize = 1024;
 const MAX_PENDING_CANCELS: usize = 1_000;
 /// The readers' head is noted at most once per this much of the node's time, for history.
 const MARK_EVERY: Duration = Duration::from_secs(60);
+/// How many predecessors back a key without a name of its own is named from (a successor's
+/// successor, …): a union rotated more often than this in a row shows its key.
+const NAME_HOPS: usize = 4;
+/// Keys with a conflicting recovery commitment (and no end) listed at most.
+const MAX_CONFLICTED: usize = 1_000;
 
 /// Whether `m` is gone at `now`.
 fn expired(m: &Message, now: Timestamp) -> bool {
@@ -178,25 +184,87 @@ pub(super) enum NameSource {
     Profile,
     /// A federation's roster (the federation's key).
     Roster(AuthorKey),
+    /// The key carries on for this one (a rotation in force or a revocation names it as
+    /// successor), which has the name: the organisation's name passes to its new key.
+    Predecessor(AuthorKey),
     /// Nothing names it: the key's short hex.
     Key,
 }
 
-/// Authors' names: the latest profile, else a roster entry, else the key's short hex.
+/// Authors' names: the latest profile, else a roster entry, else the name of the key it
+/// carries on for (a few keys back), else the key's short hex. With what readers are told of
+/// a key that ended or that carries on for one.
 #[derive(Debug, Default)]
 pub(super) struct Names {
     profiles: HashMap<[u8; 32], String>,
     rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+    /// Where each key that ended here ends.
+    ends: HashMap<[u8; 32], KeyEnd>,
+    /// Successor → the key it carries on for (from `ends`).
+    predecessors: HashMap<[u8; 32], AuthorKey>,
+}
+
+/// "14 May 2026 09:30 UTC": a day readers can say, with the minute it began.
+pub(super) fn day(t: Timestamp) -> String {
+    let millis = i64::try_from(t.0).unwrap_or(i64::MAX);
+    match jiff::Timestamp::from_millisecond(millis) {
+        Ok(ts) => ts.strftime("%-d %B %Y %H:%M UTC").to_string(),
+        // Beyond jiff's range (year 9999): the wire's own form.
+        Err(_) => t.to_rfc3339(),
+    }
 }
 
 impl Names {
+    /// Names from the keys' own messages and rosters, and where the keys in `ended` end.
+    fn new(
+        profiles: HashMap<[u8; 32], String>,
+        rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+        ended: &[KeyState],
+    ) -> Names {
+        let mut ends = HashMap::new();
+        let mut predecessors = HashMap::new();
+        for state in ended {
+            let Some(end) = &state.end else { continue };
+            if let Some(successor) = end.successor {
+                // Two keys naming one successor (revocations may): the first in key order.
+                predecessors
+                    .entry(*successor.as_bytes())
+                    .or_insert(state.key);
+            }
+            ends.insert(*state.key.as_bytes(), end.clone());
+        }
+        Names {
+            profiles,
+            rosters,
+            ends,
+            predecessors,
+        }
+    }
+
+    /// The key's own name (its profile, else a roster's), if it has one.
+    fn own(&self, key: &AuthorKey) -> Option<(String, NameSource)> {
+        if let Some(n) = self.profiles.get(key.as_bytes()) {
+            return Some((n.clone(), NameSource::Profile));
+        }
+        self.rosters
+            .get(key.as_bytes())
+            .map(|(n, by)| (n.clone(), NameSource::Roster(*by)))
+    }
+
     /// The name to show for `key`, and where it comes from.
     pub(super) fn get(&self, key: &AuthorKey) -> (String, NameSource) {
-        if let Some(n) = self.profiles.get(key.as_bytes()) {
-            return (n.clone(), NameSource::Profile);
+        if let Some(own) = self.own(key) {
+            return own;
         }
-        if let Some((n, by)) = self.rosters.get(key.as_bytes()) {
-            return (n.clone(), NameSource::Roster(*by));
+        let mut at = *key;
+        for _ in 0..NAME_HOPS {
+            let Some(before) = self.predecessors.get(at.as_bytes()) else {
+                break;
+            };
+            if let Some((name, _)) = self.own(before) {
+                return (name, NameSource::Predecessor(*before));
+            }
+            at = *before;
         }
         (key.short(), NameSource::Key)
     }
@@ -204,6 +272,49 @@ impl Names {
     /// The name only.
     pub(super) fn name(&self, key: &AuthorKey) -> String {
         self.get(key).0
+    }
+
+    /// Where `key` ends, if it does here.
+    pub(super) fn end(&self, key: &AuthorKey) -> Option<&KeyEnd> {
+        self.ends.get(key.as_bytes())
+    }
+
+    /// The key `key` carries on for, if any.
+    pub(super) fn predecessor(&self, key: &AuthorKey) -> Option<&AuthorKey> {
+        self.predecessors.get(key.as_bytes())
+    }
+
+    /// What readers should be told beside the name of `key`, in plain words (escape it): that
+    /// it was rotated or revoked, from when and who carries on; or that it is the new key of an
+    /// organisation whose old one ended. `None` for a key with no such story.
+    pub(super) fn note(&self, key: &AuthorKey) -> Option<String> {
+        if let Some(end) = self.end(key) {
+            let mut s = if end.rotation.is_some() {
+                format!("key rotated on {} after a compromise", day(end.from))
+            } else {
+                format!("key revoked from {}", day(end.from))
+            };
+            if let Some(successor) = &end.successor {
+                s.push_str(&format!(
+                    "; successor {} ({})",
+                    self.name(successor),
+                    successor.short()
+                ));
+            }
+            return Some(s);
+        }
+        let before = self.predecessor(key)?;
+        let end = self.end(before)?;
+        Some(format!(
+            "new key since {}: the old one ({}) was {}",
+            day(end.from),
+            before.short(),
+            if end.rotation.is_some() {
+                "rotated after a compromise"
+            } else {
+                "revoked"
+            }
+        ))
     }
 }
 
@@ -223,6 +334,9 @@ pub(super) struct Snapshot {
     pub(super) cancels: HashMap<Id, Arc<CancelNote>>,
     /// Authors' names.
     pub(super) names: Arc<Names>,
+    /// The keys that end here (revoked, or rotated after a compromise), each with what is
+    /// known of it, and the keys not ended with a conflicting recovery commitment.
+    pub(super) keys: Arc<KeyEvents>,
     /// Every time at which what readers see changes without a new log entry (embargoes
     /// ending, expiries), sorted.
     boundaries: Vec<u64>,
@@ -230,6 +344,16 @@ pub(super) struct Snapshot {
     trusted: Arc<HashSet<[u8; 32]>>,
     /// The most items by unverified authors in a ranked listing (`trust.unverified_items`).
     unverified_items: usize,
+}
+
+/// What readers are shown of keys: those that ended, and those someone else committed for.
+#[derive(Debug, Default)]
+pub(super) struct KeyEvents {
+    /// The keys that end here, the latest end first.
+    pub(super) ended: Vec<KeyState>,
+    /// Keys that have not ended but have a further recovery commitment to a different recovery
+    /// key (someone else held the key when it was made), by key.
+    pub(super) conflicted: Vec<KeyState>,
 }
 
 /// The items of a listing, and what was left out.
@@ -336,6 +460,8 @@ struct Changes {
     profiles: BTreeSet<[u8; 32]>,
     rosters: bool,
     revoked: bool,
+    /// Authors of recovery commitments.
+    committed: BTreeSet<[u8; 32]>,
 }
 
 /// Keeps the state between heads and makes snapshots. Used under a lock, on a blocking thread.
@@ -359,6 +485,13 @@ pub(super) struct Builder {
     marks: VecDeque<(Timestamp, u64)>,
     /// The authors the operator vouches for, read again when a roster arrives.
     vouched: Option<HashSet<[u8; 32]>>,
+    /// The keys that end here, read when the state is made from the start (every revocation
+    /// and rotation makes it again).
+    ended: Vec<KeyState>,
+    /// Keys not ended with a conflicting recovery commitment, from the commitments seen.
+    conflicted: BTreeMap<[u8; 32], KeyState>,
+    /// What readers are shown of keys, until `ended` or `conflicted` change.
+    keys: Arc<KeyEvents>,
 }
 
 impl Builder {
@@ -390,6 +523,23 @@ impl Builder {
                 break;
             }
             since = scanned;
+        }
+        // A commitment changes what readers see only for a key that ends (it may be what a
+        // rotation waited for) or when it conflicts with the key's first one.
+        let mut conflicts = false;
+        for author in std::mem::take(&mut changes.committed) {
+            let Ok(key) = AuthorKey::from_slice(&author) else {
+                continue;
+            };
+            let state = store.key_state(&key)?;
+            if state.end.is_some() {
+                changes.revoked = true;
+            } else if !state.conflicting.is_empty()
+                && (self.conflicted.len() < MAX_CONFLICTED || self.conflicted.contains_key(&author))
+            {
+                self.conflicted.insert(author, state);
+                conflicts = true;
+            }
         }
         if changes.revoked && !fresh {
             // A revocation withholds content of every kind, everywhere: start from the log
@@ -440,10 +590,36 @@ impl Builder {
         self.cancels.retain(|_, c| !expired(&c.cancel, now));
         self.pending_cancels.retain(|_, c| !expired(c, now));
 
+        if fresh {
+            self.ended = store.ended_keys()?;
+            // The latest end first: what readers most need to know of.
+            self.ended
+                .sort_by_key(|k| std::cmp::Reverse(k.end.as_ref().map(|e| (e.from, e.by))));
+        }
+        if fresh || conflicts {
+            self.keys = Arc::new(KeyEvents {
+                ended: self.ended.clone(),
+                conflicted: self.conflicted.values().cloned().collect(),
+            });
+        }
+
         for key in changes.profiles {
             self.profiles.remove(&key);
         }
         let mut authors = BTreeSet::new();
+        // The keys the list of ended keys names, and those their successors carry on for.
+        for state in &self.ended {
+            authors.insert(*state.key.as_bytes());
+            authors.extend(state.predecessor.map(|p| *p.as_bytes()));
+            authors.extend(
+                state
+                    .end
+                    .as_ref()
+                    .and_then(|e| e.successor)
+                    .map(|s| *s.as_bytes()),
+            );
+        }
+        authors.extend(self.conflicted.keys().copied());
         for item in self.items.values() {
             authors.insert(*item.original.author().as_bytes());
             authors.extend(item.updates.iter().map(|m| *m.author().as_bytes()));
@@ -576,7 +752,9 @@ impl Builder {
             // A key that ends (or that is handed on) changes what is withheld and whose name
             // a key carries.
             Content::Revocation(_) | Content::Rotation(_) => changes.revoked = true,
-            Content::Commitment(_) => {}
+            Content::Commitment(_) => {
+                changes.committed.insert(*m.author().as_bytes());
+            }
             Content::Report(r) => {
                 changes.touched.insert(r.target);
             }
@@ -699,14 +877,14 @@ impl Builder {
         }
         boundaries.sort_unstable();
         boundaries.dedup();
-        let names = Names {
-            profiles: self
-                .profiles
+        let names = Names::new(
+            self.profiles
                 .iter()
                 .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
                 .collect(),
-            rosters: self.rosters.clone(),
-        };
+            self.rosters.clone(),
+            &self.ended,
+        );
         Snapshot {
             head: self.head,
             visible: self.visible,
@@ -714,9 +892,108 @@ impl Builder {
             versions,
             cancels: self.cancels.clone(),
             names: Arc::new(names),
+            keys: self.keys.clone(),
             boundaries,
             trusted,
             unverified_items,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::SecretKey;
+
+    /// 14 May 2026 09:30 UTC.
+    const SEIZED: u64 = 1_778_751_000_000;
+
+    fn key(n: u8) -> AuthorKey {
+        SecretKey::from_seed(&[n; 32]).public()
+    }
+
+    fn ended(k: AuthorKey, successor: Option<AuthorKey>, rotated: bool) -> KeyState {
+        KeyState {
+            key: k,
+            commitment: None,
+            conflicting: vec![],
+            end: Some(KeyEnd {
+                from: Timestamp(SEIZED),
+                by: Id([9; 32]),
+                by_kind: if rotated {
+                    Kind::Rotation
+                } else {
+                    Kind::Revocation
+                },
+                rotation: rotated.then_some(Id([9; 32])),
+                compromised_since: None,
+                successor,
+                reason: String::new(),
+            }),
+            predecessor: None,
+        }
+    }
+
+    #[test]
+    fn a_rotated_keys_successor_is_named_for_it_and_both_carry_a_note() {
+        let (old, new, other) = (key(1), key(2), key(3));
+        let profiles = HashMap::from([(*old.as_bytes(), "Eastland Dockworkers' Union".into())]);
+        let names = Names::new(profiles, HashMap::new(), &[ended(old, Some(new), true)]);
+        assert_eq!(
+            names.get(&new),
+            (
+                "Eastland Dockworkers' Union".to_string(),
+                NameSource::Predecessor(old)
+            )
+        );
+        assert_eq!(names.get(&old).1, NameSource::Profile);
+        assert_eq!(
+            names.note(&old).as_deref(),
+            Some(
+                format!(
+                    "key rotated on 14 May 2026 09:30 UTC after a compromise; successor \
+                     Eastland Dockworkers' Union ({})",
+                    new.short()
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            names.note(&new).as_deref(),
+            Some(
+                format!(
+                    "new key since 14 May 2026 09:30 UTC: the old one ({}) was rotated after a \
+                     compromise",
+                    old.short()
+                )
+                .as_str()
+            )
+        );
+        // A key with no story has no note and no borrowed name.
+        assert_eq!(names.note(&other), None);
+        assert_eq!(names.get(&other), (other.short(), NameSource::Key));
+    }
+
+    #[test]
+    fn names_pass_down_a_bounded_chain_and_a_revocation_says_revoked() {
+        let keys: Vec<AuthorKey> = (1..=7).map(key).collect();
+        let profiles = HashMap::from([(*keys[0].as_bytes(), "Northport Nurses".into())]);
+        let chain: Vec<KeyState> = keys
+            .windows(2)
+            .map(|w| ended(w[0], Some(w[1]), false))
+            .collect();
+        let names = Names::new(profiles, HashMap::new(), &chain);
+        // Up to NAME_HOPS keys back the name passes; beyond, the key shows.
+        assert_eq!(names.name(&keys[NAME_HOPS]), "Northport Nurses");
+        assert_eq!(
+            names.get(&keys[NAME_HOPS + 1]),
+            (keys[NAME_HOPS + 1].short(), NameSource::Key)
+        );
+        assert!(
+            names.note(&keys[0]).is_some_and(|n| n
+                .starts_with("key revoked from 14 May 2026 09:30 UTC; successor Northport Nurses")),
+            "{:?}",
+            names.note(&keys[0])
+        );
     }
 }

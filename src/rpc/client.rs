@@ -17,7 +17,7 @@ use crate::proto::operator_client::OperatorClient;
 use crate::proto::reconcile_reply::Step as ReplyStep;
 use crate::proto::reconcile_request::Step as RequestStep;
 use crate::proto::relay_client::RelayClient;
-use crate::store::LogId;
+use crate::store::{KeyState, LogId};
 
 /// The request metadata `tocsin import` sends on its publish stream: these messages were carried
 /// from another node, not newly made (honoured from a caller on the node's own machine only).
@@ -169,6 +169,9 @@ pub struct GetState {
     pub translations: Vec<SignedMessage>,
     /// What the organisations that reported on it did (empty when nobody reported).
     pub tally: Tally,
+    /// Why its content is withheld (its author's key was revoked, or rotated after a
+    /// compromise, from before it was made); `None` when it is not.
+    pub withheld: Option<String>,
 }
 
 /// How a client checks the node's certificate, and what it presents (peers).
@@ -451,7 +454,21 @@ impl Client {
                 None => Tally::default(),
                 Some(t) => super::convert::tally_from_proto(t).map_err(bad)?,
             },
+            withheld: reply.withheld.then_some(reply.withheld_reason),
         }))
+    }
+
+    /// What the node knows of a key: its recovery commitment, where it ends, who carries on,
+    /// and which key it carries on for.
+    pub async fn get_key(&mut self, key: &AuthorKey) -> Result<KeyState, ClientError> {
+        let reply = self
+            .inner
+            .get_key(proto::GetKeyRequest {
+                key: key.as_bytes().to_vec(),
+            })
+            .await?
+            .into_inner();
+        super::convert::key_state_from_proto(reply).map_err(bad)
     }
 
     /// Opens a reconciliation session with the initiator's first negentropy message, in frames

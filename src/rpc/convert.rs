@@ -12,7 +12,7 @@ use crate::message::{
 };
 use crate::node::{Backup, NodeInfo, PublishStatus, Published, ReconcileStatus, SubEvent};
 use crate::proto;
-use crate::store::{KeyCommitment, KeyState, LogId, MessageState};
+use crate::store::{KeyCommitment, KeyEnd, KeyState, LogId, MessageState};
 
 pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
     match k {
@@ -226,6 +226,58 @@ pub(crate) fn key_state_to_proto(k: &KeyState) -> proto::GetKeyReply {
             .map(|p| p.as_bytes().to_vec())
             .unwrap_or_default(),
     }
+}
+
+/// A node's answer to `GetKey`, read back (the client side of [`key_state_to_proto`]).
+pub(crate) fn key_state_from_proto(k: proto::GetKeyReply) -> Result<KeyState, String> {
+    let key = |b: &[u8]| AuthorKey::from_slice(b).map_err(|r| r.detail);
+    let opt_key = |b: &[u8]| {
+        if b.is_empty() {
+            Ok(None)
+        } else {
+            key(b).map(Some)
+        }
+    };
+    let id = |b: &[u8]| Id::from_slice(b).ok_or_else(|| "an id is not 32 bytes".to_string());
+    let commitment = |c: proto::KeyCommitment| {
+        Ok::<_, String>(KeyCommitment {
+            id: id(&c.id)?,
+            created_at: Timestamp(c.created_at),
+            recovery_digest: c
+                .recovery_digest
+                .as_slice()
+                .try_into()
+                .map_err(|_| "a recovery digest is not 32 bytes".to_string())?,
+            by_rotation: c.by_rotation,
+        })
+    };
+    let end = match k.end {
+        None => None,
+        Some(e) => Some(KeyEnd {
+            from: Timestamp(e.from),
+            by: id(&e.by)?,
+            by_kind: kind_from_proto(e.by_kind).map_err(|s| s.message().to_string())?,
+            rotation: if e.rotation.is_empty() {
+                None
+            } else {
+                Some(id(&e.rotation)?)
+            },
+            compromised_since: (e.compromised_since != 0).then_some(Timestamp(e.compromised_since)),
+            successor: opt_key(&e.successor)?,
+            reason: e.reason,
+        }),
+    };
+    Ok(KeyState {
+        key: key(&k.key)?,
+        commitment: k.commitment.map(commitment).transpose()?,
+        conflicting: k
+            .conflicting
+            .into_iter()
+            .map(commitment)
+            .collect::<Result<_, _>>()?,
+        end,
+        predecessor: opt_key(&k.predecessor)?,
+    })
 }
 
 fn totals_to_proto(totals: &[tally::Total]) -> Vec<proto::Total> {

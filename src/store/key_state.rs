@@ -141,6 +141,47 @@ impl Store {
     }
 }
 
+/// How many keys end here, and how many have a recovery commitment: `/metrics`' figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyCounts {
+    /// Keys ended with a rotation in force (signed by the recovery key of their commitment).
+    pub rotated: u64,
+    /// Keys ended without one: by a revocation (or by a rotation whose recovery key answers
+    /// only to a conflicting commitment).
+    pub revoked: u64,
+    /// Keys with a recovery commitment held here (their own, or one a rotation made for them
+    /// as a successor).
+    pub committed: u64,
+}
+
+impl Store {
+    /// Counts the keys that end here and the keys with a commitment, from their trees when
+    /// asked: one row per ended key and one per commitment, so no counter has to be kept (or
+    /// checked by `node check`) for them.
+    pub fn key_counts(&self) -> Result<KeyCounts, StoreError> {
+        let inner = self.inner()?;
+        let mut counts = KeyCounts::default();
+        for row in inner.trees.get(Tree::Revoked).iter() {
+            let (_, v) = row.map_err(inner.sled_e())?;
+            match Revoked::decode(&v) {
+                Some(r) if r.rotation.is_some() => counts.rotated += 1,
+                _ => counts.revoked += 1,
+            }
+        }
+        // Rows are keyed by the key first: count where the key changes.
+        let mut last: Option<[u8; 32]> = None;
+        for row in inner.trees.get(Tree::Commitments).iter().keys() {
+            let k = row.map_err(inner.sled_e())?;
+            let key: Option<[u8; 32]> = k.get(..32).and_then(|s| s.try_into().ok());
+            if key.is_some() && key != last {
+                counts.committed += 1;
+                last = key;
+            }
+        }
+        Ok(counts)
+    }
+}
+
 impl Inner {
     /// Where a key ends, from its row, with the reason of the message that says so.
     pub(super) fn key_end(&self, r: &Revoked) -> Result<KeyEnd, StoreError> {
