@@ -17,7 +17,7 @@ use crate::proto::operator_client::OperatorClient;
 use crate::proto::reconcile_reply::Step as ReplyStep;
 use crate::proto::reconcile_request::Step as RequestStep;
 use crate::proto::relay_client::RelayClient;
-use crate::store::LogId;
+use crate::store::{KeyState, LogId};
 
 /// What a client can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -430,6 +430,16 @@ impl Client {
                 Some(t) => super::convert::tally_from_proto(t).map_err(bad)?,
             },
         }))
+    }
+
+    /// What the node knows of a key: its recovery commitment, conflicting commitments, where it
+    /// ends and who carries on, and which key it carries on for.
+    pub async fn key_state(&mut self, key: &AuthorKey) -> Result<KeyState, ClientError> {
+        let request = proto::GetKeyRequest {
+            key: key.as_bytes().to_vec(),
+        };
+        let reply = self.inner.get_key(request).await?.into_inner();
+        super::convert::key_state_from_proto(reply).map_err(bad)
     }
 
     /// Opens a reconciliation session with the initiator's first negentropy message, in frames

@@ -228,6 +228,58 @@ pub(crate) fn key_state_to_proto(k: &KeyState) -> proto::GetKeyReply {
     }
 }
 
+fn commitment_from_proto(c: proto::KeyCommitment) -> Result<KeyCommitment, String> {
+    Ok(KeyCommitment {
+        id: Id::from_slice(&c.id).ok_or("a commitment id is not 32 bytes")?,
+        created_at: Timestamp(c.created_at),
+        recovery_digest: c
+            .recovery_digest
+            .as_slice()
+            .try_into()
+            .map_err(|_| "a recovery digest is not 32 bytes")?,
+        by_rotation: c.by_rotation,
+    })
+}
+
+/// A key's state as a node answers `GetKey` (the client's side of [`key_state_to_proto`]).
+pub(crate) fn key_state_from_proto(r: proto::GetKeyReply) -> Result<KeyState, String> {
+    let key_of = |raw: &[u8], what: &str| -> Result<Option<AuthorKey>, String> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        AuthorKey::from_slice(raw)
+            .map(Some)
+            .map_err(|e| format!("{what}: {}", e.detail))
+    };
+    let end = match r.end {
+        None => None,
+        Some(e) => Some(crate::store::KeyEnd {
+            from: Timestamp(e.from),
+            by: Id::from_slice(&e.by).ok_or("an end's message id is not 32 bytes")?,
+            by_kind: kind_from_proto(e.by_kind).map_err(|s| s.message().to_string())?,
+            rotation: if e.rotation.is_empty() {
+                None
+            } else {
+                Some(Id::from_slice(&e.rotation).ok_or("a rotation id is not 32 bytes")?)
+            },
+            compromised_since: (e.compromised_since != 0).then_some(Timestamp(e.compromised_since)),
+            successor: key_of(&e.successor, "successor")?,
+            reason: e.reason,
+        }),
+    };
+    Ok(KeyState {
+        key: key_of(&r.key, "key")?.ok_or("a key state without its key")?,
+        commitment: r.commitment.map(commitment_from_proto).transpose()?,
+        conflicting: r
+            .conflicting
+            .into_iter()
+            .map(commitment_from_proto)
+            .collect::<Result<_, _>>()?,
+        end,
+        predecessor: key_of(&r.predecessor, "predecessor")?,
+    })
+}
+
 fn totals_to_proto(totals: &[tally::Total]) -> Vec<proto::Total> {
     totals
         .iter()

@@ -18,6 +18,7 @@ mod http;
 mod http_attacks;
 mod ilo;
 mod integrity;
+mod keys_cli;
 mod log_identity;
 mod mesh;
 mod peers;
