@@ -83,14 +83,16 @@ pub struct RevokeArgs {
 /// Parses a time a person types: RFC 3339 with its offset, or a date and time without one,
 /// read in the local time zone (TZ), which is how people remember when a phone was taken.
 pub(crate) fn parse_moment(s: &str, flag: &str) -> anyhow::Result<Timestamp> {
+    parse_moment_in(s, flag, &jiff::tz::TimeZone::system())
+}
+
+/// [`parse_moment`] with a time without an offset read in `zone`.
+fn parse_moment_in(s: &str, flag: &str, zone: &jiff::tz::TimeZone) -> anyhow::Result<Timestamp> {
     let s = s.trim();
     let millis = if let Ok(t) = s.parse::<jiff::Timestamp>() {
         Some(t.as_millisecond())
     } else if let Ok(civil) = s.parse::<jiff::civil::DateTime>() {
-        jiff::tz::TimeZone::system()
-            .to_timestamp(civil)
-            .ok()
-            .map(|t| t.as_millisecond())
+        zone.to_timestamp(civil).ok().map(|t| t.as_millisecond())
     } else {
         Timestamp::parse_rfc3339(s).and_then(|t| i64::try_from(t.as_millis()).ok())
     };
@@ -406,4 +408,55 @@ fn fresh_revocation(args: &RevokeArgs, key_file: &Path) -> anyhow::Result<Messag
         }),
     };
     super::compose::finish(body, &key, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plus_four() -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::fixed(jiff::tz::offset(4))
+    }
+
+    #[test]
+    fn a_time_is_rfc3339_or_local_time_without_an_offset() {
+        let utc = Timestamp::parse_rfc3339("2026-05-14T05:30:00Z").unwrap();
+        for text in [
+            "2026-05-14T05:30:00Z",
+            "2026-05-14T09:30:00+04:00",
+            "2026-05-14 09:30",
+            "2026-05-14 09:30:00",
+            "2026-05-14T09:30",
+        ] {
+            let t = parse_moment_in(text, "--since", &plus_four()).unwrap();
+            assert_eq!(t, utc, "{text}");
+        }
+        let millis = parse_moment_in("2026-05-14T05:30:00.501Z", "--since", &plus_four()).unwrap();
+        assert_eq!(millis.as_millis(), utc.as_millis() + 501);
+        for text in [
+            "last tuesday",
+            "",
+            "14/05/2026 09:30",
+            "1969-12-31T23:59:59Z",
+        ] {
+            let err = parse_moment_in(text, "--since", &plus_four()).unwrap_err();
+            assert!(err.to_string().contains("not a time"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_time_ahead_of_the_clock_is_refused_beyond_the_allowed_skew() {
+        let now = Timestamp::parse_rfc3339("2026-05-14T09:30:00Z").unwrap();
+        assert!(not_future(now.plus(limits::MAX_FUTURE_SKEW), now, "--since", "t").is_ok());
+        assert!(not_future(now.minus(limits::MAX_FUTURE_SKEW), now, "--since", "t").is_ok());
+        let err = not_future(
+            now.plus(limits::MAX_FUTURE_SKEW)
+                .plus(std::time::Duration::from_millis(1)),
+            now,
+            "--since",
+            "t",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("in the future"), "{err}");
+    }
 }
