@@ -1,14 +1,13 @@
-//! Publishing what is signed already: `send`, `revoke`, and the one way every command reports a
-//! publish outcome.
+//! Publishing what is signed already: `send`, and the one way every command reports a publish
+//! outcome.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::term::{self, Clock, Style};
 use super::{Failure, NodeUrl};
-use crate::message::{Kind, Message, SignedMessage, Timestamp};
+use crate::message::{Kind, Message, SignedMessage};
 use crate::rpc::{Client, ClientError, PublishOutcome};
 
 /// `tocsin send`
@@ -23,23 +22,6 @@ pub struct SendArgs {
     /// Print one JSON object per file.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `tocsin revoke`
-#[derive(Debug, clap::Args)]
-pub struct RevokeArgs {
-    /// The pre-signed revocation (written by `tocsin keygen` beside the key).
-    #[arg(long, value_name = "FILE")]
-    pub revocation: PathBuf,
-    /// The node.
-    #[command(flatten)]
-    pub node: NodeUrl,
-    /// Print {"id", "seq", "status"} as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// Do not ask before publishing (it only asks at a terminal anyway).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
 }
 
 /// Publishes one message; a refusal is an outcome, not an error.
@@ -102,7 +84,8 @@ pub(crate) fn print_outcome(
     }
 }
 
-fn read_signed(path: &PathBuf) -> anyhow::Result<SignedMessage> {
+/// Reads a signed message file.
+pub(crate) fn read_signed(path: &Path) -> anyhow::Result<SignedMessage> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     SignedMessage::decode(&bytes)
         .with_context(|| format!("{} is not a signed message", path.display()))
@@ -135,38 +118,4 @@ pub(crate) async fn send(args: SendArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-pub(crate) async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
-    let signed = read_signed(&args.revocation)?;
-    let message = Message::open(signed, Timestamp::now())
-        .with_context(|| format!("{} does not verify", args.revocation.display()))?;
-    let crate::message::Content::Revocation(r) = &message.body().content else {
-        return Err(Failure::usage(format!(
-            "{} is a {}, not a revocation",
-            args.revocation.display(),
-            message.kind()
-        )));
-    };
-    let mut client = args.node.connect().await?;
-    if !args.yes && term::interactive() {
-        let clock = Clock::system();
-        let st = Style::stderr();
-        let summary = format!(
-            "{}\nThis revokes key {} from {}.\nEvery message it signed from then on will be \
-             refused and withheld by every node, for good. This cannot be undone.\n",
-            st.alarm("REVOCATION"),
-            message.author(),
-            clock.when(r.revoked_from)
-        );
-        if !term::confirm(&summary, &format!("Publish it to {}?", client.url()))? {
-            return Err(Failure::failed(
-                "nothing was sent (answer y to publish; --yes skips the question)",
-            )
-            .into());
-        }
-    }
-    eprintln!("Publishing the revocation of key {}", message.author());
-    let outcome = publish_one(&mut client, message.signed()).await?;
-    print_outcome(outcome, Some(Kind::Revocation), client.url(), args.json)
 }

@@ -7,7 +7,9 @@ mod client;
 mod compose;
 mod deadlines;
 mod demo;
+mod ending;
 mod have;
+mod key_info;
 mod keys;
 mod names;
 mod node;
@@ -43,7 +45,7 @@ pub use render::{message_json, message_text};
     propagate_version = true,
     after_help = "Examples:\n  tocsin demo                                  three nodes, sample alerts crossing them\n  \
         tocsin node run                              a node on 127.0.0.1:7700, data in ./tocsin-data\n  \
-        tocsin keygen --out eastland.key             your organisation's key\n  \
+        tocsin keygen eastland.key                   your organisation's key and its recovery key\n  \
         tocsin post alert --key eastland.key --file config/alert.example.toml\n  \
         tocsin follow --lang fr                      the feed, in French where there is French\n\n\
         Client commands talk to --node URL (default $TOCSIN_NODE, else http://127.0.0.1:7700).\n\n\
@@ -59,12 +61,35 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create a new organisation key (and a pre-signed revocation to keep offline).
-    #[command(after_help = "Example:\n  tocsin keygen --out eastland.key\n\n\
-        Writes eastland.key (mode 0600) and eastland.key.revocation. Give the revocation to\n\
-        trusted people abroad: if the key is seized, any of them can publish it with\n\
-        `tocsin revoke`.")]
+    /// Create a new organisation key, its recovery key (to move offline), and a pre-signed
+    /// revocation.
+    #[command(after_help = "Examples:\n  tocsin keygen eastland.key\n  \
+        tocsin keygen eastland.key --node https://relay.example.org:7700   commit at once\n  \
+        tocsin keygen eastland.key --no-recovery                          no recovery key\n\n\
+        Writes eastland.key (0600), eastland.key.recovery (0600: the recovery key; move it\n\
+        offline or to trusted people abroad now), eastland.key.recovery.pub (keep it beside the\n\
+        key) and eastland.key.revocation. The first message the key publishes commits it to the\n\
+        recovery key; if the key is seized, `tocsin rotate` hands its name to a new key.")]
     Keygen(keys::KeygenArgs),
+    /// Publish a key's commitment to its recovery key now (otherwise its first post does).
+    #[command(
+        after_help = "Example:\n  tocsin commit --key eastland.key --node https://relay.example.org:7700\n\n\
+        Signs a fresh commitment (nodes refuse one more than 10 minutes old) and notes it in\n\
+        eastland.key.committed, so that posts do not publish it again."
+    )]
+    Commit(keys::CommitArgs),
+    /// After a seizure: the recovery key withholds what the key signed from a time and hands
+    /// the organisation's name to a successor; what it signed before stays.
+    #[command(after_help = "Example:\n  tocsin keygen eastland-2.key\n  \
+        tocsin rotate --recovery eastland.key.recovery --since \"2026-05-14 09:30\" \\\n    \
+        --successor eastland-2.key --reason \"Phone seized at the border\" --node URL\n\n\
+        TIME is RFC 3339 or your local time (TZ). It asks first; without a terminal, give --yes.\n\
+        The successor may then update and cancel the old key's alerts and calls.")]
+    Rotate(ending::RotateArgs),
+    /// What a node knows of a key: its recovery commitment, whether it ends, who carries on.
+    #[command(after_help = "Examples:\n  tocsin key eastland.key --node URL\n  \
+        tocsin key 3f2a9c01…(64 hex digits) --json")]
+    Key(key_info::KeyArgs),
     /// Sign and publish an alert or call to a node.
     #[command(subcommand)]
     Post(Box<post::PostCommand>),
@@ -140,11 +165,15 @@ pub enum Command {
     /// Publish signed message files (from `tocsin sign`) to a node.
     #[command(after_help = "Example:\n  tocsin send arrest.msg --node http://127.0.0.1:7700")]
     Send(client::SendArgs),
-    /// Publish a key's pre-signed revocation: from its time on, the key's messages are refused.
+    /// Revoke a key: from a time on, its messages are refused and withheld.
     #[command(
-        after_help = "Example:\n  tocsin revoke --revocation eastland.key.revocation --node http://127.0.0.1:7700"
+        after_help = "Examples:\n  tocsin revoke --revocation eastland.key.revocation --node http://127.0.0.1:7700\n  \
+        tocsin revoke --key eastland.key --successor eastland-2.key --node URL\n\n\
+        The pre-signed revocation (from keygen) withholds everything the key signed; it is the\n\
+        fallback for a key with no recovery commitment. A key committed to a recovery key is\n\
+        ended by `tocsin rotate` instead."
     )]
-    Revoke(client::RevokeArgs),
+    Revoke(ending::RevokeArgs),
     /// Save a node's messages to a file, signed bytes untouched.
     #[command(after_help = "Examples:\n  tocsin export --out eastland.tocsin\n  \
         tocsin export --node http://127.0.0.1:7701 --country AZ --kind alert --out az.tocsin\n  \
@@ -330,6 +359,9 @@ impl Failure {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Keygen(args) => keys::keygen(&args),
+        Command::Commit(args) => block_on(keys::commit(args)),
+        Command::Rotate(args) => block_on(ending::rotate(args)),
+        Command::Key(args) => block_on(key_info::key(args)),
         Command::Sign(sign) => match *sign {
             SignCommand::Alert(args) => compose::sign_alert(&args),
             SignCommand::Call(args) => compose::sign_call(&args),
@@ -343,7 +375,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Profile(cmd) => block_on(post::profile(cmd)),
         Command::Roster(cmd) => block_on(post::roster(cmd)),
         Command::Send(args) => block_on(client::send(args)),
-        Command::Revoke(args) => block_on(client::revoke(args)),
+        Command::Revoke(args) => block_on(ending::revoke(args)),
         Command::Follow(args) => block_on(read::follow(args)),
         Command::Show(args) => block_on(read::show(args)),
         Command::Deadlines(args) => block_on(deadlines::deadlines(args)),

@@ -99,7 +99,7 @@ impl Names {
         let mut at = *key;
         for _ in 0..NAME_HOPS {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.keys.entry(at) {
-                slot.insert(client.get_key(&at).await.ok());
+                slot.insert(client.key_state(&at).await.ok());
             }
             match self.predecessor(&at) {
                 Some(before) => at = before,

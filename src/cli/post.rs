@@ -182,17 +182,23 @@ pub struct RosterPublishArgs {
 }
 
 pub(super) fn load_key(opts: &PostOptions) -> anyhow::Result<SecretKey> {
-    keyfile::load(&opts.key).with_context(|| {
+    load_key_file(&opts.key)
+}
+
+/// Loads an organisation's key, saying how to make one when it cannot.
+pub(super) fn load_key_file(path: &Path) -> anyhow::Result<SecretKey> {
+    keyfile::load(path).with_context(|| {
         format!(
-            "loading the key {} (make one with: tocsin keygen --out {})",
-            opts.key.display(),
-            opts.key.display()
+            "loading the key {} (make one with: tocsin keygen {})",
+            path.display(),
+            path.display()
         )
     })
 }
 
 /// Shows the message and asks, when a person is at the terminal and did not say --yes; then
-/// publishes and reports.
+/// publishes the key's recovery commitment if it is not yet published, the message, and reports.
+/// Every command that publishes with a key goes through here.
 pub(super) async fn deliver(
     opts: &PostOptions,
     client: &mut Client,
@@ -223,6 +229,9 @@ pub(super) async fn deliver(
             .into());
         }
     }
+    // The first thing a key with a recovery key publishes is its commitment to it.
+    let key = load_key(opts)?;
+    super::keys::commit_first(&opts.key, &key, client, opts.json).await?;
     let outcome = publish_one(client, message.signed()).await?;
     print_outcome(outcome, Some(message.kind()), client.url(), opts.json)
 }

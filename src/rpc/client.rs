@@ -458,16 +458,13 @@ impl Client {
         }))
     }
 
-    /// What the node knows of a key: its recovery commitment, where it ends, who carries on,
-    /// and which key it carries on for.
-    pub async fn get_key(&mut self, key: &AuthorKey) -> Result<KeyState, ClientError> {
-        let reply = self
-            .inner
-            .get_key(proto::GetKeyRequest {
-                key: key.as_bytes().to_vec(),
-            })
-            .await?
-            .into_inner();
+    /// What the node knows of a key: its recovery commitment, conflicting commitments, where it
+    /// ends and who carries on, and which key it carries on for.
+    pub async fn key_state(&mut self, key: &AuthorKey) -> Result<KeyState, ClientError> {
+        let request = proto::GetKeyRequest {
+            key: key.as_bytes().to_vec(),
+        };
+        let reply = self.inner.get_key(request).await?.into_inner();
         super::convert::key_state_from_proto(reply).map_err(bad)
     }
 

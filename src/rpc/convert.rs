@@ -12,7 +12,7 @@ use crate::message::{
 };
 use crate::node::{Backup, NodeInfo, PublishStatus, Published, ReconcileStatus, SubEvent};
 use crate::proto;
-use crate::store::{KeyCommitment, KeyEnd, KeyState, LogId, MessageState};
+use crate::store::{KeyCommitment, KeyState, LogId, MessageState};
 
 pub(crate) fn kind_to_proto(k: Kind) -> proto::Kind {
     match k {
@@ -228,55 +228,55 @@ pub(crate) fn key_state_to_proto(k: &KeyState) -> proto::GetKeyReply {
     }
 }
 
-/// A node's answer to `GetKey`, read back (the client side of [`key_state_to_proto`]).
-pub(crate) fn key_state_from_proto(k: proto::GetKeyReply) -> Result<KeyState, String> {
-    let key = |b: &[u8]| AuthorKey::from_slice(b).map_err(|r| r.detail);
-    let opt_key = |b: &[u8]| {
-        if b.is_empty() {
-            Ok(None)
-        } else {
-            key(b).map(Some)
+fn commitment_from_proto(c: proto::KeyCommitment) -> Result<KeyCommitment, String> {
+    Ok(KeyCommitment {
+        id: Id::from_slice(&c.id).ok_or("a commitment id is not 32 bytes")?,
+        created_at: Timestamp(c.created_at),
+        recovery_digest: c
+            .recovery_digest
+            .as_slice()
+            .try_into()
+            .map_err(|_| "a recovery digest is not 32 bytes")?,
+        by_rotation: c.by_rotation,
+    })
+}
+
+/// A key's state as a node answers `GetKey` (the client's side of [`key_state_to_proto`]).
+pub(crate) fn key_state_from_proto(r: proto::GetKeyReply) -> Result<KeyState, String> {
+    let key_of = |raw: &[u8], what: &str| -> Result<Option<AuthorKey>, String> {
+        if raw.is_empty() {
+            return Ok(None);
         }
+        AuthorKey::from_slice(raw)
+            .map(Some)
+            .map_err(|e| format!("{what}: {}", e.detail))
     };
-    let id = |b: &[u8]| Id::from_slice(b).ok_or_else(|| "an id is not 32 bytes".to_string());
-    let commitment = |c: proto::KeyCommitment| {
-        Ok::<_, String>(KeyCommitment {
-            id: id(&c.id)?,
-            created_at: Timestamp(c.created_at),
-            recovery_digest: c
-                .recovery_digest
-                .as_slice()
-                .try_into()
-                .map_err(|_| "a recovery digest is not 32 bytes".to_string())?,
-            by_rotation: c.by_rotation,
-        })
-    };
-    let end = match k.end {
+    let end = match r.end {
         None => None,
-        Some(e) => Some(KeyEnd {
+        Some(e) => Some(crate::store::KeyEnd {
             from: Timestamp(e.from),
-            by: id(&e.by)?,
+            by: Id::from_slice(&e.by).ok_or("an end's message id is not 32 bytes")?,
             by_kind: kind_from_proto(e.by_kind).map_err(|s| s.message().to_string())?,
             rotation: if e.rotation.is_empty() {
                 None
             } else {
-                Some(id(&e.rotation)?)
+                Some(Id::from_slice(&e.rotation).ok_or("a rotation id is not 32 bytes")?)
             },
             compromised_since: (e.compromised_since != 0).then_some(Timestamp(e.compromised_since)),
-            successor: opt_key(&e.successor)?,
+            successor: key_of(&e.successor, "successor")?,
             reason: e.reason,
         }),
     };
     Ok(KeyState {
-        key: key(&k.key)?,
-        commitment: k.commitment.map(commitment).transpose()?,
-        conflicting: k
+        key: key_of(&r.key, "key")?.ok_or("a key state without its key")?,
+        commitment: r.commitment.map(commitment_from_proto).transpose()?,
+        conflicting: r
             .conflicting
             .into_iter()
-            .map(commitment)
+            .map(commitment_from_proto)
             .collect::<Result<_, _>>()?,
         end,
-        predecessor: opt_key(&k.predecessor)?,
+        predecessor: key_of(&r.predecessor, "predecessor")?,
     })
 }
 

@@ -93,10 +93,11 @@ impl Desk {
         self.path(name).display().to_string()
     }
 
-    /// Makes a key and returns (its file, its public key).
+    /// Makes a key without a recovery key (these tests are of other things; `keys_cli.rs`
+    /// tests keys with one) and returns (its file, its public key).
     pub(crate) async fn key(&self, name: &str) -> (String, String) {
         let file = self.p(name);
-        let out = ok(run(&["keygen", "--out", &file]).await);
+        let out = ok(run(&["keygen", "--out", &file, "--no-recovery"]).await);
         (file, out.trim().to_string())
     }
 

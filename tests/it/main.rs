@@ -19,6 +19,7 @@ mod http_attacks;
 mod ilo;
 mod integrity;
 mod keys_readers;
+mod keys_cli;
 mod log_identity;
 mod mesh;
 mod peers;
