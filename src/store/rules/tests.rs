@@ -11,6 +11,7 @@ use crate::store::tests::{
 };
 use std::time::Duration;
 
+mod keys;
 mod orderings;
 
 /// A store in memory and the last seq it handed out: messages arrive one transaction each, as
