@@ -24,6 +24,8 @@ use super::rows::Rows;
 use super::{Inner, Store, StoreError};
 use crate::message::{Id, Kind, Message};
 
+mod keys;
+
 /// What the records say, counted by [`Inner::check_records`].
 #[derive(Debug, Default)]
 struct RecordCounts {
@@ -54,7 +56,8 @@ const REBUILT_ROW: usize = 256;
 /// One damaged thing found by [`Store::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// What is damaged: `body`, `record`, `log`, `index`, `counter` or `segment`.
+    /// What is damaged: `body`, `record`, `log`, `index`, `counter`, `segment` or `key` (a
+    /// row of the recovery commitments, rotations or successors).
     pub what: &'static str,
     /// The seq concerned, when there is one.
     pub seq: Option<u64>,
@@ -116,6 +119,9 @@ struct Seen {
     drop_seqs: BTreeSet<u64>,
     /// Messages to drop on repair.
     drop_ids: BTreeSet<Id>,
+    /// The sound key events (commitments, rotations, revocations) read, whose rows the key
+    /// trees derive from (`check/keys.rs`).
+    key_events: Vec<Message>,
 }
 
 impl Inner {
@@ -146,6 +152,8 @@ impl Inner {
             }
         }
         self.check_indexes(&mut report, &seen)?;
+        let key_rows = self.expected_key_rows(&seen)?;
+        self.check_key_trees(&mut report, &key_rows)?;
         let tombs = self.trees.get(Tree::Tombs).len() as u64;
         let counter = |k: &[u8]| -> Result<u64, StoreError> {
             Ok(self
@@ -202,6 +210,7 @@ impl Inner {
         self.drop_messages(&mut rows, &seen)?;
         self.rewrite_log(&mut rows, &seen)?;
         self.rebuild_indexes(&mut rows, &seen)?;
+        self.rebuild_key_trees(&mut rows, &key_rows)?;
         rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
         rows.put(
             Tree::Meta,
@@ -312,6 +321,9 @@ impl Inner {
                 match self.verify_body(&e.id, &self.bodies.read(&at)) {
                     Ok(m) => {
                         seen.prefixes.insert(seq, codec::index_prefixes(&m));
+                        if m.kind().is_key_event() {
+                            seen.key_events.push(m);
+                        }
                     }
                     Err(detail) => {
                         report.found("body", Some(seq), Some(e.id), detail);

@@ -54,7 +54,8 @@
 //!   translation of it (translations repeat the text), keeping their ids.
 //! - **Endorsement**: one per endorsing author per target. The first stored counts in the
 //!   tally; later ones by the same author are stored and relayed but not counted. If the
-//!   counted one goes (expiry, revocation), the author's others do not take its place.
+//!   counted one goes (expiry, revocation), the author's earliest other one in effect takes
+//!   its place (so the tally does not depend on which came first).
 //!   Endorsements count as soon as they take effect (see *Views*), whether or not the target
 //!   is here yet; among one author's, the first to take effect is the one counted.
 //! - **Profile / roster**: the latest by created_at (ties: the larger id) is served.

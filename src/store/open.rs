@@ -38,6 +38,7 @@ pub(super) fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, St
     let marker = make_recovery_durable(&dir, &db, store_id, last_seq)?;
     let log_id = ensure_log_id(&dir, &db, &trees)?;
     let log_id = new_log_after_restore(&dir, &db, &trees, log_id, last_seq)?;
+    link_successors(&dir, &db, &trees)?;
     let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
     reclaim_leftover_segments(&dir, &trees, &bodies)?;
     let ids = rebuild_id_filter(&dir, &trees)?;
@@ -296,6 +297,35 @@ fn ensure_log_id(dir: &Path, db: &sled::Db, trees: &Trees) -> Result<LogId, Stor
         .map_err(sled_err)?;
     db.flush().map_err(sled_err)?;
     Ok(log_id)
+}
+
+/// Gives every key whose end names a successor its link from that successor
+/// (`Tree::Successors`), where it has none: a store written before the key trees holds
+/// revocations naming successors without them, and a successor must be known to carry on for
+/// its key (`Store::key_state`, the trust policy) whatever version stored the revocation. The
+/// other key trees start empty in such a store and need nothing: no commitment or rotation
+/// could be stored before them. A new tree beside format 4, so no format change; durable before
+/// the store is served, and found done on every later open.
+fn link_successors(dir: &Path, db: &sled::Db, trees: &Trees) -> Result<(), StoreError> {
+    let sled_err = |e| StoreError::sled(dir, e);
+    let successors = trees.get(Tree::Successors);
+    let mut linked = 0u64;
+    for kv in trees.get(Tree::Revoked).iter() {
+        let (key, value) = kv.map_err(sled_err)?;
+        let Some(successor) = codec::Revoked::decode(&value).and_then(|r| r.successor) else {
+            continue;
+        };
+        let link = codec::concat(&[&successor, &key]);
+        if !successors.contains_key(&link).map_err(sled_err)? {
+            successors.insert(link, &[]).map_err(sled_err)?;
+            linked += 1;
+        }
+    }
+    if linked > 0 {
+        db.flush().map_err(sled_err)?;
+        tracing::info!(dir = %dir.display(), linked, "successors of revoked keys linked to them");
+    }
+    Ok(())
 }
 
 /// A store holding a backup's note ([`BACKUP_NOTE`]) is a copy of an older state of a log

@@ -517,11 +517,41 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
             if rows.counts_endorsement(&e.target, body.author.as_bytes(), id)? =>
         {
             rows.uncount_endorsement(&e.target, body.author.as_bytes())?;
+            count_next_endorsement(rows, &e.target, body.author.as_bytes())?;
         }
         Content::Commitment(_) => {
             keys::uncommit(rows, id, body.author.as_bytes(), body.created_at.0);
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// The endorsement of `target` that `author` had counted went (withheld, expired): the
+/// author's earliest other one in effect takes its place. Without this a tally would depend on
+/// arrival order: a thief's endorsement made with a seized key, counted because it came first
+/// and then withheld by the rotation, would leave the union's own earlier endorsement uncounted
+/// on one node and counted on another that got them the other way round.
+fn count_next_endorsement(
+    rows: &mut Rows<'_>,
+    target: &Id,
+    author: &[u8; 32],
+) -> Result<(), StoreError> {
+    let mut others: Vec<Reference> = rows
+        .references(target, Kind::Endorsement)?
+        .into_iter()
+        .filter(|r| &r.author == author)
+        .collect();
+    others.sort_by_key(|r| (r.created_at, r.id));
+    for other in others {
+        // The one going has its reference taken out already; one under embargo counts at its
+        // release, one withdrawn never.
+        if rows
+            .record(&other.id)?
+            .is_some_and(|r| r.has_content() && !r.pending())
+        {
+            return rows.count_endorsement(target, author, &other.id);
+        }
     }
     Ok(())
 }
@@ -566,6 +596,7 @@ pub(super) fn unindex_damaged(
         rows.delete_reference(&target, rec.kind, id);
         if rec.kind == Kind::Endorsement && rows.counts_endorsement(&target, &rec.author, id)? {
             rows.uncount_endorsement(&target, &rec.author)?;
+            count_next_endorsement(rows, &target, &rec.author)?;
         }
     }
     warn!(

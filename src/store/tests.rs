@@ -2194,6 +2194,7 @@ async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
 }
 
 mod integrity;
+mod keys;
 mod tally;
 
 /// A follower pipelines its batches: when one fails in the store, those queued behind it are

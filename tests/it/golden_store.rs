@@ -758,6 +758,31 @@ async fn the_golden_store_opens_and_reads_back_every_row() {
     assert_eq!(retry.pending, 1);
     assert_eq!(retry.per_peer, vec![("eastland-relay".to_string(), 1)]);
 
+    // What the key rules keep, in a store from before them: no key has a recovery commitment
+    // (none could be stored), the teachers' key ends by its revocation, and their new key is
+    // linked back to it (by the opening: the revocation was stored without that link).
+    let teachers = store.key_state(&a.teachers.public()).expect("key state");
+    assert!(teachers.commitment.is_none() && teachers.conflicting.is_empty());
+    let end = teachers.end.expect("the teachers' key ends");
+    assert_eq!(end.by, g.revocation.id());
+    assert_eq!(end.by_kind, Kind::Revocation);
+    assert_eq!((end.rotation, end.compromised_since), (None, None));
+    assert_eq!(end.successor, Some(a.teachers_new.public()));
+    let teachers_new = store
+        .key_state(&a.teachers_new.public())
+        .expect("key state");
+    assert_eq!(teachers_new.predecessor, Some(a.teachers.public()));
+    assert!(teachers_new.commitment.is_none() && teachers_new.end.is_none());
+    let docks = store.key_state(&a.docks.public()).expect("key state");
+    assert!(docks.commitment.is_none() && docks.end.is_none() && docks.predecessor.is_none());
+    let ended: Vec<AuthorKey> = store
+        .ended_keys()
+        .expect("ended keys")
+        .iter()
+        .map(|k| k.key)
+        .collect();
+    assert_eq!(ended, vec![a.teachers.public()]);
+
     // Nothing damaged, and nothing wanted.
     let report = store.check(false).await.expect("check");
     assert!(report.is_clean(), "{report:?}");

@@ -238,6 +238,15 @@ fn settle(rows: &mut Rows<'_>, key: &[u8; 32], depth: usize) -> Result<(), Store
     if existing.as_ref().is_none_or(|e| end_from < e.from) {
         withhold(rows, key, end_from)?;
     }
+    // A revocation's successor that the rotation in force replaces carries on for nothing any
+    // more: without this its row would stay or not depending on which came first.
+    if let Some(e) = &existing
+        && e.rotation.is_none()
+        && let Some(old) = e.successor
+        && row.successor != Some(old)
+    {
+        rows.delete_successor(&old, key);
+    }
     let before = existing.and_then(|e| e.rotation);
     if before == row.rotation {
         return Ok(());

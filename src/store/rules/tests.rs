@@ -11,6 +11,9 @@ use crate::store::tests::{
 };
 use std::time::Duration;
 
+mod keys;
+mod orderings;
+
 /// A store in memory and the last seq it handed out: messages arrive one transaction each, as
 /// single publishes do.
 #[derive(Default)]
@@ -22,12 +25,26 @@ struct Node {
 impl Node {
     /// Plans `msg` arriving at `now` and commits what it planned.
     fn arrive(&mut self, msg: &Message, now: Timestamp) -> Inserted {
+        self.arrive_from(msg, now, &Origin::Local)
+    }
+
+    /// [`Node::arrive`], relayed by a peer (so `backdated` does not judge it).
+    fn relayed(&mut self, msg: &Message, now: Timestamp) -> Inserted {
+        let peer = Origin::Peer {
+            peer: "westland-relay".into(),
+            cursor: 0,
+        };
+        self.arrive_from(msg, now, &peer)
+    }
+
+    /// [`Node::arrive`] from `origin`.
+    fn arrive_from(&mut self, msg: &Message, now: Timestamp, origin: &Origin) -> Inserted {
         let prefixes = codec::index_prefixes(msg);
         let mut rows = Rows::new(&self.memory);
         let arrival = Arrival {
             msg,
             prefixes: &prefixes,
-            origin: &Origin::Local,
+            origin,
             placed: None,
         };
         let outcome = insert(&mut rows, arrival, self.last_seq + 1, now).expect("plan");
@@ -577,4 +594,36 @@ fn a_rotation_before_its_commitment_waits_for_it_and_a_stranger_recovery_key_cou
     assert!(!node.holds(&late));
     assert!(node.may_act_for(&successor, &main));
     assert!(!node.may_act_for(&stranger, &main));
+}
+
+#[test]
+fn a_thiefs_endorsement_counted_first_gives_way_to_the_unions_when_withheld() {
+    let (main, recovery, successor, successor_recovery) = union_keys();
+    let (other, mut node) = (key(44), Node::default());
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    let theirs = call(&other, at(1));
+    node.relayed(&commit(&main, at(0), &recovery), at(12));
+    node.relayed(&theirs, at(12));
+    // The thief's endorsement (after the seizure) arrives before the union's own.
+    node.relayed(&endorse(&main, at(11), theirs.id(), "not any more"), at(12));
+    let genuine = endorse(&main, at(2), theirs.id(), "with you");
+    node.relayed(&genuine, at(12));
+    assert_eq!(node.tally(&theirs), 1, "one per author");
+    node.relayed(
+        &rotation(
+            &recovery,
+            at(12),
+            &main,
+            at(10),
+            &successor,
+            &successor_recovery,
+        ),
+        at(12),
+    );
+    assert_eq!(node.tally(&theirs), 1, "the union's endorsement counts now");
+    assert!(
+        node.rows()
+            .counts_endorsement(&theirs.id(), main.public().as_bytes(), &genuine.id())
+            .unwrap()
+    );
 }
