@@ -6,6 +6,10 @@ corpus/open_body/seed-NAME    the vector's body with its author (field 1, the fi
                               replaced by the fuzz key's public key, so the target signs and
                               opens it byte for byte.
 
+The invalid vectors (refused, each with its reason) are written the same way, as
+seed-invalid-NAME: mutations of them land on both sides of a rule (a 31-byte digest, a key
+event with an expiry, a rotation to the compromised key).
+
 Needs the `cryptography` package (tests/python/requirements.txt). Run from anywhere:
     python3 fuzz/seed_corpus.py
 """
@@ -27,11 +31,12 @@ FUZZ_KEY = (
 
 
 def main():
-    vectors = json.loads(VECTORS.read_text())["vectors"]
+    data = json.loads(VECTORS.read_text())
+    vectors = [(v["name"], v) for v in data["vectors"]]
+    vectors += [(f"invalid-{v['name']}", v) for v in data.get("invalid", [])]
     for target in ("open_signed", "open_body"):
         (FUZZ / "corpus" / target).mkdir(parents=True, exist_ok=True)
-    for v in vectors:
-        name = v["name"]
+    for name, v in vectors:
         (FUZZ / "corpus" / "open_signed" / f"seed-{name}").write_bytes(
             bytes.fromhex(v["signed_message"])
         )

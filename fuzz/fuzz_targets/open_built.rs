@@ -1,5 +1,7 @@
 //! Fuzz target, structure-aware: `arbitrary` builds a domain `Body` (every kind, a call's goals,
-//! action reports with counts and filings, a newer version's kind in any content field; times
+//! action reports with counts and filings, recovery commitments and rotations naming the fixed
+//! keys (the author among them) and digests of them or of anything, a newer version's kind in
+//! any content field; times
 //! near the fixed clock, strings drawn from valid and near-valid samples or arbitrary), and the target
 //! checks that `validate` and the wire agree. A body `validate` accepts signs (unless it is over
 //! the size limit), opens at the same time, and decodes back to an equal body; a body it
@@ -18,8 +20,9 @@ use sha2::{Digest, Sha256};
 use tocsin::message::{
     ActionCall, ActionReport, ActionType, Alert, AuthorKey, Body, Cancel, Category, Certainty,
     Checked, Content, Count, Endorsement, Filing, Goal, Id, Info, KIND_FIELDS, Measure, Message,
-    Profile, Reason, Revocation, Roster, RosterMember, SecretKey, Severity, SignedMessage, Status,
-    SupervisoryBody, Timestamp, Translation, UnknownKind, Update, UpdateContent, Urgency, validate,
+    Profile, Reason, RecoveryCommitment, Revocation, Roster, RosterMember, Rotation, SecretKey,
+    Severity, SignedMessage, Status, SupervisoryBody, Timestamp, Translation, UnknownKind, Update,
+    UpdateContent, Urgency, recovery_digest, validate,
 };
 use tocsin::proto;
 
@@ -178,6 +181,34 @@ struct ReportShape {
     evidence: Option<Text>,
 }
 
+/// A recovery digest: of one of the fixed keys (so a rotation's successor may be committed to
+/// itself, which validation refuses), or any 32 bytes.
+#[derive(Debug, Clone, Copy, Arbitrary)]
+enum DigestShape {
+    OfKey(u8),
+    Raw([u8; 32]),
+}
+
+impl DigestShape {
+    fn get(self) -> [u8; 32] {
+        match self {
+            DigestShape::OfKey(n) => recovery_digest(&other_key(n)),
+            DigestShape::Raw(bytes) => bytes,
+        }
+    }
+}
+
+#[derive(Debug, Arbitrary)]
+struct RotationShape {
+    /// One of the fixed keys: the author itself now and then, which validation refuses.
+    compromised: u8,
+    since: Time,
+    /// One of the fixed keys: the compromised key or the author now and then.
+    successor: u8,
+    successor_recovery_digest: DigestShape,
+    reason: Text,
+}
+
 #[derive(Debug, Arbitrary)]
 enum ContentShape {
     Alert(AlertShape),
@@ -191,6 +222,8 @@ enum ContentShape {
     Roster(Vec<(u8, Text, Text)>),
     Revocation(Time, Option<u8>, Text),
     Report(ReportShape),
+    Commitment(DigestShape),
+    Rotation(RotationShape),
     /// A newer version's kind: a field number (from 10, the known kinds' fields included) and
     /// its bytes.
     Unknown(u8, Vec<u8>),
@@ -346,6 +379,16 @@ fn build(shape: &Shape) -> Body {
             reason: reason.get(TEXTS),
         }),
         ContentShape::Report(r) => Content::Report(report(r, created_at)),
+        ContentShape::Commitment(digest) => Content::Commitment(RecoveryCommitment {
+            recovery_digest: digest.get(),
+        }),
+        ContentShape::Rotation(r) => Content::Rotation(Box::new(Rotation {
+            compromised: other_key(r.compromised),
+            compromised_since: r.since.from(created_at),
+            successor: other_key(r.successor),
+            successor_recovery_digest: r.successor_recovery_digest.get(),
+            reason: r.reason.get(TEXTS),
+        })),
         ContentShape::Unknown(field, value) => Content::Unknown(UnknownKind {
             field: KIND_FIELDS.start() + u32::from(*field) % 90,
             value: value.clone(),

@@ -30,6 +30,7 @@ mod reports_surfaces;
 mod restore;
 mod retry;
 mod security;
+mod seizure;
 mod sneakernet;
 mod sub_attacks;
 mod support;

@@ -6,21 +6,30 @@
 //! `TOCSIN_WRITE_VECTORS=1`) and checked in; vectors are only ever added, never changed. `tests/vectors/check_vectors.py` checks it
 //! independently of this crate. All organisations are fictional; the country codes are those
 //! of uninhabited territories.
+//!
+//! Beside the vectors every node accepts, `invalid` holds signed messages every node refuses,
+//! each with the reason code it must give: the signature is good, so the refusal is the
+//! content's alone.
 
 use std::time::Duration;
 
+use prost::Message as _;
 use serde::{Deserialize, Serialize};
 use tocsin::message::tally::Reported;
 use tocsin::message::{
-    ActionCall, ActionReport, ActionType, Alert, Body, Cancel, Category, Certainty, Content, Count,
-    Filing, Id, Info, KIND_FIELDS, Measure, Message, Revocation, SIGNING_DOMAIN, SecretKey,
-    Severity, SignedMessage, Status, SupervisoryBody, Tally, Timestamp, UnknownKind, Urgency,
+    ActionCall, ActionReport, ActionType, Alert, AuthorKey, Body, Cancel, Category, Certainty,
+    Checked, Content, Count, Filing, Id, Info, KIND_FIELDS, Measure, Message, RECOVERY_DOMAIN,
+    Reason, RecoveryCommitment, Revocation, Rotation, SIGNING_DOMAIN, SecretKey, Severity,
+    SignedMessage, Status, SupervisoryBody, Tally, Timestamp, UnknownKind, Urgency,
+    recovery_digest,
 };
+use tocsin::proto;
 
 const PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/v1.json");
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
+const MINUTE: Duration = Duration::from_secs(60);
 
 /// The file as stored.
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,6 +39,9 @@ struct VectorFile {
     /// `"tocsin/v1/message" || 0x00`, hex: what every signature covers before the body.
     signing_domain: String,
     vectors: Vec<Vector>,
+    /// Signed messages every node refuses, each with its reason code.
+    #[serde(default)]
+    invalid: Vec<InvalidVector>,
 }
 
 /// One vector. Hex is lower case.
@@ -57,6 +69,37 @@ struct Vector {
     kind: String,
     /// The body's field that carries the content (10 to 99).
     content_field: u32,
+    /// The recovery public key a digest in the body is of (a commitment's recovery_digest, a
+    /// rotation's successor_recovery_digest), so that the digest can be computed anew:
+    /// SHA-256(`"tocsin/v1/recovery" || 0x00 || key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recovery_public_key: Option<String>,
+}
+
+/// A signed message every node refuses. Hex is lower case.
+#[derive(Debug, Serialize, Deserialize)]
+struct InvalidVector {
+    name: String,
+    /// The content and its one fault, for people.
+    description: String,
+    /// The 32-byte Ed25519 seed of the signer.
+    seed: String,
+    /// The signer's public key.
+    public_key: String,
+    /// A time (ms since the epoch) at which it is refused for its fault (not for its times).
+    valid_at: u64,
+    /// The `MessageBody` protobuf bytes.
+    body: String,
+    /// SHA-256 of `body`.
+    id: String,
+    /// Ed25519 over `signing_domain || body`: good, so the refusal is the content's alone.
+    signature: String,
+    /// The `SignedMessage` protobuf bytes.
+    signed_message: String,
+    /// The body's field that carries the content.
+    content_field: u32,
+    /// The reason code every node refuses it with.
+    reason: String,
 }
 
 /// A vector's inputs, built through the public API.
@@ -68,6 +111,20 @@ struct Case {
     valid_at: Timestamp,
     /// See [`Vector::content_field`].
     content_field: u32,
+    /// See [`Vector::recovery_public_key`].
+    recovery: Option<AuthorKey>,
+}
+
+/// An invalid vector's inputs: a body as the wire carries it, which the model may not be able
+/// to hold (a digest of 31 bytes).
+struct InvalidCase {
+    name: &'static str,
+    description: &'static str,
+    seed: [u8; 32],
+    body: proto::MessageBody,
+    valid_at: Timestamp,
+    content_field: u32,
+    reason: Reason,
 }
 
 /// 2026-11-20T08:00:00Z: when the first vector was made.
@@ -88,6 +145,21 @@ fn northland_seed() -> [u8; 32] {
 
 fn northland_successor_seed() -> [u8; 32] {
     seed(0x40)
+}
+
+/// The Confederation of Eastland Workers' recovery key, kept offline.
+fn eastland_recovery_seed() -> [u8; 32] {
+    seed(0x60)
+}
+
+/// The key that carries on for the Confederation of Eastland Workers after the seizure.
+fn eastland_successor_seed() -> [u8; 32] {
+    seed(0x80)
+}
+
+/// The successor's own recovery key.
+fn eastland_successor_recovery_seed() -> [u8; 32] {
+    seed(0xa0)
 }
 
 fn public(seed: [u8; 32]) -> tocsin::message::AuthorKey {
@@ -151,6 +223,7 @@ fn alert_two_languages() -> Case {
         },
         valid_at: created_at.plus(HOUR),
         content_field: 10,
+        recovery: None,
     }
 }
 
@@ -211,6 +284,7 @@ fn call_ilo() -> Case {
         },
         valid_at: T0.plus(5 * HOUR),
         content_field: 11,
+        recovery: None,
     }
 }
 
@@ -244,6 +318,7 @@ fn cancel_of_the_alert() -> Case {
         },
         valid_at: created_at.plus(HOUR),
         content_field: 13,
+        recovery: None,
     }
 }
 
@@ -273,6 +348,7 @@ fn revocation_with_successor() -> Case {
         },
         valid_at: created_at.plus(HOUR),
         content_field: 18,
+        recovery: None,
     }
 }
 
@@ -324,6 +400,7 @@ fn report_on_the_call() -> Case {
         },
         valid_at: created_at.plus(HOUR),
         content_field: 19,
+        recovery: None,
     }
 }
 
@@ -357,6 +434,73 @@ fn unknown_kind() -> Case {
         },
         valid_at: created_at.plus(HOUR),
         content_field: 90,
+        recovery: None,
+    }
+}
+
+fn recovery_commitment() -> Case {
+    let created_at = T0.minus(DAY);
+    Case {
+        name: "recovery-commitment",
+        description: "The Confederation of Eastland Workers (fictional) commits its key to a \
+                      recovery key kept offline (seed 60 61 … 7f): the digest SHA-256(\"tocsin/v1/\
+                      recovery\" || 0x00 || recovery public key); no topics or countries; \
+                      created 2026-11-19T08:00:00Z, the first message its key published; no \
+                      expiry (a commitment never expires).",
+        seed: eastland_seed(),
+        body: Body {
+            author: public(eastland_seed()),
+            created_at,
+            expires_at: None,
+            topics: Vec::new(),
+            countries: Vec::new(),
+            effective_at: None,
+            content: Content::Commitment(RecoveryCommitment {
+                recovery_digest: recovery_digest(&public(eastland_recovery_seed())),
+            }),
+        },
+        valid_at: created_at.plus(HOUR),
+        content_field: 20,
+        recovery: Some(public(eastland_recovery_seed())),
+    }
+}
+
+/// The rotation of [`rotation_after_seizure`], before it is signed.
+fn rotation_content() -> Rotation {
+    Rotation {
+        compromised: public(eastland_seed()),
+        compromised_since: T0.plus(11 * DAY + 10 * MINUTE),
+        successor: public(eastland_successor_seed()),
+        successor_recovery_digest: recovery_digest(&public(eastland_successor_recovery_seed())),
+        reason: "The union's office in Eastport was raided at 08:10 and the laptop holding the \
+                 key was seized."
+            .into(),
+    }
+}
+
+fn rotation_after_seizure() -> Case {
+    let created_at = T0.plus(11 * DAY + 40 * MINUTE);
+    Case {
+        name: "rotation-after-seizure",
+        description: "The recovery key of the Confederation of Eastland Workers (fictional; seed \
+                      60 61 … 7f, the key the vector recovery-commitment commits to) rotates \
+                      the union's key: compromised since 2026-12-01T08:10:00Z; successor key \
+                      (seed 80 81 … 9f) with its own recovery commitment (the digest of the \
+                      key of seed a0 a1 … bf); a reason; no topics or countries; created \
+                      2026-12-01T08:40:00Z; no expiry (a rotation never expires).",
+        seed: eastland_recovery_seed(),
+        body: Body {
+            author: public(eastland_recovery_seed()),
+            created_at,
+            expires_at: None,
+            topics: Vec::new(),
+            countries: Vec::new(),
+            effective_at: None,
+            content: Content::Rotation(Box::new(rotation_content())),
+        },
+        valid_at: created_at.plus(20 * MINUTE),
+        content_field: 21,
+        recovery: Some(public(eastland_successor_recovery_seed())),
     }
 }
 
@@ -368,6 +512,72 @@ fn cases() -> Vec<Case> {
         revocation_with_successor(),
         report_on_the_call(),
         unknown_kind(),
+        recovery_commitment(),
+        rotation_after_seizure(),
+    ]
+}
+
+fn rotation_to_the_compromised_key() -> InvalidCase {
+    let valid = rotation_after_seizure();
+    let mut body = valid.body;
+    body.content = Content::Rotation(Box::new(Rotation {
+        successor: public(eastland_seed()),
+        ..rotation_content()
+    }));
+    InvalidCase {
+        name: "rotation-successor-is-the-compromised-key",
+        description: "The rotation of the vector rotation-after-seizure, but naming the \
+                      compromised key itself as its successor: the key in a thief's hands \
+                      would carry on. Refused bad-value.",
+        seed: valid.seed,
+        body: proto::MessageBody::from(&body),
+        valid_at: valid.valid_at,
+        content_field: 21,
+        reason: Reason::BadValue,
+    }
+}
+
+fn commitment_digest_of_31_bytes() -> InvalidCase {
+    let valid = recovery_commitment();
+    let mut body = proto::MessageBody::from(&valid.body);
+    let Some(proto::message_body::Content::Commitment(c)) = &mut body.content else {
+        panic!("the vector recovery-commitment is a commitment")
+    };
+    c.recovery_digest.truncate(31);
+    InvalidCase {
+        name: "commitment-digest-of-31-bytes",
+        description: "The commitment of the vector recovery-commitment with its digest cut to \
+                      its first 31 bytes: not a SHA-256 digest. Refused malformed.",
+        seed: valid.seed,
+        body,
+        valid_at: valid.valid_at,
+        content_field: 20,
+        reason: Reason::Malformed,
+    }
+}
+
+fn commitment_with_expiry() -> InvalidCase {
+    let valid = recovery_commitment();
+    let mut body = proto::MessageBody::from(&valid.body);
+    body.expires_at = valid.body.created_at.plus(365 * DAY).as_millis();
+    InvalidCase {
+        name: "commitment-with-expiry",
+        description: "The commitment of the vector recovery-commitment with an expiry 365 days \
+                      after its creation: a commitment never expires (a recovery key must \
+                      outlive any seizure). Refused bad-lifetime.",
+        seed: valid.seed,
+        body,
+        valid_at: valid.valid_at,
+        content_field: 20,
+        reason: Reason::BadLifetime,
+    }
+}
+
+fn invalid_cases() -> Vec<InvalidCase> {
+    vec![
+        rotation_to_the_compromised_key(),
+        commitment_digest_of_31_bytes(),
+        commitment_with_expiry(),
     ]
 }
 
@@ -392,6 +602,32 @@ fn vector(case: &Case) -> Vector {
         signed_message: hex::encode(msg.signed().encode_to_vec()),
         kind: msg.kind().as_str().into(),
         content_field: case.content_field,
+        recovery_public_key: case.recovery.map(|k| k.to_hex()),
+    }
+}
+
+/// Encodes and signs an invalid case's body as it is: the signature is good.
+fn sign_invalid(case: &InvalidCase) -> SignedMessage {
+    let key = SecretKey::from_seed(&case.seed);
+    let body = case.body.encode_to_vec();
+    let signature = key.sign(&body);
+    SignedMessage::new(body.into(), &signature).expect("a body under the size limit")
+}
+
+fn invalid_vector(case: &InvalidCase) -> InvalidVector {
+    let signed = sign_invalid(case);
+    InvalidVector {
+        name: case.name.into(),
+        description: case.description.into(),
+        seed: hex::encode(case.seed),
+        public_key: SecretKey::from_seed(&case.seed).public().to_hex(),
+        valid_at: case.valid_at.as_millis(),
+        body: hex::encode(signed.body()),
+        id: signed.id().to_hex(),
+        signature: hex::encode(signed.signature()),
+        signed_message: hex::encode(signed.encode_to_vec()),
+        content_field: case.content_field,
+        reason: case.reason.code().into(),
     }
 }
 
@@ -425,6 +661,9 @@ fn the_file_holds_every_vector_and_the_domain() {
     assert_eq!(unhex(&file.signing_domain), SIGNING_DOMAIN);
     let names: Vec<_> = file.vectors.iter().map(|v| v.name.as_str()).collect();
     let expected: Vec<_> = cases().iter().map(|c| c.name).collect();
+    assert_eq!(names, expected);
+    let names: Vec<_> = file.invalid.iter().map(|v| v.name.as_str()).collect();
+    let expected: Vec<_> = invalid_cases().iter().map(|c| c.name).collect();
     assert_eq!(names, expected);
 }
 
@@ -471,6 +710,11 @@ fn rebuilt_vectors_have_the_exact_bytes_id_and_signature() {
         assert_eq!(
             stored.content_field, case.content_field,
             "{name}: content field"
+        );
+        assert_eq!(
+            stored.recovery_public_key,
+            case.recovery.map(|k| k.to_hex()),
+            "{name}: recovery public key"
         );
     }
 }
@@ -573,6 +817,116 @@ fn the_report_counts_for_the_call_and_the_unknown_kind_is_carried_unread() {
     assert!(unknown.body().info().is_empty());
 }
 
+/// SHA-256(`"tocsin/v1/recovery" || 0x00 || key`), computed here rather than by the crate.
+fn digest_of(key_hex: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"tocsin/v1/recovery\0");
+    h.update(unhex(key_hex));
+    h.finalize().into()
+}
+
+#[test]
+fn the_rotation_answers_to_the_commitment_and_commits_its_successor() {
+    assert_eq!(RECOVERY_DOMAIN, b"tocsin/v1/recovery\0");
+    let file = read();
+    let by_name = |n: &str| file.vectors.iter().find(|v| v.name == n).unwrap();
+    let open = |n: &str| {
+        Message::from_store(SignedMessage::decode(&unhex(&by_name(n).signed_message)).unwrap())
+            .unwrap()
+    };
+    let commitment_vector = by_name("recovery-commitment");
+    let commitment = open("recovery-commitment");
+    let Content::Commitment(c) = &commitment.body().content else {
+        panic!("not a commitment")
+    };
+    let recovery = commitment_vector.recovery_public_key.as_deref().unwrap();
+    assert_eq!(recovery, public(eastland_recovery_seed()).to_hex());
+    assert_eq!(c.recovery_digest, digest_of(recovery));
+    assert_eq!(
+        c.recovery_digest,
+        recovery_digest(&AuthorKey::from_slice(&unhex(recovery)).unwrap())
+    );
+
+    let rotation_vector = by_name("rotation-after-seizure");
+    let rotation = open("rotation-after-seizure");
+    let Content::Rotation(r) = &rotation.body().content else {
+        panic!("not a rotation")
+    };
+    // Signed by the key the commitment is to; recovers the commitment's author.
+    assert_eq!(digest_of(&rotation_vector.public_key), c.recovery_digest);
+    assert_eq!(r.compromised, *commitment.author());
+    assert_eq!(r.compromised_since, T0.plus(11 * DAY + 10 * MINUTE));
+    assert_eq!(r.successor, public(eastland_successor_seed()));
+    let successor_recovery = rotation_vector.recovery_public_key.as_deref().unwrap();
+    assert_eq!(r.successor_recovery_digest, digest_of(successor_recovery));
+    assert!(r.compromised_since < rotation.body().created_at);
+}
+
+#[test]
+fn invalid_vectors_are_signed_and_refused_with_their_reason() {
+    let file = read();
+    assert_eq!(file.invalid.len(), invalid_cases().len());
+    for (stored, case) in file.invalid.iter().zip(invalid_cases()) {
+        let name = case.name;
+        let rebuilt = sign_invalid(&case);
+        assert_eq!(
+            stored.body,
+            hex::encode(rebuilt.body()),
+            "{name}: body bytes"
+        );
+        assert_eq!(stored.id, rebuilt.id().to_hex(), "{name}: id");
+        assert_eq!(
+            Id::of(&unhex(&stored.body)).to_hex(),
+            stored.id,
+            "{name}: id is SHA-256 of the stored body"
+        );
+        assert_eq!(
+            stored.signature,
+            hex::encode(rebuilt.signature()),
+            "{name}: signature"
+        );
+        assert_eq!(
+            stored.signed_message,
+            hex::encode(rebuilt.encode_to_vec()),
+            "{name}: signed message"
+        );
+        assert_eq!(stored.seed, hex::encode(case.seed), "{name}: seed");
+        assert_eq!(stored.valid_at, case.valid_at.as_millis(), "{name}");
+        assert_eq!(stored.description, case.description, "{name}");
+        assert_eq!(stored.content_field, case.content_field, "{name}");
+        assert_eq!(
+            content_fields(&unhex(&stored.body)),
+            [stored.content_field],
+            "{name}: one content field"
+        );
+
+        // The signature is good: the refusal is for the content alone.
+        let signed = SignedMessage::decode(&unhex(&stored.signed_message))
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+        let key = AuthorKey::from_slice(&unhex(&stored.public_key)).unwrap();
+        assert_eq!(key, SecretKey::from_seed(&case.seed).public(), "{name}");
+        key.verify(signed.body(), signed.signature())
+            .unwrap_or_else(|r| panic!("{name}: the signature does not verify: {r}"));
+
+        let valid_at = Timestamp(stored.valid_at);
+        let refusal = Checked::open(signed.clone(), valid_at)
+            .map(|_| ())
+            .expect_err(name);
+        assert_eq!(refusal.code(), stored.reason, "{name}: {refusal}");
+        assert_eq!(refusal.reason, case.reason, "{name}");
+        let refusal = Message::open(signed.clone(), valid_at)
+            .map(|_| ())
+            .expect_err(name);
+        assert_eq!(refusal.code(), stored.reason, "{name}");
+        // Not a matter of time: refused at any time.
+        let later = Message::open(signed, valid_at.plus(3650 * DAY))
+            .map(|_| ())
+            .expect_err(name);
+        assert_eq!(later.code(), stored.reason, "{name}: ten years on");
+    }
+}
+
 /// Writes tests/vectors/v1.json. Run it alone, once, when adding a vector:
 /// `TOCSIN_WRITE_VECTORS=1 cargo test --test it -- --ignored --exact vectors::write_vectors`.
 /// Never run it to "fix" a failing comparison: that means the wire format changed.
@@ -593,6 +947,7 @@ fn write_vectors() {
             .into(),
         signing_domain: hex::encode(SIGNING_DOMAIN),
         vectors: cases().iter().map(vector).collect(),
+        invalid: invalid_cases().iter().map(invalid_vector).collect(),
     };
     let mut text = serde_json::to_string_pretty(&file).unwrap();
     text.push('\n');

@@ -5,7 +5,10 @@ Starts a real node (the binary named on the command line) on a loopback port wit
 default TLS, connects trusting the CA the node made for itself, publishes an
 alert signed with `cryptography`'s Ed25519, checks the refusal of a tampered copy and of a
 duplicate, subscribes and receives the alert byte for byte, publishes a call with a goal and
-three action reports by two organisations (one revised) and checks `Get`'s tally, then stops
+three action reports by two organisations (one revised) and checks `Get`'s tally; commits a
+union's key to a recovery key (the digest computed here), rotates the key with the recovery key
+after a "seizure" and checks `GetKey`'s end (from, successor, rotation) and that `Get` withholds
+what the key signed after the seizure, with a reason, and keeps what it signed before; then stops
 the node with SIGTERM
 and expects a clean exit. Prints one line per check and `N passed, M failed`.
 """
@@ -24,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOMAIN = b"tocsin/v1/message\x00"
+RECOVERY_DOMAIN = b"tocsin/v1/recovery\x00"
 results = []
 
 
@@ -213,6 +217,85 @@ def main():
             check("the goal's progress is against its target",
                   len(tally.goals) == 1 and tally.goals[0].goal.target == 3000
                   and tally.goals[0].reached == 2340, str(tally.goals))
+
+            # A union commits its key to a recovery key kept abroad; the key is seized at
+            # `seized`, the thief posts with it, and the recovery key rotates it to a successor.
+            def digest_of(k):
+                return hashlib.sha256(RECOVERY_DOMAIN + key_bytes(k)).digest()
+
+            def alert_by(author_key, created_at, headline):
+                return m.MessageBody(
+                    author=key_bytes(author_key), created_at=created_at,
+                    expires_at=created_at + 86_400_000, topics=["union-rights"],
+                    alert=m.Alert(
+                        status=m.STATUS_ACTUAL, category=m.CATEGORY_STRIKE,
+                        urgency=m.URGENCY_IMMEDIATE, severity=m.SEVERITY_SEVERE,
+                        certainty=m.CERTAINTY_OBSERVED,
+                        info=[m.Info(language="en", headline=headline,
+                                     description="The Eastland Dockworkers' Union reports.")],
+                    ),
+                )
+
+            union, recovery = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+            successor, successor_recovery = (Ed25519PrivateKey.generate(),
+                                             Ed25519PrivateKey.generate())
+            start = int(time.time() * 1000)
+            # A commitment never expires: expires_at is left unset.
+            sent, commitment_id = publish(union, m.MessageBody(
+                author=key_bytes(union), created_at=start,
+                commitment=m.RecoveryCommitment(recovery_digest=digest_of(recovery)),
+            ))
+            check("a recovery commitment is accepted", sent.status == r.PUBLISH_STATUS_ACCEPTED,
+                  str(sent))
+            sent, before_id = publish(union, alert_by(union, start + 1, "Eastport strike: day one"))
+            check("the union's alert before the seizure is accepted",
+                  sent.status == r.PUBLISH_STATUS_ACCEPTED, str(sent))
+            seized = start + 10
+            sent, forged_id = publish(union, alert_by(union, seized + 5, "The strike is called off"))
+            check("the thief's alert after the seizure is accepted (nothing says otherwise yet)",
+                  sent.status == r.PUBLISH_STATUS_ACCEPTED, str(sent))
+
+            # Signed by the recovery key: the author is the recovery key, the key it recovers
+            # is `compromised`.
+            sent, rotation_id = publish(recovery, m.MessageBody(
+                author=key_bytes(recovery), created_at=int(time.time() * 1000),
+                rotation=m.Rotation(
+                    compromised=key_bytes(union), compromised_since=seized,
+                    successor=key_bytes(successor),
+                    successor_recovery_digest=digest_of(successor_recovery),
+                    reason="the union's laptop was seized in a raid",
+                ),
+            ))
+            check("a rotation signed by the recovery key is accepted",
+                  sent.status == r.PUBLISH_STATUS_ACCEPTED, str(sent))
+
+            k = stub.GetKey(r.GetKeyRequest(key=key_bytes(union)), timeout=10)
+            check("GetKey has the commitment in force, with the digest computed here",
+                  k.HasField("commitment") and k.commitment.id == commitment_id
+                  and k.commitment.recovery_digest == digest_of(recovery), str(k))
+            # `from` is a Python keyword: read through getattr.
+            check("GetKey: the key ends at the seizure, by the rotation",
+                  k.HasField("end") and getattr(k.end, "from") == seized
+                  and k.end.by == rotation_id and k.end.by_kind == r.KIND_ROTATION
+                  and k.end.compromised_since == seized, str(k))
+            check("GetKey names the successor and the rotation in force",
+                  k.end.successor == key_bytes(successor) and k.end.rotation == rotation_id,
+                  str(k.end))
+            s_key = stub.GetKey(r.GetKeyRequest(key=key_bytes(successor)), timeout=10)
+            check("GetKey of the successor names the key it carries on for",
+                  s_key.predecessor == key_bytes(union)
+                  and s_key.commitment.recovery_digest == digest_of(successor_recovery)
+                  and s_key.commitment.by_rotation, str(s_key))
+
+            forged = stub.Get(r.GetRequest(id=forged_id), timeout=10)
+            check("Get of the thief's alert: withheld, with a reason, and no content",
+                  forged.withheld and "recovery key" in forged.withheld_reason
+                  and not forged.HasField("message") and not forged.HasField("current"),
+                  str(forged))
+            before = stub.Get(r.GetRequest(id=before_id), timeout=10)
+            check("Get of the alert before the seizure: served as it was",
+                  not before.withheld and before.HasField("message")
+                  and hashlib.sha256(before.message.body).digest() == before_id, str(before))
             channel.close()
         finally:
             proc.send_signal(signal.SIGTERM)
