@@ -59,16 +59,7 @@ fn alert(k: &SecretKey, n: u64, created: Timestamp) -> Message {
 }
 
 fn key_event(k: &SecretKey, created: Timestamp, content: Content) -> Message {
-    let body = Body {
-        author: k.public(),
-        created_at: created,
-        expires_at: None,
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content,
-    };
-    Message::sign(body, k).expect("sign")
+    Message::sign(Body::key_event(k.public(), created, content), k).expect("sign")
 }
 
 fn commitment(main: &SecretKey, recovery: &SecretKey, at: Timestamp) -> Message {

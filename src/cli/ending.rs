@@ -198,21 +198,17 @@ pub(crate) async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
         )));
     }
     let successor_recovery = read_public_key(&successor_pub)?;
-    let body = Body {
-        author: recovery.public(),
-        created_at: now,
-        expires_at: None,
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content: Content::Rotation(Box::new(Rotation {
+    let body = Body::key_event(
+        recovery.public(),
+        now,
+        Content::Rotation(Box::new(Rotation {
             compromised,
             compromised_since: since,
             successor,
             successor_recovery_digest: recovery_digest(&successor_recovery),
             reason: args.reason.clone().unwrap_or_default().trim().to_string(),
         })),
-    };
+    );
     let message = super::compose::finish(body, &recovery, now)?;
     // Handing on a name and withholding from a time is not done on a script's behalf unless
     // the script says so.
@@ -389,14 +385,10 @@ fn fresh_revocation(args: &RevokeArgs, key_file: &Path) -> anyhow::Result<Messag
             key_file.display()
         );
     }
-    let body = Body {
-        author: key.public(),
-        created_at: now,
-        expires_at: None,
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content: Content::Revocation(Revocation {
+    let body = Body::key_event(
+        key.public(),
+        now,
+        Content::Revocation(Revocation {
             revoked_from: from,
             successor,
             reason: args
@@ -406,7 +398,7 @@ fn fresh_revocation(args: &RevokeArgs, key_file: &Path) -> anyhow::Result<Messag
                 .trim()
                 .to_string(),
         }),
-    };
+    );
     super::compose::finish(body, &key, now)
 }
 

@@ -119,36 +119,28 @@ pub(crate) fn note_committed(key: &Path, id: Id, by: Kind, node: &str) -> anyhow
 /// The revocation written at key generation. It revokes the key from its creation: a seized key
 /// can sign messages with any `created_at`, so no later time would keep forgeries out.
 pub(crate) fn presigned_revocation(key: &SecretKey, now: Timestamp) -> anyhow::Result<Message> {
-    let body = Body {
-        author: key.public(),
-        created_at: now,
-        expires_at: None,
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content: Content::Revocation(Revocation {
+    let body = Body::key_event(
+        key.public(),
+        now,
+        Content::Revocation(Revocation {
             revoked_from: now,
             successor: None,
             reason: "key compromised (revocation prepared when the key was made)".into(),
         }),
-    };
+    );
     Message::sign(body, key).context("signing the revocation")
 }
 
 /// A fresh recovery commitment: made now, since nodes refuse one from a client that is more than
 /// 10 minutes old (`backdated`), so a thief cannot date one before the genuine one.
 fn commitment(key: &SecretKey, recovery: &AuthorKey, now: Timestamp) -> anyhow::Result<Message> {
-    let body = Body {
-        author: key.public(),
-        created_at: now,
-        expires_at: None,
-        topics: vec![],
-        countries: vec![],
-        effective_at: None,
-        content: Content::Commitment(RecoveryCommitment {
+    let body = Body::key_event(
+        key.public(),
+        now,
+        Content::Commitment(RecoveryCommitment {
             recovery_digest: recovery_digest(recovery),
         }),
-    };
+    );
     super::compose::finish(body, key, now)
 }
 

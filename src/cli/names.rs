@@ -27,16 +27,6 @@ pub(crate) struct Names {
     keys: HashMap<AuthorKey, Option<KeyState>>,
 }
 
-/// "14 May 2026 09:30 UTC": a day readers can say, with the minute it began.
-pub(crate) fn day(t: Timestamp) -> String {
-    let millis = i64::try_from(t.0).unwrap_or(i64::MAX);
-    match jiff::Timestamp::from_millisecond(millis) {
-        Ok(ts) => ts.strftime("%-d %B %Y %H:%M UTC").to_string(),
-        // Beyond jiff's range (year 9999): the wire's own form.
-        Err(_) => t.to_rfc3339(),
-    }
-}
-
 impl Names {
     /// Reads every profile and roster the node holds (the backlog only, then stops).
     pub(crate) async fn load(client: &Client) -> anyhow::Result<Names> {
@@ -167,33 +157,11 @@ impl Names {
     /// (7c1e…)", or "new key since 14 May 2026 09:30 UTC: the old one (fb40…) was rotated
     /// after a compromise".
     pub(crate) fn key_note(&self, author: &AuthorKey) -> Option<String> {
-        if let Some(end) = self.end(author) {
-            let mut s = if end.rotation.is_some() {
-                format!("key rotated on {} after a compromise", day(end.from))
-            } else {
-                format!("key revoked from {}", day(end.from))
-            };
-            if let Some(successor) = &end.successor {
-                s.push_str(&format!(
-                    "; successor {} ({})",
-                    self.short_name(successor),
-                    successor.short()
-                ));
-            }
-            return Some(s);
-        }
-        let before = self.predecessor(author)?;
-        let end = self.end(&before)?;
-        Some(format!(
-            "new key since {}: the old one ({}) was {}",
-            day(end.from),
-            before.short(),
-            if end.rotation.is_some() {
-                "rotated after a compromise"
-            } else {
-                "revoked"
-            }
-        ))
+        let before = self.predecessor(author);
+        let before = before
+            .as_ref()
+            .and_then(|p| self.end(p).map(|end| (p, end)));
+        crate::store::key_note(self.end(author), before, |k| self.short_name(k))
     }
 
     /// The federations that list the author, with the name each gives it, sorted by name.

@@ -13,8 +13,9 @@ use crate::message::{
 use super::Gateway;
 use super::escape::{Esc, esc};
 use super::query::{AuthorFilter, Selection, language_name, pick_language};
-use super::snapshot::{Item, NameSource, Snapshot, Text, day};
+use super::snapshot::{Item, NameSource, Snapshot, Text};
 use super::tallies;
+use crate::store::day;
 
 /// The style sheet, served at /style.css (a file of its own, so the page can forbid inline
 /// styles and scripts in its Content-Security-Policy).

@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
-use crate::store::{Endorser, KeyEnd, KeyState, Store, StoreError, View};
+use crate::store::{Endorser, KeyEnd, KeyState, Store, StoreError, View, key_note};
 
 use super::calendar::CallEvents;
 use super::query::{AuthorFilter, Selection};
@@ -204,16 +204,6 @@ pub(super) struct Names {
     predecessors: HashMap<[u8; 32], AuthorKey>,
 }
 
-/// "14 May 2026 09:30 UTC": a day readers can say, with the minute it began.
-pub(super) fn day(t: Timestamp) -> String {
-    let millis = i64::try_from(t.0).unwrap_or(i64::MAX);
-    match jiff::Timestamp::from_millisecond(millis) {
-        Ok(ts) => ts.strftime("%-d %B %Y %H:%M UTC").to_string(),
-        // Beyond jiff's range (year 9999): the wire's own form.
-        Err(_) => t.to_rfc3339(),
-    }
-}
-
 impl Names {
     /// Names from the keys' own messages and rosters, and where the keys in `ended` end.
     fn new(
@@ -288,33 +278,10 @@ impl Names {
     /// it was rotated or revoked, from when and who carries on; or that it is the new key of an
     /// organisation whose old one ended. `None` for a key with no such story.
     pub(super) fn note(&self, key: &AuthorKey) -> Option<String> {
-        if let Some(end) = self.end(key) {
-            let mut s = if end.rotation.is_some() {
-                format!("key rotated on {} after a compromise", day(end.from))
-            } else {
-                format!("key revoked from {}", day(end.from))
-            };
-            if let Some(successor) = &end.successor {
-                s.push_str(&format!(
-                    "; successor {} ({})",
-                    self.name(successor),
-                    successor.short()
-                ));
-            }
-            return Some(s);
-        }
-        let before = self.predecessor(key)?;
-        let end = self.end(before)?;
-        Some(format!(
-            "new key since {}: the old one ({}) was {}",
-            day(end.from),
-            before.short(),
-            if end.rotation.is_some() {
-                "rotated after a compromise"
-            } else {
-                "revoked"
-            }
-        ))
+        let before = self
+            .predecessor(key)
+            .and_then(|p| self.end(p).map(|end| (p, end)));
+        key_note(self.end(key), before, |k| self.name(k))
     }
 }
 

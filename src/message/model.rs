@@ -24,6 +24,20 @@ pub struct Body {
 }
 
 impl Body {
+    /// The body of a key event (revocation, recovery commitment, rotation) by `author`, made at
+    /// `created_at`: no expiry, topics, countries or embargo, which key events never have.
+    pub fn key_event(author: AuthorKey, created_at: Timestamp, content: Content) -> Body {
+        Body {
+            author,
+            created_at,
+            expires_at: None,
+            topics: Vec::new(),
+            countries: Vec::new(),
+            effective_at: None,
+            content,
+        }
+    }
+
     /// The kind of content this body carries.
     pub fn kind(&self) -> Kind {
         self.content.kind()

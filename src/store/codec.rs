@@ -753,6 +753,18 @@ pub(super) struct RotationRow {
 }
 
 impl RotationRow {
+    /// The row of rotation `id`, whose body is `body`.
+    pub(super) fn of(id: Id, body: &crate::message::Body, r: &crate::message::Rotation) -> Self {
+        RotationRow {
+            id,
+            recovery: *body.author.as_bytes(),
+            since: r.compromised_since.0,
+            created_at: body.created_at.0,
+            successor: *r.successor.as_bytes(),
+            successor_digest: r.successor_recovery_digest,
+        }
+    }
+
     pub(super) fn key(&self, compromised: &[u8; 32]) -> Vec<u8> {
         concat(&[compromised, self.id.as_bytes()])
     }

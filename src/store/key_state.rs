@@ -220,3 +220,52 @@ impl Inner {
 pub fn answers_to(recovery: &AuthorKey, commitment: &KeyCommitment) -> bool {
     recovery_digest(recovery) == commitment.recovery_digest
 }
+
+/// A time as readers are told it beside a name: "14 May 2026 09:30 UTC".
+pub fn day(t: Timestamp) -> String {
+    let millis = i64::try_from(t.0).unwrap_or(i64::MAX);
+    match jiff::Timestamp::from_millisecond(millis) {
+        Ok(ts) => ts.strftime("%-d %B %Y %H:%M UTC").to_string(),
+        // Beyond jiff's range (year 9999): the wire's own form.
+        Err(_) => t.to_rfc3339(),
+    }
+}
+
+/// What readers are told beside a key's name, in plain words (escape it for HTML): that it was
+/// rotated or revoked, from when and who carries on ("key rotated on 14 May 2026 09:30 UTC
+/// after a compromise; successor Eastland Dockworkers' Union (7c1e…)"); or that it is the new
+/// key of an organisation whose old one ended. `end` is where the key ends, `before` the key it
+/// carries on for with where that one ends; `name` names a key. The CLI and the web page say
+/// it alike.
+pub fn key_note(
+    end: Option<&KeyEnd>,
+    before: Option<(&AuthorKey, &KeyEnd)>,
+    name: impl Fn(&AuthorKey) -> String,
+) -> Option<String> {
+    if let Some(end) = end {
+        let mut s = if end.rotation.is_some() {
+            format!("key rotated on {} after a compromise", day(end.from))
+        } else {
+            format!("key revoked from {}", day(end.from))
+        };
+        if let Some(successor) = &end.successor {
+            s.push_str(&format!(
+                "; successor {} ({})",
+                name(successor),
+                successor.short()
+            ));
+        }
+        return Some(s);
+    }
+    let (before, end) = before?;
+    Some(format!(
+        "new key since {}: the old one ({}) was {}",
+        day(end.from),
+        before.short(),
+        if end.rotation.is_some() {
+            "rotated after a compromise"
+        } else {
+            "revoked"
+        }
+    ))
+}

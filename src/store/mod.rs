@@ -139,7 +139,9 @@ use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
 pub use items::{ITEM_BYTES, ItemSet};
-pub use key_state::{ENDED_KEYS_MAX, KeyCommitment, KeyCounts, KeyEnd, KeyState, answers_to};
+pub use key_state::{
+    ENDED_KEYS_MAX, KeyCommitment, KeyCounts, KeyEnd, KeyState, answers_to, day, key_note,
+};
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
 pub use repair::Repair;

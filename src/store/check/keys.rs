@@ -56,14 +56,7 @@ impl Inner {
                     );
                 }
                 Content::Rotation(r) => {
-                    let row = RotationRow {
-                        id: *id,
-                        recovery: *body.author.as_bytes(),
-                        since: r.compromised_since.0,
-                        created_at: body.created_at.0,
-                        successor: *r.successor.as_bytes(),
-                        successor_digest: r.successor_recovery_digest,
-                    };
+                    let row = RotationRow::of(*id, body, r);
                     expected.insert(
                         (Tree::Rotations, row.key(r.compromised.as_bytes())),
                         row.encode_value(),

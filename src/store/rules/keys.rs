@@ -146,17 +146,7 @@ pub(super) fn rotate(
     body: &Body,
     r: &Rotation,
 ) -> Result<(), StoreError> {
-    rows.put_rotation(
-        r.compromised.as_bytes(),
-        &RotationRow {
-            id: *id,
-            recovery: *body.author.as_bytes(),
-            since: r.compromised_since.0,
-            created_at: body.created_at.0,
-            successor: *r.successor.as_bytes(),
-            successor_digest: r.successor_recovery_digest,
-        },
-    );
+    rows.put_rotation(r.compromised.as_bytes(), &RotationRow::of(*id, body, r));
     settle(rows, r.compromised.as_bytes(), 0)
 }
 
