@@ -163,7 +163,15 @@ pub(crate) async fn key(args: KeyArgs) -> anyhow::Result<()> {
             err
         }
     })?;
-    let names = Names::load(&client).await.unwrap_or_default();
+    let mut names = Names::load(&client).await.unwrap_or_default();
+    // The keys it names, so each is called by its organisation's name (a successor without a
+    // profile of its own takes its predecessor's).
+    for k in [Some(key), state.end.as_ref().and_then(|e| e.successor), state.predecessor]
+        .into_iter()
+        .flatten()
+    {
+        names.learn_key(&mut client, &k).await;
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer(&mut stdout, &state_json(&state, &names))?;
