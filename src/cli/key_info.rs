@@ -166,9 +166,13 @@ pub(crate) async fn key(args: KeyArgs) -> anyhow::Result<()> {
     let mut names = Names::load(&client).await.unwrap_or_default();
     // The keys it names, so each is called by its organisation's name (a successor without a
     // profile of its own takes its predecessor's).
-    for k in [Some(key), state.end.as_ref().and_then(|e| e.successor), state.predecessor]
-        .into_iter()
-        .flatten()
+    for k in [
+        Some(key),
+        state.end.as_ref().and_then(|e| e.successor),
+        state.predecessor,
+    ]
+    .into_iter()
+    .flatten()
     {
         names.learn_key(&mut client, &k).await;
     }
