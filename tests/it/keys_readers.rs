@@ -314,3 +314,62 @@ async fn a_key_revoked_without_a_recovery_key_is_listed_as_revoked_and_counted_a
         );
     }
 }
+
+#[tokio::test]
+async fn a_second_commitment_to_another_recovery_key_is_shown_as_a_warning() {
+    let node = TestNode::start().await;
+    let addr = http(&node);
+    let (tailors, recovery, thiefs_recovery) = (org(46), org(47), org(48));
+    let now = Timestamp::now();
+    let profile = Profile {
+        name: "Westhaven Tailors' Union".into(),
+        ..Profile::default()
+    };
+    publish(
+        &node,
+        &sign(body(&tailors, Content::Profile(profile)), &tailors),
+    )
+    .await;
+    let commit = |to: &SecretKey, at: Timestamp| {
+        let c = RecoveryCommitment {
+            recovery_digest: recovery_digest(&to.public()),
+        };
+        sign(body_at(&tailors, Content::Commitment(c), at), &tailors)
+    };
+    publish(
+        &node,
+        &commit(&recovery, now.minus(Duration::from_secs(60))),
+    )
+    .await;
+    let page = get(addr, "/").await.body;
+    assert!(!page.contains("conflicting recovery commitment"), "{page}");
+    // Someone who has the key commits it to a recovery key of their own, later: not in force,
+    // shown as a warning beside the union's name.
+    publish(&node, &commit(&thiefs_recovery, now)).await;
+    let page = get(addr, "/").await.body;
+    let section = page
+        .split("Keys revoked and rotated")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section on key events: {page}"));
+    assert!(
+        section.contains("Westhaven Tailors&#39; Union"),
+        "{section}"
+    );
+    assert!(
+        section.contains("Warning: conflicting recovery commitment"),
+        "{section}"
+    );
+    let key = node
+        .client()
+        .await
+        .key_state(&tailors.public())
+        .await
+        .unwrap();
+    assert_eq!(
+        key.commitment.map(|c| c.recovery_digest),
+        Some(recovery_digest(&recovery.public())),
+        "the first commitment stays in force"
+    );
+    assert_eq!(key.conflicting.len(), 1);
+    assert!(key.end.is_none(), "a warning, not an end");
+}
