@@ -443,12 +443,7 @@ impl Node {
     fn exempt_from_new_author_budget(&self, msg: &Message) -> Result<bool, NodeError> {
         Ok(match &msg.body().content {
             Content::Revocation(_) => true,
-            Content::Rotation(r) => self
-                .inner
-                .store
-                .key_state(&r.compromised)?
-                .commitment
-                .is_some(),
+            Content::Rotation(r) => self.inner.store.has_commitment(&r.compromised)?,
             _ => false,
         })
     }

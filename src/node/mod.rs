@@ -590,11 +590,6 @@ impl Node {
         Ok(self.inner.reads.key_state(key).await?)
     }
 
-    /// The keys that end here, revoked or rotated (read on the store's read pool).
-    pub async fn ended_keys(&self) -> Result<Vec<KeyState>, NodeError> {
-        Ok(self.inner.reads.ended_keys().await?)
-    }
-
     /// Identity and counters. `peer`: the caller proved it is a peer (a client certificate
     /// from a trusted CA) and gets the log's real head and count; anyone else gets what
     /// readers can see, which an embargoed arrival does not move. Read on the store's read

@@ -89,7 +89,7 @@ impl Trust {
             if self.vouches(&key, store)? {
                 return Ok(true);
             }
-            match store.key_state(&key)?.predecessor {
+            match store.predecessor(&key)? {
                 Some(p) if !self.deny.contains(&p) => key = p,
                 _ => return Ok(false),
             }

@@ -719,7 +719,12 @@ pub(super) struct Committed {
 
 impl Committed {
     pub(super) fn key(&self, key: &[u8; 32]) -> Vec<u8> {
-        concat(&[key, &big_endian(self.created_at), self.id.as_bytes()])
+        Committed::key_of(key, self.created_at, &self.id)
+    }
+
+    /// The row key of `key`'s commitment `id`, made at `created_at`.
+    pub(super) fn key_of(key: &[u8; 32], created_at: u64, id: &Id) -> Vec<u8> {
+        concat(&[key, &big_endian(created_at), id.as_bytes()])
     }
 
     pub(super) fn encode_value(&self) -> Vec<u8> {

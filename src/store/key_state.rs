@@ -3,6 +3,7 @@
 //! Read from the rows the key rules keep (`rules/keys.rs`), never computed anew.
 
 use super::codec::{Revoked, Tree};
+use super::rows::Rows;
 use super::{Inner, Store, StoreError};
 use crate::message::{AuthorKey, Content, Id, Kind, Timestamp, recovery_digest};
 
@@ -96,24 +97,24 @@ impl Store {
             None => None,
             Some(r) => Some(inner.key_end(&r)?),
         };
-        let predecessor = rows
-            .predecessors(k)?
-            .into_iter()
-            .filter_map(|p| AuthorKey::from_slice(&p).ok())
-            .find(|p| {
-                // Only a predecessor whose end still names this key.
-                rows.revocation(p.as_bytes())
-                    .ok()
-                    .flatten()
-                    .is_some_and(|r| r.successor.as_ref() == Some(k))
-            });
         Ok(KeyState {
             key: *key,
             commitment,
             conflicting,
             end,
-            predecessor,
+            predecessor: predecessor(&rows, key)?,
         })
+    }
+
+    /// The key `key` carries on for, if any: [`KeyState::predecessor`] alone, two small reads
+    /// (the trust policy asks it of every author it does not vouch for).
+    pub fn predecessor(&self, key: &AuthorKey) -> Result<Option<AuthorKey>, StoreError> {
+        predecessor(&self.inner()?.rows(), key)
+    }
+
+    /// Whether `key` has a recovery commitment here: [`KeyState::commitment`] alone.
+    pub fn has_commitment(&self, key: &AuthorKey) -> Result<bool, StoreError> {
+        Ok(!self.inner()?.rows().commitments(key.as_bytes())?.is_empty())
     }
 
     /// The keys that end here (revoked or rotated), up to [`ENDED_KEYS_MAX`], each with what
@@ -128,16 +129,6 @@ impl Store {
             }
         }
         keys.iter().map(|k| self.key_state(k)).collect()
-    }
-
-    /// Why a message by `author` is withheld here, in words, if its key ends.
-    pub fn withheld_because(&self, author: &AuthorKey) -> Result<Option<String>, StoreError> {
-        let inner = self.inner()?;
-        let rows = inner.rows();
-        match rows.revocation(author.as_bytes())? {
-            None => Ok(None),
-            Some(r) => Ok(Some(inner.key_end(&r)?.words())),
-        }
     }
 }
 
@@ -182,14 +173,28 @@ impl Store {
     }
 }
 
+/// The key `key` carries on for: one whose end still names it (a link whose rotation was
+/// overtaken names nothing).
+fn predecessor(rows: &Rows<'_>, key: &AuthorKey) -> Result<Option<AuthorKey>, StoreError> {
+    let k = key.as_bytes();
+    for p in rows.predecessors(k)? {
+        if rows
+            .revocation(&p)?
+            .is_some_and(|r| r.successor.as_ref() == Some(k))
+        {
+            return Ok(AuthorKey::from_slice(&p).ok());
+        }
+    }
+    Ok(None)
+}
+
 impl Inner {
     /// Where a key ends, from its row, with the reason of the message that says so.
     pub(super) fn key_end(&self, r: &Revoked) -> Result<KeyEnd, StoreError> {
-        let inner = self;
-        let by = inner.message(&r.id)?;
+        let by = self.message(&r.id)?;
         let by_kind = by.as_ref().map_or(Kind::Revocation, |m| m.kind());
         let rotation = match r.rotation {
-            Some(id) => inner.message(&id)?,
+            Some(id) => self.message(&id)?,
             None => None,
         };
         let reason = match (&rotation, &by) {

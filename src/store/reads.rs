@@ -235,11 +235,6 @@ impl Reads {
         self.run(move |store| store.key_state(&key)).await
     }
 
-    /// [`Store::ended_keys`] on the pool.
-    pub async fn ended_keys(&self) -> Result<Vec<KeyState>, StoreError> {
-        self.run(|store| store.ended_keys()).await
-    }
-
     /// [`Store::reader_head`] on the pool.
     pub async fn reader_head(&self) -> Result<u64, StoreError> {
         self.run(|store| store.reader_head()).await

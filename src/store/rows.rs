@@ -262,9 +262,9 @@ impl<'a> Rows<'a> {
         self.put(Tree::Commitments, c.key(key), c.encode_value());
     }
 
-    /// Plans deleting a recovery commitment of `key`.
-    pub(super) fn delete_commitment(&mut self, key: &[u8; 32], c: &Committed) {
-        self.delete(Tree::Commitments, c.key(key));
+    /// Plans deleting `key`'s commitment `id`, made at `created_at`.
+    pub(super) fn delete_commitment(&mut self, key: &[u8; 32], created_at: u64, id: &Id) {
+        self.delete(Tree::Commitments, Committed::key_of(key, created_at, id));
     }
 
     /// Every rotation held that names `compromised`, by id.

@@ -416,7 +416,7 @@ fn revoke(
                 rows.delete_successor(&old, author);
             }
             if let Some(s) = &successor {
-                keys::name_successor(rows, s, author);
+                rows.put_successor(s, author);
             }
             Revoked {
                 from,

@@ -153,15 +153,7 @@ pub(super) fn rotate(
 /// A commitment message withdrawn (withheld: its key was in other hands when it was made):
 /// its row goes with it.
 pub(super) fn uncommit(rows: &mut Rows<'_>, id: &Id, author: &[u8; 32], created_at: u64) {
-    rows.delete_commitment(
-        author,
-        &Committed {
-            created_at,
-            id: *id,
-            digest: [0; 32],
-            by_rotation: false,
-        },
-    );
+    rows.delete_commitment(author, created_at, id);
 }
 
 /// The rotations of `key` that count, each with the time it reaches back to: those whose
@@ -170,13 +162,14 @@ pub(super) fn uncommit(rows: &mut Rows<'_>, id: &Id, author: &[u8; 32], created_
 fn valid_rotations(
     rows: &Rows<'_>,
     key: &[u8; 32],
+    rotations: &[RotationRow],
 ) -> Result<Vec<(u64, RotationRow, bool)>, StoreError> {
     let commitments = rows.commitments(key)?;
     let Some(in_force) = commitments.first().map(|c| c.digest) else {
         return Ok(Vec::new());
     };
     let mut valid = Vec::new();
-    for rot in rows.rotations(key)? {
+    for rot in rotations.iter().copied() {
         let Ok(recovery) = crate::message::AuthorKey::from_slice(&rot.recovery) else {
             continue;
         };
@@ -196,7 +189,8 @@ fn valid_rotations(
 /// is the rotation in force's, and the successor's commitment and its link back to `key` follow
 /// it. `depth` bounds the walk down successors whose own rotations came first.
 fn settle(rows: &mut Rows<'_>, key: &[u8; 32], depth: usize) -> Result<(), StoreError> {
-    let valid = valid_rotations(rows, key)?;
+    let rotations = rows.rotations(key)?;
+    let valid = valid_rotations(rows, key, &rotations)?;
     let Some((from, first, _)) = valid.first().copied() else {
         return Ok(());
     };
@@ -242,10 +236,10 @@ fn settle(rows: &mut Rows<'_>, key: &[u8; 32], depth: usize) -> Result<(), Store
         return Ok(());
     }
     if let Some(old) = before
-        && let Some(rot) = rows.rotations(key)?.into_iter().find(|r| r.id == old)
+        && let Some(rot) = rotations.iter().find(|r| r.id == old)
     {
         rows.delete_successor(&rot.successor, key);
-        rows.delete_commitment(&rot.successor, &successor_commitment(&rot));
+        rows.delete_commitment(&rot.successor, rot.created_at, &rot.id);
     }
     if let Some(rot) = chosen {
         rows.put_successor(&rot.successor, key);
@@ -265,9 +259,4 @@ fn successor_commitment(rot: &RotationRow) -> Committed {
         digest: rot.successor_digest,
         by_rotation: true,
     }
-}
-
-/// Plans noting that a revocation's successor carries on for its key.
-pub(super) fn name_successor(rows: &mut Rows<'_>, successor: &[u8; 32], key: &[u8; 32]) {
-    rows.put_successor(successor, key);
 }
