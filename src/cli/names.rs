@@ -10,11 +10,7 @@ use futures::StreamExt;
 
 use crate::message::{AuthorKey, Content, Filter, Kind, Message, Timestamp};
 use crate::rpc::{Client, ClientEvent};
-use crate::store::{KeyEnd, KeyState};
-
-/// How many keys back a key without a name of its own is named from (a successor's successor,
-/// …); the same bound as the web page's.
-const NAME_HOPS: usize = 4;
+use crate::store::{KeyEnd, KeyState, NAME_HOPS};
 
 /// Names known so far. Profiles: the latest by `created_at` wins. Rosters: the latest of each
 /// federation wins.

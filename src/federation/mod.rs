@@ -171,7 +171,7 @@ impl Follower {
         // Revocations first, then the log from `cursor` (as the log check settled it);
         // reconciliation runs beside the follow once it has caught up with the peer's log, so a
         // backlog comes once, by the log, where a refusal that may change is kept for retry.
-        self.pull_revocations(&mut client, peer_key).await?;
+        self.pull_key_events(&mut client, peer_key).await?;
         let target = Target {
             name: self.peer.name.clone(),
             node_key: peer_key,
@@ -273,7 +273,7 @@ impl Follower {
     /// Pulls every key event the peer has (recovery commitments, rotations, revocations, in the
     /// peer's log order), before anything else: what ends a key, or hands it on, is known here
     /// before what the key signed arrives.
-    async fn pull_revocations(
+    async fn pull_key_events(
         &mut self,
         client: &mut Client,
         peer_key: AuthorKey,

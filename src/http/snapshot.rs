@@ -20,7 +20,7 @@ use std::time::Duration;
 use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
-use crate::store::{Endorser, KeyEnd, KeyState, Store, StoreError, View, key_note};
+use crate::store::{Endorser, KeyEnd, KeyState, NAME_HOPS, Store, StoreError, View, key_note};
 
 use super::calendar::CallEvents;
 use super::query::{AuthorFilter, Selection};
@@ -32,9 +32,6 @@ const READ_BATCH: usize = 1024;
 const MAX_PENDING_CANCELS: usize = 1_000;
 /// The readers' head is noted at most once per this much of the node's time, for history.
 const MARK_EVERY: Duration = Duration::from_secs(60);
-/// How many predecessors back a key without a name of its own is named from (a successor's
-/// successor, …): a union rotated more often than this in a row shows its key.
-const NAME_HOPS: usize = 4;
 /// Keys with a conflicting recovery commitment (and no end) listed at most.
 const MAX_CONFLICTED: usize = 1_000;
 
@@ -198,36 +195,21 @@ pub(super) enum NameSource {
 pub(super) struct Names {
     profiles: HashMap<[u8; 32], String>,
     rosters: HashMap<[u8; 32], (String, AuthorKey)>,
-    /// Where each key that ended here ends.
-    ends: HashMap<[u8; 32], KeyEnd>,
-    /// Successor → the key it carries on for (from `ends`).
-    predecessors: HashMap<[u8; 32], AuthorKey>,
+    /// Where the keys that ended here end, and who carries on for them.
+    keys: Arc<KeyEvents>,
 }
 
 impl Names {
-    /// Names from the keys' own messages and rosters, and where the keys in `ended` end.
+    /// Names from the keys' own messages and rosters, and the keys' ends.
     fn new(
         profiles: HashMap<[u8; 32], String>,
         rosters: HashMap<[u8; 32], (String, AuthorKey)>,
-        ended: &[KeyState],
+        keys: Arc<KeyEvents>,
     ) -> Names {
-        let mut ends = HashMap::new();
-        let mut predecessors = HashMap::new();
-        for state in ended {
-            let Some(end) = &state.end else { continue };
-            if let Some(successor) = end.successor {
-                // Two keys naming one successor (revocations may): the first in key order.
-                predecessors
-                    .entry(*successor.as_bytes())
-                    .or_insert(state.key);
-            }
-            ends.insert(*state.key.as_bytes(), end.clone());
-        }
         Names {
             profiles,
             rosters,
-            ends,
-            predecessors,
+            keys,
         }
     }
 
@@ -248,7 +230,7 @@ impl Names {
         }
         let mut at = *key;
         for _ in 0..NAME_HOPS {
-            let Some(before) = self.predecessors.get(at.as_bytes()) else {
+            let Some(before) = self.keys.predecessors.get(at.as_bytes()) else {
                 break;
             };
             if let Some((name, _)) = self.own(before) {
@@ -266,12 +248,12 @@ impl Names {
 
     /// Where `key` ends, if it does here.
     pub(super) fn end(&self, key: &AuthorKey) -> Option<&KeyEnd> {
-        self.ends.get(key.as_bytes())
+        self.keys.ends.get(key.as_bytes())
     }
 
     /// The key `key` carries on for, if any.
     pub(super) fn predecessor(&self, key: &AuthorKey) -> Option<&AuthorKey> {
-        self.predecessors.get(key.as_bytes())
+        self.keys.predecessors.get(key.as_bytes())
     }
 
     /// What readers should be told beside the name of `key`, in plain words (escape it): that
@@ -321,6 +303,36 @@ pub(super) struct KeyEvents {
     /// Keys that have not ended but have a further recovery commitment to a different recovery
     /// key (someone else held the key when it was made), by key.
     pub(super) conflicted: Vec<KeyState>,
+    /// Where each key of `ended` ends, by key.
+    ends: HashMap<[u8; 32], KeyEnd>,
+    /// Successor → the key it carries on for (from `ended`).
+    predecessors: HashMap<[u8; 32], AuthorKey>,
+}
+
+impl KeyEvents {
+    /// The keys that ended (the latest end first) and those with a conflicting commitment,
+    /// with the maps names are looked up in: made once per change, not per snapshot.
+    fn new(ended: Vec<KeyState>, conflicted: Vec<KeyState>) -> KeyEvents {
+        let mut ends = HashMap::new();
+        let mut predecessors = HashMap::new();
+        for state in &ended {
+            let Some(end) = &state.end else { continue };
+            if let Some(successor) = end.successor {
+                // Two keys naming one successor (revocations may): the first in `ended`, the
+                // one that ended latest.
+                predecessors
+                    .entry(*successor.as_bytes())
+                    .or_insert(state.key);
+            }
+            ends.insert(*state.key.as_bytes(), end.clone());
+        }
+        KeyEvents {
+            ended,
+            conflicted,
+            ends,
+            predecessors,
+        }
+    }
 }
 
 /// The items of a listing, and what was left out.
@@ -452,12 +464,10 @@ pub(super) struct Builder {
     marks: VecDeque<(Timestamp, u64)>,
     /// The authors the operator vouches for, read again when a roster arrives.
     vouched: Option<HashSet<[u8; 32]>>,
-    /// The keys that end here, read when the state is made from the start (every revocation
-    /// and rotation makes it again).
-    ended: Vec<KeyState>,
     /// Keys not ended with a conflicting recovery commitment, from the commitments seen.
     conflicted: BTreeMap<[u8; 32], KeyState>,
-    /// What readers are shown of keys, until `ended` or `conflicted` change.
+    /// What readers are shown of keys: the keys that end here, read when the state is made
+    /// from the start (every revocation and rotation makes it again), and `conflicted`.
     keys: Arc<KeyEvents>,
 }
 
@@ -498,13 +508,13 @@ impl Builder {
             let Ok(key) = AuthorKey::from_slice(&author) else {
                 continue;
             };
-            let state = store.key_state(&key)?;
-            if state.end.is_some() {
+            // Cheap reads first: a whole key state only for a key to list.
+            if store.key_ends(&key)? {
                 changes.revoked = true;
-            } else if !state.conflicting.is_empty()
+            } else if store.has_conflicting_commitment(&key)?
                 && (self.conflicted.len() < MAX_CONFLICTED || self.conflicted.contains_key(&author))
             {
-                self.conflicted.insert(author, state);
+                self.conflicted.insert(author, store.key_state(&key)?);
                 conflicts = true;
             }
         }
@@ -557,17 +567,17 @@ impl Builder {
         self.cancels.retain(|_, c| !expired(&c.cancel, now));
         self.pending_cancels.retain(|_, c| !expired(c, now));
 
-        if fresh {
-            self.ended = store.ended_keys()?;
-            // The latest end first: what readers most need to know of.
-            self.ended
-                .sort_by_key(|k| std::cmp::Reverse(k.end.as_ref().map(|e| (e.from, e.by))));
-        }
         if fresh || conflicts {
-            self.keys = Arc::new(KeyEvents {
-                ended: self.ended.clone(),
-                conflicted: self.conflicted.values().cloned().collect(),
-            });
+            let ended = if fresh {
+                let mut ended = store.ended_keys()?;
+                // The latest end first: what readers most need to know of.
+                ended.sort_by_key(|k| std::cmp::Reverse(k.end.as_ref().map(|e| (e.from, e.by))));
+                ended
+            } else {
+                self.keys.ended.clone()
+            };
+            let conflicted = self.conflicted.values().cloned().collect();
+            self.keys = Arc::new(KeyEvents::new(ended, conflicted));
         }
 
         for key in changes.profiles {
@@ -575,7 +585,7 @@ impl Builder {
         }
         let mut authors = BTreeSet::new();
         // The keys the list of ended keys names, and those their successors carry on for.
-        for state in &self.ended {
+        for state in &self.keys.ended {
             authors.insert(*state.key.as_bytes());
             authors.extend(state.predecessor.map(|p| *p.as_bytes()));
             authors.extend(
@@ -850,7 +860,7 @@ impl Builder {
                 .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
                 .collect(),
             self.rosters.clone(),
-            &self.ended,
+            self.keys.clone(),
         );
         Snapshot {
             head: self.head,
@@ -905,7 +915,8 @@ mod tests {
     fn a_rotated_keys_successor_is_named_for_it_and_both_carry_a_note() {
         let (old, new, other) = (key(1), key(2), key(3));
         let profiles = HashMap::from([(*old.as_bytes(), "Eastland Dockworkers' Union".into())]);
-        let names = Names::new(profiles, HashMap::new(), &[ended(old, Some(new), true)]);
+        let keys = KeyEvents::new(vec![ended(old, Some(new), true)], Vec::new());
+        let names = Names::new(profiles, HashMap::new(), Arc::new(keys));
         assert_eq!(
             names.get(&new),
             (
@@ -949,7 +960,11 @@ mod tests {
             .windows(2)
             .map(|w| ended(w[0], Some(w[1]), false))
             .collect();
-        let names = Names::new(profiles, HashMap::new(), &chain);
+        let names = Names::new(
+            profiles,
+            HashMap::new(),
+            Arc::new(KeyEvents::new(chain, Vec::new())),
+        );
         // Up to NAME_HOPS keys back the name passes; beyond, the key shows.
         assert_eq!(names.name(&keys[NAME_HOPS]), "Northport Nurses");
         assert_eq!(

@@ -14,9 +14,6 @@ use crate::config::{TrustPolicy, TrustSection};
 use crate::message::{AuthorKey, Content, Id, Message, Reason, Rejection};
 use crate::store::{Store, StoreError};
 
-/// How many keys back a successor's standing is followed (as the store follows successors).
-const PREDECESSOR_HOPS: usize = 8;
-
 /// The policy with its lists parsed, and a cache of roster memberships.
 #[derive(Debug)]
 pub(super) struct Trust {
@@ -85,7 +82,7 @@ impl Trust {
     /// organisation's standing without waiting for a new roster. Followed a few keys back.
     fn vouches_or_succeeds(&self, author: &AuthorKey, store: &Store) -> Result<bool, StoreError> {
         let mut key = *author;
-        for _ in 0..PREDECESSOR_HOPS {
+        for _ in 0..crate::store::SUCCESSOR_HOPS {
             if self.vouches(&key, store)? {
                 return Ok(true);
             }

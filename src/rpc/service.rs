@@ -30,12 +30,12 @@ const STREAM_BATCH: usize = 128;
 /// Batches of one publish stream in flight at once (staged in the store, awaiting the flush).
 const STREAM_PIPELINE: usize = 4;
 
-/// A publish stream as a feed of the node's ingest pipeline: batches of what the client sent,
-/// answered in order on the reply channel.
 /// The peer an operator's import is recorded as coming from: no peer's key (peers are named by
 /// their keys in hex), so nothing is withheld from a peer on its account.
 const IMPORTED_FROM: &str = "import";
 
+/// A publish stream as a feed of the node's ingest pipeline: batches of what the client sent,
+/// answered in order on the reply channel.
 struct PublishStream {
     service: RelayService,
     /// `Origin::Local`, or a peer's for what the operator imports (see `publish_stream`).

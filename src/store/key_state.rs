@@ -7,8 +7,12 @@ use super::rows::Rows;
 use super::{Inner, Store, StoreError};
 use crate::message::{AuthorKey, Content, Id, Kind, Timestamp, recovery_digest};
 
+/// How many keys back a key without a name of its own is named from (a successor's successor,
+/// …), on the web page and in the CLI alike.
+pub const NAME_HOPS: usize = 4;
+
 /// How many keys [`Store::ended_keys`] lists at most.
-pub const ENDED_KEYS_MAX: usize = 1000;
+pub(super) const ENDED_KEYS_MAX: usize = 1000;
 
 /// What this node knows of one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,28 +86,8 @@ impl Store {
     pub fn key_state(&self, key: &AuthorKey) -> Result<KeyState, StoreError> {
         let inner = self.inner()?;
         let rows = inner.rows();
-        let k = key.as_bytes();
-        let mut commitments = rows.commitments(k)?.into_iter().map(|c| KeyCommitment {
-            id: c.id,
-            created_at: Timestamp(c.created_at),
-            recovery_digest: c.digest,
-            by_rotation: c.by_rotation,
-        });
-        let commitment = commitments.next();
-        let conflicting = commitments
-            .filter(|c| Some(c.recovery_digest) != commitment.map(|f| f.recovery_digest))
-            .collect();
-        let end = match rows.revocation(k)? {
-            None => None,
-            Some(r) => Some(inner.key_end(&r)?),
-        };
-        Ok(KeyState {
-            key: *key,
-            commitment,
-            conflicting,
-            end,
-            predecessor: predecessor(&rows, key)?,
-        })
+        let end = rows.revocation(key.as_bytes())?;
+        key_state_with(&inner, &rows, key, end)
     }
 
     /// The key `key` carries on for, if any: [`KeyState::predecessor`] alone, two small reads
@@ -114,21 +98,46 @@ impl Store {
 
     /// Whether `key` has a recovery commitment here: [`KeyState::commitment`] alone.
     pub fn has_commitment(&self, key: &AuthorKey) -> Result<bool, StoreError> {
-        Ok(!self.inner()?.rows().commitments(key.as_bytes())?.is_empty())
+        let inner = self.inner()?;
+        let first = inner
+            .trees
+            .get(Tree::Commitments)
+            .scan_prefix(key.as_bytes())
+            .next()
+            .transpose()
+            .map_err(inner.sled_e())?;
+        Ok(first.is_some())
+    }
+
+    /// Whether `key` ends here: [`KeyState::end`]'s presence alone.
+    pub fn key_ends(&self, key: &AuthorKey) -> Result<bool, StoreError> {
+        Ok(self.inner()?.rows().revocation(key.as_bytes())?.is_some())
+    }
+
+    /// Whether `key` has a commitment to a recovery key other than the one in force:
+    /// [`KeyState::conflicting`]'s emptiness alone.
+    pub fn has_conflicting_commitment(&self, key: &AuthorKey) -> Result<bool, StoreError> {
+        let commitments = self.inner()?.rows().commitments(key.as_bytes())?;
+        Ok(commitments
+            .split_first()
+            .is_some_and(|(first, rest)| rest.iter().any(|c| c.digest != first.digest)))
     }
 
     /// The keys that end here (revoked or rotated), up to [`ENDED_KEYS_MAX`], each with what
     /// is known of it.
     pub fn ended_keys(&self) -> Result<Vec<KeyState>, StoreError> {
         let inner = self.inner()?;
+        let rows = inner.rows();
         let mut keys = Vec::new();
         for row in inner.trees.get(Tree::Revoked).iter().take(ENDED_KEYS_MAX) {
-            let (k, _) = row.map_err(inner.sled_e())?;
+            let (k, v) = row.map_err(inner.sled_e())?;
             if let Ok(key) = AuthorKey::from_slice(&k) {
-                keys.push(key);
+                let end = Revoked::decode(&v)
+                    .ok_or_else(|| rows.corrupt("a revocation row is unreadable"))?;
+                keys.push(key_state_with(&inner, &rows, &key, Some(end))?);
             }
         }
-        keys.iter().map(|k| self.key_state(k)).collect()
+        Ok(keys)
     }
 }
 
@@ -171,6 +180,37 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// [`Store::key_state`] with the key's end row read already.
+fn key_state_with(
+    inner: &Inner,
+    rows: &Rows<'_>,
+    key: &AuthorKey,
+    end: Option<Revoked>,
+) -> Result<KeyState, StoreError> {
+    let k = key.as_bytes();
+    let mut commitments = rows.commitments(k)?.into_iter().map(|c| KeyCommitment {
+        id: c.id,
+        created_at: Timestamp(c.created_at),
+        recovery_digest: c.digest,
+        by_rotation: c.by_rotation,
+    });
+    let commitment = commitments.next();
+    let conflicting = commitments
+        .filter(|c| Some(c.recovery_digest) != commitment.map(|f| f.recovery_digest))
+        .collect();
+    let end = match end {
+        None => None,
+        Some(r) => Some(inner.key_end(&r)?),
+    };
+    Ok(KeyState {
+        key: *key,
+        commitment,
+        conflicting,
+        end,
+        predecessor: predecessor(rows, key)?,
+    })
 }
 
 /// The key `key` carries on for: one whose end still names it (a link whose rotation was

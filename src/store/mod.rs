@@ -140,12 +140,13 @@ pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
 pub use items::{ITEM_BYTES, ItemSet};
 pub use key_state::{
-    ENDED_KEYS_MAX, KeyCommitment, KeyCounts, KeyEnd, KeyState, answers_to, day, key_note,
+    KeyCommitment, KeyCounts, KeyEnd, KeyState, NAME_HOPS, answers_to, day, key_note,
 };
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
 pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
+pub(crate) use rules::SUCCESSOR_HOPS;
 pub use writer::Submitted;
 
 /// Where and how the store keeps its data.

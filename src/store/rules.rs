@@ -22,7 +22,7 @@ mod tests;
 
 /// How many successors a revoked key's authority is followed through (a key revoked twice, or
 /// a few times): enough for any real chain, and a bound on a loop of revocations.
-const SUCCESSOR_HOPS: usize = 8;
+pub(crate) const SUCCESSOR_HOPS: usize = 8;
 
 /// One message to plan: with its origin, its index prefixes, and where its body was appended
 /// already, if it was.
