@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::client::{print_outcome, publish_one, read_signed};
 use super::keys::{
-    committed_path, note_committed, read_public_key, recovery_path, recovery_pub_path,
+    committed_path, note_committed, recovery_path, recovery_pub_path, recovery_public,
 };
 use super::names::Names;
 use super::term::{self, Clock, Style};
@@ -140,13 +140,7 @@ fn recovery_committed_hint(err: anyhow::Error, recovery_file: &str) -> anyhow::E
 
 /// Shows `summary` and asks whether to publish to `url`; "no" sends nothing (exit 1).
 fn ask_first(summary: &str, url: &str) -> anyhow::Result<()> {
-    if !term::confirm(summary, &format!("Publish it to {url}?"))? {
-        return Err(Failure::failed(
-            "nothing was sent (answer y to publish; --yes skips the question)",
-        )
-        .into());
-    }
-    Ok(())
+    term::confirm_or_stop(summary, &format!("Publish it to {url}?"), "publish")
 }
 
 pub(crate) async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
@@ -188,16 +182,14 @@ pub(crate) async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
             args.successor.display()
         )
     })?;
-    let successor_pub = recovery_pub_path(&args.successor);
-    if !successor_pub.exists() {
+    let Some(successor_recovery) = recovery_public(&args.successor)? else {
         return Err(Failure::usage(format!(
             "the successor {} has no recovery key ({} is missing): make the successor with \
              `tocsin keygen NEW.key` (without --no-recovery), so that it can be recovered too",
             args.successor.display(),
-            successor_pub.display()
+            recovery_pub_path(&args.successor).display()
         )));
-    }
-    let successor_recovery = read_public_key(&successor_pub)?;
+    };
     let body = Body::key_event(
         recovery.public(),
         now,
@@ -299,7 +291,10 @@ pub(crate) async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
             let recovery_file = file
                 .to_str()
                 .and_then(|f| f.strip_suffix(".revocation"))
-                .map_or_else(|| "KEY.recovery".to_string(), |k| format!("{k}.recovery"));
+                .map_or_else(
+                    || "KEY.recovery".to_string(),
+                    |k| recovery_path(Path::new(k)).display().to_string(),
+                );
             (presigned(file)?, recovery_file)
         }
         (None, Some(key_file)) => (

@@ -164,6 +164,7 @@ pub(crate) async fn key(args: KeyArgs) -> anyhow::Result<()> {
         }
     })?;
     let mut names = Names::load(&client).await.unwrap_or_default();
+    names.know_key(state.clone());
     // The keys it names, so each is called by its organisation's name (a successor without a
     // profile of its own takes its predecessor's).
     for k in [

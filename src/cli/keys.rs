@@ -81,6 +81,16 @@ pub(crate) fn committed_path(key: &Path) -> PathBuf {
     beside(key, ".committed")
 }
 
+/// The public half of `key`'s recovery key, from `KEY.recovery.pub` beside it; `None` when the
+/// key has none (made with `--no-recovery`, or by an earlier version).
+pub(crate) fn recovery_public(key: &Path) -> anyhow::Result<Option<AuthorKey>> {
+    let path = recovery_pub_path(key);
+    if !path.exists() {
+        return Ok(None);
+    }
+    read_public_key(&path).map(Some)
+}
+
 /// Reads a public key file (`FILE.recovery.pub`: 64 hex digits, `#` comments).
 pub(crate) fn read_public_key(path: &Path) -> anyhow::Result<AuthorKey> {
     let text = std::fs::read_to_string(path)
@@ -256,7 +266,7 @@ async fn publish_commitment(
     key: &SecretKey,
     recovery: &AuthorKey,
     client: &mut Client,
-) -> anyhow::Result<(PublishOutcome, Message)> {
+) -> anyhow::Result<PublishOutcome> {
     match client.key_state(&key.public()).await {
         Ok(state) => {
             if let Some(held) = state.commitment
@@ -286,7 +296,7 @@ async fn publish_commitment(
     if let PublishOutcome::Accepted { id, .. } | PublishOutcome::Duplicate { id, .. } = &outcome {
         note_committed(key_path, *id, Kind::Commitment, client.url())?;
     }
-    Ok((outcome, message))
+    Ok(outcome)
 }
 
 /// Publishes the key's recovery commitment before anything else it signs, once: when
@@ -299,12 +309,13 @@ pub(crate) async fn commit_first(
     client: &mut Client,
     json: bool,
 ) -> anyhow::Result<()> {
-    let pub_path = recovery_pub_path(key_path);
-    if !pub_path.exists() || committed_path(key_path).exists() {
+    if committed_path(key_path).exists() {
         return Ok(());
     }
-    let recovery = read_public_key(&pub_path)?;
-    let (outcome, _) = publish_commitment(key_path, key, &recovery, client).await?;
+    let Some(recovery) = recovery_public(key_path)? else {
+        return Ok(());
+    };
+    let outcome = publish_commitment(key_path, key, &recovery, client).await?;
     match outcome {
         PublishOutcome::Accepted { id, seq } | PublishOutcome::Duplicate { id, seq } => {
             eprintln!(
@@ -331,32 +342,28 @@ pub(crate) async fn commit_first(
                  sent.{hint}",
                 client.url()
             );
-            let url = client.url().to_string();
-            match print_outcome(
+            // A refusal always comes back as an error (its exit code); this adds why here.
+            print_outcome(
                 PublishOutcome::Refused(r),
                 Some(Kind::Commitment),
-                &url,
+                client.url(),
                 json,
-            ) {
-                Err(e) => Err(e.context(what)),
-                Ok(()) => Err(Failure::failed(what).into()),
-            }
+            )
+            .context(what)
         }
     }
 }
 
 pub(crate) async fn commit(args: CommitArgs) -> anyhow::Result<()> {
-    let pub_path = recovery_pub_path(&args.key);
-    if !pub_path.exists() {
+    let Some(recovery) = recovery_public(&args.key)? else {
         return Err(Failure::usage(format!(
             "{} is missing: this key has no recovery key to commit to. Keys made by \
              `tocsin keygen FILE` have one (not with --no-recovery)",
-            pub_path.display()
+            recovery_pub_path(&args.key).display()
         )));
-    }
-    let recovery = read_public_key(&pub_path)?;
+    };
     let key = super::post::load_key_file(&args.key)?;
     let mut client = args.node.connect().await?;
-    let (outcome, _) = publish_commitment(&args.key, &key, &recovery, &mut client).await?;
+    let outcome = publish_commitment(&args.key, &key, &recovery, &mut client).await?;
     print_outcome(outcome, Some(Kind::Commitment), client.url(), args.json)
 }

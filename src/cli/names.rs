@@ -100,7 +100,6 @@ impl Names {
     }
 
     /// Takes in what a node said of a key.
-    #[cfg(test)]
     pub(crate) fn know_key(&mut self, state: KeyState) {
         self.keys.insert(state.key, Some(state));
     }

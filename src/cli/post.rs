@@ -201,6 +201,7 @@ pub(super) fn load_key_file(path: &Path) -> anyhow::Result<SecretKey> {
 /// Every command that publishes with a key goes through here.
 pub(super) async fn deliver(
     opts: &PostOptions,
+    key: &SecretKey,
     client: &mut Client,
     message: &Message,
     facts: &Facts,
@@ -222,16 +223,10 @@ pub(super) async fn deliver(
             client.url(),
             reader.entry(None, message, facts)
         );
-        if !term::confirm(&summary, "Sign and send?")? {
-            return Err(Failure::failed(
-                "nothing was sent (answer y to send; --yes skips the question)",
-            )
-            .into());
-        }
+        term::confirm_or_stop(&summary, "Sign and send?", "send")?;
     }
     // The first thing a key with a recovery key publishes is its commitment to it.
-    let key = load_key(opts)?;
-    super::keys::commit_first(&opts.key, &key, client, opts.json).await?;
+    super::keys::commit_first(&opts.key, key, client, opts.json).await?;
     let outcome = publish_one(client, message.signed()).await?;
     print_outcome(outcome, Some(message.kind()), client.url(), opts.json)
 }
@@ -254,7 +249,7 @@ pub(crate) async fn post(cmd: PostCommand) -> anyhow::Result<()> {
     let message = draft.sign(&key, Timestamp::now())?;
     warn_unnamed_conventions(&message, "posting anyway");
     let mut client = opts.node.connect().await?;
-    deliver(opts, &mut client, &message, &Facts::default()).await
+    deliver(opts, &key, &mut client, &message, &Facts::default()).await
 }
 
 /// The alert or call an id names, following an update to its original.
@@ -388,7 +383,7 @@ async fn send_about(
         target_headline: orig.current.as_ref().and_then(|m| headline_of(m, &[])),
         ..Facts::default()
     };
-    deliver(opts, client, &message, &facts).await
+    deliver(opts, key, client, &message, &facts).await
 }
 
 pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
@@ -422,7 +417,7 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
         target_headline: headline_of(current, &[]),
         ..Facts::default()
     };
-    deliver(&args.opts, &mut client, &message, &facts).await
+    deliver(&args.opts, &key, &mut client, &message, &facts).await
 }
 
 pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
@@ -497,7 +492,7 @@ pub(crate) async fn profile(cmd: ProfileCommand) -> anyhow::Result<()> {
     });
     let message = finish(long_lived(&key, content, now), &key, now)?;
     let mut client = args.opts.node.connect().await?;
-    deliver(&args.opts, &mut client, &message, &Facts::default()).await
+    deliver(&args.opts, &key, &mut client, &message, &Facts::default()).await
 }
 
 /// A roster file: `[[member]]` tables.
@@ -566,5 +561,5 @@ pub(crate) async fn roster(cmd: RosterCommand) -> anyhow::Result<()> {
     let now = Timestamp::now();
     let message = finish(long_lived(&key, Content::Roster(roster), now), &key, now)?;
     let mut client = args.opts.node.connect().await?;
-    deliver(&args.opts, &mut client, &message, &Facts::default()).await
+    deliver(&args.opts, &key, &mut client, &message, &Facts::default()).await
 }

@@ -241,9 +241,10 @@ impl Known {
 }
 
 /// The keys a message names whose story a reader may need (its author; a rotation's and a
-/// revocation's successor and compromised key), asked of the node. A key event changes what
-/// the node says of the keys it names, so they are asked again.
-async fn learn_keys(names: &mut Names, client: &mut Client, m: &Message) {
+/// revocation's successor and compromised key), asked of the node. A key event that arrives
+/// live changes what the node says of the keys it names, so they are asked again (while
+/// catching up, the node's answer is already what follows the whole backlog).
+async fn learn_keys(names: &mut Names, client: &mut Client, m: &Message, live: bool) {
     let b = m.body();
     let mut keys = vec![b.author];
     match &b.content {
@@ -251,7 +252,7 @@ async fn learn_keys(names: &mut Names, client: &mut Client, m: &Message) {
         Content::Revocation(r) => keys.extend(r.successor),
         _ => {}
     }
-    if b.kind().is_key_event() {
+    if live && b.kind().is_key_event() {
         keys.iter().for_each(|k| names.forget_key(k));
     }
     for k in &keys {
@@ -297,7 +298,7 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
                     continue;
                 } else {
                     names.learn(&message);
-                    learn_keys(&mut names, &mut client, &message).await;
+                    learn_keys(&mut names, &mut client, &message, live).await;
                     clock.tick();
                     if live && let Some(target) = message.body().target() {
                         known.forget(&target);

@@ -488,7 +488,7 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
             .and_then(|m| headline_of(m, &[])),
         ..Facts::default()
     };
-    deliver(&args.opts, &mut client, &message, &facts).await
+    deliver(&args.opts, &key, &mut client, &message, &facts).await
 }
 
 #[cfg(test)]

@@ -203,6 +203,19 @@ pub(crate) fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
+/// [`confirm`], and "no" stops the command (exit 1): nothing was sent. `verb` is what "y"
+/// would have done ("send", "publish").
+pub(crate) fn confirm_or_stop(summary: &str, question: &str, verb: &str) -> anyhow::Result<()> {
+    if confirm(summary, question)? {
+        Ok(())
+    } else {
+        Err(super::Failure::failed(format!(
+            "nothing was sent (answer y to {verb}; --yes skips the question)"
+        ))
+        .into())
+    }
+}
+
 /// Shows `summary` on stderr and asks `question [y/N]` on the terminal.
 pub(crate) fn confirm(summary: &str, question: &str) -> std::io::Result<bool> {
     let stdin = std::io::stdin();

@@ -331,12 +331,7 @@ impl Client {
         &mut self,
         messages: impl Stream<Item = SignedMessage> + Send + 'static,
     ) -> Result<impl Stream<Item = Result<PublishOutcome, ClientError>>, ClientError> {
-        let replies = self
-            .inner
-            .publish_stream(messages.map(|m| m.to_proto()))
-            .await?
-            .into_inner();
-        Ok(replies.map(|r| reply_outcome(r?)))
+        self.publish_messages(messages, false).await
     }
 
     /// [`Client::publish_stream`] for messages carried from another node (`tocsin import`):
@@ -348,11 +343,22 @@ impl Client {
         &mut self,
         messages: impl Stream<Item = SignedMessage> + Send + 'static,
     ) -> Result<impl Stream<Item = Result<PublishOutcome, ClientError>>, ClientError> {
+        self.publish_messages(messages, true).await
+    }
+
+    /// The publish stream, marked with [`IMPORT_HEADER`] when `imported`.
+    async fn publish_messages(
+        &mut self,
+        messages: impl Stream<Item = SignedMessage> + Send + 'static,
+        imported: bool,
+    ) -> Result<impl Stream<Item = Result<PublishOutcome, ClientError>>, ClientError> {
         let mut request = tonic::Request::new(messages.map(|m| m.to_proto()));
-        request.metadata_mut().insert(
-            IMPORT_HEADER,
-            tonic::metadata::MetadataValue::from_static("1"),
-        );
+        if imported {
+            request.metadata_mut().insert(
+                IMPORT_HEADER,
+                tonic::metadata::MetadataValue::from_static("1"),
+            );
+        }
         let replies = self.inner.publish_stream(request).await?.into_inner();
         Ok(replies.map(|r| reply_outcome(r?)))
     }
