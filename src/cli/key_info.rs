@@ -40,9 +40,13 @@ fn named_key(text: &str) -> anyhow::Result<AuthorKey> {
             "{text:?} is neither a key (64 hex digits) nor a key file"
         )));
     }
+    // A public key file first (`FILE.recovery.pub`, readable by all): a secret key file's line
+    // starts with its format's name, so it never reads as one.
+    if let Ok(key) = super::keys::read_public_key(path) {
+        return Ok(key);
+    }
     match keyfile::load_public(path) {
         Ok(key) => Ok(key),
-        Err(KeyFileError::Format(_)) => super::keys::read_public_key(path),
         Err(KeyFileError::Recovery { recovers, .. }) => {
             eprintln!("note: {text} is a recovery key; showing the key it recovers");
             Ok(*recovers)

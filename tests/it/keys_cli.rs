@@ -181,6 +181,12 @@ async fn the_first_post_publishes_the_commitment_first_and_later_posts_do_not() 
     assert!(json["end"].is_null(), "{json}");
     let text = ok(run(&["key", &public.to_hex(), "--node", &url]).await);
     assert!(text.contains("committed to a recovery key"), "{text}");
+    // A public key file (readable by all, as keygen writes it) names its key too.
+    let pub_file = format!("{key}.recovery.pub");
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(run(&["key", &pub_file, "--node", &url, "--json"]).await))
+            .unwrap();
+    assert_eq!(json["key"], recovery_public(&key).to_hex().as_str());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
