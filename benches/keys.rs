@@ -17,9 +17,10 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
 use tocsin::message::{
-    Alert, Body, Category, Certainty, Content, Info, Message, RecoveryCommitment, Rotation,
-    SecretKey, Severity, Status, Timestamp, Urgency, recovery_digest,
+    Body, Content, Message, RecoveryCommitment, Rotation, SecretKey, Timestamp, recovery_digest,
 };
 use tocsin::store::{Inserted, Origin, Store, StoreConfig};
 
@@ -31,34 +32,14 @@ fn key(n: u8) -> SecretKey {
     SecretKey::from_seed(&[n; 32])
 }
 
-/// An alert of about 1 KiB by `k`, made at `created`.
+/// The benchmarks' usual alert (about 1.4 KiB, three languages) by `k`, made at `created`.
 fn alert(k: &SecretKey, n: u64, created: Timestamp) -> Message {
-    let text = |lang: &str| Info {
-        language: lang.into(),
-        headline: format!("Four organisers of the Fictional Dockers' Union detained ({n})"),
-        description: "Police detained four organisers of the Fictional Dockers' Union at the \
-            port gate. The union asks affiliates to write to the Minister citing ILO Conventions \
-            87 and 98."
-            .into(),
-        ..Info::default()
-    };
-    let body = Body {
-        author: k.public(),
-        created_at: created,
-        expires_at: Some(created.plus(Duration::from_secs(30 * 24 * 3600))),
-        topics: vec!["union-rights".into()],
-        countries: vec!["AZ".into()],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![text("en"), text("fr")],
-        }),
-    };
-    Message::sign(body, k).expect("sign")
+    common::message_at(
+        k,
+        n,
+        created,
+        created.plus(Duration::from_secs(30 * 24 * 3600)),
+    )
 }
 
 fn key_event(k: &SecretKey, created: Timestamp, content: Content) -> Message {
@@ -207,16 +188,8 @@ async fn publish_rates() -> (f64, f64) {
     (committed, plain)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
-    let runs: usize = std::env::var("TOCSIN_BENCH_RUNS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let runs = common::env_or("TOCSIN_BENCH_RUNS", 3).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -243,13 +216,13 @@ fn main() {
         println!(
             "  rotation, {n} messages held ({} withheld): {:.1} ms",
             n / 2,
-            median(rot[i].clone())
+            common::median(rot[i].clone())
         );
     }
     println!(
         "  publish: committed {:.0} msgs/s, uncommitted {:.0} msgs/s, ratio {:.2}",
-        median(with),
-        median(without),
-        median(ratio)
+        common::median(with),
+        common::median(without),
+        common::median(ratio)
     );
 }

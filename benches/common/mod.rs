@@ -11,6 +11,12 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use tocsin::config::Config;
 use tocsin::message::*;
 
+/// The median of `v` (the upper one of an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
 /// A knob from the environment, or its default.
 pub fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
