@@ -22,6 +22,7 @@ mod sync;
 mod tally;
 mod term;
 mod transfer;
+mod translate;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -126,6 +127,18 @@ pub enum Command {
         participants, strikers, messages, donations=N:CUR."
     )]
     Report(Box<report::ReportArgs>),
+    /// Publish your translation of another organisation's alert or call into a language its
+    /// author did not write; readers see it beside the original, under your name.
+    #[command(
+        after_help = "Examples:\n  tocsin translate 70ed23b9…57d5 --key geneva.key --lang de \\\n    \
+        --headline \"Vier Gewerkschafter in Eastport verhaftet\" \\\n    \
+        --description \"Die Polizei nahm vier Vorsitzende der Hafenarbeitergewerkschaft fest.\"\n  \
+        tocsin translate 70ed23b9…57d5 --key geneva.key --file config/translation.example.toml\n  \
+        tocsin translate 70ed23b9…57d5 --key geneva.key --file de.toml --yes --json\n\n\
+        The alert or call is fetched first: its headline is shown beside yours before you sign.\n\
+        A language its author wrote is refused (the author changes it with `tocsin update`)."
+    )]
+    Translate(Box<translate::TranslateArgs>),
     /// Publish your organisation's profile (the name readers see).
     #[command(subcommand)]
     Profile(post::ProfileCommand),
@@ -372,6 +385,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cancel(args) => block_on(post::cancel(args)),
         Command::Endorse(args) => block_on(post::endorse(args)),
         Command::Report(args) => block_on(report::report(*args)),
+        Command::Translate(args) => block_on(translate::translate(*args)),
         Command::Profile(cmd) => block_on(post::profile(cmd)),
         Command::Roster(cmd) => block_on(post::roster(cmd)),
         Command::Send(args) => block_on(client::send(args)),

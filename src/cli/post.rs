@@ -311,7 +311,12 @@ pub(super) async fn original(client: &mut Client, id: Id) -> anyhow::Result<Orig
 
 /// The body of a message about `target` (cancel, endorsement): it carries the target's topics
 /// and countries, so followers who filter on them see it too, and lives at least as long.
-fn about_body(key: &SecretKey, target: Option<&Message>, content: Content, now: Timestamp) -> Body {
+pub(super) fn about_body(
+    key: &SecretKey,
+    target: Option<&Message>,
+    content: Content,
+    now: Timestamp,
+) -> Body {
     let kind = content.kind();
     let default = now.plus(Duration::from_secs(30 * 24 * 3600));
     let wanted = target

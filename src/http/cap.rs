@@ -318,7 +318,38 @@ fn tally_parameters(out: &mut String, goals: &[Goal], tally: &Tally) {
     }
 }
 
-/// The document of a cancel: who withdrew what, and why; the content is gone.
+/// One version a cancel withdraws: its id, author and created_at (CAP's `sent`).
+pub(super) type Withdrawn = (Id, AuthorKey, Timestamp);
+
+/// The updates a cancel withdraws, oldest first: those the store still lists (`listed`) and
+/// those `shown`, the item as this gateway showed it before the cancel, let readers see at
+/// `now`. The store drops a withdrawn update's reference to its original, so once the cancel
+/// is in, it lists none: without the item, a CAP aggregator holding an update as current
+/// would be told of the original alone and keep showing the update.
+pub(super) fn withdrawn_updates(
+    listed: Vec<Withdrawn>,
+    shown: Option<&Item>,
+    now: Timestamp,
+) -> Vec<Withdrawn> {
+    let mut all = listed;
+    if let Some(item) = shown {
+        // An update still under embargo was never in a CAP document: an aggregator cannot
+        // hold it, and naming it would show readers its id before its time.
+        all.extend(
+            item.updates
+                .iter()
+                .filter(|u| !u.body().embargoed_at(now))
+                .map(|u| (u.id(), *u.author(), u.body().created_at)),
+        );
+    }
+    all.sort_by_key(|(id, _, sent)| (*sent, *id));
+    all.dedup_by_key(|(id, _, _)| *id);
+    all
+}
+
+/// The document of a cancel: who withdrew what, and why; the content is gone. `references`
+/// names the original and every update of it, oldest first: each is a version a CAP aggregator
+/// may hold as current.
 pub(super) fn cancel_document(note: &CancelNote) -> String {
     let c = &note.cancel;
     let mut out = String::new();
@@ -353,6 +384,151 @@ pub(super) fn cancel_document(note: &CancelNote) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::{
+        Alert, Body, Cancel, Certainty, Info, Message, SecretKey, Severity, Update, UpdateContent,
+        Urgency,
+    };
+    use std::time::Duration;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// 2026-03-02T09:00:00Z.
+    fn start() -> Timestamp {
+        Timestamp(1_772_442_000_000)
+    }
+
+    fn alert(headline: &str) -> Alert {
+        Alert {
+            status: Status::Actual,
+            category: Category::Arrest,
+            urgency: Urgency::Immediate,
+            severity: Severity::Severe,
+            certainty: Certainty::Observed,
+            info: vec![Info {
+                language: "en".into(),
+                headline: headline.into(),
+                description: "Four leaders of the Eastland Dockworkers' Union are held.".into(),
+                ..Info::default()
+            }],
+        }
+    }
+
+    fn signed(
+        key: &SecretKey,
+        content: Content,
+        at: Timestamp,
+        effective: Option<Timestamp>,
+    ) -> Message {
+        let body = Body {
+            author: key.public(),
+            created_at: at,
+            expires_at: Some(at.plus(HOUR * 24 * 30)),
+            topics: vec![],
+            countries: vec!["AZ".into()],
+            effective_at: effective,
+            content,
+        };
+        Message::sign(body, key).unwrap()
+    }
+
+    fn update(
+        key: &SecretKey,
+        of: Id,
+        headline: &str,
+        at: Timestamp,
+        effective: Option<Timestamp>,
+    ) -> Message {
+        let content = Content::Update(Update {
+            supersedes: of,
+            content: UpdateContent::Alert(alert(headline)),
+        });
+        signed(key, content, at, effective)
+    }
+
+    fn references(doc: &str) -> Vec<String> {
+        let start = doc.find("<references>").expect("no references") + "<references>".len();
+        let end = doc.find("</references>").expect("no end of references");
+        doc[start..end].split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_cancel_references_the_original_and_every_update_oldest_first() {
+        let key = SecretKey::from_seed(&[9; 32]);
+        let original = signed(&key, Content::Alert(alert("Four held")), start(), None);
+        let first = update(
+            &key,
+            original.id(),
+            "Two released",
+            start().plus(HOUR),
+            None,
+        );
+        let second = update(
+            &key,
+            original.id(),
+            "All released",
+            start().plus(HOUR * 2),
+            None,
+        );
+        // Still under embargo when the cancel comes: never in a CAP document.
+        let held = update(
+            &key,
+            original.id(),
+            "Trial date set",
+            start().plus(HOUR * 3),
+            Some(start().plus(HOUR * 48)),
+        );
+        let item = Item {
+            seq: 1,
+            original: original.clone(),
+            // Out of order on purpose: the references are sorted by time sent.
+            updates: vec![second.clone(), first.clone(), held.clone()],
+            translations: vec![],
+            endorsers: vec![],
+            tally: Tally::default(),
+        };
+        let now = start().plus(HOUR * 4);
+        let cancel = signed(
+            &key,
+            Content::Cancel(Cancel {
+                target: original.id(),
+                reason: "Names were published by mistake.".into(),
+            }),
+            now,
+            None,
+        );
+        // What the store lists once the cancel is in: no updates (their references went with
+        // their content). One it still listed is kept, once.
+        let listed = vec![(second.id(), key.public(), second.body().created_at)];
+        let updates = withdrawn_updates(listed, Some(&item), now);
+        let note = CancelNote {
+            cancel,
+            target: original.id(),
+            target_author: key.public(),
+            target_sent: original.body().created_at,
+            updates,
+            shown_as: None,
+            events: Default::default(),
+        };
+        let doc = cancel_document(&note);
+        assert!(doc.contains("<msgType>Cancel</msgType>"), "{doc}");
+        let triple = |m: &Message| reference(m.author(), &m.id(), m.body().created_at);
+        assert_eq!(
+            references(&doc),
+            vec![triple(&original), triple(&first), triple(&second)],
+            "{doc}"
+        );
+        assert!(!doc.contains(&held.id().to_hex()), "{doc}");
+        assert_eq!(
+            triple(&first),
+            format!(
+                "tocsin:{},{},2026-03-02T10:00:00-00:00",
+                key.public().to_hex(),
+                first.id()
+            )
+        );
+        // Without the item (a gateway that never showed it), what the store lists is all.
+        assert!(withdrawn_updates(vec![], None, now).is_empty());
+    }
 
     #[test]
     fn cap_times_have_no_z() {

@@ -772,6 +772,8 @@ impl Builder {
                 updates.push((*u, us.author, us.created_at));
             }
         }
+        let updates =
+            super::cap::withdrawn_updates(updates, self.items.get(&target).map(|i| &**i), now);
         let shown_as = self.items.get(&target).map(|item| {
             let b = item.current(now).body();
             (item.kind(), b.countries.clone(), b.topics.clone())
