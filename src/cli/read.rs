@@ -8,7 +8,7 @@ use anyhow::Context;
 use futures::StreamExt;
 
 use super::names::Names;
-use super::render::{Facts, Reader, headline_of, message_json};
+use super::render::{Facts, Reader, headline_of, message_json, name_translator};
 use super::tally;
 use super::term::{Clock, Style};
 use super::{Failure, NodeUrl, parse_id};
@@ -268,6 +268,7 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
         .subscribe(&filter, args.since, None)
         .await
         .context("subscribing")?;
+    let mut names_loaded = !args.json;
     let mut names = if args.json {
         Names::default()
     } else {
@@ -290,7 +291,19 @@ pub(crate) async fn follow(args: FollowArgs) -> anyhow::Result<()> {
                     }
                 };
                 if args.json {
-                    serde_json::to_writer(&mut stdout, &message_json(&message, Some(seq)))?;
+                    let mut v = message_json(&message, Some(seq));
+                    if message.kind() == Kind::Translation {
+                        // Names only for the kind that needs them: most feeds carry none.
+                        if !names_loaded {
+                            names = Names::load(&client).await?;
+                            names_loaded = true;
+                        }
+                        names.learn_key(&mut client, message.author()).await;
+                        name_translator(&mut v, &message, &names);
+                    } else {
+                        names.learn(&message);
+                    }
+                    serde_json::to_writer(&mut stdout, &v)?;
                     writeln!(stdout)?;
                 } else if message.kind() == Kind::Unknown {
                     // A newer version's kind: nothing here can be shown of it, so the text
@@ -352,6 +365,14 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
         Some(m) => m.body().goals().to_vec(),
         None => state.tally.goals.iter().map(|p| p.goal.clone()).collect(),
     };
+    let translations: Vec<Message> = state.translations.iter().filter_map(decode).collect();
+    let mut names = Names::default();
+    if !args.json || !translations.is_empty() {
+        names = Names::load(&client).await?;
+        for author in translations.iter().map(|t| *t.author()) {
+            names.learn_key(&mut client, &author).await;
+        }
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
@@ -366,8 +387,11 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             "endorsers": state.endorsers.iter().map(|(a, s, t)| serde_json::json!({
                 "author": a.to_hex(), "statement": s, "created_at": t.to_rfc3339(),
             })).collect::<Vec<_>>(),
-            "translations": state.translations.iter().filter_map(decode)
-                .map(|m| message_json(&m, None)).collect::<Vec<_>>(),
+            "translations": translations.iter().map(|m| {
+                let mut v = message_json(m, None);
+                name_translator(&mut v, m, &names);
+                v
+            }).collect::<Vec<_>>(),
             "tally": tally::tally_json(&goals, &state.tally, state.cancelled),
             "withheld": state.withheld.is_some(),
             "withheld_reason": state.withheld.clone().unwrap_or_default(),
@@ -382,18 +406,10 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     if let Some(why) = state.withheld.as_ref().filter(|_| message.is_none()) {
         return Err(withheld(id, why));
     }
-    let mut names = Names::load(&client).await?;
     for author in message
         .iter()
         .map(|m| *m.author())
         .chain(state.endorsers.iter().map(|(a, _, _)| *a))
-        .chain(
-            state
-                .translations
-                .iter()
-                .filter_map(decode)
-                .map(|t| *t.author()),
-        )
         .collect::<std::collections::BTreeSet<_>>()
     {
         names.learn_key(&mut client, &author).await;
@@ -503,20 +519,15 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let translations: Vec<Message> = state.translations.iter().filter_map(decode).collect();
     if !translations.is_empty() {
         writeln!(out, "{}", st.bold("Translations by others:"))?;
         for t in &translations {
-            let langs: Vec<&str> = t
-                .body()
-                .info()
-                .iter()
-                .map(|i| i.language.as_str())
-                .collect();
+            for info in t.body().info() {
+                writeln!(out, "  [{}] {}", info.language, st.bold(&info.headline))?;
+            }
             writeln!(
                 out,
-                "  [{}] by {} · {}",
-                langs.join(", "),
+                "      translated by {} · {}",
                 names.describe(t.author()),
                 clock.when(t.body().created_at)
             )?;

@@ -11,8 +11,8 @@ use super::term::{Clock, Style};
 use crate::ilo;
 use crate::message::tally::words::amount;
 use crate::message::{
-    ActionCall, ActionReport, Alert, Body, Content, Count, Id, Info, Kind, Message, Severity,
-    Status, Timestamp, UpdateContent, language_matches,
+    ActionCall, ActionReport, Alert, AuthorKey, Body, Content, Count, Id, Info, Kind, Message,
+    Severity, Status, Timestamp, UpdateContent, language_matches,
 };
 
 fn time(t: Option<Timestamp>) -> Value {
@@ -140,6 +140,26 @@ pub fn message_json(message: &Message, seq: Option<u64>) -> Value {
         map.insert("seq".into(), json!(seq));
     }
     v
+}
+
+/// Who a key is, for scripts: `{"key", "name", "note"}`, the name as `Names::short_name`
+/// gives it (the key's first hex digits when nothing names it) and what readers are told of the
+/// key beside it (rotated, revoked, carries on for…), or null.
+pub(crate) fn who_json(names: &Names, key: &AuthorKey) -> Value {
+    json!({
+        "key": key.to_hex(),
+        "name": names.short_name(key),
+        "note": names.key_note(key),
+    })
+}
+
+/// Adds to a translation's JSON object who translated it (`translator`, as [`who_json`]) and
+/// what (`target`, the original's id); other kinds are left as they are.
+pub(crate) fn name_translator(v: &mut Value, m: &Message, names: &Names) {
+    if let (Content::Translation(t), Value::Object(map)) = (&m.body().content, v) {
+        map.insert("translator".into(), who_json(names, m.author()));
+        map.insert("target".into(), json!(t.target.to_hex()));
+    }
 }
 
 fn write_info(out: &mut String, info: &[Info]) {

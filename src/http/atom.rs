@@ -193,6 +193,7 @@ fn entry(
         id = item.id(),
         cur = current.id(),
     );
+    translators(out, base, snap, item, &texts);
     let _ = writeln!(
         out,
         "<category term=\"{}\" scheme=\"urn:tocsin:kind\" label=\"{}\"/>",
@@ -261,6 +262,42 @@ fn entry(
         );
     }
     out.push_str("</entry>\n");
+}
+
+/// The translations by others of an entry's item: each translator once as a `contributor`
+/// (RFC 4287: the entry's author stays the organisation that wrote it), and each language they
+/// add as an alternate link to the page in that language, titled with who translated it.
+fn translators(out: &mut String, base: &str, snap: &Snapshot, item: &Item, texts: &[Text<'_>]) {
+    let mut named = Vec::new();
+    for text in texts {
+        let Some(t) = text.translator else {
+            continue;
+        };
+        let name = snap.names.name(t.author());
+        let lang = &text.info.language;
+        let _ = writeln!(
+            out,
+            "<link rel=\"alternate\" type=\"text/html\" hreflang=\"{lang}\" href=\"{base}/m/{id}?lang={lang}\" title=\"{lang}, translated by {name}\"/>",
+            lang = Esc(lang),
+            base = Esc(base),
+            id = item.id(),
+            name = Esc(&name),
+        );
+        if !named.contains(t.author()) {
+            named.push(*t.author());
+            contributor(out, &name, t.author());
+        }
+    }
+}
+
+/// An Atom `contributor`: a translator, by name and key.
+fn contributor(out: &mut String, name: &str, key: &crate::message::AuthorKey) {
+    let _ = writeln!(
+        out,
+        "<contributor><name>{}</name><uri>urn:tocsin:author:{}</uri></contributor>",
+        EscText(name),
+        key.to_hex()
+    );
 }
 
 /// Adds what the organisations reported to an entry's text: a line with the totals and one per
@@ -352,10 +389,12 @@ pub(super) fn cap_index(
     );
     let entries = entries.into_iter().map(|(when, cap_id, e)| {
         let mut out = String::new();
+        let mut translator = None;
         let (title, lang, author, summary, msg_type) = match e {
             E::Item(item) => {
                 let texts = item.texts(now);
                 let text = chosen(&texts, prefs);
+                translator = text.and_then(|t| t.translator).map(|t| *t.author());
                 let current = item.current(now);
                 (
                     text.map_or_else(
@@ -397,6 +436,10 @@ pub(super) fn cap_index(
             EscText(&author),
             Esc(base),
         );
+        if let Some(key) = translator {
+            // The title and summary are a translator's words.
+            contributor(&mut out, &snap.names.name(&key), &key);
+        }
         if !summary.is_empty() {
             let _ = writeln!(
                 out,

@@ -35,4 +35,5 @@ mod sneakernet;
 mod sub_attacks;
 mod support;
 mod tls;
+mod translate;
 mod vectors;
