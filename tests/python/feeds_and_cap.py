@@ -107,6 +107,14 @@ def main():
                                    info("en", "Protest at the Westland embassy", "Details."),
                                    info("fr", "Manifestation devant l'ambassade", "Détails."),
                                ], t))
+            # The call is updated, and an aggregator polling the CAP index holds the update as
+            # current, before the cancel withdraws both.
+            c2u_id, _ = publish(teachers, created_at=t + 3500, countries=["GE"], **common,
+                                update=m.Update(supersedes=bytes.fromhex(c2_id), call=call([
+                                    info("en", "Protest at the Westland embassy, at noon",
+                                         "Details."),
+                                ], t)))
+            http_get(node.http + "/cap.atom")
             x_id, _ = publish(teachers, created_at=t + 4000, expires_at=t + 30 * DAY,
                               cancel=m.Cancel(target=bytes.fromhex(c2_id),
                                               reason="Moved to a safer date"))
@@ -270,6 +278,12 @@ def main():
                         text(tx, "cap:msgType") == ["Cancel"] and f",{c2_id}," in refs
                         and text(tx, "cap:note") == ["Moved to a safer date"], refs)
                 c.check("cancel: no content", not tx.findall("cap:info", NS))
+                triples = [r.split(",") for r in refs.split()]
+                c.check("cancel: references the call and its update, oldest first, each as "
+                        "sender,identifier,sent",
+                        [r[1] for r in triples] == [c2_id, c2u_id]
+                        and all(len(r) == 3 and r[0] == f"tocsin:{teachers.public.hex()}"
+                                and sent_re.match(r[2]) for r in triples), refs)
             ti = cap(i_id, "alert with an HTML headline")
             if ti is not None:
                 c.check("an HTML headline comes out of CAP as the same text",
