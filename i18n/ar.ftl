@@ -271,6 +271,25 @@ time-days-ago =
        *[other] قبل { $count } يوم
     }
 
+
+## ما أبلغت المنظمات أنها فعلته استجابةً لنداء
+
+reports-heading = التحركات المُبلَّغ عنها
+reports-goals = الأهداف
+reports-none = لم تُبلغ أي منظمة بعد.
+reports-note = يُحتسب آخر بلاغ موقَّع من كل منظمة؛ والتعديل يحل محل أرقامها السابقة.
+reports-caption = المنظمات المُبلِّغة
+reports-organisation = المنظمة
+reports-country = البلد
+reports-reported = المُبلَّغ عنه
+reports-as-of = بتاريخ
+reports-statement = البيان
+reports-evidence = الدليل
+reports-by-country = حسب البلد
+reports-organisations = المنظمات
+reports-country-not-given = غير مذكور
+reports-federations = الاتحادات
+
 ## ما لا يمكن عرضه
 
 withdrawn-title = سُحبت

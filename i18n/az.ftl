@@ -195,6 +195,25 @@ time-minutes-ago = { $count } dəqiqə əvvəl
 time-hours-ago = { $count } saat əvvəl
 time-days-ago = { $count } gün əvvəl
 
+
+## Təşkilatların çağırış üçün etdiklərini bildirdikləri
+
+reports-heading = Bildirilən fəaliyyətlər
+reports-goals = Məqsədlər
+reports-none = Hələ heç bir təşkilat bildiriş verməyib.
+reports-note = Hər təşkilatın son imzalı bildirişi sayılır; düzəliş əvvəlki rəqəmləri əvəz edir.
+reports-caption = Bildiriş verən təşkilatlar
+reports-organisation = Təşkilat
+reports-country = Ölkə
+reports-reported = Bildirilib
+reports-as-of = Tarix
+reports-statement = Bəyanat
+reports-evidence = Sübut
+reports-by-country = Ölkələr üzrə
+reports-organisations = Təşkilatlar
+reports-country-not-given = Göstərilməyib
+reports-federations = Federasiyalar
+
 ## Göstərilə bilməyənlər
 
 withdrawn-title = Geri götürülüb

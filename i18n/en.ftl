@@ -275,6 +275,28 @@ time-days-ago =
        *[other] { $count } days ago
     }
 
+
+## What organisations reported doing for a call (its page)
+
+reports-heading = Reported actions
+reports-goals = Goals
+reports-none = No organisation has reported yet.
+reports-note = Each organisation's latest signed report counts; a revision replaces its earlier figures.
+# The table's caption and its column headings.
+reports-caption = Reporting organisations
+reports-organisation = Organisation
+reports-country = Country
+reports-reported = Reported
+reports-as-of = As of
+reports-statement = Statement
+# A link to what an organisation gave as evidence.
+reports-evidence = Evidence
+reports-by-country = By country
+reports-organisations = Organisations
+# In place of a country an organisation did not give.
+reports-country-not-given = Not given
+reports-federations = Federations
+
 ## Pages for what cannot be shown
 
 withdrawn-title = Withdrawn

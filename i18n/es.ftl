@@ -235,6 +235,25 @@ time-days-ago =
        *[other] hace { $count } días
     }
 
+
+## Lo que las organizaciones dicen haber hecho por un llamamiento
+
+reports-heading = Acciones informadas
+reports-goals = Objetivos
+reports-none = Ninguna organización ha informado todavía.
+reports-note = Cuenta el último informe firmado de cada organización; una revisión sustituye sus cifras anteriores.
+reports-caption = Organizaciones que informaron
+reports-organisation = Organización
+reports-country = País
+reports-reported = Informado
+reports-as-of = A fecha de
+reports-statement = Declaración
+reports-evidence = Prueba
+reports-by-country = Por país
+reports-organisations = Organizaciones
+reports-country-not-given = No indicado
+reports-federations = Federaciones
+
 ## Lo que no se puede mostrar
 
 withdrawn-title = Retirado

@@ -235,6 +235,25 @@ time-days-ago =
        *[other] il y a { $count } jours
     }
 
+
+## Ce que les organisations disent avoir fait pour un appel
+
+reports-heading = Actions signalées
+reports-goals = Objectifs
+reports-none = Aucune organisation n’a encore fait de signalement.
+reports-note = Le dernier signalement signé de chaque organisation compte ; une révision remplace ses chiffres précédents.
+reports-caption = Organisations ayant fait un signalement
+reports-organisation = Organisation
+reports-country = Pays
+reports-reported = Signalé
+reports-as-of = À la date du
+reports-statement = Déclaration
+reports-evidence = Preuve
+reports-by-country = Par pays
+reports-organisations = Organisations
+reports-country-not-given = Non indiqué
+reports-federations = Fédérations
+
 ## Ce qui ne peut pas être montré
 
 withdrawn-title = Retiré

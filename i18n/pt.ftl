@@ -235,6 +235,25 @@ time-days-ago =
        *[other] há { $count } dias
     }
 
+
+## O que as organizações dizem ter feito por um apelo
+
+reports-heading = Ações comunicadas
+reports-goals = Objetivos
+reports-none = Nenhuma organização comunicou ainda.
+reports-note = Conta o último relatório assinado de cada organização; uma revisão substitui os seus números anteriores.
+reports-caption = Organizações que comunicaram
+reports-organisation = Organização
+reports-country = País
+reports-reported = Comunicado
+reports-as-of = Em
+reports-statement = Declaração
+reports-evidence = Prova
+reports-by-country = Por país
+reports-organisations = Organizações
+reports-country-not-given = Não indicado
+reports-federations = Federações
+
 ## O que não pode ser mostrado
 
 withdrawn-title = Retirado

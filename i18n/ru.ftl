@@ -256,6 +256,25 @@ time-days-ago =
        *[other] { $count } дня назад
     }
 
+
+## Что организации сообщили о сделанном по призыву
+
+reports-heading = Сообщения о действиях
+reports-goals = Цели
+reports-none = Ни одна организация пока не сообщила.
+reports-note = Учитывается последнее подписанное сообщение каждой организации; исправление заменяет прежние цифры.
+reports-caption = Сообщившие организации
+reports-organisation = Организация
+reports-country = Страна
+reports-reported = Сообщено
+reports-as-of = На дату
+reports-statement = Заявление
+reports-evidence = Подтверждение
+reports-by-country = По странам
+reports-organisations = Организации
+reports-country-not-given = Не указана
+reports-federations = Федерации
+
 ## То, что нельзя показать
 
 withdrawn-title = Отозвано

@@ -195,6 +195,25 @@ time-minutes-ago = { $count } dakika önce
 time-hours-ago = { $count } saat önce
 time-days-ago = { $count } gün önce
 
+
+## Örgütlerin bir çağrı için yaptıklarını bildirdikleri
+
+reports-heading = Bildirilen eylemler
+reports-goals = Hedefler
+reports-none = Henüz hiçbir örgüt bildirimde bulunmadı.
+reports-note = Her örgütün imzalı son bildirimi sayılır; bir düzeltme önceki rakamların yerini alır.
+reports-caption = Bildirimde bulunan örgütler
+reports-organisation = Örgüt
+reports-country = Ülke
+reports-reported = Bildirilen
+reports-as-of = Tarih
+reports-statement = Açıklama
+reports-evidence = Kanıt
+reports-by-country = Ülkelere göre
+reports-organisations = Örgütler
+reports-country-not-given = Belirtilmemiş
+reports-federations = Federasyonlar
+
 ## Gösterilemeyenler
 
 withdrawn-title = Geri çekildi

@@ -1180,6 +1180,7 @@ pub(super) fn detail(
     }
 
     m.push_str(&tallies::detail_html(
+        w,
         snap,
         call_of(current).map_or(&[], |c| c.goals.as_slice()),
         &item.tally,

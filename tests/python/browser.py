@@ -270,7 +270,7 @@ def main():
                               ".map(r => [...r.cells].map(c => c.innerText))")
             c.check("the call's page has a table of the reporting organisations",
                     len(rows) == 2 and rows[0][0] == "Eastland Dockworkers' Union"
-                    and rows[0][1] == "AZ" and rows[0][2].startswith("700 letters")
+                    and rows[0][1] == "Azerbaïdjan" and rows[0][2].startswith("700 letters")
                     and "Letters from every branch" in rows[0][4], rows)
             c.check("its tables have captions and header cells, and fit a phone's screen",
                     browser.js("[...document.querySelectorAll('table.reports')]"
