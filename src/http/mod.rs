@@ -197,6 +197,7 @@ fn router(gw: Gateway) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/style.css", get(style))
+        .route("/page.js", get(script))
         .fallback(not_found)
         .with_state(gw)
 }
@@ -292,7 +293,7 @@ fn harden(headers: &mut HeaderMap) {
     set(
         headers,
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     );
 }
 
@@ -749,6 +750,21 @@ async fn healthz(State(gw): State<Gateway>) -> Response {
         plain(StatusCode::OK, "ok\n")
     };
     no_store(&mut r);
+    r
+}
+
+/// The page's script: local times beside the UTC ones (see `page::SCRIPT`).
+async fn script() -> Response {
+    let mut r = page::SCRIPT.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    harden(r.headers_mut());
     r
 }
 

@@ -1,5 +1,5 @@
 //! The HTML a person reads: the page of current alerts and calls, one message in full, and
-//! the error pages. Server-rendered, no script, readable on a phone; every string that came
+//! the error pages. Server-rendered, whole without script, readable on a phone; every string that came
 //! from a message goes through [`Esc`]; the page's own words are the reader's language's
 //! ([`Words`]), and CAP's terms stay in the CAP documents.
 
@@ -82,6 +82,23 @@ table.reports th,table.reports td{border:1px solid var(--line);padding:.3rem .5r
 section.keys li{margin:.3rem 0}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-size:.9rem;color:var(--muted)}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
+"#;
+
+/// The page's one script, served at /page.js (same origin, so the Content-Security-Policy
+/// allows it and still forbids inline scripts). It only adds, beside each time the page shows
+/// in UTC, the same time in the reader's own time zone and language; the page says everything
+/// without it.
+pub(super) const SCRIPT: &str = r#"// Tocsin: each <time datetime> also in the reader's time zone (the page works without this).
+"use strict";
+for (const t of document.querySelectorAll("time[datetime]")) {
+  const at = new Date(t.getAttribute("datetime"));
+  if (isNaN(at.getTime()) || at.getTimezoneOffset() === 0) continue;
+  const local = document.createElement("span");
+  local.className = "local";
+  local.textContent = " · " + at.toLocaleString(document.documentElement.lang || undefined,
+    { dateStyle: "medium", timeStyle: "short" });
+  t.after(local);
+}
 "#;
 
 /// Ended keys listed on the page at most (the latest first); the rest are counted.
@@ -324,7 +341,8 @@ fn layout(w: &Words, title: &str, alternates: &str, main: &str, brand_heading: b
         "<!doctype html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n{alternates}</head>\n<body>\n\
+         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n\
+         <script src=\"/page.js\" defer></script>\n{alternates}</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>\n\
          <header class=\"site\">{open}<a href=\"/\">Tocsin</a>{close}\
          <p class=\"tagline\">{tagline}</p></header>\n\

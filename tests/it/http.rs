@@ -656,8 +656,12 @@ async fn message_text_is_escaped_in_the_page_the_feeds_and_cap() {
             escaped.to_string()
         };
         assert!(r.body.contains(&escaped), "{path}: {}", r.body);
+        // The page's own script, by address, is the one script a page may hold.
+        let body = r
+            .body
+            .replacen("<script src=\"/page.js\" defer></script>", "", 1);
         for raw in ["<script", "<img", "<a href=\"javascript", "<b>Evil"] {
-            assert!(!r.body.contains(raw), "{path} contains {raw}");
+            assert!(!body.contains(raw), "{path} contains {raw}");
         }
         if !path.starts_with("/cap/") {
             assert!(

@@ -367,6 +367,32 @@ async fn relative_times_follow_the_nodes_clock_through_the_render_cache() {
 }
 
 #[tokio::test]
+async fn local_times_come_from_a_same_origin_script_the_page_does_without() {
+    let at = Timestamp::now();
+    let (_node, _c, addr) = node_with_call(at).await;
+    let page = get_with(addr, "/", &[("accept-language", "en")]).await;
+    let csp = page.header("content-security-policy").unwrap_or_default();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    // One script, by address; none inline. The times are there in UTC without it.
+    assert_eq!(page.body.matches("<script").count(), 1);
+    assert!(
+        page.body
+            .contains("<script src=\"/page.js\" defer></script>")
+    );
+    assert!(page.body.contains("<time datetime=\""));
+    let script = get_with(addr, "/page.js", &[]).await;
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(script.body.contains("time[datetime]"), "{}", script.body);
+}
+
+#[tokio::test]
 async fn error_pages_are_in_the_readers_language() {
     let node = TestNode::start().await;
     let addr = node.server().http_addr().expect("the gateway is on");

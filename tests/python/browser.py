@@ -334,6 +334,18 @@ def main():
             browser.call("Emulation.setUserAgentOverride", userAgent=version["userAgent"],
                          acceptLanguage="fr-FR,fr;q=0.9,en;q=0.5")
 
+            # /page.js adds the reader's local time beside each UTC time (Baku is UTC+4).
+            browser.call("Emulation.setTimezoneOverride", timezoneId="Asia/Baku")
+            browser.load(node.http + "/")
+            locals_ = browser.js("[...document.querySelectorAll('time + span.local')].map(s => s.innerText)")
+            c.check("local times beside the UTC ones, from the same-origin script",
+                    bool(locals_) and len(locals_) == browser.js(
+                        "document.querySelectorAll('time[datetime]').length"), locals_)
+            c.check("and no script error", not [e for e in browser.events
+                                                 if e["method"] == "Runtime.exceptionThrown"])
+            browser.screenshot(os.path.join(SHOTS, "page-fr-local-time-phone.png"), 390, 844, True)
+            browser.call("Emulation.setTimezoneOverride", timezoneId="UTC")
+
             # A cancel removes it.
             publish(dockers, created_at=t + 3000, **life,
                     cancel=m.Cancel(target=bytes.fromhex(alert_id), reason="Names exposed"))
