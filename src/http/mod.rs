@@ -511,6 +511,9 @@ fn bad_query(e: BadQuery, headers: &HeaderMap) -> Response {
         .into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    // In the reader's language.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     harden(r.headers_mut());
     no_store(&mut r);
     r
@@ -805,5 +808,7 @@ async fn not_found(req: Request) -> Response {
     harden(r.headers_mut());
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     r
 }

@@ -398,6 +398,7 @@ async fn error_pages_are_in_the_readers_language() {
     let addr = node.server().http_addr().expect("the gateway is on");
     let missing = get_with(addr, "/nowhere", &[("accept-language", "fr")]).await;
     assert_eq!(missing.status, 404);
+    assert_eq!(missing.header("vary"), Some("Accept-Language"));
     assert_has(
         &missing.body,
         "404",
