@@ -32,7 +32,9 @@ mod page;
 mod query;
 mod snapshot;
 mod tallies;
+mod words;
 
+use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -57,6 +59,7 @@ use conn::{Guarded, SendLimits};
 use limits::{Admission, Closed, Refusal, Stats};
 use query::{BadQuery, Selection};
 use snapshot::{Builder, Snapshot};
+use words::{Arg, Words};
 
 /// What a refused connection is told before it is closed (written without waiting: a client
 /// that does not read it loses nothing but the reason).
@@ -194,6 +197,7 @@ fn router(gw: Gateway) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/style.css", get(style))
+        .route("/page.js", get(script))
         .fallback(not_found)
         .with_state(gw)
 }
@@ -289,7 +293,7 @@ fn harden(headers: &mut HeaderMap) {
     set(
         headers,
         header::CONTENT_SECURITY_POLICY,
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     );
 }
 
@@ -483,14 +487,33 @@ fn accept_language(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-fn bad_query(e: BadQuery) -> Response {
+/// The reader's language preferences for a page that is not a view (an error page): the
+/// query's `lang` if it reads, else `Accept-Language`.
+fn reader_preferences(req: &Request) -> Vec<String> {
+    Selection::parse(req.uri().query())
+        .unwrap_or_default()
+        .preferences(accept_language(req.headers()))
+}
+
+/// A query the page cannot serve: what was wrong (the reason stays English: it names
+/// parameters and values as typed), in a page in the reader's language.
+fn bad_query(e: BadQuery, headers: &HeaderMap) -> Response {
+    let prefs = query::parse_accept_language(accept_language(headers).unwrap_or_default());
     let mut r = (
         StatusCode::BAD_REQUEST,
-        page::error_page("Bad request", &e.0),
+        page::error_page(
+            Words::choose(&prefs),
+            "bad-request-title",
+            "bad-request-text",
+            &[("problem", Arg::Text(&e.0))],
+        ),
     )
         .into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
+    // In the reader's language.
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     harden(r.headers_mut());
     no_store(&mut r);
     r
@@ -506,11 +529,11 @@ async fn detail(
     req: Request,
 ) -> Result<Response, Failure> {
     let Ok(id) = id.parse::<Id>() else {
-        return Ok(not_found().await);
+        return Ok(not_found(req).await);
     };
     let sel = match Selection::parse(req.uri().query()) {
         Ok(s) => s.lang_only(),
-        Err(e) => return Ok(bad_query(e)),
+        Err(e) => return Ok(bad_query(e, req.headers())),
     };
     let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.snapshot().await?;
@@ -524,8 +547,9 @@ async fn detail(
     if let Some(note) = snap.cancels.get(&id) {
         return Ok(redirect(&sel.href(&format!("/m/{}", note.target))));
     }
-    let key = format!("{}|{}", id, prefs.join(","));
+    let key = format!("{}|{}|{}", id, prefs.join(","), relative_tick(now));
     let validators = gw.validators(&snap, now, "/m", &key);
+    let words = Words::choose(&prefs);
     let reply = |status| Reply {
         status,
         content_type: HTML,
@@ -542,13 +566,15 @@ async fn detail(
     }
     let state = gw.node().reads().get(&id).await?;
     let (status, body) = match state {
-        Some(s) if s.cancelled && s.message.is_none() => {
-            (StatusCode::GONE, page::withdrawn(&id, &s.cancel_reason))
-        }
+        Some(s) if s.cancelled && s.message.is_none() => (
+            StatusCode::GONE,
+            page::withdrawn(words, &id, &s.cancel_reason),
+        ),
         // Not found, as before, but saying why: its author's key ended before it was made.
         Some(s) if s.message.is_none() && s.withheld.is_some() => (
             StatusCode::NOT_FOUND,
             page::withheld(
+                words,
                 &snap,
                 &id,
                 &s.author,
@@ -557,10 +583,7 @@ async fn detail(
         ),
         _ => (
             StatusCode::NOT_FOUND,
-            page::error_page(
-                "Not found",
-                "This node shows no current alert or call with this id.",
-            ),
+            page::error_page(words, "not-found-title", "not-found-message", &[]),
         ),
     };
     Ok(gw
@@ -606,12 +629,16 @@ async fn selection_view(
 ) -> Result<Response, Failure> {
     let sel = match Selection::parse(req.uri().query()) {
         Ok(s) => s,
-        Err(e) => return Ok(bad_query(e)),
+        Err(e) => return Ok(bad_query(e, req.headers())),
     };
     let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.snapshot().await?;
     let now = gw.node().now();
-    let key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    let mut key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    if content_type == HTML {
+        // The page says how long ago and how soon, in words.
+        let _ = write!(key, "|{}", relative_tick(now));
+    }
     let validators = gw.validators(&snap, now, path, &key);
     Ok(gw
         .respond(
@@ -635,7 +662,7 @@ async fn cap_document(
     req: Request,
 ) -> Result<Response, Failure> {
     let Some(id) = file.strip_suffix(".xml").and_then(|s| s.parse::<Id>().ok()) else {
-        return Ok(not_found().await);
+        return Ok(not_found(req).await);
     };
     let snap = gw.snapshot().await?;
     let now = gw.node().now();
@@ -729,6 +756,21 @@ async fn healthz(State(gw): State<Gateway>) -> Response {
     r
 }
 
+/// The page's script: local times beside the UTC ones (see `page::SCRIPT`).
+async fn script() -> Response {
+    let mut r = page::SCRIPT.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    harden(r.headers_mut());
+    r
+}
+
 async fn style() -> Response {
     let mut r = page::STYLE.into_response();
     r.headers_mut().insert(
@@ -743,10 +785,22 @@ async fn style() -> Response {
     r
 }
 
-async fn not_found() -> Response {
+/// The minute a page was rendered in, part of its ETag: a page says "in 3 hours" and "2
+/// minutes ago", so a rendered page is shared for at most the minute it is true in.
+fn relative_tick(now: Timestamp) -> u64 {
+    now.0 / 60_000
+}
+
+async fn not_found(req: Request) -> Response {
+    let prefs = reader_preferences(&req);
     let mut r = (
         StatusCode::NOT_FOUND,
-        page::error_page("Not found", "There is nothing at this address."),
+        page::error_page(
+            Words::choose(&prefs),
+            "not-found-title",
+            "not-found-address",
+            &[],
+        ),
     )
         .into_response();
     r.headers_mut()
@@ -754,5 +808,7 @@ async fn not_found() -> Response {
     harden(r.headers_mut());
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("Accept-Language"));
     r
 }

@@ -1,13 +1,14 @@
 //! The HTML a person reads: the page of current alerts and calls, one message in full, and
-//! the error pages. Server-rendered, no script, readable on a phone; every string that came
-//! from a message goes through [`Esc`].
+//! the error pages. Server-rendered, whole without script, readable on a phone; every string that came
+//! from a message goes through [`Esc`]; the page's own words are the reader's language's
+//! ([`Words`]), and CAP's terms stay in the CAP documents.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use crate::message::{
-    ActionCall, ActionType, Alert, Category, Content, Id, Kind, Message, Severity, Status,
-    SupervisoryBody, Timestamp, UpdateContent, language_matches,
+    ActionCall, ActionType, Alert, Category, Certainty, Content, Id, Kind, Message, Severity,
+    Status, SupervisoryBody, Timestamp, UpdateContent, Urgency, language_matches,
 };
 
 use super::Gateway;
@@ -15,6 +16,7 @@ use super::escape::{Esc, esc};
 use super::query::{AuthorFilter, Selection, language_name, pick_language};
 use super::snapshot::{Item, NameSource, Snapshot, Text};
 use super::tallies;
+use super::words::{Arg, Words};
 use crate::store::day;
 
 /// The style sheet, served at /style.css (a file of its own, so the page can forbid inline
@@ -25,8 +27,8 @@ html{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-seri
 body{margin:0 auto;max-width:50rem;padding:0 1rem 3rem}
 a{color:var(--link)}
 a:focus-visible,button:focus-visible,select:focus-visible{outline:3px solid #f0a000;outline-offset:2px}
-.skip{position:absolute;left:-999px}
-.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem;z-index:1}
+.skip{position:absolute;inset-inline-start:-999px}
+.skip:focus{inset-inline-start:1rem;top:1rem;background:#fff;padding:.5rem;z-index:1}
 .vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 header.site{border-bottom:4px solid #a40000;padding:1rem 0 .5rem;margin-bottom:1rem}
 header.site .brand{margin:0;font-size:1.6rem;font-weight:700}
@@ -35,7 +37,7 @@ article,.desc,q{overflow-wrap:anywhere}
 header.site p.tagline{margin:.25rem 0 0;color:var(--muted)}
 nav.langs{margin:.5rem 0;font-size:.95rem}
 nav.langs ul{display:inline;list-style:none;padding:0;margin:0}
-nav.langs li{display:inline-block;margin:0 .6rem .3rem 0}
+nav.langs li{display:inline-block;margin-block:0 .3rem;margin-inline:0 .6rem}
 nav.langs a[aria-current]{font-weight:700;color:var(--fg);text-decoration:none}
 form.filters{display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-end;background:var(--card);border:1px solid var(--line);border-radius:.4rem;padding:.75rem;margin:1rem 0}
 form.filters label{display:flex;flex-direction:column;font-size:.9rem;font-weight:600}
@@ -56,11 +58,15 @@ ol.items>li{border:1px solid var(--line);border-radius:.4rem;padding:.75rem 1rem
 .unverified{background:#fff;color:#6b0000;border:1px dashed #6b0000}
 .meta,.when,.tally,.lang-note{margin:.2rem 0;font-size:.95rem;color:var(--muted)}
 .when strong,.meta strong{color:var(--fg)}
-.desc{margin:.4rem 0;white-space:pre-line}
+.desc{margin:.4rem 0}
+.rel{color:var(--muted)}
+details.key{display:inline-block;vertical-align:top}
+details.key summary{cursor:pointer}
+details.key[open]>.mono{display:block;user-select:all}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:1rem 0}
 dl.facts dt{font-weight:700}
 dl.facts dd{margin:0}
-section.text{border-left:4px solid var(--line);padding-left:1rem;margin:1.5rem 0}
+section.text{border-inline-start:4px solid var(--line);padding-inline-start:1rem;margin:1.5rem 0}
 section.text h3{margin:.2rem 0}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem;overflow-wrap:anywhere}
 .ok{color:#0b6b2e;font-weight:700}
@@ -70,19 +76,119 @@ ul.goals li{display:flex;flex-wrap:wrap;align-items:center;gap:.2rem .6rem;margi
 ul.goals progress{width:12rem;max-width:100%;height:1rem;accent-color:#0b6b2e}
 .reported{margin:.2rem 0;font-size:.95rem;font-weight:600}
 table.reports{border-collapse:collapse;width:100%;margin:.75rem 0;font-size:.95rem}
-table.reports caption{text-align:left;font-weight:700;padding:.3rem 0}
-table.reports th,table.reports td{border:1px solid var(--line);padding:.3rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+table.reports caption{text-align:start;font-weight:700;padding:.3rem 0}
+table.reports th,table.reports td{border:1px solid var(--line);padding:.3rem .5rem;text-align:start;vertical-align:top;overflow-wrap:anywhere}
 .keynote{color:#6b0000}
 section.keys li{margin:.3rem 0}
 footer{margin-top:2rem;border-top:1px solid var(--line);padding-top:.75rem;font-size:.9rem;color:var(--muted)}
 @media (max-width:30rem){dl.facts{grid-template-columns:1fr}dl.facts dd{margin-bottom:.4rem}}
 "#;
 
+/// The page's one script, served at /page.js (same origin, so the Content-Security-Policy
+/// allows it and still forbids inline scripts). It only adds, beside each time the page shows
+/// in UTC, the same time in the reader's own time zone and language; the page says everything
+/// without it.
+pub(super) const SCRIPT: &str = r#"// Tocsin: each <time datetime> also in the reader's time zone (the page works without this).
+"use strict";
+for (const t of document.querySelectorAll("time[datetime]")) {
+  const at = new Date(t.getAttribute("datetime"));
+  if (isNaN(at.getTime()) || at.getTimezoneOffset() === 0) continue;
+  const local = document.createElement("span");
+  local.className = "local";
+  local.textContent = " · " + at.toLocaleString(document.documentElement.lang || undefined,
+    { dateStyle: "medium", timeStyle: "short" });
+  t.after(local);
+}
+"#;
+
 /// Ended keys listed on the page at most (the latest first); the rest are counted.
 const MAX_KEYS_SHOWN: usize = 50;
 
 /// The mark on an item whose author readers have no reason to trust yet.
-const UNVERIFIED_BADGE: &str = "<span class=\"badge unverified\">Unverified author</span>";
+fn unverified_badge(w: &Words) -> String {
+    format!(
+        "<span class=\"badge unverified\">{}</span>",
+        w.t("badge-unverified")
+    )
+}
+
+/// A time for a reader: in UTC inside a `<time>` element (its `datetime` is what a browser
+/// or script may show in local time), then how far from now, in the reader's words.
+fn when(w: &Words, t: Timestamp, now: Timestamp) -> String {
+    format!(
+        "{} <span class=\"rel\">({})</span>",
+        time(t),
+        w.relative(t, now)
+    )
+}
+
+/// Hex characters of a key shown before the full key is asked for.
+const KEY_SHOWN: usize = 12;
+
+/// A key shown short (`a1b2c3d4e5f6…`), the whole key on demand and selectable at once.
+/// Flow content: for a list item, a definition or a section, not inside a paragraph.
+fn key_html(w: &Words, hex: &str) -> String {
+    format!(
+        "<details class=\"key\"><summary><span class=\"mono\">{}…</span><span class=\"vh\"> {}</span></summary><span class=\"mono\">{}</span></details>",
+        Esc(hex.get(..KEY_SHOWN).unwrap_or(hex)),
+        w.t("show-full-key"),
+        Esc(hex)
+    )
+}
+
+/// A key shown short inside a sentence, the whole key as its title.
+fn short_key(hex: &str) -> String {
+    format!(
+        "<span class=\"mono\" title=\"{}\">{}…</span>",
+        Esc(hex),
+        Esc(hex.get(..KEY_SHOWN).unwrap_or(hex))
+    )
+}
+
+/// Text as a writer typed it (often hard-wrapped in a TOML file): a blank line separates
+/// paragraphs, a single newline inside one is a space. The signed text is not changed.
+fn paragraphs(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(current.join(" "));
+                current.clear();
+            }
+        } else {
+            current.push(line);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current.join(" "));
+    }
+    out
+}
+
+/// Each paragraph of `text` in a `<p>` of `class`, in the text's language.
+fn paragraphs_html(text: &str, class: &str, lang: &str) -> String {
+    paragraphs(text)
+        .iter()
+        .map(|p| {
+            format!(
+                "<p class=\"{class}\" lang=\"{}\" dir=\"auto\">{}</p>",
+                Esc(lang),
+                Esc(p)
+            )
+        })
+        .collect()
+}
+
+/// Countries by name in the reader's language, as HTML.
+fn countries_html(w: &Words, codes: &[String]) -> String {
+    esc(&codes
+        .iter()
+        .map(|c| w.country(c))
+        .collect::<Vec<_>>()
+        .join(", "))
+}
 
 /// "2026-12-01 09:00 UTC" inside a `<time>` element.
 pub(super) fn time(t: Timestamp) -> String {
@@ -110,6 +216,33 @@ pub(super) fn category_label(c: Category) -> &'static str {
         Category::UnionBusting => "Union busting",
         Category::Other => "Other",
     }
+}
+
+/// The kind of an item in the reader's words.
+fn kind_word(w: &Words, k: Kind) -> String {
+    match k {
+        Kind::Call => w.t("kind-call"),
+        _ => w.t("kind-alert"),
+    }
+}
+
+/// A category in the reader's words.
+fn category_word(w: &Words, c: Category) -> String {
+    w.t(&format!("category-{}", c.as_str()))
+}
+
+/// An action a call asks for, in the reader's words.
+fn action_word(w: &Words, a: ActionType) -> String {
+    w.t(&format!("action-{}", a.as_str()))
+}
+
+/// The actions a call asks for, in the reader's words.
+fn actions_html(w: &Words, call: &ActionCall) -> String {
+    call.actions
+        .iter()
+        .map(|a| action_word(w, *a))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn capitalised(s: &str) -> String {
@@ -195,68 +328,81 @@ fn excerpt(s: &str, n: usize) -> String {
 
 /// A whole page. `brand_heading`: the site's name is the page's heading (the front page);
 /// elsewhere the page's own subject is its one `h1`.
-fn layout(title: &str, alternates: &str, main: &str, brand_heading: bool) -> String {
+fn layout(w: &Words, title: &str, alternates: &str, main: &str, brand_heading: bool) -> String {
     let (open, close) = if brand_heading {
         ("<h1 class=\"brand\">", "</h1>")
     } else {
         ("<p class=\"brand\">", "</p>")
     };
+    let (lang, dir) = (w.tag(), w.dir());
+    let skip = w.t("skip-to-content");
+    let tagline = w.t("site-tagline");
     format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!doctype html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
-         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n{alternates}</head>\n<body>\n\
-         <a class=\"skip\" href=\"#main\">Skip to content</a>\n\
+         <title>{title}</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n\
+         <script src=\"/page.js\" defer></script>\n{alternates}</head>\n<body>\n\
+         <a class=\"skip\" href=\"#main\">{skip}</a>\n\
          <header class=\"site\">{open}<a href=\"/\">Tocsin</a>{close}\
-         <p class=\"tagline\">Solidarity alerts and action calls, signed by the unions that wrote them.</p></header>\n\
+         <p class=\"tagline\">{tagline}</p></header>\n\
          {main}\n</body>\n</html>\n"
     )
 }
 
 /// A status badge for exercises and tests, so that no reader takes a drill for real.
-fn status_badge(s: Status) -> String {
+fn status_badge(w: &Words, s: Status) -> String {
     match s {
         Status::Actual => String::new(),
         other => format!(
             "<span class=\"badge status\">{}</span>",
-            capitalised(other.as_str())
+            w.t(&format!("status-{}", other.as_str()))
         ),
     }
 }
 
-fn severity_badge(s: Severity) -> String {
+fn severity_badge(w: &Words, s: Severity) -> String {
     format!(
         "<span class=\"badge sev-{}\">{}</span>",
         s.as_str(),
-        capitalised(s.as_str())
+        w.t(&format!("severity-{}", s.as_str()))
     )
 }
 
 /// Deadline and action window of a call, as one line.
-fn when_line(call: &ActionCall) -> String {
+fn when_line(w: &Words, call: &ActionCall, now: Timestamp) -> String {
     let mut parts = Vec::new();
     if let Some(d) = call.deadline {
-        parts.push(format!("<strong>Deadline:</strong> {}", time(d)));
+        parts.push(format!(
+            "<strong>{}</strong> {}",
+            w.t("item-deadline"),
+            when(w, d, now)
+        ));
     }
     match (call.window_starts_at, call.window_ends_at) {
         (Some(s), Some(e)) => parts.push(format!(
-            "<strong>Action window:</strong> {} – {}",
-            time(s),
-            time(e)
+            "<strong>{}</strong> {} – {}",
+            w.t("item-window"),
+            when(w, s, now),
+            when(w, e, now)
         )),
-        (Some(s), None) => parts.push(format!("<strong>Action from:</strong> {}", time(s))),
-        (None, Some(e)) => parts.push(format!("<strong>Action until:</strong> {}", time(e))),
+        (Some(s), None) => parts.push(format!(
+            "<strong>{}</strong> {}",
+            w.t("item-from"),
+            when(w, s, now)
+        )),
+        (None, Some(e)) => parts.push(format!(
+            "<strong>{}</strong> {}",
+            w.t("item-until"),
+            when(w, e, now)
+        )),
         (None, None) => {}
     }
     parts.join(" · ")
 }
 
-fn tally(n: usize) -> String {
-    match n {
-        0 => "No endorsements yet".into(),
-        1 => "1 endorsement".into(),
-        n => format!("{n} endorsements"),
-    }
+fn tally(w: &Words, n: usize) -> String {
+    w.html("endorsements", &[("count", Arg::Num(n as u64))])
 }
 
 /// The text to show for the preferences.
@@ -265,12 +411,13 @@ fn chosen<'a>(texts: &'a [Text<'a>], prefs: &[String]) -> Option<&'a Text<'a>> {
     pick_language(&tags, prefs).and_then(|i| texts.get(i))
 }
 
+/// An `<option>`; `label` is HTML (the reader's words, or text escaped by the caller).
 fn option(value: &str, label: &str, selected: bool) -> String {
     format!(
         "<option value=\"{}\"{}>{}</option>",
         Esc(value),
         if selected { " selected" } else { "" },
-        Esc(label)
+        label
     )
 }
 
@@ -282,6 +429,7 @@ pub(super) fn index(
     prefs: &[String],
     now: Timestamp,
 ) -> String {
+    let w = Words::choose(prefs);
     let mut countries = BTreeSet::new();
     let mut topics = BTreeSet::new();
     let mut languages = BTreeSet::new();
@@ -300,16 +448,22 @@ pub(super) fn index(
 
     let mut m = String::new();
     // The language switcher.
-    m.push_str("<nav class=\"langs\" aria-label=\"Reading language\"><span id=\"langs-label\">Read in:</span> <ul aria-labelledby=\"langs-label\">");
     let _ = write!(
         m,
-        "<li><a href=\"{}\"{}>your browser's language</a></li>",
+        "<nav class=\"langs\" aria-label=\"{}\"><span id=\"langs-label\">{}</span> <ul aria-labelledby=\"langs-label\">",
+        w.t("switcher-label"),
+        w.t("read-in")
+    );
+    let _ = write!(
+        m,
+        "<li><a href=\"{}\"{}>{}</a></li>",
         Esc(&sel.with_lang(None).href("/")),
         if sel.lang.is_none() {
             " aria-current=\"page\""
         } else {
             ""
-        }
+        },
+        w.t("browser-language")
     );
     let mut lang_choices: BTreeSet<String> = languages.clone();
     lang_choices.extend(sel.lang.clone());
@@ -332,7 +486,11 @@ pub(super) fn index(
     m.push_str("</ul></nav>\n");
 
     // The filters: a plain GET form, so they work without script and can be bookmarked.
-    m.push_str("<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\" aria-label=\"Filter alerts and calls\">");
+    let _ = write!(
+        m,
+        "<form class=\"filters\" method=\"get\" action=\"/\" role=\"search\" aria-label=\"{}\">",
+        w.t("filters-label")
+    );
     let select = |m: &mut String,
                   name: &str,
                   label: &str,
@@ -350,18 +508,18 @@ pub(super) fn index(
             m.push_str(&option(v, l, chosen.contains(v)));
         }
         for c in chosen.iter().filter(|c| !seen.contains(*c)) {
-            m.push_str(&option(c, c, true));
+            m.push_str(&option(c, &esc(c), true));
         }
         m.push_str("</select></label>");
     };
     select(
         &mut m,
         "kind",
-        "Kind",
-        "Alerts and calls",
+        &w.t("filter-kind"),
+        &w.t("filter-kind-any"),
         vec![
-            ("alert".into(), "Alerts".into()),
-            ("call".into(), "Action calls".into()),
+            ("alert".into(), w.t("filter-kind-alert")),
+            ("call".into(), w.t("filter-kind-call")),
         ],
         &sel.kinds
             .iter()
@@ -371,38 +529,41 @@ pub(super) fn index(
     select(
         &mut m,
         "country",
-        "Country",
-        "All countries",
-        countries.iter().map(|c| (c.clone(), c.clone())).collect(),
+        &w.t("filter-country"),
+        &w.t("filter-country-any"),
+        countries
+            .iter()
+            .map(|c| (c.clone(), esc(&w.country(c))))
+            .collect(),
         &sel.countries,
     );
     select(
         &mut m,
         "topic",
-        "Topic",
-        "All topics",
-        topics.iter().map(|t| (t.clone(), t.clone())).collect(),
+        &w.t("filter-topic"),
+        &w.t("filter-topic-any"),
+        topics.iter().map(|t| (t.clone(), esc(t))).collect(),
         &sel.topics,
     );
     select(
         &mut m,
         "language",
-        "Available in",
-        "Any language",
+        &w.t("filter-language"),
+        &w.t("filter-language-any"),
         languages
             .iter()
-            .map(|l| (l.clone(), language_name(l)))
+            .map(|l| (l.clone(), esc(&language_name(l))))
             .collect(),
         &sel.languages,
     );
     select(
         &mut m,
         "authors",
-        "Authors",
-        "Trusted first",
+        &w.t("filter-authors"),
+        &w.t("filter-authors-any"),
         vec![
-            ("trusted".into(), "Trusted only".into()),
-            ("unverified".into(), "Unverified only".into()),
+            ("trusted".into(), w.t("filter-authors-trusted")),
+            ("unverified".into(), w.t("filter-authors-unverified")),
         ],
         &sel.authors
             .iter()
@@ -418,40 +579,63 @@ pub(super) fn index(
     }
     let _ = writeln!(
         m,
-        "<button type=\"submit\">Show</button> <a href=\"{}\">Clear filters</a></form>",
-        Esc(&sel.lang_only().href("/"))
+        "<button type=\"submit\">{}</button> <a href=\"{}\">{}</a></form>",
+        w.t("filter-show"),
+        Esc(&sel.lang_only().href("/")),
+        w.t("filter-clear")
     );
 
     m.push_str("<main id=\"main\">\n");
+    let counts = |key: &str, shown: usize, total: usize| {
+        w.html(
+            key,
+            &[
+                ("shown", Arg::Num(shown as u64)),
+                ("total", Arg::Num(total as u64)),
+            ],
+        )
+    };
     let count = match (total, shown.len()) {
-        (0, _) if sel.is_filtered() => {
-            "No current alert or call matches these filters.".to_string()
-        }
-        (0, _) => "No current alerts or calls.".to_string(),
-        (1, _) => "1 current alert or call.".to_string(),
+        (0, _) if sel.is_filtered() => w.t("count-none-filtered"),
+        (0, _) => w.t("count-none"),
         (t, s) if s < t && listing.unverified_shown < listing.unverified => {
-            format!("{s} of {t} current alerts and calls: by trusted authors first.")
+            counts("count-trusted-first", s, t)
         }
-        (t, s) if s < t => format!("The {s} newest of {t} current alerts and calls."),
-        (t, _) => format!("{t} current alerts and calls, newest first."),
+        (t, s) if s < t => counts("count-newest", s, t),
+        (t, s) => counts("count-all", s, t),
     };
     let _ = writeln!(m, "<p class=\"count\" role=\"status\">{count}</p>");
     if listing.unverified_shown > 0 || listing.unverified > 0 {
         // Anyone can make a key: say what the mark means, and where the rest are.
         let _ = write!(
             m,
-            "<p class=\"lang-note\">Items marked <span class=\"badge unverified\">Unverified author</span> are signed by keys this node has no history with and no trusted list names; they come after the others."
+            "<p class=\"lang-note\">{}",
+            w.html(
+                "unverified-note",
+                &[("badge", Arg::Html(&unverified_badge(w)))]
+            )
         );
         let hidden = listing.unverified - listing.unverified_shown;
         if hidden > 0 && sel.authors.is_none() {
-            let _ = write!(
-                m,
-                " {hidden} more are not shown here: <a href=\"{}\">show items by unverified authors</a>.",
+            let link = format!(
+                "<a href=\"{}\">{}</a>",
                 Esc(&Selection {
                     authors: Some(AuthorFilter::Unverified),
                     ..sel.clone()
                 }
-                .href("/"))
+                .href("/")),
+                w.t("unverified-show")
+            );
+            let _ = write!(
+                m,
+                " {}",
+                w.html(
+                    "unverified-hidden",
+                    &[
+                        ("count", Arg::Num(hidden as u64)),
+                        ("link", Arg::Html(&link))
+                    ]
+                )
             );
         }
         m.push_str("</p>\n");
@@ -459,40 +643,49 @@ pub(super) fn index(
     if !shown.is_empty() {
         m.push_str("<ol class=\"items\">\n");
         for item in shown {
-            m.push_str(&item_html(snap, item, &item.texts(now), sel, prefs, now));
+            m.push_str(&item_html(w, snap, item, &item.texts(now), sel, prefs, now));
         }
         m.push_str("</ol>\n");
     }
-    m.push_str(&keys_html(snap));
+    m.push_str(&keys_html(w, snap, now));
     m.push_str("</main>\n");
     let _ = write!(
         m,
-        "<footer><p>Feeds: <a href=\"{}\">Atom</a> · <a href=\"{}\">CAP 1.2 index</a> · \
-         <a href=\"{}\">Calendar</a> (deadlines, for your calendar app). \
-         Every item is signed by the organisation that wrote it and verified by this node; \
-         its page shows the signature and the author's key.</p>\
-         <p>This node: <span class=\"mono\">{}</span></p></footer>",
+        "<footer><p>{} <a href=\"{}\">{}</a> · <a href=\"{}\">{}</a> · \
+         <a href=\"{}\">{}</a> {} {}</p>{}</footer>",
+        w.t("feeds"),
         Esc(&sel.href("/feed.atom")),
+        w.t("feed-atom"),
         Esc(&sel.href("/cap.atom")),
+        w.t("feed-cap"),
         Esc(&sel.href("/calendar.ics")),
-        gw.node().node_key().to_hex()
+        w.t("feed-calendar"),
+        w.t("feed-calendar-note"),
+        w.t("feeds-signed"),
+        node_key_html(w, gw)
     );
 
     let alternates = format!(
-        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Tocsin: current alerts and calls\" href=\"{}\">\n",
+        "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}\">\n",
+        w.t("feed-title"),
         Esc(&sel.href("/feed.atom"))
     );
-    layout(
-        "Tocsin: current alerts and action calls",
-        &alternates,
-        &m,
-        true,
+    layout(w, &w.t("index-title"), &alternates, &m, true)
+}
+
+/// "This node:" and its key, at the foot of a page.
+fn node_key_html(w: &Words, gw: &Gateway) -> String {
+    format!(
+        "<div>{} {}</div>",
+        w.t("this-node"),
+        key_html(w, &gw.node().node_key().to_hex())
     )
 }
 
 /// What readers are told beside an author's name about its key (rotated, revoked, or the new
 /// key of an organisation whose old one ended), as HTML; empty when there is nothing to tell.
 fn key_note(snap: &Snapshot, author: &crate::message::AuthorKey) -> String {
+    // The note is the store's (`store::key_note`), shared with the CLI, and stays English.
     match snap.names.note(author) {
         Some(note) => format!(" <span class=\"keynote\">({})</span>", esc(&note)),
         None => String::new(),
@@ -502,70 +695,92 @@ fn key_note(snap: &Snapshot, author: &crate::message::AuthorKey) -> String {
 /// The section "Keys revoked and rotated": every key that ends here, the latest first, with
 /// its organisation's name, since when, who carries on and why; and the keys someone else
 /// committed for (a conflicting recovery commitment). Empty when there are none.
-fn keys_html(snap: &Snapshot) -> String {
+fn keys_html(w: &Words, snap: &Snapshot, now: Timestamp) -> String {
     let keys = &snap.keys;
     if keys.ended.is_empty() && keys.conflicted.is_empty() {
         return String::new();
     }
     let mut m = String::new();
-    m.push_str("<section class=\"keys\" aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">Keys revoked and rotated</h2>\n");
-    m.push_str("<p class=\"lang-note\">An organisation whose key was seized or lost ends it: what the key signed from the time given is withheld by this node, and what it signed before stands. A key rotated by its recovery key hands the organisation's name on to its successor.</p>\n<ul>");
+    let _ = write!(
+        m,
+        "<section class=\"keys\" aria-labelledby=\"keys-h\"><h2 id=\"keys-h\">{}</h2>\n<p class=\"lang-note\">{}</p>\n<ul>",
+        w.t("keys-heading"),
+        w.t("keys-note")
+    );
     for state in keys.ended.iter().take(MAX_KEYS_SHOWN) {
         let Some(end) = &state.end else { continue };
         let key = &state.key;
         let _ = write!(
             m,
-            "<li><strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>: ",
+            "<li><strong dir=\"auto\">{}</strong> {}: ",
             esc(&snap.names.name(key)),
-            key.short()
+            short_key(&key.to_hex())
         );
-        if end.rotation.is_some() {
-            let _ = write!(
-                m,
-                "<span class=\"keynote\">rotated</span> by its recovery key after a compromise; what it signed from {} is withheld",
-                time(end.from)
-            );
+        let from = when(w, end.from, now);
+        let (key, mark) = if end.rotation.is_some() {
+            ("key-rotated", "key-rotated-mark")
         } else {
-            let _ = write!(
-                m,
-                "<span class=\"keynote\">revoked</span>; what it signed from {} is withheld",
-                time(end.from)
-            );
-        }
+            ("key-revoked", "key-revoked-mark")
+        };
+        let mark = format!("<span class=\"keynote\">{}</span>", w.t(mark));
+        m.push_str(&w.html(
+            key,
+            &[("mark", Arg::Html(&mark)), ("time", Arg::Html(&from))],
+        ));
         if let Some(since) = end.compromised_since.filter(|t| *t != end.from) {
             // The recovery key speaks only for the time after it was committed to.
-            let _ = write!(m, " (the rotation says compromised from {})", time(since));
-        }
-        if let Some(successor) = &end.successor {
+            let since = when(w, since, now);
             let _ = write!(
                 m,
-                ". Carries on as <strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>",
-                esc(&snap.names.name(successor)),
-                successor.short()
+                " {}",
+                w.html("key-compromised", &[("time", Arg::Html(&since))])
+            );
+        }
+        if let Some(successor) = &end.successor {
+            let name = format!(
+                "<strong dir=\"auto\">{}</strong>",
+                esc(&snap.names.name(successor))
+            );
+            let _ = write!(
+                m,
+                ". {}",
+                w.html(
+                    "key-successor",
+                    &[
+                        ("name", Arg::Html(&name)),
+                        ("key", Arg::Html(&short_key(&successor.to_hex())))
+                    ]
+                )
             );
         }
         m.push('.');
         if !end.reason.is_empty() {
-            let _ = write!(m, " Reason: <q dir=\"auto\">{}</q>", esc(&end.reason));
+            let reason = format!("<q dir=\"auto\">{}</q>", esc(&end.reason));
+            let _ = write!(
+                m,
+                " {}",
+                w.html("key-reason", &[("reason", Arg::Html(&reason))])
+            );
         }
-        m.push_str(&conflict_html(state));
+        m.push_str(&conflict_html(w, state, now));
         m.push_str("</li>");
     }
     for state in &keys.conflicted {
         let _ = write!(
             m,
-            "<li><strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>:{}</li>",
+            "<li><strong dir=\"auto\">{}</strong> {}:{}</li>",
             esc(&snap.names.name(&state.key)),
-            state.key.short(),
-            conflict_html(state)
+            short_key(&state.key.to_hex()),
+            conflict_html(w, state, now)
         );
     }
     m.push_str("</ul>\n");
     if keys.ended.len() > MAX_KEYS_SHOWN {
+        let more = (keys.ended.len() - MAX_KEYS_SHOWN) as u64;
         let _ = writeln!(
             m,
-            "<p class=\"lang-note\">{} more keys end here (the oldest are not listed).</p>",
-            keys.ended.len() - MAX_KEYS_SHOWN
+            "<p class=\"lang-note\">{}</p>",
+            w.html("keys-more", &[("count", Arg::Num(more))])
         );
     }
     m.push_str("</section>\n");
@@ -573,20 +788,23 @@ fn keys_html(snap: &Snapshot) -> String {
 }
 
 /// A warning for each conflicting recovery commitment of a key.
-fn conflict_html(state: &crate::store::KeyState) -> String {
+fn conflict_html(w: &Words, state: &crate::store::KeyState, now: Timestamp) -> String {
     let mut m = String::new();
     for c in &state.conflicting {
+        let at = when(w, c.created_at, now);
         let _ = write!(
             m,
-            " <span class=\"bad\">Warning: conflicting recovery commitment</span> signed with this key on {}, to a different recovery key than its first: someone other than the organisation may have held the key then.",
-            time(c.created_at)
+            " <span class=\"bad\">{}</span>",
+            w.html("key-conflict", &[("time", Arg::Html(&at))])
         );
     }
     m
 }
 
-/// One item of the list.
+/// One item of the list: what it is, its headline, who and when, what to do, and for a call
+/// what is asked, of whom and by when.
 fn item_html(
+    w: &Words,
     snap: &Snapshot,
     item: &Item,
     texts: &[Text<'_>],
@@ -605,15 +823,15 @@ fn item_html(
         s,
         "<span class=\"badge kind-{}\">{}</span>",
         item.kind(),
-        kind_label(item.kind())
+        kind_word(w, item.kind())
     );
     if let Some(a) = alert_of(current) {
-        s.push_str(&severity_badge(a.severity));
-        let _ = write!(s, "<span>{}</span>", category_label(a.category));
-        s.push_str(&status_badge(a.status));
+        s.push_str(&severity_badge(w, a.severity));
+        let _ = write!(s, "<span>{}</span>", category_word(w, a.category));
+        s.push_str(&status_badge(w, a.status));
     }
     if !snap.trusts(item.original.author()) {
-        s.push_str(UNVERIFIED_BADGE);
+        s.push_str(&unverified_badge(w));
     }
     s.push_str("</p>");
     let text = chosen(texts, prefs);
@@ -627,24 +845,28 @@ fn item_html(
                 headline = Esc(&t.info.headline),
             );
             let wanted = prefs.first();
+            let language = esc(&w.language(&t.info.language));
             if wanted.is_some_and(|w| {
                 !language_matches(w.split('-').next().unwrap_or(w), &t.info.language)
             }) {
+                let key = if t.translator.is_some() {
+                    "item-in-language-translated"
+                } else {
+                    "item-in-language"
+                };
                 let _ = write!(
                     s,
-                    "<p class=\"lang-note\">In {}{}.</p>",
-                    Esc(&language_name(&t.info.language)),
-                    if t.translator.is_some() {
-                        ", translated"
-                    } else {
-                        ""
-                    }
+                    "<p class=\"lang-note\">{}</p>",
+                    w.html(key, &[("language", Arg::Html(&language))])
                 );
             } else if let Some(tr) = t.translator {
                 let _ = write!(
                     s,
-                    "<p class=\"lang-note\">Translated by {}.</p>",
-                    Esc(&snap.names.name(tr.author()))
+                    "<p class=\"lang-note\">{}</p>",
+                    w.html(
+                        "item-translated-by",
+                        &[("name", Arg::Html(&translator_html(snap, tr)))]
+                    )
                 );
             }
         }
@@ -653,54 +875,99 @@ fn item_html(
                 s,
                 "<h2 id=\"h-{short}\"><a href=\"{}\">{}</a></h2>",
                 Esc(&href),
-                kind_label(item.kind())
+                kind_word(w, item.kind())
             );
         }
     }
+    let by = format!(
+        "<strong dir=\"auto\">{}</strong>{}",
+        esc(&snap.names.name(item.original.author())),
+        key_note(snap, item.original.author())
+    );
     let _ = write!(
         s,
-        "<p class=\"meta\">By <strong dir=\"auto\">{}</strong>{} · {}",
-        Esc(&snap.names.name(item.original.author())),
-        key_note(snap, item.original.author()),
-        time(item.original.body().created_at)
+        "<p class=\"meta\">{} · {}",
+        w.html("item-by", &[("name", Arg::Html(&by))]),
+        when(w, item.original.body().created_at, now)
     );
     if current.id() != item.id() {
-        let _ = write!(s, " · updated {}", time(body.created_at));
+        let updated = when(w, body.created_at, now);
+        let _ = write!(
+            s,
+            " · {}",
+            w.html("item-updated", &[("time", Arg::Html(&updated))])
+        );
     }
     if !body.countries.is_empty() {
-        let _ = write!(s, " · {}", Esc(&body.countries.join(", ")));
+        let _ = write!(s, " · {}", countries_html(w, &body.countries));
     }
     s.push_str("</p>");
     if let Some(call) = call_of(current) {
-        let when = when_line(call);
+        if !call.actions.is_empty() {
+            let _ = write!(
+                s,
+                "<p class=\"when\"><strong>{}</strong> {}</p>",
+                w.t("item-asked"),
+                actions_html(w, call)
+            );
+        }
+        if !call.target.is_empty() {
+            let _ = write!(
+                s,
+                "<p class=\"when\"><strong>{}</strong> <span dir=\"auto\">{}</span></p>",
+                w.t("item-addressed-to"),
+                Esc(&call.target)
+            );
+        }
+        let when = when_line(w, call, now);
         if !when.is_empty() {
             let _ = write!(s, "<p class=\"when\">{when}</p>");
         }
     }
     if let Some(t) = text {
+        let flowed = paragraphs(&t.info.description).join(" ");
         let _ = write!(
             s,
             "<p class=\"desc\" lang=\"{}\" dir=\"auto\">{}</p>",
             Esc(&t.info.language),
-            Esc(&excerpt(&t.info.description, 280))
+            Esc(&excerpt(&flowed, 280))
         );
+        if !t.info.instruction.is_empty() {
+            let _ = write!(
+                s,
+                "<p class=\"desc todo\"><strong>{}</strong> <span lang=\"{}\" dir=\"auto\">{}</span></p>",
+                w.t("item-what-to-do"),
+                Esc(&t.info.language),
+                Esc(&paragraphs(&t.info.instruction).join(" "))
+            );
+        }
     }
     s.push_str(&tallies::item_html(
         &short,
         call_of(current).map_or(&[], |c| c.goals.as_slice()),
         &item.tally,
     ));
+    let about = text.map_or_else(|| w.t("this-item"), |t| esc(&t.info.headline));
     let _ = write!(
         s,
-        "<p class=\"tally\">{} · <a href=\"{}\">Details<span class=\"vh\"> of {}</span></a></p>",
-        tally(item.endorsers.len()),
+        "<p class=\"tally\">{} · <a href=\"{}\">{}<span class=\"vh\"> {}</span></a></p>",
+        tally(w, item.endorsers.len()),
         Esc(&href),
-        Esc(text
-            .map(|t| t.info.headline.as_str())
-            .unwrap_or("this item"))
+        w.t("item-details"),
+        w.html("item-details-of", &[("headline", Arg::Html(&about))])
     );
     s.push_str("</article></li>\n");
     s
+}
+
+/// The translator of a text, by name as elsewhere on the page, with what readers are told
+/// about its key.
+fn translator_html(snap: &Snapshot, translator: &Message) -> String {
+    format!(
+        "<strong dir=\"auto\">{}</strong>{}",
+        esc(&snap.names.name(translator.author())),
+        key_note(snap, translator.author())
+    )
 }
 
 /// One alert or call in full.
@@ -712,6 +979,7 @@ pub(super) fn detail(
     prefs: &[String],
     now: Timestamp,
 ) -> String {
+    let w = Words::choose(prefs);
     let current = item.current(now);
     let body = current.body();
     let texts = item.texts(now);
@@ -724,22 +992,19 @@ pub(super) fn detail(
         m,
         "<span class=\"badge kind-{}\">{}</span>",
         item.kind(),
-        kind_label(item.kind())
+        kind_word(w, item.kind())
     );
     if let Some(a) = alert_of(current) {
-        m.push_str(&severity_badge(a.severity));
-        let _ = write!(m, "<span>{}</span>", category_label(a.category));
-        m.push_str(&status_badge(a.status));
+        m.push_str(&severity_badge(w, a.severity));
+        let _ = write!(m, "<span>{}</span>", category_word(w, a.category));
+        m.push_str(&status_badge(w, a.status));
     }
     let unverified = !snap.trusts(item.original.author());
     if unverified {
-        m.push_str(UNVERIFIED_BADGE);
+        m.push_str(&unverified_badge(w));
     }
     m.push_str("</p>\n");
-    let title = first.map_or_else(
-        || kind_label(item.kind()).to_string(),
-        |t| t.info.headline.clone(),
-    );
+    let title = first.map_or_else(|| kind_word(w, item.kind()), |t| esc(&t.info.headline));
     match first {
         Some(t) => {
             let _ = writeln!(
@@ -750,33 +1015,41 @@ pub(super) fn detail(
             );
         }
         None => {
-            let _ = writeln!(m, "<h1>{}</h1>", kind_label(item.kind()));
+            let _ = writeln!(m, "<h1>{}</h1>", kind_word(w, item.kind()));
         }
     }
 
-    // The facts.
+    // The facts, in plain words: what a reader needs to act, not CAP's fields.
     m.push_str("<dl class=\"facts\">");
-    let mut fact = |k: &str, v: String| {
-        let _ = write!(m, "<dt>{k}</dt><dd>{v}</dd>");
+    let mut fact = |key: &str, v: String| {
+        let _ = write!(m, "<dt>{}</dt><dd>{v}</dd>", w.t(key));
     };
+    let name_html = format!("<span dir=\"auto\">{}</span>", esc(&author_name));
     let by = match &source {
-        NameSource::Profile => format!("<span dir=\"auto\">{}</span>", esc(&author_name)),
-        NameSource::Roster(fed) => format!(
-            "<span dir=\"auto\">{}</span> (as named in the roster of {})",
-            esc(&author_name),
-            esc(&snap.names.name(fed))
+        NameSource::Profile => name_html,
+        NameSource::Roster(fed) => {
+            let federation = esc(&snap.names.name(fed));
+            w.html(
+                "author-roster",
+                &[
+                    ("name", Arg::Html(&name_html)),
+                    ("federation", Arg::Html(&federation)),
+                ],
+            )
+        }
+        NameSource::Predecessor(before) => w.html(
+            "author-successor",
+            &[
+                ("name", Arg::Html(&name_html)),
+                ("key", Arg::Html(&short_key(&before.to_hex()))),
+            ],
         ),
-        NameSource::Predecessor(before) => format!(
-            "<span dir=\"auto\">{}</span> (its new key: it carries on for <span class=\"mono\">{}</span>)",
-            esc(&author_name),
-            before.short()
-        ),
-        NameSource::Key => "an author without a profile on this node".to_string(),
+        NameSource::Key => w.t("author-unknown"),
     };
-    fact("Author", by);
+    fact("fact-author", by);
     if let Some(note) = snap.names.note(item.original.author()) {
         fact(
-            "Key history",
+            "fact-key-history",
             format!(
                 "<span class=\"keynote\">{}</span>",
                 esc(&capitalised(&note))
@@ -784,79 +1057,81 @@ pub(super) fn detail(
         );
     }
     if unverified {
-        fact(
-            "Trust",
-            "Unverified author: this node has no history with this key, and neither its allow list nor a trusted federation's roster names it. The signature proves only that the key's holder wrote this.".into(),
-        );
+        fact("fact-trust", w.t("trust-unverified"));
     }
-    fact(
-        "Author's key",
-        format!(
-            "<span class=\"mono\">{}</span>",
-            item.original.author().to_hex()
-        ),
-    );
+    fact("fact-key", key_html(w, &item.original.author().to_hex()));
     if let Some(a) = alert_of(current) {
-        fact("Category", category_label(a.category).into());
-        fact("Severity", capitalised(a.severity.as_str()));
-        fact("Urgency", capitalised(a.urgency.as_str()));
-        fact("Certainty", capitalised(a.certainty.as_str()));
-        fact("Status", capitalised(a.status.as_str()));
+        fact("fact-category", category_word(w, a.category));
+        fact(
+            "fact-severity",
+            w.t(&format!("severity-{}", a.severity.as_str())),
+        );
+        // "Unknown" tells a reader nothing: left out. "Actual" is every real message: the
+        // badge marks the others.
+        if a.urgency != Urgency::Unknown {
+            fact(
+                "fact-urgency",
+                w.t(&format!("urgency-{}", a.urgency.as_str())),
+            );
+        }
+        if a.certainty != Certainty::Unknown {
+            fact(
+                "fact-certainty",
+                w.t(&format!("certainty-{}", a.certainty.as_str())),
+            );
+        }
     }
     if let Some(call) = call_of(current) {
         if !call.actions.is_empty() {
-            fact(
-                "Asked",
-                call.actions
-                    .iter()
-                    .map(|a| action_label(*a))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
+            fact("fact-actions", actions_html(w, call));
         }
         if !call.target.is_empty() {
             fact(
-                "Addressed to",
+                "fact-target",
                 format!("<span dir=\"auto\">{}</span>", esc(&call.target)),
             );
         }
         if let Some(d) = call.deadline {
-            fact("Deadline", time(d));
+            fact("fact-deadline", when(w, d, now));
         }
         if call.window_starts_at.is_some() || call.window_ends_at.is_some() {
             fact(
-                "Action window",
+                "fact-window",
                 format!(
                     "{} – {}",
-                    call.window_starts_at.map_or("…".into(), time),
-                    call.window_ends_at.map_or("…".into(), time)
+                    call.window_starts_at
+                        .map_or("…".into(), |t| when(w, t, now)),
+                    call.window_ends_at.map_or("…".into(), |t| when(w, t, now))
                 ),
             );
         }
         if !call.ilo_conventions.is_empty() {
-            fact("ILO conventions", conventions_html(&call.ilo_conventions));
+            fact("fact-conventions", conventions_html(&call.ilo_conventions));
         }
         if let Some(b) = call.supervisory_body {
-            fact("Supervisory body", body_label(b).into());
+            fact("fact-body", w.t(&format!("body-{}", b.as_str())));
         }
     }
     if !body.countries.is_empty() {
-        fact("Countries", esc(&body.countries.join(", ")));
+        fact("fact-countries", countries_html(w, &body.countries));
     }
     if !body.topics.is_empty() {
-        fact("Topics", esc(&body.topics.join(", ")));
+        fact("fact-topics", esc(&body.topics.join(", ")));
     }
-    fact("Published", time(item.original.body().created_at));
+    fact(
+        "fact-published",
+        when(w, item.original.body().created_at, now),
+    );
     if current.id() != item.id() {
-        fact("Updated", time(body.created_at));
+        fact("fact-updated", when(w, body.created_at, now));
     }
     if let Some(e) = body.effective_at {
-        fact("Embargoed until", time(e));
+        fact("fact-embargo", when(w, e, now));
     }
     if let Some(x) = body.expires_at {
-        fact("Expires", time(x));
+        fact("fact-expires", when(w, x, now));
     }
-    fact("Endorsements", item.endorsers.len().to_string());
+    fact("fact-endorsements", item.endorsers.len().to_string());
     m.push_str("</dl>\n");
 
     // Every language, the chosen one first.
@@ -869,44 +1144,53 @@ pub(super) fn detail(
     }
     let _ = writeln!(
         m,
-        "<h2>In {} language{}</h2>",
-        order.len(),
-        if order.len() == 1 { "" } else { "s" }
+        "<h2>{}</h2>",
+        w.html("texts-heading", &[("count", Arg::Num(order.len() as u64))])
     );
     for t in order {
         let lang = Esc(&t.info.language);
+        let language = esc(&language_name(&t.info.language));
         let _ = write!(
             m,
-            "<section class=\"text\" lang=\"{lang}\" aria-label=\"{}\"><p class=\"lang-note\" lang=\"en\">{}{}</p>",
-            Esc(&language_name(&t.info.language)),
-            Esc(&language_name(&t.info.language)),
+            "<section class=\"text\" lang=\"{lang}\" aria-label=\"{language}\"><div class=\"lang-note\" lang=\"{}\" dir=\"{}\">{language}{}</div>",
+            w.tag(),
+            w.dir(),
             match t.translator {
+                // A translation by another organisation: who made it, as elsewhere.
                 Some(tr) => format!(
-                    " · translated by {} (<span class=\"mono\">{}</span>)",
-                    esc(&snap.names.name(tr.author())),
-                    tr.author().short()
+                    " · {} {}",
+                    w.html(
+                        "text-translated-by",
+                        &[("name", Arg::Html(&translator_html(snap, tr)))]
+                    ),
+                    key_html(w, &tr.author().to_hex())
                 ),
                 None => String::new(),
             }
         );
         let _ = write!(
             m,
-            "<h3 dir=\"auto\">{}</h3><p class=\"desc\" dir=\"auto\">{}</p>",
+            "<h3 dir=\"auto\">{}</h3>{}",
             Esc(&t.info.headline),
-            Esc(&t.info.description)
+            paragraphs_html(&t.info.description, "desc", &t.info.language)
         );
         if !t.info.instruction.is_empty() {
             let _ = write!(
                 m,
-                "<p class=\"desc\" dir=\"auto\"><strong lang=\"en\">What to do:</strong> {}</p>",
-                Esc(&t.info.instruction)
+                "<h4 lang=\"{}\" dir=\"{}\">{}</h4>{}",
+                w.tag(),
+                w.dir(),
+                w.t("what-to-do"),
+                paragraphs_html(&t.info.instruction, "desc todo", &t.info.language)
             );
         }
         if !t.info.link.is_empty() {
             let _ = write!(
                 m,
-                "<p><a href=\"{}\" rel=\"nofollow noopener noreferrer\" lang=\"en\">More information</a> <span class=\"mono\">{}</span></p>",
+                "<p><a href=\"{}\" rel=\"nofollow noopener noreferrer\" lang=\"{}\">{}</a> <span class=\"mono\">{}</span></p>",
                 Esc(&t.info.link),
+                w.tag(),
+                w.t("more-information"),
                 Esc(&t.info.link)
             );
         }
@@ -914,44 +1198,60 @@ pub(super) fn detail(
     }
 
     m.push_str(&tallies::detail_html(
+        w,
         snap,
         call_of(current).map_or(&[], |c| c.goals.as_slice()),
         &item.tally,
     ));
 
     // History.
-    m.push_str("<h2>History</h2>\n<ol>");
+    let _ = write!(m, "<h2>{}</h2>\n<ol>", w.t("history"));
     let versions: Vec<&Message> = item.versions(now).collect();
     for (i, v) in versions.iter().enumerate() {
+        let at = when(w, v.body().created_at, now);
+        let name = esc(&snap.names.name(v.author()));
         let _ = write!(
             m,
-            "<li>{} {} by {}{} — <a href=\"/cap/{id}.xml\">CAP</a> <span class=\"mono\">{id}</span></li>",
-            if i == 0 { "Published" } else { "Updated" },
-            time(v.body().created_at),
-            esc(&snap.names.name(v.author())),
+            "<li>{}{} — <a href=\"/cap/{id}.xml\">CAP</a> <span class=\"mono\">{}</span></li>",
+            w.html(
+                if i == 0 {
+                    "history-published"
+                } else {
+                    "history-updated"
+                },
+                &[("time", Arg::Html(&at)), ("name", Arg::Html(&name))]
+            ),
             if v.id() == current.id() {
-                " (current)"
+                format!(" {}", w.t("history-current"))
             } else {
-                ""
+                String::new()
             },
+            v.id().short(),
             id = v.id()
         );
     }
     m.push_str("</ol>\n");
 
     // Endorsers.
-    let _ = writeln!(m, "<h2>Endorsements ({})</h2>", item.endorsers.len());
+    let _ = writeln!(
+        m,
+        "<h2>{}</h2>",
+        w.html(
+            "endorsements-heading",
+            &[("count", Arg::Num(item.endorsers.len() as u64))]
+        )
+    );
     if item.endorsers.is_empty() {
-        m.push_str("<p>No endorsements yet.</p>\n");
+        let _ = writeln!(m, "<p>{}</p>", w.t("no-endorsements"));
     } else {
         m.push_str("<ul>");
         for e in &item.endorsers {
             let _ = write!(
                 m,
-                "<li><strong dir=\"auto\">{}</strong> <span class=\"mono\">{}</span>, {}",
+                "<li><strong dir=\"auto\">{}</strong> {}, {}",
                 esc(&snap.names.name(&e.author)),
-                e.author.short(),
-                time(e.created_at)
+                short_key(&e.author.to_hex()),
+                when(w, e.created_at, now)
             );
             if !e.statement.is_empty() {
                 let _ = write!(m, ": <q dir=\"auto\">{}</q>", Esc(&e.statement));
@@ -962,7 +1262,12 @@ pub(super) fn detail(
     }
 
     // Signatures: checked again now, not only remembered from arrival.
-    m.push_str("<h2>Signatures</h2>\n<p>Each version is signed with Ed25519 by its author over <span class=\"mono\">\"tocsin/v1/message\" 0x00 body</span>; its id is the SHA-256 of the signed body. This node verified them strictly on arrival and again for this page.</p>\n<ul>");
+    let _ = write!(
+        m,
+        "<h2>{}</h2>\n<p>{}</p>\n<ul>",
+        w.t("signatures"),
+        w.t("signatures-note")
+    );
     let signed: Vec<&Message> = versions
         .iter()
         .copied()
@@ -975,84 +1280,123 @@ pub(super) fn detail(
             .is_ok();
         let _ = write!(
             m,
-            "<li>{} <span class=\"mono\">{}</span>: {} — key <span class=\"mono\">{}</span></li>",
+            "<li>{} <span class=\"mono\">{}</span>: {} — {} {}</li>",
             match v.kind() {
-                Kind::Translation => "Translation",
-                Kind::Update => "Update",
-                _ => "Original",
+                Kind::Translation => w.t("signature-translation"),
+                Kind::Update => w.t("signature-update"),
+                _ => w.t("signature-original"),
             },
             v.id().short(),
             if ok {
-                "<span class=\"ok\">valid signature</span>"
+                format!("<span class=\"ok\">{}</span>", w.t("signature-valid"))
             } else {
-                "<span class=\"bad\">signature does NOT verify</span>"
+                format!("<span class=\"bad\">{}</span>", w.t("signature-invalid"))
             },
-            v.author().to_hex()
+            w.t("signature-key"),
+            key_html(w, &v.author().to_hex())
         );
     }
     m.push_str("</ul>\n");
     let _ = writeln!(
         m,
-        "<p><a href=\"/cap/{}.xml\">This version as a CAP 1.2 document</a> · <a href=\"{}\">All current alerts and calls</a></p>",
+        "<p><a href=\"/cap/{}.xml\">{}</a> · <a href=\"{}\">{}</a></p>",
         current.id(),
-        Esc(&sel.href("/"))
+        w.t("cap-document"),
+        Esc(&sel.href("/")),
+        w.t("all-current")
     );
     m.push_str("</article>\n</main>\n");
-    let _ = write!(
-        m,
-        "<footer><p>This node: <span class=\"mono\">{}</span></p></footer>",
-        gw.node().node_key().to_hex()
-    );
-    layout(&format!("{} — Tocsin", esc(&title)), "", &m, false)
+    let _ = write!(m, "<footer>{}</footer>", node_key_html(w, gw));
+    layout(w, &format!("{title} — Tocsin"), "", &m, false)
 }
 
 /// The page of a withdrawn message.
-pub(super) fn withdrawn(id: &Id, reason: &str) -> String {
+pub(super) fn withdrawn(w: &Words, id: &Id, reason: &str) -> String {
     let mut m = format!(
-        "<main id=\"main\"><h1>Withdrawn</h1><p>The author withdrew this message. Its content is no longer served by this node.</p><p>Id: <span class=\"mono\">{id}</span></p>"
+        "<main id=\"main\"><h1>{}</h1><p>{}</p><p>{} <span class=\"mono\">{id}</span></p>",
+        w.t("withdrawn-title"),
+        w.t("withdrawn-text"),
+        w.t("message-id")
     );
     if !reason.is_empty() {
+        let reason = format!("<q dir=\"auto\">{}</q>", esc(reason));
         let _ = write!(
             m,
-            "<p>The author's reason: <q dir=\"auto\">{}</q></p>",
-            Esc(reason)
+            "<p>{}</p>",
+            w.html("withdrawn-reason", &[("reason", Arg::Html(&reason))])
         );
     }
-    m.push_str("<p><a href=\"/\">All current alerts and calls</a></p></main>");
-    layout("Withdrawn — Tocsin", "", &m, false)
+    let _ = write!(m, "<p><a href=\"/\">{}</a></p></main>", w.t("all-current"));
+    layout(
+        w,
+        &format!("{} — Tocsin", w.t("withdrawn-title")),
+        "",
+        &m,
+        false,
+    )
 }
 
 /// The page of a message this node withholds because its author's key ended before it was
-/// made: who signed it and why it is withheld (the content is not served).
+/// made: who signed it and why it is withheld (the content is not served). `why` is the
+/// store's reason, in English.
 pub(super) fn withheld(
+    w: &Words,
     snap: &Snapshot,
     id: &Id,
     author: &crate::message::AuthorKey,
     why: &str,
 ) -> String {
-    let note = snap
-        .names
-        .end(author)
-        .map(|e| format!(" since {}", esc(&day(e.from))))
-        .unwrap_or_default();
-    let m = format!(
-        "<main id=\"main\"><h1>Withheld</h1><p>This message was signed with the key of <strong dir=\"auto\">{}</strong> (<span class=\"mono\">{}</span>), which is no longer in its hands{note}. This node withholds it: {}.</p><p>Its content is not served.</p><p>Id: <span class=\"mono\">{id}</span></p><p><a href=\"/\">All current alerts and calls</a></p></main>",
-        esc(&snap.names.name(author)),
-        author.short(),
-        esc(why)
+    let name = format!(
+        "<strong dir=\"auto\">{}</strong>",
+        esc(&snap.names.name(author))
     );
-    layout("Withheld — Tocsin", "", &m, false)
+    let key = short_key(&author.to_hex());
+    let date = snap.names.end(author).map(|e| esc(&day(e.from)));
+    let mut args = vec![
+        ("name", Arg::Html(&name)),
+        ("key", Arg::Html(&key)),
+        ("why", Arg::Text(why)),
+    ];
+    let text = match &date {
+        Some(date) => {
+            args.push(("date", Arg::Html(date)));
+            w.html("withheld-text-since", &args)
+        }
+        None => w.html("withheld-text", &args),
+    };
+    let m = format!(
+        "<main id=\"main\"><h1>{}</h1><p>{text}</p><p>{}</p><p>{} <span class=\"mono\">{id}</span></p><p><a href=\"/\">{}</a></p></main>",
+        w.t("withheld-title"),
+        w.t("withheld-not-served"),
+        w.t("message-id"),
+        w.t("all-current")
+    );
+    layout(
+        w,
+        &format!("{} — Tocsin", w.t("withheld-title")),
+        "",
+        &m,
+        false,
+    )
 }
 
-/// A short page for errors.
-pub(super) fn error_page(title: &str, detail: &str) -> String {
+/// A short page for errors: its title and text are keys of the reader's words; `args` fill
+/// the text's values.
+pub(super) fn error_page(
+    w: &Words,
+    title_key: &str,
+    text_key: &str,
+    args: &[(&str, Arg<'_>)],
+) -> String {
+    let title = w.t(title_key);
     layout(
-        &format!("{} — Tocsin", esc(title)),
+        w,
+        &format!("{title} — Tocsin"),
         "",
         &format!(
-            "<main id=\"main\"><h1>{}</h1><p>{}</p><p><a href=\"/\">All current alerts and calls</a></p></main>",
-            Esc(title),
-            Esc(detail)
+            "<main id=\"main\"><h1>{title}</h1><p>{}</p><p><a href=\"/\">{}</a></p></main>",
+            w.html(text_key, args),
+            w.t("all-current")
         ),
         false,
     )

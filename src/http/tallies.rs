@@ -11,6 +11,7 @@ use crate::message::tally::{GoalProgress, Tally};
 
 use super::escape::{Esc, esc};
 use super::snapshot::Snapshot;
+use super::words::Words;
 
 /// One line of plain text: "Reported by 3 organisations: 2,150 letters, 12 strikers.", or
 /// `None` when nobody reported. For the feeds.
@@ -65,19 +66,19 @@ pub(super) fn item_html(short: &str, goals: &[Goal], tally: &Tally) -> String {
 
 /// On a message page: a section with the goals, the totals, a table of the reporting
 /// organisations, and the breakdowns by country and by federation.
-pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> String {
+pub(super) fn detail_html(w: &Words, snap: &Snapshot, goals: &[Goal], tally: &Tally) -> String {
     let goals = tally.progress(goals);
     if goals.is_empty() && tally.is_empty() {
         return String::new();
     }
     let mut m = String::from("<section class=\"reports\" aria-labelledby=\"reports-h\">");
-    m.push_str("<h2 id=\"reports-h\">Reported actions</h2>");
+    let _ = write!(m, "<h2 id=\"reports-h\">{}</h2>", w.t("reports-heading"));
     if !goals.is_empty() {
-        m.push_str("<h3>Goals</h3>");
+        let _ = write!(m, "<h3>{}</h3>", w.t("reports-goals"));
         m.push_str(&goals_html(&goals, "d"));
     }
     if tally.is_empty() {
-        m.push_str("<p>No organisation has reported yet.</p></section>\n");
+        let _ = writeln!(m, "<p>{}</p></section>", w.t("reports-none"));
         return m;
     }
     let _ = write!(
@@ -85,16 +86,20 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
         "<p class=\"reported\">{}</p>",
         esc(&summary(tally).unwrap_or_default())
     );
-    m.push_str(
-        "<p class=\"lang-note\">Each organisation's latest signed report counts; a revision \
-         replaces its earlier figures.</p>",
-    );
-
-    m.push_str(
-        "<table class=\"reports\"><caption>Reporting organisations</caption><thead><tr>\
-         <th scope=\"col\">Organisation</th><th scope=\"col\">Country</th>\
-         <th scope=\"col\">Reported</th><th scope=\"col\">As of</th>\
-         <th scope=\"col\">Statement</th></tr></thead><tbody>",
+    let _ = write!(
+        m,
+        "<p class=\"lang-note\">{}</p>\
+         <table class=\"reports\"><caption>{}</caption><thead><tr>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+         <th scope=\"col\">{}</th></tr></thead><tbody>",
+        w.t("reports-note"),
+        w.t("reports-caption"),
+        w.t("reports-organisation"),
+        w.t("reports-country"),
+        w.t("reports-reported"),
+        w.t("reports-as-of"),
+        w.t("reports-statement")
     );
     for r in &tally.reports {
         let name = if r.name.is_empty() {
@@ -125,15 +130,16 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
         if !r.evidence.is_empty() {
             let _ = write!(
                 statement,
-                " <a href=\"{}\" rel=\"nofollow noopener noreferrer\">Evidence</a>",
-                Esc(&r.evidence)
+                " <a href=\"{}\" rel=\"nofollow noopener noreferrer\">{}</a>",
+                Esc(&r.evidence),
+                w.t("reports-evidence")
             );
         }
         let _ = write!(
             m,
             "<tr><th scope=\"row\" dir=\"auto\">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{statement}</td></tr>",
             esc(&name),
-            Esc(&r.country),
+            esc(&w.country(&r.country)),
             esc(&counts.join(", ")),
             super::page::time(r.as_of),
         );
@@ -141,16 +147,21 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
     m.push_str("</tbody></table>");
 
     if !tally.countries.is_empty() {
-        m.push_str(
-            "<table class=\"reports\"><caption>By country</caption><thead><tr>\
-             <th scope=\"col\">Country</th><th scope=\"col\">Organisations</th>\
-             <th scope=\"col\">Reported</th></tr></thead><tbody>",
+        let _ = write!(
+            m,
+            "<table class=\"reports\"><caption>{}</caption><thead><tr>\
+             <th scope=\"col\">{}</th><th scope=\"col\">{}</th>\
+             <th scope=\"col\">{}</th></tr></thead><tbody>",
+            w.t("reports-by-country"),
+            w.t("reports-country"),
+            w.t("reports-organisations"),
+            w.t("reports-reported")
         );
         for c in &tally.countries {
             let country = if c.country.is_empty() {
-                "Not given".to_string()
+                w.t("reports-country-not-given")
             } else {
-                esc(&c.country)
+                esc(&w.country(&c.country))
             };
             let totals: Vec<String> = c
                 .totals
@@ -167,7 +178,7 @@ pub(super) fn detail_html(snap: &Snapshot, goals: &[Goal], tally: &Tally) -> Str
         m.push_str("</tbody></table>");
     }
     if !tally.rosters.is_empty() {
-        m.push_str("<h3>Federations</h3><ul>");
+        let _ = write!(m, "<h3>{}</h3><ul>", w.t("reports-federations"));
         for r in &tally.rosters {
             let name = if r.name.is_empty() {
                 snap.names.name(&r.federation)

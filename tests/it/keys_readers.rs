@@ -187,7 +187,8 @@ async fn readers_see_the_rotation_the_successor_under_the_unions_name_and_why_a_
     assert_eq!(successor_page.status, 200);
     assert!(
         successor_page.body.contains(&format!(
-            "its new key: it carries on for <span class=\"mono\">{}",
+            "its new key: it carries on for <span class=\"mono\" title=\"{}\">{}…",
+            union.to_hex(),
             union.short()
         )),
         "{}",

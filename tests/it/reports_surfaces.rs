@@ -218,7 +218,7 @@ async fn the_page_feeds_and_cap_carry_the_tally_and_follow_revisions() {
     );
     // By country, and the roster line: one of the three affiliates reported.
     assert!(
-        detail.contains("By country") && detail.contains(">GE<"),
+        detail.contains("By country") && detail.contains(">Georgia<"),
         "{detail}"
     );
     assert!(
@@ -279,7 +279,8 @@ async fn an_alert_with_reports_shows_its_totals_and_a_new_profile_renames_a_repo
     publish(&node, &profile(&docks, "Eastport Harbour Workers", "AZ")).await;
     wait_until("the message page names the reporter", || async {
         let detail = get(addr, &format!("/m/{}", a.id())).await.body;
-        detail.contains("Eastport Harbour Workers</th><td>AZ</td><td>2,500 participants</td>")
+        detail
+            .contains("Eastport Harbour Workers</th><td>Azerbaijan</td><td>2,500 participants</td>")
     })
     .await;
 }

@@ -6,8 +6,10 @@ Starts a real node, publishes over gRPC an alert in English and French, loads th
 French-speaking browser the size of a phone, and checks that the alert is shown in French,
 that a call's goals are progress bars with their numbers in words and its page has a table of
 the organisations that reported, that the page holds together (labels, headings, no script errors), that an HTML headline is
-shown as text and runs nothing, and that after a cancel the alert is gone. Saves screenshots
-under target/screenshots/.
+shown as text and runs nothing, and that after a cancel the alert is gone. Then the page in the
+reader's language: French, Arabic (right to left) and Azerbaijani browsers get the gateway's own
+words from i18n/<lang>.ftl and country names from CLDR. Saves screenshots under
+target/screenshots/.
 
 Prints one line per check and `N passed, M failed`; exits non-zero on any failure.
 """
@@ -216,18 +218,18 @@ def main():
             c.check("no English headline where French exists",
                     "Four dockworkers' leaders detained in Eastport" not in texts, texts)
             c.check("newest first", texts and texts[0] == INJECTED, texts)
-            c.check("the author's name, severity and deadline are shown",
+            c.check("the author's name, severity and deadline are shown, in French",
                     browser.js("document.querySelector('main').innerText.includes("
                                "\"Eastland Dockworkers' Union\") && "
-                               "document.querySelector('main').innerText.includes('Deadline')"))
+                               "document.querySelector('main').innerText.includes('Date limite')"))
             c.check("an HTML headline is shown as text and runs nothing",
-                    browser.js("document.title") == "Tocsin: current alerts and action calls"
+                    browser.js("document.title") == "Tocsin : alertes et appels à l’action en cours"
                     and browser.js("document.querySelectorAll('main img, main script, main b').length") == 0,
                     browser.js("document.title"))
             c.check("no script error on the page",
                     not [e for e in browser.events if e["method"] == "Runtime.exceptionThrown"])
             c.check("accessible structure: lang, one h1, labelled fields, a language switcher",
-                    browser.js("document.documentElement.lang") == "en"
+                    browser.js("document.documentElement.lang") == "fr"
                     and browser.js("document.querySelectorAll('h1').length") == 1
                     and browser.js("[...document.querySelectorAll('select')].every(s => s.labels.length > 0)")
                     and browser.js("!!document.querySelector('nav[aria-label] a[lang=fr]')"))
@@ -268,7 +270,7 @@ def main():
                               ".map(r => [...r.cells].map(c => c.innerText))")
             c.check("the call's page has a table of the reporting organisations",
                     len(rows) == 2 and rows[0][0] == "Eastland Dockworkers' Union"
-                    and rows[0][1] == "AZ" and rows[0][2].startswith("700 letters")
+                    and rows[0][1] == "Azerbaïdjan" and rows[0][2].startswith("700 letters")
                     and "Letters from every branch" in rows[0][4], rows)
             c.check("its tables have captions and header cells, and fit a phone's screen",
                     browser.js("[...document.querySelectorAll('table.reports')]"
@@ -284,9 +286,65 @@ def main():
                     browser.js("document.querySelector('h1').innerText")
                     == "Quatre dirigeants des dockers détenus à Eastport"
                     and browser.js("document.querySelectorAll('section.text').length") == 2
-                    and browser.js(f"document.body.innerText.includes('{dockers.public.hex()}')")
-                    and browser.js("document.body.innerText.includes('valid signature')"))
+                    and browser.js(f"document.body.textContent.includes('{dockers.public.hex()}')")
+                    and browser.js("document.body.innerText.includes('signature valide')"))
+            c.check("the author's key is shown short, the whole key on demand",
+                    browser.js(f"document.body.innerText.includes('{dockers.public.hex()[:12]}…')")
+                    and not browser.js(f"document.body.innerText.includes('{dockers.public.hex()}')")
+                    and browser.js("(() => { const d = document.querySelector('dd details.key');"
+                                   " d.open = true; return d.innerText; })()").endswith(dockers.public.hex()))
             browser.screenshot(os.path.join(SHOTS, "message-fr-phone.png"), 390, 844, True)
+
+            # The page in the reader's language, for three browsers.
+            for lang, dir_, words in [
+                ("fr", "ltr", ["Appel à l’action", "Que faire :", "Azerbaïdjan", "Géorgie"]),
+                ("ar", "rtl", ["نداء للتحرك", "ما العمل:", "أذربيجان", "جورجيا"]),
+                ("az", "ltr", ["Fəaliyyət çağırışı", "Nə etməli:", "Azərbaycan", "Gürcüstan"]),
+            ]:
+                browser.call("Emulation.setUserAgentOverride", userAgent=version["userAgent"],
+                             acceptLanguage=lang)
+                browser.call("Emulation.setDeviceMetricsOverride", width=390, height=844,
+                             deviceScaleFactor=1, mobile=True)
+                browser.load(node.http + "/")
+                text = browser.js("document.body.innerText")
+                c.check(f"{lang}: the page is <html lang={lang} dir={dir_}>",
+                        browser.js("[document.documentElement.lang, document.documentElement.dir]")
+                        == [lang, dir_])
+                missing = [w for w in words if w not in text]
+                c.check(f"{lang}: the gateway's words and CLDR's country names", not missing, missing)
+                c.check(f"{lang}: the call's actions and target on the front page",
+                        "Government of Westland" in text)
+                c.check(f"{lang}: readable on a phone", browser.js(
+                    "document.documentElement.scrollWidth") <= 390,
+                    browser.js("document.documentElement.scrollWidth"))
+                if dir_ == "rtl":
+                    # Mirrored: the language switcher's items flow from the right.
+                    c.check("ar: the layout runs right to left",
+                            browser.js("getComputedStyle(document.body).direction") == "rtl"
+                            and browser.js("(() => { const li = document.querySelectorAll('nav.langs li');"
+                                           " return li.length > 1 && li[0].getBoundingClientRect().left"
+                                           " > li[1].getBoundingClientRect().left; })()"))
+                browser.screenshot(os.path.join(SHOTS, f"page-{lang}-phone.png"), 390, 844, True)
+                browser.screenshot(os.path.join(SHOTS, f"page-{lang}-desktop.png"), 1280, 900, False)
+                browser.load(f"{node.http}/m/{call_id}")
+                c.check(f"{lang}: the message page is in {lang} too",
+                        browser.js("document.documentElement.lang") == lang
+                        and words[0] in browser.js("document.body.innerText"))
+                browser.screenshot(os.path.join(SHOTS, f"message-{lang}-phone.png"), 390, 844, True)
+            browser.call("Emulation.setUserAgentOverride", userAgent=version["userAgent"],
+                         acceptLanguage="fr-FR,fr;q=0.9,en;q=0.5")
+
+            # /page.js adds the reader's local time beside each UTC time (Baku is UTC+4).
+            browser.call("Emulation.setTimezoneOverride", timezoneId="Asia/Baku")
+            browser.load(node.http + "/")
+            locals_ = browser.js("[...document.querySelectorAll('time + span.local')].map(s => s.innerText)")
+            c.check("local times beside the UTC ones, from the same-origin script",
+                    bool(locals_) and len(locals_) == browser.js(
+                        "document.querySelectorAll('time[datetime]').length"), locals_)
+            c.check("and no script error", not [e for e in browser.events
+                                                 if e["method"] == "Runtime.exceptionThrown"])
+            browser.screenshot(os.path.join(SHOTS, "page-fr-local-time-phone.png"), 390, 844, True)
+            browser.call("Emulation.setTimezoneOverride", timezoneId="UTC")
 
             # A cancel removes it.
             publish(dockers, created_at=t + 3000, **life,
@@ -298,7 +356,7 @@ def main():
                     heads)
             browser.load(f"{node.http}/m/{alert_id}")
             c.check("and its page says it was withdrawn",
-                    browser.js("document.querySelector('h1').innerText") == "Withdrawn")
+                    browser.js("document.querySelector('h1').innerText") == "Retiré")
             channel.close()
         finally:
             if browser:
