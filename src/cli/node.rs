@@ -244,11 +244,14 @@ fn write_peer(out: &mut impl Write, p: &PeerStatus) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "peer {:<12} {:<12} cursor {} lag {} retrying {} log {}{} {}{}",
+        "peer {:<12} {:<12} cursor {} lag {} received {} retrying {} log {}{} {}{}",
         p.name,
         state,
         p.cursor,
         p.head.saturating_sub(p.cursor),
+        // Since this node started, embargoed messages included: what the peer sent ahead of
+        // what readers see here.
+        p.received,
         p.retry_pending,
         p.log_id
             .map_or_else(|| "unknown".to_string(), |l| l.short()),

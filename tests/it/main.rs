@@ -24,6 +24,7 @@ mod log_identity;
 mod mesh;
 mod peering;
 mod peers;
+mod quickstart;
 mod reconcile;
 mod reconcile_batches;
 mod reports_cli;
