@@ -516,3 +516,35 @@ fn backup_refused(e: crate::rpc::ClientError, url: &str) -> anyhow::Error {
         other => anyhow::Error::new(other).context("asking the node for a backup"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(embargo_early: bool) -> PeerStatus {
+        PeerStatus {
+            name: "geneva".into(),
+            address: "https://127.0.0.1:7702".into(),
+            connected: true,
+            received: 4,
+            embargo_early,
+            ..PeerStatus::default()
+        }
+    }
+
+    #[test]
+    fn status_says_whether_a_peer_sends_embargoed_messages_early() {
+        let mut early = Vec::new();
+        write_peer(&mut early, &peer(true)).unwrap();
+        let early = String::from_utf8(early).unwrap();
+        assert!(early.contains("received 4 "), "{early}");
+        assert!(early.contains("embargoed messages: early"), "{early}");
+        let mut late = Vec::new();
+        write_peer(&mut late, &peer(false)).unwrap();
+        let late = String::from_utf8(late).unwrap();
+        assert!(
+            late.contains("embargoed messages: only at their hour (geneva does not trust our certificate: run `tocsin peer invite` there and `tocsin peer join` here"),
+            "{late}"
+        );
+    }
+}

@@ -214,6 +214,28 @@ async fn used_expired_unknown_secrets_and_a_name_taken_are_refused() {
     );
     assert!(message.contains("no such invitation"), "{message}");
 
+    // A line whose fingerprint is not the inviter's CA (here, the joiner's own): the handshake
+    // with the inviter fails the pin, nothing is sent and nothing is trusted.
+    let other_ca = std::fs::read(second.config.node.data_dir.join("tls/ca.crt")).unwrap();
+    let (pinned_elsewhere, _) = Line::new(
+        inviter.url(),
+        tocsin::tls::fingerprint(&other_ca).unwrap(),
+        invitation.expires_at + 3600,
+        "harbour".into(),
+    )
+    .unwrap();
+    let message = status_message(
+        local(&second)
+            .await
+            .join(&pinned_elsewhere.encode(), "", &second.url())
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        message.contains("is not the one that made this invitation"),
+        "{message}"
+    );
+
     // A name the inviter has given a peer already: refused at the invitation, and at the join
     // (the joiner's own name), where the invitation is not spent.
     let taken = local(&inviter)
@@ -265,6 +287,41 @@ async fn used_expired_unknown_secrets_and_a_name_taken_are_refused() {
     let config = tocsin::config::Config::load(Some(&file_of(&second))).unwrap();
     assert_eq!(config.tls.client_ca.len(), 1, "{:?}", config.tls.client_ca);
     assert_eq!(config.peers.len(), 1);
+}
+
+#[test]
+fn peer_add_says_the_peer_sends_embargoed_messages_only_at_their_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("baku.toml");
+    std::fs::write(
+        &config,
+        "[node]\nname = \"baku\"\ndata_dir = \"baku-data\"\n",
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("tocsin")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["peer", "add", "geneva", "https://127.0.0.1:7702"])
+        .args(["--ca", "geneva-ca.crt", "--config", "baku.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let own_ca = std::path::absolute(dir.path().join("baku-data/tls/ca.crt")).unwrap();
+    for said in [
+        "added peer geneva at https://127.0.0.1:7702 to baku.toml",
+        "a running node picks this up within seconds (or on SIGHUP)",
+        "geneva sends this node embargoed messages only at their hour",
+        &own_ca.display().to_string(),
+        "client_ca = [",
+        "`tocsin peer invite` on geneva, then `tocsin peer join LINE` here",
+    ] {
+        assert!(text.contains(said), "{said:?} not in:\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
