@@ -997,6 +997,39 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_names_the_settings_that_need_a_restart() {
+        let running = Config::parse("[node]\nname = \"baku\"\n").unwrap();
+        let reloaded = Config::parse(
+            "[node]\nname = \"baku\"\n[tls]\nclient_ca = [\"geneva.crt\"]\n[[peer]]\nname = \"geneva\"\naddress = \"https://127.0.0.1:7702\"\n",
+        )
+        .unwrap();
+        assert!(running.needs_restart(&reloaded).is_empty());
+        let moved = Config::parse(
+            "[node]\nname = \"baku\"\nlisten = \"127.0.0.1:7709\"\n[tls]\nnames = [\"baku.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            running.needs_restart(&moved),
+            ["[node]", "[tls] (other than client_ca)"]
+        );
+    }
+
+    #[test]
+    fn a_public_url_must_be_one_another_node_can_use() {
+        let ok =
+            Config::parse("[node]\npublic_url = \"https://geneva.example.org:7700\"\n").unwrap();
+        assert_eq!(ok.public_grpc_url(), "https://geneva.example.org:7700");
+        assert_eq!(
+            Config::default().public_grpc_url(),
+            "https://127.0.0.1:7700"
+        );
+        for bad in ["geneva.example.org", "http://192.0.2.1:7700"] {
+            let err = Config::parse(&format!("[node]\npublic_url = \"{bad}\"\n")).unwrap_err();
+            assert!(err.contains("node.public_url"), "{err}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let err = Config::parse("[node]\nlisten = \"127.0.0.1:1\"\nlsiten = 3\n").unwrap_err();
         assert!(err.contains("lsiten"), "{err}");

@@ -279,6 +279,19 @@ async fn used_expired_unknown_secrets_and_a_name_taken_are_refused() {
             .unwrap_err(),
     );
     assert!(message.contains("\"harbour\" is in"), "{message}");
+    // A node run without a config file has nothing to record a peer in, and says what to do.
+    let fileless = TestNode::start_with(|c| c.tls.mode = TlsMode::Auto).await;
+    let refused = local(&fileless)
+        .await
+        .invite("", 0, &fileless.url())
+        .await
+        .unwrap_err();
+    let message = status_message(refused);
+    assert!(
+        message.contains("tocsin node run --config FILE"),
+        "{message}"
+    );
+
     // Only the two joins that were taken are peers of the inviter.
     let config = tocsin::config::Config::load(Some(&file_of(&inviter))).unwrap();
     let names: Vec<_> = config.peers.iter().map(|p| p.name.as_str()).collect();
