@@ -498,6 +498,10 @@ pub async fn accept(node: &Node, ask: JoinAsk) -> Result<JoinAnswer, PeeringErro
         .clone()
         .ok_or(PeeringError::NoConfigFile)?;
     let own_ca = own_ca_pem(node)?;
+    // Refused before any lock or read: a secret of another length was never made here.
+    if ask.secret.len() != invitation::SECRET_LEN {
+        return Err(SecretRefusal::Unknown.into());
+    }
     let mut file = node.peering().file.lock().await;
     let mut kept = Invitations::load(node.data_dir())?;
     let given = kept.check(&ask.secret, unix_seconds(node))?;
