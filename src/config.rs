@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The node itself.
@@ -30,10 +30,14 @@ pub struct Config {
     /// Peers this node follows.
     #[serde(rename = "peer")]
     pub peers: Vec<PeerConfig>,
+    /// The file this configuration was read from (set by [`Config::load`]; `None` for the
+    /// embedded defaults): what `peer invite`/`peer join` edit and a reload reads again.
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
 }
 
 /// `[node]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeSection {
     /// Where the store and the node's identity live.
@@ -42,6 +46,9 @@ pub struct NodeSection {
     pub listen: SocketAddr,
     /// A name for this node in logs and status output.
     pub name: String,
+    /// The gRPC URL other nodes reach this node at (`https://geneva.example.org:7700`), for
+    /// `peer invite` and `peer join`; absent: `https://` + `listen`.
+    pub public_url: Option<String>,
 }
 
 impl Default for NodeSection {
@@ -50,12 +57,13 @@ impl Default for NodeSection {
             data_dir: PathBuf::from("./tocsin-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 7700)),
             name: "tocsin".into(),
+            public_url: None,
         }
     }
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSection {
     /// sled's page cache, in MiB: the bound on the store's memory.
@@ -93,7 +101,7 @@ impl Default for StoreSection {
 }
 
 /// `[limits]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsSection {
     /// The largest gRPC message accepted, in bytes (a signed message plus framing).
@@ -245,7 +253,7 @@ impl Default for LimitsSection {
 }
 
 /// `[federation]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FederationSection {
     /// The first delay before reconnecting to a peer that went away.
@@ -303,7 +311,7 @@ pub enum TrustPolicy {
 }
 
 /// `[trust]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrustSection {
     /// `open` or `roster`.
@@ -351,7 +359,7 @@ pub enum TlsMode {
 }
 
 /// `[tls]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsSection {
     /// auto, files or off.
@@ -369,7 +377,7 @@ pub struct TlsSection {
 }
 
 /// `[http]`: the web gateway (the page, Atom and CAP feeds, metrics, health).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
     /// Whether the node serves HTTP at all.
@@ -492,10 +500,52 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
-        })
+        })?;
+        config.path = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// The gRPC URL other nodes reach this node at: `node.public_url`, else the listen address
+    /// with the scheme the node serves.
+    pub fn public_grpc_url(&self) -> String {
+        match &self.node.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let scheme = if self.tls.mode == TlsMode::Off {
+                    "http"
+                } else {
+                    "https"
+                };
+                format!("{scheme}://{}", self.node.listen)
+            }
+        }
+    }
+
+    /// What changed between `self` (running) and `new` that only a restart applies: the names
+    /// of the sections (or keys) that differ, beside the peers and `tls.client_ca`, which a
+    /// reload applies at once.
+    pub fn needs_restart(&self, new: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        let mut tls = self.tls.clone();
+        tls.client_ca.clone_from(&new.tls.client_ca);
+        let sections = [
+            ("[node]", self.node != new.node),
+            ("[store]", self.store != new.store),
+            ("[limits]", self.limits != new.limits),
+            ("[federation]", self.federation != new.federation),
+            ("[trust]", self.trust != new.trust),
+            ("[tls] (other than client_ca)", tls != new.tls),
+            ("[http]", self.http != new.http),
+        ];
+        for (name, differs) in sections {
+            if differs {
+                changed.push(name);
+            }
+        }
+        changed
     }
 
     /// Parses TOML text and checks values that types alone do not.
@@ -695,6 +745,13 @@ impl Config {
         if h.max_feed_kib < MIN_FEED_KIB {
             return Err(format!(
                 "http.max_feed_kib must be at least {MIN_FEED_KIB}, so that any one message fits in a feed"
+            ));
+        }
+        if let Some(url) = &self.node.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://") && is_loopback_url(url))
+        {
+            return Err(format!(
+                "node.public_url {url:?} must be a URL like https://geneva.example.org:7700 (http:// only on loopback)"
             ));
         }
         let url = &self.http.public_url;
@@ -937,6 +994,39 @@ mod tests {
         assert_eq!(parsed.http.max_feed_kib, d.http.max_feed_kib);
         assert_eq!(parsed.http.render_cache_mib, d.http.render_cache_mib);
         assert!(parsed.peers.is_empty());
+    }
+
+    #[test]
+    fn a_reload_names_the_settings_that_need_a_restart() {
+        let running = Config::parse("[node]\nname = \"baku\"\n").unwrap();
+        let reloaded = Config::parse(
+            "[node]\nname = \"baku\"\n[tls]\nclient_ca = [\"geneva.crt\"]\n[[peer]]\nname = \"geneva\"\naddress = \"https://127.0.0.1:7702\"\n",
+        )
+        .unwrap();
+        assert!(running.needs_restart(&reloaded).is_empty());
+        let moved = Config::parse(
+            "[node]\nname = \"baku\"\nlisten = \"127.0.0.1:7709\"\n[tls]\nnames = [\"baku.example\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            running.needs_restart(&moved),
+            ["[node]", "[tls] (other than client_ca)"]
+        );
+    }
+
+    #[test]
+    fn a_public_url_must_be_one_another_node_can_use() {
+        let ok =
+            Config::parse("[node]\npublic_url = \"https://geneva.example.org:7700\"\n").unwrap();
+        assert_eq!(ok.public_grpc_url(), "https://geneva.example.org:7700");
+        assert_eq!(
+            Config::default().public_grpc_url(),
+            "https://127.0.0.1:7700"
+        );
+        for bad in ["geneva.example.org", "http://192.0.2.1:7700"] {
+            let err = Config::parse(&format!("[node]\npublic_url = \"{bad}\"\n")).unwrap_err();
+            assert!(err.contains("node.public_url"), "{err}");
+        }
     }
 
     #[test]

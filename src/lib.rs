@@ -16,6 +16,7 @@ pub mod ilo;
 pub mod keyfile;
 pub mod message;
 pub mod node;
+pub mod peering;
 pub mod proto;
 pub mod rpc;
 pub mod server;

@@ -71,6 +71,8 @@ impl Server {
         let grpc_addr = listener.local_addr()?;
         node.start_background();
         federation::start(&node);
+        // Reloads the peers and client CAs when the config file changes.
+        crate::peering::start(&node);
         let grpc = tokio::spawn(rpc::serve(node.clone(), listener, node.stopped()));
         let scheme = if node.tls().is_some() {
             "https"

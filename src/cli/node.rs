@@ -123,31 +123,40 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         config.http.listen = l;
     }
     let server = Server::start(config).await?;
-    wait_for_signal().await;
+    wait_for_signal(server.node()).await;
     info!("shutting down: refusing new work, finishing what is in flight");
     server.shutdown(SHUTDOWN_GRACE).await?;
     info!("stopped cleanly; every accepted message is on disk");
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for Ctrl-C or SIGTERM; on SIGHUP, reloads the config file's peers and client CAs
+/// (`peering::reload`) and waits on.
+async fn wait_for_signal(node: &crate::node::Node) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let (Ok(mut term), Ok(mut hangup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = hangup.recv() => {
+                    let reloaded = crate::peering::reload(node).await;
+                    crate::peering::log_reload(&reloaded, "SIGHUP");
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = node;
         let _ = tokio::signal::ctrl_c().await;
     }
 }
@@ -181,6 +190,7 @@ fn status_json(info: &NodeInfo) -> serde_json::Value {
             "name": p.name, "address": p.address, "connected": p.connected,
             "cursor": p.cursor, "head": p.head, "lag": p.head.saturating_sub(p.cursor),
             "last_error": p.last_error, "retry_pending": p.retry_pending,
+            "embargo_early": p.embargo_early,
             "log_id": p.log_id.map(|l| l.to_string()), "log_changes": p.log_changes,
             "last_reconcile": p.last_reconcile.as_ref().map(reconcile_json),
         })).collect::<Vec<_>>(),
@@ -234,11 +244,14 @@ fn write_peer(out: &mut impl Write, p: &PeerStatus) -> std::io::Result<()> {
     };
     writeln!(
         out,
-        "peer {:<12} {:<12} cursor {} lag {} retrying {} log {}{} {}{}",
+        "peer {:<12} {:<12} cursor {} lag {} received {} retrying {} log {}{} {}{}",
         p.name,
         state,
         p.cursor,
         p.head.saturating_sub(p.cursor),
+        // Since this node started, embargoed messages included: what the peer sent ahead of
+        // what readers see here.
+        p.received,
         p.retry_pending,
         p.log_id
             .map_or_else(|| "unknown".to_string(), |l| l.short()),
@@ -254,6 +267,9 @@ fn write_peer(out: &mut impl Write, p: &PeerStatus) -> std::io::Result<()> {
             format!("  last error: {}", p.last_error)
         }
     )?;
+    if p.connected || p.embargo_early {
+        writeln!(out, "     {}", embargo_line(p))?;
+    }
     if let Some(r) = &p.last_reconcile {
         let when = std::time::UNIX_EPOCH + std::time::Duration::from_millis(r.at.0);
         writeln!(
@@ -272,6 +288,19 @@ fn write_peer(out: &mut impl Write, p: &PeerStatus) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Whether a peer sends this node embargoed messages before their hour, and what to do when
+/// it does not.
+fn embargo_line(p: &PeerStatus) -> String {
+    if p.embargo_early {
+        "embargoed messages: early".to_string()
+    } else {
+        format!(
+            "embargoed messages: only at their hour ({name} does not trust our certificate: run `tocsin peer invite` there and `tocsin peer join` here, or add DATA/tls/ca.crt to its tls.client_ca)",
+            name = p.name
+        )
+    }
 }
 
 /// A reconciliation's counts as JSON, in `tocsin node status --json` and `tocsin sync --json`.
@@ -485,5 +514,37 @@ fn backup_refused(e: crate::rpc::ClientError, url: &str) -> anyhow::Error {
             Failure::failed(format!("no backup was made: {message}")).into()
         }
         other => anyhow::Error::new(other).context("asking the node for a backup"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(embargo_early: bool) -> PeerStatus {
+        PeerStatus {
+            name: "geneva".into(),
+            address: "https://127.0.0.1:7702".into(),
+            connected: true,
+            received: 4,
+            embargo_early,
+            ..PeerStatus::default()
+        }
+    }
+
+    #[test]
+    fn status_says_whether_a_peer_sends_embargoed_messages_early() {
+        let mut early = Vec::new();
+        write_peer(&mut early, &peer(true)).unwrap();
+        let early = String::from_utf8(early).unwrap();
+        assert!(early.contains("received 4 "), "{early}");
+        assert!(early.contains("embargoed messages: early"), "{early}");
+        let mut late = Vec::new();
+        write_peer(&mut late, &peer(false)).unwrap();
+        let late = String::from_utf8(late).unwrap();
+        assert!(
+            late.contains("embargoed messages: only at their hour (geneva does not trust our certificate: run `tocsin peer invite` there and `tocsin peer join` here"),
+            "{late}"
+        );
     }
 }

@@ -62,16 +62,63 @@ const PIPELINE: usize = 4;
 /// A connection that stays healthy this long resets the backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
-/// Starts one follower task per configured peer, the task that fetches again from them what
-/// the store holds damaged (`refetch.rs`), and the retry task (which runs with no peer
-/// configured too: entries kept from a peer since removed still come due).
+/// Starts the followers (one per configured peer, started, stopped and restarted as reloads
+/// change the peers: [`supervise`]), the task that fetches again from the peers what the
+/// store holds damaged (`refetch.rs`), and the retry task (which runs with no peer configured
+/// too: entries kept from a peer since removed still come due).
 pub fn start(node: &Node) {
-    for peer in node.config().peers.clone() {
-        let follower = Follower::new(node.clone(), peer);
-        node.spawn(follower.run());
-    }
+    node.spawn(supervise(node.clone()));
     node.spawn(refetch::run(node.clone()));
     node.spawn(retry::run(node.clone()));
+}
+
+/// A follower running, with what stops it and tells when it has stopped.
+struct Running {
+    peer: PeerConfig,
+    /// Set to true to stop this follower alone.
+    stop: tokio::sync::watch::Sender<bool>,
+    /// Ends when the follower's task has ended (its status is then no longer written).
+    ended: tokio::task::JoinHandle<()>,
+}
+
+/// Keeps one follower per peer of the node's reloadable settings: a new peer's is started, a
+/// removed peer's stopped (and its status forgotten), a changed peer's stopped and started
+/// again, until shutdown.
+async fn supervise(node: Node) {
+    let mut live = node.peering().watch();
+    let mut running: Vec<Running> = Vec::new();
+    loop {
+        let peers = live.borrow_and_update().peers.clone();
+        let (keep, gone): (Vec<Running>, Vec<Running>) =
+            running.into_iter().partition(|r| peers.contains(&r.peer));
+        running = keep;
+        for old in gone {
+            info!(peer = %old.peer.name, "the config no longer has this peer as it was: stopping its follower");
+            let _ = old.stop.send(true);
+            // Waited for, so the old follower writes no status after the new one's.
+            let _ = old.ended.await;
+            node.forget_peer_status(&old.peer.name);
+        }
+        for peer in peers {
+            if running.iter().any(|r| r.peer == peer) {
+                continue;
+            }
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let follower = Follower::new(node.clone(), peer.clone());
+            let Some(token) = node.task_token() else {
+                return;
+            };
+            let ended = tokio::spawn(async move {
+                follower.run(stopped).await;
+                drop(token);
+            });
+            running.push(Running { peer, stop, ended });
+        }
+        tokio::select! {
+            changed = live.changed() => if changed.is_err() { return },
+            _ = node.stopped() => return,
+        }
+    }
 }
 
 /// Why one connection to a peer ended.
@@ -116,15 +163,25 @@ impl Follower {
         self.node.set_peer_status(self.status.clone());
     }
 
-    async fn run(mut self) {
+    /// Follows until shutdown, or until `stop` says true (a reload removed or changed the
+    /// peer).
+    async fn run(mut self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let fed = &self.node.config().federation;
         let mut backoff = Backoff::new(fed.reconnect_min, fed.reconnect_max);
+        let node = self.node.clone();
+        let stopped = async move {
+            tokio::select! {
+                _ = node.stopped() => {}
+                _ = stop.wait_for(|stop| *stop) => {}
+            }
+        };
+        tokio::pin!(stopped);
         loop {
             let started = Instant::now();
-            let stopped = self.node.stopped();
             let result = tokio::select! {
+                biased;
+                _ = &mut stopped => return,
                 r = self.follow_once() => r,
-                _ = stopped => return,
             };
             self.status.connected = false;
             if let Err(e) = &result {
@@ -139,7 +196,7 @@ impl Follower {
             debug!(peer = %self.peer.name, ?wait, "reconnecting later");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = self.node.stopped() => return,
+                _ = &mut stopped => return,
             }
         }
     }
@@ -162,6 +219,7 @@ impl Follower {
         let (cursor, verdict) = self.check_log(&store, &info, cursor).await?;
         self.status.head = info.head_seq;
         self.status.cursor = cursor;
+        self.status.embargo_early = info.embargo_early;
         self.status.connected = true;
         self.status.last_error.clear();
         self.report();

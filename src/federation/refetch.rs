@@ -81,7 +81,8 @@ async fn round(node: &Node, store: &Store, wanted: &[Wanted]) -> bool {
             None => left.push(*w),
         }
     }
-    for peer in &node.config().peers {
+    // The peers as the last reload left them.
+    for peer in &node.peering().now().peers {
         if left.is_empty() || node.is_shutting_down() {
             break;
         }

@@ -97,7 +97,8 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
     let me = node.node_key();
     match with {
         SyncWith::Peer(name) => {
-            let peers = &node.config().peers;
+            // The peers as the last reload left them.
+            let peers = &node.peering().now().peers;
             let Some(peer) = peers.iter().find(|p| p.name == name) else {
                 return Err(SyncError::UnknownPeer {
                     name,

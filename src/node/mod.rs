@@ -129,6 +129,9 @@ pub struct PeerStatus {
     pub last_reconcile: Option<ReconcileStatus>,
     /// Every reconciliation with it since the node started, summed (for `/metrics`).
     pub reconciled: ReconcileTotals,
+    /// Whether the peer authenticated this node on the last connection (it trusts our client
+    /// certificate), as its NodeInfo said: then it sends embargoed messages before their hour.
+    pub embargo_early: bool,
 }
 
 /// One reconciliation with another node, as this node (its initiator) saw it.
@@ -269,6 +272,10 @@ pub struct NodeInfo {
     pub opened_head: u64,
     /// The id of that opening (see [`Store::opening_id`]).
     pub opening_id: u64,
+    /// Whether the node authenticated the caller (filled in by the service that answers: a
+    /// client certificate from a CA in `tls.client_ca`, or plaintext on loopback), so that it
+    /// is sent embargoed messages before their hour.
+    pub embargo_early: bool,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -364,6 +371,9 @@ struct Inner {
     /// Woken when what the node knows about authors changes (a roster stored): federation's
     /// retry set then tries its `not-admitted` entries at once.
     knowledge: tokio::sync::Notify,
+    /// What a reload changes at once (peers, client CAs), and the lock that keeps the config
+    /// file's edits and reloads one at a time.
+    peering: crate::peering::Reloadable,
 }
 
 impl Node {
@@ -393,6 +403,11 @@ impl Node {
             },
         );
         let config_limits = config.limits.clone();
+        let peering = crate::peering::Reloadable::new(crate::peering::Live {
+            peers: config.peers.clone(),
+            client_ca: config.tls.client_ca.clone(),
+            client_ca_pem: tls.as_ref().and_then(|t| t.client_ca.clone()),
+        });
         let (shutdown_tx, _) = watch::channel(false);
         let (tasks_tx, tasks_rx) = mpsc::channel(1);
         Ok(Node {
@@ -420,6 +435,7 @@ impl Node {
                 history_base,
                 clock,
                 knowledge: tokio::sync::Notify::new(),
+                peering,
             }),
         })
     }
@@ -440,9 +456,16 @@ impl Node {
         self.inner.tls.as_ref()
     }
 
-    /// The configuration.
+    /// The configuration the node started with. Its peers and `tls.client_ca` are as they
+    /// were at the start: what a reload changed is in [`Node::peering`].
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The peers and client CAs as the last reload left them, and the lock of the config
+    /// file's edits (`peering/`).
+    pub fn peering(&self) -> &crate::peering::Reloadable {
+        &self.inner.peering
     }
 
     /// The time by the node's clock: every decision the node takes about time reads it here.
@@ -626,6 +649,7 @@ impl Node {
             log_id: Some(self.inner.store.log_id()),
             opened_head: self.inner.store.opened_head().min(head_seq),
             opening_id: self.inner.store.opening_id(),
+            embargo_early: false,
         })
     }
 
@@ -691,6 +715,12 @@ impl Node {
             p.reconciled.add(&last);
             p.last_reconcile = Some(last);
         }
+    }
+
+    /// Forgets a peer's status: federation calls this when a reload removed the peer.
+    pub fn forget_peer_status(&self, name: &str) {
+        let mut peers = self.inner.peers.lock().unwrap_or_else(|e| e.into_inner());
+        peers.retain(|p| p.name != name);
     }
 
     /// Replaces one peer's status (federation calls this), keeping its reconciliations: those

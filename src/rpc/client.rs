@@ -320,6 +320,38 @@ impl Client {
         })
     }
 
+    /// Asks the node (on this machine) for an invitation to peer with it: `name` it will give
+    /// the joiner (empty: the joiner's own), good for `valid_seconds` (0: a day), naming
+    /// `address` (empty: the node's own public URL).
+    pub async fn invite(
+        &mut self,
+        name: &str,
+        valid_seconds: u64,
+        address: &str,
+    ) -> Result<proto::InviteReply, ClientError> {
+        let request = proto::InviteRequest {
+            name: name.to_string(),
+            valid_seconds,
+            address: address.to_string(),
+        };
+        Ok(self.operator.invite(request).await?.into_inner())
+    }
+
+    /// Asks the node (on this machine) to join another with the invitation `line`.
+    pub async fn join(
+        &mut self,
+        line: &str,
+        name: &str,
+        address: &str,
+    ) -> Result<proto::JoinReply, ClientError> {
+        let request = proto::JoinRequest {
+            line: line.to_string(),
+            name: name.to_string(),
+            address: address.to_string(),
+        };
+        Ok(self.operator.join(request).await?.into_inner())
+    }
+
     /// Publishes one message.
     pub async fn publish(&mut self, m: &SignedMessage) -> Result<PublishOutcome, ClientError> {
         let reply = self.inner.publish(m.to_proto()).await?.into_inner();
@@ -606,6 +638,7 @@ impl Client {
                         last_reconcile: p.last_reconcile.map(reconcile_status_from_proto),
                         // Summed for this node's own metrics only.
                         reconciled: Default::default(),
+                        embargo_early: p.embargo_early,
                     })
                 })
                 .collect::<Result<_, ClientError>>()?,
@@ -614,6 +647,7 @@ impl Client {
             log_id: log_id(&r.log_id)?,
             opened_head: r.opened_head,
             opening_id: r.opening_id,
+            embargo_early: r.embargo_early,
         })
     }
 }

@@ -467,6 +467,7 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
                 log_id: p.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
                 log_changes: p.log_changes,
                 last_reconcile: p.last_reconcile.as_ref().map(reconcile_status_to_proto),
+                embargo_early: p.embargo_early,
             })
             .collect(),
         store_problem: i.store_problem.clone(),
@@ -474,6 +475,7 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
         log_id: i.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
         opened_head: i.opened_head,
         opening_id: i.opening_id,
+        embargo_early: i.embargo_early,
     }
 }
 

@@ -7,6 +7,7 @@ mod convert;
 mod edge;
 pub mod limits;
 mod operator;
+mod peering;
 mod reconcile;
 mod service;
 pub mod status;
@@ -22,6 +23,7 @@ use tracing::info;
 use crate::node::Node;
 use crate::proto;
 use crate::proto::operator_server::OperatorServer;
+use crate::proto::peering_server::PeeringServer;
 use crate::proto::relay_server::RelayServer;
 
 pub use client::{
@@ -99,8 +101,18 @@ pub async fn serve(
     let reflection_alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    // Built before anything is served, so bad TLS material stops the start.
-    let tls = node.tls().map(edge::Tls::new).transpose()?;
+    // Built before anything is served, so bad TLS material stops the start; with the client
+    // CAs as the last reload left them, made again at the first handshake after each reload
+    // (`peering/`).
+    let mut reloads = node.peering().watch();
+    let tls = node
+        .tls()
+        .map(|material| {
+            let mut material = material.clone();
+            material.client_ca = reloads.borrow_and_update().client_ca_pem.clone();
+            edge::Tls::new(&material).map(|tls| tls.following(reloads))
+        })
+        .transpose()?;
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "gRPC listening");
     }
@@ -118,7 +130,11 @@ pub async fn serve(
         .add_service(reflection_alpha)
         .add_service(relay)
         // Answered to loopback callers only (see `operator.rs`).
-        .add_service(OperatorServer::new(OperatorService::new(node.clone())));
+        .add_service(OperatorServer::new(OperatorService::new(node.clone())))
+        // Public: a node holding an invitation joins (see `peering.rs`).
+        .add_service(PeeringServer::new(peering::PeeringService::new(
+            node.clone(),
+        )));
     let shutdown = async move {
         shutdown.await;
         reporter

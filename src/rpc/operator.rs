@@ -1,5 +1,6 @@
 //! The `tocsin.v1.Operator` service: what a node's operator asks of it on its own machine
-//! (`tocsin node backup`, `tocsin sync`), answered only to a caller on a loopback address.
+//! (`tocsin node backup`, `tocsin sync`, `tocsin peer invite|join`), answered only to a caller
+//! on a loopback address.
 //!
 //! The node may listen on every address; the operator service must still be out of reach of
 //! anyone but a process on the node's machine, whatever the TLS settings (a backup writes
@@ -83,6 +84,43 @@ impl Operator for OperatorService {
         // No timeout: the copy takes as long as the store is large, and its caller waits.
         let backup = self.node.backup(&PathBuf::from(dir)).await?;
         Ok(Response::new(backup_to_proto(&backup)))
+    }
+
+    async fn invite(
+        &self,
+        request: Request<proto::InviteRequest>,
+    ) -> Result<Response<proto::InviteReply>, Status> {
+        local_only(&request)?;
+        let r = request.into_inner();
+        let invitation = crate::peering::invite(
+            &self.node,
+            &r.name,
+            std::time::Duration::from_secs(r.valid_seconds),
+            &r.address,
+        )
+        .await?;
+        Ok(Response::new(proto::InviteReply {
+            line: invitation.line,
+            expires_at: invitation.expires_at,
+            address: invitation.address,
+            ca_fingerprint: invitation.ca_fingerprint,
+        }))
+    }
+
+    async fn join(
+        &self,
+        request: Request<proto::JoinRequest>,
+    ) -> Result<Response<proto::JoinReply>, Status> {
+        local_only(&request)?;
+        let r = request.into_inner();
+        let plan = crate::peering::plan_join(&self.node, &r.line, &r.name, &r.address).await?;
+        let embargo_early = super::peering::join(&self.node, &plan).await?;
+        Ok(Response::new(proto::JoinReply {
+            peer_name: plan.name,
+            peer_address: plan.line.address,
+            config_file: plan.config_file.display().to_string(),
+            embargo_early,
+        }))
     }
 }
 

@@ -308,9 +308,11 @@ impl Relay for RelayService {
         // `subscribe` does: a follower compares its cursor with that head.
         let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty())
             || (self.node.tls().is_none() && !request.get_ref().peer_node_key.is_empty());
-        let info = self
+        let embargo_early = self.authenticated(&request);
+        let mut info = self
             .timed(async { Ok(self.node.info(peer).await?) })
             .await?;
+        info.embargo_early = embargo_early;
         Ok(Response::new(info_to_proto(&info)))
     }
 

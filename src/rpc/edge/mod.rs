@@ -249,10 +249,16 @@ impl Handshake for Plaintext {
 }
 
 /// TLS with the node's identity; a client certificate is optional, and one from the CAs of
-/// `tls.client_ca` (rustls verifies it; any other fails the handshake) marks a peer.
+/// `tls.client_ca` (rustls verifies it; any other fails the handshake) marks a peer. The
+/// acceptor is made again when a reload has changed the client CAs, before the next
+/// handshake: a connection accepted after a reload returned uses the new CAs, an open one keeps
+/// what it was accepted with.
 #[derive(Clone)]
 pub(crate) struct Tls {
-    acceptor: tokio_rustls::TlsAcceptor,
+    acceptor: Arc<std::sync::RwLock<tokio_rustls::TlsAcceptor>>,
+    identity: crate::tls::Identity,
+    /// The node's reloadable settings, when followed ([`Tls::following`]).
+    reloads: Option<Arc<Mutex<tokio::sync::watch::Receiver<crate::peering::Live>>>>,
 }
 
 impl std::fmt::Debug for Tls {
@@ -265,19 +271,70 @@ impl Tls {
     /// The acceptor for the node's TLS material: its certificate chain and key, and the
     /// client CAs (PEM). HTTP/2 only (ALPN `h2`).
     pub(crate) fn new(material: &crate::node::TlsMaterial) -> Result<Tls, EdgeError> {
+        let acceptor = Tls::acceptor(&material.identity, material.client_ca.as_deref())?;
+        Ok(Tls {
+            acceptor: Arc::new(std::sync::RwLock::new(acceptor)),
+            identity: material.identity.clone(),
+            reloads: None,
+        })
+    }
+
+    /// Follows the client CAs of the node's reloads (`peering/`), from the one `reloads` has
+    /// marked seen.
+    pub(crate) fn following(
+        mut self,
+        reloads: tokio::sync::watch::Receiver<crate::peering::Live>,
+    ) -> Tls {
+        self.reloads = Some(Arc::new(Mutex::new(reloads)));
+        self
+    }
+
+    /// The acceptor for a new connection: made again first when a reload changed the client
+    /// CAs (one that is not usable is logged, and the CAs before it kept).
+    fn current(&self) -> tokio_rustls::TlsAcceptor {
+        if let Some(reloads) = &self.reloads {
+            let mut reloads = lock(reloads);
+            if reloads.has_changed().unwrap_or(false) {
+                let pem = reloads.borrow_and_update().client_ca_pem.clone();
+                match Tls::acceptor(&self.identity, pem.as_deref()) {
+                    Ok(acceptor) => {
+                        // A panic while the acceptor was replaced leaves a whole one either way.
+                        *self
+                            .acceptor
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = acceptor;
+                        info!("new gRPC connections trust the client CAs as reloaded");
+                    }
+                    Err(e) => warn!(
+                        error = %e,
+                        "the reloaded tls.client_ca is not usable; new connections keep the CAs they had"
+                    ),
+                }
+            }
+        }
+        self.acceptor
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn acceptor(
+        identity: &crate::tls::Identity,
+        client_ca: Option<&[u8]>,
+    ) -> Result<tokio_rustls::TlsAcceptor, EdgeError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let bad = |what: &str, e: &dyn std::fmt::Display| EdgeError::Tls(format!("{what}: {e}"));
-        let chain = CertificateDer::pem_slice_iter(&material.identity.cert_pem)
+        let chain = CertificateDer::pem_slice_iter(&identity.cert_pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad("the node's certificate", &e))?;
-        let key = PrivateKeyDer::from_pem_slice(&material.identity.key_pem)
+        let key = PrivateKeyDer::from_pem_slice(&identity.key_pem)
             .map_err(|e| bad("the node's key", &e))?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| bad("protocol versions", &e))?;
-        let builder = match &material.client_ca {
+        let builder = match client_ca {
             None => builder.with_no_client_auth(),
             Some(pem) => {
                 let mut roots = rustls::RootCertStore::empty();
@@ -302,9 +359,7 @@ impl Tls {
             .with_single_cert(chain, key)
             .map_err(|e| bad("the node's certificate and key", &e))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
-        Ok(Tls {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-        })
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
 }
 
@@ -312,7 +367,7 @@ impl Handshake for Tls {
     type Io = tokio_rustls::server::TlsStream<TcpStream>;
 
     async fn handshake(&self, tcp: TcpStream) -> std::io::Result<(Self::Io, bool)> {
-        let tls = self.acceptor.accept(tcp).await?;
+        let tls = self.current().accept(tcp).await?;
         let peer = tls
             .get_ref()
             .1

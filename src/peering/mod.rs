@@ -1,0 +1,652 @@
+//! Peering: what a node's config says about its peers and the client CAs it trusts, changed
+//! while it runs. Invitations (`peer invite` on one node, `peer join` on the other) that make
+//! two nodes peers both ways in one step (`invitation.rs`), the config file's edits that keep
+//! its comments (`edit.rs`, shared with `tocsin peer add|remove`), and the reload: SIGHUP or a
+//! change of the file applies the peers and `tls.client_ca` at once (federation starts and
+//! stops followers, the gRPC edge swaps its TLS acceptor); other changes are logged as needing
+//! a restart, and a file that does not parse is logged and the running settings kept.
+//!
+//! The wire (`rpc/peering.rs`, `rpc/operator.rs`) calls in here; this module names no tonic.
+
+pub mod edit;
+pub mod invitation;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::config::{Config, PeerConfig};
+use crate::message::AuthorKey;
+use crate::node::Node;
+pub use edit::{ConfigFile, EditError, NewPeer};
+pub use invitation::{BadLine, Invitations, InvitationsError, Line, SecretRefusal};
+
+/// How often the config file is read to see whether it changed.
+pub const POLL: Duration = Duration::from_secs(2);
+
+/// How long an invitation is good for when its maker does not say.
+pub const DEFAULT_VALID: Duration = Duration::from_secs(24 * 3600);
+
+/// What a reload changes at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    /// The peers followed.
+    pub peers: Vec<PeerConfig>,
+    /// `tls.client_ca`, the files.
+    pub client_ca: Vec<PathBuf>,
+    /// Those files read (PEM), `None` when the list is empty or TLS is off.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+/// The node's reloadable settings and the lock of its config file.
+#[derive(Debug)]
+pub struct Reloadable {
+    live: watch::Sender<Live>,
+    /// Held while the config file is edited or read for a reload, and while invitations are
+    /// made or used: one at a time. It keeps the file's last text and parse, so a reload
+    /// compares the file with the file (command-line overrides are not changes).
+    file: tokio::sync::Mutex<Option<(String, Config)>>,
+}
+
+impl Reloadable {
+    /// The settings the node started with.
+    pub fn new(live: Live) -> Reloadable {
+        Reloadable {
+            live: watch::Sender::new(live),
+            file: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The settings now.
+    pub fn now(&self) -> Live {
+        self.live.borrow().clone()
+    }
+
+    /// Told of every change.
+    pub fn watch(&self) -> watch::Receiver<Live> {
+        self.live.subscribe()
+    }
+}
+
+/// Why peering could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum PeeringError {
+    /// The node was started without a config file: there is nothing to edit.
+    #[error(
+        "this node was started without a config file, so it cannot record a peer; stop it and run it with one: tocsin node run --config FILE … (tocsin node init --config FILE writes one)"
+    )]
+    NoConfigFile,
+    /// TLS is off: there is no certificate to pin or to trust.
+    #[error(
+        "peering by invitation needs TLS (tls.mode = \"auto\" or \"files\"): a node in plaintext has no certificate to check or to trust"
+    )]
+    NoTls,
+    /// The node's own CA could not be found or read.
+    #[error("this node's CA certificate: {0}")]
+    OwnCa(String),
+    /// No address to give, or the one given is not usable.
+    #[error("{0}")]
+    Address(String),
+    /// A name is not usable.
+    #[error("{0}")]
+    Name(String),
+    /// The secret was refused.
+    #[error("{0}")]
+    Secret(#[from] SecretRefusal),
+    /// The line is not an invitation.
+    #[error(transparent)]
+    Line(#[from] BadLine),
+    /// The other node sent something unusable.
+    #[error("{0}")]
+    Bad(String),
+    /// A peer of that name is configured already.
+    #[error("a peer named {name:?} is in {path} already; choose another name (--name) or remove it first (tocsin peer remove {name} --config {path})", path = .path.display())]
+    AlreadyPeer {
+        /// The name.
+        name: String,
+        /// The config file.
+        path: PathBuf,
+    },
+    /// The invitation file.
+    #[error(transparent)]
+    Invitations(#[from] InvitationsError),
+    /// The config file.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// Writing the other node's CA.
+    #[error("{path}: {source}", path = .path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// No randomness for the secret.
+    #[error("no random bytes for the secret: {0}")]
+    Random(String),
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Whether the peers or the client CAs changed.
+    pub applied: bool,
+    /// Sections that changed but take effect only at a restart.
+    pub need_restart: Vec<&'static str>,
+}
+
+/// Why a reload kept the running settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The node has no config file.
+    #[error("the node was started without a config file; nothing to reload")]
+    NoConfigFile,
+    /// The file could not be read or does not parse.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A client CA file could not be read.
+    #[error("tls.client_ca: {0}")]
+    ClientCa(String),
+}
+
+/// Reads the config file again and applies its peers and client CAs (see the module's doc).
+pub async fn reload(node: &Node) -> Result<Reloaded, ReloadError> {
+    let mut file = node.peering().file.lock().await;
+    reload_locked(node, &mut file)
+}
+
+fn reload_locked(
+    node: &Node,
+    file: &mut Option<(String, Config)>,
+) -> Result<Reloaded, ReloadError> {
+    let path = node
+        .config()
+        .path
+        .clone()
+        .ok_or(ReloadError::NoConfigFile)?;
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        ReloadError::Config(crate::config::ConfigError::Read {
+            path: path.clone(),
+            source,
+        })
+    })?;
+    let new = Config::parse(&text).map_err(|message| {
+        ReloadError::Config(crate::config::ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        })
+    })?;
+    let before = file
+        .as_ref()
+        .map_or_else(|| node.config().clone(), |(_, c)| c.clone());
+    let need_restart = before.needs_restart(&new);
+    let client_ca_pem = if node.tls().is_none() || new.tls.client_ca.is_empty() {
+        None
+    } else {
+        Some(
+            crate::tls::read_bundle(&new.tls.client_ca)
+                .map_err(|e| ReloadError::ClientCa(e.to_string()))?,
+        )
+    };
+    let live = Live {
+        peers: new.peers.clone(),
+        client_ca: new.tls.client_ca.clone(),
+        client_ca_pem,
+    };
+    let applied = node.peering().live.send_if_modified(|now| {
+        let changed = *now != live;
+        *now = live;
+        changed
+    });
+    *file = Some((text, new));
+    Ok(Reloaded {
+        applied,
+        need_restart,
+    })
+}
+
+/// Logs what a reload did, or why it kept the running settings.
+pub fn log_reload(result: &Result<Reloaded, ReloadError>, why: &str) {
+    match result {
+        Ok(r) => {
+            if r.applied {
+                info!("{why}: peers and client CAs reloaded");
+            }
+            if !r.need_restart.is_empty() {
+                warn!(
+                    changed = %r.need_restart.join(", "),
+                    "{why}: these settings changed in the config file and take effect only when the node restarts"
+                );
+            }
+        }
+        Err(e) => {
+            warn!(error = %e, "{why}: the config file was not reloaded; the running settings are kept")
+        }
+    }
+}
+
+/// Starts the task that reads the config file every [`POLL`] and reloads it when its text
+/// changed (none when the node has no config file).
+pub fn start(node: &Node) {
+    let Some(path) = node.config().path.clone() else {
+        return;
+    };
+    let watcher = node.clone();
+    node.spawn(async move {
+        {
+            // The text the node started with: a change is measured from it.
+            let mut file = watcher.peering().file.lock().await;
+            if file.is_none()
+                && let Ok(text) = std::fs::read_to_string(&path)
+                && let Ok(config) = Config::parse(&text)
+            {
+                *file = Some((text, config));
+            }
+        }
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stopped = watcher.stopped();
+        tokio::pin!(stopped);
+        let mut last_failed: Option<String> = None;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = &mut stopped => return,
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let mut file = watcher.peering().file.lock().await;
+            let same = file.as_ref().is_some_and(|(t, _)| *t == text);
+            if same || last_failed.as_deref() == Some(text.as_str()) {
+                continue;
+            }
+            let result = reload_locked(&watcher, &mut file);
+            drop(file);
+            // A file that does not parse is logged once, not every poll.
+            last_failed = result.is_err().then(|| text.clone());
+            log_reload(&result, "the config file changed");
+        }
+    });
+}
+
+/// The node's CA certificate (PEM): in `auto` mode its own CA; in `files` mode the last
+/// certificate of its chain, the issuer it was given with.
+pub fn own_ca_pem(node: &Node) -> Result<Vec<u8>, PeeringError> {
+    let tls = node.tls().ok_or(PeeringError::NoTls)?;
+    if let Some(path) = &tls.own_ca {
+        return std::fs::read(path)
+            .map_err(|e| PeeringError::OwnCa(format!("{}: {e}", path.display())));
+    }
+    let text = String::from_utf8_lossy(&tls.identity.cert_pem);
+    let last = text
+        .rfind("-----BEGIN CERTIFICATE-----")
+        .filter(|&start| start > 0)
+        .ok_or_else(|| {
+            PeeringError::OwnCa(
+                "tls.cert holds one certificate only; put its issuer's certificate after it (the chain) so peers can pin it".into(),
+            )
+        })?;
+    Ok(text[last..].as_bytes().to_vec())
+}
+
+/// The fingerprint of a PEM certificate (as `tls::fingerprint`), or why not.
+fn fingerprint(pem: &[u8]) -> Result<String, PeeringError> {
+    crate::tls::fingerprint(pem)
+        .ok_or_else(|| PeeringError::Bad("a CA certificate that does not read".into()))
+}
+
+/// Checks a peer name as the config does.
+pub fn check_name(name: &str) -> Result<(), PeeringError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(PeeringError::Name(format!(
+            "the peer name {name:?} must be 1 to 64 letters, digits, '-' or '_' (choose one with --name)"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a gRPC URL a node gives for itself.
+fn check_address(address: &str) -> Result<(), PeeringError> {
+    if address.starts_with("https://")
+        || address.starts_with("http://") && crate::config::is_loopback_url(address)
+    {
+        Ok(())
+    } else {
+        Err(PeeringError::Address(format!(
+            "{address:?} is not a URL another node can reach this one at (https://HOST:PORT)"
+        )))
+    }
+}
+
+/// The address this node gives of itself: the one asked for, else `node.public_url`, else
+/// `https://` + the listen address (refused when it listens on every address: no one can
+/// reach "0.0.0.0").
+fn own_address(node: &Node, asked: &str) -> Result<String, PeeringError> {
+    let address = if asked.is_empty() {
+        let config = node.config();
+        if config.node.public_url.is_none() && config.node.listen.ip().is_unspecified() {
+            return Err(PeeringError::Address(format!(
+                "this node listens on {} and has no node.public_url: say where other nodes reach it with --address https://HOST:PORT, or set node.public_url",
+                config.node.listen
+            )));
+        }
+        config.public_grpc_url()
+    } else {
+        asked.to_string()
+    };
+    check_address(&address)?;
+    Ok(address)
+}
+
+fn unix_seconds(node: &Node) -> u64 {
+    node.now().0 / 1000
+}
+
+/// An invitation made.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// The line to give.
+    pub line: String,
+    /// Until when, Unix seconds.
+    pub expires_at: u64,
+    /// The address in it.
+    pub address: String,
+    /// The CA fingerprint in it.
+    pub ca_fingerprint: String,
+}
+
+/// Makes an invitation (`Operator.Invite`): `name` the joiner will be given (empty: its own
+/// node name), good for `valid` (zero: a day), naming `address` (empty: see [`own_address`]).
+pub async fn invite(
+    node: &Node,
+    name: &str,
+    valid: Duration,
+    address: &str,
+) -> Result<Invitation, PeeringError> {
+    let path = node
+        .config()
+        .path
+        .clone()
+        .ok_or(PeeringError::NoConfigFile)?;
+    let ca_fingerprint = fingerprint(&own_ca_pem(node)?)?;
+    let address = own_address(node, address)?;
+    if !name.is_empty() {
+        check_name(name)?;
+    }
+    let valid = if valid.is_zero() {
+        DEFAULT_VALID
+    } else {
+        valid
+    };
+    let _file = node.peering().file.lock().await;
+    if !name.is_empty() && ConfigFile::open(&path)?.has_peer(name)? {
+        return Err(PeeringError::AlreadyPeer {
+            name: name.to_string(),
+            path,
+        });
+    }
+    let now = unix_seconds(node);
+    let expires_at = now.saturating_add(valid.as_secs());
+    let (line, secret) = Line::new(
+        address.clone(),
+        ca_fingerprint.clone(),
+        expires_at,
+        node.config().node.name.clone(),
+    )
+    .map_err(|e| PeeringError::Random(e.to_string()))?;
+    let mut kept = Invitations::load(node.data_dir())?;
+    kept.add(&secret, expires_at, name, now)?;
+    kept.save()?;
+    info!(expires_at, name, "made an invitation to peer");
+    Ok(Invitation {
+        line: line.encode(),
+        expires_at,
+        address,
+        ca_fingerprint,
+    })
+}
+
+/// What a joining node sends (`Peering.Join`).
+#[derive(Debug, Clone)]
+pub struct JoinAsk {
+    /// The invitation's secret.
+    pub secret: Vec<u8>,
+    /// The joiner's node name.
+    pub name: String,
+    /// Where the inviter reaches it.
+    pub address: String,
+    /// Its CA certificate (PEM).
+    pub ca_pem: Vec<u8>,
+    /// Its node key.
+    pub node_key: AuthorKey,
+}
+
+/// What the inviter answers.
+#[derive(Debug, Clone)]
+pub struct JoinAnswer {
+    /// The name the inviter gave the joiner.
+    pub name: String,
+    /// The inviter's CA certificate (PEM).
+    pub ca_pem: Vec<u8>,
+    /// The inviter's node key.
+    pub node_key: AuthorKey,
+}
+
+/// Where a peer's CA copy is kept: `DATA/peers/<name>.ca.crt`, absolute so the config file
+/// means the same from any working directory.
+fn ca_copy_path(node: &Node, name: &str) -> PathBuf {
+    let dir = node.data_dir().join("peers");
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    dir.join(format!("{name}.ca.crt"))
+}
+
+/// Writes the other node's CA copy and lists it in `tls.client_ca`, and, with `address`, adds
+/// the other node as a peer trusted through that copy; saves the file and applies it. Called
+/// with the file's lock held.
+fn record(
+    node: &Node,
+    file: &mut Option<(String, Config)>,
+    config_path: &Path,
+    name: &str,
+    address: Option<&str>,
+    ca_pem: &[u8],
+) -> Result<(), PeeringError> {
+    let mut edit = ConfigFile::open(config_path)?;
+    if edit.has_peer(name)? {
+        return Err(PeeringError::AlreadyPeer {
+            name: name.to_string(),
+            path: config_path.to_path_buf(),
+        });
+    }
+    let ca_path = ca_copy_path(node, name);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PeeringError::Io { path, source }
+    };
+    if let Some(dir) = ca_path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::write(&ca_path, ca_pem).map_err(io(&ca_path))?;
+    if let Some(address) = address {
+        edit.add_peer(&NewPeer {
+            name: name.to_string(),
+            address: address.to_string(),
+            ca: Some(ca_path.clone()),
+        })?;
+    }
+    edit.add_client_ca(&ca_path)?;
+    edit.save()?;
+    let reloaded = reload_locked(node, file);
+    log_reload(&reloaded, "a peer was added by invitation");
+    Ok(())
+}
+
+/// Takes a join (`Peering.Join`, inviter's side): the secret must be of an invitation neither
+/// used nor expired; the joiner becomes a peer both ways and the invitation is spent.
+pub async fn accept(node: &Node, ask: JoinAsk) -> Result<JoinAnswer, PeeringError> {
+    let path = node
+        .config()
+        .path
+        .clone()
+        .ok_or(PeeringError::NoConfigFile)?;
+    let own_ca = own_ca_pem(node)?;
+    // Refused before any lock or read: a secret of another length was never made here.
+    if ask.secret.len() != invitation::SECRET_LEN {
+        return Err(SecretRefusal::Unknown.into());
+    }
+    let mut file = node.peering().file.lock().await;
+    let mut kept = Invitations::load(node.data_dir())?;
+    let given = kept.check(&ask.secret, unix_seconds(node))?;
+    let name = if given.is_empty() { ask.name } else { given };
+    check_name(&name)?;
+    check_address(&ask.address)?;
+    fingerprint(&ask.ca_pem)?;
+    if ask.node_key == node.node_key() {
+        return Err(PeeringError::Bad(
+            "this invitation is this node's own: use it on the other node".into(),
+        ));
+    }
+    if ConfigFile::open(&path)?.has_peer(&name)? {
+        return Err(PeeringError::AlreadyPeer { name, path });
+    }
+    // Spent before the file is changed: a secret is good for one join, whatever follows.
+    kept.mark_used(&ask.secret);
+    kept.save()?;
+    record(
+        node,
+        &mut file,
+        &path,
+        &name,
+        Some(&ask.address),
+        &ask.ca_pem,
+    )?;
+    info!(peer = %name, address = %ask.address, "a node joined by invitation: peers both ways");
+    Ok(JoinAnswer {
+        name,
+        ca_pem: own_ca,
+        node_key: node.node_key(),
+    })
+}
+
+/// A join about to be made (`Operator.Join`, joiner's side), checked before the other node
+/// is contacted.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    /// The invitation.
+    pub line: Line,
+    /// The name this node gives the inviter.
+    pub name: String,
+    /// The address this node gives of itself.
+    pub address: String,
+    /// This node's CA certificate (PEM).
+    pub ca_pem: Vec<u8>,
+    /// The config file.
+    pub config_file: PathBuf,
+}
+
+/// Checks a join before anything is sent: a config file, TLS, an unexpired line, a free name.
+pub async fn plan_join(
+    node: &Node,
+    line: &str,
+    name: &str,
+    address: &str,
+) -> Result<JoinPlan, PeeringError> {
+    let config_file = node
+        .config()
+        .path
+        .clone()
+        .ok_or(PeeringError::NoConfigFile)?;
+    let ca_pem = own_ca_pem(node)?;
+    let line = Line::decode(line)?;
+    if line.expires_at <= unix_seconds(node) {
+        return Err(SecretRefusal::Expired.into());
+    }
+    let name = if name.is_empty() {
+        line.name.clone()
+    } else {
+        name.to_string()
+    };
+    check_name(&name)?;
+    check_address(&line.address)?;
+    let address = own_address(node, address)?;
+    let _file = node.peering().file.lock().await;
+    if ConfigFile::open(&config_file)?.has_peer(&name)? {
+        return Err(PeeringError::AlreadyPeer {
+            name,
+            path: config_file,
+        });
+    }
+    Ok(JoinPlan {
+        line,
+        name,
+        address,
+        ca_pem,
+        config_file,
+    })
+}
+
+/// Before the join is asked (joiner's side): trusts the inviter's CA (`ca_pem`, learned
+/// pinned by the line) for client certificates, so that when the inviter's follower connects,
+/// the moment the inviter has said yes, it is authenticated here already.
+pub async fn trust_inviter(
+    node: &Node,
+    plan: &JoinPlan,
+    ca_pem: &[u8],
+) -> Result<(), PeeringError> {
+    if fingerprint(ca_pem)? != plan.line.ca_fingerprint {
+        return Err(PeeringError::Bad(
+            "the inviting node's CA is not the invitation's".into(),
+        ));
+    }
+    let mut file = node.peering().file.lock().await;
+    record(node, &mut file, &plan.config_file, &plan.name, None, ca_pem)
+}
+
+/// The inviter said no (joiner's side): the trust [`trust_inviter`] gave is taken back.
+pub async fn untrust_inviter(node: &Node, plan: &JoinPlan) {
+    let mut file = node.peering().file.lock().await;
+    let ca_path = ca_copy_path(node, &plan.name);
+    let undone = ConfigFile::open(&plan.config_file).and_then(|mut edit| {
+        edit.remove_client_ca(&ca_path);
+        edit.save()
+    });
+    match undone {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&ca_path);
+            let reloaded = reload_locked(node, &mut file);
+            log_reload(&reloaded, "a join was refused");
+        }
+        Err(e) => {
+            warn!(error = %e, ca = %ca_path.display(), "a join was refused, and its CA could not be taken out of tls.client_ca")
+        }
+    }
+}
+
+/// The inviter said yes (joiner's side): its CA must be the one the line pins; it becomes a
+/// peer here too, trusted through the copy [`trust_inviter`] wrote.
+pub async fn joined(node: &Node, plan: &JoinPlan, answer: &JoinAnswer) -> Result<(), PeeringError> {
+    if fingerprint(&answer.ca_pem)? != plan.line.ca_fingerprint {
+        return Err(PeeringError::Bad(
+            "the inviting node answered with a CA other than the invitation's".into(),
+        ));
+    }
+    let mut file = node.peering().file.lock().await;
+    record(
+        node,
+        &mut file,
+        &plan.config_file,
+        &plan.name,
+        Some(&plan.line.address),
+        &answer.ca_pem,
+    )?;
+    info!(peer = %plan.name, address = %plan.line.address, "joined by invitation: peers both ways");
+    Ok(())
+}
