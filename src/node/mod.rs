@@ -269,6 +269,8 @@ pub struct NodeInfo {
     pub opened_head: u64,
     /// The id of that opening (see [`Store::opening_id`]).
     pub opening_id: u64,
+    /// TLS handshakes refused since the node started, by cause (only causes seen).
+    pub refused_handshakes: Vec<metrics::HandshakeRefusals>,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -626,6 +628,7 @@ impl Node {
             log_id: Some(self.inner.store.log_id()),
             opened_head: self.inner.store.opened_head().min(head_seq),
             opening_id: self.inner.store.opening_id(),
+            refused_handshakes: self.inner.metrics.connections.tls_refused.seen(),
         })
     }
 

@@ -474,6 +474,15 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
         log_id: i.log_id.map(|l| l.as_bytes().to_vec()).unwrap_or_default(),
         opened_head: i.opened_head,
         opening_id: i.opening_id,
+        refused_handshakes: i
+            .refused_handshakes
+            .iter()
+            .map(|r| proto::HandshakeRefusals {
+                cause: r.cause.clone(),
+                count: r.count,
+                last_detail: r.last_detail.clone(),
+            })
+            .collect(),
     }
 }
 
