@@ -310,3 +310,105 @@ async fn the_trust_hint_is_a_command_that_works_as_printed() {
     assert!(ok, "{command}: {err}");
     assert!(out.contains("messages    0"), "{out}");
 }
+
+/// `GET path` on a web gateway: the status line.
+async fn status_line(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    tcp.write_all(
+        format!("GET / HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    within("the page", tcp.read_to_end(&mut answer))
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn demo_keep_prints_web_addresses_and_commands_that_work_as_printed() {
+    use std::io::BufRead;
+    let cwd = tempfile::tempdir().unwrap();
+    let mut demo = std::process::Command::new(assert_cmd::cargo::cargo_bin("tocsin"))
+        .current_dir(cwd.path())
+        .env_remove("TOCSIN_CA")
+        .env_remove("TOCSIN_NODE")
+        .env("NO_COLOR", "1")
+        .args(["demo", "--keep"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = demo.id();
+    let stdout = demo.stdout.take().unwrap();
+    // Read up to the line that says the nodes stay up (the demo then waits for Ctrl-C).
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let last = line.starts_with("Ctrl-C stops them");
+            lines.push(line);
+            if last {
+                break;
+            }
+        }
+        lines
+    });
+    let lines = within("the demo to print its addresses", lines)
+        .await
+        .unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("Ctrl-C stops them"), "{text}");
+    let pages_at = lines
+        .iter()
+        .position(|l| l == "The nodes' pages, in a browser:")
+        .unwrap_or_else(|| panic!("{text}"));
+    let pages: Vec<&str> = lines[pages_at + 1..pages_at + 4]
+        .iter()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    for page in &pages {
+        assert!(
+            page.starts_with("http://127.0.0.1:") && !page.ends_with(":0/"),
+            "{page}"
+        );
+        assert_eq!(status_line(page).await, "HTTP/1.1 200 OK", "{page}");
+    }
+    // The printed node status command, run as printed.
+    let command = lines
+        .iter()
+        .find(|l| {
+            l.trim_start()
+                .starts_with("tocsin node status --node https://")
+        })
+        .unwrap_or_else(|| panic!("{text}"));
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let (ok, out, err) = cli(&words[1..]).await;
+    assert!(ok, "{command}: {err}");
+    assert!(out.contains("peer "), "{out}");
+
+    // Ctrl-C, as the demo says.
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let exit = within(
+        "the demo to stop",
+        tokio::task::spawn_blocking(move || demo.wait()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
