@@ -50,8 +50,8 @@ pub use render::{message_json, message_text};
         tocsin follow --lang fr                      the feed, in French where there is French\n\n\
         Client commands talk to --node URL (default $TOCSIN_NODE, else https://127.0.0.1:7700)\n\
         and check its certificate against --ca FILE (default $TOCSIN_CA, else\n\
-        ./tocsin-data/tls/ca.crt if it exists, else the system's roots); both go after the\n\
-        command: tocsin node status --node https://HOST:7700 --ca NODE-DATA/tls/ca.crt\n\n\
+        ./tocsin-data/tls/ca.crt if it exists, else the system's roots), after the command\n\
+        or before it: tocsin node status --node https://HOST:7700 --ca NODE-DATA/tls/ca.crt\n\n\
         Exit codes: 0 success; 1 refused or failed (a refusal names its reason code, like\n\
         `refused: expired: …`); 2 usage error (a wrong flag or value). A closed pipe ends quietly."
 )]
@@ -356,6 +356,48 @@ impl Failure {
     }
 }
 
+/// The flags every command that talks to a node takes, which a user may also write before the
+/// command (`tocsin --ca F node status`, as `node init` once printed it).
+const NODE_FLAGS: [&str; 2] = ["--node", "--ca"];
+
+/// The command line with `--node`/`--ca` given before the command moved after it, where the
+/// command's own flags are (they are defined per command; clap's global flags propagate
+/// downwards only). Anything else is left as it is, for clap to judge.
+pub fn hoist_node_flags(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut hoisted = Vec::new();
+    let mut at = 1;
+    while at < args.len() {
+        let Some(arg) = args[at].to_str() else { break };
+        let with_value = NODE_FLAGS.contains(&arg);
+        let joined = NODE_FLAGS.iter().any(|f| {
+            arg.strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        if with_value && at + 1 < args.len() {
+            hoisted.extend(args.drain(at..at + 2));
+        } else if joined {
+            hoisted.push(args.remove(at));
+        } else if arg.starts_with('-') {
+            // Another flag before the command (--help, --version): not ours to move.
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    if at >= args.len() {
+        // No command: put them back for clap to say so.
+        args.splice(1..1, hoisted);
+        return args;
+    }
+    // After the command's own words, but before a `--` that ends the flags.
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    args.splice(end..end, hoisted);
+    args
+}
+
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -529,6 +571,48 @@ mod tests {
     /// one-step peering): still allowed to name http:// until then. The test fails once they
     /// no longer need it, so the exemption cannot outlive its reason.
     const REWRITTEN_ELSEWHERE: &[&str] = &["tocsin peer add"];
+
+    #[test]
+    fn node_flags_before_the_command_are_moved_after_it() {
+        let moved = |line: &str| -> String {
+            let args = line.split(' ').map(std::ffi::OsString::from);
+            hoist_node_flags(args)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            moved("tocsin --ca c.crt node status"),
+            "tocsin node status --ca c.crt"
+        );
+        assert_eq!(
+            moved("tocsin --node=https://h:7700 --ca c.crt follow --lang fr"),
+            "tocsin follow --lang fr --node=https://h:7700 --ca c.crt"
+        );
+        assert_eq!(
+            moved("tocsin --ca c.crt send -- -odd.msg"),
+            "tocsin send --ca c.crt -- -odd.msg"
+        );
+        assert_eq!(
+            moved("tocsin node status --ca c.crt"),
+            "tocsin node status --ca c.crt"
+        );
+        assert_eq!(moved("tocsin --help"), "tocsin --help");
+        // Parsed, the moved flags are the command's own.
+        use clap::Parser;
+        let cli = Cli::try_parse_from(hoist_node_flags(
+            "tocsin --ca c.crt --node https://h:7701 node status"
+                .split(' ')
+                .map(std::ffi::OsString::from),
+        ))
+        .unwrap();
+        let Command::Node(NodeCommand::Status(status)) = cli.command else {
+            panic!("not node status");
+        };
+        assert_eq!(status.node.url, "https://h:7701");
+        assert_eq!(status.node.ca, Some(PathBuf::from("c.crt")));
+    }
 
     #[test]
     fn no_help_text_names_a_plaintext_grpc_url() {

@@ -205,7 +205,10 @@ impl TlsCause {
             }
             TlsCause::NoCommonProtocol => "no TLS version, cipher or protocol (h2) in common",
             TlsCause::Timeout => "handshake timed out",
-            TlsCause::Closed => "client closed during the handshake",
+            // A client that does not trust the node's CA often hangs up without an alert.
+            TlsCause::Closed => {
+                "client closed during the handshake (scanners, or a client without the node's CA: --ca)"
+            }
             TlsCause::Other => "other TLS errors",
         }
     }

@@ -309,6 +309,19 @@ async fn the_trust_hint_is_a_command_that_works_as_printed() {
     let (ok, out, err) = cli(&words[1..]).await;
     assert!(ok, "{command}: {err}");
     assert!(out.contains("messages    0"), "{out}");
+    // And as the old hint had it, the flags before the command.
+    let ca = own_ca(&node);
+    let (ok, out, err) = cli(&[
+        "--ca",
+        ca.to_str().unwrap(),
+        "--node",
+        &node.url(),
+        "node",
+        "status",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("messages    0"), "{out}");
 }
 
 /// `GET path` on a web gateway: the status line.

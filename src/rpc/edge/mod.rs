@@ -290,6 +290,11 @@ impl Handshake for Plaintext {
         let mut first = [0u8; 1];
         match tcp.peek(&mut first).await {
             Ok(0) => Err(Refused::because(TlsCause::Closed)),
+            // A TLS client: told in HTTP/2's words, which it will not take for TLS.
+            Ok(_) if refusal::opens_tls(&first) => {
+                refusal::answer_tls_on_plaintext(tcp).await;
+                Err(Refused::because(TlsCause::Other))
+            }
             Ok(_) => Ok((tcp, false)),
             Err(e) => Err(Refused::because(refusal::classify(&e))),
         }
@@ -380,11 +385,7 @@ impl Handshake for Tls {
         match tcp.peek(&mut first).await {
             Ok(0) => return Err(Refused::because(TlsCause::Closed)),
             Ok(_) if !refusal::opens_tls(&first) => {
-                use tokio::io::AsyncWriteExt;
-                let mut tcp = tcp;
-                // Best effort: the client may be gone already.
-                let _ = tcp.write_all(&refusal::PLAINTEXT_ALERT).await;
-                let _ = tcp.shutdown().await;
+                refusal::answer_plaintext(tcp).await;
                 return Err(Refused::because(TlsCause::Plaintext));
             }
             Ok(_) => {}

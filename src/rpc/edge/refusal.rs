@@ -47,6 +47,55 @@ pub(crate) fn opens_tls(first: &[u8]) -> bool {
     first.first() == Some(&TLS_HANDSHAKE_RECORD)
 }
 
+/// How long a plaintext client is given to read the alert and hang up.
+const PLAINTEXT_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Answers a client that spoke plaintext to the TLS port: the alert, then the end of our
+/// side, then what it sent is read and dropped until it hangs up (briefly). Closing with its
+/// bytes unread would reset the connection, and the reset can reach the client before the
+/// alert does, leaving it only "transport error" to say.
+pub(crate) async fn answer_plaintext(tcp: tokio::net::TcpStream) {
+    answer_and_linger(tcp, &PLAINTEXT_ALERT).await;
+}
+
+/// What a plaintext port answers a client that opened with TLS: an HTTP/2 GOAWAY
+/// (PROTOCOL_ERROR) saying so, bytes no TLS client takes for a record of its own.
+pub(crate) fn tls_on_plaintext_answer() -> Vec<u8> {
+    let debug = b"this port speaks plaintext HTTP/2 (loopback): use http://";
+    let length = 8 + debug.len();
+    let mut frame = Vec::with_capacity(9 + length);
+    frame.extend_from_slice(&(length as u32).to_be_bytes()[1..]);
+    // GOAWAY, no flags, stream 0; last stream 0; PROTOCOL_ERROR.
+    frame.extend_from_slice(&[0x07, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    frame.extend_from_slice(debug);
+    frame
+}
+
+/// Answers a client that spoke TLS to the plaintext port (see [`tls_on_plaintext_answer`]).
+pub(crate) async fn answer_tls_on_plaintext(tcp: tokio::net::TcpStream) {
+    answer_and_linger(tcp, &tls_on_plaintext_answer()).await;
+}
+
+async fn answer_and_linger(mut tcp: tokio::net::TcpStream, answer: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Best effort throughout: the client may be gone already.
+    if tcp.write_all(answer).await.is_err() {
+        return;
+    }
+    let _ = tcp.shutdown().await;
+    let drain = async {
+        let mut sink = [0u8; 1024];
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(PLAINTEXT_LINGER, drain).await;
+}
+
 /// The cause of a failed server handshake, from the error tokio-rustls returned.
 pub(crate) fn classify(error: &std::io::Error) -> TlsCause {
     use std::io::ErrorKind;
@@ -244,6 +293,15 @@ mod tests {
             TlsCause::Closed
         );
         assert_eq!(classify(&IoError::other("something else")), TlsCause::Other);
+    }
+
+    #[test]
+    fn the_plaintext_ports_answer_to_tls_is_a_whole_goaway_frame() {
+        let frame = tls_on_plaintext_answer();
+        let length = u32::from_be_bytes([0, frame[0], frame[1], frame[2]]) as usize;
+        assert_eq!(frame.len(), 9 + length);
+        assert_eq!(frame[3], 0x07, "GOAWAY");
+        assert!(!opens_tls(&frame) && frame[0] != 0x15);
     }
 
     #[test]
