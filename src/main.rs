@@ -5,6 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = tocsin::cli::Cli::parse();
+    let cli = tocsin::cli::Cli::parse_from(tocsin::cli::hoist_node_flags(std::env::args_os()));
     tocsin::cli::exit(tocsin::cli::run(cli))
 }

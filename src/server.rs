@@ -30,6 +30,33 @@ pub struct Server {
     http: Option<(SocketAddr, JoinHandle<()>)>,
 }
 
+/// The data directory a node uses when none is given, where the CLI looks for a CA by itself.
+const DEFAULT_DATA_DIR: &str = "tocsin-data";
+
+/// A command that trusts the node's CA `ca` and reaches the node listening on `listen`, as it
+/// can be pasted: `tocsin node status --node https://HOST:PORT --ca /abs/path/ca.crt`. A node
+/// listening on every address is named by its first `tls.names` (its certificate lists it),
+/// else by loopback.
+pub fn trust_command(listen: SocketAddr, names: &[String], ca: &std::path::Path) -> String {
+    let host = if listen.ip().is_unspecified() {
+        names
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".to_string())
+    } else {
+        match listen.ip() {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        }
+    };
+    let ca = std::path::absolute(ca).unwrap_or_else(|_| ca.to_path_buf());
+    format!(
+        "tocsin node status --node https://{host}:{} --ca {}",
+        listen.port(),
+        ca.display()
+    )
+}
+
 impl Server {
     /// Opens the node, binds its listener and starts serving and the background tasks.
     pub async fn start(config: Config) -> anyhow::Result<Server> {
@@ -85,11 +112,26 @@ impl Server {
                 "TLS certificate (SHA-256 fingerprint)"
             );
             if let Some(ca) = &tls.own_ca {
-                info!(
-                    ca = %ca.display(),
-                    ca_fingerprint = %std::fs::read(ca).ok().and_then(|p| crate::tls::fingerprint(&p)).unwrap_or_default(),
-                    "clients on this machine trust it by themselves; elsewhere: tocsin --ca <a copy of this file> (check the fingerprint)"
-                );
+                let command = trust_command(grpc_addr, &node.config().tls.names, ca);
+                let fingerprint = std::fs::read(ca)
+                    .ok()
+                    .and_then(|p| crate::tls::fingerprint(&p))
+                    .unwrap_or_default();
+                // The CLI finds the CA by itself only in ./tocsin-data of its own working
+                // directory: anywhere else, the flags are the way.
+                if node.config().node.data_dir == std::path::Path::new(DEFAULT_DATA_DIR) {
+                    info!(
+                        ca = %ca.display(),
+                        ca_fingerprint = %fingerprint,
+                        "clients started in this directory trust it by themselves; elsewhere: {command} (with a copy of the CA file; check its fingerprint)"
+                    );
+                } else {
+                    info!(
+                        ca = %ca.display(),
+                        ca_fingerprint = %fingerprint,
+                        "clients trust it with: {command} (elsewhere, with a copy of the CA file; check its fingerprint)"
+                    );
+                }
             }
         }
         let http = match http_listener {

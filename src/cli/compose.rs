@@ -100,7 +100,8 @@ pub struct AlertArgs {
     /// When relays stop serving it (RFC 3339, like 2026-12-01T09:00:00Z).
     #[arg(long, value_name = "TIME")]
     pub expires_at: Option<String>,
-    /// Embargo: relays spread it at once but show it to readers only from this time (RFC 3339).
+    /// Embargo: shown to readers only from this time (RFC 3339); sent at once to peers that
+    /// trust this node's certificate (`tocsin peer invite`/`join`), to the others at that time.
     #[arg(long, value_name = "TIME")]
     pub effective_at: Option<String>,
 }

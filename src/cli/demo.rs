@@ -307,6 +307,14 @@ async fn connect(server: &Server) -> anyhow::Result<Client> {
     Ok(Client::connect_with(&server.url(), &tls).await?)
 }
 
+/// A demo node's web address (its gateway listens on a port the system picked).
+fn web_url(server: &Server) -> String {
+    server.http_addr().map_or_else(
+        || "(no web gateway)".to_string(),
+        |a| format!("http://{a}/"),
+    )
+}
+
 /// The `--ca` flag that trusts a demo node, for the commands printed with `--keep`.
 fn ca_flag(server: &Server) -> String {
     server
@@ -422,7 +430,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     writeln!(out, "  baku ⇄ geneva ⇄ saopaulo")?;
     for (i, s) in servers.iter().enumerate() {
-        writeln!(out, "  {:<9} {}", NODES[i], s.url())?;
+        writeln!(out, "  {:<9} {}  web {}", NODES[i], s.url(), web_url(s))?;
     }
     writeln!(
         out,
@@ -458,6 +466,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         )?;
         writeln!(out, "  tocsin follow --node {} --lang az", url(0))?;
         writeln!(out, "  tocsin node status --node {}", url(1))?;
+        writeln!(out, "The nodes' pages, in a browser:")?;
+        for (i, s) in demo.servers.iter().enumerate() {
+            writeln!(out, "  {:<9} {}", NODES[i], web_url(s))?;
+        }
         writeln!(out, "Ctrl-C stops them and removes their data.")?;
         out.flush()?;
         let _ = tokio::signal::ctrl_c().await;

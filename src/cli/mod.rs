@@ -49,7 +49,10 @@ pub use render::{message_json, message_text};
         tocsin keygen eastland.key                   your organisation's key and its recovery key\n  \
         tocsin post alert --key eastland.key --file config/alert.example.toml\n  \
         tocsin follow --lang fr                      the feed, in French where there is French\n\n\
-        Client commands talk to --node URL (default $TOCSIN_NODE, else http://127.0.0.1:7700).\n\n\
+        Client commands talk to --node URL (default $TOCSIN_NODE, else https://127.0.0.1:7700)\n\
+        and check its certificate against --ca FILE (default $TOCSIN_CA, else\n\
+        ./tocsin-data/tls/ca.crt if it exists, else the system's roots), after the command\n\
+        or before it: tocsin node status --node https://HOST:7700 --ca NODE-DATA/tls/ca.crt\n\n\
         Exit codes: 0 success; 1 refused or failed (a refusal names its reason code, like\n\
         `refused: expired: …`); 2 usage error (a wrong flag or value). A closed pipe ends quietly."
 )]
@@ -156,7 +159,7 @@ pub enum Command {
     /// reported actions against its goals.
     #[command(after_help = "Examples:\n  \
         tocsin show 70ed23b9b6e0bd24b5ac7bc6e2cd34377851a067ac17e1092629d7d69abf57d5\n  \
-        tocsin show 70ed23b9…57d5 --lang fr --node http://127.0.0.1:7701\n  \
+        tocsin show 70ed23b9…57d5 --lang fr --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt\n  \
         tocsin show 70ed23b9…57d5 --json")]
     Show(read::ShowArgs),
     /// List what is due among a node's current calls: deadlines and ends of action windows,
@@ -176,11 +179,13 @@ pub enum Command {
     )]
     Inspect(InspectArgs),
     /// Publish signed message files (from `tocsin sign`) to a node.
-    #[command(after_help = "Example:\n  tocsin send arrest.msg --node http://127.0.0.1:7700")]
+    #[command(
+        after_help = "Example:\n  tocsin send arrest.msg --node https://127.0.0.1:7700 --ca tocsin-data/tls/ca.crt"
+    )]
     Send(client::SendArgs),
     /// Revoke a key: from a time on, its messages are refused and withheld.
     #[command(
-        after_help = "Examples:\n  tocsin revoke --revocation eastland.key.revocation --node http://127.0.0.1:7700\n  \
+        after_help = "Examples:\n  tocsin revoke --revocation eastland.key.revocation --node https://127.0.0.1:7700 --ca tocsin-data/tls/ca.crt\n  \
         tocsin revoke --key eastland.key --successor eastland-2.key --node URL\n\n\
         The pre-signed revocation (from keygen) withholds everything the key signed; it is the\n\
         fallback for a key with no recovery commitment. A key committed to a recovery key is\n\
@@ -189,26 +194,26 @@ pub enum Command {
     Revoke(ending::RevokeArgs),
     /// Save a node's messages to a file, signed bytes untouched.
     #[command(after_help = "Examples:\n  tocsin export --out eastland.tocsin\n  \
-        tocsin export --node http://127.0.0.1:7701 --country AZ --kind alert --out az.tocsin\n  \
+        tocsin export --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt --country AZ --kind alert --out az.tocsin\n  \
         tocsin export --for baku.have --out for-baku.tocsin   only what the node of baku.have lacks\n\n\
         Exports what a reader of the node sees (no embargoed or withdrawn content).")]
     Export(transfer::ExportArgs),
     /// Write a summary of what a node holds (for a node cut off from the network: carry it
     /// to a connected node, whose `tocsin export --for` answers it with what it lacks).
     #[command(after_help = "Examples:\n  tocsin have --out /media/usb/baku.have\n  \
-        tocsin have --node http://127.0.0.1:7701 --out baku.have\n\n\
+        tocsin have --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt --out baku.have\n\n\
         About 35 bytes a message: 10,000 messages make ~350 KB. See README, \"Sneakernet\".")]
     Have(have::HaveArgs),
     /// Reconcile the node on this machine with a peer now: each side gets what it lacks.
     #[command(after_help = "Examples:\n  tocsin sync --peer geneva\n  \
         tocsin sync --url https://baku.example.org:7700 --ca baku-ca.crt\n  \
-        tocsin sync --peer geneva --node http://127.0.0.1:7701 --json\n\n\
+        tocsin sync --peer geneva --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt --json\n\n\
         Run it on the node's machine: the node answers it only there. A configured peer is\n\
         offered what peers may see; a node by URL only what readers may see.")]
     Sync(sync::SyncArgs),
     /// Publish the messages of an export file to a node.
     #[command(
-        after_help = "Example:\n  tocsin import eastland.tocsin --node http://127.0.0.1:7702\n\n\
+        after_help = "Example:\n  tocsin import eastland.tocsin --node https://127.0.0.1:7702 --ca geneva-data/tls/ca.crt\n\n\
         Every message is verified by the node as if it were new; expired ones are refused."
     )]
     Import(transfer::ImportArgs),
@@ -239,7 +244,9 @@ pub enum NodeCommand {
     #[command(after_help = "Example:\n  tocsin node init --data ./geneva-data")]
     Init(node::InitArgs),
     /// Show a node's identity, log head, counts and peers.
-    #[command(after_help = "Example:\n  tocsin node status --node http://127.0.0.1:7700")]
+    #[command(
+        after_help = "Example:\n  tocsin node status --node https://127.0.0.1:7700 --ca tocsin-data/tls/ca.crt"
+    )]
     Status(node::StatusArgs),
     /// Verify a stopped node's store (every record, log entry, body and index row); exit 1 if
     /// damaged. --repair drops what cannot be served and rebuilds the indexes.
@@ -251,7 +258,7 @@ pub enum NodeCommand {
     /// Copy a running node's data directory (its key, TLS files and store, consistently) into
     /// a new or empty directory on the node's machine; publishes wait while the store is copied.
     #[command(
-        after_help = "Examples:\n  tocsin node backup /srv/backups/geneva-monday\n  tocsin node backup ./geneva-backup --node http://127.0.0.1:7701\n\n\
+        after_help = "Examples:\n  tocsin node backup /srv/backups/geneva-monday\n  tocsin node backup ./geneva-backup --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt\n\n\
         Run it on the node's machine: the node answers it only there. To restore, start a node on\n\
         the copy: tocsin node run --data /srv/backups/geneva-monday (see README, \"Backups and restoring\")."
     )]
@@ -299,16 +306,10 @@ impl NodeUrl {
                     .display()
             )
         })?;
+        // The client's error says what went wrong and what to type instead (`rpc/connect.rs`).
         crate::rpc::Client::connect_with(&self.url, &tls)
             .await
-            .with_context(|| {
-                format!(
-                    "could not connect to {}; is a node running there? Start one with \
-                 `tocsin node run`, or name another with --node URL or TOCSIN_NODE; for a node \
-                 on another machine, pass its CA certificate with --ca FILE",
-                    self.url
-                )
-            })
+            .with_context(|| format!("connecting to {}", self.url))
     }
 }
 
@@ -366,6 +367,48 @@ impl Failure {
             code: 1,
         }
     }
+}
+
+/// The flags every command that talks to a node takes, which a user may also write before the
+/// command (`tocsin --ca F node status`, as `node init` once printed it).
+const NODE_FLAGS: [&str; 2] = ["--node", "--ca"];
+
+/// The command line with `--node`/`--ca` given before the command moved after it, where the
+/// command's own flags are (they are defined per command; clap's global flags propagate
+/// downwards only). Anything else is left as it is, for clap to judge.
+pub fn hoist_node_flags(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    let mut hoisted = Vec::new();
+    let mut at = 1;
+    while at < args.len() {
+        let Some(arg) = args[at].to_str() else { break };
+        let with_value = NODE_FLAGS.contains(&arg);
+        let joined = NODE_FLAGS.iter().any(|f| {
+            arg.strip_prefix(f)
+                .is_some_and(|rest| rest.starts_with('='))
+        });
+        if with_value && at + 1 < args.len() {
+            hoisted.extend(args.drain(at..at + 2));
+        } else if joined {
+            hoisted.push(args.remove(at));
+        } else if arg.starts_with('-') {
+            // Another flag before the command (--help, --version): not ours to move.
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    if at >= args.len() {
+        // No command: put them back for clap to say so.
+        args.splice(1..1, hoisted);
+        return args;
+    }
+    // After the command's own words, but before a `--` that ends the flags.
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    args.splice(end..end, hoisted);
+    args
 }
 
 /// Runs a parsed command.
@@ -526,5 +569,82 @@ mod tests {
         assert!(!closed_pipe(&anyhow::Error::from(Error::from(
             ErrorKind::PermissionDenied
         ))));
+    }
+
+    /// Every help text of the command tree, long form (doc comments, defaults, examples), by
+    /// the command's path.
+    fn every_help(command: &mut clap::Command, path: &str, into: &mut Vec<(String, String)>) {
+        into.push((path.to_string(), command.render_long_help().to_string()));
+        for sub in command.get_subcommands_mut() {
+            let path = format!("{path} {}", sub.get_name());
+            every_help(sub, &path, into);
+        }
+    }
+
+    #[test]
+    fn node_flags_before_the_command_are_moved_after_it() {
+        let moved = |line: &str| -> String {
+            let args = line.split(' ').map(std::ffi::OsString::from);
+            hoist_node_flags(args)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            moved("tocsin --ca c.crt node status"),
+            "tocsin node status --ca c.crt"
+        );
+        assert_eq!(
+            moved("tocsin --node=https://h:7700 --ca c.crt follow --lang fr"),
+            "tocsin follow --lang fr --node=https://h:7700 --ca c.crt"
+        );
+        assert_eq!(
+            moved("tocsin --ca c.crt send -- -odd.msg"),
+            "tocsin send --ca c.crt -- -odd.msg"
+        );
+        assert_eq!(
+            moved("tocsin node status --ca c.crt"),
+            "tocsin node status --ca c.crt"
+        );
+        assert_eq!(moved("tocsin --help"), "tocsin --help");
+        // Parsed, the moved flags are the command's own.
+        use clap::Parser;
+        let cli = Cli::try_parse_from(hoist_node_flags(
+            "tocsin --ca c.crt --node https://h:7701 node status"
+                .split(' ')
+                .map(std::ffi::OsString::from),
+        ))
+        .unwrap();
+        let Command::Node(NodeCommand::Status(status)) = cli.command else {
+            panic!("not node status");
+        };
+        assert_eq!(status.node.url, "https://h:7701");
+        assert_eq!(status.node.ca, Some(PathBuf::from("c.crt")));
+    }
+
+    #[test]
+    fn no_help_text_names_a_plaintext_grpc_url() {
+        use clap::CommandFactory;
+        let mut helps = Vec::new();
+        every_help(&mut Cli::command(), "tocsin", &mut helps);
+        assert!(helps.len() > 30, "the walk found {} commands", helps.len());
+        // The nodes' gRPC ports are TLS; the web gateway's links (http://…:7780) are right.
+        let plaintext_grpc = |help: &str| {
+            help.match_indices("http://127.0.0.1:77")
+                .any(|(at, _)| !help[at..].starts_with("http://127.0.0.1:778"))
+                || help.contains("http://localhost")
+        };
+        for (path, help) in &helps {
+            assert!(
+                !plaintext_grpc(help),
+                "{path}: names a plaintext gRPC URL (the node speaks TLS: https:// and --ca FILE)"
+            );
+        }
+        let top = &helps[0].1;
+        assert!(
+            top.contains("https://127.0.0.1:7700") && top.contains("--ca FILE"),
+            "{top}"
+        );
     }
 }

@@ -70,10 +70,11 @@ pub(crate) fn init(args: InitArgs) -> anyhow::Result<()> {
                     .and_then(|p| crate::tls::fingerprint(&p))
                     .unwrap_or_default();
                 writeln!(out, "node CA         {} ({fp})", ca.display())?;
+                // `--ca` goes after the subcommand; any command that talks to the node takes it.
                 writeln!(
                     out,
-                    "clients elsewhere trust it with: tocsin --ca {}",
-                    ca.display()
+                    "clients trust it with: {}",
+                    crate::server::trust_command(config.node.listen, &config.tls.names, &ca)
                 )?;
             }
         }
@@ -195,7 +196,29 @@ fn status_json(info: &NodeInfo) -> serde_json::Value {
             "last_reconcile": p.last_reconcile.as_ref().map(reconcile_json),
         })).collect::<Vec<_>>(),
         "store_problem": info.store_problem,
+        "refused_handshakes": info.refused_handshakes.iter().map(|r| serde_json::json!({
+            "cause": r.cause, "count": r.count, "last_detail": r.last_detail,
+        })).collect::<Vec<_>>(),
     })
+}
+
+/// The lines of `tocsin node status` on the TLS handshakes the node refused, by cause:
+/// "TLS handshakes refused: 3 client certificate from an untrusted CA (issued by …)".
+fn write_refused_handshakes(out: &mut impl Write, info: &NodeInfo) -> std::io::Result<()> {
+    use crate::node::metrics::TlsCause;
+    for r in &info.refused_handshakes {
+        let words: &str = match TlsCause::from_label(&r.cause) {
+            Some(cause) => cause.words(),
+            None => &r.cause,
+        };
+        let detail = if r.last_detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", r.last_detail)
+        };
+        writeln!(out, "TLS handshakes refused: {} {words}{detail}", r.count)?;
+    }
+    Ok(())
 }
 
 /// `tocsin node status` for a person.
@@ -232,6 +255,7 @@ fn write_status(out: &mut impl Write, url: &str, info: &NodeInfo) -> std::io::Re
     for peer in &info.peers {
         write_peer(out, peer)?;
     }
+    write_refused_handshakes(out, info)?;
     Ok(())
 }
 

@@ -176,6 +176,9 @@ impl Follower {
             }
         };
         tokio::pin!(stopped);
+        // The last error logged: a peer that keeps failing the same way is logged once, not
+        // at every reconnection.
+        let mut logged = String::new();
         loop {
             let started = Instant::now();
             let result = tokio::select! {
@@ -183,10 +186,20 @@ impl Follower {
                 _ = &mut stopped => return,
                 r = self.follow_once() => r,
             };
+            if self.status.connected {
+                // It followed the peer for a while: whatever ends it now is news.
+                logged.clear();
+            }
             self.status.connected = false;
-            if let Err(e) = &result {
-                self.status.last_error = e.to_string();
-                warn!(peer = %self.peer.name, error = %e, "lost the peer");
+            match &result {
+                Err(e) => {
+                    self.status.last_error = e.to_string();
+                    if self.status.last_error != logged {
+                        warn!(peer = %self.peer.name, error = %e, "lost the peer");
+                        logged.clone_from(&self.status.last_error);
+                    }
+                }
+                Ok(()) => logged.clear(),
             }
             self.report();
             if started.elapsed() >= HEALTHY_AFTER {

@@ -124,6 +124,7 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
             if url.starts_with("http://") && !is_loopback_url(&url) {
                 return Err(SyncError::Plaintext { url });
             }
+            let ca_path = ca.clone();
             let ca_pem = match ca {
                 Some(path) => Some(
                     std::fs::read(&path)
@@ -134,6 +135,7 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
             let tls = ClientTls {
                 ca_pem,
                 identity: node.tls().map(|t| t.identity.clone()),
+                ca_path,
             };
             let (mut client, node_key) = connect(&url, &url, &tls, me).await?;
             let target = Target {

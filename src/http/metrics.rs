@@ -524,6 +524,20 @@ fn connections(out: &mut String, node: &Node) {
         "tocsin_grpc_calls_refused_total{{reason=\"rate-limited\"}} {}",
         c.refused_count(ConnRefusal::Stream)
     );
+    family(
+        out,
+        "tocsin_tls_handshakes_refused_total",
+        "counter",
+        "TLS handshakes on the gRPC port that failed, by cause: untrusted-client-ca (a client certificate from a CA not in tls.client_ca), client-cert-expired, bad-client-cert, node-cert-refused (the client does not trust the node's CA), plaintext, no-common-protocol, timeout, closed (by the client), other.",
+    );
+    for cause in crate::node::metrics::TlsCause::ALL {
+        let _ = writeln!(
+            out,
+            "tocsin_tls_handshakes_refused_total{{cause=\"{}\"}} {}",
+            cause.label(),
+            c.tls_refused.count(cause)
+        );
+    }
 }
 
 /// Reconciliations this node ran with its peers, and sessions it served to others.

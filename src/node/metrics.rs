@@ -133,6 +133,152 @@ pub struct ConnectionMetrics {
     pub open_peer: AtomicU64,
     /// Connections whose handshake is under way (they hold no slot yet).
     pub handshaking: AtomicU64,
+    /// TLS handshakes refused, by cause (with the last detail of each, for `node status`).
+    pub tls_refused: TlsRefusals,
+}
+
+/// Why a TLS handshake on the gRPC port failed. The rpc layer's edge classifies; the counts
+/// live here, beside the edge's other counts, for `/metrics` and `NodeInfo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsCause {
+    /// A client certificate from a CA not in `tls.client_ca` (or signed by none at all).
+    UntrustedClientCa,
+    /// A client certificate that is expired or not valid yet.
+    ClientCertExpired,
+    /// A client certificate refused for another reason (its use, its encoding, revoked).
+    BadClientCert,
+    /// The client refused the node's certificate (it does not trust the node's CA: a client
+    /// without `--ca`, or a peer whose `ca` is another node's).
+    NodeCertRefused,
+    /// Plaintext HTTP/2 (or HTTP/1) on the TLS port: the first bytes are not a TLS record.
+    Plaintext,
+    /// No protocol version, cipher suite or ALPN protocol in common.
+    NoCommonProtocol,
+    /// The handshake did not finish within `limits.handshake_timeout`.
+    Timeout,
+    /// The client closed the connection during the handshake (scanners, health checks).
+    Closed,
+    /// Anything else.
+    Other,
+}
+
+impl TlsCause {
+    /// Every cause, in the order of the counters.
+    pub const ALL: [TlsCause; 9] = [
+        TlsCause::UntrustedClientCa,
+        TlsCause::ClientCertExpired,
+        TlsCause::BadClientCert,
+        TlsCause::NodeCertRefused,
+        TlsCause::Plaintext,
+        TlsCause::NoCommonProtocol,
+        TlsCause::Timeout,
+        TlsCause::Closed,
+        TlsCause::Other,
+    ];
+
+    /// The label in `/metrics`, the log and `NodeInfo`.
+    pub fn label(self) -> &'static str {
+        match self {
+            TlsCause::UntrustedClientCa => "untrusted-client-ca",
+            TlsCause::ClientCertExpired => "client-cert-expired",
+            TlsCause::BadClientCert => "bad-client-cert",
+            TlsCause::NodeCertRefused => "node-cert-refused",
+            TlsCause::Plaintext => "plaintext",
+            TlsCause::NoCommonProtocol => "no-common-protocol",
+            TlsCause::Timeout => "timeout",
+            TlsCause::Closed => "closed",
+            TlsCause::Other => "other",
+        }
+    }
+
+    /// The cause in words, for the log and `tocsin node status`.
+    pub fn words(self) -> &'static str {
+        match self {
+            TlsCause::UntrustedClientCa => "client certificate from an untrusted CA",
+            TlsCause::ClientCertExpired => "client certificate expired or not yet valid",
+            TlsCause::BadClientCert => "client certificate refused",
+            TlsCause::NodeCertRefused => {
+                "the client refused the node's certificate (it needs --ca with the node's CA)"
+            }
+            TlsCause::Plaintext => {
+                "plaintext HTTP on the TLS port (the client should use https://)"
+            }
+            TlsCause::NoCommonProtocol => "no TLS version, cipher or protocol (h2) in common",
+            TlsCause::Timeout => "handshake timed out",
+            // A client that does not trust the node's CA often hangs up without an alert.
+            TlsCause::Closed => {
+                "client closed during the handshake (scanners, or a client without the node's CA: --ca)"
+            }
+            TlsCause::Other => "other TLS errors",
+        }
+    }
+
+    /// The cause of a label (as `NodeInfo` carries it); `None` for a label this version does
+    /// not know.
+    pub fn from_label(label: &str) -> Option<TlsCause> {
+        TlsCause::ALL.into_iter().find(|c| c.label() == label)
+    }
+}
+
+/// TLS handshakes refused so far, by cause, with the last detail each one had (an issuer's
+/// name: never a client address).
+#[derive(Debug, Default)]
+pub struct TlsRefusals {
+    counts: [AtomicU64; TlsCause::ALL.len()],
+    details: std::sync::Mutex<[Option<String>; TlsCause::ALL.len()]>,
+}
+
+/// One cause's count, as `NodeInfo` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HandshakeRefusals {
+    /// The cause's label ([`TlsCause::label`]).
+    pub cause: String,
+    /// Refused so far, since the node started.
+    pub count: u64,
+    /// The last detail (for an untrusted client CA: who issued the certificate and which CAs
+    /// the node trusts); empty when there is none.
+    pub last_detail: String,
+}
+
+impl TlsRefusals {
+    /// Counts one refusal, keeping its detail when it has one.
+    pub fn refused(&self, cause: TlsCause, detail: Option<String>) {
+        self.counts[cause as usize].fetch_add(1, Relaxed);
+        if let Some(detail) = detail {
+            // A poisoned lock only means a panic elsewhere while a detail was written.
+            let mut details = self
+                .details
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            details[cause as usize] = Some(detail);
+        }
+    }
+
+    /// How many of this cause so far.
+    pub fn count(&self, cause: TlsCause) -> u64 {
+        self.counts[cause as usize].load(Relaxed)
+    }
+
+    /// The last detail of this cause, if any.
+    pub fn detail(&self, cause: TlsCause) -> Option<String> {
+        self.details
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[cause as usize]
+            .clone()
+    }
+
+    /// The causes seen so far, with their counts and last details.
+    pub fn seen(&self) -> Vec<HandshakeRefusals> {
+        TlsCause::ALL
+            .into_iter()
+            .filter(|c| self.count(*c) > 0)
+            .map(|c| HandshakeRefusals {
+                cause: c.label().to_string(),
+                count: self.count(c),
+                last_detail: self.detail(c).unwrap_or_default(),
+            })
+            .collect()
+    }
 }
 
 impl ConnectionMetrics {

@@ -276,6 +276,8 @@ pub struct NodeInfo {
     /// client certificate from a CA in `tls.client_ca`, or plaintext on loopback), so that it
     /// is sent embargoed messages before their hour.
     pub embargo_early: bool,
+    /// TLS handshakes refused since the node started, by cause (only causes seen).
+    pub refused_handshakes: Vec<metrics::HandshakeRefusals>,
 }
 
 /// The node's TLS material (PEM), when TLS is on.
@@ -650,6 +652,7 @@ impl Node {
             opened_head: self.inner.store.opened_head().min(head_seq),
             opening_id: self.inner.store.opening_id(),
             embargo_early: false,
+            refused_handshakes: self.inner.metrics.connections.tls_refused.seen(),
         })
     }
 

@@ -4,8 +4,11 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use tonic::Code;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Endpoint;
 
+use std::sync::Arc;
+
+use super::connect::{Connector, Named, Seen, client_config, plain_scheme};
 use super::convert::{
     filter_to_proto, log_id_from_headers, reconcile_status_from_proto, signed_from_proto,
 };
@@ -52,6 +55,18 @@ pub enum ClientError {
 
 impl From<tonic::Status> for ClientError {
     fn from(s: tonic::Status) -> Self {
+        // A call that failed because its connection did, for a reason the connection's watch
+        // named (`connect.rs`): the sentence, not tonic's `Cancelled`.
+        if let Some(url) = s
+            .metadata()
+            .get(super::connect::CONNECTION_FAILED)
+            .and_then(|v| v.to_str().ok())
+        {
+            return ClientError::Connect {
+                url: url.to_string(),
+                detail: s.message().to_string(),
+            };
+        }
         match rejection_of(&s) {
             Some(r) => ClientError::Refused(r),
             None => ClientError::Status {
@@ -181,6 +196,8 @@ pub struct ClientTls {
     pub ca_pem: Option<Vec<u8>>,
     /// A client certificate and key, for a node following a peer (mutual TLS).
     pub identity: Option<crate::tls::Identity>,
+    /// Where `ca_pem` was read from, to name it when the node's certificate is not from it.
+    pub ca_path: Option<std::path::PathBuf>,
 }
 
 impl ClientTls {
@@ -189,6 +206,7 @@ impl ClientTls {
         Ok(ClientTls {
             ca_pem: ca.map(std::fs::read).transpose()?,
             identity: None,
+            ca_path: ca.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
         })
     }
 }
@@ -196,9 +214,9 @@ impl ClientTls {
 /// A connection to one node.
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: RelayClient<Channel>,
+    inner: RelayClient<Named>,
     /// The operator service on the same connection (answered on the node's machine only).
-    operator: OperatorClient<Channel>,
+    operator: OperatorClient<Named>,
     url: String,
 }
 
@@ -233,32 +251,29 @@ impl Client {
             url: url.to_string(),
             detail,
         };
-        let endpoint = Endpoint::from_shared(url.to_string())
+        // The connector does TCP and TLS itself and watches both (`connect.rs`); the endpoint
+        // says http:// so that tonic adds no TLS of its own.
+        let endpoint = Endpoint::from_shared(plain_scheme(url))
             .map_err(|e| connect_err(format!("not a URL: {e}")))?
             .connect_timeout(Duration::from_secs(5))
-            .local_address(from)
-            .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
-        let endpoint = if url.starts_with("https://") {
-            let mut config = ClientTlsConfig::new();
-            config = match &tls.ca_pem {
-                Some(ca) => config.ca_certificate(Certificate::from_pem(ca)),
-                None => config.with_native_roots(),
-            };
-            if let Some(id) = &tls.identity {
-                config = config.identity(Identity::from_pem(&id.cert_pem, &id.key_pem));
-            }
-            endpoint
-                .tls_config(config)
-                .map_err(|e| connect_err(format!("TLS settings: {}", source_chain(&e))))?
+        let seen = Arc::new(Seen::new(url, tls));
+        let config = if url.starts_with("https://") {
+            Some(client_config(tls, &seen).map_err(|e| connect_err(format!("TLS settings: {e}")))?)
         } else {
-            endpoint
+            None
         };
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| connect_err(source_chain(&e)))?;
+        let connector = Connector::new(Arc::clone(&seen), config, from).map_err(connect_err)?;
+        let channel = match endpoint.connect_with_connector(connector).await {
+            Ok(channel) => channel,
+            Err(e) => {
+                return Err(connect_err(
+                    seen.failure().unwrap_or_else(|| source_chain(&e)),
+                ));
+            }
+        };
+        let channel = Named::new(channel, seen);
         let limit = crate::message::limits::MAX_BODY_BYTES * 2;
         Ok(Client {
             operator: OperatorClient::new(channel.clone()),
@@ -648,6 +663,15 @@ impl Client {
             opened_head: r.opened_head,
             opening_id: r.opening_id,
             embargo_early: r.embargo_early,
+            refused_handshakes: r
+                .refused_handshakes
+                .into_iter()
+                .map(|h| crate::node::metrics::HandshakeRefusals {
+                    cause: h.cause,
+                    count: h.count,
+                    last_detail: h.last_detail,
+                })
+                .collect(),
         })
     }
 }

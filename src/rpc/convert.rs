@@ -476,6 +476,15 @@ pub(crate) fn info_to_proto(i: &NodeInfo) -> proto::NodeInfoReply {
         opened_head: i.opened_head,
         opening_id: i.opening_id,
         embargo_early: i.embargo_early,
+        refused_handshakes: i
+            .refused_handshakes
+            .iter()
+            .map(|r| proto::HandshakeRefusals {
+                cause: r.cause.clone(),
+                count: r.count,
+                last_detail: r.last_detail.clone(),
+            })
+            .collect(),
     }
 }
 

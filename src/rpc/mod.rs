@@ -3,6 +3,7 @@
 //! generated code fenced in `proto`).
 
 mod client;
+mod connect;
 mod convert;
 mod edge;
 pub mod limits;
@@ -13,6 +14,7 @@ mod service;
 pub mod status;
 #[cfg(test)]
 mod tests;
+mod tls_names;
 
 use std::future::Future;
 

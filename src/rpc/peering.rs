@@ -337,6 +337,7 @@ async fn embargo_early_at(node: &Node, address: &str, ca_pem: &[u8]) -> bool {
     let tls = ClientTls {
         ca_pem: Some(ca_pem.to_vec()),
         identity: node.tls().map(|t| t.identity.clone()),
+        ca_path: None,
     };
     for _ in 0..20 {
         if let Ok(mut client) = Client::connect_with(address, &tls).await

@@ -22,6 +22,7 @@ mod keys_cli;
 mod keys_readers;
 mod log_identity;
 mod mesh;
+mod newcomer;
 mod page_language;
 mod peering;
 mod peers;

@@ -40,10 +40,7 @@ fn file_of(node: &TestNode) -> PathBuf {
 /// A client of the node on its own machine, trusting its CA.
 async fn local(node: &TestNode) -> Client {
     let ca = node.config.node.data_dir.join("tls/ca.crt");
-    let tls = ClientTls {
-        ca_pem: Some(std::fs::read(ca).unwrap()),
-        identity: None,
-    };
+    let tls = ClientTls::trusting(Some(&ca)).unwrap();
     Client::connect_with(&node.url(), &tls).await.unwrap()
 }
 

@@ -15,6 +15,7 @@ pub(crate) fn trusting(ca: &Path) -> ClientTls {
     ClientTls {
         ca_pem: Some(std::fs::read(ca).unwrap()),
         identity: None,
+        ca_path: Some(ca.to_path_buf()),
     }
 }
 

@@ -10,11 +10,14 @@
 //! never speak cost their address only.
 //!
 //! Every refusal and closing is counted by class (`ConnRefusal`, in `/metrics`) and logged once
-//! a minute with a count, never per event and never with an address.
+//! a minute with a count, never per event and never with an address. A failed TLS handshake is
+//! also counted by its cause (`refusal.rs`: an untrusted client CA, plaintext on the TLS port,
+//! …), and logged once a minute by cause with the issuer's name where there is one.
 
 mod book;
 mod conn;
 mod gate;
+mod refusal;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -34,11 +37,12 @@ use tracing::{debug, info, warn};
 
 use crate::config::LimitsSection;
 use crate::node::Node;
-use crate::node::metrics::ConnRefusal;
+use crate::node::metrics::{ConnRefusal, TlsCause};
 use book::{Book, Caps, Stage};
 pub(crate) use conn::Conn;
 use conn::ConnState;
 pub(crate) use gate::StreamGateLayer;
+use refusal::Refused;
 
 /// How often refusals are logged (with their counts since the last line).
 const LOG_INTERVAL: Duration = Duration::from_secs(60);
@@ -64,6 +68,8 @@ pub(crate) struct Edge {
     connects: DefaultKeyedRateLimiter<IpAddr>,
     /// Refusals since the last log line, by class.
     unlogged: [AtomicU64; ConnRefusal::ALL.len()],
+    /// Failed TLS handshakes since the last log line, by cause.
+    unlogged_tls: [AtomicU64; TlsCause::ALL.len()],
     handshake_timeout: Duration,
     idle_timeout: Duration,
     streams_per_second: u32,
@@ -94,6 +100,7 @@ impl Edge {
             registry: Mutex::new(HashMap::new()),
             connects: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             unlogged: Default::default(),
+            unlogged_tls: Default::default(),
             handshake_timeout: l.handshake_timeout,
             idle_timeout: l.idle_timeout,
             streams_per_second: l.streams_per_connection_per_second,
@@ -106,6 +113,17 @@ impl Edge {
     pub(crate) fn note(&self, class: ConnRefusal) {
         self.node.metrics().connections.refused(class);
         self.unlogged[class as usize].fetch_add(1, Relaxed);
+    }
+
+    /// Counts a failed TLS handshake by its cause (and keeps it for the next log line).
+    fn note_tls(&self, refused: Refused) {
+        let cause = refused.cause;
+        self.node
+            .metrics()
+            .connections
+            .tls_refused
+            .refused(cause, refused.detail);
+        self.unlogged_tls[cause as usize].fetch_add(1, Relaxed);
     }
 
     /// The state of an open connection, for the stream gate.
@@ -133,6 +151,32 @@ impl Edge {
                     reason = class.label(),
                     count = n,
                     "gRPC connections or calls refused by the node's limits in the last {minutes} min (see tocsin_connections_refused_total)"
+                ),
+            }
+        }
+        let tls = &self.node.metrics().connections.tls_refused;
+        for cause in TlsCause::ALL {
+            let n = self.unlogged_tls[cause as usize].swap(0, Relaxed);
+            if n == 0 {
+                continue;
+            }
+            let minutes = LOG_INTERVAL.as_secs() / 60;
+            let words = cause.words();
+            let detail = tls
+                .detail(cause)
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            match cause {
+                // Scanners and health checks close during handshakes all day.
+                TlsCause::Closed => debug!(
+                    cause = cause.label(),
+                    count = n,
+                    "TLS handshakes ended by the client in the last {minutes} min"
+                ),
+                _ => warn!(
+                    cause = cause.label(),
+                    count = n,
+                    "TLS handshakes refused in the last {minutes} min: {n} {words}{detail}"
                 ),
             }
         }
@@ -223,12 +267,14 @@ impl Drop for Booked {
 pub(crate) trait Handshake: Send + Sync + 'static {
     /// The stream tonic is given.
     type Io: Send + 'static;
+    /// Whether this is a TLS handshake (whose failures are counted by cause).
+    const TLS: bool;
 
     /// Runs the handshake; the `bool` says whether the client authenticated as a peer.
     fn handshake(
         &self,
         tcp: TcpStream,
-    ) -> impl Future<Output = std::io::Result<(Self::Io, bool)>> + Send;
+    ) -> impl Future<Output = Result<(Self::Io, bool), Refused>> + Send;
 }
 
 /// Plaintext (loopback only): the handshake is the client's first byte, so a socket that
@@ -238,13 +284,20 @@ pub(crate) struct Plaintext;
 
 impl Handshake for Plaintext {
     type Io = TcpStream;
+    const TLS: bool = false;
 
-    async fn handshake(&self, tcp: TcpStream) -> std::io::Result<(TcpStream, bool)> {
+    async fn handshake(&self, tcp: TcpStream) -> Result<(TcpStream, bool), Refused> {
         let mut first = [0u8; 1];
-        if tcp.peek(&mut first).await? == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        match tcp.peek(&mut first).await {
+            Ok(0) => Err(Refused::because(TlsCause::Closed)),
+            // A TLS client: told in HTTP/2's words, which it will not take for TLS.
+            Ok(_) if refusal::opens_tls(&first) => {
+                refusal::answer_tls_on_plaintext(tcp).await;
+                Err(Refused::because(TlsCause::Other))
+            }
+            Ok(_) => Ok((tcp, false)),
+            Err(e) => Err(Refused::because(refusal::classify(&e))),
         }
-        Ok((tcp, false))
     }
 }
 
@@ -255,10 +308,20 @@ impl Handshake for Plaintext {
 /// what it was accepted with.
 #[derive(Clone)]
 pub(crate) struct Tls {
-    acceptor: Arc<std::sync::RwLock<tokio_rustls::TlsAcceptor>>,
+    acceptor: Arc<std::sync::RwLock<Acceptor>>,
     identity: crate::tls::Identity,
     /// The node's reloadable settings, when followed ([`Tls::following`]).
     reloads: Option<Arc<Mutex<tokio::sync::watch::Receiver<crate::peering::Live>>>>,
+    /// Who issued the last client certificate refused (for the log; never an address).
+    last_refused_issuer: Arc<Mutex<Option<String>>>,
+}
+
+/// One acceptor and the names of the client CAs it trusts, made again together on a reload.
+#[derive(Clone)]
+struct Acceptor {
+    acceptor: tokio_rustls::TlsAcceptor,
+    /// The names of the CAs of `tls.client_ca`, for the log's refusal lines.
+    trusted: String,
 }
 
 impl std::fmt::Debug for Tls {
@@ -271,11 +334,17 @@ impl Tls {
     /// The acceptor for the node's TLS material: its certificate chain and key, and the
     /// client CAs (PEM). HTTP/2 only (ALPN `h2`).
     pub(crate) fn new(material: &crate::node::TlsMaterial) -> Result<Tls, EdgeError> {
-        let acceptor = Tls::acceptor(&material.identity, material.client_ca.as_deref())?;
+        let last_refused_issuer = Arc::new(Mutex::new(None));
+        let acceptor = Tls::acceptor(
+            &material.identity,
+            material.client_ca.as_deref(),
+            &last_refused_issuer,
+        )?;
         Ok(Tls {
             acceptor: Arc::new(std::sync::RwLock::new(acceptor)),
             identity: material.identity.clone(),
             reloads: None,
+            last_refused_issuer,
         })
     }
 
@@ -291,12 +360,12 @@ impl Tls {
 
     /// The acceptor for a new connection: made again first when a reload changed the client
     /// CAs (one that is not usable is logged, and the CAs before it kept).
-    fn current(&self) -> tokio_rustls::TlsAcceptor {
+    fn current(&self) -> Acceptor {
         if let Some(reloads) = &self.reloads {
             let mut reloads = lock(reloads);
             if reloads.has_changed().unwrap_or(false) {
                 let pem = reloads.borrow_and_update().client_ca_pem.clone();
-                match Tls::acceptor(&self.identity, pem.as_deref()) {
+                match Tls::acceptor(&self.identity, pem.as_deref(), &self.last_refused_issuer) {
                     Ok(acceptor) => {
                         // A panic while the acceptor was replaced leaves a whole one either way.
                         *self
@@ -321,7 +390,8 @@ impl Tls {
     fn acceptor(
         identity: &crate::tls::Identity,
         client_ca: Option<&[u8]>,
-    ) -> Result<tokio_rustls::TlsAcceptor, EdgeError> {
+        last_refused_issuer: &Arc<Mutex<Option<String>>>,
+    ) -> Result<Acceptor, EdgeError> {
         use rustls::pki_types::pem::PemObject;
         use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let bad = |what: &str, e: &dyn std::fmt::Display| EdgeError::Tls(format!("{what}: {e}"));
@@ -352,6 +422,8 @@ impl Tls {
                 .allow_unauthenticated()
                 .build()
                 .map_err(|e| bad("tls.client_ca", &e))?;
+                let verifier =
+                    refusal::NoticingVerifier::wrap(verifier, Arc::clone(last_refused_issuer));
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -359,15 +431,51 @@ impl Tls {
             .with_single_cert(chain, key)
             .map_err(|e| bad("the node's certificate and key", &e))?;
         config.alpn_protocols = vec![b"h2".to_vec()];
-        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        let trusted = match client_ca {
+            Some(pem) => crate::rpc::tls_names::subjects_in_pem(pem),
+            None => "no client CA (tls.client_ca is not set)".to_string(),
+        };
+        Ok(Acceptor {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            trusted,
+        })
     }
 }
 
 impl Handshake for Tls {
     type Io = tokio_rustls::server::TlsStream<TcpStream>;
+    const TLS: bool = true;
 
-    async fn handshake(&self, tcp: TcpStream) -> std::io::Result<(Self::Io, bool)> {
-        let tls = self.current().accept(tcp).await?;
+    async fn handshake(&self, tcp: TcpStream) -> Result<(Self::Io, bool), Refused> {
+        // One look at the first bytes (they stay in the socket for the acceptor): a client
+        // speaking plaintext is told in TLS's own words and named as such in the log.
+        let mut first = [0u8; 1];
+        match tcp.peek(&mut first).await {
+            Ok(0) => return Err(Refused::because(TlsCause::Closed)),
+            Ok(_) if !refusal::opens_tls(&first) => {
+                refusal::answer_plaintext(tcp).await;
+                return Err(Refused::because(TlsCause::Plaintext));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(Refused::because(refusal::classify(&e))),
+        }
+        let current = self.current();
+        let tls = match current.acceptor.accept(tcp).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                let cause = refusal::classify(&e);
+                let detail = (cause == TlsCause::UntrustedClientCa).then(|| {
+                    let issuer = self
+                        .last_refused_issuer
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone()
+                        .unwrap_or_else(|| "an unknown issuer".to_string());
+                    format!("issued by {issuer}; this node trusts {}", current.trusted)
+                });
+                return Err(Refused { cause, detail });
+            }
+        };
         let peer = tls
             .get_ref()
             .1
@@ -430,11 +538,17 @@ async fn accept_loop<H: Handshake>(
                     match tokio::time::timeout(edge.handshake_timeout, handshake.handshake(tcp)).await {
                         Err(_) => {
                             edge.note(ConnRefusal::HandshakeTimeout);
+                            if H::TLS {
+                                edge.note_tls(Refused::because(TlsCause::Timeout));
+                            }
                             None
                         }
-                        Ok(Err(e)) => {
-                            debug!(error = %e, "handshake failed");
+                        Ok(Err(refused)) => {
+                            debug!(cause = refused.cause.label(), "handshake failed");
                             edge.note(ConnRefusal::HandshakeFailed);
+                            if H::TLS {
+                                edge.note_tls(refused);
+                            }
                             None
                         }
                         Ok(Ok((io, peer))) => edge.open(booked, io, peer),
