@@ -241,7 +241,9 @@ pub enum NodeCommand {
     )]
     Run(node::RunArgs),
     /// Create a node's identity (data directory, node key, TLS certificate) without running it.
-    #[command(after_help = "Example:\n  tocsin node init --data ./geneva-data")]
+    #[command(
+        after_help = "Examples:\n  tocsin node init --data ./geneva-data\n  tocsin node init --config geneva.toml --name geneva --data geneva-data --listen 127.0.0.1:7702 --http-listen 127.0.0.1:7782\n  tocsin node run --config geneva.toml"
+    )]
     Init(node::InitArgs),
     /// Show a node's identity, log head, counts and peers.
     #[command(

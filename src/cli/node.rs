@@ -36,21 +36,100 @@ pub struct RunArgs {
 /// `tocsin node init`
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// The configuration file [default: none; embedded defaults].
+    /// The configuration file [default: none; embedded defaults]. When it does not exist yet,
+    /// it is written with the node's name, data directory and addresses (from the flags below),
+    /// so that `tocsin node run --config FILE` runs this node, and `tocsin peer invite`/`join`
+    /// have a file to add peers to.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The data directory [default: ./tocsin-data] (overrides node.data_dir).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// The node's name in logs, status and peers' configs (a new config file only).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub name: Option<String>,
+    /// The gRPC address [default: 127.0.0.1:7700] (a new config file only).
+    #[arg(long, value_name = "HOST:PORT", requires = "config")]
+    pub listen: Option<SocketAddr>,
+    /// The web gateway's address [default: 127.0.0.1:7780] (a new config file only).
+    #[arg(long, value_name = "HOST:PORT", requires = "config")]
+    pub http_listen: Option<SocketAddr>,
+}
+
+/// Writes a new config file for `node init` from its flags: `[node]` and `[http]` only, with
+/// what is not given left to the embedded defaults. An existing file is never rewritten: the
+/// flags that would change it are refused with what to do instead.
+fn write_config(path: &std::path::Path, args: &InitArgs) -> anyhow::Result<bool> {
+    let given = args.name.is_some() || args.listen.is_some() || args.http_listen.is_some();
+    if path.exists() {
+        if given {
+            return Err(Failure::usage(format!(
+                "{} exists already and node init does not rewrite it: edit its [node] and [http] \
+                 sections, or give a new file to --config",
+                path.display()
+            )));
+        }
+        return Ok(false);
+    }
+    let mut doc = toml_edit::DocumentMut::new();
+    doc.decor_mut().set_prefix(
+        "# A Tocsin node's configuration, written by `tocsin node init`. Every setting and its\n\
+         # default: config/node.example.toml. Peers are added by `tocsin peer invite`/`join` or\n\
+         # `tocsin peer add`; a running node takes peer changes within seconds.\n",
+    );
+    let mut node = toml_edit::Table::new();
+    if let Some(name) = &args.name {
+        node["name"] = toml_edit::value(name.as_str());
+    }
+    if let Some(data) = &args.data {
+        node["data_dir"] = toml_edit::value(data.display().to_string());
+    }
+    if let Some(listen) = args.listen {
+        node["listen"] = toml_edit::value(listen.to_string());
+    }
+    doc["node"] = toml_edit::Item::Table(node);
+    if let Some(listen) = args.http_listen {
+        let mut http = toml_edit::Table::new();
+        http["listen"] = toml_edit::value(listen.to_string());
+        doc["http"] = toml_edit::Item::Table(http);
+    }
+    let text = doc.to_string();
+    // Never write a file the node would refuse at start.
+    Config::parse(&text)
+        .map_err(|e| Failure::usage(format!("the config would be refused: {e}")))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    // create_new: a file that appeared meanwhile is not overwritten.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
 }
 
 pub(crate) fn init(args: InitArgs) -> anyhow::Result<()> {
+    let written = match &args.config {
+        Some(path) => write_config(path, &args)?,
+        None => false,
+    };
     let mut config = Config::load(args.config.as_deref())?;
     if let Some(d) = args.data {
         config.node.data_dir = d;
     }
     let (key, tls) = crate::node::Node::init(&config).context("creating the node's identity")?;
     let mut out = std::io::stdout().lock();
+    if let Some(path) = args.config.as_ref().filter(|_| written) {
+        writeln!(
+            out,
+            "config file     {} (run it: tocsin node run --config {})",
+            path.display(),
+            path.display()
+        )?;
+    }
     writeln!(
         out,
         "data directory  {} (0700)",
@@ -544,6 +623,39 @@ fn backup_refused(e: crate::rpc::ClientError, url: &str) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn init_writes_a_new_config_file_and_never_rewrites_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("geneva.toml");
+        let args = |name: Option<&str>| InitArgs {
+            config: Some(path.clone()),
+            data: Some(PathBuf::from("geneva-data")),
+            name: name.map(String::from),
+            listen: Some("127.0.0.1:7702".parse().unwrap()),
+            http_listen: Some("127.0.0.1:7782".parse().unwrap()),
+        };
+        assert!(write_config(&path, &args(Some("geneva"))).unwrap());
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.node.name, "geneva");
+        assert_eq!(config.node.data_dir, PathBuf::from("geneva-data"));
+        assert_eq!(config.node.listen.port(), 7702);
+        assert_eq!(config.http.listen.port(), 7782);
+        let written = std::fs::read_to_string(&path).unwrap();
+        // Flags that would change an existing file are refused, and the file is as it was.
+        let refused = write_config(&path, &args(Some("baku"))).unwrap_err();
+        assert!(refused.to_string().contains("exists already"), "{refused}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), written);
+        // Without them, an existing file is simply used.
+        let plain = InitArgs {
+            config: Some(path.clone()),
+            data: None,
+            name: None,
+            listen: None,
+            http_listen: None,
+        };
+        assert!(!write_config(&path, &plain).unwrap());
+    }
 
     fn peer(embargo_early: bool) -> PeerStatus {
         PeerStatus {
