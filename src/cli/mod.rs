@@ -289,7 +289,7 @@ impl NodeUrl {
     /// node's certificate is checked against `--ca`, else `$TOCSIN_CA`, else the CA of a node
     /// in ./tocsin-data on this machine, else the system's roots.
     pub async fn connect(&self) -> anyhow::Result<crate::rpc::Client> {
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+        if !(crate::rpc::is_plaintext_url(&self.url) || crate::rpc::is_tls_url(&self.url)) {
             return Err(Failure::usage(format!(
                 "--node {:?} must be a URL like https://127.0.0.1:7700",
                 self.url

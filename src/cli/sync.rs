@@ -58,12 +58,12 @@ impl SyncArgs {
             return Ok(SyncWith::Peer(name.clone()));
         }
         let url = self.url.clone().unwrap_or_default();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(crate::rpc::is_plaintext_url(&url) || crate::rpc::is_tls_url(&url)) {
             return Err(Failure::usage(format!(
                 "--url {url:?} must be a node's gRPC URL like https://geneva.example.org:7700"
             )));
         }
-        if url.starts_with("http://") && !crate::config::is_loopback_url(&url) {
+        if crate::rpc::is_plaintext_url(&url) && !crate::config::is_loopback_url(&url) {
             return Err(Failure::usage(format!(
                 "--url {url}: plaintext (http://) only to a loopback address; write https://"
             )));

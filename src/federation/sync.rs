@@ -121,7 +121,8 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
             })
         }
         SyncWith::Url { url, ca } => {
-            if url.starts_with("http://") && !is_loopback_url(&url) {
+            // Any case: HTTP:// is plaintext to the client too.
+            if crate::rpc::is_plaintext_url(&url) && !is_loopback_url(&url) {
                 return Err(SyncError::Plaintext { url });
             }
             let ca_path = ca.clone();

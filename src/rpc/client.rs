@@ -8,7 +8,7 @@ use tonic::transport::Endpoint;
 
 use std::sync::Arc;
 
-use super::connect::{Connector, Named, Seen, client_config, plain_scheme};
+use super::connect::{Connector, Named, Seen, Target, client_config};
 use super::convert::{
     filter_to_proto, log_id_from_headers, reconcile_status_from_proto, signed_from_proto,
 };
@@ -251,15 +251,17 @@ impl Client {
             url: url.to_string(),
             detail,
         };
+        let target = Target::parse(url).map_err(connect_err)?;
         // The connector does TCP and TLS itself and watches both (`connect.rs`); the endpoint
         // says http:// so that tonic adds no TLS of its own.
-        let endpoint = Endpoint::from_shared(plain_scheme(url))
+        let endpoint = Endpoint::from_shared(target.endpoint_url())
             .map_err(|e| connect_err(format!("not a URL: {e}")))?
             .connect_timeout(Duration::from_secs(5))
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10));
-        let seen = Arc::new(Seen::new(url, tls));
-        let config = if url.starts_with("https://") {
+        let wants_tls = target.tls;
+        let seen = Arc::new(Seen::new(url, target, tls));
+        let config = if wants_tls {
             Some(client_config(tls, &seen).map_err(|e| connect_err(format!("TLS settings: {e}")))?)
         } else {
             None

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
@@ -30,13 +30,84 @@ pub(crate) const CONNECTION_FAILED: &str = "tocsin-connection-failed";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where a node's URL points: the host, the port (the scheme's when the URL names none), and
+/// whether to speak TLS. Parsed with `http::Uri`, so IPv6 literals keep their colons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// `https://` (in any case); `http://` is plaintext.
+    pub(crate) tls: bool,
+    /// A DNS name or an IP address, without the brackets of an IPv6 literal.
+    pub(crate) host: String,
+    /// The URL's port, else 443 for https:// and 80 for http://.
+    pub(crate) port: u16,
+}
+
+impl Target {
+    /// The target of `url`, or why it is not a node's URL.
+    pub(crate) fn parse(url: &str) -> Result<Target, String> {
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        // http::Uri takes the scheme in any case; so do browsers, and so must we, or
+        // HTTPS:// would go out without our TLS settings.
+        let tls = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => true,
+            Some(s) if s.eq_ignore_ascii_case("http") => false,
+            _ => return Err(format!("{url:?} must begin with https:// (or http://)")),
+        };
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{url:?} names no host"))?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        Ok(Target {
+            tls,
+            host: host.to_string(),
+            port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        })
+    }
+
+    /// `host:port`, with an IPv6 literal in brackets (as a URL writes it).
+    pub(crate) fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The URL tonic's endpoint is given: always `http://` (the connector does the TLS, so
+    /// tonic must not), with the port spelt out.
+    pub(crate) fn endpoint_url(&self) -> String {
+        format!("http://{}", self.authority())
+    }
+}
+
+/// Whether `url` says plaintext (`http://`, in any case): the one scheme the loopback-only
+/// rule of plaintext applies to.
+pub(crate) fn is_plaintext_url(url: &str) -> bool {
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+/// Whether `url` says TLS (`https://`, in any case).
+pub(crate) fn is_tls_url(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+}
+
 /// What the watch knows about the node and about what we gave it, and the sentence for the
 /// last connection's failure.
 #[derive(Debug)]
 pub(crate) struct Seen {
     /// The URL as the user gave it.
     url: String,
-    /// `host:port`.
+    /// Where the URL points.
+    target: Target,
+    /// `host:port`, as the sentences name it.
     authority: String,
     /// The CA the user gave (`--ca`, `peer.ca`), and its fingerprint.
     ca: Option<(String, String)>,
@@ -54,15 +125,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Seen {
-    /// The watch of connections to `url`.
-    pub(crate) fn new(url: &str, tls: &super::ClientTls) -> Seen {
-        let authority = url
-            .split_once("://")
-            .map_or(url, |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string();
+    /// The watch of connections to `url`, which points at `target`.
+    pub(crate) fn new(url: &str, target: Target, tls: &super::ClientTls) -> Seen {
+        let authority = target.authority();
         let ca = tls.ca_pem.as_ref().map(|pem| {
             let path = tls
                 .ca_path
@@ -80,6 +145,7 @@ impl Seen {
         });
         Seen {
             url: url.to_string(),
+            target,
             authority,
             ca,
             our_issuer,
@@ -346,12 +412,7 @@ impl Connector {
         let tls = match tls {
             None => None,
             Some(config) => {
-                let host = seen
-                    .authority
-                    .rsplit_once(':')
-                    .map_or(seen.authority.as_str(), |(host, _)| host)
-                    .trim_start_matches('[')
-                    .trim_end_matches(']');
+                let host = seen.target.host.as_str();
                 let name = ServerName::try_from(host.to_string())
                     .map_err(|e| format!("{host:?} is not a host name: {e}"))?;
                 Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
@@ -389,27 +450,51 @@ impl Connector {
     }
 
     async fn tcp(&self) -> io::Result<TcpStream> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
-        for addr in tokio::net::lookup_host(self.seen.authority.as_str()).await? {
-            let socket = if addr.is_ipv4() {
-                TcpSocket::new_v4()?
-            } else {
-                TcpSocket::new_v6()?
-            };
-            if let Some(from) = self.from {
-                socket.bind((from, 0).into())?;
-            }
-            match socket.connect(addr).await {
-                Ok(tcp) => {
-                    // Nagle off: a relay's calls are small.
-                    tcp.set_nodelay(true)?;
-                    return Ok(tcp);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let target = &self.seen.target;
+        let addrs = tokio::net::lookup_host((target.host.as_str(), target.port)).await?;
+        connect_first(addrs, self.from).await
     }
+}
+
+/// A TCP connection to the first of `addrs` that takes one, from `from` when given. An
+/// address that fails (no IPv6 on this machine, nothing listening there) passes to the next:
+/// `localhost` may name ::1 first while the node listens on 127.0.0.1 only. Addresses of the
+/// other family than `from` are skipped, as no socket bound to `from` can reach them. The
+/// error is the last address's.
+async fn connect_first(
+    addrs: impl IntoIterator<Item = SocketAddr>,
+    from: Option<IpAddr>,
+) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for addr in addrs {
+        if from.is_some_and(|from| from.is_ipv4() != addr.is_ipv4()) {
+            last = io::Error::new(
+                io::ErrorKind::AddrNotAvailable,
+                format!("{addr} is not of the family of the local address to connect from"),
+            );
+            continue;
+        }
+        match connect_one(addr, from).await {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+async fn connect_one(addr: SocketAddr, from: Option<IpAddr>) -> io::Result<TcpStream> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(from) = from {
+        socket.bind((from, 0).into())?;
+    }
+    let tcp = socket.connect(addr).await?;
+    // Nagle off: a relay's calls are small.
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
 }
 
 impl tower::Service<http::Uri> for Connector {
@@ -598,15 +683,6 @@ impl tower::Service<http::Request<tonic::body::Body>> for Named {
     }
 }
 
-/// The endpoint's URL: the user's, with `https://` said as `http://` (the connector does the
-/// TLS, so tonic must not).
-pub(crate) fn plain_scheme(url: &str) -> String {
-    match url.strip_prefix("https://") {
-        Some(rest) => format!("http://{rest}"),
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,7 +692,7 @@ mod tests {
             ca_pem: None,
             ..Default::default()
         };
-        Seen::new(url, &tls)
+        Seen::new(url, Target::parse(url).unwrap(), &tls)
     }
 
     #[test]
@@ -653,5 +729,99 @@ mod tests {
             tls.failure().unwrap(),
             "nothing listens at 127.0.0.1:7780 (is the node running? `tocsin node run …`)"
         );
+    }
+
+    fn target(url: &str) -> (bool, String, u16) {
+        let t = Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        (t.tls, t.host, t.port)
+    }
+
+    #[test]
+    fn urls_are_parsed_with_the_schemes_port_and_ipv6_literals() {
+        let https = |host: &str, port| (true, host.to_string(), port);
+        assert_eq!(
+            target("https://relay.example.org"),
+            https("relay.example.org", 443)
+        );
+        assert_eq!(
+            target("https://relay.example.org/"),
+            https("relay.example.org", 443)
+        );
+        assert_eq!(
+            target("http://relay.example.org"),
+            (false, "relay.example.org".into(), 80)
+        );
+        assert_eq!(target("https://[::1]"), https("::1", 443));
+        assert_eq!(target("https://[::1]:7700"), https("::1", 7700));
+        assert_eq!(target("https://[2001:db8::1]"), https("2001:db8::1", 443));
+        assert_eq!(target("https://127.0.0.1:7701"), https("127.0.0.1", 7701));
+        // The scheme in any case; the host as written (DNS names ignore case anyway).
+        assert_eq!(
+            target("HTTPS://Relay.Example.org:7700"),
+            https("Relay.Example.org", 7700)
+        );
+        assert!(!target("HtTp://127.0.0.1:7700").0);
+        for bad in [
+            "127.0.0.1:7700",
+            "ftp://relay.example.org",
+            "https://",
+            "not a url",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+        let v6 = Target::parse("https://[2001:db8::1]").unwrap();
+        assert_eq!(v6.authority(), "[2001:db8::1]:443");
+        assert_eq!(v6.endpoint_url(), "http://[2001:db8::1]:443");
+        assert_eq!(
+            seen("https://relay.example.org").host_port(),
+            "relay.example.org:443"
+        );
+    }
+
+    #[test]
+    fn schemes_are_told_apart_in_any_case() {
+        assert!(is_tls_url("HTTPS://relay.example.org") && is_tls_url("https://h:1"));
+        assert!(is_plaintext_url("HTTP://127.0.0.1:7700") && is_plaintext_url("http://h"));
+        assert!(!is_plaintext_url("https://h") && !is_tls_url("http://h") && !is_tls_url("h"));
+    }
+
+    /// A port on 127.0.0.1 where nothing listens (a listener's, closed).
+    async fn closed_port() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn every_address_is_tried_until_one_takes_the_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let node: SocketAddr = listener.local_addr().unwrap();
+        let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, node.port()).into();
+        let refused: SocketAddr = ([127, 0, 0, 1], closed_port().await).into();
+        let loopback: IpAddr = [127, 0, 0, 1].into();
+        // As `localhost` resolving to ::1 first, for a node on 127.0.0.1 only; then from a
+        // bound IPv4 address (no IPv6 socket can be bound to it: that address is skipped);
+        // then after an address that refuses.
+        for (addrs, from) in [
+            (vec![v6, node], None),
+            (vec![v6, node], Some(loopback)),
+            (vec![refused, node], Some(loopback)),
+        ] {
+            let tcp = connect_first(addrs.clone(), from)
+                .await
+                .unwrap_or_else(|e| panic!("{addrs:?} from {from:?}: {e}"));
+            assert_eq!(tcp.peer_addr().unwrap(), node);
+            let (accepted, _) = listener.accept().await.unwrap();
+            assert_eq!(accepted.peer_addr().unwrap(), tcp.local_addr().unwrap());
+        }
+        let failed = connect_first(vec![v6, refused], Some(loopback))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            failed.kind(),
+            io::ErrorKind::ConnectionRefused,
+            "the last address's"
+        );
+        let none = connect_first(Vec::new(), None).await.unwrap_err();
+        assert_eq!(none.kind(), io::ErrorKind::NotFound);
     }
 }

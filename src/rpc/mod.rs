@@ -32,6 +32,7 @@ pub use client::{
     Client, ClientError, ClientEvent, ClientTls, FetchedChunk, GetState, IMPORT_HEADER,
     ItemsListing, PublishOutcome, ReconcileSession,
 };
+pub(crate) use connect::{is_plaintext_url, is_tls_url};
 pub use operator::OperatorService;
 pub use reconcile::{FRAME_LIMIT_HEADER, NEGENTROPY_FRAME_LIMIT, RECONCILE_BATCH, agreed_frame};
 pub use service::RelayService;

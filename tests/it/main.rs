@@ -6,6 +6,7 @@ mod calendar;
 mod campaigns;
 mod cli;
 mod conn_attacks;
+mod connector;
 mod crash;
 mod disk;
 mod embargo;
