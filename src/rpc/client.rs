@@ -13,6 +13,7 @@ use super::convert::{
     filter_to_proto, log_id_from_headers, reconcile_status_from_proto, signed_from_proto,
 };
 use super::status::rejection_of;
+use super::tls_names::{NAME_CAP, printable};
 use crate::message::{AuthorKey, Filter, Id, Rejection, SignedMessage, Tally, Timestamp};
 use crate::node::{NodeInfo, PeerStatus};
 use crate::proto;
@@ -25,6 +26,10 @@ use crate::store::{KeyState, LogId};
 /// The request metadata `tocsin import` sends on its publish stream: these messages were carried
 /// from another node, not newly made (honoured from a caller on the node's own machine only).
 pub const IMPORT_HEADER: &str = "tocsin-import";
+
+/// The most characters kept of a refused handshake's detail a node sends (an issuer's name
+/// and the names of the CAs the node trusts).
+const DETAIL_CAP: usize = 4 * NAME_CAP;
 
 /// What a client can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -668,10 +673,11 @@ impl Client {
             refused_handshakes: r
                 .refused_handshakes
                 .into_iter()
+                // Text from the wire, shown on a terminal: one line of visible characters.
                 .map(|h| crate::node::metrics::HandshakeRefusals {
-                    cause: h.cause,
+                    cause: printable(&h.cause, NAME_CAP),
                     count: h.count,
-                    last_detail: h.last_detail,
+                    last_detail: printable(&h.last_detail, DETAIL_CAP),
                 })
                 .collect(),
         })

@@ -309,10 +309,15 @@ impl Relay for RelayService {
         let peer = request.peer_certs().is_some_and(|certs| !certs.is_empty())
             || (self.node.tls().is_none() && !request.get_ref().peer_node_key.is_empty());
         let embargo_early = self.authenticated(&request);
+        let certified = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        let sees_refusals = sees_refused_handshakes(request.remote_addr(), certified);
         let mut info = self
             .timed(async { Ok(self.node.info(peer).await?) })
             .await?;
         info.embargo_early = embargo_early;
+        if !sees_refusals {
+            info.refused_handshakes.clear();
+        }
         Ok(Response::new(info_to_proto(&info)))
     }
 
@@ -360,4 +365,12 @@ impl Relay for RelayService {
             .spawn(reconcile::list_items(self.node.clone(), caller, replies));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// Whether a caller may see the node's refused handshakes: their details name the issuers of
+/// other clients' certificates and the CAs this node trusts, which are the operator's and its
+/// peers' business. A caller on the node's machine (loopback) or a peer with a certificate
+/// from a trusted CA sees them; anyone else gets an empty list.
+pub(crate) fn sees_refused_handshakes(remote: Option<SocketAddr>, certified: bool) -> bool {
+    certified || super::operator::is_local_caller(remote)
 }

@@ -150,3 +150,54 @@ async fn a_get_that_finds_no_read_thread_is_refused_unavailable() {
     held.release();
     assert!(slow.await.expect("task"), "the held read ends normally");
 }
+
+/// NodeInfo's refused handshakes (other clients' issuers, the CAs the node trusts) go to a
+/// caller on the node's machine, not to one elsewhere without a peer's certificate.
+#[tokio::test]
+async fn refused_handshakes_are_shown_to_loopback_callers_only() {
+    use crate::node::metrics::TlsCause;
+    use tonic::transport::server::TcpConnectInfo;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = node(dir.path(), |_| {});
+    node.metrics().connections.tls_refused.refused(
+        TlsCause::UntrustedClientCa,
+        Some("issued by CN=Harbour CA; this node trusts CN=Dock CA".into()),
+    );
+    let relay = service(&node);
+    let from = |remote: &str| {
+        let mut request = Request::new(proto::NodeInfoRequest::default());
+        request.extensions_mut().insert(TcpConnectInfo {
+            local_addr: None,
+            remote_addr: Some(remote.parse().expect("address")),
+        });
+        request
+    };
+    for (remote, shown) in [
+        ("127.0.0.1:50000", true),
+        ("[::1]:50000", true),
+        ("[::ffff:127.0.0.1]:50000", true),
+        ("192.0.2.7:50000", false),
+        ("[2001:db8::7]:50000", false),
+    ] {
+        let info = relay.node_info(from(remote)).await.expect("answered");
+        let refusals = &info.get_ref().refused_handshakes;
+        assert_eq!(!refusals.is_empty(), shown, "{remote}: {refusals:?}");
+    }
+    // No address known: not on the node's machine.
+    let unknown = relay
+        .node_info(Request::new(proto::NodeInfoRequest::default()))
+        .await
+        .expect("answered");
+    assert!(unknown.get_ref().refused_handshakes.is_empty());
+}
+
+/// A peer with a certificate from a trusted CA sees them from anywhere.
+#[test]
+fn a_certified_peer_sees_refused_handshakes_from_anywhere() {
+    use super::service::sees_refused_handshakes;
+    let remote = Some("192.0.2.7:50000".parse().expect("address"));
+    assert!(sees_refused_handshakes(remote, true));
+    assert!(!sees_refused_handshakes(remote, false));
+    assert!(sees_refused_handshakes(None, true));
+    assert!(!sees_refused_handshakes(None, false));
+}
