@@ -113,7 +113,7 @@ fn edit_failure(e: EditError) -> anyhow::Error {
             Failure::usage(format!("{e}; see: tocsin peer list --config {path}"))
         }
         EditError::Refused(_) | EditError::Shape { .. } => Failure::usage(e.to_string()),
-        EditError::Io { .. } => anyhow::Error::new(e),
+        EditError::Io { .. } | EditError::Changed { .. } => anyhow::Error::new(e),
     }
 }
 
@@ -171,9 +171,18 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
                 )));
             }
             let mut edit = ConfigFile::open(&file.config)?;
-            edit.remove_peer(&name).map_err(edit_failure)?;
+            let untrusted = edit
+                .remove_peer_and_its_trust(&name)
+                .map_err(edit_failure)?;
             edit.save().map_err(edit_failure)?;
             writeln!(out, "removed peer {name} from {}", file.config.display())?;
+            if let Some(copy) = untrusted {
+                writeln!(
+                    out,
+                    "and its CA copy {} from tls.client_ca: its certificate is no longer trusted",
+                    copy.display()
+                )?;
+            }
             writeln!(
                 out,
                 "a running node stops following it within seconds (or on SIGHUP)"

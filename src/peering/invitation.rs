@@ -131,7 +131,7 @@ struct Kept {
 }
 
 /// The invitations a node made: `DATA/invitations.json`, 0600.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Invitations {
     path: PathBuf,
     kept: Vec<Kept>,

@@ -48,6 +48,10 @@ pub struct Reloadable {
     /// made or used: one at a time. It keeps the file's last text and parse, so a reload
     /// compares the file with the file (command-line overrides are not changes).
     file: tokio::sync::Mutex<Option<(String, Config)>>,
+    /// `DATA/invitations.json` as last read or written, read once: a join's secret is checked
+    /// against it before any lock is taken or file read, so an unknown secret costs a hash.
+    /// Changed only with `file` held, and replaced only once the file is written.
+    invitations: std::sync::Mutex<Option<Invitations>>,
 }
 
 impl Reloadable {
@@ -56,7 +60,50 @@ impl Reloadable {
         Reloadable {
             live: watch::Sender::new(live),
             file: tokio::sync::Mutex::new(None),
+            invitations: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The invitations, read from `data_dir` the first time.
+    fn invitations(&self, data_dir: &Path) -> Result<Invitations, InvitationsError> {
+        // A panic while the copy was replaced leaves a whole one either way.
+        let mut kept = self
+            .invitations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(kept) = kept.as_ref() {
+            return Ok(kept.clone());
+        }
+        let loaded = Invitations::load(data_dir)?;
+        *kept = Some(loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Checks a secret against the invitations in memory (see `invitations`).
+    fn check_secret(
+        &self,
+        data_dir: &Path,
+        secret: &[u8],
+        now: u64,
+    ) -> Result<String, PeeringError> {
+        {
+            let kept = self
+                .invitations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(kept) = kept.as_ref() {
+                return Ok(kept.check(secret, now)?);
+            }
+        }
+        Ok(self.invitations(data_dir)?.check(secret, now)?)
+    }
+
+    /// The invitations as just written to the file.
+    fn invitations_saved(&self, saved: Invitations) {
+        *self
+            .invitations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(saved);
     }
 
     /// The settings now.
@@ -123,6 +170,9 @@ pub enum PeeringError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The thread that wrote the files ended abnormally.
+    #[error("the join's writes ended abnormally: {0}")]
+    Interrupted(String),
     /// No randomness for the secret.
     #[error("no random bytes for the secret: {0}")]
     Random(String),
@@ -185,10 +235,7 @@ fn reload_locked(
     let client_ca_pem = if node.tls().is_none() || new.tls.client_ca.is_empty() {
         None
     } else {
-        Some(
-            crate::tls::read_bundle(&new.tls.client_ca)
-                .map_err(|e| ReloadError::ClientCa(e.to_string()))?,
-        )
+        Some(client_ca_bundle(&new.tls.client_ca)?)
     };
     let live = Live {
         peers: new.peers.clone(),
@@ -205,6 +252,37 @@ fn reload_locked(
         applied,
         need_restart,
     })
+}
+
+/// The client CA files read and checked as the edge will use them: each must hold at least one
+/// certificate, and every certificate must go into a root store. One that does not refuses the
+/// whole reload (peers included), so the edge is never told of CAs it cannot build, and an
+/// emptied or unreadable file never leaves the trust it held before in place unnoticed.
+fn client_ca_bundle(paths: &[PathBuf]) -> Result<Vec<u8>, ReloadError> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    let mut bundle = Vec::new();
+    for path in paths {
+        let bad = |why: String| ReloadError::ClientCa(format!("{}: {why}", path.display()));
+        let pem = crate::tls::read_bundle(std::slice::from_ref(path))
+            .map_err(|e| ReloadError::ClientCa(e.to_string()))?;
+        let mut found = 0usize;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| bad(format!("a certificate does not read: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("a certificate is not usable as a CA: {e}")))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(bad(
+                "holds no certificate (remove it from tls.client_ca to stop trusting it)".into(),
+            ));
+        }
+        bundle.extend(pem);
+    }
+    Ok(bundle)
 }
 
 /// Logs what a reload did, or why it kept the running settings.
@@ -280,22 +358,90 @@ pub fn own_ca_pem(node: &Node) -> Result<Vec<u8>, PeeringError> {
         return std::fs::read(path)
             .map_err(|e| PeeringError::OwnCa(format!("{}: {e}", path.display())));
     }
-    let text = String::from_utf8_lossy(&tls.identity.cert_pem);
-    let last = text
-        .rfind("-----BEGIN CERTIFICATE-----")
-        .filter(|&start| start > 0)
-        .ok_or_else(|| {
-            PeeringError::OwnCa(
-                "tls.cert holds one certificate only; put its issuer's certificate after it (the chain) so peers can pin it".into(),
-            )
-        })?;
-    Ok(text[last..].as_bytes().to_vec())
+    private_ca_of_chain(&tls.identity.cert_pem)
+}
+
+/// The last certificate of a `files`-mode chain, as PEM, when it is a private CA: one that signs
+/// itself. Another node will trust whatever that certificate issues for client certificates,
+/// so a public intermediate (a chain from a public CA ends at one) is refused: every client
+/// certificate it ever issued would be taken for this node.
+fn private_ca_of_chain(cert_pem: &[u8]) -> Result<Vec<u8>, PeeringError> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PeeringError::OwnCa(format!("tls.cert does not read: {e}")))?;
+    let [_, .., last] = chain.as_slice() else {
+        return Err(PeeringError::OwnCa(
+            "tls.cert holds one certificate only; put its issuer's certificate after it (the chain) so peers can pin it".into(),
+        ));
+    };
+    let self_signed = X509Certificate::from_der(last).is_ok_and(|(_, cert)| {
+        cert.issuer().as_raw() == cert.subject().as_raw() && cert.verify_signature(None).is_ok()
+    });
+    if !self_signed {
+        return Err(PeeringError::OwnCa(
+            "the last certificate of tls.cert is not a private CA (it is not self-signed): peering by invitation would make the other node trust every certificate its issuer signs. Use a private CA for the node's certificate (tls.mode = \"auto\" makes one), or peer with `tocsin peer add` and tls.client_ca set by hand".into(),
+        ));
+    }
+    Ok(pem_of(last))
 }
 
 /// The fingerprint of a PEM certificate (as `tls::fingerprint`), or why not.
 fn fingerprint(pem: &[u8]) -> Result<String, PeeringError> {
     crate::tls::fingerprint(pem)
         .ok_or_else(|| PeeringError::Bad("a CA certificate that does not read".into()))
+}
+
+/// The one CA certificate another node gives of itself (its DER), checked: exactly one PEM
+/// block, a certificate that parses whole, marked a CA (basicConstraints), and one a root store
+/// takes. Anything else is refused, so a node can never slip a second CA, or a block that
+/// would break the edge's next rebuild, into this node's `tls.client_ca`.
+pub fn one_ca(pem: &[u8]) -> Result<Vec<u8>, PeeringError> {
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let bad = |why: &str| PeeringError::Bad(format!("the other node's CA certificate {why}"));
+    let text = std::str::from_utf8(pem).map_err(|_| bad("is not PEM text"))?;
+    if text.matches("-----BEGIN ").count() != 1 {
+        return Err(bad("must be exactly one PEM block"));
+    }
+    let mut certs = CertificateDer::pem_slice_iter(pem);
+    let der = match (certs.next(), certs.next()) {
+        (Some(Ok(der)), None) => der,
+        (Some(Err(_)), _) => return Err(bad("does not read")),
+        _ => return Err(bad("must be exactly one certificate")),
+    };
+    let (rest, cert) = X509Certificate::from_der(&der).map_err(|_| bad("does not parse"))?;
+    if !rest.is_empty() {
+        return Err(bad("has bytes after the certificate"));
+    }
+    let is_ca = cert
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|constraints| constraints.value.ca);
+    if !is_ca {
+        return Err(bad("is not a CA (no basicConstraints CA:true)"));
+    }
+    tokio_rustls::rustls::RootCertStore::empty()
+        .add(der.clone())
+        .map_err(|e| bad(&format!("is not usable as a trust anchor: {e}")))?;
+    Ok(der.to_vec())
+}
+
+/// A certificate's DER as PEM, the one form this node writes a CA copy in.
+pub fn pem_of(der: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.into_bytes()
 }
 
 /// Checks a peer name as the config does.
@@ -402,9 +548,10 @@ pub async fn invite(
         node.config().node.name.clone(),
     )
     .map_err(|e| PeeringError::Random(e.to_string()))?;
-    let mut kept = Invitations::load(node.data_dir())?;
+    let mut kept = node.peering().invitations(node.data_dir())?;
     kept.add(&secret, expires_at, name, now)?;
     kept.save()?;
+    node.peering().invitations_saved(kept);
     info!(expires_at, name, "made an invitation to peer");
     Ok(Invitation {
         line: line.encode(),
@@ -492,43 +639,75 @@ fn record(
 /// Takes a join (`Peering.Join`, inviter's side): the secret must be of an invitation neither
 /// used nor expired; the joiner becomes a peer both ways and the invitation is spent.
 pub async fn accept(node: &Node, ask: JoinAsk) -> Result<JoinAnswer, PeeringError> {
+    // The caller is anyone: a secret of another length was never made here, and one no
+    // invitation has is refused from memory, before any lock, file or certificate is read.
+    if ask.secret.len() != invitation::SECRET_LEN {
+        return Err(SecretRefusal::Unknown.into());
+    }
+    let peering = node.peering();
+    peering.check_secret(node.data_dir(), &ask.secret, unix_seconds(node))?;
     let path = node
         .config()
         .path
         .clone()
         .ok_or(PeeringError::NoConfigFile)?;
     let own_ca = own_ca_pem(node)?;
-    // Refused before any lock or read: a secret of another length was never made here.
-    if ask.secret.len() != invitation::SECRET_LEN {
-        return Err(SecretRefusal::Unknown.into());
-    }
-    let mut file = node.peering().file.lock().await;
-    let mut kept = Invitations::load(node.data_dir())?;
-    let given = kept.check(&ask.secret, unix_seconds(node))?;
+    let mut file = peering.file.lock().await;
+    // Again with the lock held: another join may have spent it meanwhile.
+    let given = peering.check_secret(node.data_dir(), &ask.secret, unix_seconds(node))?;
     let name = if given.is_empty() { ask.name } else { given };
     check_name(&name)?;
-    check_address(&ask.address)?;
-    fingerprint(&ask.ca_pem)?;
+    // A remote joiner gives an address to be followed: https:// only, so a joiner cannot make
+    // this node follow a plaintext service on its own loopback.
+    if !ask.address.starts_with("https://") {
+        return Err(PeeringError::Address(format!(
+            "{:?} is not a URL this node can follow a joining node at: it must be https://HOST:PORT",
+            ask.address
+        )));
+    }
+    let joiner_ca = pem_of(&one_ca(&ask.ca_pem)?);
     if ask.node_key == node.node_key() {
         return Err(PeeringError::Bad(
             "this invitation is this node's own: use it on the other node".into(),
         ));
     }
-    if ConfigFile::open(&path)?.has_peer(&name)? {
-        return Err(PeeringError::AlreadyPeer { name, path });
+    // The files are read and written on a blocking thread, the lock held throughout (its state
+    // moves to that thread and back).
+    let mut state = file.take();
+    let mut kept = peering.invitations(node.data_dir())?;
+    let secret = ask.secret;
+    let address = ask.address;
+    let (state, spent, recorded) = {
+        let node = node.clone();
+        let name = name.clone();
+        let address = address.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut spent = None;
+            let recorded = (|| {
+                if ConfigFile::open(&path)?.has_peer(&name)? {
+                    return Err(PeeringError::AlreadyPeer {
+                        name: name.clone(),
+                        path: path.clone(),
+                    });
+                }
+                // Spent before the file is changed: a secret is good for one join, whatever
+                // follows.
+                kept.mark_used(&secret);
+                kept.save()?;
+                spent = Some(kept);
+                record(&node, &mut state, &path, &name, Some(&address), &joiner_ca)
+            })();
+            (state, spent, recorded)
+        })
+        .await
+        .map_err(|e| PeeringError::Interrupted(e.to_string()))?
+    };
+    *file = state;
+    if let Some(spent) = spent {
+        peering.invitations_saved(spent);
     }
-    // Spent before the file is changed: a secret is good for one join, whatever follows.
-    kept.mark_used(&ask.secret);
-    kept.save()?;
-    record(
-        node,
-        &mut file,
-        &path,
-        &name,
-        Some(&ask.address),
-        &ask.ca_pem,
-    )?;
-    info!(peer = %name, address = %ask.address, "a node joined by invitation: peers both ways");
+    recorded?;
+    info!(peer = %name, address = %address, "a node joined by invitation: peers both ways");
     Ok(JoinAnswer {
         name,
         ca_pem: own_ca,
@@ -601,13 +780,21 @@ pub async fn trust_inviter(
     plan: &JoinPlan,
     ca_pem: &[u8],
 ) -> Result<(), PeeringError> {
-    if fingerprint(ca_pem)? != plan.line.ca_fingerprint {
+    let ca_pem = pem_of(&one_ca(ca_pem)?);
+    if fingerprint(&ca_pem)? != plan.line.ca_fingerprint {
         return Err(PeeringError::Bad(
             "the inviting node's CA is not the invitation's".into(),
         ));
     }
     let mut file = node.peering().file.lock().await;
-    record(node, &mut file, &plan.config_file, &plan.name, None, ca_pem)
+    record(
+        node,
+        &mut file,
+        &plan.config_file,
+        &plan.name,
+        None,
+        &ca_pem,
+    )
 }
 
 /// The inviter said no (joiner's side): the trust [`trust_inviter`] gave is taken back.
@@ -630,12 +817,25 @@ pub async fn untrust_inviter(node: &Node, plan: &JoinPlan) {
     }
 }
 
-/// The inviter said yes (joiner's side): its CA must be the one the line pins; it becomes a
-/// peer here too, trusted through the copy [`trust_inviter`] wrote.
-pub async fn joined(node: &Node, plan: &JoinPlan, answer: &JoinAnswer) -> Result<(), PeeringError> {
-    if fingerprint(&answer.ca_pem)? != plan.line.ca_fingerprint {
+/// The inviter said yes (joiner's side): it becomes a peer here too, trusted through the copy
+/// [`trust_inviter`] wrote. What is written is `pinned_ca` (the CA the handshake pinned), never
+/// the answer's text: the answer must hold that one certificate and nothing more.
+pub async fn joined(
+    node: &Node,
+    plan: &JoinPlan,
+    pinned_ca: &[u8],
+    answer: &JoinAnswer,
+) -> Result<(), PeeringError> {
+    let pinned = one_ca(pinned_ca)?;
+    if one_ca(&answer.ca_pem)? != pinned {
         return Err(PeeringError::Bad(
-            "the inviting node answered with a CA other than the invitation's".into(),
+            "the inviting node answered with a CA other than the one its handshake showed".into(),
+        ));
+    }
+    let pinned_ca = pem_of(&pinned);
+    if fingerprint(&pinned_ca)? != plan.line.ca_fingerprint {
+        return Err(PeeringError::Bad(
+            "the inviting node's CA is not the invitation's".into(),
         ));
     }
     let mut file = node.peering().file.lock().await;
@@ -645,8 +845,95 @@ pub async fn joined(node: &Node, plan: &JoinPlan, answer: &JoinAnswer) -> Result
         &plan.config_file,
         &plan.name,
         Some(&plan.line.address),
-        &answer.ca_pem,
+        &pinned_ca,
     )?;
     info!(peer = %plan.name, address = %plan.line.address, "joined by invitation: peers both ways");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    /// A CA, self-signed, and the key it signs with.
+    fn root(name: &str) -> (String, KeyPair) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        (params.self_signed(&key).unwrap().pem(), key)
+    }
+
+    /// A certificate issued by `issuer`: a CA (an intermediate) or a leaf.
+    fn issued(issuer: &(String, KeyPair), name: &str, ca: bool) -> String {
+        let issuer = Issuer::from_ca_cert_pem(&issuer.0, &issuer.1).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![format!("{name}.example.org")]).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        params.signed_by(&key, &issuer).unwrap().pem()
+    }
+
+    #[test]
+    fn another_nodes_ca_is_exactly_one_ca_certificate() {
+        let ca = root("Harbour Workers node CA");
+        let other = root("Someone else's CA");
+        let der = one_ca(ca.0.as_bytes()).unwrap();
+        assert_eq!(
+            crate::tls::fingerprint(&pem_of(&der)),
+            crate::tls::fingerprint(ca.0.as_bytes())
+        );
+        let refused = |pem: String, why: &str| {
+            let e = one_ca(pem.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains(why), "{why:?} not in {e:?}");
+        };
+        refused(format!("{}{}", ca.0, other.0), "exactly one PEM block");
+        refused(
+            format!(
+                "{}-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                ca.0
+            ),
+            "exactly one PEM block",
+        );
+        refused(
+            "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+                .into(),
+            "does not parse",
+        );
+        refused(issued(&ca, "node", false), "is not a CA");
+        refused(String::new(), "exactly one PEM block");
+    }
+
+    #[test]
+    fn a_files_chain_is_pinned_only_when_it_ends_at_a_private_ca() {
+        let public_root = root("Example Public Root");
+        let intermediate = issued(&public_root, "Example Public Intermediate", true);
+        let leaf = issued(&public_root, "relay", false);
+        // A public chain: the leaf, then an intermediate under the public root (the root
+        // withheld, as public chains are served).
+        let public_chain = format!("{leaf}{intermediate}");
+        let e = private_ca_of_chain(public_chain.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a private CA"), "{e}");
+        // A private CA at the end: pinned, as one canonical block.
+        let private = root("Dockers' Union private CA");
+        let chain = format!("{}{}", issued(&private, "relay", false), private.0);
+        let pinned = private_ca_of_chain(chain.as_bytes()).unwrap();
+        assert_eq!(
+            crate::tls::fingerprint(&pinned),
+            crate::tls::fingerprint(private.0.as_bytes())
+        );
+        let e = private_ca_of_chain(leaf.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("one certificate only"), "{e}");
+    }
 }

@@ -135,9 +135,11 @@ pub async fn serve(
         // Answered to loopback callers only (see `operator.rs`).
         .add_service(OperatorServer::new(OperatorService::new(node.clone())))
         // Public: a node holding an invitation joins (see `peering.rs`).
-        .add_service(PeeringServer::new(peering::PeeringService::new(
-            node.clone(),
-        )));
+        .add_service(
+            PeeringServer::new(peering::PeeringService::new(node.clone()))
+                // A join carries a secret, a name, an address, a CA and a key: a few KiB.
+                .max_decoding_message_size(peering::MAX_JOIN_BYTES),
+        );
     let shutdown = async move {
         shutdown.await;
         reporter

@@ -19,6 +19,9 @@ use crate::proto;
 use crate::proto::peering_client::PeeringClient;
 use crate::proto::peering_server::Peering;
 
+/// The largest `Peering.Join` request taken (its caller is anyone).
+pub(crate) const MAX_JOIN_BYTES: usize = 64 * 1024;
+
 /// How long the joining node waits for the inviter to connect and to answer.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -40,6 +43,7 @@ impl From<PeeringError> for Status {
             PeeringError::Invitations(_)
             | PeeringError::Edit(_)
             | PeeringError::Io { .. }
+            | PeeringError::Interrupted(_)
             | PeeringError::Random(_) => {
                 // Paths and file errors are for the operator's log, not for the caller.
                 tracing::warn!(error = %e, "peering failed");
@@ -82,7 +86,15 @@ impl Peering for PeeringService {
                 node_key,
             },
         )
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The caller is anyone: this node's own files and paths are for its log.
+            PeeringError::OwnCa(_) => {
+                tracing::warn!(error = %e, "a join could not be answered");
+                Status::internal("this node cannot take joins now (see its log)")
+            }
+            other => Status::from(other),
+        })?;
         Ok(Response::new(proto::PeerJoinReply {
             name: answer.name,
             ca_pem: answer.ca_pem,
@@ -179,18 +191,6 @@ impl rustls::client::danger::ServerCertVerifier for PinnedCa {
     }
 }
 
-fn pem_of(der: &[u8]) -> Vec<u8> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(chunk));
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    pem.into_bytes()
-}
-
 fn unreachable(address: &str, detail: impl std::fmt::Display) -> PeeringError {
     PeeringError::Address(format!(
         "cannot reach the inviting node at {address}: {detail}"
@@ -252,13 +252,28 @@ async fn pinned_ca(address: &str, fingerprint: &str) -> Result<Vec<u8>, PeeringE
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .ok_or_else(|| PeeringError::Bad("the handshake showed no CA".into()))?;
-    Ok(pem_of(&der))
+    Ok(peering::pem_of(&der))
 }
 
 /// Joins the inviter of `plan` (joiner's side, `Operator.Join`): learns its pinned CA, calls
 /// `Peering.Join` trusting that CA alone, records the inviter here, and says whether
 /// embargoed messages now flow early both ways.
+///
+/// Run in a task of its own: the operator's call may be dropped (Ctrl-C), and the trust given
+/// to the inviter before the join is asked must still be taken back if the join does not end
+/// in success.
 pub(crate) async fn join(node: &Node, plan: &JoinPlan) -> Result<bool, Status> {
+    let node = node.clone();
+    let plan = plan.clone();
+    tokio::spawn(async move { join_detached(&node, &plan).await })
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "a join's task ended abnormally");
+            Status::internal("the join failed on this node (see its log)")
+        })?
+}
+
+async fn join_detached(node: &Node, plan: &JoinPlan) -> Result<bool, Status> {
     let address = &plan.line.address;
     let ca_pem = pinned_ca(address, &plan.line.ca_fingerprint).await?;
     let secret = plan
@@ -276,22 +291,25 @@ pub(crate) async fn join(node: &Node, plan: &JoinPlan) -> Result<bool, Status> {
         .await
         .map_err(|e| Status::from(unreachable(address, e)))?;
     peering::trust_inviter(node, plan, &ca_pem).await?;
-    let reply = match ask_join(channel, node, plan, &secret).await {
-        Ok(reply) => reply,
-        Err(status) => {
-            peering::untrust_inviter(node, plan).await;
-            return Err(status);
-        }
-    };
-    let answer = JoinAnswer {
-        name: reply.name,
-        ca_pem: reply.ca_pem,
-        node_key: AuthorKey::from_slice(&reply.node_key).map_err(|e| {
-            Status::invalid_argument(format!("the inviter's node key: {}", e.detail))
-        })?,
-    };
-    peering::joined(node, plan, &answer).await?;
-    Ok(embargo_early_at(node, address, &answer.ca_pem).await)
+    // Every way but success takes the trust back: a refusal, a bad answer, a failed record.
+    let joined = async {
+        let reply = ask_join(channel, node, plan, &secret).await?;
+        let answer = JoinAnswer {
+            name: reply.name,
+            ca_pem: reply.ca_pem,
+            node_key: AuthorKey::from_slice(&reply.node_key).map_err(|e| {
+                Status::invalid_argument(format!("the inviter's node key: {}", e.detail))
+            })?,
+        };
+        peering::joined(node, plan, &ca_pem, &answer).await?;
+        Ok::<_, Status>(())
+    }
+    .await;
+    if let Err(status) = joined {
+        peering::untrust_inviter(node, plan).await;
+        return Err(status);
+    }
+    Ok(embargo_early_at(node, address, &ca_pem).await)
 }
 
 /// `Peering.Join` on the inviter, with this node's CA, name, address and key.

@@ -26,6 +26,7 @@ mod mesh;
 mod newcomer;
 mod page_language;
 mod peering;
+mod peering_review;
 mod peers;
 mod quickstart;
 mod reconcile;

@@ -359,13 +359,26 @@ impl Tls {
     }
 
     /// The acceptor for a new connection: made again first when a reload changed the client
-    /// CAs (one that is not usable is logged, and the CAs before it kept).
+    /// CAs. One that is not usable (a reload checks them first, so this is a backstop) is
+    /// logged and no client CA is trusted until the next reload: the CAs before it may be the
+    /// very ones the reload took out.
     fn current(&self) -> Acceptor {
         if let Some(reloads) = &self.reloads {
             let mut reloads = lock(reloads);
             if reloads.has_changed().unwrap_or(false) {
                 let pem = reloads.borrow_and_update().client_ca_pem.clone();
-                match Tls::acceptor(&self.identity, pem.as_deref(), &self.last_refused_issuer) {
+                let rebuilt =
+                    Tls::acceptor(&self.identity, pem.as_deref(), &self.last_refused_issuer)
+                        .map_err(|e| {
+                            warn!(
+                                error = %e,
+                                "the reloaded tls.client_ca is not usable; new connections trust no client CA until the next reload"
+                            );
+                        })
+                        .or_else(|()| {
+                            Tls::acceptor(&self.identity, None, &self.last_refused_issuer)
+                        });
+                match rebuilt {
                     Ok(acceptor) => {
                         // A panic while the acceptor was replaced leaves a whole one either way.
                         *self
@@ -374,10 +387,8 @@ impl Tls {
                             .unwrap_or_else(std::sync::PoisonError::into_inner) = acceptor;
                         info!("new gRPC connections trust the client CAs as reloaded");
                     }
-                    Err(e) => warn!(
-                        error = %e,
-                        "the reloaded tls.client_ca is not usable; new connections keep the CAs they had"
-                    ),
+                    // The node's own certificate was built into an acceptor at start.
+                    Err(e) => warn!(error = %e, "the gRPC acceptor could not be made again"),
                 }
             }
         }
