@@ -67,6 +67,15 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 /// store holds damaged (`refetch.rs`), and the retry task (which runs with no peer configured
 /// too: entries kept from a peer since removed still come due).
 pub fn start(node: &Node) {
+    // Each configured peer is in the node's status from the moment the node has started (as
+    // before the first connection), not only once the supervisor's task has run.
+    for peer in node.peering().now().peers {
+        node.set_peer_status(PeerStatus {
+            name: peer.name.clone(),
+            address: peer.address.clone(),
+            ..PeerStatus::default()
+        });
+    }
     node.spawn(supervise(node.clone()));
     node.spawn(refetch::run(node.clone()));
     node.spawn(retry::run(node.clone()));
