@@ -321,11 +321,12 @@ fn tally_parameters(out: &mut String, goals: &[Goal], tally: &Tally) {
 /// One version a cancel withdraws: its id, author and created_at (CAP's `sent`).
 pub(super) type Withdrawn = (Id, AuthorKey, Timestamp);
 
-/// The updates a cancel withdraws, oldest first: those the store still lists (`listed`) and
-/// those `shown`, the item as this gateway showed it before the cancel, let readers see at
-/// `now`. The store drops a withdrawn update's reference to its original, so once the cancel
-/// is in, it lists none: without the item, a CAP aggregator holding an update as current
-/// would be told of the original alone and keep showing the update.
+/// The updates a cancel withdraws, oldest first, each once: those the store names (`listed`:
+/// the versions its cancel withdrew that readers had seen, kept by the store, and any update it
+/// still lists) and those `shown`, the item as this gateway showed it before the cancel, let
+/// readers see at `now`. The store's list holds them however they arrived (with the cancel in
+/// one batch, before a restart); the item is a second source. Without them a CAP aggregator
+/// holding an update as current would be told of the original alone and keep showing it.
 pub(super) fn withdrawn_updates(
     listed: Vec<Withdrawn>,
     shown: Option<&Item>,

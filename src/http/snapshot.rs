@@ -766,7 +766,14 @@ impl Builder {
         if !store.may_act_for(cancel.author(), &state.author)? {
             return Ok(());
         }
-        let mut updates = Vec::new();
+        // The store keeps the updates the cancel withdrew (what readers had seen of them),
+        // whether or not this gateway showed them: arrived with the cancel in one batch, or
+        // before a restart.
+        let mut updates: Vec<_> = state
+            .withdrawn
+            .iter()
+            .map(|w| (w.id, w.author, w.created_at))
+            .collect();
         for u in &state.updates {
             if let Some(us) = store.get(u)? {
                 updates.push((*u, us.author, us.created_at));

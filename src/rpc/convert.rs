@@ -192,6 +192,15 @@ pub(crate) fn state_to_proto(s: &MessageState) -> proto::GetReply {
         tally: (!s.tally.is_empty()).then(|| tally_to_proto(&s.tally)),
         withheld: s.withheld.is_some(),
         withheld_reason: s.withheld.clone().unwrap_or_default(),
+        withdrawn: s
+            .withdrawn
+            .iter()
+            .map(|w| proto::WithdrawnVersion {
+                id: w.id.0.to_vec(),
+                author: w.author.as_bytes().to_vec(),
+                created_at: w.created_at.as_millis(),
+            })
+            .collect(),
     }
 }
 

@@ -56,8 +56,9 @@ const REBUILT_ROW: usize = 256;
 /// One damaged thing found by [`Store::check`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// What is damaged: `body`, `record`, `log`, `index`, `counter`, `segment` or `key` (a
-    /// row of the recovery commitments, rotations or successors).
+    /// What is damaged: `body`, `record`, `log`, `index`, `counter`, `segment`, `key` (a
+    /// row of the recovery commitments, rotations or successors) or `withdrawn` (a row of the
+    /// versions a cancel withdrew).
     pub what: &'static str,
     /// The seq concerned, when there is one.
     pub seq: Option<u64>,
@@ -154,6 +155,7 @@ impl Inner {
         self.check_indexes(&mut report, &seen)?;
         let key_rows = self.expected_key_rows(&seen)?;
         self.check_key_trees(&mut report, &key_rows)?;
+        let stray_withdrawn = self.check_withdrawn(&mut report)?;
         let tombs = self.trees.get(Tree::Tombs).len() as u64;
         let counter = |k: &[u8]| -> Result<u64, StoreError> {
             Ok(self
@@ -211,6 +213,9 @@ impl Inner {
         self.rewrite_log(&mut rows, &seen)?;
         self.rebuild_indexes(&mut rows, &seen)?;
         self.rebuild_key_trees(&mut rows, &key_rows)?;
+        for k in stray_withdrawn {
+            rows.delete(Tree::Withdrawn, k);
+        }
         rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
         rows.put(
             Tree::Meta,
@@ -491,6 +496,45 @@ impl Inner {
         Ok(())
     }
 
+    /// Reads every row of the versions cancels withdrew: each is readable and belongs to a
+    /// cancelled alert or call held here. Returns the keys of those that do not, for a repair
+    /// to delete (the rows cannot be made again: the updates' content is gone).
+    fn check_withdrawn(&self, report: &mut CheckReport) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stray = Vec::new();
+        for kv in self.trees.get(Tree::Withdrawn).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            let Some(row) = codec::decode_withdrawn(&k, &v) else {
+                report.found(
+                    "withdrawn",
+                    None,
+                    None,
+                    "a row of the versions a cancel withdrew does not decode".into(),
+                );
+                stray.push(k.to_vec());
+                continue;
+            };
+            let original = k.get(..32).and_then(Id::from_slice);
+            let cancelled = match original {
+                Some(id) => self.record(&id)?.is_some_and(|r| {
+                    r.flags & codec::CANCELLED != 0 && matches!(r.kind, Kind::Alert | Kind::Call)
+                }),
+                None => false,
+            };
+            if !cancelled {
+                report.found(
+                    "withdrawn",
+                    None,
+                    Some(row.id),
+                    "it is listed as withdrawn by the cancel of a message that is not held \
+                     here as a cancelled alert or call"
+                        .into(),
+                );
+                stray.push(k.to_vec());
+            }
+        }
+        Ok(stray)
+    }
+
     /// Deletes every row that names a dropped message, except its log entries (see
     /// [`Inner::rewrite_log`]) and its index rows (rebuilt).
     fn drop_messages(&self, rows: &mut Rows<'_>, seen: &Seen) -> Result<(), StoreError> {
@@ -506,6 +550,13 @@ impl Inner {
             let k = k.map_err(|e| self.sled_err(e))?;
             if k.get(33..).is_some_and(dropped) {
                 rows.delete(Tree::Refs, k.to_vec());
+            }
+        }
+        // original ‖ created_at ‖ id: what a dropped original's cancel withdrew.
+        for k in self.trees.get(Tree::Withdrawn).iter().keys() {
+            let k = k.map_err(|e| self.sled_err(e))?;
+            if k.get(..32).is_some_and(dropped) {
+                rows.delete(Tree::Withdrawn, k.to_vec());
             }
         }
         // target ‖ author → endorsement id, and its place in the tally.

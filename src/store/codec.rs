@@ -94,11 +94,16 @@ pub(super) enum Tree {
     /// successor ‖ predecessor → (): which key a key carries on for (a rotation in force, or
     /// a revocation naming it). Added beside format 4.
     Successors,
+    /// original ‖ created_at ‖ update id → author(32): for a cancelled alert or call, the
+    /// updates its cancel withdrew that readers had seen (see [`withdrawn_key`]). The cancel
+    /// removes their reference rows with their content; a CAP Cancel still names them. Added
+    /// beside format 5 (a program without it ignores it; an older store simply has none).
+    Withdrawn,
 }
 
 impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [Tree; 26] = [
+    pub(super) const ALL: [Tree; 27] = [
         Tree::Meta,
         Tree::Msgs,
         Tree::Segs,
@@ -125,6 +130,7 @@ impl Tree {
         Tree::Commitments,
         Tree::Rotations,
         Tree::Successors,
+        Tree::Withdrawn,
     ];
 
     /// The sled tree name.
@@ -156,6 +162,7 @@ impl Tree {
             Tree::Commitments => "commitments",
             Tree::Rotations => "rotations",
             Tree::Successors => "successors",
+            Tree::Withdrawn => "withdrawn",
         }
     }
 
@@ -344,6 +351,25 @@ impl Reference {
             created_at: read_u64(&value[32..])?,
         })
     }
+}
+
+/// `original ‖ created_at ‖ id`: the key of the row naming update `id` (made at `created_at`)
+/// among the versions the cancel of `original` withdrew, oldest first.
+pub(super) fn withdrawn_key(original: &Id, created_at: u64, id: &Id) -> Vec<u8> {
+    concat(&[original.as_bytes(), &big_endian(created_at), id.as_bytes()])
+}
+
+/// A row of [`Tree::Withdrawn`], as a [`Reference`] to the original (the update's id, author
+/// and created_at); `None` when its key or value is malformed.
+pub(super) fn decode_withdrawn(key: &[u8], value: &[u8]) -> Option<Reference> {
+    if key.len() != 72 {
+        return None;
+    }
+    Some(Reference {
+        id: Id::from_slice(&key[40..])?,
+        author: value.try_into().ok()?,
+        created_at: read_u64(&key[32..40])?,
+    })
 }
 
 /// `target ‖ author`: the key of the endorsement row that counts for `author` in `target`'s

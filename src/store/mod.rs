@@ -277,6 +277,10 @@ pub struct MessageState {
     pub current: Option<Message>,
     /// Valid updates (by the author or its successor), oldest first.
     pub updates: Vec<Id>,
+    /// For a cancelled alert or call: the updates its cancel withdrew that readers had seen,
+    /// oldest first (one still under embargo when cancelled is not named). Their content is
+    /// gone, so they are not in `updates`; a CAP Cancel names them beside the original.
+    pub withdrawn: Vec<WithdrawnVersion>,
     /// Whether an authorised cancel withdrew it.
     pub cancelled: bool,
     /// Why it is withheld, in words, when its author's key ended before it was made (revoked,
@@ -291,6 +295,18 @@ pub struct MessageState {
     /// What the organisations that reported on it did (each author's latest report in
     /// effect), against the current version's goals; empty when nobody reported.
     pub tally: Tally,
+}
+
+/// A version of an alert or call that its cancel withdrew: enough to name it (CAP's
+/// `references`), nothing of its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithdrawnVersion {
+    /// The update's id.
+    pub id: Id,
+    /// Its author.
+    pub author: AuthorKey,
+    /// Its created_at (CAP's `sent`).
+    pub created_at: Timestamp,
 }
 
 /// One endorsing author.

@@ -18,7 +18,9 @@ use super::codec::{self, ACCEPTED, LogEntry, Record, Tree, big_endian, concat, m
 #[cfg(doc)]
 use super::rows::Rows;
 use super::rules;
-use super::{Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View};
+use super::{
+    Counts, Endorser, Entry, Inner, MessageState, Seen, Store, StoreError, View, WithdrawnVersion,
+};
 use crate::message::tally::{Reported, RosterHeld};
 use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Tally, Timestamp};
 
@@ -494,6 +496,22 @@ impl Inner {
         }
         updates.sort();
         translations.sort_by_key(|(c, m)| (*c, m.id()));
+        let withdrawn = if cancelled {
+            rows.withdrawn(id)?
+                .into_iter()
+                .map(|w| {
+                    Ok(WithdrawnVersion {
+                        id: w.id,
+                        author: AuthorKey::from_slice(&w.author).map_err(|_| {
+                            StoreError::corrupt(&self.dir, "bad author in a withdrawn row")
+                        })?,
+                        created_at: Timestamp(w.created_at),
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        } else {
+            Vec::new()
+        };
 
         let current = match &message {
             None => None,
@@ -542,6 +560,7 @@ impl Inner {
             created_at: Timestamp(rec.created_at),
             current,
             updates: updates.into_iter().map(|(_, id)| id).collect(),
+            withdrawn,
             cancelled,
             withheld,
             cancel_reason,

@@ -324,6 +324,33 @@ impl<'a> Rows<'a> {
         self.delete(Tree::Refs, codec::reference_key(target, kind, id));
     }
 
+    /// The updates the cancel of `original` withdrew that readers had seen, oldest first.
+    pub(super) fn withdrawn(&self, original: &Id) -> Result<Vec<Reference>, StoreError> {
+        self.scan_prefix(Tree::Withdrawn, original.as_bytes())?
+            .iter()
+            .map(|(k, v)| {
+                codec::decode_withdrawn(k, v).ok_or_else(|| self.corrupt("bad withdrawn row"))
+            })
+            .collect()
+    }
+
+    /// Plans noting that the cancel of `original` withdrew `update`, which readers had seen.
+    pub(super) fn put_withdrawn(&mut self, original: &Id, update: &Reference) {
+        self.put(
+            Tree::Withdrawn,
+            codec::withdrawn_key(original, update.created_at, &update.id),
+            update.author,
+        );
+    }
+
+    /// Plans forgetting the versions the cancel of `original` withdrew (its record goes).
+    pub(super) fn delete_withdrawn(&mut self, original: &Id) -> Result<(), StoreError> {
+        for (k, _) in self.scan_prefix(Tree::Withdrawn, original.as_bytes())? {
+            self.delete(Tree::Withdrawn, k.to_vec());
+        }
+        Ok(())
+    }
+
     /// The target named by message `id` of `kind`, found by a walk of every stored reference
     /// (for a message whose body cannot be read: damage is rare).
     pub(super) fn target_of(&self, kind: Kind, id: &Id) -> Result<Option<Id>, StoreError> {

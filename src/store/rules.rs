@@ -371,7 +371,10 @@ fn count_report(rows: &mut Rows<'_>, kind: Kind, delta: i64) -> Result<(), Store
 }
 
 /// Withdraws the content that repeats a cancelled message: its author's updates and all
-/// translations.
+/// translations. The updates readers had seen (released, or never under embargo) are kept in
+/// the cancelled message's withdrawn list: their reference rows go with their content, and a
+/// CAP Cancel must still name each version an aggregator may hold as current. One still under
+/// embargo was never shown, and is not named.
 fn withdraw_dependents(
     rows: &mut Rows<'_>,
     target: &Id,
@@ -386,6 +389,9 @@ fn withdraw_dependents(
             if let Some(rec) = rows.record(&dependent.id)?
                 && rec.has_content()
             {
+                if kind == Kind::Update && !rec.pending() {
+                    rows.put_withdrawn(target, &dependent);
+                }
                 strip(rows, &dependent.id, &rec, CANCELLED, Some(cancel))?;
             }
         }
@@ -676,6 +682,10 @@ pub(super) fn expire(rows: &mut Rows<'_>, id: &Id, drop_at: u64) -> Result<bool,
     } else {
         // Already a tombstone in all but name.
         rows.add_to_count(codec::meta::N_TOMBSTONES, -1)?;
+    }
+    if rec.flags & CANCELLED != 0 && matches!(rec.kind, Kind::Alert | Kind::Call) {
+        // What its cancel withdrew goes with it: nothing names it any more.
+        rows.delete_withdrawn(id)?;
     }
     rows.delete_record(id);
     rows.put_tombstone(id, drop_at);

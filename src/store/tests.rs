@@ -669,6 +669,91 @@ async fn a_cancel_before_its_original_withdraws_it_on_arrival() {
 }
 
 #[tokio::test]
+async fn a_cancel_in_one_group_with_its_original_and_update_keeps_the_update_as_withdrawn() {
+    // A follower catching up: the original, its update, an update still under embargo and the
+    // cancel, in one transaction. The update's reference goes with its content; the store
+    // keeps it among the versions the cancel withdrew, for a CAP Cancel to name.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let u = update(&k, T0.plus(HOUR), a.id(), "Two of the four released");
+    let held = held_until(
+        &update(&k, T0.plus(HOUR), a.id(), "Trial date set"),
+        &k,
+        T0.plus(2 * DAY),
+    );
+    let c = cancel(&k, T0.plus(2 * HOUR), a.id(), "names published by mistake");
+    let out = s
+        .insert_many(local(&[a.clone(), u.clone(), held.clone(), c]), T0)
+        .await
+        .unwrap();
+    assert!(
+        out.iter().all(|i| matches!(i, Inserted::Accepted { .. })),
+        "{out:?}"
+    );
+    let named = |s: &Store| -> Vec<WithdrawnVersion> { s.get(&a.id()).unwrap().unwrap().withdrawn };
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.updates.is_empty());
+    // The update readers had seen, by id, author and time; never the one under embargo.
+    assert_eq!(
+        named(&s),
+        vec![WithdrawnVersion {
+            id: u.id(),
+            author: k.public(),
+            created_at: T0.plus(HOUR),
+        }]
+    );
+    assert!(s.check(false).await.unwrap().is_clean());
+    // Kept across a restart.
+    drop(s);
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(named(&s).len(), 1);
+    // A message that is not cancelled names none.
+    let other = simple_alert(&k, T0.plus(3 * HOUR));
+    accept(&s, &other).await;
+    assert!(s.get(&other.id()).unwrap().unwrap().withdrawn.is_empty());
+    // The list goes when the original's record does.
+    s.expire(T0.plus(DAY).plus(3 * HOUR)).await.unwrap();
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Withdrawn).len(), 0);
+}
+
+#[tokio::test]
+async fn the_check_finds_a_withdrawn_row_of_no_cancelled_message_and_a_repair_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    let u = update(&k, T0.plus(HOUR), a.id(), "Two of the four released");
+    accept(&s, &a).await;
+    accept(&s, &u).await;
+    accept(&s, &cancel(&k, T0.plus(2 * HOUR), a.id(), "mistake")).await;
+    let live = simple_alert(&k, T0.plus(HOUR));
+    accept(&s, &live).await;
+    assert!(s.check(false).await.unwrap().is_clean());
+    // Rows naming a message held with its content, and one not held at all.
+    let stray = |original: &Id| {
+        s.inner().unwrap().trees.get(Tree::Withdrawn).insert(
+            codec::withdrawn_key(original, T0.plus(HOUR).0, &u.id()),
+            k.public().as_bytes().as_slice(),
+        )
+    };
+    stray(&live.id()).unwrap();
+    stray(&Id([7; 32])).unwrap();
+    let report = s.check(true).await.unwrap();
+    let found = report
+        .findings
+        .iter()
+        .filter(|f| f.what == "withdrawn")
+        .count();
+    assert_eq!(found, 2, "{report:?}");
+    assert!(s.check(false).await.unwrap().is_clean());
+    // The cancelled original's own row stays.
+    assert_eq!(s.get(&a.id()).unwrap().unwrap().withdrawn.len(), 1);
+    assert!(s.get(&live.id()).unwrap().unwrap().withdrawn.is_empty());
+}
+
+#[tokio::test]
 async fn endorsements_are_tallied_once_per_author_even_before_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&cfg(dir.path())).unwrap();

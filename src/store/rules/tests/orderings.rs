@@ -380,3 +380,63 @@ fn a_reaching_back_revocation_before_any_commitment_keeps_its_reach() {
         visible(&deliver(&in_order(&s)), &k, &s)
     );
 }
+
+/// The updates the original's cancel withdrew that readers had seen, as the store keeps them.
+fn withdrawn_of(node: &Node, original: &Message) -> Vec<Id> {
+    node.rows()
+        .withdrawn(&original.id())
+        .expect("read")
+        .into_iter()
+        .map(|w| w.id)
+        .collect()
+}
+
+/// Every ordering of `three`, each once.
+fn permutations(three: [&Message; 3]) -> Vec<Vec<&Message>> {
+    const ORDERS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    ORDERS
+        .iter()
+        .map(|order| order.iter().map(|i| three[*i]).collect())
+        .collect()
+}
+
+#[test]
+fn every_ordering_of_an_original_its_update_and_its_cancel_names_the_update_it_accepted() {
+    // The cancel withdraws the update with the original whichever comes first, and names it
+    // wherever it was accepted. By design an update arriving once the original is withdrawn
+    // here (the original and its cancel both in) is refused, never shown: it is not named.
+    let union = key(70);
+    let original = simple_alert(&union, at(1));
+    let update = update(&union, at(2), original.id(), "Two of the four released");
+    let cancel = cancel(&union, at(3), original.id(), "names published by mistake");
+    for order in permutations([&original, &update, &cancel]) {
+        let node = deliver(&order);
+        let place = |m: &Message| order.iter().position(|x| x.id() == m.id());
+        let accepted = place(&update) < place(&original).max(place(&cancel));
+        assert!(!node.holds(&original));
+        let expected = if accepted { vec![update.id()] } else { vec![] };
+        assert_eq!(withdrawn_of(&node, &original), expected, "{order:?}");
+        // Accepted, then withdrawn: its record without content; refused: no record.
+        let record = node.rows().record(&update.id()).expect("read");
+        assert_eq!(record.is_some(), accepted, "{order:?}");
+        assert!(!record.is_some_and(|r| r.has_content()), "{order:?}");
+    }
+    // One still under embargo when the cancel takes effect was never shown: in no ordering is
+    // it named.
+    let held = held_until(
+        &super::update(&union, at(2), original.id(), "Trial date set"),
+        &union,
+        at(48),
+    );
+    for order in permutations([&original, &held, &cancel]) {
+        let node = deliver(&order);
+        assert!(withdrawn_of(&node, &original).is_empty(), "{order:?}");
+    }
+}
