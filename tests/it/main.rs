@@ -4,6 +4,7 @@
 mod backup;
 mod calendar;
 mod campaigns;
+mod cap_cancel;
 mod cli;
 mod conn_attacks;
 mod connector;
