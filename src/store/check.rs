@@ -514,8 +514,9 @@ impl Inner {
                 continue;
             };
             let original = k.get(..32).and_then(Id::from_slice);
+            // An unreadable record is a finding of its own (`check_records`); its rows go with it.
             let cancelled = match original {
-                Some(id) => self.record(&id)?.is_some_and(|r| {
+                Some(id) => self.record(&id).ok().flatten().is_some_and(|r| {
                     r.flags & codec::CANCELLED != 0 && matches!(r.kind, Kind::Alert | Kind::Call)
                 }),
                 None => false,
