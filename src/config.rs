@@ -282,6 +282,11 @@ pub struct FederationSection {
     /// off.
     #[serde(deserialize_with = "duration")]
     pub reconcile_every: Duration,
+    /// How often a follower whose peer does not send it embargoed messages early (its client
+    /// certificate was not trusted when it connected) asks again on a new connection, and
+    /// reconnects once the peer trusts it (a peer's operator may add this node's CA by hand).
+    #[serde(deserialize_with = "duration")]
+    pub trust_recheck_every: Duration,
 }
 
 impl Default for FederationSection {
@@ -295,6 +300,7 @@ impl Default for FederationSection {
             retry_limit_per_peer: 2_000,
             retry_future_max: Duration::from_secs(24 * 3600),
             reconcile_every: Duration::from_secs(600),
+            trust_recheck_every: Duration::from_secs(60),
         }
     }
 }

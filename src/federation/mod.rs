@@ -147,6 +147,30 @@ enum FollowError {
     LogMoved,
     #[error("{0}")]
     Setup(String),
+    #[error("the peer trusts this node's certificate now; reconnecting")]
+    TrustedNow,
+}
+
+/// Ends when the peer, which did not authenticate this node on the connection being followed
+/// (`early` false), would on a new one: asked every `federation.trust_recheck_every` on a
+/// connection of its own, so the follow is ended and made again authenticated (its cursor is
+/// durable: nothing is lost or applied twice). Never ends when the follow is early already, or
+/// the re-check is off (0).
+async fn trusted_later(node: Node, address: String, tls: ClientTls, early: bool) {
+    let every = node.config().federation.trust_recheck_every;
+    if early || every.is_zero() {
+        return std::future::pending().await;
+    }
+    let me = Some(node.node_key());
+    loop {
+        tokio::time::sleep(every).await;
+        if let Ok(mut client) = Client::connect_with(&address, &tls).await
+            && let Ok(info) = client.info_for(me).await
+            && info.embargo_early
+        {
+            return;
+        }
+    }
 }
 
 /// Follows one peer until shutdown.
@@ -195,6 +219,12 @@ impl Follower {
                 _ = &mut stopped => return,
                 r = self.follow_once() => r,
             };
+            if matches!(result, Err(FollowError::TrustedNow)) {
+                // Not a failure: connect again at once, authenticated this time.
+                self.status.connected = false;
+                backoff.reset();
+                continue;
+            }
             if self.status.connected {
                 // It followed the peer for a while: whatever ends it now is news.
                 logged.clear();
@@ -265,6 +295,12 @@ impl Follower {
         };
         let (caught_up, reached) = tokio::sync::oneshot::channel();
         let reconciling = reconciler.follow_up(client.clone(), reached);
+        let trusted_later = trusted_later(
+            self.node.clone(),
+            self.peer.address.clone(),
+            tls.clone(),
+            info.embargo_early,
+        );
 
         let (log_id, events) = client.subscribe_log(&Filter::default(), cursor, me).await?;
         if info.log_id.is_some() && log_id != info.log_id {
@@ -286,6 +322,10 @@ impl Follower {
         let followed = tokio::select! {
             ended = drive(&node, &mut log, PIPELINE, std::future::pending()) => ended,
             never = reconciling => match never {},
+            () = trusted_later => {
+                info!(peer = %log.follower.peer.name, "the peer trusts this node's certificate now: reconnecting to be sent embargoed messages early");
+                return Err(FollowError::TrustedNow);
+            }
         };
         match followed {
             Ended::Drained => Err(log

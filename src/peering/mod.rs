@@ -311,18 +311,19 @@ pub fn start(node: &Node) {
     let Some(path) = node.config().path.clone() else {
         return;
     };
+    // The text the node started with: a change is measured from it. Read here, before the
+    // node is handed to anyone, not in the task: an edit made just after the start would
+    // otherwise be taken for the starting text and never applied. Nothing else holds the lock
+    // yet; were it held, that holder reads the file itself.
+    if let Ok(mut file) = node.peering().file.try_lock()
+        && file.is_none()
+        && let Ok(text) = std::fs::read_to_string(&path)
+        && let Ok(config) = Config::parse(&text)
+    {
+        *file = Some((text, config));
+    }
     let watcher = node.clone();
     node.spawn(async move {
-        {
-            // The text the node started with: a change is measured from it.
-            let mut file = watcher.peering().file.lock().await;
-            if file.is_none()
-                && let Ok(text) = std::fs::read_to_string(&path)
-                && let Ok(config) = Config::parse(&text)
-            {
-                *file = Some((text, config));
-            }
-        }
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stopped = watcher.stopped();

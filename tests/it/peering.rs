@@ -18,8 +18,18 @@ use crate::support::*;
 /// A TLS node whose configuration is read from a file of its own (`[node] name` and an empty
 /// `tls.client_ca`), as `tocsin node run --config FILE` reads it.
 async fn filed(name: &str, clock: Clock) -> TestNode {
+    filed_with(name, clock, |_| {}).await
+}
+
+/// [`filed`], with `tweak` applied to the node's start-up config.
+async fn filed_with(
+    name: &str,
+    clock: Clock,
+    tweak: impl FnOnce(&mut tocsin::config::Config),
+) -> TestNode {
     let name = name.to_string();
     TestNode::start_with_clock(clock, move |c| {
+        tweak(c);
         c.tls.mode = TlsMode::Auto;
         c.node.name = name.clone();
         let file = c.node.data_dir.with_file_name(format!("{name}.toml"));
@@ -399,4 +409,45 @@ async fn a_config_file_edited_by_hand_is_applied_while_the_node_runs() {
         peer_status(&follower, "porto").is_none()
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_follower_reconnects_authenticated_once_its_peer_trusts_it_by_hand() {
+    // The follower asks again every 200 ms whether its peer would authenticate it now.
+    let follower = filed_with("braga", Clock::system(), |c| {
+        c.federation.trust_recheck_every = Duration::from_millis(200);
+    })
+    .await;
+    let followed = filed("faro", Clock::system()).await;
+    let mut file = ConfigFile::open(&file_of(&follower)).unwrap();
+    file.add_peer(&NewPeer {
+        name: "faro".into(),
+        address: followed.url(),
+        ca: Some(followed.config.node.data_dir.join("tls/ca.crt")),
+    })
+    .unwrap();
+    file.save().unwrap();
+    // Saved right after the start, left to the file's poll (an edit that early used to be taken
+    // for the text the node started with, and never applied).
+    wait_until("the follower connected, not authenticated", || async {
+        peer_status(&follower, "faro").is_some_and(|p| p.connected && !p.embargo_early)
+    })
+    .await;
+
+    // Only the followed node's file changes (the follower's peer stays exactly as it was, so
+    // nothing restarts its follower): the follower's re-check finds it trusted, and reconnects.
+    let mut file = ConfigFile::open(&file_of(&followed)).unwrap();
+    file.add_client_ca(&follower.config.node.data_dir.join("tls/ca.crt"))
+        .unwrap();
+    file.save().unwrap();
+    let reloaded = tocsin::peering::reload(followed.server().node())
+        .await
+        .unwrap();
+    assert!(reloaded.applied, "the client CAs changed");
+    wait_until("the follower reconnected authenticated", || async {
+        peer_status(&follower, "faro").is_some_and(|p| p.connected && p.embargo_early)
+    })
+    .await;
+    let status = peer_status(&follower, "faro").unwrap();
+    assert!(status.last_error.is_empty(), "{}", status.last_error);
 }
