@@ -70,15 +70,20 @@ pub fn start(node: &Node) {
     // Each configured peer is in the node's status from the moment the node has started (as
     // before the first connection), not only once the supervisor's task has run.
     for peer in node.peering().now().peers {
-        node.set_peer_status(PeerStatus {
-            name: peer.name.clone(),
-            address: peer.address.clone(),
-            ..PeerStatus::default()
-        });
+        node.set_peer_status(not_yet_connected(&peer));
     }
     node.spawn(supervise(node.clone()));
     node.spawn(refetch::run(node.clone()));
     node.spawn(retry::run(node.clone()));
+}
+
+/// A configured peer's status before its follower has connected.
+fn not_yet_connected(peer: &PeerConfig) -> PeerStatus {
+    PeerStatus {
+        name: peer.name.clone(),
+        address: peer.address.clone(),
+        ..PeerStatus::default()
+    }
 }
 
 /// A follower running, with what stops it and tells when it has stopped.
@@ -182,11 +187,7 @@ struct Follower {
 
 impl Follower {
     fn new(node: Node, peer: PeerConfig) -> Self {
-        let status = PeerStatus {
-            name: peer.name.clone(),
-            address: peer.address.clone(),
-            ..PeerStatus::default()
-        };
+        let status = not_yet_connected(&peer);
         node.set_peer_status(status.clone());
         Follower { node, peer, status }
     }

@@ -781,12 +781,7 @@ pub async fn trust_inviter(
     plan: &JoinPlan,
     ca_pem: &[u8],
 ) -> Result<(), PeeringError> {
-    let ca_pem = pem_of(&one_ca(ca_pem)?);
-    if fingerprint(&ca_pem)? != plan.line.ca_fingerprint {
-        return Err(PeeringError::Bad(
-            "the inviting node's CA is not the invitation's".into(),
-        ));
-    }
+    let ca_pem = invitations_ca(plan, &one_ca(ca_pem)?)?;
     let mut file = node.peering().file.lock().await;
     record(
         node,
@@ -796,6 +791,18 @@ pub async fn trust_inviter(
         None,
         &ca_pem,
     )
+}
+
+/// The inviter's CA (one certificate, as [`one_ca`] took it) in canonical PEM, once it is the
+/// one the invitation's fingerprint names.
+fn invitations_ca(plan: &JoinPlan, ca: &[u8]) -> Result<Vec<u8>, PeeringError> {
+    let pem = pem_of(ca);
+    if fingerprint(&pem)? != plan.line.ca_fingerprint {
+        return Err(PeeringError::Bad(
+            "the inviting node's CA is not the invitation's".into(),
+        ));
+    }
+    Ok(pem)
 }
 
 /// The inviter said no (joiner's side): the trust [`trust_inviter`] gave is taken back.
@@ -833,12 +840,7 @@ pub async fn joined(
             "the inviting node answered with a CA other than the one its handshake showed".into(),
         ));
     }
-    let pinned_ca = pem_of(&pinned);
-    if fingerprint(&pinned_ca)? != plan.line.ca_fingerprint {
-        return Err(PeeringError::Bad(
-            "the inviting node's CA is not the invitation's".into(),
-        ));
-    }
+    let pinned_ca = invitations_ca(plan, &pinned)?;
     let mut file = node.peering().file.lock().await;
     record(
         node,
