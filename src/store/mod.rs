@@ -115,6 +115,7 @@ mod maintain;
 mod open;
 mod read;
 mod reads;
+mod recent;
 mod repair;
 mod retry;
 mod rows;
@@ -144,6 +145,7 @@ pub use key_state::{
 };
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
+pub use recent::{Back, Facet, INDEX_VALUES_MAX};
 pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
 pub(crate) use rules::SUCCESSOR_HOPS;

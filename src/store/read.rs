@@ -269,7 +269,7 @@ impl Inner {
 
     /// Picks the most selective usable index for a filter, by counting (up to a cap) the rows
     /// each would walk. `None`: walk the log itself.
-    fn choose_index(
+    pub(super) fn choose_index(
         &self,
         filter: &Filter,
         since: u64,

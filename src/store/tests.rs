@@ -62,7 +62,7 @@ fn sign(b: Body, k: &SecretKey) -> Message {
     Message::sign(b, k).expect("sign")
 }
 
-fn alert(
+pub(super) fn alert(
     k: &SecretKey,
     created: Timestamp,
     topics: &[&str],
@@ -206,7 +206,7 @@ pub(super) fn rotation(
     )
 }
 
-fn cfg(dir: &std::path::Path) -> StoreConfig {
+pub(super) fn cfg(dir: &std::path::Path) -> StoreConfig {
     StoreConfig {
         path: dir.join("data"),
         cache_bytes: 8 * 1024 * 1024,

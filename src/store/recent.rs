@@ -1,0 +1,466 @@
+//! Reads newest first, for readers who want the latest of what is current and never all of
+//! it (the web gateway): the log or an index walked backwards from the durable head, the
+//! distinct values an index holds, an author's first entry in a view, and the few store-wide
+//! lists a reader's page names (recent cancels, keys with a conflicting commitment, the
+//! federations that publish rosters).
+//!
+//! Every read here costs what it returns plus a bounded budget of what it skips, never the
+//! size of the store: a node holding a million current messages answers "the newest 200"
+//! by reading a few hundred entries.
+
+use std::collections::BTreeMap;
+
+use super::codec::{self, LogEntry, Tree, big_endian, concat};
+use super::{Entry, Inner, KeyState, Store, StoreError, View};
+use crate::message::{AuthorKey, Filter, Kind};
+
+/// Distinct values listed per index at most (a facet of the page: countries, topics,
+/// languages).
+pub const INDEX_VALUES_MAX: usize = 512;
+
+/// An author's postings examined at most for the first one in a view.
+const FIRST_SEEN_PROBES: usize = 64;
+
+/// A backwards walk's position: the next seq to examine is the highest below `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Back {
+    /// Examine seqs below this.
+    pub before: u64,
+}
+
+/// An index a backwards read can list distinct values of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Facet {
+    /// ISO 3166-1 alpha-2 codes.
+    Country,
+    /// Topic slugs.
+    Topic,
+    /// Language tags, lower case.
+    Language,
+}
+
+impl Inner {
+    /// The log entries with seqs in `lo..=hi`, highest first.
+    fn log_range_back(
+        &self,
+        lo: u64,
+        hi: u64,
+    ) -> impl Iterator<Item = Result<(u64, LogEntry), StoreError>> + '_ {
+        self.trees
+            .get(Tree::Log)
+            .range(..=big_endian(hi))
+            .rev()
+            .map(move |kv| -> Result<Vec<(u64, LogEntry)>, StoreError> {
+                let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+                let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
+                let key = codec::read_u64(&k).ok_or_else(bad)?;
+                let mut out = Vec::new();
+                for e in codec::LogRow::new(key, &v) {
+                    let (seq, b) = e.ok_or_else(bad)?;
+                    if (lo..=hi).contains(&seq) {
+                        out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
+                    }
+                }
+                out.reverse();
+                Ok(out)
+            })
+            // Rows are keyed by their first seq: once a row starts below `lo`, none after it
+            // holds anything in range.
+            .scan(false, move |done, row| {
+                if *done {
+                    return None;
+                }
+                if let Ok(entries) = &row
+                    && entries.last().is_some_and(|(seq, _)| *seq <= lo)
+                {
+                    *done = true;
+                }
+                Some(row)
+            })
+            .flat_map(|row| match row {
+                Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })
+    }
+
+    /// The seqs at or below `hi` that one index prefix lists, highest first.
+    fn index_range_back(
+        &self,
+        t: Tree,
+        prefix: Vec<u8>,
+        hi: u64,
+    ) -> impl Iterator<Item = Result<u64, StoreError>> + '_ {
+        let tree = self.trees.get(t);
+        tree.range(concat(&[&prefix, &big_endian(0)])..=concat(&[&prefix, &big_endian(hi)]))
+            .rev()
+            .flat_map(move |kv| {
+                let seqs: Vec<Result<u64, StoreError>> = match kv {
+                    Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
+                    Ok((_, v)) => match codec::postings(&v) {
+                        None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
+                        Some(seqs) => seqs
+                            .into_iter()
+                            .rev()
+                            .filter(|s| *s <= hi)
+                            .map(Ok)
+                            .collect(),
+                    },
+                };
+                seqs
+            })
+    }
+
+    /// See [`Store::read_back`].
+    fn read_back(
+        &self,
+        at: Back,
+        filter: &Filter,
+        view: &View,
+        limit: usize,
+        budget: usize,
+    ) -> Result<(Vec<Entry>, Option<Back>), StoreError> {
+        if at.before == 0 || limit == 0 {
+            return Ok((Vec::new(), None));
+        }
+        let hi = at.before - 1;
+        type Candidates<'a> = Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>;
+        let candidates: Candidates<'_> = match self.choose_index(filter, 0, hi)? {
+            None => Box::new(self.log_range_back(1, hi).map(|e| e.map(|(seq, _)| seq))),
+            Some((t, prefixes)) => {
+                let iters = prefixes
+                    .into_iter()
+                    .map(|p| Box::new(self.index_range_back(t, p, hi)) as Candidates<'_>)
+                    .collect();
+                Box::new(MergeBack::new(iters))
+            }
+        };
+        let mut out = Vec::new();
+        for (n, seq) in candidates.enumerate() {
+            let seq = seq?;
+            if n >= budget.max(1) {
+                return Ok((out, Some(Back { before: seq + 1 })));
+            }
+            if let Some(message) = self.in_view(seq, None, view)?
+                && filter.matches(message.body())
+            {
+                out.push(Entry { seq, message });
+                if out.len() >= limit {
+                    return Ok((out, (seq > 1).then_some(Back { before: seq })));
+                }
+            }
+        }
+        Ok((out, None))
+    }
+}
+
+/// Merges descending seq streams into one descending stream without repeats.
+struct MergeBack<'a> {
+    heads: BTreeMap<u64, Vec<usize>>,
+    iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>,
+    failed: Option<StoreError>,
+}
+
+impl<'a> MergeBack<'a> {
+    fn new(iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>) -> Self {
+        let mut m = MergeBack {
+            heads: BTreeMap::new(),
+            iters,
+            failed: None,
+        };
+        for i in 0..m.iters.len() {
+            m.advance(i);
+        }
+        m
+    }
+
+    fn advance(&mut self, i: usize) {
+        match self.iters[i].next() {
+            Some(Ok(s)) => self.heads.entry(s).or_default().push(i),
+            Some(Err(e)) => {
+                self.failed.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Iterator for MergeBack<'_> {
+    type Item = Result<u64, StoreError>;
+
+    fn next(&mut self) -> Option<Result<u64, StoreError>> {
+        if let Some(e) = self.failed.take() {
+            return Some(Err(e));
+        }
+        let (seq, from) = self.heads.pop_last()?;
+        for i in from {
+            self.advance(i);
+        }
+        Some(Ok(seq))
+    }
+}
+
+impl Store {
+    /// Entries below `at` (from the durable head when `None`), newest first, at most `limit`,
+    /// examining at most `budget` candidates. Returns them and where to go on from, `None`
+    /// when the walk reached the start of the log.
+    ///
+    /// The same views and the same index choice as [`Store::read`], backwards: a reader
+    /// that shows the newest of what is current reads what it shows and a bounded margin, not
+    /// the store.
+    pub fn read_back(
+        &self,
+        at: Option<Back>,
+        filter: &Filter,
+        view: &View,
+        limit: usize,
+        budget: usize,
+    ) -> Result<(Vec<Entry>, Option<Back>), StoreError> {
+        let head = self.head();
+        let at = at.map_or(Back { before: head + 1 }, |b| Back {
+            before: b.before.min(head + 1),
+        });
+        self.inner()?.read_back(at, filter, view, limit, budget)
+    }
+
+    /// The distinct values of one index, in order, at most [`INDEX_VALUES_MAX`]: what the
+    /// messages held name (current, or expired and not yet removed). Each value costs one
+    /// seek, whatever the number of messages under it.
+    pub fn index_values(&self, facet: Facet) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner()?;
+        let tree = inner.trees.get(match facet {
+            Facet::Country => Tree::ICountry,
+            Facet::Topic => Tree::ITopic,
+            Facet::Language => Tree::ILang,
+        });
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        while out.len() < INDEX_VALUES_MAX {
+            let Some((k, _)) = tree
+                .range(from.clone()..)
+                .next()
+                .transpose()
+                .map_err(inner.sled_e())?
+            else {
+                break;
+            };
+            let Some(nul) = k.iter().position(|&b| b == 0) else {
+                return Err(StoreError::corrupt(&inner.dir, "bad index row"));
+            };
+            out.push(String::from_utf8_lossy(&k[..nul]).into_owned());
+            from = concat(&[&k[..nul], &[1]]);
+        }
+        Ok(out)
+    }
+
+    /// The seq of `author`'s first entry in `view` (its earliest message still held that the
+    /// view shows), looking at its first few postings only; `None` when none of them is
+    /// shown.
+    pub fn first_in_view(
+        &self,
+        author: &AuthorKey,
+        view: &View,
+    ) -> Result<Option<u64>, StoreError> {
+        let inner = self.inner()?;
+        let head = self.head();
+        let tree = inner.trees.get(Tree::IAuthor);
+        let prefix = author.as_bytes();
+        let mut probes = 0;
+        for kv in
+            tree.range(concat(&[prefix, &big_endian(0)])..=concat(&[prefix, &big_endian(head)]))
+        {
+            let (_, v) = kv.map_err(inner.sled_e())?;
+            let seqs = codec::postings(&v)
+                .ok_or_else(|| StoreError::corrupt(&inner.dir, "bad index row"))?;
+            for seq in seqs.into_iter().filter(|s| *s <= head) {
+                if inner.in_view(seq, None, view)?.is_some() {
+                    return Ok(Some(seq));
+                }
+                probes += 1;
+                if probes >= FIRST_SEEN_PROBES {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The keys that have not ended with a commitment to a recovery key other than the one in
+    /// force, at most `max`, each with what is known of it. One pass over the commitments
+    /// (a few per key that ever committed), never over messages.
+    pub fn conflicted_keys(&self, max: usize) -> Result<Vec<KeyState>, StoreError> {
+        let mut keys = Vec::new();
+        let mut last: Option<[u8; 32]> = None;
+        let candidates: Vec<[u8; 32]> = {
+            let inner = self.inner()?;
+            let mut out = Vec::new();
+            for kv in inner.trees.get(Tree::Commitments).iter() {
+                let (k, _) = kv.map_err(inner.sled_e())?;
+                let Some(key) = k.get(..32).and_then(|k| <[u8; 32]>::try_from(k).ok()) else {
+                    return Err(StoreError::corrupt(&inner.dir, "bad commitment row"));
+                };
+                if last != Some(key) {
+                    out.push(key);
+                    last = Some(key);
+                }
+            }
+            out
+        };
+        for key in candidates {
+            if keys.len() >= max {
+                break;
+            }
+            let Ok(key) = AuthorKey::from_slice(&key) else {
+                continue;
+            };
+            if !self.key_ends(&key)? && self.has_conflicting_commitment(&key)? {
+                keys.push(self.key_state(&key)?);
+            }
+        }
+        Ok(keys)
+    }
+
+    /// The authors with a roster held (federations), in key order.
+    pub fn roster_authors(&self) -> Result<Vec<AuthorKey>, StoreError> {
+        let inner = self.inner()?;
+        let tree = inner.trees.get(Tree::Latest);
+        let mut out = Vec::new();
+        let mut from = vec![Kind::Roster.tag()];
+        loop {
+            let Some((k, _)) = tree
+                .range(from.clone()..)
+                .next()
+                .transpose()
+                .map_err(inner.sled_e())?
+            else {
+                break;
+            };
+            if k.first() != Some(&Kind::Roster.tag()) {
+                break;
+            }
+            let author = k
+                .get(1..33)
+                .and_then(|a| AuthorKey::from_slice(a).ok())
+                .ok_or_else(|| StoreError::corrupt(&inner.dir, "bad latest row"))?;
+            out.push(author);
+            // Past every row of this author.
+            from = concat(&[&[Kind::Roster.tag()], author.as_bytes(), &[0xff; 9]]);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{MINUTE, T0, alert, cfg, key, profile, translate, update};
+    use crate::store::{Inserted, Origin};
+
+    async fn accept(s: &Store, m: &crate::message::Message) -> u64 {
+        match s.insert(m, Origin::Local, T0).await.expect("insert") {
+            Inserted::Accepted { seq } => seq,
+            other => panic!("expected Accepted, got {other:?}"),
+        }
+    }
+
+    /// Every entry `read_back` yields, batch after batch, newest first.
+    fn walk(s: &Store, filter: &Filter, limit: usize, budget: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut at = None;
+        for _ in 0..1000 {
+            let (entries, next) = s
+                .read_back(at, filter, &View::Reader, limit, budget)
+                .unwrap();
+            out.extend(entries.iter().map(|e| e.seq));
+            match next {
+                Some(n) => at = Some(n),
+                None => return out,
+            }
+        }
+        panic!("the walk did not end");
+    }
+
+    #[tokio::test]
+    async fn the_log_and_an_index_walk_back_newest_first_in_any_batch_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        let (a, b) = (key(1), key(2));
+        let mut az = Vec::new();
+        let mut all = Vec::new();
+        for i in 0..40u64 {
+            let (k, country) = if i % 3 == 0 { (&a, "AZ") } else { (&b, "TR") };
+            let m = alert(k, T0.plus(MINUTE * i as u32), &[], &[country], &["en"]);
+            let seq = accept(&s, &m).await;
+            all.push(seq);
+            if country == "AZ" {
+                az.push(seq);
+            }
+            // Other kinds between them, which a filter on kinds skips.
+            all.push(
+                accept(
+                    &s,
+                    &profile(k, T0.plus(MINUTE * i as u32), "Fictional Union"),
+                )
+                .await,
+            );
+        }
+        all.reverse();
+        az.reverse();
+        for (limit, budget) in [(1, 1), (3, 2), (7, 100), (1000, 5000)] {
+            assert_eq!(
+                walk(&s, &Filter::default(), limit, budget),
+                all,
+                "{limit}/{budget}"
+            );
+            let filter = Filter {
+                countries: vec!["AZ".into()],
+                ..Filter::default()
+            };
+            assert_eq!(walk(&s, &filter, limit, budget), az, "{limit}/{budget}");
+        }
+        let alerts = Filter {
+            kinds: vec![Kind::Alert],
+            ..Filter::default()
+        };
+        let (first, next) = s.read_back(None, &alerts, &View::Reader, 5, 100).unwrap();
+        assert_eq!(first.len(), 5);
+        assert!(first.windows(2).all(|w| w[0].seq > w[1].seq));
+        assert!(first.iter().all(|e| e.message.kind() == Kind::Alert));
+        assert_eq!(
+            next,
+            Some(Back {
+                before: first[4].seq
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn facets_list_each_value_once_and_an_author_starts_at_its_first_shown_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&cfg(dir.path())).unwrap();
+        let (a, b) = (key(1), key(2));
+        accept(&s, &profile(&b, T0, "Fictional Teachers")).await;
+        let first = accept(&s, &alert(&a, T0, &[], &["AZ"], &["en", "ru"])).await;
+        let target = alert(&a, T0.plus(MINUTE), &[], &["TR", "AZ"], &["pt-BR"]);
+        accept(&s, &target).await;
+        accept(&s, &translate(&b, T0.plus(MINUTE), target.id(), "fr")).await;
+        accept(
+            &s,
+            &update(&a, T0.plus(MINUTE * 2), target.id(), "Released"),
+        )
+        .await;
+        assert_eq!(s.index_values(Facet::Country).unwrap(), ["AZ", "TR"]);
+        assert_eq!(
+            s.index_values(Facet::Language).unwrap(),
+            ["en", "fr", "pt-br", "ru"]
+        );
+        assert!(s.index_values(Facet::Topic).unwrap().len() <= 1);
+        assert_eq!(
+            s.first_in_view(&a.public(), &View::Reader).unwrap(),
+            Some(first)
+        );
+        assert_eq!(
+            s.first_in_view(&key(9).public(), &View::Reader).unwrap(),
+            None
+        );
+    }
+}
