@@ -51,6 +51,8 @@ count-all =
     }
 count-trusted-first = { $shown } من أصل { $total } من التنبيهات والنداءات الحالية: من الكُتّاب الموثوقين أولًا.
 count-newest = الأحدث { $shown } من أصل { $total } من التنبيهات والنداءات الحالية.
+count-many = الأحدث { $shown } من أصل { $total } على الأقل من التنبيهات والنداءات الحالية.
+unverified-hidden-many = { $count } عنصرًا آخر على الأقل غير معروضة هنا: { $link }.
 unverified-note = العناصر التي تحمل علامة { $badge } موقّعة بمفاتيح لا تعرفها هذه العقدة ولا تذكرها أي قائمة موثوقة؛ وهي تأتي بعد غيرها.
 unverified-hidden =
     { $count ->

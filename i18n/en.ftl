@@ -58,6 +58,10 @@ count-all =
 count-trusted-first = { $shown } of { $total } current alerts and calls: by trusted authors first.
 # $shown of $total are shown, the newest.
 count-newest = The { $shown } newest of { $total } current alerts and calls.
+# $shown are shown, the newest; $total: how many were read, when there are too many to count (a lower bound).
+count-many = The { $shown } newest of at least { $total } current alerts and calls.
+# $count: a lower bound of the items by unverified authors left out; $link: as in unverified-hidden.
+unverified-hidden-many = At least { $count } more are not shown here: { $link }.
 # $badge: the "Unverified author" badge itself.
 unverified-note = Items marked { $badge } are signed by keys this node has no history with and no trusted list names; they come after the others.
 # $count: how many items by unverified authors are left out; $link: a link (text: unverified-show).

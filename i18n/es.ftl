@@ -46,6 +46,8 @@ count-all =
     }
 count-trusted-first = { $shown } de { $total } alertas y llamamientos vigentes: primero los de autores de confianza.
 count-newest = Los { $shown } más recientes de { $total } alertas y llamamientos vigentes.
+count-many = Los { $shown } más recientes de al menos { $total } alertas y llamamientos vigentes.
+unverified-hidden-many = Al menos { $count } más no se muestran aquí: { $link }.
 unverified-note = Los elementos marcados { $badge } están firmados con claves que este nodo no conoce y que ninguna lista de confianza nombra; aparecen después de los demás.
 unverified-hidden =
     { $count ->

@@ -46,6 +46,8 @@ count-all =
     }
 count-trusted-first = { $shown } sur { $total } alertes et appels en cours : ceux des auteurs de confiance d’abord.
 count-newest = Les { $shown } plus récents sur { $total } alertes et appels en cours.
+count-many = Les { $shown } plus récents sur au moins { $total } alertes et appels en cours.
+unverified-hidden-many = Au moins { $count } autres ne sont pas affichés ici : { $link }.
 unverified-note = Les éléments marqués { $badge } sont signés par des clés que ce nœud ne connaît pas et qu’aucune liste de confiance ne nomme ; ils viennent après les autres.
 unverified-hidden =
     { $count ->

@@ -46,6 +46,8 @@ count-all =
     }
 count-trusted-first = { $shown } de { $total } alertas e apelos em vigor: primeiro os de autores de confiança.
 count-newest = Os { $shown } mais recentes de { $total } alertas e apelos em vigor.
+count-many = Os { $shown } mais recentes de pelo menos { $total } alertas e apelos em vigor.
+unverified-hidden-many = Pelo menos mais { $count } não são mostrados aqui: { $link }.
 unverified-note = Os itens marcados { $badge } são assinados por chaves que este nó não conhece e que nenhuma lista de confiança nomeia; aparecem depois dos outros.
 unverified-hidden =
     { $count ->

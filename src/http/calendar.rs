@@ -85,6 +85,15 @@ fn clean(s: &str) -> String {
         .collect()
 }
 
+/// The selection the calendar reads: calls alone (only calls have deadlines), under the
+/// query's other filters.
+pub(super) fn walked(sel: &Selection) -> Selection {
+    Selection {
+        kinds: vec![Kind::Call],
+        ..sel.clone()
+    }
+}
+
 /// `/calendar.ics`.
 pub(super) fn calendar(
     gw: &Gateway,
@@ -96,11 +105,7 @@ pub(super) fn calendar(
     let limit = gw.max_items();
     // Only calls have deadlines: a filter for alerts alone leaves the calendar empty.
     let items = if sel.kinds.is_empty() || sel.kinds.contains(&Kind::Call) {
-        let calls = Selection {
-            kinds: vec![Kind::Call],
-            ..sel.clone()
-        };
-        snap.selected(&calls, now, limit).items
+        snap.selected(&walked(sel), now, limit).items
     } else {
         Vec::new()
     };

@@ -34,6 +34,7 @@ mod snapshot;
 mod tallies;
 mod words;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -58,7 +59,7 @@ use cache::{Clock, Rendered, Validators};
 use conn::{Guarded, SendLimits};
 use limits::{Admission, Closed, Refusal, Stats};
 use query::{BadQuery, Selection};
-use snapshot::{Builder, Snapshot};
+use snapshot::{Builder, Snapshot, Want};
 use words::{Arg, Words};
 
 /// What a refused connection is told before it is closed (written without waiting: a client
@@ -216,8 +217,8 @@ struct Shared {
     /// The incremental state. One request brings it up to the head, on the store's read pool;
     /// the others wait for the lock on the runtime, holding no read thread.
     builder: Arc<tokio::sync::Mutex<Builder>>,
-    /// The latest snapshot.
-    current: RwLock<Arc<Snapshot>>,
+    /// The views made at the latest head.
+    views: RwLock<Views>,
     /// When each state was first served, for `Last-Modified`.
     clock: Clock,
     /// Rendered pages and feeds, shared by their readers.
@@ -318,7 +319,7 @@ impl Gateway {
             inner: Arc::new(Shared {
                 base,
                 builder: Arc::new(tokio::sync::Mutex::new(Builder::default())),
-                current: RwLock::new(Arc::new(Snapshot::default())),
+                views: RwLock::new(Views::default()),
                 clock: Clock::default(),
                 rendered: Rendered::new(
                     node.config()
@@ -353,15 +354,16 @@ impl Gateway {
         self.node().config().http.max_items
     }
 
-    /// The snapshot for the store's durable head now (made on the store's read pool if the
-    /// head moved; concurrent requests wait for the one that makes it).
-    async fn snapshot(&self) -> Result<Arc<Snapshot>, Failure> {
-        let head = self.node().store().head();
-        if let Some(s) = self.fresh_snapshot(head) {
+    /// The snapshot of `want` for the store's durable head now: made on the store's read pool
+    /// if the head moved or one of the view's times passed since it was made (concurrent
+    /// requests wait for the one that makes it).
+    async fn view(&self, want: Want) -> Result<Arc<Snapshot>, Failure> {
+        let key = want.key();
+        if let Some(s) = self.cached_view(&key) {
             return Ok(s);
         }
         let mut builder = Arc::clone(&self.inner.builder).lock_owned().await;
-        if let Some(s) = self.fresh_snapshot(head) {
+        if let Some(s) = self.cached_view(&key) {
             return Ok(s);
         }
         let gw = self.clone();
@@ -371,17 +373,36 @@ impl Gateway {
             .node()
             .reads()
             .run(move |_| {
-                let snap = builder.advance(gw.node(), gw.node().now())?;
-                *gw.inner.current.write().unwrap_or_else(|e| e.into_inner()) = snap.clone();
+                let now = gw.node().now();
+                builder.advance(gw.node(), now)?;
+                let snap = Arc::new(builder.view(gw.node(), &want, now)?);
+                let mut views = gw.inner.views.write().unwrap_or_else(|e| e.into_inner());
+                if views.head != snap.head || views.by_key.len() >= VIEWS_MAX {
+                    views.by_key.clear();
+                    views.head = snap.head;
+                }
+                views
+                    .by_key
+                    .insert(key, (snap.clone(), snap.valid_until(now)));
                 Ok::<_, StoreError>(snap)
             })
             .await?;
         Ok(snap)
     }
 
-    fn fresh_snapshot(&self, head: u64) -> Option<Arc<Snapshot>> {
-        let current = self.inner.current.read().unwrap_or_else(|e| e.into_inner());
-        (current.head >= head).then(|| current.clone())
+    /// The view under `key`, if it was made at the durable head and none of its times passed.
+    fn cached_view(&self, key: &str) -> Option<Arc<Snapshot>> {
+        let head = self.node().store().head();
+        let now = self.node().now();
+        let views = self.inner.views.read().unwrap_or_else(|e| e.into_inner());
+        if views.head < head {
+            return None;
+        }
+        views
+            .by_key
+            .get(key)
+            .filter(|(_, until)| now.0 < *until)
+            .map(|(snap, _)| snap.clone())
     }
 
     /// The validators of a response showing `snap` at `now` for `path` with `key` (the
@@ -390,7 +411,7 @@ impl Gateway {
     /// them as they were.
     fn validators(&self, snap: &Snapshot, now: Timestamp, path: &str, key: &str) -> Validators {
         let epoch = snap.epoch(now);
-        let state = format!("{}:{}", snap.visible, epoch);
+        let state = format!("{}:{}:{:x}", snap.visible, epoch, snap.digest);
         Validators {
             etag: cache::etag(&[
                 self.node().node_key().as_bytes(),
@@ -520,7 +541,16 @@ fn bad_query(e: BadQuery, headers: &HeaderMap) -> Response {
 }
 
 async fn index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    selection_view(gw, req, "/", HTML, Freshness::Page, page::index).await
+    selection_view(
+        gw,
+        req,
+        "/",
+        HTML,
+        Freshness::Page,
+        page::index,
+        Selection::clone,
+    )
+    .await
 }
 
 async fn detail(
@@ -536,7 +566,7 @@ async fn detail(
         Err(e) => return Ok(bad_query(e, req.headers())),
     };
     let prefs = sel.preferences(accept_language(req.headers()));
-    let snap = gw.snapshot().await?;
+    let snap = gw.view(Want::Item(id)).await?;
     let now = gw.node().now();
     if let Some(item) = snap.item_for(&id)
         && item.id() != id
@@ -601,24 +631,64 @@ fn redirect(to: &str) -> Response {
 }
 
 async fn feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    selection_view(gw, req, "/feed.atom", ATOM, Freshness::Feed, atom::feed).await
+    selection_view(
+        gw,
+        req,
+        "/feed.atom",
+        ATOM,
+        Freshness::Feed,
+        atom::feed,
+        Selection::clone,
+    )
+    .await
 }
 
 async fn cap_index(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
-    selection_view(gw, req, "/cap.atom", ATOM, Freshness::Feed, atom::cap_index).await
+    let render = atom::cap_index;
+    selection_view(
+        gw,
+        req,
+        "/cap.atom",
+        ATOM,
+        Freshness::Feed,
+        render,
+        Selection::clone,
+    )
+    .await
 }
 
 async fn calendar_feed(State(gw): State<Gateway>, req: Request) -> Result<Response, Failure> {
     let render = calendar::calendar;
-    selection_view(gw, req, "/calendar.ics", CALENDAR, Freshness::Feed, render).await
+    let walked = calendar::walked;
+    selection_view(
+        gw,
+        req,
+        "/calendar.ics",
+        CALENDAR,
+        Freshness::Feed,
+        render,
+        walked,
+    )
+    .await
 }
 
 /// How a view of the current items is drawn: the page, a feed, the CAP index, the calendar.
 type Render = fn(&Gateway, &Snapshot, &Selection, &[String], Timestamp) -> String;
 
+/// The views made at one head, by [`Want::key`], each with the time (ms) it holds until.
+#[derive(Debug, Default)]
+struct Views {
+    head: u64,
+    by_key: HashMap<String, (Arc<Snapshot>, u64)>,
+}
+
+/// Views kept per head, at most (a reader can ask for many filter combinations).
+const VIEWS_MAX: usize = 256;
+
 /// A view of the current items under the query's filters, in the reader's languages: one
-/// snapshot, validators for `path` with the canonical query and the languages, a conditional
-/// request answered without rendering.
+/// snapshot of the items `walked` (the query's selection, as the view reads it) selects,
+/// validators for `path` with the canonical query and the languages, a conditional request
+/// answered without rendering.
 async fn selection_view(
     gw: Gateway,
     req: Request,
@@ -626,13 +696,20 @@ async fn selection_view(
     content_type: &'static str,
     freshness: Freshness,
     render: Render,
+    walked: fn(&Selection) -> Selection,
 ) -> Result<Response, Failure> {
     let sel = match Selection::parse(req.uri().query()) {
         Ok(s) => s,
         Err(e) => return Ok(bad_query(e, req.headers())),
     };
     let prefs = sel.preferences(accept_language(req.headers()));
-    let snap = gw.snapshot().await?;
+    let snap = gw
+        .view(Want::Listing {
+            sel: walked(&sel),
+            limit: gw.max_items(),
+            facets: content_type == HTML,
+        })
+        .await?;
     let now = gw.node().now();
     let mut key = format!("{}|{}", sel.to_query(), prefs.join(","));
     if content_type == HTML {
@@ -664,7 +741,7 @@ async fn cap_document(
     let Some(id) = file.strip_suffix(".xml").and_then(|s| s.parse::<Id>().ok()) else {
         return Ok(not_found(req).await);
     };
-    let snap = gw.snapshot().await?;
+    let snap = gw.view(Want::Item(id)).await?;
     let now = gw.node().now();
     let validators = gw.validators(&snap, now, "/cap", &id.to_hex());
     let doc = match (snap.item_for(&id), snap.cancels.get(&id)) {

@@ -430,19 +430,11 @@ pub(super) fn index(
     now: Timestamp,
 ) -> String {
     let w = Words::choose(prefs);
-    let mut countries = BTreeSet::new();
-    let mut topics = BTreeSet::new();
-    let mut languages = BTreeSet::new();
-    for item in snap.live(now) {
-        let current = item.current(now).body();
-        countries.extend(current.countries.iter().cloned());
-        topics.extend(current.topics.iter().cloned());
-        languages.extend(
-            item.texts(now)
-                .iter()
-                .map(|t| t.info.language.to_ascii_lowercase()),
-        );
-    }
+    // The values the messages held name (read from the store's indexes, not from every
+    // current item).
+    let countries: BTreeSet<String> = snap.facets.countries.iter().cloned().collect();
+    let topics: BTreeSet<String> = snap.facets.topics.iter().cloned().collect();
+    let languages: BTreeSet<String> = snap.facets.languages.iter().cloned().collect();
     let listing = snap.selected(sel, now, gw.max_items());
     let (shown, total) = (&listing.items, listing.total);
 
@@ -598,6 +590,8 @@ pub(super) fn index(
     let count = match (total, shown.len()) {
         (0, _) if sel.is_filtered() => w.t("count-none-filtered"),
         (0, _) => w.t("count-none"),
+        // Too many to count: the listing read back from the newest until it had enough.
+        (t, s) if !listing.complete => counts("count-many", s, t),
         (t, s) if s < t && listing.unverified_shown < listing.unverified => {
             counts("count-trusted-first", s, t)
         }
@@ -630,7 +624,11 @@ pub(super) fn index(
                 m,
                 " {}",
                 w.html(
-                    "unverified-hidden",
+                    if listing.complete {
+                        "unverified-hidden"
+                    } else {
+                        "unverified-hidden-many"
+                    },
                     &[
                         ("count", Arg::Num(hidden as u64)),
                         ("link", Arg::Html(&link))

@@ -1,26 +1,31 @@
-//! The readers' state of the store, kept up to date incrementally: the current alerts and
-//! calls with their versions, translations, endorsers and tallies of action reports, recent
-//! cancels, authors' names, and the keys that ended (revoked, or rotated after a compromise)
-//! with who carries on for them.
+//! What readers are shown, read from the store newest first: each response (the page, a
+//! feed, the calendar, a message page) gets a [`Snapshot`] of the items it may show, with the
+//! names, keys and recent cancels they need, made by the [`Builder`] once per durable head and
+//! view and shared by the readers of that view.
 //!
-//! A snapshot is made once per durable head, by the first request that sees the head move,
-//! from the log entries added since the previous one (readers' view only): a burst of readers
-//! costs one small read of the store, not one scan each. Everything that depends on the clock
-//! (embargoed updates, expiry) is decided per request from the times kept here, and
-//! [`Snapshot::epoch`] counts the times passed, so validators change when the clock does.
+//! A listing walks the log (or the most selective index its filters name) back from the head
+//! until it has what it shows (see [`Builder::walk`]), so its cost and memory follow
+//! `http.max_items`, not the number of current messages; decoded items, names and who has
+//! history are kept in bounded caches that the log entries of each new head invalidate.
+//! Everything that depends on the clock (embargoed updates, expiry) is decided per request
+//! from the times kept here, and [`Snapshot::epoch`] counts the times passed, so validators
+//! change when the clock does; a view is made again when one of its times passes.
 //!
 //! Architecture Invariant: nothing here shows what the readers' view of the store does not:
 //! an original enters only through the readers' view (so after its embargo); versions and
 //! translations are shown only from their `effective_at`; withdrawn content is never held.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
-use crate::store::{Endorser, KeyEnd, KeyState, NAME_HOPS, Store, StoreError, View, key_note};
+use crate::store::{
+    Endorser, Facet, KeyEnd, KeyState, NAME_HOPS, Store, StoreError, View, key_note,
+};
 
 use super::calendar::CallEvents;
 use super::query::{AuthorFilter, Selection};
@@ -194,7 +199,7 @@ pub(super) enum NameSource {
 #[derive(Debug, Default)]
 pub(super) struct Names {
     profiles: HashMap<[u8; 32], String>,
-    rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+    rosters: Arc<HashMap<[u8; 32], (String, AuthorKey)>>,
     /// Where the keys that ended here end, and who carries on for them.
     keys: Arc<KeyEvents>,
 }
@@ -203,7 +208,7 @@ impl Names {
     /// Names from the keys' own messages and rosters, and the keys' ends.
     fn new(
         profiles: HashMap<[u8; 32], String>,
-        rosters: HashMap<[u8; 32], (String, AuthorKey)>,
+        rosters: Arc<HashMap<[u8; 32], (String, AuthorKey)>>,
         keys: Arc<KeyEvents>,
     ) -> Names {
         Names {
@@ -267,7 +272,10 @@ impl Names {
     }
 }
 
-/// What readers can see, as of one durable head. Immutable; shared by requests.
+/// What one response can show, as of one durable head: the items of one listing (or the one
+/// item a message page shows) with the names they need, the recent cancels and the keys that
+/// ended. Immutable; shared by the requests for the same view until the head moves or one of
+/// its times passes.
 #[derive(Debug, Default)]
 pub(super) struct Snapshot {
     /// Everything up to this seq is reflected.
@@ -275,24 +283,78 @@ pub(super) struct Snapshot {
     /// The last seq readers were shown an entry at (at most `head`): what validators name,
     /// so that an arrival under embargo, which moves `head` only, changes none.
     pub(super) visible: u64,
-    /// Current alerts and calls by original id.
+    /// The items this view may show, by original id: the newest of those that pass its
+    /// selection (and some that no longer do, expired since they were read).
     pub(super) items: HashMap<Id, Arc<Item>>,
-    /// Update id → original id.
+    /// Update id → original id, for the items here.
     pub(super) versions: HashMap<Id, Id>,
-    /// Authorised cancels by the cancel's id.
-    pub(super) cancels: HashMap<Id, Arc<CancelNote>>,
-    /// Authors' names.
+    /// Authorised cancels by the cancel's id (the most recent, not expired).
+    pub(super) cancels: Arc<HashMap<Id, Arc<CancelNote>>>,
+    /// Authors' names, for every author the items, cancels and keys here name.
     pub(super) names: Arc<Names>,
     /// The keys that end here (revoked, or rotated after a compromise), each with what is
     /// known of it, and the keys not ended with a conflicting recovery commitment.
     pub(super) keys: Arc<KeyEvents>,
-    /// Every time at which what readers see changes without a new log entry (embargoes
+    /// The countries, topics and languages the messages held name, for the page's filters.
+    pub(super) facets: Arc<Facets>,
+    /// Every time at which what this view shows changes without a new log entry (embargoes
     /// ending, expiries), sorted.
     boundaries: Vec<u64>,
-    /// The authors of current items that readers may trust (see [`Builder`]'s ranking).
-    trusted: Arc<HashSet<[u8; 32]>>,
+    /// The authors of the items here that readers may trust (see [`Builder`]'s ranking).
+    trusted: HashSet<[u8; 32]>,
     /// The most items by unverified authors in a ranked listing (`trust.unverified_items`).
     unverified_items: usize,
+    /// Whether `items` holds every live item that passes the view's selection: the walk
+    /// reached the start of the log. Otherwise the counts are of those read, a lower bound.
+    pub(super) complete: bool,
+    /// What the view shows, summed up: part of the validators, so that two states of one view
+    /// never share an ETag.
+    pub(super) digest: u64,
+}
+
+/// The values readers can filter by.
+#[derive(Debug, Default)]
+pub(super) struct Facets {
+    /// ISO 3166-1 codes.
+    pub(super) countries: Vec<String>,
+    /// Topic slugs.
+    pub(super) topics: Vec<String>,
+    /// Language tags, lower case.
+    pub(super) languages: Vec<String>,
+}
+
+/// What a response needs from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Want {
+    /// The newest current items that pass a selection, up to a limit (the page, the feeds,
+    /// the calendar); with the facets when `facets`.
+    Listing {
+        /// The filters (the chosen language does not change what is read).
+        sel: Selection,
+        /// The most items shown.
+        limit: usize,
+        /// Whether the page's filter values are wanted.
+        facets: bool,
+    },
+    /// The item an id names (the original's, or an update's), for a message page or a CAP
+    /// document.
+    Item(Id),
+}
+
+impl Want {
+    /// The key of the view in the gateway's cache of views.
+    pub(super) fn key(&self) -> String {
+        match self {
+            Want::Listing { sel, limit, facets } => {
+                let sel = Selection {
+                    lang: None,
+                    ..sel.clone()
+                };
+                format!("list|{}|{limit}|{facets}", sel.to_query())
+            }
+            Want::Item(id) => format!("item|{id}"),
+        }
+    }
 }
 
 /// What readers are shown of keys: those that ended, and those someone else committed for.
@@ -346,6 +408,9 @@ pub(super) struct Listing<'a> {
     pub(super) unverified: usize,
     /// Of the items shown, the ones by unverified authors.
     pub(super) unverified_shown: usize,
+    /// Whether `total` and `unverified` count every live item that passes (else: those read,
+    /// a lower bound).
+    pub(super) complete: bool,
 }
 
 impl Snapshot {
@@ -355,7 +420,17 @@ impl Snapshot {
         self.boundaries.partition_point(|&t| t <= now.0)
     }
 
-    /// The items live at `now`.
+    /// The first of the snapshot's times after `now` (in milliseconds; `u64::MAX` when none):
+    /// from then on, what the view shows may change without a new log entry, so it is made
+    /// again.
+    pub(super) fn valid_until(&self, now: Timestamp) -> u64 {
+        self.boundaries
+            .get(self.epoch(now))
+            .copied()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The items here live at `now`.
     pub(super) fn live(&self, now: Timestamp) -> impl Iterator<Item = &Arc<Item>> {
         self.items.values().filter(move |i| i.live(now))
     }
@@ -420,6 +495,7 @@ impl Snapshot {
             total,
             unverified: unverified_total,
             unverified_shown,
+            complete: self.complete,
         }
     }
 
@@ -443,47 +519,138 @@ struct Changes {
     committed: BTreeSet<[u8; 32]>,
 }
 
-/// Keeps the state between heads and makes snapshots. Used under a lock, on a blocking thread.
+/// Entries read back per batch of a listing's walk.
+const WALK_BATCH: usize = 64;
+/// A listing reads at most this many entries back from the head per item it shows (20,000
+/// at the default `http.max_items`): under a flood of items from fresh keys, what lies beyond
+/// is not read, and the counts say "at least".
+const WALK_PER_ITEM: usize = 100;
+/// Up to this many entries read per item shown (2,000 by default), every item is decoded, so a
+/// small node's counts are exact; beyond it an original by an unverified author is counted out
+/// undecoded once the listing has all the unverified items it can show.
+const EXACT_READ_PER_ITEM: usize = 10;
+/// The operator's list (allowed authors, federations and their rosters' members) is walked
+/// through its own index when it names at most this many keys.
+const VOUCHED_WALK_MAX: usize = 256;
+/// The head moved by more than this many entries since the state was made: it is made again
+/// from the store rather than caught up entry by entry.
+const CATCH_UP_MAX: u64 = 10_000;
+/// Items kept decoded between requests (each a few KiB); the cache is emptied when full.
+const ITEM_CACHE: usize = 4_096;
+/// Authors whose names and first entries are kept; each cache is emptied when full.
+const AUTHOR_CACHE: usize = 65_536;
+/// The most recent cancels kept for the CAP index and the calendar.
+const MAX_CANCELS: usize = 1_000;
+
+/// The alert or call a message shows on: itself, the original an update supersedes, the
+/// target of a translation. `None` for every other kind.
+fn item_of(m: &Message) -> Option<Id> {
+    match &m.body().content {
+        Content::Alert(_) | Content::Call(_) => Some(m.id()),
+        Content::Update(u) => Some(u.supersedes),
+        Content::Translation(t) => Some(t.target),
+        _ => None,
+    }
+}
+
+/// What a listing's walk reads from the store: every entry that can place an item that passes
+/// `sel` (originals, updates and, for a language, translations), through the most selective
+/// index the selection names. The items found are checked against `sel` itself, so this only
+/// has to list at least one entry of each item that passes.
+fn walk_filter(sel: &Selection) -> Filter {
+    // A translation carries no countries or topics: with those, languages are checked on the
+    // items alone.
+    let languages = if sel.countries.is_empty() && sel.topics.is_empty() {
+        sel.languages.clone()
+    } else {
+        Vec::new()
+    };
+    let mut kinds = vec![Kind::Alert, Kind::Call, Kind::Update];
+    if !languages.is_empty() {
+        kinds.push(Kind::Translation);
+    }
+    Filter {
+        kinds,
+        countries: sel.countries.clone(),
+        topics: sel.topics.clone(),
+        languages,
+        ..Filter::default()
+    }
+}
+
+/// Where a listing's walk stands.
+#[derive(Debug, Default)]
+struct Walk {
+    /// The most items shown.
+    limit: usize,
+    /// The most items by unverified authors shown.
+    shown_unverified: usize,
+    /// Originals met (each item is looked at once).
+    seen: HashSet<Id>,
+    /// The items found, newest entry first.
+    found: Vec<Arc<Item>>,
+    /// Live items that pass, by trusted and by unverified authors.
+    trusted: usize,
+    unverified: usize,
+    /// Entries read in this walk.
+    read: usize,
+    /// Whether an item was counted out without being decoded.
+    skipped: bool,
+}
+
+/// Keeps what readers are shown between heads (names, keys, recent cancels, decoded items,
+/// who has history) and makes views from the store. Used under a lock, on a blocking thread.
+///
+/// Nothing here grows with the number of current messages: items are read when a view asks
+/// for them, newest first, and kept in a bounded cache that the log entries of each new head
+/// invalidate.
 #[derive(Debug, Default)]
 pub(super) struct Builder {
+    /// Made from the store (see [`Builder::start`]).
+    ready: bool,
     head: u64,
     /// See [`Snapshot::visible`]; never moves back.
     visible: u64,
-    items: HashMap<Id, Arc<Item>>,
+    /// Decoded items by original id; `None`: the id names no current alert or call.
+    items: HashMap<Id, Option<Arc<Item>>>,
     cancels: HashMap<Id, Arc<CancelNote>>,
+    /// `cancels` as snapshots share it, made again when it changes.
+    shared_cancels: Arc<HashMap<Id, Arc<CancelNote>>>,
     pending_cancels: HashMap<Id, Message>,
+    /// Authors' own names (their latest profile), as read.
     profiles: HashMap<[u8; 32], Option<String>>,
-    roster_authors: BTreeSet<[u8; 32]>,
-    rosters: HashMap<[u8; 32], (String, AuthorKey)>,
-    snapshot: Arc<Snapshot>,
-    /// Per author, the first seq readers were shown something of theirs at.
-    first_shown: HashMap<[u8; 32], u64>,
+    /// Roster members' names, by member: the first roster in key order to name one wins.
+    rosters: Arc<HashMap<[u8; 32], (String, AuthorKey)>>,
+    /// Per author, the first seq readers were shown something of theirs at, as read.
+    first_shown: HashMap<[u8; 32], Option<u64>>,
     /// (time, readers' seq) noted as the head moved, oldest first: everything up to that seq
     /// was shown by that time. How the gateway tells how long ago an author was first shown,
-    /// with no time kept in the store; kept across a rebuild.
+    /// with no time kept in the store; kept when the state is made again.
     marks: VecDeque<(Timestamp, u64)>,
+    /// The readers' seq up to which everything was shown at least `trust.history` ago.
+    aged: u64,
     /// The authors the operator vouches for, read again when a roster arrives.
     vouched: Option<HashSet<[u8; 32]>>,
-    /// Keys not ended with a conflicting recovery commitment, from the commitments seen.
+    /// Keys not ended with a conflicting recovery commitment.
     conflicted: BTreeMap<[u8; 32], KeyState>,
-    /// What readers are shown of keys: the keys that end here, read when the state is made
-    /// from the start (every revocation and rotation makes it again), and `conflicted`.
+    /// What readers are shown of keys: the keys that end here and `conflicted`.
     keys: Arc<KeyEvents>,
+    /// The page's filter values for this head, made when a page first asks.
+    facets: Option<Arc<Facets>>,
 }
 
 impl Builder {
-    /// Brings the state up to the store's durable head and returns the snapshot for it.
-    pub(super) fn advance(
-        &mut self,
-        node: &Node,
-        now: Timestamp,
-    ) -> Result<Arc<Snapshot>, StoreError> {
+    /// Brings the state up to the store's durable head: from the log entries added since the
+    /// previous head when they are few, else made again from the store.
+    pub(super) fn advance(&mut self, node: &Node, now: Timestamp) -> Result<(), StoreError> {
         let store = node.store();
         let target = store.head();
-        if target <= self.head {
-            return Ok(self.snapshot.clone());
+        if self.ready && target <= self.head {
+            return Ok(());
         }
-        let fresh = self.head == 0;
+        if !self.ready || target - self.head > CATCH_UP_MAX {
+            return self.start(node, now);
+        }
         let mut changes = Changes::default();
         let mut since = self.head;
         while since < target {
@@ -492,9 +659,10 @@ impl Builder {
             for e in &entries {
                 self.note(&e.message, &mut changes);
                 self.visible = self.visible.max(e.seq);
-                self.first_shown
-                    .entry(*e.message.author().as_bytes())
-                    .or_insert(e.seq);
+                if let Some(first @ None) = self.first_shown.get_mut(e.message.author().as_bytes())
+                {
+                    *first = Some(e.seq);
+                }
             }
             if scanned <= since {
                 break;
@@ -518,18 +686,13 @@ impl Builder {
                 conflicts = true;
             }
         }
-        if changes.revoked && !fresh {
-            // A revocation withholds content of every kind, everywhere: start from the log
+        if changes.revoked {
+            // A revocation withholds content of every kind, everywhere: start from the store
             // again rather than chase it (revocations are rare).
-            *self = Builder {
-                visible: self.visible,
-                marks: std::mem::take(&mut self.marks),
-                ..Builder::default()
-            };
-            return self.advance(node, now);
+            return self.start(node, now);
         }
 
-        // Cancels first, while the items they withdraw are still here to describe them.
+        // Cancels first, while the items they withdraw are still cached to describe them.
         let mut cancels = std::mem::take(&mut self.pending_cancels);
         for c in changes.cancels {
             cancels.insert(c.id(), c);
@@ -543,120 +706,121 @@ impl Builder {
             // brought no entry readers see (it arrived withdrawn): name the new state anyway.
             self.visible = self.visible.max(since);
         }
-        for id in &changes.originals {
-            self.refresh(store, id, true)?;
-        }
-        for id in changes.touched.difference(&changes.originals) {
-            self.refresh(store, id, false)?;
+        for id in changes.originals.iter().chain(&changes.touched) {
+            self.items.remove(id);
         }
         if !changes.profiles.is_empty() || changes.rosters {
             // A tally names each reporter's country (from its latest profile) and counts the
             // rosters' members: a new profile or roster can change what it says.
-            let reported: Vec<Id> = self
-                .items
-                .iter()
-                .filter(|(id, item)| !item.tally.is_empty() && !changes.touched.contains(*id))
-                .map(|(id, _)| *id)
-                .collect();
-            for id in &reported {
-                self.refresh(store, id, false)?;
+            self.items
+                .retain(|_, item| item.as_ref().is_none_or(|i| i.tally.is_empty()));
+        }
+        // New originals are read now, while they are few: a cancel that comes later describes
+        // what readers were shown (for filtered feeds and the calendar).
+        if changes.originals.len() <= ITEM_CACHE / 4 {
+            for id in &changes.originals {
+                self.item(store, id)?;
             }
         }
-
-        self.items.retain(|_, i| i.live(now));
-        self.cancels.retain(|_, c| !expired(&c.cancel, now));
-        self.pending_cancels.retain(|_, c| !expired(c, now));
-
-        if fresh || conflicts {
-            let ended = if fresh {
-                let mut ended = store.ended_keys()?;
-                // The latest end first: what readers most need to know of.
-                ended.sort_by_key(|k| std::cmp::Reverse(k.end.as_ref().map(|e| (e.from, e.by))));
-                ended
-            } else {
-                self.keys.ended.clone()
-            };
-            let conflicted = self.conflicted.values().cloned().collect();
-            self.keys = Arc::new(KeyEvents::new(ended, conflicted));
-        }
-
-        for key in changes.profiles {
-            self.profiles.remove(&key);
-        }
-        let mut authors = BTreeSet::new();
-        // The keys the list of ended keys names, and those their successors carry on for.
-        for state in &self.keys.ended {
-            authors.insert(*state.key.as_bytes());
-            authors.extend(state.predecessor.map(|p| *p.as_bytes()));
-            authors.extend(
-                state
-                    .end
-                    .as_ref()
-                    .and_then(|e| e.successor)
-                    .map(|s| *s.as_bytes()),
-            );
-        }
-        authors.extend(self.conflicted.keys().copied());
-        for item in self.items.values() {
-            authors.insert(*item.original.author().as_bytes());
-            authors.extend(item.updates.iter().map(|m| *m.author().as_bytes()));
-            authors.extend(item.translations.iter().map(|m| *m.author().as_bytes()));
-            authors.extend(item.endorsers.iter().map(|e| *e.author.as_bytes()));
-            authors.extend(item.tally.reports.iter().map(|r| *r.author.as_bytes()));
-        }
-        for key in authors {
-            if let std::collections::hash_map::Entry::Vacant(slot) = self.profiles.entry(key) {
-                let name = match AuthorKey::from_slice(&key) {
-                    Ok(k) => store.profile(&k)?.and_then(|m| match &m.body().content {
-                        Content::Profile(p) if !p.name.trim().is_empty() => Some(p.name.clone()),
-                        _ => None,
-                    }),
-                    Err(_) => None,
-                };
-                slot.insert(name);
-            }
+        for key in &changes.profiles {
+            self.profiles.remove(key);
         }
         if changes.rosters {
-            self.rosters.clear();
-            // The first roster (in key order) to name a member wins: deterministic, and a
-            // profile, which the member signs itself, always comes first anyway.
-            for fed in &self.roster_authors {
-                let Ok(fed) = AuthorKey::from_slice(fed) else {
-                    continue;
-                };
-                if let Some(m) = store.roster(&fed)?
-                    && let Content::Roster(r) = &m.body().content
-                {
-                    for member in &r.members {
-                        self.rosters
-                            .entry(*member.key.as_bytes())
-                            .or_insert_with(|| (member.name.clone(), fed));
-                    }
+            self.load_rosters(store)?;
+            self.vouched = None;
+        }
+        if conflicts {
+            let conflicted = self.conflicted.values().cloned().collect();
+            self.keys = Arc::new(KeyEvents::new(self.keys.ended.clone(), conflicted));
+        }
+        self.head = since;
+        self.settle(node, now)
+    }
+
+    /// Makes the state from the store, reading nothing in proportion to its size: the keys
+    /// that ended, the rosters, the most recent cancels. Items, names and history are read
+    /// when a view needs them.
+    fn start(&mut self, node: &Node, now: Timestamp) -> Result<(), StoreError> {
+        let store = node.store();
+        *self = Builder {
+            visible: self.visible,
+            marks: std::mem::take(&mut self.marks),
+            ..Builder::default()
+        };
+        self.head = store.head();
+        self.visible = self.visible.max(store.reader_head()?);
+        let mut ended = store.ended_keys()?;
+        // The latest end first: what readers most need to know of.
+        ended.sort_by_key(|k| std::cmp::Reverse(k.end.as_ref().map(|e| (e.from, e.by))));
+        for state in store.conflicted_keys(MAX_CONFLICTED)? {
+            self.conflicted.insert(*state.key.as_bytes(), state);
+        }
+        let conflicted = self.conflicted.values().cloned().collect();
+        self.keys = Arc::new(KeyEvents::new(ended, conflicted));
+        self.load_rosters(store)?;
+        let cancels = Filter {
+            kinds: vec![Kind::Cancel],
+            ..Filter::default()
+        };
+        let (recent, _) =
+            store.read_back(None, &cancels, &View::Reader, MAX_CANCELS, MAX_CANCELS * 4)?;
+        for e in recent {
+            if !expired(&e.message, now) {
+                self.resolve_cancel(store, e.message.id(), e.message, now)?;
+            }
+        }
+        self.ready = true;
+        self.settle(node, now)
+    }
+
+    /// What follows any move of the head: expired cancels dropped, the operator's list read
+    /// if it may have changed, history noted, the page's filter values to be read again.
+    fn settle(&mut self, node: &Node, now: Timestamp) -> Result<(), StoreError> {
+        self.cancels.retain(|_, c| !expired(&c.cancel, now));
+        self.pending_cancels.retain(|_, c| !expired(c, now));
+        if self.cancels.len() > MAX_CANCELS {
+            let mut by_age: Vec<(Timestamp, Id)> = self
+                .cancels
+                .iter()
+                .map(|(id, c)| (c.cancel.body().created_at, *id))
+                .collect();
+            by_age.sort_unstable();
+            for (_, id) in &by_age[..by_age.len() - MAX_CANCELS] {
+                self.cancels.remove(id);
+            }
+        }
+        self.shared_cancels = Arc::new(self.cancels.clone());
+        if self.vouched.is_none() {
+            self.vouched = Some(
+                node.vouched_authors()?
+                    .iter()
+                    .map(|k| *k.as_bytes())
+                    .collect(),
+            );
+        }
+        self.aged = self.aged(node, now);
+        self.facets = None;
+        Ok(())
+    }
+
+    /// Reads every roster held again: member → (name, federation).
+    fn load_rosters(&mut self, store: &Store) -> Result<(), StoreError> {
+        let mut rosters = HashMap::new();
+        // The first roster (in key order) to name a member wins: deterministic, and a
+        // profile, which the member signs itself, always comes first anyway.
+        for fed in store.roster_authors()? {
+            if let Some(m) = store.roster(&fed)?
+                && let Content::Roster(r) = &m.body().content
+            {
+                for member in &r.members {
+                    rosters
+                        .entry(*member.key.as_bytes())
+                        .or_insert_with(|| (member.name.clone(), fed));
                 }
             }
         }
-
-        let visible_before = self.snapshot.visible;
-        self.head = since;
-        // The ranking changes only with what readers see (an arrival under embargo leaves it
-        // as it was: it has no visible effect), or when a roster or a revocation did.
-        let rank =
-            fresh || changes.rosters || self.vouched.is_none() || self.visible != visible_before;
-        let trusted = if rank {
-            if changes.rosters || self.vouched.is_none() {
-                self.vouched = Some(
-                    node.vouched_authors()?
-                        .iter()
-                        .map(|k| *k.as_bytes())
-                        .collect(),
-                );
-            }
-            Arc::new(self.rank(node, now))
-        } else {
-            self.snapshot.trusted.clone()
-        };
-        self.snapshot = Arc::new(self.make_snapshot(trusted, node.config().trust.unverified_items));
-        Ok(self.snapshot.clone())
+        self.rosters = Arc::new(rosters);
+        Ok(())
     }
 
     /// Notes the readers' seq at `now`, and returns the seq up to which everything was shown
@@ -686,19 +850,44 @@ impl Builder {
             .map_or(0, |(_, seq)| *seq)
     }
 
-    /// The authors of current items that readers may trust: vouched for by the operator, or
-    /// with history (first shown here at least `trust.history` ago).
-    fn rank(&mut self, node: &Node, now: Timestamp) -> HashSet<[u8; 32]> {
-        let aged = self.aged(node, now);
-        let vouched = self.vouched.as_ref();
-        self.items
-            .values()
-            .map(|i| *i.original.author().as_bytes())
-            .filter(|a| {
-                vouched.is_some_and(|v| v.contains(a))
-                    || self.first_shown.get(a).is_some_and(|seq| *seq <= aged)
-            })
-            .collect()
+    /// Whether readers may trust `author`: vouched for by the operator, or with history (first
+    /// shown here at least `trust.history` ago).
+    fn trusts(&mut self, store: &Store, author: &AuthorKey) -> Result<bool, StoreError> {
+        let key = *author.as_bytes();
+        if self.vouched.as_ref().is_some_and(|v| v.contains(&key)) {
+            return Ok(true);
+        }
+        let first = match self.first_shown.get(&key) {
+            Some(first) => *first,
+            None => {
+                let first = store.first_in_view(author, &View::Reader)?;
+                if self.first_shown.len() >= AUTHOR_CACHE {
+                    self.first_shown.clear();
+                }
+                self.first_shown.insert(key, first);
+                first
+            }
+        };
+        Ok(first.is_some_and(|seq| seq <= self.aged))
+    }
+
+    /// The name `key` gave itself in its latest profile, if any.
+    fn profile_name(&mut self, store: &Store, key: [u8; 32]) -> Result<Option<String>, StoreError> {
+        if let Some(name) = self.profiles.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = match AuthorKey::from_slice(&key) {
+            Ok(k) => store.profile(&k)?.and_then(|m| match &m.body().content {
+                Content::Profile(p) if !p.name.trim().is_empty() => Some(p.name.clone()),
+                _ => None,
+            }),
+            Err(_) => None,
+        };
+        if self.profiles.len() >= AUTHOR_CACHE {
+            self.profiles.clear();
+        }
+        self.profiles.insert(key, name.clone());
+        Ok(name)
     }
 
     fn note(&mut self, m: &Message, changes: &mut Changes) {
@@ -722,10 +911,7 @@ impl Builder {
             Content::Profile(_) => {
                 changes.profiles.insert(*m.author().as_bytes());
             }
-            Content::Roster(_) => {
-                self.roster_authors.insert(*m.author().as_bytes());
-                changes.rosters = true;
-            }
+            Content::Roster(_) => changes.rosters = true,
             // A key that ends (or that is handed on) changes what is withheld and whose name
             // a key carries.
             Content::Revocation(_) | Content::Rotation(_) => changes.revoked = true,
@@ -766,6 +952,8 @@ impl Builder {
         if !store.may_act_for(cancel.author(), &state.author)? {
             return Ok(());
         }
+        // What this gateway showed of it, if it still has it decoded.
+        let shown = self.items.get(&target).cloned().flatten();
         // The store keeps the updates the cancel withdrew (what readers had seen of them),
         // whether or not this gateway showed them: arrived with the cancel in one batch, or
         // before a restart.
@@ -779,15 +967,13 @@ impl Builder {
                 updates.push((*u, us.author, us.created_at));
             }
         }
-        let updates =
-            super::cap::withdrawn_updates(updates, self.items.get(&target).map(|i| &**i), now);
-        let shown_as = self.items.get(&target).map(|item| {
+        let updates = super::cap::withdrawn_updates(updates, shown.as_deref(), now);
+        let shown_as = shown.as_ref().map(|item| {
             let b = item.current(now).body();
             (item.kind(), b.countries.clone(), b.topics.clone())
         });
-        let events = self
-            .items
-            .get(&target)
+        let events = shown
+            .as_ref()
             .map(|item| CallEvents::of(item.current(now)))
             .unwrap_or_default();
         self.cancels.insert(
@@ -805,84 +991,314 @@ impl Builder {
         Ok(())
     }
 
-    /// Reloads one original from the store; `create`: it came through the readers' view, so
-    /// it may be added.
-    fn refresh(&mut self, store: &Store, id: &Id, create: bool) -> Result<(), StoreError> {
-        if !create && !self.items.contains_key(id) {
-            return Ok(());
+    /// The alert or call `id`, decoded with its versions, translations, endorsers and tally:
+    /// from the cache, else read from the store and kept. `None` when `id` names no alert or
+    /// call readers may see (not here, another kind, cancelled, under embargo, withheld).
+    fn item(&mut self, store: &Store, id: &Id) -> Result<Option<Arc<Item>>, StoreError> {
+        if let Some(item) = self.items.get(id) {
+            return Ok(item.clone());
         }
-        let state = store.get(id)?;
-        let Some(state) = state else {
-            self.items.remove(id);
-            return Ok(());
+        let item = match store.get(id)? {
+            Some(state) => match (&state.message, state.cancelled) {
+                (Some(m), false) if matches!(m.kind(), Kind::Alert | Kind::Call) => {
+                    let original = m.clone();
+                    let mut updates = Vec::with_capacity(state.updates.len());
+                    for u in &state.updates {
+                        if let Some(m) = store.message(u)? {
+                            updates.push(m);
+                        }
+                    }
+                    Some(Arc::new(Item {
+                        seq: state.seq,
+                        original,
+                        updates,
+                        translations: state.translations,
+                        endorsers: state.endorsers,
+                        tally: state.tally,
+                    }))
+                }
+                _ => None,
+            },
+            None => None,
         };
-        let original = match (&state.message, state.cancelled) {
-            (Some(m), false) if matches!(m.kind(), Kind::Alert | Kind::Call) => m.clone(),
-            _ => {
-                self.items.remove(id);
-                return Ok(());
-            }
-        };
-        let mut updates = Vec::with_capacity(state.updates.len());
-        for u in &state.updates {
-            if let Some(m) = store.message(u)? {
-                updates.push(m);
-            }
+        if self.items.len() >= ITEM_CACHE {
+            self.items.clear();
         }
-        self.items.insert(
-            *id,
-            Arc::new(Item {
-                seq: state.seq,
-                original,
-                updates,
-                translations: state.translations,
-                endorsers: state.endorsers,
-                tally: state.tally,
-            }),
-        );
-        Ok(())
+        self.items.insert(*id, item.clone());
+        Ok(item)
     }
 
-    fn make_snapshot(&self, trusted: Arc<HashSet<[u8; 32]>>, unverified_items: usize) -> Snapshot {
+    /// The view `want` asks for, at the current head (call [`Builder::advance`] first).
+    pub(super) fn view(
+        &mut self,
+        node: &Node,
+        want: &Want,
+        now: Timestamp,
+    ) -> Result<Snapshot, StoreError> {
+        let store = node.store();
+        let mut extra_authors = Vec::new();
+        let (items, complete, facets) = match want {
+            Want::Listing { sel, limit, facets } => {
+                let (items, complete) = self.walk(node, sel, *limit, now)?;
+                let facets = if *facets {
+                    self.facets(store)?
+                } else {
+                    Arc::default()
+                };
+                (items, complete, facets)
+            }
+            Want::Item(id) => {
+                let target = match store.message(id)? {
+                    Some(m) => match &m.body().content {
+                        Content::Update(u) => u.supersedes,
+                        _ => *id,
+                    },
+                    None => *id,
+                };
+                let item = self
+                    .item(store, &target)?
+                    .filter(|i| target == *id || i.updates.iter().any(|u| u.id() == *id));
+                if item.is_none()
+                    && let Some(state) = store.get(id)?
+                {
+                    // Its page may say why it is not shown, naming its author.
+                    extra_authors.push(*state.author.as_bytes());
+                }
+                (item.into_iter().collect(), true, Arc::default())
+            }
+        };
+        self.snapshot(node, items, complete, facets, extra_authors, now)
+    }
+
+    /// The page's filter values at this head.
+    fn facets(&mut self, store: &Store) -> Result<Arc<Facets>, StoreError> {
+        if let Some(f) = &self.facets {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(Facets {
+            countries: store.index_values(Facet::Country)?,
+            topics: store.index_values(Facet::Topic)?,
+            languages: store.index_values(Facet::Language)?,
+        });
+        self.facets = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Reads back from the head the items a listing of `sel` may show: until it has `limit`
+    /// items by trusted authors (or by unverified ones, for `?authors=unverified`), the start
+    /// of the log, or `limit × 100` entries; then, if trusted items are still missing (a flood
+    /// from fresh keys stood between), the items of the authors the operator vouches for,
+    /// through their own index. Returns the items (some perhaps expired by `now`: they are kept
+    /// for their times) and whether the walk reached the start with every item counted.
+    fn walk(
+        &mut self,
+        node: &Node,
+        sel: &Selection,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<(Vec<Arc<Item>>, bool), StoreError> {
+        let mut walk = Walk {
+            limit,
+            shown_unverified: match sel.authors {
+                None => limit.min(node.config().trust.unverified_items),
+                Some(AuthorFilter::Trusted) => 0,
+                Some(AuthorFilter::Unverified) => limit,
+            },
+            ..Walk::default()
+        };
+        let mut complete = self.walk_filter(node, sel, &walk_filter(sel), &mut walk, now)?;
+        let vouched: Vec<AuthorKey> = self
+            .vouched
+            .iter()
+            .flatten()
+            .filter_map(|k| AuthorKey::from_slice(k).ok())
+            .collect();
+        if !complete
+            && sel.authors != Some(AuthorFilter::Unverified)
+            && walk.trusted < limit
+            && !vouched.is_empty()
+            && vouched.len() <= VOUCHED_WALK_MAX
+        {
+            let filter = Filter {
+                authors: vouched,
+                ..walk_filter(sel)
+            };
+            walk.read = 0;
+            self.walk_filter(node, sel, &filter, &mut walk, now)?;
+            complete = false;
+        }
+        Ok((walk.found, complete))
+    }
+
+    /// One walk back from the head through what `filter` lists, adding to `walk`; whether it
+    /// reached the start with every item it read counted.
+    fn walk_filter(
+        &mut self,
+        node: &Node,
+        sel: &Selection,
+        filter: &Filter,
+        walk: &mut Walk,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let store = node.store();
+        let exact_read = walk.limit.saturating_mul(EXACT_READ_PER_ITEM);
+        let read_max = walk.limit.saturating_mul(WALK_PER_ITEM);
+        let mut at = None;
+        loop {
+            let (entries, next) =
+                store.read_back(at, filter, &View::Reader, WALK_BATCH, WALK_BATCH * 8)?;
+            for e in entries {
+                walk.read += 1;
+                let Some(target) = item_of(&e.message) else {
+                    continue;
+                };
+                if !walk.seen.insert(target) {
+                    continue;
+                }
+                // Past the exact part of the walk, an original by an unverified author is not
+                // decoded once the listing has all the unverified items it can show: it could
+                // only add to a count.
+                if walk.read > exact_read
+                    && walk.unverified >= walk.shown_unverified
+                    && target == e.message.id()
+                    && !self.trusts(store, e.message.author())?
+                {
+                    walk.skipped = true;
+                    continue;
+                }
+                let Some(item) = self.item(store, &target)? else {
+                    continue;
+                };
+                if item.live(now) {
+                    let texts = item.texts(now);
+                    let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
+                    if !sel.matches(item.kind(), item.current(now).body(), &tags) {
+                        continue;
+                    }
+                    if self.trusts(store, item.original.author())? {
+                        walk.trusted += 1;
+                    } else {
+                        walk.unverified += 1;
+                    }
+                }
+                walk.found.push(item);
+            }
+            let Some(next) = next else {
+                return Ok(!walk.skipped);
+            };
+            at = Some(next);
+            let enough = match sel.authors {
+                None | Some(AuthorFilter::Trusted) => walk.trusted >= walk.limit,
+                Some(AuthorFilter::Unverified) => walk.unverified >= walk.limit,
+            };
+            if enough || walk.read >= read_max {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// A snapshot of `items` with everything they need: versions, times, trust, names.
+    fn snapshot(
+        &mut self,
+        node: &Node,
+        items: Vec<Arc<Item>>,
+        complete: bool,
+        facets: Arc<Facets>,
+        extra_authors: Vec<[u8; 32]>,
+        now: Timestamp,
+    ) -> Result<Snapshot, StoreError> {
+        let store = node.store();
         let mut versions = HashMap::new();
         let mut boundaries = Vec::new();
         let mut times = |m: &Message| {
             boundaries.extend(m.body().effective_at.map(|t| t.0));
             boundaries.extend(m.body().expires_at.map(|t| t.0));
         };
-        for item in self.items.values() {
+        let mut authors: BTreeSet<[u8; 32]> = extra_authors.into_iter().collect();
+        let mut trusted = HashSet::new();
+        let mut digest = std::collections::hash_map::DefaultHasher::new();
+        for item in &items {
             times(&item.original);
             for u in &item.updates {
                 versions.insert(u.id(), item.id());
                 times(u);
             }
             item.translations.iter().for_each(&mut times);
+            let author = item.original.author();
+            if self.trusts(store, author)? {
+                trusted.insert(*author.as_bytes());
+            }
+            authors.insert(*author.as_bytes());
+            authors.extend(item.updates.iter().map(|m| *m.author().as_bytes()));
+            authors.extend(item.translations.iter().map(|m| *m.author().as_bytes()));
+            authors.extend(item.endorsers.iter().map(|e| *e.author.as_bytes()));
+            authors.extend(item.tally.reports.iter().map(|r| *r.author.as_bytes()));
         }
-        for c in self.cancels.values() {
+        for c in self.shared_cancels.values() {
             times(&c.cancel);
+            authors.insert(*c.cancel.author().as_bytes());
+            authors.insert(*c.target_author.as_bytes());
+            authors.extend(c.updates.iter().map(|(_, a, _)| *a.as_bytes()));
+        }
+        // The keys the list of ended keys names, and those their successors carry on for.
+        for state in self.keys.ended.iter().chain(&self.keys.conflicted) {
+            authors.insert(*state.key.as_bytes());
+            authors.extend(state.predecessor.map(|p| *p.as_bytes()));
+            authors.extend(
+                state
+                    .end
+                    .as_ref()
+                    .and_then(|e| e.successor)
+                    .map(|s| *s.as_bytes()),
+            );
+        }
+        // A name may come from a key a few back (see `Names::get`).
+        let mut from: Vec<[u8; 32]> = authors.iter().copied().collect();
+        for _ in 0..NAME_HOPS {
+            from = from
+                .iter()
+                .filter_map(|k| self.keys.predecessors.get(k))
+                .map(|p| *p.as_bytes())
+                .filter(|p| authors.insert(*p))
+                .collect();
+        }
+        let mut profiles = HashMap::new();
+        for key in authors {
+            if let Some(name) = self.profile_name(store, key)? {
+                profiles.insert(key, name);
+            }
         }
         boundaries.sort_unstable();
         boundaries.dedup();
-        let names = Names::new(
-            self.profiles
-                .iter()
-                .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
-                .collect(),
-            self.rosters.clone(),
-            self.keys.clone(),
-        );
-        Snapshot {
+        // What the view shows, in an order that does not depend on the map's.
+        let mut shown: Vec<&Arc<Item>> = items.iter().filter(|i| i.live(now)).collect();
+        shown.sort_by_key(|i| i.id());
+        for item in shown {
+            item.id().hash(&mut digest);
+            item.current(now).id().hash(&mut digest);
+            item.translations(now).count().hash(&mut digest);
+            item.endorsers.len().hash(&mut digest);
+        }
+        complete.hash(&mut digest);
+        Ok(Snapshot {
             head: self.head,
             visible: self.visible,
-            items: self.items.clone(),
+            items: items.into_iter().map(|i| (i.id(), i)).collect(),
             versions,
-            cancels: self.cancels.clone(),
-            names: Arc::new(names),
+            cancels: self.shared_cancels.clone(),
+            names: Arc::new(Names::new(
+                profiles,
+                self.rosters.clone(),
+                self.keys.clone(),
+            )),
             keys: self.keys.clone(),
+            facets,
             boundaries,
             trusted,
-            unverified_items,
-        }
+            unverified_items: node.config().trust.unverified_items,
+            complete,
+            digest: digest.finish(),
+        })
     }
 }
 
@@ -925,7 +1341,7 @@ mod tests {
         let (old, new, other) = (key(1), key(2), key(3));
         let profiles = HashMap::from([(*old.as_bytes(), "Eastland Dockworkers' Union".into())]);
         let keys = KeyEvents::new(vec![ended(old, Some(new), true)], Vec::new());
-        let names = Names::new(profiles, HashMap::new(), Arc::new(keys));
+        let names = Names::new(profiles, Arc::default(), Arc::new(keys));
         assert_eq!(
             names.get(&new),
             (
@@ -971,7 +1387,7 @@ mod tests {
             .collect();
         let names = Names::new(
             profiles,
-            HashMap::new(),
+            Arc::default(),
             Arc::new(KeyEvents::new(chain, Vec::new())),
         );
         // Up to NAME_HOPS keys back the name passes; beyond, the key shows.

@@ -14,6 +14,7 @@ mod embargo;
 mod federation;
 mod flood;
 mod forward;
+mod gateway_scale;
 mod golden_store;
 mod grpc;
 mod http;

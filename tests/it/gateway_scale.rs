@@ -1,0 +1,203 @@
+//! The gateway reads what it shows, newest first, from the store (issue 24): a listing is the
+//! newest `http.max_items` by their latest version, a filter reads its own index (an old item
+//! that matches is found however many newer ones do not), a restart serves the same page at
+//! once, and a flood of fresh keys larger than a listing reads cannot push the operator's
+//! vouched authors off the page; the counts then say "at least".
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use tocsin::message::*;
+use tocsin::node::Clock;
+use tocsin::rpc::PublishOutcome;
+
+use crate::http::get;
+use crate::support::*;
+
+/// An alert by `key` about `country`, created `at`.
+fn alert_about(key: &SecretKey, headline: &str, country: &str, at: Timestamp) -> Message {
+    let mut b = alert_at(key, headline, at);
+    b.countries = vec![country.into()];
+    sign(b, key)
+}
+
+/// Publishes `messages` on one stream; every one must be accepted.
+async fn publish_all(node: &TestNode, messages: Vec<Message>) {
+    let n = messages.len();
+    let mut client = node.client().await;
+    let signed: Vec<SignedMessage> = messages.iter().map(|m| m.signed().clone()).collect();
+    let replies = client
+        .publish_stream(futures::stream::iter(signed))
+        .await
+        .expect("opening a publish stream");
+    let replies: Vec<_> = within("publishing", replies.collect::<Vec<_>>()).await;
+    assert_eq!(replies.len(), n);
+    for r in replies {
+        assert!(matches!(r, Ok(PublishOutcome::Accepted { .. })), "{r:?}");
+    }
+}
+
+/// The headlines of the page's list, in order (without the language `alert_content` adds).
+fn headlines(page: &str) -> Vec<String> {
+    page.split("<li><article")
+        .skip(1)
+        .filter_map(|li| {
+            let h = li.split("<h2").nth(1)?;
+            let text = h.split('>').nth(2)?;
+            let text = text.split('<').next()?;
+            Some(text.trim_end_matches(" [en]").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_is_the_newest_items_by_their_latest_version_and_a_filter_reads_its_own_index() {
+    let clock = Clock::manual(Timestamp::now());
+    let mut node = TestNode::start_with_clock(clock.clone(), |c| {
+        c.http.max_items = 5;
+        // Every author counts as having history: the ranking is by date alone here.
+        c.trust.history = Duration::ZERO;
+    })
+    .await;
+    let dockers = org(41);
+    let t0 = clock.now();
+    // One old alert about Azerbaijan, then thirty newer ones about Türkiye.
+    let old = alert_about(&dockers, "Baku dockers detained", "AZ", t0);
+    let mut messages = vec![old.clone()];
+    for i in 1..=30u64 {
+        messages.push(alert_about(
+            &dockers,
+            &format!("Izmir strike day {i}"),
+            "TR",
+            t0.plus(Duration::from_secs(i * 60)),
+        ));
+    }
+    // An update makes the third alert the newest by its latest version.
+    let third = messages[3].clone();
+    clock.advance(Duration::from_secs(31 * 60));
+    publish_all(&node, messages).await;
+    clock.advance(Duration::from_secs(3600));
+    let mut b = alert_at(&dockers, "Izmir strike day 3: all released", clock.now());
+    b.countries = vec!["TR".into()];
+    b.content = Content::Update(Update {
+        supersedes: third.id(),
+        content: UpdateContent::Alert(alert_content("Izmir strike day 3: all released", &["en"])),
+    });
+    publish_all(&node, vec![sign(b, &dockers)]).await;
+
+    let http = node.server().http_addr().expect("the gateway is on");
+    let expected = [
+        "Izmir strike day 3: all released",
+        "Izmir strike day 30",
+        "Izmir strike day 29",
+        "Izmir strike day 28",
+        "Izmir strike day 27",
+    ];
+    let page = get(http, "/").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(headlines(&page.body), expected, "{}", page.body);
+    assert!(
+        page.body
+            .contains("The 5 newest of 31 current alerts and calls."),
+        "the walk reached the start, so the count is exact"
+    );
+    // The old alert is found through the country index, behind thirty newer ones.
+    let az = get(http, "/?country=AZ").await;
+    assert_eq!(headlines(&az.body), ["Baku dockers detained"]);
+    // The page offers every country held, from the indexes.
+    assert!(az.body.contains("value=\"AZ\"") && az.body.contains("value=\"TR\""));
+    let feed = get(http, "/feed.atom").await.body;
+    assert_eq!(feed.matches("<entry>").count(), 5);
+    assert!(feed.contains("Izmir strike day 3: all released"));
+    // An update's page is its original's.
+    let updated = get(http, &format!("/m/{}", third.id())).await;
+    assert!(updated.body.contains("Izmir strike day 3: all released"));
+
+    // After a restart, the same page at once, from the store.
+    node.restart().await;
+    let http = node.server().http_addr().expect("the gateway is on");
+    let page = get(http, "/").await;
+    assert_eq!(headlines(&page.body), expected);
+
+    // When the updated one expires (with its original, three minutes after the first), the
+    // next one takes its place without a new entry.
+    clock.set(t0.plus(Duration::from_secs(7 * 24 * 3600 + 3 * 60 + 30)));
+    let page = get(http, "/").await;
+    assert_eq!(
+        headlines(&page.body),
+        [
+            "Izmir strike day 30",
+            "Izmir strike day 29",
+            "Izmir strike day 28",
+            "Izmir strike day 27",
+            "Izmir strike day 26"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_larger_than_a_listing_reads_cannot_push_vouched_authors_off_the_page() {
+    let clock = Clock::manual(Timestamp::now());
+    let nurses = org(42);
+    let node = TestNode::start_with_clock(clock.clone(), |c| {
+        c.http.max_items = 5;
+        c.trust.unverified_items = 2;
+        c.trust.allow = vec![nurses.public().to_hex()];
+    })
+    .await;
+    let t0 = clock.now();
+    let honest: Vec<Message> = (0..3u64)
+        .map(|i| {
+            sign(
+                alert_at(
+                    &nurses,
+                    &format!("Northport nurses locked out, ward {i}"),
+                    t0.plus(Duration::from_secs(i)),
+                ),
+                &nurses,
+            )
+        })
+        .collect();
+    publish_all(&node, honest).await;
+    // 700 alerts from fresh keys: more than a listing of 5 reads back (500 entries).
+    clock.advance(Duration::from_secs(60));
+    let flood: Vec<Message> = (0..700u32)
+        .map(|i| {
+            let mut seed = [7u8; 32];
+            seed[..4].copy_from_slice(&i.to_be_bytes());
+            let key = SecretKey::from_seed(&seed);
+            sign(
+                alert_at(&key, &format!("Fabricated {i}"), clock.now()),
+                &key,
+            )
+        })
+        .collect();
+    publish_all(&node, flood).await;
+
+    let http = node.server().http_addr().expect("the gateway is on");
+    let page = get(http, "/").await.body;
+    let shown = headlines(&page);
+    assert_eq!(shown.len(), 5, "{shown:?}");
+    for i in 0..3 {
+        assert!(
+            shown.contains(&format!("Northport nurses locked out, ward {i}")),
+            "{shown:?}"
+        );
+    }
+    assert_eq!(
+        shown.iter().filter(|h| h.starts_with("Fabricated")).count(),
+        2
+    );
+    // The walk stopped before the start: the counts are lower bounds, and say so.
+    assert!(page.contains("The 5 newest of at least"), "{page}");
+    assert!(page.contains("At least"), "{page}");
+    // The unverified ones alone, newest first.
+    let unverified = headlines(&get(http, "/?authors=unverified").await.body);
+    assert_eq!(
+        unverified,
+        (695..700)
+            .rev()
+            .map(|i| format!("Fabricated {i}"))
+            .collect::<Vec<_>>()
+    );
+}
