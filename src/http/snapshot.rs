@@ -537,6 +537,9 @@ const VOUCHED_WALK_MAX: usize = 256;
 const CATCH_UP_MAX: u64 = 10_000;
 /// Items kept decoded between requests (each a few KiB); the cache is emptied when full.
 const ITEM_CACHE: usize = 4_096;
+/// New originals read into the cache as the head moves, when no more came (a cancel that
+/// comes later describes what readers were shown); a burst is read when a view asks.
+const EAGER_ORIGINALS: usize = 64;
 /// Authors whose names and first entries are kept; each cache is emptied when full.
 const AUTHOR_CACHE: usize = 65_536;
 /// The most recent cancels kept for the CAP index and the calendar.
@@ -631,6 +634,9 @@ pub(super) struct Builder {
     aged: u64,
     /// The authors the operator vouches for, read again when a roster arrives.
     vouched: Option<HashSet<[u8; 32]>>,
+    /// Authors found to have history, up to [`VOUCHED_WALK_MAX`]: walked through their own
+    /// index beside the vouched ones when a flood stands between them and the head.
+    historied: BTreeSet<[u8; 32]>,
     /// Keys not ended with a conflicting recovery commitment.
     conflicted: BTreeMap<[u8; 32], KeyState>,
     /// What readers are shown of keys: the keys that end here and `conflicted`.
@@ -717,7 +723,7 @@ impl Builder {
         }
         // New originals are read now, while they are few: a cancel that comes later describes
         // what readers were shown (for filtered feeds and the calendar).
-        if changes.originals.len() <= ITEM_CACHE / 4 {
+        if changes.originals.len() <= EAGER_ORIGINALS {
             for id in &changes.originals {
                 self.item(store, id)?;
             }
@@ -745,6 +751,8 @@ impl Builder {
         *self = Builder {
             visible: self.visible,
             marks: std::mem::take(&mut self.marks),
+            // A revoked key's messages are withheld: walking its index finds nothing.
+            historied: std::mem::take(&mut self.historied),
             ..Builder::default()
         };
         self.head = store.head();
@@ -868,7 +876,11 @@ impl Builder {
                 first
             }
         };
-        Ok(first.is_some_and(|seq| seq <= self.aged))
+        let aged = first.is_some_and(|seq| seq <= self.aged);
+        if aged && self.historied.len() < VOUCHED_WALK_MAX {
+            self.historied.insert(key);
+        }
+        Ok(aged)
     }
 
     /// The name `key` gave itself in its latest profile, if any.
@@ -1087,8 +1099,8 @@ impl Builder {
     /// Reads back from the head the items a listing of `sel` may show: until it has `limit`
     /// items by trusted authors (or by unverified ones, for `?authors=unverified`), the start
     /// of the log, or `limit × 100` entries; then, if trusted items are still missing (a flood
-    /// from fresh keys stood between), the items of the authors the operator vouches for,
-    /// through their own index. Returns the items (some perhaps expired by `now`: they are kept
+    /// from fresh keys stood between), the items of the authors the operator vouches for and of
+    /// those found to have history, through their own index. Returns the items (some perhaps expired by `now`: they are kept
     /// for their times) and whether the walk reached the start with every item counted.
     fn walk(
         &mut self,
@@ -1107,10 +1119,15 @@ impl Builder {
             ..Walk::default()
         };
         let mut complete = self.walk_filter(node, sel, &walk_filter(sel), &mut walk, now)?;
-        let vouched: Vec<AuthorKey> = self
+        let vouched: BTreeSet<[u8; 32]> = self
             .vouched
             .iter()
             .flatten()
+            .chain(&self.historied)
+            .copied()
+            .collect();
+        let vouched: Vec<AuthorKey> = vouched
+            .iter()
             .filter_map(|k| AuthorKey::from_slice(k).ok())
             .collect();
         if !complete
