@@ -38,6 +38,7 @@ mod restore;
 mod retry;
 mod security;
 mod seizure;
+mod small_server;
 mod sneakernet;
 mod sub_attacks;
 mod support;
