@@ -483,7 +483,15 @@ impl Confinement {
         match self {
             Confinement::None => "none".into(),
             Confinement::SystemdRun => "taskset -c 0, systemd-run --scope -p MemoryMax=512M".into(),
-            Confinement::Cgroup(dir) => format!("taskset -c 0, 512 MiB cgroup {}", dir.display()),
+            Confinement::Cgroup(dir) => format!(
+                "taskset -c 0, 512 MiB cgroup {} ({})",
+                dir.file_name().unwrap_or_default().to_string_lossy(),
+                if dir.starts_with("/sys/fs/cgroup/memory") {
+                    "v1 memory.limit_in_bytes"
+                } else {
+                    "v2 memory.max"
+                }
+            ),
         }
     }
 
@@ -681,6 +689,22 @@ impl NodeProcess {
                 return Err(format!("no /healthz 200 within {}s", limit.as_secs()));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// How the node ended, if it did (a confined node over its memory limit is killed by the
+    /// kernel: signal 9).
+    fn gone(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
+                "the node ended: {status}{}",
+                if status.to_string().contains("signal: 9") {
+                    " (killed: over its memory limit? see the kernel log)"
+                } else {
+                    ""
+                }
+            )),
+            _ => None,
         }
     }
 
@@ -1055,7 +1079,7 @@ async fn process_steps(
             ),
         }
     }
-    let node = match NodeProcess::start(data, &Confinement::None, limit).await {
+    let mut node = match NodeProcess::start(data, &Confinement::None, limit).await {
         Ok((node, _)) => node,
         Err(e) => {
             report.add(store, "node", e);
@@ -1076,6 +1100,10 @@ async fn process_steps(
             Ok(Ok(())) => {}
             Ok(Err(e)) => report.add(store, "pages", e),
             Err(_) => report.add(store, "pages", "timed out".into()),
+        }
+        if let Some(why) = node.gone() {
+            report.add(store, "node", why);
+            return;
         }
         let (after, peak) = node.memory();
         report.add(
@@ -1125,7 +1153,7 @@ async fn small_steps(
     let store = format!("{store}, small");
     let store = store.as_str();
     let limit = knobs.step;
-    let (node, took) = match NodeProcess::start(data, confinement, limit).await {
+    let (mut node, took) = match NodeProcess::start(data, confinement, limit).await {
         Ok(v) => v,
         Err(e) => {
             report.add(store, "node", e);
@@ -1176,6 +1204,10 @@ async fn small_steps(
         Ok(Ok(())) => {}
         Ok(Err(e)) => report.add(store, "pages", e),
         Err(_) => report.add(store, "pages", "timed out".into()),
+    }
+    if let Some(why) = node.gone() {
+        report.add(store, "node", why);
+        return;
     }
     let (after, peak) = node.memory();
     report.add(
