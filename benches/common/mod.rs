@@ -3,6 +3,8 @@
 // Each benchmark is its own crate and uses only part of this.
 #![allow(dead_code)]
 
+pub mod corpus;
+
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
@@ -237,11 +239,17 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// The process's resident memory (VmRSS), in KiB; 0 where /proc cannot be read.
 #[allow(dead_code)] // not every bench reads it
 pub fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kib("self", "VmRSS:")
+}
+
+/// A field in KiB (`VmRSS:`, `VmHWM:`) of `/proc/<pid>/status` (`pid` may be `self`); 0 where
+/// it cannot be read.
+pub fn status_kib(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)

@@ -39,6 +39,7 @@ mod restore;
 mod retry;
 mod security;
 mod seizure;
+mod small_server;
 mod sneakernet;
 mod sub_attacks;
 mod support;
