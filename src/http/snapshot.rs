@@ -536,7 +536,7 @@ const VOUCHED_WALK_MAX: usize = 256;
 /// from the store rather than caught up entry by entry.
 const CATCH_UP_MAX: u64 = 10_000;
 /// Items kept decoded between requests (each a few KiB); the cache is emptied when full.
-const ITEM_CACHE: usize = 4_096;
+const ITEM_CACHE: usize = 1_024;
 /// New originals read into the cache as the head moves, when no more came (a cancel that
 /// comes later describes what readers were shown); a burst is read when a view asks.
 const EAGER_ORIGINALS: usize = 64;
@@ -1172,16 +1172,24 @@ impl Builder {
                 if !walk.seen.insert(target) {
                     continue;
                 }
-                // Past the exact part of the walk, an original by an unverified author is not
-                // decoded once the listing has all the unverified items it can show: it could
+                // An original's author is its item's: an item the listing leaves out for its
+                // author is not decoded. Past the exact part of the walk, neither is one by an
+                // unverified author once the listing has all such items it can show: it could
                 // only add to a count.
-                if walk.read > exact_read
-                    && walk.unverified >= walk.shown_unverified
-                    && target == e.message.id()
-                    && !self.trusts(store, e.message.author())?
-                {
-                    walk.skipped = true;
-                    continue;
+                if target == e.message.id() {
+                    let trusted = self.trusts(store, e.message.author())?;
+                    match (sel.authors, trusted) {
+                        (Some(AuthorFilter::Trusted), false)
+                        | (Some(AuthorFilter::Unverified), true) => continue,
+                        (None, false)
+                            if walk.read > exact_read
+                                && walk.unverified >= walk.shown_unverified =>
+                        {
+                            walk.skipped = true;
+                            continue;
+                        }
+                        _ => {}
+                    }
                 }
                 let Some(item) = self.item(store, &target)? else {
                     continue;
