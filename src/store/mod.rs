@@ -433,7 +433,10 @@ struct Inner {
     /// Signatures and bodies (see `bodies.rs`).
     bodies: bodies::BodyLog,
     /// The ids with a record or tombstone, for lookups of new ids (see `ids.rs`).
-    ids: ids::IdFilter,
+    ids: Arc<ids::IdFilter>,
+    /// The thread filling `ids` after an open that found no saved filter; joined (after it
+    /// was told to stop) before the store lets go of its directory.
+    filler: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The free-space reserve (see `space.rs`).
     space: space::Space,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
@@ -521,10 +524,23 @@ impl Recent {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // Stop the flusher (it flushes what is wanted first) so its clone of the database, and
-        // with it the directory lock, is released before this returns.
+        // Stop the flusher (it flushes what is wanted first) and the filling of the id
+        // filter, so their clones of the database, and with them the directory lock, are
+        // released before this returns.
         self.commit.stop();
         let handle = self.flusher.get_mut().map(Option::take).unwrap_or(None);
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+        self.stop_filling();
+    }
+}
+
+impl Inner {
+    /// Stops the thread filling the id filter, if one runs, and waits for it.
+    fn stop_filling(&self) {
+        self.ids.abandon();
+        let handle = self.filler.lock().ok().and_then(|mut h| h.take());
         if let Some(h) = handle {
             let _ = h.join();
         }
@@ -769,14 +785,25 @@ impl Store {
         };
         drop(self);
         tokio::task::spawn_blocking(move || {
-            if let Ok(mut w) = inner.writer.lock() {
+            let last_seq = inner.writer.lock().ok().map(|mut w| {
                 w.closed = true;
-            }
+                w.last_seq
+            });
             let r = inner.db.flush().map(|_| ());
             inner.commit.stop();
             let handle = inner.flusher.lock().ok().and_then(|mut h| h.take());
             if let Some(h) = handle {
                 let _ = h.join();
+            }
+            inner.stop_filling();
+            // Every write is on disk and no more can come: the filter saved now is exactly
+            // the store's, and spares the next open filling one (see `ids.rs`). Not saving it
+            // costs only that.
+            if let (Ok(()), Some(head)) = (&r, last_seq) {
+                let store_id = inner.marker.store_id();
+                if let Err(e) = inner.ids.save(&inner.dir, store_id, head) {
+                    tracing::warn!(error = %e, "the filter of held ids was not saved; the next start fills it again");
+                }
             }
             r.map_err(|e| StoreError::sled(&inner.dir, e))
         })

@@ -41,7 +41,7 @@ pub(super) fn open_inner(shared: &Arc<Shared>, reserve: u64) -> Result<Inner, St
     link_successors(&dir, &db, &trees)?;
     let bodies = bodies::BodyLog::open(&dir, cfg.segment_bytes)?;
     reclaim_leftover_segments(&dir, &trees, &bodies)?;
-    let ids = rebuild_id_filter(&dir, &trees)?;
+    let ids = load_id_filter(&dir, &trees, marker.store_id(), last_seq)?;
     reload_refetch_list(&dir, &trees, &shared.damage)?;
     start(
         shared,
@@ -418,25 +418,70 @@ fn reclaim_leftover_segments(
     Ok(())
 }
 
-/// Fills the in-memory filter of held ids from every record and tombstone (it is not kept on
-/// disk, so it cannot disagree with the trees).
-fn rebuild_id_filter(dir: &Path, trees: &Trees) -> Result<ids::IdFilter, StoreError> {
+/// The filter of held ids a clean close saved for this store at this head, or else a new one
+/// sized for twice the ids held, to be filled beside the running store (see `ids.rs`). Either
+/// way the saved file is gone before the store can write.
+fn load_id_filter(
+    dir: &Path,
+    trees: &Trees,
+    store_id: &str,
+    last_seq: u64,
+) -> Result<ids::IdFilter, StoreError> {
+    if let Some(saved) =
+        ids::IdFilter::take_saved(dir, store_id, last_seq).map_err(|e| StoreError::io(dir, e))?
+    {
+        return Ok(saved);
+    }
     let held = meta_counter(dir, trees, meta::N_MESSAGES)?.saturating_add(meta_counter(
         dir,
         trees,
         meta::N_TOMBSTONES,
     )?);
-    let ids = ids::IdFilter::with_capacity(held.saturating_mul(2));
-    for t in [Tree::Msgs, Tree::Tombs] {
-        for k in trees.get(t).iter().keys() {
-            let k = k.map_err(|e| StoreError::sled(dir, e))?;
-            let id = Id::from_slice(&k).ok_or_else(|| {
-                StoreError::corrupt(dir, format!("a key of tree {} is not an id", t.name()))
-            })?;
-            ids.add(&id);
-        }
+    let empty = trees.get(Tree::Msgs).is_empty() && trees.get(Tree::Tombs).is_empty();
+    Ok(ids::IdFilter::with_capacity(held.saturating_mul(2), empty))
+}
+
+/// Fills an incomplete filter from every record and tombstone, on a thread of its own: the
+/// store serves meanwhile, every id a "perhaps" until it is done. The thread stops early when
+/// the store closes ([`ids::IdFilter::abandon`]).
+fn start_filling(
+    dir: &Path,
+    trees: &Trees,
+    ids: &Arc<ids::IdFilter>,
+) -> Result<Option<std::thread::JoinHandle<()>>, StoreError> {
+    if ids.is_complete() {
+        return Ok(None);
     }
-    Ok(ids)
+    let (msgs, tombs) = (
+        trees.get(Tree::Msgs).clone(),
+        trees.get(Tree::Tombs).clone(),
+    );
+    let (at, ids) = (dir.to_path_buf(), ids.clone());
+    let filler = move || {
+        let started = std::time::Instant::now();
+        let keys = msgs.iter().keys().chain(tombs.iter().keys()).map(|k| {
+            let k = k.map_err(|e| StoreError::sled(&at, e))?;
+            Id::from_slice(&k)
+                .ok_or_else(|| StoreError::corrupt(&at, "a key of the records is not an id"))
+        });
+        match ids.fill(keys) {
+            Ok(true) => tracing::info!(
+                dir = %at.display(),
+                ms = started.elapsed().as_millis() as u64,
+                "filter of held ids filled"
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the filter of held ids could not be filled; every new id is looked up"
+            ),
+        }
+    };
+    std::thread::Builder::new()
+        .name("tocsin-store-ids".into())
+        .spawn(filler)
+        .map(Some)
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 /// Lists again, as wanted from the peers, the messages `tocsin node check --repair` dropped and
@@ -507,6 +552,8 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         .spawn(move || writer::run_writer(queue))
         .map_err(io)?;
     let space = space::Space::new(&dir, reserve);
+    let ids = Arc::new(ids);
+    let filler = start_filling(&dir, &trees, &ids)?;
     Ok(Inner {
         dir,
         db,
@@ -525,6 +572,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         recent: Recent::default(),
         bodies,
         ids,
+        filler: Mutex::new(filler),
         damage: shared.damage.clone(),
         space,
         reader_head: Mutex::new((0, 0)),

@@ -776,6 +776,12 @@ impl Store {
         Ok(self.inner()?.ids.may_hold(id))
     }
 
+    /// Whether the filter of held ids is complete: until then (after an open that found no
+    /// saved filter) every id is looked up in the trees (see `ids.rs`).
+    pub fn ids_complete(&self) -> Result<bool, StoreError> {
+        Ok(self.inner()?.ids.is_complete())
+    }
+
     /// A message with its content, if held (not withdrawn); none of what [`Store::get`] adds.
     pub fn message(&self, id: &Id) -> Result<Option<Message>, StoreError> {
         self.inner()?.message(id)

@@ -2280,6 +2280,7 @@ async fn a_disk_below_the_reserve_refuses_new_messages_and_writes_nothing() {
 
 mod integrity;
 mod keys;
+mod scale;
 mod tally;
 
 /// A follower pipelines its batches: when one fails in the store, those queued behind it are
