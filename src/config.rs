@@ -90,7 +90,7 @@ pub struct StoreSection {
 impl Default for StoreSection {
     fn default() -> Self {
         StoreSection {
-            cache_mb: 64,
+            cache_mb: 32,
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
             retention_interval: Duration::from_secs(60),
             reserve_mb: 64,
@@ -453,7 +453,7 @@ impl Default for HttpSection {
             send_window: Duration::from_secs(10),
             min_send_rate: 1024,
             max_feed_kib: 1024,
-            render_cache_mib: 32,
+            render_cache_mib: 16,
         }
     }
 }

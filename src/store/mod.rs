@@ -13,7 +13,7 @@
 //! seqs of a write transaction (`codec::LogRow`), so a message costs one row of its own (its
 //! record) and a share of the rest.
 //!
-//! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (64 MiB by default),
+//! Memory is bounded by sled's page cache, [`StoreConfig::cache_bytes`] (32 MiB by default),
 //! a cache of 4,096 recently read messages, and a filter of the ids held (1.5 MiB per million
 //! ids, at least 1.5 MiB; see `ids.rs`).
 //!
@@ -171,7 +171,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("./tocsin-data"),
-            cache_bytes: 64 * 1024 * 1024,
+            cache_bytes: 32 * 1024 * 1024,
             tombstone_keep: Duration::from_secs(30 * 24 * 3600),
             segment_bytes: 64 * 1024 * 1024,
             reserve_bytes: 64 * 1024 * 1024,
