@@ -588,10 +588,10 @@ pub(super) fn index(
         )
     };
     let count = match (total, shown.len()) {
-        (0, _) if sel.is_filtered() => w.t("count-none-filtered"),
-        (0, _) => w.t("count-none"),
         // Too many to count: the listing read back from the newest until it had enough.
         (t, s) if !listing.complete => counts("count-many", s, t),
+        (0, _) if sel.is_filtered() => w.t("count-none-filtered"),
+        (0, _) => w.t("count-none"),
         (t, s) if s < t && listing.unverified_shown < listing.unverified => {
             counts("count-trusted-first", s, t)
         }

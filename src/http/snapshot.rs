@@ -24,7 +24,7 @@ use crate::message::tally::Tally;
 use crate::message::{AuthorKey, Content, Filter, Id, Info, Kind, Message, Timestamp};
 use crate::node::Node;
 use crate::store::{
-    Endorser, Facet, KeyEnd, KeyState, NAME_HOPS, Store, StoreError, View, key_note,
+    Back, Endorser, KeyEnd, KeyState, NAME_HOPS, Store, StoreError, View, key_note,
 };
 
 use super::calendar::CallEvents;
@@ -1053,7 +1053,7 @@ impl Builder {
             Want::Listing { sel, limit, facets } => {
                 let (items, complete) = self.walk(node, sel, *limit, now)?;
                 let facets = if *facets {
-                    self.facets(store)?
+                    self.facets(node, *limit, now)?
                 } else {
                     Arc::default()
                 };
@@ -1082,15 +1082,35 @@ impl Builder {
         self.snapshot(node, items, complete, facets, extra_authors, now)
     }
 
-    /// The page's filter values at this head.
-    fn facets(&mut self, store: &Store) -> Result<Arc<Facets>, StoreError> {
+    /// The page's filter values at this head: the countries, topics and languages of the
+    /// newest items readers see (an unfiltered listing's), never of what is held unseen (under
+    /// embargo, expired, withdrawn).
+    fn facets(
+        &mut self,
+        node: &Node,
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Arc<Facets>, StoreError> {
         if let Some(f) = &self.facets {
             return Ok(f.clone());
         }
+        let (items, _) = self.walk(node, &Selection::default(), limit, now)?;
+        let (mut countries, mut topics, mut languages) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        for item in items.iter().filter(|i| i.live(now)) {
+            let current = item.current(now).body();
+            countries.extend(current.countries.iter().cloned());
+            topics.extend(current.topics.iter().cloned());
+            languages.extend(
+                item.texts(now)
+                    .iter()
+                    .map(|t| t.info.language.to_ascii_lowercase()),
+            );
+        }
         let f = Arc::new(Facets {
-            countries: store.index_values(Facet::Country)?,
-            topics: store.index_values(Facet::Topic)?,
-            languages: store.index_values(Facet::Language)?,
+            countries: countries.into_iter().collect(),
+            topics: topics.into_iter().collect(),
+            languages: languages.into_iter().collect(),
         });
         self.facets = Some(f.clone());
         Ok(f)
@@ -1160,12 +1180,25 @@ impl Builder {
         let store = node.store();
         let exact_read = walk.limit.saturating_mul(EXACT_READ_PER_ITEM);
         let read_max = walk.limit.saturating_mul(WALK_PER_ITEM);
-        let mut at = None;
+        // From the head this state reflects: an entry past it may touch a cached item that
+        // `advance` has not yet invalidated.
+        let mut at = Some(Back {
+            before: self.head + 1,
+        });
+        // Entries examined, an upper bound: a batch may examine its whole budget and return
+        // nothing readers see (a flood under embargo).
+        let mut examined = 0usize;
         loop {
             let (entries, next) =
                 store.read_back(at, filter, &View::Reader, WALK_BATCH, WALK_BATCH * 8)?;
+            examined += WALK_BATCH * 8;
             for e in entries {
                 walk.read += 1;
+                // An expired original is not shown (retention may not have removed it yet):
+                // not decoded either.
+                if item_of(&e.message) == Some(e.message.id()) && expired(&e.message, now) {
+                    continue;
+                }
                 let Some(target) = item_of(&e.message) else {
                     continue;
                 };
@@ -1194,17 +1227,18 @@ impl Builder {
                 let Some(item) = self.item(store, &target)? else {
                     continue;
                 };
-                if item.live(now) {
-                    let texts = item.texts(now);
-                    let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
-                    if !sel.matches(item.kind(), item.current(now).body(), &tags) {
-                        continue;
-                    }
-                    if self.trusts(store, item.original.author())? {
-                        walk.trusted += 1;
-                    } else {
-                        walk.unverified += 1;
-                    }
+                if !item.live(now) {
+                    continue;
+                }
+                let texts = item.texts(now);
+                let tags: Vec<&str> = texts.iter().map(|t| t.info.language.as_str()).collect();
+                if !sel.matches(item.kind(), item.current(now).body(), &tags) {
+                    continue;
+                }
+                if self.trusts(store, item.original.author())? {
+                    walk.trusted += 1;
+                } else {
+                    walk.unverified += 1;
                 }
                 walk.found.push(item);
             }
@@ -1216,7 +1250,7 @@ impl Builder {
                 None | Some(AuthorFilter::Trusted) => walk.trusted >= walk.limit,
                 Some(AuthorFilter::Unverified) => walk.unverified >= walk.limit,
             };
-            if enough || walk.read >= read_max {
+            if enough || walk.read >= read_max || examined >= read_max.saturating_mul(4) {
                 return Ok(false);
             }
         }
@@ -1299,12 +1333,17 @@ impl Builder {
         let mut shown: Vec<&Arc<Item>> = items.iter().filter(|i| i.live(now)).collect();
         shown.sort_by_key(|i| i.id());
         for item in shown {
+            // Who is trusted moves the item in the ranking and marks it.
+            trusted
+                .contains(item.original.author().as_bytes())
+                .hash(&mut digest);
             item.id().hash(&mut digest);
             item.current(now).id().hash(&mut digest);
             item.translations(now).count().hash(&mut digest);
             item.endorsers.len().hash(&mut digest);
         }
         complete.hash(&mut digest);
+        (&facets.countries, &facets.topics, &facets.languages).hash(&mut digest);
         Ok(Snapshot {
             head: self.head,
             visible: self.visible,

@@ -84,6 +84,11 @@ async fn a_listing_is_the_newest_items_by_their_latest_version_and_a_filter_read
         content: UpdateContent::Alert(alert_content("Izmir strike day 3: all released", &["en"])),
     });
     publish_all(&node, vec![sign(b, &dockers)]).await;
+    // A call to strike, embargoed until tomorrow: not even its topic may show before then.
+    let mut embargoed = alert_at(&dockers, "Strike at Acme on 1 May", clock.now());
+    embargoed.topics = vec!["strike-acme-0501".into()];
+    embargoed.effective_at = Some(clock.now().plus(Duration::from_secs(24 * 3600)));
+    publish_all(&node, vec![sign(embargoed, &dockers)]).await;
 
     let http = node.server().http_addr().expect("the gateway is on");
     let expected = [
@@ -96,6 +101,10 @@ async fn a_listing_is_the_newest_items_by_their_latest_version_and_a_filter_read
     let page = get(http, "/").await;
     assert_eq!(page.status, 200);
     assert_eq!(headlines(&page.body), expected, "{}", page.body);
+    assert!(
+        !page.body.contains("strike-acme-0501"),
+        "an embargoed topic leaked"
+    );
     assert!(
         page.body
             .contains("The 5 newest of 31 current alerts and calls."),
