@@ -681,19 +681,31 @@ impl Inner {
     }
 }
 
-/// Merges ascending seq streams into one ascending stream without repeats.
-struct Merge<'a> {
+/// Merges seq streams that all run one way (ascending, or descending for the reads newest
+/// first in `recent.rs`) into one stream that runs that way, without repeats.
+pub(super) struct Merge<'a> {
     heads: BTreeMap<u64, Vec<usize>>,
     iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>,
     failed: Option<StoreError>,
+    descending: bool,
 }
 
 impl<'a> Merge<'a> {
+    /// Merges ascending streams.
     fn new(iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>) -> Self {
+        Merge::running(iters, false)
+    }
+
+    /// Merges streams that all run the way `descending` says.
+    pub(super) fn running(
+        iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>,
+        descending: bool,
+    ) -> Self {
         let mut m = Merge {
             heads: BTreeMap::new(),
             iters,
             failed: None,
+            descending,
         };
         for i in 0..m.iters.len() {
             m.advance(i);
@@ -719,7 +731,11 @@ impl Iterator for Merge<'_> {
         if let Some(e) = self.failed.take() {
             return Some(Err(e));
         }
-        let (seq, from) = self.heads.pop_first()?;
+        let (seq, from) = if self.descending {
+            self.heads.pop_last()?
+        } else {
+            self.heads.pop_first()?
+        };
         for i in from {
             self.advance(i);
         }

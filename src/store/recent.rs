@@ -8,9 +8,8 @@
 //! size of the store: a node holding a million current messages answers "the newest 200"
 //! by reading a few hundred entries.
 
-use std::collections::BTreeMap;
-
 use super::codec::{self, LogEntry, Tree, big_endian, concat};
+use super::read::Merge;
 use super::{Entry, Inner, KeyState, Store, StoreError, View};
 use crate::message::{AuthorKey, Filter, Kind};
 
@@ -131,7 +130,7 @@ impl Inner {
                     .into_iter()
                     .map(|p| Box::new(self.index_range_back(t, p, hi)) as Candidates<'_>)
                     .collect();
-                Box::new(MergeBack::new(iters))
+                Box::new(Merge::running(iters, true))
             }
         };
         let mut out = Vec::new();
@@ -150,52 +149,6 @@ impl Inner {
             }
         }
         Ok((out, None))
-    }
-}
-
-/// Merges descending seq streams into one descending stream without repeats.
-struct MergeBack<'a> {
-    heads: BTreeMap<u64, Vec<usize>>,
-    iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>,
-    failed: Option<StoreError>,
-}
-
-impl<'a> MergeBack<'a> {
-    fn new(iters: Vec<Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>>) -> Self {
-        let mut m = MergeBack {
-            heads: BTreeMap::new(),
-            iters,
-            failed: None,
-        };
-        for i in 0..m.iters.len() {
-            m.advance(i);
-        }
-        m
-    }
-
-    fn advance(&mut self, i: usize) {
-        match self.iters[i].next() {
-            Some(Ok(s)) => self.heads.entry(s).or_default().push(i),
-            Some(Err(e)) => {
-                self.failed.get_or_insert(e);
-            }
-            None => {}
-        }
-    }
-}
-
-impl Iterator for MergeBack<'_> {
-    type Item = Result<u64, StoreError>;
-
-    fn next(&mut self) -> Option<Result<u64, StoreError>> {
-        if let Some(e) = self.failed.take() {
-            return Some(Err(e));
-        }
-        let (seq, from) = self.heads.pop_last()?;
-        for i in from {
-            self.advance(i);
-        }
-        Some(Ok(seq))
     }
 }
 
