@@ -873,6 +873,33 @@ async fn pages(
     Ok(())
 }
 
+/// [`pages`] within twice the step's limit, then the node's memory after them; `false` when the
+/// node is gone (reported), and the size's remaining steps are skipped.
+async fn pages_and_memory(
+    node: &mut NodeProcess,
+    store: &str,
+    knobs: &Knobs,
+    requests: usize,
+    report: &mut Report,
+) -> bool {
+    match tokio::time::timeout(knobs.step * 2, pages(node, store, knobs, requests, report)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => report.add(store, "pages", e),
+        Err(_) => report.add(store, "pages", "timed out".into()),
+    }
+    if let Some(why) = node.gone() {
+        report.add(store, "node", why);
+        return false;
+    }
+    let (after, peak) = node.memory();
+    report.add(
+        store,
+        "VmRSS after every page (peak)",
+        format!("{after:.0} MiB ({peak:.0} MiB)"),
+    );
+    true
+}
+
 /// Durable streaming ingest: 4 streams of `msgs / 4`, each keeping at most 512 messages
 /// unanswered. Messages per second and the ack p99 (from hand-over to the stream).
 async fn stream_ingest(url: &str, msgs: u64) -> Result<(f64, Duration), String> {
@@ -1090,27 +1117,10 @@ async fn process_steps(
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (rest, _) = node.memory();
     report.add(store, "VmRSS at rest after start", format!("{rest:.0} MiB"));
-    if knobs.runs("pages") {
-        match tokio::time::timeout(
-            limit * 2,
-            pages(&node, store, knobs, knobs.requests, report),
-        )
-        .await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => report.add(store, "pages", e),
-            Err(_) => report.add(store, "pages", "timed out".into()),
-        }
-        if let Some(why) = node.gone() {
-            report.add(store, "node", why);
-            return;
-        }
-        let (after, peak) = node.memory();
-        report.add(
-            store,
-            "VmRSS after every page (peak)",
-            format!("{after:.0} MiB ({peak:.0} MiB)"),
-        );
+    if knobs.runs("pages")
+        && !pages_and_memory(&mut node, store, knobs, knobs.requests, report).await
+    {
+        return;
     }
     if knobs.runs("subscribe") {
         let v = match tokio::time::timeout(limit, subscribe_from_zero(&node)).await {
@@ -1200,21 +1210,9 @@ async fn small_steps(
     report.add(store, "VmRSS at rest after start", format!("{rest:.0} MiB"));
     // Fewer requests: one core renders them.
     let requests = (knobs.requests / 4).max(10);
-    match tokio::time::timeout(limit * 2, pages(&node, store, knobs, requests, report)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => report.add(store, "pages", e),
-        Err(_) => report.add(store, "pages", "timed out".into()),
-    }
-    if let Some(why) = node.gone() {
-        report.add(store, "node", why);
+    if !pages_and_memory(&mut node, store, knobs, requests, report).await {
         return;
     }
-    let (after, peak) = node.memory();
-    report.add(
-        store,
-        "VmRSS after every page (peak)",
-        format!("{after:.0} MiB ({peak:.0} MiB)"),
-    );
     match tokio::time::timeout(limit, ingest(&node, store, knobs, *baseline, report)).await {
         Ok(Ok(figures)) => {
             if baseline.is_none() {

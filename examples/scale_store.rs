@@ -13,10 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tocsin::message::{
-    Alert, Body, Category, Certainty, Content, Info, Message, SecretKey, Severity, Status,
-    Timestamp, Urgency,
-};
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use tocsin::message::{Message, SecretKey, Timestamp};
 use tocsin::store::{Inserted, Origin, Store, StoreConfig};
 
 const T0: Timestamp = Timestamp(1_800_000_000_000);
@@ -24,36 +24,9 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// Messages per submitted group while building.
 const GROUP: usize = 1000;
 
-/// A message of about 1.1 KiB, as the store benchmark's.
+/// A ~1 KiB alert in three languages, as the benchmarks make (`benches/common`).
 fn message(key: &SecretKey, n: u64, created: Timestamp, life: Duration) -> Message {
-    let text = |lang: &str| Info {
-        language: lang.into(),
-        headline: format!("Four organisers of the Fictional Dockers' Union detained ({n})"),
-        description: "On Monday police detained four organisers of the Fictional Dockers' Union \
-            at the port gate after a meeting on safety. They are held without charge. The union \
-            asks affiliates to write to the Minister of the Interior citing ILO Conventions 87 \
-            and 98, and to send messages of solidarity to the families."
-            .into(),
-        instruction: "Write to the Minister; copy the ILO office.".into(),
-        link: "https://union.example/campaigns/dockers".into(),
-    };
-    let body = Body {
-        author: key.public(),
-        created_at: created,
-        expires_at: Some(created.plus(life)),
-        topics: vec!["union-rights".into(), "arrest".into()],
-        countries: vec!["AZ".into()],
-        effective_at: None,
-        content: Content::Alert(Alert {
-            status: Status::Actual,
-            category: Category::Arrest,
-            urgency: Urgency::Immediate,
-            severity: Severity::Severe,
-            certainty: Certainty::Observed,
-            info: vec![text("en"), text("fr")],
-        }),
-    };
-    Message::sign(body, key).expect("sign")
+    common::message_at(key, n, created, created.plus(life))
 }
 
 fn cfg(dir: &Path) -> StoreConfig {

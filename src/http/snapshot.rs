@@ -284,7 +284,7 @@ pub(super) struct Snapshot {
     /// so that an arrival under embargo, which moves `head` only, changes none.
     pub(super) visible: u64,
     /// The items this view may show, by original id: the newest of those that pass its
-    /// selection (and some that no longer do, expired since they were read).
+    /// selection, live when it was made.
     pub(super) items: HashMap<Id, Arc<Item>>,
     /// Update id → original id, for the items here.
     pub(super) versions: HashMap<Id, Id>,
@@ -592,8 +592,9 @@ struct Walk {
     seen: HashSet<Id>,
     /// The items found, newest entry first.
     found: Vec<Arc<Item>>,
-    /// Live items that pass, by trusted and by unverified authors.
+    /// Live items found that pass, by trusted authors.
     trusted: usize,
+    /// Live items found that pass, by unverified authors.
     unverified: usize,
     /// Entries read in this walk.
     read: usize,
@@ -611,14 +612,14 @@ struct Walk {
 pub(super) struct Builder {
     /// Made from the store (see [`Builder::start`]).
     ready: bool,
+    /// Everything up to this seq is reflected.
     head: u64,
     /// See [`Snapshot::visible`]; never moves back.
     visible: u64,
     /// Decoded items by original id; `None`: the id names no current alert or call.
     items: HashMap<Id, Option<Arc<Item>>>,
-    cancels: HashMap<Id, Arc<CancelNote>>,
-    /// `cancels` as snapshots share it, made again when it changes.
-    shared_cancels: Arc<HashMap<Id, Arc<CancelNote>>>,
+    /// Shared with the snapshots; copied only when it changes while one holds it.
+    cancels: Arc<HashMap<Id, Arc<CancelNote>>>,
     pending_cancels: HashMap<Id, Message>,
     /// Authors' own names (their latest profile), as read.
     profiles: HashMap<[u8; 32], Option<String>>,
@@ -784,7 +785,9 @@ impl Builder {
     /// What follows any move of the head: expired cancels dropped, the operator's list read
     /// if it may have changed, history noted, the page's filter values to be read again.
     fn settle(&mut self, node: &Node, now: Timestamp) -> Result<(), StoreError> {
-        self.cancels.retain(|_, c| !expired(&c.cancel, now));
+        if self.cancels.values().any(|c| expired(&c.cancel, now)) {
+            Arc::make_mut(&mut self.cancels).retain(|_, c| !expired(&c.cancel, now));
+        }
         self.pending_cancels.retain(|_, c| !expired(c, now));
         if self.cancels.len() > MAX_CANCELS {
             let mut by_age: Vec<(Timestamp, Id)> = self
@@ -793,11 +796,11 @@ impl Builder {
                 .map(|(id, c)| (c.cancel.body().created_at, *id))
                 .collect();
             by_age.sort_unstable();
+            let cancels = Arc::make_mut(&mut self.cancels);
             for (_, id) in &by_age[..by_age.len() - MAX_CANCELS] {
-                self.cancels.remove(id);
+                cancels.remove(id);
             }
         }
-        self.shared_cancels = Arc::new(self.cancels.clone());
         if self.vouched.is_none() {
             self.vouched = Some(
                 node.vouched_authors()?
@@ -988,7 +991,7 @@ impl Builder {
             .as_ref()
             .map(|item| CallEvents::of(item.current(now)))
             .unwrap_or_default();
-        self.cancels.insert(
+        Arc::make_mut(&mut self.cancels).insert(
             id,
             Arc::new(CancelNote {
                 cancel,
@@ -1053,7 +1056,9 @@ impl Builder {
             Want::Listing { sel, limit, facets } => {
                 let (items, complete) = self.walk(node, sel, *limit, now)?;
                 let facets = if *facets {
-                    self.facets(node, *limit, now)?
+                    // An unfiltered listing's items are the facets' own: not read twice.
+                    let unfiltered = (!sel.is_filtered()).then_some(&items[..]);
+                    self.facets(node, *limit, now, unfiltered)?
                 } else {
                     Arc::default()
                 };
@@ -1084,17 +1089,25 @@ impl Builder {
 
     /// The page's filter values at this head: the countries, topics and languages of the
     /// newest items readers see (an unfiltered listing's), never of what is held unseen (under
-    /// embargo, expired, withdrawn).
+    /// embargo, expired, withdrawn). `unfiltered`: that listing's items, when the view is it.
     fn facets(
         &mut self,
         node: &Node,
         limit: usize,
         now: Timestamp,
+        unfiltered: Option<&[Arc<Item>]>,
     ) -> Result<Arc<Facets>, StoreError> {
         if let Some(f) = &self.facets {
             return Ok(f.clone());
         }
-        let (items, _) = self.walk(node, &Selection::default(), limit, now)?;
+        let read;
+        let items = match unfiltered {
+            Some(items) => items,
+            None => {
+                read = self.walk(node, &Selection::default(), limit, now)?.0;
+                &read[..]
+            }
+        };
         let (mut countries, mut topics, mut languages) =
             (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
         for item in items.iter().filter(|i| i.live(now)) {
@@ -1120,8 +1133,8 @@ impl Builder {
     /// items by trusted authors (or by unverified ones, for `?authors=unverified`), the start
     /// of the log, or `limit × 100` entries; then, if trusted items are still missing (a flood
     /// from fresh keys stood between), the items of the authors the operator vouches for and of
-    /// those found to have history, through their own index. Returns the items (some perhaps expired by `now`: they are kept
-    /// for their times) and whether the walk reached the start with every item counted.
+    /// those found to have history, through their own index. Returns the live items that pass
+    /// `sel` and whether the walk reached the start with every item counted.
     fn walk(
         &mut self,
         node: &Node,
@@ -1138,7 +1151,7 @@ impl Builder {
             },
             ..Walk::default()
         };
-        let mut complete = self.walk_filter(node, sel, &walk_filter(sel), &mut walk, now)?;
+        let mut complete = self.walk_through(node, sel, &walk_filter(sel), &mut walk, now)?;
         let vouched: BTreeSet<[u8; 32]> = self
             .vouched
             .iter()
@@ -1161,7 +1174,7 @@ impl Builder {
                 ..walk_filter(sel)
             };
             walk.read = 0;
-            self.walk_filter(node, sel, &filter, &mut walk, now)?;
+            self.walk_through(node, sel, &filter, &mut walk, now)?;
             complete = false;
         }
         Ok((walk.found, complete))
@@ -1169,7 +1182,7 @@ impl Builder {
 
     /// One walk back from the head through what `filter` lists, adding to `walk`; whether it
     /// reached the start with every item it read counted.
-    fn walk_filter(
+    fn walk_through(
         &mut self,
         node: &Node,
         sel: &Selection,
@@ -1293,7 +1306,7 @@ impl Builder {
             authors.extend(item.endorsers.iter().map(|e| *e.author.as_bytes()));
             authors.extend(item.tally.reports.iter().map(|r| *r.author.as_bytes()));
         }
-        for c in self.shared_cancels.values() {
+        for c in self.cancels.values() {
             times(&c.cancel);
             authors.insert(*c.cancel.author().as_bytes());
             authors.insert(*c.target_author.as_bytes());
@@ -1349,7 +1362,7 @@ impl Builder {
             visible: self.visible,
             items: items.into_iter().map(|i| (i.id(), i)).collect(),
             versions,
-            cancels: self.shared_cancels.clone(),
+            cancels: self.cancels.clone(),
             names: Arc::new(Names::new(
                 profiles,
                 self.rosters.clone(),

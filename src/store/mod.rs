@@ -145,7 +145,7 @@ pub use key_state::{
 };
 pub use log_id::{BACKUP_NOTE, BackupNote, LogId, PeerLog, backup_note_line, parse_backup_note};
 pub use reads::{ReadLimits, ReadStats, Reads};
-pub use recent::{Back, Facet, INDEX_VALUES_MAX};
+pub use recent::Back;
 pub use repair::Repair;
 pub use retry::{Keep, Pending, RetryChange, RetryCounts, RetryEntry, RetryLimits};
 pub(crate) use rules::SUCCESSOR_HOPS;

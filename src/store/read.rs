@@ -57,25 +57,31 @@ impl Inner {
             .trees
             .get(Tree::Log)
             .range(big_endian(start)..=big_endian(hi))
-            .flat_map(move |kv| {
-                let row = || -> Result<Vec<(u64, LogEntry)>, StoreError> {
-                    let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-                    let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
-                    let key = codec::read_u64(&k).ok_or_else(bad)?;
-                    let mut out = Vec::new();
-                    for e in codec::LogRow::new(key, &v) {
-                        let (seq, b) = e.ok_or_else(bad)?;
-                        if (lo..=hi).contains(&seq) {
-                            out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
-                        }
-                    }
-                    Ok(out)
-                };
-                match row() {
-                    Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
-                    Err(e) => vec![Err(e)],
-                }
+            .flat_map(move |kv| match self.log_row(kv, lo, hi) {
+                Ok(entries) => entries.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
             }))
+    }
+
+    /// The entries of one log row (as sled's iterators yield it) with seqs in `lo..=hi`, in
+    /// order.
+    pub(super) fn log_row(
+        &self,
+        kv: sled::Result<(sled::IVec, sled::IVec)>,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Vec<(u64, LogEntry)>, StoreError> {
+        let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
+        let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
+        let key = codec::read_u64(&k).ok_or_else(bad)?;
+        let mut out = Vec::new();
+        for e in codec::LogRow::new(key, &v) {
+            let (seq, b) = e.ok_or_else(bad)?;
+            if (lo..=hi).contains(&seq) {
+                out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
+            }
+        }
+        Ok(out)
     }
 
     /// The record of `id` (see [`Rows::record`]).
@@ -195,20 +201,29 @@ impl Inner {
             concat(&[&prefix, &big_endian(since.saturating_add(1))])
                 ..=concat(&[&prefix, &big_endian(head)]),
         );
-        straddling.into_iter().chain(after).flat_map(move |kv| {
-            let seqs: Vec<Result<u64, StoreError>> = match kv {
-                Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
-                Ok((_, v)) => match codec::postings(&v) {
-                    None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
-                    Some(seqs) => seqs
-                        .into_iter()
-                        .filter(|s| *s > since && *s <= head)
-                        .map(Ok)
-                        .collect(),
-                },
-            };
-            seqs
-        })
+        straddling
+            .into_iter()
+            .chain(after)
+            .flat_map(move |kv| self.index_row(kv, since.saturating_add(1)..=head))
+    }
+
+    /// The seqs one index row (as sled's iterators yield it) lists within `range`, ascending.
+    pub(super) fn index_row(
+        &self,
+        kv: sled::Result<(sled::IVec, sled::IVec)>,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Vec<Result<u64, StoreError>> {
+        match kv {
+            Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
+            Ok((_, v)) => match codec::postings(&v) {
+                None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
+                Some(seqs) => seqs
+                    .into_iter()
+                    .filter(|s| range.contains(s))
+                    .map(Ok)
+                    .collect(),
+            },
+        }
     }
 
     /// The index prefixes that together list every seq a filter dimension can match, or

@@ -1,6 +1,6 @@
 //! Reads newest first, for readers who want the latest of what is current and never all of
-//! it (the web gateway): the log or an index walked backwards from the durable head, the
-//! distinct values an index holds, an author's first entry in a view, and the few store-wide
+//! it (the web gateway): the log or an index walked backwards from the durable head, an
+//! author's first entry in a view, and the few store-wide
 //! lists a reader's page names (recent cancels, keys with a conflicting commitment, the
 //! federations that publish rosters).
 //!
@@ -13,10 +13,6 @@ use super::read::Merge;
 use super::{Entry, Inner, KeyState, Store, StoreError, View};
 use crate::message::{AuthorKey, Filter, Kind};
 
-/// Distinct values listed per index at most (a facet of the page: countries, topics,
-/// languages).
-pub const INDEX_VALUES_MAX: usize = 512;
-
 /// An author's postings examined at most for the first one in a view.
 const FIRST_SEEN_PROBES: usize = 64;
 
@@ -25,17 +21,6 @@ const FIRST_SEEN_PROBES: usize = 64;
 pub struct Back {
     /// Examine seqs below this.
     pub before: u64,
-}
-
-/// An index a backwards read can list distinct values of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Facet {
-    /// ISO 3166-1 alpha-2 codes.
-    Country,
-    /// Topic slugs.
-    Topic,
-    /// Language tags, lower case.
-    Language,
 }
 
 impl Inner {
@@ -49,19 +34,10 @@ impl Inner {
             .get(Tree::Log)
             .range(..=big_endian(hi))
             .rev()
-            .map(move |kv| -> Result<Vec<(u64, LogEntry)>, StoreError> {
-                let (k, v) = kv.map_err(|e| StoreError::sled(&self.dir, e))?;
-                let bad = || StoreError::corrupt(&self.dir, "a log row is unreadable");
-                let key = codec::read_u64(&k).ok_or_else(bad)?;
-                let mut out = Vec::new();
-                for e in codec::LogRow::new(key, &v) {
-                    let (seq, b) = e.ok_or_else(bad)?;
-                    if (lo..=hi).contains(&seq) {
-                        out.push((seq, LogEntry::decode(b).ok_or_else(bad)?));
-                    }
-                }
-                out.reverse();
-                Ok(out)
+            .map(move |kv| {
+                let mut entries = self.log_row(kv, lo, hi)?;
+                entries.reverse();
+                Ok(entries)
             })
             // Rows are keyed by their first seq: once a row starts below `lo`, none after it
             // holds anything in range.
@@ -93,18 +69,8 @@ impl Inner {
         tree.range(concat(&[&prefix, &big_endian(0)])..=concat(&[&prefix, &big_endian(hi)]))
             .rev()
             .flat_map(move |kv| {
-                let seqs: Vec<Result<u64, StoreError>> = match kv {
-                    Err(e) => vec![Err(StoreError::sled(&self.dir, e))],
-                    Ok((_, v)) => match codec::postings(&v) {
-                        None => vec![Err(StoreError::corrupt(&self.dir, "bad index row"))],
-                        Some(seqs) => seqs
-                            .into_iter()
-                            .rev()
-                            .filter(|s| *s <= hi)
-                            .map(Ok)
-                            .collect(),
-                    },
-                };
+                let mut seqs = self.index_row(kv, 0..=hi);
+                seqs.reverse();
                 seqs
             })
     }
@@ -122,24 +88,30 @@ impl Inner {
             return Ok((Vec::new(), None));
         }
         let hi = at.before - 1;
-        type Candidates<'a> = Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>;
+        type Seqs<'a> = Box<dyn Iterator<Item = Result<u64, StoreError>> + 'a>;
+        // Seqs to examine, with their log entries when the walk has read them already.
+        type Candidates<'a> =
+            Box<dyn Iterator<Item = Result<(u64, Option<LogEntry>), StoreError>> + 'a>;
         let candidates: Candidates<'_> = match self.choose_index(filter, 0, hi)? {
-            None => Box::new(self.log_range_back(1, hi).map(|e| e.map(|(seq, _)| seq))),
+            None => Box::new(
+                self.log_range_back(1, hi)
+                    .map(|e| e.map(|(seq, e)| (seq, Some(e)))),
+            ),
             Some((t, prefixes)) => {
                 let iters = prefixes
                     .into_iter()
-                    .map(|p| Box::new(self.index_range_back(t, p, hi)) as Candidates<'_>)
+                    .map(|p| Box::new(self.index_range_back(t, p, hi)) as Seqs<'_>)
                     .collect();
-                Box::new(Merge::running(iters, true))
+                Box::new(Merge::running(iters, true).map(|seq| seq.map(|seq| (seq, None))))
             }
         };
         let mut out = Vec::new();
-        for (n, seq) in candidates.enumerate() {
-            let seq = seq?;
+        for (n, candidate) in candidates.enumerate() {
+            let (seq, entry) = candidate?;
             if n >= budget.max(1) {
                 return Ok((out, Some(Back { before: seq + 1 })));
             }
-            if let Some(message) = self.in_view(seq, None, view)?
+            if let Some(message) = self.in_view(seq, entry, view)?
                 && filter.matches(message.body())
             {
                 out.push(Entry { seq, message });
@@ -173,36 +145,6 @@ impl Store {
             before: b.before.min(head + 1),
         });
         self.inner()?.read_back(at, filter, view, limit, budget)
-    }
-
-    /// The distinct values of one index, in order, at most [`INDEX_VALUES_MAX`]: what the
-    /// messages held name (current, or expired and not yet removed). Each value costs one
-    /// seek, whatever the number of messages under it.
-    pub fn index_values(&self, facet: Facet) -> Result<Vec<String>, StoreError> {
-        let inner = self.inner()?;
-        let tree = inner.trees.get(match facet {
-            Facet::Country => Tree::ICountry,
-            Facet::Topic => Tree::ITopic,
-            Facet::Language => Tree::ILang,
-        });
-        let mut out = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        while out.len() < INDEX_VALUES_MAX {
-            let Some((k, _)) = tree
-                .range(from.clone()..)
-                .next()
-                .transpose()
-                .map_err(inner.sled_e())?
-            else {
-                break;
-            };
-            let Some(nul) = k.iter().position(|&b| b == 0) else {
-                return Err(StoreError::corrupt(&inner.dir, "bad index row"));
-            };
-            out.push(String::from_utf8_lossy(&k[..nul]).into_owned());
-            from = concat(&[&k[..nul], &[1]]);
-        }
-        Ok(out)
     }
 
     /// The seq of `author`'s first entry in `view` (its earliest message still held that the
@@ -387,7 +329,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn facets_list_each_value_once_and_an_author_starts_at_its_first_shown_entry() {
+    async fn an_author_starts_at_its_first_shown_entry() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&cfg(dir.path())).unwrap();
         let (a, b) = (key(1), key(2));
@@ -401,12 +343,6 @@ mod tests {
             &update(&a, T0.plus(MINUTE * 2), target.id(), "Released"),
         )
         .await;
-        assert_eq!(s.index_values(Facet::Country).unwrap(), ["AZ", "TR"]);
-        assert_eq!(
-            s.index_values(Facet::Language).unwrap(),
-            ["en", "fr", "pt-br", "ru"]
-        );
-        assert!(s.index_values(Facet::Topic).unwrap().len() <= 1);
         assert_eq!(
             s.first_in_view(&a.public(), &View::Reader).unwrap(),
             Some(first)
