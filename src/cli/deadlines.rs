@@ -15,7 +15,7 @@ use super::read::{FilterArgs, preferences};
 use super::render::pick_info;
 use super::term::{Clock, Style};
 use super::{Failure, NodeUrl};
-use crate::message::{ActionCall, Content, Filter, Id, Kind, Message, Timestamp, UpdateContent};
+use crate::message::{ActionCall, Content, Filter, Id, Kind, Message, Timestamp};
 use crate::rpc::{Client, ClientEvent};
 
 /// How many calls' states are asked for at once.
@@ -78,14 +78,7 @@ pub(crate) struct CurrentCall {
 
 impl CurrentCall {
     fn call(&self) -> Option<&ActionCall> {
-        match &self.current.body().content {
-            Content::Call(c) => Some(c),
-            Content::Update(u) => match &u.content {
-                UpdateContent::Call(c) => Some(c),
-                UpdateContent::Alert(_) => None,
-            },
-            _ => None,
-        }
+        self.current.body().call()
     }
 }
 

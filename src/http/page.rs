@@ -308,14 +308,7 @@ pub(super) fn alert_of(m: &Message) -> Option<&Alert> {
 
 /// The call fields of a version, if it is a call.
 pub(super) fn call_of(m: &Message) -> Option<&ActionCall> {
-    match &m.body().content {
-        Content::Call(c) => Some(c),
-        Content::Update(u) => match &u.content {
-            UpdateContent::Call(c) => Some(c),
-            UpdateContent::Alert(_) => None,
-        },
-        _ => None,
-    }
+    m.body().call()
 }
 
 /// The first `n` characters, with an ellipsis if cut.

@@ -983,14 +983,24 @@ impl Builder {
             }
         }
         let updates = super::cap::withdrawn_updates(updates, shown.as_deref(), now);
-        let shown_as = shown.as_ref().map(|item| {
-            let b = item.current(now).body();
-            (item.kind(), b.countries.clone(), b.topics.clone())
-        });
-        let events = shown
-            .as_ref()
-            .map(|item| CallEvents::of(item.current(now)))
-            .unwrap_or_default();
+        // Else what the store kept of it at the cancel (after an eviction or a restart).
+        let (shown_as, events) = match (&shown, &state.shown) {
+            (Some(item), _) => {
+                let b = item.current(now).body();
+                (
+                    Some((item.kind(), b.countries.clone(), b.topics.clone())),
+                    CallEvents::of(item.current(now)),
+                )
+            }
+            (None, Some(kept)) => (
+                Some((state.kind, kept.countries.clone(), kept.topics.clone())),
+                CallEvents {
+                    deadline: kept.deadline,
+                    window: kept.window,
+                },
+            ),
+            (None, None) => (None, CallEvents::default()),
+        };
         Arc::make_mut(&mut self.cancels).insert(
             id,
             Arc::new(CancelNote {

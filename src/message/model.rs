@@ -55,6 +55,18 @@ impl Body {
         }
     }
 
+    /// The action call this message carries: a call, or an update of one.
+    pub fn call(&self) -> Option<&ActionCall> {
+        match &self.content {
+            Content::Call(c) => Some(c),
+            Content::Update(u) => match &u.content {
+                UpdateContent::Call(c) => Some(c),
+                UpdateContent::Alert(_) => None,
+            },
+            _ => None,
+        }
+    }
+
     /// The info blocks that this message itself carries (alert, call, their updates, translations).
     pub fn info(&self) -> &[Info] {
         match &self.content {

@@ -213,8 +213,8 @@ impl Inner {
         self.rewrite_log(&mut rows, &seen)?;
         self.rebuild_indexes(&mut rows, &seen)?;
         self.rebuild_key_trees(&mut rows, &key_rows)?;
-        for k in stray_withdrawn {
-            rows.delete(Tree::Withdrawn, k);
+        for (tree, k) in stray_withdrawn {
+            rows.delete(tree, k);
         }
         rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
         rows.put(
@@ -496,41 +496,56 @@ impl Inner {
         Ok(())
     }
 
-    /// Reads every row of the versions cancels withdrew: each is readable and belongs to a
-    /// cancelled alert or call held here. Returns the keys of those that do not, for a repair
-    /// to delete (the rows cannot be made again: the updates' content is gone).
-    fn check_withdrawn(&self, report: &mut CheckReport) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// Reads every row of the versions cancels withdrew and of what readers had seen of the
+    /// originals: each is readable and belongs to a cancelled alert or call held here. Returns
+    /// the trees and keys of those that do not, for a repair to delete (the rows cannot be made
+    /// again: the content is gone).
+    fn check_withdrawn(
+        &self,
+        report: &mut CheckReport,
+    ) -> Result<Vec<(Tree, Vec<u8>)>, StoreError> {
         let mut stray = Vec::new();
-        for kv in self.trees.get(Tree::Withdrawn).iter() {
-            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
-            let Some(row) = codec::decode_withdrawn(&k, &v) else {
-                report.found(
-                    "withdrawn",
-                    None,
-                    None,
-                    "a row of the versions a cancel withdrew does not decode".into(),
-                );
-                stray.push(k.to_vec());
-                continue;
-            };
-            let original = k.get(..32).and_then(Id::from_slice);
-            // An unreadable record is a finding of its own (`check_records`); its rows go with it.
-            let cancelled = match original {
-                Some(id) => self.record(&id).ok().flatten().is_some_and(|r| {
-                    r.flags & codec::CANCELLED != 0 && matches!(r.kind, Kind::Alert | Kind::Call)
-                }),
-                None => false,
-            };
-            if !cancelled {
-                report.found(
-                    "withdrawn",
-                    None,
-                    Some(row.id),
-                    "it is listed as withdrawn by the cancel of a message that is not held \
-                     here as a cancelled alert or call"
-                        .into(),
-                );
-                stray.push(k.to_vec());
+        for tree in [Tree::Withdrawn, Tree::Shown] {
+            for kv in self.trees.get(tree).iter() {
+                let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+                let original = k.get(..32).and_then(Id::from_slice);
+                // The row's own id: the withdrawn update's, or the original's.
+                let named = match tree {
+                    Tree::Withdrawn => codec::decode_withdrawn(&k, &v).map(|row| row.id),
+                    _ => original.filter(|_| k.len() == 32 && codec::decode_shown(&v).is_some()),
+                };
+                let Some(named) = named else {
+                    report.found(
+                        "withdrawn",
+                        None,
+                        None,
+                        format!("a row of the {} tree does not decode", tree.name()),
+                    );
+                    stray.push((tree, k.to_vec()));
+                    continue;
+                };
+                // An unreadable record is a finding of its own (`check_records`); its rows go
+                // with it.
+                let cancelled = match original {
+                    Some(id) => self.record(&id).ok().flatten().is_some_and(|r| {
+                        r.flags & codec::CANCELLED != 0
+                            && matches!(r.kind, Kind::Alert | Kind::Call)
+                    }),
+                    None => false,
+                };
+                if !cancelled {
+                    report.found(
+                        "withdrawn",
+                        None,
+                        Some(named),
+                        format!(
+                            "a row of the {} tree names a message that is not held here as a \
+                             cancelled alert or call",
+                            tree.name()
+                        ),
+                    );
+                    stray.push((tree, k.to_vec()));
+                }
             }
         }
         Ok(stray)
@@ -553,11 +568,14 @@ impl Inner {
                 rows.delete(Tree::Refs, k.to_vec());
             }
         }
-        // original ‖ created_at ‖ id: what a dropped original's cancel withdrew.
-        for k in self.trees.get(Tree::Withdrawn).iter().keys() {
-            let k = k.map_err(|e| self.sled_err(e))?;
-            if k.get(..32).is_some_and(dropped) {
-                rows.delete(Tree::Withdrawn, k.to_vec());
+        // original ‖ created_at ‖ id, and original: what a dropped original's cancel withdrew
+        // and what readers had seen of it.
+        for tree in [Tree::Withdrawn, Tree::Shown] {
+            for k in self.trees.get(tree).iter().keys() {
+                let k = k.map_err(|e| self.sled_err(e))?;
+                if k.get(..32).is_some_and(dropped) {
+                    rows.delete(tree, k.to_vec());
+                }
             }
         }
         // target ‖ author → endorsement id, and its place in the tally.

@@ -16,6 +16,7 @@
 
 use bytes::Bytes;
 
+use super::ShownBeforeCancel;
 use super::bodies::BodyRef;
 use crate::message::{Id, Kind, Message, SignedMessage};
 
@@ -99,11 +100,17 @@ pub(super) enum Tree {
     /// removes their reference rows with their content; a CAP Cancel still names them. Added
     /// beside format 5 (a program without it ignores it; an older store simply has none).
     Withdrawn,
+    /// original → [`ShownBeforeCancel`] (see [`encode_shown`]): for an alert or call a cancel
+    /// withdrew after readers had seen it, the countries, topics and calendar events of the
+    /// version they saw, so that a filtered CAP feed and the calendar still carry the cancel
+    /// after the content went (and after a restart). Added beside format 5 (a program without
+    /// it ignores it; an older store simply has none).
+    Shown,
 }
 
 impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [Tree; 27] = [
+    pub(super) const ALL: [Tree; 28] = [
         Tree::Meta,
         Tree::Msgs,
         Tree::Segs,
@@ -131,6 +138,7 @@ impl Tree {
         Tree::Rotations,
         Tree::Successors,
         Tree::Withdrawn,
+        Tree::Shown,
     ];
 
     /// The sled tree name.
@@ -163,6 +171,7 @@ impl Tree {
             Tree::Rotations => "rotations",
             Tree::Successors => "successors",
             Tree::Withdrawn => "withdrawn",
+            Tree::Shown => "shown",
         }
     }
 
@@ -369,6 +378,55 @@ pub(super) fn decode_withdrawn(key: &[u8], value: &[u8]) -> Option<Reference> {
         id: Id::from_slice(&key[40..])?,
         author: value.try_into().ok()?,
         created_at: read_u64(&key[32..40])?,
+    })
+}
+
+/// A row of [`Tree::Shown`]: format 1, then a byte of calendar events (1: a deadline, 2: an
+/// action window), then the countries and the topics, each as a u16 count of u16-length
+/// strings (big-endian).
+pub(super) fn encode_shown(s: &ShownBeforeCancel) -> Vec<u8> {
+    let mut out = vec![1, u8::from(s.deadline) | (u8::from(s.window) << 1)];
+    for list in [&s.countries, &s.topics] {
+        let n = list.len().min(usize::from(u16::MAX));
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+        for item in &list[..n] {
+            let b = &item.as_bytes()[..item.len().min(usize::from(u16::MAX))];
+            out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+    }
+    out
+}
+
+/// A row of [`Tree::Shown`]; `None` when it is malformed.
+pub(super) fn decode_shown(v: &[u8]) -> Option<ShownBeforeCancel> {
+    fn u16_at(v: &[u8], at: &mut usize) -> Option<usize> {
+        let b = v.get(*at..*at + 2)?;
+        *at += 2;
+        Some(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    }
+    let [1, events] = *v.first_chunk::<2>()? else {
+        return None;
+    };
+    let mut at = 2;
+    let mut lists = [Vec::new(), Vec::new()];
+    for list in &mut lists {
+        for _ in 0..u16_at(v, &mut at)? {
+            let len = u16_at(v, &mut at)?;
+            let s = std::str::from_utf8(v.get(at..at + len)?).ok()?;
+            at += len;
+            list.push(s.to_string());
+        }
+    }
+    if at != v.len() || events > 3 {
+        return None;
+    }
+    let [countries, topics] = lists;
+    Some(ShownBeforeCancel {
+        countries,
+        topics,
+        deadline: events & 1 != 0,
+        window: events & 2 != 0,
     })
 }
 

@@ -283,6 +283,10 @@ pub struct MessageState {
     /// oldest first (one still under embargo when cancelled is not named). Their content is
     /// gone, so they are not in `updates`; a CAP Cancel names them beside the original.
     pub withdrawn: Vec<WithdrawnVersion>,
+    /// For an alert or call its cancel withdrew after readers had seen it: what they saw of
+    /// the version current then (its countries, topics and calendar events). `None` otherwise,
+    /// and for one cancelled before this was kept.
+    pub shown: Option<ShownBeforeCancel>,
     /// Whether an authorised cancel withdrew it.
     pub cancelled: bool,
     /// Why it is withheld, in words, when its author's key ended before it was made (revoked,
@@ -309,6 +313,21 @@ pub struct WithdrawnVersion {
     pub author: AuthorKey,
     /// Its created_at (CAP's `sent`).
     pub created_at: Timestamp,
+}
+
+/// What readers had seen of an alert or call when its cancel withdrew it: enough for a
+/// filtered CAP feed to carry the cancel where the original appeared, and for the calendar to
+/// mark its events cancelled, nothing of its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShownBeforeCancel {
+    /// The countries of the version current at the cancel.
+    pub countries: Vec<String>,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// It was a call with a deadline.
+    pub deadline: bool,
+    /// It was a call with an action window (both ends).
+    pub window: bool,
 }
 
 /// One endorsing author.

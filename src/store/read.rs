@@ -527,6 +527,7 @@ impl Inner {
         } else {
             Vec::new()
         };
+        let shown = if cancelled { rows.shown(id)? } else { None };
 
         let current = match &message {
             None => None,
@@ -576,6 +577,7 @@ impl Inner {
             current,
             updates: updates.into_iter().map(|(_, id)| id).collect(),
             withdrawn,
+            shown,
             cancelled,
             withheld,
             cancel_reason,

@@ -17,7 +17,7 @@ use super::codec::{
     self, Committed, LogEntry, Prefixes, Record, Reference, Revoked, RotationRow, Tree, big_endian,
     concat, meta,
 };
-use super::{Inner, PeerLog, StoreError};
+use super::{Inner, PeerLog, ShownBeforeCancel, StoreError};
 use crate::message::{Id, Kind, Message};
 
 /// A row: its key and value.
@@ -334,6 +334,22 @@ impl<'a> Rows<'a> {
             .collect()
     }
 
+    /// What readers had seen of `original` when its cancel withdrew it, if they had.
+    pub(super) fn shown(&self, original: &Id) -> Result<Option<ShownBeforeCancel>, StoreError> {
+        self.get(Tree::Shown, original.as_bytes())?
+            .map(|v| codec::decode_shown(&v).ok_or_else(|| self.corrupt("bad shown row")))
+            .transpose()
+    }
+
+    /// Plans noting what readers had seen of `original`, which its cancel withdraws.
+    pub(super) fn put_shown(&mut self, original: &Id, shown: &ShownBeforeCancel) {
+        self.put(
+            Tree::Shown,
+            original.as_bytes().as_slice(),
+            codec::encode_shown(shown),
+        );
+    }
+
     /// Plans noting that the cancel of `original` withdrew `update`, which readers had seen.
     pub(super) fn put_withdrawn(&mut self, original: &Id, update: &Reference) {
         self.put(
@@ -343,11 +359,13 @@ impl<'a> Rows<'a> {
         );
     }
 
-    /// Plans forgetting the versions the cancel of `original` withdrew (its record goes).
+    /// Plans forgetting the versions the cancel of `original` withdrew, and what readers had
+    /// seen of it (its record goes).
     pub(super) fn delete_withdrawn(&mut self, original: &Id) -> Result<(), StoreError> {
         for (k, _) in self.scan_prefix(Tree::Withdrawn, original.as_bytes())? {
             self.delete(Tree::Withdrawn, k.to_vec());
         }
+        self.delete(Tree::Shown, original.as_bytes().as_slice());
         Ok(())
     }
 

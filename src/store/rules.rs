@@ -13,7 +13,7 @@ use super::bodies::BodyRef;
 use super::codec::{self, ACCEPTED, CANCELLED, LogEntry, PENDING, Prefixes, RELEASED, Record};
 use super::codec::{Reference, Revoked, Tree, WITHHELD};
 use super::rows::Rows;
-use super::{Inserted, Origin, StoreError};
+use super::{Inserted, Origin, ShownBeforeCancel, StoreError};
 use crate::message::{Body, Content, Id, Kind, Message, Reason, Rejection, Timestamp};
 
 mod keys;
@@ -351,6 +351,9 @@ fn take_effect(rows: &mut Rows<'_>, msg: &Message) -> Result<(), StoreError> {
                 && t.has_content()
                 && authorized(rows, author, &t.author)?
             {
+                if let Some(shown) = shown_before_cancel(rows, &c.target, &t)? {
+                    rows.put_shown(&c.target, &shown);
+                }
                 strip(rows, &c.target, &t, CANCELLED, Some(id))?;
                 withdraw_dependents(rows, &c.target, &t.author, id)?;
             }
@@ -358,6 +361,56 @@ fn take_effect(rows: &mut Rows<'_>, msg: &Message) -> Result<(), StoreError> {
         _ => {}
     }
     Ok(())
+}
+
+/// What readers had seen of an alert or call its cancel is about to withdraw: the countries,
+/// topics and calendar events of the version current for them (the latest update in effect by
+/// its author or successor, else the original; as `Store::get` chooses). `None` when readers
+/// never saw it (still under embargo) or the body is damaged.
+fn shown_before_cancel(
+    rows: &Rows<'_>,
+    id: &Id,
+    rec: &Record,
+) -> Result<Option<ShownBeforeCancel>, StoreError> {
+    if rec.pending() {
+        return Ok(None);
+    }
+    let mut current = (rec.created_at, *id, rec.clone());
+    for u in rows.references(id, Kind::Update)? {
+        if (u.created_at, u.id) <= (current.0, current.1)
+            || !authorized(rows, &u.author, &rec.author)?
+        {
+            continue;
+        }
+        if let Some(r) = rows.record(&u.id)?
+            && r.has_content()
+            && !r.pending()
+        {
+            current = (u.created_at, u.id, r);
+        }
+    }
+    let (_, cid, crec) = current;
+    // Damage is noted by the strip that reads the same body next, once.
+    let body = match rows.body_ref(&cid, &crec) {
+        Ok(at) => rows.backing().read_body(&at),
+        Err(e) => Err(e),
+    };
+    let msg = match body {
+        Ok(v) => codec::decode_body(cid, &v).ok(),
+        Err(StoreError::Corrupt { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(msg.map(|m| {
+        let body = m.body();
+        let call = body.call();
+        ShownBeforeCancel {
+            countries: body.countries.clone(),
+            topics: body.topics.clone(),
+            deadline: call.is_some_and(|c| c.deadline.is_some()),
+            window: call
+                .is_some_and(|c| c.window_starts_at.is_some() && c.window_ends_at.is_some()),
+        }
+    }))
 }
 
 /// Moves the count of reports in effect for readers (`meta::N_REPORTS`, for `/metrics`) when a

@@ -753,6 +753,134 @@ async fn the_check_finds_a_withdrawn_row_of_no_cancelled_message_and_a_repair_dr
     assert!(s.get(&live.id()).unwrap().unwrap().withdrawn.is_empty());
 }
 
+/// A call about `countries` with a deadline, re-signed from [`call`].
+fn call_about(k: &SecretKey, created: Timestamp, countries: &[&str]) -> Message {
+    let mut b = call(k, created).body().clone();
+    b.countries = countries.iter().map(|c| c.to_string()).collect();
+    b.topics = vec!["union-rights".into()];
+    if let Content::Call(c) = &mut b.content {
+        c.deadline = Some(created.plus(HOUR));
+    }
+    sign(b, k)
+}
+
+#[tokio::test]
+async fn a_cancel_keeps_what_readers_had_seen_of_the_version_it_withdrew() {
+    // A filtered CAP feed and the calendar name a cancel by where its original appeared; the
+    // content goes with the cancel, so the store keeps that much of the version readers saw.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let c = call_about(&k, T0, &["AZ"]);
+    accept(&s, &c).await;
+    // The current version moves the call to another country and gives it an action window.
+    let mut b = call_about(&k, T0.plus(HOUR), &["KZ"]).body().clone();
+    let Content::Call(mut moved) = b.content.clone() else {
+        unreachable!()
+    };
+    moved.deadline = None;
+    moved.window_starts_at = Some(T0.plus(2 * HOUR));
+    moved.window_ends_at = Some(T0.plus(3 * HOUR));
+    b.content = Content::Update(Update {
+        supersedes: c.id(),
+        content: UpdateContent::Call(moved),
+    });
+    accept(&s, &sign(b, &k)).await;
+    // An update still under embargo was never seen: it is not the version kept.
+    let mut held = call_about(&k, T0.plus(2 * HOUR), &["TJ"]).body().clone();
+    held.content = Content::Update(Update {
+        supersedes: c.id(),
+        content: UpdateContent::Call(match &held.content {
+            Content::Call(x) => x.clone(),
+            _ => unreachable!(),
+        }),
+    });
+    accept(&s, &held_until(&sign(held, &k), &k, T0.plus(DAY))).await;
+    assert_eq!(s.get(&c.id()).unwrap().unwrap().shown, None);
+    accept(&s, &cancel(&k, T0.plus(3 * HOUR), c.id(), "postponed")).await;
+    let kept = ShownBeforeCancel {
+        countries: vec!["KZ".into()],
+        topics: vec!["union-rights".into()],
+        deadline: false,
+        window: true,
+    };
+    let st = s.get(&c.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.message.is_none());
+    assert_eq!(st.shown.as_ref(), Some(&kept));
+    assert!(s.check(false).await.unwrap().is_clean());
+    // Kept across a restart.
+    drop(s);
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert_eq!(s.get(&c.id()).unwrap().unwrap().shown, Some(kept));
+
+    // An alert cancelled while under embargo was never seen: nothing is kept of it.
+    let secret = held_until(&simple_alert(&k, T0.plus(HOUR)), &k, T0.plus(DAY));
+    accept(&s, &secret).await;
+    accept(
+        &s,
+        &cancel(&k, T0.plus(2 * HOUR), secret.id(), "never mind"),
+    )
+    .await;
+    let st = s.get(&secret.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.shown.is_none());
+
+    // The row goes with the original's record.
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Shown).len(), 1);
+    s.expire(T0.plus(2 * DAY)).await.unwrap();
+    assert_eq!(s.inner().unwrap().trees.get(Tree::Shown).len(), 0);
+}
+
+#[tokio::test]
+async fn the_check_finds_a_shown_row_of_no_cancelled_message_and_a_repair_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let a = simple_alert(&k, T0);
+    accept(&s, &a).await;
+    accept(&s, &cancel(&k, T0.plus(HOUR), a.id(), "mistake")).await;
+    let live = simple_alert(&k, T0.plus(HOUR));
+    accept(&s, &live).await;
+    assert!(s.check(false).await.unwrap().is_clean());
+    let shown = s.inner().unwrap().trees.get(Tree::Shown).clone();
+    let row = codec::encode_shown(&ShownBeforeCancel::default());
+    shown.insert(live.id().as_bytes(), row.clone()).unwrap();
+    shown.insert([7u8; 32], row).unwrap();
+    // One that does not decode, under the cancelled original's own key.
+    let own = shown.insert(a.id().as_bytes(), vec![9u8]).unwrap();
+    assert!(own.is_some());
+    let report = s.check(true).await.unwrap();
+    let found = report
+        .findings
+        .iter()
+        .filter(|f| f.what == "withdrawn")
+        .count();
+    assert_eq!(found, 3, "{report:?}");
+    assert!(s.check(false).await.unwrap().is_clean());
+    assert_eq!(shown.len(), 0);
+    assert!(s.get(&a.id()).unwrap().unwrap().shown.is_none());
+}
+
+#[test]
+fn a_shown_row_round_trips_and_a_cut_one_does_not_decode() {
+    let s = ShownBeforeCancel {
+        countries: vec!["AZ".into(), "KZ".into()],
+        topics: vec!["union-rights".into(), "arrests".into()],
+        deadline: true,
+        window: false,
+    };
+    let row = codec::encode_shown(&s);
+    assert_eq!(codec::decode_shown(&row), Some(s));
+    for cut in 0..row.len() {
+        assert_eq!(codec::decode_shown(&row[..cut]), None, "cut at {cut}");
+    }
+    let mut longer = row.clone();
+    longer.push(0);
+    assert_eq!(codec::decode_shown(&longer), None);
+    let mut bad_events = row;
+    bad_events[1] = 4;
+    assert_eq!(codec::decode_shown(&bad_events), None);
+}
+
 #[tokio::test]
 async fn endorsements_are_tallied_once_per_author_even_before_the_target() {
     let dir = tempfile::tempdir().unwrap();

@@ -409,3 +409,50 @@ async fn deadlines_lists_what_is_due_soonest_first_with_updates_and_cancels_appl
     let out = tocsin(&["deadlines", "--node", &url, "--country", "Westland"]).await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stays_in_the_filtered_calendar_and_cap_feed_after_a_restart() {
+    // What a filtered feed needs of a cancelled call (its country, its events) went with its
+    // content; the store keeps it, so neither a restart nor an emptied item cache drops the
+    // cancel from `?country=` feeds, where calendars and CAP aggregators look for it.
+    let start = Timestamp::now();
+    let clock = Clock::manual(start);
+    let mut node = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let union = org(203);
+    let letters = sign(
+        call(&union, "Write to the Harbour Board", "AZ", start, true),
+        &union,
+    );
+    publish(&node, &letters).await;
+    let before = calendar(http(&node), "?country=AZ").await;
+    assert_eq!(before.len(), 2, "a deadline and a window: {before:?}");
+    clock.advance(Duration::from_secs(60));
+    let mut c = body(
+        &union,
+        Content::Cancel(Cancel {
+            target: letters.id(),
+            reason: "The Harbour Board met the union".into(),
+        }),
+    );
+    c.created_at = clock.now();
+    let cancel = sign(c, &union);
+    publish(&node, &cancel).await;
+
+    node.restart().await;
+    let addr = http(&node);
+    let az = calendar(addr, "?country=AZ").await;
+    for what in ["deadline", "window"] {
+        let e = event(&az, &uid(&letters, what)).expect("the cancelled event");
+        assert_eq!(field(e, "STATUS"), Some("CANCELLED"), "{what}: {e:?}");
+    }
+    assert!(calendar(addr, "?country=GE").await.is_empty());
+    let cap = get(addr, "/cap.atom?country=AZ").await;
+    assert_eq!(cap.status, 200);
+    assert!(
+        cap.body.contains(&cancel.id().to_hex()),
+        "the cancel is in the filtered CAP feed: {}",
+        cap.body
+    );
+    let other = get(addr, "/cap.atom?country=GE").await;
+    assert!(!other.body.contains(&cancel.id().to_hex()));
+}

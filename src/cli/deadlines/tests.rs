@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::message::{
     ActionType, Alert, Body, Category, Certainty, Info, SecretKey, Severity, Status, Update,
-    Urgency,
+    UpdateContent, Urgency,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
