@@ -21,7 +21,9 @@
 //! TOCSIN_SCALE_REQUESTS [200 per page kind], TOCSIN_SCALE_STREAM_MSGS [20000, over 4 streams
 //! of a 512-message window], TOCSIN_SCALE_UNARY_MSGS [5000], TOCSIN_SCALE_PUBLISHERS [32
 //! closed-loop unary publishers], TOCSIN_SCALE_RETENTION_RATE [1000/s],
-//! TOCSIN_SCALE_STEP_SECS [300, the limit of each step; the build has none].
+//! TOCSIN_SCALE_STEP_SECS [300, the limit of each step; the build has none],
+//! TOCSIN_SCALE_CACHE_MB and TOCSIN_SCALE_SMALL_CACHE_MB [the profile's `store.cache_mb`],
+//! TOCSIN_SCALE_NODE_BIN [this build's `tocsin`: another build's node, to compare two].
 
 mod common;
 
@@ -383,6 +385,11 @@ fn copy_dir(from: &Path, to: &Path) {
         .status()
         .expect("running cp");
     assert!(status.success(), "copying {} failed", from.display());
+    // On disk before anything is measured: otherwise the kernel writes the copy's gigabytes
+    // back while the node runs, and every fsync of the steps that follow waits behind them
+    // (seen: ingest at 1M at half the empty store's rate right after a copy, I/O wait 33%).
+    let synced = Command::new("sync").status().expect("running sync");
+    assert!(synced.success(), "sync failed");
 }
 
 /// `du -sb` of a directory, in bytes.
@@ -497,7 +504,10 @@ impl Confinement {
 
     /// The command that runs `tocsin node run --config <config>` so confined.
     fn command(&self, config: &Path) -> Command {
-        let bin = env!("CARGO_BIN_EXE_tocsin");
+        // Another build's node (`TOCSIN_SCALE_NODE_BIN`), to compare two in one run.
+        let bin = std::env::var("TOCSIN_SCALE_NODE_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_tocsin").to_string());
+        let bin = bin.as_str();
         let mut cmd = match self {
             Confinement::None => Command::new(bin),
             Confinement::SystemdRun => {
@@ -560,6 +570,21 @@ fn write_config(data_dir: &Path, small: bool, grpc: SocketAddr, http: SocketAddr
             .and_then(|v| v.as_table().cloned())
             .unwrap_or_default()
     };
+    // Another page cache for this profile (`TOCSIN_SCALE_CACHE_MB`, `TOCSIN_SCALE_SMALL_CACHE_MB`),
+    // to see what it buys.
+    let cache_knob = if small {
+        "TOCSIN_SCALE_SMALL_CACHE_MB"
+    } else {
+        "TOCSIN_SCALE_CACHE_MB"
+    };
+    if let Some(mb) = std::env::var(cache_knob)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        let mut store = section(&mut table, "store");
+        store.insert("cache_mb".into(), mb.into());
+        table.insert("store".into(), store.into());
+    }
     let mut node = section(&mut table, "node");
     node.insert("data_dir".into(), data_dir.display().to_string().into());
     node.insert("listen".into(), grpc.to_string().into());
@@ -1441,7 +1466,7 @@ fn main() {
             let copied = Instant::now();
             copy_dir(&dir.join("data"), &scratch);
             println!(
-                "scale: copied the {store} store in {:.1}s",
+                "scale: copied the {store} store in {:.1}s (written to disk)",
                 copied.elapsed().as_secs_f64()
             );
             report.add(&store, "data dir as built", mib(du_bytes(&scratch)));

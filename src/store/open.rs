@@ -441,7 +441,7 @@ fn load_id_filter(
     Ok(ids::IdFilter::with_capacity(held.saturating_mul(2), empty))
 }
 
-/// Fills an incomplete filter from every record and tombstone, on a thread of its own: the
+/// Fills an incomplete filter from every record, tombstone and reference target, on a thread of its own: the
 /// store serves meanwhile, every id a "perhaps" until it is done. The thread stops early when
 /// the store closes ([`ids::IdFilter::abandon`]).
 fn start_filling(
@@ -452,18 +452,26 @@ fn start_filling(
     if ids.is_complete() {
         return Ok(None);
     }
-    let (msgs, tombs) = (
+    let (msgs, tombs, refs) = (
         trees.get(Tree::Msgs).clone(),
         trees.get(Tree::Tombs).clone(),
+        trees.get(Tree::Refs).clone(),
     );
     let (at, ids) = (dir.to_path_buf(), ids.clone());
     let filler = move || {
         let started = std::time::Instant::now();
-        let keys = msgs.iter().keys().chain(tombs.iter().keys()).map(|k| {
-            let k = k.map_err(|e| StoreError::sled(&at, e))?;
-            Id::from_slice(&k)
-                .ok_or_else(|| StoreError::corrupt(&at, "a key of the records is not an id"))
-        });
+        // Records and tombstones by id; reference rows by target ‖ kind ‖ id.
+        let keys = msgs
+            .iter()
+            .keys()
+            .chain(tombs.iter().keys())
+            .chain(refs.iter().keys())
+            .map(|k| {
+                let k = k.map_err(|e| StoreError::sled(&at, e))?;
+                k.get(..32).and_then(Id::from_slice).ok_or_else(|| {
+                    StoreError::corrupt(&at, "a key of the records or references is not an id")
+                })
+            });
         match ids.fill(keys) {
             Ok(true) => tracing::info!(
                 dir = %at.display(),

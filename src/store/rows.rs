@@ -302,8 +302,13 @@ impl<'a> Rows<'a> {
         self.delete(Tree::Successors, concat(&[successor, predecessor]));
     }
 
-    /// The messages of `kind` that name `target`, in key order (by id).
+    /// The messages of `kind` that name `target`, in key order (by id). An id the filter of
+    /// held ids has never been given is named by none (every reference row's target was
+    /// given to it first), and costs no lookup.
     pub(super) fn references(&self, target: &Id, kind: Kind) -> Result<Vec<Reference>, StoreError> {
+        if !self.backing.may_hold(target) {
+            return Ok(Vec::new());
+        }
         self.scan_prefix(Tree::Refs, &codec::reference_prefix(target, kind))?
             .iter()
             .map(|(k, v)| Reference::decode(k, v).ok_or_else(|| self.corrupt("bad reference row")))
@@ -312,6 +317,7 @@ impl<'a> Rows<'a> {
 
     /// Plans the reference row of a message of `kind` naming `target`.
     pub(super) fn put_reference(&mut self, target: &Id, kind: Kind, reference: &Reference) {
+        self.backing.hold(target);
         self.put(
             Tree::Refs,
             codec::reference_key(target, kind, &reference.id),

@@ -208,10 +208,13 @@ fn accept(
     let msg = arrival.msg;
     let id = msg.id();
     let body = msg.body();
+    // Looked up before the id is held: an id nothing named (nearly every new one) is then
+    // answered by the filter of held ids, with no lookup.
+    let cancelled = cancelled_before_arrival(rows, msg)?;
     // The id has a record from here on (see `ids.rs`).
     rows.hold(&id);
     rows.set_last_seq(seq);
-    if let Some(cancel) = cancelled_before_arrival(rows, msg)? {
+    if let Some(cancel) = cancelled {
         return keep_withdrawn(rows, msg, seq, cancel);
     }
     // Under embargo (a revocation never is): stored and logged for peers now; its effects for

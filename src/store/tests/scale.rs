@@ -213,3 +213,45 @@ async fn a_store_closed_without_saving_its_filter_fills_it_again_and_still_dedup
         Inserted::Duplicate { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_cancel_before_its_original_is_found_through_the_filter_after_a_close_or_a_crash() {
+    // The filter of held ids also holds the targets of references, so that a new message's
+    // id costs no lookup of the messages naming it; one named before it came must still be
+    // found, with the filter saved at a close, and filled again after a crash.
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(1);
+    let originals: Vec<Message> = (0..3).map(|n| fresh(n, T0)).collect();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    for o in &originals {
+        let c = cancel(&key(30), T0.plus(MINUTE), o.id(), "called off");
+        assert!(matches!(
+            s.insert(&c, Origin::Local, T0).await.unwrap(),
+            Inserted::Accepted { .. }
+        ));
+        assert!(s.may_hold(&o.id()).unwrap(), "a target is in the filter");
+    }
+    // An id nobody named is not (the filter answers for it without a lookup).
+    assert!(!s.may_hold(&simple_alert(&k, T0).id()).unwrap());
+    let cancelled = |s: &Store, m: &Message| s.get(&m.id()).unwrap().unwrap().cancelled;
+    accept(&s, &originals[0]).await;
+    assert!(cancelled(&s, &originals[0]));
+    // A clean close: the saved filter has the targets.
+    s.close().await.unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert!(s.ids_complete().unwrap());
+    accept(&s, &originals[1]).await;
+    assert!(cancelled(&s, &originals[1]));
+    // A crash: filled again from the trees, the reference rows' targets with them.
+    drop(s);
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let mut waited = 0;
+    while !s.ids_complete().unwrap() {
+        assert!(waited < 2_000, "the filter was never filled");
+        waited += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(s.may_hold(&originals[2].id()).unwrap());
+    accept(&s, &originals[2]).await;
+    assert!(cancelled(&s, &originals[2]));
+}
