@@ -1156,23 +1156,35 @@ async fn process_steps(
         report.add(store, "subscribe from seq 0, catch-up", v);
     }
     if knobs.runs("ingest") {
-        match tokio::time::timeout(limit, ingest(&node, store, knobs, *baseline, report)).await {
-            Ok(Ok(figures)) => {
-                if baseline.is_none() {
-                    *baseline = Some(figures);
-                }
-            }
-            Ok(Err(e)) => report.add(store, "ingest", e),
-            Err(_) => report.add(store, "ingest", "timed out".into()),
-        }
-        let (after, peak) = node.memory();
-        report.add(
-            store,
-            "VmRSS at the end (peak)",
-            format!("{after:.0} MiB ({peak:.0} MiB)"),
-        );
+        ingest_and_memory(&node, store, knobs, baseline, report).await;
     }
     node.stop().await;
+}
+
+/// The ingest step (the first store's figures are the baseline of the others'), then the
+/// node's memory.
+async fn ingest_and_memory(
+    node: &NodeProcess,
+    store: &str,
+    knobs: &Knobs,
+    baseline: &mut Option<Ingest>,
+    report: &mut Report,
+) {
+    match tokio::time::timeout(knobs.step, ingest(node, store, knobs, *baseline, report)).await {
+        Ok(Ok(figures)) => {
+            if baseline.is_none() {
+                *baseline = Some(figures);
+            }
+        }
+        Ok(Err(e)) => report.add(store, "ingest", e),
+        Err(_) => report.add(store, "ingest", "timed out".into()),
+    }
+    let (after, peak) = node.memory();
+    report.add(
+        store,
+        "VmRSS at the end (peak)",
+        format!("{after:.0} MiB ({peak:.0} MiB)"),
+    );
 }
 
 /// The small-server profile on a scratch copy `data`: restart, pages, memory and ingest with
@@ -1238,15 +1250,7 @@ async fn small_steps(
     if !pages_and_memory(&mut node, store, knobs, requests, report).await {
         return;
     }
-    match tokio::time::timeout(limit, ingest(&node, store, knobs, *baseline, report)).await {
-        Ok(Ok(figures)) => {
-            if baseline.is_none() {
-                *baseline = Some(figures);
-            }
-        }
-        Ok(Err(e)) => report.add(store, "ingest", e),
-        Err(_) => report.add(store, "ingest", "timed out".into()),
-    }
+    ingest_and_memory(&node, store, knobs, baseline, report).await;
     node.stop().await;
 }
 

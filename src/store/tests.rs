@@ -753,13 +753,28 @@ async fn the_check_finds_a_withdrawn_row_of_no_cancelled_message_and_a_repair_dr
     assert!(s.get(&live.id()).unwrap().unwrap().withdrawn.is_empty());
 }
 
-/// A call about `countries` with a deadline, re-signed from [`call`].
-fn call_about(k: &SecretKey, created: Timestamp, countries: &[&str]) -> Message {
+/// A call about `countries` with a deadline, re-signed from [`call`]; an update of `target`
+/// when there is one; `edit` changes the call's fields.
+fn call_about(
+    k: &SecretKey,
+    created: Timestamp,
+    countries: &[&str],
+    target: Option<Id>,
+    edit: impl FnOnce(&mut ActionCall),
+) -> Message {
     let mut b = call(k, created).body().clone();
     b.countries = countries.iter().map(|c| c.to_string()).collect();
     b.topics = vec!["union-rights".into()];
-    if let Content::Call(c) = &mut b.content {
+    if let Content::Call(mut c) = b.content {
         c.deadline = Some(created.plus(HOUR));
+        edit(&mut c);
+        b.content = match target {
+            Some(supersedes) => Content::Update(Update {
+                supersedes,
+                content: UpdateContent::Call(c),
+            }),
+            None => Content::Call(c),
+        };
     }
     sign(b, k)
 }
@@ -771,31 +786,18 @@ async fn a_cancel_keeps_what_readers_had_seen_of_the_version_it_withdrew() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(&cfg(dir.path())).unwrap();
     let k = key(1);
-    let c = call_about(&k, T0, &["AZ"]);
+    let c = call_about(&k, T0, &["AZ"], None, |_| {});
     accept(&s, &c).await;
     // The current version moves the call to another country and gives it an action window.
-    let mut b = call_about(&k, T0.plus(HOUR), &["KZ"]).body().clone();
-    let Content::Call(mut moved) = b.content.clone() else {
-        unreachable!()
-    };
-    moved.deadline = None;
-    moved.window_starts_at = Some(T0.plus(2 * HOUR));
-    moved.window_ends_at = Some(T0.plus(3 * HOUR));
-    b.content = Content::Update(Update {
-        supersedes: c.id(),
-        content: UpdateContent::Call(moved),
+    let moved = call_about(&k, T0.plus(HOUR), &["KZ"], Some(c.id()), |c| {
+        c.deadline = None;
+        c.window_starts_at = Some(T0.plus(2 * HOUR));
+        c.window_ends_at = Some(T0.plus(3 * HOUR));
     });
-    accept(&s, &sign(b, &k)).await;
+    accept(&s, &moved).await;
     // An update still under embargo was never seen: it is not the version kept.
-    let mut held = call_about(&k, T0.plus(2 * HOUR), &["TJ"]).body().clone();
-    held.content = Content::Update(Update {
-        supersedes: c.id(),
-        content: UpdateContent::Call(match &held.content {
-            Content::Call(x) => x.clone(),
-            _ => unreachable!(),
-        }),
-    });
-    accept(&s, &held_until(&sign(held, &k), &k, T0.plus(DAY))).await;
+    let held = call_about(&k, T0.plus(2 * HOUR), &["TJ"], Some(c.id()), |_| {});
+    accept(&s, &held_until(&held, &k, T0.plus(DAY))).await;
     assert_eq!(s.get(&c.id()).unwrap().unwrap().shown, None);
     accept(&s, &cancel(&k, T0.plus(3 * HOUR), c.id(), "postponed")).await;
     let kept = ShownBeforeCancel {
