@@ -18,7 +18,7 @@ use crate::message::Timestamp;
 
 use super::Gateway;
 use super::escape::{Esc, EscText};
-use super::page::{alert_of, call_of, category_label, kind_label};
+use super::page::{alert_of, category_label, kind_label};
 use super::query::{Selection, pick_language};
 use super::snapshot::{CancelNote, Item, Snapshot, Text};
 use super::tallies;
@@ -236,7 +236,7 @@ fn entry(
             content.push_str("\n\n");
             content.push_str(&t.info.instruction);
         }
-        if let Some(call) = call_of(current) {
+        if let Some(call) = current.body().call() {
             if let Some(d) = call.deadline {
                 let _ = write!(content, "\n\nDeadline: {}", d.to_rfc3339());
             }
@@ -303,7 +303,10 @@ fn contributor(out: &mut String, name: &str, key: &crate::message::AuthorKey) {
 /// Adds what the organisations reported to an entry's text: a line with the totals and one per
 /// goal ("2,150 of 3,000 letters — 71%").
 fn reported(content: &mut String, item: &Item, current: &crate::message::Message) {
-    let goals = call_of(current).map_or(&[][..], |c| c.goals.as_slice());
+    let goals = current
+        .body()
+        .call()
+        .map_or(&[][..], |c| c.goals.as_slice());
     let progress = item.tally.progress(goals);
     if let Some(line) = tallies::summary(&item.tally) {
         let _ = write!(content, "\n\n{line}");

@@ -25,7 +25,7 @@ use crate::message::{ActionCall, Content, Kind, Message, Timestamp};
 
 use super::Gateway;
 use super::atom::cancel_matches;
-use super::page::{action_label, body_label, call_of, kind_label};
+use super::page::{action_label, body_label, kind_label};
 use super::query::{Selection, pick_language};
 use super::snapshot::{CancelNote, Item, Snapshot};
 
@@ -49,12 +49,22 @@ pub(super) struct CallEvents {
 impl CallEvents {
     /// The events of a version (none for an alert).
     pub(super) fn of(version: &Message) -> CallEvents {
-        match call_of(version) {
+        match version.body().call() {
             Some(call) => CallEvents {
-                deadline: call.deadline.is_some(),
-                window: call.window_starts_at.is_some() && call.window_ends_at.is_some(),
+                deadline: call.has_deadline(),
+                window: call.has_window(),
             },
             None => CallEvents::default(),
+        }
+    }
+}
+
+impl From<&crate::store::ShownBeforeCancel> for CallEvents {
+    /// The events the store kept of a withdrawn call.
+    fn from(kept: &crate::store::ShownBeforeCancel) -> Self {
+        CallEvents {
+            deadline: kept.deadline,
+            window: kept.window,
         }
     }
 }
@@ -188,7 +198,7 @@ fn item_events(
     now: Timestamp,
 ) -> Vec<String> {
     let current = item.current(now);
-    let Some(call) = call_of(current) else {
+    let Some(call) = current.body().call() else {
         return Vec::new();
     };
     let texts = item.texts(now);

@@ -15,7 +15,7 @@ use crate::message::{AuthorKey, Category, Content, Goal, Id, Measure, Status, Ti
 
 use super::Gateway;
 use super::escape::Esc;
-use super::page::{alert_of, call_of};
+use super::page::alert_of;
 use super::snapshot::{CancelNote, Item, Snapshot};
 
 /// CAP's time format: no fractions, and UTC written `-00:00` ("Z" is not allowed).
@@ -132,7 +132,7 @@ pub(super) fn document(
             .collect();
         let _ = writeln!(out, "<references>{}</references>", Esc(&earlier.join(" ")));
     }
-    let call = call_of(version);
+    let call = version.body().call();
     let author_name = snap.names.name(version.author());
     for text in item.texts_of(version, now) {
         let info = text.info;

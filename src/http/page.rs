@@ -306,11 +306,6 @@ pub(super) fn alert_of(m: &Message) -> Option<&Alert> {
     }
 }
 
-/// The call fields of a version, if it is a call.
-pub(super) fn call_of(m: &Message) -> Option<&ActionCall> {
-    m.body().call()
-}
-
 /// The first `n` characters, with an ellipsis if cut.
 fn excerpt(s: &str, n: usize) -> String {
     match s.char_indices().nth(n) {
@@ -893,7 +888,7 @@ fn item_html(
         let _ = write!(s, " · {}", countries_html(w, &body.countries));
     }
     s.push_str("</p>");
-    if let Some(call) = call_of(current) {
+    if let Some(call) = current.body().call() {
         if !call.actions.is_empty() {
             let _ = write!(
                 s,
@@ -935,7 +930,7 @@ fn item_html(
     }
     s.push_str(&tallies::item_html(
         &short,
-        call_of(current).map_or(&[], |c| c.goals.as_slice()),
+        current.body().call().map_or(&[], |c| c.goals.as_slice()),
         &item.tally,
     ));
     let about = text.map_or_else(|| w.t("this-item"), |t| esc(&t.info.headline));
@@ -1072,7 +1067,7 @@ pub(super) fn detail(
             );
         }
     }
-    if let Some(call) = call_of(current) {
+    if let Some(call) = current.body().call() {
         if !call.actions.is_empty() {
             fact("fact-actions", actions_html(w, call));
         }
@@ -1191,7 +1186,7 @@ pub(super) fn detail(
     m.push_str(&tallies::detail_html(
         w,
         snap,
-        call_of(current).map_or(&[], |c| c.goals.as_slice()),
+        current.body().call().map_or(&[], |c| c.goals.as_slice()),
         &item.tally,
     ));
 

@@ -171,11 +171,11 @@ pub(super) struct CancelNote {
     pub(super) target_sent: Timestamp,
     /// Its updates: id, author, created_at.
     pub(super) updates: Vec<(Id, AuthorKey, Timestamp)>,
-    /// The kind, countries and topics of the original when this node showed it before the
-    /// cancel (for filtered feeds); `None` when it never did.
+    /// The kind, and the countries and topics of every version readers were shown before the
+    /// cancel (for filtered feeds; kept by the store); `None` when they never saw it.
     pub(super) shown_as: Option<(Kind, Vec<String>, Vec<String>)>,
-    /// The calendar events of the call when this node showed it before the cancel (what
-    /// `/calendar.ics` marks cancelled); none when it never did.
+    /// The calendar events any version of the call had when readers saw it (what
+    /// `/calendar.ics` marks cancelled); none when they never saw it.
     pub(super) events: CallEvents,
 }
 
@@ -983,22 +983,20 @@ impl Builder {
             }
         }
         let updates = super::cap::withdrawn_updates(updates, shown.as_deref(), now);
-        // Else what the store kept of it at the cancel (after an eviction or a restart).
-        let (shown_as, events) = match (&shown, &state.shown) {
-            (Some(item), _) => {
+        // What the store kept at the cancel: every version readers were shown. Else (a cancel
+        // from before the store kept it) what this gateway still has decoded, if it has.
+        let (shown_as, events) = match (&state.shown, &shown) {
+            (Some(kept), _) => (
+                Some((state.kind, kept.countries.clone(), kept.topics.clone())),
+                CallEvents::from(kept),
+            ),
+            (None, Some(item)) => {
                 let b = item.current(now).body();
                 (
                     Some((item.kind(), b.countries.clone(), b.topics.clone())),
                     CallEvents::of(item.current(now)),
                 )
             }
-            (None, Some(kept)) => (
-                Some((state.kind, kept.countries.clone(), kept.topics.clone())),
-                CallEvents {
-                    deadline: kept.deadline,
-                    window: kept.window,
-                },
-            ),
             (None, None) => (None, CallEvents::default()),
         };
         Arc::make_mut(&mut self.cancels).insert(

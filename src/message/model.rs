@@ -534,6 +534,18 @@ pub struct ActionCall {
     pub goals: Vec<Goal>,
 }
 
+impl ActionCall {
+    /// It has a deadline (a calendar event).
+    pub fn has_deadline(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// It has an action window with both ends (a calendar event).
+    pub fn has_window(&self) -> bool {
+        self.window_starts_at.is_some() && self.window_ends_at.is_some()
+    }
+}
+
 /// A call's goal: reach `target` of `measure`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Goal {

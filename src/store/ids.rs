@@ -10,7 +10,8 @@
 //! holds when it is made, and at least [`MIN_IDS`], with [`BITS_PER_ID`] bits and [`PROBES`]
 //! probes per id: about 0.4% of unknown ids get a "perhaps" at that size, 6% at twice it.
 //!
-//! Filling it from the trees is a scan of every record and tombstone, so an open does not wait
+//! Filling it from the trees is a scan of every record, tombstone and reference row (by its
+//! target), so an open does not wait
 //! for one. A clean close saves the filter beside the store ([`FILTER_FILE`], with the store's
 //! id and the head it covers); the next open loads it and removes the file before anything is
 //! written, so a file found is always exactly the store it names. Without one (a crash, a
@@ -54,8 +55,8 @@ pub(super) struct IdFilter {
     words: Box<[AtomicU64]>,
     /// Bits − 1 (the number of bits is a power of two).
     mask: u64,
-    /// Ids added so far (an id added twice counts twice): when it passes what the filter was
-    /// sized for, the next open fills a larger one.
+    /// Ids added so far that set a bit (an id added again counts nothing): when it passes
+    /// what the filter was sized for, the next open fills a larger one.
     added: AtomicU64,
     /// Set once every id with a row is in; until then every id is a "perhaps".
     complete: AtomicBool,
@@ -348,6 +349,37 @@ mod tests {
         let incomplete = IdFilter::with_capacity(0, false);
         assert!(!incomplete.save(dir.path(), "store-a", 41).expect("save"));
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_filter_saved_by_the_first_version_is_not_loaded() {
+        // v1 files lack the targets of references: filled again, never loaded.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let f = IdFilter::with_capacity(0, true);
+        f.add(&id(1));
+        assert!(f.save(dir.path(), "s", 1).expect("save"));
+        let path = dir.path().join(FILTER_FILE);
+        let raw = fs::read(&path).expect("read");
+        let content = &raw[..raw.len() - 32];
+        let mut old = content.to_vec();
+        old.splice(..FILE_TAG.len(), b"tocsin-ids v1".iter().copied());
+        let digest = Sha256::digest(&old);
+        old.extend_from_slice(&digest);
+        fs::write(&path, &old).expect("write");
+        assert!(
+            IdFilter::take_saved(dir.path(), "s", 1)
+                .expect("take")
+                .is_none()
+        );
+        // The same bytes under this version's tag load.
+        let mut current = content.to_vec();
+        current.extend_from_slice(&Sha256::digest(content));
+        fs::write(&path, &current).expect("write");
+        assert!(
+            IdFilter::take_saved(dir.path(), "s", 1)
+                .expect("take")
+                .is_some()
+        );
     }
 
     #[test]

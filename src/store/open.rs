@@ -437,13 +437,15 @@ fn load_id_filter(
         trees,
         meta::N_TOMBSTONES,
     )?);
-    let empty = trees.get(Tree::Msgs).is_empty() && trees.get(Tree::Tombs).is_empty();
+    let empty = [Tree::Msgs, Tree::Tombs, Tree::Refs]
+        .iter()
+        .all(|t| trees.get(*t).is_empty());
     Ok(ids::IdFilter::with_capacity(held.saturating_mul(2), empty))
 }
 
-/// Fills an incomplete filter from every record, tombstone and reference target, on a thread of its own: the
-/// store serves meanwhile, every id a "perhaps" until it is done. The thread stops early when
-/// the store closes ([`ids::IdFilter::abandon`]).
+/// Fills an incomplete filter from every record, tombstone and reference target, on a thread
+/// of its own: the store serves meanwhile, every id a "perhaps" until it is done. The thread
+/// stops early when the store closes ([`ids::IdFilter::abandon`]).
 fn start_filling(
     dir: &Path,
     trees: &Trees,

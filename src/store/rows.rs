@@ -39,7 +39,8 @@ pub(super) trait Backing {
     fn scan_prefix(&self, tree: Tree, prefix: &[u8]) -> Result<Vec<Row>, StoreError>;
     /// An error saying what in the store is damaged.
     fn corrupt(&self, what: String) -> StoreError;
-    /// Whether a row keyed by `id` may be stored (`false`: certainly not, see `ids.rs`).
+    /// Whether a row keyed by `id`, or a reference row naming it, may be stored (`false`:
+    /// certainly not, see `ids.rs`).
     fn may_hold(&self, id: &Id) -> bool;
     /// Notes that `id` has a row from now on.
     fn hold(&self, id: &Id);
@@ -340,11 +341,13 @@ impl<'a> Rows<'a> {
             .collect()
     }
 
-    /// What readers had seen of `original` when its cancel withdrew it, if they had.
+    /// What readers had seen of `original` when its cancel withdrew it, if they had. A row
+    /// that does not decode (damaged, or of a later format) is as none: it only places the
+    /// cancel in filtered feeds, and `node check` reports it.
     pub(super) fn shown(&self, original: &Id) -> Result<Option<ShownBeforeCancel>, StoreError> {
-        self.get(Tree::Shown, original.as_bytes())?
-            .map(|v| codec::decode_shown(&v).ok_or_else(|| self.corrupt("bad shown row")))
-            .transpose()
+        Ok(self
+            .get(Tree::Shown, original.as_bytes())?
+            .and_then(|v| codec::decode_shown(&v)))
     }
 
     /// Plans noting what readers had seen of `original`, which its cancel withdraws.
@@ -650,6 +653,24 @@ impl<'a> Rows<'a> {
         self.log_entry(record.seq)?
             .and_then(|e| e.body)
             .ok_or_else(|| self.corrupt(format!("the body of {id} is missing")))
+    }
+
+    /// The message held for `id` (its record `record`), without noting damage: `None` when its
+    /// body is damaged or missing. For a look before a write that reads the same body again
+    /// and notes what it finds.
+    pub(super) fn peek_message(
+        &self,
+        id: &Id,
+        record: &Record,
+    ) -> Result<Option<Message>, StoreError> {
+        let body = self
+            .body_ref(id, record)
+            .and_then(|at| self.backing.read_body(&at));
+        match body {
+            Ok(v) => Ok(codec::decode_body(*id, &v).ok()),
+            Err(StoreError::Corrupt { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The message whose body is at `at`, checked against its id. `None` when it is damaged or
@@ -962,6 +983,9 @@ pub(super) struct Memory {
     bodies: std::cell::RefCell<Vec<Vec<u8>>>,
     /// Ids noted as damaged, in the order noted.
     pub(super) damaged: std::cell::RefCell<Vec<Id>>,
+    /// The ids given to the filter: an exact one, so a rule that writes a row keyed by an id
+    /// it did not hold first (or a reference naming one) fails its tests.
+    held: std::cell::RefCell<std::collections::HashSet<Id>>,
 }
 
 #[cfg(test)]
@@ -971,6 +995,14 @@ impl Memory {
         rows.settle(first_new)?;
         let mut trees = self.trees.borrow_mut();
         for (tree, key, value) in rows.writes() {
+            if value.is_some() && matches!(tree, Tree::Msgs | Tree::Tombs | Tree::Refs) {
+                let id = key.get(..32).and_then(Id::from_slice).expect("an id");
+                assert!(
+                    self.held.borrow().contains(&id),
+                    "a {} row keyed by {id}, never held",
+                    tree.name()
+                );
+            }
             let tree = trees.entry(tree).or_default();
             match value {
                 Some(v) => tree.insert(key.to_vec(), v.clone()),
@@ -1043,11 +1075,13 @@ impl Backing for Memory {
         StoreError::corrupt(std::path::Path::new("(memory)"), what)
     }
 
-    fn may_hold(&self, _id: &Id) -> bool {
-        true
+    fn may_hold(&self, id: &Id) -> bool {
+        self.held.borrow().contains(id)
     }
 
-    fn hold(&self, _id: &Id) {}
+    fn hold(&self, id: &Id) {
+        self.held.borrow_mut().insert(*id);
+    }
 
     fn append_body(&self, msg: &Message) -> Result<BodyRef, StoreError> {
         let mut bodies = self.bodies.borrow_mut();

@@ -366,10 +366,12 @@ fn take_effect(rows: &mut Rows<'_>, msg: &Message) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// What readers had seen of an alert or call its cancel is about to withdraw: the countries,
-/// topics and calendar events of the version current for them (the latest update in effect by
-/// its author or successor, else the original; as `Store::get` chooses). `None` when readers
-/// never saw it (still under embargo) or the body is damaged.
+/// What readers had seen of an alert or call its cancel is about to withdraw: the countries and
+/// topics of every version they were shown (the original, and each update in effect by its
+/// author or successor), and the calendar events any of them had. Every version, not only the
+/// current one: an aggregator that took the original from a `?country=` feed must find the
+/// cancel there even if an update moved the call elsewhere. `None` when readers never saw it
+/// (still under embargo) or no version's body can be read.
 fn shown_before_cancel(
     rows: &Rows<'_>,
     id: &Id,
@@ -378,42 +380,38 @@ fn shown_before_cancel(
     if rec.pending() {
         return Ok(None);
     }
-    let mut current = (rec.created_at, *id, rec.clone());
+    let mut versions = vec![rows.peek_message(id, rec)?];
     for u in rows.references(id, Kind::Update)? {
-        if (u.created_at, u.id) <= (current.0, current.1)
-            || !authorized(rows, &u.author, &rec.author)?
-        {
+        if !authorized(rows, &u.author, &rec.author)? {
             continue;
         }
         if let Some(r) = rows.record(&u.id)?
             && r.has_content()
             && !r.pending()
         {
-            current = (u.created_at, u.id, r);
+            versions.push(rows.peek_message(&u.id, &r)?);
         }
     }
-    let (_, cid, crec) = current;
-    // Damage is noted by the strip that reads the same body next, once.
-    let body = match rows.body_ref(&cid, &crec) {
-        Ok(at) => rows.backing().read_body(&at),
-        Err(e) => Err(e),
-    };
-    let msg = match body {
-        Ok(v) => codec::decode_body(cid, &v).ok(),
-        Err(StoreError::Corrupt { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(msg.map(|m| {
+    let mut shown: Option<ShownBeforeCancel> = None;
+    for m in versions.iter().flatten() {
         let body = m.body();
-        let call = body.call();
-        ShownBeforeCancel {
-            countries: body.countries.clone(),
-            topics: body.topics.clone(),
-            deadline: call.is_some_and(|c| c.deadline.is_some()),
-            window: call
-                .is_some_and(|c| c.window_starts_at.is_some() && c.window_ends_at.is_some()),
+        let s = shown.get_or_insert_with(ShownBeforeCancel::default);
+        for (into, from) in [
+            (&mut s.countries, &body.countries),
+            (&mut s.topics, &body.topics),
+        ] {
+            for v in from {
+                if !into.contains(v) {
+                    into.push(v.clone());
+                }
+            }
         }
-    }))
+        if let Some(call) = body.call() {
+            s.deadline |= call.has_deadline();
+            s.window |= call.has_window();
+        }
+    }
+    Ok(shown)
 }
 
 /// Moves the count of reports in effect for readers (`meta::N_REPORTS`, for `/metrics`) when a

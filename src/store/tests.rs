@@ -800,10 +800,12 @@ async fn a_cancel_keeps_what_readers_had_seen_of_the_version_it_withdrew() {
     accept(&s, &held_until(&held, &k, T0.plus(DAY))).await;
     assert_eq!(s.get(&c.id()).unwrap().unwrap().shown, None);
     accept(&s, &cancel(&k, T0.plus(3 * HOUR), c.id(), "postponed")).await;
+    // Every version readers saw: the original's country and deadline, the update's country
+    // and window; nothing of the update under embargo.
     let kept = ShownBeforeCancel {
-        countries: vec!["KZ".into()],
+        countries: vec!["AZ".into(), "KZ".into()],
         topics: vec!["union-rights".into()],
-        deadline: false,
+        deadline: true,
         window: true,
     };
     let st = s.get(&c.id()).unwrap().unwrap();
@@ -824,6 +826,12 @@ async fn a_cancel_keeps_what_readers_had_seen_of_the_version_it_withdrew() {
     )
     .await;
     let st = s.get(&secret.id()).unwrap().unwrap();
+    assert!(st.cancelled && st.shown.is_none());
+    // Nor of one whose cancel came first: it arrives withdrawn.
+    let late = simple_alert(&k, T0.plus(2 * HOUR));
+    accept(&s, &cancel(&k, T0.plus(3 * HOUR), late.id(), "never mind")).await;
+    accept(&s, &late).await;
+    let st = s.get(&late.id()).unwrap().unwrap();
     assert!(st.cancelled && st.shown.is_none());
 
     // The row goes with the original's record.
