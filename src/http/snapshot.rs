@@ -557,8 +557,8 @@ fn item_of(m: &Message) -> Option<Id> {
 }
 
 /// What a listing's walk reads from the store: every entry that can place an item that passes
-/// `sel` (originals, updates and, for a language, translations), through the most selective
-/// index the selection names. The items found are checked against `sel` itself, so this only
+/// `sel` (originals of the kinds it names, updates and, for a language, translations), through
+/// the most selective index the selection names. The items found are checked against `sel` itself, so this only
 /// has to list at least one entry of each item that passes.
 fn walk_filter(sel: &Selection) -> Filter {
     // A translation carries no countries or topics: with those, languages are checked on the
@@ -568,7 +568,14 @@ fn walk_filter(sel: &Selection) -> Filter {
     } else {
         Vec::new()
     };
-    let mut kinds = vec![Kind::Alert, Kind::Call, Kind::Update];
+    // `?kind=call` reads the calls (and every update: an update's kind does not say what it
+    // updates) rather than every alert on the way to the first call.
+    let mut kinds = if sel.kinds.is_empty() {
+        vec![Kind::Alert, Kind::Call]
+    } else {
+        sel.kinds.clone()
+    };
+    kinds.push(Kind::Update);
     if !languages.is_empty() {
         kinds.push(Kind::Translation);
     }

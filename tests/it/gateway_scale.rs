@@ -11,7 +11,7 @@ use tocsin::message::*;
 use tocsin::node::Clock;
 use tocsin::rpc::PublishOutcome;
 
-use crate::http::get;
+use crate::http::{call_in, get};
 use crate::support::*;
 
 /// An alert by `key` about `country`, created `at`.
@@ -225,5 +225,53 @@ async fn a_flood_larger_than_a_listing_reads_cannot_push_vouched_authors_off_the
             .rev()
             .map(|i| format!("Fabricated {i}"))
             .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_filter_finds_a_call_behind_more_alerts_than_a_listing_reads() {
+    let clock = Clock::manual(Timestamp::now());
+    let node = TestNode::start_with_clock(clock.clone(), |c| {
+        // A listing of one reads at most 100 entries back.
+        c.http.max_items = 1;
+        c.trust.history = Duration::ZERO;
+    })
+    .await;
+    let teachers = org(44);
+    let t0 = clock.now();
+    let call = call_in(
+        &teachers,
+        "Observations on the Westland teachers",
+        &["en"],
+        t0,
+    );
+    let mut messages = vec![call];
+    for i in 1..=150u64 {
+        messages.push(alert_about(
+            &teachers,
+            &format!("Westland school closed, day {i}"),
+            "GE",
+            t0.plus(Duration::from_secs(i)),
+        ));
+    }
+    clock.advance(Duration::from_secs(3600));
+    publish_all(&node, messages).await;
+    let http = node.server().http_addr().expect("the gateway is on");
+    assert_eq!(
+        headlines(&get(http, "/").await.body),
+        ["Westland school closed, day 150"]
+    );
+    // The kind is read through its own index: the call is found behind 150 alerts.
+    let calls = get(http, "/?kind=call").await.body;
+    assert_eq!(
+        headlines(&calls),
+        ["Observations on the Westland teachers"],
+        "{calls}"
+    );
+    assert!(
+        get(http, "/cap.atom?kind=call")
+            .await
+            .body
+            .contains("Observations on the Westland teachers")
     );
 }

@@ -87,7 +87,7 @@ fn alert_in(key: &SecretKey, headline: &str, langs: &[&str], at: Timestamp) -> M
 }
 
 /// A call by `key` in `langs`, created `at`, with a deadline and an action window.
-fn call_in(key: &SecretKey, headline: &str, langs: &[&str], at: Timestamp) -> Message {
+pub(crate) fn call_in(key: &SecretKey, headline: &str, langs: &[&str], at: Timestamp) -> Message {
     let mut b = alert_at(key, headline, at);
     b.countries = vec!["GE".into()];
     b.topics = vec!["ilo".into()];
