@@ -588,6 +588,29 @@ fn walk_filter(sel: &Selection) -> Filter {
     }
 }
 
+impl Walk {
+    /// When the walk has the items a listing shows, the `created_at` of the oldest of them
+    /// (by their latest version, as ranked): only something newer can still take a place.
+    fn cut(&self, sel: &Selection, now: Timestamp) -> Option<Timestamp> {
+        let (counted, trusted) = match sel.authors {
+            None | Some(AuthorFilter::Trusted) => (self.trusted, true),
+            Some(AuthorFilter::Unverified) => (self.unverified, false),
+        };
+        if counted < self.limit || self.limit == 0 {
+            return None;
+        }
+        let mut times: Vec<Timestamp> = self
+            .found
+            .iter()
+            .zip(&self.found_trusted)
+            .filter(|(_, t)| **t == trusted)
+            .map(|(item, _)| item.updated(now))
+            .collect();
+        let (_, cut, _) = times.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
+        Some(*cut)
+    }
+}
+
 /// Where a listing's walk stands.
 #[derive(Debug, Default)]
 struct Walk {
@@ -599,6 +622,8 @@ struct Walk {
     seen: HashSet<Id>,
     /// The items found, newest entry first.
     found: Vec<Arc<Item>>,
+    /// Whether each item found is by a trusted author.
+    found_trusted: Vec<bool>,
     /// Live items found that pass, by trusted authors.
     trusted: usize,
     /// Live items found that pass, by unverified authors.
@@ -1263,22 +1288,30 @@ impl Builder {
                 if !sel.matches(item.kind(), item.current(now).body(), &tags) {
                     continue;
                 }
-                if self.trusts(store, item.original.author())? {
+                let trusted = self.trusts(store, item.original.author())?;
+                if trusted {
                     walk.trusted += 1;
                 } else {
                     walk.unverified += 1;
                 }
                 walk.found.push(item);
+                walk.found_trusted.push(trusted);
             }
             let Some(next) = next else {
                 return Ok(!walk.skipped);
             };
             at = Some(next);
-            let enough = match sel.authors {
-                None | Some(AuthorFilter::Trusted) => walk.trusted >= walk.limit,
-                Some(AuthorFilter::Unverified) => walk.unverified >= walk.limit,
-            };
-            if enough || walk.read >= read_max || examined >= read_max.saturating_mul(4) {
+            if walk.read >= read_max || examined >= read_max.saturating_mul(4) {
+                return Ok(false);
+            }
+            // Enough to show: stop, unless something further back may be newer than the last
+            // item shown (messages reach a node out of order: an import, reconciliation, a
+            // peer's backlog all add older messages at the head).
+            if let Some(cut) = walk.cut(sel, now)
+                && store
+                    .created_before(next)?
+                    .is_none_or(|newest| newest <= cut)
+            {
                 return Ok(false);
             }
         }

@@ -106,11 +106,19 @@ pub(super) enum Tree {
     /// after the content went (and after a restart). Added beside format 5 (a program without
     /// it ignores it; an older store simply has none).
     Shown,
+    /// first seq → the newest `created_at` (u64) of every message placed in the log (an
+    /// acceptance, a release, a repair's entry) up to the next row's key, or up to the head
+    /// for the last row: a bound readers walking back from the head stop by (see
+    /// [`Rows::settle_newest`](super::rows::Rows)). One row per minute of that newest time
+    /// at most, written only when it grows; none below a store's first row (from before it, or
+    /// pruned once older than anything current). Added beside format 5 (a program without it
+    /// ignores it; an older store has rows only from its first write after an upgrade).
+    Newest,
 }
 
 impl Tree {
     /// Every tree, in discriminant order.
-    pub(super) const ALL: [Tree; 28] = [
+    pub(super) const ALL: [Tree; 29] = [
         Tree::Meta,
         Tree::Msgs,
         Tree::Segs,
@@ -139,6 +147,7 @@ impl Tree {
         Tree::Successors,
         Tree::Withdrawn,
         Tree::Shown,
+        Tree::Newest,
     ];
 
     /// The sled tree name.
@@ -172,6 +181,7 @@ impl Tree {
             Tree::Successors => "successors",
             Tree::Withdrawn => "withdrawn",
             Tree::Shown => "shown",
+            Tree::Newest => "newest",
         }
     }
 

@@ -11,7 +11,7 @@
 use super::codec::{self, LogEntry, Tree, big_endian, concat};
 use super::read::Merge;
 use super::{Entry, Inner, KeyState, Store, StoreError, View};
-use crate::message::{AuthorKey, Filter, Kind};
+use crate::message::{AuthorKey, Filter, Kind, Timestamp};
 
 /// An author's postings examined at most for the first one in a view.
 const FIRST_SEEN_PROBES: usize = 64;
@@ -145,6 +145,20 @@ impl Store {
             before: b.before.min(head + 1),
         });
         self.inner()?.read_back(at, filter, view, limit, budget)
+    }
+
+    /// The newest `created_at` of any message placed in the log below `at` (an acceptance, a
+    /// release, a repair's entry), or later; `None` when the store does not know (what is below
+    /// was placed before it kept the bound, or is older than anything current). A walk back
+    /// that has what it shows stops by it: nothing further back can be newer. Messages reach
+    /// a node out of order (an import, reconciliation, a peer's backlog), so the log's order
+    /// alone does not say that.
+    pub fn created_before(&self, at: Back) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self
+            .inner()?
+            .rows()
+            .newest_before(at.before)?
+            .map(Timestamp))
     }
 
     /// The seq of `author`'s first entry in `view` (its earliest message still held that the

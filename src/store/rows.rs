@@ -20,6 +20,21 @@ use super::codec::{
 use super::{Inner, PeerLog, ShownBeforeCancel, StoreError};
 use crate::message::{Id, Kind, Message};
 
+/// A minute, in milliseconds: the rows of [`Tree::Newest`] are at most one per minute.
+const MINUTE_MS: u64 = 60_000;
+
+/// How long a row of [`Tree::Newest`] is kept after a newer one bounds more: the longest a
+/// call (and so an update or translation of one) may live, so what a listing may show is
+/// always bounded.
+fn newest_kept_ms() -> u64 {
+    crate::message::max_lifetime(Kind::Call).map_or(u64::MAX, |d| d.as_millis() as u64)
+}
+
+/// A row of [`Tree::Newest`]: its key (a seq) and its bound.
+fn newest_row((k, v): &Row) -> Option<(u64, u64)> {
+    Some((codec::read_u64(k)?, codec::read_u64(v)?))
+}
+
 /// A row: its key and value.
 pub(super) type Row = (IVec, IVec);
 
@@ -71,6 +86,9 @@ pub(super) struct Rows<'a> {
     /// Seqs whose stored entries the transaction deletes: the cache of recent messages forgets
     /// them once it is applied.
     forget: Vec<u64>,
+    /// The first seq this transaction placed a message at and the newest `created_at` of those
+    /// it placed (see [`Rows::note_placed`]).
+    placed: Option<(u64, u64)>,
 }
 
 impl std::fmt::Debug for Rows<'_> {
@@ -92,6 +110,7 @@ impl<'a> Rows<'a> {
             expiries: BTreeMap::new(),
             log: BTreeMap::new(),
             forget: Vec::new(),
+            placed: None,
         }
     }
 
@@ -551,6 +570,15 @@ impl<'a> Rows<'a> {
         self.log.insert(seq, Some(entry));
     }
 
+    /// Notes that the entry planned at the new `seq` places, for readers, a message created at
+    /// `created_at` (an acceptance, a release, a repair's entry): the bound of [`Tree::Newest`]
+    /// must cover it.
+    pub(super) fn note_placed(&mut self, seq: u64, created_at: u64) {
+        let (first, newest) = self.placed.get_or_insert((seq, created_at));
+        *first = (*first).min(seq);
+        *newest = (*newest).max(created_at);
+    }
+
     /// Plans deleting the log entry at `seq`.
     pub(super) fn delete_log_entry(&mut self, seq: u64) {
         self.log.insert(seq, None);
@@ -782,7 +810,57 @@ impl<'a> Rows<'a> {
     pub(super) fn settle(&mut self, first_new: u64) -> Result<(), StoreError> {
         self.settle_postings()?;
         self.settle_expiries();
+        self.settle_newest()?;
         self.settle_log(first_new)
+    }
+
+    /// The bound of [`Tree::Newest`] on every message placed below `seq`, if a row gives one.
+    pub(super) fn newest_before(&self, seq: u64) -> Result<Option<u64>, StoreError> {
+        let Some(below) = seq.checked_sub(1) else {
+            return Ok(None);
+        };
+        // An unreadable row bounds nothing: the walk stops as if the store kept no bound.
+        Ok(self
+            .backing
+            .last_in(Tree::Newest, &[], &big_endian(below))?
+            .and_then(|row| newest_row(&row))
+            .map(|(_, m)| m))
+    }
+
+    /// Raises the bound on what the log holds to the newest message this transaction placed,
+    /// when it is newer than the bound. Row `k → m` says that every message placed below the
+    /// next row's key (below the head, for the last row) was created at `m` or before: the
+    /// last row's bound is raised in place while `m` stays in one minute, and a new row keyed
+    /// by this transaction's first placed seq starts otherwise (the rows before keep bounding
+    /// what is below it). Rows older than anything a listing may still show go, one per row
+    /// added, so the tree stays bounded. An unreadable row is deleted, never a reason to
+    /// refuse a write: what it bounded is then bounded less well (readers stop walking
+    /// sooner, as they did before the bound).
+    pub(super) fn settle_newest(&mut self) -> Result<(), StoreError> {
+        let Some((first, newest)) = self.placed.take() else {
+            return Ok(());
+        };
+        let backing = self.backing;
+        let last = backing.last_in(Tree::Newest, &[], &[0xff; 8])?;
+        match last.as_ref().map(|row| (row, newest_row(row))) {
+            Some((_, Some((_, m)))) if m >= newest => return Ok(()),
+            Some((_, Some((k, m)))) if k < first && m / MINUTE_MS == newest / MINUTE_MS => {
+                self.put(Tree::Newest, big_endian(k), big_endian(newest));
+                return Ok(());
+            }
+            Some((row, None)) => self.delete(Tree::Newest, row.0.to_vec()),
+            _ => {}
+        }
+        self.put(Tree::Newest, big_endian(first), big_endian(newest));
+        if let Some(oldest) = backing.rows_until(Tree::Newest, None).next() {
+            let oldest = oldest?;
+            let stale = newest_row(&oldest)
+                .is_none_or(|(_, m)| m.saturating_add(newest_kept_ms()) < newest);
+            if stale && last.as_ref().is_none_or(|l| l.0 != oldest.0) {
+                self.delete(Tree::Newest, oldest.0.to_vec());
+            }
+        }
+        Ok(())
     }
 
     /// Whether nothing is to be written.

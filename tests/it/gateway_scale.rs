@@ -275,3 +275,72 @@ async fn a_kind_filter_finds_a_call_behind_more_alerts_than_a_listing_reads() {
             .contains("Observations on the Westland teachers")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_messages_arriving_late_do_not_push_the_newest_off_the_page() {
+    let clock = Clock::manual(Timestamp::now());
+    let mut node = TestNode::start_with_clock(clock.clone(), |c| {
+        c.http.max_items = 3;
+        c.trust.history = Duration::ZERO;
+    })
+    .await;
+    let (nurses, dockers) = (org(45), org(46));
+    let t0 = clock.now();
+    clock.advance(Duration::from_secs(6 * 3600));
+    let fresh: Vec<Message> = (1..=3u64)
+        .map(|i| {
+            sign(
+                alert_at(
+                    &nurses,
+                    &format!("Northport nurses locked out, ward {i}"),
+                    clock.now().plus(Duration::from_secs(i)),
+                ),
+                &nurses,
+            )
+        })
+        .collect();
+    clock.advance(Duration::from_secs(60));
+    publish_all(&node, fresh).await;
+    // A backlog from before them arrives afterwards (an import, a peer back online): 150
+    // alerts from the morning, all current, later in the log than the three and more than
+    // one batch of the walk (64 entries).
+    clock.advance(Duration::from_secs(30 * 60));
+    let backlog: Vec<Message> = (1..=150u64)
+        .map(|i| {
+            alert_about(
+                &dockers,
+                &format!("Eastport dockers, morning report {i}"),
+                "GE",
+                t0.plus(Duration::from_secs(i * 60)),
+            )
+        })
+        .collect();
+    publish_all(&node, backlog).await;
+    let expected = [
+        "Northport nurses locked out, ward 3",
+        "Northport nurses locked out, ward 2",
+        "Northport nurses locked out, ward 1",
+    ];
+    let http = node.server().http_addr().expect("the gateway is on");
+    let page = get(http, "/").await.body;
+    assert_eq!(headlines(&page), expected, "{page}");
+    let feed = get(http, "/feed.atom").await.body;
+    assert!(
+        feed.contains("ward 3") && !feed.contains("morning report"),
+        "{feed}"
+    );
+    // The bound is kept in the store: the same after a restart.
+    node.restart().await;
+    let http = node.server().http_addr().expect("the gateway is on");
+    assert_eq!(headlines(&get(http, "/").await.body), expected);
+    // The backlog is still there, by its own dates, behind them.
+    let ge = get(http, "/?country=GE").await.body;
+    assert_eq!(
+        headlines(&ge),
+        [
+            "Eastport dockers, morning report 150",
+            "Eastport dockers, morning report 149",
+            "Eastport dockers, morning report 148"
+        ]
+    );
+}

@@ -627,3 +627,65 @@ fn a_thiefs_endorsement_counted_first_gives_way_to_the_unions_when_withheld() {
             .unwrap()
     );
 }
+
+#[test]
+fn the_newest_bound_covers_every_message_placed_below_a_seq_late_arrivals_included() {
+    let mut node = Node::default();
+    let k = key(1);
+    let bound = |node: &Node, seq: u64| node.rows().newest_before(seq).expect("read");
+    let rows = |node: &Node| node.memory.len(Tree::Newest);
+    let at = |d: Duration| T0.plus(d);
+    assert_eq!(bound(&node, 1), None, "nothing placed");
+    let a = node.accept(&simple_alert(&k, at(HOUR)), at(HOUR));
+    assert_eq!(
+        (bound(&node, a), bound(&node, a + 1)),
+        (None, Some(at(HOUR).0))
+    );
+    // An older message arriving later raises nothing: the bound already covers it.
+    let b = node.accept(&simple_alert(&k, T0), at(HOUR));
+    assert_eq!(bound(&node, b + 1), Some(at(HOUR).0));
+    assert_eq!(rows(&node), 1);
+    // A newer one in the same minute raises the last row in place.
+    let c = node.accept(
+        &simple_alert(&k, at(HOUR + Duration::from_secs(30))),
+        at(HOUR),
+    );
+    assert_eq!(rows(&node), 1);
+    assert_eq!(bound(&node, c + 1), Some(at(HOUR).0 + 30_000));
+    assert_eq!(
+        bound(&node, a + 1),
+        Some(at(HOUR).0 + 30_000),
+        "one row, one bound"
+    );
+    // A later minute starts a row at its seq; the rows before still bound what is below it.
+    let d = node.accept(&simple_alert(&k, at(2 * HOUR)), at(2 * HOUR));
+    assert_eq!(rows(&node), 2);
+    assert_eq!(bound(&node, d), Some(at(HOUR).0 + 30_000));
+    assert_eq!(bound(&node, d + 1), Some(at(2 * HOUR).0));
+    // A release places its message again, at a new seq: covered too.
+    let held = held_until(&simple_alert(&k, at(3 * HOUR)), &k, at(4 * HOUR));
+    let e = node.accept(&held, at(3 * HOUR));
+    assert_eq!(bound(&node, e + 1), Some(at(3 * HOUR).0));
+    assert!(node.release(&held));
+    assert_eq!(bound(&node, node.last_seq + 1), Some(at(3 * HOUR).0));
+    // Rows older than anything a listing may show go, one per row added.
+    let late = T0.plus(DAY * 401 + 2 * HOUR);
+    let f = node.accept(&simple_alert(&k, late), late);
+    assert_eq!(bound(&node, f + 1), Some(late.0));
+    assert_eq!(bound(&node, a + 1), None, "the first row went");
+    assert_eq!(
+        bound(&node, d + 1),
+        Some(at(2 * HOUR).0),
+        "the next one stays"
+    );
+    // An unreadable row bounds nothing, and is no reason to refuse a write.
+    let mut damaged = node.rows();
+    damaged.put(Tree::Newest, codec::big_endian(f), b"?");
+    node.memory
+        .commit(damaged, node.last_seq + 1)
+        .expect("commit");
+    assert_eq!(bound(&node, f + 1), None);
+    let later = late.plus(HOUR);
+    let g = node.accept(&simple_alert(&k, later), later);
+    assert_eq!(bound(&node, g + 1), Some(later.0));
+}
