@@ -588,29 +588,6 @@ fn walk_filter(sel: &Selection) -> Filter {
     }
 }
 
-impl Walk {
-    /// When the walk has the items a listing shows, the `created_at` of the oldest of them
-    /// (by their latest version, as ranked): only something newer can still take a place.
-    fn cut(&self, sel: &Selection, now: Timestamp) -> Option<Timestamp> {
-        let (counted, trusted) = match sel.authors {
-            None | Some(AuthorFilter::Trusted) => (self.trusted, true),
-            Some(AuthorFilter::Unverified) => (self.unverified, false),
-        };
-        if counted < self.limit || self.limit == 0 {
-            return None;
-        }
-        let mut times: Vec<Timestamp> = self
-            .found
-            .iter()
-            .zip(&self.found_trusted)
-            .filter(|(_, t)| **t == trusted)
-            .map(|(item, _)| item.updated(now))
-            .collect();
-        let (_, cut, _) = times.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
-        Some(*cut)
-    }
-}
-
 /// Where a listing's walk stands.
 #[derive(Debug, Default)]
 struct Walk {
@@ -632,6 +609,29 @@ struct Walk {
     read: usize,
     /// Whether an item was counted out without being decoded.
     skipped: bool,
+}
+
+impl Walk {
+    /// When the walk has the items a listing shows, the `created_at` of the oldest of them
+    /// (by their latest version, as ranked): only something newer can still take a place.
+    fn cut(&self, sel: &Selection, now: Timestamp) -> Option<Timestamp> {
+        let (counted, trusted) = match sel.authors {
+            None | Some(AuthorFilter::Trusted) => (self.trusted, true),
+            Some(AuthorFilter::Unverified) => (self.unverified, false),
+        };
+        if counted < self.limit || self.limit == 0 {
+            return None;
+        }
+        let mut times: Vec<Timestamp> = self
+            .found
+            .iter()
+            .zip(&self.found_trusted)
+            .filter(|(_, t)| **t == trusted)
+            .map(|(item, _)| item.updated(now))
+            .collect();
+        let (_, cut, _) = times.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
+        Some(*cut)
+    }
 }
 
 /// Keeps what readers are shown between heads (names, keys, recent cancels, decoded items,
@@ -1170,8 +1170,9 @@ impl Builder {
     }
 
     /// Reads back from the head the items a listing of `sel` may show: until it has `limit`
-    /// items by trusted authors (or by unverified ones, for `?authors=unverified`), the start
-    /// of the log, or `limit × 100` entries; then, if trusted items are still missing (a flood
+    /// items by trusted authors (or by unverified ones, for `?authors=unverified`) and the
+    /// store's bound says nothing further back is newer than the oldest of them, the start of
+    /// the log, or `limit × 100` entries; then, if trusted items are still missing (a flood
     /// from fresh keys stood between), the items of the authors the operator vouches for and of
     /// those found to have history, through their own index. Returns the live items that pass
     /// `sel` and whether the walk reached the start with every item counted.
@@ -1306,7 +1307,9 @@ impl Builder {
             }
             // Enough to show: stop, unless something further back may be newer than the last
             // item shown (messages reach a node out of order: an import, reconciliation, a
-            // peer's backlog all add older messages at the head).
+            // peer's backlog all add older messages at the head). One of the same millisecond
+            // further back is not looked for: reading on through a burst of equal times would
+            // cost more than the order of two items written at once.
             if let Some(cut) = walk.cut(sel, now)
                 && store
                     .created_before(next)?

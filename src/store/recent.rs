@@ -147,12 +147,14 @@ impl Store {
         self.inner()?.read_back(at, filter, view, limit, budget)
     }
 
-    /// The newest `created_at` of any message placed in the log below `at` (an acceptance, a
-    /// release, a repair's entry), or later; `None` when the store does not know (what is below
-    /// was placed before it kept the bound, or is older than anything current). A walk back
-    /// that has what it shows stops by it: nothing further back can be newer. Messages reach
-    /// a node out of order (an import, reconciliation, a peer's backlog), so the log's order
-    /// alone does not say that.
+    /// A bound on the `created_at` of every alert, call and update placed in the log below
+    /// `at` (accepted, released or placed again by a repair); `None` when no row of the bound
+    /// reaches there (nothing placed yet, or all of it older than anything current). A walk
+    /// back that has what it shows stops by it: nothing further back can be newer. Messages
+    /// reach a node out of order (an import, reconciliation, a peer's backlog), so the log's
+    /// order alone does not say that. In a store from before the bound, what was placed
+    /// before its first write after the upgrade is not covered (nor what an older program
+    /// wrote since): the bound may then be too low, and a walk stops where it stopped before.
     pub fn created_before(&self, at: Back) -> Result<Option<Timestamp>, StoreError> {
         Ok(self
             .inner()?

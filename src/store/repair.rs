@@ -77,7 +77,7 @@ impl Inner {
             }
         }
         rows.put_log_entry(seq, LogEntry::accepted(id, at, embargoed, origin));
-        rows.note_placed(seq, msg.body().created_at.0);
+        rows.note_placed(seq, msg.kind(), msg.body().created_at.0);
         rows.post_all(&prefixes, seq);
         rec.seq = seq;
         rec.release = 0;

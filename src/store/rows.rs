@@ -24,8 +24,7 @@ use crate::message::{Id, Kind, Message};
 const MINUTE_MS: u64 = 60_000;
 
 /// How long a row of [`Tree::Newest`] is kept after a newer one bounds more: the longest a
-/// call (and so an update or translation of one) may live, so what a listing may show is
-/// always bounded.
+/// call (and so an update of one) may live, so what a listing may show is always bounded.
 fn newest_kept_ms() -> u64 {
     crate::message::max_lifetime(Kind::Call).map_or(u64::MAX, |d| d.as_millis() as u64)
 }
@@ -570,10 +569,15 @@ impl<'a> Rows<'a> {
         self.log.insert(seq, Some(entry));
     }
 
-    /// Notes that the entry planned at the new `seq` places, for readers, a message created at
-    /// `created_at` (an acceptance, a release, a repair's entry): the bound of [`Tree::Newest`]
-    /// must cover it.
-    pub(super) fn note_placed(&mut self, seq: u64, created_at: u64) {
+    /// Notes that the entry planned at the new `seq` places, for readers, a message of `kind`
+    /// created at `created_at` (an acceptance, a release, a repair's entry): the bound of
+    /// [`Tree::Newest`] must cover it when it can rank a listing's item (an alert, a call, an
+    /// update). Other kinds do not move it: a profile dated ten minutes ahead, say, would
+    /// otherwise keep every listing reading that far back.
+    pub(super) fn note_placed(&mut self, seq: u64, kind: Kind, created_at: u64) {
+        if !matches!(kind, Kind::Alert | Kind::Call | Kind::Update) {
+            return;
+        }
         let (first, newest) = self.placed.get_or_insert((seq, created_at));
         *first = (*first).min(seq);
         *newest = (*newest).max(created_at);
@@ -834,8 +838,8 @@ impl<'a> Rows<'a> {
     /// by this transaction's first placed seq starts otherwise (the rows before keep bounding
     /// what is below it). Rows older than anything a listing may still show go, one per row
     /// added, so the tree stays bounded. An unreadable row is deleted, never a reason to
-    /// refuse a write: what it bounded is then bounded less well (readers stop walking
-    /// sooner, as they did before the bound).
+    /// refuse a write: what it bounded may then be bounded too low, and a walk through there
+    /// stops where it stopped before the bound (sooner, never later).
     pub(super) fn settle_newest(&mut self) -> Result<(), StoreError> {
         let Some((first, newest)) = self.placed.take() else {
             return Ok(());
@@ -844,7 +848,7 @@ impl<'a> Rows<'a> {
         let last = backing.last_in(Tree::Newest, &[], &[0xff; 8])?;
         match last.as_ref().map(|row| (row, newest_row(row))) {
             Some((_, Some((_, m)))) if m >= newest => return Ok(()),
-            Some((_, Some((k, m)))) if k < first && m / MINUTE_MS == newest / MINUTE_MS => {
+            Some((_, Some((k, m)))) if m / MINUTE_MS == newest / MINUTE_MS => {
                 self.put(Tree::Newest, big_endian(k), big_endian(newest));
                 return Ok(());
             }

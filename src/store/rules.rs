@@ -312,7 +312,7 @@ fn store(
         Origin::Peer { peer, .. } => peer.as_bytes().to_vec(),
     };
     rows.put_log_entry(seq, LogEntry::accepted(id, at, embargoed, origin));
-    rows.note_placed(seq, body.created_at.0);
+    rows.note_placed(seq, body.kind(), body.created_at.0);
     rows.post_all(prefixes, seq);
     if let Some(exp) = body.expires_at {
         rows.expire_at(exp.0, &id, seq);
@@ -700,7 +700,7 @@ pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<bool, St
             origin: Vec::new(),
         },
     );
-    rows.note_placed(seq, rec.created_at);
+    rows.note_placed(seq, rec.kind, rec.created_at);
     if let Some(msg) = &msg {
         rows.post_all(&codec::index_prefixes(msg), seq);
     }

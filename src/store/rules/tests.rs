@@ -671,6 +671,10 @@ fn the_newest_bound_covers_every_message_placed_below_a_seq_late_arrivals_includ
     // Rows older than anything a listing may show go, one per row added.
     let late = T0.plus(DAY * 401 + 2 * HOUR);
     let f = node.accept(&simple_alert(&k, late), late);
+    // Kinds that rank no listing's item do not move it, however new.
+    let ahead = T0.plus(DAY * 402);
+    let profile_seq = node.accept(&profile(&k, ahead, "Eastport Dockers"), ahead);
+    assert_eq!(bound(&node, profile_seq + 1), Some(late.0));
     assert_eq!(bound(&node, f + 1), Some(late.0));
     assert_eq!(bound(&node, a + 1), None, "the first row went");
     assert_eq!(
@@ -678,7 +682,8 @@ fn the_newest_bound_covers_every_message_placed_below_a_seq_late_arrivals_includ
         Some(at(2 * HOUR).0),
         "the next one stays"
     );
-    // An unreadable row bounds nothing, and is no reason to refuse a write.
+    // An unreadable row bounds nothing, and is no reason to refuse a write (what it covered
+    // is bounded too low from then on: a walk there stops as it did before the bound).
     let mut damaged = node.rows();
     damaged.put(Tree::Newest, codec::big_endian(f), b"?");
     node.memory
