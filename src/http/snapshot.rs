@@ -558,8 +558,8 @@ fn item_of(m: &Message) -> Option<Id> {
 
 /// What a listing's walk reads from the store: every entry that can place an item that passes
 /// `sel` (originals of the kinds it names, updates and, for a language, translations), through
-/// the most selective index the selection names. The items found are checked against `sel` itself, so this only
-/// has to list at least one entry of each item that passes.
+/// the most selective index the selection names. The items found are checked against `sel`
+/// itself, so this only has to list at least one entry of each item that passes.
 fn walk_filter(sel: &Selection) -> Filter {
     // A translation carries no countries or topics: with those, languages are checked on the
     // items alone.

@@ -840,7 +840,7 @@ impl<'a> Rows<'a> {
     /// added, so the tree stays bounded. An unreadable row is deleted, never a reason to
     /// refuse a write: what it bounded may then be bounded too low, and a walk through there
     /// stops where it stopped before the bound (sooner, never later).
-    pub(super) fn settle_newest(&mut self) -> Result<(), StoreError> {
+    fn settle_newest(&mut self) -> Result<(), StoreError> {
         let Some((first, newest)) = self.placed.take() else {
             return Ok(());
         };
