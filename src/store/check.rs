@@ -103,6 +103,10 @@ impl CheckReport {
     }
 }
 
+/// A mend of a row of the newest bound: its key, and the bound to raise it to (`None`:
+/// delete it).
+type NewestFix = (Vec<u8>, Option<u64>);
+
 /// What the check learns of the log.
 #[derive(Default)]
 struct Seen {
@@ -156,6 +160,7 @@ impl Inner {
         let key_rows = self.expected_key_rows(&seen)?;
         self.check_key_trees(&mut report, &key_rows)?;
         let stray_withdrawn = self.check_withdrawn(&mut report)?;
+        let newest_fixes = self.check_newest(&mut report)?;
         let tombs = self.trees.get(Tree::Tombs).len() as u64;
         let counter = |k: &[u8]| -> Result<u64, StoreError> {
             Ok(self
@@ -215,6 +220,12 @@ impl Inner {
         self.rebuild_key_trees(&mut rows, &key_rows)?;
         for (tree, k) in stray_withdrawn {
             rows.delete(tree, k);
+        }
+        for (k, raised) in newest_fixes {
+            match raised {
+                Some(m) => rows.put(Tree::Newest, k, big_endian(m)),
+                None => rows.delete(Tree::Newest, k),
+            }
         }
         rows.put(Tree::Meta, meta::N_MESSAGES, big_endian(n_kept));
         rows.put(
@@ -549,6 +560,43 @@ impl Inner {
             }
         }
         Ok(stray)
+    }
+
+    /// Reads the rows of the bound on how new what the log holds can be (`Tree::Newest`):
+    /// each is readable and bounds at least what the rows before it do (a row bounds
+    /// everything placed below the next one). Returns the keys to delete (unreadable) or to
+    /// raise to the bound before them (falling): raising a bound is always safe, and a walk
+    /// through an unreadable row's range stops as it did before the bound.
+    fn check_newest(&self, report: &mut CheckReport) -> Result<Vec<NewestFix>, StoreError> {
+        let mut fixes = Vec::new();
+        let mut highest = 0;
+        for kv in self.trees.get(Tree::Newest).iter() {
+            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
+            match (codec::read_u64(&k), codec::read_u64(&v)) {
+                (Some(_), Some(m)) if m >= highest => highest = m,
+                (Some(seq), Some(m)) => {
+                    report.found(
+                        "newest",
+                        Some(seq),
+                        None,
+                        format!(
+                            "the bound from seq {seq} on ({m}) is below the one before it                              ({highest})"
+                        ),
+                    );
+                    fixes.push((k.to_vec(), Some(highest)));
+                }
+                _ => {
+                    report.found(
+                        "newest",
+                        None,
+                        None,
+                        "a row of the newest tree does not decode".into(),
+                    );
+                    fixes.push((k.to_vec(), None));
+                }
+            }
+        }
+        Ok(fixes)
     }
 
     /// Deletes every row that names a dropped message, except its log entries (see

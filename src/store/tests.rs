@@ -753,6 +753,45 @@ async fn the_check_finds_a_withdrawn_row_of_no_cancelled_message_and_a_repair_dr
     assert!(s.get(&live.id()).unwrap().unwrap().withdrawn.is_empty());
 }
 
+#[tokio::test]
+async fn the_check_finds_an_unreadable_or_falling_newest_row_and_a_repair_mends_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    accept(&s, &simple_alert(&k, T0)).await;
+    accept(&s, &simple_alert(&k, T0.plus(HOUR))).await;
+    let newest = s.inner().unwrap().trees.get(Tree::Newest).clone();
+    assert_eq!(newest.len(), 2);
+    assert!(s.check(false).await.unwrap().is_clean());
+    // The second row falls below the first, and a third does not decode.
+    newest
+        .insert(codec::big_endian(2), codec::big_endian(T0.0 - 1).as_slice())
+        .unwrap();
+    newest
+        .insert(codec::big_endian(9), b"?".as_slice())
+        .unwrap();
+    let report = s.check(true).await.unwrap();
+    let found = report
+        .findings
+        .iter()
+        .filter(|f| f.what == "newest")
+        .count();
+    assert_eq!(found, 2, "{report:?}");
+    assert!(s.check(false).await.unwrap().is_clean());
+    let rows: Vec<(u64, u64)> = newest
+        .iter()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (codec::read_u64(&k).unwrap(), codec::read_u64(&v).unwrap())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [(1, T0.0), (2, T0.0)],
+        "raised to the bound before it"
+    );
+}
+
 /// A call about `countries` with a deadline, re-signed from [`call`]; an update of `target`
 /// when there is one; `edit` changes the call's fields.
 fn call_about(
