@@ -106,13 +106,14 @@ pub(super) enum Tree {
     /// after the content went (and after a restart). Added beside format 5 (a program without
     /// it ignores it; an older store simply has none).
     Shown,
-    /// first seq → the newest `created_at` (u64) of every message placed in the log (an
-    /// acceptance, a release, a repair's entry) up to the next row's key, or up to the head
-    /// for the last row: a bound readers walking back from the head stop by (see
-    /// [`Rows::settle_newest`](super::rows::Rows)). One row per minute of that newest time
-    /// at most, written only when it grows; none below a store's first row (from before it, or
-    /// pruned once older than anything current). Added beside format 5 (a program without it
-    /// ignores it; an older store has rows only from its first write after an upgrade).
+    /// first seq → the newest `created_at` (u64) of every alert, call and update placed in
+    /// the log (an acceptance, a release, a repair's entry) below the next row's key, or below
+    /// the head for the last row: a bound readers walking back from the head stop by (see
+    /// `Rows::settle_newest`). One row per minute of that newest time at most, written only
+    /// when it grows; a row goes 400 days after a newer one. Added beside format 5 (a program
+    /// without it ignores it, and what it places is not covered: the bound may then be too
+    /// low, and a walk stops where it did before the bound; an older store has rows only from
+    /// its first write after an upgrade).
     Newest,
 }
 
