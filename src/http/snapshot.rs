@@ -599,8 +599,9 @@ struct Walk {
     seen: HashSet<Id>,
     /// The items found, newest entry first.
     found: Vec<Arc<Item>>,
-    /// Whether each item found is by a trusted author.
-    found_trusted: Vec<bool>,
+    /// When each item found that counts towards the limit was last updated (trusted ones, or
+    /// unverified ones for `?authors=unverified`).
+    counted_times: Vec<Timestamp>,
     /// Live items found that pass, by trusted authors.
     trusted: usize,
     /// Live items found that pass, by unverified authors.
@@ -614,21 +615,11 @@ struct Walk {
 impl Walk {
     /// When the walk has the items a listing shows, the `created_at` of the oldest of them
     /// (by their latest version, as ranked): only something newer can still take a place.
-    fn cut(&self, sel: &Selection, now: Timestamp) -> Option<Timestamp> {
-        let (counted, trusted) = match sel.authors {
-            None | Some(AuthorFilter::Trusted) => (self.trusted, true),
-            Some(AuthorFilter::Unverified) => (self.unverified, false),
-        };
-        if counted < self.limit || self.limit == 0 {
+    fn cut(&self) -> Option<Timestamp> {
+        if self.counted_times.len() < self.limit || self.limit == 0 {
             return None;
         }
-        let mut times: Vec<Timestamp> = self
-            .found
-            .iter()
-            .zip(&self.found_trusted)
-            .filter(|(_, t)| **t == trusted)
-            .map(|(item, _)| item.updated(now))
-            .collect();
+        let mut times = self.counted_times.clone();
         let (_, cut, _) = times.select_nth_unstable_by(self.limit - 1, |a, b| b.cmp(a));
         Some(*cut)
     }
@@ -1295,8 +1286,10 @@ impl Builder {
                 } else {
                     walk.unverified += 1;
                 }
+                if trusted == (sel.authors != Some(AuthorFilter::Unverified)) {
+                    walk.counted_times.push(item.updated(now));
+                }
                 walk.found.push(item);
-                walk.found_trusted.push(trusted);
             }
             let Some(next) = next else {
                 return Ok(!walk.skipped);
@@ -1310,7 +1303,7 @@ impl Builder {
             // peer's backlog all add older messages at the head). One of the same millisecond
             // further back is not looked for: reading on through a burst of equal times would
             // cost more than the order of two items written at once.
-            if let Some(cut) = walk.cut(sel, now)
+            if let Some(cut) = walk.cut()
                 && store
                     .created_before(next)?
                     .is_none_or(|newest| newest <= cut)

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::bodies::SegRow;
 use super::codec::{self, LogEntry, LogRow, RELEASED, Record, Tree, big_endian, concat, meta};
-use super::rows::Rows;
+use super::rows::{Rows, newest_row};
 use super::{Inner, Store, StoreError};
 use crate::message::{Id, Kind, Message};
 
@@ -571,28 +571,28 @@ impl Inner {
         let mut fixes = Vec::new();
         let mut highest = 0;
         for kv in self.trees.get(Tree::Newest).iter() {
-            let (k, v) = kv.map_err(|e| self.sled_err(e))?;
-            match (codec::read_u64(&k), codec::read_u64(&v)) {
-                (Some(_), Some(m)) if m >= highest => highest = m,
-                (Some(seq), Some(m)) => {
+            let row = kv.map_err(|e| self.sled_err(e))?;
+            match newest_row(&row) {
+                Some((_, m)) if m >= highest => highest = m,
+                Some((seq, m)) => {
                     report.found(
                         "newest",
                         Some(seq),
                         None,
                         format!(
-                            "the bound from seq {seq} on ({m}) is below the one before it                              ({highest})"
+                            "the bound from seq {seq} on ({m}) is below the one before it ({highest})"
                         ),
                     );
-                    fixes.push((k.to_vec(), Some(highest)));
+                    fixes.push((row.0.to_vec(), Some(highest)));
                 }
-                _ => {
+                None => {
                     report.found(
                         "newest",
                         None,
                         None,
                         "a row of the newest tree does not decode".into(),
                     );
-                    fixes.push((k.to_vec(), None));
+                    fixes.push((row.0.to_vec(), None));
                 }
             }
         }

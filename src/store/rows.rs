@@ -30,7 +30,7 @@ fn newest_kept_ms() -> u64 {
 }
 
 /// A row of [`Tree::Newest`]: its key (a seq) and its bound.
-fn newest_row((k, v): &Row) -> Option<(u64, u64)> {
+pub(super) fn newest_row((k, v): &Row) -> Option<(u64, u64)> {
     Some((codec::read_u64(k)?, codec::read_u64(v)?))
 }
 
