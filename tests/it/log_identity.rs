@@ -77,6 +77,18 @@ fn status_of_b(follower: &TestNode) -> PeerStatus {
         .expect("peer b is configured")
 }
 
+/// A's status of B once A's cursor has reached B's head: the follower reports a batch after it
+/// is stored, so a status read as soon as the store holds it may be a batch behind.
+async fn settled_status_of_b(follower: &TestNode, b: &TestNode) -> PeerStatus {
+    let head = b.server().node().store().head();
+    wait_until(&format!("the follower's cursor to reach {head}"), || {
+        let cursor = status_of_b(follower).cursor;
+        async move { cursor >= head }
+    })
+    .await;
+    status_of_b(follower)
+}
+
 /// Copies a directory tree with its modes (what `cp -a` does for these files: the node refuses
 /// a data directory open to others, and a key file readable by them).
 fn copy_dir(from: &Path, to: &Path) {
@@ -142,7 +154,7 @@ async fn a_peer_restored_from_a_backup_is_followed_in_its_new_log() {
     post(&b, "Solidarity fund opened", 3).await;
 
     wait_holds_exactly(&a, 9).await;
-    let status = status_of_b(&a);
+    let status = settled_status_of_b(&a, &b).await;
     assert_eq!(status.log_changes, 1, "{status:?}");
     assert_eq!(status.log_id, Some(new_log));
     let metrics = crate::http::get(a.server().http_addr().unwrap(), "/metrics")
@@ -175,7 +187,7 @@ async fn a_peer_copied_back_without_a_note_is_caught_by_its_opened_head() {
     a.restart().await;
 
     wait_holds_exactly(&a, 12).await;
-    let status = status_of_b(&a);
+    let status = settled_status_of_b(&a, &b).await;
     assert_eq!(status.log_changes, 1, "{status:?}");
 
     // Following on past B's opened head, in B's same opening, is no change: after A restarts
@@ -188,7 +200,7 @@ async fn a_peer_copied_back_without_a_note_is_caught_by_its_opened_head() {
     .await;
     post(&b, "March on Saturday", 1).await;
     wait_holds_exactly(&a, 13).await;
-    let status = status_of_b(&a);
+    let status = settled_status_of_b(&a, &b).await;
     assert_eq!(
         (status.log_changes, status.received),
         (0, 1),
@@ -213,7 +225,7 @@ async fn a_peer_wiped_and_made_again_with_its_key_is_followed_again() {
     post(&b, "Union office raided", 2).await;
 
     wait_holds_exactly(&a, 5).await;
-    let status = status_of_b(&a);
+    let status = settled_status_of_b(&a, &b).await;
     assert_eq!(
         (status.log_changes, status.log_id),
         (1, Some(new_log)),
