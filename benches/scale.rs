@@ -1155,10 +1155,27 @@ async fn process_steps(
         };
         report.add(store, "subscribe from seq 0, catch-up", v);
     }
-    if knobs.runs("ingest") {
-        ingest_and_memory(&node, store, knobs, baseline, report).await;
+    if !knobs.runs("ingest") {
+        node.stop().await;
+        return;
     }
+    ingest_and_memory(&node, store, knobs, baseline, report).await;
+    // What the ingest's writes cost the stop after them and the start after that.
+    let stopping = Instant::now();
     node.stop().await;
+    let stop = stopping.elapsed();
+    let v = match NodeProcess::start(data, &Confinement::None, limit).await {
+        Ok((again, took)) => {
+            again.stop().await;
+            format!(
+                "{:.0} ms (the stop before it: {:.0} ms)",
+                ms(took),
+                ms(stop)
+            )
+        }
+        Err(e) => e,
+    };
+    report.add(store, "restart to healthz 200 after the ingest step", v);
 }
 
 /// The ingest step (the first store's figures are the baseline of the others'), then the

@@ -824,7 +824,12 @@ impl Store {
                     tracing::warn!(error = %e, "the filter of held ids was not saved; the next start fills it again");
                 }
             }
-            r.map_err(|e| StoreError::sled(&inner.dir, e))
+            let dir = inner.dir.clone();
+            r.map_err(|e| StoreError::sled(&dir, e))?;
+            // Let go of sled (its lock with it), then have it write its recovery snapshot.
+            drop(inner);
+            open::write_recovery_snapshot(&dir);
+            Ok(())
         })
         .await
         .map_err(|e| StoreError::Closed {

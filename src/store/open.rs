@@ -614,6 +614,38 @@ fn open_sled_waiting(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreErro
     }
 }
 
+/// The page cache of the open that writes sled's recovery snapshot: it reads the log, not the
+/// trees.
+const SNAPSHOT_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Has sled write its recovery snapshot of a store closed cleanly a moment ago, so that the
+/// next start reads only what is written after now.
+///
+/// sled 0.34 writes that snapshot only when it opens: at start it reads every log record
+/// written since the previous start to rebuild its page table (about 3.7 µs a message
+/// stored: 3.7 s for a million since the last start, 39 s for ten million), then writes the
+/// snapshot. Opening it once more here moves that work from the next start, where the node
+/// serves nothing until it is done, to this stop. Only sled's own files are touched, as at any
+/// open. A failure costs only that: the next start reads the log as it would have, and a stop
+/// cut short meanwhile (a kill after a stop timeout) is a crash during recovery, which sled
+/// survives as any other.
+pub(super) fn write_recovery_snapshot(dir: &Path) {
+    let started = std::time::Instant::now();
+    match open_sled_waiting(dir, SNAPSHOT_CACHE_BYTES) {
+        Ok(db) => {
+            drop(db);
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "the store's recovery snapshot is written"
+            );
+        }
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the store's recovery snapshot was not written; the next start reads its log instead"
+        ),
+    }
+}
+
 /// Opens sled, turning a panic during recovery into an error naming the directory.
 fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let cfg = sled::Config::new()
