@@ -52,7 +52,14 @@ use tokio::sync::{Semaphore, mpsc};
 const SMALL_SERVER_TOML: &str = include_str!("../config/small-server.toml");
 
 /// The pages timed, in the order they are asked for.
-const PAGES: [&str; 5] = ["/", "/feed.atom", "/cap.atom", "/?country=AZ", "/?lang=fr"];
+const PAGES: [&str; 6] = [
+    "/",
+    "/feed.atom",
+    "/cap.atom",
+    "/?country=AZ",
+    "/?lang=fr",
+    "/?language=fr",
+];
 
 /// Messages generated and signed at a time while building; the node's clock is set to the
 /// last one's `created_at` before they are sent.

@@ -1183,7 +1183,21 @@ impl Builder {
             },
             ..Walk::default()
         };
-        let mut complete = self.walk_through(node, sel, &walk_filter(sel), &mut walk, now)?;
+        let filter = walk_filter(sel);
+        let mut complete = self.walk_through(node, sel, &filter, &mut walk, now)?;
+        // A language's entries list an item by its original and translations in it, but the
+        // item ranks by its newest version, which may be written in another language: when
+        // the walk stopped before the start, the updates since its cut are read as well (their
+        // own kind's index, every language; the same stop rule ends it).
+        if !complete && !filter.languages.is_empty() {
+            let updates = Filter {
+                kinds: vec![Kind::Update],
+                languages: Vec::new(),
+                ..filter.clone()
+            };
+            walk.read = 0;
+            self.walk_through(node, sel, &updates, &mut walk, now)?;
+        }
         let vouched: BTreeSet<[u8; 32]> = self
             .vouched
             .iter()

@@ -344,3 +344,74 @@ async fn older_messages_arriving_late_do_not_push_the_newest_off_the_page() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_language_filter_finds_an_item_made_newest_by_an_update_in_another_language() {
+    // The item is French only through an old translation; its newest version, an update, is
+    // in English. The walk of the French entries meets the translation behind more newer
+    // French alerts than one batch, so the update must be found on its own.
+    let clock = Clock::manual(Timestamp::now());
+    let node = TestNode::start_with_clock(clock.clone(), |c| {
+        c.http.max_items = 3;
+        c.trust.history = Duration::ZERO;
+    })
+    .await;
+    let (teachers, translator, bakers) = (org(47), org(48), org(49));
+    let t0 = clock.now();
+    let original = sign(
+        alert_at(&teachers, "Westland teachers dismissed", t0),
+        &teachers,
+    );
+    let mut b = alert_at(&translator, "", t0.plus(Duration::from_secs(60)));
+    b.content = Content::Translation(Translation {
+        target: original.id(),
+        info: vec![Info {
+            language: "fr".into(),
+            headline: "Enseignants de Westland licenciés".into(),
+            description: "Quarante enseignants licenciés.".into(),
+            ..Info::default()
+        }],
+    });
+    let translation = sign(b, &translator);
+    let french: Vec<Message> = (1..=150u64)
+        .map(|i| {
+            let mut b = alert_at(
+                &bakers,
+                &format!("Grève des boulangers, jour {i}"),
+                t0.plus(Duration::from_secs(120 + i * 60)),
+            );
+            b.content = Content::Alert(alert_content(
+                &format!("Grève des boulangers, jour {i}"),
+                &["fr"],
+            ));
+            sign(b, &bakers)
+        })
+        .collect();
+    // Published a few minutes apart: the store's bound on how new anything further back can
+    // be is kept per minute, so a walk may stop between these.
+    clock.advance(Duration::from_secs(3 * 3600));
+    publish_all(&node, vec![original.clone(), translation]).await;
+    for chunk in french.chunks(50) {
+        clock.advance(Duration::from_secs(2 * 60));
+        publish_all(&node, chunk.to_vec()).await;
+    }
+    clock.advance(Duration::from_secs(2 * 60));
+    let mut b = alert_at(&teachers, "Westland teachers reinstated", clock.now());
+    b.content = Content::Update(Update {
+        supersedes: original.id(),
+        content: UpdateContent::Alert(alert_content("Westland teachers reinstated", &["en"])),
+    });
+    publish_all(&node, vec![sign(b, &teachers)]).await;
+
+    let http = node.server().http_addr().expect("the gateway is on");
+    let page = get(http, "/?language=fr").await.body;
+    assert_eq!(
+        headlines(&page),
+        [
+            "Westland teachers reinstated",
+            "Grève des boulangers, jour 150 [fr]",
+            "Grève des boulangers, jour 149 [fr]"
+        ],
+        "the updated item leads the French page: {page}"
+    );
+}
