@@ -1185,19 +1185,7 @@ impl Builder {
         };
         let filter = walk_filter(sel);
         let mut complete = self.walk_through(node, sel, &filter, &mut walk, now)?;
-        // A language's entries list an item by its original and translations in it, but the
-        // item ranks by its newest version, which may be written in another language: when
-        // the walk stopped before the start, the updates since its cut are read as well (their
-        // own kind's index, every language; the same stop rule ends it).
-        if !complete && !filter.languages.is_empty() {
-            let updates = Filter {
-                kinds: vec![Kind::Update],
-                languages: Vec::new(),
-                ..filter.clone()
-            };
-            walk.read = 0;
-            self.walk_through(node, sel, &updates, &mut walk, now)?;
-        }
+        let first_complete = complete;
         let vouched: BTreeSet<[u8; 32]> = self
             .vouched
             .iter()
@@ -1215,13 +1203,28 @@ impl Builder {
             && !vouched.is_empty()
             && vouched.len() <= VOUCHED_WALK_MAX
         {
-            let filter = Filter {
+            let vouched = Filter {
                 authors: vouched,
-                ..walk_filter(sel)
+                ..filter.clone()
             };
             walk.read = 0;
-            self.walk_through(node, sel, &filter, &mut walk, now)?;
+            self.walk_through(node, sel, &vouched, &mut walk, now)?;
             complete = false;
+        }
+        // A language's entries list an item by its original and translations in it, but the
+        // item ranks by its newest version, which may be written in another language. When
+        // the walk did not read every entry and has what it shows, the updates newer than its
+        // cut are read too (their own kind's index, every language; the same stop rule ends
+        // it, after one batch when none is newer). Without a cut the first walk ran out of
+        // its budget, and this one would only spend another.
+        if !first_complete && !filter.languages.is_empty() && walk.cut().is_some() {
+            let updates = Filter {
+                kinds: vec![Kind::Update],
+                languages: Vec::new(),
+                ..filter
+            };
+            walk.read = 0;
+            self.walk_through(node, sel, &updates, &mut walk, now)?;
         }
         Ok((walk.found, complete))
     }
