@@ -696,7 +696,11 @@ impl NodeProcess {
         let http = free_port();
         let small = !matches!(confinement, Confinement::None);
         let config = write_config(data_dir, small, grpc, http);
-        let log = std::fs::File::create(data_dir.with_extension("log"))
+        // Appended to: a node started again on the same copy keeps the earlier run's log.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data_dir.with_extension("log"))
             .map_err(|e| format!("node log: {e}"))?;
         let started = Instant::now();
         let child = confinement

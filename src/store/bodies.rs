@@ -302,16 +302,15 @@ impl BodyLog {
     }
 
     /// Writes what is pending with [`BodyLog::write_at_end`], written or not: a failed write's
-    /// group fails with it. The emptied buffer is kept for the next group (up to
+    /// group fails with it. The emptied buffer is kept for the next group (cut back to
     /// [`KEEP_PENDING_BYTES`]), which would otherwise copy its bodies into new memory, doubling
     /// it as it grows (a tenth of the writer's time in a busy node's profile).
     fn write_pending(&self, a: &mut Appender) -> Result<(), StoreError> {
         let mut pending = std::mem::take(&mut a.pending);
         let written = self.write_at_end(a, &pending);
-        if pending.capacity() <= KEEP_PENDING_BYTES {
-            pending.clear();
-            a.pending = pending;
-        }
+        pending.clear();
+        pending.shrink_to(KEEP_PENDING_BYTES);
+        a.pending = pending;
         written
     }
 

@@ -541,6 +541,10 @@ impl Recent {
     }
 }
 
+/// How long a clean close waits for the store's last users to let go before it has sled write
+/// its recovery snapshot (see [`Store::close`]).
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(2);
+
 impl Drop for Inner {
     fn drop(&mut self) {
         // Stop the flusher (it flushes what is wanted first) and the filling of the id
@@ -792,8 +796,10 @@ impl Store {
     }
 
     /// Flushes and stops the group-commit worker. Other clones of this store fail their
-    /// writes with [`StoreError::Closed`] from then on; the directory is released when the
-    /// last clone is dropped.
+    /// writes with [`StoreError::Closed`] from then on. Once the store's last user has let go
+    /// (waited for up to two seconds), sled is opened once more to write its recovery snapshot
+    /// (`open::write_recovery_snapshot`), which takes as long as a start would have spent reading
+    /// the log written since this one began; the directory is released when that is done.
     pub async fn close(self) -> Result<(), StoreError> {
         self.shared
             .closed
@@ -826,9 +832,20 @@ impl Store {
             }
             let dir = inner.dir.clone();
             r.map_err(|e| StoreError::sled(&dir, e))?;
-            // Let go of sled (its lock with it), then have it write its recovery snapshot.
+            // Let go of sled (its lock with it), then have it write its recovery snapshot. A
+            // read that outlived its caller, or a task past the shutdown grace, may still hold
+            // the store for a moment: waited for briefly, else the next start does the work.
+            let held = Arc::downgrade(&inner);
             drop(inner);
-            open::write_recovery_snapshot(&dir);
+            let started = std::time::Instant::now();
+            while held.strong_count() > 0 && started.elapsed() < SNAPSHOT_WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if held.strong_count() == 0 {
+                open::write_recovery_snapshot(&dir);
+            } else {
+                tracing::debug!("the store is still in use; its recovery snapshot is left to the next start");
+            }
             Ok(())
         })
         .await

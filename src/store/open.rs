@@ -626,9 +626,9 @@ const SNAPSHOT_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// stored: 3.7 s for a million since the last start, 39 s for ten million), then writes the
 /// snapshot. Opening it once more here moves that work from the next start, where the node
 /// serves nothing until it is done, to this stop. Only sled's own files are touched, as at any
-/// open. A failure costs only that: the next start reads the log as it would have, and a stop
-/// cut short meanwhile (a kill after a stop timeout) is a crash during recovery, which sled
-/// survives as any other.
+/// open. A failure costs only that: the next start reads the log as it would have. A stop cut
+/// short meanwhile (a kill after a stop timeout, a full disk) may leave an unfinished snapshot
+/// file, which the next open removes before sled sees it ([`remove_unfinished_snapshots`]).
 pub(super) fn write_recovery_snapshot(dir: &Path) {
     let started = std::time::Instant::now();
     match open_sled_waiting(dir, SNAPSHOT_CACHE_BYTES) {
@@ -646,8 +646,47 @@ pub(super) fn write_recovery_snapshot(dir: &Path) {
     }
 }
 
+/// Removes what an unfinished snapshot of sled's left behind (`snap.<lsn>.generating`): sled
+/// 0.34.7 writes a snapshot there and renames it when it is whole, but when it opens it reads
+/// the last `snap.` file by name, unfinished or not, and refuses the store as corrupt if that
+/// one was cut short (a kill, or a full disk, while an open or a clean close wrote it). Such a
+/// file is never the snapshot in force: the one it would have replaced is still there, or,
+/// without one, the log is read from its start. So it goes before sled opens, while no other
+/// process holds the store: under sled's own lock on its `db` file (an advisory `flock`), taken
+/// and let go here; a store held elsewhere is left alone, for sled to refuse as locked.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let db = match fs::File::open(dir.join("db")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    if rustix::fs::flock(&db, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        return Ok(());
+    }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            fs::remove_file(entry.path()).map_err(|e| StoreError::io(dir, e))?;
+            tracing::warn!(
+                file = %name,
+                "removed an unfinished sled snapshot (a start or stop was cut short); the log \
+                 is read from the snapshot before it"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Opens sled, turning a panic during recovery into an error naming the directory.
 fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
+    remove_unfinished_snapshots(dir)?;
     let cfg = sled::Config::new()
         .path(dir)
         .cache_capacity(cache_bytes)
