@@ -134,6 +134,8 @@ impl Inner {
         }
         let last = w.last_seq;
         self.commit(&mut w, rows, last)?;
+        self.expired_since_open
+            .fetch_add(stats.expired as u64, std::sync::atomic::Ordering::Relaxed);
         Ok((stats, more_expiry || more_gc, w.generation))
     }
 }

@@ -456,6 +456,10 @@ struct Inner {
     /// The thread filling `ids` after an open that found no saved filter; joined (after it
     /// was told to stop) before the store lets go of its directory.
     filler: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The head this opening began at, and the messages retention removed since: what a start
+    /// after this one would replay, for [`Store::close`]'s choice to write sled's snapshot.
+    opened_at: u64,
+    expired_since_open: std::sync::atomic::AtomicU64,
     /// The free-space reserve (see `space.rs`).
     space: space::Space,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
@@ -560,6 +564,21 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// Whether a clean close should have sled write its recovery snapshot: when the next start
+    /// would spend longer replaying what this opening wrote (about 3.7 µs a message accepted or
+    /// removed) than the close spends reading sled's page table to write it (about 0.4 µs a
+    /// message held: 4 s at ten million), that is when the messages changed since the open
+    /// come to an eighth of those held. A close with nothing changed writes none.
+    fn snapshot_worth_writing(&self) -> bool {
+        let last_seq = self.writer.lock().map_or(self.opened_at, |w| w.last_seq);
+        let changed = last_seq.saturating_sub(self.opened_at).saturating_add(
+            self.expired_since_open
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let held = self.counter(codec::meta::N_MESSAGES).unwrap_or(u64::MAX);
+        changed > 0 && changed.saturating_mul(8) >= held
+    }
+
     /// Stops the thread filling the id filter, if one runs, and waits for it.
     fn stop_filling(&self) {
         self.ids.abandon();
@@ -796,10 +815,12 @@ impl Store {
     }
 
     /// Flushes and stops the group-commit worker. Other clones of this store fail their
-    /// writes with [`StoreError::Closed`] from then on. Once the store's last user has let go
-    /// (waited for up to two seconds), sled is opened once more to write its recovery snapshot
-    /// (`open::write_recovery_snapshot`), which takes as long as a start would have spent reading
-    /// the log written since this one began; the directory is released when that is done.
+    /// writes with [`StoreError::Closed`] from then on. When this opening changed enough for it
+    /// (`Inner::snapshot_worth_writing`) and once the store's last user has let go (waited for
+    /// up to two seconds), sled is opened once more to write its recovery snapshot
+    /// (`open::write_recovery_snapshot`), which takes about as long as a start would have spent
+    /// reading the log written since this one began; the directory is released when that is
+    /// done.
     pub async fn close(self) -> Result<(), StoreError> {
         self.shared
             .closed
@@ -832,11 +853,15 @@ impl Store {
             }
             let dir = inner.dir.clone();
             r.map_err(|e| StoreError::sled(&dir, e))?;
+            let worth = inner.snapshot_worth_writing();
             // Let go of sled (its lock with it), then have it write its recovery snapshot. A
             // read that outlived its caller, or a task past the shutdown grace, may still hold
             // the store for a moment: waited for briefly, else the next start does the work.
             let held = Arc::downgrade(&inner);
             drop(inner);
+            if !worth {
+                return Ok(());
+            }
             let started = std::time::Instant::now();
             while held.strong_count() > 0 && started.elapsed() < SNAPSHOT_WAIT {
                 std::thread::sleep(Duration::from_millis(10));

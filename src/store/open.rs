@@ -583,6 +583,8 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         bodies,
         ids,
         filler: Mutex::new(filler),
+        opened_at: last_seq,
+        expired_since_open: Default::default(),
         damage: shared.damage.clone(),
         space,
         reader_head: Mutex::new((0, 0)),

@@ -693,7 +693,7 @@ impl Inner {
         Ok(held)
     }
 
-    fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
+    pub(super) fn counter(&self, k: &[u8]) -> Result<u64, StoreError> {
         self.rows().counter(Tree::Meta, k)
     }
 }

@@ -287,6 +287,26 @@ async fn a_clean_close_leaves_a_snapshot_past_every_write_so_the_next_start_repl
     let s = Store::open(&c).unwrap();
     assert_eq!(snapshot_lsn(&c.path), at_close);
     assert_eq!(s.counts().unwrap().messages, 2_000);
+    // A close writes one only when what the next start would replay outweighs reading sled's
+    // page table: messages changed since the open (accepted or expired) an eighth of those
+    // held.
+    let worth = |s: &Store| s.inner().unwrap().snapshot_worth_writing();
+    assert!(!worth(&s), "nothing changed");
+    let later = T0.plus(2 * HOUR);
+    let fresh_ones: Vec<Message> = (0..400).map(|n| fresh(n, later)).collect();
+    for m in &fresh_ones[..100] {
+        accept(&s, m).await;
+    }
+    assert!(!worth(&s), "100 of 2,100");
+    let (stats, _) = one_batch(&s, later).await;
+    assert!(stats.expired > 0);
+    let changed = 100 + stats.expired as u64;
+    let held = s.counts().unwrap().messages;
+    assert_eq!(worth(&s), changed * 8 >= held, "{changed} of {held}");
+    for m in &fresh_ones[100..] {
+        accept(&s, m).await;
+    }
+    assert!(worth(&s), "at least 400 of at most 2,400");
     s.close().await.unwrap();
 }
 
