@@ -569,8 +569,7 @@ impl Inner {
     /// removed) than the close spends reading sled's page table to write it (about 0.4 µs a
     /// message held: 4 s at ten million), that is when the messages changed since the open
     /// come to an eighth of those held. A close with nothing changed writes none.
-    fn snapshot_worth_writing(&self) -> bool {
-        let last_seq = self.writer.lock().map_or(self.opened_at, |w| w.last_seq);
+    fn snapshot_worth_writing(&self, last_seq: u64) -> bool {
         let changed = last_seq.saturating_sub(self.opened_at).saturating_add(
             self.expired_since_open
                 .load(std::sync::atomic::Ordering::Relaxed),
@@ -853,7 +852,7 @@ impl Store {
             }
             let dir = inner.dir.clone();
             r.map_err(|e| StoreError::sled(&dir, e))?;
-            let worth = inner.snapshot_worth_writing();
+            let worth = inner.snapshot_worth_writing(last_seq.unwrap_or(inner.opened_at));
             // Let go of sled (its lock with it), then have it write its recovery snapshot. A
             // read that outlived its caller, or a task past the shutdown grace, may still hold
             // the store for a moment: waited for briefly, else the next start does the work.

@@ -290,7 +290,7 @@ async fn a_clean_close_leaves_a_snapshot_past_every_write_so_the_next_start_repl
     // A close writes one only when what the next start would replay outweighs reading sled's
     // page table: messages changed since the open (accepted or expired) an eighth of those
     // held.
-    let worth = |s: &Store| s.inner().unwrap().snapshot_worth_writing();
+    let worth = |s: &Store| s.inner().unwrap().snapshot_worth_writing(s.head());
     assert!(!worth(&s), "nothing changed");
     let later = T0.plus(2 * HOUR);
     let fresh_ones: Vec<Message> = (0..400).map(|n| fresh(n, later)).collect();
