@@ -222,8 +222,8 @@ async fn a_flood_from_one_client_does_not_stop_honest_publishers_and_readers() {
     const FLOOD: u32 = 4_000;
     let node = TestNode::start_with(|c| {
         let l = &mut c.limits;
-        l.publish_per_connection_per_second = 200;
-        l.publish_per_connection_burst = 400;
+        l.publish_per_connection_per_second = 100;
+        l.publish_per_connection_burst = 200;
         l.publish_per_author_per_second = 200;
         l.publish_per_author_burst = 400;
     })
@@ -290,15 +290,16 @@ async fn a_flood_from_one_client_does_not_stop_honest_publishers_and_readers() {
         }
     }
     let (limited, took) = within("the flood ends", flooder).await.unwrap();
-    // The connection's bucket (200 a second, a burst of 400) let through at most that much in
-    // the time the flood took, however fast the machine was; a second of slack.
+    // The connection's bucket (100 a second, a burst of 200) let through at most that much in
+    // the time the flood took, however fast the machine was; a second of slack. Whenever the
+    // flood took less than 37 s (on a loaded CI machine it has taken 17), that bound is below
+    // FLOOD, so the bucket must have refused some.
     let let_through = FLOOD - limited;
-    let most = 400 + 200 * (took.as_secs() + 1) as u32;
+    let most = 200 + 100 * (took.as_secs() + 1) as u32;
     assert!(
         let_through <= most,
         "the flood was not limited: {let_through} let through in {took:?} (at most {most})"
     );
-    assert!(limited > 0, "the flood was not limited at all");
     assert_eq!(
         node.server()
             .node()
