@@ -1207,8 +1207,7 @@ impl Builder {
                 authors: vouched,
                 ..filter.clone()
             };
-            walk.read = 0;
-            self.walk_through(node, sel, &vouched, &mut walk, now)?;
+            self.walk_more(node, sel, &vouched, &mut walk, now)?;
             complete = false;
         }
         // A language's entries list an item by its original and translations in it, but the
@@ -1223,10 +1222,24 @@ impl Builder {
                 languages: Vec::new(),
                 ..filter
             };
-            walk.read = 0;
-            self.walk_through(node, sel, &updates, &mut walk, now)?;
+            self.walk_more(node, sel, &updates, &mut walk, now)?;
         }
         Ok((walk.found, complete))
+    }
+
+    /// A further walk after the first, through another index, adding to what it found: with
+    /// a budget of its own (the same stop rule ends it).
+    fn walk_more(
+        &mut self,
+        node: &Node,
+        sel: &Selection,
+        filter: &Filter,
+        walk: &mut Walk,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        walk.read = 0;
+        self.walk_through(node, sel, filter, walk, now)?;
+        Ok(())
     }
 
     /// One walk back from the head through what `filter` lists, adding to `walk`; whether it
