@@ -248,6 +248,13 @@ impl Seen {
                 let hints = lock(&self.hints).clone();
                 let trusts = if hints.is_empty() {
                     "it named no CA it trusts".to_string()
+                } else if self.our_issuer.as_ref().is_some_and(|o| hints.contains(o)) {
+                    // Our certificate is presented only to a node that names its issuer: a
+                    // CA of that name, with another key (or ours, refusing this certificate).
+                    format!(
+                        "it trusts a CA of that name, but not ours (another key), or not this                          certificate (expired?); it trusts {}",
+                        tls_names::join(&hints)
+                    )
                 } else {
                     format!("it trusts {}", tls_names::join(&hints))
                 };
@@ -357,8 +364,10 @@ pub(crate) fn client_config(
                 .key_provider
                 .load_private_key(key)
                 .map_err(|e| format!("our key: {e}"))?;
+            let issuers = tls_names::raw_issuers(&chain);
             builder.with_client_cert_resolver(Arc::new(HintedResolver {
                 key: Arc::new(rustls::sign::CertifiedKey::new(chain, signer)),
+                issuers,
                 seen: Arc::clone(seen),
             }))
         }
@@ -367,11 +376,19 @@ pub(crate) fn client_config(
     Ok(config)
 }
 
-/// Presents our certificate, and remembers which CAs the node said it trusts (the hints of
-/// its CertificateRequest), for the sentence when it refuses us.
+/// Presents our certificate when the node may trust it, and remembers which CAs the node said
+/// it trusts (the hints of its CertificateRequest), for the sentence when it refuses us.
+///
+/// A node that names the CAs it trusts and none of them issued our certificate would refuse
+/// the whole handshake if we presented it; without it we are served as any reader is (a
+/// follower added one way: embargoed messages at their hour, which `node status` says). A
+/// node that names no CA, or names ours, gets the certificate: if it still refuses it, the
+/// refusal is named on both sides.
 #[derive(Debug)]
 struct HintedResolver {
     key: Arc<rustls::sign::CertifiedKey>,
+    /// The DER names of the issuers of the certificates of our chain.
+    issuers: Vec<Vec<u8>>,
     seen: Arc<Seen>,
 }
 
@@ -385,6 +402,14 @@ impl rustls::client::ResolvesClientCert for HintedResolver {
             .iter()
             .map(|der| tls_names::name_of(der))
             .collect();
+        let untrusted = !root_hint_subjects.is_empty()
+            && !self.issuers.is_empty()
+            && !root_hint_subjects
+                .iter()
+                .any(|hint| self.issuers.iter().any(|ours| ours.as_slice() == *hint));
+        if untrusted {
+            return None;
+        }
         Some(Arc::clone(&self.key))
     }
 

@@ -21,6 +21,19 @@ pub(crate) fn issuer_of(cert: &[u8]) -> Option<String> {
         .map(|(_, cert)| readable(cert.issuer()))
 }
 
+/// The DER names of the issuers of the certificates of a chain, as a node's CertificateRequest
+/// names the CAs it trusts; certificates that do not parse are left out.
+pub(crate) fn raw_issuers(chain: &[CertificateDer<'_>]) -> Vec<Vec<u8>> {
+    chain
+        .iter()
+        .filter_map(|der| {
+            X509Certificate::from_der(der)
+                .ok()
+                .map(|(_, cert)| cert.issuer().as_raw().to_vec())
+        })
+        .collect()
+}
+
 /// The subjects of the certificates in a PEM bundle (the CAs of `tls.client_ca`), joined with
 /// " and "; certificates that do not parse are left out.
 pub(crate) fn subjects_in_pem(pem: &[u8]) -> String {

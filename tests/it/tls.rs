@@ -82,30 +82,40 @@ async fn plaintext_and_untrusting_clients_are_refused_by_a_tls_node() {
     assert_eq!(node.server().node().store().head(), 0);
 }
 
-/// Two CAs; nodes with certificates from the first trust only it for peers.
+/// Three CAs; nodes with certificates from the first trust only it for peers.
 pub(crate) struct Pki {
     _dir: tempfile::TempDir,
     pub(crate) ca: std::path::PathBuf,
     pub(crate) other_ca: std::path::PathBuf,
+    /// A CA with the first one's name and a key of its own.
+    pub(crate) lookalike_ca: std::path::PathBuf,
     pub(crate) certs: std::path::PathBuf,
 }
 
-/// The two CAs, with certificates `geneva` and `baku` from the first, `impostor` from the other.
+/// The federation's CA's name.
+pub(crate) const FEDERATION_CA: &str = "Global Federation of Transport Workers CA";
+
+/// The CAs, with certificates `geneva` and `baku` from the first, `impostor` from the other
+/// and `lookalike` from the CA that took the first one's name.
 pub(crate) fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let ca_dir = dir.path().join("federation-ca");
     let other_dir = dir.path().join("other-ca");
-    let ca = tocsin::tls::create_ca(&ca_dir, "Global Federation of Transport Workers CA").unwrap();
+    let lookalike_dir = dir.path().join("lookalike-ca");
+    let ca = tocsin::tls::create_ca(&ca_dir, FEDERATION_CA).unwrap();
     let other_ca = tocsin::tls::create_ca(&other_dir, "Impostor CA").unwrap();
+    let lookalike_ca = tocsin::tls::create_ca(&lookalike_dir, FEDERATION_CA).unwrap();
     let certs = dir.path().join("certs");
     let hosts = vec!["127.0.0.1".to_string(), "localhost".to_string()];
     for name in ["geneva", "baku"] {
         tocsin::tls::issue_from_ca(&ca_dir, name, &hosts, &certs).unwrap();
     }
     tocsin::tls::issue_from_ca(&other_dir, "impostor", &hosts, &certs).unwrap();
+    tocsin::tls::issue_from_ca(&lookalike_dir, "lookalike", &hosts, &certs).unwrap();
     Pki {
         ca,
         other_ca,
+        lookalike_ca,
         certs,
         _dir: dir,
     }
@@ -207,7 +217,11 @@ async fn mutual_tls_peers_get_embargoed_messages_early_and_readers_do_not() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
+async fn a_follower_with_a_certificate_from_another_ca_is_served_as_a_reader() {
+    // The impostor's certificate is from a CA the node does not name among those it trusts:
+    // the follower does not present it (the node would refuse the whole handshake) and is
+    // served as any reader is, as a peer added one way: what is public, and nothing under
+    // embargo before its hour.
     let pki = pki();
     let geneva = TestNode::start_with(|c| files(c, &pki, "geneva")).await;
     let geneva_url = geneva.url();
@@ -222,22 +236,78 @@ async fn a_peer_with_a_certificate_from_another_ca_is_refused() {
     })
     .await;
     let author = org(123);
+    let public = sign(alert(&author, "Dockers on strike"), &author);
+    let mut b = alert(&author, "Walk out at dawn");
+    b.effective_at = Some(Timestamp::now().plus(Duration::from_secs(3600)));
+    let embargoed = sign(b, &author);
+    let mut g = Client::connect_with(&geneva_url, &trusting(&pki.ca))
+        .await
+        .unwrap();
+    g.publish(embargoed.signed()).await.unwrap();
+    g.publish(public.signed()).await.unwrap();
+    let node = impostor.server().node().clone();
+    wait_until("the impostor to receive the public alert", || {
+        let held = node.store().message(&public.id()).unwrap().is_some();
+        async move { held }
+    })
+    .await;
+    let peer = &node.peers()[0];
+    assert!(peer.connected && !peer.embargo_early, "{peer:?}");
+    assert!(peer.last_error.is_empty(), "{peer:?}");
+    assert!(
+        node.store().message(&embargoed.id()).unwrap().is_none(),
+        "the embargoed alert reached a follower the node does not trust"
+    );
+    // Nothing was refused at the serving node: the follower came as a reader.
+    let info = g.info().await.unwrap();
+    assert!(
+        info.refused_handshakes
+            .iter()
+            .all(|r| r.cause != "untrusted-client-ca"),
+        "{:?}",
+        info.refused_handshakes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_with_a_certificate_from_a_lookalike_ca_is_refused() {
+    // A CA that took the federation's CA's name: the node names a CA by that name, so the
+    // follower presents its certificate, and the node refuses the handshake (another key).
+    let pki = pki();
+    let geneva = TestNode::start_with(|c| files(c, &pki, "geneva")).await;
+    let geneva_url = geneva.url();
+    let lookalike = TestNode::start_with(|c| {
+        files(c, &pki, "lookalike");
+        c.tls.client_ca = vec![pki.lookalike_ca.clone()];
+        c.peers = vec![PeerConfig {
+            name: "geneva".into(),
+            address: geneva_url.clone(),
+            ca: Some(pki.ca.clone()),
+        }];
+    })
+    .await;
+    let author = org(123);
     let m = sign(alert(&author, "Members only"), &author);
     let mut g = Client::connect_with(&geneva_url, &trusting(&pki.ca))
         .await
         .unwrap();
     g.publish(m.signed()).await.unwrap();
-    // The impostor keeps failing at the handshake and never receives anything.
-    let node = impostor.server().node().clone();
-    wait_until("the impostor's follower to report an error", || {
+    // The follower keeps failing at the handshake and never receives anything.
+    let node = lookalike.server().node().clone();
+    wait_until("the follower to report an error", || {
         let peers = node.peers();
         async move { peers.iter().any(|p| !p.last_error.is_empty()) }
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let peer = &impostor.server().node().peers()[0];
+    let peer = &lookalike.server().node().peers()[0];
     assert!(!peer.connected, "{peer:?}");
-    assert_eq!(impostor.server().node().store().head(), 0);
+    assert!(
+        peer.last_error
+            .contains("it trusts a CA of that name, but not ours"),
+        "{peer:?}"
+    );
+    assert_eq!(lookalike.server().node().store().head(), 0);
 }
 
 #[test]

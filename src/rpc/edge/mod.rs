@@ -482,7 +482,16 @@ impl Handshake for Tls {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .clone()
                         .unwrap_or_else(|| "an unknown issuer".to_string());
-                    format!("issued by {issuer}; this node trusts {}", current.trusted)
+                    // A CA that took the name of one this node trusts, with a key of its own.
+                    let lookalike = if current.trusted.contains(&issuer) {
+                        " (a CA of that name, but not the one this node trusts: another key)"
+                    } else {
+                        ""
+                    };
+                    format!(
+                        "issued by {issuer}{lookalike}; this node trusts {}",
+                        current.trusted
+                    )
                 });
                 return Err(Refused { cause, detail });
             }
