@@ -248,6 +248,19 @@ impl IntoResponse for Failure {
             no_store(&mut r);
             return r;
         }
+        let Failure::Store(e) = &self;
+        if e.is_unavailable() {
+            // The store cannot be read now (it reopens after a failed write, or is closing):
+            // it logs that itself, once; the reader is asked to come back.
+            let mut r = plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable: the node's store cannot be read just now; try again later\n",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            no_store(&mut r);
+            return r;
+        }
         // Logged for the operator; the reader gets no paths or database details.
         warn!(error = %self, "the web gateway could not answer");
         let mut r = plain(

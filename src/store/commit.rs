@@ -252,6 +252,19 @@ impl Committer {
         self.send_answers();
     }
 
+    /// Fails the store after a write into sled failed: sled keeps such an error and fails
+    /// every later write with it, so nothing but a reopen brings the store back. What waits
+    /// is answered with the failure, the store reopens itself (as after a failed flush), and
+    /// the flusher stops, letting go of its handle on sled.
+    pub(super) fn fail_write(&self, detail: String) {
+        self.fail(detail);
+        if let Some(reopen) = lock(&self.on_failure).0.take() {
+            tracing::error!(dir = %self.dir.display(), "a write failed: the store takes no more writes until it is reopened");
+            reopen();
+        }
+        self.stop();
+    }
+
     /// Flushes now, on the caller's thread (flush-per-message mode, release and expiry
     /// batches), and publishes what that flush covered.
     pub(super) fn flush_now(&self, db: &sled::Db, marker: &Marker) -> Result<(), StoreError> {

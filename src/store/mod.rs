@@ -462,6 +462,9 @@ struct Inner {
     expired_since_open: std::sync::atomic::AtomicU64,
     /// The free-space reserve (see `space.rs`).
     space: space::Space,
+    /// Why the last write failed, until a write succeeds: with no free-space reserve, a full
+    /// disk shows only here.
+    write_failed: Mutex<Option<String>>,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
     reader_head: Mutex<(u64, u64)>,
     /// The log id, as the open found or made it (`open.rs`).
@@ -480,6 +483,9 @@ struct Inner {
     /// Fails the next insert group (tests of the failure paths).
     #[cfg(test)]
     fail_next_insert: std::sync::atomic::AtomicBool,
+    /// Fails the next transaction as sled does when its own write fails.
+    #[cfg(test)]
+    fail_next_apply: std::sync::atomic::AtomicBool,
 }
 
 /// How many decoded messages [`Recent`] keeps.
@@ -768,6 +774,17 @@ impl Store {
         let inner = self.inner()?;
         if let Some(e) = inner.commit.failure() {
             return Err(e);
+        }
+        if let Some(detail) = inner
+            .write_failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(StoreError::Io {
+                dir: inner.dir.clone(),
+                source: std::io::Error::other(format!("the last write failed: {detail}")),
+            });
         }
         // Room for the largest message there can be, so that /healthz turns 503 as soon as
         // any message could be refused.

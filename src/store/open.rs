@@ -585,6 +585,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         filler: Mutex::new(filler),
         opened_at: last_seq,
         expired_since_open: Default::default(),
+        write_failed: Default::default(),
         damage: shared.damage.clone(),
         space,
         reader_head: Mutex::new((0, 0)),
@@ -594,6 +595,8 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         stalled: Mutex::default(),
         #[cfg(test)]
         fail_next_insert: std::sync::atomic::AtomicBool::new(false),
+        #[cfg(test)]
+        fail_next_apply: std::sync::atomic::AtomicBool::new(false),
     })
 }
 

@@ -2499,3 +2499,41 @@ async fn after_a_failed_insert_no_later_one_moves_the_peers_cursor_until_it_resu
     s.insert_many(from(&c, 12), T0).await.unwrap();
     assert_eq!(s.cursor("geneva").unwrap(), 12);
 }
+
+/// sled keeps a failed write's error and fails every later write with it (a disk that filled
+/// under its log): the store must reopen itself, not refuse every message until a restart.
+#[tokio::test]
+async fn a_failed_write_inside_sled_makes_the_store_reopen_itself_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let (a, b, c) = (
+        simple_alert(&k, T0),
+        simple_alert(&k, T0.plus(HOUR)),
+        simple_alert(&k, T0.plus(2 * HOUR)),
+    );
+    s.insert(&a, Origin::Local, T0).await.unwrap();
+    s.inner()
+        .unwrap()
+        .fail_next_apply
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let failed = s.insert(&b, Origin::Local, T0).await.unwrap_err();
+    assert!(failed.is_unavailable(), "{failed}");
+    let started = std::time::Instant::now();
+    while s.reopened() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the store did not reopen itself"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while s.writable().is_err() {
+        assert!(started.elapsed() < Duration::from_secs(20), "not writable");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.insert(&b, Origin::Local, T0).await.unwrap();
+    s.insert(&c, Origin::Local, T0).await.unwrap();
+    for m in [&a, &b, &c] {
+        assert!(s.message(&m.id()).unwrap().is_some());
+    }
+}

@@ -67,6 +67,15 @@ impl Inner {
                 (at, key, value)
             })
             .collect();
+        #[cfg(test)]
+        if self
+            .fail_next_apply
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            return self.applied(Err(TransactionError::Storage(sled::Error::Io(
+                std::io::Error::other("an injected failure of sled's write"),
+            ))));
+        }
         let r: Result<(), TransactionError<()>> = trees[..].transaction(|txs| {
             for (at, k, v) in &writes {
                 match v {
@@ -83,9 +92,18 @@ impl Inner {
         for seq in rows.forgotten() {
             self.recent.forget(*seq);
         }
+        self.applied(r)
+    }
+
+    /// What a transaction's outcome means for the store.
+    fn applied(&self, r: Result<(), TransactionError<()>>) -> Result<(), StoreError> {
         match r {
             Ok(()) => Ok(()),
-            Err(TransactionError::Storage(e)) => Err(self.sled_err(e)),
+            Err(TransactionError::Storage(e)) => {
+                let e = self.sled_err(e);
+                self.commit.fail_write(e.to_string());
+                Err(e)
+            }
             Err(TransactionError::Abort(())) => Err(self.corrupt("a transaction aborted")),
         }
     }
@@ -102,9 +120,15 @@ impl Inner {
             return Ok(());
         }
         // The bodies this transaction points to are on disk before it is applied (see
-        // `bodies.rs`).
-        self.bodies.write_and_sync()?;
-        self.apply(&rows)?;
+        // `bodies.rs`). A failed write is remembered until one succeeds, so that the store
+        // says it cannot write (/healthz, `node status`) even with no free-space reserve.
+        let written = self
+            .bodies
+            .write_and_sync()
+            .and_then(|()| self.apply(&rows));
+        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) =
+            written.as_ref().err().map(ToString::to_string);
+        written?;
         // Before it counts as committed: an item set made at this generation finds its
         // records' changes in the journal (`items.rs`).
         self.items.note(

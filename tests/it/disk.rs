@@ -303,7 +303,11 @@ async fn a_disk_that_fills_with_no_reserve_fails_writes_cleanly_and_loses_nothin
     assert!(!acked.is_empty());
     assert!(refusal.detail.contains("try again later"), "{refusal}");
     let store = node.server().node().store().clone();
-    let mut sled_failed = store.writable().is_err();
+    // Whichever write failed, the store says it cannot write (until one succeeds); sled's
+    // own failure closes it until it reopens itself.
+    let writable = store.writable();
+    assert!(writable.is_err(), "writable while its writes fail");
+    let mut sled_failed = matches!(writable, Err(tocsin::store::StoreError::Closed { .. }));
     eprintln!(
         "{} acknowledged before the disk filled; sled's own write failed: {sled_failed}",
         acked.len()
@@ -319,6 +323,97 @@ async fn a_disk_that_fills_with_no_reserve_fails_writes_cleanly_and_loses_nothin
     if sled_failed {
         assert_eq!(store.reopened(), 1, "the store reopened itself");
     }
+    assert_all_readable(&node, &acked, "after space returned").await;
+    node.restart().await;
+    assert_all_readable(&node, &acked, "after a restart").await;
+    node.stop().await;
+}
+
+/// A small alert (a few hundred bytes): on a disk filled to the last byte, sled's own write
+/// fails as often as the body log's.
+fn small_alert(n: u32) -> Message {
+    let key = org(62);
+    let mut body = alert(&key, &format!("Westhaven dockers detained, note {n}"));
+    body.created_at = Timestamp(body.created_at.0 + u64::from(n));
+    sign(body, &key)
+}
+
+#[tokio::test]
+async fn a_disk_filled_to_the_last_byte_under_small_messages_says_so_and_recovers_by_itself() {
+    let Some(disk) = SmallDisk::mount("disk::a_disk_filled_to_the_last_byte…", 40) else {
+        return;
+    };
+    let data = disk.path().join("data");
+    // No reserve, the disk filled to nothing, small messages: whichever write fails first (the
+    // body log's, or sled's, which sled then keeps failing every write with), the store must
+    // say it cannot write (/healthz 503, tocsin_store_writable 0), the gateway must answer
+    // without a 500, and the store must take messages again by itself once there is room.
+    let mut node = TestNode::start_with(|c| {
+        c.node.data_dir = data.clone();
+        c.store.reserve_mb = 0;
+    })
+    .await;
+    let mut acked = Vec::new();
+    let mut client = node.client().await;
+    for n in 0..20 {
+        let m = small_alert(n);
+        if let Ok(PublishOutcome::Accepted { id, .. }) = client.publish(m.signed()).await {
+            acked.push(id);
+        }
+    }
+    let filler = disk.fill_leaving(0);
+    let mut refused = false;
+    for n in 20..2_000 {
+        match client.publish(small_alert(n).signed()).await {
+            Ok(PublishOutcome::Accepted { id, .. }) => acked.push(id),
+            Ok(other) => panic!("a new message came back as {other:?}"),
+            Err(ClientError::Refused(r)) => {
+                assert_eq!(r.reason, Reason::Unavailable, "{r}");
+                refused = true;
+                break;
+            }
+            Err(e) => panic!("publish {n} failed without a reason code: {e}"),
+        }
+    }
+    assert!(refused, "2,000 small messages fit on a full disk");
+    // More, refused too: each failed write meets the disk again (sled's among them).
+    for n in 2_000..2_100 {
+        if let Ok(PublishOutcome::Accepted { id, .. }) =
+            client.publish(small_alert(n).signed()).await
+        {
+            acked.push(id);
+        }
+    }
+    let (status, text) = http_get(&node, "/healthz").await;
+    assert_eq!(status, 503, "/healthz while no write succeeds: {text}");
+    let (status, metrics) = http_get(&node, "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    assert!(metrics.contains("\ntocsin_store_writable 0\n"), "{metrics}");
+    for path in ["/", "/feed.atom", "/cap.atom"] {
+        let (status, text) = http_get(&node, path).await;
+        assert!(status == 200 || status == 503, "{path}: {status} {text}");
+    }
+
+    std::fs::remove_file(&filler).unwrap();
+    let id = {
+        let m = small_alert(5_000);
+        let mut accepted = None;
+        for _ in 0..300 {
+            match client.publish(m.signed()).await {
+                Ok(PublishOutcome::Accepted { id, .. }) => {
+                    accepted = Some(id);
+                    break;
+                }
+                Err(ClientError::Refused(r)) if r.reason == Reason::Unavailable => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => panic!("after space returned: {other:?}"),
+            }
+        }
+        accepted.expect("the node took messages again by itself once space returned")
+    };
+    acked.push(id);
+    assert_eq!(http_get(&node, "/healthz").await.0, 200);
     assert_all_readable(&node, &acked, "after space returned").await;
     node.restart().await;
     assert_all_readable(&node, &acked, "after a restart").await;
