@@ -561,7 +561,7 @@ impl Config {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let l = &self.limits;
         let positive = [
             ("store.cache_mb", self.store.cache_mb as usize),

@@ -202,6 +202,13 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(l) = args.http_listen {
         config.http.listen = l;
     }
+    // The command line's addresses are held to the same rules as the file's (plaintext only
+    // on loopback, among others).
+    if args.listen.is_some() || args.http_listen.is_some() {
+        config
+            .check()
+            .map_err(|e| anyhow::anyhow!("with the addresses given on the command line: {e}"))?;
+    }
     let server = Server::start(config).await?;
     wait_for_signal(server.node()).await;
     info!("shutting down: refusing new work, finishing what is in flight");

@@ -134,6 +134,7 @@ async fn a_bad_trust_list_is_refused_at_start_naming_the_key() {
     let mut config = tocsin::config::Config::default();
     config.node.data_dir = dir.path().join("data");
     config.node.listen = "127.0.0.1:0".parse().unwrap();
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.trust.deny = vec!["not-a-key".into()];
     let err = tocsin::server::Server::start(config).await.unwrap_err();
     assert!(format!("{err:#}").contains("trust.deny"), "{err:#}");
@@ -406,4 +407,31 @@ async fn a_message_over_the_grpc_limit_is_refused_too_large_and_counted() {
         c.publish(sign(alert(&org(96), "After the bomb"), &org(96)).signed())
             .await,
     );
+}
+
+#[test]
+fn plaintext_on_a_public_address_given_on_the_command_line_is_refused() {
+    // The file's rule (plaintext only on loopback) holds for `--listen` too. The node refuses
+    // before it binds anything.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plain.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[node]\ndata_dir = \"{}\"\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n[tls]\nmode = \"off\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("tocsin")
+        .unwrap()
+        .args(["node", "run", "--config"])
+        .arg(&config)
+        .args(["--listen", "0.0.0.0:0"])
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the node ran: {err}");
+    assert!(err.contains("allowed only on a loopback address"), "{err}");
 }
