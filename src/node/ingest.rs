@@ -503,16 +503,18 @@ impl Node {
     /// The answer for `msg` from the store's outcome; `now` is the time the store judged it at
     /// (whether it is under embargo).
     fn settle(&self, msg: &Message, now: Timestamp, inserted: Inserted) -> Outcome {
-        let (seq, status) = match inserted {
-            Inserted::Accepted { seq } => (seq, PublishStatus::Accepted),
-            Inserted::Duplicate { seq } => (seq, PublishStatus::Duplicate),
+        let (seq, status, held) = match inserted {
+            Inserted::Accepted { seq, held } => (seq, PublishStatus::Accepted, held),
+            Inserted::Duplicate { seq } => (seq, PublishStatus::Duplicate, false),
             Inserted::Refused(r) => return Err(r.into()),
         };
         Ok(Published {
             id: msg.id(),
             seq,
             status,
-            embargoed: msg.body().embargoed_at(now),
+            // Held back by the store (under embargo, or about a message that is), or, for a
+            // copy, under embargo by its own hour.
+            embargoed: held || msg.body().embargoed_at(now),
         })
     }
 

@@ -213,6 +213,9 @@ pub enum Inserted {
     Accepted {
         /// The new log seq.
         seq: u64,
+        /// Held back from readers until its hour: under embargo, or about a message that is
+        /// (see `rules.rs`). Peers that prove who they are see it now.
+        held: bool,
     },
     /// Already stored at this seq (durably, by the time this is returned).
     Duplicate {

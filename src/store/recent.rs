@@ -268,7 +268,7 @@ mod tests {
 
     async fn accept(s: &Store, m: &crate::message::Message) -> u64 {
         match s.insert(m, Origin::Local, T0).await.expect("insert") {
-            Inserted::Accepted { seq } => seq,
+            Inserted::Accepted { seq, .. } => seq,
             other => panic!("expected Accepted, got {other:?}"),
         }
     }

@@ -493,7 +493,13 @@ mod tests {
             .durable()
             .await
             .unwrap();
-        assert_eq!(out, vec![Inserted::Accepted { seq: 1 }]);
+        assert_eq!(
+            out,
+            vec![Inserted::Accepted {
+                seq: 1,
+                held: false
+            }]
+        );
         s.close().await.unwrap();
 
         let s = open(dir.path());

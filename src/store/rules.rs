@@ -100,8 +100,8 @@ pub(super) fn insert(
     if let Some(refusal) = bad_reference(rows, body)? {
         return Ok(refusal);
     }
-    accept(rows, arrival, seq, now)?;
-    Ok(Inserted::Accepted { seq })
+    let held = accept(rows, arrival, seq, now)?;
+    Ok(Inserted::Accepted { seq, held })
 }
 
 /// Dedup: an id held with its content is a duplicate; one withdrawn or expired here is refused
@@ -198,13 +198,14 @@ fn bad_reference(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, Store
     })
 }
 
-/// Plans an accepted message: its rows, and what it does now or at its release.
+/// Plans an accepted message: its rows, and what it does now or at its release. Returns
+/// whether it is held back from readers until its hour.
 fn accept(
     rows: &mut Rows<'_>,
     arrival: Arrival<'_>,
     seq: u64,
     now: Timestamp,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let msg = arrival.msg;
     let id = msg.id();
     let body = msg.body();
@@ -215,12 +216,14 @@ fn accept(
     rows.hold(&id);
     rows.set_last_seq(seq);
     if let Some(cancel) = cancelled {
-        return keep_withdrawn(rows, msg, seq, cancel);
+        keep_withdrawn(rows, msg, seq, cancel)?;
+        return Ok(false);
     }
     // Under embargo (a revocation never is): stored and logged for peers now; its effects for
-    // readers wait for its release.
-    let embargoed = body.embargoed_at(now);
-    store(rows, arrival, seq, embargoed)?;
+    // readers wait for its release. A message about one still under embargo waits for it too.
+    let inherited = embargo_of_target(rows, msg, now)?;
+    let embargoed = body.embargoed_at(now) || inherited.is_some();
+    store(rows, arrival, seq, embargoed, inherited)?;
     if !embargoed {
         take_effect(rows, msg)?;
         count_report(rows, body.kind(), 1)?;
@@ -236,7 +239,48 @@ fn accept(
         Content::Rotation(r) => keys::rotate(rows, &id, body, r)?,
         _ => {}
     }
-    Ok(())
+    Ok(embargoed)
+}
+
+/// When a message about another (an update, a translation, a report, an endorsement) is to be
+/// released to readers because its target is still under embargo here: just after the target
+/// (its hour and a millisecond, so the target comes first), or at its own hour if that is
+/// later. Shown before it, it would show what the target says, or that it exists, early. A
+/// cancel is not held back (it withdraws the target before anyone saw it), nor is a key event.
+/// A message that came before its target is not held back: this node could not know.
+fn embargo_of_target(
+    rows: &Rows<'_>,
+    msg: &Message,
+    now: Timestamp,
+) -> Result<Option<u64>, StoreError> {
+    let body = msg.body();
+    if body.kind() == Kind::Cancel || body.kind().is_key_event() {
+        return Ok(None);
+    }
+    let Some(target) = body.target() else {
+        return Ok(None);
+    };
+    let Some(rec) = rows.record(&target)? else {
+        return Ok(None);
+    };
+    if !rec.pending() {
+        return Ok(None);
+    }
+    // A damaged target body is released at its hour all the same (see `release`): without
+    // its hour, this message is not held back.
+    let read = rows
+        .body_ref(&target, &rec)
+        .and_then(|at| rows.message_at(&target, rec.seq, &at));
+    let target_msg = match read {
+        Ok(Some(m)) => m,
+        Ok(None) | Err(StoreError::Corrupt { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Some(hour) = target_msg.body().effective_at else {
+        return Ok(None);
+    };
+    let own = body.effective_at.map_or(0, |t| t.0);
+    Ok(Some(own.max(hour.0.saturating_add(1)).max(now.0)))
 }
 
 /// The id of a stored cancel of `msg` (an alert or call arriving) by its author or successor,
@@ -286,6 +330,7 @@ fn store(
     arrival: Arrival<'_>,
     seq: u64,
     embargoed: bool,
+    inherited: Option<u64>,
 ) -> Result<(), StoreError> {
     let Arrival {
         msg,
@@ -317,8 +362,8 @@ fn store(
     if let Some(exp) = body.expires_at {
         rows.expire_at(exp.0, &id, seq);
     }
-    if embargoed && let Some(eff) = body.effective_at {
-        rows.put_embargo(eff.0, &id);
+    if embargoed && let Some(at) = inherited.or(body.effective_at.map(|t| t.0)) {
+        rows.put_embargo(at, &id);
     }
     if let Some(target) = body.target() {
         rows.put_reference(
@@ -563,6 +608,10 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
     }
     if let Some(eff) = body.effective_at {
         rows.delete_embargo(eff.0, id);
+    }
+    if rec.pending() && body.target().is_some() {
+        // Held back for its target (`embargo_of_target`): its row is at the target's hour.
+        rows.delete_embargoes_of(id)?;
     }
     if let Some(target) = body.target() {
         rows.delete_reference(&target, body.kind(), id);

@@ -228,7 +228,7 @@ async fn put(s: &Store, m: &Message) -> Inserted {
 
 async fn accept(s: &Store, m: &Message) -> u64 {
     match put(s, m).await {
-        Inserted::Accepted { seq } => seq,
+        Inserted::Accepted { seq, .. } => seq,
         other => panic!("expected Accepted, got {other:?}"),
     }
 }
@@ -1343,6 +1343,67 @@ async fn embargoed_updates_translations_profiles_and_rosters_take_effect_at_rele
     assert_eq!(s.profile(&k.public()).unwrap().unwrap().id(), new_name.id());
     assert_eq!(s.roster(&k.public()).unwrap().unwrap().id(), r.id());
     assert_eq!(s.counts().unwrap().embargoed, 0);
+}
+
+#[tokio::test]
+async fn what_is_about_a_message_under_embargo_waits_for_its_hour() {
+    // An update, a translation and an endorsement sent with no embargo of their own, about an
+    // alert under embargo: shown early they would show what it says, or that it exists. They
+    // are held back with it, and released just after it; a cancel is not (it withdraws its
+    // target before anyone saw it).
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let (k, t, e) = (key(1), key(2), key(3));
+    let hour = T0.plus(3 * HOUR);
+    let a = held_until(&simple_alert(&k, T0), &k, hour);
+    accept(&s, &a).await;
+    let before = reader_figures(&s);
+    let u = update(&k, T0.plus(HOUR), a.id(), "Strike at noon");
+    let tr = translate(&t, T0.plus(HOUR), a.id(), "pt");
+    let en = endorse(&e, T0.plus(HOUR), a.id(), "with you");
+    for msg in [&u, &tr, &en] {
+        let got = put(&s, msg).await;
+        assert!(
+            matches!(got, Inserted::Accepted { held: true, .. }),
+            "{:?} was not held back: {got:?}",
+            msg.kind()
+        );
+    }
+    assert_eq!(reader_figures(&s), before);
+    assert_eq!(s.counts().unwrap().embargoed, 4);
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &PEER)).len(),
+        4,
+        "peers see them at once"
+    );
+    assert_eq!(s.tally(&a.id()).unwrap(), 0);
+
+    // At the hour the alert comes first; what is about it a millisecond after.
+    assert_eq!(s.release_due(hour).await.unwrap(), 1);
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![a.id()]
+    );
+    assert_eq!(
+        s.release_due(hour.plus(Duration::from_millis(1)))
+            .await
+            .unwrap(),
+        3
+    );
+    let st = s.get(&a.id()).unwrap().unwrap();
+    assert_eq!(st.updates, vec![u.id()]);
+    assert_eq!(st.translations.len(), 1);
+    assert_eq!(s.tally(&a.id()).unwrap(), 1);
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+
+    // A cancel of a call under embargo is not held back.
+    let b = held_until(&call(&k, T0.plus(HOUR)), &k, hour.plus(HOUR));
+    accept(&s, &b).await;
+    let c = cancel(&k, T0.plus(2 * HOUR), b.id(), "called off");
+    assert!(matches!(
+        put(&s, &c).await,
+        Inserted::Accepted { held: false, .. }
+    ));
 }
 
 #[tokio::test]

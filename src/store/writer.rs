@@ -269,7 +269,7 @@ impl Inner {
                 {
                     rows.move_cursor(peer, *cursor)?;
                 }
-                if let Inserted::Accepted { seq } = outcome {
+                if let Inserted::Accepted { seq, .. } = outcome {
                     last = seq;
                 }
                 if per_message {

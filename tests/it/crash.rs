@@ -131,7 +131,7 @@ fn child_process() {
                 loop {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
                     let m = message(n, nonce, Timestamp::now());
-                    if let Inserted::Accepted { seq } = store
+                    if let Inserted::Accepted { seq, .. } = store
                         .insert(&m, Origin::Local, Timestamp::now())
                         .await
                         .unwrap()
@@ -164,7 +164,7 @@ fn child_process() {
                     let ids: Vec<Id> = batch.iter().map(|(m, _)| m.id()).collect();
                     let out = store.insert_many(batch, Timestamp::now()).await.unwrap();
                     for (id, o) in ids.iter().zip(out) {
-                        if let Inserted::Accepted { seq } = o {
+                        if let Inserted::Accepted { seq, .. } = o {
                             println!("ack {id} {seq}");
                         }
                     }

@@ -391,7 +391,10 @@ async fn write_golden_store() {
             .expect("inserting");
         assert_eq!(
             outcome,
-            Inserted::Accepted { seq: n as u64 + 1 },
+            Inserted::Accepted {
+                seq: n as u64 + 1,
+                held: false
+            },
             "message #{}",
             n + 1
         );
@@ -804,7 +807,10 @@ async fn the_golden_store_opens_and_reads_back_every_row() {
             .insert(&next, Origin::Local, T0.plus(2 * MINUTE))
             .await
             .expect("insert"),
-        Inserted::Accepted { seq: 24 }
+        Inserted::Accepted {
+            seq: 24,
+            held: false
+        }
     );
     assert_eq!(
         store

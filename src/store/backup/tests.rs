@@ -62,7 +62,7 @@ async fn a_copy_taken_while_a_writer_inserts_holds_exactly_the_log_up_to_its_hea
                         &format!("Harbour pickets of the Fictional Dockers, day {n}"),
                     );
                     let out = store.insert(&msg, Origin::Local, T0).await.unwrap();
-                    let Inserted::Accepted { seq } = out else {
+                    let Inserted::Accepted { seq, .. } = out else {
                         panic!("{out:?}")
                     };
                     acked.lock().unwrap().push((seq, msg.id()));

@@ -49,7 +49,7 @@ impl Node {
         };
         let outcome = insert(&mut rows, arrival, self.last_seq + 1, now).expect("plan");
         self.memory.commit(rows, self.last_seq + 1).expect("commit");
-        if let Inserted::Accepted { seq } = outcome {
+        if let Inserted::Accepted { seq, .. } = outcome {
             self.last_seq = seq;
         }
         outcome
@@ -58,7 +58,7 @@ impl Node {
     /// [`Node::arrive`], which must accept it; its seq.
     fn accept(&mut self, msg: &Message, now: Timestamp) -> u64 {
         match self.arrive(msg, now) {
-            Inserted::Accepted { seq } => seq,
+            Inserted::Accepted { seq, .. } => seq,
             other => panic!("{} not accepted: {other:?}", msg.body().kind()),
         }
     }
