@@ -752,6 +752,9 @@ impl Node {
                             // Counted as accepted now, when readers can see them.
                             node.inner.metrics.released(n as u64);
                             info!(released = n, "embargoed messages released to readers");
+                            // A roster released admits its members from now: what the retry
+                            // set keeps for them is tried at once, as on a roster's arrival.
+                            node.knowledge_changed();
                         }
                         Err(e) => warn!(error = %e, "embargo release failed"),
                     }

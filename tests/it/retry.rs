@@ -247,6 +247,60 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_refused_not_admitted_is_stored_once_its_authors_embargoed_roster_is_released() {
+    // The roster comes under embargo: it admits its members only from its release, and the
+    // member's kept message is tried at once then (not at its next try, an hour on).
+    let origin = TestNode::start().await;
+    let federation = org(72);
+    let member = org(73);
+    let fed_hex = federation.public().to_hex();
+    let clock = Clock::manual(Timestamp::now());
+    let roster_node = follower(&origin, clock.clone(), move |cfg| {
+        cfg.trust.policy = TrustPolicy::Roster;
+        cfg.trust.federations = vec![fed_hex];
+        cfg.federation.retry_min = Duration::from_secs(3600);
+    })
+    .await;
+    let mut b = body(
+        &federation,
+        Content::Roster(Roster {
+            members: vec![RosterMember {
+                key: member.public(),
+                name: "Northgate Bakers' Union".into(),
+                country: String::new(),
+            }],
+        }),
+    );
+    b.effective_at = Some(clock.now().plus(Duration::from_secs(600)));
+    publish(&roster_node, &sign(b, &federation)).await;
+
+    let early = alert_by(&member, "Bakers locked out in Northgate", Timestamp::now());
+    publish(&origin, &early).await;
+    let marker = alert_by(&federation, "Federation statement", Timestamp::now());
+    publish(&origin, &marker).await;
+    wait_stored(
+        &roster_node,
+        &marker,
+        "the follower to pass the member's message",
+    )
+    .await;
+    assert!(
+        !holds(&roster_node, &early),
+        "not admitted while its roster is under embargo"
+    );
+    assert_eq!(pending(&roster_node), 1);
+
+    // The roster's hour: released, and the member's message brought in with it.
+    clock.advance(Duration::from_secs(601));
+    wait_stored(
+        &roster_node,
+        &early,
+        "the member's message once its roster is released",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retry_set_survives_a_restart() {
     let mut origin = TestNode::start().await;
     let clock = Clock::manual(Timestamp::now().minus(2 * MINUTE));
