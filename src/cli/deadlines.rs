@@ -161,7 +161,7 @@ pub(crate) fn text(
         {
             facts.push(format!("window opened {}", clock.local(start)));
         }
-        facts.push(format!("tocsin show {}", d.call.id.short()));
+        facts.push(format!("tocsin show {}", d.call.id));
         out.push_str(&format!("  {}\n", style.dim(&facts.join(" · "))));
     }
     out

@@ -300,9 +300,9 @@ pub(crate) async fn have(args: HaveArgs) -> anyhow::Result<()> {
     } else {
         writeln!(
             out,
-            "wrote {}: the {} messages node {} holds (up to #{}), {}",
+            "wrote {}: the {} node {} holds (up to #{}), {}",
             args.out.display(),
-            have.len(),
+            term::count(have.len() as u64, "message", "messages"),
             have.node_key.short(),
             have.head,
             term::size(bytes.len() as u64)

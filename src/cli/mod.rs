@@ -207,7 +207,7 @@ pub enum Command {
     /// Reconcile the node on this machine with a peer now: each side gets what it lacks.
     #[command(after_help = "Examples:\n  tocsin sync --peer geneva\n  \
         tocsin sync --url https://baku.example.org:7700 --ca baku-ca.crt\n  \
-        tocsin sync --peer geneva --node https://127.0.0.1:7701 --ca baku-data/tls/ca.crt --json\n\n\
+        tocsin sync --peer geneva --node https://127.0.0.1:7701 --node-ca baku-data/tls/ca.crt --json\n\n\
         Run it on the node's machine: the node answers it only there. A configured peer is\n\
         offered what peers may see; a node by URL only what readers may see.")]
     Sync(sync::SyncArgs),

@@ -385,9 +385,9 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     } else {
         writeln!(
             out,
-            "the summary {} holds {} messages of node {}… (up to #{}, made {})",
+            "the summary {} holds {} of node {}… (up to #{}, made {})",
             args.for_have.as_deref().unwrap_or(Path::new("")).display(),
-            have.len(),
+            term::count(have.len() as u64, "message", "messages"),
             have.node_key.short(),
             have.head,
             have.made_at.to_rfc3339()

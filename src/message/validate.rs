@@ -468,7 +468,12 @@ fn check_lifetime(body: &Body, kind: Kind) -> Result<(), Rejection> {
         return Err(reject(
             Reason::BadLifetime,
             format!(
-                "a {kind} may live at most {} days",
+                "{} {kind} may live at most {} days",
+                if kind.to_string().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                },
                 max.as_secs() / DAY.as_secs()
             ),
         ));
