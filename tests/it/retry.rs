@@ -61,6 +61,20 @@ async fn metrics(n: &TestNode) -> String {
     text
 }
 
+/// A federation's roster naming one member.
+fn roster_body(federation: &SecretKey, member: &SecretKey, name: &str) -> Body {
+    body(
+        federation,
+        Content::Roster(Roster {
+            members: vec![RosterMember {
+                key: member.public(),
+                name: name.into(),
+                country: String::new(),
+            }],
+        }),
+    )
+}
+
 /// A follower of `origin`, in a temporary directory, on `clock`.
 async fn follower(
     origin: &TestNode,
@@ -218,16 +232,7 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrive
     assert!(!holds(&roster_node, &early));
 
     let roster = sign(
-        body(
-            &federation,
-            Content::Roster(Roster {
-                members: vec![RosterMember {
-                    key: member.public(),
-                    name: "Southbay Dockworkers' Union".into(),
-                    country: String::new(),
-                }],
-            }),
-        ),
+        roster_body(&federation, &member, "Southbay Dockworkers' Union"),
         &federation,
     );
     publish(&origin, &roster).await;
@@ -261,16 +266,7 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_embargoed_ros
         cfg.federation.retry_min = Duration::from_secs(3600);
     })
     .await;
-    let mut b = body(
-        &federation,
-        Content::Roster(Roster {
-            members: vec![RosterMember {
-                key: member.public(),
-                name: "Northgate Bakers' Union".into(),
-                country: String::new(),
-            }],
-        }),
-    );
+    let mut b = roster_body(&federation, &member, "Northgate Bakers' Union");
     b.effective_at = Some(clock.now().plus(Duration::from_secs(600)));
     publish(&roster_node, &sign(b, &federation)).await;
 
