@@ -250,8 +250,12 @@ impl IntoResponse for Failure {
         }
         let Failure::Store(e) = &self;
         if e.is_unavailable() {
-            // The store cannot be read now (it reopens after a failed write, or is closing):
-            // it logs that itself, once; the reader is asked to come back.
+            // The store cannot be read now (it reopens after a failed write, which it logs
+            // itself, or is closing; a read failed on a failing disk, logged here): the reader
+            // is asked to come back.
+            if matches!(e, StoreError::Io { .. }) {
+                warn!(error = %self, "the web gateway could not read the store");
+            }
             let mut r = plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable: the node's store cannot be read just now; try again later\n",

@@ -743,20 +743,32 @@ impl Node {
     /// Starts the background tasks: embargo release (every second) and retention.
     pub fn start_background(&self) {
         let release = self.clone();
+        // Rosters released as this task last looked (by it or by retention's pass).
+        let rosters_seen = Arc::new(std::sync::atomic::AtomicU64::new(
+            self.inner.store.rosters_released(),
+        ));
         self.spawn(async move {
             release
-                .every(Duration::from_secs(1), |node| async move {
-                    match node.inner.store.release_due(node.now()).await {
-                        Ok(0) => {}
-                        Ok(n) => {
-                            // Counted as accepted now, when readers can see them.
-                            node.inner.metrics.released(n as u64);
-                            info!(released = n, "embargoed messages released to readers");
-                            // A roster released admits its members from now: what the retry
-                            // set keeps for them is tried at once, as on a roster's arrival.
+                .every(Duration::from_secs(1), move |node| {
+                    let rosters_seen = Arc::clone(&rosters_seen);
+                    async move {
+                        match node.inner.store.release_due(node.now()).await {
+                            Ok(0) => {}
+                            Ok(n) => {
+                                // Counted as accepted now, when readers can see them.
+                                node.inner.metrics.released(n as u64);
+                                info!(released = n, "embargoed messages released to readers");
+                            }
+                            Err(e) => warn!(error = %e, "embargo release failed"),
+                        }
+                        // A roster released admits its members from now: what the retry set
+                        // keeps for them is tried at once, as on a roster's arrival.
+                        let rosters = node.inner.store.rosters_released();
+                        if rosters_seen.swap(rosters, std::sync::atomic::Ordering::Relaxed)
+                            != rosters
+                        {
                             node.knowledge_changed();
                         }
-                        Err(e) => warn!(error = %e, "embargo release failed"),
                     }
                 })
                 .await;

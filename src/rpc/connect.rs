@@ -252,7 +252,7 @@ impl Seen {
                     // Our certificate is presented only to a node that names its issuer: a
                     // CA of that name, with another key (or ours, refusing this certificate).
                     format!(
-                        "it trusts a CA of that name, but not ours (another key), or not this                          certificate (expired?); it trusts {}",
+                        "it trusts a CA of that name, but not ours (another key), or not this certificate (expired?); it trusts {}",
                         tls_names::join(&hints)
                     )
                 } else {

@@ -17,7 +17,7 @@ use super::codec::{self, LogEntry, Tree, meta};
 use super::rows::Backing as _;
 use super::rules;
 use super::{ExpireStats, Inner, LogId, PeerLog, Store, StoreError};
-use crate::message::{Id, Timestamp};
+use crate::message::{Id, Kind, Timestamp};
 
 /// How many expiries or releases go into one transaction at most (the writer lock is released
 /// between batches so inserts are not held up by a long retention pass).
@@ -45,6 +45,7 @@ impl Inner {
         let mut rows = self.rows();
         let mut seq = w.last_seq;
         let mut n = 0;
+        let mut rosters = 0u64;
         let mut more = false;
         let end = codec::time_id(now.0, &Id([0xff; 32]));
         for (taken, row) in self.rows_until(Tree::Embargo, Some(&end)).enumerate() {
@@ -56,15 +57,19 @@ impl Inner {
             let (_, id) =
                 codec::split_time_id(&k).ok_or_else(|| self.corrupt("bad embargo row"))?;
             rows.delete(Tree::Embargo, k.to_vec());
+            let roster = rows.record(&id)?.is_some_and(|r| r.kind == Kind::Roster);
             if rules::release(&mut rows, &id, seq + 1)? {
                 seq += 1;
                 n += 1;
+                rosters += u64::from(roster);
             }
         }
         if seq > w.last_seq {
             rows.set_last_seq(seq);
         }
         self.commit(&mut w, rows, seq)?;
+        self.rosters_released
+            .fetch_add(rosters, std::sync::atomic::Ordering::Relaxed);
         Ok((n, more, w.generation))
     }
 
@@ -155,6 +160,15 @@ impl Store {
                 return Ok(total);
             }
         }
+    }
+
+    /// Rosters released from embargo since the store was opened (or reopened): a change
+    /// means members may be admitted now (federation's retry set).
+    pub fn rosters_released(&self) -> u64 {
+        self.inner().map_or(0, |i| {
+            i.rosters_released
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// Retention: removes messages expired at `now` with all their rows, leaving tombstones,

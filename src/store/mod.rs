@@ -463,6 +463,8 @@ struct Inner {
     /// after this one would replay, for [`Store::close`]'s choice to write sled's snapshot.
     opened_at: u64,
     expired_since_open: std::sync::atomic::AtomicU64,
+    /// Rosters released from embargo since this opening ([`Store::rosters_released`]).
+    rosters_released: std::sync::atomic::AtomicU64,
     /// The free-space reserve (see `space.rs`).
     space: space::Space,
     /// Why the last write failed, until a write succeeds: with no free-space reserve, a full
@@ -771,8 +773,9 @@ impl Store {
     }
 
     /// Whether the store can take new messages now: `Err` while its disk is below the
-    /// free-space reserve ([`StoreError::Full`]) or after a write to disk failed (the store is
-    /// then closed to writes until the node restarts), with the reason.
+    /// free-space reserve ([`StoreError::Full`]), after a write to disk failed until one
+    /// succeeds, or while the store reopens itself after sled's own write failed, with the
+    /// reason.
     pub fn writable(&self) -> Result<(), StoreError> {
         let inner = self.inner()?;
         if let Some(e) = inner.commit.failure() {

@@ -585,6 +585,7 @@ fn start(shared: &Arc<Shared>, recovered: Recovered, reserve: u64) -> Result<Inn
         filler: Mutex::new(filler),
         opened_at: last_seq,
         expired_since_open: Default::default(),
+        rosters_released: Default::default(),
         write_failed: Default::default(),
         damage: shared.damage.clone(),
         space,

@@ -56,11 +56,8 @@ impl Inner {
         let at = rows.append_body(msg)?;
         rows.count_body(&at, seq)?;
         let prefixes = codec::index_prefixes(msg);
-        // Still under embargo while its embargo row waits for the release task.
-        let embargoed = match msg.body().effective_at {
-            Some(eff) => rows.is_embargoed(eff.0, &id)?,
-            None => false,
-        };
+        // Still under embargo until its release (by its own hour, or held for its target's).
+        let embargoed = rec.pending();
         let origin = old.as_ref().map(|e| e.origin.clone()).unwrap_or_default();
         if let Some(old_at) = old.as_ref().and_then(|e| e.body) {
             rows.uncount_body(&old_at)?;

@@ -489,13 +489,6 @@ impl<'a> Rows<'a> {
 
     // Work lists: embargo and expiry.
 
-    /// Whether `id` waits for its release at `effective_at`.
-    pub(super) fn is_embargoed(&self, effective_at: u64, id: &Id) -> Result<bool, StoreError> {
-        Ok(self
-            .get(Tree::Embargo, &codec::time_id(effective_at, id))?
-            .is_some())
-    }
-
     /// Plans `id`'s release at `effective_at`.
     pub(super) fn put_embargo(&mut self, effective_at: u64, id: &Id) {
         self.put(Tree::Embargo, codec::time_id(effective_at, id), []);

@@ -221,7 +221,7 @@ fn accept(
     }
     // Under embargo (a revocation never is): stored and logged for peers now; its effects for
     // readers wait for its release. A message about one still under embargo waits for it too.
-    let inherited = embargo_of_target(rows, msg, now)?;
+    let inherited = embargo_of_target(rows, msg)?;
     let embargoed = body.embargoed_at(now) || inherited.is_some();
     store(rows, arrival, seq, embargoed, inherited)?;
     if !embargoed {
@@ -248,11 +248,7 @@ fn accept(
 /// later. Shown before it, it would show what the target says, or that it exists, early. A
 /// cancel is not held back (it withdraws the target before anyone saw it), nor is a key event.
 /// A message that came before its target is not held back: this node could not know.
-fn embargo_of_target(
-    rows: &Rows<'_>,
-    msg: &Message,
-    now: Timestamp,
-) -> Result<Option<u64>, StoreError> {
+fn embargo_of_target(rows: &Rows<'_>, msg: &Message) -> Result<Option<u64>, StoreError> {
     let body = msg.body();
     if body.kind() == Kind::Cancel || body.kind().is_key_event() {
         return Ok(None);
@@ -266,21 +262,33 @@ fn embargo_of_target(
     if !rec.pending() {
         return Ok(None);
     }
-    // A damaged target body is released at its hour all the same (see `release`): without
-    // its hour, this message is not held back.
+    held_row_at(rows, body, &target, &rec)
+}
+
+/// Where the embargo row of a message held back for `target` is: the later of its own hour and
+/// a millisecond past the target's (in the past, too: due at once, still after the target's
+/// row). `None` when the target's hour cannot be read: a damaged target body is released at
+/// its hour all the same (see `release`), and this message is then not held back for it.
+fn held_row_at(
+    rows: &Rows<'_>,
+    body: &crate::message::Body,
+    target: &Id,
+    rec: &Record,
+) -> Result<Option<u64>, StoreError> {
     let read = rows
-        .body_ref(&target, &rec)
-        .and_then(|at| rows.message_at(&target, rec.seq, &at));
+        .body_ref(target, rec)
+        .and_then(|at| rows.message_at(target, rec.seq, &at));
     let target_msg = match read {
         Ok(Some(m)) => m,
         Ok(None) | Err(StoreError::Corrupt { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
+    let own = body.effective_at.map(|t| t.0);
     let Some(hour) = target_msg.body().effective_at else {
-        return Ok(None);
+        // A target never under embargo held nothing back: the row, if any, is at its own hour.
+        return Ok(own);
     };
-    let own = body.effective_at.map_or(0, |t| t.0);
-    Ok(Some(own.max(hour.0.saturating_add(1)).max(now.0)))
+    Ok(Some(own.unwrap_or(0).max(hour.0.saturating_add(1))))
 }
 
 /// The id of a stored cancel of `msg` (an alert or call arriving) by its author or successor,
@@ -609,9 +617,19 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
     if let Some(eff) = body.effective_at {
         rows.delete_embargo(eff.0, id);
     }
-    if rec.pending() && body.target().is_some() {
-        // Held back for its target (`embargo_of_target`): its row is at the target's hour.
-        rows.delete_embargoes_of(id)?;
+    if rec.pending()
+        && let Some(target) = body.target()
+    {
+        // Held back for its target (`embargo_of_target`): its row is just past the target's
+        // hour, found again from the target; searched for when the target is gone.
+        let at = match rows.record(&target)? {
+            Some(target_rec) => held_row_at(rows, body, &target, &target_rec)?,
+            None => None,
+        };
+        match at {
+            Some(at) => rows.delete_embargo(at, id),
+            None => rows.delete_embargoes_of(id)?,
+        }
     }
     if let Some(target) = body.target() {
         rows.delete_reference(&target, body.kind(), id);

@@ -100,8 +100,13 @@ impl Inner {
         match r {
             Ok(()) => Ok(()),
             Err(TransactionError::Storage(e)) => {
+                // An I/O error (a full or failing disk) is kept by sled and fails every later
+                // write: only a reopen clears it. Damage fails this group alone.
+                let io = matches!(e, sled::Error::Io(_));
                 let e = self.sled_err(e);
-                self.commit.fail_write(e.to_string());
+                if io {
+                    self.commit.fail_write(e.to_string());
+                }
                 Err(e)
             }
             Err(TransactionError::Abort(())) => Err(self.corrupt("a transaction aborted")),
@@ -126,8 +131,7 @@ impl Inner {
             .bodies
             .write_and_sync()
             .and_then(|()| self.apply(&rows));
-        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) =
-            written.as_ref().err().map(ToString::to_string);
+        self.note_write(&written);
         written?;
         // Before it counts as committed: an item set made at this generation finds its
         // records' changes in the journal (`items.rs`).
@@ -144,6 +148,12 @@ impl Inner {
             self.commit.flush_now(&self.db, &self.marker)?;
         }
         Ok(())
+    }
+
+    /// Remembers whether the last write failed, and why, until one succeeds.
+    fn note_write(&self, written: &Result<(), StoreError>) {
+        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) =
+            written.as_ref().err().map(ToString::to_string);
     }
 
     /// The writer lock, unless the store is closed or a flush failed.
@@ -219,6 +229,9 @@ impl Inner {
                 let synced = sync
                     .join()
                     .unwrap_or_else(|_| Err(self.corrupt("the body log sync panicked")));
+                if synced.is_err() {
+                    self.note_write(&synced);
+                }
                 synced.and(planned)
             })?
         } else {

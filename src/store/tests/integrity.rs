@@ -374,3 +374,39 @@ async fn a_lost_segment_and_a_flipped_bit_are_damage_read_once_not_a_move() {
     assert_eq!(s.integrity().damaged_total, expected.len() as u64);
     assert!(wanted.contains(&(lost_seq, lost.id())));
 }
+
+#[tokio::test]
+async fn a_repaired_message_held_for_its_target_is_released_after_it_not_before() {
+    // An update with no hour of its own, held back for its original's: repaired before that
+    // hour, it stays held, and readers meet it once, after the original.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let hour = T0.plus(HOUR);
+    let a = held_until(&simple_alert(&k, T0), &k, hour);
+    accept(&s, &a).await;
+    let u = update(&k, T0.plus(MINUTE), a.id(), "Strike moved to noon");
+    accept(&s, &u).await;
+    s.close().await.unwrap();
+    flip(&cfg(dir.path()).path, u.signed().body());
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    assert!(matches!(
+        s.repair(&u).await.unwrap(),
+        Repair::Replaced { .. }
+    ));
+    assert!(
+        read_all(&s, &Filter::default(), &View::Reader).is_empty(),
+        "shown before its original's hour"
+    );
+    assert_eq!(s.release_due(hour).await.unwrap(), 1);
+    assert_eq!(
+        s.release_due(hour.plus(Duration::from_millis(1)))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        ids(&read_all(&s, &Filter::default(), &View::Reader)),
+        vec![a.id(), u.id()]
+    );
+}
