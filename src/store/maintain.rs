@@ -57,11 +57,10 @@ impl Inner {
             let (_, id) =
                 codec::split_time_id(&k).ok_or_else(|| self.corrupt("bad embargo row"))?;
             rows.delete(Tree::Embargo, k.to_vec());
-            let roster = rows.record(&id)?.is_some_and(|r| r.kind == Kind::Roster);
-            if rules::release(&mut rows, &id, seq + 1)? {
+            if let Some(kind) = rules::release(&mut rows, &id, seq + 1)? {
                 seq += 1;
                 n += 1;
-                rosters += u64::from(roster);
+                rosters += u64::from(kind == Kind::Roster);
             }
         }
         if seq > w.last_seq {

@@ -614,21 +614,23 @@ fn unindex(rows: &mut Rows<'_>, id: &Id, rec: &Record) -> Result<(), StoreError>
             rows.unpost(*tree, prefix, seq)?;
         }
     }
-    if let Some(eff) = body.effective_at {
-        rows.delete_embargo(eff.0, id);
-    }
-    if rec.pending()
-        && let Some(target) = body.target()
-    {
-        // Held back for its target (`embargo_of_target`): its row is just past the target's
-        // hour, found again from the target; searched for when the target is gone.
-        let at = match rows.record(&target)? {
-            Some(target_rec) => held_row_at(rows, body, &target, &target_rec)?,
-            None => None,
-        };
-        match at {
-            Some(at) => rows.delete_embargo(at, id),
-            None => rows.delete_embargoes_of(id)?,
+    // Its embargo row: at its own hour, or, held back for its target (`embargo_of_target`),
+    // just past the target's, found again from the target (searched for when it is gone).
+    match (rec.pending(), body.target()) {
+        (true, Some(target)) => {
+            let at = match rows.record(&target)? {
+                Some(target_rec) => held_row_at(rows, body, &target, &target_rec)?,
+                None => None,
+            };
+            match at {
+                Some(at) => rows.delete_embargo(at, id),
+                None => rows.delete_embargoes_of(id)?,
+            }
+        }
+        _ => {
+            if let Some(eff) = body.effective_at {
+                rows.delete_embargo(eff.0, id);
+            }
         }
     }
     if let Some(target) = body.target() {
@@ -738,13 +740,14 @@ pub(super) fn unindex_damaged(
 }
 
 /// Embargo release of `id`: a reader-view entry at `seq` (a new seq), and the effects it waited
-/// for. Returns whether anything was released (a withdrawn or vanished message is not).
-pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<bool, StoreError> {
+/// for. Returns the kind of what was released, if anything was (a withdrawn or vanished
+/// message is not).
+pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<Option<Kind>, StoreError> {
     let Some(mut rec) = rows.record(id)? else {
-        return Ok(false);
+        return Ok(None);
     };
     if !rec.has_content() {
-        return Ok(false);
+        return Ok(None);
     }
     // A damaged body is released all the same, without index rows: its log entry says the
     // embargo is over, and the body that replaces it (`Store::repair`) is indexed then.
@@ -785,7 +788,7 @@ pub(super) fn release(rows: &mut Rows<'_>, id: &Id, seq: u64) -> Result<bool, St
             take_effect(rows, msg)?;
         }
     }
-    Ok(true)
+    Ok(Some(rec.kind))
 }
 
 /// Retention of `id`, expired: every row of it goes but a tombstone, remembered until

@@ -67,7 +67,9 @@ impl Node {
     fn release(&mut self, msg: &Message) -> bool {
         let mut rows = Rows::new(&self.memory);
         rows.delete_embargo(msg.body().effective_at.expect("embargoed").0, &msg.id());
-        let released = release(&mut rows, &msg.id(), self.last_seq + 1).expect("release");
+        let released = release(&mut rows, &msg.id(), self.last_seq + 1)
+            .expect("release")
+            .is_some();
         if released {
             self.last_seq += 1;
             rows.set_last_seq(self.last_seq);
