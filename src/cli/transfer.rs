@@ -25,7 +25,7 @@ use super::have::Have;
 use super::read::FilterArgs;
 use super::term::{self, Progress};
 use super::{Failure, NodeUrl};
-use crate::federation::{Differences, find_differences};
+use crate::federation::{Differences, TargetsFirst, find_differences};
 use crate::message::{Filter, Id, Message, SignedMessage, limits};
 use crate::node::ReconcileStatus;
 use crate::rpc::{ClientEvent, PublishOutcome, RECONCILE_BATCH};
@@ -328,7 +328,11 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     let mut file = ExportFile::create(&args.out)?;
     let mut progress = Progress::new("exporting");
     let (mut count, mut filtered, mut skipped, mut gone) = (0u64, 0u64, 0u64, 0u64);
-    for batch in need.chunks(RECONCILE_BATCH) {
+    // Targets before what refers to them, across batches: the importing node holds back a
+    // message about one under embargo only if the target came first.
+    let mut order = TargetsFirst::new(need.iter().copied());
+    let batches: Vec<&[Id]> = need.chunks(RECONCILE_BATCH).collect();
+    for (i, batch) in batches.iter().enumerate() {
         let (messages, missing) = session
             .want(batch)
             .await
@@ -336,26 +340,35 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         // Withdrawn or expired since the comparison: no longer served.
         gone += missing.len() as u64;
         let asked: HashSet<&Id> = batch.iter().collect();
-        let mut messages: Vec<Message> = messages
-            .into_iter()
-            .filter(|m| asked.contains(&m.id()))
-            .filter_map(|m| {
-                let id = m.id();
-                // An export is a record others will trust: only what verifies here goes in.
-                Message::open_untimed(m)
-                    .inspect_err(|r| {
-                        eprintln!(
-                            "{}: left out a message that does not verify ({r})",
-                            id.short()
-                        );
-                        skipped += 1;
-                    })
-                    .ok()
-            })
-            .collect();
+        let mut verified = Vec::with_capacity(messages.len());
+        let mut ready = Vec::with_capacity(messages.len());
+        for m in messages.into_iter().filter(|m| asked.contains(&m.id())) {
+            let id = m.id();
+            // An export is a record others will trust: only what verifies here goes in.
+            match Message::open_untimed(m) {
+                Ok(m) => verified.push(m),
+                Err(r) => {
+                    eprintln!(
+                        "{}: left out a message that does not verify ({r})",
+                        id.short()
+                    );
+                    skipped += 1;
+                    order.not_coming(&id, &mut ready);
+                }
+            }
+        }
+        for id in &missing {
+            order.not_coming(id, &mut ready);
+        }
         // Oldest first within a batch, as a log would have them.
-        messages.sort_by_key(|m| (m.body().created_at, m.id()));
-        for message in messages {
+        verified.sort_by_key(|m| (m.body().created_at, m.id()));
+        for m in verified {
+            order.take(m.id(), m.body().target(), m, true, &mut ready);
+        }
+        if i + 1 == batches.len() {
+            ready.extend(order.rest());
+        }
+        for message in ready {
             if !filter.matches(message.body()) {
                 filtered += 1;
                 continue;

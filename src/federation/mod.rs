@@ -30,6 +30,7 @@
 
 mod backoff;
 mod log_change;
+mod order;
 mod reconcile;
 mod refetch;
 mod retry;
@@ -41,6 +42,7 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
+pub(crate) use order::TargetsFirst;
 pub use reconcile::{Differences, Fetcher, ReconcileError, Target, find_differences, reconcile};
 pub use sync::{SyncError, SyncWith, Synced, sync};
 

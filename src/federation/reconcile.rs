@@ -30,6 +30,7 @@ use negentropy::{Negentropy, NegentropyStorageBase};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::order::TargetsFirst;
 use crate::message::{AuthorKey, Id, SignedMessage};
 use crate::node::{
     Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PublishStatus,
@@ -140,6 +141,7 @@ async fn run(
             node,
             to_ingest,
             already_here: 0,
+            order: TargetsFirst::default(),
         };
         let found = find_differences(
             items,
@@ -150,6 +152,11 @@ async fn run(
             status,
         )
         .await;
+        // What waited for a target that never came goes in now, the rounds having ended.
+        let found = match fetcher.finish().await {
+            Ok(()) => found,
+            Err(e) => found.and(Err(e)),
+        };
         // Dropping the fetcher closes the queue: the ingest ends once what came is in.
         (found, fetcher.already_here, millis_since(started))
     };
@@ -209,12 +216,17 @@ const FETCH_PIPELINE: usize = 3;
 /// for (`want`) on the session before the next negentropy message, and what comes back goes to
 /// the ingest (`to_ingest`). Ids this node remembers (withdrawn, expired, arrived meanwhile)
 /// are not asked for.
+///
+/// A message about another that is neither here nor fetched yet waits for it (`order.rs`):
+/// the rounds find ids in no particular order, and a message taken before its target is not
+/// held back for the target's embargo.
 #[derive(Debug)]
 pub struct Fetcher<'a> {
     node: &'a Node,
     to_ingest: mpsc::Sender<SignedMessage>,
     /// Ids found lacking that this node holds after all.
     already_here: u64,
+    order: TargetsFirst<SignedMessage>,
 }
 
 impl Fetcher<'_> {
@@ -249,6 +261,7 @@ impl Fetcher<'_> {
         for batch in wanted.chunks(RECONCILE_BATCH) {
             session.ask_want(batch)?;
         }
+        self.order.expect(wanted.iter().copied());
         Ok((
             wanted.iter().copied().collect(),
             wanted.len().div_ceil(RECONCILE_BATCH),
@@ -263,22 +276,83 @@ impl Fetcher<'_> {
         asked: &HashSet<Id>,
         wants: usize,
     ) -> Result<(), ReconcileError> {
+        let mut received = HashSet::new();
         for _ in 0..wants {
             loop {
                 let chunk = session.fetched_chunk().await?;
-                for m in chunk.messages {
-                    if asked.contains(&m.id()) && self.to_ingest.send(m).await.is_err() {
-                        return Err(
-                            NodeError::Internal("the ingest of fetched messages ended").into()
-                        );
-                    }
-                }
+                let messages: Vec<SignedMessage> = chunk
+                    .messages
+                    .into_iter()
+                    .filter(|m| asked.contains(&m.id()) && received.insert(m.id()))
+                    .collect();
+                let out = self.order(messages).await?;
+                self.send(out).await?;
                 if chunk.done {
                     break;
                 }
             }
         }
+        // Asked for and not served (withdrawn or expired there since): nothing waits for it.
+        let mut out = Vec::new();
+        for id in asked.difference(&received) {
+            self.order.not_coming(id, &mut out);
+        }
+        self.send(out).await
+    }
+
+    /// `messages` in the order they may go to the ingest now; the rest wait for their
+    /// targets. Whether a target the exchange does not know is here is read from the store.
+    async fn order(
+        &mut self,
+        messages: Vec<SignedMessage>,
+    ) -> Result<Vec<SignedMessage>, ReconcileError> {
+        let targets: Vec<Option<Id>> = messages.iter().map(|m| m.claimed_target()).collect();
+        let unknown: Vec<Id> = targets
+            .iter()
+            .flatten()
+            .filter(|t| self.order.unknown(t))
+            .copied()
+            .collect::<HashSet<Id>>()
+            .into_iter()
+            .collect();
+        let here: HashSet<Id> = if unknown.is_empty() {
+            HashSet::new()
+        } else {
+            self.node
+                .reads()
+                .run(move |store| {
+                    let mut here = HashSet::new();
+                    for id in unknown {
+                        if store.seen(&id)?.is_some() {
+                            here.insert(id);
+                        }
+                    }
+                    Ok::<_, crate::store::StoreError>(here)
+                })
+                .await
+                .map_err(NodeError::from)?
+        };
+        let mut out = Vec::with_capacity(messages.len());
+        for (m, target) in messages.into_iter().zip(targets) {
+            let there = target.is_none_or(|t| here.contains(&t));
+            self.order.take(m.id(), target, m, there, &mut out);
+        }
+        Ok(out)
+    }
+
+    async fn send(&mut self, messages: Vec<SignedMessage>) -> Result<(), ReconcileError> {
+        for m in messages {
+            if self.to_ingest.send(m).await.is_err() {
+                return Err(NodeError::Internal("the ingest of fetched messages ended").into());
+            }
+        }
         Ok(())
+    }
+
+    /// The end of the rounds: what still waits for a target that never came goes in.
+    async fn finish(&mut self) -> Result<(), ReconcileError> {
+        let rest = self.order.rest();
+        self.send(rest).await
     }
 }
 
@@ -468,16 +542,32 @@ async fn offer(
     status: &mut ReconcileStatus,
 ) -> Result<(), ReconcileError> {
     have.sort();
-    for batch in have.chunks(RECONCILE_BATCH) {
+    // Targets first: the other node holds back a message about one under embargo only if the
+    // target came first.
+    let mut order = TargetsFirst::new(have.iter().copied());
+    let batches: Vec<&[Id]> = have.chunks(RECONCILE_BATCH).collect();
+    for (i, batch) in batches.iter().enumerate() {
         let found = node
             .reads()
             .item_messages(batch.to_vec(), view)
             .await
             .map_err(NodeError::from)?;
-        let messages: Vec<SignedMessage> = found
-            .into_iter()
-            .filter_map(|(_, m)| m.map(|m| m.signed().clone()))
-            .collect();
+        let mut messages = Vec::with_capacity(found.len());
+        for (id, m) in found {
+            match m {
+                Some(m) => order.take(
+                    id,
+                    m.body().target(),
+                    m.signed().clone(),
+                    true,
+                    &mut messages,
+                ),
+                None => order.not_coming(&id, &mut messages),
+            }
+        }
+        if i + 1 == batches.len() {
+            messages.extend(order.rest());
+        }
         let mut start = 0;
         while start < messages.len() {
             let mut end = start + 1;

@@ -102,6 +102,13 @@ impl SignedMessage {
     pub fn id(&self) -> Id {
         self.id
     }
+
+    /// The message its body says it refers to (see [`Body::target`]), read without checking
+    /// the signature or any rule: to order messages on their way, never to trust one. `None`
+    /// also when the body does not decode (the ingest then refuses it with its reason).
+    pub fn claimed_target(&self) -> Option<Id> {
+        convert::decode_body(&self.body).ok()?.target()
+    }
 }
 
 impl std::fmt::Debug for SignedMessage {

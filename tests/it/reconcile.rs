@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use negentropy::{Negentropy, NegentropyStorageVector};
-use tocsin::federation::reconcile;
+use tocsin::federation::{Target, reconcile};
 use tocsin::message::*;
 use tocsin::node::Clock;
 use tocsin::rpc::{Client, ClientError, PublishOutcome, ReconcileSession};
@@ -171,6 +171,107 @@ async fn an_embargoed_message_reaches_only_authenticated_peers_before_its_hour()
     assert_eq!(offered, both);
     let (messages, missing) = session.want(&[held_back.id()]).await.unwrap();
     assert_eq!((messages.len(), missing.len()), (1, 0));
+}
+
+/// An alert under embargo until `hour` and an update of it with no embargo of its own, made so
+/// that the update's id sorts first: the order ids are listed, asked for and offered in.
+fn embargoed_alert_and_its_update(
+    author: &SecretKey,
+    start: Timestamp,
+    hour: Timestamp,
+) -> (Message, Message) {
+    let mut body = alert_at(author, "Joint statement of the Norrfell rail unions", start);
+    body.effective_at = Some(hour);
+    let original = sign(body, author);
+    for ms in 1..200 {
+        let mut u = alert_at(author, "Joint statement: now with the dockers", start);
+        u.created_at = start.plus(Duration::from_millis(ms));
+        u.content = Content::Update(Update {
+            supersedes: original.id(),
+            content: UpdateContent::Alert(alert_content(
+                "Joint statement: now with the dockers",
+                &["en"],
+            )),
+        });
+        let update = sign(u, author);
+        if update.id() < original.id() {
+            return (original, update);
+        }
+    }
+    panic!("no update whose id sorts first in 200 tries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_of_an_embargoed_message_fetched_or_offered_stays_held_with_it() {
+    let pki = crate::tls::pki();
+    let start = Timestamp::now();
+    let hour = start.plus(Duration::from_secs(3600));
+    let clock = Clock::manual(start);
+    let holder =
+        TestNode::start_with_clock(clock.clone(), |c| crate::tls::files(c, &pki, "geneva")).await;
+    let fetching = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let offered = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let author = org(91);
+    let (original, update) = embargoed_alert_and_its_update(&author, start, hour);
+    let mut reader = Client::connect_with(&holder.url(), &crate::tls::trusting(&pki.ca))
+        .await
+        .unwrap();
+    for m in [&original, &update] {
+        let got = reader.publish(m.signed()).await.unwrap();
+        assert!(matches!(got, PublishOutcome::Accepted { .. }), "{got:?}");
+    }
+    let holder_key = reader.info().await.unwrap().node_key;
+
+    // Fetched: a node with a peer's certificate takes both from the holder.
+    let mut as_peer = Client::connect_with(&holder.url(), &crate::tls::peer_client(&pki, "baku"))
+        .await
+        .unwrap();
+    let from_holder = Target {
+        name: "geneva".into(),
+        node_key: holder_key,
+        authenticated: true,
+    };
+    let status = reconcile(fetching.server().node(), &mut as_peer, &from_holder).await;
+    assert_eq!(
+        (status.fetched, status.error.as_str()),
+        (2, ""),
+        "{status:?}"
+    );
+
+    // Offered: the holder sends both to a node it takes for a peer.
+    let to_offered = peer_target(&offered, "offered").await;
+    let mut client = offered.client().await;
+    let status = reconcile(holder.server().node(), &mut client, &to_offered).await;
+    assert_eq!(
+        (status.offered_stored, status.error.as_str()),
+        (2, ""),
+        "{status:?}"
+    );
+
+    for node in [&fetching, &offered] {
+        assert_eq!(
+            held(node).await,
+            BTreeSet::from([original.id(), update.id()])
+        );
+        let store = node.server().node().store();
+        assert!(
+            store.get(&update.id()).unwrap().is_none(),
+            "the update shows the embargoed alert's news before its hour"
+        );
+        assert!(store.get(&original.id()).unwrap().is_none());
+    }
+    // The update's hour is a millisecond past its original's.
+    clock.set(hour.plus(Duration::from_secs(1)));
+    for node in [&fetching, &offered] {
+        let store = node.server().node().store().clone();
+        let id = update.id();
+        wait_until("the update's release after its original", || {
+            let store = store.clone();
+            async move { store.get(&id).unwrap().is_some() }
+        })
+        .await;
+        assert!(store.get(&original.id()).unwrap().is_some());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
