@@ -345,12 +345,14 @@ impl Node {
         }
         let checked = Checked::open(signed, now)?;
         match self.inner.store.seen(&checked.id())? {
-            Some(Seen::Stored { seq }) => {
+            Some(Seen::Stored { seq, held }) => {
                 return Ok(Prepared::Done(Published {
                     id: checked.id(),
                     seq,
                     status: PublishStatus::Duplicate,
-                    embargoed: checked.body().embargoed_at(now),
+                    // As the store holds it: a copy of a message held back for its target's
+                    // embargo is under embargo too, though its own hour says nothing.
+                    embargoed: held,
                 }));
             }
             Some(Seen::Tombstone) => {
@@ -505,15 +507,14 @@ impl Node {
     fn settle(&self, msg: &Message, now: Timestamp, inserted: Inserted) -> Outcome {
         let (seq, status, held) = match inserted {
             Inserted::Accepted { seq, held } => (seq, PublishStatus::Accepted, held),
-            Inserted::Duplicate { seq } => (seq, PublishStatus::Duplicate, false),
+            Inserted::Duplicate { seq, held } => (seq, PublishStatus::Duplicate, held),
             Inserted::Refused(r) => return Err(r.into()),
         };
         Ok(Published {
             id: msg.id(),
             seq,
             status,
-            // Held back by the store (under embargo, or about a message that is), or, for a
-            // copy, under embargo by its own hour.
+            // Held back by the store: under embargo, or about a message that is (a copy too).
             embargoed: held || msg.body().embargoed_at(now),
         })
     }

@@ -221,6 +221,8 @@ pub enum Inserted {
     Duplicate {
         /// The seq it was first accepted at.
         seq: u64,
+        /// Whether it is still held back from readers (see `Accepted`).
+        held: bool,
     },
     /// Refused: `not-author`, `revoked-author`, `replayed`, `bad-reference` or `expired`.
     Refused(Rejection),
@@ -233,6 +235,9 @@ pub enum Seen {
     Stored {
         /// The seq it was accepted at.
         seq: u64,
+        /// Whether it is still held back from readers: under embargo, or about a message that
+        /// is (released at its hour by the release task, not by the clock alone).
+        held: bool,
     },
     /// Cancelled, withheld or expired here: its id is remembered so it cannot come back.
     Tombstone,

@@ -765,7 +765,10 @@ impl Store {
     pub fn seen(&self, id: &Id) -> Result<Option<Seen>, StoreError> {
         if let Some(rec) = self.inner()?.record(id)? {
             return Ok(Some(if rec.has_content() {
-                Seen::Stored { seq: rec.seq }
+                Seen::Stored {
+                    seq: rec.seq,
+                    held: rec.pending(),
+                }
             } else {
                 Seen::Tombstone
             }));

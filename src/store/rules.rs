@@ -109,7 +109,10 @@ pub(super) fn insert(
 fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> {
     if let Some(rec) = rows.record(id)? {
         return Ok(Some(if rec.has_content() {
-            Inserted::Duplicate { seq: rec.seq }
+            Inserted::Duplicate {
+                seq: rec.seq,
+                held: rec.pending(),
+            }
         } else if rec.flags & WITHHELD != 0 {
             refused(
                 Reason::RevokedAuthor,

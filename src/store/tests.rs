@@ -273,8 +273,20 @@ async fn accepts_in_seq_order_and_dedups() {
     assert_eq!(accept(&s, &a).await, 1);
     assert_eq!(accept(&s, &b).await, 2);
     assert_eq!(s.head(), 2);
-    assert_eq!(put(&s, &a).await, Inserted::Duplicate { seq: 1 });
-    assert_eq!(s.seen(&a.id()).unwrap(), Some(Seen::Stored { seq: 1 }));
+    assert_eq!(
+        put(&s, &a).await,
+        Inserted::Duplicate {
+            seq: 1,
+            held: false
+        }
+    );
+    assert_eq!(
+        s.seen(&a.id()).unwrap(),
+        Some(Seen::Stored {
+            seq: 1,
+            held: false
+        })
+    );
     let st = s.get(&a.id()).unwrap().unwrap();
     assert_eq!(st.seq, 1);
     assert_eq!(st.message.unwrap().signed(), a.signed());
@@ -524,7 +536,13 @@ async fn peer_view_skips_the_peers_own_messages() {
         )
         .await
         .unwrap();
-    assert_eq!(dup, Inserted::Duplicate { seq: 6 });
+    assert_eq!(
+        dup,
+        Inserted::Duplicate {
+            seq: 6,
+            held: false
+        }
+    );
     assert_eq!(s.cursor("baku").unwrap(), 99);
     // A cursor never goes back.
     let m = simple_alert(&k, T0.plus(2 * HOUR));
@@ -1376,6 +1394,20 @@ async fn what_is_about_a_message_under_embargo_waits_for_its_hour() {
         4,
         "peers see them at once"
     );
+    // A copy (a peer relaying it again) is answered as held too, whether the store is
+    // asked first or the writer finds it.
+    for msg in [&u, &tr, &en] {
+        let seq = s.seen(&msg.id()).unwrap();
+        assert!(
+            matches!(seq, Some(Seen::Stored { held: true, .. })),
+            "{seq:?}"
+        );
+        let got = put(&s, msg).await;
+        assert!(
+            matches!(got, Inserted::Duplicate { held: true, .. }),
+            "{got:?}"
+        );
+    }
     assert_eq!(s.tally(&a.id()).unwrap(), 0);
 
     // At the hour the alert comes first; what is about it a millisecond after.
@@ -1393,6 +1425,10 @@ async fn what_is_about_a_message_under_embargo_waits_for_its_hour() {
     let st = s.get(&a.id()).unwrap().unwrap();
     assert_eq!(st.updates, vec![u.id()]);
     assert_eq!(st.translations.len(), 1);
+    assert!(matches!(
+        put(&s, &u).await,
+        Inserted::Duplicate { held: false, .. }
+    ));
     assert_eq!(s.tally(&a.id()).unwrap(), 1);
     assert_eq!(s.counts().unwrap().embargoed, 0);
 
@@ -1587,8 +1623,20 @@ async fn held_ids_are_known_after_a_reopen() {
     let s = Store::open(&cfg(dir.path())).unwrap();
     assert_eq!(s.seen(&gone.id()).unwrap(), Some(Seen::Tombstone));
     assert_eq!(refused_with(put(&s, &gone).await), Reason::Replayed);
-    assert_eq!(s.seen(&live.id()).unwrap(), Some(Seen::Stored { seq: 3 }));
-    assert_eq!(put(&s, &live).await, Inserted::Duplicate { seq: 3 });
+    assert_eq!(
+        s.seen(&live.id()).unwrap(),
+        Some(Seen::Stored {
+            seq: 3,
+            held: false
+        })
+    );
+    assert_eq!(
+        put(&s, &live).await,
+        Inserted::Duplicate {
+            seq: 3,
+            held: false
+        }
+    );
     assert_eq!(s.seen(&never.id()).unwrap(), None);
     assert_eq!(accept(&s, &never).await, 4);
 }

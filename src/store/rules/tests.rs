@@ -139,7 +139,10 @@ fn the_same_id_twice_is_a_duplicate_and_a_withdrawn_one_a_replay() {
     let (union, mut node) = (key(1), Node::default());
     let alert = simple_alert(&union, T0);
     let seq = node.accept(&alert, NOW);
-    assert_eq!(node.arrive(&alert, NOW), Inserted::Duplicate { seq });
+    assert_eq!(
+        node.arrive(&alert, NOW),
+        Inserted::Duplicate { seq, held: false }
+    );
     node.accept(&cancel(&union, T0.plus(HOUR), alert.id(), "exposed"), NOW);
     assert_eq!(reason(node.arrive(&alert, NOW)), Reason::Replayed);
     assert_eq!(node.count(meta::N_MESSAGES), 1, "only the cancel is held");
