@@ -785,7 +785,18 @@ impl Node {
                     // on from the expiry rows left.
                     tokio::select! {
                         done = node.inner.store.expire(node.now()) => match done {
-                            Ok(stats) => debug!(?stats, "retention pass"),
+                            Ok(stats) => {
+                                // Released here when due between two runs of the release task
+                                // (or the node was down through the hour): counted as it counts.
+                                if stats.released > 0 {
+                                    node.inner.metrics.released(stats.released as u64);
+                                    info!(
+                                        released = stats.released,
+                                        "embargoed messages released to readers"
+                                    );
+                                }
+                                debug!(?stats, "retention pass");
+                            }
                             Err(e) => warn!(error = %e, "retention pass failed"),
                         },
                         _ = node.stopped() => debug!("retention pass left for the next start"),

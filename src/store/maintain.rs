@@ -177,8 +177,10 @@ impl Store {
     /// effective_at, so an embargoed cancel (say) takes effect before it goes, even on a node
     /// that was down through both times.
     pub async fn expire(&self, now: Timestamp) -> Result<ExpireStats, StoreError> {
-        self.release_due(now).await?;
-        let mut total = ExpireStats::default();
+        let mut total = ExpireStats {
+            released: self.release_due(now).await?,
+            ..ExpireStats::default()
+        };
         loop {
             let ((s, more, g), commit) =
                 self.on_writer(move |inner| inner.expire_batch(now)).await?;

@@ -376,6 +376,8 @@ pub struct ExpireStats {
     pub expired: usize,
     /// Tombstones forgotten.
     pub tombstones_dropped: usize,
+    /// Messages released from embargo first (see [`Store::expire`]).
+    pub released: usize,
 }
 
 /// The node's log. Cheap to clone: every clone is the same store.

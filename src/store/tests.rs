@@ -1364,6 +1364,23 @@ async fn embargoed_updates_translations_profiles_and_rosters_take_effect_at_rele
 }
 
 #[tokio::test]
+async fn retention_releases_what_is_due_first_and_says_how_many() {
+    // A node down through a message's hour and its expiry: the pass that removes what expired
+    // releases first (the node counts those releases as the release task's).
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(&cfg(dir.path())).unwrap();
+    let k = key(1);
+    let hour = T0.plus(3 * HOUR);
+    accept(&s, &held_until(&simple_alert(&k, T0), &k, hour)).await;
+    let early = s.expire(T0.plus(HOUR)).await.unwrap();
+    assert_eq!((early.released, early.expired), (0, 0));
+    let due = s.expire(hour).await.unwrap();
+    assert_eq!((due.released, due.expired), (1, 0));
+    assert_eq!(s.counts().unwrap().embargoed, 0);
+    assert_eq!(s.expire(hour.plus(HOUR)).await.unwrap().released, 0);
+}
+
+#[tokio::test]
 async fn what_is_about_a_message_under_embargo_waits_for_its_hour() {
     // An update, a translation and an endorsement sent with no embargo of their own, about an
     // alert under embargo: shown early they would show what it says, or that it exists. They
@@ -1541,7 +1558,8 @@ async fn expiry_removes_messages_and_refuses_replays_until_the_tombstone_goes() 
         st,
         ExpireStats {
             expired: 2,
-            tombstones_dropped: 0
+            tombstones_dropped: 0,
+            released: 0
         }
     );
     assert!(s.get(&a.id()).unwrap().is_none());
@@ -1596,7 +1614,8 @@ async fn expiry_removes_messages_and_refuses_replays_until_the_tombstone_goes() 
         st,
         ExpireStats {
             expired: 1,
-            tombstones_dropped: 2
+            tombstones_dropped: 2,
+            released: 0
         }
     );
     assert_eq!(s.seen(&a.id()).unwrap(), None);
