@@ -25,7 +25,7 @@ use super::have::Have;
 use super::read::FilterArgs;
 use super::term::{self, Progress};
 use super::{Failure, NodeUrl};
-use crate::federation::{Differences, TargetsFirst, find_differences};
+use crate::federation::{Differences, TargetsFirst, find_differences, rank};
 use crate::message::{Filter, Id, Message, SignedMessage, limits};
 use crate::node::ReconcileStatus;
 use crate::rpc::{ClientEvent, PublishOutcome, RECONCILE_BATCH};
@@ -297,6 +297,32 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The node's key events among `ids`, in its log order with recovery commitments first
+/// (`federation::rank`), read from a subscription to those kinds (a few per organisation).
+async fn key_events_among(
+    client: &mut crate::rpc::Client,
+    ids: &[Id],
+) -> anyhow::Result<Vec<SignedMessage>> {
+    let wanted: HashSet<&Id> = ids.iter().collect();
+    let filter = Filter {
+        kinds: crate::message::Kind::KEY_EVENTS.to_vec(),
+        ..Filter::default()
+    };
+    let mut events = client.subscribe(&filter, 0, None).await?;
+    let mut found = Vec::new();
+    while let Some(event) = events.next().await {
+        match event? {
+            ClientEvent::Delivery { message, .. } if wanted.contains(&message.id()) => {
+                found.push(message);
+            }
+            ClientEvent::Delivery { .. } => {}
+            ClientEvent::CaughtUp(_) => break,
+        }
+    }
+    found.sort_by_key(|m| m.claimed_body().map_or(u8::MAX, |b| rank(b.kind())));
+    Ok(found)
+}
+
 /// `export --for`: only the node's messages that the summary `have` lacks (and the filter
 /// selects), found by reconciling the summary's items with the node.
 async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::Result<()> {
@@ -324,10 +350,40 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     let node_holds = have.len() - only_in_summary.len() + need.len();
     let mut need: Vec<Id> = need.into_iter().collect();
     need.sort();
+    let lacking = need.len();
 
     let mut file = ExportFile::create(&args.out)?;
     let mut progress = Progress::new("exporting");
     let (mut count, mut filtered, mut skipped, mut gone) = (0u64, 0u64, 0u64, 0u64);
+    // Key events first, commitments ahead, as a follower takes them: an importing node that
+    // took a revocation before its key's commitment would let it reach back before it.
+    let key_events = key_events_among(&mut client, &need)
+        .await
+        .context("reading the node's key events")?;
+    let taken: HashSet<Id> = key_events.iter().map(|m| m.id()).collect();
+    let need: Vec<Id> = need.into_iter().filter(|id| !taken.contains(id)).collect();
+    let mut first = Vec::new();
+    for m in key_events {
+        let id = m.id();
+        match Message::open_untimed(m) {
+            Ok(m) => first.push(m),
+            Err(r) => {
+                eprintln!(
+                    "{}: left out a message that does not verify ({r})",
+                    id.short()
+                );
+                skipped += 1;
+            }
+        }
+    }
+    for message in first {
+        if filter.matches(message.body()) {
+            file.write(message.signed())?;
+            count += 1;
+        } else {
+            filtered += 1;
+        }
+    }
     // Targets before what refers to them, across batches: the importing node holds back a
     // message about one under embargo only if the target came first.
     let mut order = TargetsFirst::new(need.iter().copied());
@@ -378,7 +434,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         }
         progress.set(
             count + filtered + skipped + gone,
-            Some(need.len() as u64),
+            Some(lacking as u64),
             &format!("{count} messages"),
         );
     }
@@ -390,7 +446,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
             out,
             "{}",
             serde_json::json!({"summary_messages": have.len(), "node_messages": node_holds,
-                "lacking": need.len(), "node_lacks": only_in_summary.len(),
+                "lacking": lacking, "node_lacks": only_in_summary.len(),
                 "messages": count, "filtered_out": filtered, "no_longer_served": gone,
                 "skipped": skipped, "bytes": bytes, "round_trips": exchange.round_trips,
                 "complete": cut.is_none(), "file": args.out.display().to_string()})
@@ -410,7 +466,7 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
             "{} shows {}: {} not in the summary ({})",
             client.url(),
             term::count(node_holds as u64, "message", "messages"),
-            need.len(),
+            lacking,
             term::count(exchange.round_trips, "round trip", "round trips")
         )?;
         let mut left_out = Vec::new();

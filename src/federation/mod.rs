@@ -42,7 +42,7 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
-pub(crate) use order::TargetsFirst;
+pub(crate) use order::{TargetsFirst, rank};
 pub use reconcile::{Differences, Fetcher, ReconcileError, Target, find_differences, reconcile};
 pub use sync::{SyncError, SyncWith, Synced, sync};
 
@@ -50,7 +50,7 @@ use crate::config::PeerConfig;
 use crate::message::{AuthorKey, Filter, Kind, Outlook};
 use crate::node::{
     Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus,
-    ReconcileStatus, drive,
+    PublishStatus, ReconcileStatus, drive,
 };
 use crate::rpc::{Client, ClientError, ClientEvent, ClientTls};
 use crate::store::{Origin, Store};
@@ -393,48 +393,76 @@ impl Follower {
         Ok((cursor, Some(verdict)))
     }
 
-    /// Pulls every key event the peer has (recovery commitments, rotations, revocations, in the
-    /// peer's log order), before anything else: what ends a key, or hands it on, is known here
-    /// before what the key signed arrives.
+    /// Pulls every key event the peer has before anything else ([`pull_key_events`]).
     async fn pull_key_events(
         &mut self,
         client: &mut Client,
         peer_key: AuthorKey,
     ) -> Result<(), FollowError> {
-        let filter = Filter {
-            kinds: Kind::KEY_EVENTS.to_vec(),
-            ..Filter::default()
-        };
-        let mut events = client
-            .subscribe(&filter, 0, Some(self.node.node_key()))
-            .await?;
-        let mut revocations = Vec::new();
-        while let Some(event) = events.next().await {
-            match event? {
-                // Marked as the peer's, so they are not sent back to it; cursor 0 leaves the
-                // durable cursor where it is (the store only ever moves a cursor forward).
-                ClientEvent::Delivery { message, .. } => revocations.push((
-                    message,
-                    Origin::Peer {
-                        peer: peer_key.to_hex(),
-                        cursor: 0,
-                    },
-                )),
-                ClientEvent::CaughtUp(_) => break,
-            }
-        }
-        drop(events);
-        if !revocations.is_empty() {
-            debug!(peer = %peer_key.short(), n = revocations.len(), "revocations pulled first");
-            for outcome in self.node.publish_many(revocations).await {
-                match outcome {
-                    Ok(_) | Err(NodeError::Refused(_)) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
+        pull_key_events::<FollowError>(&self.node, client, peer_key).await?;
         Ok(())
     }
+}
+
+/// What [`pull_key_events`] brought.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pulled {
+    /// Key events stored here now.
+    pub(crate) accepted: u64,
+    /// Key events refused here.
+    pub(crate) refused: u64,
+}
+
+/// Pulls every key event the node behind `client` (node key `from`) has: recovery commitments
+/// first, then rotations and revocations, each in its log order (`order::rank`), through the
+/// ingest as that node's. What ends a key, or hands it on, is then known here before what the
+/// key signed arrives, and no revocation is taken before its key's commitment. A follower does
+/// it on every connection; a reconciliation the operator asks for, before its rounds.
+pub(crate) async fn pull_key_events<E>(
+    node: &Node,
+    client: &mut Client,
+    from: AuthorKey,
+) -> Result<Pulled, E>
+where
+    E: From<ClientError> + From<NodeError>,
+{
+    let filter = Filter {
+        kinds: Kind::KEY_EVENTS.to_vec(),
+        ..Filter::default()
+    };
+    let mut events = client.subscribe(&filter, 0, Some(node.node_key())).await?;
+    let mut pulled = Vec::new();
+    while let Some(event) = events.next().await {
+        match event? {
+            // Marked as the peer's, so they are not sent back to it; cursor 0 leaves the
+            // durable cursor where it is (the store only ever moves a cursor forward).
+            ClientEvent::Delivery { message, .. } => pulled.push((
+                message,
+                Origin::Peer {
+                    peer: from.to_hex(),
+                    cursor: 0,
+                },
+            )),
+            ClientEvent::CaughtUp(_) => break,
+        }
+    }
+    drop(events);
+    let mut counts = Pulled::default();
+    if pulled.is_empty() {
+        return Ok(counts);
+    }
+    // Stable: each rank keeps the log's order.
+    pulled.sort_by_key(|(m, _)| m.claimed_body().map_or(u8::MAX, |b| order::rank(b.kind())));
+    debug!(from = %from.short(), n = pulled.len(), "key events pulled first");
+    for outcome in node.publish_many(pulled).await {
+        match outcome {
+            Ok(p) if p.status == PublishStatus::Accepted => counts.accepted += 1,
+            Ok(_) => {}
+            Err(NodeError::Refused(_)) => counts.refused += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(counts)
 }
 
 /// TLS towards a configured peer: its CA (or the system roots), and this node's certificate as
@@ -453,9 +481,19 @@ fn peer_tls(node: &Node, peer: &PeerConfig) -> Result<ClientTls, String> {
 
 /// Reconciles with a configured peer over `client` and notes the run in the peer's status and
 /// `/metrics`: the one way a run with a configured peer is made, by its follower or by
-/// the operator (`sync.rs`).
-async fn reconcile_with_peer(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
-    let status = reconcile(node, client, target).await;
+/// the operator (`sync.rs`). The follower's runs do not pull the peer's key events first
+/// (`reconcile::reconcile_following`): it pulled them when it connected.
+async fn reconcile_with_peer(
+    node: &Node,
+    client: &mut Client,
+    target: &Target,
+    following: bool,
+) -> ReconcileStatus {
+    let status = if following {
+        reconcile::reconcile_following(node, client, target).await
+    } else {
+        reconcile(node, client, target).await
+    };
     node.note_peer_reconcile(&target.name, status.clone());
     status
 }
@@ -469,7 +507,7 @@ struct Reconciler {
 impl Reconciler {
     /// One reconciliation, noted.
     async fn run(&self, client: &mut Client) {
-        reconcile_with_peer(&self.node, client, &self.target).await;
+        reconcile_with_peer(&self.node, client, &self.target, true).await;
     }
 
     /// Runs beside the follow, on its own clone of the connection (tonic multiplexes): once

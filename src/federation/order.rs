@@ -10,7 +10,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::message::Id;
+use crate::message::{Id, Kind};
+
+/// Where a message of `kind` goes among messages moved in bulk: key events first (what ends a
+/// key is known before what the key signed arrives, as a follower pulls them first), and of
+/// those a recovery commitment before the rotations and revocations of its key: a revocation
+/// taken before its key's commitment reaches back before it, for good (`store::rules::keys`).
+pub(crate) fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Commitment => 0,
+        Kind::Rotation | Kind::Revocation => 1,
+        _ => 2,
+    }
+}
 
 /// Orders messages so that one whose target is still to come in the same exchange waits for
 /// it. `M` is whatever form the messages travel in.

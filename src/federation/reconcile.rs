@@ -30,7 +30,8 @@ use negentropy::{Negentropy, NegentropyStorageBase};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::order::TargetsFirst;
+use super::order::{TargetsFirst, rank};
+use super::{Pulled, pull_key_events};
 use crate::message::{AuthorKey, Id, SignedMessage};
 use crate::node::{
     Batch, Batches, Ended, Feed, Next, Node, NodeError, Offer, Outcome, PublishStatus,
@@ -76,10 +77,33 @@ pub enum ReconcileError {
 
 /// Reconciles with `target` over `client`: the counts of what was found, fetched and offered,
 /// and why it ended early if it did (the counts are then what was done), logged at info.
+///
+/// The other node's key events come first, in its log order with commitments ahead
+/// ([`pull_key_events`]): the rounds find ids in no particular order, and a revocation taken
+/// before its key's recovery commitment would reach back before it for good.
 pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
+    reconcile_with(node, client, target, true).await
+}
+
+/// [`reconcile`] for a follower, which pulled the peer's key events when it connected and
+/// takes later ones from the peer's log as they come.
+pub(super) async fn reconcile_following(
+    node: &Node,
+    client: &mut Client,
+    target: &Target,
+) -> ReconcileStatus {
+    reconcile_with(node, client, target, false).await
+}
+
+async fn reconcile_with(
+    node: &Node,
+    client: &mut Client,
+    target: &Target,
+    pull: bool,
+) -> ReconcileStatus {
     let started = Instant::now();
     let mut status = ReconcileStatus::default();
-    if let Err(e) = run(started, node, client, target, &mut status).await {
+    if let Err(e) = run(started, node, client, target, pull, &mut status).await {
         if let ReconcileError::Client(c) = &e
             && c.is_unimplemented()
         {
@@ -121,8 +145,15 @@ async fn run(
     node: &Node,
     client: &mut Client,
     target: &Target,
+    pull: bool,
     status: &mut ReconcileStatus,
 ) -> Result<(), ReconcileError> {
+    // Before the items are read: what this pulls is then not found lacking again.
+    let pulled = if pull {
+        pull_key_events::<ReconcileError>(node, client, target.node_key).await?
+    } else {
+        Pulled::default()
+    };
     let view = view_for(target);
     let items = node.reads().items(&view).await.map_err(NodeError::from)?;
     // Bounded as the other side bounds its sessions: a node that never says done is left.
@@ -177,7 +208,8 @@ async fn run(
         need,
         cut,
     } = compared?;
-    status.we_lacked = need.len() as u64;
+    status.we_lacked = need.len() as u64 + pulled.accepted;
+    status.fetched += pulled.accepted;
     status.they_lacked = have.len() as u64;
     offer(
         node,
@@ -306,7 +338,10 @@ impl Fetcher<'_> {
         &mut self,
         messages: Vec<SignedMessage>,
     ) -> Result<Vec<SignedMessage>, ReconcileError> {
-        let targets: Vec<Option<Id>> = messages.iter().map(|m| m.claimed_target()).collect();
+        let targets: Vec<Option<Id>> = messages
+            .iter()
+            .map(|m| m.claimed_body().and_then(|b| b.target()))
+            .collect();
         let unknown: Vec<Id> = targets
             .iter()
             .flatten()
@@ -541,9 +576,28 @@ async fn offer(
     mut have: Vec<Id>,
     status: &mut ReconcileStatus,
 ) -> Result<(), ReconcileError> {
+    // Key events first (commitments ahead), then the rest in this node's log order
+    // (`order::rank`); and of those a target before what refers to it, which the other node
+    // holds back for the target's embargo only if the target came first.
     have.sort();
-    // Targets first: the other node holds back a message about one under embargo only if the
-    // target came first.
+    let placed = {
+        let ids = have.clone();
+        node.reads()
+            .run(move |store| {
+                ids.iter()
+                    .map(|id| store.placed(id))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(NodeError::from)?
+    };
+    let mut have: Vec<(Id, (u8, u64))> = have
+        .into_iter()
+        .zip(placed)
+        .map(|(id, p)| (id, p.map_or((u8::MAX, 0), |(kind, seq)| (rank(kind), seq))))
+        .collect();
+    have.sort_by_key(|(id, at)| (*at, *id));
+    let have: Vec<Id> = have.into_iter().map(|(id, _)| id).collect();
     let mut order = TargetsFirst::new(have.iter().copied());
     let batches: Vec<&[Id]> = have.chunks(RECONCILE_BATCH).collect();
     for (i, batch) in batches.iter().enumerate() {

@@ -103,11 +103,11 @@ impl SignedMessage {
         self.id
     }
 
-    /// The message its body says it refers to (see [`Body::target`]), read without checking
-    /// the signature or any rule: to order messages on their way, never to trust one. `None`
-    /// also when the body does not decode (the ingest then refuses it with its reason).
-    pub fn claimed_target(&self) -> Option<Id> {
-        convert::decode_body(&self.body).ok()?.target()
+    /// The body, decoded without checking the signature or any rule: to order messages on
+    /// their way (by kind, target), never to trust one. `None` when it does not decode (the
+    /// ingest then refuses it with its reason).
+    pub fn claimed_body(&self) -> Option<Body> {
+        convert::decode_body(&self.body).ok()
     }
 }
 

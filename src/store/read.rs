@@ -777,6 +777,15 @@ impl Store {
         Ok(tomb.then_some(Seen::Tombstone))
     }
 
+    /// The kind and seq of a message held with its content: to order messages sent in bulk.
+    pub fn placed(&self, id: &Id) -> Result<Option<(Kind, u64)>, StoreError> {
+        Ok(self
+            .inner()?
+            .record(id)?
+            .filter(|r| r.has_content())
+            .map(|r| (r.kind, r.seq)))
+    }
+
     /// Entries with seq > `since`, at most `limit`, in seq order, never beyond the durable
     /// head. Returns them and the seq up to which the log was examined: a caller resumes from
     /// there even when every examined entry was skipped.

@@ -20,6 +20,8 @@ use tocsin::proto::relay_client::RelayClient;
 use tocsin::rpc::{Client, ClientError, PublishOutcome};
 use tonic::transport::Channel;
 
+use tocsin::federation::reconcile;
+
 use crate::support::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -565,4 +567,145 @@ async fn a_roster_node_admits_the_successor_of_a_union_on_a_trusted_roster() {
         refusal(&mut client, &stranger_alert).await,
         Reason::NotAdmitted
     );
+}
+
+/// A thief's revocation reaching back before the key's commitment, made so that its id sorts
+/// before the commitment's: the order ids are found, asked for and offered in.
+fn revocation_sorting_before(
+    key: &SecretKey,
+    reaching: Timestamp,
+    at: Timestamp,
+    commitment: &Message,
+) -> Message {
+    for n in 0..200 {
+        let r = Revocation {
+            revoked_from: reaching,
+            successor: None,
+            reason: format!("the union dissolved itself ({n})"),
+        };
+        let m = made(key, Content::Revocation(r), at);
+        if m.id() < commitment.id() && m.id().0[0] < 0x80 {
+            return m;
+        }
+    }
+    panic!("no revocation whose id sorts early in 200 tries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_node_reconciling_takes_a_keys_commitment_before_the_thiefs_revocation() {
+    // The holder took the commitment first, so the thief's revocation (which reaches back a
+    // day, before the commitment) ends the key only from its own making, and the union's alert
+    // stands. A node that catches up by reconciliation alone must come to the same.
+    let start = Timestamp::now();
+    let clock = Clock::manual(start);
+    let holder = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let union = org(221);
+    // A commitment whose id sorts late: with the other organisations' alerts below, the
+    // revocation is asked for, offered and exported in an earlier batch of ids than it.
+    let committed = (0..=255u8)
+        .map(|n| commitment(&union, &SecretKey::from_seed(&[n; 32]), start))
+        .find(|c| c.id().0[0] >= 0xf0)
+        .expect("a commitment whose id sorts late");
+    let mut client = holder.client().await;
+    accepted(&mut client, &committed).await;
+    let others: Vec<Message> = (0..300u16)
+        .map(|i| {
+            let mut seed = [9u8; 32];
+            seed[..2].copy_from_slice(&i.to_le_bytes());
+            let key = SecretKey::from_seed(&seed);
+            alert(&key, &format!("Northmoor solidarity message {i}"), start)
+        })
+        .collect();
+    for m in &others {
+        accepted(&mut client, m).await;
+    }
+    clock.advance(MINUTE);
+    let posted = alert(
+        &union,
+        "Northmoor miners: four arrested at the pithead",
+        clock.now(),
+    );
+    accepted(&mut client, &posted).await;
+    clock.advance(MINUTE);
+    let thief = revocation_sorting_before(&union, start.minus(DAY), clock.now(), &committed);
+    accepted(&mut client, &thief).await;
+    let mut ids: Vec<Id> = others.iter().map(|m| m.id()).collect();
+    ids.extend([committed.id(), posted.id(), thief.id()]);
+    ids.sort();
+    let batch = |id: Id| ids.iter().position(|i| *i == id).unwrap() / 256;
+    assert!(
+        batch(thief.id()) < batch(committed.id()),
+        "the test needs them in different batches"
+    );
+
+    for way in ["fetched", "offered", "carried"] {
+        let fresh = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+        match way {
+            "fetched" => {
+                let target = peer_target(&holder, "holder").await;
+                let mut to_holder = holder.client().await;
+                let status = reconcile(fresh.server().node(), &mut to_holder, &target).await;
+                assert_eq!(
+                    (status.error.as_str(), status.fetched),
+                    ("", 303),
+                    "{status:?}"
+                );
+            }
+            "offered" => {
+                let target = peer_target(&fresh, "fresh").await;
+                let mut to_fresh = fresh.client().await;
+                let status = reconcile(holder.server().node(), &mut to_fresh, &target).await;
+                assert_eq!(
+                    (status.error.as_str(), status.offered),
+                    ("", 303),
+                    "{status:?}"
+                );
+            }
+            _ => {
+                // On a USB stick: `have` at the new node, `export --for` at the holder.
+                let desk = tempfile::tempdir().unwrap();
+                let have = desk.path().join("new.have").display().to_string();
+                let stick = desk.path().join("stick.tocsin").display().to_string();
+                let (fresh_url, holder_url) = (fresh.url(), holder.url());
+                tokio::task::spawn_blocking(move || {
+                    for args in [
+                        vec!["have", "--node", &fresh_url, "--out", &have],
+                        vec![
+                            "export",
+                            "--for",
+                            &have,
+                            "--node",
+                            &holder_url,
+                            "--out",
+                            &stick,
+                        ],
+                        vec!["import", &stick, "--node", &fresh_url],
+                    ] {
+                        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                            .args(&args)
+                            .env_remove("TOCSIN_NODE")
+                            .output()
+                            .unwrap();
+                        assert!(out.status.success(), "{args:?}: {out:?}");
+                    }
+                })
+                .await
+                .unwrap();
+            }
+        }
+        let raw = raw(&fresh).await;
+        let got = get(raw.clone(), posted.id()).await;
+        assert!(
+            got.as_ref().is_some_and(shown),
+            "{way}: the union's alert was withheld: {got:?}"
+        );
+        let k = get_key(raw.clone(), &union.public()).await;
+        assert!(k.commitment.is_some(), "{way}: the commitment was refused");
+        let end = k.end.expect("the key ends");
+        assert_eq!(
+            end.from,
+            thief.body().created_at.as_millis(),
+            "{way}: {end:?}"
+        );
+    }
 }
