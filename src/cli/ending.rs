@@ -354,6 +354,20 @@ fn fresh_revocation(args: &RevokeArgs, key_file: &Path) -> anyhow::Result<Messag
         }
         None => now,
     };
+    // A committed key's own revocation stops it from its making only (a thief holds the same
+    // key): a time in the past would be shortened to now without a word.
+    if committed_path(key_file).exists() && from < now.minus(std::time::Duration::from_secs(120)) {
+        return Err(Failure::usage(format!(
+            "{} is committed to a recovery key, so a revocation signed by the key itself stops \
+             it only from now, not from --since {:?} (recovery-committed). To end it from then, \
+             use the recovery key:\n  tocsin rotate --recovery {} --since {:?} --successor \
+             NEW.key --node URL\nor leave out --since to stop it from now",
+            key_file.display(),
+            args.since.as_deref().unwrap_or_default(),
+            recovery_path(key_file).display(),
+            args.since.as_deref().unwrap_or_default(),
+        )));
+    }
     let key = super::post::load_key_file(key_file)?;
     let successor = match &args.successor {
         None => None,

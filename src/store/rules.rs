@@ -134,10 +134,13 @@ fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> 
     Ok(None)
 }
 
-/// A revoked key's messages made at or after its revocation are refused (a revocation itself
-/// never is).
+/// A revoked key's messages made at or after its revocation are refused. A revocation itself
+/// is not, since a later one may end the key earlier, except by a key with a recovery
+/// commitment: its revocation reaches back no further than its own making
+/// (`keys::revocation_reach`), so one made after the key's end changes nothing, and would only
+/// say in the key's name what its new holder wants said.
 fn by_revoked_author(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, StoreError> {
-    if body.kind() == Kind::Revocation {
+    if body.kind() == Kind::Revocation && rows.commitments(body.author.as_bytes())?.is_empty() {
         return Ok(None);
     }
     Ok(match rows.revocation(body.author.as_bytes())? {
@@ -547,8 +550,11 @@ fn revoke(
     withhold(rows, author, from)
 }
 
-/// Withholds the messages by a revoked author made at or after `from`.
+/// Withholds the messages by a revoked author made at or after `from`: its revocations too when
+/// the key has a recovery commitment (see `by_revoked_author`), but for the one that ends it.
 fn withhold(rows: &mut Rows<'_>, author: &[u8; 32], from: u64) -> Result<(), StoreError> {
+    let committed = !rows.commitments(author)?.is_empty();
+    let in_force = rows.revocation(author)?.map(|r| r.id);
     let mut ids = Vec::new();
     for seq in rows.posted(Tree::IAuthor, author)? {
         if let Some(e) = rows.log_entry(seq)?
@@ -560,7 +566,7 @@ fn withhold(rows: &mut Rows<'_>, author: &[u8; 32], from: u64) -> Result<(), Sto
     for id in ids {
         if let Some(rec) = rows.record(&id)?
             && rec.has_content()
-            && rec.kind != Kind::Revocation
+            && (rec.kind != Kind::Revocation || (committed && in_force != Some(id)))
             && rec.created_at >= from
         {
             strip(rows, &id, &rec, WITHHELD, None)?;

@@ -418,6 +418,19 @@ async fn a_committed_keys_revocations_are_refused_with_a_pointer_to_rotate() {
     ])
     .await;
     fails(out, 1, "tocsin rotate");
+    // A --since in the past would be shortened to now by every node: said before sending.
+    let out = run(&[
+        "revoke",
+        "--key",
+        &key,
+        "--since",
+        "2020-05-14 09:30",
+        "--node",
+        &url,
+    ])
+    .await;
+    fails(out.clone(), 2, "stops it only from now");
+    fails(out, 2, "tocsin rotate --recovery");
     assert!(
         node.client()
             .await

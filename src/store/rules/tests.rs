@@ -529,6 +529,56 @@ fn a_thiefs_revocation_erases_nothing_once_the_key_has_a_recovery_key() {
 }
 
 #[test]
+fn a_thiefs_revocation_made_after_the_rotations_time_is_refused_or_withheld_in_either_order() {
+    // Seized at hour 10 and rotated from then at hour 12; the thief signs a revocation at hour
+    // 11 ("the union dissolved itself", reaching back to hour 1). Whichever comes first, the
+    // key ends at hour 10 by the rotation, the revocation is nowhere, and the past stays.
+    let (main, recovery, successor, successor_recovery) = union_keys();
+    let at = |h: u64| T0.plus(HOUR * h as u32);
+    let rot = rotation(
+        &recovery,
+        at(12),
+        &main,
+        at(10),
+        &successor,
+        &successor_recovery,
+    );
+    let thiefs = revoke(&main, at(11), at(1), None);
+    for rotation_first in [true, false] {
+        let mut node = Node::default();
+        node.accept(&commit(&main, at(0), &recovery), at(0));
+        let old = simple_alert(&main, at(1));
+        node.accept(&old, at(1));
+        if rotation_first {
+            node.accept(&rot, at(12));
+            assert_eq!(reason(node.relayed(&thiefs, at(12))), Reason::RevokedAuthor);
+        } else {
+            node.accept(&thiefs, at(11));
+            node.relayed(&rot, at(12));
+            assert!(!node.holds(&thiefs), "the thief's revocation is withheld");
+        }
+        let ended = node
+            .rows()
+            .revocation(main.public().as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!((ended.from, ended.id), (at(10).0, rot.id()));
+        assert!(node.holds(&old), "rotation first: {rotation_first}");
+        // The union's own revocation in force is kept, not withheld by its own end.
+        let (other, other_recovery) = (key(52), key(53));
+        node.accept(&commit(&other, at(0), &other_recovery), at(0));
+        let own = revoke(&other, at(5), at(5), None);
+        node.accept(&own, at(5));
+        assert!(node.holds(&own));
+        assert_eq!(
+            reason(node.arrive(&revoke(&other, at(6), at(0), None), at(6))),
+            Reason::RevokedAuthor,
+            "a second revocation changes nothing"
+        );
+    }
+}
+
+#[test]
 fn a_client_may_not_write_into_a_committed_keys_past() {
     let (main, recovery, _, _) = union_keys();
     let mut node = Node::default();

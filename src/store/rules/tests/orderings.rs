@@ -262,7 +262,7 @@ fn in_the_order_it_happened_the_union_keeps_its_past_and_the_thief_gets_nothing(
         &s.theirs,
         &s.union_endorsement,
         &s.union_report,
-        &s.thiefs_revocation,
+        // Not the thief's revocation: made after the seizure, withheld as the rest.
         &s.rotation,
         &s.fake_rotation,
         &s.successors_update,
