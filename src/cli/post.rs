@@ -265,17 +265,24 @@ pub(super) struct Original {
 }
 
 pub(super) async fn original(client: &mut Client, id: Id) -> anyhow::Result<Original> {
-    let not_here = |id: Id, url: &str| {
+    shown_original(client, id).await?.ok_or_else(|| {
         Failure::failed(format!(
-            "the node at {url} has no message {id}; check the id (tocsin follow shows them), \
-             or ask the node it was posted to with --node URL"
+            "the node at {} has no message {id}; check the id (tocsin follow shows them), \
+             or ask the node it was posted to with --node URL. A message under embargo is \
+             shown at its hour, to its author too; to change one before then, cancel it \
+             (tocsin cancel ID) and post it again",
+            client.url()
         ))
+        .into()
+    })
+}
+
+/// [`original`], or `None` when the node shows readers no message `id`: none there, or one
+/// under embargo (a reader is not told which).
+async fn shown_original(client: &mut Client, id: Id) -> anyhow::Result<Option<Original>> {
+    let Some(state) = client.get(id).await.context("asking the node")? else {
+        return Ok(None);
     };
-    let state = client
-        .get(id)
-        .await
-        .context("asking the node")?
-        .ok_or_else(|| not_here(id, client.url()))?;
     let decode = |m: &Option<crate::message::SignedMessage>| {
         m.clone().and_then(|m| Message::from_store(m).ok())
     };
@@ -288,7 +295,7 @@ pub(super) async fn original(client: &mut Client, id: Id) -> anyhow::Result<Orig
             id.short(),
             u.supersedes.short()
         );
-        return Box::pin(original(client, u.supersedes)).await;
+        return Box::pin(original(client, u.supersedes)).await.map(Some);
     }
     if let Some(m) = &message
         && !matches!(m.kind(), Kind::Alert | Kind::Call)
@@ -301,12 +308,12 @@ pub(super) async fn original(client: &mut Client, id: Id) -> anyhow::Result<Orig
         .into());
     }
     let current = decode(&state.current).or_else(|| message.clone());
-    Ok(Original {
+    Ok(Some(Original {
         id,
         state,
         message,
         current,
-    })
+    }))
 }
 
 /// The body of a message about `target` (cancel, endorsement): it carries the target's topics
@@ -373,19 +380,22 @@ async fn target(
     Ok((key, client, orig))
 }
 
-/// Signs a message about `orig` (a cancel or an endorsement) and sends it.
+/// Signs a message about `orig` (a cancel or an endorsement; `None` for a cancel of one the
+/// node does not show) and sends it.
 async fn send_about(
     opts: &PostOptions,
     client: &mut Client,
     key: &SecretKey,
-    orig: &Original,
+    orig: Option<&Original>,
     content: Content,
 ) -> anyhow::Result<()> {
     let now = Timestamp::now();
-    let body = about_body(key, orig.message.as_ref(), content, now);
+    let body = about_body(key, orig.and_then(|o| o.message.as_ref()), content, now);
     let message = finish(body, key, now)?;
     let facts = Facts {
-        target_headline: orig.current.as_ref().and_then(|m| headline_of(m, &[])),
+        target_headline: orig
+            .and_then(|o| o.current.as_ref())
+            .and_then(|m| headline_of(m, &[])),
         ..Facts::default()
     };
     deliver(opts, key, client, &message, &facts).await
@@ -426,18 +436,35 @@ pub(crate) async fn update(args: UpdateArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
-    let (key, mut client, orig) = target(
-        &args.opts,
-        &args.id,
-        "it is cancelled already; nothing was sent",
-    )
-    .await?;
-    warn_other_author(orig.message.as_ref(), &key);
+    let id = parse_id(&args.id)?;
+    let key = load_key(&args.opts)?;
+    let mut client = args.opts.node.connect().await?;
+    // A call under embargo is shown to no reader before its hour, its author included; a
+    // cancel is what keeps it from going out, so it is sent all the same (the node withdraws
+    // the call on arrival, or when the call reaches it).
+    let orig = shown_original(&mut client, id).await?;
+    match &orig {
+        Some(o) if o.state.cancelled => {
+            return Err(Failure::failed(format!(
+                "{} was cancelled by its author ({}); it is cancelled already; nothing was sent",
+                o.id.short(),
+                o.state.cancel_reason
+            ))
+            .into());
+        }
+        Some(o) => warn_other_author(o.message.as_ref(), &key),
+        None => eprintln!(
+            "note: the node at {} shows no message {id}: if it is under embargo (posted with \
+             --effective-at), this cancel withdraws it before its hour; if the id is wrong, it \
+             withdraws nothing (tocsin follow shows the ids)",
+            client.url()
+        ),
+    }
     let content = Content::Cancel(Cancel {
-        target: orig.id,
+        target: id,
         reason: args.reason.clone(),
     });
-    send_about(&args.opts, &mut client, &key, &orig, content).await
+    send_about(&args.opts, &mut client, &key, orig.as_ref(), content).await
 }
 
 pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
@@ -464,7 +491,7 @@ pub(crate) async fn endorse(args: EndorseArgs) -> anyhow::Result<()> {
         target: orig.id,
         statement: args.statement.clone().unwrap_or_default(),
     });
-    send_about(&args.opts, &mut client, &key, &orig, content).await
+    send_about(&args.opts, &mut client, &key, Some(&orig), content).await
 }
 
 /// A body that lives as long as its kind may (profiles and rosters are replaced, not expired).

@@ -1061,3 +1061,72 @@ async fn at_a_terminal_it_asks_before_signing_and_colours_unless_no_color() {
     assert!(!stdout(&plain).contains("\x1b["), "{}", stdout(&plain));
     assert!(stdout(&plain).contains("Dockers arrested"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_under_embargo_is_cancelled_before_its_hour_from_the_command_line() {
+    let start = Timestamp::now();
+    let clock = tocsin::node::Clock::manual(start);
+    let node = TestNode::start_with_clock(clock.clone(), |_| {}).await;
+    let url = node.url();
+    let desk = Desk::new();
+    let (union, _) = desk.key("northmoor.key").await;
+    let hour = start.plus(std::time::Duration::from_secs(3600));
+    let out = ok(run(&[
+        "post",
+        "call",
+        "--key",
+        &union,
+        "--node",
+        &url,
+        "--json",
+        "--lang",
+        "en",
+        "--headline",
+        "Northmoor general strike at noon",
+        "--description",
+        "All Northmoor unions stop work together.",
+        "--action",
+        "strike",
+        "--target",
+        "Northmoor Chamber of Commerce",
+        "--country",
+        "AZ",
+        "--effective-at",
+        &hour.to_rfc3339(),
+    ])
+    .await);
+    let (call, _, _) = posted(&out);
+
+    // Called off before the hour: readers (the author too) are not shown the call, and the
+    // cancel goes all the same.
+    let out = run(&[
+        "cancel",
+        &call,
+        "--key",
+        &union,
+        "--node",
+        &url,
+        "--reason",
+        "Called off",
+        "--yes",
+    ])
+    .await;
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("withdraws it before its hour"), "{err}");
+
+    clock.set(hour.plus(std::time::Duration::from_secs(60)));
+    let id: Id = call.parse().unwrap();
+    let store = node.server().node().store().clone();
+    // The release task's pass at the hour, and then still nothing to show.
+    wait_until("the hour's pass", || {
+        let store = store.clone();
+        async move { store.counts().unwrap().embargoed == 0 }
+    })
+    .await;
+    let state = store.get(&id).unwrap();
+    assert!(
+        state.as_ref().is_none_or(|s| s.message.is_none()),
+        "the cancelled call went out at its hour: {state:?}"
+    );
+}
