@@ -318,16 +318,18 @@ fn reported(content: &mut String, item: &Item, current: &crate::message::Message
     }
 }
 
-/// Whether a cancel belongs in a filtered CAP index: only when its original was shown here
-/// and matched (the content, and so the languages, are gone: a language filter drops it).
+/// Whether a cancel belongs in a filtered CAP index or calendar: only when its original was
+/// shown here and matched its kinds, countries and topics. Its languages are not known any
+/// more (the content is gone), so a language filter lets it through: a cancel of something a
+/// reader never held is dropped by their reader or calendar, while one held back would leave
+/// a withdrawn call in people's calendars.
 pub(super) fn cancel_matches(note: &CancelNote, sel: &Selection) -> bool {
     if !sel.is_filtered() {
         return true;
     }
     match &note.shown_as {
         Some((kind, countries, topics)) => {
-            sel.languages.is_empty()
-                && (sel.kinds.is_empty() || sel.kinds.contains(kind))
+            (sel.kinds.is_empty() || sel.kinds.contains(kind))
                 && (sel.countries.is_empty() || countries.iter().any(|c| sel.countries.contains(c)))
                 && (sel.topics.is_empty() || topics.iter().any(|t| sel.topics.contains(t)))
         }

@@ -216,6 +216,15 @@ async fn a_calls_events_keep_their_uid_through_an_update_and_a_cancel() {
         event(&az, &uid(&letters, "deadline")).and_then(|e| field(e, "STATUS")),
         Some("CANCELLED")
     );
+    // A calendar of one language (the page's own link) drops the cancelled call too.
+    for query in ["?language=en", "?country=AZ&language=en"] {
+        let cal = calendar(addr, query).await;
+        assert_eq!(
+            event(&cal, &uid(&letters, "deadline")).and_then(|e| field(e, "STATUS")),
+            Some("CANCELLED"),
+            "{query}"
+        );
+    }
     assert_eq!(calendar(addr, "?topic=ilo").await.len(), 2);
     assert!(calendar(addr, "?kind=alert").await.is_empty());
     assert_eq!(calendar(addr, "?kind=call&kind=alert").await.len(), 3);
