@@ -646,15 +646,29 @@ impl Inner {
         }))
     }
 
-    /// An author's latest profile's name and country, empty when it has none.
+    /// An author's latest profile's name and country; for a successor that has none yet, its
+    /// predecessor's (the same organisation, under the key a rotation or revocation handed on),
+    /// a few hops back; empty when none has one.
     fn named(&self, author: &AuthorKey) -> Result<(String, String), StoreError> {
-        Ok(match self.latest(Kind::Profile, author)? {
-            Some(m) => match &m.body().content {
-                Content::Profile(p) => (p.name.clone(), p.country.clone()),
-                _ => Default::default(),
-            },
-            None => Default::default(),
-        })
+        let rows = self.rows();
+        let mut key = *author.as_bytes();
+        for _ in 0..crate::store::SUCCESSOR_HOPS {
+            let profile = match AuthorKey::from_slice(&key) {
+                Ok(k) => self.latest(Kind::Profile, &k)?,
+                Err(_) => None,
+            };
+            if let Some(m) = profile
+                && let Content::Profile(p) = &m.body().content
+            {
+                return Ok((p.name.clone(), p.country.clone()));
+            }
+            // The key it carries on for, if any (the earliest, should there be more).
+            match rows.predecessors(&key)?.into_iter().next() {
+                Some(p) if p != *author.as_bytes() => key = p,
+                _ => break,
+            }
+        }
+        Ok(Default::default())
     }
 
     /// Every author's latest roster in effect, with its federation's name.

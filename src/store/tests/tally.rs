@@ -238,6 +238,11 @@ async fn a_successors_report_replaces_the_revoked_keys_instead_of_adding_to_it()
     let c = call(&organiser, T0);
     accept(&s, &c).await;
     accept(&s, &roster(&federation, T0, &[&old_key])).await;
+    let mut named = profile(&old_key, T0, "Eastland Gravel Workers").body().clone();
+    if let Content::Profile(p) = &mut named.content {
+        p.country = "ZA".into();
+    }
+    accept(&s, &sign(named, &old_key)).await;
     accept(&s, &report(&old_key, T0.plus(HOUR), c.id(), 300)).await;
     accept(
         &s,
@@ -254,6 +259,12 @@ async fn a_successors_report_replaces_the_revoked_keys_instead_of_adding_to_it()
     accept(&s, &report(&new_key, T0.plus(3 * HOUR), c.id(), 450)).await;
     let t = tally_of(&s, &c.id());
     assert_eq!((letters(&t), t.reporters), (450, 1));
+    // The new key has no profile yet: the organisation keeps its name and country.
+    assert_eq!(
+        (t.reports[0].name.as_str(), t.reports[0].country.as_str()),
+        ("Eastland Gravel Workers", "ZA")
+    );
+    assert_eq!(t.countries[0].country, "ZA");
     // The roster names the old key: its member reported all the same.
     assert_eq!(t.rosters.len(), 1);
     assert_eq!((t.rosters[0].reported, t.rosters[0].members), (1, 1));
