@@ -268,6 +268,37 @@ struct Draft {
     expires: Option<String>,
 }
 
+/// Refuses a measure (and currency) that `source` gives a second time: a report gives each
+/// once, as a total, and a second would silently replace the first.
+fn once(given: &mut Vec<Count>, count: &Count, source: &str) -> anyhow::Result<()> {
+    let currency = |c: &Count| {
+        if c.currency.is_empty() {
+            String::new()
+        } else {
+            format!(":{}", c.currency)
+        }
+    };
+    if let Some(first) = given
+        .iter()
+        .find(|c| c.measure == count.measure && c.currency == count.currency)
+    {
+        return Err(Failure::usage(format!(
+            "{source} gives {}{} twice ({} and {}): a report gives each measure once, as your \
+             organisation's total; add them up ({source} {}={}{})",
+            count.measure,
+            currency(count),
+            first.value,
+            count.value,
+            count.measure,
+            first.value.saturating_add(count.value),
+            currency(count),
+        ))
+        );
+    }
+    given.push(count.clone());
+    Ok(())
+}
+
 impl Draft {
     fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path)
@@ -279,13 +310,16 @@ impl Draft {
                 e.to_string().trim_end()
             ))
         })?;
+        let mut given = Vec::new();
         for c in &file.count {
             let text = match &c.currency {
                 Some(cur) => format!("{}={}:{cur}", c.measure, c.value),
                 None => format!("{}={}", c.measure, c.value),
             };
             let flag = format!("{}: [[count]]", path.display());
-            self.set_count(parse_amount(&text, &flag, false)?);
+            let count = parse_amount(&text, &flag, false)?;
+            once(&mut given, &count, &flag)?;
+            self.set_count(count);
         }
         for f in &file.filing {
             let body =
@@ -317,7 +351,8 @@ impl Draft {
         Ok(())
     }
 
-    /// A count replaces the one of the same measure (and currency) given before.
+    /// A count replaces the one of the same measure (and currency) given before: a flag the
+    /// file's (the same source giving one twice is refused, [`once`]).
     fn set_count(&mut self, count: Count) {
         self.counts
             .retain(|c| !(c.measure == count.measure && c.currency == count.currency));
@@ -328,8 +363,11 @@ impl Draft {
         if let Some(path) = &args.file {
             self.apply_file(path)?;
         }
+        let mut given = Vec::new();
         for a in &args.actions {
-            self.set_count(parse_amount(a, "--action", false)?);
+            let count = parse_amount(a, "--action", false)?;
+            once(&mut given, &count, "--action")?;
+            self.set_count(count);
         }
         for f in &args.filings {
             self.filings.push(parse_filing(f)?);
@@ -499,6 +537,26 @@ mod tests {
         parse_amount(text, "--action", false)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_measure_given_twice_by_one_source_is_refused_with_the_sum_to_give() {
+        let mut given = Vec::new();
+        let five = parse_amount("letters=5", "--action", false).unwrap();
+        let seven = parse_amount("letters=7", "--action", false).unwrap();
+        once(&mut given, &five, "--action").unwrap();
+        let err = once(&mut given, &seven, "--action")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("letters twice (5 and 7)"), "{err}");
+        assert!(err.contains("--action letters=12"), "{err}");
+        // Donations in another currency are another count.
+        let eur = parse_amount("donations=5:EUR", "--action", false).unwrap();
+        let usd = parse_amount("donations=5:USD", "--action", false).unwrap();
+        once(&mut given, &eur, "--action").unwrap();
+        once(&mut given, &usd, "--action").unwrap();
+        let err = once(&mut given, &eur, "--action").unwrap_err().to_string();
+        assert!(err.contains("donations=10:EUR"), "{err}");
     }
 
     #[test]

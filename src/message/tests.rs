@@ -1318,6 +1318,23 @@ fn bad_count_a_measure_counted_twice() {
 }
 
 #[test]
+fn bad_count_a_filing_given_twice() {
+    // The same body, date and reference again; another reference is another filing.
+    let again = |reference: Option<&str>| {
+        body_with(Kind::Report, |b| {
+            let r = report_mut(b);
+            let mut f = r.filings[0].clone();
+            if let Some(text) = reference {
+                f.reference = text.into();
+            }
+            r.filings.push(f);
+        })
+    };
+    assert_eq!(refusal(again(None)), Reason::BadCount);
+    opens(again(Some("Case No. 4321, second complaint")));
+}
+
+#[test]
 fn bad_count_a_currency_counted_twice() {
     // Donations in two currencies are two counts…
     opens(body_with(Kind::Report, |b| {

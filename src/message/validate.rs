@@ -323,7 +323,20 @@ fn check_report(r: &ActionReport, created_at: Timestamp) -> Result<(), Rejection
             ));
         }
     }
+    let mut filed = HashSet::new();
     for f in &r.filings {
+        // Each filing once: a tally counts observations filed by their filings.
+        if !filed.insert((f.body, f.filed_at, f.reference.as_str())) {
+            return Err(reject(
+                Reason::BadCount,
+                format!(
+                    "the filing with {} of {} ({:?}) is given twice",
+                    f.body.as_str(),
+                    f.filed_at,
+                    f.reference
+                ),
+            ));
+        }
         // A zero time never comes out of the decoder; refuse here what it refuses.
         if f.filed_at.0 == 0 {
             return Err(reject(

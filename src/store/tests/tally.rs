@@ -238,7 +238,9 @@ async fn a_successors_report_replaces_the_revoked_keys_instead_of_adding_to_it()
     let c = call(&organiser, T0);
     accept(&s, &c).await;
     accept(&s, &roster(&federation, T0, &[&old_key])).await;
-    let mut named = profile(&old_key, T0, "Eastland Gravel Workers").body().clone();
+    let mut named = profile(&old_key, T0, "Eastland Gravel Workers")
+        .body()
+        .clone();
     if let Content::Profile(p) = &mut named.content {
         p.country = "ZA".into();
     }
