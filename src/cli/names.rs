@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use futures::StreamExt;
 
-use crate::message::{AuthorKey, Content, Filter, Kind, Message, Timestamp};
+use crate::message::{AuthorKey, Content, Filter, Id, Kind, Message, Timestamp};
 use crate::rpc::{Client, ClientEvent};
 use crate::store::{KeyEnd, KeyState, NAME_HOPS};
 
@@ -106,6 +106,14 @@ impl Names {
 
     fn key_state(&self, key: &AuthorKey) -> Option<&KeyState> {
         self.keys.get(key).and_then(|s| s.as_ref())
+    }
+
+    /// The rotation the node holds in force for `key` (signed by the recovery key of the
+    /// commitment in force), if any; `None` when the key was not asked about or the node
+    /// could not say.
+    pub(crate) fn rotation_in_force(&self, key: &AuthorKey) -> Option<Option<Id>> {
+        let state = self.key_state(key)?;
+        Some(state.end.as_ref().and_then(|e| e.rotation))
     }
 
     fn end(&self, key: &AuthorKey) -> Option<&KeyEnd> {

@@ -408,7 +408,14 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     }
     for author in message
         .iter()
-        .map(|m| *m.author())
+        .flat_map(|m| {
+            // A rotation's compromised key: whether the rotation is in force (render.rs).
+            let rotated = match &m.body().content {
+                Content::Rotation(r) => Some(r.compromised),
+                _ => None,
+            };
+            std::iter::once(*m.author()).chain(rotated)
+        })
         .chain(state.endorsers.iter().map(|(a, _, _)| *a))
         .collect::<std::collections::BTreeSet<_>>()
     {

@@ -558,6 +558,25 @@ impl Reader<'_> {
                 b.author.short(),
                 self.names.describe(&r.compromised)
             );
+            // Anyone may sign a "rotation" of any key; only one by the recovery key the key
+            // committed to counts, and the node says which that is.
+            let why = match self.names.rotation_in_force(&r.compromised) {
+                Some(Some(id)) if id == m.id() => None,
+                Some(Some(other)) => Some(format!(
+                    "another rotation of key {} is in force here ({})",
+                    r.compromised.short(),
+                    other.short()
+                )),
+                Some(None) => Some(format!(
+                    "this node holds no commitment of key {} to the recovery key that signed \
+                     it, so it changes nothing and speaks for no one",
+                    r.compromised.short()
+                )),
+                None => None,
+            };
+            if let Some(why) = why {
+                let _ = writeln!(out, "    {} {why}", st.alarm("NOT IN FORCE:"));
+            }
         } else {
             let _ = writeln!(out, "    by {}", self.names.describe(&b.author));
         }

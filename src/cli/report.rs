@@ -292,8 +292,7 @@ fn once(given: &mut Vec<Count>, count: &Count, source: &str) -> anyhow::Result<(
             count.measure,
             first.value.saturating_add(count.value),
             currency(count),
-        ))
-        );
+        )));
     }
     given.push(count.clone());
     Ok(())

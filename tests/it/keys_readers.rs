@@ -374,3 +374,49 @@ async fn a_second_commitment_to_another_recovery_key_is_shown_as_a_warning() {
     assert_eq!(key.conflicting.len(), 1);
     assert!(key.end.is_none(), "a warning, not an end");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_by_a_stranger_is_shown_as_not_in_force() {
+    let node = TestNode::start().await;
+    let url = node.url();
+    let s = seizure_until_rotation(&node).await;
+    // Anyone may sign a "rotation" of the union's key with a key of their own.
+    let stranger = org(45);
+    let fake = Rotation {
+        compromised: s.union.public(),
+        compromised_since: Timestamp::now(),
+        successor: org(47).public(),
+        successor_recovery_digest: recovery_digest(&org(46).public()),
+        reason: "Eastland key seized by police; follow our new key".into(),
+    };
+    let fake = sign(
+        body_at(
+            &stranger,
+            Content::Rotation(Box::new(fake)),
+            Timestamp::now(),
+        ),
+        &stranger,
+    );
+    publish(&node, &fake).await;
+    let fake_id = fake.id().to_hex();
+    let shown = stdout(&run(&["show", &fake_id, "--node", &url]).await);
+    assert!(shown.contains("NOT IN FORCE"), "{shown}");
+    assert!(shown.contains("holds no commitment"), "{shown}");
+
+    publish(&node, &s.rotation).await;
+    let rotation_id = s.rotation.id().to_hex();
+    let shown = stdout(&run(&["show", &rotation_id, "--node", &url]).await);
+    assert!(!shown.contains("NOT IN FORCE"), "{shown}");
+    let followed = stdout(
+        &run(&[
+            "follow",
+            "--node",
+            &url,
+            "--kind",
+            "rotation",
+            "--until-caught-up",
+        ])
+        .await,
+    );
+    assert_eq!(followed.matches("NOT IN FORCE").count(), 1, "{followed}");
+}
