@@ -1532,12 +1532,21 @@ fn too_many_counts_filings_or_goals() {
         Reason::TooMany
     );
     let filing = report_mut(&mut body(Kind::Report)).filings[0].clone();
+    // Each filing once (another reference is another filing).
+    let filings = |n: usize| -> Vec<Filing> {
+        (0..n)
+            .map(|i| Filing {
+                reference: format!("Case No. {i}"),
+                ..filing.clone()
+            })
+            .collect()
+    };
     opens(body_with(Kind::Report, |b| {
-        report_mut(b).filings = vec![filing.clone(); limits::MAX_FILINGS]
+        report_mut(b).filings = filings(limits::MAX_FILINGS)
     }));
     assert_eq!(
         refusal(body_with(Kind::Report, |b| report_mut(b).filings =
-            vec![filing.clone(); limits::MAX_FILINGS + 1])),
+            filings(limits::MAX_FILINGS + 1))),
         Reason::TooMany
     );
     assert_eq!(

@@ -94,6 +94,9 @@ pub(super) fn insert(
     if let Some(refusal) = keys::backdated(rows, &arrival, now)? {
         return Ok(refusal);
     }
+    if let Some(refusal) = keys::ended_before_sent(rows, &arrival)? {
+        return Ok(refusal);
+    }
     if let Some(refusal) = by_revoked_author(rows, body)? {
         return Ok(refusal);
     }

@@ -71,6 +71,42 @@ pub(super) fn backdated(
     )))
 }
 
+/// A client's message by a committed key whose end this node knows: refused whatever date it
+/// carries. Made before the end, it would stand (a client may date a message up to 10 minutes
+/// back, [`backdated`]), so whoever holds the key after a seizure could still slip one in dated
+/// just before the rotation's time; the organisation speaks with its successor by then. What a
+/// peer relays or an import brings is judged by its date, as it may have been first published
+/// before the end. A key with no commitment is ended as before: its messages by their dates
+/// (it has no bound on backdating to close).
+pub(super) fn ended_before_sent(
+    rows: &Rows<'_>,
+    arrival: &Arrival<'_>,
+) -> Result<Option<Inserted>, StoreError> {
+    if !matches!(arrival.origin, Origin::Local) {
+        return Ok(None);
+    }
+    let body = arrival.msg.body();
+    let author = body.author.as_bytes();
+    if body.kind() == Kind::Rotation || rows.commitments(author)?.is_empty() {
+        return Ok(None);
+    }
+    let Some(end) = rows.revocation(author)? else {
+        return Ok(None);
+    };
+    if body.created_at.0 >= end.from {
+        // `by_revoked_author` says so, with the end's own words.
+        return Ok(None);
+    }
+    Ok(Some(refused(
+        Reason::RevokedAuthor,
+        format!(
+            "the author's key ended on {} and this node knew it when this arrived: a message \
+             by it is refused now whatever date it carries (sign with the key that carries on)",
+            Timestamp(end.from)
+        ),
+    )))
+}
+
 /// A revocation the key's recovery commitment rules out: one made before the commitment (a
 /// revocation prepared when the key was made, or a thief's dated then), or one naming a
 /// successor (only the recovery key hands on the name).

@@ -579,6 +579,39 @@ fn a_thiefs_revocation_made_after_the_rotations_time_is_refused_or_withheld_in_e
 }
 
 #[test]
+fn a_client_may_not_slip_in_a_message_dated_just_before_the_rotations_time() {
+    // Seized at 10:00 and rotated from then at 10:02; at 10:05 whoever holds the key sends an
+    // alert dated 09:59, within the 10 minutes a client may date a message back.
+    let (main, recovery, successor, successor_recovery) = union_keys();
+    let mut node = Node::default();
+    let seized = T0.plus(10 * HOUR);
+    let minutes = |m: u64| seized.plus(Duration::from_secs(60 * m));
+    node.accept(&commit(&main, T0, &recovery), T0);
+    node.accept(
+        &rotation(
+            &recovery,
+            minutes(2),
+            &main,
+            seized,
+            &successor,
+            &successor_recovery,
+        ),
+        minutes(2),
+    );
+    let slipped = simple_alert(&main, seized.minus(Duration::from_secs(60)));
+    assert_eq!(
+        reason(node.arrive(&slipped, minutes(5))),
+        Reason::RevokedAuthor
+    );
+    // Relayed by a peer (first published before the end, as far as this node can tell) it is
+    // judged by its date, as before.
+    assert!(matches!(
+        node.relayed(&slipped, minutes(5)),
+        Inserted::Accepted { .. }
+    ));
+}
+
+#[test]
 fn a_client_may_not_write_into_a_committed_keys_past() {
     let (main, recovery, _, _) = union_keys();
     let mut node = Node::default();
