@@ -48,6 +48,13 @@ fn call_json(c: &ActionCall) -> Value {
         "ilo_conventions": c.ilo_conventions,
         "ilo_conventions_named": c.ilo_conventions.iter().map(|code| ilo::describe(code)).collect::<Vec<_>>(),
         "supervisory_body": c.supervisory_body.map(|s| s.as_str()),
+        "goals": c.goals.iter().map(|g| {
+            let mut v = json!({ "measure": g.measure.as_str(), "target": g.target });
+            if !g.currency.is_empty() {
+                v["currency"] = json!(g.currency);
+            }
+            v
+        }).collect::<Vec<_>>(),
     });
     if let (Value::Object(base), Value::Object(extra)) = (&mut v, extra) {
         base.extend(extra);
@@ -214,6 +221,17 @@ fn write_call(out: &mut String, c: &ActionCall) {
     }
     if let Some(b) = c.supervisory_body {
         let _ = writeln!(out, "  Supervisory body: {}", b.as_str().to_uppercase());
+    }
+    if !c.goals.is_empty() {
+        let goals: Vec<String> = c
+            .goals
+            .iter()
+            .map(|g| match g.currency.as_str() {
+                "" => format!("{} {}", g.target, g.measure.as_str()),
+                cur => format!("{} {cur} in {}", g.target, g.measure.as_str()),
+            })
+            .collect();
+        let _ = writeln!(out, "  Goals: {}", goals.join(", "));
     }
 }
 

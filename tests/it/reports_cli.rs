@@ -290,3 +290,27 @@ async fn the_example_report_file_is_accepted() {
         "{json}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calls_goals_are_in_its_decoded_content() {
+    let node = TestNode::start().await;
+    let url = node.url();
+    let desk = Desk::new();
+    let (author, _) = desk.key("author.key").await;
+    let id = call_with_goals(&url, &author).await;
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(run(&["show", &id, "--node", &url, "--json"]).await)).unwrap();
+    let goals = &shown["message"]["content"]["goals"];
+    assert_eq!(
+        goals,
+        &serde_json::json!([
+            {"measure": "letters", "target": 3000},
+            {"measure": "donations", "target": 5000, "currency": "EUR"},
+            {"measure": "organisations", "target": 4},
+        ]),
+        "{shown}"
+    );
+    assert_eq!(&shown["current"]["content"]["goals"], goals);
+    let followed = ok(run(&["follow", "--node", &url, "--json", "--until-caught-up"]).await);
+    assert!(followed.contains("\"goals\":[{"), "{followed}");
+}
