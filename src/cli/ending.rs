@@ -89,6 +89,15 @@ pub(crate) fn parse_moment(s: &str, flag: &str) -> anyhow::Result<Timestamp> {
 /// [`parse_moment`] with a time without an offset read in `zone`.
 fn parse_moment_in(s: &str, flag: &str, zone: &jiff::tz::TimeZone) -> anyhow::Result<Timestamp> {
     let s = s.trim();
+    // A key is ended from a moment: a date alone would be read as its midnight, and withhold
+    // everything the key signed that day.
+    if !s.contains([':', 'T', 't', ' ']) && s.parse::<jiff::civil::Date>().is_ok() {
+        return Err(Failure::usage(format!(
+            "{flag} {s:?} is a date without a time; give the time the key left your hands too, \
+             like \"{s} 09:30\" (your local time): from midnight, everything the key signed that \
+             day would be withheld"
+        )));
+    }
     let millis = if let Ok(t) = s.parse::<jiff::Timestamp>() {
         Some(t.as_millisecond())
     } else if let Ok(civil) = s.parse::<jiff::civil::DateTime>() {
@@ -160,6 +169,15 @@ pub(crate) async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
         .transpose()?;
     let (recovery, recovers) = keyfile::load_recovery(&args.recovery)
         .with_context(|| format!("loading the recovery key {}", args.recovery.display()))?;
+    // The main key given for its recovery key: keygen wrote that one beside it.
+    if recovers.is_none() && recovery_path(&args.recovery).exists() {
+        return Err(Failure::usage(format!(
+            "{} is the key itself, not its recovery key; give the recovery key keygen wrote \
+             beside it: --recovery {}",
+            args.recovery.display(),
+            recovery_path(&args.recovery).display()
+        )));
+    }
     let compromised = match (named, recovers) {
         (Some(k), Some(r)) if k != r => {
             return Err(Failure::usage(format!(
@@ -443,6 +461,9 @@ mod tests {
             let err = parse_moment_in(text, "--since", &plus_four()).unwrap_err();
             assert!(err.to_string().contains("not a time"), "{text}: {err}");
         }
+        // A date alone would be its midnight: the whole day withheld.
+        let err = parse_moment_in("2026-05-14", "--since", &plus_four()).unwrap_err();
+        assert!(err.to_string().contains("\"2026-05-14 09:30\""), "{err}");
     }
 
     #[test]

@@ -520,6 +520,41 @@ async fn wrong_flags_say_what_to_type() {
         2,
         "64 hex digits",
     );
+    // The key itself given for its recovery key; a date with no time for --since.
+    let (main, _) = key_with_recovery(&desk, "mudland.key").await;
+    let (next, _) = key_with_recovery(&desk, "mudland-2.key").await;
+    fails(
+        run(&[
+            "rotate",
+            "--recovery",
+            &main,
+            "--since",
+            "2026-05-14 09:30",
+            "--successor",
+            &next,
+            "--node",
+            none,
+        ])
+        .await,
+        2,
+        &format!("--recovery {main}.recovery"),
+    );
+    fails(
+        run(&[
+            "rotate",
+            "--recovery",
+            &format!("{main}.recovery"),
+            "--since",
+            "2026-05-14",
+            "--successor",
+            &next,
+            "--node",
+            none,
+        ])
+        .await,
+        2,
+        "date without a time",
+    );
     for command in ["commit", "rotate", "key", "revoke", "keygen"] {
         let help = ok(run(&[command, "--help"]).await);
         assert!(help.contains("Example"), "tocsin {command} --help:\n{help}");
