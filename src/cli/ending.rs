@@ -352,9 +352,9 @@ fn presigned(file: &Path) -> anyhow::Result<Message> {
         .with_context(|| format!("{} does not verify", file.display()))?;
     if message.kind() != Kind::Revocation {
         return Err(Failure::usage(format!(
-            "{} is a {}, not a revocation",
+            "{} is {}, not a revocation",
             file.display(),
-            message.kind()
+            message.kind().with_article()
         )));
     }
     Ok(message)

@@ -301,9 +301,9 @@ async fn shown_original(client: &mut Client, id: Id) -> anyhow::Result<Option<Or
         && !matches!(m.kind(), Kind::Alert | Kind::Call)
     {
         return Err(Failure::failed(format!(
-            "{} is a {}; only alerts and calls can be updated, cancelled, endorsed or reported on",
+            "{} is {}; only alerts and calls can be updated, cancelled, endorsed or reported on",
             id.short(),
-            m.kind()
+            m.kind().with_article()
         ))
         .into());
     }

@@ -177,9 +177,9 @@ async fn fetch_target(client: &mut Client, id: Id) -> anyhow::Result<Target> {
             Content::Alert(_) | Content::Call(_) => {}
             _ => {
                 return Err(Failure::usage(format!(
-                    "{} is a {}, not an alert or call; only alerts and calls can be translated",
+                    "{} is {}, not an alert or call; only alerts and calls can be translated",
                     asked.short(),
-                    message.kind()
+                    message.kind().with_article()
                 )));
             }
         }

@@ -161,6 +161,17 @@ impl Kind {
         Kind::KEY_EVENTS.contains(&self)
     }
 
+    /// The kind's name after its indefinite article, for sentences: "an update", "a call".
+    pub fn with_article(self) -> String {
+        let name = self.as_str();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+
     /// The kind's name in text forms ("alert", "call", …).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -178,7 +178,11 @@ fn bad_reference(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, Store
     if !matches!(t.kind, Kind::Alert | Kind::Call) {
         return Ok(Some(refused(
             Reason::BadReference,
-            format!("{} names a {}, not an alert or call", body.kind(), t.kind),
+            format!(
+                "{} names {}, not an alert or call",
+                body.kind(),
+                t.kind.with_article()
+            ),
         )));
     }
     let by_author = authorized(rows, body.author.as_bytes(), &t.author)?;
