@@ -191,6 +191,13 @@ fn parse_filing(text: &str) -> anyhow::Result<Filing> {
         date_or_time(rest[..cut].trim()).map(|t| (t, rest.get(cut + 1..).unwrap_or("")))
     });
     let Some((filed_at, reference)) = found else {
+        let first = rest.split(':').next().unwrap_or_default().trim();
+        if first.parse::<jiff::civil::Date>().is_ok() {
+            return Err(usage(format!(
+                "{first} is before 1970, which no message can carry; give the date the \
+                 observations were filed"
+            )));
+        }
         return Err(usage(format!(
             "{:?} does not start with a date (2026-08-30) or a time (2026-08-30T09:00:00Z)",
             rest
@@ -502,21 +509,14 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
             (id, None, None, None)
         }
     };
-    if let Some(state) = &state {
-        if state.cancelled {
-            eprintln!(
-                "note: {} was cancelled by its author; your report is kept and counted for \
-                 the organisers, but readers no longer see the call",
-                target_id.short()
-            );
-        }
-        if let Some(earlier) = earlier_report(state, &key) {
-            eprintln!(
-                "note: this replaces your earlier report of {earlier}: counts are cumulative, \
-                 so give your whole count to date"
-            );
-        }
+    if state.as_ref().is_some_and(|s| s.cancelled) {
+        eprintln!(
+            "note: {} was cancelled by its author; your report is kept and counted for the \
+             organisers, but readers no longer see the call",
+            target_id.short()
+        );
     }
+    let earlier = state.as_ref().and_then(|s| earlier_report(s, &key));
     let message = draft.sign(&key, target_id, target.as_ref(), now)?;
     let facts = Facts {
         target_headline: current
@@ -525,7 +525,15 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
             .and_then(|m| headline_of(m, &[])),
         ..Facts::default()
     };
-    deliver(&args.opts, &key, &mut client, &message, &facts).await
+    deliver(&args.opts, &key, &mut client, &message, &facts).await?;
+    // Said once the node took it: a refused report replaces nothing.
+    if let Some(earlier) = earlier {
+        eprintln!(
+            "note: this replaces your earlier report of {earlier}: counts are cumulative, so \
+             give your whole count to date"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -536,6 +544,14 @@ mod tests {
         parse_amount(text, "--action", false)
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn a_filing_before_1970_says_so() {
+        let err = parse_filing("cas:1900-01-01").unwrap_err().to_string();
+        assert!(err.contains("1900-01-01 is before 1970"), "{err}");
+        let err = parse_filing("cas:soon").unwrap_err().to_string();
+        assert!(err.contains("does not start with a date"), "{err}");
     }
 
     #[test]
