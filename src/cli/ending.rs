@@ -193,13 +193,8 @@ pub(crate) async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
             )));
         }
     };
-    let successor = keyfile::load_public(&args.successor).with_context(|| {
-        format!(
-            "loading the successor key {} (make one with: tocsin keygen {})",
-            args.successor.display(),
-            args.successor.display()
-        )
-    })?;
+    let successor = keyfile::load_public(&args.successor)
+        .with_context(|| super::post::loading_key("the successor key", &args.successor))?;
     let Some(successor_recovery) = recovery_public(&args.successor)? else {
         return Err(Failure::usage(format!(
             "the successor {} has no recovery key ({} is missing): make the successor with \

@@ -472,12 +472,24 @@ pub fn exit(result: anyhow::Result<()>) -> ExitCode {
     }
     let code = err.downcast_ref::<Failure>().map_or(1, |f| f.code);
     let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "error: {err}");
-    for cause in err.chain().skip(1) {
-        let _ = write!(stderr, "\n  caused by: {cause}");
-    }
+    let _ = write!(stderr, "{}", error_text(&err));
     let _ = writeln!(stderr);
     ExitCode::from(code)
+}
+
+/// An error and its causes, one a line; a cause that only repeats the end of the line above
+/// (an I/O error a wrapper already quoted) is left out.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = format!("error: {err}");
+    let mut last = err.to_string();
+    for cause in err.chain().skip(1) {
+        let line = cause.to_string();
+        if !last.ends_with(&line) {
+            text.push_str(&format!("\n  caused by: {line}"));
+        }
+        last = line;
+    }
+    text
 }
 
 /// Whether the error is stdout closed by its reader, as a write error of its own or inside a
@@ -555,6 +567,17 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_cause_that_repeats_the_line_above_is_left_out() {
+        let io = Error::from(ErrorKind::NotFound);
+        let err = anyhow::Error::new(io)
+            .context(format!("nokey.key: {}", Error::from(ErrorKind::NotFound)))
+            .context("loading the key nokey.key");
+        let text = error_text(&err);
+        assert_eq!(text.matches("entity not found").count(), 1, "{text}");
+        assert!(text.starts_with("error: loading the key nokey.key\n  caused by: nokey.key"));
     }
 
     #[test]

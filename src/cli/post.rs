@@ -185,15 +185,23 @@ pub(super) fn load_key(opts: &PostOptions) -> anyhow::Result<SecretKey> {
     load_key_file(&opts.key)
 }
 
-/// Loads an organisation's key, saying how to make one when it cannot.
+/// Loads an organisation's key, saying how to make one when there is none.
 pub(super) fn load_key_file(path: &Path) -> anyhow::Result<SecretKey> {
-    keyfile::load(path).with_context(|| {
+    keyfile::load(path).with_context(|| loading_key("the key", path))
+}
+
+/// What failed when a key file did not load: with how to make one when there is no file (a
+/// file that is there but unsafe or damaged says why itself).
+pub(super) fn loading_key(what: &str, path: &Path) -> String {
+    if path.exists() {
+        format!("loading {what} {}", path.display())
+    } else {
         format!(
-            "loading the key {} (make one with: tocsin keygen {})",
+            "loading {what} {} (make one with: tocsin keygen {})",
             path.display(),
             path.display()
         )
-    })
+    }
 }
 
 /// Shows the message and asks, when a person is at the terminal and did not say --yes; then
