@@ -364,6 +364,29 @@ pub(crate) async fn commit(args: CommitArgs) -> anyhow::Result<()> {
     };
     let key = super::post::load_key_file(&args.key)?;
     let mut client = args.node.connect().await?;
+    // Held there already (the first post published it, or this ran before): a second
+    // commitment would change nothing, the earliest being the one in force.
+    if let Ok(state) = client.key_state(&key.public()).await
+        && let Some(held) = state.commitment
+        && held.recovery_digest == recovery_digest(&recovery)
+    {
+        note_committed(&args.key, held.id, Kind::Commitment, client.url())?;
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"id": held.id.to_hex(), "status": "held"})
+            );
+        } else {
+            println!(
+                "the node at {} holds this key's recovery commitment already ({}, made {}); \
+                 nothing was sent",
+                client.url(),
+                held.id.short(),
+                held.created_at
+            );
+        }
+        return Ok(());
+    }
     let outcome = publish_commitment(&args.key, &key, &recovery, &mut client).await?;
     print_outcome(outcome, Some(Kind::Commitment), client.url(), args.json)
 }

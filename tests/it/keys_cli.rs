@@ -400,7 +400,14 @@ async fn a_committed_keys_revocations_are_refused_with_a_pointer_to_rotate() {
     let (id, _, status) = posted(&committed);
     assert_eq!(status, "accepted");
     let held = node.client().await.key_state(&public).await.unwrap();
-    assert_eq!(held.commitment.map(|c| c.id.to_hex()), Some(id));
+    assert_eq!(held.commitment.map(|c| c.id.to_hex()), Some(id.clone()));
+    // Again: the node holds it, so nothing is sent.
+    let again = ok(run(&["commit", "--key", &key, "--node", &url]).await);
+    assert!(
+        again.contains("holds this key's recovery commitment already"),
+        "{again}"
+    );
+    assert_eq!(node.client().await.info().await.unwrap().head_seq, 1);
 
     let revocation = format!("{key}.revocation");
     let out = run(&["revoke", "--revocation", &revocation, "--node", &url]).await;
