@@ -16,7 +16,14 @@
 //!   rotation arrives, so it does not depend on their order;
 //! - a key with a recovery commitment cannot be ended by itself back into its past: its
 //!   revocation reaches back no further than its own created_at, one created before the
-//!   commitment is refused, and it cannot name a successor (the main key is what a thief holds).
+//!   commitment is refused, and it cannot name a successor (the main key is what a thief holds);
+//!   one made at or after the key's end changes nothing and is refused, or withheld when the end
+//!   arrives after it (`withhold`), so it says nothing in the key's name either way;
+//! - a client's message by a committed key whose end is known here is refused whatever date it
+//!   carries ([`ended_before_sent`]); what peers relay is judged by its date.
+//!
+//! Where messages move in bulk, commitments travel first (`federation::order`), which keeps
+//! the one exception above from arising between nodes that hold the commitment.
 
 use super::{Arrival, refused, withhold};
 use crate::message::{
