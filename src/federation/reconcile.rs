@@ -79,7 +79,7 @@ pub enum ReconcileError {
 /// and why it ended early if it did (the counts are then what was done), logged at info.
 ///
 /// The other node's key events come first, in its log order with commitments ahead
-/// ([`pull_key_events`]): the rounds find ids in no particular order, and a revocation taken
+/// (`federation::pull_key_events`): the rounds find ids in no particular order, and a revocation taken
 /// before its key's recovery commitment would reach back before it for good.
 pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> ReconcileStatus {
     reconcile_with(node, client, target, true).await
