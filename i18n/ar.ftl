@@ -292,6 +292,40 @@ reports-organisations = المنظمات
 reports-country-not-given = غير مذكور
 reports-federations = الاتحادات
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+       *[other] رسائل: { $count }
+    }
+tally-signatures = { $n ->
+       *[other] توقيعات: { $count }
+    }
+tally-participants = { $n ->
+       *[other] مشاركون: { $count }
+    }
+tally-strikers = { $n ->
+       *[other] مضربون: { $count }
+    }
+tally-donations = { $n ->
+       *[other] تبرعات: { $count } { $currency }
+    }
+tally-observations = { $n ->
+       *[other] ملاحظات مقدّمة: { $count }
+    }
+tally-messages = { $n ->
+       *[other] رسائل تضامن: { $count }
+    }
+tally-organisations = { $n ->
+       *[other] منظمات: { $count }
+    }
+tally-reported-by = أبلغت { $organisations }.
+tally-reported-by-totals = أبلغت { $organisations }؛ { $totals }.
+tally-goal = { $reached } من { $goal } — { $percent }٪
+tally-roster = { $n ->
+       *[other] أعضاء { $federation } الذين أبلغوا: { $reported } من { $members }
+    }
+tally-filing = ملاحظة مقدّمة إلى { $body } في { $date }
+
 ## ما لا يمكن عرضه
 
 withdrawn-title = سُحبت

@@ -216,6 +216,40 @@ reports-organisations = Təşkilatlar
 reports-country-not-given = Göstərilməyib
 reports-federations = Federasiyalar
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+       *[other] { $count } məktub
+    }
+tally-signatures = { $n ->
+       *[other] { $count } imza
+    }
+tally-participants = { $n ->
+       *[other] { $count } iştirakçı
+    }
+tally-strikers = { $n ->
+       *[other] { $count } tətilçi
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } ianə
+    }
+tally-observations = { $n ->
+       *[other] { $count } təqdim edilmiş müşahidə
+    }
+tally-messages = { $n ->
+       *[other] { $count } həmrəylik mesajı
+    }
+tally-organisations = { $n ->
+       *[other] { $count } təşkilat
+    }
+tally-reported-by = { $organisations } hesabat verdi.
+tally-reported-by-totals = { $organisations } hesabat verdi: { $totals }.
+tally-goal = { $reached } / { $goal } — { $percent }%
+tally-roster = { $n ->
+       *[other] { $federation } üzvlərindən hesabat verənlər: { $reported } / { $members }
+    }
+tally-filing = { $body } qurumuna { $date } tarixində təqdim edilmiş müşahidə
+
 ## Göstərilə bilməyənlər
 
 withdrawn-title = Geri götürülüb

@@ -301,6 +301,52 @@ reports-organisations = Organisations
 reports-country-not-given = Not given
 reports-federations = Federations
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+        [one] { $count } letter
+       *[other] { $count } letters
+    }
+tally-signatures = { $n ->
+        [one] { $count } signature
+       *[other] { $count } signatures
+    }
+tally-participants = { $n ->
+        [one] { $count } participant
+       *[other] { $count } participants
+    }
+tally-strikers = { $n ->
+        [one] { $count } striker
+       *[other] { $count } strikers
+    }
+# $currency: an ISO 4217 code.
+tally-donations = { $n ->
+       *[other] { $count } { $currency } in donations
+    }
+tally-observations = { $n ->
+        [one] { $count } observation filed
+       *[other] { $count } observations filed
+    }
+tally-messages = { $n ->
+        [one] { $count } solidarity message
+       *[other] { $count } solidarity messages
+    }
+tally-organisations = { $n ->
+        [one] { $count } organisation
+       *[other] { $count } organisations
+    }
+tally-reported-by = Reported by { $organisations }.
+tally-reported-by-totals = Reported by { $organisations }: { $totals }.
+# $reached: how many so far; $goal: the goal in words ("3,000 letters").
+tally-goal = { $reached } of { $goal } — { $percent }%
+# $n: the federation's members, for plural forms; $reported, $members: written out.
+tally-roster = { $n ->
+        [one] { $reported } of { $members } affiliate of { $federation } reported
+       *[other] { $reported } of { $members } affiliates of { $federation } reported
+    }
+# $body: the ILO supervisory body ("CEACR"); $date: YYYY-MM-DD.
+tally-filing = observation filed with the { $body } on { $date }
+
 ## Pages for what cannot be shown
 
 withdrawn-title = Withdrawn

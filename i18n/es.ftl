@@ -256,6 +256,47 @@ reports-organisations = Organizaciones
 reports-country-not-given = No indicado
 reports-federations = Federaciones
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+        [one] { $count } carta
+       *[other] { $count } cartas
+    }
+tally-signatures = { $n ->
+        [one] { $count } firma
+       *[other] { $count } firmas
+    }
+tally-participants = { $n ->
+        [one] { $count } participante
+       *[other] { $count } participantes
+    }
+tally-strikers = { $n ->
+        [one] { $count } huelguista
+       *[other] { $count } huelguistas
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } en donaciones
+    }
+tally-observations = { $n ->
+        [one] { $count } observación presentada
+       *[other] { $count } observaciones presentadas
+    }
+tally-messages = { $n ->
+        [one] { $count } mensaje de solidaridad
+       *[other] { $count } mensajes de solidaridad
+    }
+tally-organisations = { $n ->
+        [one] { $count } organización
+       *[other] { $count } organizaciones
+    }
+tally-reported-by = Informado por { $organisations }.
+tally-reported-by-totals = Informado por { $organisations }: { $totals }.
+tally-goal = { $reached } de { $goal } — { $percent } %
+tally-roster = { $n ->
+       *[other] Afiliadas de { $federation } que informaron: { $reported } de { $members }
+    }
+tally-filing = observación presentada ante la { $body } el { $date }
+
 ## Lo que no se puede mostrar
 
 withdrawn-title = Retirado

@@ -256,6 +256,47 @@ reports-organisations = Organisations
 reports-country-not-given = Non indiqué
 reports-federations = Fédérations
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+        [one] { $count } lettre
+       *[other] { $count } lettres
+    }
+tally-signatures = { $n ->
+        [one] { $count } signature
+       *[other] { $count } signatures
+    }
+tally-participants = { $n ->
+        [one] { $count } participant
+       *[other] { $count } participants
+    }
+tally-strikers = { $n ->
+        [one] { $count } gréviste
+       *[other] { $count } grévistes
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } de dons
+    }
+tally-observations = { $n ->
+        [one] { $count } observation déposée
+       *[other] { $count } observations déposées
+    }
+tally-messages = { $n ->
+        [one] { $count } message de solidarité
+       *[other] { $count } messages de solidarité
+    }
+tally-organisations = { $n ->
+        [one] { $count } organisation
+       *[other] { $count } organisations
+    }
+tally-reported-by = Signalé par { $organisations }.
+tally-reported-by-totals = Signalé par { $organisations } : { $totals }.
+tally-goal = { $reached } sur { $goal } — { $percent } %
+tally-roster = { $n ->
+       *[other] Affiliés de { $federation } ayant fait rapport : { $reported } sur { $members }
+    }
+tally-filing = observation déposée auprès de la { $body } le { $date }
+
 ## Ce qui ne peut pas être montré
 
 withdrawn-title = Retiré

@@ -256,6 +256,47 @@ reports-organisations = Organizações
 reports-country-not-given = Não indicado
 reports-federations = Federações
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+        [one] { $count } carta
+       *[other] { $count } cartas
+    }
+tally-signatures = { $n ->
+        [one] { $count } assinatura
+       *[other] { $count } assinaturas
+    }
+tally-participants = { $n ->
+        [one] { $count } participante
+       *[other] { $count } participantes
+    }
+tally-strikers = { $n ->
+        [one] { $count } grevista
+       *[other] { $count } grevistas
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } em doações
+    }
+tally-observations = { $n ->
+        [one] { $count } observação apresentada
+       *[other] { $count } observações apresentadas
+    }
+tally-messages = { $n ->
+        [one] { $count } mensagem de solidariedade
+       *[other] { $count } mensagens de solidariedade
+    }
+tally-organisations = { $n ->
+        [one] { $count } organização
+       *[other] { $count } organizações
+    }
+tally-reported-by = Relatado por { $organisations }.
+tally-reported-by-totals = Relatado por { $organisations }: { $totals }.
+tally-goal = { $reached } de { $goal } — { $percent }%
+tally-roster = { $n ->
+       *[other] Filiadas de { $federation } que relataram: { $reported } de { $members }
+    }
+tally-filing = observação apresentada à { $body } em { $date }
+
 ## O que não pode ser mostrado
 
 withdrawn-title = Retirado

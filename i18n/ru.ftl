@@ -277,6 +277,61 @@ reports-organisations = Организации
 reports-country-not-given = Не указана
 reports-federations = Федерации
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+        [one] { $count } письмо
+        [few] { $count } письма
+        [many] { $count } писем
+       *[other] { $count } письма
+    }
+tally-signatures = { $n ->
+        [one] { $count } подпись
+        [few] { $count } подписи
+        [many] { $count } подписей
+       *[other] { $count } подписи
+    }
+tally-participants = { $n ->
+        [one] { $count } участник
+        [few] { $count } участника
+        [many] { $count } участников
+       *[other] { $count } участника
+    }
+tally-strikers = { $n ->
+        [one] { $count } бастующий
+        [few] { $count } бастующих
+        [many] { $count } бастующих
+       *[other] { $count } бастующих
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } пожертвований
+    }
+tally-observations = { $n ->
+        [one] { $count } поданное замечание
+        [few] { $count } поданных замечания
+        [many] { $count } поданных замечаний
+       *[other] { $count } поданных замечания
+    }
+tally-messages = { $n ->
+        [one] { $count } сообщение солидарности
+        [few] { $count } сообщения солидарности
+        [many] { $count } сообщений солидарности
+       *[other] { $count } сообщения солидарности
+    }
+tally-organisations = { $n ->
+        [one] { $count } организация
+        [few] { $count } организации
+        [many] { $count } организаций
+       *[other] { $count } организации
+    }
+tally-reported-by = Отчёты прислали: { $organisations }.
+tally-reported-by-totals = Отчёты прислали: { $organisations } — { $totals }.
+tally-goal = { $reached } из { $goal } — { $percent }%
+tally-roster = { $n ->
+       *[other] Члены { $federation }, приславшие отчёт: { $reported } из { $members }
+    }
+tally-filing = замечание, поданное в { $body } { $date }
+
 ## То, что нельзя показать
 
 withdrawn-title = Отозвано

@@ -216,6 +216,40 @@ reports-organisations = Örgütler
 reports-country-not-given = Belirtilmemiş
 reports-federations = Federasyonlar
 
+## Tallies in words on the pages (the feeds and the command line give them in English)
+# $n: the number, for plural forms; $count: it written out with its digits grouped.
+tally-letters = { $n ->
+       *[other] { $count } mektup
+    }
+tally-signatures = { $n ->
+       *[other] { $count } imza
+    }
+tally-participants = { $n ->
+       *[other] { $count } katılımcı
+    }
+tally-strikers = { $n ->
+       *[other] { $count } grevci
+    }
+tally-donations = { $n ->
+       *[other] { $count } { $currency } bağış
+    }
+tally-observations = { $n ->
+       *[other] { $count } sunulan gözlem
+    }
+tally-messages = { $n ->
+       *[other] { $count } dayanışma mesajı
+    }
+tally-organisations = { $n ->
+       *[other] { $count } örgüt
+    }
+tally-reported-by = { $organisations } rapor verdi.
+tally-reported-by-totals = { $organisations } rapor verdi: { $totals }.
+tally-goal = { $reached } / { $goal } — %{ $percent }
+tally-roster = { $n ->
+       *[other] { $federation } üyelerinden rapor verenler: { $reported } / { $members }
+    }
+tally-filing = { $body } kuruluşuna { $date } tarihinde sunulan gözlem
+
 ## Gösterilemeyenler
 
 withdrawn-title = Geri çekildi

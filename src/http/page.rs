@@ -929,6 +929,7 @@ fn item_html(
         }
     }
     s.push_str(&tallies::item_html(
+        w,
         &short,
         current.body().call().map_or(&[], |c| c.goals.as_slice()),
         &item.tally,
