@@ -468,8 +468,9 @@ pub(crate) async fn cancel(args: CancelArgs) -> anyhow::Result<()> {
             client.url()
         ),
     }
+    // The original when the node showed one (an update's id names its original).
     let content = Content::Cancel(Cancel {
-        target: id,
+        target: orig.as_ref().map_or(id, |o| o.id),
         reason: args.reason.clone(),
     });
     send_about(&args.opts, &mut client, &key, orig.as_ref(), content).await

@@ -192,7 +192,10 @@ fn parse_filing(text: &str) -> anyhow::Result<Filing> {
     });
     let Some((filed_at, reference)) = found else {
         let first = rest.split(':').next().unwrap_or_default().trim();
-        if first.parse::<jiff::civil::Date>().is_ok() {
+        if first
+            .parse::<jiff::civil::Date>()
+            .is_ok_and(|d| d.year() < 1970)
+        {
             return Err(usage(format!(
                 "{first} is before 1970, which no message can carry; give the date the \
                  observations were filed"

@@ -195,7 +195,7 @@ async fn run(
         tokio::join!(compare, ingest_fetched(node, arrived, origin));
     status.compare_millis = compare_millis;
     status.already_here += already_here;
-    status.fetched += ingested.fetched;
+    status.fetched += ingested.fetched + pulled.accepted;
     status.already_here += ingested.already_here;
     status.refused += ingested.refused;
     // The store's failure first: the rounds then ended only because the ingest stopped.
@@ -209,7 +209,6 @@ async fn run(
         cut,
     } = compared?;
     status.we_lacked = need.len() as u64 + pulled.accepted;
-    status.fetched += pulled.accepted;
     status.they_lacked = have.len() as u64;
     offer(
         node,
@@ -338,10 +337,16 @@ impl Fetcher<'_> {
         &mut self,
         messages: Vec<SignedMessage>,
     ) -> Result<Vec<SignedMessage>, ReconcileError> {
+        let bodies: Vec<_> = messages.iter().map(|m| m.claimed_body()).collect();
+        // Key events first, commitments ahead, within what came together (`order::rank`).
+        let mut messages: Vec<(SignedMessage, Option<crate::message::Body>)> =
+            messages.into_iter().zip(bodies).collect();
+        messages.sort_by_key(|(_, b)| b.as_ref().map_or(u8::MAX, |b| rank(b.kind())));
         let targets: Vec<Option<Id>> = messages
             .iter()
-            .map(|m| m.claimed_body().and_then(|b| b.target()))
+            .map(|(_, b)| b.as_ref().and_then(|b| b.target()))
             .collect();
+        let messages: Vec<SignedMessage> = messages.into_iter().map(|(m, _)| m).collect();
         let unknown: Vec<Id> = targets
             .iter()
             .flatten()

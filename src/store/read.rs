@@ -662,7 +662,7 @@ impl Inner {
             {
                 return Ok((p.name.clone(), p.country.clone()));
             }
-            // The key it carries on for, if any (the earliest, should there be more).
+            // The key it carries on for, if any (the first listed, should there be more).
             match rows.predecessors(&key)?.into_iter().next() {
                 Some(p) if p != *author.as_bytes() => key = p,
                 _ => break,

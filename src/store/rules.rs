@@ -94,7 +94,7 @@ pub(super) fn insert(
     if let Some(refusal) = keys::backdated(rows, &arrival, now)? {
         return Ok(refusal);
     }
-    if let Some(refusal) = keys::ended_before_sent(rows, &arrival)? {
+    if let Some(refusal) = keys::ended_before_sent(rows, &arrival, now)? {
         return Ok(refusal);
     }
     if let Some(refusal) = by_revoked_author(rows, body)? {
@@ -138,15 +138,17 @@ fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> 
 }
 
 /// A revoked key's messages made at or after its revocation are refused. A revocation itself
-/// is not, since a later one may end the key earlier, except by a key with a recovery
-/// commitment: its revocation reaches back no further than its own making
-/// (`keys::revocation_reach`), so one made after the key's end changes nothing, and would only
-/// say in the key's name what its new holder wants said.
+/// is not, since a later one may end the key earlier, except once the key's recovery key has
+/// rotated it: a revocation by a committed key reaches back no further than its own making
+/// (`keys::revocation_reach`), so one made after that end changes nothing, and would only say
+/// in the key's name what whoever holds it wants said. (Between two revocations by the key
+/// itself, no rule can tell the union's from a thief's: both stay.)
 fn by_revoked_author(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, StoreError> {
-    if body.kind() == Kind::Revocation && rows.commitments(body.author.as_bytes())?.is_empty() {
+    let end = rows.revocation(body.author.as_bytes())?;
+    if body.kind() == Kind::Revocation && end.as_ref().is_none_or(|r| r.rotation.is_none()) {
         return Ok(None);
     }
-    Ok(match rows.revocation(body.author.as_bytes())? {
+    Ok(match end {
         Some(r) if body.created_at.0 >= r.from => {
             Some(refused(Reason::RevokedAuthor, key_ended(&r)))
         }
@@ -557,11 +559,12 @@ fn revoke(
     withhold(rows, author, from)
 }
 
-/// Withholds the messages by a revoked author made at or after `from`: its revocations too when
-/// the key has a recovery commitment (see `by_revoked_author`), but for the one that ends it.
+/// Withholds the messages by a revoked author made at or after `from`: its revocations too once
+/// its recovery key rotated it (see `by_revoked_author`), but for the one that ends it.
 fn withhold(rows: &mut Rows<'_>, author: &[u8; 32], from: u64) -> Result<(), StoreError> {
-    let committed = !rows.commitments(author)?.is_empty();
-    let in_force = rows.revocation(author)?.map(|r| r.id);
+    let end = rows.revocation(author)?;
+    let rotated = end.as_ref().is_some_and(|r| r.rotation.is_some());
+    let in_force = end.map(|r| r.id);
     let mut ids = Vec::new();
     for seq in rows.posted(Tree::IAuthor, author)? {
         if let Some(e) = rows.log_entry(seq)?
@@ -573,7 +576,7 @@ fn withhold(rows: &mut Rows<'_>, author: &[u8; 32], from: u64) -> Result<(), Sto
     for id in ids {
         if let Some(rec) = rows.record(&id)?
             && rec.has_content()
-            && (rec.kind != Kind::Revocation || (committed && in_force != Some(id)))
+            && (rec.kind != Kind::Revocation || (rotated && in_force != Some(id)))
             && rec.created_at >= from
         {
             strip(rows, &id, &rec, WITHHELD, None)?;

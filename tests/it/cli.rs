@@ -406,9 +406,10 @@ async fn update_cancel_and_endorse_a_call() {
         1,
         "not-author",
     );
+    // By its update's id: the original is what is cancelled.
     ok(run(&[
         "cancel",
-        &call,
+        &update,
         "--key",
         &union,
         "--node",

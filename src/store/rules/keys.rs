@@ -17,10 +17,13 @@
 //! - a key with a recovery commitment cannot be ended by itself back into its past: its
 //!   revocation reaches back no further than its own created_at, one created before the
 //!   commitment is refused, and it cannot name a successor (the main key is what a thief holds);
-//!   one made at or after the key's end changes nothing and is refused, or withheld when the end
-//!   arrives after it (`withhold`), so it says nothing in the key's name either way;
-//! - a client's message by a committed key whose end is known here is refused whatever date it
-//!   carries ([`ended_before_sent`]); what peers relay is judged by its date.
+//!   once the recovery key has rotated it, one made at or after the key's end changes nothing
+//!   and is refused, or withheld when the rotation arrives after it (`withhold`, `settle`), so
+//!   it says nothing in the key's name either way (between two revocations by the key itself no
+//!   rule can tell the union's from a thief's, and both stay);
+//! - a client's message by a committed key whose end (past, not one dated ahead) is known here
+//!   is refused whatever date it carries ([`ended_before_sent`]); what peers relay is judged by
+//!   its date.
 //!
 //! Where messages move in bulk, commitments travel first (`federation::order`), which keeps
 //! the one exception above from arising between nodes that hold the commitment.
@@ -88,6 +91,7 @@ pub(super) fn backdated(
 pub(super) fn ended_before_sent(
     rows: &Rows<'_>,
     arrival: &Arrival<'_>,
+    now: Timestamp,
 ) -> Result<Option<Inserted>, StoreError> {
     if !matches!(arrival.origin, Origin::Local) {
         return Ok(None);
@@ -97,7 +101,8 @@ pub(super) fn ended_before_sent(
     if body.kind() == Kind::Rotation || rows.commitments(author)?.is_empty() {
         return Ok(None);
     }
-    let Some(end) = rows.revocation(author)? else {
+    // An end still to come (a revocation dated ahead) ends nothing yet.
+    let Some(end) = rows.revocation(author)?.filter(|e| e.from <= now.0) else {
         return Ok(None);
     };
     if body.created_at.0 >= end.from {
@@ -262,7 +267,12 @@ fn settle(rows: &mut Rows<'_>, key: &[u8; 32], depth: usize) -> Result<(), Store
     if existing.as_ref() != Some(&row) {
         rows.put_revocation(key, &row);
     }
-    if existing.as_ref().is_none_or(|e| end_from < e.from) {
+    // Again when a rotation comes into force at the same end: what the key signed from then
+    // that was kept until now (its own later revocations) goes too.
+    if existing
+        .as_ref()
+        .is_none_or(|e| end_from < e.from || e.rotation != row.rotation)
+    {
         withhold(rows, key, end_from)?;
     }
     // A revocation's successor that the rotation in force replaces carries on for nothing any

@@ -564,17 +564,33 @@ fn a_thiefs_revocation_made_after_the_rotations_time_is_refused_or_withheld_in_e
             .unwrap();
         assert_eq!((ended.from, ended.id), (at(10).0, rot.id()));
         assert!(node.holds(&old), "rotation first: {rotation_first}");
-        // The union's own revocation in force is kept, not withheld by its own end.
+        // Without a rotation, two revocations by the key itself both stay (no rule can tell
+        // the union's from a thief's), whichever came first; the earlier-reaching ends it.
         let (other, other_recovery) = (key(52), key(53));
-        node.accept(&commit(&other, at(0), &other_recovery), at(0));
         let own = revoke(&other, at(5), at(5), None);
-        node.accept(&own, at(5));
-        assert!(node.holds(&own));
-        assert_eq!(
-            reason(node.arrive(&revoke(&other, at(6), at(0), None), at(6))),
-            Reason::RevokedAuthor,
-            "a second revocation changes nothing"
-        );
+        let second = revoke(&other, at(6), at(1), None);
+        for (first, then) in [(&own, &second), (&second, &own)] {
+            let mut n = Node::default();
+            n.accept(&commit(&other, at(0), &other_recovery), at(0));
+            n.relayed(first, at(6));
+            n.relayed(then, at(6));
+            assert!(n.holds(&own) && n.holds(&second));
+            let ended = n
+                .rows()
+                .revocation(other.public().as_bytes())
+                .unwrap()
+                .unwrap();
+            assert_eq!(ended.id, own.id(), "the earlier-reaching one ends it");
+            // Once the recovery key rotates it (from a later time), what the key signed after
+            // the end goes, the other revocation too; the one in force stays.
+            let (s, sr) = (key(54), key(55));
+            n.relayed(
+                &rotation(&other_recovery, at(9), &other, at(8), &s, &sr),
+                at(9),
+            );
+            assert!(n.holds(&own));
+            assert!(!n.holds(&second), "{:?} first", first.id());
+        }
     }
 }
 
