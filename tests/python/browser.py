@@ -252,12 +252,13 @@ def main():
             bars = browser.js(
                 "[...document.querySelectorAll('ul.goals progress')].map(p => [p.value, p.max, "
                 "document.getElementById(p.getAttribute('aria-labelledby')).innerText])")
+            # The browser reads French: the tally is in its words and digit grouping.
             c.check("the call's goals are progress bars named by their numbers in words",
-                    bars == [[700, 1000, "700 of 1,000 letters — 70%"],
-                             [2, 5, "2 of 5 observations filed — 40%"]], bars)
+                    bars == [[700, 1000, "700 sur 1\u202f000 lettres — 70 %"],
+                             [2, 5, "2 sur 5 observations déposées — 40 %"]], bars)
             c.check("and the totals and the number of reporting organisations are shown",
                     browser.js("document.querySelector('p.reported').innerText")
-                    == "Reported by 2 organisations: 700 letters, 2 observations filed.",
+                    == "Signalé par 2 organisations : 700 lettres, 2 observations déposées.",
                     browser.js("document.querySelector('p.reported') && "
                                "document.querySelector('p.reported').innerText"))
             c.check("the bars fit a phone's screen",
@@ -270,7 +271,7 @@ def main():
                               ".map(r => [...r.cells].map(c => c.innerText))")
             c.check("the call's page has a table of the reporting organisations",
                     len(rows) == 2 and rows[0][0] == "Eastland Dockworkers' Union"
-                    and rows[0][1] == "Azerbaïdjan" and rows[0][2].startswith("700 letters")
+                    and rows[0][1] == "Azerbaïdjan" and rows[0][2].startswith("700 lettres")
                     and "Letters from every branch" in rows[0][4], rows)
             c.check("its tables have captions and header cells, and fit a phone's screen",
                     browser.js("[...document.querySelectorAll('table.reports')]"
