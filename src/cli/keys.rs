@@ -20,6 +20,7 @@ use crate::message::{
     Timestamp, recovery_digest,
 };
 use crate::rpc::{Client, PublishOutcome};
+use crate::store::KeyCommitment;
 
 /// `tocsin keygen`
 #[derive(Debug, clap::Args)]
@@ -258,21 +259,18 @@ fn write_public(path: &Path, key: &AuthorKey) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Signs a fresh commitment of `key` to `recovery` and publishes it; notes it in KEY.committed
-/// when the node took it. Refused first, without publishing, when the node holds a commitment of
-/// this key to another recovery key: someone else has used the key.
-async fn publish_commitment(
-    key_path: &Path,
+/// The commitment of `key` to `recovery` the node holds, if any. Refused when it holds one of
+/// this key to another recovery key: someone else has used the key. An older node cannot say
+/// (`None`).
+async fn held_commitment(
     key: &SecretKey,
     recovery: &AuthorKey,
     client: &mut Client,
-) -> anyhow::Result<PublishOutcome> {
+) -> anyhow::Result<Option<KeyCommitment>> {
     match client.key_state(&key.public()).await {
-        Ok(state) => {
-            if let Some(held) = state.commitment
-                && held.recovery_digest != recovery_digest(recovery)
-            {
-                return Err(Failure::failed(format!(
+        Ok(state) => match state.commitment {
+            Some(held) if held.recovery_digest != recovery_digest(recovery) => {
+                Err(Failure::failed(format!(
                     "the node at {} holds a recovery commitment of key {} to ANOTHER recovery key, \
                      made {}: someone else has used this key. Nothing was sent. See \
                      `tocsin key {} --node {}`, and warn the people who follow you by another way",
@@ -282,15 +280,35 @@ async fn publish_commitment(
                     key.public(),
                     client.url()
                 ))
-                .into());
+                .into())
             }
-        }
-        // An older node cannot say; the commitment is published all the same.
-        Err(e) if e.is_unimplemented() => {}
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!("asking {}", client.url())));
-        }
+            held => Ok(held),
+        },
+        Err(e) if e.is_unimplemented() => Ok(None),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("asking {}", client.url()))),
     }
+}
+
+/// Signs a fresh commitment of `key` to `recovery` and publishes it; notes it in KEY.committed
+/// when the node took it. Refused first, without publishing, when the node holds a commitment of
+/// this key to another recovery key ([`held_commitment`]).
+async fn publish_commitment(
+    key_path: &Path,
+    key: &SecretKey,
+    recovery: &AuthorKey,
+    client: &mut Client,
+) -> anyhow::Result<PublishOutcome> {
+    held_commitment(key, recovery, client).await?;
+    publish_fresh_commitment(key_path, key, recovery, client).await
+}
+
+/// [`publish_commitment`] once the node's commitments were looked at.
+async fn publish_fresh_commitment(
+    key_path: &Path,
+    key: &SecretKey,
+    recovery: &AuthorKey,
+    client: &mut Client,
+) -> anyhow::Result<PublishOutcome> {
     let message = commitment(key, recovery, Timestamp::now())?;
     let outcome = publish_one(client, message.signed()).await?;
     if let PublishOutcome::Accepted { id, .. } | PublishOutcome::Duplicate { id, .. } = &outcome {
@@ -366,10 +384,7 @@ pub(crate) async fn commit(args: CommitArgs) -> anyhow::Result<()> {
     let mut client = args.node.connect().await?;
     // Held there already (the first post published it, or this ran before): a second
     // commitment would change nothing, the earliest being the one in force.
-    if let Ok(state) = client.key_state(&key.public()).await
-        && let Some(held) = state.commitment
-        && held.recovery_digest == recovery_digest(&recovery)
-    {
+    if let Some(held) = held_commitment(&key, &recovery, &mut client).await? {
         note_committed(&args.key, held.id, Kind::Commitment, client.url())?;
         if args.json {
             println!(
@@ -387,6 +402,6 @@ pub(crate) async fn commit(args: CommitArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let outcome = publish_commitment(&args.key, &key, &recovery, &mut client).await?;
+    let outcome = publish_fresh_commitment(&args.key, &key, &recovery, &mut client).await?;
     print_outcome(outcome, Some(Kind::Commitment), client.url(), args.json)
 }

@@ -406,20 +406,13 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<()> {
     if let Some(why) = state.withheld.as_ref().filter(|_| message.is_none()) {
         return Err(withheld(id, why));
     }
-    for author in message
-        .iter()
-        .flat_map(|m| {
-            // A rotation's compromised key: whether the rotation is in force (render.rs).
-            let rotated = match &m.body().content {
-                Content::Rotation(r) => Some(r.compromised),
-                _ => None,
-            };
-            std::iter::once(*m.author()).chain(rotated)
-        })
-        .chain(state.endorsers.iter().map(|(a, _, _)| *a))
-        .collect::<std::collections::BTreeSet<_>>()
-    {
-        names.learn_key(&mut client, &author).await;
+    // The keys the message names (a rotation's too: whether it is in force), and its
+    // endorsers; each asked of the node once.
+    if let Some(m) = &message {
+        learn_keys(&mut names, &mut client, m, false).await;
+    }
+    for (endorser, _, _) in &state.endorsers {
+        names.learn_key(&mut client, endorser).await;
     }
     let clock = Clock::system();
     let st = Style::stdout();

@@ -25,7 +25,7 @@ use super::have::Have;
 use super::read::FilterArgs;
 use super::term::{self, Progress};
 use super::{Failure, NodeUrl};
-use crate::federation::{Differences, TargetsFirst, find_differences, rank};
+use crate::federation::{Differences, TargetsFirst, find_differences, key_events};
 use crate::message::{Filter, Id, Message, SignedMessage, limits};
 use crate::node::ReconcileStatus;
 use crate::rpc::{ClientEvent, PublishOutcome, RECONCILE_BATCH};
@@ -297,30 +297,41 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The node's key events among `ids`, in its log order with recovery commitments first
-/// (`federation::rank`), read from a subscription to those kinds (a few per organisation).
-async fn key_events_among(
-    client: &mut crate::rpc::Client,
-    ids: &[Id],
-) -> anyhow::Result<Vec<SignedMessage>> {
-    let wanted: HashSet<&Id> = ids.iter().collect();
-    let filter = Filter {
-        kinds: crate::message::Kind::KEY_EVENTS.to_vec(),
-        ..Filter::default()
-    };
-    let mut events = client.subscribe(&filter, 0, None).await?;
-    let mut found = Vec::new();
-    while let Some(event) = events.next().await {
-        match event? {
-            ClientEvent::Delivery { message, .. } if wanted.contains(&message.id()) => {
-                found.push(message);
-            }
-            ClientEvent::Delivery { .. } => {}
-            ClientEvent::CaughtUp(_) => break,
-        }
+/// What `export --for` writes: only what verifies here and passes the filter, counted.
+struct Exporting<'a> {
+    file: ExportFile,
+    filter: &'a Filter,
+    count: u64,
+    filtered: u64,
+    skipped: u64,
+}
+
+impl Exporting<'_> {
+    /// `m` verified, or `None` (said, and counted as skipped): an export is a record others
+    /// will trust, so only what verifies here goes in.
+    fn verified(&mut self, m: SignedMessage) -> Option<Message> {
+        let id = m.id();
+        Message::open_untimed(m)
+            .inspect_err(|r| {
+                eprintln!(
+                    "{}: left out a message that does not verify ({r})",
+                    id.short()
+                );
+                self.skipped += 1;
+            })
+            .ok()
     }
-    found.sort_by_key(|m| m.claimed_body().map_or(u8::MAX, |b| rank(b.kind())));
-    Ok(found)
+
+    /// Writes `message` unless the filter leaves it out.
+    fn write(&mut self, message: &Message) -> anyhow::Result<()> {
+        if self.filter.matches(message.body()) {
+            self.file.write(message.signed())?;
+            self.count += 1;
+        } else {
+            self.filtered += 1;
+        }
+        Ok(())
+    }
 }
 
 /// `export --for`: only the node's messages that the summary `have` lacks (and the filter
@@ -352,36 +363,29 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
     need.sort();
     let lacking = need.len();
 
-    let mut file = ExportFile::create(&args.out)?;
+    let mut out = Exporting {
+        file: ExportFile::create(&args.out)?,
+        filter,
+        count: 0,
+        filtered: 0,
+        skipped: 0,
+    };
     let mut progress = Progress::new("exporting");
-    let (mut count, mut filtered, mut skipped, mut gone) = (0u64, 0u64, 0u64, 0u64);
+    let mut gone = 0u64;
     // Key events first, commitments ahead, as a follower takes them: an importing node that
     // took a revocation before its key's commitment would let it reach back before it.
-    let key_events = key_events_among(&mut client, &need)
+    let lacked: HashSet<Id> = need.iter().copied().collect();
+    let first: Vec<SignedMessage> = key_events(&mut client, None)
         .await
-        .context("reading the node's key events")?;
-    let taken: HashSet<Id> = key_events.iter().map(|m| m.id()).collect();
+        .context("reading the node's key events")?
+        .into_iter()
+        .filter(|m| lacked.contains(&m.id()))
+        .collect();
+    let taken: HashSet<Id> = first.iter().map(|m| m.id()).collect();
     let need: Vec<Id> = need.into_iter().filter(|id| !taken.contains(id)).collect();
-    let mut first = Vec::new();
-    for m in key_events {
-        let id = m.id();
-        match Message::open_untimed(m) {
-            Ok(m) => first.push(m),
-            Err(r) => {
-                eprintln!(
-                    "{}: left out a message that does not verify ({r})",
-                    id.short()
-                );
-                skipped += 1;
-            }
-        }
-    }
-    for message in first {
-        if filter.matches(message.body()) {
-            file.write(message.signed())?;
-            count += 1;
-        } else {
-            filtered += 1;
+    for m in first {
+        if let Some(m) = out.verified(m) {
+            out.write(&m)?;
         }
     }
     // Targets before what refers to them, across batches: the importing node holds back a
@@ -400,17 +404,9 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
         let mut ready = Vec::with_capacity(messages.len());
         for m in messages.into_iter().filter(|m| asked.contains(&m.id())) {
             let id = m.id();
-            // An export is a record others will trust: only what verifies here goes in.
-            match Message::open_untimed(m) {
-                Ok(m) => verified.push(m),
-                Err(r) => {
-                    eprintln!(
-                        "{}: left out a message that does not verify ({r})",
-                        id.short()
-                    );
-                    skipped += 1;
-                    order.not_coming(&id, &mut ready);
-                }
+            match out.verified(m) {
+                Some(m) => verified.push(m),
+                None => order.not_coming(&id, &mut ready),
             }
         }
         for id in &missing {
@@ -425,20 +421,22 @@ async fn export_for(args: &ExportArgs, filter: &Filter, have: &Have) -> anyhow::
             ready.extend(order.rest());
         }
         for message in ready {
-            if !filter.matches(message.body()) {
-                filtered += 1;
-                continue;
-            }
-            file.write(message.signed())?;
-            count += 1;
+            out.write(&message)?;
         }
         progress.set(
-            count + filtered + skipped + gone,
+            out.count + out.filtered + out.skipped + gone,
             Some(lacking as u64),
-            &format!("{count} messages"),
+            &format!("{} messages", out.count),
         );
     }
     progress.finish();
+    let Exporting {
+        file,
+        count,
+        filtered,
+        skipped,
+        ..
+    } = out;
     let bytes = file.finish()?;
     let mut out = std::io::stdout().lock();
     if args.json {

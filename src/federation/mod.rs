@@ -42,12 +42,12 @@ use futures::{Stream, StreamExt};
 use tracing::{debug, info, warn};
 
 pub use backoff::Backoff;
-pub(crate) use order::{TargetsFirst, rank};
+pub(crate) use order::TargetsFirst;
 pub use reconcile::{Differences, Fetcher, ReconcileError, Target, find_differences, reconcile};
 pub use sync::{SyncError, SyncWith, Synced, sync};
 
 use crate::config::PeerConfig;
-use crate::message::{AuthorKey, Filter, Kind, Outlook};
+use crate::message::{AuthorKey, Filter, Kind, Outlook, SignedMessage};
 use crate::node::{
     Batch, Batches, Ended, Feed, Next, Node, NodeError, NodeInfo, Offer, Outcome, PeerStatus,
     PublishStatus, ReconcileStatus, drive,
@@ -284,7 +284,7 @@ impl Follower {
         // Revocations first, then the log from `cursor` (as the log check settled it);
         // reconciliation runs beside the follow once it has caught up with the peer's log, so a
         // backlog comes once, by the log, where a refusal that may change is kept for retry.
-        self.pull_key_events(&mut client, peer_key).await?;
+        pull_key_events::<FollowError>(&self.node, &mut client, peer_key).await?;
         let target = Target {
             name: self.peer.name.clone(),
             node_key: peer_key,
@@ -392,16 +392,6 @@ impl Follower {
         };
         Ok((cursor, Some(verdict)))
     }
-
-    /// Pulls every key event the peer has before anything else ([`pull_key_events`]).
-    async fn pull_key_events(
-        &mut self,
-        client: &mut Client,
-        peer_key: AuthorKey,
-    ) -> Result<(), FollowError> {
-        pull_key_events::<FollowError>(&self.node, client, peer_key).await?;
-        Ok(())
-    }
 }
 
 /// What [`pull_key_events`] brought.
@@ -425,34 +415,24 @@ pub(crate) async fn pull_key_events<E>(
 where
     E: From<ClientError> + From<NodeError>,
 {
-    let filter = Filter {
-        kinds: Kind::KEY_EVENTS.to_vec(),
-        ..Filter::default()
-    };
-    let mut events = client.subscribe(&filter, 0, Some(node.node_key())).await?;
-    let mut pulled = Vec::new();
-    while let Some(event) = events.next().await {
-        match event? {
-            // Marked as the peer's, so they are not sent back to it; cursor 0 leaves the
-            // durable cursor where it is (the store only ever moves a cursor forward).
-            ClientEvent::Delivery { message, .. } => pulled.push((
-                message,
-                Origin::Peer {
-                    peer: from.to_hex(),
-                    cursor: 0,
-                },
-            )),
-            ClientEvent::CaughtUp(_) => break,
-        }
-    }
-    drop(events);
+    let events = key_events(client, Some(node.node_key())).await?;
     let mut counts = Pulled::default();
-    if pulled.is_empty() {
+    if events.is_empty() {
         return Ok(counts);
     }
-    // Stable: each rank keeps the log's order.
-    pulled.sort_by_key(|(m, _)| m.claimed_body().map_or(u8::MAX, |b| order::rank(b.kind())));
-    debug!(from = %from.short(), n = pulled.len(), "key events pulled first");
+    debug!(from = %from.short(), n = events.len(), "key events pulled first");
+    // Marked as the peer's, so they are not sent back to it; cursor 0 leaves the durable
+    // cursor where it is (the store only ever moves a cursor forward).
+    let pulled = events
+        .into_iter()
+        .map(|m| {
+            let origin = Origin::Peer {
+                peer: from.to_hex(),
+                cursor: 0,
+            };
+            (m, origin)
+        })
+        .collect();
     for outcome in node.publish_many(pulled).await {
         match outcome {
             Ok(p) if p.status == PublishStatus::Accepted => counts.accepted += 1,
@@ -461,6 +441,30 @@ where
         }
     }
     Ok(counts)
+}
+
+/// Every key event the node behind `client` holds (what `peer` may see there): recovery
+/// commitments first, then rotations and revocations, each in the node's log order
+/// (`order::rank`). Read from a subscription to those kinds, up to where it caught up.
+pub(crate) async fn key_events(
+    client: &mut Client,
+    peer: Option<AuthorKey>,
+) -> Result<Vec<SignedMessage>, ClientError> {
+    let filter = Filter {
+        kinds: Kind::KEY_EVENTS.to_vec(),
+        ..Filter::default()
+    };
+    let mut events = client.subscribe(&filter, 0, peer).await?;
+    let mut found = Vec::new();
+    while let Some(event) = events.next().await {
+        match event? {
+            ClientEvent::Delivery { message, .. } => found.push(message),
+            ClientEvent::CaughtUp(_) => break,
+        }
+    }
+    // Stable: each rank keeps the log's order.
+    found.sort_by_key(order::rank_of);
+    Ok(found)
 }
 
 /// TLS towards a configured peer: its CA (or the system roots), and this node's certificate as
@@ -480,18 +484,14 @@ fn peer_tls(node: &Node, peer: &PeerConfig) -> Result<ClientTls, String> {
 /// Reconciles with a configured peer over `client` and notes the run in the peer's status and
 /// `/metrics`: the one way a run with a configured peer is made, by its follower or by
 /// the operator (`sync.rs`). The follower's runs do not pull the peer's key events first
-/// (`reconcile::reconcile_following`): it pulled them when it connected.
+/// (`pull` false): it pulled them when it connected.
 async fn reconcile_with_peer(
     node: &Node,
     client: &mut Client,
     target: &Target,
-    following: bool,
+    pull: bool,
 ) -> ReconcileStatus {
-    let status = if following {
-        reconcile::reconcile_following(node, client, target).await
-    } else {
-        reconcile(node, client, target).await
-    };
+    let status = reconcile::reconcile_with(node, client, target, pull).await;
     node.note_peer_reconcile(&target.name, status.clone());
     status
 }
@@ -505,7 +505,7 @@ struct Reconciler {
 impl Reconciler {
     /// One reconciliation, noted.
     async fn run(&self, client: &mut Client) {
-        reconcile_with_peer(&self.node, client, &self.target, true).await;
+        reconcile_with_peer(&self.node, client, &self.target, false).await;
     }
 
     /// Runs beside the follow, on its own clone of the connection (tonic multiplexes): once

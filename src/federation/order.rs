@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::message::{Id, Kind};
+use crate::message::{Id, Kind, SignedMessage};
 
 /// Where a message of `kind` goes among messages moved in bulk: key events first (what ends a
 /// key is known before what the key signed arrives, as a follower pulls them first), and of
@@ -22,6 +22,12 @@ pub(crate) fn rank(kind: Kind) -> u8 {
         Kind::Rotation | Kind::Revocation => 1,
         _ => 2,
     }
+}
+
+/// [`rank`] of a message on its way, read from its body without checking it (one that does not
+/// decode goes last; the ingest refuses it with its reason).
+pub(crate) fn rank_of(m: &SignedMessage) -> u8 {
+    m.claimed_body().map_or(u8::MAX, |b| rank(b.kind()))
 }
 
 /// Orders messages so that one whose target is still to come in the same exchange waits for

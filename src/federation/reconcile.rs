@@ -85,17 +85,9 @@ pub async fn reconcile(node: &Node, client: &mut Client, target: &Target) -> Rec
     reconcile_with(node, client, target, true).await
 }
 
-/// [`reconcile`] for a follower, which pulled the peer's key events when it connected and
-/// takes later ones from the peer's log as they come.
-pub(super) async fn reconcile_following(
-    node: &Node,
-    client: &mut Client,
-    target: &Target,
-) -> ReconcileStatus {
-    reconcile_with(node, client, target, false).await
-}
-
-async fn reconcile_with(
+/// [`reconcile`], pulling the other node's key events first or not (`pull`: a follower pulled
+/// them when it connected, and takes later ones from the peer's log as they come).
+pub(super) async fn reconcile_with(
     node: &Node,
     client: &mut Client,
     target: &Target,
@@ -337,21 +329,20 @@ impl Fetcher<'_> {
         &mut self,
         messages: Vec<SignedMessage>,
     ) -> Result<Vec<SignedMessage>, ReconcileError> {
-        let bodies: Vec<_> = messages.iter().map(|m| m.claimed_body()).collect();
-        // Key events first, commitments ahead, within what came together (`order::rank`).
-        let mut messages: Vec<(SignedMessage, Option<crate::message::Body>)> =
-            messages.into_iter().zip(bodies).collect();
-        messages.sort_by_key(|(_, b)| b.as_ref().map_or(u8::MAX, |b| rank(b.kind())));
-        let targets: Vec<Option<Id>> = messages
-            .iter()
-            .map(|(_, b)| b.as_ref().and_then(|b| b.target()))
+        // Each with its rank and target, read from its body once; key events first, commitments
+        // ahead, within what came together (`order::rank`).
+        let mut messages: Vec<(u8, Option<Id>, SignedMessage)> = messages
+            .into_iter()
+            .map(|m| match m.claimed_body() {
+                Some(b) => (rank(b.kind()), b.target(), m),
+                None => (u8::MAX, None, m),
+            })
             .collect();
-        let messages: Vec<SignedMessage> = messages.into_iter().map(|(m, _)| m).collect();
-        let unknown: Vec<Id> = targets
+        messages.sort_by_key(|(rank, _, _)| *rank);
+        let unknown: Vec<Id> = messages
             .iter()
-            .flatten()
+            .filter_map(|(_, target, _)| *target)
             .filter(|t| self.order.unknown(t))
-            .copied()
             .collect::<HashSet<Id>>()
             .into_iter()
             .collect();
@@ -373,7 +364,7 @@ impl Fetcher<'_> {
                 .map_err(NodeError::from)?
         };
         let mut out = Vec::with_capacity(messages.len());
-        for (m, target) in messages.into_iter().zip(targets) {
+        for (_, target, m) in messages {
             let there = target.is_none_or(|t| here.contains(&t));
             self.order.take(m.id(), target, m, there, &mut out);
         }
@@ -578,13 +569,12 @@ async fn offer(
     node: &Node,
     session: &mut ReconcileSession,
     view: &View,
-    mut have: Vec<Id>,
+    have: Vec<Id>,
     status: &mut ReconcileStatus,
 ) -> Result<(), ReconcileError> {
     // Key events first (commitments ahead), then the rest in this node's log order
     // (`order::rank`); and of those a target before what refers to it, which the other node
     // holds back for the target's embargo only if the target came first.
-    have.sort();
     let placed = {
         let ids = have.clone();
         node.reads()

@@ -113,7 +113,7 @@ pub async fn sync(node: &Node, with: SyncWith) -> Result<Synced, SyncError> {
                 // As its follower does: its certificate is checked against peer.ca.
                 authenticated: true,
             };
-            let status = reconcile_with_peer(node, &mut client, &target, false).await;
+            let status = reconcile_with_peer(node, &mut client, &target, true).await;
             Ok(Synced {
                 name: target.name,
                 node_key,

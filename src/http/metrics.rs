@@ -36,7 +36,6 @@ fn secs(us: u64) -> String {
     s.to_string()
 }
 
-/// The exposition text (reads the store's counters: call on the store's read pool).
 /// A store read's answer, or `None` when the store cannot be read now (it reopens after a
 /// failed write); other errors are errors.
 fn unless_unavailable<T>(read: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
@@ -47,11 +46,9 @@ fn unless_unavailable<T>(read: Result<T, StoreError>) -> Result<Option<T>, Store
     }
 }
 
+/// The exposition text (reads the store's counters: call on the store's read pool).
 pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     let m = node.metrics().snapshot();
-    // While the store reopens after a failed write, what it holds cannot be counted: those
-    // gauges are left out and the rest (tocsin_store_writable 0 among them) still answers.
-    let counts = unless_unavailable(node.store().counts())?;
     let mut out = String::new();
 
     family(
@@ -195,63 +192,7 @@ pub(super) fn render(node: &Node) -> Result<String, StoreError> {
     retry(&mut out, node)?;
     connections(&mut out, node);
 
-    if let Some(counts) = &counts {
-        family(
-            &mut out,
-            "tocsin_store_messages",
-            "gauge",
-            "Messages held with their content that readers can see (none under embargo).",
-        );
-        let _ = writeln!(
-            out,
-            "tocsin_store_messages {}",
-            counts.messages.saturating_sub(counts.embargoed)
-        );
-        family(
-            &mut out,
-            "tocsin_store_tombstones",
-            "gauge",
-            "Ids remembered without content (cancelled, withheld, expired), so replays are refused.",
-        );
-        let _ = writeln!(out, "tocsin_store_tombstones {}", counts.tombstones);
-        family(
-            &mut out,
-            "tocsin_store_reports",
-            "gauge",
-            "Action reports that count in tallies here (released; not withdrawn, withheld or expired).",
-        );
-        let _ = writeln!(out, "tocsin_store_reports {}", counts.reports);
-        if let Some(keys) = unless_unavailable(node.store().key_counts())? {
-            family(
-                &mut out,
-                "tocsin_keys_rotated",
-                "gauge",
-                "Keys ended here by a rotation in force: signed by the recovery key their commitment names, with a successor that carries on.",
-            );
-            let _ = writeln!(out, "tocsin_keys_rotated {}", keys.rotated);
-            family(
-                &mut out,
-                "tocsin_keys_revoked",
-                "gauge",
-                "Keys ended here without a rotation in force (by a revocation).",
-            );
-            let _ = writeln!(out, "tocsin_keys_revoked {}", keys.revoked);
-            family(
-                &mut out,
-                "tocsin_key_commitments",
-                "gauge",
-                "Keys with a recovery commitment held here (their own, or one a rotation made for its successor).",
-            );
-            let _ = writeln!(out, "tocsin_key_commitments {}", keys.committed);
-        }
-        family(
-            &mut out,
-            "tocsin_store_head_seq",
-            "gauge",
-            "The last seq of the node's log that readers can see (an embargoed arrival does not move it).",
-        );
-        let _ = writeln!(out, "tocsin_store_head_seq {}", counts.reader_head_seq);
-    }
+    store_gauges(&mut out, node)?;
 
     family(
         &mut out,
@@ -416,6 +357,71 @@ pub(super) fn gateway(out: &mut String, stats: &Stats, cache_bytes: usize) {
         "Bytes of rendered bodies held by the render cache (http.render_cache_mib).",
     );
     let _ = writeln!(out, "tocsin_http_render_cache_bytes {cache_bytes}");
+}
+
+/// What the store holds. While it reopens after a failed write, what it holds cannot be
+/// counted: these gauges are left out and the rest (tocsin_store_writable 0 among them) still
+/// answers.
+fn store_gauges(out: &mut String, node: &Node) -> Result<(), StoreError> {
+    let Some(counts) = unless_unavailable(node.store().counts())? else {
+        return Ok(());
+    };
+    family(
+        out,
+        "tocsin_store_messages",
+        "gauge",
+        "Messages held with their content that readers can see (none under embargo).",
+    );
+    let _ = writeln!(
+        out,
+        "tocsin_store_messages {}",
+        counts.messages.saturating_sub(counts.embargoed)
+    );
+    family(
+        out,
+        "tocsin_store_tombstones",
+        "gauge",
+        "Ids remembered without content (cancelled, withheld, expired), so replays are refused.",
+    );
+    let _ = writeln!(out, "tocsin_store_tombstones {}", counts.tombstones);
+    family(
+        out,
+        "tocsin_store_reports",
+        "gauge",
+        "Action reports that count in tallies here (released; not withdrawn, withheld or expired).",
+    );
+    let _ = writeln!(out, "tocsin_store_reports {}", counts.reports);
+    if let Some(keys) = unless_unavailable(node.store().key_counts())? {
+        family(
+            out,
+            "tocsin_keys_rotated",
+            "gauge",
+            "Keys ended here by a rotation in force: signed by the recovery key their commitment names, with a successor that carries on.",
+        );
+        let _ = writeln!(out, "tocsin_keys_rotated {}", keys.rotated);
+        family(
+            out,
+            "tocsin_keys_revoked",
+            "gauge",
+            "Keys ended here without a rotation in force (by a revocation).",
+        );
+        let _ = writeln!(out, "tocsin_keys_revoked {}", keys.revoked);
+        family(
+            out,
+            "tocsin_key_commitments",
+            "gauge",
+            "Keys with a recovery commitment held here (their own, or one a rotation made for its successor).",
+        );
+        let _ = writeln!(out, "tocsin_key_commitments {}", keys.committed);
+    }
+    family(
+        out,
+        "tocsin_store_head_seq",
+        "gauge",
+        "The last seq of the node's log that readers can see (an embargoed arrival does not move it).",
+    );
+    let _ = writeln!(out, "tocsin_store_head_seq {}", counts.reader_head_seq);
+    Ok(())
 }
 
 /// Federation's retry set: refusals that may change, kept and tried again until they expire.

@@ -132,8 +132,6 @@ impl Early {
 pub struct Staged {
     node: Node,
     started: Instant,
-    /// The time the batch is judged at (and the store decides embargoes by).
-    now: Timestamp,
     /// The answers found before the store.
     early: Vec<Early>,
     /// The messages handed to the store, by place, in the order handed over (the store
@@ -162,7 +160,6 @@ impl Staged {
         let Staged {
             node,
             started,
-            now,
             early,
             stored,
             rosters,
@@ -174,7 +171,7 @@ impl Staged {
             Some(Ok(submitted)) => submitted.durable().await,
             Some(Err(e)) => Err(e),
         };
-        let (mut answers, failed) = node.store_answers(durable, stored, now, rosters);
+        let (mut answers, failed) = node.store_answers(durable, stored, rosters);
         for (_, outcome) in &answers {
             node.count(outcome, started);
         }
@@ -261,7 +258,6 @@ impl Node {
         Staged {
             node: self.clone(),
             started,
-            now,
             early,
             stored,
             rosters,
@@ -457,7 +453,6 @@ impl Node {
         &self,
         durable: Result<Vec<Inserted>, StoreError>,
         stored: Vec<(usize, Message)>,
-        now: Timestamp,
         rosters: bool,
     ) -> (Vec<(usize, Outcome)>, Option<StoreError>) {
         let inserted = match durable {
@@ -481,7 +476,7 @@ impl Node {
             .map(|(index, msg)| {
                 // The writer answers every message it is given, in order.
                 let outcome = match inserted.next() {
-                    Some(result) => self.settle(&msg, now, result),
+                    Some(result) => settle(&msg, result),
                     None => Err(NodeError::Internal(
                         "the store answered fewer messages than it was given",
                     )),
@@ -500,23 +495,6 @@ impl Node {
             })
             .collect();
         (answers, None)
-    }
-
-    /// The answer for `msg` from the store's outcome; `now` is the time the store judged it at
-    /// (whether it is under embargo).
-    fn settle(&self, msg: &Message, now: Timestamp, inserted: Inserted) -> Outcome {
-        let (seq, status, held) = match inserted {
-            Inserted::Accepted { seq, held } => (seq, PublishStatus::Accepted, held),
-            Inserted::Duplicate { seq, held } => (seq, PublishStatus::Duplicate, held),
-            Inserted::Refused(r) => return Err(r.into()),
-        };
-        Ok(Published {
-            id: msg.id(),
-            seq,
-            status,
-            // Held back by the store: under embargo, or about a message that is (a copy too).
-            embargoed: held || msg.body().embargoed_at(now),
-        })
     }
 
     fn count(&self, outcome: &Outcome, started: Instant) {
@@ -541,3 +519,19 @@ impl Node {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// The answer for `msg` from the store's outcome: under embargo when the store holds it back
+/// from readers (by its own hour, or about a message that is; a copy as what it copies).
+fn settle(msg: &Message, inserted: Inserted) -> Outcome {
+    let (seq, status, held) = match inserted {
+        Inserted::Accepted { seq, held } => (seq, PublishStatus::Accepted, held),
+        Inserted::Duplicate { seq, held } => (seq, PublishStatus::Duplicate, held),
+        Inserted::Refused(r) => return Err(r.into()),
+    };
+    Ok(Published {
+        id: msg.id(),
+        seq,
+        status,
+        embargoed: held,
+    })
+}

@@ -740,6 +740,14 @@ impl Node {
         }
     }
 
+    /// Counts `n` messages released from embargo as accepted now, when readers can see them.
+    fn note_released(&self, n: usize) {
+        if n > 0 {
+            self.inner.metrics.released(n as u64);
+            info!(released = n, "embargoed messages released to readers");
+        }
+    }
+
     /// Starts the background tasks: embargo release (every second) and retention.
     pub fn start_background(&self) {
         let release = self.clone();
@@ -753,12 +761,7 @@ impl Node {
                     let rosters_seen = Arc::clone(&rosters_seen);
                     async move {
                         match node.inner.store.release_due(node.now()).await {
-                            Ok(0) => {}
-                            Ok(n) => {
-                                // Counted as accepted now, when readers can see them.
-                                node.inner.metrics.released(n as u64);
-                                info!(released = n, "embargoed messages released to readers");
-                            }
+                            Ok(n) => node.note_released(n),
                             Err(e) => warn!(error = %e, "embargo release failed"),
                         }
                         // A roster released admits its members from now: what the retry set
@@ -787,14 +790,8 @@ impl Node {
                         done = node.inner.store.expire(node.now()) => match done {
                             Ok(stats) => {
                                 // Released here when due between two runs of the release task
-                                // (or the node was down through the hour): counted as it counts.
-                                if stats.released > 0 {
-                                    node.inner.metrics.released(stats.released as u64);
-                                    info!(
-                                        released = stats.released,
-                                        "embargoed messages released to readers"
-                                    );
-                                }
+                                // (or the node was down through the hour).
+                                node.note_released(stats.released);
                                 debug!(?stats, "retention pass");
                             }
                             Err(e) => warn!(error = %e, "retention pass failed"),

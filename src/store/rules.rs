@@ -91,13 +91,19 @@ pub(super) fn insert(
     if let Some(refusal) = keys::ruled_out_revocation(rows, body)? {
         return Ok(refusal);
     }
-    if let Some(refusal) = keys::backdated(rows, &arrival, now)? {
-        return Ok(refusal);
+    // Where the author's key ends, if it does: read once for the rules below.
+    let end = rows.revocation(body.author.as_bytes())?;
+    // What a client may not write with a committed key (`keys.rs`); what a peer relays was
+    // judged when it was first published, and an old message is how a node catches up.
+    if matches!(arrival.origin, Origin::Local) {
+        if let Some(refusal) = keys::backdated(rows, body, now)? {
+            return Ok(refusal);
+        }
+        if let Some(refusal) = keys::ended_before_sent(rows, body, end.as_ref(), now)? {
+            return Ok(refusal);
+        }
     }
-    if let Some(refusal) = keys::ended_before_sent(rows, &arrival, now)? {
-        return Ok(refusal);
-    }
-    if let Some(refusal) = by_revoked_author(rows, body)? {
+    if let Some(refusal) = by_revoked_author(body, end.as_ref()) {
         return Ok(refusal);
     }
     if let Some(refusal) = bad_reference(rows, body)? {
@@ -143,17 +149,16 @@ fn known_here(rows: &Rows<'_>, id: &Id) -> Result<Option<Inserted>, StoreError> 
 /// (`keys::revocation_reach`), so one made after that end changes nothing, and would only say
 /// in the key's name what whoever holds it wants said. (Between two revocations by the key
 /// itself, no rule can tell the union's from a thief's: both stay.)
-fn by_revoked_author(rows: &Rows<'_>, body: &Body) -> Result<Option<Inserted>, StoreError> {
-    let end = rows.revocation(body.author.as_bytes())?;
-    if body.kind() == Kind::Revocation && end.as_ref().is_none_or(|r| r.rotation.is_none()) {
-        return Ok(None);
+fn by_revoked_author(body: &Body, end: Option<&Revoked>) -> Option<Inserted> {
+    if body.kind() == Kind::Revocation && end.is_none_or(|r| r.rotation.is_none()) {
+        return None;
     }
-    Ok(match end {
+    match end {
         Some(r) if body.created_at.0 >= r.from => {
-            Some(refused(Reason::RevokedAuthor, key_ended(&r)))
+            Some(refused(Reason::RevokedAuthor, key_ended(r)))
         }
         _ => None,
-    })
+    }
 }
 
 /// Why a key's messages from a time on are refused and withheld, for the refusal's detail.

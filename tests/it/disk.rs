@@ -54,6 +54,16 @@ impl SmallDisk {
         self.dir.path()
     }
 
+    /// A node whose data lives on this disk, with a free-space reserve of `reserve_mb`.
+    async fn node(&self, reserve_mb: u64) -> TestNode {
+        let data = self.path().join("data");
+        TestNode::start_with(|c| {
+            c.node.data_dir = data;
+            c.store.reserve_mb = reserve_mb;
+        })
+        .await
+    }
+
     fn free(&self) -> u64 {
         let st = rustix::fs::statvfs(self.path()).expect("statvfs");
         st.f_bavail * st.f_frsize
@@ -220,12 +230,7 @@ async fn a_disk_that_fills_keeps_every_acknowledged_message_and_accepts_again() 
     let Some(disk) = SmallDisk::mount("disk::a_disk_that_fills…", 40) else {
         return;
     };
-    let data = disk.path().join("data");
-    let mut node = TestNode::start_with(|c| {
-        c.node.data_dir = data.clone();
-        c.store.reserve_mb = 4;
-    })
-    .await;
+    let mut node = disk.node(4).await;
     assert_eq!(http_get(&node, "/healthz").await.0, 200);
     // About 3 MiB above the reserve: a couple of hundred bulky alerts, then refusals.
     let filler = disk.fill_leaving(7 * 1024 * 1024);
@@ -289,15 +294,10 @@ async fn a_disk_that_fills_with_no_reserve_fails_writes_cleanly_and_loses_nothin
     let Some(disk) = SmallDisk::mount("disk::a_disk_that_fills_with_no_reserve…", 40) else {
         return;
     };
-    let data = disk.path().join("data");
     // No reserve: the disk really fills under the store's writes. Either the body log's write
     // fails (cut back; the store goes on) or sled's own (sled stops; the store reopens itself
     // once there is room to open it). Each run meets one or the other; neither loses anything.
-    let mut node = TestNode::start_with(|c| {
-        c.node.data_dir = data.clone();
-        c.store.reserve_mb = 0;
-    })
-    .await;
+    let mut node = disk.node(0).await;
     let filler = disk.fill_leaving(3 * 1024 * 1024);
     let (mut acked, refusal) = publish_until_full(&node, 0, 2_000).await;
     assert!(!acked.is_empty());
@@ -343,16 +343,11 @@ async fn a_disk_filled_to_the_last_byte_under_small_messages_says_so_and_recover
     let Some(disk) = SmallDisk::mount("disk::a_disk_filled_to_the_last_byte…", 40) else {
         return;
     };
-    let data = disk.path().join("data");
     // No reserve, the disk filled to nothing, small messages: whichever write fails first (the
     // body log's, or sled's, which sled then keeps failing every write with), the store must
     // say it cannot write (/healthz 503, tocsin_store_writable 0), the gateway must answer
     // without a 500, and the store must take messages again by itself once there is room.
-    let mut node = TestNode::start_with(|c| {
-        c.node.data_dir = data.clone();
-        c.store.reserve_mb = 0;
-    })
-    .await;
+    let mut node = disk.node(0).await;
     let mut acked = Vec::new();
     let mut client = node.client().await;
     for n in 0..20 {

@@ -178,20 +178,26 @@ async fn a_message_refused_from_future_is_stored_once_it_becomes_valid() {
     assert_eq!(node(origin).info(true).await.unwrap().head_seq, 2);
 }
 
+/// A follower of `origin` on `clock` that admits only the members on `federation`'s roster, an
+/// hour between tries of what it keeps: only a roster can bring a member's message in within a
+/// test.
+async fn roster_follower(origin: &TestNode, federation: &SecretKey, clock: &Clock) -> TestNode {
+    let fed_hex = federation.public().to_hex();
+    follower(origin, clock.clone(), move |cfg| {
+        cfg.trust.policy = TrustPolicy::Roster;
+        cfg.trust.federations = vec![fed_hex];
+        cfg.federation.retry_min = Duration::from_secs(3600);
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_refused_not_admitted_is_stored_once_its_authors_roster_arrives() {
     let origin = TestNode::start().await;
     let federation = org(70);
     let member = org(71);
-    let fed_hex = federation.public().to_hex();
     let clock = Clock::manual(Timestamp::now());
-    let roster_node = follower(&origin, clock.clone(), move |cfg| {
-        cfg.trust.policy = TrustPolicy::Roster;
-        cfg.trust.federations = vec![fed_hex];
-        // An hour between tries: only the roster's arrival can bring it in within the test.
-        cfg.federation.retry_min = Duration::from_secs(3600);
-    })
-    .await;
+    let roster_node = roster_follower(&origin, &federation, &clock).await;
 
     let early = alert_by(
         &member,
@@ -258,14 +264,8 @@ async fn a_message_refused_not_admitted_is_stored_once_its_authors_embargoed_ros
     let origin = TestNode::start().await;
     let federation = org(72);
     let member = org(73);
-    let fed_hex = federation.public().to_hex();
     let clock = Clock::manual(Timestamp::now());
-    let roster_node = follower(&origin, clock.clone(), move |cfg| {
-        cfg.trust.policy = TrustPolicy::Roster;
-        cfg.trust.federations = vec![fed_hex];
-        cfg.federation.retry_min = Duration::from_secs(3600);
-    })
-    .await;
+    let roster_node = roster_follower(&origin, &federation, &clock).await;
     let mut b = roster_body(&federation, &member, "Northgate Bakers' Union");
     b.effective_at = Some(clock.now().plus(Duration::from_secs(600)));
     publish(&roster_node, &sign(b, &federation)).await;

@@ -28,13 +28,13 @@
 //! Where messages move in bulk, commitments travel first (`federation::order`), which keeps
 //! the one exception above from arising between nodes that hold the commitment.
 
-use super::{Arrival, refused, withhold};
+use super::{refused, withhold};
 use crate::message::{
     Body, Content, Id, Kind, Reason, Revocation, Rotation, Timestamp, limits, recovery_digest,
 };
 use crate::store::codec::{Committed, Revoked, RotationRow};
 use crate::store::rows::Rows;
-use crate::store::{Inserted, Origin, StoreError};
+use crate::store::{Inserted, StoreError};
 
 /// How many successors deep settling a rotation follows the successors' own rotations (a
 /// rotation of a successor that came before the rotation naming it).
@@ -47,18 +47,12 @@ pub(crate) const BACKDATE_ALLOWANCE: std::time::Duration = limits::MAX_FUTURE_SK
 
 /// A client's message that writes into a committed key's past: refused. A thief who holds the
 /// main key could otherwise publish, after the seizure, a commitment dated before the genuine
-/// one, or an alert dated before the rotation's time. Peers' messages are not judged by it:
-/// what a peer relays was judged when it was first published, and an old message is how a
-/// node catches up.
+/// one, or an alert dated before the rotation's time. For clients only (see `insert`).
 pub(super) fn backdated(
     rows: &Rows<'_>,
-    arrival: &Arrival<'_>,
+    body: &Body,
     now: Timestamp,
 ) -> Result<Option<Inserted>, StoreError> {
-    if !matches!(arrival.origin, Origin::Local) {
-        return Ok(None);
-    }
-    let body = arrival.msg.body();
     let earliest = now.minus(BACKDATE_ALLOWANCE);
     if body.created_at >= earliest || body.kind() == Kind::Rotation {
         return Ok(None);
@@ -81,32 +75,26 @@ pub(super) fn backdated(
     )))
 }
 
-/// A client's message by a committed key whose end this node knows: refused whatever date it
-/// carries. Made before the end, it would stand (a client may date a message up to 10 minutes
-/// back, [`backdated`]), so whoever holds the key after a seizure could still slip one in dated
-/// just before the rotation's time; the organisation speaks with its successor by then. What a
-/// peer relays or an import brings is judged by its date, as it may have been first published
-/// before the end. A key with no commitment is ended as before: its messages by their dates
-/// (it has no bound on backdating to close).
+/// A client's message by a committed key whose end (`end`, the key's revocation row) this node
+/// knows: refused whatever date it carries. Made before the end, it would stand (a client may
+/// date a message up to 10 minutes back, [`backdated`]), so whoever holds the key after a
+/// seizure could still slip one in dated just before the rotation's time; the organisation
+/// speaks with its successor by then. For clients only (see `insert`): what a peer relays or an
+/// import brings is judged by its date, as it may have been first published before the end. A
+/// key with no commitment is ended as before: its messages by their dates (it has no bound on
+/// backdating to close).
 pub(super) fn ended_before_sent(
     rows: &Rows<'_>,
-    arrival: &Arrival<'_>,
+    body: &Body,
+    end: Option<&Revoked>,
     now: Timestamp,
 ) -> Result<Option<Inserted>, StoreError> {
-    if !matches!(arrival.origin, Origin::Local) {
-        return Ok(None);
-    }
-    let body = arrival.msg.body();
-    let author = body.author.as_bytes();
-    if body.kind() == Kind::Rotation || rows.commitments(author)?.is_empty() {
-        return Ok(None);
-    }
-    // An end still to come (a revocation dated ahead) ends nothing yet.
-    let Some(end) = rows.revocation(author)?.filter(|e| e.from <= now.0) else {
+    // An end still to come (a revocation dated ahead) ends nothing yet; one the message is
+    // made after, `by_revoked_author` refuses in the end's own words.
+    let Some(end) = end.filter(|e| e.from <= now.0 && body.created_at.0 < e.from) else {
         return Ok(None);
     };
-    if body.created_at.0 >= end.from {
-        // `by_revoked_author` says so, with the end's own words.
+    if body.kind() == Kind::Rotation || rows.commitments(body.author.as_bytes())?.is_empty() {
         return Ok(None);
     }
     Ok(Some(refused(

@@ -103,6 +103,11 @@ impl Node {
         self.record(msg).has_content()
     }
 
+    /// Where `k` ends here, if it does.
+    fn end_of(&self, k: &SecretKey) -> Option<Revoked> {
+        self.rows().revocation(k.public().as_bytes()).expect("read")
+    }
+
     fn tally(&self, target: &Message) -> u64 {
         self.rows()
             .counter(Tree::Tally, target.id().as_bytes())
@@ -557,40 +562,32 @@ fn a_thiefs_revocation_made_after_the_rotations_time_is_refused_or_withheld_in_e
             node.relayed(&rot, at(12));
             assert!(!node.holds(&thiefs), "the thief's revocation is withheld");
         }
-        let ended = node
-            .rows()
-            .revocation(main.public().as_bytes())
-            .unwrap()
-            .unwrap();
+        let ended = node.end_of(&main).unwrap();
         assert_eq!((ended.from, ended.id), (at(10).0, rot.id()));
         assert!(node.holds(&old), "rotation first: {rotation_first}");
-        // Without a rotation, two revocations by the key itself both stay (no rule can tell
-        // the union's from a thief's), whichever came first; the earlier-reaching ends it.
-        let (other, other_recovery) = (key(52), key(53));
-        let own = revoke(&other, at(5), at(5), None);
-        let second = revoke(&other, at(6), at(1), None);
-        for (first, then) in [(&own, &second), (&second, &own)] {
-            let mut n = Node::default();
-            n.accept(&commit(&other, at(0), &other_recovery), at(0));
-            n.relayed(first, at(6));
-            n.relayed(then, at(6));
-            assert!(n.holds(&own) && n.holds(&second));
-            let ended = n
-                .rows()
-                .revocation(other.public().as_bytes())
-                .unwrap()
-                .unwrap();
-            assert_eq!(ended.id, own.id(), "the earlier-reaching one ends it");
-            // Once the recovery key rotates it (from a later time), what the key signed after
-            // the end goes, the other revocation too; the one in force stays.
-            let (s, sr) = (key(54), key(55));
-            n.relayed(
-                &rotation(&other_recovery, at(9), &other, at(8), &s, &sr),
-                at(9),
-            );
-            assert!(n.holds(&own));
-            assert!(!n.holds(&second), "{:?} first", first.id());
-        }
+    }
+    // Without a rotation, two revocations by the key itself both stay (no rule can tell the
+    // union's from a thief's), whichever came first; the earlier-reaching ends it.
+    let (other, other_recovery) = (key(52), key(53));
+    let own = revoke(&other, at(5), at(5), None);
+    let second = revoke(&other, at(6), at(1), None);
+    for (first, then) in [(&own, &second), (&second, &own)] {
+        let mut n = Node::default();
+        n.accept(&commit(&other, at(0), &other_recovery), at(0));
+        n.relayed(first, at(6));
+        n.relayed(then, at(6));
+        assert!(n.holds(&own) && n.holds(&second));
+        let ended = n.end_of(&other).unwrap();
+        assert_eq!(ended.id, own.id(), "the earlier-reaching one ends it");
+        // Once the recovery key rotates it (from a later time), what the key signed after the
+        // end goes, the other revocation too; the one in force stays.
+        let (s, sr) = (key(54), key(55));
+        n.relayed(
+            &rotation(&other_recovery, at(9), &other, at(8), &s, &sr),
+            at(9),
+        );
+        assert!(n.holds(&own));
+        assert!(!n.holds(&second), "{:?} first", first.id());
     }
 }
 

@@ -32,10 +32,6 @@ fn chain() -> Chain {
     }
 }
 
-fn end_of(node: &Node, k: &SecretKey) -> Option<Revoked> {
-    node.rows().revocation(k.public().as_bytes()).expect("read")
-}
-
 fn commitment_ids(node: &Node, k: &SecretKey) -> Vec<Id> {
     node.rows()
         .commitments(k.public().as_bytes())
@@ -73,7 +69,7 @@ fn two_commitments_to_the_same_recovery_key_are_harmless() {
         ),
         at(9),
     );
-    let end = end_of(&node, &c.main).expect("ended");
+    let end = node.end_of(&c.main).expect("ended");
     assert_eq!(end.from, at(5).0);
     assert_eq!(end.successor, Some(bytes(&c.first)));
     assert!(node.holds(&again), "made before the seizure: it stays");
@@ -96,7 +92,7 @@ fn of_conflicting_commitments_the_earliest_is_in_force() {
     // hands the name to nobody: its commitment is not the one in force.
     let thiefs_rotation = rotation(&thiefs_recovery, at(12), &c.main, at(0), &key(77), &key(78));
     node.relayed(&thiefs_rotation, at(12));
-    let end = end_of(&node, &c.main).expect("ended");
+    let end = node.end_of(&c.main).expect("ended");
     assert_eq!(
         end.from,
         at(11).0 + 1,
@@ -114,7 +110,7 @@ fn of_conflicting_commitments_the_earliest_is_in_force() {
         &c.first_recovery,
     );
     node.relayed(&genuine_rotation, at(13));
-    let end = end_of(&node, &c.main).expect("ended");
+    let end = node.end_of(&c.main).expect("ended");
     assert_eq!(end.from, at(10).0);
     assert_eq!(end.successor, Some(bytes(&c.first)));
     assert_eq!(end.rotation, Some(genuine_rotation.id()));
@@ -146,7 +142,7 @@ fn a_successors_rotation_before_the_rotation_naming_it_settles_down_the_chain() 
     );
     node.relayed(&first_old, at(22));
     node.relayed(&first_late, at(22));
-    assert!(end_of(&node, &c.first).is_none(), "no commitment of it yet");
+    assert!(node.end_of(&c.first).is_none(), "no commitment of it yet");
     node.relayed(&commit(&c.main, at(0), &c.recovery), at(22));
     node.relayed(
         &rotation(
@@ -160,7 +156,7 @@ fn a_successors_rotation_before_the_rotation_naming_it_settles_down_the_chain() 
         at(22),
     );
     // The rotation naming the first successor committed it, and its own rotation now counts.
-    let end = end_of(&node, &c.first).expect("the successor's key ends too");
+    let end = node.end_of(&c.first).expect("the successor's key ends too");
     assert_eq!(end.from, at(20).0);
     assert_eq!(end.successor, Some(bytes(&c.second)));
     assert!(node.holds(&first_old));
@@ -195,7 +191,7 @@ fn a_rotation_reaching_before_the_commitment_is_clamped_to_it() {
         ),
         at(12),
     );
-    let end = end_of(&node, &c.main).expect("ended");
+    let end = node.end_of(&c.main).expect("ended");
     assert_eq!(end.from, at(5).0 + 1, "just after the commitment");
     assert!(node.holds(&commitment), "the commitment survives");
     assert!(node.holds(&before));
@@ -253,7 +249,7 @@ fn key_events_are_never_under_embargo() {
     assert!(!node.record(&rot).pending());
     assert_eq!(node.count(meta::N_EMBARGOED), 0);
     assert_eq!(
-        end_of(&node, &c.main).expect("at once").rotation,
+        node.end_of(&c.main).expect("at once").rotation,
         Some(rot.id())
     );
     assert!(node.may_act_for(&c.first, &c.main));
@@ -287,7 +283,7 @@ fn a_rotation_after_a_revocation_from_before_the_commitment_keeps_its_reach_and_
         for m in order {
             node.relayed(m, at(12));
         }
-        let end = end_of(&node, &c.main).expect("ended");
+        let end = node.end_of(&c.main).expect("ended");
         assert_eq!(end.from, at(2).0, "the earlier reach stands");
         assert_eq!(end.successor, Some(bytes(&c.first)));
         assert_eq!(end.rotation, Some(rot.id()));
