@@ -463,7 +463,15 @@ pub(crate) async fn check(args: CheckArgs) -> anyhow::Result<()> {
         tombstone_keep: config.store.tombstone_keep,
         ..crate::store::StoreConfig::default()
     })
-    .context("opening the store (stop the node first: the check needs it to itself)")?;
+    .map_err(|e| {
+        // The hint to stop the node is for a store in use, not for one that is damaged.
+        let what = if matches!(e, crate::store::StoreError::Locked { .. }) {
+            "opening the store (stop the node first: the check needs it to itself)"
+        } else {
+            "opening the store"
+        };
+        anyhow::Error::new(e).context(what)
+    })?;
     let report = store
         .check(args.repair)
         .await

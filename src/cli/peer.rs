@@ -19,6 +19,19 @@ pub struct ConfigFileArg {
     pub config: PathBuf,
 }
 
+impl ConfigFileArg {
+    /// The file, which must exist (to list or remove peers): or what to give instead.
+    fn existing(&self) -> anyhow::Result<()> {
+        if self.config.exists() {
+            return Ok(());
+        }
+        Err(Failure::usage(format!(
+            "{} does not exist: give the node's configuration file with --config FILE (`tocsin peer add` creates one)",
+            self.config.display()
+        )))
+    }
+}
+
 /// `tocsin peer …`
 #[derive(Debug, clap::Subcommand)]
 pub enum PeerCommand {
@@ -155,6 +168,7 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
             write_one_way_note(&mut out, &name, &config)?;
         }
         PeerCommand::List { file } => {
+            file.existing()?;
             let config = Config::load(Some(&file.config))?;
             if config.peers.is_empty() {
                 writeln!(out, "no peers in {}", file.config.display())?;
@@ -164,12 +178,7 @@ pub(crate) fn run(cmd: PeerCommand) -> anyhow::Result<()> {
             }
         }
         PeerCommand::Remove { name, file } => {
-            if !file.config.exists() {
-                return Err(Failure::usage(format!(
-                    "{} does not exist",
-                    file.config.display()
-                )));
-            }
+            file.existing()?;
             let mut edit = ConfigFile::open(&file.config)?;
             let untrusted = edit
                 .remove_peer_and_its_trust(&name)
@@ -243,6 +252,17 @@ fn operator_failure(e: ClientError, url: &str, what: &str) -> anyhow::Error {
     }
 }
 
+/// `--address`, if given, checked before the node is contacted (a usage error, as the node
+/// would refuse it).
+fn check_address(address: Option<&str>) -> anyhow::Result<()> {
+    match address {
+        Some(a) => {
+            crate::peering::check_address(a).map_err(|e| Failure::usage(format!("--address: {e}")))
+        }
+        None => Ok(()),
+    }
+}
+
 async fn invite(
     name: Option<String>,
     valid: Duration,
@@ -252,6 +272,7 @@ async fn invite(
     if valid.is_zero() {
         return Err(Failure::usage("--valid must be longer than 0s"));
     }
+    check_address(address.as_deref())?;
     let mut client = node.connect().await?;
     let reply = client
         .invite(
@@ -289,6 +310,7 @@ async fn join(
     if let Some(name) = &name {
         crate::peering::check_name(name).map_err(|e| Failure::usage(e.to_string()))?;
     }
+    check_address(address.as_deref())?;
     let mut client = node.connect().await?;
     let reply = client
         .join(

@@ -617,9 +617,10 @@ async fn detail(
             StatusCode::GONE,
             page::withdrawn(words, &id, &s.cancel_reason),
         ),
-        // Not found, as before, but saying why: its author's key ended before it was made.
+        // Withdrawn content, as a cancelled message's and its CAP document's are (`410 Gone`),
+        // saying why: its author's key ended before it was made.
         Some(s) if s.message.is_none() && s.withheld.is_some() => (
-            StatusCode::NOT_FOUND,
+            StatusCode::GONE,
             page::withheld(
                 words,
                 &snap,

@@ -14,30 +14,40 @@ fn missing(field: &str) -> Rejection {
     Rejection::new(Reason::MissingField, format!("{field} is required"))
 }
 
+/// The refusal of an embargo time of zero (optional, but a time when given).
+pub(super) const ZERO_EFFECTIVE_AT: &str =
+    "effective_at is 0: give a time (ms since 1970), or leave it unset to show the message at once";
+
 /// The field numbers of `MessageBody` kept for content kinds (message.proto).
 pub const KIND_FIELDS: std::ops::RangeInclusive<u32> = 10..=99;
 
 /// Decodes body bytes into the domain model. A body that carries no kind this version knows
-/// but one field in [`KIND_FIELDS`] is a newer version's kind ([`Content::Unknown`]).
+/// but one field in [`KIND_FIELDS`] is a newer version's kind ([`Content::Unknown`]). A body
+/// carries one kind: two fields in [`KIND_FIELDS`] (known kinds or not, or one repeated) are
+/// malformed, although protobuf would keep the last of a oneof and say nothing.
 pub(super) fn decode_body(bytes: &[u8]) -> Result<Body, Rejection> {
     let wire = proto::MessageBody::decode(bytes)
         .map_err(|e| Rejection::new(Reason::Malformed, format!("the body does not decode: {e}")))?;
-    let unknown = match wire.content {
-        Some(_) => None,
-        None => unknown_kind(bytes)?,
+    let kind_field = kind_field(bytes)?;
+    let unknown = match (&wire.content, kind_field) {
+        (None, Some((field, value))) => Some(UnknownKind {
+            field,
+            value: value.to_vec(),
+        }),
+        _ => None,
     };
     Body::try_from_parts(wire, unknown)
 }
 
-/// The one field in [`KIND_FIELDS`] of a body whose content prost did not recognise, if there
-/// is one. Two such fields (or one repeated) are malformed: a body carries one kind.
-fn unknown_kind(bytes: &[u8]) -> Result<Option<UnknownKind>, Rejection> {
+/// The one field in [`KIND_FIELDS`] of a body, with its bytes, if there is one. Two such fields
+/// (or one repeated) are malformed: a body carries one kind.
+fn kind_field(bytes: &[u8]) -> Result<Option<(u32, &[u8])>, Rejection> {
     use prost::encoding::{WireType, decode_key, decode_varint, skip_field};
     let malformed = |e: prost::DecodeError| {
         Rejection::new(Reason::Malformed, format!("the body does not decode: {e}"))
     };
     let mut buf = bytes;
-    let mut found: Option<UnknownKind> = None;
+    let mut found = None;
     while !buf.is_empty() {
         let (field, wire_type) = decode_key(&mut buf).map_err(malformed)?;
         if KIND_FIELDS.contains(&field) && wire_type == WireType::LengthDelimited {
@@ -52,10 +62,7 @@ fn unknown_kind(bytes: &[u8]) -> Result<Option<UnknownKind>, Rejection> {
                     "the body carries more than one content kind",
                 ));
             }
-            found = Some(UnknownKind {
-                field,
-                value: buf[..len].to_vec(),
-            });
+            found = Some((field, &buf[..len]));
             buf = &buf[len..];
         } else {
             skip_field(wire_type, field, &mut buf, Default::default()).map_err(malformed)?;
@@ -167,7 +174,11 @@ impl Body {
         };
         let effective_at = match p.effective_at {
             None => None,
-            Some(ms) => Some(time(ms, "effective_at")?),
+            // Optional, but a time when given: zero is as missing as any other time's zero.
+            Some(0) => {
+                return Err(Rejection::new(Reason::MissingField, ZERO_EFFECTIVE_AT));
+            }
+            Some(ms) => Some(Timestamp(ms)),
         };
         Ok(Body {
             author,

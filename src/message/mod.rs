@@ -34,4 +34,4 @@ pub use rejection::{Outlook, Reason, Rejection};
 pub use signed::{Checked, Message, SignedMessage};
 pub use tally::Tally;
 pub use time::Timestamp;
-pub use validate::{limits, max_lifetime, valid_from, validate};
+pub use validate::{filter_values, limits, max_lifetime, valid_from, validate};

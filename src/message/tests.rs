@@ -1810,6 +1810,31 @@ fn malformed_two_newer_kinds_in_one_body() {
         )),
         Reason::Malformed
     );
+    // A known kind beside another kind, known or not, in either order: protobuf would keep
+    // the last and say nothing, and the signed bytes would carry a content no reader sees.
+    let alert = proto::MessageBody::from(&body(Kind::Alert)).encode_to_vec();
+    let call = proto::MessageBody::from(&body(Kind::Call)).encode_to_vec();
+    let profile = proto::MessageBody::from(&body(Kind::Profile)).encode_to_vec();
+    for bytes in [
+        [
+            alert.as_slice(),
+            &newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]),
+        ]
+        .concat(),
+        newer_kind_bytes(&[(90, NEWER_KIND_VALUE)])
+            .into_iter()
+            .chain(alert.iter().copied())
+            .collect(),
+        [alert.as_slice(), &call].concat(),
+        [call.as_slice(), &alert].concat(),
+        [alert.as_slice(), &profile].concat(),
+        [alert.as_slice(), &alert].concat(),
+    ] {
+        assert_eq!(
+            reason(Message::open(sign_bytes(bytes, &eastland()), NOW)),
+            Reason::Malformed
+        );
+    }
     // A length that runs past the body.
     let mut cut = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);
     cut.truncate(cut.len() - 1);

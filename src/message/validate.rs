@@ -10,7 +10,7 @@ use super::convert::KIND_FIELDS;
 use super::country::is_country;
 use super::lang::is_well_formed;
 use super::model::*;
-use super::{Reason, Rejection, Timestamp};
+use super::{Filter, Reason, Rejection, Timestamp};
 
 /// The protocol's limits. Lengths are in bytes of UTF-8.
 pub mod limits {
@@ -418,7 +418,10 @@ fn check_times(body: &Body, now: Timestamp) -> Result<(), Rejection> {
         return Err(reject(Reason::MissingField, "created_at is required"));
     }
     if body.effective_at == Some(Timestamp(0)) {
-        return Err(reject(Reason::MissingField, "effective_at is required"));
+        return Err(reject(
+            Reason::MissingField,
+            super::convert::ZERO_EFFECTIVE_AT,
+        ));
     }
     let kind = body.kind();
     match (kind.is_key_event(), body.expires_at) {
@@ -629,6 +632,37 @@ fn check_text(s: &str, max: usize, field: &str, multiline: bool) -> Result<(), R
         ));
     }
     Ok(())
+}
+
+/// A subscription filter's topics, countries and languages as a message's are written (a topic
+/// in lower case, a country in upper case), each checked by the rule a message's value is: a
+/// value no message can carry is refused with the message's reason code (`bad-topic`,
+/// `bad-country`, `bad-language`), where it would have matched nothing without a word.
+pub fn filter_values(mut f: Filter) -> Result<Filter, Rejection> {
+    for t in &mut f.topics {
+        t.make_ascii_lowercase();
+        if !is_slug(t) {
+            return Err(reject(
+                Reason::BadTopic,
+                format!("filter topic {t:?} is not a slug like \"union-rights\""),
+            ));
+        }
+    }
+    for c in &mut f.countries {
+        c.make_ascii_uppercase();
+        check_country(c, "filter country")?;
+    }
+    for l in &f.languages {
+        if !is_well_formed(l) {
+            return Err(reject(
+                Reason::BadLanguage,
+                format!(
+                    "filter language {l:?} is not a BCP-47 language tag like \"en\" or \"pt-BR\""
+                ),
+            ));
+        }
+    }
+    Ok(f)
 }
 
 fn check_country(c: &str, field: &str) -> Result<(), Rejection> {

@@ -458,9 +458,11 @@ impl Node {
         let inserted = match durable {
             Ok(inserted) => inserted,
             Err(e) => {
-                // A full disk is logged by the store once when it starts refusing, not per
-                // batch.
-                if !matches!(e, StoreError::Full { .. }) {
+                // A full disk or a failed write is logged by the store once, when it starts
+                // refusing, not per batch.
+                if e.is_unavailable() {
+                    debug!(error = %e, "store unavailable for a batch");
+                } else {
                     warn!(error = %e, "store failed during a batch");
                 }
                 let answers = stored

@@ -134,6 +134,20 @@ pub struct PeerStatus {
     pub embargo_early: bool,
 }
 
+impl PeerStatus {
+    /// Leaves out what counts the peer's messages (its cursor and head, what it delivered,
+    /// retried and reconciled): those move when it delivers a message under embargo, which a
+    /// reader must not see arrive. Its name, address, state and last error stay.
+    pub fn without_counts(&mut self) {
+        self.cursor = 0;
+        self.head = 0;
+        self.received = 0;
+        self.retry_pending = 0;
+        self.last_reconcile = None;
+        self.reconciled = ReconcileTotals::default();
+    }
+}
+
 /// One reconciliation with another node, as this node (its initiator) saw it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileStatus {
@@ -671,8 +685,18 @@ impl Node {
                 "a write to disk failed: the store is reopening itself and refuses new messages meanwhile; free space or fix the disk".to_string(),
             ),
             Err(StoreError::Closed { .. }) => Some("the store is closed".to_string()),
+            // The last write failed (the body log's: a full disk, most often), or the free
+            // space could not be read. Public (/healthz): no paths, the log has them.
+            Err(StoreError::Io { source, .. })
+                if source.to_string().contains(crate::store::DISK_FULL) =>
+            {
+                Some(format!(
+                    "a write to disk failed: {}; new messages are refused until a write succeeds (free space)",
+                    crate::store::DISK_FULL
+                ))
+            }
             Err(_) => Some(
-                "the store's disk cannot be read: see the node's log".to_string(),
+                "a write to disk failed, or the disk cannot be read: new messages are refused until a write succeeds; see the node's log".to_string(),
             ),
         }
     }
@@ -755,14 +779,19 @@ impl Node {
         let rosters_seen = Arc::new(std::sync::atomic::AtomicU64::new(
             self.inner.store.rosters_released(),
         ));
+        let release_failing = Arc::new(Failing::default());
         self.spawn(async move {
             release
                 .every(Duration::from_secs(1), move |node| {
                     let rosters_seen = Arc::clone(&rosters_seen);
+                    let failing = Arc::clone(&release_failing);
                     async move {
                         match node.inner.store.release_due(node.now()).await {
-                            Ok(n) => node.note_released(n),
-                            Err(e) => warn!(error = %e, "embargo release failed"),
+                            Ok(n) => {
+                                failing.ended("embargo release");
+                                node.note_released(n);
+                            }
+                            Err(e) => failing.failed("embargo release", &e),
                         }
                         // A roster released admits its members from now: what the retry set
                         // keeps for them is tried at once, as on a roster's arrival.
@@ -778,25 +807,30 @@ impl Node {
         });
         let retention = self.clone();
         let interval = self.inner.config.store.retention_interval;
+        let retention_failing = Arc::new(Failing::default());
         self.spawn(async move {
             retention
-                .every(interval, |node| async move {
-                    node.inner.author_limits.retain_recent();
-                    node.inner.budget.forget_idle();
-                    // A long pass (a million messages expiring together) ends at shutdown
-                    // between two batches: each is its own transaction, and the next pass goes
-                    // on from the expiry rows left.
-                    tokio::select! {
-                        done = node.inner.store.expire(node.now()) => match done {
-                            Ok(stats) => {
-                                // Released here when due between two runs of the release task
-                                // (or the node was down through the hour).
-                                node.note_released(stats.released);
-                                debug!(?stats, "retention pass");
-                            }
-                            Err(e) => warn!(error = %e, "retention pass failed"),
-                        },
-                        _ = node.stopped() => debug!("retention pass left for the next start"),
+                .every(interval, move |node| {
+                    let failing = Arc::clone(&retention_failing);
+                    async move {
+                        node.inner.author_limits.retain_recent();
+                        node.inner.budget.forget_idle();
+                        // A long pass (a million messages expiring together) ends at shutdown
+                        // between two batches: each is its own transaction, and the next pass goes
+                        // on from the expiry rows left.
+                        tokio::select! {
+                            done = node.inner.store.expire(node.now()) => match done {
+                                Ok(stats) => {
+                                    failing.ended("retention");
+                                    // Released here when due between two runs of the release task
+                                    // (or the node was down through the hour).
+                                    node.note_released(stats.released);
+                                    debug!(?stats, "retention pass");
+                                }
+                                Err(e) => failing.failed("retention", &e),
+                            },
+                            _ = node.stopped() => debug!("retention pass left for the next start"),
+                        }
                     }
                 })
                 .await;
@@ -862,4 +896,27 @@ impl Node {
 
 fn nonzero(n: u32) -> std::num::NonZeroU32 {
     std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN)
+}
+
+/// A background task's failures, said once: the first failure of a run of them is logged at
+/// WARN, the rest at DEBUG until the task succeeds again (which is logged at INFO). A store that
+/// cannot write fails the release task every second; its log should say so once, as the store
+/// does.
+#[derive(Default)]
+struct Failing(std::sync::atomic::AtomicBool);
+
+impl Failing {
+    fn failed(&self, task: &str, e: &StoreError) {
+        if self.0.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            debug!(error = %e, "{task} failed again");
+        } else {
+            warn!(error = %e, "{task} failed; said once until it succeeds again");
+        }
+    }
+
+    fn ended(&self, task: &str) {
+        if self.0.swap(false, std::sync::atomic::Ordering::Relaxed) {
+            info!("{task} succeeds again");
+        }
+    }
 }

@@ -461,7 +461,7 @@ pub fn check_name(name: &str) -> Result<(), PeeringError> {
 }
 
 /// Checks a gRPC URL a node gives for itself.
-fn check_address(address: &str) -> Result<(), PeeringError> {
+pub fn check_address(address: &str) -> Result<(), PeeringError> {
     if address.starts_with("https://")
         || address.starts_with("http://") && crate::config::is_loopback_url(address)
     {

@@ -571,7 +571,25 @@ impl AsyncRead for Sniffed {
                 }
             }
         }
+        if let Poll::Ready(Err(e)) = &polled {
+            this.reset(e);
+        }
         polled
+    }
+}
+
+impl Sniffed {
+    /// A plaintext connection the other end reset before it sent a byte: closed without a word
+    /// too (a web gateway that read the HTTP/2 preface as a bad HTTP/1.1 request and closed
+    /// with it unread resets the connection).
+    fn reset(&self, e: &io::Error) {
+        let reset = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        );
+        if self.plaintext && reset && lock(&self.first).is_empty() {
+            self.seen.plaintext_closed();
+        }
     }
 }
 
@@ -581,7 +599,11 @@ impl AsyncWrite for Sniffed {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if let Poll::Ready(Err(e)) = &polled {
+            self.reset(e);
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -71,7 +71,7 @@ pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Stat
             format!("a filter may name at most {MAX_FILTER_VALUES} values"),
         )));
     }
-    Ok(Filter {
+    let filter = Filter {
         authors: f
             .authors
             .iter()
@@ -86,7 +86,8 @@ pub(crate) fn filter_from_proto(f: Option<proto::Filter>) -> Result<Filter, Stat
         topics: f.topics,
         countries: f.countries,
         languages: f.languages,
-    })
+    };
+    crate::message::filter_values(filter).map_err(|r| status::refusal(&r))
 }
 
 pub(crate) fn filter_to_proto(f: &Filter) -> proto::Filter {

@@ -43,12 +43,13 @@ impl ConnectionLimits {
     }
 }
 
-/// A message over the gRPC size limit is refused by tonic before any handler runs, with
-/// `OutOfRange` and tonic's own words. This layer answers it as the protocol does every other
-/// refusal (`status::over_size_limit`: `too-large: …` at the start of the message, the code of a
-/// body over the protocol's limit, `tocsin-reason: too-large`) and counts it. (A publish stream's
-/// later messages are refused while the handler reads them: `status::client_stream_error`.)
-pub fn oversized_as_too_large(
+/// A message over the gRPC size limit, or one that does not decode, is refused by tonic before
+/// any handler runs, with tonic's own code (`OutOfRange`, `Internal`) and words. This layer
+/// answers them as the protocol does every other refusal (`status::tonic_refusal`: `too-large: …`
+/// or `malformed: …` at the start of the message, the code of a body refused for the same
+/// reason, `tocsin-reason`) and counts them. (A publish stream's later messages are refused while
+/// the handler reads them: `status::client_stream_error`.)
+pub fn tonic_refusals_as_ours(
     node: crate::node::Node,
 ) -> tower::util::MapResponseLayer<
     impl Fn(http::Response<tonic::body::Body>) -> http::Response<tonic::body::Body> + Clone,
@@ -64,13 +65,15 @@ pub fn oversized_as_too_large(
             .get("grpc-message")
             .and_then(|m| m.to_str().ok())
             .unwrap_or("");
-        if code.is_some_and(|code| super::status::is_over_size_limit(code, message)) {
-            node.metrics().refused(crate::message::Reason::TooLarge);
+        if let Some(ours) = code.and_then(|code| super::status::tonic_refusal(code, message)) {
+            if let Some(r) = super::status::rejection_of(&ours) {
+                node.metrics().refused(r.reason);
+            }
             let headers = res.headers_mut();
             headers.remove("grpc-message");
             headers.remove("grpc-status-details-bin");
             // Only fails for a status whose message cannot be a header; ours is plain ASCII.
-            let _ = super::status::over_size_limit().add_header(headers);
+            let _ = ours.add_header(headers);
         }
         res
     })

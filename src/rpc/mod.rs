@@ -122,7 +122,7 @@ pub async fn serve(
     let edge = edge::Edge::new(node.clone());
     let reporter = health_reporter.clone();
     let router = Server::builder()
-        .layer(limits::oversized_as_too_large(node.clone()))
+        .layer(limits::tonic_refusals_as_ours(node.clone()))
         .layer(edge::StreamGateLayer::new(edge.clone()))
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))

@@ -291,7 +291,7 @@ impl Relay for RelayService {
         request: Request<proto::GetKeyRequest>,
     ) -> Result<Response<proto::GetKeyReply>, Status> {
         let key = AuthorKey::from_slice(&request.get_ref().key)
-            .map_err(|r| status::malformed_request(format!("key: {}", r.detail)))?;
+            .map_err(|r| status::bad_field("key", &r))?;
         let state = self
             .timed(async { Ok(self.node.key_state(&key).await?) })
             .await?;
@@ -317,6 +317,11 @@ impl Relay for RelayService {
         info.embargo_early = embargo_early;
         if !sees_refusals {
             info.refused_handshakes.clear();
+            // A peer's counts move when it delivers a message under embargo: they are the
+            // operator's and the peers' business, as the handshakes are.
+            for p in &mut info.peers {
+                p.without_counts();
+            }
         }
         Ok(Response::new(info_to_proto(&info)))
     }

@@ -131,6 +131,19 @@ pub fn is_over_size_limit(code: Code, message: &str) -> bool {
     code == Code::OutOfRange && (message.contains("too large") || message.contains("too%20large"))
 }
 
+/// The words tonic 0.14 answers a request that is not protobuf of the method's type with
+/// (`Code::Internal`), as the client reads them and as they stand in the header.
+const TONIC_UNDECODABLE: [&str; 2] = [
+    "failed to decode Protobuf message",
+    "failed%20to%20decode%20Protobuf%20message",
+];
+
+/// Whether a status is tonic's own answer to a request that does not decode (made before any
+/// handler runs, or when a client stream's next message is read).
+pub fn is_undecodable(code: Code, message: &str) -> bool {
+    code == Code::Internal && TONIC_UNDECODABLE.iter().any(|w| message.starts_with(w))
+}
+
 /// The protocol's refusal of a message over the gRPC size limit: `too-large`, with the same
 /// code as a body over the protocol's limit, whatever tonic said.
 pub fn over_size_limit() -> Status {
@@ -140,14 +153,32 @@ pub fn over_size_limit() -> Status {
     ))
 }
 
-/// A status that ended a client's stream (the stream of messages it publishes), as this node
-/// answers it: tonic's size refusal becomes `too-large`; anything else is passed on.
-pub fn client_stream_error(status: Status) -> Status {
-    if is_over_size_limit(status.code(), status.message()) {
-        over_size_limit()
+/// The protocol's refusal of a request that does not decode: `malformed`, as a body that does
+/// not decode is, where tonic says INTERNAL.
+pub fn undecodable() -> Status {
+    malformed_request(
+        "the request does not decode as the method's protobuf message (see proto/tocsin.proto)",
+    )
+}
+
+/// The protocol's refusal for a status tonic made itself (`code`, `message`) before any handler
+/// saw the request, if it is one this node answers as a refusal: over the size limit, or not
+/// protobuf at all.
+pub fn tonic_refusal(code: Code, message: &str) -> Option<Status> {
+    if is_over_size_limit(code, message) {
+        Some(over_size_limit())
+    } else if is_undecodable(code, message) {
+        Some(undecodable())
     } else {
-        status
+        None
     }
+}
+
+/// A status that ended a client's stream (the stream of messages it publishes), as this node
+/// answers it: tonic's size refusal becomes `too-large`, a message that does not decode
+/// `malformed`; anything else is passed on.
+pub fn client_stream_error(status: Status) -> Status {
+    tonic_refusal(status.code(), status.message()).unwrap_or(status)
 }
 
 /// A call to the operator service from anywhere but the node's own machine.
@@ -218,13 +249,12 @@ impl From<NodeError> for Status {
                 "this node is too busy reading its store to answer now; try again shortly or another node",
             )),
             NodeError::Store(e) if e.is_unavailable() => {
-                // The detail (paths, free space) is for the operator's log, not the wire.
-                if !matches!(e, crate::store::StoreError::Full { .. }) {
-                    error!(error = %e, "the store cannot write");
-                }
+                // The detail (paths, free space) is for the operator's log, not the wire; the
+                // store logs it once when its writes start failing, not once per call.
+                tracing::debug!(error = %e, "the store is unavailable");
                 refusal(&Rejection::new(
                     Reason::Unavailable,
-                    "this node cannot store messages now (its disk is full or failing); nothing was stored: try again later or another node",
+                    "this node's store is unavailable now (its disk is full or failing): a message sent was not stored; try again later or another node",
                 ))
             }
             NodeError::TooManySubscribers(cap) => {
@@ -388,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn tonic_size_refusals_become_too_large() {
+    fn tonic_size_and_decode_refusals_become_ours() {
         // The words tonic 0.14 uses, as the client reads them and as they stand in the header.
         let tonic_words = "Error, decoded message length too large: found 204870 bytes, the limit is: 65536 bytes";
         let s = client_stream_error(Status::out_of_range(tonic_words));
@@ -399,6 +429,19 @@ mod tests {
             Code::OutOfRange,
             "decoded%20message%20length%20too%20large"
         ));
+        // A request that is not protobuf, as tonic answers it.
+        let s = client_stream_error(Status::internal(
+            "failed to decode Protobuf message: invalid varint",
+        ));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert!(s.message().starts_with("malformed: "), "{}", s.message());
+        assert_eq!(rejection_of(&s).map(|r| r.reason), Some(Reason::Malformed));
+        assert!(is_undecodable(
+            Code::Internal,
+            "failed%20to%20decode%20Protobuf%20message:%20invalid%20varint"
+        ));
+        // Our own internal errors are not mistaken for it.
+        assert!(tonic_refusal(Code::Internal, "internal error; see the node's log").is_none());
         // Anything else is passed on as it is.
         let other = client_stream_error(Status::cancelled("gone"));
         assert_eq!(other.code(), Code::Cancelled);

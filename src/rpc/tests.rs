@@ -151,10 +151,11 @@ async fn a_get_that_finds_no_read_thread_is_refused_unavailable() {
     assert!(slow.await.expect("task"), "the held read ends normally");
 }
 
-/// NodeInfo's refused handshakes (other clients' issuers, the CAs the node trusts) go to a
-/// caller on the node's machine, not to one elsewhere without a peer's certificate.
+/// NodeInfo's refused handshakes (other clients' issuers, the CAs the node trusts) and its
+/// peers' counts go to a caller on the node's machine, not to one elsewhere without a peer's
+/// certificate.
 #[tokio::test]
-async fn refused_handshakes_are_shown_to_loopback_callers_only() {
+async fn refused_handshakes_and_peer_counts_are_shown_to_loopback_callers_only() {
     use crate::node::metrics::TlsCause;
     use tonic::transport::server::TcpConnectInfo;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -163,6 +164,15 @@ async fn refused_handshakes_are_shown_to_loopback_callers_only() {
         TlsCause::UntrustedClientCa,
         Some("issued by CN=Harbour CA; this node trusts CN=Dock CA".into()),
     );
+    node.set_peer_status(crate::node::PeerStatus {
+        name: "geneva".into(),
+        address: "https://geneva.example:7700".into(),
+        connected: true,
+        cursor: 15,
+        head: 15,
+        received: 15,
+        ..Default::default()
+    });
     let relay = service(&node);
     let from = |remote: &str| {
         let mut request = Request::new(proto::NodeInfoRequest::default());
@@ -182,6 +192,16 @@ async fn refused_handshakes_are_shown_to_loopback_callers_only() {
         let info = relay.node_info(from(remote)).await.expect("answered");
         let refusals = &info.get_ref().refused_handshakes;
         assert_eq!(!refusals.is_empty(), shown, "{remote}: {refusals:?}");
+        // A peer's counts too (they move when it delivers a message under embargo); its
+        // name and state are for anyone.
+        let peer = &info.get_ref().peers[0];
+        assert_eq!((peer.name.as_str(), peer.connected), ("geneva", true));
+        let counts = (peer.cursor, peer.head, peer.received);
+        assert_eq!(
+            counts,
+            if shown { (15, 15, 15) } else { (0, 0, 0) },
+            "{remote}"
+        );
     }
     // No address known: not on the node's machine.
     let unknown = relay

@@ -190,6 +190,21 @@ impl StoreError {
 
     /// Maps a sled error. sled 0.34 reports a held file lock as an `Io` error of kind `Other`
     /// whose text starts "could not acquire lock"; the version is pinned, so the text is stable.
+    /// Whether this is the operating system saying the disk is full (ENOSPC, or a quota).
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => {
+                matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) || source
+                    .get_ref()
+                    .is_some_and(|inner| inner.to_string().contains("No space left"))
+            }
+            _ => false,
+        }
+    }
+
     pub(super) fn sled(dir: &Path, e: sled::Error) -> Self {
         match e {
             sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {

@@ -139,6 +139,10 @@ use codec::Tree;
 use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
+
+/// How the store says its disk is full when a write failed for want of space (in `node status`
+/// and `/healthz`).
+pub const DISK_FULL: &str = "the disk is full (no space left on device)";
 pub use items::{ITEM_BYTES, ItemSet};
 pub use key_state::{
     KeyCommitment, KeyCounts, KeyEnd, KeyState, NAME_HOPS, answers_to, day, key_note,

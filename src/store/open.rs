@@ -114,10 +114,16 @@ fn refuse_foreign_files(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The files sled keeps in its directory, and the body log's directory.
+/// The files sled keeps in its directory, and the body log's directory (and a snapshot of
+/// sled's set aside as damaged).
 fn is_sled_file(name: &str) -> bool {
-    matches!(name, "conf" | "db" | "blobs" | bodies::BODIES_DIR) || name.starts_with("snap.")
+    matches!(name, "conf" | "db" | "blobs" | bodies::BODIES_DIR)
+        || name.starts_with("snap.")
+        || name.starts_with(DAMAGED_SNAPSHOT)
 }
+
+/// The prefix a damaged snapshot of sled's is renamed with (see [`open_sled`]).
+const DAMAGED_SNAPSHOT: &str = "damaged-";
 
 /// Opens every tree (sled makes those a newer program added, empty, when an older store is
 /// opened).
@@ -691,8 +697,77 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// Opens sled, turning a panic during recovery into an error naming the directory.
+///
+/// sled's snapshot (`snap.*`) only saves replaying its log: when sled finds its store damaged
+/// and a snapshot is there, the snapshot is moved aside (`damaged-snap.…`) and sled is opened
+/// again from its log alone. A flipped bit in the snapshot then costs a longer start, not the
+/// store; what the log gives back is checked against the durable head as at every open. If
+/// that fails too, the snapshot is put back and the first error stands.
 fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     remove_unfinished_snapshots(dir)?;
+    let first = match try_open_sled(dir, cache_bytes) {
+        Ok(db) => return Ok(db),
+        Err(e @ StoreError::Corrupt { .. }) => e,
+        Err(e) => return Err(e),
+    };
+    let snapshots = snapshot_files(dir)?;
+    if snapshots.is_empty() {
+        return Err(first);
+    }
+    let aside: Vec<(PathBuf, PathBuf)> = snapshots
+        .into_iter()
+        .map(|snap| {
+            // Not `snap.…`: sled reads any file named so as a snapshot.
+            let mut name = std::ffi::OsString::from(DAMAGED_SNAPSHOT);
+            name.push(snap.file_name().unwrap_or_default());
+            let to = snap.with_file_name(name);
+            (snap, to)
+        })
+        .collect();
+    for (snap, to) in &aside {
+        fs::rename(snap, to).map_err(|e| StoreError::io(dir, e))?;
+    }
+    match try_open_sled(dir, cache_bytes) {
+        Ok(db) => {
+            tracing::warn!(
+                dir = %dir.display(),
+                error = %first,
+                "sled's snapshot could not be read: moved aside (damaged-snap.…) and the store \
+                 was read from its log alone; it is checked against the durable head as at \
+                 every start"
+            );
+            Ok(db)
+        }
+        Err(_) => {
+            for (snap, to) in &aside {
+                let _ = fs::rename(to, snap);
+            }
+            Err(first)
+        }
+    }
+}
+
+/// sled's snapshot files in `dir` (finished ones: `snap.…`, not `….generating`).
+fn snapshot_files(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StoreError::io(dir, e)),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && !name.ends_with(".generating") {
+            found.push(entry.path());
+        }
+    }
+    Ok(found)
+}
+
+/// One try at opening sled, a panic during recovery an error naming the directory.
+fn try_open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     let cfg = sled::Config::new()
         .path(dir)
         .cache_capacity(cache_bytes)

@@ -14,7 +14,7 @@ use super::codec::{self, Prefixes, Tree};
 use super::retry::Keep;
 use super::rows::Rows;
 use super::rules::{self, Arrival};
-use super::{CommitMode, Inner, Inserted, Origin, Store, StoreError};
+use super::{CommitMode, DISK_FULL, Inner, Inserted, Origin, Store, StoreError};
 use crate::message::{Message, Timestamp};
 use sled::IVec;
 
@@ -151,9 +151,27 @@ impl Inner {
     }
 
     /// Remembers whether the last write failed, and why, until one succeeds.
+    ///
+    /// The log says so once when writes start failing and once when one succeeds again (the
+    /// callers of each failed write log it at DEBUG only).
     fn note_write(&self, written: &Result<(), StoreError>) {
-        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) =
-            written.as_ref().err().map(ToString::to_string);
+        let mut failed = self.write_failed.lock().unwrap_or_else(|p| p.into_inner());
+        let was = failed.is_some();
+        *failed = written.as_ref().err().map(|e| {
+            if e.is_disk_full() {
+                DISK_FULL.to_string()
+            } else {
+                e.to_string()
+            }
+        });
+        match (was, written) {
+            (false, Err(e)) => tracing::warn!(
+                error = %e,
+                "a write to the store's disk failed: new messages are refused (code unavailable) until a write succeeds; said once"
+            ),
+            (true, Ok(())) => tracing::info!("the store's writes succeed again"),
+            _ => {}
+        }
     }
 
     /// The writer lock, unless the store is closed or a flush failed.

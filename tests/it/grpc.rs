@@ -347,6 +347,24 @@ async fn each_filter_selects_what_it_names() {
             },
             vec![call_b.id()],
         ),
+        // Written as a message writes them: a country in upper case, a topic in lower case
+        // (they matched nothing, without a word).
+        (
+            Filter {
+                countries: vec!["az".into()],
+                topics: vec!["Union-Rights".into()],
+                ..Default::default()
+            },
+            vec![alert_a.id()],
+        ),
+        (
+            Filter {
+                countries: vec!["br".into()],
+                topics: vec!["ILO-CEACR".into()],
+                ..Default::default()
+            },
+            vec![call_b.id()],
+        ),
         (
             Filter {
                 authors: vec![a.public()],
@@ -367,6 +385,41 @@ async fn each_filter_selects_what_it_names() {
             }
         }
         assert_eq!(got, want, "{filter:?}");
+    }
+    // A value no message can carry is refused with the reason a message's would be.
+    for (filter, reason) in [
+        (
+            Filter {
+                topics: vec!["union rights".into()],
+                ..Default::default()
+            },
+            Reason::BadTopic,
+        ),
+        (
+            Filter {
+                countries: vec!["Azerbaijan".into()],
+                ..Default::default()
+            },
+            Reason::BadCountry,
+        ),
+        (
+            Filter {
+                languages: vec!["en_US".into()],
+                ..Default::default()
+            },
+            Reason::BadLanguage,
+        ),
+    ] {
+        match c.subscribe(&filter, 0, None).await {
+            Err(ClientError::Refused(r)) => assert_eq!(r.reason, reason, "{filter:?}: {r}"),
+            Err(e) => panic!("{filter:?}: {e}"),
+            Ok(mut events) => match within("a refusal", events.next()).await {
+                Some(Err(ClientError::Refused(r))) => {
+                    assert_eq!(r.reason, reason, "{filter:?}: {r}")
+                }
+                other => panic!("{filter:?} was not refused: {other:?}"),
+            },
+        }
     }
 }
 
@@ -850,4 +903,28 @@ async fn a_message_over_the_grpc_limit_on_a_stream_is_refused_too_large() {
             .refused_count(Reason::TooLarge),
         1
     );
+}
+
+#[tokio::test]
+async fn get_key_of_a_key_that_is_not_one_is_refused_bad_key() {
+    let node = TestNode::start().await;
+    let mut raw = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap();
+    // 31 bytes, and 32 that are not a point of the curve: the README's `bad-key`, as a
+    // subscription's author filter answers them (it was `malformed`).
+    let not_a_point = {
+        // y = 2: (y² − 1) / (d·y² + 1) has no square root mod 2^255 − 19.
+        let mut y = [0u8; 32];
+        y[0] = 2;
+        y
+    };
+    for key in [vec![7u8; 31], not_a_point.to_vec()] {
+        let status = raw
+            .get_key(proto::GetKeyRequest { key })
+            .await
+            .expect_err("refused");
+        assert_refusal(&status, tonic::Code::InvalidArgument, "bad-key");
+        assert!(status.message().starts_with("bad-key: key: "), "{status:?}");
+    }
 }

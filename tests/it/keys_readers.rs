@@ -195,9 +195,16 @@ async fn readers_see_the_rotation_the_successor_under_the_unions_name_and_why_a_
         successor_page.body
     );
 
-    // The forgery's page: not found, as before, saying why.
+    // The forgery's page: gone (the README's "a withdrawn message answers 410 Gone", as its
+    // CAP document does), saying why.
     let withheld = get(addr, &format!("/m/{}", s.forged.id())).await;
-    assert_eq!(withheld.status, 404);
+    assert_eq!(withheld.status, 410);
+    assert_eq!(
+        get(addr, &format!("/cap/{}.xml", s.forged.id()))
+            .await
+            .status,
+        410
+    );
     assert!(
         withheld.body.contains("<h1>Withheld</h1>"),
         "{}",

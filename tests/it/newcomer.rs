@@ -157,6 +157,24 @@ async fn the_web_gateways_port_and_an_empty_port_are_named() {
         err.contains(&format!("{web} is a web gateway's port")),
         "{err}"
     );
+    // Plaintext to the gateway: it reads HTTP/2's preface as a bad HTTP/1.1 request and drops
+    // the connection without a byte; that is named too (it was "the node answered Unknown:
+    // transport error").
+    let (ok, _, err) = cli(&[
+        "node",
+        "status",
+        "--node",
+        &format!("http://{web}"),
+        "--ca",
+        ca.to_str().unwrap(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("{web} closed the connection without a word"))
+            && err.contains("not its web gateway's"),
+        "{err}"
+    );
     let empty = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()

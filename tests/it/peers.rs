@@ -73,6 +73,37 @@ fn peer_add_list_remove_edit_the_config_and_keep_it_valid() {
         .args(["peer", "remove", "geneva", "--config", cfg])
         .assert()
         .success();
+    // A file that is not there: what to give instead, a usage error (list said only "No such
+    // file or directory", exit 1).
+    let nowhere = dir.path().join("nowhere.toml");
+    for what in ["list", "remove geneva"] {
+        let out = tocsin()
+            .args(["peer"])
+            .args(what.split(' '))
+            .arg("--config")
+            .arg(&nowhere)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "peer {what}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("does not exist: give the node's configuration file with --config FILE"),
+            "peer {what}: {err}"
+        );
+    }
+    // An address no other node could use, found before any node is asked (it was the node's
+    // refusal, exit 1): nothing listens at the --node given here.
+    let out = tocsin()
+        .args(["peer", "invite", "--address", "http://198.51.100.7:7700"])
+        .args(["--node", "https://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--address: \"http://198.51.100.7:7700\" is not a URL another node can reach"),
+        "{err}"
+    );
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(
         text.starts_with("# Eastland Workers' node"),

@@ -409,6 +409,77 @@ async fn a_message_over_the_grpc_limit_is_refused_too_large_and_counted() {
     );
 }
 
+/// Not a `SignedMessage`: field 1 (`body`, bytes) as a number, which protobuf cannot read.
+#[derive(Clone, PartialEq, prost::Message)]
+struct NotASignedMessage {
+    #[prost(uint64, tag = "1")]
+    body: u64,
+}
+
+#[tokio::test]
+async fn a_request_that_does_not_decode_is_refused_malformed_and_counted() {
+    let node = TestNode::start().await;
+    let channel = tonic::transport::Channel::from_shared(node.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let status = grpc
+        .unary(
+            tonic::Request::new(NotASignedMessage { body: 7 }),
+            http::uri::PathAndQuery::from_static("/tocsin.v1.Relay/Publish"),
+            tonic_prost::ProstCodec::<NotASignedMessage, tocsin::proto::PublishReply>::default(),
+        )
+        .await
+        .expect_err("refused");
+    // tonic says INTERNAL and "failed to decode Protobuf message"; the node answers it as the
+    // README's reason table does a malformed message.
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("malformed: "),
+        "{}",
+        status.message()
+    );
+    let reason = status
+        .metadata()
+        .get("tocsin-reason")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(reason.as_deref(), Some("malformed"));
+    assert_eq!(
+        node.server()
+            .node()
+            .metrics()
+            .refused_count(Reason::Malformed),
+        1
+    );
+    // The same on a publish stream.
+    grpc.ready().await.unwrap();
+    let bad = futures::stream::iter(vec![NotASignedMessage { body: 9 }]);
+    let status = match grpc
+        .streaming(
+            tonic::Request::new(bad),
+            http::uri::PathAndQuery::from_static("/tocsin.v1.Relay/PublishStream"),
+            tonic_prost::ProstCodec::<NotASignedMessage, tocsin::proto::PublishReply>::default(),
+        )
+        .await
+    {
+        Err(status) => status,
+        Ok(replies) => replies
+            .into_inner()
+            .message()
+            .await
+            .expect_err("the stream ends refused"),
+    };
+    assert!(
+        status.message().starts_with("malformed: "),
+        "{}",
+        status.message()
+    );
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}
+
 #[test]
 fn plaintext_on_a_public_address_given_on_the_command_line_is_refused() {
     // The file's rule (plaintext only on loopback) holds for `--listen` too. The node refuses
