@@ -533,6 +533,25 @@ fn reader_preferences(req: &Request) -> Vec<String> {
         .preferences(accept_language(req.headers()))
 }
 
+/// The reader's language choice and preferences, cut to what can change what `snap` shows
+/// (`query::effective_preferences`): a `lang` or an `Accept-Language` naming no language here
+/// is no view of its own, to render and keep apart (a `lang` that matches none is dropped,
+/// and the header decides).
+fn reader_languages(
+    mut sel: Selection,
+    headers: &HeaderMap,
+    snap: &snapshot::Snapshot,
+) -> (Selection, Vec<String>) {
+    let known = snap.known_languages();
+    sel.lang = sel.lang.take().and_then(|l| {
+        query::effective_preferences(&[l], &known)
+            .into_iter()
+            .next()
+    });
+    let prefs = query::effective_preferences(&sel.preferences(accept_language(headers)), &known);
+    (sel, prefs)
+}
+
 /// A query the page cannot serve: what was wrong (the reason stays English: it names
 /// parameters and values as typed), in a page in the reader's language.
 fn bad_query(e: BadQuery, headers: &HeaderMap) -> Response {
@@ -582,8 +601,8 @@ async fn detail(
         Ok(s) => s.lang_only(),
         Err(e) => return Ok(bad_query(e, req.headers())),
     };
-    let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw.view(Want::Item(id)).await?;
+    let (sel, prefs) = reader_languages(sel, req.headers(), &snap);
     let now = gw.node().now();
     if let Some(item) = snap.item_for(&id)
         && item.id() != id
@@ -720,7 +739,6 @@ async fn selection_view(
         Ok(s) => s,
         Err(e) => return Ok(bad_query(e, req.headers())),
     };
-    let prefs = sel.preferences(accept_language(req.headers()));
     let snap = gw
         .view(Want::Listing {
             sel: walked(&sel),
@@ -728,6 +746,7 @@ async fn selection_view(
             facets: content_type == HTML,
         })
         .await?;
+    let (sel, prefs) = reader_languages(sel, req.headers(), &snap);
     let now = gw.node().now();
     let mut key = format!("{}|{}", sel.to_query(), prefs.join(","));
     if content_type == HTML {

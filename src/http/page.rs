@@ -424,7 +424,27 @@ pub(super) fn index(
     let topics: BTreeSet<String> = snap.facets.topics.iter().cloned().collect();
     let languages: BTreeSet<String> = snap.facets.languages.iter().cloned().collect();
     let listing = snap.selected(sel, now, gw.max_items());
-    let (shown, total) = (&listing.items, listing.total);
+    let total = listing.total;
+    // The page is bounded in bytes as the feeds are (`http.max_feed_kib`): items go in newest
+    // first while they fit (the first always), so that long texts cannot make a page of many
+    // megabytes for every reader that asks for it.
+    let cap = gw.max_feed_bytes();
+    let mut items = String::new();
+    let mut shown = 0;
+    for item in &listing.items {
+        let html = item_html(w, snap, item, &item.texts(now), sel, prefs, now);
+        if shown > 0 && items.len() + html.len() > cap {
+            break;
+        }
+        items.push_str(&html);
+        shown += 1;
+    }
+    let left_out = listing.items.len() - shown;
+    if left_out > 0 {
+        gw.stats()
+            .feed_entries_left_out
+            .fetch_add(left_out as u64, std::sync::atomic::Ordering::Relaxed);
+    }
 
     let mut m = String::new();
     // The language switcher.
@@ -575,7 +595,7 @@ pub(super) fn index(
             ],
         )
     };
-    let count = match (total, shown.len()) {
+    let count = match (total, shown) {
         // Too many to count: the listing read back from the newest until it had enough.
         (t, s) if !listing.complete => counts("count-many", s, t),
         (0, _) if sel.is_filtered() => w.t("count-none-filtered"),
@@ -626,11 +646,9 @@ pub(super) fn index(
         }
         m.push_str("</p>\n");
     }
-    if !shown.is_empty() {
+    if shown > 0 {
         m.push_str("<ol class=\"items\">\n");
-        for item in shown {
-            m.push_str(&item_html(w, snap, item, &item.texts(now), sel, prefs, now));
-        }
+        m.push_str(&items);
         m.push_str("</ol>\n");
     }
     m.push_str(&keys_html(w, snap, now));

@@ -297,22 +297,9 @@ pub(super) fn parse_accept_language(header: &str) -> Vec<String> {
 /// one subtag at a time), then English, then the first. `None` only when `tags` is empty.
 pub(super) fn pick_language(tags: &[&str], prefs: &[String]) -> Option<usize> {
     for p in prefs {
-        let mut range = p.as_str();
-        loop {
+        for range in lookups(p) {
             if let Some(i) = tags.iter().position(|t| language_matches(range, t)) {
                 return Some(i);
-            }
-            match range.rfind('-') {
-                Some(cut) => {
-                    range = &range[..cut];
-                    // A singleton ("x", "u") left at the end is dropped with its extension.
-                    if let Some(cut) = range.rfind('-')
-                        && range.len() - cut == 2
-                    {
-                        range = &range[..cut];
-                    }
-                }
-                None => break,
             }
         }
     }
@@ -320,6 +307,47 @@ pub(super) fn pick_language(tags: &[&str], prefs: &[String]) -> Option<usize> {
         .position(|t| language_matches("en", t))
         .or(if tags.is_empty() { None } else { Some(0) })
 }
+
+/// A range and the ranges RFC 4647 lookup tries after it, each one subtag shorter (a
+/// singleton left at the end is dropped with its extension): "zh-hant-cn-x-a" gives
+/// "zh-hant-cn-x-a", "zh-hant-cn", "zh-hant", "zh".
+fn lookups(range: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(range), |range| {
+        let cut = range.rfind('-')?;
+        let mut shorter = &range[..cut];
+        if let Some(cut) = shorter.rfind('-')
+            && shorter.len() - cut == 2
+        {
+            shorter = &shorter[..cut];
+        }
+        Some(shorter)
+    })
+}
+
+/// The preferences that can change what is shown when every text is in one of `known` (the
+/// languages of the texts a view holds, and the page's own): each range cut to the first of
+/// its lookups that matches a known tag, ranges that match none left out, repeats too. The
+/// language picked for any texts among `known` is the same as for `prefs`, so a view is
+/// rendered, cached and validated once for every header that picks alike: a reader cannot
+/// make a rendering of their own with a made-up `Accept-Language` or `lang`.
+///
+/// A first preference that matches nothing is kept as [`NONE_HERE`]: the page says an item is
+/// shown in another language than the one a reader asked for first.
+pub(super) fn effective_preferences(prefs: &[String], known: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, p) in prefs.iter().enumerate() {
+        let useful = lookups(p).find(|range| known.iter().any(|t| language_matches(range, t)));
+        match useful.map(str::to_ascii_lowercase) {
+            Some(range) if !out.contains(&range) => out.push(range),
+            None if i == 0 => out.push(NONE_HERE.to_string()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The first preference when it names no language here (a private-use tag no text is in).
+const NONE_HERE: &str = "x-none";
 
 /// A language's name in itself, for the switcher ("Français"); the tag when unknown.
 pub(super) fn language_name(tag: &str) -> String {
@@ -427,6 +455,57 @@ mod tests {
         assert_eq!(pick_language(&tags, &p(&["de"])), Some(1));
         assert_eq!(pick_language(&["az", "ru"], &p(&["de"])), Some(0));
         assert_eq!(pick_language(&[], &p(&["de"])), None);
+        assert_eq!(
+            lookups("zh-hant-cn-x-a").collect::<Vec<_>>(),
+            ["zh-hant-cn-x-a", "zh-hant-cn", "zh-hant", "zh"]
+        );
+    }
+
+    /// Cut to what can matter, preferences pick what they picked, for every set of texts
+    /// among the known languages; made-up ones come to nothing.
+    #[test]
+    fn effective_preferences_pick_alike() {
+        let known = ["az", "en", "fr-ca", "pt-br", "ru", "fr"];
+        let p = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let headers = [
+            p(&["zz-xxxxxxxx"]),
+            p(&["fr-ca-x-aa", "de", "fr"]),
+            p(&["pt", "az-latn-az", "en"]),
+            p(&["de", "qq", "ru-ru", "ru"]),
+            p(&["fr", "fr-ca"]),
+            p(&[]),
+        ];
+        let sets: Vec<Vec<&str>> = vec![
+            vec!["az", "en", "fr-ca"],
+            vec!["fr", "ru"],
+            vec!["pt-br", "az"],
+            vec!["fr-ca", "fr", "ru"],
+            vec!["ru"],
+            vec![],
+        ];
+        for prefs in &headers {
+            let cut = effective_preferences(prefs, &known);
+            for tags in &sets {
+                assert_eq!(
+                    pick_language(tags, prefs),
+                    pick_language(tags, &cut),
+                    "{prefs:?} → {cut:?} on {tags:?}"
+                );
+            }
+        }
+        assert_eq!(
+            effective_preferences(&p(&["zz-xxxxxxxx", "qq"]), &known),
+            [NONE_HERE]
+        );
+        assert_eq!(
+            effective_preferences(&p(&["de", "zz", "fr-ca"]), &known),
+            [NONE_HERE, "fr-ca"]
+        );
+        assert!(effective_preferences(&p(&[]), &known).is_empty());
+        assert_eq!(
+            effective_preferences(&p(&["fr-ca-x-aa", "fr-CA-x-bb", "de"]), &known),
+            ["fr-ca"]
+        );
     }
 
     #[test]

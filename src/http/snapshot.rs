@@ -99,6 +99,14 @@ impl Item {
         std::iter::once(&self.original).chain(self.updates.iter().filter(move |u| showable(u, now)))
     }
 
+    /// The languages any version or translation of it is written in.
+    fn languages(&self) -> impl Iterator<Item = &str> + '_ {
+        std::iter::once(&self.original)
+            .chain(&self.updates)
+            .chain(&self.translations)
+            .flat_map(|m| m.body().info().iter().map(|i| i.language.as_str()))
+    }
+
     /// The latest version readers may see at `now`.
     pub(super) fn current(&self, now: Timestamp) -> &Message {
         self.updates
@@ -414,6 +422,23 @@ pub(super) struct Listing<'a> {
 }
 
 impl Snapshot {
+    /// Every language a text here is in (every version and translation of every item), the
+    /// languages the page's switcher offers, and the page's own: what a reader's preferences
+    /// can pick among (`query::effective_preferences`).
+    pub(super) fn known_languages(&self) -> Vec<&str> {
+        let mut known: Vec<&str> = Vec::new();
+        for item in self.items.values() {
+            known.extend(item.languages());
+        }
+        known.extend(self.facets.languages.iter().map(String::as_str));
+        for tag in super::words::tags() {
+            known.push(tag);
+        }
+        known.sort_unstable();
+        known.dedup();
+        known
+    }
+
     /// How many of the snapshot's time boundaries have passed at `now`: with the head, it
     /// identifies what a request at `now` sees, and it only grows.
     pub(super) fn epoch(&self, now: Timestamp) -> usize {

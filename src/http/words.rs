@@ -255,9 +255,14 @@ pub(super) fn english() -> &'static Words {
 }
 
 /// Every shipped language's tag.
+pub(super) fn tags() -> impl Iterator<Item = &'static str> {
+    FILES.iter().map(|(tag, _, _)| *tag)
+}
+
+/// Every shipped language's tag.
 #[cfg(test)]
 pub(super) fn languages() -> impl Iterator<Item = &'static str> {
-    FILES.iter().map(|(tag, _, _)| *tag)
+    tags()
 }
 
 #[cfg(test)]
