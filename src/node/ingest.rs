@@ -421,9 +421,9 @@ impl Node {
         }
         // A fresh key costs nothing, so its first messages share one budget with every other
         // fresh key; once something of it is held, it is known and only its own bucket
-        // applies. A revocation is never held back: it can only take power away; nor is a
-        // rotation of a key committed here (its signer is a recovery key never seen before, by
-        // design).
+        // applies. A revocation or rotation of a key committed here is never held back (a
+        // revocation only takes power away; a rotation's signer is a recovery key never seen
+        // before, by design).
         if !self.exempt_from_new_author_budget(&msg)? && self.is_new_author(msg.author())? {
             self.inner
                 .budget
@@ -436,11 +436,13 @@ impl Node {
         Ok(Prepared::Ready(msg))
     }
 
-    /// Whether a message never waits on the budget of never-seen authors: a revocation, and a
-    /// rotation of a key that has a recovery commitment here.
+    /// Whether a message never waits on the budget of never-seen authors: a revocation of a
+    /// key that has a recovery commitment here, and a rotation of one. (Any revocation used to
+    /// be: a fresh key revoking itself fifty years ahead was then held, so known, and its
+    /// alerts skipped the budget too; a key never seen here has nothing here to revoke.)
     fn exempt_from_new_author_budget(&self, msg: &Message) -> Result<bool, NodeError> {
         Ok(match &msg.body().content {
-            Content::Revocation(_) => true,
+            Content::Revocation(_) => self.inner.store.has_commitment(msg.author())?,
             Content::Rotation(r) => self.inner.store.has_commitment(&r.compromised)?,
             _ => false,
         })

@@ -210,6 +210,37 @@ async fn new_keys_are_limited_while_known_authors_and_roster_members_keep_publis
         assert!(r.detail.contains("new keys"), "{}", r.detail);
     }
 
+    // A fresh key revoking itself far ahead is a fresh key too (it was exempt, and then held,
+    // so known: its alerts skipped the budget after it).
+    let mut refused_revocations = 0u64;
+    for i in 0..5u32 {
+        let key = fresh(20_000 + i);
+        let revocation = sign(
+            body(
+                &key,
+                Content::Revocation(Revocation {
+                    revoked_from: Timestamp::now().plus(Duration::from_secs(50 * 365 * 24 * 3600)),
+                    successor: None,
+                    reason: "fifty years ahead".into(),
+                }),
+            ),
+            &key,
+        );
+        match c.publish(revocation.signed()).await {
+            Err(ClientError::Refused(r)) => {
+                assert_eq!(r.reason, Reason::RateLimited);
+                refused_revocations += 1;
+            }
+            Ok(PublishOutcome::Accepted { .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    // One token a minute: a slow run may see one more.
+    assert!(
+        refused_revocations >= 4,
+        "{refused_revocations} of 5 refused"
+    );
+
     // The known author is not counted against that budget.
     for i in 1..=20 {
         assert!(is_accepted(
@@ -241,14 +272,14 @@ async fn new_keys_are_limited_while_known_authors_and_roster_members_keep_publis
     let metrics = node.server().node().metrics();
     assert_eq!(
         metrics.limited_count(Limit::NewAuthor),
-        refused.len() as u64
+        refused.len() as u64 + refused_revocations
     );
     let http = node.server().http_addr().expect("the gateway is on");
     let text = get(http, "/metrics").await;
     assert!(
         text.contains(&format!(
             "tocsin_publish_limited_total{{limit=\"new-author\"}} {}",
-            refused.len()
+            refused.len() as u64 + refused_revocations
         )),
         "{text}"
     );
