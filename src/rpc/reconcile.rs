@@ -161,14 +161,14 @@ pub(super) struct Session {
     frame: u64,
     /// The parts of the caller's next negentropy message received so far.
     parts: Parts,
-    /// Held while the session lasts: one of `limits.reconcile_sessions`.
-    _slot: OwnedSemaphorePermit,
+    /// Held while the session lasts (see [`Slots`]).
+    _slot: Slot,
 }
 
 impl Session {
     pub(super) fn new(
         service: RelayService,
-        slot: OwnedSemaphorePermit,
+        slot: Slot,
         authenticated: bool,
         conn: Option<SocketAddr>,
     ) -> Session {
@@ -203,6 +203,10 @@ impl Session {
         let ended: Result<(), Status> = loop {
             let next = tokio::select! {
                 next = requests.next() => next,
+                () = tokio::time::sleep(IDLE) => break Err(status::reconcile_spent(&format!(
+                    "{}s without a request",
+                    IDLE.as_secs()
+                ))),
                 () = &mut deadline => break Err(status::reconcile_spent(&format!(
                     "limits.reconcile_timeout ({}s)",
                     limits.reconcile_timeout.as_secs()
@@ -508,9 +512,93 @@ pub(super) async fn list_items(
     }
 }
 
-/// The cap on sessions served at once, shared by every connection's service.
-pub(super) fn slots(node: &Node) -> Arc<tokio::sync::Semaphore> {
-    Arc::new(tokio::sync::Semaphore::new(
-        node.config().limits.reconcile_sessions,
-    ))
+/// A session that sends nothing for this long is ended: a stream opened and left idle held a
+/// slot for `limits.reconcile_timeout` (four such streams stopped every reconciliation with
+/// the node for ten minutes). An initiator sends its next request as soon as it has read the
+/// last answer.
+pub(super) const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The sessions served at once, shared by every connection's service:
+/// `limits.reconcile_sessions` for anyone, as many again kept for callers a node trusts (a peer
+/// presenting a certificate; any caller of a plaintext node, which listens on loopback only),
+/// and for anyone else one session at a time per client address (an IPv6 /64), so that
+/// strangers cannot hold every slot and stop federation's repair.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    shared: Arc<tokio::sync::Semaphore>,
+    trusted: Arc<tokio::sync::Semaphore>,
+    by_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+}
+
+/// One session's hold on [`Slots`], given back when the session ends.
+#[derive(Debug)]
+pub(super) struct Slot {
+    _permit: OwnedSemaphorePermit,
+    address: Option<(Arc<Slots>, std::net::IpAddr)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((slots, ip)) = &self.address {
+            let mut by = slots.by_address.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = by.get_mut(ip) {
+                *n -= 1;
+                if *n == 0 {
+                    by.remove(ip);
+                }
+            }
+        }
+    }
+}
+
+impl Slots {
+    pub(super) fn new(node: &Node) -> Arc<Slots> {
+        let n = node.config().limits.reconcile_sessions;
+        Arc::new(Slots {
+            shared: Arc::new(tokio::sync::Semaphore::new(n)),
+            trusted: Arc::new(tokio::sync::Semaphore::new(n)),
+            by_address: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// A slot for a caller (`trusted`: see [`Slots`]) at `conn`, or the refusal.
+    pub(super) fn take(
+        self: &Arc<Self>,
+        trusted: bool,
+        conn: Option<SocketAddr>,
+        cap: usize,
+    ) -> Result<Slot, Status> {
+        if trusted {
+            let permit = Arc::clone(&self.trusted)
+                .try_acquire_owned()
+                .or_else(|_| Arc::clone(&self.shared).try_acquire_owned())
+                .map_err(|_| status::reconcile_busy(cap))?;
+            return Ok(Slot {
+                _permit: permit,
+                address: None,
+            });
+        }
+        let ip = conn.map(|c| crate::node::address_keys(c.ip()).0);
+        if let Some(ip) = ip {
+            let mut by = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
+            if by.get(&ip).is_some_and(|n| *n >= 1) {
+                return Err(status::reconcile_busy_here());
+            }
+            let permit = Arc::clone(&self.shared)
+                .try_acquire_owned()
+                .map_err(|_| status::reconcile_busy(cap))?;
+            *by.entry(ip).or_default() += 1;
+            return Ok(Slot {
+                _permit: permit,
+                address: Some((Arc::clone(self), ip)),
+            });
+        }
+        let permit = Arc::clone(&self.shared)
+            .try_acquire_owned()
+            .map_err(|_| status::reconcile_busy(cap))?;
+        Ok(Slot {
+            _permit: permit,
+            address: None,
+        })
+    }
 }

@@ -95,7 +95,7 @@ pub struct RelayService {
     request_timeout: Duration,
     limits: Arc<ConnectionLimits>,
     /// Reconciliation sessions served at once: `limits.reconcile_sessions` permits.
-    reconcile_slots: Arc<tokio::sync::Semaphore>,
+    reconcile_slots: Arc<reconcile::Slots>,
 }
 
 impl RelayService {
@@ -103,7 +103,7 @@ impl RelayService {
     pub fn new(node: Node, limits: Arc<ConnectionLimits>) -> Self {
         let request_timeout = node.config().limits.request_timeout;
         RelayService {
-            reconcile_slots: reconcile::slots(&node),
+            reconcile_slots: reconcile::Slots::new(&node),
             node,
             request_timeout,
             limits,
@@ -332,13 +332,15 @@ impl Relay for RelayService {
         &self,
         request: Request<Streaming<proto::ReconcileRequest>>,
     ) -> Result<Response<Self::ReconcileStream>, Status> {
-        let Ok(slot) = Arc::clone(&self.reconcile_slots).try_acquire_owned() else {
-            self.node.metrics().reconcile_served.ended(1);
-            return Err(status::reconcile_busy(
-                self.node.config().limits.reconcile_sessions,
-            ));
-        };
         let authenticated = self.authenticated(&request);
+        let slot = self
+            .reconcile_slots
+            .take(
+                authenticated,
+                request.remote_addr(),
+                self.node.config().limits.reconcile_sessions,
+            )
+            .inspect_err(|_| self.node.metrics().reconcile_served.ended(1))?;
         let session = Session::new(self.clone(), slot, authenticated, request.remote_addr());
         // Room for a `want`'s chunks: the session waits for the caller to read them.
         let (replies, rx) = mpsc::channel(4);

@@ -105,6 +105,14 @@ pub fn reconcile_busy(cap: usize) -> Status {
     ))
 }
 
+/// A reconciliation session refused because the caller's address has one open already.
+pub fn reconcile_busy_here() -> Status {
+    refusal(&Rejection::new(
+        Reason::RateLimited,
+        "this address has a reconciliation session with this node open already; finish it first (a peer presenting a certificate is not limited so)",
+    ))
+}
+
 /// A reconciliation session that used up its bound (`what`: rounds or time).
 pub fn reconcile_spent(what: &str) -> Status {
     refusal(&Rejection::new(

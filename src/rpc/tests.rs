@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tonic::{Code, Request};
+use tonic::{Code, Request, Status};
 
 use super::RelayService;
 use super::limits::ConnectionLimits;
@@ -220,4 +220,44 @@ fn a_certified_peer_sees_refused_handshakes_from_anywhere() {
     assert!(!sees_refused_handshakes(remote, false));
     assert!(sees_refused_handshakes(None, true));
     assert!(!sees_refused_handshakes(None, false));
+}
+
+/// Four idle streams from one connection held every reconciliation slot for ten minutes:
+/// a stranger holds one session per address, and callers a node trusts have slots of their
+/// own.
+#[tokio::test]
+async fn reconciliation_slots_are_one_per_strangers_address_and_kept_for_peers() {
+    use super::reconcile::Slots;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = node(dir.path(), |c| c.limits.reconcile_sessions = 2);
+    let slots = Slots::new(&node);
+    let at = |s: &str| Some(s.parse::<std::net::SocketAddr>().expect("address"));
+    let reason = |r: Result<_, Status>| {
+        r.map(|_| ())
+            .map_err(|s| rejection_of(&s).map(|r| r.reason))
+    };
+    let first = slots
+        .take(false, at("192.0.2.7:5000"), 2)
+        .expect("a first session");
+    // The same address again, from another port (another connection): refused.
+    assert_eq!(
+        reason(slots.take(false, at("192.0.2.7:5001"), 2)),
+        Err(Some(Reason::RateLimited))
+    );
+    // An IPv6 host is its /64.
+    let v6 = slots
+        .take(false, at("[2001:db8::1]:5000"), 2)
+        .expect("another host");
+    assert!(slots.take(false, at("[2001:db8::2]:5000"), 2).is_err());
+    // Every shared slot taken: strangers wait; trusted callers have their own.
+    assert!(slots.take(false, at("198.51.100.9:5000"), 2).is_err());
+    let peer_a = slots.take(true, at("192.0.2.7:5002"), 2).expect("a peer");
+    let peer_b = slots.take(true, at("203.0.113.1:5000"), 2).expect("a peer");
+    assert!(slots.take(true, at("203.0.113.2:5000"), 2).is_err());
+    // A session's end gives its address back.
+    drop(first);
+    let again = slots
+        .take(false, at("192.0.2.7:5003"), 2)
+        .expect("its slot back");
+    drop((again, v6, peer_a, peer_b));
 }

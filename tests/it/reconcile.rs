@@ -412,9 +412,13 @@ async fn hostile_sessions_are_refused_and_bounded() {
     let detail = refused_as(refused.expect("rounds unbounded"), Reason::RateLimited);
     assert!(detail.contains("limits.reconcile_rounds"), "{detail}");
 
-    // More sessions at once than limits.reconcile_sessions; one ended frees its slot.
+    // More sessions at once than limits.reconcile_sessions (and as many again kept for
+    // callers the node trusts: every caller of this plaintext node, on loopback); one ended
+    // frees its slot.
     let (_, first) = offered_to(&mut client, None).await;
     let (_, _second) = offered_to(&mut client, None).await;
+    let (_, _kept) = offered_to(&mut client, None).await;
+    let (_, _kept_too) = offered_to(&mut client, None).await;
     let mut third = node.client().await;
     let e = third.reconcile(vec![0x61], None).await.err();
     let detail = refused_as(e.expect("over the cap"), Reason::RateLimited);
