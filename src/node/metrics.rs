@@ -297,7 +297,7 @@ impl ConnectionMetrics {
 #[derive(Debug, Default)]
 pub struct SubscriptionMetrics {
     /// Refused, by cap, in [`SubscriptionMetrics::CAPS`] order.
-    refused: [AtomicU64; 4],
+    refused: [AtomicU64; 5],
     /// Ended because their queue stayed full past `limits.subscriber_stall`.
     stalled: AtomicU64,
 }
@@ -305,7 +305,7 @@ pub struct SubscriptionMetrics {
 impl SubscriptionMetrics {
     /// The caps a subscription can meet, as named in `/metrics`: the node's cap, the part of
     /// it readers may take (the rest is kept for peers), per source address, per connection.
-    pub const CAPS: [&'static str; 4] = ["node", "readers", "address", "connection"];
+    pub const CAPS: [&'static str; 5] = ["node", "readers", "address", "connection", "network"];
 
     /// Counts a refusal by the cap at `index` in [`SubscriptionMetrics::CAPS`].
     pub fn refused(&self, index: usize) {
@@ -320,7 +320,7 @@ impl SubscriptionMetrics {
     }
 
     /// Refusals per cap, in [`SubscriptionMetrics::CAPS`] order, and the stalled count.
-    pub fn snapshot(&self) -> ([u64; 4], u64) {
+    pub fn snapshot(&self) -> ([u64; 5], u64) {
         (
             std::array::from_fn(|i| self.refused[i].load(Relaxed)),
             self.stalled.load(Relaxed),

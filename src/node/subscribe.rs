@@ -93,6 +93,11 @@ pub enum SubscriberCap {
         "{0} subscriptions are open on this connection already; close one before opening another"
     )]
     Connection(usize),
+    /// The cap per network (an IPv4 /24, an IPv6 /48): four addresses' worth.
+    #[error(
+        "{0} subscriptions are open from this network already; close one before opening another"
+    )]
+    Network(usize),
 }
 
 impl SubscriberCap {
@@ -103,6 +108,7 @@ impl SubscriberCap {
             SubscriberCap::Readers(_) => 1,
             SubscriberCap::Address(_) => 2,
             SubscriberCap::Connection(_) => 3,
+            SubscriberCap::Network(_) => 4,
         }
     }
 }
@@ -119,8 +125,10 @@ struct SlotCounts {
     total: usize,
     /// Readers' subscriptions (and unauthenticated peers') per connection.
     by_conn: HashMap<SocketAddr, usize>,
-    /// The same per source address.
+    /// The same per source address (an IPv6 /64: one host).
     by_addr: HashMap<IpAddr, usize>,
+    /// The same per network (an IPv4 /24, an IPv6 /48).
+    by_net: HashMap<IpAddr, usize>,
 }
 
 impl Slots {
@@ -140,9 +148,17 @@ struct Slot {
     conn: Option<SocketAddr>,
 }
 
-/// IPv4 clients on a dual-stack socket arrive as IPv4-mapped IPv6 addresses: one key for both.
-fn address_of(conn: SocketAddr) -> IpAddr {
-    conn.ip().to_canonical()
+/// A client's address and network, as the publishing budgets key them: an IPv6 host is its
+/// /64 (one host commonly has a whole /64), its network a /48; an IPv4 network a /24 (IPv4
+/// clients on a dual-stack socket arrive as IPv4-mapped IPv6 addresses: one key for both).
+fn address_of(conn: SocketAddr) -> (IpAddr, IpAddr) {
+    super::budget::address_keys(conn.ip())
+}
+
+/// The subscriptions one network may hold: four addresses' worth (one /24 held every
+/// reader's slot with 31 addresses).
+fn per_network(l: &crate::config::LimitsSection) -> usize {
+    l.subscriptions_per_address.saturating_mul(4)
 }
 
 impl Slot {
@@ -166,12 +182,16 @@ impl Slot {
             if s.by_conn.get(&conn).copied().unwrap_or(0) >= l.subscriptions_per_connection {
                 return refused(SubscriberCap::Connection(l.subscriptions_per_connection));
             }
-            if s.by_addr.get(&address_of(conn)).copied().unwrap_or(0) >= l.subscriptions_per_address
-            {
+            let (addr, net) = address_of(conn);
+            if s.by_addr.get(&addr).copied().unwrap_or(0) >= l.subscriptions_per_address {
                 return refused(SubscriberCap::Address(l.subscriptions_per_address));
             }
+            if s.by_net.get(&net).copied().unwrap_or(0) >= per_network(l) {
+                return refused(SubscriberCap::Network(per_network(l)));
+            }
             *s.by_conn.entry(conn).or_default() += 1;
-            *s.by_addr.entry(address_of(conn)).or_default() += 1;
+            *s.by_addr.entry(addr).or_default() += 1;
+            *s.by_net.entry(net).or_default() += 1;
         }
         s.total += 1;
         drop(s);
@@ -195,11 +215,14 @@ impl Drop for Slot {
                     s.by_conn.remove(&conn);
                 }
             }
-            let addr = address_of(conn);
-            if let Some(n) = s.by_addr.get_mut(&addr) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    s.by_addr.remove(&addr);
+            let (addr, net) = address_of(conn);
+            let counts = &mut *s;
+            for (map, key) in [(&mut counts.by_addr, addr), (&mut counts.by_net, net)] {
+                if let Some(n) = map.get_mut(&key) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        map.remove(&key);
+                    }
                 }
             }
         }

@@ -325,13 +325,13 @@ async fn caps_per_connection_and_per_address_refuse_with_rate_limited() {
     // Another address is not affected.
     let mut other = client_from(&url, "127.0.0.3".parse().unwrap()).await;
     let req = proto::SubscribeRequest::default();
-    other
+    let _other = other
         .subscribe(req)
         .await
         .expect("another address subscribes");
     // Counted, by cap.
     let (by_cap, _) = node.server().node().metrics().subscriptions.snapshot();
-    assert_eq!(by_cap, [0, 0, 1, 1]);
+    assert_eq!(by_cap, [0, 0, 1, 1, 0]);
     // A slot given back is free again.
     drop(held.pop());
     wait_until("the slot to be given back", || {
@@ -339,6 +339,36 @@ async fn caps_per_connection_and_per_address_refuse_with_rate_limited() {
         async move { b.subscribe(&Filter::default(), 0, None).await.is_ok() }
     })
     .await;
+
+    // A network (127.0.0.0/24) holds four addresses' worth, 20 (one /24 held every reader's
+    // slot with 31 addresses): 5 are open from it now (6 while the last check's, dropped,
+    // is being given back).
+    let mut net_held = Vec::new();
+    let mut refusal = None;
+    'hosts: for host in 4..=10u8 {
+        for _ in 0..5 {
+            // A connection each (three may be open on one).
+            let mut c = client_from(&url, format!("127.0.0.{host}").parse().unwrap()).await;
+            match c.subscribe(proto::SubscribeRequest::default()).await {
+                Ok(s) => net_held.push(s),
+                Err(status) => {
+                    refusal = Some(status);
+                    break 'hosts;
+                }
+            }
+        }
+    }
+    let status = refusal.expect("the network's cap");
+    assert!(status.message().contains("this network"), "{status:?}");
+    assert!((14..=15).contains(&net_held.len()), "{}", net_held.len());
+    // Another network is not affected.
+    let mut far = client_from(&url, "127.0.1.1".parse().unwrap()).await;
+    let _far = far
+        .subscribe(proto::SubscribeRequest::default())
+        .await
+        .expect("another network subscribes");
+    let (by_cap, _) = node.server().node().metrics().subscriptions.snapshot();
+    assert_eq!(by_cap[4], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
