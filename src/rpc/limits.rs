@@ -15,6 +15,44 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 #[derive(Debug)]
 pub struct ConnectionLimits {
     publish: DefaultKeyedRateLimiter<SocketAddr>,
+    /// Publish streams open now, per client address (`false`) and per network (`true`).
+    streams: std::sync::Mutex<std::collections::HashMap<(bool, std::net::IpAddr), usize>>,
+}
+
+/// Publish streams one client address may have open at once (an IPv6 /64), and one network
+/// (an IPv4 /24, an IPv6 /48). Each may hold a message half-sent (up to
+/// `limits.max_grpc_message_bytes`): 128 connections of one /24 with 64 streams each held
+/// 915 MiB that way. A client sends many messages on one stream.
+pub const PUBLISH_STREAMS_PER_ADDRESS: usize = 4;
+/// See [`PUBLISH_STREAMS_PER_ADDRESS`].
+pub const PUBLISH_STREAMS_PER_NETWORK: usize = 16;
+
+/// A publish stream's place under [`PUBLISH_STREAMS_PER_ADDRESS`], given back when dropped.
+#[derive(Debug)]
+pub struct StreamHold {
+    limits: Arc<ConnectionLimits>,
+    keys: Option<(std::net::IpAddr, std::net::IpAddr)>,
+}
+
+impl Drop for StreamHold {
+    fn drop(&mut self) {
+        let Some((address, network)) = self.keys else {
+            return;
+        };
+        let mut open = self
+            .limits
+            .streams
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for key in [(false, address), (true, network)] {
+            if let Some(n) = open.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&key);
+                }
+            }
+        }
+    }
 }
 
 impl ConnectionLimits {
@@ -24,6 +62,35 @@ impl ConnectionLimits {
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         Arc::new(ConnectionLimits {
             publish: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            streams: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// A place for one more publish stream from `conn`, or which cap refused it (`"address"`,
+    /// `"network"`). No address (an in-process transport): no cap.
+    pub fn open_stream(
+        self: &Arc<Self>,
+        conn: Option<SocketAddr>,
+    ) -> Result<StreamHold, &'static str> {
+        let Some(conn) = conn else {
+            return Ok(StreamHold {
+                limits: Arc::clone(self),
+                keys: None,
+            });
+        };
+        let (address, network) = crate::node::address_keys(conn.ip());
+        let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if open.get(&(false, address)).copied().unwrap_or(0) >= PUBLISH_STREAMS_PER_ADDRESS {
+            return Err("address");
+        }
+        if open.get(&(true, network)).copied().unwrap_or(0) >= PUBLISH_STREAMS_PER_NETWORK {
+            return Err("network");
+        }
+        *open.entry((false, address)).or_default() += 1;
+        *open.entry((true, network)).or_default() += 1;
+        Ok(StreamHold {
+            limits: Arc::clone(self),
+            keys: Some((address, network)),
         })
     }
 

@@ -190,6 +190,20 @@ impl Relay for RelayService {
         &self,
         request: Request<Streaming<proto::SignedMessage>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
+        let hold = self.limits.open_stream(request.remote_addr()).map_err(|cap| {
+            self.node.metrics().refused(Reason::RateLimited);
+            status::refusal(&Rejection::new(
+                Reason::RateLimited,
+                format!(
+                    "{} publish streams are open from this {cap} already; send on one of them (a stream carries any number of messages)",
+                    if cap == "address" {
+                        super::limits::PUBLISH_STREAMS_PER_ADDRESS
+                    } else {
+                        super::limits::PUBLISH_STREAMS_PER_NETWORK
+                    }
+                ),
+            ))
+        })?;
         let (replies, rx) = mpsc::channel(STREAM_BATCH * 2);
         // Messages carried from another node by the node's own operator (`tocsin import` on the
         // node's machine) are relayed, not newly published: they enter as a peer's would, so a
@@ -213,6 +227,8 @@ impl Relay for RelayService {
         };
         let node = self.node.clone();
         node.clone().spawn(async move {
+            // Its place under the caps, given back when the stream ends.
+            let _hold = hold;
             let last = match drive(&node, &mut stream, STREAM_PIPELINE, node.stopped()).await {
                 // What was staged is answered: the client resends the rest.
                 Ended::Stopped => Some(status::shutting_down(None)),

@@ -928,3 +928,59 @@ async fn get_key_of_a_key_that_is_not_one_is_refused_bad_key() {
         assert!(status.message().starts_with("bad-key: key: "), "{status:?}");
     }
 }
+
+/// Each open publish stream may hold a message half-sent: 128 connections of one /24 with 64
+/// streams each held 915 MiB. One address has at most four open, a network sixteen.
+#[tokio::test]
+async fn publish_streams_are_capped_per_address() {
+    let node = TestNode::start().await;
+    let mut raw = proto::relay_client::RelayClient::connect(node.url())
+        .await
+        .unwrap();
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let (tx, rx) = tokio::sync::mpsc::channel::<proto::SignedMessage>(1);
+        let replies = raw
+            .publish_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .expect("a stream");
+        open.push((tx, replies));
+    }
+    let (_tx, rx) = tokio::sync::mpsc::channel::<proto::SignedMessage>(1);
+    let refused = match raw
+        .publish_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+    {
+        Err(status) => status,
+        Ok(replies) => read_to_end(&mut replies.into_inner())
+            .await
+            .1
+            .expect("refused"),
+    };
+    assert_refusal(&refused, tonic::Code::ResourceExhausted, "rate-limited");
+    assert!(
+        refused.message().contains("from this address"),
+        "{refused:?}"
+    );
+    // Another address is not touched, and a stream that ends gives its place back.
+    let mut other = client_from(&node.url(), "127.0.0.2".parse().unwrap()).await;
+    let key = org(19);
+    let m = sign(alert(&key, "Tannery workers walk out"), &key);
+    let mut replies = other
+        .publish_stream(futures::stream::iter(vec![m.signed().to_proto()]))
+        .await
+        .expect("another address")
+        .into_inner();
+    assert!(read_to_end(&mut replies).await.0.len() == 1);
+    drop(open.pop());
+    wait_until("the stream's place to be given back", || {
+        let mut raw = raw.clone();
+        async move {
+            let (_tx, rx) = tokio::sync::mpsc::channel::<proto::SignedMessage>(1);
+            raw.publish_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+}

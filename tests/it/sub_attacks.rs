@@ -154,21 +154,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A relay client whose connection comes from `local` (another loopback address: another
-/// source address to the node).
-async fn client_from(
-    url: &str,
-    local: IpAddr,
-) -> proto::relay_client::RelayClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
-        .unwrap()
-        .local_address(Some(local))
-        .connect()
-        .await
-        .expect("connecting from another loopback address");
-    proto::relay_client::RelayClient::new(channel).max_decoding_message_size(256 * 1024)
-}
-
 /// An honest reader from `local`: follows the node from 0 and resumes whenever a status tells it
 /// where, until it has `want` distinct messages. Returns their seqs.
 async fn honest_reader(url: String, local: IpAddr, want: usize) -> Vec<u64> {

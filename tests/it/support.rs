@@ -418,3 +418,18 @@ pub async fn peer_target(node: &TestNode, name: &str) -> Target {
         authenticated: true,
     }
 }
+
+/// A relay client whose connection comes from `local` (another loopback address: another
+/// source address to the node).
+pub async fn client_from(
+    url: &str,
+    local: std::net::IpAddr,
+) -> tocsin::proto::relay_client::RelayClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .local_address(Some(local))
+        .connect()
+        .await
+        .expect("connecting from another loopback address");
+    tocsin::proto::relay_client::RelayClient::new(channel).max_decoding_message_size(256 * 1024)
+}
