@@ -131,7 +131,8 @@ async fn an_honest_alert_stays_on_the_page_and_in_the_feeds_during_a_flood_of_fa
             )
         })
         .collect();
-    let (accepted, refused) = flood(&node, fabricated, 8).await;
+    // Four streams: the most one address may have open at once.
+    let (accepted, refused) = flood(&node, fabricated, 4).await;
     assert!(refused.is_empty(), "{refused:?}");
     assert!(
         accepted > max_items,
