@@ -367,6 +367,25 @@ async fn get_does_not_reveal_embargoed_content_to_readers() {
     assert!(state.updates.is_empty());
 }
 
+/// `status` is a refusal as the README's reason table answers one (INVALID_ARGUMENT, `reason`'s
+/// code at the start of the message and alone in `tocsin-reason`), counted once under it.
+fn assert_refused_once(node: &TestNode, status: &tonic::Status, reason: Reason) {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .starts_with(&format!("{}: ", reason.code())),
+        "{}",
+        status.message()
+    );
+    let code = status
+        .metadata()
+        .get("tocsin-reason")
+        .map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(code.as_deref(), Some(reason.code()));
+    assert_eq!(node.server().node().metrics().refused_count(reason), 1);
+}
+
 #[tokio::test]
 async fn a_message_over_the_grpc_limit_is_refused_too_large_and_counted() {
     let node = TestNode::start().await;
@@ -383,24 +402,7 @@ async fn a_message_over_the_grpc_limit_is_refused_too_large_and_counted() {
         .expect_err("refused");
     // Answered as every refusal is (issue 19): the code at the start of the message, and the
     // same status code as a body over the protocol's own limit.
-    assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(
-        status.message().starts_with("too-large: "),
-        "{}",
-        status.message()
-    );
-    let reason = status
-        .metadata()
-        .get("tocsin-reason")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(reason.as_deref(), Some("too-large"));
-    assert_eq!(
-        node.server()
-            .node()
-            .metrics()
-            .refused_count(Reason::TooLarge),
-        1
-    );
+    assert_refused_once(&node, &status, Reason::TooLarge);
     // The node goes on serving.
     let mut c = node.client().await;
     accepted(
@@ -436,24 +438,7 @@ async fn a_request_that_does_not_decode_is_refused_malformed_and_counted() {
         .expect_err("refused");
     // tonic says INTERNAL and "failed to decode Protobuf message"; the node answers it as the
     // README's reason table does a malformed message.
-    assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(
-        status.message().starts_with("malformed: "),
-        "{}",
-        status.message()
-    );
-    let reason = status
-        .metadata()
-        .get("tocsin-reason")
-        .map(|v| v.to_str().unwrap().to_string());
-    assert_eq!(reason.as_deref(), Some("malformed"));
-    assert_eq!(
-        node.server()
-            .node()
-            .metrics()
-            .refused_count(Reason::Malformed),
-        1
-    );
+    assert_refused_once(&node, &status, Reason::Malformed);
     // The same on a publish stream.
     grpc.ready().await.unwrap();
     let bad = futures::stream::iter(vec![NotASignedMessage { body: 9 }]);
