@@ -100,6 +100,10 @@ pub fn address_keys(ip: IpAddr) -> (IpAddr, IpAddr) {
     }
 }
 
+/// One network may take a quarter of the budget for new keys (one address sending fresh keys
+/// in a loop kept every new organisation from posting: 1 of 24 got through).
+const NETWORK_SHARE: u32 = 4;
+
 fn quota(per_second: u32, burst: u32) -> Quota {
     Quota::per_second(nonzero(per_second)).allow_burst(nonzero(burst))
 }
@@ -117,6 +121,8 @@ pub(super) struct Budget {
     prefix: DefaultKeyedRateLimiter<IpAddr>,
     /// Messages by never-seen authors, from every client together.
     new_authors: DefaultDirectRateLimiter,
+    /// The share of it one network (IPv4 /24, IPv6 /48) may take: a quarter.
+    new_authors_network: DefaultKeyedRateLimiter<IpAddr>,
 }
 
 impl Budget {
@@ -133,6 +139,10 @@ impl Budget {
             )),
             new_authors: RateLimiter::direct(
                 Quota::per_minute(per_minute).allow_burst(nonzero(l.new_authors_burst)),
+            ),
+            new_authors_network: RateLimiter::keyed(
+                Quota::per_minute(nonzero(l.new_authors_per_minute / NETWORK_SHARE))
+                    .allow_burst(nonzero(l.new_authors_burst / NETWORK_SHARE)),
             ),
         }
     }
@@ -151,13 +161,24 @@ impl Budget {
         Ok(())
     }
 
-    /// Takes one message from the budget for never-seen authors.
-    pub(super) fn spend_new_author(&self) -> Result<(), Limit> {
+    /// Takes one message from the budget for never-seen authors, and from the share of it
+    /// the client's network may take (`None`: no address known, no share).
+    pub(super) fn spend_new_author(&self, client: Option<IpAddr>) -> Result<(), Limit> {
+        if let Some(ip) = client
+            && self
+                .new_authors_network
+                .check_key(&address_keys(ip).1)
+                .is_err()
+        {
+            return Err(Limit::NewAuthor);
+        }
         self.new_authors.check().map_err(|_| Limit::NewAuthor)
     }
 
     /// Forgets buckets that are full again, so memory follows the active addresses.
     pub(super) fn forget_idle(&self) {
+        self.new_authors_network.retain_recent();
+        self.new_authors_network.shrink_to_fit();
         self.address.retain_recent();
         self.address.shrink_to_fit();
         self.prefix.retain_recent();
@@ -239,8 +260,28 @@ mod tests {
     #[test]
     fn the_new_author_budget_is_global() {
         let b = Budget::new(&limits(100, 100, 2));
-        assert_eq!(b.spend_new_author(), Ok(()));
-        assert_eq!(b.spend_new_author(), Ok(()));
-        assert_eq!(b.spend_new_author(), Err(Limit::NewAuthor));
+        assert_eq!(b.spend_new_author(None), Ok(()));
+        assert_eq!(b.spend_new_author(None), Ok(()));
+        assert_eq!(b.spend_new_author(None), Err(Limit::NewAuthor));
+    }
+
+    /// One address sending fresh keys in a loop took every token: 1 of 24 new organisations
+    /// got through. A network takes a quarter; the rest is left for the others.
+    #[test]
+    fn one_network_takes_a_quarter_of_the_new_author_budget() {
+        let b = Budget::new(&limits(100, 100, 40));
+        let ip = |s: &str| Some(s.parse().unwrap());
+        let from_one: Vec<_> = (0..40)
+            .map(|i| b.spend_new_author(ip(&format!("203.0.113.{}", i % 8))))
+            .collect();
+        assert_eq!(from_one.iter().filter(|r| r.is_ok()).count(), 10);
+        // Other networks still have the rest.
+        for i in 0..10 {
+            assert_eq!(
+                b.spend_new_author(ip(&format!("198.51.{i}.7"))),
+                Ok(()),
+                "network {i}"
+            );
+        }
     }
 }

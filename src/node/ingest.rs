@@ -34,6 +34,9 @@ const PARALLEL_VERIFY_MIN: usize = 16;
 pub enum Offer {
     /// A message for the node to judge, and where it came from.
     Message(SignedMessage, Origin),
+    /// A message a client of this node published ([`Origin::Local`]) from this address (none:
+    /// an in-process transport), whose network has its share of the budget for new keys.
+    Client(SignedMessage, Option<std::net::IpAddr>),
     /// A message the caller refused before the node saw it (its address's budget, its
     /// decoding) and counted: answered with this refusal, in its place.
     Refused(Rejection),
@@ -49,6 +52,8 @@ struct Candidate {
     index: usize,
     signed: SignedMessage,
     origin: Origin,
+    /// The client's address, for a message a client published.
+    client: Option<std::net::IpAddr>,
 }
 
 /// A message of the batch after verification.
@@ -56,6 +61,7 @@ struct Candidate {
 struct Verified {
     index: usize,
     origin: Origin,
+    client: Option<std::net::IpAddr>,
     /// The bytes as they came, for a refusal to keep (a shared buffer: no copy); only for
     /// entries of a peer's log that move its cursor.
     held: Option<SignedMessage>,
@@ -192,7 +198,24 @@ impl Node {
     /// Runs one message through the ingest pipeline, as a batch of one: validate → dedup →
     /// verify → admit → store (durable) → visible to subscribers.
     pub async fn publish(&self, signed: SignedMessage, origin: Origin) -> Outcome {
-        let mut answers = self.publish_many(vec![(signed, origin)]).await;
+        let offer = match origin {
+            Origin::Local => Offer::Client(signed, None),
+            origin => Offer::Message(signed, origin),
+        };
+        self.publish_offer(offer).await
+    }
+
+    /// [`Node::publish`] of a message a client published from `client`.
+    pub async fn publish_from(
+        &self,
+        signed: SignedMessage,
+        client: Option<std::net::IpAddr>,
+    ) -> Outcome {
+        self.publish_offer(Offer::Client(signed, client)).await
+    }
+
+    async fn publish_offer(&self, offer: Offer) -> Outcome {
+        let mut answers = self.stage(vec![offer]).await.finish().await;
         // One answer per message given (see `Staged::finish`): this is the only one.
         answers.pop().unwrap_or(Err(NodeError::Internal(
             "the ingest pipeline gave no answer",
@@ -227,6 +250,13 @@ impl Node {
                     index,
                     signed,
                     origin,
+                    client: None,
+                }),
+                Offer::Client(signed, client) => candidates.push(Candidate {
+                    index,
+                    signed,
+                    origin: Origin::Local,
+                    client,
                 }),
                 Offer::Refused(r) => early.push(Early {
                     index,
@@ -307,6 +337,7 @@ impl Node {
                     out.extend(places.into_iter().map(|index| Verified {
                         index,
                         origin: Origin::Local,
+                        client: None,
                         held: None,
                         checked: Err(NodeError::Internal("a verification task failed")),
                     }));
@@ -323,11 +354,13 @@ impl Node {
             index,
             signed,
             origin,
+            client,
         } = candidate;
         let held = keep::moves_a_cursor(&origin).then(|| signed.clone());
         Verified {
             index,
             origin,
+            client,
             held,
             checked: self.check_verify(signed, now),
         }
@@ -379,12 +412,13 @@ impl Node {
         for Verified {
             index,
             origin,
+            client,
             held,
             checked,
         } in verified
         {
             let prepared = checked.and_then(|p| match p {
-                Prepared::Ready(msg) => self.check_admit(msg, &origin),
+                Prepared::Ready(msg) => self.check_admit(msg, &origin, client),
                 done => Ok(done),
             });
             let answer = match prepared {
@@ -411,7 +445,12 @@ impl Node {
 
     /// Admission, the budget for never-seen authors and the per-author rate limit, in the
     /// order messages arrived.
-    fn check_admit(&self, msg: Message, origin: &Origin) -> Result<Prepared, NodeError> {
+    fn check_admit(
+        &self,
+        msg: Message,
+        origin: &Origin,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<Prepared, NodeError> {
         self.admit(&msg)?;
         // Relayed messages are not counted (a peer's backlog is not a flood), and both budgets
         // are spent after verification: forging messages in someone's name, or under fresh
@@ -424,10 +463,12 @@ impl Node {
         // applies. A revocation or rotation of a key committed here is never held back (a
         // revocation only takes power away; a rotation's signer is a recovery key never seen
         // before, by design).
+        // One network has a share of it, so that one address cannot keep every new
+        // organisation from posting.
         if !self.exempt_from_new_author_budget(&msg)? && self.is_new_author(msg.author())? {
             self.inner
                 .budget
-                .spend_new_author()
+                .spend_new_author(client)
                 .map_err(|limit| self.limited(limit))?;
         }
         if self.inner.author_limits.check_key(msg.author()).is_err() {

@@ -62,6 +62,9 @@ impl Feed<Node> for PublishStream {
         let offers = messages
             .into_iter()
             .map(|m| match self.service.receive(self.conn, m) {
+                Ok(signed) if self.origin == Origin::Local => {
+                    Offer::Client(signed, self.conn.map(|a| a.ip()))
+                }
                 Ok(signed) => Offer::Message(signed, self.origin.clone()),
                 Err(r) => Offer::Refused(r),
             })
@@ -175,11 +178,12 @@ impl Relay for RelayService {
         &self,
         request: Request<proto::SignedMessage>,
     ) -> Result<Response<proto::PublishReply>, Status> {
+        let client = request.remote_addr().map(|a| a.ip());
         let signed = self
             .receive(request.remote_addr(), request.into_inner())
             .map_err(|r| refusal(&r))?;
         let published = self
-            .timed(async { Ok(self.node.publish(signed, Origin::Local).await?) })
+            .timed(async { Ok(self.node.publish_from(signed, client).await?) })
             .await?;
         Ok(Response::new(published_to_proto(&published)))
     }

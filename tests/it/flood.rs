@@ -331,3 +331,37 @@ async fn the_address_budget_holds_across_new_connections() {
         refused.len() as u64
     );
 }
+
+/// One address sending fresh keys in a loop kept every new organisation from posting (1 of
+/// 24 got through): a network takes at most a quarter of the budget for new keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_network_cannot_take_every_new_keys_token() {
+    let node = TestNode::start_with(|c| {
+        c.limits.new_authors_per_minute = 1;
+        c.limits.new_authors_burst = 20;
+    })
+    .await;
+    let publish = |client: &mut tocsin::proto::relay_client::RelayClient<_>, n: u32| {
+        let key = fresh(n);
+        let m = sign(alert(&key, &format!("New organisation {n}")), &key);
+        let mut client = client.clone();
+        async move { client.publish(m.signed().to_proto()).await }
+    };
+    let mut attacker = client_from(&node.url(), "127.0.0.9".parse().unwrap()).await;
+    let mut taken = 0;
+    for n in 0..20 {
+        match publish(&mut attacker, 30_000 + n).await {
+            Ok(_) => taken += 1,
+            Err(status) => assert!(status.message().starts_with("rate-limited: new keys")),
+        }
+    }
+    // A quarter of 20 (one more if a minute turned).
+    assert!((5..=6).contains(&taken), "one network took {taken}");
+    // New organisations on other networks still post.
+    for (i, from) in ["127.0.1.1", "127.0.2.1", "127.0.3.1"].iter().enumerate() {
+        let mut honest = client_from(&node.url(), from.parse().unwrap()).await;
+        publish(&mut honest, 40_000 + i as u32)
+            .await
+            .unwrap_or_else(|s| panic!("a new organisation at {from} was refused: {s:?}"));
+    }
+}
