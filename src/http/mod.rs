@@ -537,19 +537,24 @@ fn reader_preferences(req: &Request) -> Vec<String> {
 /// (`query::effective_preferences`): a `lang` or an `Accept-Language` naming no language here
 /// is no view of its own, to render and keep apart (a `lang` that matches none is dropped,
 /// and the header decides).
+///
+/// Also what they pick here, the key of the view's rendering (`Snapshot::language_key`).
 fn reader_languages(
     mut sel: Selection,
     headers: &HeaderMap,
     snap: &snapshot::Snapshot,
-) -> (Selection, Vec<String>) {
+    now: Timestamp,
+) -> (Selection, Vec<String>, String) {
     let known = snap.known_languages();
     sel.lang = sel.lang.take().and_then(|l| {
         query::effective_preferences(&[l], &known)
             .into_iter()
             .next()
+            .filter(|l| l != query::NONE_HERE)
     });
     let prefs = query::effective_preferences(&sel.preferences(accept_language(headers)), &known);
-    (sel, prefs)
+    let key = snap.language_key(&prefs, now);
+    (sel, prefs, key)
 }
 
 /// A query the page cannot serve: what was wrong (the reason stays English: it names
@@ -602,8 +607,8 @@ async fn detail(
         Err(e) => return Ok(bad_query(e, req.headers())),
     };
     let snap = gw.view(Want::Item(id)).await?;
-    let (sel, prefs) = reader_languages(sel, req.headers(), &snap);
     let now = gw.node().now();
+    let (sel, prefs, languages) = reader_languages(sel, req.headers(), &snap, now);
     if let Some(item) = snap.item_for(&id)
         && item.id() != id
     {
@@ -613,7 +618,7 @@ async fn detail(
     if let Some(note) = snap.cancels.get(&id) {
         return Ok(redirect(&sel.href(&format!("/m/{}", note.target))));
     }
-    let key = format!("{}|{}|{}", id, prefs.join(","), relative_tick(now));
+    let key = format!("{}|{}|{}", id, languages, relative_tick(now));
     let validators = gw.validators(&snap, now, "/m", &key);
     let words = Words::choose(&prefs);
     let reply = |status| Reply {
@@ -746,9 +751,9 @@ async fn selection_view(
             facets: content_type == HTML,
         })
         .await?;
-    let (sel, prefs) = reader_languages(sel, req.headers(), &snap);
     let now = gw.node().now();
-    let mut key = format!("{}|{}", sel.to_query(), prefs.join(","));
+    let (sel, prefs, languages) = reader_languages(sel, req.headers(), &snap, now);
+    let mut key = format!("{}|{}", sel.to_query(), languages);
     if content_type == HTML {
         // The page says how long ago and how soon, in words.
         let _ = write!(key, "|{}", relative_tick(now));

@@ -347,7 +347,7 @@ pub(super) fn effective_preferences(prefs: &[String], known: &[&str]) -> Vec<Str
 }
 
 /// The first preference when it names no language here (a private-use tag no text is in).
-const NONE_HERE: &str = "x-none";
+pub(super) const NONE_HERE: &str = "x-none";
 
 /// A language's name in itself, for the switcher ("Français"); the tag when unknown.
 pub(super) fn language_name(tag: &str) -> String {

@@ -422,6 +422,35 @@ pub(super) struct Listing<'a> {
 }
 
 impl Snapshot {
+    /// What a reader's (cut) preferences pick here, as a key for the render cache and the
+    /// validators: the page's own language, the first preference's primary subtag (the page
+    /// notes an item shown in another), and for every list of languages a version of an item
+    /// can be read in, the one picked. What is rendered depends on the preferences through
+    /// these alone, so readers who pick alike share one rendering, however they order their
+    /// languages (every order of the eight shipped ones was a view of its own).
+    pub(super) fn language_key(&self, prefs: &[String], now: Timestamp) -> String {
+        let ui = super::words::Words::choose(prefs).tag();
+        let first = prefs
+            .first()
+            .map_or("", |p| p.split('-').next().unwrap_or(p));
+        let mut lists: std::collections::BTreeSet<Vec<&str>> = std::collections::BTreeSet::new();
+        for item in self.items.values() {
+            for version in item.versions(now) {
+                lists.insert(
+                    item.texts_of(version, now)
+                        .iter()
+                        .map(|t| t.info.language.as_str())
+                        .collect(),
+                );
+            }
+        }
+        let picks: Vec<&str> = lists
+            .iter()
+            .map(|tags| super::query::pick_language(tags, prefs).map_or("", |i| tags[i]))
+            .collect();
+        format!("{ui}|{first}|{}", picks.join(","))
+    }
+
     /// Every language a text here is in (every version and translation of every item), the
     /// languages the page's switcher offers, and the page's own: what a reader's preferences
     /// can pick among (`query::effective_preferences`).

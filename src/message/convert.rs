@@ -26,9 +26,20 @@ pub const KIND_FIELDS: std::ops::RangeInclusive<u32> = 10..=99;
 /// carries one kind: two fields in [`KIND_FIELDS`] (known kinds or not, or one repeated) are
 /// malformed, although protobuf would keep the last of a oneof and say nothing.
 pub(super) fn decode_body(bytes: &[u8]) -> Result<Body, Rejection> {
+    decode(bytes, true)
+}
+
+/// [`decode_body`] for a body a store accepted earlier: one that carries two kinds (accepted
+/// before this version refused them) is read as it was then (protobuf's: the last known kind),
+/// not taken for damage on disk, nor fetched again and again from peers that hold it.
+pub(super) fn decode_stored_body(bytes: &[u8]) -> Result<Body, Rejection> {
+    decode(bytes, false)
+}
+
+fn decode(bytes: &[u8], one_kind: bool) -> Result<Body, Rejection> {
     let wire = proto::MessageBody::decode(bytes)
         .map_err(|e| Rejection::new(Reason::Malformed, format!("the body does not decode: {e}")))?;
-    let kind_field = kind_field(bytes)?;
+    let kind_field = kind_field(bytes, one_kind)?;
     let unknown = match (&wire.content, kind_field) {
         (None, Some((field, value))) => Some(UnknownKind {
             field,
@@ -40,8 +51,9 @@ pub(super) fn decode_body(bytes: &[u8]) -> Result<Body, Rejection> {
 }
 
 /// The one field in [`KIND_FIELDS`] of a body, with its bytes, if there is one. Two such fields
-/// (or one repeated) are malformed: a body carries one kind.
-fn kind_field(bytes: &[u8]) -> Result<Option<(u32, &[u8])>, Rejection> {
+/// (or one repeated) are malformed, a body carrying one kind (`one_kind`; else the first is
+/// kept).
+fn kind_field(bytes: &[u8], one_kind: bool) -> Result<Option<(u32, &[u8])>, Rejection> {
     use prost::encoding::{WireType, decode_key, decode_varint, skip_field};
     let malformed = |e: prost::DecodeError| {
         Rejection::new(Reason::Malformed, format!("the body does not decode: {e}"))
@@ -56,13 +68,13 @@ fn kind_field(bytes: &[u8]) -> Result<Option<(u32, &[u8])>, Rejection> {
                 .ok()
                 .filter(|l| *l <= buf.len())
                 .ok_or_else(|| Rejection::new(Reason::Malformed, "a field runs past the body"))?;
-            if found.is_some() {
+            if found.is_some() && one_kind {
                 return Err(Rejection::new(
                     Reason::Malformed,
                     "the body carries more than one content kind",
                 ));
             }
-            found = Some((field, &buf[..len]));
+            found.get_or_insert((field, &buf[..len]));
             buf = &buf[len..];
         } else {
             skip_field(wire_type, field, &mut buf, Default::default()).map_err(malformed)?;

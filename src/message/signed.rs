@@ -196,7 +196,7 @@ impl Message {
     /// Decodes a message the store accepted earlier. No time rules apply (it may have expired
     /// since) and the signature was verified on the way in.
     pub fn from_store(signed: SignedMessage) -> Result<Self, Rejection> {
-        let body = convert::decode_body(&signed.body)?;
+        let body = convert::decode_stored_body(&signed.body)?;
         Ok(Message {
             signed,
             body: Arc::new(body),

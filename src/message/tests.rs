@@ -1830,10 +1830,14 @@ fn malformed_two_newer_kinds_in_one_body() {
         [alert.as_slice(), &profile].concat(),
         [alert.as_slice(), &alert].concat(),
     ] {
+        let signed = sign_bytes(bytes, &eastland());
         assert_eq!(
-            reason(Message::open(sign_bytes(bytes, &eastland()), NOW)),
+            reason(Message::open(signed.clone(), NOW)),
             Reason::Malformed
         );
+        // One a store took before this version refused them is read as then, not taken for
+        // damage.
+        Message::from_store(signed).expect("read back as before");
     }
     // A length that runs past the body.
     let mut cut = newer_kind_bytes(&[(90, NEWER_KIND_VALUE)]);

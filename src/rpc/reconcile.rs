@@ -201,10 +201,18 @@ impl Session {
         let deadline = tokio::time::sleep(limits.reconcile_timeout);
         tokio::pin!(deadline);
         let ended: Result<(), Status> = loop {
+            // Until it opens, a session has `IDLE` to send `open`; after, the whole session
+            // has `limits.reconcile_timeout` (an initiator may be silent a while, storing what
+            // it fetched or reading what to offer).
+            let opening = if self.caller.is_none() {
+                IDLE
+            } else {
+                limits.reconcile_timeout
+            };
             let next = tokio::select! {
                 next = requests.next() => next,
-                () = tokio::time::sleep(IDLE) => break Err(status::reconcile_spent(&format!(
-                    "{}s without a request",
+                () = tokio::time::sleep(opening) => break Err(status::reconcile_spent(&format!(
+                    "{}s without opening",
                     IDLE.as_secs()
                 ))),
                 () = &mut deadline => break Err(status::reconcile_spent(&format!(
@@ -420,8 +428,10 @@ impl Session {
                         Offer::Refused(r)
                     }
                 },
+                // A stranger's offer is a client's publish, its network's share of the budget
+                // for new keys included.
                 None => match self.service.receive(caller.conn, m) {
-                    Ok(signed) => Offer::Message(signed, Origin::Local),
+                    Ok(signed) => Offer::Client(signed, caller.conn.map(|a| a.ip())),
                     Err(r) => Offer::Refused(r),
                 },
             })
@@ -512,10 +522,9 @@ pub(super) async fn list_items(
     }
 }
 
-/// A session that sends nothing for this long is ended: a stream opened and left idle held a
-/// slot for `limits.reconcile_timeout` (four such streams stopped every reconciliation with
-/// the node for ten minutes). An initiator sends its next request as soon as it has read the
-/// last answer.
+/// A session that has not sent `open` this long after it began is ended: a stream opened and
+/// left idle held a slot for `limits.reconcile_timeout` (four such streams stopped every
+/// reconciliation with the node for ten minutes). An initiator opens at once.
 pub(super) const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The sessions served at once, shared by every connection's service:

@@ -699,10 +699,11 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
 /// Opens sled, turning a panic during recovery into an error naming the directory.
 ///
 /// sled's snapshot (`snap.*`) only saves replaying its log: when sled finds its store damaged
-/// and a snapshot is there, the snapshot is moved aside (`damaged-snap.…`) and sled is opened
-/// again from its log alone. A flipped bit in the snapshot then costs a longer start, not the
-/// store; what the log gives back is checked against the durable head as at every open. If
-/// that fails too, the snapshot is put back and the first error stands.
+/// and its newest snapshot fails the snapshot's own CRC, the snapshots are moved aside
+/// (`damaged-snap.…`) and sled is opened again from its log alone. A flipped bit in the
+/// snapshot then costs a longer start, not the store; what the log gives back is checked
+/// against the durable head as at every open. If that fails too, the snapshots are put back and
+/// the first error stands. Any other damage stops the node as it was.
 fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
     remove_unfinished_snapshots(dir)?;
     let first = match try_open_sled(dir, cache_bytes) {
@@ -710,8 +711,15 @@ fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
         Err(e @ StoreError::Corrupt { .. }) => e,
         Err(e) => return Err(e),
     };
-    let snapshots = snapshot_files(dir)?;
-    if snapshots.is_empty() {
+    let mut snapshots = snapshot_files(dir)?;
+    // Only a snapshot that is damaged itself (sled reads the newest, and checks it by the CRC
+    // at its end) is set aside: sled opened from its log alone rewrites the log's tail, so
+    // damage anywhere else must stop the node with the log as it was.
+    snapshots.sort();
+    if !snapshots
+        .last()
+        .is_some_and(|newest| snapshot_damaged(newest))
+    {
         return Err(first);
     }
     let aside: Vec<(PathBuf, PathBuf)> = snapshots
@@ -745,6 +753,25 @@ fn open_sled(dir: &Path, cache_bytes: u64) -> Result<sled::Db, StoreError> {
             Err(first)
         }
     }
+}
+
+/// Whether a snapshot of sled 0.34's fails its own check: its bytes, then their length (8
+/// bytes) and a CRC-32 of them (4 bytes, little-endian) at the end (`pagecache/snapshot.rs`,
+/// `read_snapshot`; written uncompressed, sled's `compression` feature being off). An
+/// unreadable file counts as damaged.
+fn snapshot_damaged(path: &Path) -> bool {
+    let Ok(bytes) = fs::read(path) else {
+        return true;
+    };
+    if bytes.len() <= 12 {
+        return true;
+    }
+    let (data, tail) = bytes.split_at(bytes.len() - 12);
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&tail[8..]);
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(data);
+    hasher.finalize() != u32::from_le_bytes(crc)
 }
 
 /// sled's snapshot files in `dir` (finished ones: `snap.…`, not `….generating`).

@@ -2144,6 +2144,15 @@ async fn damaged_directories_are_refused_with_their_name() {
         Store::open(&c).unwrap_err(),
         StoreError::Corrupt { .. }
     ));
+    // The snapshot is sound: it was not set aside for sled to rewrite the log from scratch.
+    assert!(
+        !std::fs::read_dir(&c.path).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("damaged-")),
+        "a sound snapshot was set aside"
+    );
 
     // An unreadable marker.
     std::fs::write(c.path.join(MARKER_FILE), b"\x00\x01garbage").unwrap();

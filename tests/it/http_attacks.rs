@@ -342,11 +342,36 @@ async fn a_page_of_long_texts_stays_under_its_cap_and_made_up_languages_share_on
         };
         assert_eq!(r.status, 200);
     }
-    // Two renderings for the 21 (it was 21): no language asked for, and one asked for that
-    // is not here (the page then says so beside each item); three if the page's minute
-    // turned meanwhile.
+    // Two renderings for the 21 (it was 21): no language asked for (a made-up `lang` is
+    // dropped), and one asked for that is not here (the page then says so beside each item);
+    // three if the page's minute turned meanwhile.
     let renders = metric(addr, "tocsin_http_renders_total").await - renders_before;
     assert!(renders <= 3, "{renders} renderings");
+    // Real languages in every order: a view per language picked (the page's own here, every
+    // text being English), not per order (every order of the eight shipped ones was one).
+    let before = metric(addr, "tocsin_http_renders_total").await;
+    let langs = ["fr", "es", "ru", "ar"];
+    let mut orders = 0;
+    for a in 0..4usize {
+        for b in 0..4usize {
+            for c in 0..4usize {
+                if a == b || a == c || b == c {
+                    continue;
+                }
+                let d = 6 - a - b - c;
+                let header = [langs[a], langs[b], langs[c], langs[d]].join(",");
+                let r = crate::http::get_with(addr, "/", &[("accept-language", &header)]).await;
+                assert_eq!(r.status, 200);
+                orders += 1;
+            }
+        }
+    }
+    assert_eq!(orders, 24);
+    let renders = metric(addr, "tocsin_http_renders_total").await - before;
+    assert!(
+        renders <= 5,
+        "{renders} renderings for 24 orders of 4 languages"
+    );
     // A language the page or the texts are in is still a view of its own.
     let fr = crate::http::get_with(addr, "/", &[("accept-language", "fr-CA")]).await;
     assert_eq!(fr.status, 200);
