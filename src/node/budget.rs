@@ -104,6 +104,40 @@ pub fn address_keys(ip: IpAddr) -> (IpAddr, IpAddr) {
 /// in a loop kept every new organisation from posting: 1 of 24 got through).
 const NETWORK_SHARE: u32 = 4;
 
+/// How many of something each key holds open now (subscriptions, publish streams or
+/// reconciliation sessions, per connection, address or network): taken and given back, a key
+/// forgotten once it holds none, so the map follows what is open.
+#[derive(Debug)]
+pub struct Occupancy<K>(std::collections::HashMap<K, usize>);
+
+impl<K> Default for Occupancy<K> {
+    fn default() -> Self {
+        Occupancy(std::collections::HashMap::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq> Occupancy<K> {
+    /// How many `key` holds.
+    pub fn held(&self, key: &K) -> usize {
+        self.0.get(key).copied().unwrap_or(0)
+    }
+
+    /// One more for `key`.
+    pub fn take(&mut self, key: K) {
+        *self.0.entry(key).or_default() += 1;
+    }
+
+    /// One fewer for `key`.
+    pub fn give_back(&mut self, key: &K) {
+        if let Some(n) = self.0.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.0.remove(key);
+            }
+        }
+    }
+}
+
 fn quota(per_second: u32, burst: u32) -> Quota {
     Quota::per_second(nonzero(per_second)).allow_burst(nonzero(burst))
 }

@@ -198,11 +198,7 @@ impl Node {
     /// Runs one message through the ingest pipeline, as a batch of one: validate → dedup →
     /// verify → admit → store (durable) → visible to subscribers.
     pub async fn publish(&self, signed: SignedMessage, origin: Origin) -> Outcome {
-        let offer = match origin {
-            Origin::Local => Offer::Client(signed, None),
-            origin => Offer::Message(signed, origin),
-        };
-        self.publish_offer(offer).await
+        self.publish_offer(Offer::Message(signed, origin)).await
     }
 
     /// [`Node::publish`] of a message a client published from `client`.

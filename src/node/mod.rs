@@ -34,7 +34,7 @@ use crate::store::{
 use crate::tls;
 
 pub use backup::{Backup, BackupError};
-pub use budget::{Limit, address_keys};
+pub use budget::{Limit, Occupancy, address_keys};
 pub use clock::Clock;
 pub use identity::IdentityError;
 pub use ingest::{Offer, Outcome, Staged};
@@ -687,14 +687,9 @@ impl Node {
             Err(StoreError::Closed { .. }) => Some("the store is closed".to_string()),
             // The last write failed (the body log's: a full disk, most often), or the free
             // space could not be read. Public (/healthz): no paths, the log has them.
-            Err(StoreError::Io { source, .. })
-                if source.to_string().contains(crate::store::DISK_FULL) =>
-            {
-                Some(format!(
-                    "a write to disk failed: {}; new messages are refused until a write succeeds (free space)",
-                    crate::store::DISK_FULL
-                ))
-            }
+            Err(e) if e.is_disk_full() => Some(
+                "a write to disk failed: the disk is full (no space left on device); new messages are refused until a write succeeds (free space)".to_string(),
+            ),
             Err(_) => Some(
                 "a write to disk failed, or the disk cannot be read: new messages are refused until a write succeeds; see the node's log".to_string(),
             ),

@@ -14,7 +14,7 @@
 //! address and per node; of the node's slots, some are kept for authenticated peers, so no
 //! number of readers can lock federation out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Node, NodeError};
+use super::{Node, NodeError, Occupancy};
 use crate::message::{AuthorKey, Filter};
 use crate::store::{Entry, Reads, View};
 
@@ -124,11 +124,11 @@ struct SlotCounts {
     /// Every subscription, peers' included.
     total: usize,
     /// Readers' subscriptions (and unauthenticated peers') per connection.
-    by_conn: HashMap<SocketAddr, usize>,
+    by_conn: Occupancy<SocketAddr>,
     /// The same per source address (an IPv6 /64: one host).
-    by_addr: HashMap<IpAddr, usize>,
+    by_addr: Occupancy<IpAddr>,
     /// The same per network (an IPv4 /24, an IPv6 /48).
-    by_net: HashMap<IpAddr, usize>,
+    by_net: Occupancy<IpAddr>,
 }
 
 impl Slots {
@@ -179,19 +179,19 @@ impl Slot {
         }
         let conn = if peer { None } else { spec.conn };
         if let Some(conn) = conn {
-            if s.by_conn.get(&conn).copied().unwrap_or(0) >= l.subscriptions_per_connection {
+            if s.by_conn.held(&conn) >= l.subscriptions_per_connection {
                 return refused(SubscriberCap::Connection(l.subscriptions_per_connection));
             }
             let (addr, net) = address_of(conn);
-            if s.by_addr.get(&addr).copied().unwrap_or(0) >= l.subscriptions_per_address {
+            if s.by_addr.held(&addr) >= l.subscriptions_per_address {
                 return refused(SubscriberCap::Address(l.subscriptions_per_address));
             }
-            if s.by_net.get(&net).copied().unwrap_or(0) >= per_network(l) {
+            if s.by_net.held(&net) >= per_network(l) {
                 return refused(SubscriberCap::Network(per_network(l)));
             }
-            *s.by_conn.entry(conn).or_default() += 1;
-            *s.by_addr.entry(addr).or_default() += 1;
-            *s.by_net.entry(net).or_default() += 1;
+            s.by_conn.take(conn);
+            s.by_addr.take(addr);
+            s.by_net.take(net);
         }
         s.total += 1;
         drop(s);
@@ -208,23 +208,10 @@ impl Drop for Slot {
         let mut s = self.node.inner.subscriptions.lock();
         s.total = s.total.saturating_sub(1);
         if let Some(conn) = self.conn {
-            // Counts that reach zero are removed, so the maps follow the open subscriptions.
-            if let Some(n) = s.by_conn.get_mut(&conn) {
-                *n = n.saturating_sub(1);
-                if *n == 0 {
-                    s.by_conn.remove(&conn);
-                }
-            }
             let (addr, net) = address_of(conn);
-            let counts = &mut *s;
-            for (map, key) in [(&mut counts.by_addr, addr), (&mut counts.by_net, net)] {
-                if let Some(n) = map.get_mut(&key) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        map.remove(&key);
-                    }
-                }
-            }
+            s.by_conn.give_back(&conn);
+            s.by_addr.give_back(&addr);
+            s.by_net.give_back(&net);
         }
         drop(s);
         self.node.metrics().subscriber_closed();

@@ -10,13 +10,22 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::node::Occupancy;
+
 /// Publishing token buckets, one per connection (keyed by the remote socket address, which
 /// names one TCP connection).
 #[derive(Debug)]
 pub struct ConnectionLimits {
     publish: DefaultKeyedRateLimiter<SocketAddr>,
-    /// Publish streams open now, per client address (`false`) and per network (`true`).
-    streams: std::sync::Mutex<std::collections::HashMap<(bool, std::net::IpAddr), usize>>,
+    /// Publish streams open now, per client address and per network.
+    streams: std::sync::Mutex<OpenStreams>,
+}
+
+/// Publish streams open now, by client address and by network.
+#[derive(Debug, Default)]
+struct OpenStreams {
+    by_address: Occupancy<std::net::IpAddr>,
+    by_network: Occupancy<std::net::IpAddr>,
 }
 
 /// Publish streams one client address may have open at once (an IPv6 /64), and one network
@@ -44,14 +53,8 @@ impl Drop for StreamHold {
             .streams
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        for key in [(false, address), (true, network)] {
-            if let Some(n) = open.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(&key);
-                }
-            }
-        }
+        open.by_address.give_back(&address);
+        open.by_network.give_back(&network);
     }
 }
 
@@ -62,16 +65,16 @@ impl ConnectionLimits {
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
         Arc::new(ConnectionLimits {
             publish: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            streams: std::sync::Mutex::new(std::collections::HashMap::new()),
+            streams: std::sync::Mutex::default(),
         })
     }
 
-    /// A place for one more publish stream from `conn`, or which cap refused it (`"address"`,
-    /// `"network"`). No address (an in-process transport): no cap.
+    /// A place for one more publish stream from `conn`, or what refused it: `"address"` or
+    /// `"network"`, and its cap. No address (an in-process transport): no cap.
     pub fn open_stream(
         self: &Arc<Self>,
         conn: Option<SocketAddr>,
-    ) -> Result<StreamHold, &'static str> {
+    ) -> Result<StreamHold, (&'static str, usize)> {
         let Some(conn) = conn else {
             return Ok(StreamHold {
                 limits: Arc::clone(self),
@@ -80,14 +83,14 @@ impl ConnectionLimits {
         };
         let (address, network) = crate::node::address_keys(conn.ip());
         let mut open = self.streams.lock().unwrap_or_else(|p| p.into_inner());
-        if open.get(&(false, address)).copied().unwrap_or(0) >= PUBLISH_STREAMS_PER_ADDRESS {
-            return Err("address");
+        if open.by_address.held(&address) >= PUBLISH_STREAMS_PER_ADDRESS {
+            return Err(("address", PUBLISH_STREAMS_PER_ADDRESS));
         }
-        if open.get(&(true, network)).copied().unwrap_or(0) >= PUBLISH_STREAMS_PER_NETWORK {
-            return Err("network");
+        if open.by_network.held(&network) >= PUBLISH_STREAMS_PER_NETWORK {
+            return Err(("network", PUBLISH_STREAMS_PER_NETWORK));
         }
-        *open.entry((false, address)).or_default() += 1;
-        *open.entry((true, network)).or_default() += 1;
+        open.by_address.take(address);
+        open.by_network.take(network);
         Ok(StreamHold {
             limits: Arc::clone(self),
             keys: Some((address, network)),

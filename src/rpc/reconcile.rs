@@ -536,7 +536,7 @@ pub(super) const IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 pub(crate) struct Slots {
     shared: Arc<tokio::sync::Semaphore>,
     trusted: Arc<tokio::sync::Semaphore>,
-    by_address: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>,
+    by_address: std::sync::Mutex<crate::node::Occupancy<std::net::IpAddr>>,
 }
 
 /// One session's hold on [`Slots`], given back when the session ends.
@@ -549,13 +549,7 @@ pub(super) struct Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         if let Some((slots, ip)) = &self.address {
-            let mut by = slots.by_address.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(n) = by.get_mut(ip) {
-                *n -= 1;
-                if *n == 0 {
-                    by.remove(ip);
-                }
-            }
+            (slots.by_address.lock().unwrap_or_else(|p| p.into_inner())).give_back(ip);
         }
     }
 }
@@ -566,7 +560,7 @@ impl Slots {
         Arc::new(Slots {
             shared: Arc::new(tokio::sync::Semaphore::new(n)),
             trusted: Arc::new(tokio::sync::Semaphore::new(n)),
-            by_address: std::sync::Mutex::new(std::collections::HashMap::new()),
+            by_address: std::sync::Mutex::default(),
         })
     }
 
@@ -590,13 +584,13 @@ impl Slots {
         let ip = conn.map(|c| crate::node::address_keys(c.ip()).0);
         if let Some(ip) = ip {
             let mut by = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
-            if by.get(&ip).is_some_and(|n| *n >= 1) {
+            if by.held(&ip) >= 1 {
                 return Err(status::reconcile_busy_here());
             }
             let permit = Arc::clone(&self.shared)
                 .try_acquire_owned()
                 .map_err(|_| status::reconcile_busy(cap))?;
-            *by.entry(ip).or_default() += 1;
+            by.take(ip);
             return Ok(Slot {
                 _permit: permit,
                 address: Some((Arc::clone(self), ip)),

@@ -194,20 +194,18 @@ impl Relay for RelayService {
         &self,
         request: Request<Streaming<proto::SignedMessage>>,
     ) -> Result<Response<Self::PublishStreamStream>, Status> {
-        let hold = self.limits.open_stream(request.remote_addr()).map_err(|cap| {
-            self.node.metrics().refused(Reason::RateLimited);
-            status::refusal(&Rejection::new(
-                Reason::RateLimited,
-                format!(
-                    "{} publish streams are open from this {cap} already; send on one of them (a stream carries any number of messages)",
-                    if cap == "address" {
-                        super::limits::PUBLISH_STREAMS_PER_ADDRESS
-                    } else {
-                        super::limits::PUBLISH_STREAMS_PER_NETWORK
-                    }
-                ),
-            ))
-        })?;
+        let hold = self
+            .limits
+            .open_stream(request.remote_addr())
+            .map_err(|(what, cap)| {
+                self.node.metrics().refused(Reason::RateLimited);
+                status::refusal(&Rejection::new(
+                    Reason::RateLimited,
+                    format!(
+                        "{cap} publish streams are open from this {what} already; send on one of them (a stream carries any number of messages)"
+                    ),
+                ))
+            })?;
         let (replies, rx) = mpsc::channel(STREAM_BATCH * 2);
         // Messages carried from another node by the node's own operator (`tocsin import` on the
         // node's machine) are relayed, not newly published: they enter as a peer's would, so a

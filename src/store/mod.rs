@@ -140,9 +140,6 @@ use commit::{Committer, Marker};
 pub use damage::{Integrity, Wanted};
 pub use error::StoreError;
 
-/// How the store says its disk is full when a write failed for want of space (in `node status`
-/// and `/healthz`).
-pub const DISK_FULL: &str = "the disk is full (no space left on device)";
 pub use items::{ITEM_BYTES, ItemSet};
 pub use key_state::{
     KeyCommitment, KeyCounts, KeyEnd, KeyState, NAME_HOPS, answers_to, day, key_note,
@@ -480,7 +477,7 @@ struct Inner {
     space: space::Space,
     /// Why the last write failed, until a write succeeds: with no free-space reserve, a full
     /// disk shows only here.
-    write_failed: Mutex<Option<String>>,
+    write_failed: Mutex<Option<(std::io::ErrorKind, String)>>,
     /// The durable head last looked at by [`Store::reader_head`], and the readers' head then.
     reader_head: Mutex<(u64, u64)>,
     /// The log id, as the open found or made it (`open.rs`).
@@ -792,15 +789,16 @@ impl Store {
         if let Some(e) = inner.commit.failure() {
             return Err(e);
         }
-        if let Some(detail) = inner
+        if let Some((kind, detail)) = inner
             .write_failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
+            // Its kind kept: a full disk is said as one (`StoreError::is_disk_full`).
             return Err(StoreError::Io {
                 dir: inner.dir.clone(),
-                source: std::io::Error::other(format!("the last write failed: {detail}")),
+                source: std::io::Error::new(kind, format!("the last write failed: {detail}")),
             });
         }
         // Room for the largest message there can be, so that /healthz turns 503 as soon as

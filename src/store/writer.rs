@@ -14,7 +14,7 @@ use super::codec::{self, Prefixes, Tree};
 use super::retry::Keep;
 use super::rows::Rows;
 use super::rules::{self, Arrival};
-use super::{CommitMode, DISK_FULL, Inner, Inserted, Origin, Store, StoreError};
+use super::{CommitMode, Inner, Inserted, Origin, Store, StoreError};
 use crate::message::{Message, Timestamp};
 use sled::IVec;
 
@@ -158,11 +158,12 @@ impl Inner {
         let mut failed = self.write_failed.lock().unwrap_or_else(|p| p.into_inner());
         let was = failed.is_some();
         *failed = written.as_ref().err().map(|e| {
-            if e.is_disk_full() {
-                DISK_FULL.to_string()
+            let kind = if e.is_disk_full() {
+                std::io::ErrorKind::StorageFull
             } else {
-                e.to_string()
-            }
+                std::io::ErrorKind::Other
+            };
+            (kind, e.to_string())
         });
         match (was, written) {
             (false, Err(e)) => tracing::warn!(
